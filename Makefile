@@ -1,0 +1,49 @@
+# ffwatt — the two commands a user types first: `make demo` and `make test`.
+SHELL := /bin/bash
+export ONNXRUNTIME_NODE_INSTALL := skip
+NPM_STAMP := node_modules/.ffwatt-npm-ci
+
+.PHONY: demo test deps system-deps npm-deps test-setup monitor monitor-stop bench train bundle lint typecheck clean
+
+demo: deps
+	node bin/ffwatt.mjs run matrices/quick.yml --out results
+
+test: deps test-setup
+	npx vitest run
+
+# Debian packages the harness needs (FFmpeg, nginx with the RTMP module); installed only when missing.
+system-deps:
+	@bash scripts/install-system-deps.sh
+
+npm-deps: $(NPM_STAMP)
+
+$(NPM_STAMP): package.json package-lock.json
+	npm ci --no-audit --no-fund
+	@touch $@
+
+deps: system-deps npm-deps
+
+# Every test/setup.d/*.sh installs or builds what its part's tests need (idempotent).
+test-setup:
+	@for f in test/setup.d/*.sh; do echo "setup: $$f"; bash "$$f" || exit 1; done
+
+monitor: deps
+	bash scripts/monitor.sh start
+
+monitor-stop:
+	bash scripts/monitor.sh stop
+
+bench: deps test-setup
+	npx tsx bench/run-all.ts
+
+train: deps
+	node advisor/train.mjs --db results/ffwatt.sqlite --out models/
+
+bundle: deps
+	bash scripts/build-bundle.sh
+
+typecheck: npm-deps
+	npx tsc --noEmit
+
+clean:
+	rm -rf results test/.work dist

@@ -1,0 +1,71 @@
+import { createHash } from 'node:crypto';
+import { createReadStream, readFileSync, statSync } from 'node:fs';
+import { cpus, hostname, release } from 'node:os';
+import { join } from 'node:path';
+import type { InputSpec, Provenance } from '../core/types.ts';
+
+/** Facts about this machine that go into every run's provenance. */
+export interface HostFacts {
+  hostname: string;
+  kernel: string;
+  cpuModel: string;
+  cores: number;
+  gpu: string | null;
+  meters: Provenance['meters'];
+  hybridMaster: boolean;
+  governor(): string | null;
+  turbo(): string | null;
+  inputHash(input: InputSpec): string | null;
+}
+
+function readTrim(path: string): string | null {
+  try {
+    return readFileSync(path, 'utf8').trim();
+  } catch {
+    return null;
+  }
+}
+
+const fileHashes = new Map<string, string>();
+
+/** SHA-256 of an input file, computed once per path+size+mtime; synthetic sources hash their description. */
+export async function hashInputFile(path: string): Promise<string> {
+  const st = statSync(path);
+  const key = `${path}:${st.size}:${st.mtimeMs}`;
+  const known = fileHashes.get(key);
+  if (known) return known;
+  const h = createHash('sha256');
+  for await (const chunk of createReadStream(path)) h.update(chunk as Buffer);
+  const digest = h.digest('hex');
+  fileHashes.set(key, digest);
+  return digest;
+}
+
+export function hostFacts(opts: { sysfsRoot?: string; meters: Provenance['meters']; gpu?: string | null; hybridMaster?: boolean }): HostFacts {
+  const sys = opts.sysfsRoot ?? process.env.FFWATT_SYSFS ?? '/sys';
+  const cpu = cpus();
+  return {
+    hostname: hostname(),
+    kernel: release(),
+    cpuModel: cpu[0]?.model?.trim() || 'unknown',
+    cores: cpu.length,
+    gpu: opts.gpu ?? null,
+    meters: opts.meters,
+    hybridMaster: opts.hybridMaster ?? false,
+    governor: () => readTrim(join(sys, 'devices/system/cpu/cpu0/cpufreq/scaling_governor')),
+    turbo: () => {
+      const noTurbo = readTrim(join(sys, 'devices/system/cpu/intel_pstate/no_turbo'));
+      if (noTurbo != null) return noTurbo === '1' ? 'off' : 'on';
+      const boost = readTrim(join(sys, 'devices/system/cpu/cpufreq/boost'));
+      if (boost != null) return boost === '1' ? 'on' : 'off';
+      return null;
+    },
+    inputHash: (input) => {
+      if (input.kind === 'synthetic') {
+        return createHash('sha256').update(`lavfi:${input.source}:${input.resolution.width}x${input.resolution.height}:${input.fps}`).digest('hex');
+      }
+      const st = statSync(input.path, { throwIfNoEntry: false });
+      return st ? (fileHashes.get(`${input.path}:${st.size}:${st.mtimeMs}`) ?? null) : null;
+    },
+  };
+}

@@ -1,0 +1,144 @@
+import { execa } from 'execa';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { createAgentMetrics } from './metrics.ts';
+import { fleetMeters, manualClock } from '../test/monitoring/fixtures/fake-meters.ts';
+import { runRecord, runningJobEvents, scenario } from '../test/monitoring/fixtures/fake-sources.ts';
+
+const GOLDEN = join(import.meta.dirname, '../test/monitoring/fixtures/agent-metrics.golden.prom');
+
+/** The ffwatt_ part of an exposition (process metrics vary run to run). */
+function ffwattPart(text: string): string {
+  return text
+    .split('\n\n')
+    .filter((block) => block.includes('# HELP ffwatt_'))
+    .join('\n\n');
+}
+
+function value(text: string, series: string): number | undefined {
+  const line = text.split('\n').find((l) => l.startsWith(series + ' '));
+  return line === undefined ? undefined : Number(line.slice(series.length + 1));
+}
+
+function setup() {
+  const clock = manualClock();
+  const meters = fleetMeters(clock.now);
+  const metrics = createAgentMetrics({
+    meters: () => [meters.rapl, meters.nvml, meters.estimate],
+    nodeId: 'worker-1',
+    clock: clock.now,
+    gpuStats: () => [
+      { gpu: 'gpu0', engine: 'encoder', ratio: 0.42 },
+      { gpu: 'gpu0', engine: 'decoder', ratio: 0 },
+      { gpu: 'gpu0', engine: 'sm', ratio: 0.17 },
+    ],
+  });
+  return { clock, meters, metrics };
+}
+
+describe('agent metrics exporter', () => {
+  it('produces an exposition that promtool accepts and that matches the golden file', async () => {
+    const { clock, metrics } = setup();
+    clock.advance(10);
+    for (const ev of runningJobEvents('job-1')) metrics.onEvent(ev);
+    metrics.setJobResources('job-1', { cpuSeconds: 3.5, peakRssBytes: 52_428_800, readBytes: 4096, writeBytes: 81_920 });
+    const text = await metrics.metricsText();
+
+    const lint = await execa('promtool', ['check', 'metrics'], { input: text, reject: false });
+    expect(lint.exitCode, `${lint.stdout}\n${lint.stderr}`).toBe(0);
+
+    const part = ffwattPart(text) + '\n';
+    if (process.env.UPDATE_GOLDEN) writeFileSync(GOLDEN, part);
+    expect(part).toBe(readFileSync(GOLDEN, 'utf8'));
+    expect(text).toMatch(/^process_cpu_user_seconds_total /m);
+    expect(text).toMatch(/^nodejs_heap_size_total_bytes /m);
+  });
+
+  it('reads energy counters from the meters at scrape time and derives power from the last two reads', async () => {
+    const { clock, metrics } = setup();
+    clock.advance(0.5);
+    let text = await metrics.metricsText();
+    // 123.456789 J at start + 35 W x 0.5 s; no power yet: the first window (1 s) is not complete
+    expect(value(text, 'ffwatt_energy_joules_total{meter="rapl",zone="package-0",source="rapl",role="total"}')).toBeCloseTo(140.956789, 6);
+    expect(text).not.toMatch(/^ffwatt_power_watts\{/m);
+
+    clock.advance(0.5);
+    text = await metrics.metricsText();
+    expect(value(text, 'ffwatt_power_watts{meter="rapl",zone="package-0",source="rapl",role="total"}')).toBeCloseTo(35, 9);
+    expect(value(text, 'ffwatt_power_watts{meter="nvml",zone="gpu0",source="nvml",role="total"}')).toBeCloseTo(70, 9);
+    expect(value(text, 'ffwatt_power_watts{meter="estimate",zone="cpu",source="estimate",role="total"}')).toBeCloseTo(12, 9);
+    expect(value(text, 'ffwatt_energy_joules_total{meter="estimate",zone="cpu",source="estimate",role="total"}')).toBeCloseTo(12, 9);
+    expect(value(text, 'ffwatt_meter_up{meter="rapl",source="rapl"}')).toBe(1);
+  });
+
+  it('reads every meter once per scrape, whatever the number of collectors', async () => {
+    const { meters, metrics } = setup();
+    const before = meters.rapl.reads;
+    await metrics.metricsText();
+    expect(meters.rapl.reads - before).toBe(1);
+    await metrics.metricsText();
+    expect(meters.rapl.reads - before).toBe(2);
+  });
+
+  it('reports a failing meter as down with no energy series, never as zero joules', async () => {
+    const { clock, meters, metrics } = setup();
+    clock.advance(2);
+    meters.nvml.failWith = 'NVML: nvmlDeviceGetTotalEnergyConsumption failed (GPU lost)';
+    const text = await metrics.metricsText();
+    expect(value(text, 'ffwatt_meter_up{meter="nvml",source="nvml"}')).toBe(0);
+    expect(text).not.toContain('meter="nvml",zone=');
+    expect(value(text, 'ffwatt_meter_up{meter="rapl",source="rapl"}')).toBe(1);
+  });
+
+  it('marks a failing GPU stats collector and drops its series', async () => {
+    const clock = manualClock();
+    const metrics = createAgentMetrics({
+      meters: () => [],
+      nodeId: 'n',
+      clock: clock.now,
+      processMetrics: false,
+      gpuStats: () => {
+        throw new Error('nvml gone');
+      },
+    });
+    const text = await metrics.metricsText();
+    expect(value(text, 'ffwatt_collector_success{collector="gpu_stats"}')).toBe(0);
+    expect(text).not.toMatch(/^ffwatt_gpu_utilization_ratio\{/m);
+  });
+
+  it('keeps job labels only while the job runs and counts frames and drops once', async () => {
+    const { metrics } = setup();
+    for (const ev of runningJobEvents('job-1')) metrics.onEvent(ev);
+    let text = await metrics.metricsText();
+    expect(value(text, `ffwatt_job_running{job="job-1",scenario="${scenario.label}",phase="measure"}`)).toBe(1);
+    expect(text).not.toContain('phase="warmup"');
+    expect(value(text, 'ffwatt_ffmpeg_frames_total')).toBe(84);
+    expect(value(text, 'ffwatt_ffmpeg_fps{stream="1"}')).toBe(48);
+    expect(value(text, 'ffwatt_ffmpeg_speed_ratio{stream="0"}')).toBe(2);
+
+    metrics.onEvent({ kind: 'result', jobId: 'job-1', record: runRecord('job-1', 3) });
+    metrics.onEvent({ kind: 'result', jobId: 'job-1', record: runRecord('job-1', 3) }); // a resend
+    metrics.onEvent({ kind: 'job', jobId: 'job-1', scenario, repetition: 1, phase: 'done' });
+    text = await metrics.metricsText();
+    expect(text).not.toMatch(/^ffwatt_job_running\{/m);
+    expect(text).not.toMatch(/^ffwatt_ffmpeg_fps\{/m);
+    expect(value(text, 'ffwatt_ffmpeg_dropped_frames_total')).toBe(3);
+    expect(value(text, 'ffwatt_ffmpeg_frames_total')).toBe(84);
+  });
+
+  it('turns cumulative job resources into counters without double counting', async () => {
+    const { metrics } = setup();
+    metrics.setJobResources('a', { cpuSeconds: 2, peakRssBytes: 100, readBytes: 10, writeBytes: 20 });
+    metrics.setJobResources('a', { cpuSeconds: 5, peakRssBytes: 300, readBytes: 10, writeBytes: 50 });
+    metrics.setJobResources('a', { cpuSeconds: 4, peakRssBytes: 200, readBytes: 10, writeBytes: 50 }); // a child exited
+    metrics.setJobResources('b', { cpuSeconds: 1, peakRssBytes: 50, readBytes: 0, writeBytes: 5 });
+    metrics.setJobResources('a', { cpuSeconds: 5, peakRssBytes: 300, readBytes: 10, writeBytes: 50 }); // late final figures
+    const text = await metrics.metricsText();
+    expect(value(text, 'ffwatt_job_cpu_seconds_total')).toBe(6);
+    expect(value(text, 'ffwatt_job_written_bytes_total')).toBe(55);
+    expect(value(text, 'ffwatt_job_read_bytes_total')).toBe(10);
+    expect(value(text, 'ffwatt_job_peak_memory_bytes')).toBe(300);
+    expect(() => metrics.setJobResources('a', { cpuSeconds: Number.NaN, peakRssBytes: 0, readBytes: 0, writeBytes: 0 })).toThrow(/cpuSeconds must be a finite number/);
+  });
+});

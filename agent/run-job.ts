@@ -1,0 +1,234 @@
+import { mkdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { FfwattEvent, RunEnergy, RunRecord } from '../core/types.ts';
+import type { Logger } from '../core/log.ts';
+import { computeRunEnergy, type IdleBaseline, type Sampler } from '../energy/index.ts';
+import { ProcTreeMonitor, type ProcTreeUsage } from '../energy/proctree.ts';
+import { runEncodeCell, type CellResult } from '../media/cell.ts';
+import type { EncoderReport } from '../media/encoders.ts';
+import type { RtmpServer } from '../media/rtmp.ts';
+import { scoreOutputs } from '../media/quality.ts';
+import type { ClaimedJob } from './client.ts';
+import type { HostFacts } from './host-facts.ts';
+import { runFlags } from './flags.ts';
+
+export interface JobContext {
+  nodeId: string;
+  sampler: Sampler;
+  encoders: EncoderReport;
+  host: HostFacts;
+  workDir: string;
+  /** Idle baseline of this node for the job's campaign (null: none measured, net figures stay null). */
+  idle: IdleBaseline | null;
+  ffmpegPath?: string;
+  /** FFmpeg used for quality scoring (VMAF needs a libvmaf build); defaults to ffmpegPath. */
+  qualityFfmpegPath?: string;
+  vmafModel?: string | null;
+  /** Skip quality scoring (e.g. benchmarks); quality stays null. */
+  skipQuality?: boolean;
+  keepOutputs?: boolean;
+  rtmp?: () => Promise<RtmpServer>;
+  signal?: AbortSignal;
+  onEvent?: (ev: FfwattEvent) => void;
+  log: Logger;
+  /** Resource use of the job's process tree over the measured window (for the exporter). */
+  onResources?: (jobId: string, usage: ProcTreeUsage) => void;
+  /** Sleep used for cooldowns; injectable for tests. */
+  sleep?: (ms: number, signal?: AbortSignal) => Promise<unknown>;
+}
+
+/**
+ * Runs one claimed job on this node: cooldown, the encode cell with its measured window,
+ * energy over that window, quality after it, and the run record with provenance and flags.
+ * FFmpeg failures become a failed record; they never throw.
+ */
+export async function runJob(job: ClaimedJob, ctx: JobContext): Promise<RunRecord> {
+  const s = job.scenario;
+  const emit = ctx.onEvent ?? (() => {});
+  const doSleep = ctx.sleep ?? ((ms: number, signal?: AbortSignal) => sleep(ms, undefined, { signal }));
+  const startedAt = new Date();
+  const t0 = process.hrtime.bigint();
+  const workDir = join(ctx.workDir, `${job.id}-${job.attempts}`);
+  mkdirSync(workDir, { recursive: true });
+
+  if (job.cooldownS > 0) {
+    emit({ kind: 'job', jobId: job.id, scenario: s, repetition: job.repetition, phase: 'cooldown' });
+    await doSleep(job.cooldownS * 1000, ctx.signal).catch(() => {});
+  }
+
+  const encoder = s.encoder ?? ctx.encoders.codecMap[s.codec];
+  const base = baseRecord(job, ctx, startedAt, encoder ?? 'none');
+  if (!encoder || !ctx.encoders.usable.includes(encoder)) {
+    return finish(base, t0, {
+      status: 'failed',
+      error: `no usable encoder for ${s.encoder ?? s.codec} on ${ctx.nodeId} (usable: ${ctx.encoders.usable.join(', ') || 'none'})`,
+    });
+  }
+
+  emit({ kind: 'job', jobId: job.id, scenario: s, repetition: job.repetition, phase: 'warmup' });
+  let openMark: ReturnType<Sampler['mark']> | null = null;
+  // The agent's own process tree holds every FFmpeg (and nginx) of the job: CPU time outside it
+  // during the window is other load on the machine (noisy neighbour).
+  const tree = new ProcTreeMonitor(process.pid);
+  let treeTimer: NodeJS.Timeout | undefined;
+  const rtmp = s.mode === 'live' && ctx.rtmp ? await ctx.rtmp() : undefined;
+  let cell: CellResult;
+  try {
+    cell = await runEncodeCell(s, encoder, {
+      workDir,
+      ffmpegPath: ctx.ffmpegPath,
+      signal: ctx.signal,
+      rtmp,
+      onWindowOpen: () => {
+        openMark = ctx.sampler.mark();
+        tree.sample();
+        treeTimer = setInterval(() => tree.sample(), 500);
+        emit({ kind: 'job', jobId: job.id, scenario: s, repetition: job.repetition, phase: 'measure' });
+      },
+      onProgress: (stream, p) =>
+        emit({ kind: 'progress', jobId: job.id, stream, frame: p.frame, fps: p.fps, speed: p.speed, outTimeS: p.outTimeS, bitrateBps: p.bitrateBps }),
+    });
+  } catch (err) {
+    clearInterval(treeTimer);
+    return finish(base, t0, { status: ctx.signal?.aborted ? 'canceled' : 'failed', error: `encode cell crashed: ${(err as Error).message}` });
+  }
+  const closeMark = ctx.sampler.mark();
+  clearInterval(treeTimer);
+  tree.sample();
+  const usage = tree.usage();
+  ctx.onResources?.(job.id, usage);
+
+  const argv = cell.streams.map((st) => st.argv);
+  base.provenance.argv = argv;
+  const firstFailure = cell.streams.find((st) => st.exitCode !== 0);
+  const media = {
+    mediaSeconds: cell.mediaSecondsInWindow,
+    frames: cell.framesInWindow,
+    outputBytes: cell.outputBytes,
+    bitrateBps: cell.bitrateBps,
+    fps: cell.fps,
+    speed: cell.speed,
+    droppedFrames: cell.droppedFrames,
+    dupFrames: cell.dupFrames,
+  };
+  if (!cell.ok || !openMark) {
+    const canceled = ctx.signal?.aborted ?? false;
+    return finish(base, t0, {
+      ...media,
+      status: canceled ? 'canceled' : 'failed',
+      exitCode: firstFailure?.exitCode ?? null,
+      signal: firstFailure?.signal ?? null,
+      stderrTail: firstFailure?.stderrTail ?? cell.streams[0]?.stderrTail ?? '',
+      error: canceled ? 'canceled' : cell.error ?? (openMark ? 'encode failed' : 'the measured window never opened (no stream passed its warm-up)'),
+    });
+  }
+
+  const window = ctx.sampler.window(openMark, closeMark);
+  const rung = s.outputs[0];
+  const megapixels = (cell.framesInWindow * rung.resolution.width * rung.resolution.height) / 1e6;
+  const energy: RunEnergy = computeRunEnergy(window, ctx.idle, { mediaSeconds: cell.mediaSecondsInWindow, frames: cell.framesInWindow, megapixels });
+
+  // Quality is scored after the measured window closed, so it never counts in the job's energy.
+  let quality: RunRecord['quality'] = null;
+  if (!ctx.skipQuality) {
+    emit({ kind: 'job', jobId: job.id, scenario: s, repetition: job.repetition, phase: 'quality' });
+    try {
+      const st = cell.streams[0];
+      quality = await scoreOutputs({
+        reference: s.input,
+        referenceDurationS: s.warmupS + s.durationS,
+        outputs: st.outputs.map((o) => ({ rung: o.rung, path: o.path, fps: s.outputs[o.rung].fps, resolution: s.outputs[o.rung].resolution })),
+        ffmpegPath: ctx.qualityFfmpegPath ?? ctx.ffmpegPath,
+        vmafModel: ctx.vmafModel ?? null,
+        log: ctx.log,
+        workDir,
+      });
+    } catch (err) {
+      ctx.log.warn(`quality scoring failed for job ${job.id}: ${(err as Error).message}`);
+    }
+  }
+
+  const flags = runFlags({
+    energy,
+    windowS: window.seconds,
+      jobCpuSeconds: usage.cpuSeconds,
+    otherCpuSeconds: usage.otherCpuSeconds,
+    cores: ctx.host.cores,
+    streams: s.streams,
+    host: ctx.host,
+    droppedFrames: cell.droppedFrames,
+    mode: s.mode,
+    speed: cell.speed,
+  });
+  const record = finish(base, t0, {
+    ...media,
+    status: 'succeeded',
+    exitCode: 0,
+    stderrTail: '',
+    energy,
+    quality,
+    flags,
+  });
+  if (!ctx.keepOutputs) rmSync(workDir, { recursive: true, force: true });
+  emit({ kind: 'job', jobId: job.id, scenario: s, repetition: job.repetition, phase: 'done' });
+  return record;
+}
+
+function baseRecord(job: ClaimedJob, ctx: JobContext, startedAt: Date, encoder: string): RunRecord {
+  const s = job.scenario;
+  return {
+    jobId: job.id,
+    attempt: job.attempts,
+    nodeId: ctx.nodeId,
+    status: 'failed',
+    exitCode: null,
+    signal: null,
+    error: null,
+    stderrTail: '',
+    startedAt: startedAt.toISOString(),
+    endedAt: startedAt.toISOString(),
+    wallS: 0,
+    mediaSeconds: 0,
+    frames: 0,
+    outputBytes: 0,
+    bitrateBps: null,
+    fps: null,
+    speed: null,
+    droppedFrames: 0,
+    dupFrames: 0,
+    energy: null,
+    quality: null,
+    flags: [],
+    provenance: {
+      ffmpegVersion: ctx.encoders.ffmpegVersion,
+      ffmpegBuildconfHash: ctx.encoders.buildconfHash,
+      argv: [],
+      inputDescription: describeInput(s.input),
+      inputHash: ctx.host.inputHash(s.input),
+      kernel: ctx.host.kernel,
+      cpuModel: ctx.host.cpuModel,
+      cores: ctx.host.cores,
+      gpu: ctx.host.gpu,
+      governor: ctx.host.governor(),
+      turbo: ctx.host.turbo(),
+      meters: ctx.host.meters,
+      encoder,
+      hybridMaster: ctx.host.hybridMaster || undefined,
+    },
+  };
+}
+
+function finish(base: RunRecord, t0: bigint, patch: Partial<RunRecord>): RunRecord {
+  return {
+    ...base,
+    ...patch,
+    endedAt: new Date().toISOString(),
+    wallS: Number(process.hrtime.bigint() - t0) / 1e9,
+  };
+}
+
+export function describeInput(input: ClaimedJob['scenario']['input']): string {
+  const size = `${input.resolution.width}x${input.resolution.height}@${input.fps}`;
+  return input.kind === 'synthetic' ? `lavfi ${input.source} ${size}` : `file ${input.path} ${size}`;
+}

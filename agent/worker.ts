@@ -1,0 +1,130 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { FfwattEvent, RunRecord } from '../core/types.ts';
+import type { Logger } from '../core/log.ts';
+import { measureIdle, type IdleBaseline, type Sampler } from '../energy/index.ts';
+import type { EncoderReport } from '../media/encoders.ts';
+import type { RtmpServer } from '../media/rtmp.ts';
+import type { ProcTreeUsage } from '../energy/proctree.ts';
+import type { ClaimedJob, IdleReport, MasterClient } from './client.ts';
+import type { HostFacts } from './host-facts.ts';
+import { runJob } from './run-job.ts';
+import type { ResultOutcome } from '../master/queue.ts';
+
+export interface WorkerOptions {
+  client: MasterClient;
+  nodeId: string;
+  sampler: Sampler;
+  encoders: EncoderReport;
+  host: HostFacts;
+  workDir: string;
+  log: Logger;
+  onEvent?: (ev: FfwattEvent) => void;
+  onResources?: (jobId: string, usage: ProcTreeUsage) => void;
+  ffmpegPath?: string;
+  qualityFfmpegPath?: string;
+  vmafModel?: string | null;
+  skipQuality?: boolean;
+  keepOutputs?: boolean;
+  rtmp?: () => Promise<RtmpServer>;
+  /** How often a running job's lease is extended (and cancel checked). */
+  leaseExtendMs?: number;
+  /** Idle baselines older than this are measured again before the next job. */
+  idleRecheckMs?: number;
+  /** Delivers a result; the fleet agent wraps this with retries and an on-disk spool. */
+  deliver?: (record: RunRecord, idle: IdleReport | null) => Promise<ResultOutcome | 'spooled'>;
+}
+
+/**
+ * The agent's job loop: claim → (idle baseline for a new campaign) → run with lease extension
+ * and cancel checks → deliver the result. One job at a time: a node measures one job at a time.
+ */
+export class Worker {
+  private readonly idle = new Map<string, { baseline: IdleBaseline; at: number }>();
+  private current: AbortController | null = null;
+
+  constructor(readonly opts: WorkerOptions) {}
+
+  /** Aborts the running job (FFmpeg stopped within seconds); its record is stored as canceled. */
+  abortCurrent(): void {
+    this.current?.abort();
+  }
+
+  /** Claims and runs one job; 'idle' when the queue had nothing for this node. */
+  async runOnce(signal?: AbortSignal): Promise<'ran' | 'idle'> {
+    const o = this.opts;
+    const job = await o.client.claim(o.nodeId);
+    if (!job) return 'idle';
+    const controller = new AbortController();
+    this.current = controller;
+    const onOuterAbort = () => controller.abort();
+    signal?.addEventListener('abort', onOuterAbort, { once: true });
+    let lease: NodeJS.Timeout | undefined;
+    try {
+      lease = setInterval(() => {
+        o.client
+          .extendLease(job.id, o.nodeId, job.attempts)
+          .then((r) => {
+            if (r.canceled || !r.ok) {
+              o.log.warn(r.canceled ? `job ${job.id} canceled by the master: stopping FFmpeg` : `lease of job ${job.id} lost: stopping`);
+              controller.abort();
+            }
+          })
+          .catch((err) => o.log.warn(`lease extension for ${job.id} failed: ${(err as Error).message}`));
+      }, o.leaseExtendMs ?? 10_000);
+      const { baseline, fresh } = await this.idleBaseline(job, controller.signal);
+      const record = await runJob(job, {
+        nodeId: o.nodeId,
+        sampler: o.sampler,
+        encoders: o.encoders,
+        host: o.host,
+        workDir: o.workDir,
+        idle: baseline,
+        ffmpegPath: o.ffmpegPath,
+        qualityFfmpegPath: o.qualityFfmpegPath,
+        vmafModel: o.vmafModel,
+        skipQuality: o.skipQuality,
+        keepOutputs: o.keepOutputs,
+        rtmp: o.rtmp,
+        signal: controller.signal,
+        onEvent: o.onEvent,
+        onResources: o.onResources,
+        log: o.log,
+      });
+      clearInterval(lease);
+      const idle: IdleReport | null = fresh && baseline ? idleReport(o.nodeId, baseline) : null;
+      const outcome = o.deliver ? await o.deliver(record, idle) : await o.client.postResult(record, idle);
+      if (typeof outcome === 'object' && outcome.kind === 'stale') o.log.warn(`result refused: ${outcome.reason}`);
+      o.onEvent?.({ kind: 'result', jobId: job.id, record });
+      return 'ran';
+    } finally {
+      clearInterval(lease);
+      signal?.removeEventListener('abort', onOuterAbort);
+      this.current = null;
+    }
+  }
+
+  /** Runs jobs until `until()` says stop (checked between jobs), sleeping pollMs when idle. */
+  async loop(until: () => boolean, opts: { pollMs?: number; signal?: AbortSignal } = {}): Promise<void> {
+    while (!until() && !opts.signal?.aborted) {
+      const r = await this.runOnce(opts.signal);
+      if (r === 'idle' && !until()) await sleep(opts.pollMs ?? 1000, undefined, { signal: opts.signal }).catch(() => {});
+    }
+  }
+
+  /** The node's idle baseline for the job's campaign: measured before its first job and re-checked when old. */
+  private async idleBaseline(job: ClaimedJob, signal: AbortSignal): Promise<{ baseline: IdleBaseline | null; fresh: boolean }> {
+    const seconds = job.campaign.idleBaselineS;
+    if (!(seconds > 0)) return { baseline: null, fresh: false };
+    const known = this.idle.get(job.campaign.id);
+    if (known && Date.now() - known.at < (this.opts.idleRecheckMs ?? 30 * 60_000)) return { baseline: known.baseline, fresh: false };
+    this.opts.onEvent?.({ kind: 'idle', nodeId: this.opts.nodeId, phase: 'start', seconds });
+    const baseline = await measureIdle(this.opts.sampler, seconds, { signal });
+    this.idle.set(job.campaign.id, { baseline, at: Date.now() });
+    this.opts.onEvent?.({ kind: 'idle', nodeId: this.opts.nodeId, phase: 'done', seconds, watts: baseline.totalW, source: baseline.source });
+    return { baseline, fresh: true };
+  }
+}
+
+function idleReport(nodeId: string, b: IdleBaseline): IdleReport {
+  return { nodeId, measuredAt: Date.now(), seconds: b.seconds, totalW: b.totalW, source: b.source, zones: b.zones };
+}

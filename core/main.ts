@@ -1,0 +1,129 @@
+import { Command, CommanderError } from 'commander';
+import { createLogger } from './log.ts';
+import { exitCodeOf, EXIT_BAD_INPUT, InputError } from './errors.ts';
+
+/**
+ * The one `ffwatt` command line (DESIGN.md). Each subcommand lives with its part and is
+ * imported lazily so `ffwatt energy probe` does not load FFmpeg or SQLite code.
+ * Exit codes: 0 ok, 1 run failed, 2 bad input.
+ */
+export async function main(argv: string[]): Promise<number> {
+  const log = createLogger({ format: 'text' });
+  const controller = new AbortController();
+  let interrupted = 0;
+  const onSignal = (sig: NodeJS.Signals) => {
+    interrupted += 1;
+    if (interrupted > 1) process.exit(130);
+    log.warn(`${sig}: stopping — FFmpeg and nginx are being stopped, nothing half-written is kept (again to force)`);
+    controller.abort();
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+
+  let code = 0;
+  const program = new Command('ffwatt')
+    .description('Measure the energy cost of video encoding (energy per encoded minute).')
+    .exitOverride()
+    .configureOutput({ writeErr: (s) => process.stderr.write(s) })
+    .showHelpAfterError('(run with --help for usage)');
+
+  program
+    .command('run')
+    .description('run a matrix here (local mode) or submit it to a master (fleet mode)')
+    .argument('[matrix]', 'matrix file (YAML or JSON)', 'matrices/quick.yml')
+    .option('--out <dir>', 'results folder (SQLite + reports)', 'results')
+    .option('--json', 'print one machine-readable JSON document')
+    .option('--master <url>', 'submit to this master instead of running here')
+    .option('--inventory <dir>', 'find the master and workers in this Ansible inventory')
+    .option('--limit <group>', 'with --inventory: only workers in this group/host pattern')
+    .option('--token-file <file>', 'bearer token for the master')
+    .option('--ca-cert <file>', 'CA certificate to trust for the master')
+    .option('--detach', 'submit the campaign and return without waiting')
+    .option('--vmaf-model <file>', 'VMAF model (.pkl for libvmaf 1.x, .json for 2.x); env FFWATT_VMAF_MODEL')
+    .option('--quality-ffmpeg <path>', 'ffmpeg used for quality scoring (a libvmaf build); env FFWATT_QUALITY_FFMPEG')
+    .option('--ffmpeg <path>', 'ffmpeg used for encoding', undefined)
+    .option('--sysfs <path>', 'sysfs root for energy meters (env FFWATT_SYSFS)')
+    .option('--watts-per-core <w>', 'estimate meter: watts per busy core')
+    .option('--sampler-hz <hz>', 'energy sampling rate (default 10)')
+    .option('--seed <n>', 'seed for the order of repetitions (default: random, recorded)')
+    .option('--no-report', 'do not write the reports at the end')
+    .action(async (matrix: string, opts) => {
+      const { runCommand } = await import('../harness/run-command.ts');
+      code = await runCommand({ ...opts, matrix }, log, controller.signal);
+    });
+
+  const energy = program.command('energy').description('energy meters');
+  energy
+    .command('probe')
+    .description('list the meters found here, their zones, readability, wrap range and a 2-second reading')
+    .option('--sysfs <path>', 'sysfs root (env FFWATT_SYSFS)')
+    .option('--nvml-library <path>', 'path of libnvidia-ml.so.1')
+    .option('--json', 'print JSON')
+    .action(async (opts) => {
+      const { energyProbeCommand } = await import('../energy/probe-cli.ts');
+      code = await energyProbeCommand({ sysfs: opts.sysfs, json: opts.json, nvmlLibrary: opts.nvmlLibrary });
+    });
+
+  program
+    .command('master')
+    .description('run the master service (job queue, store, exporters)')
+    .allowUnknownOption()
+    .helpOption(false)
+    .argument('[args...]')
+    .action(async (args: string[]) => {
+      const { masterCommand } = await import('../master/cli.ts');
+      code = await masterCommand(args, log, controller.signal);
+    });
+
+  program
+    .command('agent')
+    .description('run a worker agent that pulls jobs from a master')
+    .allowUnknownOption()
+    .helpOption(false)
+    .argument('[args...]')
+    .action(async (args: string[]) => {
+      const { agentCommand } = await import('../agent/cli.ts');
+      code = await agentCommand(args, log, controller.signal);
+    });
+
+  program
+    .command('report')
+    .description('write reports (md, csv, json, html) from a results database')
+    .allowUnknownOption()
+    .helpOption(false)
+    .argument('[args...]')
+    .action(async (args: string[]) => {
+      const { reportCommand } = await import('../analyzers/cli.ts');
+      code = await reportCommand(args);
+    });
+
+  program
+    .command('recommend')
+    .description('recommend codec/preset/rate for a quality goal at the least energy')
+    .allowUnknownOption()
+    .helpOption(false)
+    .argument('[args...]')
+    .action(async (args: string[]) => {
+      const { recommendCommand } = await import('../advisor/cli.ts');
+      code = await recommendCommand(args);
+    });
+
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      return err.exitCode === 0 ? 0 : EXIT_BAD_INPUT;
+    }
+    if (err instanceof InputError) {
+      process.stderr.write(`error: ${err.message}\n`);
+      return EXIT_BAD_INPUT;
+    }
+    process.stderr.write(`error: ${(err as Error).message}\n`);
+    if (process.env.FFWATT_DEBUG) process.stderr.write(String((err as Error).stack) + '\n');
+    return exitCodeOf(err);
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+  return code;
+}

@@ -1,0 +1,151 @@
+import { mkdirSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import type { CampaignPlan, FfwattEvent } from '../core/types.ts';
+import { InputError, RunError } from '../core/errors.ts';
+import type { Logger } from '../core/log.ts';
+import { openMeters, Sampler } from '../energy/index.ts';
+import { detectEncoders, type EncoderReport } from '../media/encoders.ts';
+import { startRtmpServer, type RtmpServer } from '../media/rtmp.ts';
+import { JobQueue } from '../master/queue.ts';
+import { Store } from '../master/store.ts';
+import { InProcessClient } from '../agent/in-process-client.ts';
+import { hashInputFile, hostFacts } from '../agent/host-facts.ts';
+import { Worker } from '../agent/worker.ts';
+import { createProgressDisplay } from './progress.ts';
+
+export interface LocalRunOptions {
+  plan: CampaignPlan;
+  outDir: string;
+  log: Logger;
+  ffmpegPath?: string;
+  qualityFfmpegPath?: string;
+  vmafModel?: string | null;
+  sysfsRoot?: string;
+  nvmlLibrary?: string | null;
+  wattsPerCore?: number;
+  samplerHz?: number;
+  progress?: boolean;
+  signal?: AbortSignal;
+  onEvent?: (ev: FfwattEvent) => void;
+}
+
+export interface LocalRunResult {
+  campaignId: string;
+  dbPath: string;
+  status: string;
+  counts: Record<string, number>;
+}
+
+/** The node id local mode registers under. */
+export function localNodeId(hostname: string): string {
+  return `local-${hostname}`;
+}
+
+/** Refuses a plan whose codecs or encoders this machine cannot run, before anything runs. */
+export function checkPlanRunnable(plan: CampaignPlan, encoders: EncoderReport): void {
+  const missing = new Set<string>();
+  for (const s of plan.scenarios) {
+    if (s.encoder ? !encoders.usable.includes(s.encoder) : !encoders.codecMap[s.codec]) missing.add(s.encoder ?? s.codec);
+  }
+  if (missing.size > 0) {
+    const refused = encoders.refused.map((r) => `${r.encoder} (${r.reason})`).join('; ');
+    throw new InputError(
+      `matrix ${plan.name} needs ${[...missing].join(', ')}, which this machine's ffmpeg (${encoders.ffmpegVersion}) cannot encode. ` +
+        `Usable encoders: ${encoders.usable.join(', ') || 'none'}.${refused ? ` Refused by the probe: ${refused}.` : ''} ` +
+        'Remove those cells from the matrix or install an ffmpeg that has them.',
+      { field: 'codec' },
+    );
+  }
+}
+
+/**
+ * Local mode: an in-process master (JobQueue over SQLite under outDir) and one in-process agent
+ * (Worker) — the same code the fleet runs over HTTP.
+ */
+export async function runLocalCampaign(o: LocalRunOptions): Promise<LocalRunResult> {
+  const outDir = resolve(o.outDir);
+  mkdirSync(outDir, { recursive: true });
+  const dbPath = join(outDir, 'ffwatt.sqlite');
+  const encoders = await detectEncoders({ ffmpegPath: o.ffmpegPath });
+  checkPlanRunnable(o.plan, encoders);
+  for (const s of o.plan.scenarios) if (s.input.kind === 'file') await hashInputFile(s.input.path);
+
+  const { meters, refused } = openMeters({ sysfsRoot: o.sysfsRoot, nvmlLibrary: o.nvmlLibrary, wattsPerCore: o.wattsPerCore });
+  for (const r of refused) o.log.info(`meter ${r.meter}: not used — ${r.reason}${r.fix ? ` (fix: ${r.fix})` : ''}`);
+  if (meters.every((m) => m.source === 'estimate')) {
+    o.log.warn('no energy counters (RAPL/NVML) on this machine: every energy figure is an ESTIMATE from CPU time, labelled source=estimate');
+  }
+  const sampler = new Sampler(meters, { hz: o.samplerHz });
+  sampler.start();
+
+  const store = Store.open(dbPath);
+  const queue = new JobQueue(store, { leaseMs: 10 * 60_000, nodeTimeoutMs: 24 * 3600_000 });
+  const client = new InProcessClient(queue);
+  const host = hostFacts({
+    sysfsRoot: o.sysfsRoot,
+    meters: [
+      ...meters.map((m) => ({ meter: m.name, source: m.source, valid: true })),
+      ...refused.map((r) => ({ meter: r.meter, source: r.source, valid: false, note: r.reason })),
+    ],
+  });
+  const nodeId = localNodeId(host.hostname);
+  await client.register({
+    id: nodeId,
+    hostname: host.hostname,
+    hardware: { cpuModel: host.cpuModel, cores: host.cores, kernel: host.kernel },
+    encoders: encoders.codecMap as Record<string, string>,
+    meters: [...meters.map((m) => ({ meter: m.name, source: m.source, ok: true })), ...refused.map((r) => ({ meter: r.meter, source: r.source, ok: false, reason: r.reason }))],
+    labels: ['local'],
+  });
+  const { campaignId, jobs } = queue.createCampaign(o.plan, {
+    nodeConstraint: [nodeId],
+    preflight: { governor: host.governor(), turbo: host.turbo(), kernel: host.kernel, cpuModel: host.cpuModel, meters: host.meters },
+  });
+
+  const display = o.progress === false ? null : createProgressDisplay();
+  display?.setTotal(jobs);
+  const emit = (ev: FfwattEvent) => {
+    if (ev.kind === 'result') display?.setTotal(totalJobs(store, campaignId));
+    display?.onEvent(ev);
+    o.onEvent?.(ev);
+  };
+  emit({ kind: 'campaign', campaignId, jobs, scenarios: o.plan.scenarios.length });
+
+  let rtmp: RtmpServer | null = null;
+  const workDir = join(outDir, 'work', campaignId);
+  const worker = new Worker({
+    client,
+    nodeId,
+    sampler,
+    encoders,
+    host,
+    workDir,
+    log: o.log,
+    onEvent: emit,
+    ffmpegPath: o.ffmpegPath,
+    qualityFfmpegPath: o.qualityFfmpegPath,
+    vmafModel: o.vmafModel,
+    rtmp: async () => (rtmp ??= await startRtmpServer({ workDir: join(workDir, 'nginx') })),
+  });
+  try {
+    await worker.loop(() => queue.campaignProgress(campaignId)?.status !== 'running', { pollMs: 200, signal: o.signal });
+  } catch (err) {
+    if (!o.signal?.aborted) throw new RunError(`campaign ${campaignId} stopped: ${(err as Error).message}`, err);
+  } finally {
+    display?.stop();
+    sampler.stop();
+    for (const m of meters) m.close();
+    if (rtmp) await (rtmp as RtmpServer).stop();
+    if (o.signal?.aborted && store.getCampaign(campaignId)?.status === 'running') {
+      for (const j of store.listJobs({ campaignId })) if (j.state === 'queued' || j.state === 'leased' || j.state === 'running') queue.cancelJob(j.id);
+      store.setCampaignStatus(campaignId, 'canceled');
+    }
+  }
+  const progress = queue.campaignProgress(campaignId)!;
+  store.close();
+  return { campaignId, dbPath, status: progress.status, counts: progress.counts };
+}
+
+function totalJobs(store: Store, campaignId: string): number {
+  return Object.values(store.jobCountsByState(campaignId)).reduce((a, b) => a + b, 0);
+}

@@ -1,0 +1,70 @@
+import { resolve, join } from 'node:path';
+import { InputError, EXIT_OK, EXIT_RUN_FAILED } from '../core/errors.ts';
+import type { Logger } from '../core/log.ts';
+import { loadMatrix } from './matrix/index.ts';
+import { runLocalCampaign } from './local.ts';
+import { writeReports, renderSummaryMarkdown } from '../analyzers/report.ts';
+
+export interface RunCommandOptions {
+  matrix?: string;
+  out: string;
+  json?: boolean;
+  master?: string;
+  inventory?: string;
+  limit?: string;
+  tokenFile?: string;
+  caCert?: string;
+  detach?: boolean;
+  vmafModel?: string;
+  qualityFfmpeg?: string;
+  ffmpeg?: string;
+  sysfs?: string;
+  wattsPerCore?: string;
+  samplerHz?: string;
+  report?: boolean;
+  seed?: string;
+}
+
+const DEFAULT_MATRIX = 'matrices/quick.yml';
+
+function positiveNumber(value: string | undefined, flag: string): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (!Number.isFinite(n) || n <= 0) throw new InputError(`${flag} must be a positive number, got "${value}"`, { field: flag });
+  return n;
+}
+
+/** `ffwatt run`: local mode here, or a campaign submitted to a master (fleet mode). */
+export async function runCommand(o: RunCommandOptions, log: Logger, signal?: AbortSignal): Promise<number> {
+  const matrixPath = resolve(o.matrix ?? DEFAULT_MATRIX);
+  const plan = await loadMatrix(matrixPath, { seed: o.seed === undefined ? undefined : Number(o.seed) });
+  if (o.master || o.inventory) {
+    const { runFleetCommand } = await import('./fleet.ts');
+    return runFleetCommand(plan, o, log, signal);
+  }
+  const vmafModel = o.vmafModel ?? process.env.FFWATT_VMAF_MODEL ?? null;
+  const result = await runLocalCampaign({
+    plan,
+    outDir: o.out,
+    log,
+    ffmpegPath: o.ffmpeg,
+    qualityFfmpegPath: o.qualityFfmpeg ?? process.env.FFWATT_QUALITY_FFMPEG,
+    vmafModel,
+    sysfsRoot: o.sysfs,
+    wattsPerCore: positiveNumber(o.wattsPerCore, '--watts-per-core'),
+    samplerHz: positiveNumber(o.samplerHz, '--sampler-hz'),
+    progress: !o.json,
+    signal,
+  });
+  const reportDir = join(resolve(o.out), 'reports', result.campaignId);
+  const reports = o.report === false ? null : await writeReports({ db: result.dbPath, campaignId: result.campaignId, outDir: reportDir });
+  if (o.json) {
+    process.stdout.write(JSON.stringify({ ...result, reports: reports?.files ?? null, summary: reports?.model ?? null }, null, 2) + '\n');
+  } else {
+    if (reports) process.stdout.write('\n' + renderSummaryMarkdown(reports.model) + '\n');
+    process.stdout.write(`\nresults: ${result.dbPath} (campaign ${result.campaignId}, ${result.status})\n`);
+    if (reports) process.stdout.write(`report:  ${reports.files.html ?? Object.values(reports.files)[0]}\n`);
+  }
+  if (signal?.aborted) return 130;
+  return result.counts.failed > 0 || result.status !== 'done' ? EXIT_RUN_FAILED : EXIT_OK;
+}

@@ -1,0 +1,240 @@
+// The master's Prometheus exporter (docs/metrics.md): queue, fleet and per-run results
+// with cost and CO2. Everything is read from the source at scrape time. Label sets stay
+// bounded: per-run series exist only for the latest run of each scenario+node among the
+// `runLimit` most recent runs, so a long history never becomes a long list of series.
+import { Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import { InputError } from '../core/errors.ts';
+import type { EnergySource, JobState, NodeState, QueueClass } from '../core/types.ts';
+
+export const JOB_STATES: readonly JobState[] = ['queued', 'leased', 'running', 'succeeded', 'failed', 'canceled'];
+export const QUEUE_CLASSES: readonly QueueClass[] = ['live', 'default', 'batch'];
+export const NODE_STATES: readonly NodeState[] = ['alive', 'suspect', 'dead'];
+
+export interface RecentRun {
+  jobId: string;
+  campaignId: string;
+  scenarioKey: string;
+  scenarioLabel: string;
+  codec: string;
+  encoder: string;
+  preset: string;
+  nodeId: string;
+  /** Energy source of the run; 'estimate' and 'mixed' are exported as such, never as measured. */
+  source: EnergySource | 'mixed' | null;
+  grossJ: number | null;
+  netJ: number | null;
+  jPerEncodedMinute: number | null;
+  vmaf: number | null;
+  psnr: number | null;
+  ssim: number | null;
+  qualityPerJoule: number | null;
+  /** Wall seconds of the run; needed for the instance cost (absent = no instance cost series). */
+  wallS?: number | null;
+}
+
+export interface MasterMetricsSource {
+  jobCountsByState(): Partial<Record<JobState, number>>;
+  queueLengthByClass(): Partial<Record<QueueClass, number>>;
+  nodeCountsByState(): Partial<Record<NodeState, number>>;
+  /** Most recent runs first. */
+  recentRuns(limit: number): RecentRun[];
+}
+
+export interface CostConfig {
+  pricePerKwh: number;
+  currency: string;
+  carbonGramsPerKwh: number;
+  instanceCostPerHour: number;
+}
+
+export interface MasterMetricsOptions {
+  /** How many recent runs are looked at per scrape (default 500). */
+  runLimit?: number;
+  /** Add prom-client's default process metrics (default true). */
+  processMetrics?: boolean;
+}
+
+export interface MasterMetrics {
+  registry: Registry;
+  metricsText(): Promise<string>;
+}
+
+const JOULES_PER_KWH = 3.6e6;
+
+export function validateCostConfig(cost: CostConfig, where = 'cost'): CostConfig {
+  for (const field of ['pricePerKwh', 'carbonGramsPerKwh', 'instanceCostPerHour'] as const) {
+    const v = cost[field];
+    if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) {
+      throw new InputError(`${where}.${field} must be a number >= 0, got ${JSON.stringify(v)}`, {
+        field: `${where}.${field}`,
+        fix: `set ${where}.${field} to a non-negative number (0 when unknown is not allowed to pass as a price: set the real figure)`,
+      });
+    }
+  }
+  if (typeof cost.currency !== 'string' || !/^[A-Z]{3}$/.test(cost.currency)) {
+    throw new InputError(`${where}.currency must be an ISO 4217 code such as EUR or USD, got ${JSON.stringify(cost.currency)}`, {
+      field: `${where}.currency`,
+      fix: `set ${where}.currency to a three-letter upper-case currency code`,
+    });
+  }
+  return cost;
+}
+
+/** Keeps the first (most recent) run of each scenario+node. */
+export function latestRunPerScenarioNode(runs: RecentRun[]): RecentRun[] {
+  const seen = new Set<string>();
+  const out: RecentRun[] = [];
+  for (const r of runs) {
+    const key = `${r.scenarioKey}\u0000${r.nodeId}`;
+    if (seen.has(key)) continue;
+    seen.add(key);
+    out.push(r);
+  }
+  return out;
+}
+
+const RUN_LABELS = ['campaign', 'scenario', 'scenario_label', 'codec', 'encoder', 'preset', 'node', 'source'] as const;
+
+function runLabels(r: RecentRun): Record<(typeof RUN_LABELS)[number], string> {
+  return {
+    campaign: r.campaignId,
+    scenario: r.scenarioKey,
+    scenario_label: r.scenarioLabel,
+    codec: r.codec,
+    encoder: r.encoder,
+    preset: r.preset,
+    node: r.nodeId,
+    source: r.source ?? 'none',
+  };
+}
+
+const finite = (v: number | null | undefined): v is number => typeof v === 'number' && Number.isFinite(v);
+
+export function createMasterMetrics(source: MasterMetricsSource, cost: CostConfig, opts: MasterMetricsOptions = {}): MasterMetrics {
+  validateCostConfig(cost);
+  const runLimit = opts.runLimit ?? 500;
+  const registry = new Registry();
+
+  const collectorSuccess = new Gauge({
+    name: 'ffwatt_collector_success',
+    help: '1 if the named collector produced its values at the last scrape, 0 if it failed (its series are then absent).',
+    labelNames: ['collector'],
+    registers: [], // registered last: it reports on collectors that run earlier in the same scrape
+  });
+
+  /** Runs one collector; a throwing source leaves its series absent and marks the collector failed. */
+  function guarded(name: string, metric: Gauge<string>, fill: () => void): void {
+    metric.reset();
+    try {
+      fill();
+      collectorSuccess.set({ collector: name }, 1);
+    } catch {
+      metric.reset();
+      collectorSuccess.set({ collector: name }, 0);
+    }
+  }
+
+  function countGauge<L extends string>(name: string, help: string, label: string, keys: readonly L[], read: () => Partial<Record<L, number>>, collector: string) {
+    new Gauge({
+      name,
+      help,
+      labelNames: [label],
+      registers: [registry],
+      collect() {
+        guarded(collector, this, () => {
+          const counts = read();
+          for (const k of keys) this.set({ [label]: k }, counts[k] ?? 0);
+        });
+      },
+    });
+  }
+
+  countGauge('ffwatt_jobs', 'Jobs in the store by state.', 'state', JOB_STATES, () => source.jobCountsByState(), 'jobs');
+  countGauge('ffwatt_queue_length', 'Jobs waiting to be claimed, by queue class (live > default > batch).', 'class', QUEUE_CLASSES, () => source.queueLengthByClass(), 'queue');
+  countGauge('ffwatt_nodes', 'Registered nodes by state (alive, suspect, dead).', 'state', NODE_STATES, () => source.nodeCountsByState(), 'nodes');
+
+  // One read of recentRuns per scrape, shared by the per-run gauges.
+  let runsThisTurn: RecentRun[] | null = null;
+  let runsError = false;
+  function latestRuns(): RecentRun[] {
+    if (runsThisTurn === null) {
+      try {
+        runsThisTurn = latestRunPerScenarioNode(source.recentRuns(runLimit));
+        runsError = false;
+      } catch {
+        runsThisTurn = [];
+        runsError = true;
+      }
+      collectorSuccess.set({ collector: 'runs' }, runsError ? 0 : 1);
+      queueMicrotask(() => {
+        runsThisTurn = null;
+      });
+    }
+    return runsThisTurn;
+  }
+
+  function runGauge(name: string, help: string, extraLabels: string[], fill: (g: Gauge<string>, r: RecentRun, labels: Record<string, string>) => void) {
+    new Gauge({
+      name,
+      help,
+      labelNames: [...RUN_LABELS, ...extraLabels],
+      registers: [registry],
+      collect() {
+        this.reset();
+        for (const r of latestRuns()) fill(this, r, runLabels(r));
+      },
+    });
+  }
+
+  const scalarRunGauge = (name: string, help: string, pick: (r: RecentRun) => number | null | undefined) =>
+    runGauge(name, help, [], (g, r, l) => {
+      const v = pick(r);
+      if (finite(v)) g.set(l, v);
+    });
+
+  runGauge('ffwatt_run_energy_joules', 'Energy of the latest run of a scenario on a node, in joules; basis=gross (measured) or net (gross minus idle power x time).', ['basis'], (g, r, l) => {
+    if (finite(r.grossJ)) g.set({ ...l, basis: 'gross' }, r.grossJ);
+    if (finite(r.netJ)) g.set({ ...l, basis: 'net' }, r.netJ);
+  });
+  scalarRunGauge('ffwatt_run_joules_per_encoded_minute', 'Gross energy per minute of encoded media of the latest run of a scenario on a node, in joules.', (r) => r.jPerEncodedMinute);
+  scalarRunGauge('ffwatt_run_vmaf_score', 'VMAF (mean, 0..100) of the latest run of a scenario on a node.', (r) => r.vmaf);
+  scalarRunGauge('ffwatt_run_psnr_db', 'PSNR of the latest run of a scenario on a node, in decibels.', (r) => r.psnr);
+  scalarRunGauge('ffwatt_run_ssim', 'SSIM (0..1) of the latest run of a scenario on a node.', (r) => r.ssim);
+  scalarRunGauge('ffwatt_run_quality_per_joule', 'Quality score per joule of the latest run of a scenario on a node (see docs/metrics.md).', (r) => r.qualityPerJoule);
+  runGauge('ffwatt_run_cost_currency', 'Cost of the latest run of a scenario on a node in the configured currency; kind=energy (gross kWh x price) or instance (wall hours x instance cost).', ['kind', 'currency'], (g, r, l) => {
+    if (finite(r.grossJ)) g.set({ ...l, kind: 'energy', currency: cost.currency }, (r.grossJ / JOULES_PER_KWH) * cost.pricePerKwh);
+    if (finite(r.wallS)) g.set({ ...l, kind: 'instance', currency: cost.currency }, (r.wallS / 3600) * cost.instanceCostPerHour);
+  });
+  scalarRunGauge('ffwatt_run_co2_grams', 'CO2 of the latest run of a scenario on a node, in grams (gross kWh x carbon intensity).', (r) =>
+    finite(r.grossJ) ? (r.grossJ / JOULES_PER_KWH) * cost.carbonGramsPerKwh : null,
+  );
+
+  new Gauge({
+    name: 'ffwatt_config_price_per_kwh',
+    help: 'Configured electricity price per kWh, in the currency label.',
+    labelNames: ['currency'],
+    registers: [registry],
+  }).set({ currency: cost.currency }, cost.pricePerKwh);
+  new Gauge({
+    name: 'ffwatt_config_carbon_grams_per_kwh',
+    help: 'Configured carbon intensity of electricity, in grams of CO2 per kWh.',
+    registers: [registry],
+  }).set(cost.carbonGramsPerKwh);
+  new Gauge({
+    name: 'ffwatt_config_instance_cost_per_hour',
+    help: 'Configured cost of one node per hour, in the currency label.',
+    labelNames: ['currency'],
+    registers: [registry],
+  }).set({ currency: cost.currency }, cost.instanceCostPerHour);
+
+  new Gauge({
+    name: 'ffwatt_master_up',
+    help: 'Always 1 while the master serves metrics.',
+    registers: [registry],
+  }).set(1);
+
+  if (opts.processMetrics !== false) collectDefaultMetrics({ register: registry });
+  registry.registerMetric(collectorSuccess);
+
+  return { registry, metricsText: () => registry.metrics() };
+}

@@ -1,0 +1,140 @@
+// Numbered schema migrations. Append only: never edit a migration that has shipped.
+// The run table keeps the figures the analyzers filter and sort on as columns and the
+// full nested record (zones, quality per rung, provenance) as JSON beside them.
+
+export const MIGRATIONS: Array<{ version: number; name: string; sql: string }> = [
+  {
+    version: 1,
+    name: 'initial',
+    sql: `
+CREATE TABLE campaign (
+  id TEXT PRIMARY KEY,
+  name TEXT NOT NULL,
+  matrix_text TEXT NOT NULL,
+  matrix_hash TEXT NOT NULL,
+  matrix_format TEXT NOT NULL,
+  settings TEXT NOT NULL,          -- JSON: repetitions, cooldownS, idleBaselineS, seed
+  preflight TEXT,                  -- JSON: validity preflight of the submitting host
+  created_at INTEGER NOT NULL,     -- ms since epoch (server clock)
+  status TEXT NOT NULL CHECK (status IN ('running','done','canceled'))
+);
+
+CREATE TABLE scenario (
+  id INTEGER PRIMARY KEY,
+  campaign_id TEXT NOT NULL REFERENCES campaign(id),
+  key TEXT NOT NULL,
+  label TEXT NOT NULL,
+  mode TEXT NOT NULL,
+  codec TEXT NOT NULL,
+  encoder TEXT,
+  preset TEXT NOT NULL,
+  rate_kind TEXT NOT NULL,
+  rate_value REAL NOT NULL,
+  width INTEGER NOT NULL,
+  height INTEGER NOT NULL,
+  fps REAL NOT NULL,
+  streams INTEGER NOT NULL,
+  warmup_s REAL NOT NULL,
+  duration_s REAL NOT NULL,
+  spec TEXT NOT NULL,              -- JSON Scenario
+  UNIQUE (campaign_id, key)
+);
+
+CREATE TABLE node (
+  id TEXT PRIMARY KEY,
+  hostname TEXT NOT NULL,
+  hardware TEXT NOT NULL,          -- JSON
+  encoders TEXT NOT NULL,          -- JSON codec -> encoder
+  meters TEXT NOT NULL,            -- JSON
+  labels TEXT NOT NULL DEFAULT '[]',
+  token_hash TEXT,
+  registered_at INTEGER NOT NULL,
+  last_heartbeat INTEGER,
+  state TEXT NOT NULL CHECK (state IN ('alive','suspect','dead'))
+);
+
+CREATE TABLE job (
+  id TEXT PRIMARY KEY,
+  campaign_id TEXT NOT NULL REFERENCES campaign(id),
+  scenario_id INTEGER NOT NULL REFERENCES scenario(id),
+  repetition INTEGER NOT NULL,
+  state TEXT NOT NULL CHECK (state IN ('queued','leased','running','succeeded','failed','canceled')),
+  priority INTEGER NOT NULL DEFAULT 0,
+  queue_class TEXT NOT NULL CHECK (queue_class IN ('live','default','batch')),
+  seq INTEGER NOT NULL,            -- FIFO order inside a class and priority (shuffled repetitions)
+  attempts INTEGER NOT NULL DEFAULT 0,
+  max_attempts INTEGER NOT NULL,
+  lease_owner TEXT,
+  lease_expires_at INTEGER,
+  node_constraint TEXT NOT NULL DEFAULT '[]',
+  cooldown_s REAL NOT NULL DEFAULT 0,
+  created_at INTEGER NOT NULL,
+  started_at INTEGER,
+  finished_at INTEGER,
+  last_error TEXT,
+  UNIQUE (campaign_id, scenario_id, repetition)
+);
+CREATE INDEX job_claim ON job (state, queue_class, priority, seq);
+CREATE INDEX job_campaign ON job (campaign_id, state);
+
+CREATE TABLE run (
+  id INTEGER PRIMARY KEY,
+  job_id TEXT NOT NULL REFERENCES job(id),
+  attempt INTEGER NOT NULL,
+  campaign_id TEXT NOT NULL,
+  scenario_id INTEGER NOT NULL,
+  node_id TEXT NOT NULL,
+  status TEXT NOT NULL CHECK (status IN ('succeeded','failed','canceled')),
+  exit_code INTEGER,
+  signal TEXT,
+  error TEXT,
+  stderr_tail TEXT NOT NULL DEFAULT '',
+  started_at TEXT NOT NULL,
+  ended_at TEXT NOT NULL,
+  wall_s REAL NOT NULL,
+  media_seconds REAL NOT NULL,
+  frames INTEGER NOT NULL,
+  output_bytes INTEGER NOT NULL,
+  bitrate_bps REAL,
+  fps REAL,
+  speed REAL,
+  dropped_frames INTEGER NOT NULL DEFAULT 0,
+  dup_frames INTEGER NOT NULL DEFAULT 0,
+  energy_source TEXT,              -- rapl | nvml | estimate | mixed; NULL = no energy figure
+  gross_j REAL,
+  idle_w REAL,
+  net_j REAL,
+  avg_w REAL,
+  peak_w REAL,
+  window_s REAL,
+  j_per_encoded_minute REAL,
+  net_j_per_encoded_minute REAL,
+  j_per_frame REAL,
+  j_per_megapixel REAL,
+  psnr REAL,
+  ssim REAL,
+  vmaf REAL,
+  quality_per_joule REAL,
+  energy TEXT,                     -- JSON RunEnergy
+  quality TEXT,                    -- JSON QualityResult
+  flags TEXT NOT NULL DEFAULT '[]',
+  provenance TEXT NOT NULL,        -- JSON Provenance
+  received_at INTEGER NOT NULL,
+  UNIQUE (job_id, attempt)
+);
+CREATE INDEX run_campaign ON run (campaign_id, scenario_id);
+
+CREATE TABLE idle_baseline (
+  id INTEGER PRIMARY KEY,
+  campaign_id TEXT NOT NULL,
+  node_id TEXT NOT NULL,
+  measured_at INTEGER NOT NULL,
+  seconds REAL NOT NULL,
+  total_w REAL NOT NULL,
+  source TEXT NOT NULL,
+  zones TEXT NOT NULL              -- JSON
+);
+CREATE INDEX idle_campaign_node ON idle_baseline (campaign_id, node_id, measured_at);
+`,
+  },
+];

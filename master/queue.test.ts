@@ -1,0 +1,224 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { CampaignPlan, RunRecord, Scenario } from '../core/types.ts';
+import { JobQueue } from './queue.ts';
+import { Store, openDatabase } from './store.ts';
+import { MIGRATIONS } from './migrations.ts';
+
+function scenario(key: string, codec: Scenario['codec'] = 'h264', mode: Scenario['mode'] = 'file'): Scenario {
+  const res = { width: 320, height: 240 };
+  return {
+    key,
+    label: `${mode} ${codec}/ultrafast ${key}`,
+    mode,
+    input: { kind: 'synthetic', source: 'testsrc2', resolution: res, fps: 30 },
+    codec,
+    preset: 'ultrafast',
+    rate: { kind: 'crf', value: 23 },
+    streams: 1,
+    warmupS: 0.5,
+    durationS: 2,
+    outputs: [{ resolution: res, fps: 30 }],
+  };
+}
+
+function plan(scenarios: Scenario[], reps = { min: 2, max: 4, ciHalfwidthPct: 5 }): CampaignPlan {
+  return { name: 't', matrixText: 'x', matrixHash: 'h', matrixFormat: 'native', repetitions: reps, cooldownS: 0, idleBaselineS: 0, seed: 42, scenarios };
+}
+
+function record(jobId: string, attempt: number, nodeId: string, jPerMin: number, status: RunRecord['status'] = 'succeeded'): RunRecord {
+  return {
+    jobId,
+    attempt,
+    nodeId,
+    status,
+    exitCode: 0,
+    signal: null,
+    error: null,
+    stderrTail: '',
+    startedAt: new Date(0).toISOString(),
+    endedAt: new Date(1000).toISOString(),
+    wallS: 1,
+    mediaSeconds: 2,
+    frames: 60,
+    outputBytes: 1000,
+    bitrateBps: 4000,
+    fps: 60,
+    speed: 2,
+    droppedFrames: 0,
+    dupFrames: 0,
+    energy: {
+      source: 'estimate',
+      zones: [],
+      grossJ: jPerMin / 30,
+      idleW: null,
+      netJ: null,
+      avgW: 1,
+      peakW: 1,
+      windowS: 1,
+      jPerEncodedMinute: jPerMin,
+      netJPerEncodedMinute: null,
+      jPerFrame: null,
+      jPerMegapixel: null,
+    },
+    quality: null,
+    flags: ['estimated'],
+    provenance: {
+      ffmpegVersion: '5.1',
+      ffmpegBuildconfHash: 'x',
+      argv: [['ffmpeg']],
+      inputDescription: 'lavfi',
+      inputHash: null,
+      kernel: 'k',
+      cpuModel: 'c',
+      cores: 2,
+      gpu: null,
+      governor: null,
+      turbo: null,
+      meters: [],
+      encoder: 'libx264',
+    },
+  };
+}
+
+describe('store + queue (real SQLite)', () => {
+  let dir: string;
+  let store: Store;
+  let now: number;
+  let queue: JobQueue;
+  const node = (id: string, encoders: Record<string, string> = { h264: 'libx264', hevc: 'libx265' }) => ({
+    id,
+    hostname: id,
+    hardware: {},
+    encoders,
+    meters: [],
+    labels: [],
+  });
+
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'ffwatt-queue-'));
+    store = Store.open(join(dir, 'r.sqlite'));
+    now = 1_000_000;
+    queue = new JobQueue(store, { now: () => now, leaseMs: 1000, maxAttempts: 2, nodeTimeoutMs: 5000 });
+  });
+  afterEach(() => {
+    store.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('migrates once, in WAL mode, and refuses a newer schema', () => {
+    expect(store.db.pragma('journal_mode', { simple: true })).toBe('wal');
+    const versions = store.db.prepare('SELECT version FROM schema_migrations').all();
+    expect(versions).toHaveLength(MIGRATIONS.length);
+    store.db.prepare('INSERT INTO schema_migrations VALUES (999, ?, 0)').run('future');
+    expect(() => openDatabase(join(dir, 'r.sqlite'))).toThrow(/newer than this ffwatt/);
+  });
+
+  it('round-trips a run record exactly', () => {
+    queue.registerNode(node('n1'));
+    queue.createCampaign(plan([scenario('a')], { min: 1, max: 1, ciHalfwidthPct: 5 }));
+    const job = queue.claim('n1')!;
+    const rec = record(job.id, job.attempts, 'n1', 100);
+    expect(queue.submitResult(rec)).toEqual({ kind: 'stored' });
+    expect(store.getRun(job.id, 1)).toEqual(rec);
+    expect(store.getJob(job.id)!.state).toBe('succeeded');
+    expect(store.getCampaign(job.campaignId)!.status).toBe('done');
+  });
+
+  it('interleaves repetitions in a seeded order and serves live > default, then priority', () => {
+    queue.registerNode(node('n1'));
+    const a = queue.createCampaign(plan([scenario('a'), scenario('b')]), { queueClass: 'batch' });
+    const b = queue.createCampaign({ ...plan([scenario('c', 'h264', 'live')]), seed: 1 }, { queueClass: 'live' });
+    const order1 = store.listJobs({ campaignId: a.campaignId }).map((j) => `${j.scenario.key}${j.repetition}`);
+    expect(order1.sort()).toEqual(['a1', 'a2', 'b1', 'b2']);
+    const first = queue.claim('n1')!;
+    expect(first.campaignId).toBe(b.campaignId);
+    // one measured job per node: claiming again returns the same job
+    expect(queue.claim('n1')!.id).toBe(first.id);
+  });
+
+  it('respects encoders and node constraints', () => {
+    queue.registerNode(node('n1', { h264: 'libx264' }));
+    queue.registerNode(node('n2', { hevc: 'libx265' }));
+    queue.createCampaign(plan([scenario('h', 'hevc')]), { nodeConstraint: ['n2'] });
+    expect(queue.claim('n1')).toBeNull();
+    expect(queue.claim('n2')!.scenario.codec).toBe('hevc');
+  });
+
+  it('requeues an expired lease with attempts+1, fails after the maximum, refuses the stale result', () => {
+    queue.registerNode(node('n1'));
+    queue.registerNode(node('n2'));
+    queue.createCampaign(plan([scenario('a')], { min: 1, max: 1, ciHalfwidthPct: 5 }));
+    const j1 = queue.claim('n1')!;
+    now += 1500;
+    queue.heartbeat('n2');
+    const j2 = queue.claim('n2')!;
+    expect(j2.id).toBe(j1.id);
+    expect(j2.attempts).toBe(2);
+    expect(queue.submitResult(record(j1.id, 1, 'n1', 5)).kind).toBe('stale');
+    expect(store.getRun(j1.id, 1)).toBeNull();
+    now += 1500;
+    queue.reap();
+    expect(store.getJob(j1.id)!.state).toBe('failed');
+    expect(store.getJob(j1.id)!.lastError).toMatch(/attempts exhausted/);
+  });
+
+  it('stores a duplicate result once', () => {
+    queue.registerNode(node('n1'));
+    queue.createCampaign(plan([scenario('a')], { min: 1, max: 1, ciHalfwidthPct: 5 }));
+    const j = queue.claim('n1')!;
+    expect(queue.submitResult(record(j.id, 1, 'n1', 5)).kind).toBe('stored');
+    expect(queue.submitResult(record(j.id, 1, 'n1', 5)).kind).toBe('duplicate');
+    expect(store.db.prepare('SELECT COUNT(*) n FROM run').get()).toEqual({ n: 1 });
+  });
+
+  it('marks a silent node dead and requeues its job', () => {
+    queue.registerNode(node('n1'));
+    queue.createCampaign(plan([scenario('a')], { min: 1, max: 1, ciHalfwidthPct: 5 }));
+    const j = queue.claim('n1')!;
+    queue.extendLease(j.id, 'n1', 1);
+    now += 6000;
+    const r = queue.reap();
+    expect(r.deadNodes).toEqual(['n1']);
+    expect(store.getNode('n1')!.state).toBe('dead');
+    expect(store.getJob(j.id)!.state).toBe('queued');
+  });
+
+  it('adds repetitions until the CI half-width target is met, up to the cap', () => {
+    queue.registerNode(node('n1'));
+    const { campaignId } = queue.createCampaign(plan([scenario('a')], { min: 2, max: 4, ciHalfwidthPct: 5 }));
+    const values = [100, 140, 90, 120];
+    for (const v of values) {
+      const j = queue.claim('n1');
+      if (!j) break;
+      queue.submitResult(record(j.id, j.attempts, 'n1', v));
+    }
+    // noisy values: never under 5%, so the cap of 4 repetitions is reached
+    expect(store.listJobs({ campaignId })).toHaveLength(4);
+    expect(store.getCampaign(campaignId)!.status).toBe('done');
+  });
+
+  it('stops repeating once the CI target is met', () => {
+    queue.registerNode(node('n1'));
+    const { campaignId } = queue.createCampaign(plan([scenario('a')], { min: 2, max: 10, ciHalfwidthPct: 5 }));
+    for (let i = 0; i < 10; i++) {
+      const j = queue.claim('n1');
+      if (!j) break;
+      queue.submitResult(record(j.id, j.attempts, 'n1', 100 + (i % 2)));
+    }
+    // 100, 101: half-width 6.3% (t=12.71 with 1 df) → a third run; 100, 101, 100: 1.4% → stop
+    expect(store.listJobs({ campaignId })).toHaveLength(3);
+  });
+
+  it('cancels a running job and keeps its record as canceled', () => {
+    queue.registerNode(node('n1'));
+    queue.createCampaign(plan([scenario('a')], { min: 1, max: 1, ciHalfwidthPct: 5 }));
+    const j = queue.claim('n1')!;
+    queue.cancelJob(j.id);
+    expect(queue.extendLease(j.id, 'n1', 1)).toEqual({ ok: false, canceled: true });
+    expect(queue.submitResult(record(j.id, 1, 'n1', 5, 'canceled')).kind).toBe('stored');
+    expect(store.getJob(j.id)!.state).toBe('canceled');
+  });
+});

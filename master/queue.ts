@@ -1,0 +1,272 @@
+import { randomUUID } from 'node:crypto';
+import type { CampaignPlan, Job, NodeInfo, QueueClass, RunRecord } from '../core/types.ts';
+import type { IdleBaselineRow, Store } from './store.ts';
+import { ciHalfwidthPct } from './repetition.ts';
+
+export interface QueueOptions {
+  /** Lease length granted on claim and on each extension. */
+  leaseMs: number;
+  /** Attempts before a job whose lease keeps expiring is failed. */
+  maxAttempts: number;
+  /** A node silent this long is dead and its jobs are requeued. */
+  nodeTimeoutMs: number;
+  /** Server clock (ms). Leases and timeouts use only this clock, never the agent's. */
+  now: () => number;
+}
+
+export const DEFAULT_QUEUE_OPTIONS: QueueOptions = {
+  leaseMs: 60_000,
+  maxAttempts: 3,
+  nodeTimeoutMs: 90_000,
+  now: () => Date.now(),
+};
+
+export interface SubmitOptions {
+  priority?: number;
+  queueClass?: QueueClass;
+  nodeConstraint?: string[];
+  preflight?: unknown;
+}
+
+export type ResultOutcome =
+  | { kind: 'stored' }
+  | { kind: 'duplicate' }
+  | { kind: 'stale'; reason: string }
+  | { kind: 'unknown-job' };
+
+/** Seeded PRNG (mulberry32) so the interleaving of repetitions is reproducible from the recorded seed. */
+export function seededRandom(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+function shuffle<T>(items: T[], rand: () => number): T[] {
+  const out = items.slice();
+  for (let i = out.length - 1; i > 0; i--) {
+    const j = Math.floor(rand() * (i + 1));
+    [out[i], out[j]] = [out[j], out[i]];
+  }
+  return out;
+}
+
+/**
+ * The job queue: campaigns → jobs, claims with leases, results, retries, adaptive repetitions.
+ * Used in-process by local mode and behind HTTP by the master service: one code path.
+ * Every state change runs in one IMMEDIATE transaction.
+ */
+export class JobQueue {
+  readonly opts: QueueOptions;
+
+  constructor(readonly store: Store, opts: Partial<QueueOptions> = {}) {
+    this.opts = { ...DEFAULT_QUEUE_OPTIONS, ...opts };
+  }
+
+  createCampaign(plan: CampaignPlan, opts: SubmitOptions = {}): { campaignId: string; jobs: number } {
+    const now = this.opts.now();
+    const campaignId = randomUUID();
+    const rand = seededRandom(plan.seed);
+    let jobs = 0;
+    this.store.tx(() => {
+      this.store.insertCampaign(campaignId, plan, now, opts.preflight ?? null);
+      const pending: Array<{ scenarioId: number; repetition: number; live: boolean }> = [];
+      for (const s of plan.scenarios) {
+        const scenarioId = this.store.insertScenario(campaignId, s);
+        for (let r = 1; r <= plan.repetitions.min; r++) pending.push({ scenarioId, repetition: r, live: s.mode === 'live' });
+      }
+      let seq = this.store.maxSeq();
+      // Repetitions are interleaved in a seeded random order, so drift over time spreads over all cells.
+      for (const p of shuffle(pending, rand)) {
+        this.store.insertJob({
+          id: randomUUID(),
+          campaignId,
+          scenarioId: p.scenarioId,
+          repetition: p.repetition,
+          priority: opts.priority ?? 0,
+          queueClass: opts.queueClass ?? 'default',
+          seq: ++seq,
+          maxAttempts: this.opts.maxAttempts,
+          nodeConstraint: opts.nodeConstraint ?? [],
+          cooldownS: plan.cooldownS,
+          createdAt: now,
+        });
+        jobs++;
+      }
+    });
+    return { campaignId, jobs };
+  }
+
+  registerNode(node: Omit<NodeInfo, 'lastHeartbeat' | 'state'>, tokenHash: string | null = null): void {
+    this.store.upsertNode(node, this.opts.now(), tokenHash);
+  }
+
+  heartbeat(nodeId: string): boolean {
+    return this.store.setNodeHeartbeat(nodeId, this.opts.now());
+  }
+
+  /**
+   * Gives the node the first queued job it may run (class, priority, FIFO), with a lease.
+   * A node holds at most one measured job at a time: while it has one, it gets that one back.
+   */
+  claim(nodeId: string): Job | null {
+    this.reap();
+    return this.store.tx(() => {
+      const node = this.store.getNode(nodeId);
+      if (!node) throw new Error(`unknown node ${nodeId}: register first`);
+      const active = this.store.activeJobOf(nodeId);
+      if (active) return active;
+      for (const job of this.store.claimCandidates()) {
+        if (job.nodeConstraint.length > 0 && !job.nodeConstraint.includes(nodeId) && !job.nodeConstraint.includes(node.hostname)) continue;
+        const needs = job.scenario.encoder;
+        if (needs ? !Object.values(node.encoders).includes(needs) : !node.encoders[job.scenario.codec]) continue;
+        const now = this.opts.now();
+        this.store.updateJob(job.id, {
+          state: 'leased',
+          attempts: job.attempts + 1,
+          lease_owner: nodeId,
+          lease_expires_at: now + this.opts.leaseMs,
+          started_at: job.startedAt ?? now,
+        });
+        return this.store.getJob(job.id);
+      }
+      return null;
+    });
+  }
+
+  /** Extends a lease (and marks the job running). Refused when the caller no longer holds it. */
+  extendLease(jobId: string, nodeId: string, attempt: number): { ok: boolean; canceled: boolean; leaseExpiresAt?: number } {
+    return this.store.tx(() => {
+      const job = this.store.getJob(jobId);
+      if (!job) return { ok: false, canceled: false };
+      if (job.state === 'canceled') return { ok: false, canceled: true };
+      if (job.leaseOwner !== nodeId || job.attempts !== attempt || !(job.state === 'leased' || job.state === 'running')) {
+        return { ok: false, canceled: false };
+      }
+      const leaseExpiresAt = this.opts.now() + this.opts.leaseMs;
+      this.store.updateJob(jobId, { state: 'running', lease_expires_at: leaseExpiresAt });
+      this.store.setNodeHeartbeat(nodeId, this.opts.now());
+      return { ok: true, canceled: false, leaseExpiresAt };
+    });
+  }
+
+  /**
+   * Stores a run record once per (job, attempt). A result for an attempt that is no longer the
+   * job's current one (the lease expired and the job was requeued) is refused as stale, so a late
+   * agent never overwrites the newer attempt.
+   */
+  submitResult(record: RunRecord, idle?: Omit<IdleBaselineRow, 'campaignId'> | null): ResultOutcome {
+    return this.store.tx(() => {
+      const job = this.store.getJob(record.jobId);
+      if (!job) return { kind: 'unknown-job' } as const;
+      if (this.store.getRun(record.jobId, record.attempt)) return { kind: 'duplicate' } as const;
+      if (job.attempts !== record.attempt || job.leaseOwner !== record.nodeId || !(job.state === 'leased' || job.state === 'running' || job.state === 'canceled')) {
+        return { kind: 'stale', reason: `job ${job.id} is at attempt ${job.attempts} (${job.state}, owner ${job.leaseOwner ?? 'none'}); result for attempt ${record.attempt} from ${record.nodeId} refused` } as const;
+      }
+      const now = this.opts.now();
+      this.store.insertRun(record, job, now);
+      if (idle) this.store.insertIdleBaseline({ ...idle, campaignId: job.campaignId });
+      const state = job.state === 'canceled' ? 'canceled' : record.status === 'succeeded' ? 'succeeded' : record.status;
+      this.store.updateJob(job.id, { state, finished_at: now, lease_owner: null, lease_expires_at: null, last_error: record.error });
+      if (state === 'succeeded') this.maybeAddRepetition(job);
+      this.updateCampaignStatus(job.campaignId);
+      return { kind: 'stored' } as const;
+    });
+  }
+
+  /** Adds one more repetition while the CI half-width target is missed and the cap allows. */
+  private maybeAddRepetition(job: Job): void {
+    const campaign = this.store.getCampaign(job.campaignId);
+    if (!campaign) return;
+    const policy = campaign.settings.repetitions;
+    const runs = this.store.runsOfScenario(job.campaignId, job.scenarioId).filter((r) => r.status === 'succeeded');
+    const pendingOrDone = this.store.maxRepetition(job.campaignId, job.scenarioId);
+    const open = this.store.listJobs({ campaignId: job.campaignId }).filter((j) => j.scenarioId === job.scenarioId && !['succeeded', 'failed', 'canceled'].includes(j.state));
+    if (open.length > 0 || runs.length < policy.min || pendingOrDone >= policy.max) return;
+    const values = runs.map((r) => r.energy?.netJPerEncodedMinute ?? r.energy?.jPerEncodedMinute).filter((v): v is number => v != null);
+    const half = ciHalfwidthPct(values);
+    if (half != null && half <= policy.ciHalfwidthPct) return;
+    this.store.insertJob({
+      id: randomUUID(),
+      campaignId: job.campaignId,
+      scenarioId: job.scenarioId,
+      repetition: pendingOrDone + 1,
+      priority: job.priority,
+      queueClass: job.queueClass,
+      seq: this.store.maxSeq() + 1,
+      maxAttempts: job.maxAttempts,
+      nodeConstraint: job.nodeConstraint,
+      cooldownS: job.cooldownS,
+      createdAt: this.opts.now(),
+    });
+  }
+
+  private updateCampaignStatus(campaignId: string): void {
+    const c = this.store.jobCountsByState(campaignId);
+    const campaign = this.store.getCampaign(campaignId);
+    if (campaign?.status === 'running' && c.queued + c.leased + c.running === 0) this.store.setCampaignStatus(campaignId, 'done');
+  }
+
+  cancelJob(jobId: string): Job | null {
+    return this.store.tx(() => {
+      const job = this.store.getJob(jobId);
+      if (!job) return null;
+      if (job.state === 'queued') this.store.updateJob(jobId, { state: 'canceled', finished_at: this.opts.now() });
+      else if (job.state === 'leased' || job.state === 'running') this.store.updateJob(jobId, { state: 'canceled' });
+      this.updateCampaignStatus(job.campaignId);
+      return this.store.getJob(jobId);
+    });
+  }
+
+  retryJob(jobId: string): Job | null {
+    return this.store.tx(() => {
+      const job = this.store.getJob(jobId);
+      if (!job) return null;
+      if (job.state === 'failed' || job.state === 'canceled') {
+        this.store.updateJob(jobId, { state: 'queued', lease_owner: null, lease_expires_at: null, finished_at: null, attempts: 0 });
+        const campaign = this.store.getCampaign(job.campaignId);
+        if (campaign && campaign.status !== 'running') this.store.setCampaignStatus(job.campaignId, 'running');
+      }
+      return this.store.getJob(jobId);
+    });
+  }
+
+  /** Requeues jobs whose lease expired and jobs of nodes silent past the timeout. */
+  reap(): { requeued: string[]; failed: string[]; deadNodes: string[] } {
+    const now = this.opts.now();
+    const out = { requeued: [] as string[], failed: [] as string[], deadNodes: [] as string[] };
+    this.store.tx(() => {
+      for (const node of this.store.listNodes()) {
+        if (node.state !== 'dead' && node.lastHeartbeat != null && now - node.lastHeartbeat > this.opts.nodeTimeoutMs) {
+          this.store.setNodeState(node.id, 'dead');
+          out.deadNodes.push(node.id);
+          const active = this.store.activeJobOf(node.id);
+          if (active) this.releaseJob(active, `node ${node.id} silent for more than ${this.opts.nodeTimeoutMs} ms`, out);
+        }
+      }
+      for (const job of this.store.expiredLeases(now)) this.releaseJob(job, `lease of ${job.leaseOwner} expired`, out);
+    });
+    return out;
+  }
+
+  private releaseJob(job: Job, why: string, out: { requeued: string[]; failed: string[] }): void {
+    if (job.attempts >= job.maxAttempts) {
+      this.store.updateJob(job.id, { state: 'failed', lease_owner: null, lease_expires_at: null, finished_at: this.opts.now(), last_error: `${why}; attempts exhausted (${job.attempts}/${job.maxAttempts})` });
+      out.failed.push(job.id);
+      this.updateCampaignStatus(job.campaignId);
+    } else {
+      this.store.updateJob(job.id, { state: 'queued', lease_owner: null, lease_expires_at: null, last_error: why });
+      out.requeued.push(job.id);
+    }
+  }
+
+  campaignProgress(campaignId: string): { status: string; counts: ReturnType<Store['jobCountsByState']> } | null {
+    const c = this.store.getCampaign(campaignId);
+    if (!c) return null;
+    return { status: c.status, counts: this.store.jobCountsByState(campaignId) };
+  }
+}

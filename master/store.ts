@@ -1,0 +1,469 @@
+import Database from 'better-sqlite3';
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { MIGRATIONS } from './migrations.ts';
+import type {
+  CampaignPlan,
+  Job,
+  JobState,
+  NodeInfo,
+  NodeState,
+  QueueClass,
+  RunRecord,
+  Scenario,
+} from '../core/types.ts';
+
+export type DB = Database.Database;
+
+export interface CampaignRow {
+  id: string;
+  name: string;
+  matrixHash: string;
+  matrixFormat: string;
+  settings: { repetitions: CampaignPlan['repetitions']; cooldownS: number; idleBaselineS: number; seed: number };
+  preflight: unknown;
+  createdAt: number;
+  status: 'running' | 'done' | 'canceled';
+}
+
+export interface IdleBaselineRow {
+  campaignId: string;
+  nodeId: string;
+  measuredAt: number;
+  seconds: number;
+  totalW: number;
+  source: string;
+  zones: unknown;
+}
+
+/** Opens (creating if needed) a results database in WAL mode and applies pending migrations. */
+export function openDatabase(path: string): DB {
+  if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+  const db = new Database(path);
+  db.pragma('journal_mode = WAL');
+  db.pragma('foreign_keys = ON');
+  db.pragma('busy_timeout = 5000');
+  db.pragma('synchronous = NORMAL');
+  migrate(db);
+  return db;
+}
+
+export function migrate(db: DB): number {
+  db.exec('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)');
+  const applied = new Set(
+    (db.prepare('SELECT version FROM schema_migrations').all() as Array<{ version: number }>).map((r) => r.version),
+  );
+  const latest = Math.max(0, ...MIGRATIONS.map((m) => m.version));
+  const known = Math.max(0, ...applied);
+  if (known > latest) {
+    throw new Error(`results database schema version ${known} is newer than this ffwatt (${latest}): upgrade ffwatt`);
+  }
+  for (const m of MIGRATIONS) {
+    if (applied.has(m.version)) continue;
+    db.transaction(() => {
+      db.exec(m.sql);
+      db.prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)').run(m.version, m.name, Date.now());
+    })();
+  }
+  return latest;
+}
+
+const json = (v: unknown) => JSON.stringify(v ?? null);
+const parse = <T>(s: string | null): T => (s == null ? (null as T) : (JSON.parse(s) as T));
+
+interface JobRow {
+  id: string;
+  campaign_id: string;
+  scenario_id: number;
+  repetition: number;
+  state: JobState;
+  priority: number;
+  queue_class: QueueClass;
+  seq: number;
+  attempts: number;
+  max_attempts: number;
+  lease_owner: string | null;
+  lease_expires_at: number | null;
+  node_constraint: string;
+  cooldown_s: number;
+  created_at: number;
+  started_at: number | null;
+  finished_at: number | null;
+  last_error: string | null;
+  spec: string;
+}
+
+function toJob(r: JobRow): Job & { lastError: string | null } {
+  return {
+    id: r.id,
+    campaignId: r.campaign_id,
+    scenarioId: r.scenario_id,
+    scenario: JSON.parse(r.spec) as Scenario,
+    repetition: r.repetition,
+    state: r.state,
+    priority: r.priority,
+    queueClass: r.queue_class,
+    attempts: r.attempts,
+    maxAttempts: r.max_attempts,
+    leaseOwner: r.lease_owner,
+    leaseExpiresAt: r.lease_expires_at,
+    nodeConstraint: JSON.parse(r.node_constraint) as string[],
+    cooldownS: r.cooldown_s,
+    createdAt: r.created_at,
+    startedAt: r.started_at,
+    finishedAt: r.finished_at,
+    lastError: r.last_error,
+  };
+}
+
+const JOB_SELECT = 'SELECT job.*, scenario.spec FROM job JOIN scenario ON scenario.id = job.scenario_id';
+
+/** Row-level access to the results database. Policy (leases, retries, repetitions) lives in queue.ts. */
+export class Store {
+  constructor(readonly db: DB) {}
+
+  static open(path: string): Store {
+    return new Store(openDatabase(path));
+  }
+
+  close(): void {
+    this.db.close();
+  }
+
+  tx<T>(fn: () => T): T {
+    return this.db.transaction(fn).immediate();
+  }
+
+  // campaigns
+  insertCampaign(id: string, plan: CampaignPlan, createdAt: number, preflight: unknown = null): void {
+    this.db
+      .prepare(
+        `INSERT INTO campaign (id, name, matrix_text, matrix_hash, matrix_format, settings, preflight, created_at, status)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'running')`,
+      )
+      .run(
+        id,
+        plan.name,
+        plan.matrixText,
+        plan.matrixHash,
+        plan.matrixFormat,
+        json({ repetitions: plan.repetitions, cooldownS: plan.cooldownS, idleBaselineS: plan.idleBaselineS, seed: plan.seed }),
+        json(preflight),
+        createdAt,
+      );
+  }
+
+  insertScenario(campaignId: string, s: Scenario): number {
+    const info = this.db
+      .prepare(
+        `INSERT INTO scenario (campaign_id, key, label, mode, codec, encoder, preset, rate_kind, rate_value, width, height, fps, streams, warmup_s, duration_s, spec)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      )
+      .run(
+        campaignId,
+        s.key,
+        s.label,
+        s.mode,
+        s.codec,
+        s.encoder ?? null,
+        s.preset,
+        s.rate.kind,
+        s.rate.value,
+        s.outputs[0]?.resolution.width ?? s.input.resolution.width,
+        s.outputs[0]?.resolution.height ?? s.input.resolution.height,
+        s.outputs[0]?.fps ?? s.input.fps,
+        s.streams,
+        s.warmupS,
+        s.durationS,
+        json(s),
+      );
+    return Number(info.lastInsertRowid);
+  }
+
+  getCampaign(id: string): CampaignRow | null {
+    const r = this.db.prepare('SELECT * FROM campaign WHERE id = ?').get(id) as Record<string, unknown> | undefined;
+    if (!r) return null;
+    return {
+      id: r.id as string,
+      name: r.name as string,
+      matrixHash: r.matrix_hash as string,
+      matrixFormat: r.matrix_format as string,
+      settings: JSON.parse(r.settings as string),
+      preflight: parse(r.preflight as string | null),
+      createdAt: r.created_at as number,
+      status: r.status as CampaignRow['status'],
+    };
+  }
+
+  setCampaignStatus(id: string, status: CampaignRow['status']): void {
+    this.db.prepare('UPDATE campaign SET status = ? WHERE id = ?').run(status, id);
+  }
+
+  scenarios(campaignId: string): Array<Scenario & { id: number }> {
+    return (this.db.prepare('SELECT id, spec FROM scenario WHERE campaign_id = ? ORDER BY id').all(campaignId) as Array<{ id: number; spec: string }>).map(
+      (r) => ({ ...(JSON.parse(r.spec) as Scenario), id: r.id }),
+    );
+  }
+
+  // jobs
+  insertJob(j: Omit<Job, 'scenario' | 'state' | 'attempts' | 'leaseOwner' | 'leaseExpiresAt' | 'startedAt' | 'finishedAt'> & { seq: number }): void {
+    this.db
+      .prepare(
+        `INSERT INTO job (id, campaign_id, scenario_id, repetition, state, priority, queue_class, seq, attempts, max_attempts, node_constraint, cooldown_s, created_at)
+         VALUES (?, ?, ?, ?, 'queued', ?, ?, ?, 0, ?, ?, ?, ?)`,
+      )
+      .run(j.id, j.campaignId, j.scenarioId, j.repetition, j.priority, j.queueClass, j.seq, j.maxAttempts, json(j.nodeConstraint), j.cooldownS, j.createdAt);
+  }
+
+  getJob(id: string): (Job & { lastError: string | null }) | null {
+    const r = this.db.prepare(`${JOB_SELECT} WHERE job.id = ?`).get(id) as JobRow | undefined;
+    return r ? toJob(r) : null;
+  }
+
+  listJobs(filter: { campaignId?: string; state?: JobState; limit?: number } = {}): Array<Job & { lastError: string | null }> {
+    const where: string[] = [];
+    const args: unknown[] = [];
+    if (filter.campaignId) (where.push('job.campaign_id = ?'), args.push(filter.campaignId));
+    if (filter.state) (where.push('job.state = ?'), args.push(filter.state));
+    const sql = `${JOB_SELECT} ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY job.seq LIMIT ?`;
+    return (this.db.prepare(sql).all(...args, filter.limit ?? 100000) as JobRow[]).map(toJob);
+  }
+
+  /** Queued jobs in claim order: live > default > batch, then priority (high first), then FIFO. */
+  claimCandidates(limit = 200): Array<Job & { lastError: string | null }> {
+    return (
+      this.db
+        .prepare(
+          `${JOB_SELECT} WHERE job.state = 'queued'
+           ORDER BY CASE job.queue_class WHEN 'live' THEN 0 WHEN 'default' THEN 1 ELSE 2 END, job.priority DESC, job.seq
+           LIMIT ?`,
+        )
+        .all(limit) as JobRow[]
+    ).map(toJob);
+  }
+
+  activeJobOf(nodeId: string): (Job & { lastError: string | null }) | null {
+    const r = this.db.prepare(`${JOB_SELECT} WHERE job.lease_owner = ? AND job.state IN ('leased','running') LIMIT 1`).get(nodeId) as JobRow | undefined;
+    return r ? toJob(r) : null;
+  }
+
+  expiredLeases(now: number): Array<Job & { lastError: string | null }> {
+    return (this.db.prepare(`${JOB_SELECT} WHERE job.state IN ('leased','running') AND job.lease_expires_at < ?`).all(now) as JobRow[]).map(toJob);
+  }
+
+  updateJob(id: string, fields: Partial<Record<'state' | 'attempts' | 'lease_owner' | 'lease_expires_at' | 'started_at' | 'finished_at' | 'last_error' | 'priority', unknown>>): void {
+    const keys = Object.keys(fields);
+    if (keys.length === 0) return;
+    const sql = `UPDATE job SET ${keys.map((k) => `${k} = ?`).join(', ')} WHERE id = ?`;
+    this.db.prepare(sql).run(...keys.map((k) => (fields as Record<string, unknown>)[k]), id);
+  }
+
+  jobCountsByState(campaignId?: string): Record<JobState, number> {
+    const counts: Record<JobState, number> = { queued: 0, leased: 0, running: 0, succeeded: 0, failed: 0, canceled: 0 };
+    const rows = (
+      campaignId
+        ? this.db.prepare('SELECT state, COUNT(*) n FROM job WHERE campaign_id = ? GROUP BY state').all(campaignId)
+        : this.db.prepare('SELECT state, COUNT(*) n FROM job GROUP BY state').all()
+    ) as Array<{ state: JobState; n: number }>;
+    for (const r of rows) counts[r.state] = r.n;
+    return counts;
+  }
+
+  queueLengthByClass(): Record<QueueClass, number> {
+    const out: Record<QueueClass, number> = { live: 0, default: 0, batch: 0 };
+    for (const r of this.db.prepare("SELECT queue_class c, COUNT(*) n FROM job WHERE state = 'queued' GROUP BY queue_class").all() as Array<{ c: QueueClass; n: number }>) {
+      out[r.c] = r.n;
+    }
+    return out;
+  }
+
+  maxRepetition(campaignId: string, scenarioId: number): number {
+    const r = this.db.prepare('SELECT MAX(repetition) m, MAX(seq) s FROM job WHERE campaign_id = ? AND scenario_id = ?').get(campaignId, scenarioId) as { m: number | null };
+    return r.m ?? 0;
+  }
+
+  maxSeq(): number {
+    return ((this.db.prepare('SELECT MAX(seq) s FROM job').get() as { s: number | null }).s ?? 0) as number;
+  }
+
+  // runs
+  getRun(jobId: string, attempt: number): RunRecord | null {
+    const r = this.db.prepare('SELECT * FROM run WHERE job_id = ? AND attempt = ?').get(jobId, attempt) as Record<string, unknown> | undefined;
+    return r ? rowToRun(r) : null;
+  }
+
+  insertRun(record: RunRecord, job: Job, receivedAt: number): void {
+    const e = record.energy;
+    const firstQ = record.quality?.outputs[0];
+    this.db
+      .prepare(
+        `INSERT INTO run (job_id, attempt, campaign_id, scenario_id, node_id, status, exit_code, signal, error, stderr_tail,
+           started_at, ended_at, wall_s, media_seconds, frames, output_bytes, bitrate_bps, fps, speed, dropped_frames, dup_frames,
+           energy_source, gross_j, idle_w, net_j, avg_w, peak_w, window_s, j_per_encoded_minute, net_j_per_encoded_minute, j_per_frame, j_per_megapixel,
+           psnr, ssim, vmaf, quality_per_joule, energy, quality, flags, provenance, received_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      )
+      .run(
+        record.jobId,
+        record.attempt,
+        job.campaignId,
+        job.scenarioId,
+        record.nodeId,
+        record.status,
+        record.exitCode,
+        record.signal,
+        record.error,
+        record.stderrTail,
+        record.startedAt,
+        record.endedAt,
+        record.wallS,
+        record.mediaSeconds,
+        record.frames,
+        record.outputBytes,
+        record.bitrateBps,
+        record.fps,
+        record.speed,
+        record.droppedFrames,
+        record.dupFrames,
+        e?.source ?? null,
+        e?.grossJ ?? null,
+        e?.idleW ?? null,
+        e?.netJ ?? null,
+        e?.avgW ?? null,
+        e?.peakW ?? null,
+        e?.windowS ?? null,
+        e?.jPerEncodedMinute ?? null,
+        e?.netJPerEncodedMinute ?? null,
+        e?.jPerFrame ?? null,
+        e?.jPerMegapixel ?? null,
+        firstQ?.psnrAvg ?? null,
+        firstQ?.ssim ?? null,
+        firstQ?.vmaf?.mean ?? null,
+        qualityPerJoule(record),
+        e ? json(e) : null,
+        record.quality ? json(record.quality) : null,
+        json(record.flags),
+        json(record.provenance),
+        receivedAt,
+      );
+  }
+
+  runsOfScenario(campaignId: string, scenarioId: number): RunRecord[] {
+    return (this.db.prepare('SELECT * FROM run WHERE campaign_id = ? AND scenario_id = ? ORDER BY id').all(campaignId, scenarioId) as Array<Record<string, unknown>>).map(rowToRun);
+  }
+
+  runsOfCampaign(campaignId: string): Array<RunRecord & { scenarioId: number }> {
+    return (this.db.prepare('SELECT * FROM run WHERE campaign_id = ? ORDER BY id').all(campaignId) as Array<Record<string, unknown>>).map((r) => ({
+      ...rowToRun(r),
+      scenarioId: r.scenario_id as number,
+    }));
+  }
+
+  // idle baselines
+  insertIdleBaseline(b: IdleBaselineRow): void {
+    this.db
+      .prepare('INSERT INTO idle_baseline (campaign_id, node_id, measured_at, seconds, total_w, source, zones) VALUES (?, ?, ?, ?, ?, ?, ?)')
+      .run(b.campaignId, b.nodeId, b.measuredAt, b.seconds, b.totalW, b.source, json(b.zones));
+  }
+
+  idleBaselines(campaignId: string): IdleBaselineRow[] {
+    return (this.db.prepare('SELECT * FROM idle_baseline WHERE campaign_id = ? ORDER BY measured_at').all(campaignId) as Array<Record<string, unknown>>).map((r) => ({
+      campaignId: r.campaign_id as string,
+      nodeId: r.node_id as string,
+      measuredAt: r.measured_at as number,
+      seconds: r.seconds as number,
+      totalW: r.total_w as number,
+      source: r.source as string,
+      zones: JSON.parse(r.zones as string),
+    }));
+  }
+
+  // nodes
+  upsertNode(n: Omit<NodeInfo, 'lastHeartbeat' | 'state'>, now: number, tokenHash: string | null): void {
+    this.db
+      .prepare(
+        `INSERT INTO node (id, hostname, hardware, encoders, meters, labels, token_hash, registered_at, last_heartbeat, state)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'alive')
+         ON CONFLICT(id) DO UPDATE SET hostname = excluded.hostname, hardware = excluded.hardware, encoders = excluded.encoders,
+           meters = excluded.meters, labels = excluded.labels, token_hash = COALESCE(excluded.token_hash, node.token_hash),
+           last_heartbeat = excluded.last_heartbeat, state = 'alive'`,
+      )
+      .run(n.id, n.hostname, json(n.hardware), json(n.encoders), json(n.meters), json(n.labels), tokenHash, now, now);
+  }
+
+  getNode(id: string): (NodeInfo & { tokenHash: string | null }) | null {
+    const r = this.db.prepare('SELECT * FROM node WHERE id = ?').get(id) as Record<string, unknown> | undefined;
+    return r ? rowToNode(r) : null;
+  }
+
+  listNodes(): Array<NodeInfo & { tokenHash: string | null }> {
+    return (this.db.prepare('SELECT * FROM node ORDER BY id').all() as Array<Record<string, unknown>>).map(rowToNode);
+  }
+
+  setNodeHeartbeat(id: string, now: number): boolean {
+    return this.db.prepare("UPDATE node SET last_heartbeat = ?, state = 'alive' WHERE id = ?").run(now, id).changes > 0;
+  }
+
+  setNodeState(id: string, state: NodeState): void {
+    this.db.prepare('UPDATE node SET state = ? WHERE id = ?').run(state, id);
+  }
+
+  nodeCountsByState(): Record<NodeState, number> {
+    const out: Record<NodeState, number> = { alive: 0, suspect: 0, dead: 0 };
+    for (const r of this.db.prepare('SELECT state, COUNT(*) n FROM node GROUP BY state').all() as Array<{ state: NodeState; n: number }>) out[r.state] = r.n;
+    return out;
+  }
+}
+
+/** Quality per joule: VMAF points (else PSNR dB) per kJ of net energy (gross when no idle baseline). */
+export function qualityPerJoule(record: RunRecord): number | null {
+  const q = record.quality?.outputs[0];
+  const e = record.energy;
+  if (!q || !e) return null;
+  const score = q.vmaf?.mean ?? q.psnrAvg;
+  const joules = e.netJ != null && e.netJ > 0 ? e.netJ : e.grossJ;
+  if (score == null || !(joules > 0)) return null;
+  return score / (joules / 1000);
+}
+
+function rowToRun(r: Record<string, unknown>): RunRecord {
+  return {
+    jobId: r.job_id as string,
+    attempt: r.attempt as number,
+    nodeId: r.node_id as string,
+    status: r.status as RunRecord['status'],
+    exitCode: r.exit_code as number | null,
+    signal: r.signal as string | null,
+    error: r.error as string | null,
+    stderrTail: r.stderr_tail as string,
+    startedAt: r.started_at as string,
+    endedAt: r.ended_at as string,
+    wallS: r.wall_s as number,
+    mediaSeconds: r.media_seconds as number,
+    frames: r.frames as number,
+    outputBytes: r.output_bytes as number,
+    bitrateBps: r.bitrate_bps as number | null,
+    fps: r.fps as number | null,
+    speed: r.speed as number | null,
+    droppedFrames: r.dropped_frames as number,
+    dupFrames: r.dup_frames as number,
+    energy: parse(r.energy as string | null),
+    quality: parse(r.quality as string | null),
+    flags: JSON.parse(r.flags as string),
+    provenance: JSON.parse(r.provenance as string),
+  };
+}
+
+function rowToNode(r: Record<string, unknown>): NodeInfo & { tokenHash: string | null } {
+  return {
+    id: r.id as string,
+    hostname: r.hostname as string,
+    hardware: JSON.parse(r.hardware as string),
+    encoders: JSON.parse(r.encoders as string),
+    meters: JSON.parse(r.meters as string),
+    labels: JSON.parse(r.labels as string),
+    lastHeartbeat: r.last_heartbeat as number | null,
+    state: r.state as NodeState,
+    tokenHash: r.token_hash as string | null,
+  };
+}

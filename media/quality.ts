@@ -1,0 +1,249 @@
+// Quality of each output rung against its reference: PSNR and SSIM always, VMAF where the scoring
+// FFmpeg has libvmaf and a model is configured. Runs after the measured window (never in a job's energy).
+import { mkdir, readFile, access } from 'node:fs/promises';
+import { constants as fsConstants } from 'node:fs';
+import path from 'node:path';
+import type { FrameScoreSummary, InputSpec, QualityResult, Resolution } from '../core/types.ts';
+import { InputError, RunError } from '../core/errors.ts';
+import { silentLogger, type Logger } from '../core/log.ts';
+import { buildComparison, formatRate, SCALERS, type ReferenceSource, type Scaler, type VmafSetup } from './quality-graph.ts';
+import { probeScoringFfmpeg, runProcess, type ScoringFfmpeg } from './quality-ffmpeg.ts';
+import { parsePsnrLog, parseSsimLog, parseVmafJson } from './quality-logs.ts';
+import { summarizeFrames } from './quality-summary.ts';
+
+/**
+ * Identical frames give PSNR = inf. Like x264's PSNR we cap at 100 dB (libvmaf's own psnr feature caps
+ * lower, at 60 dB for 8-bit); results with a capped frame carry `psnrCapped: true`.
+ */
+export const PSNR_CAP_DB = 100;
+export const VMAF_MODEL_ENV = 'FFWATT_VMAF_MODEL';
+export const QUALITY_FFMPEG_ENV = 'FFWATT_QUALITY_FFMPEG';
+
+export interface QualityOutputInput {
+  rung: number;
+  path: string;
+  fps: number;
+  resolution: Resolution;
+}
+
+export interface ScoreOutputsOptions {
+  reference: InputSpec | { kind: 'file'; path: string; fps: number; resolution: Resolution };
+  /** Seconds of a synthetic reference to generate; without it the comparison ends with the output. */
+  referenceDurationS?: number;
+  outputs: QualityOutputInput[];
+  /** The encoding FFmpeg; also scores unless `qualityFfmpegPath` (or FFWATT_QUALITY_FFMPEG) names another. */
+  ffmpegPath?: string;
+  /** A separate scoring FFmpeg, e.g. one built with libvmaf. */
+  qualityFfmpegPath?: string;
+  /** VMAF model file; undefined: take FFWATT_VMAF_MODEL; null: none (VMAF skipped). */
+  vmafModel?: string | null;
+  scale?: Scaler;
+  /** Pixel format both sides are converted to before comparing. */
+  pixFmt?: string;
+  log?: Logger;
+  /** Scratch folder for the per-frame logs (one sub-folder per rung). */
+  workDir: string;
+  env?: Record<string, string | undefined>;
+  timeoutMs?: number;
+  /** Reasons already logged; defaults to one set per process so each reason is said once. */
+  notices?: Set<string>;
+}
+
+/** Fields beyond QualityResult's (optional there, always set here). */
+export interface ScoredOutput {
+  rung: number;
+  psnrY: number | null;
+  psnrAvg: number | null;
+  ssim: number | null;
+  vmaf: FrameScoreSummary | null;
+  psnrFrames: FrameScoreSummary | null;
+  ssimFrames: FrameScoreSummary | null;
+  /** Mean SSIM of the luma plane (`ssim` is the all-planes figure). */
+  ssimY: number | null;
+  /** True when at least one frame's PSNR was inf or above PSNR_CAP_DB and was capped. */
+  psnrCapped: boolean;
+  /** Frames compared (at the reference frame rate). */
+  frames: number;
+}
+
+export interface ScoredQuality extends QualityResult {
+  outputs: ScoredOutput[];
+}
+
+const processNotices = new Set<string>();
+
+function noticeOnce(log: Logger, notices: Set<string>, message: string): void {
+  if (notices.has(message)) return;
+  notices.add(message);
+  log.warn(message);
+}
+
+async function exists(file: string): Promise<boolean> {
+  try {
+    await access(file, fsConstants.R_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function toReferenceSource(opts: ScoreOutputsOptions): ReferenceSource {
+  const ref = opts.reference;
+  if (ref.kind === 'synthetic') {
+    return { kind: 'synthetic', source: ref.source, resolution: ref.resolution, fps: ref.fps, durationS: opts.referenceDurationS };
+  }
+  return { kind: 'file', path: path.resolve(ref.path), resolution: ref.resolution, fps: ref.fps };
+}
+
+function describeReference(ref: ReferenceSource): string {
+  const shape = `${ref.resolution.width}x${ref.resolution.height}@${formatRate(ref.fps)}`;
+  if (ref.kind === 'file') return `file ${ref.path} ${shape}`;
+  return `lavfi ${ref.source} ${shape}, regenerated${ref.durationS !== undefined ? ` for ${ref.durationS} s` : ''}`;
+}
+
+type VmafPlan = { setup: VmafSetup; format: 'pkl' | 'json' } | { skipped: string };
+
+/** Decides whether VMAF runs and with which model file, following the ffmpeg's libvmaf generation. */
+export async function planVmaf(ffmpeg: ScoringFfmpeg, model: string | null, log: Logger): Promise<VmafPlan> {
+  if (!ffmpeg.hasLibvmaf) {
+    return {
+      skipped: `VMAF skipped: this ffmpeg (${ffmpeg.path}, version ${ffmpeg.version}) has no libvmaf; set --quality-ffmpeg or ${QUALITY_FFMPEG_ENV} to a VMAF-capable ffmpeg`,
+    };
+  }
+  if (ffmpeg.libvmafGeneration === null) {
+    return { skipped: `VMAF skipped: cannot tell the libvmaf version of ${ffmpeg.path} (its libvmaf filter has neither a model nor a model_path option)` };
+  }
+  if (!model) return { skipped: `VMAF skipped: no VMAF model configured: pass --vmaf-model or ${VMAF_MODEL_ENV}` };
+
+  const modelPath = path.resolve(model);
+  if (!(await exists(modelPath))) {
+    throw new InputError(`VMAF model ${modelPath} does not exist or is not readable`, {
+      field: 'vmafModel',
+      fix: `pass --vmaf-model or ${VMAF_MODEL_ENV} pointing at a vmaf_v0.6.1.pkl (libvmaf 1.x) or .json (libvmaf 2.x) model`,
+    });
+  }
+  const wanted = ffmpeg.libvmafGeneration === 1 ? 'pkl' : 'json';
+  const ext = path.extname(modelPath).slice(1);
+  let chosen = modelPath;
+  if (ext !== wanted) {
+    const sibling = modelPath.slice(0, modelPath.length - path.extname(modelPath).length) + '.' + wanted;
+    if (!(await exists(sibling))) {
+      throw new InputError(
+        `VMAF model ${modelPath} is a .${ext} file but the libvmaf ${ffmpeg.libvmafGeneration}.x in ${ffmpeg.path} reads .${wanted} models, and ${sibling} does not exist`,
+        { field: 'vmafModel', fix: `pass the .${wanted} version of the model` },
+      );
+    }
+    log.info(`VMAF model: using ${sibling} (the .${wanted} twin of ${modelPath}) for libvmaf ${ffmpeg.libvmafGeneration}.x`);
+    chosen = sibling;
+  }
+  if (wanted === 'pkl' && !(await exists(chosen + '.model'))) {
+    throw new InputError(`VMAF model ${chosen} needs ${chosen}.model beside it (libvmaf 1.x reads both)`, {
+      field: 'vmafModel',
+      fix: 'keep the .pkl and its .pkl.model in one folder',
+    });
+  }
+  return { setup: { generation: ffmpeg.libvmafGeneration, modelPath: chosen }, format: wanted };
+}
+
+function cappedPsnr(value: number): { value: number; capped: boolean } {
+  return value > PSNR_CAP_DB ? { value: PSNR_CAP_DB, capped: true } : { value, capped: false };
+}
+
+function mean(values: number[]): number {
+  return values.reduce((a, b) => a + b, 0) / values.length;
+}
+
+export async function scoreOutputs(opts: ScoreOutputsOptions): Promise<ScoredQuality> {
+  const env = opts.env ?? process.env;
+  const log = opts.log ?? silentLogger;
+  const notices = opts.notices ?? processNotices;
+  const scaler = opts.scale ?? 'bicubic';
+  if (!SCALERS.includes(scaler)) {
+    throw new InputError(`unknown scaler "${scaler}"`, { field: 'scale', fix: `use one of ${SCALERS.join(', ')}` });
+  }
+  const pixFmt = opts.pixFmt ?? 'yuv420p';
+  if (opts.outputs.length === 0) throw new InputError('no outputs to score', { field: 'outputs' });
+
+  const ffmpegPath = opts.qualityFfmpegPath ?? env[QUALITY_FFMPEG_ENV] ?? opts.ffmpegPath ?? 'ffmpeg';
+  const ffmpeg = await probeScoringFfmpeg(ffmpegPath);
+  const model = opts.vmafModel === undefined ? env[VMAF_MODEL_ENV] || null : opts.vmafModel;
+  const vmafPlan = await planVmaf(ffmpeg, model, log);
+  const vmaf = 'setup' in vmafPlan ? vmafPlan.setup : null;
+  if ('skipped' in vmafPlan) noticeOnce(log, notices, vmafPlan.skipped);
+
+  const reference = toReferenceSource(opts);
+  const comparisons: Array<{ rung: number; output: string; filterGraph: string; argv: string[] }> = [];
+  const scored: ScoredOutput[] = [];
+  let libvmafVersion: string | null = null;
+
+  for (const output of opts.outputs) {
+    const distortedPath = path.resolve(output.path);
+    if (!(await exists(distortedPath))) throw new RunError(`quality: output of rung ${output.rung} not found at ${distortedPath}`);
+    const dir = path.join(path.resolve(opts.workDir), `rung-${output.rung}`);
+    await mkdir(dir, { recursive: true });
+    const logs = { psnr: 'psnr.log', ssim: 'ssim.log', vmaf: 'vmaf.json' };
+    const command = buildComparison({
+      reference,
+      distorted: { path: distortedPath, fps: output.fps, resolution: output.resolution },
+      scaler,
+      pixFmt,
+      logs,
+      vmaf,
+    });
+    comparisons.push({ rung: output.rung, output: distortedPath, filterGraph: command.filterGraph, argv: [ffmpeg.path, ...command.args] });
+    log.debug('quality: comparing', { rung: output.rung, output: distortedPath });
+    await runProcess(ffmpeg.path, command.args, { cwd: dir, timeoutMs: opts.timeoutMs });
+
+    const psnr = parsePsnrLog(await readFile(path.join(dir, logs.psnr), 'utf8'), path.join(dir, logs.psnr));
+    const ssim = parseSsimLog(await readFile(path.join(dir, logs.ssim), 'utf8'), path.join(dir, logs.ssim));
+    if (psnr.length === 0) throw new RunError(`quality: no frames compared for rung ${output.rung} (${distortedPath}); is the output empty?`);
+    const y = psnr.map((f) => cappedPsnr(f.psnrY));
+    const avg = psnr.map((f) => cappedPsnr(f.psnrAvg));
+    const yValues = y.map((c) => c.value);
+
+    let vmafSummary: FrameScoreSummary | null = null;
+    if (vmaf) {
+      const parsed = parseVmafJson(await readFile(path.join(dir, logs.vmaf), 'utf8'), path.join(dir, logs.vmaf));
+      libvmafVersion = parsed.version;
+      // libvmaf pools its harmonic mean as n / Σ 1/(x+1) − 1.
+      vmafSummary = summarizeFrames(parsed.frames, { harmonicShift: 1 });
+      if (parsed.frames.length !== psnr.length) {
+        log.warn('quality: VMAF and PSNR compared different frame counts', { rung: output.rung, vmaf: parsed.frames.length, psnr: psnr.length });
+      }
+    }
+    if (ssim.length !== psnr.length) {
+      log.warn('quality: SSIM and PSNR compared different frame counts', { rung: output.rung, ssim: ssim.length, psnr: psnr.length });
+    }
+    scored.push({
+      rung: output.rung,
+      psnrY: mean(yValues),
+      psnrAvg: mean(avg.map((c) => c.value)),
+      ssim: ssim.length ? mean(ssim.map((f) => f.all)) : null,
+      vmaf: vmafSummary,
+      psnrFrames: summarizeFrames(yValues),
+      ssimFrames: ssim.length ? summarizeFrames(ssim.map((f) => f.all)) : null,
+      ssimY: ssim.length ? mean(ssim.map((f) => f.y)) : null,
+      psnrCapped: y.some((c) => c.capped) || avg.some((c) => c.capped),
+      frames: psnr.length,
+    });
+  }
+
+  const result: ScoredQuality = {
+    outputs: scored,
+    recipe: {
+      scoringFfmpeg: { path: ffmpeg.path, version: ffmpeg.version, libvmaf: ffmpeg.hasLibvmaf ? `${ffmpeg.libvmafGeneration}.x` : null },
+      reference: describeReference(reference),
+      frameRate: formatRate(reference.fps),
+      scaler,
+      pixFmt,
+      psnrCapDb: PSNR_CAP_DB,
+      psnr: 'mean over frames of per-frame PSNR (Y, and the weighted average of Y/U/V), each capped at psnrCapDb',
+      ssim: 'mean over frames of per-frame SSIM (All planes; ssimY: luma)',
+      pooling: 'per-frame summaries: mean, harmonic mean (VMAF: n/Σ1/(x+1)−1 as libvmaf), 1st percentile (linear interpolation), min',
+      vmaf: vmaf && 'format' in vmafPlan ? { modelPath: vmaf.modelPath, modelFormat: vmafPlan.format, libvmafGeneration: vmaf.generation, libvmafVersion } : null,
+      comparisons,
+    },
+  };
+  if ('skipped' in vmafPlan) result.vmafSkippedReason = vmafPlan.skipped;
+  return result;
+}

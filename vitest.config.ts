@@ -1,0 +1,12 @@
+import { defineConfig } from 'vitest/config';
+
+export default defineConfig({
+  test: {
+    include: ['{core,energy,media,harness,master,agent,analyzers,advisor}/**/*.test.ts', 'test/**/*.test.ts'],
+    exclude: ['node_modules/**', 'results/**', 'bench/**'],
+    testTimeout: 120_000,
+    hookTimeout: 600_000,
+    pool: 'forks',
+    reporters: ['default'],
+  },
+});
