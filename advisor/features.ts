@@ -67,7 +67,10 @@ export function cpuClass(cpuModel: string): string {
   const m = cpuModel.toLowerCase();
   if (/qemu|kvm|virtual cpu/.test(m)) return 'virtual';
   const vendor = /intel/.test(m) ? 'intel' : /amd|epyc|ryzen/.test(m) ? 'amd' : /arm|neoverse|cortex|apple|graviton|ampere/.test(m) ? 'arm' : 'other';
-  const line = ['xeon', 'core', 'atom', 'celeron', 'pentium', 'epyc', 'threadripper', 'ryzen', 'neoverse', 'cortex', 'graviton', 'ampere', 'apple'].find((l) => m.includes(l));
+  // Product lines before "core": "16-Core Processor" is a core count, not Intel's Core line.
+  const line = ['xeon', 'epyc', 'threadripper', 'ryzen', 'atom', 'celeron', 'pentium', 'neoverse', 'cortex', 'graviton', 'ampere', 'apple', 'core'].find((l) =>
+    l === 'core' ? /(^|[^-\w])core(\(tm\))?\s/.test(m) : m.includes(l),
+  );
   return `${vendor}-${line ?? 'other'}`;
 }
 

@@ -273,13 +273,13 @@ export function createAgentMetrics(opts: AgentMetricsOptions): AgentMetrics {
 
   const agentUp = new Gauge({
     name: 'ffwatt_agent_up',
-    help: 'Always 1 while the agent serves metrics; the node label is the agent node id.',
-    labelNames: ['node'],
+    help: 'Always 1 while the agent serves metrics; node_id is the id the agent registers with (the scrape adds node from the inventory).',
+    labelNames: ['node_id'],
     registers: [registry],
   });
-  agentUp.set({ node: opts.nodeId }, 1);
+  agentUp.set({ node_id: opts.nodeId }, 1);
 
-  if (opts.processMetrics !== false) collectDefaultMetrics({ register: registry });
+  if (opts.processMetrics !== false) addProcessMetrics(registry);
   registry.registerMetric(collectorSuccess);
 
   // Per-job bookkeeping (bounded to the last JOB_MEMORY jobs).
@@ -377,4 +377,15 @@ export function createAgentMetrics(opts: AgentMetricsOptions): AgentMetrics {
     setJobResources,
     metricsText: () => registry.metrics(),
   };
+}
+
+/**
+ * prom-client's default process metrics, less the three gauges named `*_total` that
+ * `promtool check metrics` rejects; each is the sum of the same metric without `_total`.
+ */
+function addProcessMetrics(registry: Registry): void {
+  collectDefaultMetrics({ register: registry });
+  for (const name of ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total']) {
+    registry.removeSingleMetric(name);
+  }
 }

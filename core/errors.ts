@@ -18,8 +18,8 @@ export class InputError extends Error {
 /** A run or a service failed for reasons that are not the user's input: exit code 1. */
 export class RunError extends Error {
   readonly exitCode = EXIT_RUN_FAILED;
-  constructor(message: string, readonly cause?: unknown) {
-    super(message);
+  constructor(message: string, cause?: unknown) {
+    super(message, { cause });
     this.name = 'RunError';
   }
 }

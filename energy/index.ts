@@ -2,7 +2,7 @@
 import type { Meter, MeterProbe } from './meter.ts';
 import { openEstimateMeter } from './estimate.ts';
 import { openNvmlMeter, DEFAULT_NVML_LIBRARY } from './nvml.ts';
-import { openRaplMeter } from './rapl.ts';
+import { openRaplMeter, type SysfsReader } from './rapl.ts';
 
 export type { Meter, MeterProbe, ZoneInfo, ZoneSample } from './meter.ts';
 export { UJ_PER_J, joulesFromUj, ujFromJoules, secondsFromNs, wattsFrom, wrapSafeDelta, WrapCounter } from './units.ts';
@@ -12,7 +12,7 @@ export { ProcTreeMonitor, sampleProcessTree, processTreePids, type ProcTreeUsage
 export { Sampler, type SamplerMark, type SamplerOptions, type WindowEnergy, type WindowZone } from './sampler.ts';
 export { measureIdle, idleFromWindow, type IdleBaseline, type MeasureIdleOptions } from './idle.ts';
 export { computeRunEnergy, type MediaAmount } from './run-energy.ts';
-export { openRaplMeter, type RaplOptions } from './rapl.ts';
+export { openRaplMeter, discoverRaplZones, RaplMeter, type RaplOptions, type RaplZoneInfo, type SysfsReader } from './rapl.ts';
 export { openNvmlMeter, DEFAULT_NVML_LIBRARY, type NvmlOptions } from './nvml.ts';
 
 export type MeterRefusal = Extract<MeterProbe, { ok: false }>;
@@ -28,6 +28,8 @@ export interface OpenMetersOptions {
   wattsPerCore?: number;
   /** Environment to read FFWATT_SYSFS from (default process.env). */
   env?: NodeJS.ProcessEnv;
+  /** File access for sysfs (tests inject permission failures). */
+  sysfsReader?: SysfsReader;
 }
 
 /**
@@ -45,8 +47,21 @@ export function openMeters(opts: OpenMetersOptions = {}): { meters: Meter[]; ref
     else refused.push(p);
     return p.ok;
   };
-  const haveRapl = take(openRaplMeter({ sysfsRoot }));
+  const haveRapl = take(openRaplMeter({ sysfsRoot, reader: opts.sysfsReader }));
   if (opts.nvmlLibrary !== null) take(openNvmlMeter({ library: opts.nvmlLibrary ?? DEFAULT_NVML_LIBRARY }));
   if (!haveRapl) take(openEstimateMeter({ procRoot: opts.procRoot, wattsPerCore: opts.wattsPerCore }));
   return { meters, refused };
+}
+
+/**
+ * Sampling rate for a set of meters: the requested rate, raised where a meter needs more reads
+ * per wrap period (RaplMeter.recommendedHz()).
+ */
+export function samplingHz(meters: Meter[], requestedHz = 10): number {
+  let hz = requestedHz;
+  for (const m of meters) {
+    const rec = (m as Partial<{ recommendedHz(): number }>).recommendedHz;
+    if (typeof rec === 'function') hz = Math.max(hz, rec.call(m));
+  }
+  return hz;
 }

@@ -64,13 +64,16 @@ describe('wrapSafeDelta', () => {
 });
 
 describe('WrapCounter', () => {
-  it('starts at 0, stays monotonic across wraps and counts them', () => {
+  it('equals the hardware counter until a wrap, then keeps rising by the wrap range', () => {
     const c = new WrapCounter(1000n);
-    expect(c.update(700n)).toBe(0n);
-    expect(c.update(950n)).toBe(250n);
-    expect(c.update(100n)).toBe(400n);
-    expect(c.update(100n)).toBe(400n);
+    expect(c.raw).toBeNull();
+    expect(c.update(700n)).toBe(700n);
+    expect(c.update(950n)).toBe(950n);
+    expect(c.update(100n)).toBe(1100n);
+    expect(c.update(100n)).toBe(1100n);
     expect(c.wraps).toBe(1);
-    expect(c.uj).toBe(400n);
+    expect(c.uj).toBe(1100n);
+    expect(c.raw).toBe(100n);
+    expect(c.uj - c.raw!).toBe(BigInt(c.wraps) * c.maxRangeUj);
   });
 });

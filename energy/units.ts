@@ -50,8 +50,10 @@ export function wrapSafeDelta(prev: bigint, cur: bigint, maxRangeUj: bigint): bi
 }
 
 /**
- * Turns raw readings of one wrapping hardware counter into a monotonic µJ total that starts
- * at 0 on the first reading. The one place meters keep wrap state.
+ * Extends the raw readings of one wrapping hardware counter into a monotonic µJ counter: it
+ * starts at the first raw reading and adds wrap-corrected deltas, so until the first wrap it
+ * equals the hardware counter (what node_exporter shows) and afterwards keeps rising where
+ * the hardware counter falls back. The one place meters keep wrap state.
  */
 export class WrapCounter {
   private last: bigint | null = null;
@@ -60,9 +62,10 @@ export class WrapCounter {
 
   constructor(readonly maxRangeUj: bigint) {}
 
-  /** Feed one raw reading; returns the monotonic total in µJ. */
+  /** Feed one raw reading; returns the monotonic counter in µJ. */
   update(raw: bigint): bigint {
-    if (this.last !== null) {
+    if (this.last === null) this.total = raw;
+    else {
       if (raw < this.last) this.wrapCount += 1;
       this.total += wrapSafeDelta(this.last, raw, this.maxRangeUj);
     }
@@ -72,6 +75,11 @@ export class WrapCounter {
 
   get uj(): bigint {
     return this.total;
+  }
+
+  /** The last raw reading, or null before the first. */
+  get raw(): bigint | null {
+    return this.last;
   }
 
   get wraps(): number {

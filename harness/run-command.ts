@@ -3,7 +3,6 @@ import { InputError, EXIT_OK, EXIT_RUN_FAILED } from '../core/errors.ts';
 import type { Logger } from '../core/log.ts';
 import { loadMatrix } from './matrix/index.ts';
 import { runLocalCampaign } from './local.ts';
-import { writeReports, renderSummaryMarkdown } from '../analyzers/report.ts';
 
 export interface RunCommandOptions {
   matrix?: string;
@@ -57,11 +56,12 @@ export async function runCommand(o: RunCommandOptions, log: Logger, signal?: Abo
     signal,
   });
   const reportDir = join(resolve(o.out), 'reports', result.campaignId);
-  const reports = o.report === false ? null : await writeReports({ db: result.dbPath, campaignId: result.campaignId, outDir: reportDir });
+  const analyzers = o.report === false ? null : await import('../analyzers/report.ts');
+  const reports = analyzers ? await analyzers.writeReports({ db: result.dbPath, campaignId: result.campaignId, outDir: reportDir }) : null;
   if (o.json) {
     process.stdout.write(JSON.stringify({ ...result, reports: reports?.files ?? null, summary: reports?.model ?? null }, null, 2) + '\n');
   } else {
-    if (reports) process.stdout.write('\n' + renderSummaryMarkdown(reports.model) + '\n');
+    if (analyzers && reports) process.stdout.write('\n' + analyzers.renderSummaryMarkdown(reports.model) + '\n');
     process.stdout.write(`\nresults: ${result.dbPath} (campaign ${result.campaignId}, ${result.status})\n`);
     if (reports) process.stdout.write(`report:  ${reports.files.html ?? Object.values(reports.files)[0]}\n`);
   }

@@ -233,8 +233,19 @@ export function createMasterMetrics(source: MasterMetricsSource, cost: CostConfi
     registers: [registry],
   }).set(1);
 
-  if (opts.processMetrics !== false) collectDefaultMetrics({ register: registry });
+  if (opts.processMetrics !== false) addProcessMetrics(registry);
   registry.registerMetric(collectorSuccess);
 
   return { registry, metricsText: () => registry.metrics() };
+}
+
+/**
+ * prom-client's default process metrics, less the three gauges named `*_total` that
+ * `promtool check metrics` rejects; each is the sum of the same metric without `_total`.
+ */
+function addProcessMetrics(registry: Registry): void {
+  collectDefaultMetrics({ register: registry });
+  for (const name of ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total']) {
+    registry.removeSingleMetric(name);
+  }
 }

@@ -169,6 +169,8 @@ describe('buildEncodeArgs (snapshots)', () => {
         "pipe:1",
         "-rw_timeout",
         "15000000",
+        "-analyzeduration",
+        "500000",
         "-i",
         "rtmp://127.0.0.1:1935/live/s0",
         "-filter_complex",

@@ -112,9 +112,10 @@ export function encoderOptionArgs(options: Record<string, string> | undefined): 
 export function inputArgs(scenario: Scenario, opts: Pick<EncodeArgsOptions, 'input' | 'realtime' | 'totalMediaS'>): string[] {
   const re = opts.realtime ? ['-re'] : [];
   if (opts.input !== undefined) {
-    // A stalled live source must not hang the encode forever (microseconds).
-    const timeout = /^rtmps?:\/\//.test(opts.input) ? ['-rw_timeout', '15000000'] : [];
-    return [...re, ...timeout, '-i', opts.input];
+    // Live: a stalled source must not hang the encode forever (µs), and probing must not
+    // buffer FFmpeg's default 5 s of stream before encoding starts (it would then burst).
+    const live = /^rtmps?:\/\//.test(opts.input) ? ['-rw_timeout', '15000000', '-analyzeduration', '500000'] : [];
+    return [...re, ...live, '-i', opts.input];
   }
   const input = scenario.input;
   if (input.kind === 'synthetic') {

@@ -6,7 +6,7 @@ import { existsSync, statSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
 import type { Codec, InputSpec, LadderRung, Mode, RateControl, Resolution, Scenario } from '../../core/types.ts';
 import { ENCODER_PREFERENCE, codecOfEncoder, defaultEncoder, isValidPreset, knownEncoders, validPresets } from '../../media/presets.ts';
-import type { KeyPath, Problem } from './problems.ts';
+import { closest, type KeyPath, type Problem } from './problems.ts';
 import { SYNTHETIC_SOURCES, type NativeMatrix, type NativeScenario } from './schema.ts';
 
 export interface ExpandContext {
@@ -35,11 +35,12 @@ export const CRF_RANGE: Record<Codec, [number, number]> = { h264: [0, 51], hevc:
 export function inputSpec(input: NativeMatrix['input'], ctx: ExpandContext, problems: Problem[]): InputSpec {
   const { resolution, fps } = input;
   if ((SYNTHETIC_SOURCES as readonly string[]).includes(input.source)) {
-    return { kind: 'synthetic', source: input.source as InputSpec & { kind: 'synthetic' } extends { source: infer S } ? S : never, resolution, fps };
+    return { kind: 'synthetic', source: input.source as (typeof SYNTHETIC_SOURCES)[number], resolution, fps };
   }
   const path = isAbsolute(input.source) ? input.source : resolve(ctx.baseDir, input.source);
   if (ctx.checkInputFiles) {
-    const fix = `use a synthetic source (${SYNTHETIC_SOURCES.join(', ')}) or the path of an existing video file (relative paths start at ${ctx.baseDir})`;
+    const hint = closest(input.source, SYNTHETIC_SOURCES);
+    const fix = `${hint ? `did you mean '${hint}'? ` : ''}use a synthetic source (${SYNTHETIC_SOURCES.join(', ')}) or the path of an existing video file (relative paths start at ${ctx.baseDir})`;
     if (!existsSync(path)) {
       problems.push({ path: ['input', 'source'], message: `'${input.source}' is neither a synthetic source nor an existing file (${path})`, fix });
     } else if (!statSync(path).isFile()) {
@@ -164,6 +165,7 @@ function resolutionEq(a: Resolution, b: Resolution): boolean {
 /** Give every scenario a key and a label that no other cell shares; duplicates are problems. */
 export function finishScenarios(cells: Array<Omit<Scenario, 'key' | 'label'>>, pathOf: (origin: string | undefined) => KeyPath, problems: Problem[]): Scenario[] {
   const byKey = new Map<string, Scenario>();
+  const reported = new Set<string | undefined>();
   const out: Scenario[] = [];
   for (const cell of cells) {
     const { origin, ...identity } = cell;
@@ -171,7 +173,8 @@ export function finishScenarios(cells: Array<Omit<Scenario, 'key' | 'label'>>, p
     const label = scenarioLabel(cell);
     const twin = byKey.get(key);
     if (twin) {
-      if (!problems.some((p) => p.message.includes(key))) {
+      if (!reported.has(origin)) {
+        reported.add(origin);
         problems.push({
           path: pathOf(origin),
           message: `cell '${label}' (key ${key}) appears twice (also from ${twin.origin})`,

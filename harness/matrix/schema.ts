@@ -119,10 +119,9 @@ export function parseBitrate(value: unknown): number | string {
   } else {
     return withFix(`bitrate must be a number or a string like '3M', got ${JSON.stringify(value)}`, fix);
   }
-  if (!Number.isFinite(bps) || bps <= 0) return withFix(`bitrate ${JSON.stringify(value)} must be greater than 0`, fix);
-  if (bps < 1000) {
-    return withFix(`bitrate ${JSON.stringify(value)} is under 1 kbit/s`, `did you mean '${value}k'? ${fix}`);
-  }
+  const shown = typeof value === 'string' ? `'${value}'` : String(value);
+  if (!Number.isFinite(bps) || bps <= 0) return withFix(`bitrate ${shown} must be greater than 0`, fix);
+  if (bps < 1000) return withFix(`bitrate ${shown} is under 1 kbit/s`, `did you mean '${value}k'? ${fix}`);
   return Math.round(bps);
 }
 

@@ -1,0 +1,135 @@
+// Training rows: one succeeded run, reduced to what the advisor learns from
+// (its configuration, content and hardware as a FeatureInput, and the measured targets).
+// Rows are plain JSON so the data a shipped model was trained on ships beside it.
+
+import type Database from 'better-sqlite3';
+import type { InputSpec, Provenance, Scenario } from '../core/types.ts';
+import { defaultEncoder } from '../media/presets.ts';
+import { cpuClass, type FeatureInput } from './features.ts';
+import type { ContentComplexity } from './content.ts';
+
+export interface TrainingRow {
+  campaignId: string;
+  scenarioId: number;
+  jobId: string;
+  nodeId: string;
+  /** Description of the source (advisor/content.ts describeInput). */
+  content: string;
+  features: FeatureInput;
+  energySource: string;
+  netJPerEncodedMinute: number | null;
+  jPerEncodedMinute: number | null;
+  vmaf: number | null;
+  psnr: number | null;
+  speed: number | null;
+}
+
+/** Identity of a configuration regardless of hardware and repetition: the unit of the train/validation split. */
+export function configKey(f: FeatureInput, content: string): string {
+  return [f.mode, f.codec, f.encoder, f.preset, f.rate.kind, f.rate.value, `${f.width}x${f.height}`, f.fps, f.streams, content].join('|');
+}
+
+/** Name of a hardware class as the model card and `--hardware` use it, e.g. "intel-xeon-2c-rapl". */
+export function hardwareName(f: Pick<FeatureInput, 'cpuModel' | 'cores' | 'gpu' | 'meterSource'>): string {
+  return `${cpuClass(f.cpuModel)}-${f.cores}c${f.gpu ? '-gpu' : ''}-${f.meterSource}`;
+}
+
+export interface DbRun {
+  campaignId: string;
+  scenarioId: number;
+  jobId: string;
+  nodeId: string;
+  scenario: Scenario;
+  provenance: Provenance;
+  energySource: string | null;
+  netJPerEncodedMinute: number | null;
+  jPerEncodedMinute: number | null;
+  vmaf: number | null;
+  psnr: number | null;
+  speed: number | null;
+}
+
+/** Succeeded runs of the given campaigns (all campaigns when none given), oldest first. */
+export function loadRuns(db: Database.Database, campaignIds: string[] = []): DbRun[] {
+  const where = campaignIds.length ? `AND run.campaign_id IN (${campaignIds.map(() => '?').join(',')})` : '';
+  const rows = db
+    .prepare(
+      `SELECT run.campaign_id, run.scenario_id, run.job_id, run.node_id, run.provenance, run.energy_source,
+              run.net_j_per_encoded_minute, run.j_per_encoded_minute, run.vmaf, run.psnr, run.speed, scenario.spec
+       FROM run JOIN scenario ON scenario.id = run.scenario_id
+       WHERE run.status = 'succeeded' ${where} ORDER BY run.id`,
+    )
+    .all(...campaignIds) as Array<Record<string, unknown>>;
+  return rows.map((r) => ({
+    campaignId: r.campaign_id as string,
+    scenarioId: r.scenario_id as number,
+    jobId: r.job_id as string,
+    nodeId: r.node_id as string,
+    scenario: JSON.parse(r.spec as string) as Scenario,
+    provenance: JSON.parse(r.provenance as string) as Provenance,
+    energySource: r.energy_source as string | null,
+    netJPerEncodedMinute: r.net_j_per_encoded_minute as number | null,
+    jPerEncodedMinute: r.j_per_encoded_minute as number | null,
+    vmaf: r.vmaf as number | null,
+    psnr: r.psnr as number | null,
+    speed: r.speed as number | null,
+  }));
+}
+
+export interface Dropped {
+  jobId: string;
+  reason: string;
+}
+
+/**
+ * Turns runs into training rows; `content` gives SI/TI for a source. Runs without an
+ * energy figure are dropped (with the reason), never filled in.
+ */
+export async function toTrainingRows(
+  runs: DbRun[],
+  content: (input: InputSpec) => Promise<ContentComplexity>,
+): Promise<{ rows: TrainingRow[]; dropped: Dropped[] }> {
+  const rows: TrainingRow[] = [];
+  const dropped: Dropped[] = [];
+  for (const r of runs) {
+    if (!r.energySource || (r.jPerEncodedMinute == null && r.netJPerEncodedMinute == null)) {
+      dropped.push({ jobId: r.jobId, reason: 'no energy figure' });
+      continue;
+    }
+    const s = r.scenario;
+    const main = s.outputs[0] ?? { resolution: s.input.resolution, fps: s.input.fps };
+    const c = await content(s.input);
+    const rate = main.rate ?? s.rate;
+    rows.push({
+      campaignId: r.campaignId,
+      scenarioId: r.scenarioId,
+      jobId: r.jobId,
+      nodeId: r.nodeId,
+      content: c.input,
+      features: {
+        codec: s.codec,
+        encoder: r.provenance.encoder || s.encoder || defaultEncoder(s.codec),
+        preset: s.preset,
+        mode: s.mode,
+        rate: { kind: rate.kind, value: rate.value },
+        width: main.resolution.width,
+        height: main.resolution.height,
+        fps: main.fps,
+        streams: s.streams,
+        si: c.si,
+        ti: c.ti,
+        cpuModel: r.provenance.cpuModel,
+        cores: r.provenance.cores,
+        gpu: r.provenance.gpu != null && r.provenance.gpu !== '',
+        meterSource: r.energySource,
+      },
+      energySource: r.energySource,
+      netJPerEncodedMinute: r.netJPerEncodedMinute,
+      jPerEncodedMinute: r.jPerEncodedMinute,
+      vmaf: r.vmaf,
+      psnr: r.psnr,
+      speed: r.speed,
+    });
+  }
+  return { rows, dropped };
+}

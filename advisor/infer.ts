@@ -1,0 +1,80 @@
+// Inference with onnxruntime-node: loads advisor.onnx and its *.features.json, encodes
+// inputs with the saved spec and predicts a batch in one session.run.
+
+import { existsSync, readFileSync } from 'node:fs';
+import ort from 'onnxruntime-node';
+import { InputError } from '../core/errors.ts';
+import { encodeBatch, parseFeatureSpec, type FeatureInput } from './features.ts';
+import { ONNX_INPUT, ONNX_OUTPUT } from './onnx-export.ts';
+import { fromModelSpace, type TargetName } from './targets.ts';
+import type { AdvisorMeta } from './train.ts';
+
+export interface Prediction {
+  /** In units: J/encoded min, quality (VMAF or PSNR dB), × real time. */
+  values: Record<TargetName, number>;
+  /** 10 %–90 % interval from held-out residual quantiles, in units. */
+  intervals: Record<TargetName, { lo: number; hi: number }>;
+}
+
+/** `models/advisor.onnx` → `models/advisor.features.json`. */
+export function metaPathFor(modelPath: string): string {
+  return modelPath.replace(/\.onnx$/, '') + '.features.json';
+}
+
+export function loadMeta(path: string): AdvisorMeta {
+  if (!existsSync(path)) {
+    throw new InputError(`model metadata ${path} not found (it is written beside the .onnx by training)`, { file: path, fix: 'run `make train` or pass --model pointing at a trained model' });
+  }
+  const raw = JSON.parse(readFileSync(path, 'utf8')) as AdvisorMeta;
+  parseFeatureSpec(raw.features, path);
+  if (!Array.isArray(raw.targets) || !raw.coverage || !raw.uncertainty) {
+    throw new InputError(`${path}: missing targets/coverage/uncertainty`, { file: path, fix: 'regenerate it with `make train`' });
+  }
+  return raw;
+}
+
+export class OnnxAdvisor {
+  private constructor(
+    readonly session: ort.InferenceSession,
+    readonly meta: AdvisorMeta,
+    readonly path: string,
+  ) {}
+
+  static async load(modelPath: string, metaPath = metaPathFor(modelPath)): Promise<OnnxAdvisor> {
+    if (!existsSync(modelPath)) {
+      throw new InputError(`model ${modelPath} not found`, { file: modelPath, field: '--model', fix: 'run `make train` or pass --model PATH' });
+    }
+    const meta = loadMeta(metaPath);
+    const session = await ort.InferenceSession.create(modelPath);
+    return new OnnxAdvisor(session, meta, modelPath);
+  }
+
+  /** Raw model-space outputs for an encoded batch: row-major [n × targets]. */
+  async runEncoded(features: Float32Array, n: number): Promise<Float32Array> {
+    const cols = this.meta.features.columns.length;
+    if (features.length !== n * cols) throw new Error(`runEncoded: expected ${n}×${cols} features, got ${features.length}`);
+    if (n === 0) return new Float32Array(0);
+    const out = await this.session.run({ [ONNX_INPUT]: new ort.Tensor('float32', features, [n, cols]) });
+    return out[ONNX_OUTPUT].data as Float32Array;
+  }
+
+  async predict(inputs: FeatureInput[]): Promise<Prediction[]> {
+    const raw = await this.runEncoded(encodeBatch(this.meta.features, inputs), inputs.length);
+    const k = this.meta.targets.length;
+    const { residuals } = this.meta.uncertainty;
+    return inputs.map((_, i) => {
+      const values = {} as Prediction['values'];
+      const intervals = {} as Prediction['intervals'];
+      this.meta.targets.forEach((t, j) => {
+        const v = raw[i * k + j];
+        values[t.name] = fromModelSpace(t, v);
+        intervals[t.name] = { lo: fromModelSpace(t, v + residuals[t.name].min), hi: fromModelSpace(t, v + residuals[t.name].max) };
+      });
+      return { values, intervals };
+    });
+  }
+
+  async close(): Promise<void> {
+    await this.session.release();
+  }
+}

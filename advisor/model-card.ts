@@ -1,0 +1,128 @@
+// Model card: what a shipped advisor model was trained on and how well it does on
+// configurations it never saw (JSON for tools, Markdown for people).
+
+import type { TrainedAdvisor } from './train.ts';
+import type { TargetName } from './targets.ts';
+import type { ErrorMetrics } from './metrics.ts';
+
+export interface CampaignInfo {
+  id: string;
+  name: string;
+  createdAt: string;
+}
+
+export interface ModelCard {
+  model: 'ffwatt-advisor';
+  version: 1;
+  trainedAt: string;
+  files: { onnx: string; features: string; data: string };
+  algorithm: {
+    model: string;
+    params: Record<string, number>;
+    baseline: string;
+    split: string;
+    targets: Array<{ name: TargetName; unit: string; learnedAs: string; note: string }>;
+    uncertainty: string;
+  };
+  data: {
+    campaigns: CampaignInfo[];
+    runs: TrainedAdvisor['meta']['runs'];
+    dropped: Array<{ reason: string; runs: number }>;
+    hardware: TrainedAdvisor['meta']['hardware'];
+    contents: TrainedAdvisor['meta']['contents'];
+    encoders: Record<string, string[]>;
+    coverage: TrainedAdvisor['meta']['coverage'];
+  };
+  heldOut: { gbrt: Record<TargetName, ErrorMetrics>; ridge: Record<TargetName, ErrorMetrics> };
+  limits: string[];
+}
+
+export function buildModelCard(t: TrainedAdvisor, campaigns: CampaignInfo[], files: ModelCard['files']): ModelCard {
+  const { meta } = t;
+  const dropped = new Map<string, number>();
+  for (const d of t.dropped) dropped.set(d.reason, (dropped.get(d.reason) ?? 0) + 1);
+  const energy = meta.targets.find((x) => x.name === 'energy')!;
+  const quality = meta.targets.find((x) => x.name === 'quality')!;
+  const c = meta.coverage;
+  const limits = [
+    `Output resolutions ${c.pixels.min}–${c.pixels.max} pixels and ${c.fps.min}–${c.fps.max} fps only; the recommender refuses questions outside this range.`,
+    `${quality.metric!.toUpperCase()} targets ${c.quality.min.toFixed(1)}–${c.quality.max.toFixed(1)} only.`,
+    `Hardware: ${meta.hardware.map((h) => h.name).join(', ')}; other CPUs fall in the unknown bucket and every prediction for them is an extrapolation.`,
+    `Content: ${meta.contents.length} source(s) (${meta.contents.map((x) => x.content).join('; ')}); content complexity (SI/TI) outside ${c.si.min.toFixed(1)}–${c.si.max.toFixed(1)} / ${c.ti.min.toFixed(1)}–${c.ti.max.toFixed(1)} is refused.`,
+    `Encoders: ${Object.keys(meta.grid.presets).sort().join(', ')}; presets only as measured (${Object.entries(meta.grid.presets).map(([e, p]) => `${e}: ${p.join('/')}`).join('; ')}).`,
+    `Energy is ${energy.basis} J per encoded minute as measured by ${[...new Set(meta.hardware.map((h) => h.meterSource))].join(', ')}${meta.hardware.some((h) => h.meterSource === 'estimate') ? ' (an ESTIMATE from CPU time, not a hardware counter)' : ''}.`,
+    `Trees predict piecewise-constant values: between measured presets, rates and resolutions the prediction steps rather than interpolates.`,
+    `Held-out figures come from ${meta.runs.validation} runs of ${meta.runs.validationConfigurations} configurations; with this little data they are indicative, not tight.`,
+  ];
+  return {
+    model: 'ffwatt-advisor',
+    version: 1,
+    trainedAt: meta.trainedAt,
+    files,
+    algorithm: {
+      model: `gradient-boosted regression trees (squared loss), one ensemble per target, exported as one ONNX TreeEnsembleRegressor`,
+      params: { ...t.gbrt[0].params },
+      baseline: `ridge regression on standardized features (lambda ${t.ridge[0].lambda})`,
+      split: `by configuration (all repetitions of a configuration on one side); ${meta.runs.validationConfigurations} of ${meta.runs.configurations} configurations held out`,
+      targets: meta.targets.map((x) => ({
+        name: x.name,
+        unit: x.unit,
+        learnedAs: x.transform === 'log' ? `ln(${x.unit})` : x.unit,
+        note: x.name === 'energy' ? `${x.basis} energy` : x.name === 'quality' ? `${x.metric}` : 'encoding speed',
+      })),
+      uncertainty: `10%–90% quantiles of held-out residuals, added to each prediction (model space)`,
+    },
+    data: {
+      campaigns,
+      runs: meta.runs,
+      dropped: [...dropped].map(([reason, runs]) => ({ reason, runs })),
+      hardware: meta.hardware,
+      contents: meta.contents,
+      encoders: meta.grid.presets,
+      coverage: meta.coverage,
+    },
+    heldOut: t.scores,
+    limits,
+  };
+}
+
+const f = (v: number, d = 2) => (Math.abs(v) >= 100 ? v.toFixed(0) : v.toFixed(d));
+
+export function renderModelCard(card: ModelCard): string {
+  const rows = (['energy', 'quality', 'speed'] as TargetName[]).flatMap((t) => {
+    const unit = card.algorithm.targets.find((x) => x.name === t)?.unit ?? '';
+    return (['gbrt', 'ridge'] as const).map((m) => {
+      const s = card.heldOut[m][t];
+      return `| ${t} (${unit}) | ${m === 'gbrt' ? 'boosted trees (shipped)' : 'ridge baseline'} | ${f(s.mae)} | ${f(s.mape, 1)} % | ${s.r2.toFixed(3)} | ${s.n} |`;
+    });
+  });
+  return [
+    '# ffwatt advisor — model card',
+    '',
+    `Trained ${card.trainedAt} by \`make train\` (advisor/train-cli.ts). Files: \`${card.files.onnx}\`, \`${card.files.features}\` (feature encoding, coverage, uncertainty), \`${card.files.data}\` (the training rows).`,
+    '',
+    '## Data',
+    '',
+    ...card.data.campaigns.map((c) => `- campaign \`${c.id}\` (${c.name}), created ${c.createdAt}`),
+    `- ${card.data.runs.total} runs of ${card.data.runs.configurations} configurations: ${card.data.runs.train} for training, ${card.data.runs.validation} held out (${card.data.runs.validationConfigurations} configurations)`,
+    ...card.data.dropped.map((d) => `- dropped: ${d.runs} run(s), ${d.reason}`),
+    ...card.data.hardware.map((h) => `- hardware \`${h.name}\`: ${h.cpuModel}, ${h.cores} cores, ${h.gpu ? 'GPU' : 'no GPU'}, meter ${h.meterSource}; ${h.runs} runs; encoders ${h.encoders.join(', ')}`),
+    '',
+    '## Model',
+    '',
+    `${card.algorithm.model}; parameters ${Object.entries(card.algorithm.params).map(([k, v]) => `${k}=${v}`).join(', ')}.`,
+    `Baseline: ${card.algorithm.baseline}. Split: ${card.algorithm.split}.`,
+    `Targets: ${card.algorithm.targets.map((t) => `${t.name} = ${t.note}, learned as ${t.learnedAs}`).join('; ')}. Uncertainty: ${card.algorithm.uncertainty}.`,
+    '',
+    '## Held-out errors (configurations never seen in training)',
+    '',
+    '| target | model | MAE | MAPE | R² | runs |',
+    '| --- | --- | --- | --- | --- | --- |',
+    ...rows,
+    '',
+    '## Limits',
+    '',
+    ...card.limits.map((l) => `- ${l}`),
+    '',
+  ].join('\n');
+}

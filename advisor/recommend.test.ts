@@ -1,0 +1,134 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { tmpdir } from 'node:os';
+import { spawnSync } from 'node:child_process';
+import { trainAdvisor } from './train.ts';
+import { syntheticRows } from './test-helpers.ts';
+import { writeModelFiles } from './model-files.ts';
+import { OnnxAdvisor } from './infer.ts';
+import { recommend, type RecommendQuery } from './recommend.ts';
+import { recommendCommand } from './cli.ts';
+import { detectEncoders } from '../media/encoders.ts';
+
+const dir = mkdtempSync(join(tmpdir(), 'ffwatt-recommend-'));
+const rows = syntheticRows({ repetitions: 2 });
+const trained = trainAdvisor(rows, { seed: 2, gbrt: { nTrees: 120 } });
+const paths = writeModelFiles(trained, rows, dir);
+const hw = trained.meta.hardware[0];
+let advisor: OnnxAdvisor;
+beforeAll(async () => {
+  advisor = await OnnxAdvisor.load(paths.onnx);
+});
+afterAll(async () => {
+  await advisor.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+const query = (over: Partial<RecommendQuery> = {}): RecommendQuery => ({
+  minQuality: { metric: 'vmaf', value: 90 },
+  width: 640,
+  height: 360,
+  fps: 30,
+  hardware: hw,
+  availableEncoders: ['libx264', 'libx265', 'libsvtav1'],
+  limit: 1000,
+  ...over,
+});
+
+describe('recommend', () => {
+  it('keeps only configurations predicted to meet the quality target, cheapest first', async () => {
+    const r = await recommend(advisor, trained.meta, query());
+    expect(r.candidates.length).toBeGreaterThan(5);
+    expect(r.belowTarget).toBeGreaterThan(0);
+    expect(r.candidates.length + r.belowTarget).toBe(r.evaluated);
+    for (const c of r.candidates) expect(c.predicted.quality).toBeGreaterThanOrEqual(90);
+    for (let i = 1; i < r.candidates.length; i++) expect(r.candidates[i].predicted.energy).toBeGreaterThanOrEqual(r.candidates[i - 1].predicted.energy);
+    const c = r.candidates[0];
+    expect(c.intervals.energy.lo).toBeLessThanOrEqual(c.intervals.energy.hi);
+    expect(r.candidates.some((x) => x.measured)).toBe(true);
+    expect(r.candidates.some((x) => !x.measured)).toBe(true); // midpoint crf values were never run
+    expect(r.candidates.filter((x) => x.rate.value === 26).every((x) => !x.measured)).toBe(true);
+  });
+
+  it('never recommends an encoder the node lacks', async () => {
+    const r = await recommend(advisor, trained.meta, query({ availableEncoders: ['libx264', 'h264_nvenc'] }));
+    expect(r.candidates.length).toBeGreaterThan(0);
+    expect(new Set(r.candidates.map((c) => c.encoder))).toEqual(new Set(['libx264']));
+    expect(r.skippedEncoders).toEqual([
+      { encoder: 'libsvtav1', reason: 'not usable on this node' },
+      { encoder: 'libx265', reason: 'not usable on this node' },
+      { encoder: 'h264_nvenc', reason: 'not in the training data' },
+    ]);
+    await expect(recommend(advisor, trained.meta, query({ availableEncoders: ['libvpx-vp9'] }))).rejects.toThrow(/none of the encoders the model knows/);
+  });
+
+  it('refuses questions outside the training range, naming the field and the range', async () => {
+    await expect(recommend(advisor, trained.meta, query({ width: 1920, height: 1080 }))).rejects.toThrow(
+      /--resolution 1920x1080 \(2073600 pixels\) is outside the training range of 57600–518400 pixels \(320x180, 640x360, 960x540\)/,
+    );
+    await expect(recommend(advisor, trained.meta, query({ fps: 60 }))).rejects.toThrow(/--fps 60 is outside the training range of 30–30 fps/);
+    await expect(recommend(advisor, trained.meta, query({ minQuality: { metric: 'vmaf', value: trained.meta.coverage.quality.max + 0.5 } }))).rejects.toThrow(/--min-vmaf [0-9.]+ is outside the training range of VMAF/);
+    await expect(recommend(advisor, trained.meta, query({ minQuality: { metric: 'psnr', value: 40 } }))).rejects.toThrow(/this model predicts VMAF, not PSNR/);
+    await expect(
+      recommend(advisor, trained.meta, query({ content: { label: 'busy.mp4', si: 200, ti: 12, userGiven: true } })),
+    ).rejects.toThrow(/--input busy.mp4: content SI 200 is outside the training range 60–60/);
+  });
+
+  it('marks every candidate extrapolated and says so on hardware it was not trained on', async () => {
+    const other = { name: 'amd-epyc-64c-rapl', cpuModel: 'AMD EPYC 7B13', cores: 64, gpu: false, meterSource: 'rapl' };
+    const r = await recommend(advisor, trained.meta, query({ hardware: other }));
+    expect(r.candidates.every((c) => !c.measured)).toBe(true);
+    expect(r.notes.join('\n')).toMatch(/amd-epyc-64c-rapl is not in the training data/);
+    expect(r.notes.join('\n')).toMatch(/unknown bucket\): cpuClass=amd-epyc/);
+  });
+});
+
+describe('recommend command', () => {
+  const capture = () => {
+    const io = { o: '', e: '' };
+    return { io, cli: { out: (s: string) => void (io.o += s), err: (s: string) => void (io.e += s) } };
+  };
+
+  it('on this node lists only encoders ffmpeg here can use (real detection)', async () => {
+    const { io, cli } = capture();
+    const code = await recommendCommand(['--min-vmaf', '90', '--resolution', '640x360', '--fps', '30', '--model', paths.onnx, '--json'], cli);
+    expect(io.e).toBe('');
+    expect(code).toBe(0);
+    const r = JSON.parse(io.o);
+    const usable = (await detectEncoders()).usable;
+    expect(r.candidates.length).toBeGreaterThan(0);
+    for (const c of r.candidates) expect(usable).toContain(c.encoder);
+  });
+
+  it('prints a table for a named hardware and exits 2 with a clear message when refusing', async () => {
+    const a = capture();
+    expect(await recommendCommand(['--min-vmaf', '90', '--resolution', '640x360', '--fps', '30', '--model', paths.onnx, '--hardware', hw.name], a.cli)).toBe(0);
+    expect(a.io.o).toMatch(/VMAF >= 90 at 640x360 30 fps on intel-xeon-2c-rapl/);
+    expect(a.io.o).toMatch(/measured/);
+    const b = capture();
+    expect(await recommendCommand(['--min-vmaf', '90', '--resolution', '1920x1080', '--fps', '30', '--model', paths.onnx, '--hardware', hw.name], b.cli)).toBe(2);
+    expect(b.io.e).toMatch(/^ffwatt recommend: --resolution 1920x1080 .* outside the training range/);
+    const c = capture();
+    expect(await recommendCommand(['--resolution', '640x360', '--fps', '30', '--model', paths.onnx], c.cli)).toBe(2);
+    expect(c.io.e).toMatch(/exactly one quality target/);
+    const d = capture();
+    expect(await recommendCommand(['--min-vmaf', '90', '--resolution', '640x360', '--fps', '30', '--model', paths.onnx, '--hardware', 'nope'], d.cli)).toBe(2);
+    expect(d.io.e).toMatch(/--hardware 'nope' is not in the model card; use 'this' or one of: intel-xeon-2c-rapl/);
+    const e = capture();
+    expect(await recommendCommand(['--min-vmaf', '90', '--fps', '30'], e.cli)).toBe(2);
+    expect(e.io.e).toMatch(/--resolution/);
+  });
+
+  it('runs through the zx wrapper', () => {
+    const r = spawnSync('npx', ['zx', 'advisor/recommend.mjs', '--min-vmaf', '95', '--resolution', '320x180', '--fps', '30', '--model', paths.onnx, '--hardware', hw.name, '--limit', '3'], {
+      encoding: 'utf8',
+    });
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    expect(r.stdout.split('\n').filter((l) => /^\d+\s+lib/.test(l))).toHaveLength(3);
+    const bad = spawnSync('npx', ['zx', 'advisor/recommend.mjs', '--min-vmaf', '95', '--resolution', '320x180', '--fps', '30', '--model', join(dir, 'x.onnx')], { encoding: 'utf8' });
+    expect(bad.status).toBe(2);
+    expect(bad.stderr).toMatch(/x\.onnx not found/);
+  });
+});

@@ -1,0 +1,85 @@
+// `make train` / `npx zx advisor/train.mjs --db results/ffwatt.sqlite --out models/`:
+// trains the advisor from a results database and writes the model, its metadata, the
+// training rows and the model card.
+
+import Database from 'better-sqlite3';
+import { Command, CommanderError } from 'commander';
+import { existsSync, writeFileSync } from 'node:fs';
+import { dirname, join, relative } from 'node:path';
+import { InputError, exitCodeOf } from '../core/errors.ts';
+import { hasSitiFilter, measureContent } from './content.ts';
+import { loadRuns, toTrainingRows } from './dataset.ts';
+import { trainAdvisor } from './train.ts';
+import { writeModelFiles } from './model-files.ts';
+import { buildModelCard, renderModelCard, type CampaignInfo } from './model-card.ts';
+
+export interface TrainIo {
+  out: (s: string) => void;
+  err: (s: string) => void;
+}
+
+const defaultIo: TrainIo = { out: (s) => process.stdout.write(s), err: (s) => process.stderr.write(s) };
+
+function campaignInfo(db: Database.Database, ids: string[]): CampaignInfo[] {
+  return ids.map((id) => {
+    const r = db.prepare('SELECT id, name, created_at FROM campaign WHERE id = ?').get(id) as { id: string; name: string; created_at: number } | undefined;
+    return { id, name: r?.name ?? '?', createdAt: r ? new Date(r.created_at).toISOString() : '?' };
+  });
+}
+
+export async function trainCommand(argv: string[], io: TrainIo = defaultIo): Promise<number> {
+  const program = new Command('train')
+    .description('train the advisor from a results database')
+    .requiredOption('--db <path>', 'results database (SQLite)')
+    .option('--out <dir>', 'where the model files go', 'models')
+    .option('--campaign <id...>', 'train on these campaigns only (default: all)')
+    .option('--seed <n>', 'seed of the train/validation split', '1')
+    .option('--trees <n>', 'boosting rounds', '300')
+    .option('--json', 'print the model card as JSON')
+    .exitOverride()
+    .configureOutput({ writeOut: io.out, writeErr: io.err });
+  try {
+    program.parse(argv, { from: 'user' });
+    const o = program.opts<{ db: string; out: string; campaign?: string[]; seed: string; trees: string; json?: boolean }>();
+    if (!existsSync(o.db)) throw new InputError(`--db ${o.db}: no such results database`, { field: '--db', fix: 'run a campaign first (npx zx harness/run-matrix.mjs …)' });
+    const seed = Number(o.seed);
+    const nTrees = Number(o.trees);
+    if (!Number.isInteger(seed)) throw new InputError(`--seed '${o.seed}' is not an integer`, { field: '--seed' });
+    if (!Number.isInteger(nTrees) || nTrees < 1) throw new InputError(`--trees '${o.trees}' is not a positive integer`, { field: '--trees' });
+    const db = new Database(o.db, { readonly: true, fileMustExist: true });
+    try {
+      const runs = loadRuns(db, o.campaign ?? []);
+      if (runs.length === 0) {
+        throw new InputError(`--db ${o.db}: no succeeded runs${o.campaign ? ` in campaign(s) ${o.campaign.join(', ')}` : ''}`, { field: '--campaign', fix: 'check the campaign ids (ffwatt report lists them)' });
+      }
+      const method = (await hasSitiFilter()) ? 'siti' : 'proxy';
+      const cacheFile = join(dirname(o.db), 'content-cache.json');
+      const { rows, dropped } = await toTrainingRows(runs, (input) => measureContent(input, { method, cacheFile }));
+      const trained = trainAdvisor(rows, { seed, gbrt: { nTrees }, contentMethod: method });
+      trained.dropped.unshift(...dropped);
+      const paths = writeModelFiles(trained, rows, o.out);
+      const rel = (p: string) => relative(process.cwd(), p) || p;
+      const card = buildModelCard(trained, campaignInfo(db, trained.meta.campaigns), { onnx: rel(paths.onnx), features: rel(paths.meta), data: rel(paths.data) });
+      writeFileSync(join(o.out, 'model-card.json'), JSON.stringify(card, null, 2) + '\n');
+      writeFileSync(join(o.out, 'MODEL_CARD.md'), renderModelCard(card));
+      if (o.json) io.out(JSON.stringify(card, null, 2) + '\n');
+      else {
+        const g = trained.scores.gbrt;
+        const r = trained.scores.ridge;
+        io.out(
+          `trained on ${trained.meta.runs.total} runs (${trained.meta.runs.validation} held out), wrote ${rel(paths.onnx)}, model card ${rel(join(o.out, 'MODEL_CARD.md'))}\n` +
+            (['energy', 'quality', 'speed'] as const)
+              .map((t) => `  ${t}: held-out MAPE trees ${g[t].mape.toFixed(1)} %, ridge ${r[t].mape.toFixed(1)} %; R² ${g[t].r2.toFixed(3)} vs ${r[t].r2.toFixed(3)}\n`)
+              .join(''),
+        );
+      }
+      return 0;
+    } finally {
+      db.close();
+    }
+  } catch (err) {
+    if (err instanceof CommanderError) return err.code === 'commander.helpDisplayed' ? 0 : 2;
+    io.err(`ffwatt train: ${err instanceof Error ? err.message : String(err)}\n`);
+    return exitCodeOf(err);
+  }
+}

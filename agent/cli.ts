@@ -1,0 +1,165 @@
+import { Command } from 'commander';
+import { createServer, type Server } from 'node:http';
+import { hostname } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { InputError } from '../core/errors.ts';
+import { createLogger, type Logger } from '../core/log.ts';
+import { openMeters, Sampler } from '../energy/index.ts';
+import { detectEncoders } from '../media/encoders.ts';
+import { startRtmpServer, type RtmpServer } from '../media/rtmp.ts';
+import { listenHost, listenPort, readToken } from '../master/config.ts';
+import { hostFacts } from './host-facts.ts';
+import { HttpMasterClient } from './http-client.ts';
+import { createAgentMetrics } from './metrics.ts';
+import { ResultSpool } from './spool.ts';
+import { Worker } from './worker.ts';
+
+/** Serves an exporter's text on GET /metrics (and /healthz). */
+export function serveMetrics(listen: string, text: () => Promise<string>, contentType: string): Promise<Server> {
+  const server = createServer((req, res) => {
+    if (req.url === '/metrics') {
+      text().then(
+        (body) => res.writeHead(200, { 'content-type': contentType }).end(body),
+        (err) => res.writeHead(500).end(String(err)),
+      );
+    } else if (req.url === '/healthz') res.writeHead(200, { 'content-type': 'application/json' }).end('{"ok":true}');
+    else res.writeHead(404).end('not found\n');
+  });
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(listenPort(listen), listenHost(listen), () => resolve(server));
+  });
+}
+
+/** `ffwatt agent`: registers with the master, heartbeats, claims and runs jobs, posts results via a spool. */
+export async function agentCommand(argv: string[], _cliLog: Logger, signal: AbortSignal): Promise<number> {
+  const cmd = new Command('ffwatt agent')
+    .exitOverride()
+    .requiredOption('--master <url>', 'master URL, e.g. https://master:8443')
+    .requiredOption('--token-file <file>', 'bootstrap token (per-node token is issued at registration)')
+    .option('--spool <dir>', 'results spool directory', '/var/lib/ffwatt-agent/spool')
+    .option('--work <dir>', 'scratch directory for encodes', '/var/lib/ffwatt-agent/work')
+    .option('--node-id <id>', 'node id (default: hostname)')
+    .option('--label <label...>', 'node labels')
+    .option('--ca-cert <file>', 'CA certificate of the master')
+    .option('--client-cert <file>', 'client certificate (mTLS)')
+    .option('--client-key <file>', 'client key (mTLS)')
+    .option('--metrics-listen <host:port>', 'exporter address', '127.0.0.1:9464')
+    .option('--sysfs <path>', 'sysfs root for meters (env FFWATT_SYSFS)')
+    .option('--nvml-library <path>', 'NVML library path')
+    .option('--watts-per-core <w>', 'estimate meter: W per busy core')
+    .option('--vmaf-model <file>', 'VMAF model (env FFWATT_VMAF_MODEL)')
+    .option('--quality-ffmpeg <path>', 'ffmpeg with libvmaf for scoring')
+    .option('--heartbeat-s <s>', 'heartbeat interval', '10')
+    .option('--lease-extend-s <s>', 'lease extension interval', '10')
+    .option('--poll-s <s>', 'idle poll interval', '2')
+    .option('--hybrid-master', 'this worker shares its machine with the master (runs are flagged)');
+  cmd.parse(argv, { from: 'user' });
+  const f = cmd.opts();
+  if (!/^https?:\/\//.test(f.master)) throw new InputError(`--master must be an http(s) URL, got "${f.master}"`, { field: '--master' });
+  const num = (v: string, flag: string) => {
+    const n = Number(v);
+    if (!(n > 0)) throw new InputError(`${flag} must be a positive number, got "${v}"`, { field: flag });
+    return n;
+  };
+  const log = createLogger({ format: 'json', base: { service: 'ffwatt-agent' } });
+  const token = readToken(f.tokenFile, 'bootstrap');
+  const encoders = await detectEncoders();
+  const { meters, refused } = openMeters({ sysfsRoot: f.sysfs, nvmlLibrary: f.nvmlLibrary, wattsPerCore: f.wattsPerCore ? num(f.wattsPerCore, '--watts-per-core') : undefined });
+  for (const r of refused) log.info('meter not used', { meter: r.meter, reason: r.reason, fix: r.fix });
+  if (meters.every((m) => m.source === 'estimate')) log.warn('no energy counters here: energy figures are estimates (source=estimate)');
+  const sampler = new Sampler(meters);
+  sampler.start();
+  const host = hostFacts({
+    sysfsRoot: f.sysfs,
+    hybridMaster: Boolean(f.hybridMaster),
+    meters: [...meters.map((m) => ({ meter: m.name, source: m.source, valid: true })), ...refused.map((r) => ({ meter: r.meter, source: r.source, valid: false, note: r.reason }))],
+  });
+  const nodeId: string = f.nodeId ?? hostname();
+  const metrics = createAgentMetrics({ meters: () => meters, nodeId });
+  const metricsServer = await serveMetrics(f.metricsListen, () => metrics.metricsText(), metrics.registry.contentType);
+
+  const client = new HttpMasterClient({ masterUrl: f.master, token, caCert: f.caCert, clientCert: f.clientCert, clientKey: f.clientKey });
+  const registration = {
+    id: nodeId,
+    hostname: host.hostname,
+    hardware: { cpuModel: host.cpuModel, cores: host.cores, kernel: host.kernel },
+    encoders: encoders.codecMap as Record<string, string>,
+    meters: [...meters.map((m) => ({ meter: m.name, source: m.source, ok: true })), ...refused.map((r) => ({ meter: r.meter, source: r.source, ok: false, reason: r.reason }))],
+    labels: f.label ?? [],
+  };
+  // The master may be down or restarting: keep trying to register (bounded backoff) until stopped.
+  for (let wait = 500; !signal.aborted; wait = Math.min(wait * 2, 15_000)) {
+    try {
+      await client.register(registration);
+      break;
+    } catch (err) {
+      log.warn('cannot register with the master yet', { master: f.master, error: (err as Error).message, retryMs: wait });
+      await sleep(wait, undefined, { signal }).catch(() => {});
+    }
+  }
+  if (signal.aborted) return 0;
+  log.info('registered', { node: nodeId, master: f.master, encoders: encoders.codecMap });
+
+  const reRegisterOn401 = async <T>(fn: () => Promise<T>): Promise<T> => {
+    try {
+      return await fn();
+    } catch (err) {
+      const status = (err as { status?: number }).status;
+      if (status === 401 || status === 404) {
+        // The master lost our token or node (e.g. restored from an older database): register again.
+        await client.register(registration);
+        return fn();
+      }
+      throw err;
+    }
+  };
+  const spool = new ResultSpool(f.spool, (r, i) => reRegisterOn401(() => client.postResult(r, i)), log);
+  await spool.flush(signal);
+
+  const heartbeat = setInterval(() => {
+    reRegisterOn401(() => client.heartbeat(nodeId)).catch((err) => log.warn('heartbeat failed', { error: (err as Error).message }));
+  }, num(f.heartbeatS, '--heartbeat-s') * 1000);
+
+  let rtmp: RtmpServer | null = null;
+  const worker = new Worker({
+    client: {
+      register: (n) => client.register(n),
+      heartbeat: (id) => client.heartbeat(id),
+      claim: (id) => reRegisterOn401(() => client.claim(id)),
+      extendLease: (jobId, id, attempt) => client.extendLease(jobId, id, attempt),
+      postResult: (r, i) => client.postResult(r, i),
+    },
+    nodeId,
+    sampler,
+    encoders,
+    host,
+    workDir: f.work,
+    log,
+    onEvent: (ev) => metrics.onEvent(ev),
+    onResources: (jobId, u) => metrics.setJobResources(jobId, { cpuSeconds: u.cpuSeconds, peakRssBytes: u.peakRssBytes, readBytes: u.readBytes ?? 0, writeBytes: u.writeBytes ?? 0 }),
+    vmafModel: f.vmafModel ?? process.env.FFWATT_VMAF_MODEL ?? null,
+    qualityFfmpegPath: f.qualityFfmpeg,
+    leaseExtendMs: num(f.leaseExtendS, '--lease-extend-s') * 1000,
+    rtmp: async () => (rtmp ??= await startRtmpServer({ workDir: join(f.work, 'nginx') })),
+    deliver: (record, idle) => spool.deliver(record, idle, signal),
+  });
+  const pollMs = num(f.pollS, '--poll-s') * 1000;
+  while (!signal.aborted) {
+    try {
+      await worker.loop(() => false, { pollMs, signal });
+    } catch (err) {
+      log.warn('master unreachable or job loop failed; retrying', { error: (err as Error).message });
+      await sleep(pollMs, undefined, { signal }).catch(() => {});
+      await spool.flush(signal).catch(() => {});
+    }
+  }
+  log.info('agent stopping');
+  clearInterval(heartbeat);
+  sampler.stop();
+  if (rtmp) await (rtmp as RtmpServer).stop();
+  await new Promise((r) => metricsServer.close(r));
+  await client.close();
+  return 0;
+}

@@ -1,0 +1,259 @@
+// Comparisons between scenarios: ranking, Pareto fronts, pairwise Welch tests with Holm's
+// correction, figures relative to a reference configuration, rate curves with Bjøntegaard
+// deltas, and the efficiency score. All work on ScenarioReport summaries (no runs).
+import { InputError } from '../core/errors.ts';
+import { bdDelta, hedgesG, holm, relativeDifference, welchFromMoments } from './stats.ts';
+import { num } from './format.ts';
+import type { PairwiseTest, ParetoSet, QualityMetric, RankingRow, RateCurve, RelativeFigure, ReportModel, ScenarioReport } from './model.ts';
+
+export const ALPHA = 0.05;
+/** Most pairwise tests computed; beyond that the family is cut and the report says so. */
+export const MAX_PAIRS = 20_000;
+
+const configOf = (s: ScenarioReport) => `${s.codec}/${s.encoder ?? s.codec}/${s.preset}`;
+export const configLabel = (s: { codec: string; encoder: string | null; preset: string }) => `${s.encoder ?? s.codec} ${s.preset}`;
+/** Scenarios with the same key here encode the same thing the same way, up to the encoder configuration. */
+const sameWorkKey = (s: ScenarioReport) => `${s.mode}|${s.content}|x${s.streams}|${s.rate.kind}=${s.rate.value}`;
+const contentGroupKey = (s: ScenarioReport) => `${s.mode} ${s.content} x${s.streams}`;
+
+export function qualityOf(s: ScenarioReport, metric: QualityMetric | null): number | null {
+  return metric ? (s.metrics[metric]?.mean ?? null) : null;
+}
+
+export function rank(scenarios: ScenarioReport[]): RankingRow[] {
+  return scenarios
+    .filter((s) => s.energy)
+    .sort((a, b) => a.energy!.mean - b.energy!.mean || a.id - b.id)
+    .map((s, i) => ({
+      rank: i + 1,
+      scenarioId: s.id,
+      label: s.label,
+      energy: s.energy!,
+      sourceLabel: s.sourceLabel,
+      estimate: s.estimate,
+      flags: Object.keys(s.flags),
+    }));
+}
+
+/** Points that no other point beats on both axes: lower energy and higher value. */
+export function paretoFront(scenarios: ScenarioReport[], metric: string, valueOf: (s: ScenarioReport) => number | null): ParetoSet | null {
+  const pts = scenarios
+    .filter((s) => s.energy && valueOf(s) != null)
+    .map((s) => ({ scenarioId: s.id, label: s.label, energy: s.energy!.mean, value: valueOf(s)!, onFront: false, estimate: s.estimate }));
+  if (pts.length === 0) return null;
+  const sorted = [...pts].sort((a, b) => a.energy - b.energy || b.value - a.value || a.scenarioId - b.scenarioId);
+  let best = -Infinity;
+  for (const p of sorted) {
+    if (p.value > best) {
+      p.onFront = true;
+      best = p.value;
+    }
+  }
+  return { metric, points: pts };
+}
+
+/** Welch tests between every two configurations doing the same work, Holm-corrected over the family. */
+export function pairwise(scenarios: ScenarioReport[], basisLabel: string): ReportModel['comparisons'] {
+  const groups = new Map<string, ScenarioReport[]>();
+  for (const s of scenarios) {
+    if (!s.energy || s.energy.sd == null) continue;
+    const k = `${sameWorkKey(s)}|${s.estimate ? 'estimate' : 'measured'}`;
+    (groups.get(k) ?? groups.set(k, []).get(k)!).push(s);
+  }
+  const raw: Array<Omit<PairwiseTest, 'pHolm' | 'significant' | 'verdict'>> = [];
+  let cut = false;
+  for (const members of groups.values()) {
+    for (let i = 0; i < members.length; i++) {
+      for (let j = i + 1; j < members.length; j++) {
+        if (raw.length >= MAX_PAIRS) {
+          cut = true;
+          break;
+        }
+        const a = members[i];
+        const b = members[j];
+        const ea = { n: a.energy!.n, mean: a.energy!.mean, sd: a.energy!.sd! };
+        const eb = { n: b.energy!.n, mean: b.energy!.mean, sd: b.energy!.sd! };
+        const w = welchFromMoments(ea, eb);
+        if (!w) continue;
+        raw.push({
+          a: a.id,
+          b: b.id,
+          labelA: a.label,
+          labelB: b.label,
+          meanA: ea.mean,
+          meanB: eb.mean,
+          diffPct: eb.mean === 0 ? 0 : (ea.mean / eb.mean - 1) * 100,
+          t: w.t,
+          df: w.df,
+          p: w.p,
+          hedgesG: hedgesG(ea, eb),
+          estimate: a.estimate,
+        });
+      }
+    }
+  }
+  const adjusted = holm(raw.map((r) => r.p));
+  const tests = raw.map((r, i): PairwiseTest => {
+    const pHolm = adjusted[i];
+    const significant = pHolm <= ALPHA;
+    const est = r.estimate ? ' (ESTIMATE energy)' : '';
+    const verdict = significant
+      ? `${r.labelA} uses ${num(Math.abs(r.diffPct), 3)}% ${r.diffPct < 0 ? 'less' : 'more'} energy than ${r.labelB} (Holm p=${num(pHolm, 2)})${est}`
+      : `no significant difference between ${r.labelA} and ${r.labelB} (Holm p=${num(pHolm, 2)})${est}`;
+    return { ...r, pHolm, significant, verdict };
+  });
+  return {
+    metric: basisLabel,
+    alpha: ALPHA,
+    family: 'scenarios with the same mode, content, streams and rate setting, estimated and measured energy kept apart',
+    tests,
+    note: `${tests.length} Welch t-tests, Holm-corrected at α=${ALPHA}${cut ? `; cut at ${MAX_PAIRS} pairs` : ''}. Scenarios with fewer than 2 successful runs are not tested.`,
+  };
+}
+
+export interface ReferenceChoice {
+  codec?: string;
+  encoder?: string;
+  preset?: string;
+}
+
+/** Reference configuration: as given, else the fastest preset (highest mean speed) of the first codec. */
+export function chooseReference(scenarios: ScenarioReport[], given: ReferenceChoice = {}): ReportModel['reference'] {
+  if (scenarios.length === 0) return null;
+  const explicit = Boolean(given.codec || given.encoder || given.preset);
+  const codec = given.codec ?? scenarios[0].codec;
+  const candidates = scenarios.filter((s) => s.codec === codec && (!given.encoder || (s.encoder ?? s.codec) === given.encoder) && (!given.preset || s.preset === given.preset));
+  if (candidates.length === 0) {
+    const known = [...new Set(scenarios.map((s) => `${s.codec}/${s.encoder ?? s.codec}/${s.preset}`))].join(', ');
+    throw new InputError(`reference configuration ${JSON.stringify(given)} matches no scenario of this campaign`, { field: 'reference', fix: `choose codec/encoder/preset among: ${known}` });
+  }
+  const speed = new Map<string, { sum: number; n: number; first: ScenarioReport }>();
+  for (const s of candidates) {
+    const k = configOf(s);
+    const e = speed.get(k) ?? { sum: 0, n: 0, first: s };
+    if (s.metrics.speed) (e.sum += s.metrics.speed.mean), e.n++;
+    speed.set(k, e);
+  }
+  const ordered = [...speed.values()].sort((a, b) => (b.n ? b.sum / b.n : -1) - (a.n ? a.sum / a.n : -1) || a.first.id - b.first.id);
+  const pick = ordered[0].first;
+  return {
+    codec: pick.codec,
+    encoder: pick.encoder,
+    preset: pick.preset,
+    chosenBy: explicit ? 'given in the report options' : `fastest preset (highest mean speed) of the first codec, ${codec}`,
+  };
+}
+
+export function relativeFigures(scenarios: ScenarioReport[], reference: ReportModel['reference'], metric: QualityMetric | null): RelativeFigure[] {
+  if (!reference) return [];
+  const isRef = (s: ScenarioReport) => s.codec === reference.codec && s.encoder === reference.encoder && s.preset === reference.preset;
+  const refs = new Map<string, ScenarioReport>();
+  for (const s of scenarios) if (isRef(s) && s.energy) refs.set(`${sameWorkKey(s)}|${s.estimate}`, s);
+  const out: RelativeFigure[] = [];
+  for (const s of scenarios) {
+    if (isRef(s) || !s.energy) continue;
+    const r = refs.get(`${sameWorkKey(s)}|${s.estimate}`);
+    if (!r) continue;
+    const rel = relativeDifference(s.energy, r.energy!);
+    if (!rel) continue;
+    const qs = qualityOf(s, metric);
+    const qr = qualityOf(r, metric);
+    const qualityDiff = qs != null && qr != null ? qs - qr : null;
+    const verb = rel.pct >= 0 ? 'costs' : 'saves';
+    const ci = rel.halfWidthPct == null ? ' (no CI: fewer than 2 runs)' : ` ±${num(rel.halfWidthPct, 2)}%`;
+    const pct = `${rel.pct >= 0 ? '+' : ''}${num(Math.abs(rel.pct), 3)}%`;
+    const q = qualityDiff == null ? 'quality not scored' : `${qualityDiff >= 0 ? '+' : '−'}${num(Math.abs(qualityDiff), 3)} ${metric!.toUpperCase()}`;
+    out.push({
+      scenarioId: s.id,
+      referenceId: r.id,
+      label: s.label,
+      referenceLabel: r.label,
+      energyPct: rel.pct,
+      energyHalfWidthPct: rel.halfWidthPct,
+      qualityDiff,
+      qualityMetric: qualityDiff == null ? null : metric,
+      estimate: s.estimate,
+      text: `${s.label} ${verb} ${pct}${ci} energy for ${q} vs ${r.label}${s.estimate ? ' [ESTIMATE energy]' : ''}`,
+    });
+  }
+  return out;
+}
+
+/** Rate–quality–energy curves per configuration and content; BD deltas against the group's anchor. */
+export function rateCurves(scenarios: ScenarioReport[], reference: ReportModel['reference'], metric: QualityMetric | null): RateCurve[] {
+  const curves = new Map<string, RateCurve & { firstId: number }>();
+  for (const s of scenarios) {
+    const k = `${contentGroupKey(s)}|${configOf(s)}|${s.rate.kind}|${s.estimate}`;
+    let c = curves.get(k);
+    if (!c) {
+      c = { group: contentGroupKey(s), config: configLabel(s), codec: s.codec, encoder: s.encoder, preset: s.preset, rateKind: s.rate.kind, estimate: s.estimate, points: [], bd: null, firstId: s.id };
+      curves.set(k, c);
+    }
+    c.points.push({ scenarioId: s.id, rateLabel: s.rateLabel, bitrateBps: s.metrics.bitrateBps?.mean ?? null, energy: s.energy?.mean ?? null, quality: qualityOf(s, metric) });
+  }
+  const list = [...curves.values()].filter((c) => c.points.length >= 2);
+  const usable = (c: RateCurve) => c.points.filter((p) => p.bitrateBps != null && p.energy != null && p.quality != null).length >= 4;
+  const byGroup = new Map<string, typeof list>();
+  for (const c of list) {
+    c.points.sort((a, b) => (a.bitrateBps ?? 0) - (b.bitrateBps ?? 0) || a.scenarioId - b.scenarioId);
+    (byGroup.get(c.group) ?? byGroup.set(c.group, []).get(c.group)!).push(c);
+  }
+  for (const members of byGroup.values()) {
+    const eligible = members.filter(usable);
+    if (eligible.length < 2) {
+      for (const c of members)
+        c.bd = { anchor: '', bdRatePct: null, bdEnergyPct: null, reason: usable(c) ? 'no second curve with ≥ 4 rates for this content' : 'fewer than 4 rates with bitrate, energy and quality' };
+      continue;
+    }
+    const anchor =
+      eligible.find((c) => reference && c.codec === reference.codec && c.encoder === reference.encoder && c.preset === reference.preset && !c.estimate) ?? eligible[0];
+    for (const c of members) {
+      if (c === anchor) {
+        c.bd = { anchor: anchor.config, bdRatePct: null, bdEnergyPct: null, reason: 'anchor curve of this group' };
+        continue;
+      }
+      if (!usable(c)) {
+        c.bd = { anchor: anchor.config, bdRatePct: null, bdEnergyPct: null, reason: 'fewer than 4 rates with bitrate, energy and quality' };
+        continue;
+      }
+      const pts = (x: RateCurve, key: 'bitrateBps' | 'energy') =>
+        x.points.filter((p) => p.bitrateBps != null && p.energy != null && p.quality != null).map((p) => ({ value: p[key]!, quality: p.quality! }));
+      const rate = bdDelta(pts(anchor, 'bitrateBps'), pts(c, 'bitrateBps'));
+      const energy = bdDelta(pts(anchor, 'energy'), pts(c, 'energy'));
+      c.bd = { anchor: anchor.config, bdRatePct: rate.pct, bdEnergyPct: energy.pct, reason: rate.reason ?? energy.reason ?? null };
+    }
+  }
+  return list
+    .sort((a, b) => a.firstId - b.firstId)
+    .map(({ firstId: _firstId, ...c }) => c);
+}
+
+export interface EfficiencyScore {
+  scenarioId: number;
+  label: string;
+  content: string;
+  /** Quality points per (J per encoded minute). */
+  qualityPerEnergy: number;
+  /** 0..1: share of the best quality-per-energy measured for the same content. */
+  score: number;
+  bestScenarioId: number;
+}
+
+/** Efficiency of each scenario relative to the best one measured for the same content and resolution. */
+export function efficiencyScores(model: Pick<ReportModel, 'scenarios' | 'qualityMetric'>): EfficiencyScore[] {
+  const rows = model.scenarios
+    .map((s) => {
+      const q = qualityOf(s, model.qualityMetric);
+      return s.energy && q != null && s.energy.mean > 0 ? { s, qpe: q / s.energy.mean } : null;
+    })
+    .filter((x): x is { s: ScenarioReport; qpe: number } => x != null);
+  const best = new Map<string, { qpe: number; id: number }>();
+  for (const r of rows) {
+    const b = best.get(r.s.content);
+    if (!b || r.qpe > b.qpe) best.set(r.s.content, { qpe: r.qpe, id: r.s.id });
+  }
+  return rows.map((r) => {
+    const b = best.get(r.s.content)!;
+    return { scenarioId: r.s.id, label: r.s.label, content: r.s.content, qualityPerEnergy: r.qpe, score: r.qpe / b.qpe, bestScenarioId: b.id };
+  });
+}

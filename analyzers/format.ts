@@ -1,0 +1,49 @@
+// Number and label formatting shared by the writers, so every report prints a figure alike.
+import type { Stat } from './model.ts';
+
+/** Significant-figure formatting without exponent for everyday magnitudes; '—' for missing. */
+export function num(x: number | null | undefined, sig = 4): string {
+  if (x == null || !Number.isFinite(x)) return '—';
+  if (x === 0) return '0';
+  const abs = Math.abs(x);
+  if (abs >= 1e15 || abs < 1e-6) return x.toExponential(sig - 1);
+  const digits = Math.max(0, sig - 1 - Math.floor(Math.log10(abs)));
+  return x.toFixed(Math.min(digits, 12));
+}
+
+/** "mean ±half-width" (95% CI), or "mean (n=1)" when there is no spread yet. */
+export function stat(s: Stat | null | undefined, sig = 4): string {
+  if (!s) return '—';
+  if (s.halfWidth == null) return `${num(s.mean, sig)} (n=1)`;
+  return `${num(s.mean, sig)} ±${num(s.halfWidth, 2)}`;
+}
+
+export function signedPct(x: number, sig = 3): string {
+  return `${x >= 0 ? '+' : '−'}${num(Math.abs(x), sig)}%`;
+}
+
+export function bytes(x: number | null | undefined): string {
+  if (x == null || !Number.isFinite(x)) return '—';
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let v = x;
+  let i = 0;
+  while (Math.abs(v) >= 1024 && i < units.length - 1) (v /= 1024), i++;
+  return `${num(v, 4)} ${units[i]}`;
+}
+
+export function bitrate(x: number | null | undefined): string {
+  if (x == null || !Number.isFinite(x)) return '—';
+  if (Math.abs(x) >= 1e6) return `${num(x / 1e6, 4)} Mb/s`;
+  return `${num(x / 1e3, 4)} kb/s`;
+}
+
+export function flagList(flags: Record<string, number> | string[]): string {
+  const list = Array.isArray(flags) ? flags : Object.entries(flags).map(([f, n]) => `${f}×${n}`);
+  return list.length ? list.join(', ') : '';
+}
+
+/** Rounds to `sig` significant digits for machine outputs (JSON/CSV) so goldens do not hang on the last ulp. */
+export function round(x: number, sig = 10): number {
+  if (!Number.isFinite(x) || x === 0) return x;
+  return Number(x.toPrecision(sig));
+}

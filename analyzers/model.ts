@@ -1,0 +1,212 @@
+// The report model: everything a writer prints, computed once by summarize.ts.
+// Plain JSON data (no classes, no Dates) so write-json can dump it as it is.
+import type { Summary } from './stats.ts';
+
+export type Stat = Summary;
+export type QualityMetric = 'vmaf' | 'psnr';
+export type EnergyBasis = 'net' | 'gross';
+
+export const METRIC_KEYS = [
+  'jPerMin',
+  'netJPerMin',
+  'grossJ',
+  'netJ',
+  'avgW',
+  'fps',
+  'speed',
+  'bitrateBps',
+  'outputBytes',
+  'mediaSeconds',
+  'wallS',
+  'windowS',
+  'psnr',
+  'ssim',
+  'vmaf',
+  'idleW',
+] as const;
+export type MetricKey = (typeof METRIC_KEYS)[number];
+
+export interface CostOptions {
+  /** Electricity price per kWh, in `currency`. Default 0.30. */
+  pricePerKwh?: number;
+  /** Default 'EUR'. */
+  currency?: string;
+  /** Grid carbon intensity, g CO2e per kWh. Default 300. */
+  carbonGramsPerKwh?: number;
+  /** Hourly price of the machine; null/absent = instance cost not computed. */
+  instanceCostPerHour?: number | null;
+}
+
+export interface CostAssumptions {
+  pricePerKwh: number;
+  currency: string;
+  carbonGramsPerKwh: number;
+  instanceCostPerHour: number | null;
+  /** Which of the figures above were defaults rather than given. */
+  defaulted: string[];
+}
+
+export interface ScenarioCost {
+  /** kWh of gross measured energy per encoded hour. */
+  kwhPerEncodedHour: number | null;
+  energyCostPerEncodedHour: number | null;
+  co2GramsPerEncodedHour: number | null;
+  /** Machine hours per encoded hour × instanceCostPerHour; null without an hourly price. */
+  instanceCostPerEncodedHour: number | null;
+}
+
+export interface ScenarioReport {
+  id: number;
+  key: string;
+  label: string;
+  mode: string;
+  codec: string;
+  encoder: string | null;
+  preset: string;
+  rate: { kind: string; value: number };
+  rateLabel: string;
+  streams: number;
+  resolution: string;
+  fps: number;
+  /** Input description + resolution: what "same content" means for efficiency and comparisons. */
+  content: string;
+  runs: { succeeded: number; failed: number; canceled: number };
+  repetitions: { min: number; max: number; ciTargetPct: number; ciHalfwidthPct: number | null; met: boolean; note: string };
+  metrics: Record<MetricKey, Stat | null>;
+  /** Ranking-basis energy per encoded minute (net or gross, as model.basis says). */
+  energy: Stat | null;
+  /** Run counts per energy source over succeeded runs; 'none' = no energy figure. */
+  energySources: Record<string, number>;
+  /** True when any succeeded run's energy is an estimate: such rows are marked everywhere. */
+  estimate: boolean;
+  /** Short source text for tables, e.g. "rapl", "ESTIMATE". */
+  sourceLabel: string;
+  /** Validity flag -> number of succeeded runs carrying it. */
+  flags: Record<string, number>;
+  idleBaseline: { used: boolean; watts: Stat | null };
+  /** Quality (model.qualityMetric) per (J per encoded minute) relative to the best of the same content, 0..1. */
+  efficiency: number | null;
+  cost: ScenarioCost;
+  /** Figures that are missing and why (never shown as zero). */
+  missing: string[];
+}
+
+export interface RankingRow {
+  rank: number;
+  scenarioId: number;
+  label: string;
+  energy: Stat;
+  sourceLabel: string;
+  estimate: boolean;
+  flags: string[];
+}
+
+export interface ParetoPoint {
+  scenarioId: number;
+  label: string;
+  energy: number;
+  value: number;
+  onFront: boolean;
+  estimate: boolean;
+}
+
+export interface ParetoSet {
+  /** What the y axis holds: 'vmaf' | 'psnr' | 'speed'. */
+  metric: string;
+  points: ParetoPoint[];
+}
+
+export interface PairwiseTest {
+  a: number;
+  b: number;
+  labelA: string;
+  labelB: string;
+  meanA: number;
+  meanB: number;
+  /** (meanA / meanB − 1) × 100 */
+  diffPct: number;
+  t: number;
+  df: number;
+  p: number;
+  pHolm: number;
+  significant: boolean;
+  hedgesG: number | null;
+  estimate: boolean;
+  verdict: string;
+}
+
+export interface RelativeFigure {
+  scenarioId: number;
+  referenceId: number;
+  label: string;
+  referenceLabel: string;
+  energyPct: number;
+  energyHalfWidthPct: number | null;
+  qualityDiff: number | null;
+  qualityMetric: QualityMetric | null;
+  estimate: boolean;
+  text: string;
+}
+
+export interface CurvePoint {
+  scenarioId: number;
+  rateLabel: string;
+  bitrateBps: number | null;
+  energy: number | null;
+  quality: number | null;
+}
+
+export interface RateCurve {
+  /** Content group: mode, content, streams. */
+  group: string;
+  config: string;
+  codec: string;
+  encoder: string | null;
+  preset: string;
+  rateKind: string;
+  estimate: boolean;
+  points: CurvePoint[];
+  /** Bjøntegaard deltas against the group's anchor curve (needs ≥ 4 points on both). */
+  bd: { anchor: string; bdRatePct: number | null; bdEnergyPct: number | null; reason: string | null } | null;
+}
+
+export interface Counted {
+  value: string;
+  runs: number;
+}
+
+export interface Provenance {
+  ffmpegVersions: Counted[];
+  cpuModels: Counted[];
+  kernels: Counted[];
+  gpus: Counted[];
+  nodes: Counted[];
+  meters: Array<{ meter: string; source: string; valid: boolean; runs: number }>;
+  idleBaselines: Array<{ nodeId: string; measuredAt: string; seconds: number; totalW: number; source: string }>;
+}
+
+export interface ReportModel {
+  schema: 'ffwatt-report/1';
+  generatedAt: string;
+  campaign: {
+    id: string;
+    name: string;
+    createdAt: string;
+    status: string;
+    matrixHash: string;
+    repetitions: { min: number; max: number; ciHalfwidthPct: number };
+  };
+  totals: { scenarios: number; runs: { succeeded: number; failed: number; canceled: number } };
+  basis: { energy: EnergyBasis; note: string };
+  qualityMetric: QualityMetric | null;
+  scenarios: ScenarioReport[];
+  ranking: RankingRow[];
+  pareto: { quality: ParetoSet | null; speed: ParetoSet | null };
+  comparisons: { metric: string; alpha: number; family: string; tests: PairwiseTest[]; note: string };
+  reference: { codec: string; encoder: string | null; preset: string; chosenBy: string } | null;
+  relative: RelativeFigure[];
+  curves: RateCurve[];
+  cost: CostAssumptions;
+  provenance: Provenance;
+  notes: string[];
+}

@@ -1,0 +1,241 @@
+// HTML writer: one self-contained file (inline CSS and SVG, no script, no network).
+import type { ReportModel, ScenarioReport } from './model.ts';
+import { bitrate, bytes, flagList, num, signedPct, stat } from './format.ts';
+import { barChart, esc, lineChart, scatterChart } from './svg.ts';
+
+const CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:";
+
+const CSS = `
+:root { --fg:#1b1f24; --muted:#57606a; --line:#d0d7de; --bg:#fff; --accent:#0b5cad; --est:#b35900; }
+* { box-sizing: border-box; }
+body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; color: var(--fg); background: var(--bg); margin: 0 auto; max-width: 1200px; padding: 24px; }
+h1 { font-size: 1.6em; margin: 0 0 .3em; } h2 { font-size: 1.25em; margin: 1.6em 0 .5em; border-bottom: 1px solid var(--line); padding-bottom: .2em; }
+h3 { font-size: 1.05em; margin: 1.2em 0 .4em; }
+p.meta, .muted { color: var(--muted); }
+.note { border-left: 4px solid var(--accent); padding: .4em .8em; background: #f3f8fd; }
+.warn { border-left: 4px solid var(--est); padding: .4em .8em; background: #fff6ec; }
+.table-wrap { overflow-x: auto; }
+table { border-collapse: collapse; width: 100%; font-size: 12.5px; margin: .4em 0 1em; }
+th, td { border: 1px solid var(--line); padding: 3px 6px; text-align: left; vertical-align: top; }
+th { background: #f6f8fa; position: sticky; top: 0; }
+td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
+tr.estimate td { background: #fff6ec; }
+.badge { display: inline-block; padding: 0 .4em; border-radius: 3px; font-size: 11px; font-weight: 600; }
+.badge.est { background: var(--est); color: #fff; } .badge.meas { background: #e7f0e7; color: #1a5e20; }
+.sig { color: #1a5e20; font-weight: 600; } .nsig { color: var(--muted); }
+.charts { display: grid; grid-template-columns: repeat(auto-fit, minmax(480px, 1fr)); gap: 16px; }
+figure.chart { margin: 0; border: 1px solid var(--line); border-radius: 6px; padding: 8px; background: #fff; break-inside: avoid; }
+figure.chart svg { width: 100%; height: auto; display: block; }
+figcaption { font-size: 12px; color: var(--muted); margin-top: 4px; }
+svg .grid { stroke: #eaeef2; } svg .axis { stroke: #57606a; } svg .tick { font-size: 11px; fill: #57606a; } svg .label { font-size: 12px; fill: #1b1f24; }
+svg .dot { fill: #1f77b4; fill-opacity: .75; stroke: #fff; } svg .dot.on-front { fill: #d62728; }
+svg .dot.estimate { fill: #fff; stroke: var(--est); stroke-width: 2; stroke-dasharray: 3 2; } svg .est { font-size: 10px; fill: var(--est); }
+svg .front { fill: none; stroke: #d62728; stroke-width: 1.5; stroke-dasharray: 5 3; }
+svg .bar.estimate { fill-opacity: .35; stroke: var(--est); stroke-width: 2; stroke-dasharray: 4 2; }
+svg .whisker { stroke: #1b1f24; stroke-width: 1.5; } svg .series { fill: none; stroke-width: 2; } svg .series.estimate { stroke-dasharray: 5 3; }
+.legend .sw { display: inline-block; width: 10px; height: 10px; margin: 0 2px 0 8px; vertical-align: middle; }
+.front-sw { background: #d62728; } .est-sw { border: 2px dashed var(--est); }
+ul.plain { padding-left: 1.2em; }
+@media print {
+  body { max-width: none; padding: 0; font-size: 11px; }
+  h2 { break-after: avoid; } table, figure.chart { break-inside: avoid; }
+  .charts { grid-template-columns: 1fr 1fr; } th { position: static; }
+  a { color: inherit; text-decoration: none; }
+}
+`;
+
+const badge = (s: { estimate: boolean; sourceLabel: string }) => (s.estimate ? `<span class="badge est">${esc(s.sourceLabel)}</span>` : `<span class="badge meas">${esc(s.sourceLabel)}</span>`);
+const td = (v: string, numeric = false) => `<td${numeric ? ' class="num"' : ''}>${v}</td>`;
+
+function htmlTable(head: string[], rows: Array<{ cells: string[]; estimate?: boolean; numeric?: boolean[] }>, id: string): string {
+  return `<div class="table-wrap"><table id="${id}"><thead><tr>${head.map((h) => `<th>${esc(h)}</th>`).join('')}</tr></thead><tbody>
+${rows.map((r) => `<tr${r.estimate ? ' class="estimate"' : ''}>${r.cells.map((c, i) => td(c, r.numeric?.[i])).join('')}</tr>`).join('\n')}
+</tbody></table></div>`;
+}
+
+function summary(m: ReportModel): string {
+  const c = m.campaign;
+  const t = m.totals.runs;
+  const top = m.ranking.slice(0, 3).map((r) => `<li>${esc(r.label)}: <b>${esc(stat(r.energy))}</b> J per encoded minute (${m.basis.energy}) ${badge(r)}</li>`);
+  const best = m.scenarios.filter((s) => s.efficiency === 1);
+  return `<header><h1>ffwatt report: ${esc(c.name)}</h1>
+<p class="meta">Campaign <code>${esc(c.id)}</code> (${esc(c.status)}), created ${esc(c.createdAt)} · generated ${esc(m.generatedAt)} · ${m.totals.scenarios} scenarios · runs ${t.succeeded} succeeded, ${t.failed} failed, ${t.canceled} canceled · repetitions ${c.repetitions.min}–${c.repetitions.max}, CI target ±${c.repetitions.ciHalfwidthPct}%</p></header>
+<section id="summary"><h2>Summary</h2>
+<p class="note">${esc(m.basis.note)}</p>
+${m.scenarios.some((s) => s.estimate) ? '<p class="warn"><span class="badge est">ESTIMATE</span> rows carry energy modelled from CPU time, not measured by a hardware counter. Compare them only with each other.</p>' : ''}
+${top.length ? `<p>Lowest energy per encoded minute:</p><ol>${top.join('')}</ol>` : '<p>No scenario has an energy figure; nothing is ranked.</p>'}
+${best.length ? `<p>Most ${esc(m.qualityMetric?.toUpperCase() ?? '')} per J/encoded minute, per content: ${best.map((s) => `${esc(s.label)} ${badge(s)}`).join('; ')}.</p>` : ''}
+${m.reference ? `<p>Reference configuration: <b>${esc(m.reference.encoder ?? m.reference.codec)} ${esc(m.reference.preset)}</b> (${esc(m.reference.chosenBy)}).</p>` : ''}
+<p>Pairwise tests: ${m.comparisons.tests.filter((x) => x.significant).length} of ${m.comparisons.tests.length} differences are significant after Holm correction.</p>
+</section>`;
+}
+
+function ranking(m: ReportModel): string {
+  return `<section id="ranking"><h2>Ranking</h2><p class="muted">By ${m.basis.energy} J per encoded minute, mean ±95% CI half-width, lowest first.</p>
+${htmlTable(
+  ['rank', 'scenario', `J/encoded min (${m.basis.energy})`, 'source', 'flags'],
+  m.ranking.map((r) => ({ cells: [String(r.rank), esc(r.label), esc(stat(r.energy)), badge(r), esc(r.flags.join(', '))], estimate: r.estimate, numeric: [true, false, true] })),
+  'ranking-table',
+)}</section>`;
+}
+
+function scenarioTable(m: ReportModel): string {
+  const rows = m.scenarios.map((s: ScenarioReport) => ({
+    cells: [
+      esc(s.label),
+      String(s.runs.succeeded),
+      String(s.runs.failed + s.runs.canceled),
+      `${s.repetitions.met ? '✔' : '✘'} ${esc(s.repetitions.note)}`,
+      esc(stat(s.metrics.jPerMin)),
+      esc(stat(s.metrics.netJPerMin)),
+      esc(stat(s.metrics.avgW)),
+      esc(stat(s.metrics.fps)),
+      esc(stat(s.metrics.speed, 3)),
+      esc(bitrate(s.metrics.bitrateBps?.mean)),
+      esc(bytes(s.metrics.outputBytes?.mean)),
+      esc(stat(s.metrics.psnr)),
+      esc(stat(s.metrics.ssim)),
+      esc(stat(s.metrics.vmaf)),
+      badge(s),
+      s.idleBaseline.used ? esc(num(s.idleBaseline.watts?.mean)) : 'none',
+      s.efficiency == null ? '—' : `${esc(num(s.efficiency * 100, 3))}%`,
+      esc(flagList(s.flags)),
+      esc(s.missing.join('; ')),
+    ],
+    estimate: s.estimate,
+    numeric: [false, true, true, false, true, true, true, true, true, true, true, true, true, true, false, true, true],
+  }));
+  return `<section id="scenarios"><h2>Scenarios</h2><p class="muted">Mean ±95% CI half-width over succeeded runs; J/min = joules per encoded minute.</p>
+${htmlTable(['scenario', 'ok', 'failed', 'repetitions', 'J/min gross', 'J/min net', 'W', 'fps', 'speed', 'bitrate', 'size', 'PSNR', 'SSIM', 'VMAF', 'source', 'idle W', 'efficiency', 'flags', 'missing'], rows, 'scenario-table')}</section>`;
+}
+
+function comparisons(m: ReportModel): string {
+  const rel = m.relative.length
+    ? `<ul class="plain">${m.relative.map((r) => `<li${r.estimate ? ' class="estimate"' : ''}>${esc(r.text)}${r.estimate ? ' <span class="badge est">ESTIMATE</span>' : ''}</li>`).join('')}</ul>`
+    : '<p>No scenario shares its work with a reference scenario.</p>';
+  const c = m.comparisons;
+  const tests = c.tests.length
+    ? htmlTable(
+        ['A', 'B', 'A vs B', 't', 'df', 'p', 'Holm p', "Hedges' g", 'result'],
+        c.tests.map((t) => ({
+          cells: [esc(t.labelA), esc(t.labelB), esc(signedPct(t.diffPct)), esc(num(t.t, 3)), esc(num(t.df, 3)), esc(num(t.p, 3)), esc(num(t.pHolm, 3)), esc(num(t.hedgesG, 3)), `<span class="${t.significant ? 'sig' : 'nsig'}">${esc(t.verdict)}</span>`],
+          estimate: t.estimate,
+          numeric: [false, false, true, true, true, true, true, true],
+        })),
+        'pairwise-table',
+      )
+    : '<p>No pair of scenarios doing the same work has two or more runs each.</p>';
+  return `<section id="comparisons"><h2>Comparisons</h2>
+<h3>Relative to the reference</h3>${rel}
+<h3>Pairwise Welch tests</h3><p class="muted">${esc(c.note)} Metric: ${esc(c.metric)}. Family: ${esc(c.family)}.</p>${tests}</section>`;
+}
+
+function paretoCharts(m: ReportModel): string {
+  const charts: string[] = [];
+  for (const set of [m.pareto.quality, m.pareto.speed]) {
+    if (!set) continue;
+    charts.push(
+      scatterChart({
+        id: `pareto-${set.metric}`,
+        title: `Energy vs ${set.metric.toUpperCase()}: Pareto front (lower energy, higher ${set.metric})`,
+        xLabel: `J per encoded minute (${m.basis.energy})`,
+        yLabel: set.metric === 'speed' ? 'speed (× real time)' : set.metric.toUpperCase(),
+        points: set.points.map((p) => ({ id: `s${p.scenarioId}`, x: p.energy, y: p.value, label: p.label, highlight: p.onFront, estimate: p.estimate })),
+      }),
+    );
+  }
+  return `<section id="pareto"><h2>Pareto fronts</h2>${charts.length ? `<div class="charts">${charts.join('\n')}</div>` : '<p>No scenario has both energy and quality/speed figures.</p>'}</section>`;
+}
+
+function codecBars(m: ReportModel): string {
+  const codecs = [...new Set(m.scenarios.filter((s) => s.energy).map((s) => s.codec))];
+  const charts = codecs.map((codec) =>
+    barChart({
+      id: `bars-${codec}`,
+      title: `${codec}: J per encoded minute (${m.basis.energy}) per scenario`,
+      yLabel: 'J per encoded minute',
+      bars: m.scenarios
+        .filter((s) => s.codec === codec && s.energy)
+        .map((s) => ({ id: `s${s.id}`, label: `${s.preset} ${s.rateLabel}${s.streams > 1 ? ` x${s.streams}` : ''}`, value: s.energy!.mean, low: s.energy!.low, high: s.energy!.high, estimate: s.estimate })),
+    }),
+  );
+  return `<section id="codecs"><h2>Energy per codec</h2>${charts.length ? `<div class="charts">${charts.join('\n')}</div>` : '<p>No energy figures.</p>'}</section>`;
+}
+
+function curveCharts(m: ReportModel): string {
+  const groups = [...new Set(m.curves.map((c) => c.group))];
+  const blocks = groups.map((g, gi) => {
+    const curves = m.curves.filter((c) => c.group === g);
+    const series = (key: 'energy' | 'quality') =>
+      curves
+        .map((c) => ({
+          name: c.config,
+          estimate: c.estimate,
+          points: c.points.filter((p) => p.bitrateBps != null && p[key] != null).map((p) => ({ id: `s${p.scenarioId}`, x: p.bitrateBps!, y: p[key]!, label: p.rateLabel })),
+        }))
+        .filter((s) => s.points.length > 0);
+    const charts = [];
+    const e = series('energy');
+    if (e.length) charts.push(lineChart({ id: `curve-energy-${gi}`, title: `${g}: energy vs bitrate`, xLabel: 'bitrate (bit/s, log)', yLabel: `J per encoded minute (${m.basis.energy})`, series: e }));
+    const q = series('quality');
+    if (q.length && m.qualityMetric) charts.push(lineChart({ id: `curve-quality-${gi}`, title: `${g}: ${m.qualityMetric.toUpperCase()} vs bitrate`, xLabel: 'bitrate (bit/s, log)', yLabel: m.qualityMetric.toUpperCase(), series: q }));
+    const bd = htmlTable(
+      ['configuration', 'rates', 'anchor', 'BD-rate', 'BD-energy', 'note'],
+      curves.map((c) => ({
+        cells: [esc(c.config) + (c.estimate ? ' <span class="badge est">ESTIMATE</span>' : ''), esc(c.points.map((p) => p.rateLabel).join(', ')), esc(c.bd?.anchor || '—'), c.bd?.bdRatePct == null ? '—' : esc(signedPct(c.bd.bdRatePct)), c.bd?.bdEnergyPct == null ? '—' : esc(signedPct(c.bd.bdEnergyPct)), esc(c.bd?.reason ?? '')],
+        estimate: c.estimate,
+        numeric: [false, false, false, true, true],
+      })),
+      `bd-table-${gi}`,
+    );
+    return `<h3>${esc(g)}</h3><div class="charts">${charts.join('\n')}</div>${bd}`;
+  });
+  return `<section id="curves"><h2>Rate–energy curves</h2><p class="muted">BD-rate: bitrate difference at equal quality vs the anchor curve; BD-energy: energy difference at equal quality (PCHIP over log values, needs ≥ 4 rates per curve).</p>${blocks.length ? blocks.join('\n') : '<p>No configuration was run at two or more rates.</p>'}</section>`;
+}
+
+function cost(m: ReportModel): string {
+  const a = m.cost;
+  return `<section id="cost"><h2>Cost and CO2 per encoded hour</h2>
+<p class="note">Assumptions: ${esc(String(a.pricePerKwh))} ${esc(a.currency)}/kWh, ${esc(String(a.carbonGramsPerKwh))} g CO2e/kWh, instance ${a.instanceCostPerHour == null ? 'not priced (no instanceCostPerHour given)' : `${esc(String(a.instanceCostPerHour))} ${esc(a.currency)}/h`}.${a.defaulted.length ? ` Defaults used for: ${esc(a.defaulted.join(', '))}.` : ''} Energy is gross (what the meters measured).</p>
+${htmlTable(
+  ['scenario', 'kWh', `energy ${a.currency}`, 'g CO2e', `instance ${a.currency}`, 'source'],
+  m.scenarios.map((s) => ({
+    cells: [esc(s.label), esc(num(s.cost.kwhPerEncodedHour)), esc(num(s.cost.energyCostPerEncodedHour)), esc(num(s.cost.co2GramsPerEncodedHour)), esc(num(s.cost.instanceCostPerEncodedHour)), badge(s)],
+    estimate: s.estimate,
+    numeric: [false, true, true, true, true],
+  })),
+  'cost-table',
+)}</section>`;
+}
+
+function provenance(m: ReportModel): string {
+  const p = m.provenance;
+  const list = (xs: Array<{ value: string; runs: number }>) => (xs.length ? xs.map((x) => `${esc(x.value)} (${x.runs} runs)`).join('; ') : '—');
+  return `<section id="provenance"><h2>Provenance</h2><ul class="plain">
+<li>FFmpeg: ${list(p.ffmpegVersions)}</li><li>CPU: ${list(p.cpuModels)}</li><li>GPU: ${list(p.gpus)}</li><li>Kernel: ${list(p.kernels)}</li><li>Nodes: ${list(p.nodes)}</li>
+<li>Meters: ${p.meters.length ? p.meters.map((x) => `${esc(x.meter)} (${x.source === 'estimate' ? '<span class="badge est">estimate</span>' : esc(x.source)}, ${x.valid ? 'valid' : 'INVALID'}, ${x.runs} runs)`).join('; ') : '—'}</li>
+<li>Idle baselines: ${p.idleBaselines.length ? p.idleBaselines.map((b) => `${esc(b.nodeId)} ${esc(num(b.totalW))} W over ${esc(num(b.seconds))} s (${esc(b.source)}, ${esc(b.measuredAt)})`).join('; ') : 'none measured'}</li>
+</ul></section>
+<section id="method"><h2>Method</h2><ul class="plain">${m.notes.map((n) => `<li>${esc(n)}</li>`).join('')}</ul></section>`;
+}
+
+export function renderHtml(m: ReportModel): string {
+  return `<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8">
+<meta http-equiv="Content-Security-Policy" content="${CSP}">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>ffwatt report: ${esc(m.campaign.name)}</title>
+<style>${CSS}</style></head>
+<body>
+${summary(m)}
+${ranking(m)}
+${paretoCharts(m)}
+${codecBars(m)}
+${curveCharts(m)}
+${comparisons(m)}
+${scenarioTable(m)}
+${cost(m)}
+${provenance(m)}
+</body></html>
+`;
+}

@@ -1,0 +1,7 @@
+// JSON writer: the report model as it is, numbers rounded to 10 significant digits.
+import type { ReportModel } from './model.ts';
+import { round } from './format.ts';
+
+export function renderJson(model: ReportModel): string {
+  return JSON.stringify(model, (_k, v) => (typeof v === 'number' ? round(v) : v), 2) + '\n';
+}

@@ -1,0 +1,211 @@
+// Markdown writer: the full report as stable text (same model → same bytes).
+import type { ReportModel, ScenarioReport } from './model.ts';
+import { bitrate, bytes, flagList, num, signedPct, stat } from './format.ts';
+
+const esc = (s: string) => s.replace(/\|/g, '\\|').replace(/\r?\n/g, ' ');
+
+export function table(head: string[], rows: string[][]): string {
+  const line = (cells: string[]) => `| ${cells.map(esc).join(' | ')} |`;
+  return [line(head), `| ${head.map(() => '---').join(' | ')} |`, ...rows.map(line)].join('\n');
+}
+
+/** Energy-source cell: estimates are spelled out on every row. */
+export const sourceCell = (s: { estimate: boolean; sourceLabel: string }) => (s.estimate ? `**${s.sourceLabel}**` : s.sourceLabel);
+
+function header(model: ReportModel): string[] {
+  const c = model.campaign;
+  const t = model.totals.runs;
+  const out = [
+    `# ffwatt report: ${c.name}`,
+    '',
+    `Campaign \`${c.id}\` (${c.status}), created ${c.createdAt}; report generated ${model.generatedAt}.`,
+    `${model.totals.scenarios} scenarios; runs: ${t.succeeded} succeeded, ${t.failed} failed, ${t.canceled} canceled.`,
+    `Repetition policy: ${c.repetitions.min}–${c.repetitions.max} runs, stop when the 95% CI half-width is ≤ ${c.repetitions.ciHalfwidthPct}% of the mean.`,
+    '',
+    `> ${model.basis.note}`,
+  ];
+  if (model.scenarios.some((s) => s.estimate)) out.push('>', '> Rows marked **ESTIMATE** carry modelled energy (no hardware counter): they are not measurements.');
+  return out;
+}
+
+function summary(model: ReportModel): string[] {
+  const out = ['', '## Summary', ''];
+  const top = model.ranking.slice(0, 3);
+  if (top.length === 0) out.push('No scenario has an energy figure; nothing is ranked.');
+  for (const r of top) out.push(`${r.rank}. ${r.label}: ${stat(r.energy)} J per encoded minute (${model.basis.energy})${r.estimate ? ' — **ESTIMATE**' : ''}`);
+  const best = model.scenarios.filter((s) => s.efficiency === 1);
+  if (best.length) out.push('', `Most quality per joule (${model.qualityMetric?.toUpperCase()} per J/encoded minute), per content: ${best.map((s) => `${s.label}${s.estimate ? ' (**ESTIMATE**)' : ''}`).join('; ')}.`);
+  if (model.reference) out.push('', `Reference configuration: ${model.reference.encoder ?? model.reference.codec} ${model.reference.preset} (${model.reference.chosenBy}).`);
+  const sig = model.comparisons.tests.filter((t) => t.significant).length;
+  out.push('', `Pairwise tests: ${sig} of ${model.comparisons.tests.length} differences are significant after Holm correction.`);
+  return out;
+}
+
+function ranking(model: ReportModel): string[] {
+  return [
+    '',
+    '## Ranking',
+    '',
+    `By ${model.basis.energy} J per encoded minute (mean ±95% CI half-width), lowest first.`,
+    '',
+    table(
+      ['rank', 'scenario', `J/encoded min (${model.basis.energy})`, 'source', 'flags'],
+      model.ranking.map((r) => [String(r.rank), r.label, stat(r.energy), sourceCell(r), r.flags.join(', ')]),
+    ),
+  ];
+}
+
+function scenarios(model: ReportModel): string[] {
+  const q = (s: ScenarioReport) => [stat(s.metrics.psnr), stat(s.metrics.ssim), stat(s.metrics.vmaf)];
+  return [
+    '',
+    '## Scenarios',
+    '',
+    'Mean ±95% CI half-width over succeeded runs. J/min = joules per encoded minute.',
+    '',
+    table(
+      ['scenario', 'ok', 'failed', 'repetitions', 'J/min gross', 'J/min net', 'W', 'fps', 'speed', 'bitrate', 'size', 'PSNR', 'SSIM', 'VMAF', 'source', 'idle W', 'efficiency', 'flags'],
+      model.scenarios.map((s) => [
+        s.label,
+        String(s.runs.succeeded),
+        String(s.runs.failed + s.runs.canceled),
+        `${s.repetitions.met ? 'met' : 'not met'}: ${s.repetitions.note}`,
+        stat(s.metrics.jPerMin),
+        stat(s.metrics.netJPerMin),
+        stat(s.metrics.avgW),
+        stat(s.metrics.fps),
+        stat(s.metrics.speed, 3),
+        bitrate(s.metrics.bitrateBps?.mean),
+        bytes(s.metrics.outputBytes?.mean),
+        ...q(s),
+        sourceCell(s),
+        s.idleBaseline.used ? num(s.idleBaseline.watts?.mean, 4) : 'none',
+        s.efficiency == null ? '—' : `${num(s.efficiency * 100, 3)}%`,
+        flagList(s.flags),
+      ]),
+    ),
+  ];
+}
+
+function relative(model: ReportModel): string[] {
+  if (!model.reference) return [];
+  const out = ['', '## Relative to the reference', '', `Reference: ${model.reference.encoder ?? model.reference.codec} ${model.reference.preset}, same content, streams and rate setting.`, ''];
+  if (model.relative.length === 0) out.push('No scenario shares its work with a reference scenario.');
+  for (const r of model.relative) out.push(`- ${r.text}`);
+  return out;
+}
+
+function comparisons(model: ReportModel): string[] {
+  const c = model.comparisons;
+  const out = ['', '## Pairwise comparisons', '', `${c.note} Metric: ${c.metric}. Family: ${c.family}.`, ''];
+  if (c.tests.length === 0) return [...out, 'No pair of scenarios doing the same work has two or more runs each.'];
+  out.push(
+    table(
+      ['A', 'B', 'A vs B', 't', 'df', 'p', 'Holm p', "Hedges' g", 'result'],
+      c.tests.map((t) => [t.labelA, t.labelB, signedPct(t.diffPct), num(t.t, 3), num(t.df, 3), num(t.p, 3), num(t.pHolm, 3), num(t.hedgesG, 3), t.verdict]),
+    ),
+  );
+  return out;
+}
+
+function pareto(model: ReportModel): string[] {
+  const out = ['', '## Pareto fronts', ''];
+  for (const set of [model.pareto.quality, model.pareto.speed]) {
+    if (!set) continue;
+    const front = set.points.filter((p) => p.onFront).sort((a, b) => a.energy - b.energy);
+    out.push(`Energy vs ${set.metric.toUpperCase()} (no other scenario uses less energy and scores higher):`, '');
+    for (const p of front) out.push(`- ${p.label}: ${num(p.energy)} J/min, ${set.metric} ${num(p.value)}${p.estimate ? ' — **ESTIMATE**' : ''}`);
+    out.push('');
+  }
+  if (!model.pareto.quality) out.push('No quality scores: no energy–quality front.', '');
+  return out.slice(0, -1);
+}
+
+function curves(model: ReportModel): string[] {
+  const out = ['', '## Rate–energy curves', ''];
+  if (model.curves.length === 0) return [...out, 'No configuration was run at two or more rates.'];
+  out.push(
+    'BD-rate: bitrate difference at equal quality vs the anchor curve; BD-energy: energy difference at equal quality (PCHIP over log values, ≥ 4 rates).',
+    '',
+    table(
+      ['content', 'configuration', 'points (rate: bitrate, J/min, quality)', 'anchor', 'BD-rate', 'BD-energy', 'note', 'source'],
+      model.curves.map((c) => [
+        c.group,
+        c.config,
+        c.points.map((p) => `${p.rateLabel}: ${bitrate(p.bitrateBps)}, ${num(p.energy)}, ${num(p.quality)}`).join('; '),
+        c.bd?.anchor || '—',
+        c.bd?.bdRatePct == null ? '—' : signedPct(c.bd.bdRatePct),
+        c.bd?.bdEnergyPct == null ? '—' : signedPct(c.bd.bdEnergyPct),
+        c.bd?.reason ?? '',
+        c.estimate ? '**ESTIMATE**' : 'measured',
+      ]),
+    ),
+  );
+  return out;
+}
+
+function cost(model: ReportModel): string[] {
+  const a = model.cost;
+  return [
+    '',
+    '## Cost and CO2 per encoded hour',
+    '',
+    `Assumptions: ${a.pricePerKwh} ${a.currency}/kWh, ${a.carbonGramsPerKwh} g CO2e/kWh, instance ${a.instanceCostPerHour == null ? 'not priced (no instanceCostPerHour given)' : `${a.instanceCostPerHour} ${a.currency}/h`}.${a.defaulted.length ? ` Defaults used for: ${a.defaulted.join(', ')}.` : ''} Energy is gross.`,
+    '',
+    table(
+      ['scenario', 'kWh', `energy ${a.currency}`, 'g CO2e', `instance ${a.currency}`, 'source'],
+      model.scenarios.map((s) => [
+        s.label,
+        num(s.cost.kwhPerEncodedHour),
+        num(s.cost.energyCostPerEncodedHour),
+        num(s.cost.co2GramsPerEncodedHour),
+        num(s.cost.instanceCostPerEncodedHour),
+        sourceCell(s),
+      ]),
+    ),
+  ];
+}
+
+function missing(model: ReportModel): string[] {
+  const rows = model.scenarios.filter((s) => s.missing.length);
+  if (rows.length === 0) return [];
+  return ['', '## Missing figures', '', ...rows.map((s) => `- ${s.label}: ${s.missing.join('; ')}`)];
+}
+
+function provenance(model: ReportModel): string[] {
+  const p = model.provenance;
+  const list = (xs: Array<{ value: string; runs: number }>) => (xs.length ? xs.map((x) => `${x.value} (${x.runs} runs)`).join('; ') : '—');
+  return [
+    '',
+    '## Provenance',
+    '',
+    `- FFmpeg: ${list(p.ffmpegVersions)}`,
+    `- CPU: ${list(p.cpuModels)}`,
+    `- GPU: ${list(p.gpus)}`,
+    `- Kernel: ${list(p.kernels)}`,
+    `- Nodes: ${list(p.nodes)}`,
+    `- Meters: ${p.meters.length ? p.meters.map((m) => `${m.meter} (${m.source === 'estimate' ? '**estimate**' : m.source}, ${m.valid ? 'valid' : 'INVALID'}, ${m.runs} runs)`).join('; ') : '—'}`,
+    `- Idle baselines: ${p.idleBaselines.length ? p.idleBaselines.map((b) => `${b.nodeId} ${num(b.totalW)} W over ${num(b.seconds)} s (${b.source}, ${b.measuredAt})`).join('; ') : 'none measured'}`,
+  ];
+}
+
+export function renderMarkdown(model: ReportModel): string {
+  const parts = [
+    ...header(model),
+    ...summary(model),
+    ...ranking(model),
+    ...scenarios(model),
+    ...relative(model),
+    ...comparisons(model),
+    ...pareto(model),
+    ...curves(model),
+    ...cost(model),
+    ...missing(model),
+    ...provenance(model),
+    '',
+    '## Method',
+    '',
+    ...model.notes.map((n) => `- ${n}`),
+  ];
+  return parts.join('\n') + '\n';
+}

@@ -1,0 +1,135 @@
+import { execFile } from 'node:child_process';
+import { join, resolve } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { promisify } from 'node:util';
+import type { CampaignPlan } from '../core/types.ts';
+import { EXIT_OK, EXIT_RUN_FAILED, InputError, RunError } from '../core/errors.ts';
+import type { Logger } from '../core/log.ts';
+import { HttpMasterClient } from '../agent/http-client.ts';
+import { readToken } from '../master/config.ts';
+import { importCampaign, type CampaignExport } from '../master/export.ts';
+import { Store } from '../master/store.ts';
+import type { RunCommandOptions } from './run-command.ts';
+
+const run = promisify(execFile);
+
+export interface FleetTarget {
+  masterUrl: string;
+  caCert?: string;
+  /** Inventory hostnames the campaign is constrained to (empty: any worker). */
+  workers: string[];
+}
+
+interface InventoryList {
+  _meta?: { hostvars?: Record<string, Record<string, unknown>> };
+  [group: string]: { hosts?: string[]; children?: string[] } | unknown;
+}
+
+function groupHosts(inv: InventoryList, group: string, seen = new Set<string>()): string[] {
+  if (seen.has(group)) return [];
+  seen.add(group);
+  const g = inv[group] as { hosts?: string[]; children?: string[] } | undefined;
+  if (!g) return [];
+  return [...(g.hosts ?? []), ...(g.children ?? []).flatMap((c) => groupHosts(inv, c, seen))];
+}
+
+/**
+ * Finds the master and the target workers in an Ansible inventory (`ansible-inventory --list`):
+ * the first host of group `master`, its `ffwatt_master_url` (else https://<ansible_host>:<ffwatt_master_port>),
+ * and the hosts of `--limit` (a group or host name; default the `workers` group).
+ */
+export function targetFromInventory(inv: InventoryList, limit?: string): FleetTarget {
+  const masters = groupHosts(inv, 'master');
+  if (masters.length === 0) throw new InputError('the inventory has no host in group "master": add one (see inventory/prod/hosts.yml)', { field: 'master' });
+  const vars = inv._meta?.hostvars?.[masters[0]] ?? {};
+  const host = (vars.ansible_host as string | undefined) ?? masters[0];
+  const port = (vars.ffwatt_master_port as number | undefined) ?? 8443;
+  const masterUrl = (vars.ffwatt_master_url as string | undefined) ?? `https://${host}:${port}`;
+  let workers: string[];
+  if (limit) {
+    workers = groupHosts(inv, limit);
+    if (workers.length === 0) {
+      const all = groupHosts(inv, 'all');
+      if (all.includes(limit) || inv._meta?.hostvars?.[limit]) workers = [limit];
+      else throw new InputError(`--limit ${limit}: no such group or host in the inventory`, { field: '--limit' });
+    }
+  } else {
+    workers = groupHosts(inv, 'workers');
+  }
+  if (workers.length === 0) throw new InputError('no workers to run on: the inventory group "workers" is empty', { field: 'workers' });
+  const caCert = vars.ffwatt_ca_cert_local as string | undefined;
+  return { masterUrl, caCert, workers: [...new Set(workers)] };
+}
+
+async function readInventory(dir: string): Promise<InventoryList> {
+  try {
+    const { stdout } = await run('ansible-inventory', ['-i', dir, '--list'], { maxBuffer: 64 * 1024 * 1024 });
+    return JSON.parse(stdout) as InventoryList;
+  } catch (err) {
+    throw new InputError(`cannot read inventory ${dir} with ansible-inventory: ${(err as Error).message.split('\n')[0]} (is ansible installed and the path right?)`, { field: '--inventory' });
+  }
+}
+
+/** Fleet mode: submit the campaign to a master, follow it per node, then fetch its results here. */
+export async function runFleetCommand(plan: CampaignPlan, o: RunCommandOptions, log: Logger, signal?: AbortSignal): Promise<number> {
+  const target: FleetTarget = o.inventory ? targetFromInventory(await readInventory(o.inventory), o.limit) : { masterUrl: o.master!, workers: [] };
+  const tokenFile = o.tokenFile ?? process.env.FFWATT_TOKEN_FILE;
+  if (!tokenFile) throw new InputError('fleet mode needs the master token: pass --token-file F (or set FFWATT_TOKEN_FILE)', { field: '--token-file' });
+  const client = new HttpMasterClient({ masterUrl: target.masterUrl, token: readToken(tokenFile, 'master'), caCert: o.caCert ?? target.caCert });
+  try {
+    const submitted = await client.call<{ campaignId: string; jobs: number; error?: string }>('POST', '/campaigns', {
+      matrix: plan.matrixText,
+      fileName: plan.matrixFormat === 'legacy-batch' ? 'matrix.json' : (o.matrix ?? 'matrix.yml'),
+      nodeConstraint: target.workers,
+      seed: plan.seed,
+    });
+    if (submitted.status !== 201) throw new RunError(`master ${target.masterUrl} refused the campaign: HTTP ${submitted.status} ${submitted.body?.error ?? ''}`);
+    const { campaignId, jobs } = submitted.body;
+    log.info(`campaign ${campaignId} submitted to ${target.masterUrl}: ${jobs} jobs${target.workers.length ? ` on ${target.workers.join(', ')}` : ''}`);
+    if (o.detach) {
+      process.stdout.write(o.json ? JSON.stringify({ campaignId, master: target.masterUrl, jobs }) + '\n' : `${campaignId}\n`);
+      return EXIT_OK;
+    }
+    let last = '';
+    let status = 'running';
+    while (!signal?.aborted) {
+      const r = await client.call<{ status: string; counts: Record<string, number>; nodes: Record<string, { running: string | null; done: number; failed: number }> }>('GET', `/campaigns/${campaignId}`);
+      if (r.status !== 200) throw new RunError(`cannot follow campaign ${campaignId}: HTTP ${r.status}`);
+      status = r.body.status;
+      const c = r.body.counts;
+      const nodes = Object.entries(r.body.nodes)
+        .map(([n, s]) => `${n}: ${s.done} done${s.failed ? `, ${s.failed} failed` : ''}${s.running ? `, running ${s.running}` : ''}`)
+        .join(' | ');
+      const line = `[${c.succeeded + c.failed + c.canceled}/${Object.values(c).reduce((a, b) => a + b, 0)}] queued ${c.queued}, running ${c.leased + c.running}${nodes ? ` — ${nodes}` : ''}`;
+      if (line !== last && !o.json) process.stderr.write(line + '\n');
+      last = line;
+      if (status !== 'running') break;
+      await sleep(2000, undefined, { signal }).catch(() => {});
+    }
+    if (signal?.aborted) {
+      log.warn(`stopped following campaign ${campaignId}; it keeps running on the master (fetch later with ffwatt report)`);
+      return 130;
+    }
+    const exp = await client.call<CampaignExport>('GET', `/campaigns/${campaignId}/export`);
+    if (exp.status !== 200) throw new RunError(`cannot fetch results of campaign ${campaignId}: HTTP ${exp.status}`);
+    const dbPath = join(resolve(o.out), 'ffwatt.sqlite');
+    const store = Store.open(dbPath);
+    try {
+      importCampaign(store, exp.body);
+    } finally {
+      store.close();
+    }
+    const counts = exp.body.jobs.reduce<Record<string, number>>((acc, j) => ((acc[j.state as string] = (acc[j.state as string] ?? 0) + 1), acc), {});
+    const analyzers = o.report === false ? null : await import('../analyzers/report.ts');
+    const reports = analyzers ? await analyzers.writeReports({ db: dbPath, campaignId, outDir: join(resolve(o.out), 'reports', campaignId) }) : null;
+    if (o.json) process.stdout.write(JSON.stringify({ campaignId, master: target.masterUrl, status, counts, dbPath, reports: reports?.files ?? null }, null, 2) + '\n');
+    else {
+      if (analyzers && reports) process.stdout.write('\n' + analyzers.renderSummaryMarkdown(reports.model) + '\n');
+      process.stdout.write(`\nresults: ${dbPath} (campaign ${campaignId}, ${status})\n`);
+      if (reports) process.stdout.write(`report:  ${reports.files.html ?? Object.values(reports.files)[0]}\n`);
+    }
+    return (counts.failed ?? 0) > 0 || status !== 'done' ? EXIT_RUN_FAILED : EXIT_OK;
+  } finally {
+    await client.close();
+  }
+}

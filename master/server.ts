@@ -1,0 +1,285 @@
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import { readFileSync } from 'node:fs';
+import type { z } from 'zod';
+import { InputError } from '../core/errors.ts';
+import type { Logger } from '../core/log.ts';
+import type { JobState } from '../core/types.ts';
+import { parseMatrix } from '../harness/matrix/index.ts';
+import { claimWithCampaign } from '../agent/in-process-client.ts';
+import { authenticate, bearer, hashToken, newNodeToken, type Principal } from './auth.ts';
+import {
+  CampaignSubmitSchema,
+  ClaimSchema,
+  LeaseSchema,
+  NodeRegistrationSchema,
+  ResultSchema,
+  formatZodError,
+} from './api-schemas.ts';
+import { JobQueue } from './queue.ts';
+import { Store } from './store.ts';
+import { exportCampaign } from './export.ts';
+
+export interface MasterOptions {
+  store: Store;
+  queue: JobQueue;
+  adminToken: string;
+  log: Logger;
+  tls?: { cert: string; key: string; clientCa?: string };
+  /** Largest request body accepted (bytes). */
+  bodyLimit?: number;
+  /** Extra text appended to /metrics (the exporter module). */
+  metricsText?: () => Promise<string>;
+  contentType?: string;
+  reapIntervalMs?: number;
+}
+
+const REPORT_CONTENT_TYPES: Record<string, string> = {
+  json: 'application/json; charset=utf-8',
+  md: 'text/markdown; charset=utf-8',
+  csv: 'text/csv; charset=utf-8',
+  html: 'text/html; charset=utf-8',
+};
+
+async function reportRenderer(format: string): Promise<(model: never) => string> {
+  if (format === 'md') return (await import('../analyzers/write-md.ts')).renderMarkdown as (m: never) => string;
+  if (format === 'csv') return (await import('../analyzers/write-csv.ts')).renderCsv as (m: never) => string;
+  return (await import('../analyzers/write-html.ts')).renderHtml as (m: never) => string;
+}
+
+const JOB_STATES: JobState[] = ['queued', 'leased', 'running', 'succeeded', 'failed', 'canceled'];
+
+class HttpError extends Error {
+  issues?: Array<{ field: string; message: string }>;
+  constructor(readonly status: number, message: string, readonly field?: string) {
+    super(message);
+  }
+}
+
+function parseBody<S extends z.ZodTypeAny>(schema: S, body: unknown): z.infer<S> {
+  const r = schema.safeParse(body ?? {});
+  if (!r.success) {
+    const f = formatZodError(r.error);
+    throw Object.assign(new HttpError(400, f.error, f.field), { issues: f.issues });
+  }
+  return r.data;
+}
+
+/** Builds the master's HTTP(S) API (`/api/v1`, DESIGN.md) over a JobQueue. */
+export function buildMasterApp(o: MasterOptions): FastifyInstance {
+  const app = Fastify({
+    logger: false,
+    bodyLimit: o.bodyLimit ?? 4 * 1024 * 1024,
+    https: o.tls
+      ? {
+          cert: readFileSync(o.tls.cert),
+          key: readFileSync(o.tls.key),
+          ...(o.tls.clientCa ? { ca: readFileSync(o.tls.clientCa), requestCert: true, rejectUnauthorized: true } : {}),
+        }
+      : null,
+  } as Parameters<typeof Fastify>[0]) as unknown as FastifyInstance;
+  const { store, queue } = o;
+
+  const principal = (req: FastifyRequest, nodeIdHint: string | null): Principal => {
+    const p = authenticate(bearer(req.headers.authorization), o.adminToken, (id) => {
+      if (!id) return [];
+      const n = store.getNode(id);
+      return n ? [{ nodeId: n.id, tokenHash: n.tokenHash }] : [];
+    }, nodeIdHint);
+    if (!p) throw new HttpError(401, 'missing or invalid bearer token (Authorization: Bearer <token>)');
+    return p;
+  };
+  const requireAdmin = (req: FastifyRequest) => {
+    const p = principal(req, null);
+    if (p.kind !== 'admin') throw new HttpError(403, 'this endpoint needs the admin token');
+  };
+  const requireNode = (req: FastifyRequest, nodeId: string) => {
+    const p = principal(req, nodeId);
+    if (p.kind === 'node' && p.nodeId !== nodeId) throw new HttpError(403, `token of node ${p.nodeId} cannot act for node ${nodeId}`);
+  };
+
+  app.setErrorHandler((err: Error & { statusCode?: number; code?: string; issues?: unknown; field?: string }, req, reply) => {
+    if (err instanceof HttpError) {
+      return reply.status(err.status).send({ error: err.message, ...(err.field ? { field: err.field } : {}), ...(err.issues ? { issues: err.issues } : {}) });
+    }
+    if (err instanceof InputError) return reply.status(400).send({ error: err.message, ...(err.details.field ? { field: err.details.field } : {}), ...(err.details.line ? { line: err.details.line } : {}) });
+    if (err.code === 'FST_ERR_CTP_BODY_TOO_LARGE') return reply.status(413).send({ error: `request body larger than ${o.bodyLimit ?? 4 * 1024 * 1024} bytes` });
+    if (err.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') return reply.status(415).send({ error: 'send JSON (Content-Type: application/json)' });
+    if (err.statusCode && err.statusCode < 500) return reply.status(err.statusCode).send({ error: `malformed request: ${err.message}` });
+    o.log.error('request failed', { method: req.method, url: req.url, error: err.message });
+    return reply.status(500).send({ error: 'internal error (see the master log)' });
+  });
+  app.setNotFoundHandler((req, reply) => reply.status(404).send({ error: `no endpoint ${req.method} ${req.url}` }));
+
+  const api = '/api/v1';
+
+  app.get('/healthz', async () => ({ ok: true }));
+  app.get('/readyz', async (_req, reply) => {
+    try {
+      store.db.prepare('SELECT 1').get();
+      return { ready: true };
+    } catch (err) {
+      return reply.status(503).send({ ready: false, error: (err as Error).message });
+    }
+  });
+  app.get('/metrics', async (_req, reply) => {
+    const text = o.metricsText ? await o.metricsText() : '';
+    return reply.header('content-type', o.contentType ?? 'text/plain; version=0.0.4; charset=utf-8').send(text);
+  });
+
+  app.post(`${api}/nodes/register`, async (req, reply) => {
+    requireAdmin(req);
+    const body = parseBody(NodeRegistrationSchema, req.body);
+    const token = newNodeToken();
+    queue.registerNode(body, hashToken(token));
+    o.log.info('node registered', { node: body.id, hostname: body.hostname });
+    return reply.status(201).send({ nodeId: body.id, token });
+  });
+
+  app.post<{ Params: { id: string } }>(`${api}/nodes/:id/heartbeat`, async (req) => {
+    requireNode(req, req.params.id);
+    if (!queue.heartbeat(req.params.id)) throw new HttpError(404, `unknown node ${req.params.id}: register first`);
+    return { ok: true };
+  });
+
+  app.get(`${api}/nodes`, async (req) => {
+    requireAdmin(req);
+    return { nodes: store.listNodes().map(({ tokenHash: _t, ...n }) => n) };
+  });
+
+  app.post(`${api}/campaigns`, async (req, reply) => {
+    requireAdmin(req);
+    const body = parseBody(CampaignSubmitSchema, req.body);
+    const plan = parseMatrix(body.matrix, body.fileName, { seed: body.seed });
+    const created = queue.createCampaign(plan, { nodeConstraint: body.nodeConstraint, priority: body.priority, queueClass: body.queueClass });
+    o.log.info('campaign created', { campaign: created.campaignId, name: plan.name, jobs: created.jobs });
+    return reply.status(201).send({ campaignId: created.campaignId, name: plan.name, jobs: created.jobs, scenarios: plan.scenarios.length, seed: plan.seed });
+  });
+
+  app.get<{ Params: { id: string } }>(`${api}/campaigns/:id`, async (req) => {
+    requireAdmin(req);
+    const c = store.getCampaign(req.params.id);
+    if (!c) throw new HttpError(404, `unknown campaign ${req.params.id}`);
+    const jobs = store.listJobs({ campaignId: c.id });
+    const perNode: Record<string, { running: string | null; done: number; failed: number }> = {};
+    for (const r of store.runsOfCampaign(c.id)) {
+      const n = (perNode[r.nodeId] ??= { running: null, done: 0, failed: 0 });
+      if (r.status === 'succeeded') n.done += 1;
+      else n.failed += 1;
+    }
+    for (const j of jobs) if (j.leaseOwner && (j.state === 'leased' || j.state === 'running')) (perNode[j.leaseOwner] ??= { running: null, done: 0, failed: 0 }).running = j.scenario.label;
+    return { ...c, counts: store.jobCountsByState(c.id), jobs: jobs.length, nodes: perNode };
+  });
+
+  app.get<{ Params: { id: string } }>(`${api}/campaigns/:id/export`, async (req) => {
+    requireAdmin(req);
+    const e = exportCampaign(store, req.params.id);
+    if (!e) throw new HttpError(404, `unknown campaign ${req.params.id}`);
+    return e;
+  });
+
+  app.get<{ Params: { id: string }; Querystring: { format?: string } }>(`${api}/campaigns/:id/report`, async (req, reply) => {
+    requireAdmin(req);
+    if (!store.getCampaign(req.params.id)) throw new HttpError(404, `unknown campaign ${req.params.id}`);
+    const format = req.query.format ?? 'json';
+    const contentType = REPORT_CONTENT_TYPES[format];
+    if (!contentType) throw new HttpError(400, `format must be one of ${Object.keys(REPORT_CONTENT_TYPES).join(', ')} (got ${format})`, 'format');
+    // The analyzers are loaded on first use: the queue endpoints never pay for them.
+    const { summarize } = await import('../analyzers/summarize.ts');
+    const model = summarize({ db: store.db, campaignId: req.params.id });
+    if (format === 'json') return model;
+    const render = await reportRenderer(format);
+    return reply.header('content-type', contentType).send(render(model));
+  });
+
+  app.post(`${api}/jobs`, async (req, reply) => {
+    requireAdmin(req);
+    const body = parseBody(CampaignSubmitSchema, req.body);
+    const plan = parseMatrix(body.matrix, body.fileName, { seed: body.seed });
+    if (plan.scenarios.length !== 1) throw new HttpError(400, `POST /jobs takes a matrix with exactly one cell (got ${plan.scenarios.length}); use POST /campaigns for more`, 'matrix');
+    const created = queue.createCampaign(plan, { nodeConstraint: body.nodeConstraint, priority: body.priority, queueClass: body.queueClass });
+    return reply.status(201).send({ campaignId: created.campaignId, jobs: store.listJobs({ campaignId: created.campaignId }).map((j) => j.id) });
+  });
+
+  app.get<{ Querystring: { state?: string; campaign?: string; limit?: string } }>(`${api}/jobs`, async (req) => {
+    requireAdmin(req);
+    const state = req.query.state;
+    if (state !== undefined && !JOB_STATES.includes(state as JobState)) throw new HttpError(400, `state must be one of ${JOB_STATES.join(', ')}`, 'state');
+    const limit = req.query.limit === undefined ? 1000 : Number(req.query.limit);
+    if (!Number.isInteger(limit) || limit < 1 || limit > 100_000) throw new HttpError(400, 'limit must be an integer from 1 to 100000', 'limit');
+    return { jobs: store.listJobs({ state: state as JobState | undefined, campaignId: req.query.campaign, limit }) };
+  });
+
+  app.get<{ Params: { id: string } }>(`${api}/jobs/:id`, async (req) => {
+    requireAdmin(req);
+    const job = store.getJob(req.params.id);
+    if (!job) throw new HttpError(404, `unknown job ${req.params.id}`);
+    const runs = store.db.prepare('SELECT attempt, status, node_id nodeId, error FROM run WHERE job_id = ? ORDER BY attempt').all(job.id);
+    return { ...job, runs };
+  });
+
+  app.post<{ Params: { id: string } }>(`${api}/jobs/:id/cancel`, async (req) => {
+    requireAdmin(req);
+    const job = queue.cancelJob(req.params.id);
+    if (!job) throw new HttpError(404, `unknown job ${req.params.id}`);
+    return job;
+  });
+
+  app.post<{ Params: { id: string } }>(`${api}/jobs/:id/retry`, async (req) => {
+    requireAdmin(req);
+    const before = store.getJob(req.params.id);
+    if (!before) throw new HttpError(404, `unknown job ${req.params.id}`);
+    if (before.state !== 'failed' && before.state !== 'canceled') throw new HttpError(409, `job ${before.id} is ${before.state}; only failed or canceled jobs can be retried`);
+    return queue.retryJob(req.params.id);
+  });
+
+  app.post(`${api}/jobs/claim`, async (req, reply) => {
+    const body = parseBody(ClaimSchema, req.body);
+    requireNode(req, body.nodeId);
+    if (!store.getNode(body.nodeId)) throw new HttpError(404, `unknown node ${body.nodeId}: register first`);
+    queue.heartbeat(body.nodeId);
+    const job = claimWithCampaign(queue, body.nodeId);
+    if (!job) return reply.status(204).send();
+    return job;
+  });
+
+  app.post<{ Params: { id: string } }>(`${api}/jobs/:id/lease`, async (req, reply) => {
+    const body = parseBody(LeaseSchema, req.body);
+    requireNode(req, body.nodeId);
+    if (!store.getJob(req.params.id)) throw new HttpError(404, `unknown job ${req.params.id}`);
+    const r = queue.extendLease(req.params.id, body.nodeId, body.attempt);
+    if (!r.ok) return reply.status(409).send({ error: r.canceled ? 'job canceled' : 'lease not held by this node and attempt', ...r });
+    return r;
+  });
+
+  app.post<{ Params: { id: string } }>(`${api}/jobs/:id/result`, async (req, reply) => {
+    const body = parseBody(ResultSchema, req.body);
+    requireNode(req, body.record.nodeId);
+    if (body.record.jobId !== req.params.id) throw new HttpError(400, `record.jobId ${body.record.jobId} does not match the URL's job ${req.params.id}`, 'record.jobId');
+    if (body.idle && body.idle.nodeId !== body.record.nodeId) throw new HttpError(400, 'idle.nodeId must equal record.nodeId', 'idle.nodeId');
+    const outcome = queue.submitResult(body.record as never, body.idle as never);
+    switch (outcome.kind) {
+      case 'stored':
+        return reply.status(201).send(outcome);
+      case 'duplicate':
+        return reply.status(200).send(outcome);
+      case 'stale':
+        return reply.status(409).send({ error: outcome.reason, ...outcome });
+      case 'unknown-job':
+        return reply.status(404).send({ error: `unknown job ${req.params.id}` });
+    }
+  });
+
+  const reaper = setInterval(() => {
+    try {
+      const r = queue.reap();
+      if (r.requeued.length || r.failed.length || r.deadNodes.length) o.log.warn('reaped', r);
+    } catch (err) {
+      o.log.error('reaper failed', { error: (err as Error).message });
+    }
+  }, o.reapIntervalMs ?? 1000);
+  reaper.unref();
+  app.addHook('onClose', async () => clearInterval(reaper));
+  return app;
+}
+
+export type { FastifyReply };

@@ -1,0 +1,43 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import YAML from 'yaml';
+import { allQueries, dashboardFiles, loadDashboard, metricNames } from './dashboards.ts';
+import { MONITORING } from './helpers.ts';
+import { knownMetricNames } from './known-metrics.ts';
+
+describe('Grafana dashboards', () => {
+  it('ship the five dashboards with unique uids', () => {
+    const uids = dashboardFiles().map((f) => loadDashboard(f).uid);
+    expect(uids.sort()).toEqual(['ffwatt-campaign', 'ffwatt-cost', 'ffwatt-efficiency', 'ffwatt-fleet', 'ffwatt-power']);
+  });
+
+  it('extract metric names from PromQL the way the check below relies on', () => {
+    expect(metricNames('sum by (node, source) (rate(ffwatt_energy_joules_total{role="total",zone=~"a|b"}[1m]))')).toEqual(['ffwatt_energy_joules_total']);
+    expect(metricNames('a_total / 3.6e6 * on () group_left (currency) b:rec > bool 1')).toEqual(['a_total', 'b:rec']);
+    expect(metricNames('label_values(ffwatt_run_energy_joules, campaign)')).toEqual(['ffwatt_run_energy_joules']);
+  });
+
+  it('use only metrics that the exporters, the recording rules or the scrape produce', async () => {
+    const known = await knownMetricNames();
+    const queries = allQueries();
+    expect(queries.length).toBeGreaterThan(40);
+    const unknown = queries.flatMap((q) => metricNames(q.expr).filter((n) => !known.has(n)).map((n) => `${q.dashboard} / ${q.panel}: ${n} in ${q.expr}`));
+    expect(unknown).toEqual([]);
+    for (const q of queries) expect(metricNames(q.expr).length, `${q.dashboard} / ${q.panel}`).toBeGreaterThan(0);
+  });
+
+  it('point at the provisioned datasource, which the provider loads from one folder', () => {
+    const ds = YAML.parse(readFileSync(join(MONITORING, 'grafana/provisioning/datasources/ffwatt.yml'), 'utf8'));
+    const uid = ds.datasources[0].uid;
+    for (const file of dashboardFiles()) {
+      const text = readFileSync(join(MONITORING, 'grafana/dashboards', file), 'utf8');
+      const uids = new Set([...text.matchAll(/"uid":\s*"([^"]+)"/g)].map((m) => m[1]));
+      uids.delete(loadDashboard(file).uid);
+      expect([...uids], file).toEqual([uid]);
+    }
+    const provider = YAML.parse(readFileSync(join(MONITORING, 'grafana/provisioning/dashboards/ffwatt.yml'), 'utf8'));
+    expect(provider.providers[0].type).toBe('file');
+    expect(provider.providers[0].options.path).toMatch(/^\//);
+  });
+});

@@ -1,0 +1,226 @@
+// End to end: the exporters served over real HTTP, scraped by a real VictoriaMetrics,
+// rules evaluated by a real vmalert (recording rules written back to VictoriaMetrics),
+// alerts delivered to a real Alertmanager; every Grafana panel query asked of
+// VictoriaMetrics must return data. All daemons on free loopback ports, killed afterwards.
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import YAML from 'yaml';
+import { createAgentMetrics } from '../../agent/metrics.ts';
+import { createMasterMetrics } from '../../master/metrics.ts';
+import { FakeMeter } from './fixtures/fake-meters.ts';
+import { cost, fakeMasterSource, runningJobEvents } from './fixtures/fake-sources.ts';
+import { allQueries, resolveVariables } from './dashboards.ts';
+import { MONITORING, freePort, getJson, startDaemon, waitFor, workDir, type Daemon } from './helpers.ts';
+
+interface QueryResult {
+  status: string;
+  data: { resultType: string; result: Array<{ metric: Record<string, string>; value: [number, string] }> };
+}
+interface AmAlert {
+  labels: Record<string, string>;
+  status: { state: string; inhibitedBy: string[] };
+}
+
+const PACKAGE_WATTS = 160; // above the shipped 150 W threshold: FfwattPackagePowerHigh must fire
+const NODE = 'e2e-worker';
+
+let dir: string;
+const daemons: Daemon[] = [];
+const servers: Server[] = [];
+let vmUrl: string;
+let amUrl: string;
+
+function serve(text: () => Promise<string>, port: number): Promise<Server> {
+  const server = createServer((req, res) => {
+    if (req.url !== '/metrics') {
+      res.writeHead(404).end();
+      return;
+    }
+    text().then(
+      (body) => res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' }).end(body),
+      (err) => res.writeHead(500).end(String(err)),
+    );
+  });
+  return new Promise((resolve) => server.listen(port, '127.0.0.1', () => resolve(server)));
+}
+
+async function query(expr: string): Promise<QueryResult['data']['result']> {
+  const r = (await getJson(`${vmUrl}/api/v1/query?query=${encodeURIComponent(expr)}`)) as QueryResult;
+  if (r.status !== 'success') throw new Error(`query ${expr}: ${JSON.stringify(r)}`);
+  return r.data.result;
+}
+
+beforeAll(async () => {
+  dir = workDir('stack');
+  const [agentPort, masterPort, vmPort, vmalertPort, amPort] = [await freePort(), await freePort(), await freePort(), await freePort(), await freePort()];
+  vmUrl = `http://127.0.0.1:${vmPort}`;
+  amUrl = `http://127.0.0.1:${amPort}`;
+
+  // exporters, with meters counting on the real clock
+  const clock = () => performance.now() / 1000;
+  const meters = [
+    new FakeMeter('rapl', 'rapl', [
+      { zone: 'package-0', role: 'total', watts: PACKAGE_WATTS, startUj: 5_000_000n },
+      { zone: 'package-0/core', role: 'component', watts: 120 },
+      { zone: 'psys', role: 'platform', watts: 190 },
+    ], clock),
+    new FakeMeter('nvml', 'nvml', [{ zone: 'gpu0', role: 'total', watts: 70 }], clock),
+    new FakeMeter('estimate', 'estimate', [{ zone: 'cpu', role: 'total', watts: 12 }], clock),
+  ];
+  const agent = createAgentMetrics({ meters: () => meters, nodeId: NODE, gpuStats: () => [{ gpu: 'gpu0', engine: 'encoder', ratio: 0.4 }] });
+  for (const ev of runningJobEvents('e2e-job')) agent.onEvent(ev);
+  agent.setJobResources('e2e-job', { cpuSeconds: 1, peakRssBytes: 40e6, readBytes: 1e6, writeBytes: 2e6 });
+  const grow = setInterval(() => {
+    // the running job keeps encoding
+    const t = performance.now() / 1000;
+    agent.onEvent({ kind: 'progress', jobId: 'e2e-job', stream: 0, frame: 60 + Math.round(t * 30), fps: 30, speed: 1, outTimeS: t, bitrateBps: 1e5 });
+    agent.setJobResources('e2e-job', { cpuSeconds: 1 + t, peakRssBytes: 40e6, readBytes: 1e6 + t * 1e4, writeBytes: 2e6 + t * 1e4 });
+  }, 500);
+  grow.unref();
+  const master = createMasterMetrics(fakeMasterSource(), cost);
+  servers.push(await serve(agent.metricsText, agentPort), await serve(master.metricsText, masterPort));
+
+  // scrape config: the shipped one, scraping every second, with this test's targets
+  const scrape = YAML.parse(readFileSync(join(MONITORING, 'victoria-metrics/scrape.yml'), 'utf8'));
+  scrape.global.scrape_interval = '1s';
+  scrape.global.scrape_timeout = '1s';
+  writeFileSync(join(dir, 'scrape.yml'), YAML.stringify(scrape));
+  mkdirSync(join(dir, 'targets'));
+  const targets: Record<string, unknown[]> = {
+    'agents.json': [{ targets: [`127.0.0.1:${agentPort}`], labels: { node: NODE, role: 'worker' } }],
+    'master.json': [{ targets: [`127.0.0.1:${masterPort}`], labels: { host: 'e2e-master', role: 'master' } }],
+    'nodes.json': [],
+    'monitoring.json': [],
+  };
+  for (const [f, groups] of Object.entries(targets)) writeFileSync(join(dir, 'targets', f), JSON.stringify(groups));
+
+  // the shipped alerts with every `for` cut to 0, plus an always-firing rule
+  const alerts = readFileSync(join(MONITORING, 'vmalert/alerts.yml'), 'utf8').replace(/^(\s+)for: \S+$/gm, '$1for: 0s');
+  writeFileSync(join(dir, 'alerts.yml'), alerts);
+  writeFileSync(
+    join(dir, 'e2e.yml'),
+    YAML.stringify({ groups: [{ name: 'ffwatt-e2e', rules: [{ alert: 'FfwattE2EAlwaysFiring', expr: 'vector(1)', labels: { severity: 'info' } }] }] }),
+  );
+
+  daemons.push(
+    startDaemon('victoria-metrics', 'victoria-metrics', [
+      `-httpListenAddr=127.0.0.1:${vmPort}`,
+      `-storageDataPath=${join(dir, 'vm')}`,
+      '-retentionPeriod=1d',
+      `-promscrape.config=${join(dir, 'scrape.yml')}`,
+      '-search.latencyOffset=1s',
+      '-search.disableCache',
+      '-loggerLevel=WARN',
+    ]),
+    startDaemon('alertmanager', 'prometheus-alertmanager', [
+      `--config.file=${join(MONITORING, 'alertmanager/alertmanager.yml')}`,
+      `--storage.path=${join(dir, 'am')}`,
+      `--web.listen-address=127.0.0.1:${amPort}`,
+      '--cluster.listen-address=',
+      '--log.level=warn',
+    ]),
+  );
+  await waitFor('VictoriaMetrics /health', async () => ((await fetch(`${vmUrl}/health`)).ok ? true : undefined), 30_000, daemons);
+  await waitFor('Alertmanager ready', async () => ((await fetch(`${amUrl}/-/ready`)).ok ? true : undefined), 30_000, daemons);
+  daemons.push(
+    startDaemon('vmalert', 'vmalert', [
+      `-rule=${join(MONITORING, 'vmalert/records.yml')}`,
+      `-rule=${join(dir, 'alerts.yml')}`,
+      `-rule=${join(dir, 'e2e.yml')}`,
+      `-datasource.url=${vmUrl}`,
+      `-remoteWrite.url=${vmUrl}`,
+      `-remoteRead.url=${vmUrl}`,
+      `-notifier.url=${amUrl}`,
+      `-httpListenAddr=127.0.0.1:${vmalertPort}`,
+      '-evaluationInterval=2s',
+      '-remoteWrite.flushInterval=1s',
+      '-loggerLevel=WARN',
+    ]),
+  );
+  await waitFor('vmalert ready', async () => ((await fetch(`http://127.0.0.1:${vmalertPort}/health`)).ok ? true : undefined), 30_000, daemons);
+});
+
+afterAll(async () => {
+  for (const d of daemons.reverse()) await d.stop();
+  for (const s of servers) await new Promise((r) => s.close(r));
+});
+
+describe('monitoring stack on loopback', () => {
+  it('scrapes the agent and the master: targets up, energy queryable with the true power', async () => {
+    const up = await waitFor('both targets up', async () => {
+      const r = await query('up == 1');
+      return r.length >= 2 ? r : undefined;
+    }, 30_000, daemons);
+    expect(up.map((s) => s.metric.job).sort()).toEqual(['ffwatt-agent', 'ffwatt-master']);
+
+    const energy = await waitFor('ffwatt_energy_joules_total queryable', async () => {
+      const r = await query(`ffwatt_energy_joules_total{node="${NODE}",zone="package-0"}`);
+      return r.length ? r : undefined;
+    }, 30_000, daemons);
+    expect(energy[0].metric).toMatchObject({ meter: 'rapl', source: 'rapl', role: 'total', job: 'ffwatt-agent' });
+    expect(Number(energy[0].value[1])).toBeGreaterThan(5);
+
+    const power = await waitFor('package power', async () => {
+      const r = await query(`ffwatt_power_watts{node="${NODE}",zone="package-0"}`);
+      return r.length ? r : undefined;
+    }, 30_000, daemons);
+    expect(Number(power[0].value[1])).toBeCloseTo(PACKAGE_WATTS, 0);
+  });
+
+  it('answers every Grafana panel and variable query with data', async () => {
+    const queries = allQueries();
+    let empty: string[] = [];
+    await waitFor('every panel query to return data', async () => {
+      empty = [];
+      for (const q of queries) {
+        const lv = /^label_values\(\s*([\w:]+)\s*,\s*(\w+)\s*\)$/.exec(q.expr);
+        if (lv) {
+          const r = (await getJson(`${vmUrl}/api/v1/label/${lv[2]}/values?match[]=${encodeURIComponent(lv[1])}`)) as { data: string[] };
+          if (!r.data.length) empty.push(`${q.dashboard} / ${q.panel}: ${q.expr}`);
+          continue;
+        }
+        if (!(await query(resolveVariables(q.expr))).length) empty.push(`${q.dashboard} / ${q.panel}: ${q.expr}`);
+      }
+      return empty.length === 0 ? true : undefined;
+    }, 90_000, daemons).catch((err) => {
+      throw new Error(`panels without data:\n${empty.join('\n')}\n${String(err).slice(0, 2000)}`);
+    });
+    // and the recorded power is the meters' power
+    const nodePower = await query(`ffwatt:node_power_watts:rate1m{node="${NODE}",source="rapl"}`);
+    expect(Number(nodePower[0].value[1])).toBeGreaterThan(PACKAGE_WATTS * 0.9);
+    expect(Number(nodePower[0].value[1])).toBeLessThan(PACKAGE_WATTS * 1.1);
+  });
+
+  it('fires alerts from vmalert into Alertmanager: the test rule and real rules driven by the data', async () => {
+    const names = await waitFor('alerts in Alertmanager', async () => {
+      const alerts = (await getJson(`${amUrl}/api/v2/alerts`)) as AmAlert[];
+      const got = new Set(alerts.map((a) => `${a.labels.alertname}${a.labels.node ? `@${a.labels.node}` : ''}`));
+      const want = ['FfwattE2EAlwaysFiring', `FfwattEnergyEstimated@${NODE}`, `FfwattPackagePowerHigh@${NODE}`, 'FfwattNodesMarkedDead'];
+      return want.every((w) => got.has(w)) ? got : undefined;
+    }, 60_000, daemons);
+    // healthy things stay quiet
+    expect(names.has(`FfwattAgentDown@${NODE}`)).toBe(false);
+    expect(names.has(`FfwattMeterMissing@${NODE}`)).toBe(false);
+    expect(names.has(`FfwattGpuPowerHigh@${NODE}`)).toBe(false);
+  });
+
+  it('inhibits an agent-down alert on a dead node, not on a live one', async () => {
+    const now = new Date();
+    const ends = new Date(now.getTime() + 10 * 60_000).toISOString();
+    const alert = (alertname: string, node: string) => ({ labels: { alertname, node, severity: 'critical' }, startsAt: now.toISOString(), endsAt: ends });
+    const res = await fetch(`${amUrl}/api/v2/alerts`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify([alert('FfwattNodeDead', 'w9'), alert('FfwattAgentDown', 'w9'), alert('FfwattAgentDown', 'w8')]),
+    });
+    expect(res.ok).toBe(true);
+    const states = await waitFor('inhibition', async () => {
+      const alerts = (await getJson(`${amUrl}/api/v2/alerts?filter=${encodeURIComponent('alertname="FfwattAgentDown"')}`)) as AmAlert[];
+      const byNode = Object.fromEntries(alerts.map((a) => [a.labels.node, a.status.state]));
+      return byNode.w9 === 'suppressed' && byNode.w8 ? byNode : undefined;
+    }, 20_000, daemons);
+    expect(states).toMatchObject({ w9: 'suppressed', w8: 'active' });
+  });
+});
