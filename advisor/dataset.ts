@@ -22,6 +22,8 @@ export interface TrainingRow {
   vmaf: number | null;
   psnr: number | null;
   speed: number | null;
+  /** Validity flags of the run (e.g. estimated, noisy_neighbour). */
+  flags?: string[];
 }
 
 /** Identity of a configuration regardless of hardware and repetition: the unit of the train/validation split. */
@@ -47,6 +49,7 @@ export interface DbRun {
   vmaf: number | null;
   psnr: number | null;
   speed: number | null;
+  flags: string[];
 }
 
 /** Succeeded runs of the given campaigns (all campaigns when none given), oldest first. */
@@ -55,7 +58,7 @@ export function loadRuns(db: Database.Database, campaignIds: string[] = []): DbR
   const rows = db
     .prepare(
       `SELECT run.campaign_id, run.scenario_id, run.job_id, run.node_id, run.provenance, run.energy_source,
-              run.net_j_per_encoded_minute, run.j_per_encoded_minute, run.vmaf, run.psnr, run.speed, scenario.spec
+              run.net_j_per_encoded_minute, run.j_per_encoded_minute, run.vmaf, run.psnr, run.speed, run.flags, scenario.spec
        FROM run JOIN scenario ON scenario.id = run.scenario_id
        WHERE run.status = 'succeeded' ${where} ORDER BY run.id`,
     )
@@ -73,6 +76,7 @@ export function loadRuns(db: Database.Database, campaignIds: string[] = []): DbR
     vmaf: r.vmaf as number | null,
     psnr: r.psnr as number | null,
     speed: r.speed as number | null,
+    flags: JSON.parse((r.flags as string) ?? '[]') as string[],
   }));
 }
 
@@ -129,6 +133,7 @@ export async function toTrainingRows(
       vmaf: r.vmaf,
       psnr: r.psnr,
       speed: r.speed,
+      flags: r.flags,
     });
   }
   return { rows, dropped };

@@ -20,11 +20,18 @@ export interface Tree {
   nodes: TreeNode[]; // nodes[0] is the root
 }
 
+/** A linear start the trees boost from: prediction = linear(x) + trees(x). Float32 coefficients on raw features. */
+export interface LinearStart {
+  weights: number[];
+  intercept: number;
+}
+
 export interface GbrtModel {
   kind: 'gbrt';
   base: number;
   trees: Tree[];
   params: GbrtParams;
+  linear?: LinearStart;
 }
 
 export interface GbrtParams {
@@ -111,10 +118,25 @@ export function leafValue(tree: Tree, x: Float32Array, offset: number): number {
   return n.value;
 }
 
-/** Fits one boosted ensemble to targets y (already in model space, e.g. log energy). */
-export function fitGbrt(x: Matrix, y: ArrayLike<number>, params: Partial<GbrtParams> = {}): GbrtModel {
+/** The linear start's prediction, in float32 steps. */
+export function predictLinear(l: LinearStart, x: Float32Array, offset: number, cols: number): number {
+  let s = l.intercept;
+  for (let j = 0; j < cols; j++) if (l.weights[j] !== 0) s = Math.fround(s + Math.fround(l.weights[j] * x[offset + j]));
+  return s;
+}
+
+/**
+ * Fits one boosted ensemble to targets y (already in model space, e.g. log energy).
+ * With `linear`, the trees fit what the linear model leaves over (boosting from a linear start).
+ */
+export function fitGbrt(x: Matrix, y: ArrayLike<number>, params: Partial<GbrtParams> = {}, linear?: LinearStart): GbrtModel {
   const p = { ...DEFAULT_GBRT, ...params };
   if (x.rows === 0) throw new Error('fitGbrt: no rows');
+  if (linear) {
+    const rest = new Float64Array(x.rows);
+    for (let i = 0; i < x.rows; i++) rest[i] = y[i] - predictLinear(linear, x.data, i * x.cols, x.cols);
+    return { ...fitGbrt(x, rest, params), linear };
+  }
   let mean = 0;
   for (let i = 0; i < x.rows; i++) mean += y[i];
   const base = Math.fround(mean / x.rows);
@@ -131,13 +153,14 @@ export function fitGbrt(x: Matrix, y: ArrayLike<number>, params: Partial<GbrtPar
   return { kind: 'gbrt', base, trees, params: p };
 }
 
-/** Predicts like onnxruntime: float32 sum of the trees, then + base (float32). */
+/** Predicts like onnxruntime: float32 sum of the trees, then + base (float32), then + the linear start. */
 export function predictGbrt(model: GbrtModel, x: Matrix): Float64Array {
   const out = new Float64Array(x.rows);
   for (let i = 0; i < x.rows; i++) {
     let s = 0;
     for (const tree of model.trees) s = Math.fround(s + leafValue(tree, x.data, i * x.cols));
     out[i] = Math.fround(s + model.base);
+    if (model.linear) out[i] = Math.fround(out[i] + predictLinear(model.linear, x.data, i * x.cols, x.cols));
   }
   return out;
 }

@@ -4,6 +4,7 @@
 import type { TrainedAdvisor } from './train.ts';
 import type { TargetName } from './targets.ts';
 import type { ErrorMetrics } from './metrics.ts';
+import type { TrainingRow } from './dataset.ts';
 
 export interface CampaignInfo {
   id: string;
@@ -28,6 +29,8 @@ export interface ModelCard {
     campaigns: CampaignInfo[];
     runs: TrainedAdvisor['meta']['runs'];
     dropped: Array<{ reason: string; runs: number }>;
+    /** Validity flags on the training runs: flag → runs carrying it. */
+    flags: Record<string, number>;
     hardware: TrainedAdvisor['meta']['hardware'];
     contents: TrainedAdvisor['meta']['contents'];
     encoders: Record<string, string[]>;
@@ -37,8 +40,10 @@ export interface ModelCard {
   limits: string[];
 }
 
-export function buildModelCard(t: TrainedAdvisor, campaigns: CampaignInfo[], files: ModelCard['files']): ModelCard {
+export function buildModelCard(t: TrainedAdvisor, rows: TrainingRow[], campaigns: CampaignInfo[], files: ModelCard['files']): ModelCard {
   const { meta } = t;
+  const flags: Record<string, number> = {};
+  for (const r of rows) for (const f of r.flags ?? []) flags[f] = (flags[f] ?? 0) + 1;
   const dropped = new Map<string, number>();
   for (const d of t.dropped) dropped.set(d.reason, (dropped.get(d.reason) ?? 0) + 1);
   const energy = meta.targets.find((x) => x.name === 'energy')!;
@@ -61,7 +66,7 @@ export function buildModelCard(t: TrainedAdvisor, campaigns: CampaignInfo[], fil
     files,
     algorithm: {
       model: `gradient-boosted regression trees (squared loss), one ensemble per target, exported as one ONNX TreeEnsembleRegressor`,
-      params: { ...t.gbrt[0].params },
+      params: { ...meta.training.gbrt, seed: meta.training.seed, validationFraction: meta.training.validationFraction, ridgeLambda: meta.training.ridgeLambda },
       baseline: `ridge regression on standardized features (lambda ${t.ridge[0].lambda})`,
       split: `by configuration (all repetitions of a configuration on one side); ${meta.runs.validationConfigurations} of ${meta.runs.configurations} configurations held out`,
       targets: meta.targets.map((x) => ({
@@ -76,6 +81,7 @@ export function buildModelCard(t: TrainedAdvisor, campaigns: CampaignInfo[], fil
       campaigns,
       runs: meta.runs,
       dropped: [...dropped].map(([reason, runs]) => ({ reason, runs })),
+      flags,
       hardware: meta.hardware,
       contents: meta.contents,
       encoders: meta.grid.presets,
@@ -106,6 +112,7 @@ export function renderModelCard(card: ModelCard): string {
     ...card.data.campaigns.map((c) => `- campaign \`${c.id}\` (${c.name}), created ${c.createdAt}`),
     `- ${card.data.runs.total} runs of ${card.data.runs.configurations} configurations: ${card.data.runs.train} for training, ${card.data.runs.validation} held out (${card.data.runs.validationConfigurations} configurations)`,
     ...card.data.dropped.map((d) => `- dropped: ${d.runs} run(s), ${d.reason}`),
+    ...Object.entries(card.data.flags).map(([f, n]) => `- flag \`${f}\` on ${n} of the runs used`),
     ...card.data.hardware.map((h) => `- hardware \`${h.name}\`: ${h.cpuModel}, ${h.cores} cores, ${h.gpu ? 'GPU' : 'no GPU'}, meter ${h.meterSource}; ${h.runs} runs; encoders ${h.encoders.join(', ')}`),
     '',
     '## Model',

@@ -4,6 +4,8 @@
 //
 // Input  `features`: float32 [N, columns]   (advisor/features.ts, spec in *.features.json)
 // Output `targets` : float32 [N, targets]   (model space: ln J/min, quality, ln speed)
+// When the ensembles boost from a linear start (gbrt.ts LinearStart), an ai.onnx.ml
+// LinearRegressor computes it and an Add joins the two: targets = linear + trees.
 //
 // onnxruntime notes (see also gbrt.ts): the ai.onnx.ml opset is pinned to 3 (5 is refused
 // as deprecated), irVersion 8, every attribute carries its type, STRING(S) values are
@@ -70,12 +72,14 @@ const floats = (name: string, v: number[]) => ({ name, type: A.FLOATS, floats: v
 /** Serializes the ensembles to ONNX bytes; `metadata` lands in the model's metadata_props. */
 export function ensembleToOnnx(models: GbrtModel[], nFeatures: number, metadata: Record<string, string> = {}): Uint8Array {
   const t = flatten(models);
+  const withLinear = models.some((m) => m.linear);
+  const treesOut = withLinear ? 'trees' : ONNX_OUTPUT;
   const node = {
     opType: 'TreeEnsembleRegressor',
     domain: 'ai.onnx.ml',
     name: 'ffwatt_advisor',
     input: [ONNX_INPUT],
-    output: [ONNX_OUTPUT],
+    output: [treesOut],
     attribute: [
       { name: 'aggregate_function', type: A.STRING, s: utf8('SUM') },
       { name: 'post_transform', type: A.STRING, s: utf8('NONE') },
@@ -94,6 +98,23 @@ export function ensembleToOnnx(models: GbrtModel[], nFeatures: number, metadata:
       floats('target_weights', t.targetWeights),
     ],
   };
+  const nodes: object[] = [node];
+  if (withLinear) {
+    nodes.push({
+      opType: 'LinearRegressor',
+      domain: 'ai.onnx.ml',
+      name: 'ffwatt_linear_start',
+      input: [ONNX_INPUT],
+      output: ['linear'],
+      attribute: [
+        floats('coefficients', models.flatMap((m) => m.linear?.weights ?? new Array<number>(nFeatures).fill(0))),
+        floats('intercepts', models.map((m) => m.linear?.intercept ?? 0)),
+        { name: 'targets', type: A.INT, i: models.length },
+        { name: 'post_transform', type: A.STRING, s: utf8('NONE') },
+      ],
+    });
+    nodes.push({ opType: 'Add', domain: '', name: 'ffwatt_sum', input: ['trees', 'linear'], output: [ONNX_OUTPUT] });
+  }
   const tensor = (name: string, cols: number) => ({
     name,
     type: {
@@ -113,7 +134,7 @@ export function ensembleToOnnx(models: GbrtModel[], nFeatures: number, metadata:
     ],
     graph: {
       name: 'ffwatt_advisor',
-      node: [node],
+      node: nodes,
       input: [tensor(ONNX_INPUT, nFeatures)],
       output: [tensor(ONNX_OUTPUT, models.length)],
     },

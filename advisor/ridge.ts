@@ -76,3 +76,13 @@ export function predictRidge(model: RidgeModel, x: Matrix): Float64Array {
   }
   return out;
 }
+
+/** The ridge model as float32 coefficients on raw (unstandardized) features: the start boosting builds on. */
+export function ridgeAsLinear(m: RidgeModel): { weights: number[]; intercept: number } {
+  const weights = m.weights.map((w, j) => (w === 0 ? 0 : Math.fround(w / m.scales[j])));
+  let intercept = m.intercept;
+  m.weights.forEach((w, j) => {
+    if (w !== 0) intercept -= (w * m.means[j]) / m.scales[j];
+  });
+  return { weights, intercept: Math.fround(intercept) };
+}

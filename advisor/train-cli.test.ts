@@ -68,7 +68,7 @@ describe('train command', () => {
     const code = await trainCommand(['--db', db, '--out', out, '--trees', '80'], { out: (s) => void (stdout += s), err: (s) => void (stderr += s) });
     expect(stderr).toBe('');
     expect(code).toBe(0);
-    expect(stdout).toMatch(/trained on 178 runs/); // 180 minus one failed, one without energy
+    expect(stdout).toMatch(/trained on 328 runs/); // 330 minus one failed, one without energy
     for (const f of ['advisor.onnx', 'advisor.features.json', 'advisor.data.json', 'model-card.json', 'MODEL_CARD.md']) expect(existsSync(join(out, f))).toBe(true);
     const card = JSON.parse(readFileSync(join(out, 'model-card.json'), 'utf8'));
     expect(card.data.campaigns).toEqual([{ id: 'c1', name: 'advisor-synthetic', createdAt: '2026-11-25T00:00:00.000Z' }]);
@@ -80,7 +80,7 @@ describe('train command', () => {
     const md = readFileSync(join(out, 'MODEL_CARD.md'), 'utf8');
     expect(md).toMatch(/## Held-out errors/);
     expect(md).toMatch(/\| energy \(J\/encoded min\) \| boosted trees \(shipped\) \|/);
-    expect(readTrainingData(join(out, 'advisor.data.json'))).toHaveLength(178);
+    expect(readTrainingData(join(out, 'advisor.data.json'))).toHaveLength(328);
     const advisor = await OnnxAdvisor.load(join(out, 'advisor.onnx'));
     const [p] = await advisor.predict([readTrainingData(join(out, 'advisor.data.json'))[0].features]);
     expect(p.values.energy).toBeGreaterThan(0);

@@ -27,12 +27,25 @@ function campaignInfo(db: Database.Database, ids: string[]): CampaignInfo[] {
   });
 }
 
+function latestCampaignNamed(db: Database.Database, name: string, file: string): string {
+  const r = db.prepare("SELECT id FROM campaign WHERE name = ? AND status = 'done' ORDER BY created_at DESC LIMIT 1").get(name) as { id: string } | undefined;
+  if (!r) {
+    const names = (db.prepare('SELECT DISTINCT name FROM campaign ORDER BY name').all() as Array<{ name: string }>).map((x) => x.name);
+    throw new InputError(`--campaign-name ${name}: no finished campaign of that name in ${file} (campaigns: ${names.join(', ') || 'none'})`, {
+      field: '--campaign-name',
+      fix: 'run the matrix first, e.g. npx zx harness/run-matrix.mjs matrices/advisor-train.yml --out results',
+    });
+  }
+  return r.id;
+}
+
 export async function trainCommand(argv: string[], io: TrainIo = defaultIo): Promise<number> {
   const program = new Command('train')
     .description('train the advisor from a results database')
     .requiredOption('--db <path>', 'results database (SQLite)')
     .option('--out <dir>', 'where the model files go', 'models')
     .option('--campaign <id...>', 'train on these campaigns only (default: all)')
+    .option('--campaign-name <name>', 'train on the latest finished campaign of this name (e.g. advisor-train)')
     .option('--seed <n>', 'seed of the train/validation split', '1')
     .option('--trees <n>', 'boosting rounds', '300')
     .option('--json', 'print the model card as JSON')
@@ -40,7 +53,7 @@ export async function trainCommand(argv: string[], io: TrainIo = defaultIo): Pro
     .configureOutput({ writeOut: io.out, writeErr: io.err });
   try {
     program.parse(argv, { from: 'user' });
-    const o = program.opts<{ db: string; out: string; campaign?: string[]; seed: string; trees: string; json?: boolean }>();
+    const o = program.opts<{ db: string; out: string; campaign?: string[]; campaignName?: string; seed: string; trees: string; json?: boolean }>();
     if (!existsSync(o.db)) throw new InputError(`--db ${o.db}: no such results database`, { field: '--db', fix: 'run a campaign first (npx zx harness/run-matrix.mjs …)' });
     const seed = Number(o.seed);
     const nTrees = Number(o.trees);
@@ -48,9 +61,11 @@ export async function trainCommand(argv: string[], io: TrainIo = defaultIo): Pro
     if (!Number.isInteger(nTrees) || nTrees < 1) throw new InputError(`--trees '${o.trees}' is not a positive integer`, { field: '--trees' });
     const db = new Database(o.db, { readonly: true, fileMustExist: true });
     try {
-      const runs = loadRuns(db, o.campaign ?? []);
+      if (o.campaign && o.campaignName) throw new InputError('give --campaign or --campaign-name, not both', { field: '--campaign-name' });
+      const campaigns = o.campaignName ? [latestCampaignNamed(db, o.campaignName, o.db)] : (o.campaign ?? []);
+      const runs = loadRuns(db, campaigns);
       if (runs.length === 0) {
-        throw new InputError(`--db ${o.db}: no succeeded runs${o.campaign ? ` in campaign(s) ${o.campaign.join(', ')}` : ''}`, { field: '--campaign', fix: 'check the campaign ids (ffwatt report lists them)' });
+        throw new InputError(`--db ${o.db}: no succeeded runs${campaigns.length ? ` in campaign(s) ${campaigns.join(', ')}` : ''}`, { field: '--campaign', fix: 'check the campaign ids (ffwatt report lists them)' });
       }
       const method = (await hasSitiFilter()) ? 'siti' : 'proxy';
       const cacheFile = join(dirname(o.db), 'content-cache.json');
@@ -59,7 +74,7 @@ export async function trainCommand(argv: string[], io: TrainIo = defaultIo): Pro
       trained.dropped.unshift(...dropped);
       const paths = writeModelFiles(trained, rows, o.out);
       const rel = (p: string) => relative(process.cwd(), p) || p;
-      const card = buildModelCard(trained, campaignInfo(db, trained.meta.campaigns), { onnx: rel(paths.onnx), features: rel(paths.meta), data: rel(paths.data) });
+      const card = buildModelCard(trained, rows, campaignInfo(db, trained.meta.campaigns), { onnx: rel(paths.onnx), features: rel(paths.meta), data: rel(paths.data) });
       writeFileSync(join(o.out, 'model-card.json'), JSON.stringify(card, null, 2) + '\n');
       writeFileSync(join(o.out, 'MODEL_CARD.md'), renderModelCard(card));
       if (o.json) io.out(JSON.stringify(card, null, 2) + '\n');

@@ -9,7 +9,7 @@
 import { InputError } from '../core/errors.ts';
 import { buildFeatureSpec, encodeBatch, type FeatureSpec } from './features.ts';
 import { fitGbrt, predictGbrt, type GbrtModel, type GbrtParams, type Matrix } from './gbrt.ts';
-import { fitRidge, predictRidge, type RidgeModel } from './ridge.ts';
+import { fitRidge, predictRidge, ridgeAsLinear, type RidgeModel } from './ridge.ts';
 import { errorMetrics, quantile, type ErrorMetrics } from './metrics.ts';
 import { chooseTargets, fromModelSpace, targetValue, toModelSpace, type TargetName, type TargetSpec } from './targets.ts';
 import { configKey, hardwareName, type TrainingRow } from './dataset.ts';
@@ -20,6 +20,8 @@ export interface TrainOptions {
   /** Share of configurations held out (default 0.25). */
   validationFraction?: number;
   seed?: number;
+  /** Boost from the ridge model (trees fit its residuals) instead of from the mean (default true). */
+  linearStart?: boolean;
   contentMethod?: FeatureSpec['contentMethod'];
 }
 
@@ -67,6 +69,8 @@ export interface AdvisorMeta {
   grid: { presets: Record<string, string[]>; crf: number[]; bitrate: number[]; codecOf: Record<string, string> };
   campaigns: string[];
   trainedAt: string;
+  /** How it was trained: enough to train the same model again from the same rows. */
+  training: { seed: number; validationFraction: number; gbrt: GbrtParams; ridgeLambda: number; linearStart: boolean };
   runs: { total: number; train: number; validation: number; configurations: number; validationConfigurations: number };
 }
 
@@ -162,7 +166,11 @@ function describeCoverage(rows: TrainingRow[], targets: TargetSpec[]): Pick<Advi
 
 export function trainAdvisor(all: TrainingRow[], opts: TrainOptions = {}): TrainedAdvisor {
   const { targets, rows, dropped } = chooseTargets(all);
-  const held = splitByConfiguration(rows, opts.validationFraction ?? 0.25, opts.seed ?? 1);
+  const seed = opts.seed ?? 1;
+  const validationFraction = opts.validationFraction ?? 0.25;
+  const ridgeLambda = opts.ridgeLambda ?? 1;
+  const linearStart = opts.linearStart ?? true;
+  const held = splitByConfiguration(rows, validationFraction, seed);
   const train = rows.filter((r) => !held.has(configKey(r.features, r.content)));
   const valid = rows.filter((r) => held.has(configKey(r.features, r.content)));
   const spec = buildFeatureSpec(train.map((r) => r.features), opts.contentMethod ?? 'siti');
@@ -175,8 +183,8 @@ export function trainAdvisor(all: TrainingRow[], opts: TrainOptions = {}): Train
   const residuals = {} as Record<TargetName, Range>;
   for (const t of targets) {
     const y = train.map((r) => toModelSpace(t, targetValue(t, r)));
-    const g = fitGbrt(xTrain, y, opts.gbrt);
-    const l = fitRidge(xTrain, y, opts.ridgeLambda ?? 1);
+    const l = fitRidge(xTrain, y, ridgeLambda);
+    const g = fitGbrt(xTrain, y, opts.gbrt, linearStart ? ridgeAsLinear(l) : undefined);
     gbrt.push(g);
     ridge.push(l);
     const actual = valid.map((r) => targetValue(t, r));
@@ -196,6 +204,7 @@ export function trainAdvisor(all: TrainingRow[], opts: TrainOptions = {}): Train
     ...describeCoverage(rows, targets),
     campaigns: [...new Set(rows.map((r) => r.campaignId))].sort(),
     trainedAt: new Date().toISOString(),
+    training: { seed, validationFraction, gbrt: gbrt[0].params, ridgeLambda, linearStart },
     runs: {
       total: rows.length,
       train: train.length,

@@ -1,5 +1,4 @@
 import { Command } from 'commander';
-import { createServer, type Server } from 'node:http';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -8,29 +7,13 @@ import { createLogger, type Logger } from '../core/log.ts';
 import { openMeters, Sampler } from '../energy/index.ts';
 import { detectEncoders } from '../media/encoders.ts';
 import { startRtmpServer, type RtmpServer } from '../media/rtmp.ts';
-import { listenHost, listenPort, readToken } from '../master/config.ts';
+import { readToken } from '../master/config.ts';
+import { serveMetrics } from './serve-metrics.ts';
 import { hostFacts } from './host-facts.ts';
 import { HttpMasterClient } from './http-client.ts';
 import { createAgentMetrics } from './metrics.ts';
 import { ResultSpool } from './spool.ts';
 import { Worker } from './worker.ts';
-
-/** Serves an exporter's text on GET /metrics (and /healthz). */
-export function serveMetrics(listen: string, text: () => Promise<string>, contentType: string): Promise<Server> {
-  const server = createServer((req, res) => {
-    if (req.url === '/metrics') {
-      text().then(
-        (body) => res.writeHead(200, { 'content-type': contentType }).end(body),
-        (err) => res.writeHead(500).end(String(err)),
-      );
-    } else if (req.url === '/healthz') res.writeHead(200, { 'content-type': 'application/json' }).end('{"ok":true}');
-    else res.writeHead(404).end('not found\n');
-  });
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(listenPort(listen), listenHost(listen), () => resolve(server));
-  });
-}
 
 /** `ffwatt agent`: registers with the master, heartbeats, claims and runs jobs, posts results via a spool. */
 export async function agentCommand(argv: string[], _cliLog: Logger, signal: AbortSignal): Promise<number> {
@@ -116,7 +99,19 @@ export async function agentCommand(argv: string[], _cliLog: Logger, signal: Abor
     }
   };
   const spool = new ResultSpool(f.spool, (r, i) => reRegisterOn401(() => client.postResult(r, i)), log);
-  await spool.flush(signal);
+  // Results left by an earlier run, or spooled while the master was away, are retried in the
+  // background, so a master that comes back gets them even while this agent keeps working.
+  let flushing = false;
+  const flushSpool = () => {
+    if (flushing || signal.aborted || spool.pending().length === 0) return;
+    flushing = true;
+    spool
+      .flush(signal)
+      .catch((err) => log.warn('spool flush failed', { error: (err as Error).message }))
+      .finally(() => (flushing = false));
+  };
+  flushSpool();
+  const spoolTimer = setInterval(flushSpool, 5_000);
 
   const heartbeat = setInterval(() => {
     reRegisterOn401(() => client.heartbeat(nodeId)).catch((err) => log.warn('heartbeat failed', { error: (err as Error).message }));
@@ -143,7 +138,16 @@ export async function agentCommand(argv: string[], _cliLog: Logger, signal: Abor
     qualityFfmpegPath: f.qualityFfmpeg,
     leaseExtendMs: num(f.leaseExtendS, '--lease-extend-s') * 1000,
     rtmp: async () => (rtmp ??= await startRtmpServer({ workDir: join(f.work, 'nginx') })),
-    deliver: (record, idle) => spool.deliver(record, idle, signal),
+    deliver: async (record, idle) => {
+      // Stopped by our own shutdown (not canceled by the master): the job is not the master's
+      // to close as canceled. Drop the record; the lease expires and the job runs again elsewhere.
+      if (signal.aborted && record.status === 'canceled') {
+        log.info('agent stopping: interrupted run not reported; its lease will expire and the job be requeued', { job: record.jobId, attempt: record.attempt });
+        return 'spooled';
+      }
+      const outcome = await spool.deliver(record, idle, signal);
+      return outcome === 'rejected' ? 'spooled' : outcome;
+    },
   });
   const pollMs = num(f.pollS, '--poll-s') * 1000;
   while (!signal.aborted) {
@@ -152,11 +156,12 @@ export async function agentCommand(argv: string[], _cliLog: Logger, signal: Abor
     } catch (err) {
       log.warn('master unreachable or job loop failed; retrying', { error: (err as Error).message });
       await sleep(pollMs, undefined, { signal }).catch(() => {});
-      await spool.flush(signal).catch(() => {});
+      flushSpool();
     }
   }
   log.info('agent stopping');
   clearInterval(heartbeat);
+  clearInterval(spoolTimer);
   sampler.stop();
   if (rtmp) await (rtmp as RtmpServer).stop();
   await new Promise((r) => metricsServer.close(r));

@@ -47,7 +47,13 @@ export class HttpMasterClient implements MasterClient {
       body: body !== undefined ? JSON.stringify(body) : undefined,
     });
     const text = await res.body.text();
-    const parsed = text ? (JSON.parse(text) as T) : (undefined as T);
+    let parsed: T;
+    try {
+      parsed = text ? (JSON.parse(text) as T) : (undefined as T);
+    } catch {
+      // Not JSON (a proxy's error page): keep the start of it for the error message.
+      parsed = { error: text.slice(0, 200) } as T;
+    }
     return { status: res.statusCode, body: parsed };
   }
 

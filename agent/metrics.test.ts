@@ -107,6 +107,27 @@ describe('agent metrics exporter', () => {
     expect(text).not.toMatch(/^ffwatt_gpu_utilization_ratio\{/m);
   });
 
+  it('still serves a scrape when listing the meters fails, and says so', async () => {
+    const clock = manualClock();
+    let fail = false;
+    const meters = fleetMeters(clock.now);
+    const metrics = createAgentMetrics({
+      meters: () => {
+        if (fail) throw new Error('meter registry closed');
+        return [meters.rapl];
+      },
+      nodeId: 'n',
+      clock: clock.now,
+      processMetrics: false,
+    });
+    expect(value(await metrics.metricsText(), 'ffwatt_collector_success{collector="meters"}')).toBe(1);
+    fail = true;
+    const text = await metrics.metricsText();
+    expect(value(text, 'ffwatt_collector_success{collector="meters"}')).toBe(0);
+    expect(text).not.toMatch(/^ffwatt_energy_joules_total\{/m);
+    expect(value(text, 'ffwatt_agent_up{node_id="n"}')).toBe(1);
+  });
+
   it('keeps job labels only while the job runs and counts frames and drops once', async () => {
     const { metrics } = setup();
     for (const ev of runningJobEvents('job-1')) metrics.onEvent(ev);

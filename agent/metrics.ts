@@ -77,6 +77,7 @@ export function createAgentMetrics(opts: AgentMetricsOptions): AgentMetrics {
 
   // --- energy: one read of every meter per scrape, shared by the collectors below ---
   let current: { reading: Reading; status: MeterStatus[] } | null = null;
+  let metersListed = true;
   let readTurnOpen = false;
   let powerAnchor: Reading | null = null; // older end of the power window
   let powerLatest: Reading | null = null; // newer end
@@ -84,7 +85,15 @@ export function createAgentMetrics(opts: AgentMetricsOptions): AgentMetrics {
   function readMeters(): { reading: Reading; status: MeterStatus[] } {
     const zones = new Map<string, ZoneReading>();
     const status: MeterStatus[] = [];
-    for (const meter of opts.meters()) {
+    let meters: Meter[];
+    try {
+      meters = opts.meters();
+      metersListed = true;
+    } catch {
+      meters = [];
+      metersListed = false;
+    }
+    for (const meter of meters) {
       const t0 = clock();
       try {
         const infos = new Map(meter.zones().map((z) => [z.zone, z]));
@@ -199,6 +208,9 @@ export function createAgentMetrics(opts: AgentMetricsOptions): AgentMetrics {
     help: '1 if the named collector produced its values at the last scrape, 0 if it failed (its series are then absent).',
     labelNames: ['collector'],
     registers: [], // registered last: it reports on collectors that run earlier in the same scrape
+    collect() {
+      this.set({ collector: 'meters' }, metersListed ? 1 : 0);
+    },
   });
 
   new Gauge({

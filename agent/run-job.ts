@@ -68,6 +68,7 @@ export async function runJob(job: ClaimedJob, ctx: JobContext): Promise<RunRecor
 
   emit({ kind: 'job', jobId: job.id, scenario: s, repetition: job.repetition, phase: 'warmup' });
   let openMark: ReturnType<Sampler['mark']> | null = null;
+  let closeMark: ReturnType<Sampler['mark']> | null = null;
   // The agent's own process tree holds every FFmpeg (and nginx) of the job: CPU time outside it
   // during the window is other load on the machine (noisy neighbour).
   const tree = new ProcTreeMonitor(process.pid);
@@ -86,6 +87,10 @@ export async function runJob(job: ClaimedJob, ctx: JobContext): Promise<RunRecor
         treeTimer = setInterval(() => tree.sample(), 500);
         emit({ kind: 'job', jobId: job.id, scenario: s, repetition: job.repetition, phase: 'measure' });
       },
+      // The window closes when the last encoder exits, before the cell's own cleanup.
+      onWindowClose: () => {
+        closeMark = ctx.sampler.mark();
+      },
       onProgress: (stream, p) =>
         emit({ kind: 'progress', jobId: job.id, stream, frame: p.frame, fps: p.fps, speed: p.speed, outTimeS: p.outTimeS, bitrateBps: p.bitrateBps }),
     });
@@ -93,7 +98,7 @@ export async function runJob(job: ClaimedJob, ctx: JobContext): Promise<RunRecor
     clearInterval(treeTimer);
     return finish(base, t0, { status: ctx.signal?.aborted ? 'canceled' : 'failed', error: `encode cell crashed: ${(err as Error).message}` });
   }
-  const closeMark = ctx.sampler.mark();
+  closeMark ??= ctx.sampler.mark();
   clearInterval(treeTimer);
   tree.sample();
   const usage = tree.usage();
@@ -124,7 +129,7 @@ export async function runJob(job: ClaimedJob, ctx: JobContext): Promise<RunRecor
     });
   }
 
-  const window = ctx.sampler.window(openMark, closeMark);
+  const window = ctx.sampler.window(openMark, closeMark!);
   const rung = s.outputs[0];
   const megapixels = (cell.framesInWindow * rung.resolution.width * rung.resolution.height) / 1e6;
   const energy: RunEnergy = computeRunEnergy(window, ctx.idle, { mediaSeconds: cell.mediaSecondsInWindow, frames: cell.framesInWindow, megapixels });
@@ -149,7 +154,7 @@ export async function runJob(job: ClaimedJob, ctx: JobContext): Promise<RunRecor
     }
   }
 
-  const flags = runFlags({
+  const flags = [...cell.flags, ...runFlags({
     energy,
     windowS: window.seconds,
       jobCpuSeconds: usage.cpuSeconds,
@@ -160,7 +165,7 @@ export async function runJob(job: ClaimedJob, ctx: JobContext): Promise<RunRecor
     droppedFrames: cell.droppedFrames,
     mode: s.mode,
     speed: cell.speed,
-  });
+  })];
   const record = finish(base, t0, {
     ...media,
     status: 'succeeded',

@@ -1,7 +1,7 @@
 // Cost and CO2 per encoded hour from the measured energy and user-given prices.
 import type { CostAssumptions, CostOptions, MetricKey, ScenarioCost, Stat } from './model.ts';
 
-export const COST_DEFAULTS = { pricePerKwh: 0.3, currency: 'EUR', carbonGramsPerKwh: 300, instanceCostPerHour: null } as const;
+export const COST_DEFAULTS = { pricePerKwh: 0.25, currency: 'EUR', carbonGramsPerKwh: 300, instanceCostPerHour: null } as const;
 
 export function costAssumptions(given: CostOptions = {}): CostAssumptions {
   const defaulted: string[] = [];

@@ -6,7 +6,7 @@ export function num(x: number | null | undefined, sig = 4): string {
   if (x == null || !Number.isFinite(x)) return '—';
   if (x === 0) return '0';
   const abs = Math.abs(x);
-  if (abs >= 1e15 || abs < 1e-6) return x.toExponential(sig - 1);
+  if (abs >= 1e15 || abs < 1e-3) return x.toExponential(Math.max(0, sig - 1));
   const digits = Math.max(0, sig - 1 - Math.floor(Math.log10(abs)));
   return x.toFixed(Math.min(digits, 12));
 }

@@ -27,7 +27,7 @@ export const METRIC_KEYS = [
 export type MetricKey = (typeof METRIC_KEYS)[number];
 
 export interface CostOptions {
-  /** Electricity price per kWh, in `currency`. Default 0.30. */
+  /** Electricity price per kWh, in `currency`. Default 0.25 (as the master config). */
   pricePerKwh?: number;
   /** Default 'EUR'. */
   currency?: string;

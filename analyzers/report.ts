@@ -28,22 +28,32 @@ export interface WriteReportsOptions {
 
 const RENDER: Record<ReportFormat, (m: ReportModel) => string> = { md: renderMarkdown, csv: renderCsv, json: renderJson, html: renderHtml };
 
-/** Builds the model once and writes `report.<format>` files under outDir; returns their paths. */
-export async function writeReports(opts: WriteReportsOptions): Promise<{ files: Record<string, string>; model: ReportModel }> {
-  const formats = opts.formats ?? [...REPORT_FORMATS];
+function checkFormats(formats: ReportFormat[]): void {
   for (const f of formats) {
     if (!REPORT_FORMATS.includes(f)) throw new InputError(`unknown report format "${f}"`, { field: 'format', fix: `use some of: ${REPORT_FORMATS.join(', ')}` });
   }
-  const model = summarize({ db: opts.db, campaignId: opts.campaignId, cost: opts.cost, reference: opts.reference, now: opts.now });
-  const outDir = resolve(opts.outDir);
-  mkdirSync(outDir, { recursive: true });
+}
+
+/** Writes `report.<format>` files of an already built model under outDir; returns their paths. */
+export function writeModelFiles(model: ReportModel, formats: ReportFormat[], outDir: string): Record<string, string> {
+  checkFormats(formats);
+  const dir = resolve(outDir);
+  mkdirSync(dir, { recursive: true });
   const files: Record<string, string> = {};
   for (const f of formats) {
-    const path = join(outDir, `report.${f}`);
+    const path = join(dir, `report.${f}`);
     writeFileSync(path, RENDER[f](model));
     files[f] = path;
   }
-  return { files, model };
+  return files;
+}
+
+/** Builds the model once and writes `report.<format>` files under outDir; returns their paths. */
+export async function writeReports(opts: WriteReportsOptions): Promise<{ files: Record<string, string>; model: ReportModel }> {
+  const formats = opts.formats ?? [...REPORT_FORMATS];
+  checkFormats(formats);
+  const model = summarize({ db: opts.db, campaignId: opts.campaignId, cost: opts.cost, reference: opts.reference, now: opts.now });
+  return { files: writeModelFiles(model, formats, opts.outDir), model };
 }
 
 /** The short per-scenario table printed at the end of a run. */

@@ -21,11 +21,23 @@ export interface Summary {
   high: number | null;
 }
 
+const quantileCache = new Map<string, number>();
+/** Student-t quantile, memoized: reports ask for the same (level, df) thousands of times. */
+function tCritical(p: number, df: number): number {
+  const k = `${p}|${df}`;
+  let v = quantileCache.get(k);
+  if (v === undefined) {
+    v = studentTQuantile(p, df);
+    if (quantileCache.size < 10_000) quantileCache.set(k, v);
+  }
+  return v;
+}
+
 /** Summary from moments (count, mean, sample sd), e.g. as accumulated by a streaming pass. */
 export function summaryFromMoments(n: number, m: number, s: number | null, level = 0.95): Summary | null {
   if (n < 1) return null;
   if (n < 2 || s == null) return { n, mean: m, sd: null, halfWidth: null, low: null, high: null };
-  const halfWidth = (studentTQuantile(1 - (1 - level) / 2, n - 1) * s) / Math.sqrt(n);
+  const halfWidth = (tCritical(1 - (1 - level) / 2, n - 1) * s) / Math.sqrt(n);
   return { n, mean: m, sd: s, halfWidth, low: m - halfWidth, high: m + halfWidth };
 }
 

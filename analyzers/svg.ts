@@ -104,6 +104,9 @@ export interface Bar {
   estimate: boolean;
 }
 
+/** Beyond this many bars the axis labels would overlap: names stay in the tooltips only. */
+const MAX_BAR_LABELS = 40;
+
 /** Vertical bars with 95% CI whiskers. */
 export function barChart(o: { id: string; title: string; yLabel: string; bars: Bar[] }): string {
   const y = linearAxis(o.bars.flatMap((b) => [b.value, b.high ?? b.value, b.low ?? b.value]), H - M.b - 40, M.t, true);
@@ -119,7 +122,7 @@ export function barChart(o: { id: string; title: string; yLabel: string; bars: B
           ? `<line class="whisker" x1="${f(cx)}" x2="${f(cx)}" y1="${f(y.map(b.low))}" y2="${f(y.map(b.high))}"/><line class="whisker" x1="${f(cx - 8)}" x2="${f(cx + 8)}" y1="${f(y.map(b.low))}" y2="${f(y.map(b.low))}"/><line class="whisker" x1="${f(cx - 8)}" x2="${f(cx + 8)}" y1="${f(y.map(b.high))}" y2="${f(y.map(b.high))}"/>`
           : '';
       const label = b.label.length > 22 ? b.label.slice(0, 21) + '…' : b.label;
-      return `<rect data-point="${esc(b.id)}" class="bar${b.estimate ? ' estimate' : ''}" x="${f(cx - bw / 2)}" y="${f(top)}" width="${f(bw)}" height="${f(Math.max(0, base - top))}" fill="${color(i)}"><title>${esc(b.label)}${b.estimate ? ' [ESTIMATE]' : ''}: ${esc(tickLabel(b.value))}${b.low != null ? ` (95% CI ${esc(tickLabel(b.low))}–${esc(tickLabel(b.high!))})` : ' (no CI)'}</title></rect>${whisker}<text class="tick" transform="translate(${f(cx)} ${H - M.b - 34}) rotate(-30)" text-anchor="end">${esc(label)}${b.estimate ? ' (est.)' : ''}</text>`;
+      return `<rect data-point="${esc(b.id)}" class="bar${b.estimate ? ' estimate' : ''}" x="${f(cx - bw / 2)}" y="${f(top)}" width="${f(bw)}" height="${f(Math.max(0, base - top))}" fill="${color(i)}"><title>${esc(b.label)}${b.estimate ? ' [ESTIMATE]' : ''}: ${esc(tickLabel(b.value))}${b.low != null ? ` (95% CI ${esc(tickLabel(b.low))}–${esc(tickLabel(b.high!))})` : ' (no CI)'}</title></rect>${whisker}${o.bars.length <= MAX_BAR_LABELS ? `<text class="tick" transform="translate(${f(cx)} ${H - M.b - 34}) rotate(-30)" text-anchor="end">${esc(label)}${b.estimate ? ' (est.)' : ''}</text>` : ''}`;
     })
     .join('\n');
   return frame(o.title, '', o.yLabel, null, y, body, o.id, ' <span class="legend">whiskers: 95% CI of the mean</span>');

@@ -69,18 +69,30 @@ export function studentTQuantile(p: number, df: number): number {
   if (!(df > 0)) throw new RangeError(`t quantile needs df > 0 (got ${df})`);
   if (p === 0.5) return 0;
   if (p < 0.5) return -studentTQuantile(1 - p, df);
-  // Upper tail probability q = 1 - p, searched on t >= 0 where the two-sided p is 2q.
+  // Upper tail: find t >= 0 with two-sided p-value 2(1 − p). Newton steps on the CDF, kept
+  // inside a bracket that shrinks every iteration (bisection when a step leaves it).
   const target = 2 * (1 - p);
+  const f = (t: number) => studentTTwoSidedP(t, df) - target; // decreasing in t
   let lo = 0;
   let hi = 1;
-  while (studentTTwoSidedP(hi, df) > target) {
+  while (f(hi) > 0) {
+    lo = hi;
     hi *= 2;
     if (hi > 1e12) throw new RangeError(`t quantile out of range (p=${p}, df=${df})`);
   }
-  for (let i = 0; i < 200 && hi - lo > 1e-13 * Math.max(1, hi); i++) {
-    const mid = (lo + hi) / 2;
-    if (studentTTwoSidedP(mid, df) > target) lo = mid;
-    else hi = mid;
+  const lnNorm = gammaln((df + 1) / 2) - gammaln(df / 2) - 0.5 * Math.log(df * Math.PI);
+  const pdf = (t: number) => Math.exp(lnNorm - ((df + 1) / 2) * Math.log1p((t * t) / df));
+  let t = (lo + hi) / 2;
+  for (let i = 0; i < 200; i++) {
+    const v = f(t);
+    if (v === 0) return t;
+    if (v > 0) lo = t;
+    else hi = t;
+    // d/dt of the two-sided p-value is −2·pdf(t)
+    let next = t + v / (2 * pdf(t));
+    if (!(next > lo && next < hi)) next = (lo + hi) / 2;
+    if (Math.abs(next - t) <= 1e-14 * Math.max(1, t) || hi - lo <= 1e-14 * Math.max(1, hi)) return next;
+    t = next;
   }
-  return (lo + hi) / 2;
+  return t;
 }

@@ -2,6 +2,7 @@
 import type { ReportModel, ScenarioReport } from './model.ts';
 import { bitrate, bytes, flagList, num, signedPct, stat } from './format.ts';
 import { barChart, esc, lineChart, scatterChart } from './svg.ts';
+import { MAX_TEST_ROWS } from './write-md.ts';
 
 const CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:";
 
@@ -117,13 +118,13 @@ function comparisons(m: ReportModel): string {
   const tests = c.tests.length
     ? htmlTable(
         ['A', 'B', 'A vs B', 't', 'df', 'p', 'Holm p', "Hedges' g", 'result'],
-        c.tests.map((t) => ({
+        c.tests.slice(0, MAX_TEST_ROWS).map((t) => ({
           cells: [esc(t.labelA), esc(t.labelB), esc(signedPct(t.diffPct)), esc(num(t.t, 3)), esc(num(t.df, 3)), esc(num(t.p, 3)), esc(num(t.pHolm, 3)), esc(num(t.hedgesG, 3)), `<span class="${t.significant ? 'sig' : 'nsig'}">${esc(t.verdict)}</span>`],
           estimate: t.estimate,
           numeric: [false, false, true, true, true, true, true, true],
         })),
         'pairwise-table',
-      )
+      ) + (c.tests.length > MAX_TEST_ROWS ? `<p class="muted">First ${MAX_TEST_ROWS} of ${c.tests.length} tests shown; all are in report.json.</p>` : '')
     : '<p>No pair of scenarios doing the same work has two or more runs each.</p>';
   return `<section id="comparisons"><h2>Comparisons</h2>
 <h3>Relative to the reference</h3>${rel}

@@ -2,6 +2,9 @@
 import type { ReportModel, ScenarioReport } from './model.ts';
 import { bitrate, bytes, flagList, num, signedPct, stat } from './format.ts';
 
+/** Most pairwise tests listed in Markdown/HTML; the JSON report keeps them all. */
+export const MAX_TEST_ROWS = 500;
+
 const esc = (s: string) => s.replace(/\|/g, '\\|').replace(/\r?\n/g, ' ');
 
 export function table(head: string[], rows: string[][]): string {
@@ -99,12 +102,14 @@ function comparisons(model: ReportModel): string[] {
   const c = model.comparisons;
   const out = ['', '## Pairwise comparisons', '', `${c.note} Metric: ${c.metric}. Family: ${c.family}.`, ''];
   if (c.tests.length === 0) return [...out, 'No pair of scenarios doing the same work has two or more runs each.'];
+  const shown = c.tests.slice(0, MAX_TEST_ROWS);
   out.push(
     table(
       ['A', 'B', 'A vs B', 't', 'df', 'p', 'Holm p', "Hedges' g", 'result'],
-      c.tests.map((t) => [t.labelA, t.labelB, signedPct(t.diffPct), num(t.t, 3), num(t.df, 3), num(t.p, 3), num(t.pHolm, 3), num(t.hedgesG, 3), t.verdict]),
+      shown.map((t) => [t.labelA, t.labelB, signedPct(t.diffPct), num(t.t, 3), num(t.df, 3), num(t.p, 3), num(t.pHolm, 3), num(t.hedgesG, 3), t.verdict]),
     ),
   );
+  if (c.tests.length > shown.length) out.push('', `First ${shown.length} of ${c.tests.length} tests shown; all are in report.json.`);
   return out;
 }
 

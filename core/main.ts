@@ -47,6 +47,8 @@ export async function main(argv: string[]): Promise<number> {
     .option('--sampler-hz <hz>', 'energy sampling rate (default 10)')
     .option('--seed <n>', 'seed for the order of repetitions (default: random, recorded)')
     .option('--no-report', 'do not write the reports at the end')
+    .option('--metrics', 'serve the agent (127.0.0.1:9464) and master (127.0.0.1:9465) exporters while running')
+    .option('--metrics-linger <s>', 'with --metrics: keep the exporters up this many seconds after the run')
     .action(async (matrix: string, opts) => {
       const { runCommand } = await import('../harness/run-command.ts');
       code = await runCommand({ ...opts, matrix }, log, controller.signal);

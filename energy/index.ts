@@ -1,67 +1,15 @@
-/** The energy folder's public API: meters, the sampler, idle baselines and run energy. */
-import type { Meter, MeterProbe } from './meter.ts';
-import { openEstimateMeter } from './estimate.ts';
-import { openNvmlMeter, DEFAULT_NVML_LIBRARY } from './nvml.ts';
-import { openRaplMeter, type SysfsReader } from './rapl.ts';
-
+/** The energy folder's public API: meters, the sampler, idle baselines, run energy, validity, the probe. */
 export type { Meter, MeterProbe, ZoneInfo, ZoneSample } from './meter.ts';
+export { openMeters, samplingHz, type MeterRefusal, type OpenMetersOptions } from './open.ts';
 export { UJ_PER_J, joulesFromUj, ujFromJoules, secondsFromNs, wattsFrom, wrapSafeDelta, WrapCounter } from './units.ts';
 export { EstimateMeter, openEstimateMeter, DEFAULT_WATTS_PER_CORE, type EstimateOptions } from './estimate.ts';
 export { readMachineCpuTicks, type MachineCpuTicks } from './procstat.ts';
 export { ProcTreeMonitor, sampleProcessTree, processTreePids, type ProcTreeUsage, type ProcTreeSample } from './proctree.ts';
 export { Sampler, type SamplerMark, type SamplerOptions, type WindowEnergy, type WindowZone } from './sampler.ts';
-export { measureIdle, idleFromWindow, type IdleBaseline, type MeasureIdleOptions } from './idle.ts';
+export { measureIdle, idleFromWindow, combinedSource, type IdleBaseline, type MeasureIdleOptions } from './idle.ts';
 export { computeRunEnergy, type MediaAmount } from './run-energy.ts';
 export { openRaplMeter, discoverRaplZones, RaplMeter, type RaplOptions, type RaplZoneInfo, type SysfsReader } from './rapl.ts';
-export { openNvmlMeter, DEFAULT_NVML_LIBRARY, type NvmlOptions } from './nvml.ts';
-
-export type MeterRefusal = Extract<MeterProbe, { ok: false }>;
-
-export interface OpenMetersOptions {
-  /** Root of sysfs (default: env FFWATT_SYSFS, else /sys). */
-  sysfsRoot?: string;
-  /** Root of procfs for the estimate (default /proc). */
-  procRoot?: string;
-  /** NVML library to load (default libnvidia-ml.so.1); null: do not try NVML. */
-  nvmlLibrary?: string | null;
-  /** W per busy core for the estimate (default DEFAULT_WATTS_PER_CORE). */
-  wattsPerCore?: number;
-  /** Environment to read FFWATT_SYSFS from (default process.env). */
-  env?: NodeJS.ProcessEnv;
-  /** File access for sysfs (tests inject permission failures). */
-  sysfsReader?: SysfsReader;
-}
-
-/**
- * Opens the meters of this machine from the preference list: RAPL (CPU packages), NVML
- * (NVIDIA GPUs), then the estimate for the CPU only when no RAPL counter is usable.
- * Every meter that could not be opened is kept with its reason and fix.
- */
-export function openMeters(opts: OpenMetersOptions = {}): { meters: Meter[]; refused: MeterRefusal[] } {
-  const env = opts.env ?? process.env;
-  const sysfsRoot = opts.sysfsRoot ?? (env.FFWATT_SYSFS || '/sys');
-  const meters: Meter[] = [];
-  const refused: MeterRefusal[] = [];
-  const take = (p: MeterProbe) => {
-    if (p.ok) meters.push(p.meter);
-    else refused.push(p);
-    return p.ok;
-  };
-  const haveRapl = take(openRaplMeter({ sysfsRoot, reader: opts.sysfsReader }));
-  if (opts.nvmlLibrary !== null) take(openNvmlMeter({ library: opts.nvmlLibrary ?? DEFAULT_NVML_LIBRARY }));
-  if (!haveRapl) take(openEstimateMeter({ procRoot: opts.procRoot, wattsPerCore: opts.wattsPerCore }));
-  return { meters, refused };
-}
-
-/**
- * Sampling rate for a set of meters: the requested rate, raised where a meter needs more reads
- * per wrap period (RaplMeter.recommendedHz()).
- */
-export function samplingHz(meters: Meter[], requestedHz = 10): number {
-  let hz = requestedHz;
-  for (const m of meters) {
-    const rec = (m as Partial<{ recommendedHz(): number }>).recommendedHz;
-    if (typeof rec === 'function') hz = Math.max(hz, rec.call(m));
-  }
-  return hz;
-}
+export { openNvmlMeter, NvmlMeter, DEFAULT_NVML_LIBRARY, type NvmlOptions, type NvmlGpu, type NvmlGpuReading } from './nvml.ts';
+export { readPreflight, validityFlags, VALIDITY_FLAGS, type Preflight, type PreflightOptions, type ValidityFlag, type ValidityInputs, type ValidityThresholds } from './preflight.ts';
+export { energyProbeCommand, buildEnergyProbeReport, renderEnergyProbe, type EnergyProbeOptions, type EnergyProbeReport } from './probe-cli.ts';
+export { FakeMeter } from './fake.ts';

@@ -12,6 +12,7 @@ import { Store } from '../master/store.ts';
 import type { RunCommandOptions } from './run-command.ts';
 
 const run = promisify(execFile);
+const FOLLOW_OUTAGE_MS = 5 * 60_000;
 
 export interface FleetTarget {
   masterUrl: string;
@@ -75,7 +76,12 @@ export async function runFleetCommand(plan: CampaignPlan, o: RunCommandOptions, 
   const target: FleetTarget = o.inventory ? targetFromInventory(await readInventory(o.inventory), o.limit) : { masterUrl: o.master!, workers: [] };
   const tokenFile = o.tokenFile ?? process.env.FFWATT_TOKEN_FILE;
   if (!tokenFile) throw new InputError('fleet mode needs the master token: pass --token-file F (or set FFWATT_TOKEN_FILE)', { field: '--token-file' });
-  const client = new HttpMasterClient({ masterUrl: target.masterUrl, token: readToken(tokenFile, 'master'), caCert: o.caCert ?? target.caCert });
+  // A master with mTLS wants a client certificate from the harness too (no flag of its own: env).
+  const clientCert = process.env.FFWATT_CLIENT_CERT;
+  const clientKey = process.env.FFWATT_CLIENT_KEY;
+  if (Boolean(clientCert) !== Boolean(clientKey)) throw new InputError('set both FFWATT_CLIENT_CERT and FFWATT_CLIENT_KEY (mTLS client certificate and key) or neither', { field: 'FFWATT_CLIENT_CERT' });
+  const caCert = o.caCert ?? process.env.FFWATT_CA_CERT ?? target.caCert;
+  const client = new HttpMasterClient({ masterUrl: target.masterUrl, token: readToken(tokenFile, 'master'), caCert, clientCert, clientKey });
   try {
     const submitted = await client.call<{ campaignId: string; jobs: number; error?: string }>('POST', '/campaigns', {
       matrix: plan.matrixText,
@@ -92,8 +98,20 @@ export async function runFleetCommand(plan: CampaignPlan, o: RunCommandOptions, 
     }
     let last = '';
     let status = 'running';
+    let unreachableSince: number | null = null;
     while (!signal?.aborted) {
-      const r = await client.call<{ status: string; counts: Record<string, number>; nodes: Record<string, { running: string | null; done: number; failed: number }> }>('GET', `/campaigns/${campaignId}`);
+      let r: { status: number; body: { status: string; counts: Record<string, number>; nodes: Record<string, { running: string | null; done: number; failed: number }> } };
+      try {
+        r = await client.call('GET', `/campaigns/${campaignId}`);
+        unreachableSince = null;
+      } catch (err) {
+        // A master restarting mid-campaign keeps its queue: wait for it (bounded), then give up.
+        unreachableSince ??= Date.now();
+        if (Date.now() - unreachableSince > FOLLOW_OUTAGE_MS) throw new RunError(`master ${target.masterUrl} unreachable for ${FOLLOW_OUTAGE_MS / 1000} s while following campaign ${campaignId}: ${(err as Error).message}`);
+        if (!o.json) process.stderr.write(`master unreachable (${(err as Error).message}); retrying\n`);
+        await sleep(2000, undefined, { signal }).catch(() => {});
+        continue;
+      }
       if (r.status !== 200) throw new RunError(`cannot follow campaign ${campaignId}: HTTP ${r.status}`);
       status = r.body.status;
       const c = r.body.counts;

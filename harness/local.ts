@@ -12,6 +12,11 @@ import { InProcessClient } from '../agent/in-process-client.ts';
 import { hashInputFile, hostFacts } from '../agent/host-facts.ts';
 import { Worker } from '../agent/worker.ts';
 import { createProgressDisplay } from './progress.ts';
+import { createAgentMetrics } from '../agent/metrics.ts';
+import { serveMetrics } from '../agent/serve-metrics.ts';
+import { masterMetricsFor } from '../master/metrics-wiring.ts';
+import type { Meter } from '../energy/meter.ts';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 export interface LocalRunOptions {
   plan: CampaignPlan;
@@ -27,6 +32,10 @@ export interface LocalRunOptions {
   progress?: boolean;
   signal?: AbortSignal;
   onEvent?: (ev: FfwattEvent) => void;
+  /** Serve the agent and master exporters while the campaign runs (for `make monitor`). */
+  metricsListen?: { agent: string; master: string };
+  /** Keep the exporters up this long after the campaign (so a scraper sees the final state). */
+  metricsLingerS?: number;
 }
 
 export interface LocalRunResult {
@@ -102,9 +111,11 @@ export async function runLocalCampaign(o: LocalRunOptions): Promise<LocalRunResu
     preflight: { governor: host.governor(), turbo: host.turbo(), kernel: host.kernel, cpuModel: host.cpuModel, meters: host.meters },
   });
 
+  const exporters = o.metricsListen ? await startLocalExporters(o.metricsListen, store, nodeId, () => meters) : null;
   const display = o.progress === false ? null : createProgressDisplay();
   display?.setTotal(jobs);
   const emit = (ev: FfwattEvent) => {
+    exporters?.agent.onEvent(ev);
     if (ev.kind === 'result') display?.setTotal(totalJobs(store, campaignId));
     display?.onEvent(ev);
     o.onEvent?.(ev);
@@ -122,6 +133,8 @@ export async function runLocalCampaign(o: LocalRunOptions): Promise<LocalRunResu
     workDir,
     log: o.log,
     onEvent: emit,
+    onResources: (jobId, u) =>
+      exporters?.agent.setJobResources(jobId, { cpuSeconds: u.cpuSeconds, peakRssBytes: u.peakRssBytes, readBytes: u.readBytes ?? 0, writeBytes: u.writeBytes ?? 0 }),
     ffmpegPath: o.ffmpegPath,
     qualityFfmpegPath: o.qualityFfmpegPath,
     vmafModel: o.vmafModel,
@@ -133,6 +146,13 @@ export async function runLocalCampaign(o: LocalRunOptions): Promise<LocalRunResu
     if (!o.signal?.aborted) throw new RunError(`campaign ${campaignId} stopped: ${(err as Error).message}`, err);
   } finally {
     display?.stop();
+    if (exporters) {
+      if (o.metricsLingerS && !o.signal?.aborted) {
+        o.log.info(`exporters stay up ${o.metricsLingerS} s for scrapers: agent http://${o.metricsListen!.agent}/metrics, master http://${o.metricsListen!.master}/metrics`);
+        await sleep(o.metricsLingerS * 1000, undefined, { signal: o.signal }).catch(() => {});
+      }
+      await exporters.close();
+    }
     sampler.stop();
     for (const m of meters) m.close();
     if (rtmp) await (rtmp as RtmpServer).stop();
@@ -144,6 +164,19 @@ export async function runLocalCampaign(o: LocalRunOptions): Promise<LocalRunResu
   const progress = queue.campaignProgress(campaignId)!;
   store.close();
   return { campaignId, dbPath, status: progress.status, counts: progress.counts };
+}
+
+async function startLocalExporters(listen: { agent: string; master: string }, store: Store, nodeId: string, meters: () => Meter[]) {
+  const agent = createAgentMetrics({ meters, nodeId });
+  const master = masterMetricsFor(store);
+  const servers = [
+    await serveMetrics(listen.agent, () => agent.metricsText(), agent.registry.contentType),
+    await serveMetrics(listen.master, () => master.metricsText(), master.registry.contentType),
+  ];
+  return {
+    agent,
+    close: () => Promise.all(servers.map((s) => new Promise((r) => s.close(r)))),
+  };
 }
 
 function totalJobs(store: Store, campaignId: string): number {

@@ -22,9 +22,14 @@ export interface RunCommandOptions {
   samplerHz?: string;
   report?: boolean;
   seed?: string;
+  metrics?: boolean;
+  metricsLinger?: string;
 }
 
 const DEFAULT_MATRIX = 'matrices/quick.yml';
+/** Where local mode serves its exporters with --metrics (scraped by `make monitor`, see docs/metrics.md). */
+export const LOCAL_AGENT_METRICS = '127.0.0.1:9464';
+export const LOCAL_MASTER_METRICS = '127.0.0.1:9465';
 
 function positiveNumber(value: string | undefined, flag: string): number | undefined {
   if (value === undefined) return undefined;
@@ -54,6 +59,8 @@ export async function runCommand(o: RunCommandOptions, log: Logger, signal?: Abo
     samplerHz: positiveNumber(o.samplerHz, '--sampler-hz'),
     progress: !o.json,
     signal,
+    metricsListen: o.metrics ? { agent: LOCAL_AGENT_METRICS, master: LOCAL_MASTER_METRICS } : undefined,
+    metricsLingerS: o.metricsLinger === undefined ? undefined : positiveNumber(o.metricsLinger, '--metrics-linger'),
   });
   const reportDir = join(resolve(o.out), 'reports', result.campaignId);
   const analyzers = o.report === false ? null : await import('../analyzers/report.ts');

@@ -27,19 +27,18 @@ export type Principal = { kind: 'admin' } | { kind: 'node'; nodeId: string };
 
 /**
  * Who is calling: the admin (bootstrap) token may do everything; a per-node token, issued at
- * registration, may act only for its own node.
+ * registration, may act only for its own node. Node tokens are found by their SHA-256 (the store
+ * never holds the token), then compared in constant time like the admin token.
  */
 export function authenticate(
   token: string | null,
   adminToken: string,
-  nodeTokenHash: (nodeIdHint: string | null) => Array<{ nodeId: string; tokenHash: string | null }>,
-  nodeIdHint: string | null,
+  nodeByTokenHash: (tokenHash: string) => { nodeId: string; tokenHash: string } | null,
 ): Principal | null {
   if (!token) return null;
   if (tokensEqual(token, adminToken)) return { kind: 'admin' };
   const h = hashToken(token);
-  for (const n of nodeTokenHash(nodeIdHint)) {
-    if (n.tokenHash && tokensEqual(h, n.tokenHash)) return { kind: 'node', nodeId: n.nodeId };
-  }
+  const n = nodeByTokenHash(h);
+  if (n && tokensEqual(h, n.tokenHash)) return { kind: 'node', nodeId: n.nodeId };
   return null;
 }

@@ -5,8 +5,7 @@ import { loadMasterConfig, listenHost, listenPort, readToken } from './config.ts
 import { JobQueue } from './queue.ts';
 import { Store } from './store.ts';
 import { buildMasterApp } from './server.ts';
-import { createMasterMetrics } from './metrics.ts';
-import { recentRunsForMetrics } from './metrics-source.ts';
+import { masterMetricsFor } from './metrics-wiring.ts';
 
 /** `ffwatt master`: the job-queue service. Runs until SIGINT/SIGTERM. */
 export async function masterCommand(argv: string[], _cliLog: Logger, signal: AbortSignal): Promise<number> {
@@ -38,15 +37,7 @@ export async function masterCommand(argv: string[], _cliLog: Logger, signal: Abo
   const adminToken = readToken(cfg.tokenFile, 'admin');
   const store = Store.open(join(cfg.data, 'ffwatt.sqlite'));
   const queue = new JobQueue(store, { leaseMs: cfg.leaseS * 1000, maxAttempts: cfg.maxAttempts, nodeTimeoutMs: cfg.nodeTimeoutS * 1000 });
-  const metrics = createMasterMetrics(
-    {
-      jobCountsByState: () => store.jobCountsByState(),
-      queueLengthByClass: () => store.queueLengthByClass(),
-      nodeCountsByState: () => store.nodeCountsByState(),
-      recentRuns: (limit: number) => recentRunsForMetrics(store, limit),
-    },
-    cfg.cost,
-  );
+  const metrics = masterMetricsFor(store, cfg.cost);
   const app = buildMasterApp({
     store,
     queue,

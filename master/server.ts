@@ -79,22 +79,28 @@ export function buildMasterApp(o: MasterOptions): FastifyInstance {
   } as Parameters<typeof Fastify>[0]) as unknown as FastifyInstance;
   const { store, queue } = o;
 
-  const principal = (req: FastifyRequest, nodeIdHint: string | null): Principal => {
-    const p = authenticate(bearer(req.headers.authorization), o.adminToken, (id) => {
-      if (!id) return [];
-      const n = store.getNode(id);
-      return n ? [{ nodeId: n.id, tokenHash: n.tokenHash }] : [];
-    }, nodeIdHint);
-    if (!p) throw new HttpError(401, 'missing or invalid bearer token (Authorization: Bearer <token>)');
+  const nodeByHash = store.db.prepare('SELECT id nodeId, token_hash tokenHash FROM node WHERE token_hash = ?');
+  /** Any valid token (admin or node); 401 otherwise. Checked before the body is even parsed. */
+  const principals = new WeakMap<FastifyRequest, Principal>();
+  const principal = (req: FastifyRequest): Principal => {
+    const known = principals.get(req);
+    if (known) return known;
+    const p = authenticate(bearer(req.headers.authorization), o.adminToken, (h) => (nodeByHash.get(h) as { nodeId: string; tokenHash: string } | undefined) ?? null);
+    if (!p) throw new HttpError(401, 'missing or invalid bearer token (send Authorization: Bearer <token>)');
+    principals.set(req, p);
     return p;
   };
+  // Authentication runs before the body is read: without a valid token nothing is parsed.
+  app.addHook('onRequest', async (req) => {
+    if (req.url.startsWith('/api/')) principal(req);
+  });
   const requireAdmin = (req: FastifyRequest) => {
-    const p = principal(req, null);
-    if (p.kind !== 'admin') throw new HttpError(403, 'this endpoint needs the admin token');
+    const p = principal(req);
+    if (p.kind !== 'admin') throw new HttpError(403, 'this endpoint needs the admin token; node tokens may only heartbeat, claim, extend leases and post results for their own node');
   };
-  const requireNode = (req: FastifyRequest, nodeId: string) => {
-    const p = principal(req, nodeId);
-    if (p.kind === 'node' && p.nodeId !== nodeId) throw new HttpError(403, `token of node ${p.nodeId} cannot act for node ${nodeId}`);
+  /** The admin token may act for any node; a node token only for its own node (403 otherwise). */
+  const actsFor = (p: Principal, nodeId: string) => {
+    if (p.kind === 'node' && p.nodeId !== nodeId) throw new HttpError(403, `the token of node ${p.nodeId} cannot act for node ${nodeId}`);
   };
 
   app.setErrorHandler((err: Error & { statusCode?: number; code?: string; issues?: unknown; field?: string }, req, reply) => {
@@ -136,7 +142,7 @@ export function buildMasterApp(o: MasterOptions): FastifyInstance {
   });
 
   app.post<{ Params: { id: string } }>(`${api}/nodes/:id/heartbeat`, async (req) => {
-    requireNode(req, req.params.id);
+    actsFor(principal(req), req.params.id);
     if (!queue.heartbeat(req.params.id)) throw new HttpError(404, `unknown node ${req.params.id}: register first`);
     return { ok: true };
   });
@@ -233,8 +239,9 @@ export function buildMasterApp(o: MasterOptions): FastifyInstance {
   });
 
   app.post(`${api}/jobs/claim`, async (req, reply) => {
+    const p = principal(req);
     const body = parseBody(ClaimSchema, req.body);
-    requireNode(req, body.nodeId);
+    actsFor(p, body.nodeId);
     if (!store.getNode(body.nodeId)) throw new HttpError(404, `unknown node ${body.nodeId}: register first`);
     queue.heartbeat(body.nodeId);
     const job = claimWithCampaign(queue, body.nodeId);
@@ -243,8 +250,9 @@ export function buildMasterApp(o: MasterOptions): FastifyInstance {
   });
 
   app.post<{ Params: { id: string } }>(`${api}/jobs/:id/lease`, async (req, reply) => {
+    const p = principal(req);
     const body = parseBody(LeaseSchema, req.body);
-    requireNode(req, body.nodeId);
+    actsFor(p, body.nodeId);
     if (!store.getJob(req.params.id)) throw new HttpError(404, `unknown job ${req.params.id}`);
     const r = queue.extendLease(req.params.id, body.nodeId, body.attempt);
     if (!r.ok) return reply.status(409).send({ error: r.canceled ? 'job canceled' : 'lease not held by this node and attempt', ...r });
@@ -252,8 +260,9 @@ export function buildMasterApp(o: MasterOptions): FastifyInstance {
   });
 
   app.post<{ Params: { id: string } }>(`${api}/jobs/:id/result`, async (req, reply) => {
+    const p = principal(req);
     const body = parseBody(ResultSchema, req.body);
-    requireNode(req, body.record.nodeId);
+    actsFor(p, body.record.nodeId);
     if (body.record.jobId !== req.params.id) throw new HttpError(400, `record.jobId ${body.record.jobId} does not match the URL's job ${req.params.id}`, 'record.jobId');
     if (body.idle && body.idle.nodeId !== body.record.nodeId) throw new HttpError(400, 'idle.nodeId must equal record.nodeId', 'idle.nodeId');
     const outcome = queue.submitResult(body.record as never, body.idle as never);

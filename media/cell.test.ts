@@ -9,15 +9,18 @@ describe('runEncodeCell, file mode (real ffmpeg)', () => {
   it('one stream, no warm-up: window opens at spawn, all media inside it', async () => {
     const dir = workDir('cell1');
     let opened = 0;
+    let closed = 0;
     const samples: ProgressSample[] = [];
     const r = await runEncodeCell(makeScenario({ durationS: 2 }), 'libx264', {
       workDir: dir,
       onWindowOpen: () => opened++,
+      onWindowClose: () => closed++,
       onProgress: (_i, s) => samples.push(s),
     });
     expect(r.error).toBeNull();
     expect(r.ok).toBe(true);
     expect(opened).toBe(1);
+    expect(closed).toBe(1);
     expect(r.streams[0].atWindowOpen).toBeNull();
     expect(r.streams[0].exitCode).toBe(0);
     expect(r.streams[0].final?.end).toBe(true);
@@ -65,6 +68,15 @@ describe('runEncodeCell, file mode (real ffmpeg)', () => {
     expect(r.mediaSecondsInWindow).toBeCloseTo(expected, 6);
     expect(r.mediaSecondsInWindow).toBeLessThanOrEqual(4.01);
     expect(r.windowS).toBeGreaterThan(0);
+  });
+
+  it('flags a window that opened only when a stream had already ended', async () => {
+    const r = await runEncodeCell(makeScenario({ warmupS: 1, durationS: 0.2, input: { kind: 'synthetic', source: 'testsrc2', resolution: res('160x120'), fps: 25 } }), 'libx264', {
+      workDir: workDir('cell-short'),
+    });
+    expect(r.ok).toBe(true);
+    expect(r.flags).toContain('window-opened-after-stream-end');
+    expect(r.mediaSecondsInWindow).toBe(0);
   });
 
   it('a bad encoder option fails the cell with exit code and stderr tail, without throwing', async () => {

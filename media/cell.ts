@@ -9,10 +9,10 @@ import { mkdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { Scenario } from '../core/types.ts';
-import { buildEncodeArgs, buildPublishArgs } from './ffmpeg-args.ts';
+import { buildEncodeArgs, buildLiveSourceArgs, buildPublishArgs } from './ffmpeg-args.ts';
 import { defaultFfmpegPath } from './encoders.ts';
 import { ProgressParser, type ProgressSample } from './progress.ts';
-import { startProcess, type ProcessResult, type RunningProcess } from './process.ts';
+import { runProcess, startProcess, type ProcessResult, type RunningProcess } from './process.ts';
 import { startRtmpServer, type RtmpServer } from './rtmp.ts';
 
 export interface CellOptions {
@@ -23,6 +23,8 @@ export interface CellOptions {
   onProgress?: (stream: number, sample: ProgressSample) => void;
   /** Called synchronously the moment the measured window opens. */
   onWindowOpen?: () => void;
+  /** Called synchronously the moment the window closes (last encoder exited), before publishers are stopped. */
+  onWindowClose?: () => void;
   /** Live mode: the RTMP server to publish through; without one the cell starts (and stops) its own. */
   rtmp?: RtmpServer;
   /** Live mode: ms to wait for each published stream to appear. Default 15000. */
@@ -102,6 +104,8 @@ const PUBLISH_MARGIN_S = 5;
 /** 'q', then SIGTERM, then SIGKILL, this far apart: slow encoders flushing their lookahead must not delay a cancel. */
 const STOP_GRACE_MS = 1500;
 
+let cellCounter = 0;
+
 export async function runEncodeCell(scenario: Scenario, encoder: string, opts: CellOptions): Promise<CellResult> {
   const ffmpeg = opts.ffmpegPath ?? defaultFfmpegPath();
   const totalMediaS = scenario.warmupS + scenario.durationS;
@@ -115,7 +119,7 @@ export async function runEncodeCell(scenario: Scenario, encoder: string, opts: C
 
   let rtmp = opts.rtmp;
   let ownRtmp: RtmpServer | null = null;
-  const tag = `${process.pid}-${Date.now().toString(36)}`;
+  const tag = `${process.pid}-${Date.now().toString(36)}-${++cellCounter}`;
   const streamName = (i: number) => `ffwatt-${tag}-s${i}`;
 
   const states: StreamState[] = Array.from({ length: scenario.streams }, (_, i) => {
@@ -177,10 +181,20 @@ export async function runEncodeCell(scenario: Scenario, encoder: string, opts: C
         rtmp = ownRtmp;
       }
       const server = rtmp;
-      for (const s of states) {
+      // Rendered once, outside the window; publishers only copy it (see buildLiveSourceArgs).
+      const source = join(opts.workDir, 'live-source.flv');
+      const render = await runProcess(ffmpeg, buildLiveSourceArgs(scenario, source, totalMediaS + PUBLISH_MARGIN_S), {
+        signal: stopAll.signal,
+        nothrow: true,
+      });
+      if (!render.ok) {
+        for (const s of states) s.setupError = `rendering the live source failed: ${render.message}`;
+        stopAll.abort();
+      }
+      for (const s of stopAll.signal.aborted ? [] : states) {
         const url = server.url(streamName(s.index));
         s.argv = argvFor(s, url);
-        const pubArgs = buildPublishArgs(scenario, url, totalMediaS + PUBLISH_MARGIN_S);
+        const pubArgs = buildPublishArgs(source, url);
         s.publisher = startProcess(ffmpeg, pubArgs, { signal: stopAll.signal, stopWith: 'q', graceMs: STOP_GRACE_MS });
         void s.publisher.done.then((r) => {
           s.publisherResult = r;
@@ -190,10 +204,11 @@ export async function runEncodeCell(scenario: Scenario, encoder: string, opts: C
       // Pullers start only once their stream is live (an early puller finds no stream).
       await Promise.all(
         states.map(async (s) => {
+          if (stopAll.signal.aborted) return;
           try {
             await server.waitPublishing(streamName(s.index), opts.publishTimeoutMs ?? 15_000, stopAll.signal);
           } catch (err) {
-            s.setupError = `stream ${s.index} never showed as publishing: ${(err as Error).message}`;
+            if (!stopAll.signal.aborted) s.setupError = `stream ${s.index} never showed as publishing: ${(err as Error).message}`;
             stopAll.abort();
           }
         }),
@@ -206,6 +221,7 @@ export async function runEncodeCell(scenario: Scenario, encoder: string, opts: C
 
     await Promise.all(states.map((s) => s.proc?.done));
     const closeAt = performance.now();
+    if (windowOpenAt !== null) opts.onWindowClose?.();
     // The publishers sent a margin beyond what the pullers kept: stop them now.
     await Promise.all(states.map((s) => s.publisher?.stop()));
     return summarize(scenario, states, windowOpenAt === null ? 0 : (closeAt - windowOpenAt) / 1000, opts.signal?.aborted ?? false);

@@ -2,7 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { InputError } from '../core/errors.ts';
-import { buildEncodeArgs, buildPublishArgs, rateArgs } from './ffmpeg-args.ts';
+import { buildEncodeArgs, buildLiveSourceArgs, buildPublishArgs, rateArgs } from './ffmpeg-args.ts';
 import { makeScenario, probeVideo, res, workDir } from './test-helpers.ts';
 
 describe('buildEncodeArgs (snapshots)', () => {
@@ -12,6 +12,8 @@ describe('buildEncodeArgs (snapshots)', () => {
       [
         "-hide_banner",
         "-nostats",
+        "-stats_period",
+        "0.05",
         "-y",
         "-progress",
         "pipe:1",
@@ -51,6 +53,8 @@ describe('buildEncodeArgs (snapshots)', () => {
       [
         "-hide_banner",
         "-nostats",
+        "-stats_period",
+        "0.05",
         "-y",
         "-progress",
         "pipe:1",
@@ -125,6 +129,8 @@ describe('buildEncodeArgs (snapshots)', () => {
       [
         "-hide_banner",
         "-nostats",
+        "-stats_period",
+        "0.05",
         "-y",
         "-progress",
         "pipe:1",
@@ -164,6 +170,8 @@ describe('buildEncodeArgs (snapshots)', () => {
       [
         "-hide_banner",
         "-nostats",
+        "-stats_period",
+        "0.05",
         "-y",
         "-progress",
         "pipe:1",
@@ -197,20 +205,18 @@ describe('buildEncodeArgs (snapshots)', () => {
     `);
   });
 
-  it('live publisher', () => {
+  it('live source render and publisher', () => {
     const s = makeScenario({ mode: 'live' });
-    expect(buildPublishArgs(s, 'rtmp://127.0.0.1:1935/live/s0', 6)).toMatchInlineSnapshot(`
+    expect(buildLiveSourceArgs(s, '/w/live-source.flv', 11)).toMatchInlineSnapshot(`
       [
         "-hide_banner",
         "-nostats",
+        "-nostdin",
         "-y",
-        "-progress",
-        "pipe:1",
-        "-re",
         "-f",
         "lavfi",
         "-i",
-        "testsrc2=size=320x240:rate=25:duration=6",
+        "testsrc2=size=320x240:rate=25:duration=11",
         "-map",
         "0:v",
         "-vf",
@@ -219,13 +225,29 @@ describe('buildEncodeArgs (snapshots)', () => {
         "libx264",
         "-preset",
         "ultrafast",
-        "-tune",
-        "zerolatency",
-        "-b:v",
-        "768000",
+        "-crf",
+        "12",
         "-g",
         "25",
+        "-bf",
+        "0",
         "-an",
+        "-f",
+        "flv",
+        "/w/live-source.flv",
+      ]
+    `);
+    expect(buildPublishArgs('/w/live-source.flv', 'rtmp://127.0.0.1:1935/live/s0')).toMatchInlineSnapshot(`
+      [
+        "-hide_banner",
+        "-nostats",
+        "-re",
+        "-i",
+        "/w/live-source.flv",
+        "-map",
+        "0:v",
+        "-c",
+        "copy",
         "-f",
         "flv",
         "rtmp://127.0.0.1:1935/live/s0",

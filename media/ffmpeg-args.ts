@@ -139,6 +139,9 @@ export function ladderFilter(scenario: Scenario, encoder: string): string {
   return [`[0:v]split=${n}${labels}`, ...chains].join(';');
 }
 
+/** Seconds between FFmpeg progress blocks (the resolution of the measured window's edges). */
+export const PROGRESS_PERIOD_S = 0.05;
+
 /** The full argv (without the ffmpeg binary) for one stream of a cell. */
 export function buildEncodeArgs(scenario: Scenario, encoder: string, opts: EncodeArgsOptions): string[] {
   if (scenario.outputs.length === 0) {
@@ -156,7 +159,9 @@ export function buildEncodeArgs(scenario: Scenario, encoder: string, opts: Encod
   const bounded = opts.input !== undefined || scenario.input.kind === 'file';
   const preset = presetArgs(encoder, scenario.preset);
   const extra = encoderOptionArgs(scenario.encoderOptions);
-  const args = ['-hide_banner', '-nostats', '-y', '-progress', 'pipe:1', ...hwInitArgs(encoder), ...inputArgs(scenario, opts)];
+  // -stats_period 0.05: progress every 50 ms, so the measured window opens within 50 ms of the
+  // end of the warm-up even for encodes that run many times faster than real time.
+  const args = ['-hide_banner', '-nostats', '-stats_period', String(PROGRESS_PERIOD_S), '-y', '-progress', 'pipe:1', ...hwInitArgs(encoder), ...inputArgs(scenario, opts)];
   args.push('-filter_complex', ladderFilter(scenario, encoder));
   scenario.outputs.forEach((rung, i) => {
     args.push('-map', `[o${i}]`, '-c:v', encoder, ...preset, ...rateArgs(encoder, rung.rate ?? scenario.rate), ...extra, '-an');
@@ -167,17 +172,21 @@ export function buildEncodeArgs(scenario: Scenario, encoder: string, opts: Encod
 }
 
 /**
- * Live-mode publisher: pushes the scenario's source in real time to `url` as FLV,
- * at a high bitrate with a fast encoder so the pulled copy is near source quality.
+ * Live mode, before the cell: renders the scenario's source once to an FLV file
+ * (H.264, near-lossless, a keyframe every second) that the publishers then send with
+ * `-c copy`, so publishing costs almost no CPU inside the measured window.
  */
-export function buildPublishArgs(scenario: Scenario, url: string, totalMediaS: number): string[] {
-  const r = scenario.input.resolution;
-  // ~0.4 bit per pixel per frame: visually lossless for test patterns.
-  const bitrate = Math.round(r.width * r.height * scenario.input.fps * 0.4);
-  const args = ['-hide_banner', '-nostats', '-y', '-progress', 'pipe:1', ...inputArgs(scenario, { realtime: true, totalMediaS })];
-  args.push('-map', '0:v', '-vf', 'format=yuv420p', '-c:v', 'libx264', '-preset', 'ultrafast', '-tune', 'zerolatency');
-  args.push('-b:v', String(bitrate), '-g', String(Math.max(1, Math.round(scenario.input.fps))), '-an');
-  if (scenario.input.kind === 'file') args.push('-t', fmtNum(totalMediaS));
-  args.push('-f', 'flv', url);
+export function buildLiveSourceArgs(scenario: Scenario, path: string, seconds: number): string[] {
+  const gop = String(Math.max(1, Math.round(scenario.input.fps)));
+  const args = ['-hide_banner', '-nostats', '-nostdin', '-y', ...inputArgs(scenario, { totalMediaS: seconds })];
+  args.push('-map', '0:v', '-vf', 'format=yuv420p', '-c:v', 'libx264', '-preset', 'ultrafast', '-crf', '12');
+  args.push('-g', gop, '-bf', '0', '-an');
+  if (scenario.input.kind === 'file') args.push('-t', fmtNum(seconds));
+  args.push('-f', 'flv', path);
   return args;
+}
+
+/** Live-mode publisher: sends a rendered source file to `url` in real time, without re-encoding. */
+export function buildPublishArgs(sourcePath: string, url: string): string[] {
+  return ['-hide_banner', '-nostats', '-re', '-i', sourcePath, '-map', '0:v', '-c', 'copy', '-f', 'flv', url];
 }

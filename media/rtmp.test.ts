@@ -46,7 +46,7 @@ describe('runEncodeCell, live mode (real nginx-rtmp + ffmpeg)', () => {
     expect(opened).toBe(1);
     for (const st of r.streams) {
       expect(st.argv.join(' ')).toMatch(/-i rtmp:\/\/127\.0\.0\.1:\d+\/live\//);
-      expect(st.publisher?.argv).toContain('-re');
+      expect(st.publisher?.argv.join(' ')).toMatch(/-re -i \S+live-source\.flv -map 0:v -c copy -f flv rtmp:/);
       for (const o of st.outputs) {
         const p = probeVideo(o.path);
         expect(Math.abs(p.durationS - 5) / 5).toBeLessThan(0.1);
@@ -63,12 +63,12 @@ describe('runEncodeCell, live mode (real nginx-rtmp + ffmpeg)', () => {
   it('an abort in the middle stops publishers, pullers and nginx', async () => {
     const dir = workDir('live-abort');
     const ac = new AbortController();
-    const scenario = makeScenario({ mode: 'live', streams: 1, durationS: 60 });
+    const scenario = makeScenario({ mode: 'live', streams: 1, durationS: 20 });
     const running = runEncodeCell(scenario, 'libx264', { workDir: dir, signal: ac.signal });
     const t0 = Date.now();
     while (pidsMatching(join(dir, 's0-r0')).length === 0 && Date.now() - t0 < 15_000) await new Promise((r) => setTimeout(r, 100));
-    expect(pidsMatching(dir).length).toBe(2); // nginx master (its prefix) and the puller (its outputs)
-    expect(liveProcesses().length).toBe(3); // + the publisher
+    expect(pidsMatching(dir).length).toBe(3); // nginx master (its prefix), publisher (source file), puller (outputs)
+    expect(liveProcesses().length).toBe(3);
     ac.abort();
     const r = await running;
     expect(r).toMatchObject({ ok: false, aborted: true });

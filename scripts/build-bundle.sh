@@ -27,6 +27,7 @@ NODE_MAJOR=$("$NODE" -p 'process.versions.node.split(".")[0]')
 [[ -f $REPO/bin/ffwatt.mjs ]] || echo "build-bundle: warning: bin/ffwatt.mjs not found; the bundle will not start" >&2
 
 STAGE=$(mktemp -d "${TMPDIR:-/tmp}/ffwatt-bundle.XXXXXX")
+chmod 0755 "$STAGE"
 trap 'rm -rf "$STAGE"' EXIT
 
 # Runtime sources: every top-level code/data folder the CLI may load; tests excluded.

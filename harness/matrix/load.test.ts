@@ -210,10 +210,11 @@ describe('ready matrices load', () => {
     expect(live).toHaveLength(1);
     expect(live[0]).toMatchObject({ codec: 'h264', preset: 'ultrafast', streams: 1 });
     expect(plan.repetitions).toEqual({ min: 2, max: 3, ciHalfwidthPct: 10 });
-    // worst case media seconds + idle + cooldowns stays far under the 3-minute budget
-    const media = plan.scenarios.reduce((t, s) => t + plan.repetitions.max * (s.warmupS + s.durationS) * s.streams, 0);
+    // worst case stays under the 3-minute budget: live cells run in real time, file cells
+    // here encode at ≥ 1.5× real time (slowest: x265 veryfast at 360p on 2 cores)
+    const wall = plan.scenarios.reduce((t, s) => t + (plan.repetitions.max * (s.warmupS + s.durationS) * s.streams) / (s.mode === 'live' ? 1 : 1.5), 0);
     const cool = plan.scenarios.length * plan.repetitions.max * plan.cooldownS;
-    expect(plan.idleBaselineS + media + cool).toBeLessThan(90);
+    expect(plan.idleBaselineS + wall + cool).toBeLessThan(120);
   });
 
   it('full.yml: 1080p and 720p, h264/hevc/av1, ≥ 4 rates per config, streams 1 and 2', async () => {

@@ -117,7 +117,8 @@ describe('VictoriaMetrics scrape config', () => {
         for (const t of g.targets) expect(t, file).toMatch(/^[\w.-]+:\d+$/);
         if (job === 'ffwatt-agent' || job === 'node') expect(g.labels.node, file).toBeTruthy();
         if (job === 'ffwatt-master') expect(g.labels.node, `${file}: the master's run series carry their own node label`).toBeUndefined();
-        if (job !== 'monitoring') expect(['master', 'worker', 'hybrid']).toContain(g.labels.role);
+        if (job !== 'monitoring') expect(['master', 'worker', 'hybrid']).toContain(g.labels.group);
+        expect(g.labels.role, `${file}: role would clash with the energy series' role label`).toBeUndefined();
       }
     }
   });

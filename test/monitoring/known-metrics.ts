@@ -21,9 +21,12 @@ export async function exporterMetricNames(): Promise<{ agent: string[]; master: 
   const agent = createAgentMetrics({ meters: () => [m.rapl, m.nvml, m.estimate], nodeId: 'n', clock: clock.now, gpuStats: () => [] });
   const master = createMasterMetrics(fakeMasterSource(), cost);
   const names = async (reg: typeof agent.registry) =>
-    (await reg.getMetricsAsJSON()).flatMap((metric) =>
-      metric.type === 'histogram' ? [`${metric.name}_bucket`, `${metric.name}_sum`, `${metric.name}_count`] : metric.type === 'summary' ? [metric.name, `${metric.name}_sum`, `${metric.name}_count`] : [metric.name],
-    );
+    (await reg.getMetricsAsJSON()).flatMap((metric) => {
+      const type = String(metric.type);
+      if (type === 'histogram') return [`${metric.name}_bucket`, `${metric.name}_sum`, `${metric.name}_count`];
+      if (type === 'summary') return [metric.name, `${metric.name}_sum`, `${metric.name}_count`];
+      return [metric.name];
+    });
   return { agent: await names(agent.registry), master: await names(master.registry) };
 }
 

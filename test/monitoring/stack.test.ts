@@ -31,6 +31,7 @@ const daemons: Daemon[] = [];
 const servers: Server[] = [];
 let vmUrl: string;
 let amUrl: string;
+let vmalertUrl: string;
 
 function serve(text: () => Promise<string>, port: number): Promise<Server> {
   const server = createServer((req, res) => {
@@ -54,7 +55,8 @@ async function query(expr: string): Promise<QueryResult['data']['result']> {
 
 beforeAll(async () => {
   dir = workDir('stack');
-  const [agentPort, masterPort, vmPort, vmalertPort, amPort] = [await freePort(), await freePort(), await freePort(), await freePort(), await freePort()];
+  const [agentPort, masterPort, vmPort, vmalertPort, amPort, nodePort] = [await freePort(), await freePort(), await freePort(), await freePort(), await freePort(), await freePort()];
+  vmalertUrl = `http://127.0.0.1:${vmalertPort}`;
   vmUrl = `http://127.0.0.1:${vmPort}`;
   amUrl = `http://127.0.0.1:${amPort}`;
 
@@ -89,9 +91,9 @@ beforeAll(async () => {
   writeFileSync(join(dir, 'scrape.yml'), YAML.stringify(scrape));
   mkdirSync(join(dir, 'targets'));
   const targets: Record<string, unknown[]> = {
-    'agents.json': [{ targets: [`127.0.0.1:${agentPort}`], labels: { node: NODE, role: 'worker' } }],
-    'master.json': [{ targets: [`127.0.0.1:${masterPort}`], labels: { host: 'e2e-master', role: 'master' } }],
-    'nodes.json': [],
+    'agents.json': [{ targets: [`127.0.0.1:${agentPort}`], labels: { node: NODE, group: 'worker' } }],
+    'master.json': [{ targets: [`127.0.0.1:${masterPort}`], labels: { host: 'e2e-master', group: 'master' } }],
+    'nodes.json': [{ targets: [`127.0.0.1:${nodePort}`], labels: { node: NODE, group: 'hybrid' } }],
     'monitoring.json': [],
   };
   for (const [f, groups] of Object.entries(targets)) writeFileSync(join(dir, 'targets', f), JSON.stringify(groups));
@@ -121,6 +123,12 @@ beforeAll(async () => {
       '--cluster.listen-address=',
       '--log.level=warn',
     ]),
+    startDaemon('node_exporter', 'prometheus-node-exporter', [
+      `--web.listen-address=127.0.0.1:${nodePort}`,
+      '--collector.disable-defaults',
+      '--collector.filesystem',
+      '--log.level=warn',
+    ]),
   );
   await waitFor('VictoriaMetrics /health', async () => ((await fetch(`${vmUrl}/health`)).ok ? true : undefined), 30_000, daemons);
   await waitFor('Alertmanager ready', async () => ((await fetch(`${amUrl}/-/ready`)).ok ? true : undefined), 30_000, daemons);
@@ -136,7 +144,7 @@ beforeAll(async () => {
       `-httpListenAddr=127.0.0.1:${vmalertPort}`,
       '-evaluationInterval=2s',
       '-remoteWrite.flushInterval=1s',
-      '-loggerLevel=WARN',
+      '-loggerLevel=INFO',
     ]),
   );
   await waitFor('vmalert ready', async () => ((await fetch(`http://127.0.0.1:${vmalertPort}/health`)).ok ? true : undefined), 30_000, daemons);
@@ -151,9 +159,9 @@ describe('monitoring stack on loopback', () => {
   it('scrapes the agent and the master: targets up, energy queryable with the true power', async () => {
     const up = await waitFor('both targets up', async () => {
       const r = await query('up == 1');
-      return r.length >= 2 ? r : undefined;
+      return r.length >= 3 ? r : undefined;
     }, 30_000, daemons);
-    expect(up.map((s) => s.metric.job).sort()).toEqual(['ffwatt-agent', 'ffwatt-master']);
+    expect(up.map((s) => s.metric.job).sort()).toEqual(['ffwatt-agent', 'ffwatt-master', 'node']);
 
     const energy = await waitFor('ffwatt_energy_joules_total queryable', async () => {
       const r = await query(`ffwatt_energy_joules_total{node="${NODE}",zone="package-0"}`);
@@ -191,6 +199,24 @@ describe('monitoring stack on loopback', () => {
     const nodePower = await query(`ffwatt:node_power_watts:rate1m{node="${NODE}",source="rapl"}`);
     expect(Number(nodePower[0].value[1])).toBeGreaterThan(PACKAGE_WATTS * 0.9);
     expect(Number(nodePower[0].value[1])).toBeLessThan(PACKAGE_WATTS * 1.1);
+  });
+
+  it('evaluates every rule in vmalert without an error', async () => {
+    const rules = await waitFor('every rule evaluated', async () => {
+      const r = (await getJson(`${vmalertUrl}/api/v1/rules`)) as { data: { groups: Array<{ name: string; rules: Array<{ name: string; lastError: string; lastEvaluation: string }> }> } };
+      const all = r.data.groups.flatMap((g) => g.rules.map((rule) => ({ group: g.name, ...rule })));
+      return all.length && all.every((rule) => !rule.lastEvaluation.startsWith('0001-')) ? all : undefined;
+    }, 30_000, daemons);
+    expect(rules.length).toBeGreaterThanOrEqual(28);
+    expect(rules.filter((r) => r.lastError).map((r) => `${r.group}/${r.name}: ${r.lastError}`)).toEqual([]);
+  });
+
+  it('gets the node_exporter filesystem series the store-disk rule selects, with its labels', async () => {
+    const fs = await waitFor('node_filesystem_avail_bytes', async () => {
+      const r = await query(`node_filesystem_avail_bytes{job="node",node="${NODE}",group="hybrid"} / node_filesystem_size_bytes`);
+      return r.length ? r : undefined;
+    }, 30_000, daemons);
+    for (const s of fs) expect(Object.keys(s.metric)).toEqual(expect.arrayContaining(['mountpoint', 'fstype', 'device']));
   });
 
   it('fires alerts from vmalert into Alertmanager: the test rule and real rules driven by the data', async () => {

@@ -1,0 +1,14 @@
+import { summarize } from './summarize.ts';
+import { renderMarkdown } from './write-md.ts';
+import { renderHtml } from './write-html.ts';
+import { renderCsv } from './write-csv.ts';
+import { renderJson } from './write-json.ts';
+import { generate } from '../bench/analyzer-scale.ts';
+generate('/tmp/anz/p.sqlite', 10000);
+let t = performance.now();
+const m = summarize({ db: '/tmp/anz/p.sqlite' });
+console.log('summarize', performance.now() - t); t = performance.now();
+renderMarkdown(m); console.log('md', performance.now() - t); t = performance.now();
+renderHtml(m); console.log('html', performance.now() - t); t = performance.now();
+renderCsv(m); console.log('csv', performance.now() - t); t = performance.now();
+renderJson(m); console.log('json', performance.now() - t); t = performance.now();

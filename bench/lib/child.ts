@@ -1,0 +1,68 @@
+/** Runs a TypeScript helper in a fresh Node process (through tsx) and reads the JSON it prints last. */
+import { spawn } from 'node:child_process';
+import { dirname, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+
+export interface ChildRun {
+  code: number | null;
+  signal: string | null;
+  stdout: string;
+  stderr: string;
+  wallS: number;
+}
+
+/** `node --import tsx script args…` from the repository root, bounded by timeoutMs. */
+export function runTs(script: string, args: string[], opts: { timeoutMs: number; env?: NodeJS.ProcessEnv; onStderr?: (s: string) => void }): Promise<ChildRun> {
+  return new Promise((resolvePromise, reject) => {
+    const t0 = performance.now();
+    const child = spawn(process.execPath, ['--import', 'tsx', resolve(REPO_ROOT, script), ...args], {
+      cwd: REPO_ROOT,
+      env: { ...process.env, ...opts.env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => {
+      stderr += d;
+      opts.onStderr?.(String(d));
+    });
+    const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs);
+    child.on('error', (err) => {
+      clearTimeout(timer);
+      reject(err);
+    });
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      resolvePromise({ code, signal, stdout, stderr, wallS: (performance.now() - t0) / 1000 });
+    });
+  });
+}
+
+/** The last line of stdout that parses as a JSON object. */
+export function lastJson<T>(stdout: string): T | null {
+  const lines = stdout.trim().split('\n').reverse();
+  for (const l of lines) {
+    const s = l.trim();
+    if (!s.startsWith('{')) continue;
+    try {
+      return JSON.parse(s) as T;
+    } catch {
+      /* not this line */
+    }
+  }
+  return null;
+}
+
+/** Runs a helper that prints one JSON line; throws with its stderr tail when it fails. */
+export async function runTsJson<T>(script: string, args: string[], timeoutMs: number, env?: NodeJS.ProcessEnv): Promise<T> {
+  const r = await runTs(script, args, { timeoutMs, env });
+  const out = lastJson<T>(r.stdout);
+  if (r.code !== 0 || !out) {
+    const why = r.signal ? `killed by ${r.signal} (limit ${timeoutMs / 1000} s)` : `exit ${r.code}`;
+    throw new Error(`${script} ${args.join(' ')}: ${why}: ${r.stderr.trim().split('\n').slice(-5).join(' | ')}`);
+  }
+  return out;
+}
