@@ -81,7 +81,7 @@ export function formatRecommendation(r: Recommendation): string {
       `${n1(c.predicted.speed)}x`,
       c.measured ? 'measured' : 'extrapolated',
     ]);
-    const head = ['#', 'encoder', 'preset', 'rate', 'J/min (10–90%)', `${q} (10–90%)`, 'speed', 'basis'];
+    const head = ['#', 'encoder', 'preset', 'rate', 'J/min (10–90%)', `${q} (10–90%)`, 'speed', 'data'];
     const widths = head.map((h, j) => Math.max(h.length, ...rows.map((row) => row[j].length)));
     for (const row of [head, ...rows]) lines.push(row.map((cell, j) => cell.padEnd(widths[j])).join('  ').trimEnd());
     lines.push(`${r.evaluated} configurations evaluated, ${r.belowTarget} predicted below the target; ~ = the 10% quality bound is below the target`);

@@ -65,7 +65,9 @@ export function buildModelCard(t: TrainedAdvisor, rows: TrainingRow[], campaigns
     trainedAt: meta.trainedAt,
     files,
     algorithm: {
-      model: `gradient-boosted regression trees (squared loss), one ensemble per target, exported as one ONNX TreeEnsembleRegressor`,
+      model: meta.training.linearStart
+        ? `gradient-boosted regression trees (squared loss) boosted from the ridge model (trees fit its residuals), one ensemble per target; ONNX: LinearRegressor + TreeEnsembleRegressor + Add`
+        : `gradient-boosted regression trees (squared loss), one ensemble per target; ONNX: one TreeEnsembleRegressor`,
       params: { ...meta.training.gbrt, seed: meta.training.seed, validationFraction: meta.training.validationFraction, ridgeLambda: meta.training.ridgeLambda },
       baseline: `ridge regression on standardized features (lambda ${t.ridge[0].lambda})`,
       split: `by configuration (all repetitions of a configuration on one side); ${meta.runs.validationConfigurations} of ${meta.runs.configurations} configurations held out`,

@@ -15,6 +15,8 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 const rows = syntheticRows({ repetitions: 2 });
 const trained = trainAdvisor(rows, { seed: 5, gbrt: { nTrees: 150 } });
 const paths = writeModelFiles(trained, rows, dir);
+const treesOnly = trainAdvisor(rows, { seed: 5, gbrt: { nTrees: 150 }, linearStart: false });
+const treesOnlyPaths = writeModelFiles(treesOnly, rows, join(dir, 'trees-only'));
 
 function randomInputs(n: number, seed: number): FeatureInput[] {
   let s = seed;
@@ -38,16 +40,20 @@ function randomInputs(n: number, seed: number): FeatureInput[] {
 }
 
 describe('ONNX export and onnxruntime inference', () => {
-  it('predicts what the TypeScript model predicts, to 1e-5, on random inputs', async () => {
-    const advisor = await OnnxAdvisor.load(paths.onnx);
+  it.each([
+    ['boosted from the ridge start (LinearRegressor + trees)', trained, paths.onnx],
+    ['trees only', treesOnly, treesOnlyPaths.onnx],
+  ] as const)('%s: predicts what the TypeScript model predicts, to 1e-5, on random inputs', async (_name, model, path) => {
+    expect(model.gbrt[0].linear !== undefined).toBe(model === trained);
+    const advisor = await OnnxAdvisor.load(path);
     try {
       const inputs = randomInputs(500, 11);
-      const enc = encodeBatch(trained.meta.features, inputs);
+      const enc = encodeBatch(model.meta.features, inputs);
       const raw = await advisor.runEncoded(enc, inputs.length);
-      const cols = trained.meta.features.columns.length;
+      const cols = model.meta.features.columns.length;
       const x = { data: enc, rows: inputs.length, cols };
       let worst = 0;
-      trained.gbrt.forEach((model, t) => {
+      model.gbrt.forEach((model, t) => {
         const ts = predictGbrt(model, x);
         for (let i = 0; i < inputs.length; i++) {
           const diff = Math.abs(raw[i * 3 + t] - ts[i]) / Math.max(1, Math.abs(ts[i]));

@@ -48,7 +48,8 @@ export interface AdvisorMeta {
   targets: TargetSpec[];
   /**
    * Uncertainty: quantiles (10 %, 90 %) of the held-out residuals (actual − predicted, in
-   * model space) per target; an interval is prediction + [lo, hi] (× e^lo … e^hi for log targets).
+   * model space) per target, widened to include 0; an interval is prediction + [lo, hi]
+   * (× e^lo … e^hi for log targets).
    */
   uncertainty: { method: 'held-out residual quantiles'; quantiles: [number, number]; residuals: Record<TargetName, Range> };
   coverage: {
@@ -193,7 +194,8 @@ export function trainAdvisor(all: TrainingRow[], opts: TrainOptions = {}): Train
     scores.gbrt[t.name] = errorMetrics(actual, Array.from(pg, (v) => fromModelSpace(t, v)));
     scores.ridge[t.name] = errorMetrics(actual, Array.from(pl, (v) => fromModelSpace(t, v)));
     const res = valid.map((r, i) => toModelSpace(t, targetValue(t, r)) - pg[i]);
-    residuals[t.name] = { min: quantile(res, 0.1), max: quantile(res, 0.9) };
+    // Widened to include 0 so an interval always contains its own prediction (with few held-out runs the residuals can all share a sign).
+    residuals[t.name] = { min: Math.min(0, quantile(res, 0.1)), max: Math.max(0, quantile(res, 0.9)) };
   }
 
   const meta: AdvisorMeta = {

@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
-import { createReadStream, readFileSync, statSync } from 'node:fs';
+import { createReadStream, statSync } from 'node:fs';
 import { cpus, hostname, release } from 'node:os';
-import { join } from 'node:path';
 import type { InputSpec, Provenance } from '../core/types.ts';
+import { readPreflight, type Preflight } from '../energy/preflight.ts';
 
 /** Facts about this machine that go into every run's provenance. */
 export interface HostFacts {
@@ -13,17 +13,9 @@ export interface HostFacts {
   gpu: string | null;
   meters: Provenance['meters'];
   hybridMaster: boolean;
-  governor(): string | null;
-  turbo(): string | null;
+  /** Governor, turbo and temperatures now (energy/preflight.ts). */
+  preflight(): Preflight;
   inputHash(input: InputSpec): string | null;
-}
-
-function readTrim(path: string): string | null {
-  try {
-    return readFileSync(path, 'utf8').trim();
-  } catch {
-    return null;
-  }
 }
 
 const fileHashes = new Map<string, string>();
@@ -52,14 +44,7 @@ export function hostFacts(opts: { sysfsRoot?: string; meters: Provenance['meters
     gpu: opts.gpu ?? null,
     meters: opts.meters,
     hybridMaster: opts.hybridMaster ?? false,
-    governor: () => readTrim(join(sys, 'devices/system/cpu/cpu0/cpufreq/scaling_governor')),
-    turbo: () => {
-      const noTurbo = readTrim(join(sys, 'devices/system/cpu/intel_pstate/no_turbo'));
-      if (noTurbo != null) return noTurbo === '1' ? 'off' : 'on';
-      const boost = readTrim(join(sys, 'devices/system/cpu/cpufreq/boost'));
-      if (boost != null) return boost === '1' ? 'on' : 'off';
-      return null;
-    },
+    preflight: () => readPreflight({ sysfsRoot: sys }),
     inputHash: (input) => {
       if (input.kind === 'synthetic') {
         return createHash('sha256').update(`lavfi:${input.source}:${input.resolution.width}x${input.resolution.height}:${input.fps}`).digest('hex');

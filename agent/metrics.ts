@@ -61,7 +61,6 @@ interface MeterStatus {
   source: EnergySource;
   up: boolean;
   durationS: number;
-  error?: string;
 }
 
 /** How many finished jobs' resource figures are remembered so late updates are not counted twice. */
@@ -103,19 +102,15 @@ export function createAgentMetrics(opts: AgentMetricsOptions): AgentMetrics {
             meter: meter.name,
             zone: s.zone,
             source: info?.source ?? meter.source,
-            role: info?.role ?? 'total',
+            // A zone the meter does not describe is never added to a total (no double counting).
+            role: info?.role ?? 'component',
             joules: Number(s.uj) / 1e6,
           });
         }
         status.push({ meter: meter.name, source: meter.source, up: true, durationS: clock() - t0 });
-      } catch (err) {
-        status.push({
-          meter: meter.name,
-          source: meter.source,
-          up: false,
-          durationS: clock() - t0,
-          error: err instanceof Error ? err.message : String(err),
-        });
+      } catch {
+        // The agent's own probe/sampler logs the reason; here the meter is down and its series absent.
+        status.push({ meter: meter.name, source: meter.source, up: false, durationS: clock() - t0 });
       }
     }
     return { reading: { at: clock(), zones }, status };

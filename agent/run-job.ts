@@ -66,6 +66,7 @@ export async function runJob(job: ClaimedJob, ctx: JobContext): Promise<RunRecor
     });
   }
 
+  const preflightBefore = ctx.host.preflight();
   emit({ kind: 'job', jobId: job.id, scenario: s, repetition: job.repetition, phase: 'warmup' });
   let openMark: ReturnType<Sampler['mark']> | null = null;
   let closeMark: ReturnType<Sampler['mark']> | null = null;
@@ -99,6 +100,7 @@ export async function runJob(job: ClaimedJob, ctx: JobContext): Promise<RunRecor
     return finish(base, t0, { status: ctx.signal?.aborted ? 'canceled' : 'failed', error: `encode cell crashed: ${(err as Error).message}` });
   }
   closeMark ??= ctx.sampler.mark();
+  const preflightAfter = ctx.host.preflight();
   clearInterval(treeTimer);
   tree.sample();
   const usage = tree.usage();
@@ -154,18 +156,19 @@ export async function runJob(job: ClaimedJob, ctx: JobContext): Promise<RunRecor
     }
   }
 
-  const flags = [...cell.flags, ...runFlags({
-    energy,
-    windowS: window.seconds,
-      jobCpuSeconds: usage.cpuSeconds,
-    otherCpuSeconds: usage.otherCpuSeconds,
-    cores: ctx.host.cores,
-    streams: s.streams,
-    host: ctx.host,
-    droppedFrames: cell.droppedFrames,
-    mode: s.mode,
-    speed: cell.speed,
-  })];
+  const flags = [
+    ...cell.flags,
+    ...runFlags({
+      energy,
+      windowS: window.seconds,
+      usage,
+      before: preflightBefore,
+      after: preflightAfter,
+      hybridMaster: ctx.host.hybridMaster,
+      droppedFrames: cell.droppedFrames,
+      mode: s.mode,
+    }),
+  ];
   const record = finish(base, t0, {
     ...media,
     status: 'succeeded',
@@ -182,6 +185,7 @@ export async function runJob(job: ClaimedJob, ctx: JobContext): Promise<RunRecor
 
 function baseRecord(job: ClaimedJob, ctx: JobContext, startedAt: Date, encoder: string): RunRecord {
   const s = job.scenario;
+  const preflight = ctx.host.preflight();
   return {
     jobId: job.id,
     attempt: job.attempts,
@@ -215,8 +219,8 @@ function baseRecord(job: ClaimedJob, ctx: JobContext, startedAt: Date, encoder: 
       cpuModel: ctx.host.cpuModel,
       cores: ctx.host.cores,
       gpu: ctx.host.gpu,
-      governor: ctx.host.governor(),
-      turbo: ctx.host.turbo(),
+      governor: preflight.governor,
+      turbo: preflight.turbo,
       meters: ctx.host.meters,
       encoder,
       hybridMaster: ctx.host.hybridMaster || undefined,

@@ -4,7 +4,7 @@
 import type { DB } from '../master/store.ts';
 import { InputError } from '../core/errors.ts';
 import type { Scenario } from '../core/types.ts';
-import { RunningMoments } from './stats.ts';
+import { summaryFromMoments } from './stats.ts';
 import { METRIC_KEYS, type Counted, type MetricKey, type Provenance, type Stat } from './model.ts';
 
 export interface CampaignInfo {
@@ -112,10 +112,13 @@ const COLUMN: Record<MetricKey, string> = {
   idleW: 'idle_w',
 };
 
-/** Per-scenario counts, moments of every figure over succeeded runs, energy sources and flags. */
+/**
+ * Per-scenario counts, moments of every figure over succeeded runs, energy sources and flags.
+ * Everything is aggregated inside SQLite (two passes for the moments: means, then squared
+ * deviations from them, so the variance is exact), so memory follows scenarios, not runs.
+ */
 export function aggregateRuns(db: DB, campaignId: string): Map<number, ScenarioAggregate> {
   const out = new Map<number, ScenarioAggregate>();
-  const moments = new Map<number, RunningMoments[]>();
   const get = (id: number): ScenarioAggregate => {
     let a = out.get(id);
     if (!a) {
@@ -129,37 +132,32 @@ export function aggregateRuns(db: DB, campaignId: string): Map<number, ScenarioA
     }
     return a;
   };
-  for (const r of db.prepare('SELECT scenario_id s, status, COUNT(*) n FROM run WHERE campaign_id = ? GROUP BY scenario_id, status').all(campaignId) as Array<{
-    s: number;
-    status: 'succeeded' | 'failed' | 'canceled';
-    n: number;
-  }>) {
-    get(r.s).runs[r.status] = r.n;
-  }
-  const cols = METRIC_KEYS.map((k) => COLUMN[k]).join(', ');
-  const stmt = db.prepare(`SELECT scenario_id, ${cols} FROM run WHERE campaign_id = ? AND status = 'succeeded'`).raw(true);
-  for (const row of stmt.iterate(campaignId) as IterableIterator<Array<number | null>>) {
-    const id = row[0] as number;
-    let m = moments.get(id);
-    if (!m) moments.set(id, (m = METRIC_KEYS.map(() => new RunningMoments())));
-    for (let i = 0; i < m.length; i++) {
-      const v = row[i + 1];
-      if (v != null && Number.isFinite(v)) m[i].push(v);
-    }
-  }
-  for (const [id, m] of moments) {
-    const a = get(id);
-    METRIC_KEYS.forEach((k, i) => (a.metrics[k] = m[i].summary()));
-  }
   for (const r of db
-    .prepare(`SELECT scenario_id s, COALESCE(energy_source, 'none') src, COUNT(*) n FROM run WHERE campaign_id = ? AND status = 'succeeded' GROUP BY scenario_id, src`)
-    .all(campaignId) as Array<{ s: number; src: string; n: number }>) {
-    get(r.s).energySources[r.src] = r.n;
+    .prepare(`SELECT scenario_id s, status, COALESCE(energy_source, 'none') src, COUNT(*) n FROM run WHERE campaign_id = ? GROUP BY scenario_id, status, src`)
+    .all(campaignId) as Array<{ s: number; status: 'succeeded' | 'failed' | 'canceled'; src: string; n: number }>) {
+    const a = get(r.s);
+    a.runs[r.status] += r.n;
+    if (r.status === 'succeeded') a.energySources[r.src] = (a.energySources[r.src] ?? 0) + r.n;
+  }
+  const cols = METRIC_KEYS.map((k) => COLUMN[k]);
+  const means = cols.map((c, i) => `AVG(${c}) m${i}`).join(', ');
+  const moments = cols.map((c, i) => `COUNT(r.${c}) n${i}, a.m${i} m${i}, SUM((r.${c} - a.m${i}) * (r.${c} - a.m${i})) ss${i}`).join(', ');
+  const sql = `WITH a AS (SELECT scenario_id, ${means} FROM run WHERE campaign_id = @c AND status = 'succeeded' GROUP BY scenario_id)
+    SELECT r.scenario_id s, ${moments} FROM run r JOIN a ON a.scenario_id = r.scenario_id
+    WHERE r.campaign_id = @c AND r.status = 'succeeded' GROUP BY r.scenario_id`;
+  for (const r of db.prepare(sql).all({ c: campaignId }) as Array<Record<string, number | null>>) {
+    const a = get(r.s as number);
+    METRIC_KEYS.forEach((k, i) => {
+      const n = (r[`n${i}`] as number) ?? 0;
+      const m = r[`m${i}`];
+      const ss = r[`ss${i}`];
+      a.metrics[k] = n > 0 && m != null ? summaryFromMoments(n, m, n > 1 && ss != null ? Math.sqrt(Math.max(0, ss) / (n - 1)) : null) : null;
+    });
   }
   for (const r of db
     .prepare(
       `SELECT run.scenario_id s, f.value flag, COUNT(*) n FROM run, json_each(run.flags) f
-       WHERE run.campaign_id = ? AND run.status = 'succeeded' GROUP BY run.scenario_id, f.value ORDER BY f.value`,
+       WHERE run.campaign_id = ? AND run.status = 'succeeded' AND run.flags <> '[]' GROUP BY run.scenario_id, f.value ORDER BY f.value`,
     )
     .all(campaignId) as Array<{ s: number; flag: string; n: number }>) {
     get(r.s).flags[String(r.flag)] = r.n;
@@ -167,24 +165,46 @@ export function aggregateRuns(db: DB, campaignId: string): Map<number, ScenarioA
   return out;
 }
 
-function counted(db: DB, campaignId: string, expr: string, absent = '(not recorded)'): Counted[] {
-  return (
-    db
-      .prepare(`SELECT ${expr} v, COUNT(*) n FROM run WHERE campaign_id = ? AND status = 'succeeded' GROUP BY v ORDER BY n DESC, v`)
-      .all(campaignId) as Array<{ v: unknown; n: number }>
-  ).map((r) => ({ value: r.v == null ? absent : String(r.v), runs: r.n }));
+function tally(map: Map<string, number>, key: string, n: number): void {
+  map.set(key, (map.get(key) ?? 0) + n);
 }
 
+function sorted(map: Map<string, number>): Counted[] {
+  return [...map].map(([value, runs]) => ({ value, runs })).sort((a, b) => b.runs - a.runs || (a.value < b.value ? -1 : a.value > b.value ? 1 : 0));
+}
+
+/** Software, hardware and meters the succeeded runs recorded, in one grouped scan of the run table. */
 export function readProvenance(db: DB, campaignId: string): Provenance {
-  const meters = (
-    db
-      .prepare(
-        `SELECT json_extract(m.value, '$.meter') meter, json_extract(m.value, '$.source') source, json_extract(m.value, '$.valid') valid, COUNT(*) n
-         FROM run, json_each(run.provenance, '$.meters') m
-         WHERE run.campaign_id = ? AND run.status = 'succeeded' GROUP BY meter, source, valid ORDER BY meter, source, valid DESC`,
-      )
-      .all(campaignId) as Array<{ meter: string; source: string; valid: number; n: number }>
-  ).map((r) => ({ meter: String(r.meter), source: String(r.source), valid: r.valid === 1, runs: r.n }));
+  const ffmpeg = new Map<string, number>();
+  const cpu = new Map<string, number>();
+  const kernel = new Map<string, number>();
+  const gpu = new Map<string, number>();
+  const nodes = new Map<string, number>();
+  const meterCounts = new Map<string, number>();
+  const rows = db
+    .prepare(
+      `SELECT json_extract(provenance, '$.ffmpegVersion', '$.cpuModel', '$.kernel', '$.gpu', '$.meters') k, node_id, COUNT(*) n
+       FROM run WHERE campaign_id = ? AND status = 'succeeded' GROUP BY k, node_id`,
+    )
+    .iterate(campaignId) as IterableIterator<{ k: string | null; node_id: string; n: number }>;
+  for (const r of rows) {
+    const [v, c, k, g, meters] = (r.k ? JSON.parse(r.k) : []) as [unknown, unknown, unknown, unknown, unknown];
+    const text = (x: unknown, absent: string) => (x == null ? absent : String(x));
+    tally(ffmpeg, text(v, '(not recorded)'), r.n);
+    tally(cpu, text(c, '(not recorded)'), r.n);
+    tally(kernel, text(k, '(not recorded)'), r.n);
+    tally(gpu, text(g, '(no GPU)'), r.n);
+    tally(nodes, r.node_id, r.n);
+    for (const m of Array.isArray(meters) ? (meters as Array<{ meter?: unknown; source?: unknown; valid?: unknown }>) : []) {
+      tally(meterCounts, JSON.stringify([String(m.meter), String(m.source), m.valid === true]), r.n);
+    }
+  }
+  const meters = [...meterCounts]
+    .map(([key, runs]) => {
+      const [meter, source, valid] = JSON.parse(key) as [string, string, boolean];
+      return { meter, source, valid, runs };
+    })
+    .sort((a, b) => (a.meter < b.meter ? -1 : a.meter > b.meter ? 1 : 0) || (a.source < b.source ? -1 : a.source > b.source ? 1 : 0) || Number(b.valid) - Number(a.valid));
   const idleBaselines = (
     db.prepare('SELECT node_id, measured_at, seconds, total_w, source FROM idle_baseline WHERE campaign_id = ? ORDER BY measured_at, id').all(campaignId) as Array<{
       node_id: string;
@@ -194,13 +214,5 @@ export function readProvenance(db: DB, campaignId: string): Provenance {
       source: string;
     }>
   ).map((r) => ({ nodeId: r.node_id, measuredAt: new Date(r.measured_at).toISOString(), seconds: r.seconds, totalW: r.total_w, source: r.source }));
-  return {
-    ffmpegVersions: counted(db, campaignId, "json_extract(provenance, '$.ffmpegVersion')"),
-    cpuModels: counted(db, campaignId, "json_extract(provenance, '$.cpuModel')"),
-    kernels: counted(db, campaignId, "json_extract(provenance, '$.kernel')"),
-    gpus: counted(db, campaignId, "json_extract(provenance, '$.gpu')", '(no GPU)'),
-    nodes: counted(db, campaignId, 'node_id'),
-    meters,
-    idleBaselines,
-  };
+  return { ffmpegVersions: sorted(ffmpeg), cpuModels: sorted(cpu), kernels: sorted(kernel), gpus: sorted(gpu), nodes: sorted(nodes), meters, idleBaselines };
 }

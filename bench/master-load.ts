@@ -116,7 +116,8 @@ async function main(): Promise<void> {
     join(tmp, 'master.yml'),
     `listen: 127.0.0.1:${port}\ndata: ${join(tmp, 'data')}\ntoken_file: ${join(tmp, 'token')}\nlease_s: 120\nnode_timeout_s: 300\n`,
   );
-  const master = spawn(process.execPath, [join(REPO, 'bin/ffwatt.mjs'), 'master', '--config', join(tmp, 'master.yml')], { cwd: REPO, stdio: ['ignore', 'ignore', 'pipe'] });
+  const nodeArgs = (process.env.FFWATT_BENCH_MASTER_NODE_ARGS ?? '').split(' ').filter(Boolean); // e.g. --cpu-prof
+  const master = spawn(process.execPath, [...nodeArgs, join(REPO, 'bin/ffwatt.mjs'), 'master', '--config', join(tmp, 'master.yml')], { cwd: REPO, stdio: ['ignore', 'ignore', 'pipe'] });
   let masterErr = '';
   master.stderr.on('data', (d) => (masterErr = (masterErr + d).slice(-4000)));
   const pool = new Agent({ connections: CONNECTIONS, pipelining: 1, headersTimeout: 60_000, bodyTimeout: 60_000 });

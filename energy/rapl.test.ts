@@ -91,7 +91,7 @@ describe('RAPL zone discovery', () => {
     expect(p.ok).toBe(false);
     if (!p.ok) {
       expect(p.reason).toMatch(/permission denied on 4 file\(s\), e\.g\. .*intel-rapl:0\/energy_uj/);
-      expect(p.fix).toMatch(/worker role .*udev rule.*ffwatt group.*or run it as root/);
+      expect(p.fix).toMatch(/worker role .*udev and tmpfiles rules.*ffwatt-rapl group.*or run it as root/);
     }
   });
 });

@@ -48,7 +48,7 @@ export interface RaplOptions {
 
 /** Why the RAPL meter could not be used. */
 const RAPL_FIX_PERMISSION =
-  'run the agent with the read access the worker role installs (its udev rule makes energy_uj readable to the ffwatt group; add the agent user to that group), or run it as root';
+  'run the agent with the read access the worker role installs (its udev and tmpfiles rules make energy_uj readable to the ffwatt-rapl group, ffwatt_rapl_group; put the agent user in that group), or run it as root';
 const RAPL_FIX_MISSING = 'run on bare metal with the RAPL driver loaded (modprobe intel_rapl_msr; AMD Zen uses the same driver); VMs and most containers have no RAPL';
 
 const ID_RE = /^(intel-rapl(?:-mmio)?):(\d+)(?::(\d+))?$/;

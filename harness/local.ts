@@ -108,7 +108,7 @@ export async function runLocalCampaign(o: LocalRunOptions): Promise<LocalRunResu
   });
   const { campaignId, jobs } = queue.createCampaign(o.plan, {
     nodeConstraint: [nodeId],
-    preflight: { governor: host.governor(), turbo: host.turbo(), kernel: host.kernel, cpuModel: host.cpuModel, meters: host.meters },
+    preflight: { ...host.preflight(), kernel: host.kernel, cpuModel: host.cpuModel, meters: host.meters },
   });
 
   const exporters = o.metricsListen ? await startLocalExporters(o.metricsListen, store, nodeId, () => meters) : null;

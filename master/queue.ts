@@ -120,7 +120,15 @@ export class JobQueue {
       if (!node) throw new Error(`unknown node ${nodeId}: register first`);
       const active = this.store.activeJobOf(nodeId);
       if (active) return active;
-      for (const job of this.store.claimCandidates()) {
+      // Most nodes can run the first queued job: look at a few candidates before loading 200
+      // (each candidate parses its scenario; loading 200 per claim dominated the master's CPU).
+      const store = this.store;
+      const candidates = function* () {
+        const few = store.claimCandidates(8);
+        yield* few;
+        if (few.length === 8) yield* store.claimCandidates().slice(8);
+      };
+      for (const job of candidates()) {
         if (job.nodeConstraint.length > 0 && !job.nodeConstraint.includes(nodeId) && !job.nodeConstraint.includes(node.hostname)) continue;
         const needs = job.scenario.encoder;
         if (needs ? !Object.values(node.encoders).includes(needs) : !node.encoders[job.scenario.codec]) continue;
@@ -183,10 +191,17 @@ export class JobQueue {
     const campaign = this.store.getCampaign(job.campaignId);
     if (!campaign) return;
     const policy = campaign.settings.repetitions;
-    const runs = this.store.runsOfScenario(job.campaignId, job.scenarioId).filter((r) => r.status === 'succeeded');
     const pendingOrDone = this.store.maxRepetition(job.campaignId, job.scenarioId);
-    const open = this.store.listJobs({ campaignId: job.campaignId }).filter((j) => j.scenarioId === job.scenarioId && !['succeeded', 'failed', 'canceled'].includes(j.state));
-    if (open.length > 0 || runs.length < policy.min || pendingOrDone >= policy.max) return;
+    if (pendingOrDone >= policy.max) return;
+    // Counted in SQL: loading every job of a large campaign here made each result O(campaign size).
+    const open = (
+      this.store.db
+        .prepare("SELECT COUNT(*) n FROM job WHERE campaign_id = ? AND scenario_id = ? AND state IN ('queued','leased','running')")
+        .get(job.campaignId, job.scenarioId) as { n: number }
+    ).n;
+    if (open > 0) return;
+    const runs = this.store.runsOfScenario(job.campaignId, job.scenarioId).filter((r) => r.status === 'succeeded');
+    if (runs.length < policy.min) return;
     const values = runs.map((r) => r.energy?.netJPerEncodedMinute ?? r.energy?.jPerEncodedMinute).filter((v): v is number => v != null);
     const half = ciHalfwidthPct(values);
     if (half != null && half <= policy.ciHalfwidthPct) return;
@@ -240,13 +255,15 @@ export class JobQueue {
     const now = this.opts.now();
     const out = { requeued: [] as string[], failed: [] as string[], deadNodes: [] as string[] };
     this.store.tx(() => {
-      for (const node of this.store.listNodes()) {
-        if (node.state !== 'dead' && node.lastHeartbeat != null && now - node.lastHeartbeat > this.opts.nodeTimeoutMs) {
-          this.store.setNodeState(node.id, 'dead');
-          out.deadNodes.push(node.id);
-          const active = this.store.activeJobOf(node.id);
-          if (active) this.releaseJob(active, `node ${node.id} silent for more than ${this.opts.nodeTimeoutMs} ms`, out);
-        }
+      // Only overdue nodes are loaded: reap runs on every claim, and a fleet has thousands of nodes.
+      const overdue = this.store.db
+        .prepare("SELECT id FROM node WHERE state != 'dead' AND last_heartbeat IS NOT NULL AND last_heartbeat < ?")
+        .all(now - this.opts.nodeTimeoutMs) as Array<{ id: string }>;
+      for (const node of overdue) {
+        this.store.setNodeState(node.id, 'dead');
+        out.deadNodes.push(node.id);
+        const active = this.store.activeJobOf(node.id);
+        if (active) this.releaseJob(active, `node ${node.id} silent for more than ${this.opts.nodeTimeoutMs} ms`, out);
       }
       for (const job of this.store.expiredLeases(now)) this.releaseJob(job, `lease of ${job.leaseOwner} expired`, out);
     });

@@ -12,6 +12,7 @@
 #   FFWATT_AM_ADDR          Alertmanager listen address (127.0.0.1:9093)
 #   FFWATT_NODE_EXPORTER_ADDR node_exporter listen address (127.0.0.1:9100); "off" to skip it
 #   FFWATT_SCRAPE_INTERVAL  scrape interval (15s)
+#   FFWATT_NODE_ID          node label of the local agent (local-<hostname>, as local mode registers)
 # Exit codes: 0 ok; 1 a daemon failed to start or is not running (status); 2 bad usage/input.
 set -euo pipefail
 
@@ -25,6 +26,9 @@ VMALERT_ADDR="${FFWATT_VMALERT_ADDR:-127.0.0.1:8880}"
 AM_ADDR="${FFWATT_AM_ADDR:-127.0.0.1:9093}"
 NODE_ADDR="${FFWATT_NODE_EXPORTER_ADDR:-127.0.0.1:9100}"
 SCRAPE_INTERVAL="${FFWATT_SCRAPE_INTERVAL:-15s}"
+# The node id local mode registers under (harness/local.ts localNodeId), so the agent's
+# series and the master's per-run series carry the same `node`.
+NODE_ID="${FFWATT_NODE_ID:-local-$(hostname)}"
 
 DAEMONS=(victoria-metrics alertmanager vmalert)
 [[ "$NODE_ADDR" != off ]] && DAEMONS+=(node-exporter)
@@ -67,14 +71,14 @@ write_config() {
   mkdir -p "$DIR/config/targets" "$DIR/run" "$DIR/logs" "$DIR/data"
   sed -e "s/^  scrape_interval: .*/  scrape_interval: $SCRAPE_INTERVAL/" "$MON/victoria-metrics/scrape.yml" >"$DIR/config/scrape.yml"
   cat >"$DIR/config/targets/agents.json" <<JSON
-[{"targets": ["$AGENT_ADDR"], "labels": {"node": "$(hostname)", "group": "hybrid"}}]
+[{"targets": ["$AGENT_ADDR"], "labels": {"node": "$NODE_ID", "group": "hybrid"}}]
 JSON
   cat >"$DIR/config/targets/master.json" <<JSON
 [{"targets": ["$MASTER_ADDR"], "labels": {"host": "$(hostname)", "group": "master"}}]
 JSON
   if [[ "$NODE_ADDR" != off ]]; then
     cat >"$DIR/config/targets/nodes.json" <<JSON
-[{"targets": ["$NODE_ADDR"], "labels": {"node": "$(hostname)", "group": "hybrid"}}]
+[{"targets": ["$NODE_ADDR"], "labels": {"node": "$NODE_ID", "group": "hybrid"}}]
 JSON
   else
     echo '[]' >"$DIR/config/targets/nodes.json"

@@ -2,22 +2,16 @@
 // rules evaluated by a real vmalert (recording rules written back to VictoriaMetrics),
 // alerts delivered to a real Alertmanager; every Grafana panel query asked of
 // VictoriaMetrics must return data. All daemons on free loopback ports, killed afterwards.
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import YAML from 'yaml';
 import { createAgentMetrics } from '../../agent/metrics.ts';
 import { createMasterMetrics } from '../../master/metrics.ts';
 import { FakeMeter } from './fixtures/fake-meters.ts';
 import { cost, fakeMasterSource, runningJobEvents } from './fixtures/fake-sources.ts';
-import { allQueries, resolveVariables } from './dashboards.ts';
-import { MONITORING, freePort, getJson, startDaemon, waitFor, workDir, type Daemon } from './helpers.ts';
+import { allQueries } from './dashboards.ts';
+import { freePort, getJson, waitFor, workDir } from './helpers.ts';
+import { startStack, type Stack } from './stack.ts';
 
-interface QueryResult {
-  status: string;
-  data: { resultType: string; result: Array<{ metric: Record<string, string>; value: [number, string] }> };
-}
 interface AmAlert {
   labels: Record<string, string>;
   status: { state: string; inhibitedBy: string[] };
@@ -26,12 +20,8 @@ interface AmAlert {
 const PACKAGE_WATTS = 160; // above the shipped 150 W threshold: FfwattPackagePowerHigh must fire
 const NODE = 'e2e-worker';
 
-let dir: string;
-const daemons: Daemon[] = [];
+let stack: Stack;
 const servers: Server[] = [];
-let vmUrl: string;
-let amUrl: string;
-let vmalertUrl: string;
 
 function serve(text: () => Promise<string>, port: number): Promise<Server> {
   const server = createServer((req, res) => {
@@ -47,18 +37,11 @@ function serve(text: () => Promise<string>, port: number): Promise<Server> {
   return new Promise((resolve) => server.listen(port, '127.0.0.1', () => resolve(server)));
 }
 
-async function query(expr: string): Promise<QueryResult['data']['result']> {
-  const r = (await getJson(`${vmUrl}/api/v1/query?query=${encodeURIComponent(expr)}`)) as QueryResult;
-  if (r.status !== 'success') throw new Error(`query ${expr}: ${JSON.stringify(r)}`);
-  return r.data.result;
-}
+const query = (expr: string) => stack.query(expr);
 
 beforeAll(async () => {
-  dir = workDir('stack');
-  const [agentPort, masterPort, vmPort, vmalertPort, amPort, nodePort] = [await freePort(), await freePort(), await freePort(), await freePort(), await freePort(), await freePort()];
-  vmalertUrl = `http://127.0.0.1:${vmalertPort}`;
-  vmUrl = `http://127.0.0.1:${vmPort}`;
-  amUrl = `http://127.0.0.1:${amPort}`;
+  const dir = workDir('stack');
+  const [agentPort, masterPort] = [await freePort(), await freePort()];
 
   // exporters, with meters counting on the real clock
   const clock = () => performance.now() / 1000;
@@ -84,74 +67,16 @@ beforeAll(async () => {
   const master = createMasterMetrics(fakeMasterSource(), cost);
   servers.push(await serve(agent.metricsText, agentPort), await serve(master.metricsText, masterPort));
 
-  // scrape config: the shipped one, scraping every second, with this test's targets
-  const scrape = YAML.parse(readFileSync(join(MONITORING, 'victoria-metrics/scrape.yml'), 'utf8'));
-  scrape.global.scrape_interval = '1s';
-  scrape.global.scrape_timeout = '1s';
-  writeFileSync(join(dir, 'scrape.yml'), YAML.stringify(scrape));
-  mkdirSync(join(dir, 'targets'));
-  const targets: Record<string, unknown[]> = {
-    'agents.json': [{ targets: [`127.0.0.1:${agentPort}`], labels: { node: NODE, group: 'worker' } }],
-    'master.json': [{ targets: [`127.0.0.1:${masterPort}`], labels: { host: 'e2e-master', group: 'master' } }],
-    'nodes.json': [{ targets: [`127.0.0.1:${nodePort}`], labels: { node: NODE, group: 'hybrid' } }],
-    'monitoring.json': [],
-  };
-  for (const [f, groups] of Object.entries(targets)) writeFileSync(join(dir, 'targets', f), JSON.stringify(groups));
-
-  // the shipped alerts with every `for` cut to 0, plus an always-firing rule
-  const alerts = readFileSync(join(MONITORING, 'vmalert/alerts.yml'), 'utf8').replace(/^(\s+)for: \S+$/gm, '$1for: 0s');
-  writeFileSync(join(dir, 'alerts.yml'), alerts);
-  writeFileSync(
-    join(dir, 'e2e.yml'),
-    YAML.stringify({ groups: [{ name: 'ffwatt-e2e', rules: [{ alert: 'FfwattE2EAlwaysFiring', expr: 'vector(1)', labels: { severity: 'info' } }] }] }),
-  );
-
-  daemons.push(
-    startDaemon('victoria-metrics', 'victoria-metrics', [
-      `-httpListenAddr=127.0.0.1:${vmPort}`,
-      `-storageDataPath=${join(dir, 'vm')}`,
-      '-retentionPeriod=1d',
-      `-promscrape.config=${join(dir, 'scrape.yml')}`,
-      '-search.latencyOffset=1s',
-      '-search.disableCache',
-      '-loggerLevel=WARN',
-    ]),
-    startDaemon('alertmanager', 'prometheus-alertmanager', [
-      `--config.file=${join(MONITORING, 'alertmanager/alertmanager.yml')}`,
-      `--storage.path=${join(dir, 'am')}`,
-      `--web.listen-address=127.0.0.1:${amPort}`,
-      '--cluster.listen-address=',
-      '--log.level=warn',
-    ]),
-    startDaemon('node_exporter', 'prometheus-node-exporter', [
-      `--web.listen-address=127.0.0.1:${nodePort}`,
-      '--collector.disable-defaults',
-      '--collector.filesystem',
-      '--log.level=warn',
-    ]),
-  );
-  await waitFor('VictoriaMetrics /health', async () => ((await fetch(`${vmUrl}/health`)).ok ? true : undefined), 30_000, daemons);
-  await waitFor('Alertmanager ready', async () => ((await fetch(`${amUrl}/-/ready`)).ok ? true : undefined), 30_000, daemons);
-  daemons.push(
-    startDaemon('vmalert', 'vmalert', [
-      `-rule=${join(MONITORING, 'vmalert/records.yml')}`,
-      `-rule=${join(dir, 'alerts.yml')}`,
-      `-rule=${join(dir, 'e2e.yml')}`,
-      `-datasource.url=${vmUrl}`,
-      `-remoteWrite.url=${vmUrl}`,
-      `-remoteRead.url=${vmUrl}`,
-      `-notifier.url=${amUrl}`,
-      `-httpListenAddr=127.0.0.1:${vmalertPort}`,
-      '-evaluationInterval=2s',
-      '-remoteWrite.flushInterval=1s',
-      '-loggerLevel=INFO',
-    ]),
-  );
-  await waitFor('vmalert ready', async () => ((await fetch(`http://127.0.0.1:${vmalertPort}/health`)).ok ? true : undefined), 30_000, daemons);
+  stack = await startStack(dir, {
+    agents: [{ targets: [`127.0.0.1:${agentPort}`], labels: { node: NODE, group: 'worker' } }],
+    master: [{ targets: [`127.0.0.1:${masterPort}`], labels: { host: 'e2e-master', group: 'master' } }],
+    nodeLabel: NODE,
+    extraRules: { groups: [{ name: 'ffwatt-e2e', rules: [{ alert: 'FfwattE2EAlwaysFiring', expr: 'vector(1)', labels: { severity: 'info' } }] }] },
+  });
 });
 
 afterAll(async () => {
-  for (const d of daemons.reverse()) await d.stop();
+  await stack?.stop();
   for (const s of servers) await new Promise((r) => s.close(r));
 });
 
@@ -160,20 +85,20 @@ describe('monitoring stack on loopback', () => {
     const up = await waitFor('both targets up', async () => {
       const r = await query('up == 1');
       return r.length >= 3 ? r : undefined;
-    }, 30_000, daemons);
+    }, 30_000, stack.daemons);
     expect(up.map((s) => s.metric.job).sort()).toEqual(['ffwatt-agent', 'ffwatt-master', 'node']);
 
     const energy = await waitFor('ffwatt_energy_joules_total queryable', async () => {
       const r = await query(`ffwatt_energy_joules_total{node="${NODE}",zone="package-0"}`);
       return r.length ? r : undefined;
-    }, 30_000, daemons);
+    }, 30_000, stack.daemons);
     expect(energy[0].metric).toMatchObject({ meter: 'rapl', source: 'rapl', role: 'total', job: 'ffwatt-agent' });
     expect(Number(energy[0].value[1])).toBeGreaterThan(5);
 
     const power = await waitFor('package power', async () => {
       const r = await query(`ffwatt_power_watts{node="${NODE}",zone="package-0"}`);
       return r.length ? r : undefined;
-    }, 30_000, daemons);
+    }, 30_000, stack.daemons);
     expect(Number(power[0].value[1])).toBeCloseTo(PACKAGE_WATTS, 0);
   });
 
@@ -185,14 +110,14 @@ describe('monitoring stack on loopback', () => {
       for (const q of queries) {
         const lv = /^label_values\(\s*([\w:]+)\s*,\s*(\w+)\s*\)$/.exec(q.expr);
         if (lv) {
-          const r = (await getJson(`${vmUrl}/api/v1/label/${lv[2]}/values?match[]=${encodeURIComponent(lv[1])}`)) as { data: string[] };
+          const r = (await getJson(`${stack.vmUrl}/api/v1/label/${lv[2]}/values?match[]=${encodeURIComponent(lv[1])}`)) as { data: string[] };
           if (!r.data.length) empty.push(`${q.dashboard} / ${q.panel}: ${q.expr}`);
           continue;
         }
-        if (!(await query(resolveVariables(q.expr))).length) empty.push(`${q.dashboard} / ${q.panel}: ${q.expr}`);
+        if (!(await query(q.expr)).length) empty.push(`${q.dashboard} / ${q.panel}: ${q.expr}`);
       }
       return empty.length === 0 ? true : undefined;
-    }, 90_000, daemons).catch((err) => {
+    }, 90_000, stack.daemons).catch((err) => {
       throw new Error(`panels without data:\n${empty.join('\n')}\n${String(err).slice(0, 2000)}`);
     });
     // and the recorded power is the meters' power
@@ -203,10 +128,10 @@ describe('monitoring stack on loopback', () => {
 
   it('evaluates every rule in vmalert without an error', async () => {
     const rules = await waitFor('every rule evaluated', async () => {
-      const r = (await getJson(`${vmalertUrl}/api/v1/rules`)) as { data: { groups: Array<{ name: string; rules: Array<{ name: string; lastError: string; lastEvaluation: string }> }> } };
+      const r = (await getJson(`${stack.vmalertUrl}/api/v1/rules`)) as { data: { groups: Array<{ name: string; rules: Array<{ name: string; lastError: string; lastEvaluation: string }> }> } };
       const all = r.data.groups.flatMap((g) => g.rules.map((rule) => ({ group: g.name, ...rule })));
       return all.length && all.every((rule) => !rule.lastEvaluation.startsWith('0001-')) ? all : undefined;
-    }, 30_000, daemons);
+    }, 30_000, stack.daemons);
     expect(rules.length).toBeGreaterThanOrEqual(28);
     expect(rules.filter((r) => r.lastError).map((r) => `${r.group}/${r.name}: ${r.lastError}`)).toEqual([]);
   });
@@ -215,17 +140,17 @@ describe('monitoring stack on loopback', () => {
     const fs = await waitFor('node_filesystem_avail_bytes', async () => {
       const r = await query(`node_filesystem_avail_bytes{job="node",node="${NODE}",group="hybrid"} / node_filesystem_size_bytes`);
       return r.length ? r : undefined;
-    }, 30_000, daemons);
+    }, 30_000, stack.daemons);
     for (const s of fs) expect(Object.keys(s.metric)).toEqual(expect.arrayContaining(['mountpoint', 'fstype', 'device']));
   });
 
   it('fires alerts from vmalert into Alertmanager: the test rule and real rules driven by the data', async () => {
     const names = await waitFor('alerts in Alertmanager', async () => {
-      const alerts = (await getJson(`${amUrl}/api/v2/alerts`)) as AmAlert[];
+      const alerts = (await getJson(`${stack.amUrl}/api/v2/alerts`)) as AmAlert[];
       const got = new Set(alerts.map((a) => `${a.labels.alertname}${a.labels.node ? `@${a.labels.node}` : ''}`));
       const want = ['FfwattE2EAlwaysFiring', `FfwattEnergyEstimated@${NODE}`, `FfwattPackagePowerHigh@${NODE}`, 'FfwattNodesMarkedDead'];
       return want.every((w) => got.has(w)) ? got : undefined;
-    }, 60_000, daemons);
+    }, 60_000, stack.daemons);
     // healthy things stay quiet
     expect(names.has(`FfwattAgentDown@${NODE}`)).toBe(false);
     expect(names.has(`FfwattMeterMissing@${NODE}`)).toBe(false);
@@ -236,17 +161,17 @@ describe('monitoring stack on loopback', () => {
     const now = new Date();
     const ends = new Date(now.getTime() + 10 * 60_000).toISOString();
     const alert = (alertname: string, node: string) => ({ labels: { alertname, node, severity: 'critical' }, startsAt: now.toISOString(), endsAt: ends });
-    const res = await fetch(`${amUrl}/api/v2/alerts`, {
+    const res = await fetch(`${stack.amUrl}/api/v2/alerts`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify([alert('FfwattNodeDead', 'w9'), alert('FfwattAgentDown', 'w9'), alert('FfwattAgentDown', 'w8')]),
     });
     expect(res.ok).toBe(true);
     const states = await waitFor('inhibition', async () => {
-      const alerts = (await getJson(`${amUrl}/api/v2/alerts?filter=${encodeURIComponent('alertname="FfwattAgentDown"')}`)) as AmAlert[];
+      const alerts = (await getJson(`${stack.amUrl}/api/v2/alerts?filter=${encodeURIComponent('alertname="FfwattAgentDown"')}`)) as AmAlert[];
       const byNode = Object.fromEntries(alerts.map((a) => [a.labels.node, a.status.state]));
       return byNode.w9 === 'suppressed' && byNode.w8 ? byNode : undefined;
-    }, 20_000, daemons);
+    }, 20_000, stack.daemons);
     expect(states).toMatchObject({ w9: 'suppressed', w8: 'active' });
   });
 });

@@ -1,0 +1,62 @@
+// The model shipped in models/: trained on a real campaign measured on this kind of machine.
+// Re-trains from the shipped rows with the recorded settings and checks the model card, the
+// ONNX file and the claim that the boosted model beats the linear baseline on held-out data.
+import { describe, expect, it } from 'vitest';
+import { readFileSync } from 'node:fs';
+import { readTrainingData } from './model-files.ts';
+import { trainAdvisor, toMatrix } from './train.ts';
+import { OnnxAdvisor, loadMeta } from './infer.ts';
+import { predictGbrt } from './gbrt.ts';
+import type { ModelCard } from './model-card.ts';
+
+const card = JSON.parse(readFileSync('models/model-card.json', 'utf8')) as ModelCard;
+const meta = loadMeta('models/advisor.features.json');
+const rows = readTrainingData('models/advisor.data.json');
+const retrained = trainAdvisor(rows, {
+  seed: meta.training.seed,
+  validationFraction: meta.training.validationFraction,
+  gbrt: meta.training.gbrt,
+  ridgeLambda: meta.training.ridgeLambda,
+  linearStart: meta.training.linearStart,
+  contentMethod: meta.features.contentMethod,
+});
+
+describe('shipped advisor model (models/)', () => {
+  it('comes from a real campaign: measured runs with provenance, no synthetic rows', () => {
+    expect(card.data.campaigns.length).toBeGreaterThan(0);
+    expect(card.data.campaigns.map((c) => c.name)).toContain('advisor-train');
+    expect(rows.length).toBe(card.data.runs.total);
+    expect(rows.every((r) => r.campaignId !== 'synthetic')).toBe(true);
+    expect(meta.features.contentMethod).toBe('siti');
+  });
+
+  it('on its held-out configurations the boosted model beats the linear baseline', () => {
+    const { gbrt, ridge } = card.heldOut;
+    expect(gbrt.energy.mae).toBeLessThan(ridge.energy.mae);
+    expect(gbrt.energy.mape).toBeLessThan(ridge.energy.mape);
+  });
+
+  it('the model card is reproducible from the shipped rows', () => {
+    for (const t of ['energy', 'quality', 'speed'] as const) {
+      for (const m of ['gbrt', 'ridge'] as const) {
+        expect(retrained.scores[m][t].mae).toBeCloseTo(card.heldOut[m][t].mae, 9);
+        expect(retrained.scores[m][t].r2).toBeCloseTo(card.heldOut[m][t].r2, 9);
+      }
+    }
+  });
+
+  it('the shipped ONNX file predicts what the re-trained TypeScript model predicts (1e-5)', async () => {
+    const advisor = await OnnxAdvisor.load('models/advisor.onnx');
+    try {
+      const x = toMatrix(advisor.meta.features, rows);
+      const raw = await advisor.runEncoded(x.data, rows.length);
+      const k = advisor.meta.targets.length;
+      retrained.gbrt.forEach((model, t) => {
+        const ts = predictGbrt(model, x);
+        for (let i = 0; i < rows.length; i++) expect(Math.abs(raw[i * k + t] - ts[i])).toBeLessThanOrEqual(1e-5 * Math.max(1, Math.abs(ts[i])));
+      });
+    } finally {
+      await advisor.close();
+    }
+  });
+});

@@ -1,0 +1,38 @@
+/**
+ * Child process for the scrape benchmarks: the agent's exporter (agent/metrics.ts served by
+ * agent/serve-metrics.ts) on 127.0.0.1 over the meters named by the flags. Prints
+ * {"port":N,"zones":N,"pid":N} once listening, then serves until killed or stdin closes.
+ * Usage: node --import tsx bench/lib/exporter-child.ts --rapl SYSFS [--gpus N] [--estimate]
+ */
+import { openEstimateMeter, type Meter } from '../../energy/index.ts';
+import { createAgentMetrics, type GpuStat } from '../../agent/metrics.ts';
+import { serveMetrics } from '../../agent/serve-metrics.ts';
+import { openFakeNvml, openFixtureRapl } from './meters.ts';
+
+const args = process.argv.slice(2);
+const flag = (name: string) => {
+  const i = args.indexOf(name);
+  return i >= 0 ? args[i + 1] : undefined;
+};
+const raplRoot = flag('--rapl');
+const gpus = Number(flag('--gpus') ?? 0);
+const meters: Meter[] = [];
+let gpuStats: (() => GpuStat[]) | undefined;
+if (raplRoot) meters.push(openFixtureRapl(raplRoot));
+if (gpus > 0) {
+  const nvml = openFakeNvml(gpus);
+  meters.push(nvml.meter);
+  gpuStats = nvml.gpuStats;
+}
+if (args.includes('--estimate')) {
+  const p = openEstimateMeter();
+  if (!p.ok) throw new Error(p.reason);
+  meters.push(p.meter);
+}
+const metrics = createAgentMetrics({ meters: () => meters, nodeId: 'bench', gpuStats });
+const server = await serveMetrics('127.0.0.1:0', () => metrics.metricsText(), metrics.registry.contentType);
+const addr = server.address();
+if (!addr || typeof addr === 'string') throw new Error('exporter: no TCP address');
+process.stdout.write(JSON.stringify({ port: addr.port, pid: process.pid, zones: meters.reduce((n, m) => n + m.zones().length, 0) }) + '\n');
+process.stdin.resume();
+process.stdin.on('end', () => process.exit(0));

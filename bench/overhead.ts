@@ -1,0 +1,189 @@
+/**
+ * Benchmark 1 — measurement overhead: the same x264 encode run bare (ffmpeg alone through
+ * child_process) and under the harness (agent/run-job runJob, Sampler at 10 Hz over every
+ * meter kind, quality scoring skipped), interleaved in pairs. CPU time is this process' own
+ * (process.cpuUsage) plus its reaped children's (/proc/self/stat cutime + cstime).
+ */
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Scenario } from '../core/types.ts';
+import { silentLogger } from '../core/log.ts';
+import { Sampler } from '../energy/index.ts';
+import { buildEncodeArgs, defaultFfmpegPath, detectEncoders } from '../media/index.ts';
+import { runJob, type JobContext } from '../agent/run-job.ts';
+import type { ClaimedJob } from '../agent/client.ts';
+import { hostFacts } from '../agent/host-facts.ts';
+import { procCpu, selfCpuSeconds } from './lib/cpu.ts';
+import { measure, runIfMain } from './lib/harness.ts';
+import { openAllMeters } from './lib/meters.ts';
+import { meanCi } from './lib/stats.ts';
+import { fmt, row, target, type BenchOptions, type BenchResult } from './lib/result.ts';
+
+const TARGET = target('<=', 1, '%');
+const SAMPLER_HZ = 10;
+
+interface Trial {
+  kind: 'bare' | 'harness';
+  wallS: number;
+  /** ffmpeg's CPU seconds (reaped child). */
+  childCpuS: number;
+  /** This process' own CPU seconds during the trial (sampler, progress parsing, bookkeeping). */
+  selfCpuS: number;
+  cpuS: number;
+}
+
+function scenarioFor(width: number, height: number, seconds: number): Scenario {
+  const resolution = { width, height };
+  return {
+    key: 'bench-overhead',
+    label: `file h264/medium crf23 ${height}p30 x1 (bench)`,
+    mode: 'file',
+    input: { kind: 'synthetic', source: 'testsrc2', resolution, fps: 30 },
+    codec: 'h264',
+    encoder: 'libx264',
+    preset: 'medium',
+    rate: { kind: 'crf', value: 23 },
+    streams: 1,
+    warmupS: 0,
+    durationS: seconds,
+    outputs: [{ resolution, fps: 30 }],
+  };
+}
+
+function claimedJob(scenario: Scenario, n: number): ClaimedJob {
+  const now = Date.now();
+  return {
+    id: `bench-overhead-${n}`,
+    campaignId: 'bench',
+    scenarioId: 1,
+    scenario,
+    repetition: n,
+    state: 'leased',
+    priority: 0,
+    queueClass: 'default',
+    attempts: 1,
+    maxAttempts: 1,
+    leaseOwner: 'bench',
+    leaseExpiresAt: now + 3600_000,
+    nodeConstraint: [],
+    cooldownS: 0,
+    createdAt: now,
+    startedAt: now,
+    finishedAt: null,
+    campaign: { id: 'bench', name: 'bench', idleBaselineS: 0, cooldownS: 0 },
+  };
+}
+
+async function timed(kind: Trial['kind'], body: () => Promise<void>): Promise<Trial> {
+  const c0 = procCpu('self').children;
+  const s0 = selfCpuSeconds();
+  const t0 = performance.now();
+  await body();
+  const wallS = (performance.now() - t0) / 1000;
+  const selfCpuS = selfCpuSeconds() - s0;
+  const childCpuS = procCpu('self').children - c0;
+  return { kind, wallS, childCpuS, selfCpuS, cpuS: childCpuS + selfCpuS };
+}
+
+function runBare(ffmpeg: string, args: string[]): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const p = spawn(ffmpeg, args, { stdio: 'ignore' });
+    p.on('error', reject);
+    p.on('close', (code, signal) => (code === 0 ? resolve() : reject(new Error(`bare ffmpeg exited ${code ?? signal}`))));
+  });
+}
+
+export function run(opts: BenchOptions): Promise<BenchResult> {
+  return measure('overhead', 'Measurement overhead', opts, async () => {
+    const [w, h, seconds, pairs] = opts.quick ? [320, 240, 3, 5] : [640, 360, 10, 8];
+    const scenario = scenarioFor(w, h, seconds);
+    const ffmpeg = defaultFfmpegPath();
+    const encoders = await detectEncoders({ ffmpegPath: ffmpeg });
+    if (!encoders.usable.includes('libx264')) throw new Error(`libx264 is not usable with ${ffmpeg}: ${encoders.refused.find((r) => r.encoder === 'libx264')?.reason ?? 'not listed'}`);
+    const work = mkdtempSync(join(tmpdir(), 'ffwatt-bench-overhead-'));
+    const all = openAllMeters(2);
+    const sampler = new Sampler(all.meters, { hz: SAMPLER_HZ });
+    const ctx: JobContext = {
+      nodeId: 'bench',
+      sampler,
+      encoders,
+      host: hostFacts({ meters: all.meters.map((m) => ({ meter: m.name, source: m.source, valid: true })) }),
+      workDir: join(work, 'jobs'),
+      idle: null,
+      ffmpegPath: ffmpeg,
+      skipQuality: true,
+      keepOutputs: false,
+      log: silentLogger,
+    };
+    const bareOut = join(work, 'bare.mkv');
+    const bareArgs = buildEncodeArgs(scenario, 'libx264', { outputs: [bareOut], totalMediaS: seconds, streamIndex: 0 });
+    let jobN = 0;
+    const bare = () => timed('bare', () => runBare(ffmpeg, bareArgs));
+    const harness = () =>
+      timed('harness', async () => {
+        sampler.start();
+        try {
+          const rec = await runJob(claimedJob(scenario, ++jobN), ctx);
+          if (rec.status !== 'succeeded') throw new Error(`harness run ${rec.status}: ${rec.error ?? rec.stderrTail}`);
+        } finally {
+          sampler.stop();
+        }
+      });
+    const pairsOut: Array<{ bare: Trial; harness: Trial; order: string }> = [];
+    try {
+      opts.log(`overhead: warm-up pair (${w}x${h}, ${seconds} s, x264 medium)`);
+      await bare();
+      await harness();
+      for (let i = 0; i < pairs; i++) {
+        const harnessFirst = i % 2 === 1; // alternate the order so drift does not favour one side
+        opts.log(`overhead: pair ${i + 1}/${pairs} (${harnessFirst ? 'harness first' : 'bare first'})`);
+        const a = harnessFirst ? await harness() : await bare();
+        const b = harnessFirst ? await bare() : await harness();
+        pairsOut.push({ bare: harnessFirst ? b : a, harness: harnessFirst ? a : b, order: harnessFirst ? 'harness,bare' : 'bare,harness' });
+      }
+    } finally {
+      sampler.stop();
+      all.cleanup();
+      rmSync(work, { recursive: true, force: true });
+    }
+    const pct = (xs: number[]) => {
+      const m = meanCi(xs.map((x) => (x - 1) * 100));
+      return m;
+    };
+    const cpu = pct(pairsOut.map((p) => p.harness.cpuS / p.bare.cpuS));
+    const wall = pct(pairsOut.map((p) => p.harness.wallS / p.bare.wallS));
+    const direct = meanCi(pairsOut.map((p) => (100 * p.harness.selfCpuS) / p.harness.childCpuS));
+    const bareCpu = meanCi(pairsOut.map((p) => p.bare.cpuS));
+    const bareWall = meanCi(pairsOut.map((p) => p.bare.wallS));
+    const rows = [
+      row('extra CPU time, harness vs bare (mean of pair ratios, 95 % CI)', cpu.mean, '%', { target: TARGET, ci: cpu.halfWidth }),
+      row('extra wall time, harness vs bare (95 % CI)', wall.mean, '%', { target: TARGET, ci: wall.halfWidth }),
+      row("harness process' own CPU / encode CPU (direct)", direct.mean, '%', { target: TARGET, ci: direct.halfWidth }),
+      row('bare encode CPU time (mean)', bareCpu.mean, 's', { ci: bareCpu.halfWidth }),
+      row('bare encode wall time (mean)', bareWall.mean, 's', { ci: bareWall.halfWidth }),
+    ];
+    const notes: string[] = [];
+    for (const [what, m] of [['CPU', cpu], ['wall', wall]] as const) {
+      if (m.halfWidth !== null && m.halfWidth > TARGET.value) {
+        notes.push(`The ${what}-time ratio's 95 % interval (± ${fmt(m.halfWidth, 2)} %) is wider than the 1 % target: run-to-run noise of the encode on this shared box is larger than the effect, so this pairwise figure cannot confirm or refute the target; the direct figure (the harness process' own CPU) bounds it instead.`);
+      }
+      if (m.mean > TARGET.value) notes.push(`Mean extra ${what} time ${fmt(m.mean)} % is above the 1 % target.`);
+    }
+    if (direct.mean > TARGET.value) notes.push(`The harness process itself used ${fmt(direct.mean)} % of the encode's CPU time (sampler at ${SAMPLER_HZ} Hz, progress parsing, process-tree sampling every 500 ms).`);
+    return {
+      title: 'Measurement overhead',
+      method:
+        `x264 medium CRF 23 of ${seconds} s of testsrc2 at ${w}x${h}@30 into Matroska, ${pairs} interleaved pairs (order alternating, one warm-up pair not counted): ` +
+        `bare = the same argv (media/ffmpeg-args buildEncodeArgs) spawned with child_process and nothing else; harness = agent/run-job runJob with the Sampler at ${SAMPLER_HZ} Hz over RAPL (fixture, 4 zones) + NVML (fake, 2 GPUs) + estimate, quality scoring skipped. ` +
+        'CPU = this process (process.cpuUsage) + its reaped children (/proc/self/stat cutime+cstime). Each pair gives a ratio harness/bare; the table shows the mean ratio − 1 with its Student-t 95 % CI. ' +
+        "The direct figure is the harness process' own CPU during a harness run divided by ffmpeg's CPU in that run.",
+      rows,
+      details: { scenario: scenario.label, width: w, height: h, seconds, pairs: pairsOut, samplerHz: SAMPLER_HZ },
+      notes,
+    };
+  });
+}
+
+await runIfMain(import.meta.url, run);
