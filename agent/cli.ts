@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { InputError } from '../core/errors.ts';
 import { createLogger, type Logger } from '../core/log.ts';
-import { openMeters, Sampler } from '../energy/index.ts';
+import { estimateWattsPerCore, openMeters, Sampler } from '../energy/index.ts';
 import { detectEncoders } from '../media/encoders.ts';
 import { startRtmpServer, type RtmpServer } from '../media/rtmp.ts';
 import { readToken } from '../master/config.ts';
@@ -130,6 +130,7 @@ export async function agentCommand(argv: string[], _cliLog: Logger, signal: Abor
     sampler,
     encoders,
     host,
+    estimateWattsPerCore: estimateWattsPerCore(meters),
     workDir: f.work,
     log,
     onEvent: (ev) => metrics.onEvent(ev),

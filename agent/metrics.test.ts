@@ -132,7 +132,7 @@ describe('agent metrics exporter', () => {
     const { metrics } = setup();
     for (const ev of runningJobEvents('job-1')) metrics.onEvent(ev);
     let text = await metrics.metricsText();
-    expect(value(text, `ffwatt_job_running{job="job-1",scenario="${scenario.label}",phase="measure"}`)).toBe(1);
+    expect(value(text, `ffwatt_job_running{job_id="job-1",scenario="${scenario.label}",phase="measure"}`)).toBe(1);
     expect(text).not.toContain('phase="warmup"');
     expect(value(text, 'ffwatt_ffmpeg_frames_total')).toBe(84);
     expect(value(text, 'ffwatt_ffmpeg_fps{stream="1"}')).toBe(48);

@@ -1,6 +1,6 @@
 // The agent's Prometheus exporter (docs/metrics.md). Energy is read from the meters at
 // scrape time, so the exported counters are the meters' own monotonic counters, never a
-// copy kept in gauges. Label sets stay bounded: the `job` and `scenario` labels live only
+// copy kept in gauges. Label sets stay bounded: the `job_id` and `scenario` labels live only
 // on ffwatt_job_running and are removed when the job is done; per-stream gauges are
 // removed with their job; everything else is labelled by meter/zone/gpu/engine, which
 // are fixed by the hardware.
@@ -251,8 +251,9 @@ export function createAgentMetrics(opts: AgentMetricsOptions): AgentMetrics {
   });
   const jobRunning = new Gauge({
     name: 'ffwatt_job_running',
-    help: '1 while a job runs on this agent; the job and scenario labels exist only while it runs.',
-    labelNames: ['job', 'scenario', 'phase'],
+    help: '1 while a job runs on this agent; the job_id and scenario labels exist only while it runs.',
+    // job_id, not job: a `job` label would collide with the scrape job and be renamed exported_job.
+    labelNames: ['job_id', 'scenario', 'phase'],
     registers: [registry],
   });
 
@@ -304,7 +305,7 @@ export function createAgentMetrics(opts: AgentMetricsOptions): AgentMetrics {
 
   function endJob(jobId: string): void {
     const labels = jobLabels.get(jobId);
-    if (labels) jobRunning.remove({ job: jobId, ...labels });
+    if (labels) jobRunning.remove({ job_id: jobId, ...labels });
     jobLabels.delete(jobId);
     for (const stream of jobStreams.get(jobId) ?? []) {
       fps.remove({ stream: String(stream) });
@@ -322,10 +323,10 @@ export function createAgentMetrics(opts: AgentMetricsOptions): AgentMetrics {
           break;
         }
         const prev = jobLabels.get(ev.jobId);
-        if (prev) jobRunning.remove({ job: ev.jobId, ...prev });
+        if (prev) jobRunning.remove({ job_id: ev.jobId, ...prev });
         const labels = { scenario: ev.scenario.label, phase: ev.phase };
         jobLabels.set(ev.jobId, labels);
-        jobRunning.set({ job: ev.jobId, ...labels }, 1);
+        jobRunning.set({ job_id: ev.jobId, ...labels }, 1);
         break;
       }
       case 'progress': {

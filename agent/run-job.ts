@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { FfwattEvent, RunEnergy, RunRecord } from '../core/types.ts';
 import type { Logger } from '../core/log.ts';
-import { computeRunEnergy, type IdleBaseline, type Sampler } from '../energy/index.ts';
+import { computeRunEnergy, jobTreeEstimateZone, type IdleBaseline, type Sampler } from '../energy/index.ts';
 import { ProcTreeMonitor, type ProcTreeUsage } from '../energy/proctree.ts';
 import { runEncodeCell, type CellResult } from '../media/cell.ts';
 import type { EncoderReport } from '../media/encoders.ts';
@@ -32,6 +32,8 @@ export interface JobContext {
   signal?: AbortSignal;
   onEvent?: (ev: FfwattEvent) => void;
   log: Logger;
+  /** W per busy core when the CPU energy is the estimate: the job's own share is reported as a component zone. */
+  estimateWattsPerCore?: number | null;
   /** Resource use of the job's process tree over the measured window (for the exporter). */
   onResources?: (jobId: string, usage: ProcTreeUsage) => void;
   /** Sleep used for cooldowns; injectable for tests. */
@@ -134,7 +136,14 @@ export async function runJob(job: ClaimedJob, ctx: JobContext): Promise<RunRecor
   const window = ctx.sampler.window(openMark, closeMark!);
   const rung = s.outputs[0];
   const megapixels = (cell.framesInWindow * rung.resolution.width * rung.resolution.height) / 1e6;
-  const energy: RunEnergy = computeRunEnergy(window, ctx.idle, { mediaSeconds: cell.mediaSecondsInWindow, frames: cell.framesInWindow, megapixels });
+  let energy: RunEnergy;
+  try {
+    energy = computeRunEnergy(window, ctx.idle, { mediaSeconds: cell.mediaSecondsInWindow, frames: cell.framesInWindow, megapixels });
+  } catch (err) {
+    // A meter that stopped answering mid-window: the run is failed, never stored with a short sum.
+    return finish(base, t0, { ...media, status: 'failed', exitCode: 0, error: `energy of the measured window is incomplete: ${(err as Error).message}` });
+  }
+  if (ctx.estimateWattsPerCore) energy.zones.push(jobTreeEstimateZone(usage.cpuSeconds, ctx.estimateWattsPerCore, window.seconds));
 
   // Quality is scored after the measured window closed, so it never counts in the job's energy.
   let quality: RunRecord['quality'] = null;

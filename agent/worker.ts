@@ -20,6 +20,7 @@ export interface WorkerOptions {
   log: Logger;
   onEvent?: (ev: FfwattEvent) => void;
   onResources?: (jobId: string, usage: ProcTreeUsage) => void;
+  estimateWattsPerCore?: number | null;
   ffmpegPath?: string;
   qualityFfmpegPath?: string;
   vmafModel?: string | null;
@@ -88,6 +89,7 @@ export class Worker {
         signal: controller.signal,
         onEvent: o.onEvent,
         onResources: o.onResources,
+        estimateWattsPerCore: o.estimateWattsPerCore,
         log: o.log,
       });
       clearInterval(lease);

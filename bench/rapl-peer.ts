@@ -27,7 +27,7 @@ function readMicros(sysfs: string, reads: number): number {
 
 export function run(opts: BenchOptions): Promise<BenchResult> {
   return measure('peer', 'RAPL path vs node_exporter', opts, async () => {
-    if (!existsSync(NODE_EXPORTER)) throw new Error(`${NODE_EXPORTER} not found: apt-get install -y --no-install-recommends prometheus-node-exporter (test/setup.d/20-fake-nvml.sh does it)`);
+    if (!existsSync(NODE_EXPORTER)) throw new Error(`${NODE_EXPORTER} not found: apt-get install -y --no-install-recommends prometheus-node-exporter (test/setup.d/20-energy.sh does it)`);
     const rounds = opts.quick ? 100 : 200;
     const big = makeRaplTree(16);
     const trees = [

@@ -8,6 +8,7 @@ export { ProcTreeMonitor, sampleProcessTree, processTreePids, type ProcTreeUsage
 export { Sampler, type SamplerMark, type SamplerOptions, type WindowEnergy, type WindowZone } from './sampler.ts';
 export { measureIdle, idleFromWindow, combinedSource, type IdleBaseline, type MeasureIdleOptions } from './idle.ts';
 export { computeRunEnergy, type MediaAmount } from './run-energy.ts';
+export { estimateWattsPerCore, jobTreeEstimateZone, JOB_TREE_ZONE } from './attribution.ts';
 export { openRaplMeter, discoverRaplZones, RaplMeter, type RaplOptions, type RaplZoneInfo, type SysfsReader } from './rapl.ts';
 export { openNvmlMeter, NvmlMeter, DEFAULT_NVML_LIBRARY, type NvmlOptions, type NvmlGpu, type NvmlGpuReading } from './nvml.ts';
 export { readPreflight, validityFlags, VALIDITY_FLAGS, type Preflight, type PreflightOptions, type ValidityFlag, type ValidityInputs, type ValidityThresholds } from './preflight.ts';

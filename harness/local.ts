@@ -3,7 +3,7 @@ import { join, resolve } from 'node:path';
 import type { CampaignPlan, FfwattEvent } from '../core/types.ts';
 import { InputError, RunError } from '../core/errors.ts';
 import type { Logger } from '../core/log.ts';
-import { openMeters, Sampler } from '../energy/index.ts';
+import { estimateWattsPerCore, openMeters, Sampler } from '../energy/index.ts';
 import { detectEncoders, type EncoderReport } from '../media/encoders.ts';
 import { startRtmpServer, type RtmpServer } from '../media/rtmp.ts';
 import { JobQueue } from '../master/queue.ts';
@@ -130,6 +130,7 @@ export async function runLocalCampaign(o: LocalRunOptions): Promise<LocalRunResu
     sampler,
     encoders,
     host,
+    estimateWattsPerCore: estimateWattsPerCore(meters),
     workDir,
     log: o.log,
     onEvent: emit,

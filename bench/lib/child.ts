@@ -56,6 +56,26 @@ export function lastJson<T>(stdout: string): T | null {
   return null;
 }
 
+/** A JSON document printed by a helper: the whole of stdout, else from the last line that starts with "{". */
+export function jsonDoc<T>(stdout: string): T | null {
+  const text = stdout.trim();
+  try {
+    return JSON.parse(text) as T;
+  } catch {
+    /* there is other output before it */
+  }
+  const lines = text.split('\n');
+  for (let i = lines.length - 1; i >= 0; i--) {
+    if (!lines[i].startsWith('{')) continue;
+    try {
+      return JSON.parse(lines.slice(i).join('\n')) as T;
+    } catch {
+      /* keep looking */
+    }
+  }
+  return null;
+}
+
 /** Runs a helper that prints one JSON line; throws with its stderr tail when it fails. */
 export async function runTsJson<T>(script: string, args: string[], timeoutMs: number, env?: NodeJS.ProcessEnv): Promise<T> {
   const r = await runTs(script, args, { timeoutMs, env });

@@ -13,7 +13,7 @@ command -v gcc >/dev/null 2>&1 || missing+=(gcc libc6-dev)
 command -v setpriv >/dev/null 2>&1 || missing+=(util-linux)
 if [ "${#missing[@]}" -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then
-    echo "20-fake-nvml.sh: missing ${missing[*]}; install them as root: apt-get install -y --no-install-recommends ${missing[*]}" >&2
+    echo "20-energy.sh: missing ${missing[*]}; install them as root: apt-get install -y --no-install-recommends ${missing[*]}" >&2
     exit 1
   fi
   export DEBIAN_FRONTEND=noninteractive

@@ -1,0 +1,85 @@
+/**
+ * Runs every benchmark, each in its own child process (a fresh Node, nothing else running in
+ * it), prints the table, writes bench/out/results.json and, with --write-doc, regenerates the
+ * measured section of docs/PERFORMANCE.md.
+ *
+ *   npx tsx bench/run-all.ts [--quick] [--write-doc] [--only overhead,sampler,…]
+ */
+import { mkdirSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { REPO_ROOT, runTs } from './lib/child.ts';
+import { writeDoc, type RunFile } from './lib/doc.ts';
+import { load1 } from './lib/cpu.ts';
+import { machineInfo } from './lib/machine.ts';
+import { missingRow, type BenchResult } from './lib/result.ts';
+import { renderTable } from './lib/table.ts';
+
+/** In run order; limits are per benchmark (full run), so one hung part cannot eat the whole budget. */
+const BENCHES: Array<{ name: string; file: string; title: string; limitS: number }> = [
+  { name: 'overhead', file: 'bench/overhead.ts', title: 'Measurement overhead', limitS: 300 },
+  { name: 'sampler', file: 'bench/sampler-cost.ts', title: 'Sampler cost', limitS: 120 },
+  { name: 'master', file: 'bench/master-scale.ts', title: 'Master scale', limitS: 300 },
+  { name: 'exporter', file: 'bench/exporter-scrape.ts', title: 'Exporter scrape', limitS: 90 },
+  { name: 'analysis', file: 'bench/analysis.ts', title: 'Analyzer scale', limitS: 420 },
+  { name: 'advisor', file: 'bench/advisor.ts', title: 'Advisor inference', limitS: 300 },
+  { name: 'peer', file: 'bench/rapl-peer.ts', title: 'RAPL path vs node_exporter', limitS: 120 },
+];
+
+function parse(argv: string[]) {
+  const o = { quick: false, writeDoc: false, only: null as string[] | null };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (a === '--quick') o.quick = true;
+    else if (a === '--write-doc') o.writeDoc = true;
+    else if (a === '--only') {
+      o.only = (argv[++i] ?? '').split(',').filter(Boolean);
+      const unknown = o.only.filter((n) => !BENCHES.some((b) => b.name === n));
+      if (unknown.length || !o.only.length) throw new Error(`--only: unknown benchmark(s) ${unknown.join(', ') || '(none given)'}; names: ${BENCHES.map((b) => b.name).join(', ')}`);
+    } else throw new Error(`unknown flag ${a} (flags: --quick, --write-doc, --only NAME[,NAME…])`);
+  }
+  return o;
+}
+
+async function main(): Promise<number> {
+  let o;
+  try {
+    o = parse(process.argv.slice(2));
+  } catch (err) {
+    process.stderr.write(`${(err as Error).message}\n`);
+    return 2;
+  }
+  const outDir = join(REPO_ROOT, 'bench', 'out');
+  mkdirSync(outDir, { recursive: true });
+  const machine = machineInfo();
+  const startedAt = new Date().toISOString();
+  const t0 = performance.now();
+  const results: BenchResult[] = [];
+  for (const b of BENCHES.filter((x) => !o.only || o.only.includes(x.name))) {
+    const file = join(outDir, `${b.name}.json`);
+    rmSync(file, { force: true });
+    process.stderr.write(`[bench] == ${b.title} (${b.file}${o.quick ? ' --quick' : ''})\n`);
+    const before = load1();
+    const limitS = o.quick ? Math.min(b.limitS, 180) : b.limitS;
+    const r = await runTs(b.file, [...(o.quick ? ['--quick'] : []), '--result', file], {
+      timeoutMs: limitS * 1000,
+      onStderr: (s) => process.stderr.write(s),
+    });
+    if (existsSync(file)) {
+      results.push(JSON.parse(readFileSync(file, 'utf8')) as BenchResult);
+    } else {
+      const why = r.signal === 'SIGKILL' ? `stopped at its ${limitS} s limit` : `exited ${r.code ?? r.signal} without a result: ${r.stderr.trim().split('\n').slice(-3).join(' | ')}`;
+      results.push({ name: b.name, title: b.title, method: '', quick: o.quick, startedAt: new Date().toISOString(), seconds: r.wallS, load: { before, after: load1() }, rows: [missingRow(b.title, '', why)], details: {}, notes: [why], error: why });
+    }
+  }
+  const run: RunFile = { startedAt, finishedAt: new Date().toISOString(), seconds: (performance.now() - t0) / 1000, quick: o.quick, machine, results };
+  writeFileSync(join(outDir, 'results.json'), JSON.stringify(run, null, 2) + '\n');
+  process.stdout.write(`\n${renderTable(results)}\n\nwhole run: ${Math.round(run.seconds)} s; results in bench/out/results.json\n`);
+  if (o.writeDoc) {
+    const doc = join(REPO_ROOT, 'docs', 'PERFORMANCE.md');
+    writeDoc(doc, run);
+    process.stdout.write(`regenerated the measured section of ${doc}\n`);
+  }
+  return results.some((r) => r.error) ? 1 : 0;
+}
+
+process.exitCode = await main();

@@ -1,0 +1,209 @@
+// The roles on real machines: 1 master + 2 workers booted with systemd (systemd-nspawn
+// test hosts from test/hosts/hosts.sh), converged with site.yml, then checked from the box.
+// The hosts are torn down after the suite, also when a test fails, and the teardown
+// itself is checked (no mounts, processes, bridge or cgroups left).
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { request } from 'node:https';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parse as parseYaml } from 'yaml';
+import { HOSTS_SH, HOSTS_WORK, MASTER, REPO, WORKERS, changedTasks, playbook, recap, run, ssh, waitFor } from './ansible.ts';
+
+const MIN = 60_000;
+const TMP = mkdtempSync(join(tmpdir(), 'ffwatt-ansible-'));
+const ALL = [MASTER, ...WORKERS];
+
+function httpsGet(url: string, ca?: string): Promise<{ status: number; body: string }> {
+  return new Promise((res, rej) => {
+    const req = request(url, { ca, timeout: 10_000 }, (r) => {
+      let body = '';
+      r.on('data', (d) => (body += d));
+      r.on('end', () => res({ status: r.statusCode ?? 0, body }));
+    });
+    req.on('timeout', () => req.destroy(new Error(`timeout: ${url}`)));
+    req.on('error', rej);
+    req.end();
+  });
+}
+
+async function httpGetJson(url: string): Promise<any> {
+  const r = await fetch(url, { signal: AbortSignal.timeout(10_000) });
+  return r.json();
+}
+
+function expectRecapOk(stdout: string, output: string): ReturnType<typeof recap> {
+  const r = recap(stdout);
+  for (const h of ALL) {
+    expect(r[h.name], `${h.name} in PLAY RECAP\n${output.slice(-4000)}`).toBeDefined();
+    expect(r[h.name].failed, `${h.name} failed\n${output.slice(-6000)}`).toBe(0);
+    expect(r[h.name].unreachable, `${h.name} unreachable`).toBe(0);
+  }
+  return r;
+}
+
+async function masterCa(): Promise<string> {
+  const r = await ssh(MASTER.addr, 'cat /etc/ffwatt/tls/ca.crt');
+  expect(r.code, r.output).toBe(0);
+  return r.stdout;
+}
+
+describe('site.yml on systemd test hosts (1 master, 2 workers)', () => {
+  beforeAll(async () => {
+    const bundle = await run(join(REPO, 'scripts/build-bundle.sh'), [], { timeoutMs: 10 * MIN });
+    expect(bundle.code, bundle.output).toBe(0);
+    const up = await run(HOSTS_SH, ['up', '3'], { timeoutMs: 25 * MIN });
+    expect(up.code, up.output).toBe(0);
+  }, 35 * MIN);
+
+  afterAll(async () => {
+    rmSync(TMP, { recursive: true, force: true });
+    const down = await run(HOSTS_SH, ['down'], { timeoutMs: 5 * MIN });
+    expect(down.code, `teardown must leave no mounts, processes, bridge or cgroups:\n${down.output}`).toBe(0);
+  }, 6 * MIN);
+
+  it('converges', async () => {
+    const r = await playbook(['site.yml']);
+    expect(r.code, r.output.slice(-8000)).toBe(0);
+    expectRecapOk(r.stdout, r.output);
+  }, 30 * MIN);
+
+  it('converges again with changed=0', async () => {
+    const r = await playbook(['site.yml']);
+    expect(r.code, r.output.slice(-8000)).toBe(0);
+    const rc = expectRecapOk(r.stdout, r.output);
+    for (const h of ALL) expect(rc[h.name].changed, `changed on the second run:\n${changedTasks(r.stdout).join('\n')}`).toBe(0);
+  }, 30 * MIN);
+
+  it('passes --check --diff after converge, with nothing to change', async () => {
+    const r = await playbook(['site.yml', '--check', '--diff']);
+    expect(r.code, r.output.slice(-8000)).toBe(0);
+    const rc = expectRecapOk(r.stdout, r.output);
+    for (const h of ALL) expect(rc[h.name].changed, `check mode would change:\n${changedTasks(r.stdout).join('\n')}`).toBe(0);
+  }, 30 * MIN);
+
+  it('runs the master services on the master', async () => {
+    const units = ['ffwatt-master', 'victoria-metrics', 'prometheus-alertmanager', 'ffwatt-vmalert'];
+    await waitFor('master units active', async () => {
+      const r = await ssh(MASTER.addr, `systemctl is-active ${units.join(' ')}`);
+      return r.stdout.trim().split('\n').every((s) => s === 'active') || undefined;
+    }, 60_000).catch(async (err) => {
+      const r = await ssh(MASTER.addr, `systemctl is-active ${units.join(' ')}; journalctl -n 40 --no-pager -u ffwatt-master`);
+      throw new Error(`${String(err)}\n${r.output}`);
+    });
+  }, 2 * MIN);
+
+  it('runs the worker services on each worker', async () => {
+    const units = ['ffwatt-agent', 'nginx', 'prometheus-node-exporter'];
+    for (const w of WORKERS) {
+      await waitFor(`${w.name} units active`, async () => {
+        const r = await ssh(w.addr, `systemctl is-active ${units.join(' ')}`);
+        return r.stdout.trim().split('\n').every((s) => s === 'active') || undefined;
+      }, 60_000).catch(async (err) => {
+        const r = await ssh(w.addr, `systemctl is-active ${units.join(' ')}; journalctl -n 40 --no-pager -u ffwatt-agent`);
+        throw new Error(`${String(err)}\n${r.output}`);
+      });
+    }
+  }, 3 * MIN);
+
+  it('runs master and agent as the unprivileged ffwatt user with systemd hardening', async () => {
+    const props = 'User,NoNewPrivileges,ProtectSystem,ProtectHome,PrivateTmp,Restart,StateDirectory';
+    const m = await ssh(MASTER.addr, `systemctl show -p ${props} ffwatt-master`);
+    expect(m.stdout).toContain('User=ffwatt');
+    expect(m.stdout).toContain('NoNewPrivileges=yes');
+    expect(m.stdout).toContain('ProtectSystem=strict');
+    expect(m.stdout).toContain('ProtectHome=yes');
+    expect(m.stdout).toContain('PrivateTmp=yes');
+    expect(m.stdout).toContain('Restart=on-failure');
+    expect(m.stdout).toContain('StateDirectory=ffwatt');
+    for (const w of WORKERS) {
+      const a = await ssh(w.addr, `systemctl show -p ${props},SupplementaryGroups ffwatt-agent; id -nG ffwatt; stat -c '%a %U' /etc/ffwatt/token`);
+      expect(a.stdout).toContain('User=ffwatt');
+      expect(a.stdout).toContain('NoNewPrivileges=yes');
+      expect(a.stdout).toContain('SupplementaryGroups=ffwatt-rapl');
+      expect(a.stdout).toMatch(/^ffwatt .*ffwatt-rapl/m);
+      expect(a.stdout).toContain('640 root');
+    }
+  }, 2 * MIN);
+
+  it('grants RAPL read access by rule, guarded where the host has no powercap, and records NVML absent', async () => {
+    for (const w of WORKERS) {
+      const r = await ssh(w.addr, 'cat /etc/tmpfiles.d/ffwatt-rapl.conf /etc/udev/rules.d/70-ffwatt-rapl.rules; ls /sys/class/powercap 2>&1 | head -1; systemctl cat ffwatt-agent');
+      expect(r.code, r.output).toBe(0);
+      expect(r.stdout).toMatch(/^z \/sys\/class\/powercap\/\*\/energy_uj 0440 root ffwatt-rapl -$/m);
+      expect(r.stdout).toContain('SUBSYSTEM=="powercap"');
+      // no NVIDIA library on the test hosts: the agent is not pointed at one
+      expect(r.stdout).not.toContain('--nvml-library');
+      expect(r.stdout).toContain(`--node-id ${w.name}`);
+    }
+  }, 2 * MIN);
+
+  it('serves the master API over TLS with the generated CA, and only with it', async () => {
+    const ca = await masterCa();
+    const ok = await waitFor('master /healthz', async () => {
+      const r = await httpsGet(`https://${MASTER.addr}:8443/healthz`, ca);
+      return r.status === 200 ? r : undefined;
+    }, 60_000);
+    expect(JSON.parse(ok.body)).toEqual({ ok: true });
+    await expect(httpsGet(`https://${MASTER.addr}:8443/healthz`)).rejects.toThrow(/certificate|self.signed|issuer/i);
+  }, 2 * MIN);
+
+  it("VictoriaMetrics on the master scrapes every worker's agent and the master, all up", async () => {
+    const targets = await waitFor('all ffwatt targets up', async () => {
+      const d = await httpGetJson(`http://${MASTER.addr}:8428/api/v1/targets`);
+      const active = d.data.activeTargets as Array<{ labels: Record<string, string>; health: string; lastError?: string; scrapeUrl: string }>;
+      const agents = active.filter((t) => t.labels.job === 'ffwatt-agent');
+      const master = active.filter((t) => t.labels.job === 'ffwatt-master');
+      const allUp = WORKERS.every((w) => agents.some((t) => t.labels.node === w.name && t.health === 'up')) && master.some((t) => t.health === 'up');
+      if (!allUp) throw new Error(JSON.stringify(active.map((t) => [t.scrapeUrl, t.health, t.lastError])));
+      return active;
+    }, 3 * MIN, 3000);
+    const agentUrls = targets.filter((t) => t.labels.job === 'ffwatt-agent').map((t) => t.scrapeUrl).sort();
+    expect(agentUrls).toEqual(WORKERS.map((w) => `http://${w.addr}:9464/metrics`).sort());
+    expect(targets.find((t) => t.labels.job === 'ffwatt-master')?.scrapeUrl).toBe(`https://${MASTER.addr}:8443/metrics`);
+  }, 4 * MIN);
+
+  it('refuses a wrong variable type through argument_specs, naming the variable', async () => {
+    const r = await playbook(['site.yml', '--limit', MASTER.name, '-e', JSON.stringify({ ffwatt_master_port: 'not-a-port' })], 10 * MIN);
+    expect(r.code).not.toBe(0);
+    expect(r.output).toMatch(/Validating arguments against arg spec/);
+    expect(r.output).toMatch(/ffwatt_master_port.*(int|convert)/);
+  }, 10 * MIN);
+
+  it('smoke: a tiny matrix submitted from the box runs on the deployed workers and its results come back', async () => {
+    const vars = parseYaml(readFileSync(join(HOSTS_WORK, 'group_vars/all.yml'), 'utf8')) as { ffwatt_api_token: string };
+    const tokenFile = join(TMP, 'token');
+    const caFile = join(TMP, 'ca.crt');
+    writeFileSync(tokenFile, vars.ffwatt_api_token + '\n', { mode: 0o600 });
+    writeFileSync(caFile, await masterCa());
+    const matrixFile = join(TMP, 'smoke.yml');
+    writeFileSync(
+      matrixFile,
+      [
+        'name: ansible-smoke',
+        'input: {source: testsrc2, resolution: 320x240, fps: 30}',
+        'repetitions: {min: 2, max: 2, ci_halfwidth_pct: 50}',
+        'cooldown_s: 0',
+        'idle_baseline_s: 1',
+        'scenarios:',
+        '  - mode: file',
+        '    codec: [h264]',
+        '    preset: ultrafast',
+        '    rate: {crf: 30}',
+        '    streams: 1',
+        '    warmup_s: 0.5',
+        '    duration_s: 2',
+        '',
+      ].join('\n'),
+    );
+    const r = await run(
+      process.execPath,
+      [join(REPO, 'bin/ffwatt.mjs'), 'run', matrixFile, '--master', `https://${MASTER.addr}:8443`, '--token-file', tokenFile, '--ca-cert', caFile, '--out', join(TMP, 'results'), '--json', '--no-report'],
+      { timeoutMs: 8 * MIN },
+    );
+    expect(r.code, r.output.slice(-4000)).toBe(0);
+    const summary = JSON.parse(r.stdout) as { status: string; counts: Record<string, number> };
+    expect(summary.status).toBe('done');
+    expect(summary.counts).toEqual({ succeeded: 2 });
+  }, 10 * MIN);
+});
