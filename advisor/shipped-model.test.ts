@@ -18,6 +18,7 @@ const retrained = trainAdvisor(rows, {
   gbrt: meta.training.gbrt,
   ridgeLambda: meta.training.ridgeLambda,
   linearStart: meta.training.linearStart,
+  tune: meta.training.tune,
   contentMethod: meta.features.contentMethod,
 });
 

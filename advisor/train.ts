@@ -8,7 +8,8 @@
 
 import { InputError } from '../core/errors.ts';
 import { buildFeatureSpec, encodeBatch, type FeatureSpec } from './features.ts';
-import { fitGbrt, predictGbrt, type GbrtModel, type GbrtParams, type Matrix } from './gbrt.ts';
+import { DEFAULT_GBRT, fitGbrt, predictGbrt, type GbrtModel, type GbrtParams, type Matrix } from './gbrt.ts';
+import { tuneGbrt } from './tune.ts';
 import { fitRidge, predictRidge, ridgeAsLinear, type RidgeModel } from './ridge.ts';
 import { errorMetrics, quantile, type ErrorMetrics } from './metrics.ts';
 import { chooseTargets, fromModelSpace, targetValue, toModelSpace, type TargetName, type TargetSpec } from './targets.ts';
@@ -22,6 +23,8 @@ export interface TrainOptions {
   seed?: number;
   /** Boost from the ridge model (trees fit its residuals) instead of from the mean (default true). */
   linearStart?: boolean;
+  /** Pick depth and tree count per target by grouped cross-validation on the training part (default true). */
+  tune?: boolean;
   contentMethod?: FeatureSpec['contentMethod'];
 }
 
@@ -71,7 +74,16 @@ export interface AdvisorMeta {
   campaigns: string[];
   trainedAt: string;
   /** How it was trained: enough to train the same model again from the same rows. */
-  training: { seed: number; validationFraction: number; gbrt: GbrtParams; ridgeLambda: number; linearStart: boolean };
+  training: {
+    seed: number;
+    validationFraction: number;
+    /** Base parameters; with `tune`, depth and tree count per target are in `chosen`. */
+    gbrt: GbrtParams;
+    ridgeLambda: number;
+    linearStart: boolean;
+    tune: boolean;
+    chosen: Record<TargetName, { maxDepth: number; nTrees: number; cvMse: number | null }>;
+  };
   runs: { total: number; train: number; validation: number; configurations: number; validationConfigurations: number };
 }
 
@@ -171,6 +183,9 @@ export function trainAdvisor(all: TrainingRow[], opts: TrainOptions = {}): Train
   const validationFraction = opts.validationFraction ?? 0.25;
   const ridgeLambda = opts.ridgeLambda ?? 1;
   const linearStart = opts.linearStart ?? true;
+  const tune = opts.tune ?? true;
+  const baseParams: GbrtParams = { ...DEFAULT_GBRT, ...opts.gbrt };
+  const chosen = {} as AdvisorMeta['training']['chosen'];
   const held = splitByConfiguration(rows, validationFraction, seed);
   const train = rows.filter((r) => !held.has(configKey(r.features, r.content)));
   const valid = rows.filter((r) => held.has(configKey(r.features, r.content)));
@@ -185,7 +200,12 @@ export function trainAdvisor(all: TrainingRow[], opts: TrainOptions = {}): Train
   for (const t of targets) {
     const y = train.map((r) => toModelSpace(t, targetValue(t, r)));
     const l = fitRidge(xTrain, y, ridgeLambda);
-    const g = fitGbrt(xTrain, y, opts.gbrt, linearStart ? ridgeAsLinear(l) : undefined);
+    const picked = tune
+      ? tuneGbrt(xTrain, y, train.map((r) => configKey(r.features, r.content)), baseParams, { linearStart, ridgeLambda, seed: seed + 1 })
+      : null;
+    const params = picked ? { ...baseParams, maxDepth: picked.maxDepth, nTrees: picked.nTrees } : baseParams;
+    chosen[t.name] = { maxDepth: params.maxDepth, nTrees: params.nTrees, cvMse: picked?.cvMse ?? null };
+    const g = fitGbrt(xTrain, y, params, linearStart ? ridgeAsLinear(l) : undefined);
     gbrt.push(g);
     ridge.push(l);
     const actual = valid.map((r) => targetValue(t, r));
@@ -206,7 +226,7 @@ export function trainAdvisor(all: TrainingRow[], opts: TrainOptions = {}): Train
     ...describeCoverage(rows, targets),
     campaigns: [...new Set(rows.map((r) => r.campaignId))].sort(),
     trainedAt: new Date().toISOString(),
-    training: { seed, validationFraction, gbrt: gbrt[0].params, ridgeLambda, linearStart },
+    training: { seed, validationFraction, gbrt: baseParams, ridgeLambda, linearStart, tune, chosen },
     runs: {
       total: rows.length,
       train: train.length,

@@ -3,6 +3,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { createAgentMetrics } from './metrics.ts';
+import type { Meter } from '../energy/meter.ts';
 import { fleetMeters, manualClock } from '../test/monitoring/fixtures/fake-meters.ts';
 import { runRecord, runningJobEvents, scenario } from '../test/monitoring/fixtures/fake-sources.ts';
 
@@ -126,6 +127,18 @@ describe('agent metrics exporter', () => {
     expect(value(text, 'ffwatt_collector_success{collector="meters"}')).toBe(0);
     expect(text).not.toMatch(/^ffwatt_energy_joules_total\{/m);
     expect(value(text, 'ffwatt_agent_up{node_id="n"}')).toBe(1);
+  });
+
+  it('takes GPU utilization from a meter that reports readings, by default, leaving unreported engines out', async () => {
+    const clock = manualClock();
+    const { nvml } = fleetMeters(clock.now);
+    const gpu = Object.assign(nvml, {
+      readings: () => [{ gpu: '0', zone: 'gpu0', utilization: { gpu: 0.3, memory: 0.1, encoder: 0.65, decoder: null } }],
+    }) as Meter;
+    const text = await createAgentMetrics({ meters: () => [gpu], nodeId: 'n', clock: clock.now, processMetrics: false }).metricsText();
+    expect(value(text, 'ffwatt_gpu_utilization_ratio{gpu="gpu0",engine="encoder"}')).toBe(0.65);
+    expect(value(text, 'ffwatt_gpu_utilization_ratio{gpu="gpu0",engine="sm"}')).toBe(0.3);
+    expect(text).not.toContain('engine="decoder"');
   });
 
   it('keeps job labels only while the job runs and counts frames and drops once', async () => {

@@ -27,6 +27,7 @@ export interface JobResources {
 export interface AgentMetricsOptions {
   meters: () => Meter[];
   nodeId: string;
+  /** GPU engine utilization; default: gpuStatsFromMeters(meters), i.e. what the NVML meter reports. */
   gpuStats?: () => GpuStat[];
   /** Monotonic clock in seconds; injected by tests. */
   clock?: () => number;
@@ -68,9 +69,38 @@ const JOB_MEMORY = 32;
 
 const zoneKey = (meter: string, zone: string): string => `${meter}\u0000${zone}`;
 
+/** What a meter that knows GPU utilization offers (energy/nvml.ts NvmlMeter.readings()). */
+interface GpuReadingSource {
+  readings(): Array<{ gpu: string; zone?: string; utilization: { gpu: number | null; encoder: number | null; decoder: number | null } }>;
+}
+
+const hasGpuReadings = (m: Meter): m is Meter & GpuReadingSource => typeof (m as Partial<GpuReadingSource>).readings === 'function';
+
+/**
+ * GPU engine utilization from the meters that report it (the NVML meter), labelled by the
+ * GPU's zone (gpu0, …) so it lines up with that GPU's energy and power series. Engines a
+ * GPU does not report are left out, not zero.
+ */
+export function gpuStatsFromMeters(meters: () => Meter[]): () => GpuStat[] {
+  return () =>
+    meters()
+      .filter(hasGpuReadings)
+      .flatMap((m) =>
+        m.readings().flatMap((r) => {
+          const gpu = r.zone ?? r.gpu;
+          const out: GpuStat[] = [];
+          if (r.utilization.encoder !== null) out.push({ gpu, engine: 'encoder', ratio: r.utilization.encoder });
+          if (r.utilization.decoder !== null) out.push({ gpu, engine: 'decoder', ratio: r.utilization.decoder });
+          if (r.utilization.gpu !== null) out.push({ gpu, engine: 'sm', ratio: r.utilization.gpu });
+          return out;
+        }),
+      );
+}
+
 export function createAgentMetrics(opts: AgentMetricsOptions): AgentMetrics {
   if (!opts.nodeId) throw new TypeError('createAgentMetrics: nodeId is required');
   const clock = opts.clock ?? (() => performance.now() / 1000);
+  const gpuStats = opts.gpuStats ?? gpuStatsFromMeters(opts.meters);
   const minWindow = opts.minPowerWindowS ?? 1;
   const registry = new Registry();
 
@@ -215,9 +245,8 @@ export function createAgentMetrics(opts: AgentMetricsOptions): AgentMetrics {
     registers: [registry],
     collect() {
       this.reset();
-      if (!opts.gpuStats) return;
       try {
-        for (const g of opts.gpuStats()) this.set({ gpu: g.gpu, engine: g.engine }, g.ratio);
+        for (const g of gpuStats()) this.set({ gpu: g.gpu, engine: g.engine }, g.ratio);
         collectorSuccess.set({ collector: 'gpu_stats' }, 1);
       } catch {
         this.reset();

@@ -151,10 +151,19 @@ export async function runJob(job: ClaimedJob, ctx: JobContext): Promise<RunRecor
     emit({ kind: 'job', jobId: job.id, scenario: s, repetition: job.repetition, phase: 'quality' });
     try {
       const st = cell.streams[0];
+      // Live outputs start wherever the puller joined: compare them with the part of the published
+      // source they show (offset from the stream timestamps, checked by frame matching).
+      const liveSource = s.mode === 'live' ? cell.liveSourcePath : undefined;
       quality = await scoreOutputs({
-        reference: s.input,
+        reference: liveSource ? { kind: 'file', path: liveSource, fps: s.input.fps, resolution: s.input.resolution } : s.input,
         referenceDurationS: s.warmupS + s.durationS,
-        outputs: st.outputs.map((o) => ({ rung: o.rung, path: o.path, fps: s.outputs[o.rung].fps, resolution: s.outputs[o.rung].resolution })),
+        outputs: st.outputs.map((o) => ({
+          rung: o.rung,
+          path: o.path,
+          fps: s.outputs[o.rung].fps,
+          resolution: s.outputs[o.rung].resolution,
+          ...(liveSource ? { referenceOffsetS: st.sourceOffsetS ?? null, referenceOffsetOrigin: 'rtmp stream timestamps (puller input start)', verifyReferenceOffset: true } : {}),
+        })),
         ffmpegPath: ctx.qualityFfmpegPath ?? ctx.ffmpegPath,
         vmafModel: ctx.vmafModel ?? null,
         log: ctx.log,

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { STANDARD_CAMPAIGN_ID, writeStandardFixture } from './fixture-db.ts';
@@ -50,8 +50,11 @@ describe('ffwatt report', () => {
     [['DBPATH', '--price-per-kwh', 'cheap'], /--price-per-kwh must be a number >= 0 \(got "cheap"\)/],
     [['DBPATH', '--reference', 'av2'], /reference configuration .* matches no scenario/],
     [['--no-such-flag'], /unknown option '--no-such-flag'/],
+    [['GARBAGE'], /GARBAGE.* is not a usable ffwatt results database/],
   ])('bad input %j exits 2 with a clear message', async (argv, message) => {
-    const r = await run(argv.map((a) => (a === 'DBPATH' ? db : a)));
+    const garbage = join(dir, 'GARBAGE.sqlite');
+    writeFileSync(garbage, 'this is not SQLite\n'.repeat(200));
+    const r = await run(argv.map((a) => (a === 'DBPATH' ? db : a === 'GARBAGE' ? garbage : a)));
     expect(r.code).toBe(2);
     expect(r.err).toMatch(message);
   });

@@ -234,12 +234,12 @@ export interface EfficiencyScore {
   content: string;
   /** Quality points per (J per encoded minute). */
   qualityPerEnergy: number;
-  /** 0..1: share of the best quality-per-energy measured for the same content. */
+  /** 0..1: share of the best quality-per-energy for the same content (measured vs measured, estimate vs estimate). */
   score: number;
   bestScenarioId: number;
 }
 
-/** Efficiency of each scenario relative to the best one measured for the same content and resolution. */
+/** Efficiency of each scenario relative to the best one measured for the same content and resolution (estimates against estimates). */
 export function efficiencyScores(model: Pick<ReportModel, 'scenarios' | 'qualityMetric'>): EfficiencyScore[] {
   const rows = model.scenarios
     .map((s) => {
@@ -247,13 +247,15 @@ export function efficiencyScores(model: Pick<ReportModel, 'scenarios' | 'quality
       return s.energy && q != null && s.energy.mean > 0 ? { s, qpe: q / s.energy.mean } : null;
     })
     .filter((x): x is { s: ScenarioReport; qpe: number } => x != null);
+  // Measured and estimated energy are kept apart: each is scored against its own best.
+  const keyOf = (s: ScenarioReport) => `${s.content}|${s.estimate ? 'estimate' : 'measured'}`;
   const best = new Map<string, { qpe: number; id: number }>();
   for (const r of rows) {
-    const b = best.get(r.s.content);
-    if (!b || r.qpe > b.qpe) best.set(r.s.content, { qpe: r.qpe, id: r.s.id });
+    const b = best.get(keyOf(r.s));
+    if (!b || r.qpe > b.qpe) best.set(keyOf(r.s), { qpe: r.qpe, id: r.s.id });
   }
   return rows.map((r) => {
-    const b = best.get(r.s.content)!;
+    const b = best.get(keyOf(r.s))!;
     return { scenarioId: r.s.id, label: r.s.label, content: r.s.content, qualityPerEnergy: r.qpe, score: r.qpe / b.qpe, bestScenarioId: b.id };
   });
 }

@@ -126,8 +126,11 @@ describe('report model', () => {
     const scores = efficiencyScores(model);
     expect(Math.max(...scores.map((s) => s.score))).toBe(1);
     for (const s of scores) expect(s.score).toBeGreaterThan(0);
-    const best = scores.find((s) => s.score === 1)!;
+    const best = scores.find((s) => s.score === 1 && !model.scenarios.find((x) => x.id === s.scenarioId)!.estimate)!;
     expect(model.scenarios.find((s) => s.id === best.scenarioId)!.efficiency).toBe(1);
+    // the only estimate row is scored against estimates (itself), never against measurements
+    const av1 = model.scenarios.find((s) => s.codec === 'av1')!;
+    expect(scores.find((s) => s.scenarioId === av1.id)).toMatchObject({ score: 1, bestScenarioId: av1.id });
   });
   it('cost and CO2 per encoded hour follow the stated assumptions', () => {
     expect(model.cost).toMatchObject({ pricePerKwh: 0.25, currency: 'EUR', carbonGramsPerKwh: 300, instanceCostPerHour: null });

@@ -37,8 +37,10 @@ svg .whisker { stroke: #1b1f24; stroke-width: 1.5; } svg .series { fill: none; s
 .legend .sw { display: inline-block; width: 10px; height: 10px; margin: 0 2px 0 8px; vertical-align: middle; }
 .front-sw { background: #d62728; } .est-sw { border: 2px dashed var(--est); }
 ul.plain { padding-left: 1.2em; }
+@media screen { #scenario-table td:first-child, #cost-table td:first-child, #ranking-table td:nth-child(2) { white-space: nowrap; } }
 @media print {
   body { max-width: none; padding: 0; font-size: 11px; }
+  table { font-size: 8.5px; } .table-wrap { overflow: visible; }
   h2 { break-after: avoid; } table, figure.chart { break-inside: avoid; }
   .charts { grid-template-columns: 1fr 1fr; } th { position: static; }
   a { color: inherit; text-decoration: none; }

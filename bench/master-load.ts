@@ -22,7 +22,7 @@ const { values: args } = parseArgs({
   options: {
     agents: { type: 'string', default: '200' },
     seconds: { type: 'string', default: '20' },
-    jobs: { type: 'string', default: '20000' },
+    jobs: { type: 'string', default: '5000' },
     'poll-ms': { type: 'string', default: '1000' },
     'heartbeat-s': { type: 'string', default: '10' },
     'job-ms': { type: 'string', default: '0' },

@@ -4,6 +4,7 @@ import type { z } from 'zod';
 import { InputError } from '../core/errors.ts';
 import type { Logger } from '../core/log.ts';
 import type { JobState } from '../core/types.ts';
+import type { ReportModel } from '../analyzers/model.ts';
 import { parseMatrix } from '../harness/matrix/index.ts';
 import { claimWithCampaign } from '../agent/in-process-client.ts';
 import { authenticate, bearer, hashToken, newNodeToken, type Principal } from './auth.ts';
@@ -40,10 +41,10 @@ const REPORT_CONTENT_TYPES: Record<string, string> = {
   html: 'text/html; charset=utf-8',
 };
 
-async function reportRenderer(format: string): Promise<(model: never) => string> {
-  if (format === 'md') return (await import('../analyzers/write-md.ts')).renderMarkdown as (m: never) => string;
-  if (format === 'csv') return (await import('../analyzers/write-csv.ts')).renderCsv as (m: never) => string;
-  return (await import('../analyzers/write-html.ts')).renderHtml as (m: never) => string;
+async function reportRenderer(format: string): Promise<(model: ReportModel) => string> {
+  if (format === 'md') return (await import('../analyzers/write-md.ts')).renderMarkdown;
+  if (format === 'csv') return (await import('../analyzers/write-csv.ts')).renderCsv;
+  return (await import('../analyzers/write-html.ts')).renderHtml;
 }
 
 const JOB_STATES: JobState[] = ['queued', 'leased', 'running', 'succeeded', 'failed', 'canceled'];

@@ -14,6 +14,7 @@ import { defaultFfmpegPath } from './encoders.ts';
 import { ProgressParser, type ProgressSample } from './progress.ts';
 import { runProcess, startProcess, type ProcessResult, type RunningProcess } from './process.ts';
 import { startRtmpServer, type RtmpServer } from './rtmp.ts';
+import { parseInputStartS } from './quality-align.ts';
 
 export interface CellOptions {
   /** Outputs go here, as s<stream>-r<rung>.mkv (kept for quality scoring). */
@@ -42,6 +43,12 @@ export interface StreamOutcome {
   final: ProgressSample | null;
   /** Live mode: the real-time publisher feeding this stream. */
   publisher?: { argv: string[]; exitCode: number | null; signal: string | null; stderrTail: string };
+  /**
+   * Live mode: seconds into `liveSourcePath` where the puller's output starts. nginx-rtmp hands a late
+   * subscriber the publisher's own timestamps, so the puller's input start time is that offset.
+   * null when the puller never reported its input.
+   */
+  sourceOffsetS?: number | null;
 }
 
 export interface CellResult {
@@ -70,6 +77,8 @@ export interface CellResult {
   exitCode: number | null;
   signal: string | null;
   stderrTail: string;
+  /** Live mode: the rendered source the publishers sent (the reference for live outputs). */
+  liveSourcePath?: string;
   /** Every argv run by the cell (encoders, then publishers in live mode), for provenance. */
   argv: string[][];
   /**
@@ -93,6 +102,8 @@ interface StreamState {
   publisherResult: ProcessResult | null;
   /** Set when the stream failed before its encoder started (e.g. never published). */
   setupError: string | null;
+  /** The head of the encoder's stderr, up to its input description (live: the input start time). */
+  stderrHead: string;
 }
 
 export function outputExtension(): string {
@@ -103,6 +114,9 @@ export function outputExtension(): string {
 const PUBLISH_MARGIN_S = 5;
 /** 'q', then SIGTERM, then SIGKILL, this far apart: slow encoders flushing their lookahead must not delay a cancel. */
 const STOP_GRACE_MS = 1500;
+
+/** Bytes of an encoder's stderr kept from its start: the input description comes first. */
+const STDERR_HEAD_BYTES = 32 * 1024;
 
 let cellCounter = 0;
 
@@ -119,6 +133,7 @@ export async function runEncodeCell(scenario: Scenario, encoder: string, opts: C
 
   let rtmp = opts.rtmp;
   let ownRtmp: RtmpServer | null = null;
+  const liveSource = join(opts.workDir, 'live-source.flv');
   const tag = `${process.pid}-${Date.now().toString(36)}-${++cellCounter}`;
   const streamName = (i: number) => `ffwatt-${tag}-s${i}`;
 
@@ -136,6 +151,7 @@ export async function runEncodeCell(scenario: Scenario, encoder: string, opts: C
       publisher: null,
       publisherResult: null,
       setupError: null,
+      stderrHead: '',
     };
   });
   const argvFor = (s: StreamState, input?: string) => [
@@ -159,6 +175,9 @@ export async function runEncodeCell(scenario: Scenario, encoder: string, opts: C
       signal: stopAll.signal,
       stopWith: 'q',
       graceMs: STOP_GRACE_MS,
+      onStderr: (chunk) => {
+        if (s.stderrHead.length < STDERR_HEAD_BYTES) s.stderrHead += chunk.toString('utf8');
+      },
       onStdout: (chunk) => {
         for (const sample of s.parser.push(chunk)) {
           s.latest = sample;
@@ -182,7 +201,7 @@ export async function runEncodeCell(scenario: Scenario, encoder: string, opts: C
       }
       const server = rtmp;
       // Rendered once, outside the window; publishers only copy it (see buildLiveSourceArgs).
-      const source = join(opts.workDir, 'live-source.flv');
+      const source = liveSource;
       const render = await runProcess(ffmpeg, buildLiveSourceArgs(scenario, source, totalMediaS + PUBLISH_MARGIN_S), {
         signal: stopAll.signal,
         nothrow: true,
@@ -224,7 +243,9 @@ export async function runEncodeCell(scenario: Scenario, encoder: string, opts: C
     if (windowOpenAt !== null) opts.onWindowClose?.();
     // The publishers sent a margin beyond what the pullers kept: stop them now.
     await Promise.all(states.map((s) => s.publisher?.stop()));
-    return summarize(scenario, states, windowOpenAt === null ? 0 : (closeAt - windowOpenAt) / 1000, opts.signal?.aborted ?? false);
+    const result = summarize(scenario, states, windowOpenAt === null ? 0 : (closeAt - windowOpenAt) / 1000, opts.signal?.aborted ?? false);
+    if (live) result.liveSourcePath = liveSource;
+    return result;
   } finally {
     opts.signal?.removeEventListener('abort', onExternalAbort);
     stopAll.abort();
@@ -273,6 +294,7 @@ function summarize(scenario: Scenario, states: StreamState[], windowS: number, a
     if (s.publisher) {
       const p = s.publisherResult;
       out.publisher = { argv: s.publisher.argv, exitCode: p?.exitCode ?? null, signal: p?.signal ?? null, stderrTail: p?.stderrTail ?? '' };
+      out.sourceOffsetS = parseInputStartS(s.stderrHead);
     }
     return out;
   });

@@ -7,9 +7,22 @@ import { InputError } from '../core/errors.ts';
 export type Scaler = 'bicubic' | 'lanczos' | 'bilinear';
 export const SCALERS: readonly Scaler[] = ['bicubic', 'lanczos', 'bilinear'];
 
-export type ReferenceSource =
+export type ReferenceSource = (
   | { kind: 'synthetic'; source: 'testsrc2' | 'smptehdbars'; resolution: Resolution; fps: number; durationS?: number }
-  | { kind: 'file'; path: string; resolution: Resolution; fps: number };
+  | { kind: 'file'; path: string; resolution: Resolution; fps: number }
+) & {
+  /** Reference seconds where the comparison starts (a live output joined late); rounded to a whole frame. */
+  startS?: number;
+};
+
+/** The reference frame (at the comparison rate) that `startS` falls on. */
+export function referenceStartFrame(ref: Pick<ReferenceSource, 'fps' | 'startS'>): number {
+  const startS = ref.startS ?? 0;
+  if (!(startS >= 0) || !Number.isFinite(startS)) {
+    throw new InputError(`reference start must be a non-negative number of seconds, got ${startS}`, { field: 'referenceOffsetS' });
+  }
+  return Math.round(startS * ref.fps);
+}
 
 export interface VmafSetup {
   /** 1: libvmaf 1.x (`model_path=` a .pkl); 2: libvmaf 2.x (`model=path=` a .json). */
@@ -85,6 +98,12 @@ function vmafFilter(vmaf: VmafSetup, logName: string): string {
   return `libvmaf=model=path=${escapeGraphLevel(vmaf.modelPath)}:log_fmt=json:log_path=${filterValue(logName)}`;
 }
 
+/** Frames before the start are dropped after the rate is fixed, so the count is exact. */
+function referenceTrim(ref: ReferenceSource): string {
+  const frame = referenceStartFrame(ref);
+  return frame > 0 ? `trim=start_frame=${frame},setpts=PTS-STARTPTS,` : '';
+}
+
 export function buildComparison(spec: ComparisonSpec): ComparisonCommand {
   const { reference: ref, distorted: dist } = spec;
   const rate = formatRate(ref.fps);
@@ -95,7 +114,7 @@ export function buildComparison(spec: ComparisonSpec): ComparisonCommand {
   const normalise = `settb=AVTB,setpts=PTS-STARTPTS,fps=fps=${rate}`;
   const chains = [
     `[0:v]${normalise},scale=${ref.resolution.width}:${ref.resolution.height}:flags=${spec.scaler},format=${spec.pixFmt}[dist]`,
-    `[1:v]${normalise},format=${spec.pixFmt},split=${comparisons}${refLabels.join('')}`,
+    `[1:v]${normalise},${referenceTrim(ref)}format=${spec.pixFmt},split=${comparisons}${refLabels.join('')}`,
     `[dist][ref0]psnr=stats_file=${filterValue(spec.logs.psnr)}:${sync}[dist1]`,
     `[dist1][ref1]ssim=stats_file=${filterValue(spec.logs.ssim)}:${sync}` + (spec.vmaf ? '[dist2]' : ''),
   ];

@@ -10,6 +10,7 @@ import { buildComparison, formatRate, SCALERS, type ReferenceSource, type Scaler
 import { probeScoringFfmpeg, runProcess, type ScoringFfmpeg } from './quality-ffmpeg.ts';
 import { parsePsnrLog, parseSsimLog, parseVmafJson } from './quality-logs.ts';
 import { summarizeFrames } from './quality-summary.ts';
+import { alignToReference, MATCH_FRAMES, MATCH_SIZE, REPLACE_MARGIN_DB, VERIFY_WINDOW_S, type OffsetAlignment } from './quality-align.ts';
 
 /**
  * Identical frames give PSNR = inf. Like x264's PSNR we cap at 100 dB (libvmaf's own psnr feature caps
@@ -24,6 +25,15 @@ export interface QualityOutputInput {
   path: string;
   fps: number;
   resolution: Resolution;
+  /**
+   * Reference seconds shown by this output's first frame: a live puller joins late. Default 0.
+   * null: unknown, found by frame matching over the whole reference.
+   */
+  referenceOffsetS?: number | null;
+  /** Where referenceOffsetS came from, for the recipe (e.g. "rtmp stream timestamps"). */
+  referenceOffsetOrigin?: string;
+  /** Check referenceOffsetS by frame matching; a clearly better match elsewhere replaces it. */
+  verifyReferenceOffset?: boolean;
 }
 
 export interface ScoreOutputsOptions {
@@ -64,6 +74,10 @@ export interface ScoredOutput {
   psnrCapped: boolean;
   /** Frames compared (at the reference frame rate). */
   frames: number;
+  /** Reference seconds the comparison started at (0 unless the output joined late). */
+  referenceOffsetS: number;
+  /** How referenceOffsetS was checked or found by frame matching; null when taken as given. */
+  alignment: OffsetAlignment | null;
 }
 
 export interface ScoredQuality extends QualityResult {
@@ -87,12 +101,39 @@ async function exists(file: string): Promise<boolean> {
   }
 }
 
-function toReferenceSource(opts: ScoreOutputsOptions): ReferenceSource {
+function toReferenceSource(opts: ScoreOutputsOptions, startS = 0): ReferenceSource {
   const ref = opts.reference;
+  const start = startS > 0 ? { startS } : {};
   if (ref.kind === 'synthetic') {
-    return { kind: 'synthetic', source: ref.source, resolution: ref.resolution, fps: ref.fps, durationS: opts.referenceDurationS };
+    // A late start needs that much more of the source generated.
+    const durationS = opts.referenceDurationS === undefined ? undefined : Number((opts.referenceDurationS + startS).toFixed(6));
+    return { kind: 'synthetic', source: ref.source, resolution: ref.resolution, fps: ref.fps, durationS, ...start };
   }
-  return { kind: 'file', path: path.resolve(ref.path), resolution: ref.resolution, fps: ref.fps };
+  return { kind: 'file', path: path.resolve(ref.path), resolution: ref.resolution, fps: ref.fps, ...start };
+}
+
+/** The reference offset to compare an output at: as given, or checked/found by frame matching. */
+async function resolveOffset(
+  opts: ScoreOutputsOptions,
+  output: QualityOutputInput,
+  ffmpegPath: string,
+): Promise<{ offsetS: number; alignment: OffsetAlignment | null }> {
+  const given = output.referenceOffsetS === undefined ? 0 : output.referenceOffsetS;
+  if (given !== null && !(given >= 0 && Number.isFinite(given))) {
+    throw new InputError(`reference offset of rung ${output.rung} must be a non-negative number of seconds, got ${given}`, {
+      field: 'referenceOffsetS',
+    });
+  }
+  if (given !== null && !output.verifyReferenceOffset) return { offsetS: given, alignment: null };
+  const alignment = await alignToReference({
+    ffmpegPath,
+    reference: toReferenceSource(opts),
+    referenceDurationS: opts.referenceDurationS,
+    output: path.resolve(output.path),
+    givenS: given,
+    timeoutMs: opts.timeoutMs,
+  });
+  return { offsetS: alignment.offsetS, alignment };
 }
 
 function describeReference(ref: ReferenceSource): string {
@@ -172,7 +213,15 @@ export async function scoreOutputs(opts: ScoreOutputsOptions): Promise<ScoredQua
   if ('skipped' in vmafPlan) noticeOnce(log, notices, vmafPlan.skipped);
 
   const reference = toReferenceSource(opts);
-  const comparisons: Array<{ rung: number; output: string; filterGraph: string; argv: string[] }> = [];
+  const comparisons: Array<{
+    rung: number;
+    output: string;
+    filterGraph: string;
+    argv: string[];
+    referenceOffsetS?: number;
+    referenceOffsetOrigin?: string;
+    alignment?: OffsetAlignment;
+  }> = [];
   const scored: ScoredOutput[] = [];
   let libvmafVersion: string | null = null;
 
@@ -182,15 +231,30 @@ export async function scoreOutputs(opts: ScoreOutputsOptions): Promise<ScoredQua
     const dir = path.join(path.resolve(opts.workDir), `rung-${output.rung}`);
     await mkdir(dir, { recursive: true });
     const logs = { psnr: 'psnr.log', ssim: 'ssim.log', vmaf: 'vmaf.json' };
+    const { offsetS, alignment } = await resolveOffset(opts, output, ffmpeg.path);
+    if (alignment?.method === 'frame-match' && alignment.givenS !== null) {
+      log.warn(`quality: rung ${output.rung} matched the reference at ${alignment.offsetS} s, not at the given ${alignment.givenS} s`, {
+        matchPsnrDb: alignment.matchPsnrDb,
+        givenPsnrDb: alignment.givenPsnrDb,
+      });
+    }
     const command = buildComparison({
-      reference,
+      reference: toReferenceSource(opts, offsetS),
       distorted: { path: distortedPath, fps: output.fps, resolution: output.resolution },
       scaler,
       pixFmt,
       logs,
       vmaf,
     });
-    comparisons.push({ rung: output.rung, output: distortedPath, filterGraph: command.filterGraph, argv: [ffmpeg.path, ...command.args] });
+    comparisons.push({
+      rung: output.rung,
+      output: distortedPath,
+      filterGraph: command.filterGraph,
+      argv: [ffmpeg.path, ...command.args],
+      ...(offsetS > 0 || alignment ? { referenceOffsetS: offsetS } : {}),
+      ...(output.referenceOffsetOrigin ? { referenceOffsetOrigin: output.referenceOffsetOrigin } : {}),
+      ...(alignment ? { alignment } : {}),
+    });
     log.debug('quality: comparing', { rung: output.rung, output: distortedPath });
     await runProcess(ffmpeg.path, command.args, { cwd: dir, timeoutMs: opts.timeoutMs });
 
@@ -225,6 +289,8 @@ export async function scoreOutputs(opts: ScoreOutputsOptions): Promise<ScoredQua
       ssimY: ssim.length ? mean(ssim.map((f) => f.y)) : null,
       psnrCapped: y.some((c) => c.capped) || avg.some((c) => c.capped),
       frames: psnr.length,
+      referenceOffsetS: offsetS,
+      alignment,
     });
   }
 
@@ -242,6 +308,14 @@ export async function scoreOutputs(opts: ScoreOutputsOptions): Promise<ScoredQua
       pooling: 'per-frame summaries: mean, harmonic mean (VMAF: n/Σ1/(x+1)−1 as libvmaf), 1st percentile (linear interpolation), min',
       vmaf: vmaf && 'format' in vmafPlan ? { modelPath: vmaf.modelPath, modelFormat: vmafPlan.format, libvmafGeneration: vmaf.generation, libvmafVersion } : null,
       comparisons,
+      ...(comparisons.some((c) => c.referenceOffsetS !== undefined)
+        ? {
+            alignment:
+              'an output that joined late (live) is compared from referenceOffsetS on (reference trimmed to that frame after the rate is fixed); ' +
+              `the offset is checked by matching the first ${MATCH_FRAMES} output frames as ${MATCH_SIZE.width}x${MATCH_SIZE.height} grey thumbnails ` +
+              `against reference frames within ±${VERIFY_WINDOW_S} s (whole reference when none is given) and replaced only when another offset matches > ${REPLACE_MARGIN_DB} dB better`,
+          }
+        : {}),
     },
   };
   if ('skipped' in vmafPlan) result.vmafSkippedReason = vmafPlan.skipped;

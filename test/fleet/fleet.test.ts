@@ -269,6 +269,22 @@ describe('fleet: master + 3 agents over TLS', () => {
     idle.close();
   });
 
+  it('serves the campaign report and progress from the master', async () => {
+    const json = await admin<{ scenarios: unknown[] }>('GET', `/campaigns/${campaignId}/report`);
+    expect(json.status).toBe(200);
+    expect(json.body.scenarios).toHaveLength(2);
+    const md = await admin<string>('GET', `/campaigns/${campaignId}/report?format=md`);
+    expect(md.status).toBe(200);
+    expect(md.body).toContain('hevc');
+    const bad = await admin<{ field: string }>('GET', `/campaigns/${campaignId}/report?format=pdf`);
+    expect(bad.status).toBe(400);
+    expect(bad.body.field).toBe('format');
+    const progress = await admin<{ status: string; counts: Record<string, number>; nodes: Record<string, { done: number }> }>('GET', `/campaigns/${campaignId}`);
+    expect(progress.body.status).toBe('done');
+    expect(progress.body.counts.succeeded).toBe(4);
+    expect(Object.values(progress.body.nodes).reduce((a, n) => a + n.done, 0)).toBe(4);
+  });
+
   it('stores a result posted twice once, answering 200 duplicate the second time', async () => {
     const row = masterDb((db) => db.prepare('SELECT * FROM run WHERE campaign_id = ? LIMIT 1').get(campaignId) as Record<string, any>);
     const before = rowCounts();
@@ -333,6 +349,14 @@ describe('fleet: master + 3 agents over TLS', () => {
       expect(c.body.field).toBe('record.energy.grossJ');
       const d = await admin<{ field: string }>('POST', '/campaigns', { matrix: 'name: x\nbogus_key: 1\nscenarios: []\n' });
       expect(d.status).toBe(400);
+    });
+
+    it('bad query parameters and non-JSON bodies → 400/415', async () => {
+      const a = await admin<{ field: string }>('GET', '/jobs?state=bogus');
+      expect(a.status).toBe(400);
+      expect(a.body.field).toBe('state');
+      const b = await api(base, 'POST', '/campaigns', { token: TOKEN, raw: 'name: x', headers: { 'content-type': 'text/yaml' }, dispatcher: tls });
+      expect(b.status).toBe(415);
     });
 
     it('oversized body → 413', async () => {

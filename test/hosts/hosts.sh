@@ -5,6 +5,8 @@
 #   test/hosts/hosts.sh up [N]     boot 1 master + N-1 workers (default N=3); idempotent
 #   test/hosts/hosts.sh down       stop every host, remove mounts/cgroups/bridge, verify
 #   test/hosts/hosts.sh status     list hosts; exit 0 only if all answer over ssh
+#   test/hosts/hosts.sh mirror NAME give host NAME outbound network (slirp4netns) for
+#                                  apt; the roles themselves never need it
 #
 # Writes an Ansible inventory to test/.work/hosts/inventory.ini (+ group_vars/ for
 # tests: Grafana off, generated tokens, no apt mirror). The base root is built once
@@ -229,7 +231,9 @@ cmd_up() {
   local n=${1:-3}
   [[ $n =~ ^[0-9]+$ ]] && ((n >= 1 && n <= 20)) || die "N must be 1..20, got '$n'"
   ensure_tools
-  trap 'log "up failed; tearing down"; cmd_down || true; exit 1' ERR INT TERM
+  # Any failure below (set -e, die, a signal) leaves through EXIT: tear down then.
+  trap 'rc=$?; if ((rc != 0)); then trap - EXIT; log "up failed; tearing down"; cmd_down || true; exit "$rc"; fi' EXIT
+  trap 'exit 130' INT TERM
   ensure_base
   ensure_key
   ensure_bridge
@@ -246,14 +250,22 @@ cmd_up() {
   write_known_hosts
   for i in "${!names[@]}"; do wait_ssh "${names[$i]}" "$(host_addr "$i")"; done
   write_inventory "${names[@]}"
-  trap - ERR INT TERM
+  trap - EXIT INT TERM
   log "up: ${names[*]} (inventory: $WORK/inventory.ini)"
 }
 
 stop_host() { # name
   local name=$1 d="$STATE/hosts/$1" pid spid c i
   pid=$(host_pid "$name")
-  for spid in $(cat "$d/slirp.pid" 2>/dev/null); do pid_alive "$spid" && kill -TERM "$spid" 2>/dev/null || true; done
+  for spid in $(cat "$d/slirp.pid" 2>/dev/null); do
+    if pid_alive "$spid"; then
+      kill -TERM "$spid" 2>/dev/null || true
+      for ((i = 0; i < 30; i++)); do pid_alive "$spid" || break; sleep 0.1; done
+      pid_alive "$spid" && kill -KILL "$spid" 2>/dev/null
+      sleep 0.1
+      pid_alive "$spid" && { log "$name: slirp4netns $spid survives"; LEFT_BEHIND=1; }
+    fi
+  done
   if pid_alive "$pid"; then
     kill -TERM "$pid" 2>/dev/null || true
     for ((i = 0; i < STOP_TIMEOUT_S * 10; i++)); do pid_alive "$pid" || break; sleep 0.1; done
@@ -262,6 +274,7 @@ stop_host() { # name
       kill -KILL "$pid" 2>/dev/null || true
       for ((i = 0; i < 50; i++)); do pid_alive "$pid" || break; sleep 0.1; done
     fi
+    pid_alive "$pid" && { log "$name: systemd-nspawn $pid survives"; LEFT_BEHIND=1; }
   fi
   # anything left in the host's cgroups (processes nspawn did not take down)
   for c in systemd unified; do
@@ -279,8 +292,9 @@ stop_host() { # name
   if ! grep -q " $d/" /proc/mounts; then rm -rf "$d"; else log "$name: still mounted, left $d"; fi
 }
 
+LEFT_BEHIND=0
 verify_clean() {
-  local bad=0
+  local bad=$LEFT_BEHIND
   if pgrep -x systemd-nspawn >/dev/null || pgrep -x slirp4netns >/dev/null; then
     # only ours count: every nspawn we start runs with -D under $STATE
     if pgrep -af 'systemd-nspawn|slirp4netns' | grep -q "$STATE"; then log "processes remain"; bad=1; fi
@@ -300,6 +314,22 @@ cmd_down() {
   rm -rf "$WORK/group_vars"
   verify_clean || die "teardown incomplete"
   log "down: clean"
+}
+
+cmd_mirror() { # name
+  local name=${1:-} d pid init spid
+  [[ -n $name && -d $STATE/hosts/$name ]] || die "mirror: unknown host '$name' (see: $0 status)"
+  command -v slirp4netns >/dev/null || die "slirp4netns missing: run test/setup.d/40-test-hosts.sh"
+  d="$STATE/hosts/$name"
+  pid=$(host_pid "$name")
+  pid_alive "$pid" || die "mirror: $name is not running"
+  for spid in $(cat "$d/slirp.pid" 2>/dev/null); do pid_alive "$spid" && { log "$name already has outbound network"; return 0; }; done
+  init=$(cat /proc/"$pid"/task/*/children 2>/dev/null | awk '{print $1; exit}')
+  [[ -n $init ]] || die "mirror: no init process under nspawn pid $pid"
+  slirp4netns --configure --mtu=65520 --disable-host-loopback "$init" tap0 >"$d/slirp.log" 2>&1 &
+  echo $! >>"$d/slirp.pid"
+  echo 'nameserver 10.0.2.3' >"$d/root/etc/resolv.conf"
+  log "$name: outbound network through slirp4netns (pid $!)"
 }
 
 cmd_status() {
@@ -323,5 +353,6 @@ case ${1:-} in
   up) cmd_up "${2:-3}" ;;
   down) cmd_down ;;
   status) cmd_status ;;
-  *) echo "usage: $0 up [N] | down | status" >&2; exit 2 ;;
+  mirror) cmd_mirror "${2:-}" ;;
+  *) echo "usage: $0 up [N] | down | status | mirror NAME" >&2; exit 2 ;;
 esac

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import YAML from 'yaml';
 import { MONITORING, workDir } from './helpers.ts';
+import { exporterLabelNames } from './known-metrics.ts';
 
 const VMALERT = join(MONITORING, 'vmalert');
 const RULE_FILES = [join(VMALERT, 'records.yml'), join(VMALERT, 'alerts.yml')];
@@ -121,5 +122,15 @@ describe('VictoriaMetrics scrape config', () => {
         expect(g.labels.role, `${file}: role would clash with the energy series' role label`).toBeUndefined();
       }
     }
+  });
+});
+
+describe('exporter labels against target labels', () => {
+  it('never reuse a label the scrape adds (it would arrive renamed exported_<name>)', async () => {
+    const { agent, master } = await exporterLabelNames();
+    expect(agent.has('meter') && agent.has('job_id') && master.has('scenario')).toBe(true);
+    expect([...agent].filter((l) => ['job', 'instance', 'node', 'group', 'host'].includes(l))).toEqual([]);
+    // the master target carries host, not node: its per-run series own the node label
+    expect([...master].filter((l) => ['job', 'instance', 'group', 'host'].includes(l))).toEqual([]);
   });
 });

@@ -7,7 +7,7 @@ import YAML from 'yaml';
 import { createAgentMetrics } from '../../agent/metrics.ts';
 import { createMasterMetrics } from '../../master/metrics.ts';
 import { fleetMeters, manualClock } from './fixtures/fake-meters.ts';
-import { cost, fakeMasterSource } from './fixtures/fake-sources.ts';
+import { cost, fakeMasterSource, runningJobEvents } from './fixtures/fake-sources.ts';
 import { MONITORING } from './helpers.ts';
 
 export function recordingRuleNames(): string[] {
@@ -33,4 +33,17 @@ export async function exporterMetricNames(): Promise<{ agent: string[]; master: 
 export async function knownMetricNames(): Promise<Set<string>> {
   const { agent, master } = await exporterMetricNames();
   return new Set([...agent, ...master, ...recordingRuleNames(), 'up']);
+}
+
+/** Label names each exporter's series carry (fed with fixture data so every labelled series exists). */
+export async function exporterLabelNames(): Promise<{ agent: Set<string>; master: Set<string> }> {
+  const clock = manualClock();
+  const m = fleetMeters(clock.now);
+  const agent = createAgentMetrics({ meters: () => [m.rapl, m.nvml, m.estimate], nodeId: 'n', clock: clock.now, gpuStats: () => [{ gpu: 'g', engine: 'sm', ratio: 1 }] });
+  clock.advance(2);
+  for (const ev of runningJobEvents('j')) agent.onEvent(ev);
+  const master = createMasterMetrics(fakeMasterSource(), cost);
+  const labels = async (reg: typeof agent.registry) =>
+    new Set((await reg.getMetricsAsJSON()).filter((metric) => metric.name.startsWith('ffwatt_')).flatMap((metric) => metric.values.flatMap((v) => Object.keys(v.labels))));
+  return { agent: await labels(agent.registry), master: await labels(master.registry) };
 }

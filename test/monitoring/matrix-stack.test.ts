@@ -2,16 +2,23 @@
 // SQLite, the agent and master exporters served by the harness), scraped by a real
 // VictoriaMetrics with vmalert's recording rules. Checks that what the dashboards would
 // show is what the runs recorded, and that every panel query runs against real data.
+// Then promtool checks the exporters' output over the real store and real meters.
+import { execa } from 'execa';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { writeFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunRecord } from '../../core/types.ts';
 import { silentLogger } from '../../core/log.ts';
+import { createAgentMetrics } from '../../agent/metrics.ts';
+import { openMeters } from '../../energy/index.ts';
+import { masterMetricsFor } from '../../master/metrics-wiring.ts';
+import { Store } from '../../master/store.ts';
+import { fakeNvmlLibrary, fakeNvmlState } from '../fixtures/fake-nvml/fake-nvml.ts';
 import { loadMatrix } from '../../harness/matrix/index.ts';
 import { localNodeId, runLocalCampaign, type LocalRunResult } from '../../harness/local.ts';
 import { allQueries } from './dashboards.ts';
-import { freePort, workDir } from './helpers.ts';
+import { ROOT, freePort, waitFor, workDir } from './helpers.ts';
 import { startStack, type Stack } from './stack.ts';
 
 const MATRIX = `name: monitoring-e2e
@@ -32,7 +39,6 @@ const node = localNodeId(hostname());
 let stack: Stack;
 let result: LocalRunResult;
 let startS: number;
-let endS: number;
 const records: RunRecord[] = [];
 const scenarioOfJob = new Map<string, string>();
 
@@ -58,17 +64,21 @@ beforeAll(async () => {
       if (ev.kind === 'result') records.push(ev.record);
     },
   });
-  endS = Math.ceil(Date.now() / 1000);
 }, 300_000);
 
 afterAll(async () => {
   await stack?.stop();
 });
 
-/** Last value of each series over the run window. */
-async function lastValues(expr: string): Promise<Array<{ metric: Record<string, string>; value: number }>> {
-  const r = await stack.queryRange(expr, startS, endS + 30);
-  return r.map((s) => ({ metric: s.metric, value: Number(s.values[s.values.length - 1][1]) }));
+/**
+ * Last value of each series over the run window, polled until `enough` holds: a new series
+ * on a fresh VictoriaMetrics can take ~10 s to become queryable (docs: tool-notes).
+ */
+async function lastValues(expr: string, enough: (n: number) => boolean = (n) => n > 0): Promise<Array<{ metric: Record<string, string>; value: number }>> {
+  return waitFor(`series of ${expr}`, async () => {
+    const r = await stack.queryRange(expr, startS, Math.ceil(Date.now() / 1000));
+    return enough(r.length) ? r.map((s) => ({ metric: s.metric, value: Number(s.values[s.values.length - 1][1]) })) : undefined;
+  }, 40_000, stack.daemons);
 }
 
 describe('a real local campaign seen through VictoriaMetrics', () => {
@@ -78,8 +88,8 @@ describe('a real local campaign seen through VictoriaMetrics', () => {
   });
 
   it('shows the job running on the node while it ran, and the frames encoded', async () => {
-    const running = await stack.queryRange(`ffwatt_job_running{node="${node}"}`, startS, endS);
-    expect(new Set(running.map((s) => s.metric.job))).toEqual(new Set(records.map((r) => r.jobId)));
+    const running = await lastValues(`ffwatt_job_running{node="${node}"}`, (n) => n >= 2);
+    expect(new Set(running.map((s) => s.metric.job_id))).toEqual(new Set(records.map((r) => r.jobId)));
     const frames = await lastValues(`ffwatt_ffmpeg_frames_total{node="${node}"}`);
     expect(frames[0].value).toBeGreaterThan(0);
     const cpu = await lastValues(`ffwatt_job_cpu_seconds_total{node="${node}"}`);
@@ -90,12 +100,13 @@ describe('a real local campaign seen through VictoriaMetrics', () => {
     const up = await lastValues(`ffwatt_meter_up{node="${node}"}`);
     expect(up.length).toBeGreaterThan(0);
     expect(up.every((s) => s.value === 1)).toBe(true);
-    const energy = await stack.queryRange(`ffwatt_energy_joules_total{node="${node}",role="total"}`, startS, endS + 30);
+    await lastValues(`ffwatt_energy_joules_total{node="${node}",role="total"}`);
+    const energy = await stack.queryRange(`ffwatt_energy_joules_total{node="${node}",role="total"}`, startS, Math.ceil(Date.now() / 1000));
     for (const s of energy) expect(Number(s.values[s.values.length - 1][1])).toBeGreaterThanOrEqual(Number(s.values[0][1]));
   });
 
   it('exports each run with the energy per encoded minute the run recorded', async () => {
-    const exported = await lastValues(`ffwatt_run_joules_per_encoded_minute{node="${node}"}`);
+    const exported = await lastValues(`ffwatt_run_joules_per_encoded_minute{node="${node}"}`, (n) => n >= 2);
     expect(exported).toHaveLength(2);
     for (const r of records) {
       const series = exported.find((s) => s.metric.scenario === scenarioOfJob.get(r.jobId));
@@ -105,27 +116,69 @@ describe('a real local campaign seen through VictoriaMetrics', () => {
     }
     const jobs = await lastValues('ffwatt_jobs{state="succeeded"}');
     expect(jobs[0].value).toBe(2);
+    // the power a dashboard shows comes from the same counters as the runs' energy source
+    const power = await lastValues(`ffwatt:node_power_watts:rate1m{node="${node}"}`);
+    expect(power.map((p) => p.metric.source)).toEqual([records[0].energy!.source]);
   });
 
   it('runs every dashboard query without an error, the core panels with data', async () => {
-    const withData: string[] = [];
-    for (const q of allQueries()) {
-      if (q.expr.startsWith('label_values(')) continue;
-      const r = await stack.queryRange(q.expr, startS, endS + 30); // throws on a query error
-      if (r.length) withData.push(`${q.dashboard} / ${q.panel}`);
+    const core = [
+      'ffwatt-fleet.json / Agents up',
+      'ffwatt-fleet.json / Node power',
+      'ffwatt-power.json / Total zones (add up)',
+      'ffwatt-campaign.json / Jobs by state',
+      'ffwatt-campaign.json / Running jobs',
+      'ffwatt-campaign.json / FFmpeg fps per stream',
+      'ffwatt-efficiency.json / J per encoded minute by codec/preset',
+      'ffwatt-cost.json / CO2 per run',
+      'ffwatt-cost.json / Fleet energy cost per hour',
+    ];
+    let missing: string[] = [];
+    await waitFor('core panels with data', async () => {
+      const withData = new Set<string>();
+      for (const q of allQueries()) {
+        if (q.expr.startsWith('label_values(')) continue;
+        const r = await stack.queryRange(q.expr, startS, Math.ceil(Date.now() / 1000)); // throws on a query error
+        if (r.length) withData.add(`${q.dashboard} / ${q.panel}`);
+      }
+      missing = core.filter((c) => !withData.has(c));
+      return missing.length === 0 ? true : undefined;
+    }, 40_000, stack.daemons).catch((err) => {
+      throw new Error(`core panels without data: ${missing.join(', ')}\n${String(err).slice(0, 1500)}`);
+    });
+  });
+});
+
+describe('exporters over real components pass promtool check metrics', () => {
+  it('the master exporter over the campaign results store', async () => {
+    const store = Store.open(result.dbPath);
+    try {
+      const text = await masterMetricsFor(store).metricsText();
+      expect(text).toMatch(/^ffwatt_run_energy_joules\{.*basis="gross"/m);
+      const lint = await execa('promtool', ['check', 'metrics'], { input: text, reject: false });
+      expect(lint.exitCode, `${lint.stdout}\n${lint.stderr}`).toBe(0);
+    } finally {
+      store.close();
     }
-    expect(withData).toEqual(
-      expect.arrayContaining([
-        'ffwatt-fleet.json / Agents up',
-        'ffwatt-fleet.json / Node power',
-        'ffwatt-power.json / Total zones (add up)',
-        'ffwatt-campaign.json / Jobs by state',
-        'ffwatt-campaign.json / Running jobs',
-        'ffwatt-campaign.json / FFmpeg fps per stream',
-        'ffwatt-efficiency.json / J per encoded minute by codec/preset',
-        'ffwatt-cost.json / CO2 per run',
-        'ffwatt-cost.json / Fleet energy cost per hour',
-      ]),
-    );
+  });
+
+  it('the agent exporter over the real RAPL meter (sysfs fixture) and NVML (fake library)', async () => {
+    const nvml = fakeNvmlState();
+    nvml.set([{ name: 'NVIDIA L4', uuid: 'GPU-fake-0', energyMj: 5_000_000n, powerMw: 72_000, gpuUtil: 40, memUtil: 12, encUtil: 65, decUtil: 5 }]);
+    Object.assign(process.env, nvml.env); // the fake library reads its state file from the environment
+    const { meters, refused } = openMeters({ sysfsRoot: join(ROOT, 'test/fixtures/powercap/intel-2socket/sys'), nvmlLibrary: fakeNvmlLibrary('with-energy') });
+    try {
+      expect(meters.map((m) => m.source).sort(), JSON.stringify(refused)).toEqual(['nvml', 'rapl']);
+      const agent = createAgentMetrics({ meters: () => meters, nodeId: 'promtool' });
+      const text = await agent.metricsText();
+      expect(text).toMatch(/^ffwatt_energy_joules_total\{meter="[^"]+",zone="[^"]+",source="rapl",role="total"\}/m);
+      expect(text).toMatch(/^ffwatt_energy_joules_total\{.*source="nvml"/m);
+      expect(text).toMatch(/^ffwatt_gpu_utilization_ratio\{gpu="gpu0",engine="encoder"\} 0.65$/m);
+      const lint = await execa('promtool', ['check', 'metrics'], { input: text, reject: false });
+      expect(lint.exitCode, `${lint.stdout}\n${lint.stderr}`).toBe(0);
+    } finally {
+      for (const m of meters) m.close();
+      nvml.cleanup();
+    }
   });
 });

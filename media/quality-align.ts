@@ -1,0 +1,159 @@
+// Where in the reference a live output starts. A live puller joins a stream that is already running,
+// so its first frame shows the source some seconds in. nginx-rtmp passes the publisher's timestamps
+// to a late subscriber (its first packet keeps the source time), so the puller's input start time is
+// that offset; `parseInputStartS` reads it from the puller's stderr. Frame matching checks (or, with
+// no hint, finds) the offset: the first output frames, shrunk to small grey images, are compared with
+// every reference frame in a window around the hint.
+import { execFile } from 'node:child_process';
+import { InputError, RunError } from '../core/errors.ts';
+import { formatRate, referenceInputArgs, type ReferenceSource } from './quality-graph.ts';
+
+/** Size of the grey thumbnails compared: cheap, yet fine enough to tell neighbouring frames of moving content apart. */
+export const MATCH_SIZE = { width: 64, height: 48 } as const;
+/** Output frames compared per candidate offset (at the reference rate). */
+export const MATCH_FRAMES = 25;
+/** Seconds searched either side of a given offset when checking it. */
+export const VERIFY_WINDOW_S = 2;
+/** A given offset is replaced only when another offset matches this many dB better (static content ties). */
+export const REPLACE_MARGIN_DB = 3;
+const MATCH_PSNR_CAP_DB = 100;
+
+/**
+ * The start time FFmpeg reports for input #0 (`Duration: …, start: 4.000000, …`), in seconds;
+ * null when the header is not there (e.g. the input never opened).
+ */
+export function parseInputStartS(stderr: string): number | null {
+  const at = stderr.search(/^Input #0, /m);
+  if (at < 0) return null;
+  const m = /^\s+Duration: [^\n]*?, start: (-?\d+(?:\.\d+)?)/m.exec(stderr.slice(at));
+  return m ? Number(m[1]) : null;
+}
+
+export interface OffsetAlignment {
+  /** Reference seconds shown by the output's first frame (a whole reference frame). */
+  offsetS: number;
+  /** 'given': the given offset, confirmed by frame matching; 'frame-match': found by frame matching. */
+  method: 'given' | 'frame-match';
+  givenS: number | null;
+  /** Mean PSNR (dB) of the matched thumbnails at offsetS, and at the given offset. */
+  matchPsnrDb: number;
+  givenPsnrDb: number | null;
+  /** Best PSNR among offsets at least one second away from offsetS: how distinct the match is. */
+  runnerUpPsnrDb: number | null;
+  framesMatched: number;
+  /** Reference seconds searched, [from, to]. */
+  searchedS: [number, number];
+}
+
+export interface AlignOptions {
+  ffmpegPath: string;
+  /** The reference (durationS of a synthetic one is ignored: the search decides how much to generate). */
+  reference: ReferenceSource;
+  /** Seconds of reference available to search when no offset is given (synthetic references need it). */
+  referenceDurationS?: number;
+  output: string;
+  /** The offset to check; null: search the whole reference. */
+  givenS: number | null;
+  timeoutMs?: number;
+}
+
+function decodeGrey(ffmpeg: string, args: string[], timeoutMs: number): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    execFile(ffmpeg, args, { encoding: 'buffer', maxBuffer: 512 * 1024 * 1024, timeout: timeoutMs }, (err, stdout, stderr) => {
+      if (!err) return resolve(stdout);
+      const tail = stderr.toString('utf8').slice(-1500).trim();
+      reject(new RunError(`frame matching: ${ffmpeg} failed: ${tail || err.message}`, err));
+    });
+  });
+}
+
+function thumbnails(rate: string): string {
+  return `fps=fps=${rate},scale=${MATCH_SIZE.width}:${MATCH_SIZE.height}:flags=area,format=gray`;
+}
+
+/** Mean over frames of the mean squared difference, as PSNR (8-bit, capped). */
+function psnrAt(out: Buffer, outFrames: number, ref: Buffer, refFrame: number): number {
+  const px = MATCH_SIZE.width * MATCH_SIZE.height;
+  let sum = 0;
+  const n = outFrames * px;
+  const base = refFrame * px;
+  for (let i = 0; i < n; i++) {
+    const d = out[i] - ref[base + i];
+    sum += d * d;
+  }
+  const mse = sum / n;
+  return mse === 0 ? MATCH_PSNR_CAP_DB : Math.min(MATCH_PSNR_CAP_DB, 10 * Math.log10((255 * 255) / mse));
+}
+
+/** Checks a given offset, or finds one, by comparing the output's first frames with the reference's. */
+export async function alignToReference(opts: AlignOptions): Promise<OffsetAlignment> {
+  const { reference } = opts;
+  const rate = formatRate(reference.fps);
+  const fps = reference.fps;
+  const timeoutMs = opts.timeoutMs ?? 300_000;
+  const px = MATCH_SIZE.width * MATCH_SIZE.height;
+
+  const out = await decodeGrey(
+    opts.ffmpegPath,
+    ['-hide_banner', '-nostdin', '-loglevel', 'error', '-i', opts.output, '-vf', `settb=AVTB,setpts=PTS-STARTPTS,${thumbnails(rate)}`,
+      '-frames:v', String(MATCH_FRAMES), '-f', 'rawvideo', '-'],
+    timeoutMs,
+  );
+  const outFrames = Math.floor(out.length / px);
+  if (outFrames === 0) throw new RunError(`frame matching: no frames decoded from ${opts.output}`);
+
+  if (opts.givenS !== null && !(opts.givenS >= 0)) {
+    throw new InputError(`reference offset must be a non-negative number of seconds, got ${opts.givenS}`, { field: 'referenceOffsetS' });
+  }
+  const given = opts.givenS === null ? null : Math.round(opts.givenS * fps);
+  const window = Math.round(VERIFY_WINDOW_S * fps);
+  const first = given === null ? 0 : Math.max(0, given - window);
+  // Frames of reference decoded: candidates first..last, each followed by outFrames frames.
+  let count: number | null = given === null ? null : given + window - first + outFrames;
+  const src: ReferenceSource = { ...reference, startS: undefined };
+  if (src.kind === 'synthetic') {
+    const total = count === null ? opts.referenceDurationS : (first + count) / fps;
+    if (total === undefined) {
+      throw new InputError('frame matching over a synthetic reference needs its duration', { field: 'referenceDurationS' });
+    }
+    src.durationS = Number(total.toFixed(6));
+    count ??= Math.round(total * fps);
+  }
+  const trim = `trim=start_frame=${first}${count === null ? '' : `:end_frame=${first + count}`}`;
+  const ref = await decodeGrey(
+    opts.ffmpegPath,
+    ['-hide_banner', '-nostdin', '-loglevel', 'error', ...referenceInputArgs(src),
+      '-vf', `settb=AVTB,setpts=PTS-STARTPTS,fps=fps=${rate},${trim},${thumbnails(rate)}`, '-f', 'rawvideo', '-'],
+    timeoutMs,
+  );
+  const refFrames = Math.floor(ref.length / px);
+  const candidates = refFrames - outFrames + 1;
+  if (candidates < 1) {
+    throw new RunError(`frame matching: the reference has ${refFrames} frames from ${first / fps} s, fewer than the ${outFrames} output frames to match`);
+  }
+
+  const scores = new Float64Array(candidates);
+  let best = 0;
+  for (let c = 0; c < candidates; c++) {
+    scores[c] = psnrAt(out, outFrames, ref, c);
+    if (scores[c] > scores[best]) best = c;
+  }
+  let runnerUp: number | null = null;
+  for (let c = 0; c < candidates; c++) {
+    if (Math.abs(c - best) >= fps && (runnerUp === null || scores[c] > runnerUp)) runnerUp = scores[c];
+  }
+  const givenIdx = given === null ? -1 : given - first;
+  const givenPsnr = givenIdx >= 0 && givenIdx < candidates ? scores[givenIdx] : null;
+  const keepGiven = givenPsnr !== null && scores[best] - givenPsnr <= REPLACE_MARGIN_DB;
+  const chosen = keepGiven ? givenIdx : best;
+  return {
+    offsetS: (first + chosen) / fps,
+    method: keepGiven ? 'given' : 'frame-match',
+    givenS: opts.givenS,
+    matchPsnrDb: scores[chosen],
+    givenPsnrDb: givenPsnr,
+    runnerUpPsnrDb: runnerUp,
+    framesMatched: outFrames,
+    searchedS: [first / fps, (first + candidates - 1) / fps],
+  };
+}
