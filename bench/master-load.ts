@@ -65,6 +65,16 @@ function latency(ms: number[]) {
   return { count: s.length, p50Ms: round(percentile(s, 50)), p99Ms: round(percentile(s, 99)), maxMs: round(s.at(-1) ?? null) };
 }
 
+/** CPU seconds (user + system) the process used so far, from /proc/PID/stat. */
+function cpuSeconds(pid: number): number | null {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks (USER_HZ = 100)
+  } catch {
+    return null;
+  }
+}
+
 function rssKb(pid: number, field: 'VmRSS' | 'VmHWM'): number | null {
   try {
     const m = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
@@ -190,6 +200,7 @@ async function main(): Promise<void> {
     let rssPeakKb = 0;
     const rssTimer = setInterval(() => (rssPeakKb = Math.max(rssPeakKb, rssKb(master.pid!, 'VmRSS') ?? 0)), 250);
 
+    const cpu0 = cpuSeconds(master.pid!);
     const t0 = performance.now();
     const deadline = t0 + SECONDS * 1000;
     const simAgent = async (i: number) => {
@@ -235,6 +246,9 @@ async function main(): Promise<void> {
     };
     await Promise.all(Array.from({ length: AGENTS }, (_, i) => simAgent(i)));
     const elapsedS = (performance.now() - t0) / 1000;
+    const cpu1 = cpuSeconds(master.pid!);
+    const masterCpuS = cpu0 != null && cpu1 != null ? cpu1 - cpu0 : null;
+    const requests = counts.claims + counts.stored + counts.duplicate + counts.stale + counts.heartbeats;
     clearInterval(rssTimer);
     const rssNowKb = rssKb(master.pid!, 'VmRSS');
     const rssHwmKb = rssKb(master.pid!, 'VmHWM');
@@ -255,9 +269,16 @@ async function main(): Promise<void> {
       throughput: {
         claimsPerS: round(counts.claims / elapsedS, 1),
         resultsStoredPerS: round(counts.stored / elapsedS, 1),
-        requestsPerS: round((counts.claims + counts.stored + counts.duplicate + counts.stale + counts.heartbeats) / elapsedS, 1),
+        requestsPerS: round(requests / elapsedS, 1),
       },
       counts,
+      // Contention-independent cost: master CPU per request and per job cycle (claim + result).
+      masterCpu: {
+        seconds: round(masterCpuS),
+        utilization: round(masterCpuS != null ? masterCpuS / elapsedS : null),
+        msPerRequest: round(masterCpuS != null && requests ? (masterCpuS * 1000) / requests : null),
+        msPerStoredResult: round(masterCpuS != null && counts.stored ? (masterCpuS * 1000) / counts.stored : null),
+      },
       latency: { claim: latency(claimMs), result: latency(resultMs), heartbeat: latency(heartbeatMs) },
       integrity: { runsStored: runs.n, distinctJobsWithRuns: runs.jobs, storedAnswers: counts.stored, jobStates },
       masterRss: { peakSampledMiB: round(rssPeakKb / 1024, 1), endMiB: round((rssNowKb ?? 0) / 1024, 1), highWaterMiB: round((rssHwmKb ?? 0) / 1024, 1) },

@@ -10,7 +10,7 @@ import { formatRate, referenceInputArgs, type ReferenceSource } from './quality-
 
 /** Size of the grey thumbnails compared: cheap, yet fine enough to tell neighbouring frames of moving content apart. */
 export const MATCH_SIZE = { width: 64, height: 48 } as const;
-/** Output frames compared per candidate offset (at the reference rate). */
+/** Output frames compared per candidate offset. */
 export const MATCH_FRAMES = 25;
 /** Seconds searched either side of a given offset when checking it. */
 export const VERIFY_WINDOW_S = 2;
@@ -52,6 +52,8 @@ export interface AlignOptions {
   /** Seconds of reference available to search when no offset is given (synthetic references need it). */
   referenceDurationS?: number;
   output: string;
+  /** The output's frame rate: its frames are matched at that rate (a halved rate would otherwise tie two offsets). */
+  outputFps?: number;
   /** The offset to check; null: search the whole reference. */
   givenS: number | null;
   timeoutMs?: number;
@@ -71,17 +73,19 @@ function thumbnails(rate: string): string {
   return `fps=fps=${rate},scale=${MATCH_SIZE.width}:${MATCH_SIZE.height}:flags=area,format=gray`;
 }
 
-/** Mean over frames of the mean squared difference, as PSNR (8-bit, capped). */
-function psnrAt(out: Buffer, outFrames: number, ref: Buffer, refFrame: number): number {
+/** Mean over frames of the mean squared difference, as PSNR (8-bit, capped); output frame k meets reference frame refFrame + steps[k]. */
+function psnrAt(out: Buffer, steps: number[], ref: Buffer, refFrame: number): number {
   const px = MATCH_SIZE.width * MATCH_SIZE.height;
   let sum = 0;
-  const n = outFrames * px;
-  const base = refFrame * px;
-  for (let i = 0; i < n; i++) {
-    const d = out[i] - ref[base + i];
-    sum += d * d;
+  for (let k = 0; k < steps.length; k++) {
+    const o = k * px;
+    const r = (refFrame + steps[k]) * px;
+    for (let i = 0; i < px; i++) {
+      const d = out[o + i] - ref[r + i];
+      sum += d * d;
+    }
   }
-  const mse = sum / n;
+  const mse = sum / (steps.length * px);
   return mse === 0 ? MATCH_PSNR_CAP_DB : Math.min(MATCH_PSNR_CAP_DB, 10 * Math.log10((255 * 255) / mse));
 }
 
@@ -93,14 +97,17 @@ export async function alignToReference(opts: AlignOptions): Promise<OffsetAlignm
   const timeoutMs = opts.timeoutMs ?? 300_000;
   const px = MATCH_SIZE.width * MATCH_SIZE.height;
 
+  const outFps = opts.outputFps ?? fps;
   const out = await decodeGrey(
     opts.ffmpegPath,
-    ['-hide_banner', '-nostdin', '-loglevel', 'error', '-i', opts.output, '-vf', `settb=AVTB,setpts=PTS-STARTPTS,${thumbnails(rate)}`,
+    ['-hide_banner', '-nostdin', '-loglevel', 'error', '-i', opts.output, '-vf', `settb=AVTB,setpts=PTS-STARTPTS,${thumbnails(formatRate(outFps))}`,
       '-frames:v', String(MATCH_FRAMES), '-f', 'rawvideo', '-'],
     timeoutMs,
   );
   const outFrames = Math.floor(out.length / px);
   if (outFrames === 0) throw new RunError(`frame matching: no frames decoded from ${opts.output}`);
+  const steps = Array.from({ length: outFrames }, (_, k) => Math.round((k * fps) / outFps));
+  const span = steps[outFrames - 1] + 1;
 
   if (opts.givenS !== null && !(opts.givenS >= 0)) {
     throw new InputError(`reference offset must be a non-negative number of seconds, got ${opts.givenS}`, { field: 'referenceOffsetS' });
@@ -109,7 +116,7 @@ export async function alignToReference(opts: AlignOptions): Promise<OffsetAlignm
   const window = Math.round(VERIFY_WINDOW_S * fps);
   const first = given === null ? 0 : Math.max(0, given - window);
   // Frames of reference decoded: candidates first..last, each followed by outFrames frames.
-  let count: number | null = given === null ? null : given + window - first + outFrames;
+  let count: number | null = given === null ? null : given + window - first + span;
   const src: ReferenceSource = { ...reference, startS: undefined };
   if (src.kind === 'synthetic') {
     const total = count === null ? opts.referenceDurationS : (first + count) / fps;
@@ -127,15 +134,15 @@ export async function alignToReference(opts: AlignOptions): Promise<OffsetAlignm
     timeoutMs,
   );
   const refFrames = Math.floor(ref.length / px);
-  const candidates = refFrames - outFrames + 1;
+  const candidates = refFrames - span + 1;
   if (candidates < 1) {
-    throw new RunError(`frame matching: the reference has ${refFrames} frames from ${first / fps} s, fewer than the ${outFrames} output frames to match`);
+    throw new RunError(`frame matching: the reference has ${refFrames} frames from ${first / fps} s, fewer than the ${span} that ${outFrames} output frames span`);
   }
 
   const scores = new Float64Array(candidates);
   let best = 0;
   for (let c = 0; c < candidates; c++) {
-    scores[c] = psnrAt(out, outFrames, ref, c);
+    scores[c] = psnrAt(out, steps, ref, c);
     if (scores[c] > scores[best]) best = c;
   }
   let runnerUp: number | null = null;

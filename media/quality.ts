@@ -130,6 +130,7 @@ async function resolveOffset(
     reference: toReferenceSource(opts),
     referenceDurationS: opts.referenceDurationS,
     output: path.resolve(output.path),
+    outputFps: output.fps,
     givenS: given,
     timeoutMs: opts.timeoutMs,
   });

@@ -450,6 +450,21 @@ describe('fleet: master + 3 agents over TLS', () => {
     for (const id of AGENTS) expect(nodes.find((n) => n.id === id)!.lastHeartbeat).toBeGreaterThan(restartedAt);
   });
 
+  it('an agent restarted with a result left in its spool delivers it (stored once)', async () => {
+    const id = 'a1';
+    await stop(agents.get(id)!);
+    // A result the master already has, left behind as if the agent died right after posting it.
+    const row = masterDb((db) => db.prepare('SELECT * FROM run WHERE status = ? ORDER BY id LIMIT 1').get('succeeded') as Record<string, any>);
+    const spool = join(TMP, id, 'spool');
+    const file = join(spool, `${row.job_id}.${row.attempt}.json`);
+    writeFileSync(file, JSON.stringify({ record: { ...recordFromRow(row), nodeId: id }, idle: null }));
+    const before = rowCounts();
+    agents.set(id, startAgent(id));
+    await waitFor('spool of the restarted agent emptied', async () => !existsSync(file), 60_000, 250);
+    expect(readdirSync(spool).filter((f) => f.endsWith('.rejected') || f.endsWith('.bad'))).toEqual([]);
+    expect(rowCounts().run).toBe(before.run);
+  });
+
   it('kill -9 of an agent mid-job: the job is requeued and finished by another; the late result is refused', async () => {
     // Short leases for this phase: restart the master with leaseS 3 and nodeTimeoutS 5 on the same data.
     await stop(master);

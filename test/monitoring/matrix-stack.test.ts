@@ -178,6 +178,7 @@ describe('exporters over real components pass promtool check metrics', () => {
       expect(lint.exitCode, `${lint.stdout}\n${lint.stderr}`).toBe(0);
     } finally {
       for (const m of meters) m.close();
+      for (const k of Object.keys(nvml.env)) delete process.env[k];
       nvml.cleanup();
     }
   });
