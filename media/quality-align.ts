@@ -15,7 +15,7 @@ export const MATCH_FRAMES = 25;
 /** Seconds searched either side of a given offset when checking it. */
 export const VERIFY_WINDOW_S = 2;
 /** A given offset is replaced only when another offset matches this many dB better (static content ties). */
-export const REPLACE_MARGIN_DB = 3;
+export const REPLACE_MARGIN_DB = 1;
 const MATCH_PSNR_CAP_DB = 100;
 
 /**
