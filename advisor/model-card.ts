@@ -68,12 +68,12 @@ export function buildModelCard(t: TrainedAdvisor, rows: TrainingRow[], campaigns
     files,
     algorithm: {
       model: meta.training.linearStart
-        ? `gradient-boosted regression trees (squared loss) boosted from the ridge model (trees fit its residuals), one ensemble per target; ONNX: LinearRegressor + TreeEnsembleRegressor + Add`
+        ? `gradient-boosted regression trees boosted from the ridge model (trees fit its residuals), one ensemble per target; ONNX: LinearRegressor + TreeEnsembleRegressor + Add`
         : `gradient-boosted regression trees (squared loss), one ensemble per target; ONNX: one TreeEnsembleRegressor`,
-      params: { learningRate: meta.training.gbrt.learningRate, minSamplesLeaf: meta.training.gbrt.minSamplesLeaf, seed: meta.training.seed, validationFraction: meta.training.validationFraction, ridgeLambda: meta.training.ridgeLambda },
+      params: { learningRate: meta.training.gbrt.learningRate, minSamplesLeaf: meta.training.gbrt.minSamplesLeaf, huberAlpha: meta.training.gbrt.huberAlpha, seed: meta.training.seed, validationFraction: meta.training.validationFraction, ridgeLambda: meta.training.ridgeLambda },
       perTarget: meta.training.chosen,
       tuning: meta.training.tune
-        ? 'depth (1–4) and tree count (25–300) per target chosen by 3-fold cross-validation grouped by configuration, inside the training part only'
+        ? 'loss (squared/Huber), depth (1–4) and tree count (25–300) per target chosen by 3-fold cross-validation (mean absolute error) grouped by configuration, inside the training part only'
         : 'fixed depth and tree count',
       baseline: `ridge regression on standardized features (lambda ${t.ridge[0].lambda})`,
       split: `by configuration (all repetitions of a configuration on one side); ${meta.runs.validationConfigurations} of ${meta.runs.configurations} configurations held out`,
@@ -126,7 +126,7 @@ export function renderModelCard(card: ModelCard): string {
     '## Model',
     '',
     `${card.algorithm.model}; parameters ${Object.entries(card.algorithm.params).map(([k, v]) => `${k}=${v}`).join(', ')}; ` +
-      `per target ${Object.entries(card.algorithm.perTarget).map(([t, c]) => `${t}: depth ${c.maxDepth}, ${c.nTrees} trees`).join('; ')} (${card.algorithm.tuning}).`,
+      `per target ${Object.entries(card.algorithm.perTarget).map(([t, c]) => `${t}: ${c.loss} loss, depth ${c.maxDepth}, ${c.nTrees} trees`).join('; ')} (${card.algorithm.tuning}).`,
     `Baseline: ${card.algorithm.baseline}. Split: ${card.algorithm.split}.`,
     `Targets: ${card.algorithm.targets.map((t) => `${t.name} = ${t.note}, learned as ${t.learnedAs}`).join('; ')}. Uncertainty: ${card.algorithm.uncertainty}.`,
     '',

@@ -13,9 +13,9 @@ const dir = mkdtempSync(join(tmpdir(), 'ffwatt-onnx-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 const rows = syntheticRows({ repetitions: 2 });
-const trained = trainAdvisor(rows, { seed: 5, gbrt: { nTrees: 150 } });
+const trained = trainAdvisor(rows, { seed: 5, gbrt: { nTrees: 150 }, tune: false });
 const paths = writeModelFiles(trained, rows, dir);
-const treesOnly = trainAdvisor(rows, { seed: 5, gbrt: { nTrees: 150 }, linearStart: false });
+const treesOnly = trainAdvisor(rows, { seed: 5, gbrt: { nTrees: 150 }, linearStart: false, tune: false });
 const treesOnlyPaths = writeModelFiles(treesOnly, rows, join(dir, 'trees-only'));
 
 function randomInputs(n: number, seed: number): FeatureInput[] {

@@ -13,7 +13,7 @@ import { detectEncoders } from '../media/encoders.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'ffwatt-recommend-'));
 const rows = syntheticRows({ repetitions: 2 });
-const trained = trainAdvisor(rows, { seed: 2, gbrt: { nTrees: 120 } });
+const trained = trainAdvisor(rows, { seed: 2, gbrt: { nTrees: 120 }, tune: false });
 const paths = writeModelFiles(trained, rows, dir);
 const hw = trained.meta.hardware[0];
 let advisor: OnnxAdvisor;

@@ -47,13 +47,14 @@ export async function trainCommand(argv: string[], io: TrainIo = defaultIo): Pro
     .option('--campaign <id...>', 'train on these campaigns only (default: all)')
     .option('--campaign-name <name>', 'train on the latest finished campaign of this name (e.g. advisor-train)')
     .option('--seed <n>', 'seed of the train/validation split', '1')
-    .option('--trees <n>', 'boosting rounds', '300')
+    .option('--trees <n>', 'boosting rounds (the most tuning may pick)', '300')
+    .option('--no-tune', 'keep depth 4 and --trees instead of choosing them by cross-validation')
     .option('--json', 'print the model card as JSON')
     .exitOverride()
     .configureOutput({ writeOut: io.out, writeErr: io.err });
   try {
     program.parse(argv, { from: 'user' });
-    const o = program.opts<{ db: string; out: string; campaign?: string[]; campaignName?: string; seed: string; trees: string; json?: boolean }>();
+    const o = program.opts<{ db: string; out: string; campaign?: string[]; campaignName?: string; seed: string; trees: string; tune: boolean; json?: boolean }>();
     if (!existsSync(o.db)) throw new InputError(`--db ${o.db}: no such results database`, { field: '--db', fix: 'run a campaign first (npx zx harness/run-matrix.mjs …)' });
     const seed = Number(o.seed);
     const nTrees = Number(o.trees);
@@ -70,7 +71,7 @@ export async function trainCommand(argv: string[], io: TrainIo = defaultIo): Pro
       const method = (await hasSitiFilter()) ? 'siti' : 'proxy';
       const cacheFile = join(dirname(o.db), 'content-cache.json');
       const { rows, dropped } = await toTrainingRows(runs, (input) => measureContent(input, { method, cacheFile }));
-      const trained = trainAdvisor(rows, { seed, gbrt: { nTrees }, contentMethod: method });
+      const trained = trainAdvisor(rows, { seed, gbrt: { nTrees }, tune: o.tune, contentMethod: method });
       trained.dropped.unshift(...dropped);
       const paths = writeModelFiles(trained, rows, o.out);
       const rel = (p: string) => relative(process.cwd(), p) || p;

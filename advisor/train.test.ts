@@ -4,6 +4,8 @@ import { syntheticRows } from './test-helpers.ts';
 import { configKey } from './dataset.ts';
 import { predictGbrt, fitGbrt } from './gbrt.ts';
 import { fitRidge, predictRidge } from './ridge.ts';
+import { tuneGbrt } from './tune.ts';
+import { DEFAULT_GBRT } from './gbrt.ts';
 
 describe('splitByConfiguration', () => {
   it('keeps every repetition of a configuration on one side', () => {
@@ -37,6 +39,18 @@ describe('gbrt and ridge', () => {
     expect(m.trees[0].nodes[0].threshold).toBe(Math.fround(0.5));
   });
 
+  it('Huber loss shrugs off a few disturbed measurements that pull squared loss', () => {
+    const n = 40;
+    const data = Float32Array.from({ length: n }, (_, i) => i % 2);
+    const y = Array.from({ length: n }, (_, i) => (i % 2) * 1 + (i < 4 ? 20 : 0)); // 4 outliers of +20
+    const x = { data, rows: n, cols: 1 };
+    const sq = predictGbrt(fitGbrt(x, y, { nTrees: 200, learningRate: 0.1, maxDepth: 1, minSamplesLeaf: 1 }), x);
+    const hu = predictGbrt(fitGbrt(x, y, { nTrees: 200, learningRate: 0.1, maxDepth: 1, minSamplesLeaf: 1, loss: 'huber' }), x);
+    expect(Math.abs(hu[10] - 0)).toBeLessThan(0.5); // the clean value of group 0
+    expect(Math.abs(hu[11] - 1)).toBeLessThan(0.5);
+    expect(sq[10]).toBeCloseTo(2, 1); // squared loss follows the mean: (2 × 20) / 20, outliers included
+  });
+
   it('ridge recovers a linear rule', () => {
     const n = 50;
     const data = new Float32Array(n * 2);
@@ -54,7 +68,7 @@ describe('gbrt and ridge', () => {
 
 describe('trainAdvisor on synthetic data with a known rule', () => {
   const rows = syntheticRows({ repetitions: 2, noise: 0.01 });
-  const trained = trainAdvisor(rows, { seed: 3 });
+  const trained = trainAdvisor(rows, { seed: 3, tune: false });
 
   it('recovers the rule on held-out configurations (low error)', () => {
     expect(trained.scores.gbrt.energy.mape).toBeLessThan(12);
@@ -84,9 +98,40 @@ describe('trainAdvisor on synthetic data with a known rule', () => {
 
   it('uses gross energy for every row when one row lacks a net figure, and PSNR when VMAF is absent', () => {
     const mixed = syntheticRows().map((r, i) => ({ ...r, netJPerEncodedMinute: i === 0 ? null : r.netJPerEncodedMinute, psnr: 40, vmaf: null }));
-    const t = trainAdvisor(mixed, { gbrt: { nTrees: 5 } });
+    const t = trainAdvisor(mixed, { gbrt: { nTrees: 5 }, tune: false });
     expect(t.meta.targets[0].basis).toBe('gross');
     expect(t.meta.targets[1].metric).toBe('psnr');
     expect(toMatrix(t.meta.features, mixed).rows).toBe(mixed.length);
+  });
+});
+
+describe('tuneGbrt (grouped cross-validation inside the training part)', () => {
+  function grid2(rule: (a: number, b: number) => number) {
+    const rows: number[][] = [];
+    for (let a = 0; a < 6; a++) for (let b = 0; b < 6; b++) rows.push([a, b]);
+    const x = { data: Float32Array.from(rows.flat()), rows: rows.length, cols: 2 };
+    return { x, y: rows.map(([a, b]) => rule(a, b)), groups: rows.map(([a, b]) => `${a}/${b}`) };
+  }
+  const opts = { linearStart: false, ridgeLambda: 1, seed: 1, grid: { losses: ['squared' as const], depths: [1, 2, 3], trees: [50, 100, 200], folds: 3 } };
+
+  it('keeps the simplest setting when one split explains everything', () => {
+    const { x, y, groups } = grid2((a) => (a < 3 ? 0 : 10));
+    expect(tuneGbrt(x, y, groups, DEFAULT_GBRT, opts)).toMatchObject({ maxDepth: 1 });
+  });
+
+  it('goes deeper for an interaction that one split cannot express', () => {
+    const { x, y, groups } = grid2((a, b) => ((a < 3) !== (b < 3) ? 10 : 0));
+    expect(tuneGbrt(x, y, groups, DEFAULT_GBRT, opts)!.maxDepth).toBeGreaterThan(1);
+  });
+
+  it('records what it chose in the model metadata', () => {
+    const t = trainAdvisor(syntheticRows({ repetitions: 1 }), { seed: 4, gbrt: { nTrees: 50 } });
+    expect(t.meta.training.tune).toBe(true);
+    for (const c of Object.values(t.meta.training.chosen)) {
+      expect([1, 2, 3, 4]).toContain(c.maxDepth);
+      expect([25, 50]).toContain(c.nTrees);
+      expect(c.cvMae).toBeGreaterThanOrEqual(0);
+      expect(['squared', 'huber']).toContain(c.loss);
+    }
   });
 });

@@ -82,7 +82,7 @@ export interface AdvisorMeta {
     ridgeLambda: number;
     linearStart: boolean;
     tune: boolean;
-    chosen: Record<TargetName, { maxDepth: number; nTrees: number; cvMse: number | null }>;
+    chosen: Record<TargetName, { loss: GbrtParams['loss']; maxDepth: number; nTrees: number; cvMae: number | null }>;
   };
   runs: { total: number; train: number; validation: number; configurations: number; validationConfigurations: number };
 }
@@ -203,8 +203,8 @@ export function trainAdvisor(all: TrainingRow[], opts: TrainOptions = {}): Train
     const picked = tune
       ? tuneGbrt(xTrain, y, train.map((r) => configKey(r.features, r.content)), baseParams, { linearStart, ridgeLambda, seed: seed + 1 })
       : null;
-    const params = picked ? { ...baseParams, maxDepth: picked.maxDepth, nTrees: picked.nTrees } : baseParams;
-    chosen[t.name] = { maxDepth: params.maxDepth, nTrees: params.nTrees, cvMse: picked?.cvMse ?? null };
+    const params = picked ? { ...baseParams, loss: picked.loss, maxDepth: picked.maxDepth, nTrees: picked.nTrees } : baseParams;
+    chosen[t.name] = { loss: params.loss, maxDepth: params.maxDepth, nTrees: params.nTrees, cvMae: picked?.cvMae ?? null };
     const g = fitGbrt(xTrain, y, params, linearStart ? ridgeAsLinear(l) : undefined);
     gbrt.push(g);
     ridge.push(l);

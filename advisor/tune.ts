@@ -1,4 +1,5 @@
-// Picks tree depth and number of trees per target by grouped cross-validation inside the
+// Picks the loss (squared or Huber), tree depth and number of trees per target by grouped
+// cross-validation (criterion: mean absolute error in model space) inside the
 // TRAINING part only (the held-out configurations are never looked at), so the held-out
 // figures stay an honest estimate. Folds are by configuration, like the main split.
 
@@ -6,19 +7,21 @@ import { fitGbrt, leafValue, type GbrtParams, type Matrix } from './gbrt.ts';
 import { fitRidge, ridgeAsLinear } from './ridge.ts';
 
 export interface TuneGrid {
+  losses: Array<GbrtParams['loss']>;
   depths: number[];
   /** Tree counts checked (one fit with the largest count gives every smaller one). */
   trees: number[];
   folds: number;
 }
 
-export const DEFAULT_TUNE_GRID: TuneGrid = { depths: [1, 2, 3, 4], trees: [25, 50, 100, 200, 300], folds: 3 };
+export const DEFAULT_TUNE_GRID: TuneGrid = { losses: ['squared', 'huber'], depths: [1, 2, 3, 4], trees: [25, 50, 100, 200, 300], folds: 3 };
 
 export interface TuneResult {
+  loss: GbrtParams['loss'];
   maxDepth: number;
   nTrees: number;
-  /** Mean squared error (model space) across folds for the chosen setting. */
-  cvMse: number;
+  /** Mean absolute error (model space: for log targets ≈ relative error) across folds for the chosen setting. */
+  cvMae: number;
 }
 
 function subset(x: Matrix, idx: number[]): Matrix {
@@ -48,7 +51,9 @@ export function tuneGbrt(
     [keys[i], keys[j]] = [keys[j], keys[i]];
   }
   const foldOf = new Map(keys.map((k, i) => [k, i % grid.folds]));
-  const maxTrees = Math.max(...grid.trees);
+  const trees = grid.trees.filter((n) => n <= base.nTrees);
+  if (trees.length === 0) trees.push(base.nTrees);
+  const maxTrees = Math.max(...trees);
   const sse = new Map<string, number>();
   let count = 0;
   for (let f = 0; f < grid.folds; f++) {
@@ -59,8 +64,8 @@ export function tuneGbrt(
     const yt = trainIdx.map((i) => y[i]);
     const linear = opts.linearStart ? ridgeAsLinear(fitRidge(xt, yt, opts.ridgeLambda)) : undefined;
     count += validIdx.length;
-    for (const depth of grid.depths) {
-      const m = fitGbrt(xt, yt, { ...base, maxDepth: depth, nTrees: maxTrees }, linear);
+    for (const loss of grid.losses ?? ['squared']) for (const depth of grid.depths) {
+      const m = fitGbrt(xt, yt, { ...base, loss, maxDepth: depth, nTrees: maxTrees }, linear);
       const pred = new Float64Array(xv.rows);
       for (let i = 0; i < xv.rows; i++) {
         pred[i] = m.base;
@@ -72,10 +77,10 @@ export function tuneGbrt(
       }
       m.trees.forEach((tree, t) => {
         for (let i = 0; i < xv.rows; i++) pred[i] += leafValue(tree, xv.data, i * xv.cols);
-        if (grid.trees.includes(t + 1)) {
+        if (trees.includes(t + 1)) {
           let e = 0;
-          for (let i = 0; i < xv.rows; i++) e += (y[validIdx[i]] - pred[i]) ** 2;
-          const key = `${depth}/${t + 1}`;
+          for (let i = 0; i < xv.rows; i++) e += Math.abs(y[validIdx[i]] - pred[i]);
+          const key = `${loss}/${depth}/${t + 1}`;
           sse.set(key, (sse.get(key) ?? 0) + e);
         }
       });
@@ -83,11 +88,15 @@ export function tuneGbrt(
   }
   let best: TuneResult | null = null;
   for (const [key, e] of sse) {
-    const [maxDepth, nTrees] = key.split('/').map(Number);
-    const cvMse = e / count;
-    // Ties go to the simpler model (shallower, then fewer trees).
-    if (!best || cvMse < best.cvMse - 1e-12 || (Math.abs(cvMse - best.cvMse) <= 1e-12 && maxDepth * 1000 + nTrees < best.maxDepth * 1000 + best.nTrees)) {
-      best = { maxDepth, nTrees, cvMse };
+    const [lossName, d, n] = key.split('/');
+    const loss = lossName as GbrtParams['loss'];
+    const maxDepth = Number(d);
+    const nTrees = Number(n);
+    const cvMae = e / count;
+    // Ties go to the simpler model (squared loss, shallower, then fewer trees).
+    const rank = (r: { loss: string; maxDepth: number; nTrees: number }) => (r.loss === 'huber' ? 1e6 : 0) + r.maxDepth * 1000 + r.nTrees;
+    if (!best || cvMae < best.cvMae - 1e-12 || (Math.abs(cvMae - best.cvMae) <= 1e-12 && rank({ loss, maxDepth, nTrees }) < rank(best))) {
+      best = { loss, maxDepth, nTrees, cvMae };
     }
   }
   return best;

@@ -117,12 +117,22 @@ export async function agentCommand(argv: string[], _cliLog: Logger, signal: Abor
     reRegisterOn401(() => client.heartbeat(nodeId)).catch((err) => log.warn('heartbeat failed', { error: (err as Error).message }));
   }, num(f.heartbeatS, '--heartbeat-s') * 1000);
 
+  const leaseExtendMs = num(f.leaseExtendS, '--lease-extend-s') * 1000;
+  let warnedLease = false;
   let rtmp: RtmpServer | null = null;
   const worker = new Worker({
     client: {
       register: (n) => client.register(n),
       heartbeat: (id) => client.heartbeat(id),
-      claim: (id) => reRegisterOn401(() => client.claim(id)),
+      claim: async (id) => {
+        const job = await reRegisterOn401(() => client.claim(id));
+        const leaseMs = (job as { leaseMs?: number } | null)?.leaseMs;
+        if (leaseMs && leaseExtendMs > leaseMs / 2 && !warnedLease) {
+          warnedLease = true;
+          log.warn('lease extension interval too long for the master\'s lease: jobs may be requeued while running', { leaseExtendS: leaseExtendMs / 1000, masterLeaseS: leaseMs / 1000, fix: `pass --lease-extend-s ${Math.max(1, Math.floor(leaseMs / 3000))} or raise lease_s on the master` });
+        }
+        return job;
+      },
       extendLease: (jobId, id, attempt) => client.extendLease(jobId, id, attempt),
       postResult: (r, i) => client.postResult(r, i),
     },
@@ -137,7 +147,7 @@ export async function agentCommand(argv: string[], _cliLog: Logger, signal: Abor
     onResources: (jobId, u) => metrics.setJobResources(jobId, { cpuSeconds: u.cpuSeconds, peakRssBytes: u.peakRssBytes, readBytes: u.readBytes ?? 0, writeBytes: u.writeBytes ?? 0 }),
     vmafModel: f.vmafModel ?? process.env.FFWATT_VMAF_MODEL ?? null,
     qualityFfmpegPath: f.qualityFfmpeg,
-    leaseExtendMs: num(f.leaseExtendS, '--lease-extend-s') * 1000,
+    leaseExtendMs,
     rtmp: async () => (rtmp ??= await startRtmpServer({ workDir: join(f.work, 'nginx') })),
     deliver: async (record, idle) => {
       // Stopped by our own shutdown (not canceled by the master): the job is not the master's

@@ -24,7 +24,7 @@ interface SizeOut {
 
 export function run(opts: BenchOptions): Promise<BenchResult> {
   return measure('analysis', 'Analyzer scale', opts, async () => {
-    const sizes = opts.quick ? [10_000, 100_000] : [10_000, 100_000, 1_000_000];
+    const sizes = opts.quick ? [10_000] : [10_000, 100_000, 1_000_000];
     const dir = mkdtempSync(join(tmpdir(), 'ffwatt-bench-analysis-'));
     let out: { results: SizeOut[] } | null;
     let failure = '';

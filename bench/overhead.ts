@@ -153,6 +153,7 @@ export function run(opts: BenchOptions): Promise<BenchResult> {
         }
       });
     const pairsOut: Array<{ bare: Trial; harness: Trial; order: string }> = [];
+    let breakdown = { tickUs: NaN, treeSampleUs: NaN, processes: 0 };
     try {
       opts.log(`overhead: warm-up pair (${w}x${h}, ${seconds} s, x264 medium)`);
       await bare();
@@ -164,7 +165,7 @@ export function run(opts: BenchOptions): Promise<BenchResult> {
         const b = harnessFirst ? await bare() : await harness();
         pairsOut.push({ bare: harnessFirst ? b : a, harness: harnessFirst ? a : b, order: harnessFirst ? 'harness,bare' : 'bare,harness' });
       }
-      var breakdown = partCosts(sampler);
+      breakdown = partCosts(sampler);
     } finally {
       sampler.stop();
       all.cleanup();

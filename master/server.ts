@@ -247,7 +247,8 @@ export function buildMasterApp(o: MasterOptions): FastifyInstance {
     queue.heartbeat(body.nodeId);
     const job = claimWithCampaign(queue, body.nodeId);
     if (!job) return reply.status(204).send();
-    return job;
+    // The lease length lets the agent check its extension interval (no clocks compared).
+    return { ...job, leaseMs: queue.opts.leaseMs };
   });
 
   app.post<{ Params: { id: string } }>(`${api}/jobs/:id/lease`, async (req, reply) => {

@@ -45,6 +45,19 @@ describe('comparison from a reference offset', () => {
   });
 });
 
+describe('frame matching on static content', () => {
+  it('keeps the given offset when every offset matches alike', async () => {
+    const dir = workDir('align-static');
+    const output = path.join(dir, 'bars.mkv');
+    await runProcess('ffmpeg', ['-hide_banner', '-nostdin', '-loglevel', 'error', '-y', '-f', 'lavfi', '-i', 'smptehdbars=size=320x240:rate=25:duration=2',
+      '-c:v', 'libx264', '-preset', 'ultrafast', '-b:v', '300k', '-pix_fmt', 'yuv420p', output]);
+    const reference = { kind: 'synthetic' as const, source: 'smptehdbars' as const, resolution: qvga, fps: 25 };
+    const a = await alignToReference({ ffmpegPath: 'ffmpeg', reference, output, givenS: 1.2 });
+    expect(a).toMatchObject({ method: 'given', offsetS: 1.2, searchedS: [0, 3.2] });
+    expect(a.matchPsnrDb).toBeGreaterThan(35);
+  }, 30_000);
+});
+
 describe('a puller that joins late (real nginx-rtmp)', () => {
   let rtmp: RtmpServer;
   let dir: string;

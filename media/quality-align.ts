@@ -115,7 +115,7 @@ export async function alignToReference(opts: AlignOptions): Promise<OffsetAlignm
   const given = opts.givenS === null ? null : Math.round(opts.givenS * fps);
   const window = Math.round(VERIFY_WINDOW_S * fps);
   const first = given === null ? 0 : Math.max(0, given - window);
-  // Frames of reference decoded: candidates first..last, each followed by outFrames frames.
+  // Reference frames decoded: every candidate start within the window, plus the span the output frames cover.
   let count: number | null = given === null ? null : given + window - first + span;
   const src: ReferenceSource = { ...reference, startS: undefined };
   if (src.kind === 'synthetic') {

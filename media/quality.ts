@@ -117,6 +117,7 @@ async function resolveOffset(
   opts: ScoreOutputsOptions,
   output: QualityOutputInput,
   ffmpegPath: string,
+  log: Logger,
 ): Promise<{ offsetS: number; alignment: OffsetAlignment | null }> {
   const given = output.referenceOffsetS === undefined ? 0 : output.referenceOffsetS;
   if (given !== null && !(given >= 0 && Number.isFinite(given))) {
@@ -125,16 +126,23 @@ async function resolveOffset(
     });
   }
   if (given !== null && !output.verifyReferenceOffset) return { offsetS: given, alignment: null };
-  const alignment = await alignToReference({
-    ffmpegPath,
-    reference: toReferenceSource(opts),
-    referenceDurationS: opts.referenceDurationS,
-    output: path.resolve(output.path),
-    outputFps: output.fps,
-    givenS: given,
-    timeoutMs: opts.timeoutMs,
-  });
-  return { offsetS: alignment.offsetS, alignment };
+  try {
+    const alignment = await alignToReference({
+      ffmpegPath,
+      reference: toReferenceSource(opts),
+      referenceDurationS: opts.referenceDurationS,
+      output: path.resolve(output.path),
+      outputFps: output.fps,
+      givenS: given,
+      timeoutMs: opts.timeoutMs,
+    });
+    return { offsetS: alignment.offsetS, alignment };
+  } catch (err) {
+    if (given === null || err instanceof InputError) throw err;
+    // The check failed (e.g. too few frames to match): the given offset is still the best we know.
+    log.warn(`quality: could not check the reference offset of rung ${output.rung} by frame matching; using the given ${given} s: ${(err as Error).message}`);
+    return { offsetS: given, alignment: null };
+  }
 }
 
 function describeReference(ref: ReferenceSource): string {
@@ -232,7 +240,7 @@ export async function scoreOutputs(opts: ScoreOutputsOptions): Promise<ScoredQua
     const dir = path.join(path.resolve(opts.workDir), `rung-${output.rung}`);
     await mkdir(dir, { recursive: true });
     const logs = { psnr: 'psnr.log', ssim: 'ssim.log', vmaf: 'vmaf.json' };
-    const { offsetS, alignment } = await resolveOffset(opts, output, ffmpeg.path);
+    const { offsetS, alignment } = await resolveOffset(opts, output, ffmpeg.path, log);
     if (alignment?.method === 'frame-match' && alignment.givenS !== null) {
       log.warn(`quality: rung ${output.rung} matched the reference at ${alignment.offsetS} s, not at the given ${alignment.givenS} s`, {
         matchPsnrDb: alignment.matchPsnrDb,

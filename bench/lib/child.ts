@@ -1,5 +1,6 @@
 /** Runs a TypeScript helper in a fresh Node process (through tsx) and reads the JSON it prints last. */
 import { spawn } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -11,6 +12,41 @@ export interface ChildRun {
   stdout: string;
   stderr: string;
   wallS: number;
+}
+
+/** Every descendant of `pid` (children first found through /proc/<pid>/stat's ppid). */
+export function descendants(pid: number): number[] {
+  const parentOf = new Map<number, number>();
+  for (const d of readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      const stat = readFileSync(`/proc/${d}/stat`, 'utf8');
+      parentOf.set(Number(d), Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]));
+    } catch {
+      /* gone meanwhile */
+    }
+  }
+  const out: number[] = [];
+  const walk = (p: number) => {
+    for (const [c, pp] of parentOf) {
+      if (pp !== p || out.includes(c)) continue;
+      out.push(c);
+      walk(c);
+    }
+  };
+  walk(pid);
+  return out;
+}
+
+/** SIGKILLs a process we started and everything it started (a timed-out helper must not leave a master running). */
+export function killTree(pid: number): void {
+  for (const p of [pid, ...descendants(pid)]) {
+    try {
+      process.kill(p, 'SIGKILL');
+    } catch {
+      /* already gone */
+    }
+  }
 }
 
 /** `node --import tsx script args…` from the repository root, bounded by timeoutMs. */
@@ -29,7 +65,7 @@ export function runTs(script: string, args: string[], opts: { timeoutMs: number;
       stderr += d;
       opts.onStderr?.(String(d));
     });
-    const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs);
+    const timer = setTimeout(() => (child.pid ? killTree(child.pid) : child.kill('SIGKILL')), opts.timeoutMs);
     child.on('error', (err) => {
       clearTimeout(timer);
       reject(err);

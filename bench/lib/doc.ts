@@ -17,6 +17,8 @@ export interface RunFile {
   quick: boolean;
   machine: MachineInfo;
   results: BenchResult[];
+  /** Module of each benchmark by name. */
+  files?: Record<string, string>;
 }
 
 export function renderSection(run: RunFile): string {
@@ -33,21 +35,30 @@ export function renderSection(run: RunFile): string {
   out.push(`| RAPL on this machine | ${m.raplHere ? 'yes' : 'no (fixture trees and the fake NVML library stand in; see each method)'} |`);
   out.push(`| load average at start (1/5/15 min) | ${m.loadAverage.join(' / ')} |`, '');
   out.push(renderMarkdownTable(run.results), '');
-  const missed = run.results.flatMap((r) => r.rows.filter((row) => row.met === false).map((row) => ({ r, row })));
-  const unmeasured = run.results.flatMap((r) => r.rows.filter((row) => row.target && row.met === null).map((row) => ({ r, row })));
   out.push('### Targets missed, and why', '');
-  if (missed.length === 0 && unmeasured.length === 0) out.push('Every target was met in this run.', '');
-  for (const { r, row } of missed) out.push(`- **${r.title} — ${row.label}**: ${row.display} against ${row.target!.text}.`);
-  for (const { r, row } of unmeasured) out.push(`- **${r.title} — ${row.label}**: not measured (${row.note ?? 'no value'}).`);
-  if (missed.length || unmeasured.length) out.push('');
+  const shown = new Set<string>();
+  let anyMiss = false;
   for (const r of run.results) {
-    out.push(`### ${r.title} (\`bench/${r.name === 'analysis' ? 'analysis' : r.name}\`)`, '');
+    const missed = r.rows.filter((row) => row.target && row.met !== true);
+    if (missed.length === 0) continue;
+    anyMiss = true;
+    const what = missed.map((row) =>
+      row.met === false ? `${row.label}: ${row.display} against ${row.target!.text}` : `${row.label}: not measured (${row.note ?? 'no value'})`,
+    );
+    out.push(`- **${r.title}** — ${what.join('; ')}.`);
+    for (const n of r.notes) out.push(`  - ${n}`);
+    shown.add(r.name);
+  }
+  out.push(anyMiss ? '' : 'Every target was met in this run.\n');
+  for (const r of run.results) {
+    out.push(`### ${r.title} (\`${run.files?.[r.name] ?? r.name}\`)`, '');
     out.push(`Load average ${r.load.before} before, ${r.load.after} after; ${Math.round(r.seconds)} s.${r.error ? ` **Failed:** ${r.error}` : ''}`, '');
     if (r.method) out.push(`Method: ${r.method}`, '');
-    for (const n of r.notes) out.push(`- ${n}`);
+    const notes = shown.has(r.name) ? [] : r.notes;
+    for (const n of notes) out.push(`- ${n}`);
     const rowNotes = r.rows.filter((x) => x.note && x.met !== null);
     for (const x of rowNotes) out.push(`- ${x.label}: ${x.note}`);
-    if (r.notes.length || rowNotes.length) out.push('');
+    if (notes.length || rowNotes.length) out.push('');
   }
   out.push(END);
   return out.join('\n');

@@ -48,6 +48,30 @@ async function masterCa(): Promise<string> {
   return r.stdout;
 }
 
+/** Everything test/hosts/hosts.sh may leave behind, listed; empty when clean. */
+async function leftovers(): Promise<string[]> {
+  const found: string[] = [];
+  const bridge = await run('ip', ['link', 'show', 'nspbr0']);
+  if (bridge.code === 0) found.push('bridge nspbr0');
+  const mounts = readFileSync('/proc/mounts', 'utf8').split('\n').filter((l) => l.includes(' /var/lib/ffwatt-test-hosts/'));
+  found.push(...mounts.map((m) => `mount ${m}`));
+  const procs = await run('pgrep', ['-af', 'systemd-nspawn -D /var/lib/ffwatt-test-hosts']);
+  if (procs.stdout.trim()) found.push(`processes ${procs.stdout.trim()}`);
+  const cgroups = await run('bash', ['-c', "compgen -G '/sys/fs/cgroup/*/nsp-*' || true"]);
+  if (cgroups.stdout.trim()) found.push(`cgroups ${cgroups.stdout.trim()}`);
+  return found;
+}
+
+describe('test/hosts/hosts.sh', () => {
+  it('tears down what it started when `up` fails (here: a host that cannot answer in time)', async () => {
+    const r = await run(HOSTS_SH, ['up', '1'], { env: { FFWATT_HOSTS_BOOT_TIMEOUT_S: '0' }, timeoutMs: 25 * MIN });
+    expect(r.code, r.output).not.toBe(0);
+    expect(r.output).toContain('up failed; tearing down');
+    expect(r.output).toContain('down: clean');
+    expect(await leftovers()).toEqual([]);
+  }, 30 * MIN);
+});
+
 describe('site.yml on systemd test hosts (1 master, 2 workers)', () => {
   beforeAll(async () => {
     const bundle = await run(join(REPO, 'scripts/build-bundle.sh'), [], { timeoutMs: 10 * MIN });
@@ -60,6 +84,7 @@ describe('site.yml on systemd test hosts (1 master, 2 workers)', () => {
     rmSync(TMP, { recursive: true, force: true });
     const down = await run(HOSTS_SH, ['down'], { timeoutMs: 5 * MIN });
     expect(down.code, `teardown must leave no mounts, processes, bridge or cgroups:\n${down.output}`).toBe(0);
+    expect(await leftovers()).toEqual([]);
   }, 6 * MIN);
 
   it('converges', async () => {
@@ -168,6 +193,12 @@ describe('site.yml on systemd test hosts (1 master, 2 workers)', () => {
     expect(r.code).not.toBe(0);
     expect(r.output).toMatch(/Validating arguments against arg spec/);
     expect(r.output).toMatch(/ffwatt_master_port.*(int|convert)/);
+  }, 10 * MIN);
+
+  it('refuses a missing or short API token before touching the hosts', async () => {
+    const r = await playbook(['site.yml', '--limit', MASTER.name, '-e', JSON.stringify({ ffwatt_api_token: 'short' })], 10 * MIN);
+    expect(r.code).not.toBe(0);
+    expect(r.output).toContain('ffwatt_api_token must be a string of at least 32 characters');
   }, 10 * MIN);
 
   it('smoke: a tiny matrix submitted from the box runs on the deployed workers and its results come back', async () => {

@@ -53,13 +53,19 @@ describe('playbooks', () => {
     expect(r.code, r.output).toBe(0);
   }, 600_000);
 
-  it('the example fleet inventory has master and workers groups and no secrets', async () => {
+  it('the example fleet inventory has master and workers groups, and takes its secrets from a vault', async () => {
     const r = await run('ansible-inventory', ['-i', 'inventory/prod', '--list']);
     expect(r.code, r.output).toBe(0);
     const inv = JSON.parse(r.stdout) as Record<string, { hosts?: string[] }>;
     expect(inv.master.hosts?.length).toBe(1);
     expect(inv.workers.hosts?.length).toBeGreaterThanOrEqual(2);
-    // the token is a reference to a vault variable, never a value
-    expect(r.stdout).toContain('{{ vault_ffwatt_api_token }}');
+    for (const host of [...inv.master.hosts!, ...inv.workers.hosts!]) {
+      const h = await run('ansible-inventory', ['-i', 'inventory/prod', '--host', host]);
+      expect(h.code, h.output).toBe(0);
+      const vars = JSON.parse(h.stdout) as Record<string, unknown>;
+      // group_vars/all/main.yml is loaded, and the token is a reference to the vault, never a value
+      expect(vars.ffwatt_api_token, host).toBe('{{ vault_ffwatt_api_token }}');
+      expect(vars.ffwatt_user, host).toBe('ffwatt');
+    }
   });
 });

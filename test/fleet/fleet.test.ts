@@ -48,8 +48,13 @@ function writeMasterConfig(name: string, leaseS: number, nodeTimeoutS: number): 
   return file;
 }
 
+/** Every master and agent process started, to check their logs at the end. */
+const started: Proc[] = [];
+const nodeTokensSeen: string[] = [];
+
 async function startMaster(config: string): Promise<Proc> {
   const p = startFfwatt(['master', '--config', config]);
+  started.push(p);
   await waitFor('master /readyz', async () => {
     if (p.child.exitCode !== null) throw new Error(`master exited ${p.child.exitCode}: ${p.output()}`);
     const r = await request(`${base}/readyz`, { dispatcher: tls });
@@ -61,7 +66,7 @@ async function startMaster(config: string): Promise<Proc> {
 
 function startAgent(id: string): Proc {
   const dir = join(TMP, id);
-  return startFfwatt([
+  const p = startFfwatt([
     'agent',
     '--master', base,
     '--token-file', TOKEN_FILE,
@@ -76,6 +81,8 @@ function startAgent(id: string): Proc {
     '--lease-extend-s', '1',
     '--poll-s', '0.5',
   ]);
+  started.push(p);
+  return p;
 }
 const agentMetricsPorts = new Map<string, number>();
 
@@ -299,6 +306,7 @@ describe('fleet: master + 3 agents over TLS', () => {
     const reg = await admin<{ nodeId: string; token: string }>('POST', '/nodes/register', { id: 'skewed', hostname: 'skewed', encoders: { h264: 'libx264' } });
     expect(reg.status).toBe(201);
     const node = reg.body.token;
+    nodeTokensSeen.push(node);
     const { campaignId: skewCampaign } = await submit(matrix({ name: 'skew', codecs: 'h264', durationS: 1, reps: 1 }), { nodeConstraint: ['skewed'] });
     const t0 = Date.now();
     const claim = await api<{ id: string; attempts: number; leaseExpiresAt: number }>(base, 'POST', '/jobs/claim', { token: node, body: { nodeId: 'skewed' }, dispatcher: tls });
@@ -324,6 +332,7 @@ describe('fleet: master + 3 agents over TLS', () => {
     beforeAll(async () => {
       const reg = await admin<{ token: string }>('POST', '/nodes/register', { id: 'intruder', hostname: 'intruder', encoders: { h264: 'libx264' } });
       intruderToken = reg.body.token;
+      nodeTokensSeen.push(intruderToken);
       someJob = jobsOf(campaignId)[0].id;
       before = rowCounts();
     });
@@ -490,5 +499,16 @@ describe('fleet: master + 3 agents over TLS', () => {
     expect(late.body.kind).toBe('stale');
     expectNoLossNoDuplicates(c, 1);
     await waitFor('killed node marked dead', async () => (await admin<{ nodes: Array<{ id: string; state: string }> }>('GET', '/nodes')).body.nodes.find((n) => n.id === victim)?.state === 'dead', 20_000);
+  });
+
+  it('keeps tokens out of every log', () => {
+    expect(started.length).toBeGreaterThanOrEqual(6);
+    for (const p of started) {
+      const out = p.output();
+      expect(out.length).toBeGreaterThan(0);
+      expect(out).not.toContain(TOKEN);
+      for (const t of nodeTokensSeen) expect(out).not.toContain(t);
+      expect(out).not.toMatch(/Bearer\s+\S{16,}/);
+    }
   });
 });

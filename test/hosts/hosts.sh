@@ -21,7 +21,7 @@ SUITE=bookworm
 MIRROR=${FFWATT_HOSTS_MIRROR:-http://deb.debian.org/debian}
 BRIDGE=nspbr0
 NET=10.231.0
-BOOT_TIMEOUT_S=90
+BOOT_TIMEOUT_S=${FFWATT_HOSTS_BOOT_TIMEOUT_S:-90}
 STOP_TIMEOUT_S=15
 
 # debootstrap resolves only plain dependencies: it gets the minimal bootable set, and

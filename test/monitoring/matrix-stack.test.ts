@@ -58,7 +58,7 @@ beforeAll(async () => {
     log: silentLogger,
     progress: false,
     metricsListen: { agent: `127.0.0.1:${agentPort}`, master: `127.0.0.1:${masterPort}` },
-    metricsLingerS: 4, // a few scrapes of the final state
+    metricsLingerS: 10, // scrapes and rule evaluations of the final state, also on a loaded box
     onEvent: (ev) => {
       if (ev.kind === 'job') scenarioOfJob.set(ev.jobId, ev.scenario.key);
       if (ev.kind === 'result') records.push(ev.record);
