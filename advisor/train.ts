@@ -177,46 +177,117 @@ function describeCoverage(rows: TrainingRow[], targets: TargetSpec[]): Pick<Advi
   };
 }
 
-export function trainAdvisor(all: TrainingRow[], opts: TrainOptions = {}): TrainedAdvisor {
-  const { targets, rows, dropped } = chooseTargets(all);
-  const seed = opts.seed ?? 1;
-  const validationFraction = opts.validationFraction ?? 0.25;
-  const ridgeLambda = opts.ridgeLambda ?? 1;
-  const linearStart = opts.linearStart ?? true;
-  const tune = opts.tune ?? true;
-  const baseParams: GbrtParams = { ...DEFAULT_GBRT, ...opts.gbrt };
-  const chosen = {} as AdvisorMeta['training']['chosen'];
-  const held = splitByConfiguration(rows, validationFraction, seed);
-  const train = rows.filter((r) => !held.has(configKey(r.features, r.content)));
-  const valid = rows.filter((r) => held.has(configKey(r.features, r.content)));
-  const spec = buildFeatureSpec(train.map((r) => r.features), opts.contentMethod ?? 'siti');
-  const xTrain = toMatrix(spec, train);
-  const xValid = toMatrix(spec, valid);
+interface Settings {
+  seed: number;
+  validationFraction: number;
+  ridgeLambda: number;
+  linearStart: boolean;
+  tune: boolean;
+  base: GbrtParams;
+  contentMethod: FeatureSpec['contentMethod'];
+}
 
-  const gbrt: GbrtModel[] = [];
-  const ridge: RidgeModel[] = [];
-  const scores: ModelScores = { gbrt: {} as ModelScores['gbrt'], ridge: {} as ModelScores['ridge'] };
-  const residuals = {} as Record<TargetName, Range>;
+function settingsOf(opts: TrainOptions): Settings {
+  return {
+    seed: opts.seed ?? 1,
+    validationFraction: opts.validationFraction ?? 0.25,
+    ridgeLambda: opts.ridgeLambda ?? 1,
+    linearStart: opts.linearStart ?? true,
+    tune: opts.tune ?? true,
+    base: { ...DEFAULT_GBRT, ...opts.gbrt },
+    contentMethod: opts.contentMethod ?? 'siti',
+  };
+}
+
+interface Fitted {
+  spec: FeatureSpec;
+  gbrt: GbrtModel[];
+  ridge: RidgeModel[];
+  chosen: AdvisorMeta['training']['chosen'];
+}
+
+/** Fits ridge and boosted trees for every target on `train` (tuning, if on, sees only these rows). */
+function fitTargets(train: TrainingRow[], targets: TargetSpec[], st: Settings): Fitted {
+  const spec = buildFeatureSpec(train.map((r) => r.features), st.contentMethod);
+  const x = toMatrix(spec, train);
+  const groups = train.map((r) => configKey(r.features, r.content));
+  const out: Fitted = { spec, gbrt: [], ridge: [], chosen: {} as Fitted['chosen'] };
   for (const t of targets) {
     const y = train.map((r) => toModelSpace(t, targetValue(t, r)));
-    const l = fitRidge(xTrain, y, ridgeLambda);
-    const picked = tune
-      ? tuneGbrt(xTrain, y, train.map((r) => configKey(r.features, r.content)), baseParams, { linearStart, ridgeLambda, seed: seed + 1 })
-      : null;
-    const params = picked ? { ...baseParams, loss: picked.loss, maxDepth: picked.maxDepth, nTrees: picked.nTrees } : baseParams;
-    chosen[t.name] = { loss: params.loss, maxDepth: params.maxDepth, nTrees: params.nTrees, cvMae: picked?.cvMae ?? null };
-    const g = fitGbrt(xTrain, y, params, linearStart ? ridgeAsLinear(l) : undefined);
-    gbrt.push(g);
-    ridge.push(l);
-    const actual = valid.map((r) => targetValue(t, r));
-    const pg = predictGbrt(g, xValid);
-    const pl = predictRidge(l, xValid);
-    scores.gbrt[t.name] = errorMetrics(actual, Array.from(pg, (v) => fromModelSpace(t, v)));
-    scores.ridge[t.name] = errorMetrics(actual, Array.from(pl, (v) => fromModelSpace(t, v)));
-    const res = valid.map((r, i) => toModelSpace(t, targetValue(t, r)) - pg[i]);
+    const l = fitRidge(x, y, st.ridgeLambda);
+    const picked = st.tune ? tuneGbrt(x, y, groups, st.base, { linearStart: st.linearStart, ridgeLambda: st.ridgeLambda, seed: st.seed + 1 }) : null;
+    const params = picked ? { ...st.base, loss: picked.loss, maxDepth: picked.maxDepth, nTrees: picked.nTrees } : st.base;
+    out.chosen[t.name] = { loss: params.loss, maxDepth: params.maxDepth, nTrees: params.nTrees, cvMae: picked?.cvMae ?? null };
+    out.gbrt.push(fitGbrt(x, y, params, st.linearStart ? ridgeAsLinear(l) : undefined));
+    out.ridge.push(l);
+  }
+  return out;
+}
+
+/** Model-space predictions of both models for `rows`: [target][row]. */
+function predictBoth(f: Fitted, rows: TrainingRow[]): { gbrt: Float64Array[]; ridge: Float64Array[] } {
+  const x = toMatrix(f.spec, rows);
+  return { gbrt: f.gbrt.map((m) => predictGbrt(m, x)), ridge: f.ridge.map((m) => predictRidge(m, x)) };
+}
+
+function score(targets: TargetSpec[], rows: TrainingRow[], p: { gbrt: Float64Array[]; ridge: Float64Array[] }): ModelScores {
+  const scores: ModelScores = { gbrt: {} as ModelScores['gbrt'], ridge: {} as ModelScores['ridge'] };
+  targets.forEach((t, k) => {
+    const actual = rows.map((r) => targetValue(t, r));
+    scores.gbrt[t.name] = errorMetrics(actual, Array.from(p.gbrt[k], (v) => fromModelSpace(t, v)));
+    scores.ridge[t.name] = errorMetrics(actual, Array.from(p.ridge[k], (v) => fromModelSpace(t, v)));
+  });
+  return scores;
+}
+
+/**
+ * A second, steadier held-out estimate: grouped k-fold cross-validation over ALL rows
+ * (every configuration is held out once; each fold trains, tunes included, on the other
+ * folds), both models, metrics over the pooled out-of-fold predictions. One split of a
+ * small campaign holds out few configurations; this uses every one.
+ */
+export function crossValidate(all: TrainingRow[], opts: TrainOptions = {}, folds = 5): ModelScores & { folds: number } {
+  const { targets, rows } = chooseTargets(all);
+  const st = settingsOf(opts);
+  const keys = [...new Set(rows.map((r) => configKey(r.features, r.content)))].sort();
+  const k = Math.min(folds, keys.length);
+  if (k < 2) throw new InputError('cross-validation needs at least 2 configurations', { field: 'runs' });
+  const rand = mulberry32(st.seed + 7);
+  for (let i = keys.length - 1; i > 0; i--) {
+    const j = Math.floor(rand() * (i + 1));
+    [keys[i], keys[j]] = [keys[j], keys[i]];
+  }
+  const foldOf = new Map(keys.map((key, i) => [key, i % k]));
+  const pooled = { gbrt: targets.map(() => new Float64Array(rows.length)), ridge: targets.map(() => new Float64Array(rows.length)) };
+  for (let f = 0; f < k; f++) {
+    const inFold = rows.map((r) => foldOf.get(configKey(r.features, r.content)) === f);
+    const fitted = fitTargets(rows.filter((_, i) => !inFold[i]), targets, st);
+    const idx = rows.flatMap((_, i) => (inFold[i] ? [i] : []));
+    const p = predictBoth(fitted, idx.map((i) => rows[i]));
+    targets.forEach((_, t) => idx.forEach((row, j) => {
+      pooled.gbrt[t][row] = p.gbrt[t][j];
+      pooled.ridge[t][row] = p.ridge[t][j];
+    }));
+  }
+  return { ...score(targets, rows, pooled), folds: k };
+}
+
+export function trainAdvisor(all: TrainingRow[], opts: TrainOptions = {}): TrainedAdvisor {
+  const { targets, rows, dropped } = chooseTargets(all);
+  const st = settingsOf(opts);
+  const held = splitByConfiguration(rows, st.validationFraction, st.seed);
+  const train = rows.filter((r) => !held.has(configKey(r.features, r.content)));
+  const valid = rows.filter((r) => held.has(configKey(r.features, r.content)));
+  const fitted = fitTargets(train, targets, st);
+  const p = predictBoth(fitted, valid);
+  const scores = score(targets, valid, p);
+  const residuals = {} as Record<TargetName, Range>;
+  targets.forEach((t, k) => {
+    const res = valid.map((r, i) => toModelSpace(t, targetValue(t, r)) - p.gbrt[k][i]);
     // Widened to include 0 so an interval always contains its own prediction (with few held-out runs the residuals can all share a sign).
     residuals[t.name] = { min: Math.min(0, quantile(res, 0.1)), max: Math.max(0, quantile(res, 0.9)) };
-  }
+  });
+  const { spec, gbrt, ridge, chosen } = fitted;
 
   const meta: AdvisorMeta = {
     version: 1,
@@ -226,7 +297,10 @@ export function trainAdvisor(all: TrainingRow[], opts: TrainOptions = {}): Train
     ...describeCoverage(rows, targets),
     campaigns: [...new Set(rows.map((r) => r.campaignId))].sort(),
     trainedAt: new Date().toISOString(),
-    training: { seed, validationFraction, gbrt: baseParams, ridgeLambda, linearStart, tune, chosen },
+    training: {
+      seed: st.seed, validationFraction: st.validationFraction, gbrt: st.base, ridgeLambda: st.ridgeLambda,
+      linearStart: st.linearStart, tune: st.tune, chosen,
+    },
     runs: {
       total: rows.length,
       train: train.length,

@@ -69,8 +69,10 @@ export function run(opts: BenchOptions): Promise<BenchResult> {
         notes.push(
           `At 2,000 agents the p99 claim latency is ${fmt(p99)} ms, not under 20 ms; ${fmt(out.throughput.requestsPerS)} requests/s were served` +
             (out.masterCpu ? ` with the master process busy ${fmt(100 * out.masterCpu.utilization)} % of one core (${fmt(out.masterCpu.msPerRequest)} ms CPU per request)` : '') +
-            `. The load generator (${agents} simulated agents in one Node process) runs on the same 2-core box as the master, and the box is shared with other work, so requests queue for CPU on both sides` +
-            (out.masterCpu && out.masterCpu.utilization < 0.8 ? '; the master was not saturating a core, so most of the latency is queueing outside the master\'s own work (client event loop, connection pool, scheduler)' : '') +
+            `. The load generator (${agents} simulated agents in one Node process) runs on the same 2-core box as the master, which other work shares too` +
+            (out.masterCpu && out.masterCpu.utilization < 0.8
+              ? `. The master was busy only ${fmt(100 * out.masterCpu.utilization)} % of one core while requests waited seconds, so the time goes to waiting, not computing: queued behind other requests in the master, in the load generator's event loop and connection pool, or for the scheduler; this benchmark does not tell them apart (profile the master with FFWATT_BENCH_MASTER_NODE_ARGS=--cpu-prof)`
+              : '') +
             '.',
         );
       }

@@ -18,7 +18,7 @@ import { hostFacts } from '../agent/host-facts.ts';
 import { procCpu, selfCpuSeconds } from './lib/cpu.ts';
 import { measure, runIfMain } from './lib/harness.ts';
 import { openAllMeters } from './lib/meters.ts';
-import { meanCi, median } from './lib/stats.ts';
+import { meanCi } from './lib/stats.ts';
 import { fmt, row, target, type BenchOptions, type BenchResult } from './lib/result.ts';
 
 const TARGET = target('<=', 1, '%');
@@ -87,16 +87,13 @@ async function timed(kind: Trial['kind'], body: () => Promise<void>): Promise<Tr
   return { kind, wallS, childCpuS, selfCpuS, cpuS: childCpuS + selfCpuS };
 }
 
-/** Median CPU-free wall µs of the harness' periodic work: one Sampler tick, one process-tree sample. */
+/** CPU µs of the harness' periodic work, mean over many calls: one Sampler tick, one process-tree sample. */
 function partCosts(sampler: Sampler): { tickUs: number; treeSampleUs: number; processes: number } {
-  const time = (n: number, f: () => void) => {
-    const t: number[] = [];
-    for (let i = 0; i < n; i++) {
-      const t0 = process.hrtime.bigint();
-      f();
-      t.push(Number(process.hrtime.bigint() - t0) / 1000);
-    }
-    return median(t);
+  const cpuPerCall = (n: number, f: () => void) => {
+    const c0 = process.cpuUsage();
+    for (let i = 0; i < n; i++) f();
+    const c = process.cpuUsage(c0);
+    return (c.user + c.system) / n;
   };
   const tree = new ProcTreeMonitor(process.pid);
   let processes = 0;
@@ -105,7 +102,7 @@ function partCosts(sampler: Sampler): { tickUs: number; treeSampleUs: number; pr
   } catch {
     processes = 0;
   }
-  return { tickUs: time(200, () => sampler.tick()), treeSampleUs: time(40, () => tree.sample()), processes };
+  return { tickUs: cpuPerCall(200, () => sampler.tick()), treeSampleUs: cpuPerCall(40, () => tree.sample()), processes };
 }
 
 function runBare(ffmpeg: string, args: string[]): Promise<void> {
@@ -189,8 +186,8 @@ export function run(opts: BenchOptions): Promise<BenchResult> {
       row('bare encode CPU time (mean)', bareCpu.mean, 's', { ci: bareCpu.halfWidth }),
       row('bare encode wall time (mean)', bareWall.mean, 's', { ci: bareWall.halfWidth }),
       row("harness process' own CPU per wall second of a run", harnessSelfPerS.mean, 'ms/s', { ci: harnessSelfPerS.halfWidth }),
-      row(`one Sampler tick (${SAMPLER_HZ}/s; median wall)`, breakdown.tickUs, 'µs'),
-      row(`one process-tree sample (2/s over ${breakdown.processes} processes; median wall)`, breakdown.treeSampleUs, 'µs'),
+      row(`one Sampler tick (${SAMPLER_HZ}/s), CPU`, breakdown.tickUs, 'µs'),
+      row(`one process-tree sample (2/s, ${breakdown.processes} processes on the box), CPU`, breakdown.treeSampleUs, 'µs'),
     ];
     const notes: string[] = [];
     for (const [what, m] of [['CPU', cpu], ['wall', wall]] as const) {
@@ -202,7 +199,7 @@ export function run(opts: BenchOptions): Promise<BenchResult> {
     if (direct.mean > TARGET.value) {
       notes.push(
         `The harness process itself used ${fmt(direct.mean)} % of the encode's CPU time, ${fmt(harnessSelfPerS.mean)} ms per wall second of a run. ` +
-          `Its periodic work accounts for about ${fmt(periodicMsPerS)} ms/s of that: ${SAMPLER_HZ} Sampler ticks of ${fmt(breakdown.tickUs)} µs and 2 process-tree samples of ${fmt(breakdown.treeSampleUs)} µs (runJob's ProcTreeMonitor reads /proc/<pid>/stat of every one of the ${breakdown.processes} processes on the box to attribute CPU to the job). ` +
+          `Its periodic work alone costs about ${fmt(periodicMsPerS)} ms of CPU per second: ${SAMPLER_HZ} Sampler ticks of ${fmt(breakdown.tickUs)} µs and 2 process-tree samples of ${fmt(breakdown.treeSampleUs)} µs (runJob's ProcTreeMonitor reads /proc/<pid>/stat of every one of the ${breakdown.processes} processes on the box to attribute CPU to the job). ` +
           "The rest is per-run work (starting the encode, parsing FFmpeg's progress, energy and record bookkeeping) and the event loop waking on the encode's output; it weighs more the shorter the encode.",
       );
     }

@@ -4,6 +4,7 @@
  * measured section of docs/PERFORMANCE.md.
  *
  *   npx tsx bench/run-all.ts [--quick] [--write-doc] [--only overhead,sampler,…]
+ *   npx tsx bench/run-all.ts --doc-only   (regenerate the doc from the last bench/out/results.json)
  */
 import { mkdirSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
@@ -26,16 +27,17 @@ const BENCHES: Array<{ name: string; file: string; title: string; limitS: number
 ];
 
 function parse(argv: string[]) {
-  const o = { quick: false, writeDoc: false, only: null as string[] | null };
+  const o = { quick: false, writeDoc: false, docOnly: false, only: null as string[] | null };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === '--quick') o.quick = true;
     else if (a === '--write-doc') o.writeDoc = true;
+    else if (a === '--doc-only') o.docOnly = true;
     else if (a === '--only') {
       o.only = (argv[++i] ?? '').split(',').filter(Boolean);
       const unknown = o.only.filter((n) => !BENCHES.some((b) => b.name === n));
       if (unknown.length || !o.only.length) throw new Error(`--only: unknown benchmark(s) ${unknown.join(', ') || '(none given)'}; names: ${BENCHES.map((b) => b.name).join(', ')}`);
-    } else throw new Error(`unknown flag ${a} (flags: --quick, --write-doc, --only NAME[,NAME…])`);
+    } else throw new Error(`unknown flag ${a} (flags: --quick, --write-doc, --doc-only, --only NAME[,NAME…])`);
   }
   return o;
 }
@@ -50,6 +52,17 @@ async function main(): Promise<number> {
   }
   const outDir = join(REPO_ROOT, 'bench', 'out');
   mkdirSync(outDir, { recursive: true });
+  const doc = join(REPO_ROOT, 'docs', 'PERFORMANCE.md');
+  if (o.docOnly) {
+    const saved = join(outDir, 'results.json');
+    if (!existsSync(saved)) {
+      process.stderr.write(`--doc-only: ${saved} not found; run the benchmarks first (npx tsx bench/run-all.ts)\n`);
+      return 2;
+    }
+    writeDoc(doc, JSON.parse(readFileSync(saved, 'utf8')) as RunFile);
+    process.stdout.write(`regenerated the measured section of ${doc} from ${saved}\n`);
+    return 0;
+  }
   const machine = machineInfo();
   const startedAt = new Date().toISOString();
   const t0 = performance.now();
@@ -76,7 +89,6 @@ async function main(): Promise<number> {
   writeFileSync(join(outDir, 'results.json'), JSON.stringify(run, null, 2) + '\n');
   process.stdout.write(`\n${renderTable(results)}\n\nwhole run: ${Math.round(run.seconds)} s; results in bench/out/results.json\n`);
   if (o.writeDoc) {
-    const doc = join(REPO_ROOT, 'docs', 'PERFORMANCE.md');
     writeDoc(doc, run);
     process.stdout.write(`regenerated the measured section of ${doc}\n`);
   }

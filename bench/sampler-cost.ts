@@ -72,7 +72,7 @@ export function run(opts: BenchOptions): Promise<BenchResult> {
       notes.push(
         `At 10 Hz the sampler child uses ${pct(ten).toFixed(2)} % of one core, above the 0.5 % target: ${tickUs.toFixed(0)} µs of CPU per tick, ` +
           `of which the warm reads of all meters take ${readsUs.toFixed(0)} µs (${Object.entries(perRead).map(([m, us]) => `${m} ${us.toFixed(0)}`).join(', ')} µs). ` +
-          'The rest is the timer wake-up and the tick in a process that sleeps between ticks (cold caches, on a shared, loaded box).',
+          'The rest is waking up for every tick (timer, event loop, the process being scheduled back in) and the tick\'s own bookkeeping, which this benchmark does not separate further.',
       );
     }
     return {

@@ -5,11 +5,11 @@
  * ahead by exactly wraps × max_energy_range_uj / 1e6 J.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createServer } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { copyPowercapFixture, type PowercapFixture, type PowercapFixtureName } from '../test/fixtures/powercap/fixture.ts';
 import { openRaplMeter, type RaplMeter } from './rapl.ts';
 import { joulesFromUj } from './units.ts';
+import { freeLoopbackPort } from '../core/net.ts';
 
 const NODE_EXPORTER = '/usr/bin/prometheus-node-exporter';
 const cleanups: Array<() => void> = [];
@@ -23,16 +23,7 @@ function fixture(name: PowercapFixtureName): PowercapFixture {
   return f;
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolve(port));
-    });
-  });
-}
+const freePort = freeLoopbackPort;
 
 /** Starts node_exporter with only the rapl collector on the tree; returns a scrape function. */
 async function startNodeExporter(sysfs: string): Promise<() => Promise<string>> {

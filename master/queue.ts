@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { CampaignPlan, Job, NodeInfo, QueueClass, RunRecord } from '../core/types.ts';
 import type { IdleBaselineRow, Store } from './store.ts';
 import { ciHalfwidthPct } from './repetition.ts';
+import { seededRandom } from '../core/random.ts';
 
 export interface QueueOptions {
   /** Lease length granted on claim and on each extension. */
@@ -33,18 +34,6 @@ export type ResultOutcome =
   | { kind: 'duplicate' }
   | { kind: 'stale'; reason: string }
   | { kind: 'unknown-job' };
-
-/** Seeded PRNG (mulberry32) so the interleaving of repetitions is reproducible from the recorded seed. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function shuffle<T>(items: T[], rand: () => number): T[] {
   const out = items.slice();

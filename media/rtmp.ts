@@ -4,10 +4,10 @@
  * group is registered with process.ts, so Ctrl-C or exit stops it as well.
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
 import { RunError } from '../core/errors.ts';
 import { runProcess, startProcess } from './process.ts';
+import { freeLoopbackPort } from '../core/net.ts';
 
 export const RTMP_MODULE_PATH = '/usr/lib/nginx/modules/ngx_rtmp_module.so';
 
@@ -35,18 +35,7 @@ export interface RtmpServerOptions {
   startTimeoutMs?: number;
 }
 
-/** A port that was free on 127.0.0.1 a moment ago. */
-export function freeLoopbackPort(): Promise<number> {
-  return new Promise((res, rej) => {
-    const srv = createServer();
-    srv.once('error', rej);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      const port = typeof addr === 'object' && addr ? addr.port : 0;
-      srv.close(() => res(port));
-    });
-  });
-}
+export { freeLoopbackPort };
 
 export function nginxConfig(o: { prefix: string; port: number; statPort: number; modulePath: string }): string {
   const p = o.prefix;

@@ -1,23 +1,14 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { request, Agent } from 'undici';
+import { freeLoopbackPort } from '../../core/net.ts';
 
 export const REPO = resolve(import.meta.dirname, '../..');
 export const FFWATT = join(REPO, 'bin/ffwatt.mjs');
 
-export function freePort(): Promise<number> {
-  return new Promise((res, rej) => {
-    const s = createServer();
-    s.once('error', rej);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => res(port));
-    });
-  });
-}
+export const freePort = freeLoopbackPort;
 
 /** A CA, a server certificate for 127.0.0.1/localhost and two client certificates (one from another CA). */
 export function makePki(dir: string): { ca: string; cert: string; key: string; clientCert: string; clientKey: string; rogueCert: string; rogueKey: string } {

@@ -2,8 +2,8 @@
 // addresses and always killed, HTTP polling with a bound.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, mkdirSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
+import { freeLoopbackPort } from '../../core/net.ts';
 
 export const ROOT = resolve(import.meta.dirname, '../..');
 export const MONITORING = join(ROOT, 'monitoring');
@@ -14,17 +14,7 @@ export function workDir(prefix: string): string {
   return mkdtempSync(join(base, `${prefix}-`));
 }
 
-export function freePort(): Promise<number> {
-  return new Promise((res, rej) => {
-    const srv = createServer();
-    srv.once('error', rej);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      const port = typeof addr === 'object' && addr ? addr.port : 0;
-      srv.close(() => res(port));
-    });
-  });
-}
+export const freePort = freeLoopbackPort;
 
 export interface Daemon {
   name: string;
