@@ -147,6 +147,7 @@ export async function runJob(job: ClaimedJob, ctx: JobContext): Promise<RunRecor
 
   // Quality is scored after the measured window closed, so it never counts in the job's energy.
   let quality: RunRecord['quality'] = null;
+  let qualityFailed = false;
   if (!ctx.skipQuality) {
     emit({ kind: 'job', jobId: job.id, scenario: s, repetition: job.repetition, phase: 'quality' });
     try {
@@ -170,6 +171,7 @@ export async function runJob(job: ClaimedJob, ctx: JobContext): Promise<RunRecor
         workDir,
       });
     } catch (err) {
+      qualityFailed = true;
       ctx.log.warn(`quality scoring failed for job ${job.id}: ${(err as Error).message}`);
     }
   }
@@ -186,6 +188,7 @@ export async function runJob(job: ClaimedJob, ctx: JobContext): Promise<RunRecor
       droppedFrames: cell.droppedFrames,
       mode: s.mode,
     }),
+    ...(qualityFailed ? ['quality_failed'] : []),
   ];
   const record = finish(base, t0, {
     ...media,
