@@ -37,7 +37,7 @@ bench: deps test-setup
 	npx tsx bench/run-all.ts
 
 train: deps
-	node advisor/train.mjs --db results/ffwatt.sqlite --out models/
+	node advisor/train.mjs --db results/ffwatt.sqlite --campaign-name advisor-train --out models/
 
 bundle: deps
 	bash scripts/build-bundle.sh

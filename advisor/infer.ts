@@ -67,8 +67,10 @@ export class OnnxAdvisor {
       const intervals = {} as Prediction['intervals'];
       this.meta.targets.forEach((t, j) => {
         const v = raw[i * k + j];
-        values[t.name] = fromModelSpace(t, v);
-        intervals[t.name] = { lo: fromModelSpace(t, v + residuals[t.name].min), hi: fromModelSpace(t, v + residuals[t.name].max) };
+        // VMAF (v0.6.1) lives on 0–100: predictions and bands past it are clipped.
+        const cap = t.metric === 'vmaf' ? (q: number) => Math.min(100, Math.max(0, q)) : (q: number) => q;
+        values[t.name] = cap(fromModelSpace(t, v));
+        intervals[t.name] = { lo: cap(fromModelSpace(t, v + residuals[t.name].min)), hi: cap(fromModelSpace(t, v + residuals[t.name].max)) };
       });
       return { values, intervals };
     });

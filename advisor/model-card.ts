@@ -39,10 +39,18 @@ export interface ModelCard {
     coverage: TrainedAdvisor['meta']['coverage'];
   };
   heldOut: { gbrt: Record<TargetName, ErrorMetrics>; ridge: Record<TargetName, ErrorMetrics> };
+  /** Grouped k-fold cross-validation over all rows (train.ts crossValidate); null when not run. */
+  crossValidated: { folds: number; gbrt: Record<TargetName, ErrorMetrics>; ridge: Record<TargetName, ErrorMetrics> } | null;
   limits: string[];
 }
 
-export function buildModelCard(t: TrainedAdvisor, rows: TrainingRow[], campaigns: CampaignInfo[], files: ModelCard['files']): ModelCard {
+export function buildModelCard(
+  t: TrainedAdvisor,
+  rows: TrainingRow[],
+  campaigns: CampaignInfo[],
+  files: ModelCard['files'],
+  crossValidated: ModelCard['crossValidated'] = null,
+): ModelCard {
   const { meta } = t;
   const flags: Record<string, number> = {};
   for (const r of rows) for (const f of r.flags ?? []) flags[f] = (flags[f] ?? 0) + 1;
@@ -58,7 +66,14 @@ export function buildModelCard(t: TrainedAdvisor, rows: TrainingRow[], campaigns
     `Content: ${meta.contents.length} source(s) (${meta.contents.map((x) => x.content).join('; ')}); content complexity (SI/TI) outside ${c.si.min.toFixed(1)}–${c.si.max.toFixed(1)} / ${c.ti.min.toFixed(1)}–${c.ti.max.toFixed(1)} is refused.`,
     `Encoders: ${Object.keys(meta.grid.presets).sort().join(', ')}; presets only as measured (${Object.entries(meta.grid.presets).map(([e, p]) => `${e}: ${p.join('/')}`).join('; ')}).`,
     `Energy is ${energy.basis} J per encoded minute as measured by ${[...new Set(meta.hardware.map((h) => h.meterSource))].join(', ')}${meta.hardware.some((h) => h.meterSource === 'estimate') ? ' (an ESTIMATE from CPU time, not a hardware counter)' : ''}.`,
-    `Trees predict piecewise-constant values: between measured presets, rates and resolutions the prediction steps rather than interpolates.`,
+    meta.training.linearStart
+      ? `Between measured presets, rates and resolutions the linear part interpolates and the trees step; beyond them nothing is checked, hence the refusals.`
+      : `Trees predict piecewise-constant values: between measured presets, rates and resolutions the prediction steps rather than interpolates.`,
+    ...(flags.noisy_neighbour
+      ? [
+          `${flags.noisy_neighbour} of ${rows.length} runs are flagged noisy_neighbour: other processes loaded the machine while they were measured${meta.hardware.some((h) => h.meterSource === 'estimate') ? ', and the estimate counts machine-wide CPU time, so their energy includes that load' : ''}. Repetitions of one configuration differ by up to 2×; the held-out errors reflect that noise.`,
+        ]
+      : []),
     `Held-out figures come from ${meta.runs.validation} runs of ${meta.runs.validationConfigurations} configurations; with this little data they are indicative, not tight.`,
   ];
   return {
@@ -96,6 +111,7 @@ export function buildModelCard(t: TrainedAdvisor, rows: TrainingRow[], campaigns
       coverage: meta.coverage,
     },
     heldOut: t.scores,
+    crossValidated,
     limits,
   };
 }
@@ -103,10 +119,10 @@ export function buildModelCard(t: TrainedAdvisor, rows: TrainingRow[], campaigns
 const f = (v: number, d = 2) => (Math.abs(v) >= 100 ? v.toFixed(0) : v.toFixed(d));
 
 export function renderModelCard(card: ModelCard): string {
-  const rows = (['energy', 'quality', 'speed'] as TargetName[]).flatMap((t) => {
+  const table = (scores: ModelCard['heldOut']) => (['energy', 'quality', 'speed'] as TargetName[]).flatMap((t) => {
     const unit = card.algorithm.targets.find((x) => x.name === t)?.unit ?? '';
     return (['gbrt', 'ridge'] as const).map((m) => {
-      const s = card.heldOut[m][t];
+      const s = scores[m][t];
       return `| ${t} (${unit}) | ${m === 'gbrt' ? 'boosted trees (shipped)' : 'ridge baseline'} | ${f(s.mae)} | ${f(s.mape, 1)} % | ${s.r2.toFixed(3)} | ${s.n} |`;
     });
   });
@@ -132,10 +148,22 @@ export function renderModelCard(card: ModelCard): string {
     '',
     '## Held-out errors (configurations never seen in training)',
     '',
+    `The shipped model, fitted on the training part, scored on the ${card.data.runs.validationConfigurations} held-out configurations:`,
+    '',
     '| target | model | MAE | MAPE | R² | runs |',
     '| --- | --- | --- | --- | --- | --- |',
-    ...rows,
+    ...table(card.heldOut),
     '',
+    ...(card.crossValidated
+      ? [
+          `Grouped ${card.crossValidated.folds}-fold cross-validation over all runs (every configuration held out once; same recipe, tuning inside each fold), pooled out-of-fold predictions:`,
+          '',
+          '| target | model | MAE | MAPE | R² | runs |',
+          '| --- | --- | --- | --- | --- | --- |',
+          ...table(card.crossValidated).map((l) => l.replace('boosted trees (shipped)', 'boosted trees')),
+          '',
+        ]
+      : []),
     '## Limits',
     '',
     ...card.limits.map((l) => `- ${l}`),

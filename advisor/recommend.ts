@@ -4,8 +4,8 @@
 //
 // - Candidates: encoders both the node has and the model was trained on (an encoder the
 //   node lacks is never proposed; one the model never saw is skipped and listed), the
-//   presets measured for that encoder, and the measured rate values plus the midpoints
-//   between neighbours.
+//   presets measured for that encoder, and the rate values measured for that encoder plus
+//   the midpoints between neighbours.
 // - Uncertainty: each figure carries the 10 %–90 % interval of held-out residuals
 //   (train.ts). The quality filter uses the point prediction; `qualityMarginOk` says
 //   whether the interval's low end also meets the target.
@@ -139,10 +139,10 @@ export function defaultContent(meta: AdvisorMeta): ContentProfile {
   };
 }
 
-/** Measured rate values plus the midpoints between neighbours (geometric for bitrates). */
-export function rateGrid(meta: AdvisorMeta): Array<{ kind: 'crf' | 'bitrate'; value: number }> {
+/** Rate values measured for an encoder plus the midpoints between neighbours (geometric for bitrates). */
+export function rateGrid(meta: AdvisorMeta, encoder: string): Array<{ kind: 'crf' | 'bitrate'; value: number }> {
   const out: Array<{ kind: 'crf' | 'bitrate'; value: number }> = [];
-  const { crf, bitrate } = meta.grid;
+  const { crf, bitrate } = meta.grid.rates[encoder] ?? { crf: [], bitrate: [] };
   crf.forEach((v, i) => {
     out.push({ kind: 'crf', value: v });
     if (i + 1 < crf.length) {
@@ -191,7 +191,7 @@ export async function recommend(predictor: Predictor, meta: AdvisorMeta, q: Reco
   const inputs: FeatureInput[] = [];
   for (const encoder of encoders) {
     for (const preset of meta.grid.presets[encoder]) {
-      for (const rate of rateGrid(meta)) {
+      for (const rate of rateGrid(meta, encoder)) {
         inputs.push({
           codec: meta.grid.codecOf[encoder], encoder, preset, mode: 'file', rate,
           width: q.width, height: q.height, fps: q.fps, streams: 1, si: content.si, ti: content.ti,

@@ -65,7 +65,7 @@ describe('train command', () => {
     const out = join(dir, 'models');
     let stdout = '';
     let stderr = '';
-    const code = await trainCommand(['--db', db, '--out', out, '--no-tune'], { out: (s) => void (stdout += s), err: (s) => void (stderr += s) });
+    const code = await trainCommand(['--db', db, '--out', out, '--no-tune', '--no-cv'], { out: (s) => void (stdout += s), err: (s) => void (stderr += s) });
     expect(stderr).toBe('');
     expect(code).toBe(0);
     expect(stdout).toMatch(/trained on 328 runs/); // 330 minus one failed, one without energy

@@ -9,7 +9,7 @@ import { dirname, join, relative } from 'node:path';
 import { InputError, exitCodeOf } from '../core/errors.ts';
 import { hasSitiFilter, measureContent } from './content.ts';
 import { loadRuns, toTrainingRows } from './dataset.ts';
-import { trainAdvisor } from './train.ts';
+import { crossValidate, trainAdvisor, type TrainOptions } from './train.ts';
 import { writeModelFiles } from './model-files.ts';
 import { buildModelCard, renderModelCard, type CampaignInfo } from './model-card.ts';
 
@@ -48,13 +48,14 @@ export async function trainCommand(argv: string[], io: TrainIo = defaultIo): Pro
     .option('--campaign-name <name>', 'train on the latest finished campaign of this name (e.g. advisor-train)')
     .option('--seed <n>', 'seed of the train/validation split', '1')
     .option('--trees <n>', 'boosting rounds (the most tuning may pick)', '300')
+    .option('--no-cv', 'skip the grouped 5-fold cross-validation reported beside the held-out split')
     .option('--no-tune', 'keep depth 4 and --trees instead of choosing them by cross-validation')
     .option('--json', 'print the model card as JSON')
     .exitOverride()
     .configureOutput({ writeOut: io.out, writeErr: io.err });
   try {
     program.parse(argv, { from: 'user' });
-    const o = program.opts<{ db: string; out: string; campaign?: string[]; campaignName?: string; seed: string; trees: string; tune: boolean; json?: boolean }>();
+    const o = program.opts<{ db: string; out: string; campaign?: string[]; campaignName?: string; seed: string; trees: string; tune: boolean; cv: boolean; json?: boolean }>();
     if (!existsSync(o.db)) throw new InputError(`--db ${o.db}: no such results database`, { field: '--db', fix: 'run a campaign first (npx zx harness/run-matrix.mjs …)' });
     const seed = Number(o.seed);
     const nTrees = Number(o.trees);
@@ -71,11 +72,13 @@ export async function trainCommand(argv: string[], io: TrainIo = defaultIo): Pro
       const method = (await hasSitiFilter()) ? 'siti' : 'proxy';
       const cacheFile = join(dirname(o.db), 'content-cache.json');
       const { rows, dropped } = await toTrainingRows(runs, (input) => measureContent(input, { method, cacheFile }));
-      const trained = trainAdvisor(rows, { seed, gbrt: { nTrees }, tune: o.tune, contentMethod: method });
+      const opts: TrainOptions = { seed, gbrt: { nTrees }, tune: o.tune, contentMethod: method };
+      const trained = trainAdvisor(rows, opts);
+      const cv = o.cv ? crossValidate(rows, opts) : null;
       trained.dropped.unshift(...dropped);
       const paths = writeModelFiles(trained, rows, o.out);
       const rel = (p: string) => relative(process.cwd(), p) || p;
-      const card = buildModelCard(trained, rows, campaignInfo(db, trained.meta.campaigns), { onnx: rel(paths.onnx), features: rel(paths.meta), data: rel(paths.data) });
+      const card = buildModelCard(trained, rows, campaignInfo(db, trained.meta.campaigns), { onnx: rel(paths.onnx), features: rel(paths.meta), data: rel(paths.data) }, cv);
       writeFileSync(join(o.out, 'model-card.json'), JSON.stringify(card, null, 2) + '\n');
       writeFileSync(join(o.out, 'MODEL_CARD.md'), renderModelCard(card));
       if (o.json) io.out(JSON.stringify(card, null, 2) + '\n');
@@ -86,7 +89,12 @@ export async function trainCommand(argv: string[], io: TrainIo = defaultIo): Pro
           `trained on ${trained.meta.runs.total} runs (${trained.meta.runs.validation} held out), wrote ${rel(paths.onnx)}, model card ${rel(join(o.out, 'MODEL_CARD.md'))}\n` +
             (['energy', 'quality', 'speed'] as const)
               .map((t) => `  ${t}: held-out MAPE trees ${g[t].mape.toFixed(1)} %, ridge ${r[t].mape.toFixed(1)} %; R² ${g[t].r2.toFixed(3)} vs ${r[t].r2.toFixed(3)}\n`)
-              .join(''),
+              .join('') +
+            (cv
+              ? (['energy', 'quality', 'speed'] as const)
+                  .map((t) => `  ${t}: ${cv.folds}-fold CV MAPE trees ${cv.gbrt[t].mape.toFixed(1)} %, ridge ${cv.ridge[t].mape.toFixed(1)} %\n`)
+                  .join('')
+              : ''),
         );
       }
       return 0;

@@ -70,7 +70,12 @@ export interface AdvisorMeta {
   hardware: HardwareEntry[];
   contents: Array<{ content: string; si: number; ti: number }>;
   /** Presets measured per encoder and rate values per kind (the recommender's grid). */
-  grid: { presets: Record<string, string[]>; crf: number[]; bitrate: number[]; codecOf: Record<string, string> };
+  grid: {
+    presets: Record<string, string[]>;
+    /** Measured rate values per encoder (crf scales differ between encoders). */
+    rates: Record<string, { crf: number[]; bitrate: number[] }>;
+    codecOf: Record<string, string>;
+  };
   campaigns: string[];
   trainedAt: string;
   /** How it was trained: enough to train the same model again from the same rows. */
@@ -142,6 +147,8 @@ function describeCoverage(rows: TrainingRow[], targets: TargetSpec[]): Pick<Advi
   const quality = targets.find((t) => t.name === 'quality')!;
   const hardware = new Map<string, HardwareEntry>();
   const presets: Record<string, Set<string>> = {};
+  const rates: Record<string, { crf: Set<number>; bitrate: Set<number> }> = {};
+  const sorted = (v: Set<number>) => [...v].sort((a, b) => a - b);
   const codecOf: Record<string, string> = {};
   for (const x of f) {
     const name = hardwareName(x);
@@ -150,6 +157,8 @@ function describeCoverage(rows: TrainingRow[], targets: TargetSpec[]): Pick<Advi
     h.runs++;
     hardware.set(name, h);
     (presets[x.encoder] ??= new Set()).add(x.preset);
+    const r = (rates[x.encoder] ??= { crf: new Set(), bitrate: new Set() });
+    r[x.rate.kind].add(x.rate.value);
     codecOf[x.encoder] = x.codec;
   }
   const contents = new Map<string, { content: string; si: number; ti: number }>();
@@ -170,8 +179,7 @@ function describeCoverage(rows: TrainingRow[], targets: TargetSpec[]): Pick<Advi
     contents: [...contents.values()],
     grid: {
       presets: Object.fromEntries(Object.entries(presets).map(([e, s]) => [e, [...s]])),
-      crf: [...new Set(crf)].sort((a, b) => a - b),
-      bitrate: [...new Set(bitrate)].sort((a, b) => a - b),
+      rates: Object.fromEntries(Object.entries(rates).map(([e, r]) => [e, { crf: sorted(r.crf), bitrate: sorted(r.bitrate) }])),
       codecOf,
     },
   };

@@ -18,11 +18,13 @@ const raplRoot = flag('--rapl');
 const gpus = Number(flag('--gpus') ?? 0);
 const meters: Meter[] = [];
 let gpuStats: (() => GpuStat[]) | undefined;
+const cleanups: Array<() => void> = [];
 if (raplRoot) meters.push(openFixtureRapl(raplRoot));
 if (gpus > 0) {
   const nvml = openFakeNvml(gpus);
   meters.push(nvml.meter);
   gpuStats = nvml.gpuStats;
+  cleanups.push(nvml.cleanup);
 }
 if (args.includes('--estimate')) {
   const p = openEstimateMeter();
@@ -35,4 +37,8 @@ const addr = server.address();
 if (!addr || typeof addr === 'string') throw new Error('exporter: no TCP address');
 process.stdout.write(JSON.stringify({ port: addr.port, pid: process.pid, zones: meters.reduce((n, m) => n + m.zones().length, 0) }) + '\n');
 process.stdin.resume();
-process.stdin.on('end', () => process.exit(0));
+process.stdin.on('end', () => {
+  server.close();
+  for (const c of cleanups) c();
+  process.exit(0);
+});

@@ -32,12 +32,12 @@ export function run(cmd: string, args: string[], opts: { env?: NodeJS.ProcessEnv
     const child = spawn(cmd, args, {
       cwd: REPO,
       env: { ...process.env, ANSIBLE_NOCOLOR: '1', ANSIBLE_FORCE_COLOR: '0', PY_COLORS: '0', ...opts.env },
-      stdio: ['pipe', 'pipe', 'pipe'],
+      stdio: [opts.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
     });
     let stdout = '';
     let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
+    child.stdout!.on('data', (d) => (stdout += d));
+    child.stderr!.on('data', (d) => (stderr += d));
     const timer = setTimeout(() => child.kill('SIGTERM'), opts.timeoutMs ?? 20 * 60_000);
     child.on('error', (err) => {
       clearTimeout(timer);
@@ -47,7 +47,10 @@ export function run(cmd: string, args: string[], opts: { env?: NodeJS.ProcessEnv
       clearTimeout(timer);
       res({ code, stdout, stderr, output: `${stdout}\n${stderr}` });
     });
-    child.stdin.end(opts.input ?? '');
+    if (opts.input !== undefined && child.stdin) {
+      child.stdin.on('error', () => {}); // the child may exit before reading its input
+      child.stdin.end(opts.input);
+    }
   });
 }
 
