@@ -28,6 +28,8 @@ export interface RecentRun {
   psnr: number | null;
   ssim: number | null;
   qualityPerJoule: number | null;
+  /** Quality per J/encoded minute relative to the best run of the same content, resolution and energy source (0..1]. */
+  efficiency?: number | null;
   /** Wall seconds of the run; needed for the instance cost (absent = no instance cost series). */
   wallS?: number | null;
 }
@@ -201,6 +203,7 @@ export function createMasterMetrics(source: MasterMetricsSource, cost: CostConfi
   scalarRunGauge('ffwatt_run_psnr_db', 'PSNR of the latest run of a scenario on a node, in decibels.', (r) => r.psnr);
   scalarRunGauge('ffwatt_run_ssim', 'SSIM (0..1) of the latest run of a scenario on a node.', (r) => r.ssim);
   scalarRunGauge('ffwatt_run_quality_per_joule', 'Quality score per joule of the latest run of a scenario on a node (see docs/metrics.md).', (r) => r.qualityPerJoule);
+  scalarRunGauge('ffwatt_run_efficiency_ratio', 'Efficiency score of the latest run of a scenario on a node: quality per J/encoded minute relative to the best measured run of the same content, resolution and energy source (0..1].', (r) => r.efficiency ?? null);
   runGauge('ffwatt_run_cost_currency', 'Cost of the latest run of a scenario on a node in the configured currency; kind=energy (gross kWh x price) or instance (wall hours x instance cost).', ['kind', 'currency'], (g, r, l) => {
     if (finite(r.grossJ)) g.set({ ...l, kind: 'energy', currency: cost.currency }, (r.grossJ / JOULES_PER_KWH) * cost.pricePerKwh);
     if (finite(r.wallS)) g.set({ ...l, kind: 'instance', currency: cost.currency }, (r.wallS / 3600) * cost.instanceCostPerHour);
