@@ -51,7 +51,7 @@ export function run(opts: BenchOptions): Promise<BenchResult> {
       exporter.stop();
       tree.cleanup();
     }
-  });
+  }, { label: 'scrape latency p99', unit: 'ms', target: TARGET });
 }
 
 await runIfMain(import.meta.url, run);

@@ -50,10 +50,14 @@ export function killTree(pid: number): void {
 }
 
 /** `node --import tsx script args…` from the repository root, bounded by timeoutMs. */
-export function runTs(script: string, args: string[], opts: { timeoutMs: number; env?: NodeJS.ProcessEnv; onStderr?: (s: string) => void }): Promise<ChildRun> {
+export function runTs(
+  script: string,
+  args: string[],
+  opts: { timeoutMs: number; env?: NodeJS.ProcessEnv; onStderr?: (s: string) => void; nodeArgs?: string[] },
+): Promise<ChildRun> {
   return new Promise((resolvePromise, reject) => {
     const t0 = performance.now();
-    const child = spawn(process.execPath, ['--import', 'tsx', resolve(REPO_ROOT, script), ...args], {
+    const child = spawn(process.execPath, [...(opts.nodeArgs ?? []), '--import', 'tsx', resolve(REPO_ROOT, script), ...args], {
       cwd: REPO_ROOT,
       env: { ...process.env, ...opts.env },
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -113,8 +117,8 @@ export function jsonDoc<T>(stdout: string): T | null {
 }
 
 /** Runs a helper that prints one JSON line; throws with its stderr tail when it fails. */
-export async function runTsJson<T>(script: string, args: string[], timeoutMs: number, env?: NodeJS.ProcessEnv): Promise<T> {
-  const r = await runTs(script, args, { timeoutMs, env });
+export async function runTsJson<T>(script: string, args: string[], timeoutMs: number, nodeArgs?: string[]): Promise<T> {
+  const r = await runTs(script, args, { timeoutMs, nodeArgs });
   const out = lastJson<T>(r.stdout);
   if (r.code !== 0 || !out) {
     const why = r.signal ? `killed by ${r.signal} (limit ${timeoutMs / 1000} s)` : `exit ${r.code}`;

@@ -7,10 +7,17 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { load1 } from './cpu.ts';
-import { missingRow, type BenchBody, type BenchOptions, type BenchResult } from './result.ts';
+import { missingRow, type BenchBody, type BenchOptions, type BenchResult, type Target } from './result.ts';
 import { renderTable } from './table.ts';
 
-export async function measure(name: string, title: string, opts: BenchOptions, body: () => Promise<BenchBody>): Promise<BenchResult> {
+/** `primary`: the row that carries the benchmark's target, reported missing (with why) if the body throws. */
+export async function measure(
+  name: string,
+  title: string,
+  opts: BenchOptions,
+  body: () => Promise<BenchBody>,
+  primary?: { label: string; unit: string; target: Target },
+): Promise<BenchResult> {
   const startedAt = new Date().toISOString();
   const before = load1();
   const t0 = performance.now();
@@ -20,7 +27,7 @@ export async function measure(name: string, title: string, opts: BenchOptions, b
   } catch (err) {
     const msg = err instanceof Error ? err.message : String(err);
     opts.log(`${name}: failed: ${msg}`);
-    b = { title, method: '', rows: [missingRow(title, '', `benchmark failed: ${msg}`)], details: { stack: (err as Error)?.stack }, notes: [], error: msg };
+    b = { title, method: '', rows: [missingRow(primary?.label ?? title, primary?.unit ?? '', `benchmark failed: ${msg}`, primary?.target)], details: { stack: (err as Error)?.stack }, notes: [], error: msg };
   }
   return { name, quick: opts.quick, startedAt, seconds: (performance.now() - t0) / 1000, load: { before, after: load1() }, ...b };
 }
