@@ -1,32 +1,13 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { FfwattEvent, RunRecord } from '../core/types.ts';
-import type { Logger } from '../core/log.ts';
-import { measureIdle, type IdleBaseline, type Sampler } from '../energy/index.ts';
-import type { EncoderReport } from '../media/encoders.ts';
-import type { RtmpServer } from '../media/rtmp.ts';
-import type { ProcTreeUsage } from '../energy/proctree.ts';
+import type { RunRecord } from '../core/types.ts';
+import { measureIdle, type IdleBaseline } from '../energy/index.ts';
 import type { ClaimedJob, IdleReport, MasterClient } from './client.ts';
-import type { HostFacts } from './host-facts.ts';
-import { runJob } from './run-job.ts';
+import { runJob, type JobContext } from './run-job.ts';
 import type { ResultOutcome } from '../master/queue.ts';
 
-export interface WorkerOptions {
+/** What the loop needs: the per-job context of run-job.ts (less what the loop decides per job), plus the master. */
+export interface WorkerOptions extends Omit<JobContext, 'idle' | 'signal' | 'sleep'> {
   client: MasterClient;
-  nodeId: string;
-  sampler: Sampler;
-  encoders: EncoderReport;
-  host: HostFacts;
-  workDir: string;
-  log: Logger;
-  onEvent?: (ev: FfwattEvent) => void;
-  onResources?: (jobId: string, usage: ProcTreeUsage) => void;
-  estimateWattsPerCore?: number | null;
-  ffmpegPath?: string;
-  qualityFfmpegPath?: string;
-  vmafModel?: string | null;
-  skipQuality?: boolean;
-  keepOutputs?: boolean;
-  rtmp?: () => Promise<RtmpServer>;
   /** How often a running job's lease is extended (and cancel checked). */
   leaseExtendMs?: number;
   /** Idle baselines older than this are measured again before the next job. */
@@ -73,25 +54,8 @@ export class Worker {
           .catch((err) => o.log.warn(`lease extension for ${job.id} failed: ${(err as Error).message}`));
       }, o.leaseExtendMs ?? 10_000);
       const { baseline, fresh } = await this.idleBaseline(job, controller.signal);
-      const record = await runJob(job, {
-        nodeId: o.nodeId,
-        sampler: o.sampler,
-        encoders: o.encoders,
-        host: o.host,
-        workDir: o.workDir,
-        idle: baseline,
-        ffmpegPath: o.ffmpegPath,
-        qualityFfmpegPath: o.qualityFfmpegPath,
-        vmafModel: o.vmafModel,
-        skipQuality: o.skipQuality,
-        keepOutputs: o.keepOutputs,
-        rtmp: o.rtmp,
-        signal: controller.signal,
-        onEvent: o.onEvent,
-        onResources: o.onResources,
-        estimateWattsPerCore: o.estimateWattsPerCore,
-        log: o.log,
-      });
+      const { client: _client, leaseExtendMs: _lease, idleRecheckMs: _recheck, deliver: _deliver, ...context } = o;
+      const record = await runJob(job, { ...context, idle: baseline, signal: controller.signal });
       clearInterval(lease);
       const idle: IdleReport | null = fresh && baseline ? idleReport(o.nodeId, baseline) : null;
       const outcome = o.deliver ? await o.deliver(record, idle) : await o.client.postResult(record, idle);

@@ -15,7 +15,6 @@ const repoRoot = path.resolve(import.meta.dirname, '..');
 const VMAF_FFMPEG = path.join(repoRoot, 'node_modules', '@ffmpeg-installer', 'linux-x64', 'ffmpeg');
 const MODELS = path.resolve(repoRoot, '..', 'shared', 'vmaf');
 const PKL = path.join(MODELS, 'vmaf_v0.6.1.pkl');
-const JSON_MODEL = path.join(MODELS, 'vmaf_v0.6.1.json');
 const ENCODER = 'ffmpeg';
 const nhd = { width: 640, height: 360 };
 const reference: InputSpec = { kind: 'synthetic', source: 'testsrc2', resolution: nhd, fps: 30 };
