@@ -21,10 +21,12 @@ import { allQueries } from './dashboards.ts';
 import { ROOT, freePort, waitFor, workDir } from './helpers.ts';
 import { startStack, type Stack } from './stack.ts';
 
+// Long enough that 1-second scrapes see every job while it runs (cooldown counts as running)
+// and its FFmpeg gauges while it encodes, also on a fast, quiet machine.
 const MATRIX = `name: monitoring-e2e
-input: {source: testsrc2, resolution: 320x240, fps: 30}
+input: {source: testsrc2, resolution: 640x360, fps: 30}
 repetitions: {min: 1, max: 1, ci_halfwidth_pct: 50}
-cooldown_s: 0
+cooldown_s: 2.5
 idle_baseline_s: 1
 scenarios:
   - mode: file
@@ -32,7 +34,7 @@ scenarios:
     preset: [ultrafast, veryfast]
     rate: {crf: 30}
     warmup_s: 0.5
-    duration_s: 2
+    duration_s: 20
 `;
 
 const node = localNodeId(hostname());
