@@ -14,7 +14,7 @@ import type { HostFacts } from './host-facts.ts';
 import { runFlags } from './flags.ts';
 
 /** How often the job's process tree is read during the window (peak memory; see bench/overhead.ts). */
-const TREE_SAMPLE_MS = 2000;
+export const TREE_SAMPLE_MS = 2000;
 
 export interface JobContext {
   nodeId: string;

@@ -12,7 +12,7 @@ import type { Scenario } from '../core/types.ts';
 import { silentLogger } from '../core/log.ts';
 import { ProcTreeMonitor, Sampler } from '../energy/index.ts';
 import { buildEncodeArgs, defaultFfmpegPath, detectEncoders } from '../media/index.ts';
-import { runJob, type JobContext } from '../agent/run-job.ts';
+import { runJob, TREE_SAMPLE_MS, type JobContext } from '../agent/run-job.ts';
 import type { ClaimedJob } from '../agent/client.ts';
 import { hostFacts } from '../agent/host-facts.ts';
 import { procCpu, selfCpuSeconds } from './lib/cpu.ts';
@@ -178,7 +178,7 @@ export function run(opts: BenchOptions): Promise<BenchResult> {
     const bareCpu = meanCi(pairsOut.map((p) => p.bare.cpuS));
     const bareWall = meanCi(pairsOut.map((p) => p.bare.wallS));
     const harnessSelfPerS = meanCi(pairsOut.map((p) => (1000 * p.harness.selfCpuS) / p.harness.wallS));
-    const periodicMsPerS = (SAMPLER_HZ * breakdown.tickUs + 2 * breakdown.treeSampleUs) / 1000;
+    const periodicMsPerS = (SAMPLER_HZ * breakdown.tickUs + (1000 / TREE_SAMPLE_MS) * breakdown.treeSampleUs) / 1000;
     const rows = [
       row('extra CPU time, harness vs bare (mean of pair ratios, 95 % CI)', cpu.mean, '%', { target: TARGET, ci: cpu.halfWidth }),
       row('extra wall time, harness vs bare (95 % CI)', wall.mean, '%', { target: TARGET, ci: wall.halfWidth }),
@@ -187,7 +187,7 @@ export function run(opts: BenchOptions): Promise<BenchResult> {
       row('bare encode wall time (mean)', bareWall.mean, 's', { ci: bareWall.halfWidth }),
       row("harness process' own CPU per wall second of a run", harnessSelfPerS.mean, 'ms/s', { ci: harnessSelfPerS.halfWidth }),
       row(`one Sampler tick (${SAMPLER_HZ}/s), CPU`, breakdown.tickUs, 'µs'),
-      row(`one process-tree sample (2/s, ${breakdown.processes} processes on the box), CPU`, breakdown.treeSampleUs, 'µs'),
+      row(`one process-tree sample (every ${TREE_SAMPLE_MS / 1000} s, ${breakdown.processes} processes on the box), CPU`, breakdown.treeSampleUs, 'µs'),
     ];
     const notes: string[] = [];
     for (const [what, m] of [['CPU', cpu], ['wall', wall]] as const) {
