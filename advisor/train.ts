@@ -14,6 +14,7 @@ import { fitRidge, predictRidge, ridgeAsLinear, type RidgeModel } from './ridge.
 import { errorMetrics, quantile, type ErrorMetrics } from './metrics.ts';
 import { chooseTargets, fromModelSpace, targetValue, toModelSpace, type TargetName, type TargetSpec } from './targets.ts';
 import { configKey, hardwareName, type TrainingRow } from './dataset.ts';
+import { seededRandom } from '../core/random.ts';
 
 export interface TrainOptions {
   gbrt?: Partial<GbrtParams>;
@@ -105,17 +106,6 @@ export interface TrainedAdvisor {
   dropped: Array<{ jobId: string; reason: string }>;
 }
 
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /** Splits rows by configuration: returns the set of configuration keys held out. */
 export function splitByConfiguration(rows: TrainingRow[], fraction: number, seed: number): Set<string> {
   const keys = [...new Set(rows.map((r) => configKey(r.features, r.content)))].sort();
@@ -125,7 +115,7 @@ export function splitByConfiguration(rows: TrainingRow[], fraction: number, seed
       fix: 'train on a campaign with more scenarios',
     });
   }
-  const rand = mulberry32(seed);
+  const rand = seededRandom(seed);
   for (let i = keys.length - 1; i > 0; i--) {
     const j = Math.floor(rand() * (i + 1));
     [keys[i], keys[j]] = [keys[j], keys[i]];
@@ -260,7 +250,7 @@ export function crossValidate(all: TrainingRow[], opts: TrainOptions = {}, folds
   const keys = [...new Set(rows.map((r) => configKey(r.features, r.content)))].sort();
   const k = Math.min(folds, keys.length);
   if (k < 2) throw new InputError('cross-validation needs at least 2 configurations', { field: 'runs' });
-  const rand = mulberry32(st.seed + 7);
+  const rand = seededRandom(st.seed + 7);
   for (let i = keys.length - 1; i > 0; i--) {
     const j = Math.floor(rand() * (i + 1));
     [keys[i], keys[j]] = [keys[j], keys[i]];
