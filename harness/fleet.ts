@@ -3,13 +3,14 @@ import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import type { CampaignPlan } from '../core/types.ts';
-import { EXIT_OK, EXIT_RUN_FAILED, InputError, RunError } from '../core/errors.ts';
+import { EXIT_OK, InputError, RunError } from '../core/errors.ts';
 import type { Logger } from '../core/log.ts';
 import { HttpMasterClient } from '../agent/http-client.ts';
 import { readToken } from '../master/config.ts';
 import { importCampaign, type CampaignExport } from '../master/export.ts';
 import { Store } from '../master/store.ts';
 import type { RunCommandOptions } from './run-command.ts';
+import { reportAndPrint } from './report-output.ts';
 
 const run = promisify(execFile);
 const FOLLOW_OUTAGE_MS = 5 * 60_000;
@@ -138,15 +139,7 @@ export async function runFleetCommand(plan: CampaignPlan, o: RunCommandOptions, 
       store.close();
     }
     const counts = exp.body.jobs.reduce<Record<string, number>>((acc, j) => ((acc[j.state as string] = (acc[j.state as string] ?? 0) + 1), acc), {});
-    const analyzers = o.report === false ? null : await import('../analyzers/report.ts');
-    const reports = analyzers ? await analyzers.writeReports({ db: dbPath, campaignId, outDir: join(resolve(o.out), 'reports', campaignId) }) : null;
-    if (o.json) process.stdout.write(JSON.stringify({ campaignId, master: target.masterUrl, status, counts, dbPath, reports: reports?.files ?? null }, null, 2) + '\n');
-    else {
-      if (analyzers && reports) process.stdout.write('\n' + analyzers.renderSummaryMarkdown(reports.model) + '\n');
-      process.stdout.write(`\nresults: ${dbPath} (campaign ${campaignId}, ${status})\n`);
-      if (reports) process.stdout.write(`report:  ${reports.files.html ?? Object.values(reports.files)[0]}\n`);
-    }
-    return (counts.failed ?? 0) > 0 || status !== 'done' ? EXIT_RUN_FAILED : EXIT_OK;
+    return await reportAndPrint(o, { campaignId, dbPath, status, counts }, { master: target.masterUrl });
   } finally {
     await client.close();
   }

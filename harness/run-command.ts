@@ -1,8 +1,9 @@
-import { resolve, join } from 'node:path';
-import { InputError, EXIT_OK, EXIT_RUN_FAILED } from '../core/errors.ts';
+import { resolve } from 'node:path';
+import { InputError } from '../core/errors.ts';
 import type { Logger } from '../core/log.ts';
 import { loadMatrix } from './matrix/index.ts';
 import { runLocalCampaign } from './local.ts';
+import { reportAndPrint } from './report-output.ts';
 
 export interface RunCommandOptions {
   matrix?: string;
@@ -62,16 +63,7 @@ export async function runCommand(o: RunCommandOptions, log: Logger, signal?: Abo
     metricsListen: o.metrics ? { agent: LOCAL_AGENT_METRICS, master: LOCAL_MASTER_METRICS } : undefined,
     metricsLingerS: o.metricsLinger === undefined ? undefined : positiveNumber(o.metricsLinger, '--metrics-linger'),
   });
-  const reportDir = join(resolve(o.out), 'reports', result.campaignId);
-  const analyzers = o.report === false ? null : await import('../analyzers/report.ts');
-  const reports = analyzers ? await analyzers.writeReports({ db: result.dbPath, campaignId: result.campaignId, outDir: reportDir }) : null;
-  if (o.json) {
-    process.stdout.write(JSON.stringify({ ...result, reports: reports?.files ?? null, summary: reports?.model ?? null }, null, 2) + '\n');
-  } else {
-    if (analyzers && reports) process.stdout.write('\n' + analyzers.renderSummaryMarkdown(reports.model) + '\n');
-    process.stdout.write(`\nresults: ${result.dbPath} (campaign ${result.campaignId}, ${result.status})\n`);
-    if (reports) process.stdout.write(`report:  ${reports.files.html ?? Object.values(reports.files)[0]}\n`);
-  }
+  const code = await reportAndPrint(o, result);
   if (signal?.aborted) return 130;
-  return result.counts.failed > 0 || result.status !== 'done' ? EXIT_RUN_FAILED : EXIT_OK;
+  return code;
 }

@@ -133,9 +133,12 @@ function killAllNow(): void {
 }
 
 function onSignal(sig: NodeJS.Signals): void {
+  // Decided when the signal arrives: a handler of the program that is gone 1.5 s later (it
+  // finished its own shutdown) still owned this signal, and the program exits as it chose.
+  const onlyOurs = process.listenerCount(sig) <= 1;
   void stopAllProcesses(1500).then(() => {
     // Only ours listening: behave as the default would and die by the same signal.
-    if (process.listenerCount(sig) <= 1) {
+    if (onlyOurs) {
       process.removeAllListeners(sig);
       process.kill(process.pid, sig);
     }
