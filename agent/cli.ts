@@ -9,7 +9,7 @@ import { detectEncoders } from '../media/encoders.ts';
 import { startRtmpServer, type RtmpServer } from '../media/rtmp.ts';
 import { readToken } from '../master/config.ts';
 import { serveMetrics } from './serve-metrics.ts';
-import { hostFacts } from './host-facts.ts';
+import { hostFacts, nodeRegistration, provenanceMeters } from './host-facts.ts';
 import { HttpMasterClient } from './http-client.ts';
 import { createAgentMetrics } from './metrics.ts';
 import { ResultSpool } from './spool.ts';
@@ -57,21 +57,14 @@ export async function agentCommand(argv: string[], _cliLog: Logger, signal: Abor
   const host = hostFacts({
     sysfsRoot: f.sysfs,
     hybridMaster: Boolean(f.hybridMaster),
-    meters: [...meters.map((m) => ({ meter: m.name, source: m.source, valid: true })), ...refused.map((r) => ({ meter: r.meter, source: r.source, valid: false, note: r.reason }))],
+    meters: provenanceMeters(meters, refused),
   });
   const nodeId: string = f.nodeId ?? hostname();
   const metrics = createAgentMetrics({ meters: () => meters, nodeId });
   const metricsServer = await serveMetrics(f.metricsListen, () => metrics.metricsText(), metrics.registry.contentType);
 
   const client = new HttpMasterClient({ masterUrl: f.master, token, caCert: f.caCert, clientCert: f.clientCert, clientKey: f.clientKey });
-  const registration = {
-    id: nodeId,
-    hostname: host.hostname,
-    hardware: { cpuModel: host.cpuModel, cores: host.cores, kernel: host.kernel },
-    encoders: encoders.codecMap as Record<string, string>,
-    meters: [...meters.map((m) => ({ meter: m.name, source: m.source, ok: true })), ...refused.map((r) => ({ meter: r.meter, source: r.source, ok: false, reason: r.reason }))],
-    labels: f.label ?? [],
-  };
+  const registration = nodeRegistration(nodeId, host, encoders, f.label ?? []);
   // The master may be down or restarting: keep trying to register (bounded backoff) until stopped.
   for (let wait = 500; !signal.aborted; wait = Math.min(wait * 2, 15_000)) {
     try {

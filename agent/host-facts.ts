@@ -2,6 +2,9 @@ import { createHash } from 'node:crypto';
 import { createReadStream, statSync } from 'node:fs';
 import { cpus, hostname, release } from 'node:os';
 import type { InputSpec, Provenance } from '../core/types.ts';
+import type { Meter, MeterRefusal } from '../energy/index.ts';
+import type { EncoderReport } from '../media/encoders.ts';
+import type { NodeRegistration } from './client.ts';
 import { readPreflight, type Preflight } from '../energy/preflight.ts';
 
 /** Facts about this machine that go into every run's provenance. */
@@ -52,5 +55,25 @@ export function hostFacts(opts: { sysfsRoot?: string; meters: Provenance['meters
       const st = statSync(input.path, { throwIfNoEntry: false });
       return st ? (fileHashes.get(`${input.path}:${st.size}:${st.mtimeMs}`) ?? null) : null;
     },
+  };
+}
+
+/** Every meter tried on this host, used or refused (with the reason), as provenance records them. */
+export function provenanceMeters(meters: Meter[], refused: MeterRefusal[]): Provenance['meters'] {
+  return [
+    ...meters.map((m) => ({ meter: m.name, source: m.source, valid: true })),
+    ...refused.map((r) => ({ meter: r.meter, source: r.source, valid: false, note: r.reason })),
+  ];
+}
+
+/** What this host tells the master when it registers: hardware, usable encoders, meters. */
+export function nodeRegistration(id: string, host: HostFacts, encoders: EncoderReport, labels: string[]): NodeRegistration {
+  return {
+    id,
+    hostname: host.hostname,
+    hardware: { cpuModel: host.cpuModel, cores: host.cores, kernel: host.kernel },
+    encoders: encoders.codecMap as Record<string, string>,
+    meters: host.meters.map((m) => ({ meter: m.meter, source: m.source, ok: m.valid, ...(m.note ? { reason: m.note } : {}) })),
+    labels,
   };
 }

@@ -9,7 +9,7 @@ import { startRtmpServer, type RtmpServer } from '../media/rtmp.ts';
 import { JobQueue } from '../master/queue.ts';
 import { Store } from '../master/store.ts';
 import { InProcessClient } from '../agent/in-process-client.ts';
-import { hashInputFile, hostFacts } from '../agent/host-facts.ts';
+import { hashInputFile, hostFacts, nodeRegistration, provenanceMeters } from '../agent/host-facts.ts';
 import { Worker } from '../agent/worker.ts';
 import { createProgressDisplay } from './progress.ts';
 import { createAgentMetrics } from '../agent/metrics.ts';
@@ -92,20 +92,10 @@ export async function runLocalCampaign(o: LocalRunOptions): Promise<LocalRunResu
   const client = new InProcessClient(queue);
   const host = hostFacts({
     sysfsRoot: o.sysfsRoot,
-    meters: [
-      ...meters.map((m) => ({ meter: m.name, source: m.source, valid: true })),
-      ...refused.map((r) => ({ meter: r.meter, source: r.source, valid: false, note: r.reason })),
-    ],
+    meters: provenanceMeters(meters, refused),
   });
   const nodeId = localNodeId(host.hostname);
-  await client.register({
-    id: nodeId,
-    hostname: host.hostname,
-    hardware: { cpuModel: host.cpuModel, cores: host.cores, kernel: host.kernel },
-    encoders: encoders.codecMap as Record<string, string>,
-    meters: [...meters.map((m) => ({ meter: m.name, source: m.source, ok: true })), ...refused.map((r) => ({ meter: r.meter, source: r.source, ok: false, reason: r.reason }))],
-    labels: ['local'],
-  });
+  await client.register(nodeRegistration(nodeId, host, encoders, ['local']));
   const { campaignId, jobs } = queue.createCampaign(o.plan, {
     nodeConstraint: [nodeId],
     preflight: { ...host.preflight(), kernel: host.kernel, cpuModel: host.cpuModel, meters: host.meters },
