@@ -18,13 +18,19 @@ export interface HostFacts {
   hybridMaster: boolean;
   /** Governor, turbo and temperatures now (energy/preflight.ts). */
   preflight(): Preflight;
-  inputHash(input: InputSpec): string | null;
 }
 
 const fileHashes = new Map<string, string>();
 
-/** SHA-256 of an input file, computed once per path+size+mtime; synthetic sources hash their description. */
-export async function hashInputFile(path: string): Promise<string> {
+/** SHA-256 of an input: of the file's bytes (once per path+size+mtime), or of a synthetic source's description. */
+export async function inputHash(input: InputSpec): Promise<string> {
+  if (input.kind === 'synthetic') {
+    return createHash('sha256').update(`lavfi:${input.source}:${input.resolution.width}x${input.resolution.height}:${input.fps}`).digest('hex');
+  }
+  return hashInputFile(input.path);
+}
+
+async function hashInputFile(path: string): Promise<string> {
   const st = statSync(path);
   const key = `${path}:${st.size}:${st.mtimeMs}`;
   const known = fileHashes.get(key);
@@ -48,13 +54,6 @@ export function hostFacts(opts: { sysfsRoot?: string; meters: Provenance['meters
     meters: opts.meters,
     hybridMaster: opts.hybridMaster ?? false,
     preflight: () => readPreflight({ sysfsRoot: sys }),
-    inputHash: (input) => {
-      if (input.kind === 'synthetic') {
-        return createHash('sha256').update(`lavfi:${input.source}:${input.resolution.width}x${input.resolution.height}:${input.fps}`).digest('hex');
-      }
-      const st = statSync(input.path, { throwIfNoEntry: false });
-      return st ? (fileHashes.get(`${input.path}:${st.size}:${st.mtimeMs}`) ?? null) : null;
-    },
   };
 }
 

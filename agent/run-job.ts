@@ -10,7 +10,7 @@ import type { EncoderReport } from '../media/encoders.ts';
 import type { RtmpServer } from '../media/rtmp.ts';
 import { scoreOutputs } from '../media/quality.ts';
 import type { ClaimedJob } from './client.ts';
-import type { HostFacts } from './host-facts.ts';
+import { inputHash, type HostFacts } from './host-facts.ts';
 import { runFlags } from './flags.ts';
 
 /** How often the job's process tree is read during the window (peak memory; see bench/overhead.ts). */
@@ -57,13 +57,15 @@ export async function runJob(job: ClaimedJob, ctx: JobContext): Promise<RunRecor
   const workDir = join(ctx.workDir, `${job.id}-${job.attempts}`);
   mkdirSync(workDir, { recursive: true });
 
+  // Hashed once per file (cached by path, size and mtime), before the cooldown lets the machine settle.
+  const hash = await inputHash(s.input).catch(() => null);
   if (job.cooldownS > 0) {
     emit({ kind: 'job', jobId: job.id, scenario: s, repetition: job.repetition, phase: 'cooldown' });
     await doSleep(job.cooldownS * 1000, ctx.signal).catch(() => {});
   }
 
   const encoder = s.encoder ?? ctx.encoders.codecMap[s.codec];
-  const base = baseRecord(job, ctx, startedAt, encoder ?? 'none');
+  const base = baseRecord(job, ctx, startedAt, encoder ?? 'none', hash);
   if (!encoder || !ctx.encoders.usable.includes(encoder)) {
     return finish(base, t0, {
       status: 'failed',
@@ -209,7 +211,7 @@ export async function runJob(job: ClaimedJob, ctx: JobContext): Promise<RunRecor
   return record;
 }
 
-function baseRecord(job: ClaimedJob, ctx: JobContext, startedAt: Date, encoder: string): RunRecord {
+function baseRecord(job: ClaimedJob, ctx: JobContext, startedAt: Date, encoder: string, hash: string | null): RunRecord {
   const s = job.scenario;
   const preflight = ctx.host.preflight();
   return {
@@ -240,7 +242,7 @@ function baseRecord(job: ClaimedJob, ctx: JobContext, startedAt: Date, encoder: 
       ffmpegBuildconfHash: ctx.encoders.buildconfHash,
       argv: [],
       inputDescription: describeInput(s.input),
-      inputHash: ctx.host.inputHash(s.input),
+      inputHash: hash,
       kernel: ctx.host.kernel,
       cpuModel: ctx.host.cpuModel,
       cores: ctx.host.cores,

@@ -9,7 +9,7 @@ import { startRtmpServer, type RtmpServer } from '../media/rtmp.ts';
 import { JobQueue } from '../master/queue.ts';
 import { Store } from '../master/store.ts';
 import { InProcessClient } from '../agent/in-process-client.ts';
-import { hashInputFile, hostFacts, nodeRegistration, provenanceMeters } from '../agent/host-facts.ts';
+import { hostFacts, nodeRegistration, provenanceMeters } from '../agent/host-facts.ts';
 import { Worker } from '../agent/worker.ts';
 import { createProgressDisplay } from './progress.ts';
 import { createAgentMetrics } from '../agent/metrics.ts';
@@ -77,7 +77,6 @@ export async function runLocalCampaign(o: LocalRunOptions): Promise<LocalRunResu
   const dbPath = join(outDir, 'ffwatt.sqlite');
   const encoders = await detectEncoders({ ffmpegPath: o.ffmpegPath });
   checkPlanRunnable(o.plan, encoders);
-  for (const s of o.plan.scenarios) if (s.input.kind === 'file') await hashInputFile(s.input.path);
 
   const { meters, refused } = openMeters({ sysfsRoot: o.sysfsRoot, nvmlLibrary: o.nvmlLibrary, wattsPerCore: o.wattsPerCore });
   for (const r of refused) o.log.info(`meter ${r.meter}: not used — ${r.reason}${r.fix ? ` (fix: ${r.fix})` : ''}`);
