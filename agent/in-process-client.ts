@@ -16,7 +16,7 @@ export class InProcessClient implements MasterClient {
   }
 
   async claim(nodeId: string): Promise<ClaimedJob | null> {
-    return claimWithCampaign(this.queue, nodeId);
+    return this.queue.claimWithCampaign(nodeId);
   }
 
   async extendLease(jobId: string, nodeId: string, attempt: number) {
@@ -26,13 +26,4 @@ export class InProcessClient implements MasterClient {
   async postResult(record: RunRecord, idle: IdleReport | null) {
     return this.queue.submitResult(record, idle);
   }
-}
-
-/** A claim plus the campaign settings the agent needs; shared by the in-process client and the HTTP API. */
-export function claimWithCampaign(queue: JobQueue, nodeId: string): ClaimedJob | null {
-  const job = queue.claim(nodeId);
-  if (!job) return null;
-  const c = queue.store.getCampaign(job.campaignId);
-  if (!c) throw new Error(`job ${job.id} belongs to unknown campaign ${job.campaignId}`);
-  return { ...job, campaign: { id: c.id, name: c.name, idleBaselineS: c.settings.idleBaselineS, cooldownS: c.settings.cooldownS } };
 }

@@ -22,14 +22,8 @@ export interface WorkerOptions extends Omit<JobContext, 'idle' | 'signal' | 'sle
  */
 export class Worker {
   private readonly idle = new Map<string, { baseline: IdleBaseline; at: number }>();
-  private current: AbortController | null = null;
 
   constructor(readonly opts: WorkerOptions) {}
-
-  /** Aborts the running job (FFmpeg stopped within seconds); its record is stored as canceled. */
-  abortCurrent(): void {
-    this.current?.abort();
-  }
 
   /** Claims and runs one job; 'idle' when the queue had nothing for this node. */
   async runOnce(signal?: AbortSignal): Promise<'ran' | 'idle'> {
@@ -37,7 +31,6 @@ export class Worker {
     const job = await o.client.claim(o.nodeId);
     if (!job) return 'idle';
     const controller = new AbortController();
-    this.current = controller;
     const onOuterAbort = () => controller.abort();
     signal?.addEventListener('abort', onOuterAbort, { once: true });
     let lease: NodeJS.Timeout | undefined;
@@ -65,7 +58,6 @@ export class Worker {
     } finally {
       clearInterval(lease);
       signal?.removeEventListener('abort', onOuterAbort);
-      this.current = null;
     }
   }
 

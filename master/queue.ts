@@ -3,6 +3,7 @@ import type { CampaignPlan, Job, NodeInfo, QueueClass, RunRecord } from '../core
 import type { IdleBaselineRow, Store } from './store.ts';
 import { ciHalfwidthPct } from './repetition.ts';
 import { seededRandom } from '../core/random.ts';
+import type { ClaimedJob } from '../agent/client.ts';
 
 export interface QueueOptions {
   /** Lease length granted on claim and on each extension. */
@@ -133,6 +134,15 @@ export class JobQueue {
       }
       return null;
     });
+  }
+
+  /** A claim plus the campaign settings the agent needs to measure it (idle baseline, cooldown). */
+  claimWithCampaign(nodeId: string): ClaimedJob | null {
+    const job = this.claim(nodeId);
+    if (!job) return null;
+    const c = this.store.getCampaign(job.campaignId);
+    if (!c) throw new Error(`job ${job.id} belongs to unknown campaign ${job.campaignId}`);
+    return { ...job, campaign: { id: c.id, name: c.name, idleBaselineS: c.settings.idleBaselineS, cooldownS: c.settings.cooldownS } };
   }
 
   /** Extends a lease (and marks the job running). Refused when the caller no longer holds it. */

@@ -6,7 +6,6 @@ import type { Logger } from '../core/log.ts';
 import type { JobState } from '../core/types.ts';
 import type { ReportModel } from '../analyzers/model.ts';
 import { parseMatrix } from '../harness/matrix/index.ts';
-import { claimWithCampaign } from '../agent/in-process-client.ts';
 import { authenticate, bearer, hashToken, newNodeToken, type Principal } from './auth.ts';
 import {
   CampaignSubmitSchema,
@@ -245,7 +244,7 @@ export function buildMasterApp(o: MasterOptions): FastifyInstance {
     actsFor(p, body.nodeId);
     if (!store.getNode(body.nodeId)) throw new HttpError(404, `unknown node ${body.nodeId}: register first`);
     queue.heartbeat(body.nodeId);
-    const job = claimWithCampaign(queue, body.nodeId);
+    const job = queue.claimWithCampaign(body.nodeId);
     if (!job) return reply.status(204).send();
     // The lease length lets the agent check its extension interval (no clocks compared).
     return { ...job, leaseMs: queue.opts.leaseMs };
