@@ -181,6 +181,8 @@ export interface Provenance {
   meters: Array<{ meter: string; source: EnergySource; valid: boolean; note?: string }>;
   encoder: string;
   hybridMaster?: boolean;
+  /** Hardware class id of the node that made the run (docs/fleet.md); absent on runs recorded before classes existed. */
+  hardwareClass?: string;
 }
 
 /** What an agent reports for one attempt of a job; stored once per (job, attempt). */
@@ -219,6 +221,8 @@ export interface NodeInfo {
   encoders: Record<string, string>; // codec -> encoder usable on this node
   meters: Array<{ meter: string; source: EnergySource; ok: boolean; reason?: string }>;
   labels: string[];
+  /** Hardware class id derived from the host facts (docs/fleet.md). */
+  hardwareClass?: string;
   lastHeartbeat: number | null;
   state: NodeState;
 }
