@@ -16,11 +16,11 @@ let db: string;
 let files: Record<string, string>;
 let model: ReportModel;
 
-/** Compares with a committed golden; UPDATE_GOLDENS=1 rewrites it instead. */
+/** Compares with a committed golden; UPDATE_GOLDEN=1 rewrites it instead. */
 function golden(name: string, actual: string) {
   const path = join(GOLDEN, name);
-  if (process.env.UPDATE_GOLDENS === '1' || !existsSync(path)) {
-    if (process.env.UPDATE_GOLDENS !== '1') throw new Error(`golden ${path} is missing: run with UPDATE_GOLDENS=1 once and review it`);
+  if (process.env.UPDATE_GOLDEN === '1' || !existsSync(path)) {
+    if (process.env.UPDATE_GOLDEN !== '1') throw new Error(`golden ${path} is missing: run with UPDATE_GOLDEN=1 once and review it`);
     writeFileSync(path, actual);
   }
   expect(actual).toBe(readFileSync(path, 'utf8'));
