@@ -8,7 +8,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../core/log.ts';
 import { InputError } from '../core/errors.ts';
 import type { InputSpec } from '../core/types.ts';
-import { probeScoringFfmpeg, runProcess } from './quality-ffmpeg.ts';
+import { probeScoringFfmpeg } from './quality-ffmpeg.ts';
+import { runProcess } from './process.ts';
 import { scoreOutputs } from './quality.ts';
 
 const repoRoot = path.resolve(import.meta.dirname, '..');
