@@ -110,6 +110,12 @@ interface Entry {
 }
 const live = new Map<number, Entry>();
 let handlersInstalled = false;
+let stoppingAll = false;
+
+/** True once stopAllProcesses ran (a signal to this program): children failing now were stopped, not broken. */
+export function stoppingAllProcesses(): boolean {
+  return stoppingAll;
+}
 
 function killGroup(pid: number, sig: NodeJS.Signals): void {
   try {
@@ -130,6 +136,7 @@ export function liveProcesses(): Array<{ pid: number; argv: string[] }> {
 
 /** SIGTERM every registered process group, wait up to graceMs, then SIGKILL the rest. */
 export async function stopAllProcesses(graceMs = 2000): Promise<void> {
+  stoppingAll = true;
   for (const pid of live.keys()) killGroup(pid, 'SIGTERM');
   const deadline = Date.now() + graceMs;
   while (live.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));

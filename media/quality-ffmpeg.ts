@@ -2,7 +2,7 @@
 // and process, and runners (through media/process.ts's registry, so Ctrl-C stops them) that turn a
 // failure into an error carrying the stderr tail.
 import { InputError, RunError } from '../core/errors.ts';
-import { startProcess, type ProcessResult as ChildResult } from './process.ts';
+import { startProcess, stoppingAllProcesses, type ProcessResult as ChildResult } from './process.ts';
 
 export interface ScoringFfmpeg {
   path: string;
@@ -59,6 +59,8 @@ function failure(r: ChildResult, opts: QualityProcessOptions, timedOut: boolean)
     ? `was killed (timeout after ${(opts.timeoutMs ?? DEFAULT_TIMEOUT_MS) / 1000} s)`
     : r.stopped
       ? 'was stopped (canceled)'
+      : stoppingAllProcesses()
+        ? 'was stopped (this program was interrupted)'
       : r.spawnError
         ? `could not be started: ${r.spawnError}`
         : `exited with ${r.signal ?? r.exitCode}`;
@@ -115,7 +117,7 @@ export async function runQualityPipeline(
     first.stop().catch(() => {});
     const produced = await first.done;
     // An empty or broken reference stream fails the consumer: the producer's own error explains it.
-    if (!produced.ok && !produced.stopped && !endedByReader(produced)) throw failure(produced, { ...opts, role: producer.role }, stop.timedOut());
+    if (!produced.ok && !produced.stopped && !stoppingAllProcesses() && !endedByReader(produced)) throw failure(produced, { ...opts, role: producer.role }, stop.timedOut());
     throw failure(consumed, { ...opts, role: consumer.role }, stop.timedOut());
   }
   const produced = await first.done;
