@@ -55,15 +55,12 @@ function failure(r: ChildResult, opts: QualityProcessOptions, timedOut: boolean)
   const file = r.argv[0];
   if (r.spawnError && /ENOENT/.test(r.spawnError)) return missingBinary(file, opts.role);
   const tail = r.stderrTail.slice(-STDERR_TAIL).trim();
-  const how = timedOut
-    ? `was killed (timeout after ${(opts.timeoutMs ?? DEFAULT_TIMEOUT_MS) / 1000} s)`
-    : r.stopped
-      ? 'was stopped (canceled)'
-      : stoppingAllProcesses()
-        ? 'was stopped (this program was interrupted)'
-      : r.spawnError
-        ? `could not be started: ${r.spawnError}`
-        : `exited with ${r.signal ?? r.exitCode}`;
+  let how: string;
+  if (timedOut) how = `was killed (timeout after ${(opts.timeoutMs ?? DEFAULT_TIMEOUT_MS) / 1000} s)`;
+  else if (r.stopped) how = 'was stopped (canceled)';
+  else if (stoppingAllProcesses()) how = 'was stopped (this program was interrupted)';
+  else if (r.spawnError) how = `could not be started: ${r.spawnError}`;
+  else how = `exited with ${r.signal ?? r.exitCode}`;
   return new RunError(`${file} ${how}${tail ? `: ${tail}` : ''}`, r);
 }
 
