@@ -208,6 +208,11 @@ export async function planVmaf(ffmpeg: ScoringFfmpeg, model: string | null, log:
   return { setup: { generation: ffmpeg.libvmafGeneration, modelPath: chosen }, format: wanted };
 }
 
+/** A binary named with a folder (`./ffmpeg`, `bin/ffmpeg`) made absolute; a bare name stays for the PATH search. */
+function binaryPath(file: string): string {
+  return file.includes('/') ? path.resolve(file) : file;
+}
+
 function cappedPsnr(value: number): { value: number; capped: boolean } {
   return value > PSNR_CAP_DB ? { value: PSNR_CAP_DB, capped: true } : { value, capped: false };
 }
@@ -227,8 +232,9 @@ export async function scoreOutputs(opts: ScoreOutputsOptions): Promise<ScoredQua
   const pixFmt = opts.pixFmt ?? 'yuv420p';
   if (opts.outputs.length === 0) throw new InputError('no outputs to score', { field: 'outputs' });
 
-  const encodingPath = opts.ffmpegPath ?? defaultFfmpegPath();
-  const ffmpegPath = opts.qualityFfmpegPath ?? env[QUALITY_FFMPEG_ENV] ?? encodingPath;
+  // Comparisons run in each rung's folder: a relative binary path must not change meaning there.
+  const encodingPath = binaryPath(opts.ffmpegPath ?? defaultFfmpegPath());
+  const ffmpegPath = binaryPath(opts.qualityFfmpegPath ?? env[QUALITY_FFMPEG_ENV] ?? encodingPath);
   const ffmpeg = await probeScoringFfmpeg(ffmpegPath);
   const renderer = await probeScoringFfmpeg(encodingPath).catch((err: unknown) => {
     throw err instanceof InputError
