@@ -172,7 +172,9 @@ export async function runJob(job: ClaimedJob, ctx: JobContext): Promise<RunRecor
           resolution: s.outputs[o.rung].resolution,
           ...(liveSource ? { referenceOffsetS: st.sourceOffsetS ?? null, referenceOffsetOrigin: 'rtmp stream timestamps (puller input start)', verifyReferenceOffset: true } : {}),
         })),
-        ffmpegPath: ctx.qualityFfmpegPath ?? ctx.ffmpegPath,
+        // The encoding FFmpeg renders the reference; a separate quality FFmpeg (libvmaf) only scores.
+        ffmpegPath: ctx.ffmpegPath,
+        qualityFfmpegPath: ctx.qualityFfmpegPath,
         vmafModel: ctx.vmafModel ?? null,
         log: ctx.log,
         workDir,

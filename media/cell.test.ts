@@ -25,13 +25,13 @@ describe('runEncodeCell, file mode (real ffmpeg)', () => {
     expect(r.streams[0].exitCode).toBe(0);
     expect(r.streams[0].final?.end).toBe(true);
     expect(samples.at(-1)).toEqual(r.streams[0].final);
-    expect(r.mediaSecondsInWindow).toBeCloseTo(2, 1);
+    expect(r.mediaSecondsInWindow).toBeCloseTo(2, 9); // 50 frames × 1/25 s
     expect(r.framesInWindow).toBe(50);
     const out = r.streams[0].outputs[0];
     expect(out.bytes).toBeGreaterThan(1000);
     expect(r.outputBytes).toBe(out.bytes);
     expect(probeVideo(out.path)).toMatchObject({ width: 320, height: 240, frames: 50 });
-    expect(r.bitrateBps).toBeCloseTo((out.bytes * 8) / r.streams[0].final!.outTimeS, 0);
+    expect(r.bitrateBps).toBeCloseTo((out.bytes * 8) / 2, 6);
     expect(r.speed).toBeGreaterThan(0);
     expect(r.fps).toBeGreaterThan(0);
     expect(r).toMatchObject({ exitCode: 0, signal: null, flags: [] });
@@ -64,10 +64,48 @@ describe('runEncodeCell, file mode (real ffmpeg)', () => {
       expect(st.outputs.map((o) => o.bytes > 0)).toEqual([true, true]);
       expect(probeVideo(st.outputs[1].path)).toMatchObject({ width: 160, height: 120, codec: 'hevc', frames: 75 });
     }
-    const expected = r.streams.reduce((a, s) => a + s.final!.outTimeS - s.atWindowOpen!.outTimeS, 0);
-    expect(r.mediaSecondsInWindow).toBeCloseTo(expected, 6);
+    const framesInWindow = r.streams.reduce((a, s) => a + s.final!.frame - s.atWindowOpen!.frame, 0);
+    expect(r.framesInWindow).toBe(framesInWindow);
+    expect(r.mediaSecondsInWindow).toBeCloseTo(framesInWindow / 25, 9);
     expect(r.mediaSecondsInWindow).toBeLessThanOrEqual(4.01);
     expect(r.windowS).toBeGreaterThan(0);
+  });
+
+  // Media time is frames × frame duration of the main rung, not FFmpeg's out_time (the last frame's
+  // start, one frame short). The frames are counted in the real output by ffprobe.
+  for (const [label, inputFps, rungFps, frames] of [
+    ['24', 24, 24, 48],
+    ['25', 25, 25, 50],
+    ['30000/1001', 30000 / 1001, 30000 / 1001, 60],
+    ['30', 30, 30, 60],
+    ['60', 60, 60, 120],
+    ['a 30 fps rung of a 60 fps source', 60, 30, 60],
+  ] as const) {
+    it(`counts media seconds as frames × frame duration at ${label}`, async () => {
+      const size = res('160x120');
+      const scenario = makeScenario({
+        durationS: 2,
+        input: { kind: 'synthetic', source: 'testsrc2', resolution: size, fps: inputFps },
+        outputs: [{ resolution: size, fps: rungFps }],
+      });
+      const r = await runEncodeCell(scenario, 'libx264', { workDir: workDir('cell-rate') });
+      expect(r.ok).toBe(true);
+      const counted = probeVideo(r.streams[0].outputs[0].path).frames;
+      expect(counted).toBe(frames);
+      expect(r.framesInWindow).toBe(counted);
+      expect(r.mediaSecondsInWindow).toBeCloseTo(counted / rungFps, 9);
+      if (Number.isInteger(rungFps)) expect(r.mediaSecondsInWindow).toBeCloseTo(2, 9);
+      else expect(r.mediaSecondsInWindow).toBeCloseTo(2.002, 9); // 60 × 1001/30000 s
+      // out_time stops at the last frame's start: one frame short.
+      expect(r.mediaSecondsInWindow - r.streams[0].final!.outTimeS).toBeCloseTo(1 / rungFps, 2); // Matroska keeps ms
+    });
+  }
+
+  it('sums media seconds per stream', async () => {
+    const r = await runEncodeCell(makeScenario({ streams: 2, durationS: 2 }), 'libx264', { workDir: workDir('cell-streams') });
+    expect(r.ok).toBe(true);
+    expect(r.framesInWindow).toBe(100);
+    expect(r.mediaSecondsInWindow).toBeCloseTo(4, 9); // 2 streams × 50 frames × 1/25 s
   });
 
   it('flags a window that opened only when a stream had already ended', async () => {

@@ -58,13 +58,17 @@ export interface CellResult {
   streams: StreamOutcome[];
   /** Wall seconds (monotonic) from window open to the end of the last stream; 0 if it never opened. */
   windowS: number;
-  /** Sum over streams of final.outTimeS − atWindowOpen.outTimeS (0 at open when warmupS is 0). */
+  /**
+   * Sum over streams of the main rung's frames encoded inside the window × its frame duration
+   * (1 / rung fps): 120 frames at 30 fps are 4.000 s. Not FFmpeg's out_time, the last frame's
+   * start, which is one frame short (3.967 s).
+   */
   mediaSecondsInWindow: number;
   /** Sum over streams of frames encoded inside the window (main rung). */
   framesInWindow: number;
   /** Bytes of every output file of every stream (whole files, warm-up included). */
   outputBytes: number;
-  /** Mean over streams of the main rung's bitrate (file bytes × 8 / media seconds), null if unknown. */
+  /** Mean over streams of the main rung's bitrate (file bytes × 8 / (its frames × frame duration)), null if unknown. */
   bitrateBps: number | null;
   /** Frames per wall second inside the window, per stream (mean). */
   fps: number | null;
@@ -299,20 +303,23 @@ function summarize(scenario: Scenario, states: StreamState[], windowS: number, a
     return out;
   });
   const opened = windowS > 0 || states.some((s) => s.atOpen !== null);
+  // FFmpeg's progress `frame` counts the first output's frames: the main rung's.
+  const frameS = 1 / scenario.outputs[0].fps;
   let media = 0;
   let frames = 0;
   let dropped = 0;
   let dup = 0;
   for (const s of states) {
     if (!opened || !s.latest) continue;
-    media += Math.max(0, s.latest.outTimeS - (s.atOpen?.outTimeS ?? 0));
-    frames += Math.max(0, s.latest.frame - (s.atOpen?.frame ?? 0));
+    const streamFrames = Math.max(0, s.latest.frame - (s.atOpen?.frame ?? 0));
+    frames += streamFrames;
+    media += streamFrames * frameS;
     dropped += Math.max(0, s.latest.dropFrames - (s.atOpen?.dropFrames ?? 0));
     dup += Math.max(0, s.latest.dupFrames - (s.atOpen?.dupFrames ?? 0));
   }
   const rates = streams
-    .filter((s) => s.final && s.final.outTimeS > 0 && s.outputs[0].bytes > 0)
-    .map((s) => (s.outputs[0].bytes * 8) / s.final!.outTimeS);
+    .filter((s) => s.final && s.final.frame > 0 && s.outputs[0].bytes > 0)
+    .map((s) => (s.outputs[0].bytes * 8) / (s.final!.frame * frameS));
   const errors = states.map(streamError).filter((e): e is string => e !== null);
   const allOk = states.every((s) => s.result?.ok === true) && errors.length === 0;
   const ok = allOk && !aborted;

@@ -5,6 +5,7 @@
  * returned and the error thrown (zx style), with a filtered stderr tail.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import type { Readable } from 'node:stream';
 import { performance } from 'node:perf_hooks';
 
 export interface ProcessOptions {
@@ -16,6 +17,13 @@ export interface ProcessOptions {
   onStderr?: (chunk: Buffer) => void;
   /** Keep the whole stdout in the result (for short commands such as `ffmpeg -encoders`). */
   captureStdout?: boolean;
+  /**
+   * Leave stdout an unread pipe, exposed as `RunningProcess.stdout`, to be handed to another
+   * process as its stdin (a pipeline: `a | b`).
+   */
+  pipeStdout?: boolean;
+  /** The child's stdin: a pipe (default; needed for stopWith 'q'), nothing, or another process's `stdout`. */
+  stdin?: 'pipe' | 'ignore' | Readable;
   /** How a stop begins: 'q' on stdin (ffmpeg's own quit key) or a signal. Default SIGTERM. */
   stopWith?: 'q' | NodeJS.Signals;
   /** Milliseconds between the polite stop, SIGTERM, and SIGKILL. Default 3000. */
@@ -102,6 +110,12 @@ interface Entry {
 }
 const live = new Map<number, Entry>();
 let handlersInstalled = false;
+let stoppingAll = false;
+
+/** True once stopAllProcesses ran (a signal to this program): children failing now were stopped, not broken. */
+export function stoppingAllProcesses(): boolean {
+  return stoppingAll;
+}
 
 function killGroup(pid: number, sig: NodeJS.Signals): void {
   try {
@@ -122,6 +136,7 @@ export function liveProcesses(): Array<{ pid: number; argv: string[] }> {
 
 /** SIGTERM every registered process group, wait up to graceMs, then SIGKILL the rest. */
 export async function stopAllProcesses(graceMs = 2000): Promise<void> {
+  stoppingAll = true;
   for (const pid of live.keys()) killGroup(pid, 'SIGTERM');
   const deadline = Date.now() + graceMs;
   while (live.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
@@ -163,6 +178,8 @@ export interface RunningProcess {
   stop(): Promise<ProcessResult>;
   /** Writes to its stdin (ignored once it has exited). */
   write(data: string): void;
+  /** The unread stdout pipe when started with `pipeStdout`, else null. */
+  readonly stdout: Readable | null;
 }
 
 /** Starts a process; its result comes through `done` (never rejects). */
@@ -176,7 +193,7 @@ export function startProcess(command: string, args: string[], opts: ProcessOptio
 
   if (opts.signal?.aborted) {
     const r = new ProcessResult(argv, null, null, 0, '', null, '', true, 'aborted before start');
-    return { pid: null, argv, done: Promise.resolve(r), stop: async () => r, write: () => {} };
+    return { pid: null, argv, done: Promise.resolve(r), stop: async () => r, write: () => {}, stdout: null };
   }
 
   installHandlers();
@@ -184,7 +201,7 @@ export function startProcess(command: string, args: string[], opts: ProcessOptio
     cwd: opts.cwd,
     env: opts.env ?? process.env,
     detached: true, // own process group: killable as a group, and Ctrl-C reaches us, not it
-    stdio: ['pipe', opts.onStdout || opts.captureStdout ? 'pipe' : 'ignore', 'pipe'],
+    stdio: [opts.stdin ?? 'pipe', opts.onStdout || opts.captureStdout || opts.pipeStdout ? 'pipe' : 'ignore', 'pipe'],
   });
   const pid = child.pid ?? null;
   if (pid !== null) live.set(pid, { child, argv });
@@ -231,13 +248,14 @@ export function startProcess(command: string, args: string[], opts: ProcessOptio
     stopped = true;
     if (pid !== null && live.has(pid)) {
       const first = opts.stopWith ?? 'SIGTERM';
-      if (first === 'q') {
+      if (first === 'q' && child.stdin) {
         child.stdin?.write('q\n');
         timers.push(setTimeout(() => killGroup(pid, 'SIGTERM'), graceMs));
         timers.push(setTimeout(() => killGroup(pid, 'SIGKILL'), graceMs * 2));
       } else {
-        killGroup(pid, first);
-        if (first !== 'SIGKILL') timers.push(setTimeout(() => killGroup(pid, 'SIGKILL'), graceMs));
+        const sig = first === 'q' ? 'SIGTERM' : first; // no stdin to send 'q' to
+        killGroup(pid, sig);
+        if (sig !== 'SIGKILL') timers.push(setTimeout(() => killGroup(pid, 'SIGKILL'), graceMs));
       }
     }
     stopping = done;
@@ -254,6 +272,7 @@ export function startProcess(command: string, args: string[], opts: ProcessOptio
     write: (data: string) => {
       if (child.stdin && !child.stdin.destroyed) child.stdin.write(data);
     },
+    stdout: opts.pipeStdout ? child.stdout : null,
   };
 }
 

@@ -10,7 +10,10 @@ export interface ProgressSample {
   fps: number | null;
   bitrateBps: number | null;
   totalSizeBytes: number | null;
-  /** Media seconds written so far (output timestamp). */
+  /**
+   * Output timestamp of the last frame written, in seconds: that frame's start, so one frame short of
+   * the media duration written (media time is counted as frames × frame duration, see cell.ts).
+   */
   outTimeS: number;
   dupFrames: number;
   dropFrames: number;

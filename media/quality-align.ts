@@ -4,9 +4,9 @@
 // that offset; `parseInputStartS` reads it from the puller's stderr. Frame matching checks (or, with
 // no hint, finds) the offset: the first output frames, shrunk to small grey images, are compared with
 // every reference frame in a window around the hint.
-import { execFile } from 'node:child_process';
 import { InputError, RunError } from '../core/errors.ts';
 import { formatRate, referenceInputArgs, type ReferenceSource } from './quality-graph.ts';
+import { runQualityProcessBinary } from './quality-ffmpeg.ts';
 
 /** Size of the grey thumbnails compared: cheap, yet fine enough to tell neighbouring frames of moving content apart. */
 export const MATCH_SIZE = { width: 64, height: 48 } as const;
@@ -46,6 +46,7 @@ export interface OffsetAlignment {
 }
 
 export interface AlignOptions {
+  /** The encoding FFmpeg: the reference it regenerates is the one its encoder got. */
   ffmpegPath: string;
   /** The reference (durationS of a synthetic one is ignored: the search decides how much to generate). */
   reference: ReferenceSource;
@@ -57,16 +58,17 @@ export interface AlignOptions {
   /** The offset to check; null: search the whole reference. */
   givenS: number | null;
   timeoutMs?: number;
+  signal?: AbortSignal;
 }
 
-function decodeGrey(ffmpeg: string, args: string[], timeoutMs: number): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    execFile(ffmpeg, args, { encoding: 'buffer', maxBuffer: 512 * 1024 * 1024, timeout: timeoutMs }, (err, stdout, stderr) => {
-      if (!err) return resolve(stdout);
-      const tail = stderr.toString('utf8').slice(-1500).trim();
-      reject(new RunError(`frame matching: ${ffmpeg} failed: ${tail || err.message}`, err));
-    });
-  });
+/** Raw grey thumbnails from one FFmpeg run (through the process registry: Ctrl-C stops it). */
+async function decodeGrey(ffmpeg: string, args: string[], timeoutMs: number, signal: AbortSignal | undefined): Promise<Buffer> {
+  try {
+    return await runQualityProcessBinary(ffmpeg, args, { timeoutMs, signal, role: 'encoding' });
+  } catch (err) {
+    if (err instanceof InputError) throw err;
+    throw new RunError(`frame matching: ${(err as Error).message}`, err);
+  }
 }
 
 function thumbnails(rate: string): string {
@@ -103,6 +105,7 @@ export async function alignToReference(opts: AlignOptions): Promise<OffsetAlignm
     ['-hide_banner', '-nostdin', '-loglevel', 'error', '-i', opts.output, '-vf', `settb=AVTB,setpts=PTS-STARTPTS,${thumbnails(formatRate(outFps))}`,
       '-frames:v', String(MATCH_FRAMES), '-f', 'rawvideo', '-'],
     timeoutMs,
+    opts.signal,
   );
   const outFrames = Math.floor(out.length / px);
   if (outFrames === 0) throw new RunError(`frame matching: no frames decoded from ${opts.output}`);
@@ -132,6 +135,7 @@ export async function alignToReference(opts: AlignOptions): Promise<OffsetAlignm
     ['-hide_banner', '-nostdin', '-loglevel', 'error', ...referenceInputArgs(src),
       '-vf', `settb=AVTB,setpts=PTS-STARTPTS,fps=fps=${rate},${trim},${thumbnails(rate)}`, '-f', 'rawvideo', '-'],
     timeoutMs,
+    opts.signal,
   );
   const refFrames = Math.floor(ref.length / px);
   const candidates = refFrames - span + 1;

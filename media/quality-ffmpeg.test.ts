@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { libvmafGenerationFromHelp, listsLibvmaf, probeScoringFfmpeg, versionFromBanner } from './quality-ffmpeg.ts';
+import { InputError, RunError } from '../core/errors.ts';
+import { liveProcesses } from './process.ts';
+import { libvmafGenerationFromHelp, listsLibvmaf, probeScoringFfmpeg, runQualityPipeline, versionFromBanner } from './quality-ffmpeg.ts';
 
 // Option lines in the layout `ffmpeg -h filter=libvmaf` prints. The 1.x lines are from the static
 // FFmpeg 4.1 (libvmaf 1.3); the 2.x lines are written after FFmpeg 5+'s option table (there `model`
@@ -36,5 +38,45 @@ describe('scoring ffmpeg capabilities', () => {
     expect(probe.hasLibvmaf).toBe(false);
     expect(probe.version).toMatch(/^\d+\.\d+/);
     expect(await probeScoringFfmpeg('ffmpeg')).toBe(probe); // cached per process
+  });
+});
+
+// The reference pipe: the encoding FFmpeg renders raw frames into the scoring FFmpeg's stdin.
+const render = (input: string[]) => ['-hide_banner', '-nostdin', '-loglevel', 'error', ...input, '-pix_fmt', 'yuv420p', '-c:v', 'rawvideo', '-f', 'nut', 'pipe:1'];
+const count = (frames: number, extra: string[] = []) => ['-hide_banner', '-nostdin', '-loglevel', 'error', ...extra, '-f', 'nut', '-i', 'pipe:0', '-frames:v', String(frames), '-f', 'framemd5', '-'];
+
+describe('runQualityPipeline (real ffmpeg)', () => {
+  it('ends when the reader is done: an endless source cut off by the closed pipe is no failure', async () => {
+    const r = await runQualityPipeline(
+      { file: 'ffmpeg', args: render(['-f', 'lavfi', '-i', 'testsrc2=size=160x120:rate=25']) },
+      { file: 'ffmpeg', args: count(10) },
+    );
+    expect(r.stdout.split('\n').filter((l) => /^0,/.test(l))).toHaveLength(10);
+    expect(liveProcesses()).toEqual([]);
+  });
+
+  it('fails with the producer\'s own error when it cannot render the reference', async () => {
+    const err = await runQualityPipeline(
+      { file: 'ffmpeg', args: render(['-i', '/nonexistent/reference.mkv']), role: 'encoding' },
+      { file: 'ffmpeg', args: count(10) },
+    ).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(RunError);
+    expect((err as Error).message).toMatch(/^ffmpeg exited with 1: .*\/nonexistent\/reference\.mkv: No such file or directory/s);
+    expect(liveProcesses()).toEqual([]);
+  });
+
+  it('names a missing binary by its role, and stops both at the timeout', async () => {
+    await expect(
+      runQualityPipeline({ file: 'ffmpeg', args: render(['-f', 'lavfi', '-i', 'testsrc2=size=160x120:rate=25']) }, { file: '/nonexistent/ffmpeg', args: [], role: 'scoring' }),
+    ).rejects.toThrow(InputError);
+    const t0 = Date.now();
+    const err = await runQualityPipeline(
+      { file: 'ffmpeg', args: render(['-re', '-f', 'lavfi', '-i', 'testsrc2=size=160x120:rate=25']) },
+      { file: 'ffmpeg', args: count(1000) },
+      { timeoutMs: 500 },
+    ).catch((e: unknown) => e);
+    expect((err as Error).message).toMatch(/^ffmpeg was killed \(timeout after 0\.5 s\)/);
+    expect(Date.now() - t0).toBeLessThan(5000);
+    expect(liveProcesses()).toEqual([]);
   });
 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { buildComparison, escapeGraphLevel, escapeOptionValue, filterValue, formatRate, referenceInputArgs, type ComparisonSpec } from './quality-graph.ts';
+import { buildComparison, buildReferenceRender, escapeGraphLevel, escapeOptionValue, filterValue, formatRate, referenceInputArgs, type ComparisonSpec } from './quality-graph.ts';
 
 const base: ComparisonSpec = {
   reference: { kind: 'synthetic', source: 'testsrc2', resolution: { width: 320, height: 240 }, fps: 30, durationS: 2 },
@@ -26,6 +26,20 @@ describe('comparison command', () => {
       '-filter_complex', cmd.filterGraph,
       '-f', 'null', '-',
     ]);
+  });
+
+  it('renders the reference in the encoding FFmpeg as raw frames to stdout, read by the scorer from stdin', () => {
+    expect(buildReferenceRender(base.reference, 'yuv420p')).toEqual([
+      '-hide_banner', '-nostdin', '-nostats', '-loglevel', 'error',
+      '-f', 'lavfi', '-i', 'testsrc2=size=320x240:rate=30:duration=2',
+      '-map', '0:v:0', '-pix_fmt', 'yuv420p', '-c:v', 'rawvideo', '-f', 'nut', 'pipe:1',
+    ]);
+    expect(buildReferenceRender({ kind: 'file', path: '/w/live-source.flv', resolution: { width: 320, height: 240 }, fps: 25, startS: 2 }, 'yuv420p10le').slice(5)).toEqual([
+      '-i', '/w/live-source.flv', '-map', '0:v:0', '-pix_fmt', 'yuv420p10le', '-c:v', 'rawvideo', '-f', 'nut', 'pipe:1',
+    ]);
+    const cmd = buildComparison({ ...base, referenceOnStdin: true });
+    expect(cmd.args.slice(5, 11)).toEqual(['-i', '/out/r0.mp4', '-f', 'nut', '-i', 'pipe:0']);
+    expect(cmd.filterGraph).toBe(buildComparison(base).filterGraph);
   });
 
   it('adds libvmaf 1.x with model_path and a JSON log', () => {

@@ -1,6 +1,9 @@
-// Builds the FFmpeg command that compares one output (distorted) against its reference. Pure: data in,
-// argv out. Input 0 is the distorted output, input 1 the reference; both are normalised the same way
-// (time base, zero start, explicit frame rate), the distorted one is scaled to the reference size.
+// Builds the FFmpeg commands that compare one output (distorted) against its reference. Pure: data in,
+// argv out. The reference is rendered by the encoding FFmpeg (buildReferenceRender) and piped as raw
+// frames into the scoring FFmpeg, which may be another build (libvmaf): two builds' `testsrc2` draw
+// different frames, so a scoring FFmpeg must never regenerate the source itself. In the comparison,
+// input 0 is the distorted output, input 1 the reference; both are normalised the same way (time
+// base, zero start, explicit frame rate), the distorted one is scaled to the reference size.
 import type { Resolution } from '../core/types.ts';
 import { InputError } from '../core/errors.ts';
 
@@ -38,6 +41,8 @@ export interface ComparisonSpec {
   /** Log file names, written relative to the working directory FFmpeg runs in. */
   logs: { psnr: string; ssim: string; vmaf: string };
   vmaf: VmafSetup | null;
+  /** Read the reference as NUT on stdin (piped from buildReferenceRender) instead of opening it. */
+  referenceOnStdin?: boolean;
 }
 
 export interface ComparisonCommand {
@@ -98,6 +103,22 @@ function vmafFilter(vmaf: VmafSetup, logName: string): string {
   return `libvmaf=model=path=${escapeGraphLevel(vmaf.modelPath)}:log_fmt=json:log_path=${filterValue(logName)}`;
 }
 
+/** Container of the piped reference: NUT carries any raw pixel format and exact timestamps, and every FFmpeg reads it. */
+export const REFERENCE_PIPE_FORMAT = 'nut';
+
+/**
+ * Arguments (after the binary) that make the encoding FFmpeg render the reference, the frames its
+ * encoder got, to stdout as raw `pixFmt` frames in NUT. Synthetic sources are generated (for
+ * `durationS`, else until the reader stops); files are decoded.
+ */
+export function buildReferenceRender(ref: ReferenceSource, pixFmt: string): string[] {
+  return [
+    '-hide_banner', '-nostdin', '-nostats', '-loglevel', 'error',
+    ...referenceInputArgs(ref),
+    '-map', '0:v:0', '-pix_fmt', pixFmt, '-c:v', 'rawvideo', '-f', REFERENCE_PIPE_FORMAT, 'pipe:1',
+  ];
+}
+
 /** Frames before the start are dropped after the rate is fixed, so the count is exact. */
 function referenceTrim(ref: ReferenceSource): string {
   const frame = referenceStartFrame(ref);
@@ -120,7 +141,7 @@ export function buildComparison(spec: ComparisonSpec): ComparisonCommand {
   ];
   if (spec.vmaf) chains.push(`[dist2][ref2]${vmafFilter(spec.vmaf, spec.logs.vmaf)}:${sync}`);
   const filterGraph = chains.join(';');
-  const referenceArgs = referenceInputArgs(ref);
+  const referenceArgs = spec.referenceOnStdin ? ['-f', REFERENCE_PIPE_FORMAT, '-i', 'pipe:0'] : referenceInputArgs(ref);
   const args = [
     '-hide_banner', '-nostdin', '-nostats', '-loglevel', 'error',
     '-i', dist.path,

@@ -8,7 +8,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../core/log.ts';
 import { InputError } from '../core/errors.ts';
 import type { InputSpec } from '../core/types.ts';
-import { probeScoringFfmpeg, runProcess } from './quality-ffmpeg.ts';
+import { probeScoringFfmpeg } from './quality-ffmpeg.ts';
+import { runProcess } from './process.ts';
 import { scoreOutputs } from './quality.ts';
 
 const repoRoot = path.resolve(import.meta.dirname, '..');
@@ -97,6 +98,17 @@ describe('VMAF with libvmaf 1.x (static ffmpeg 4.1)', () => {
     expect(q.outputs[0].vmaf!.mean).toBeGreaterThan(90);
     expect((q.recipe.vmaf as { modelPath: string }).modelPath).toBe(path.join(odd, 'vmaf_v0.6.1.pkl'));
     expect(lines.some((l) => l.includes('using') && l.includes('vmaf_v0.6.1.pkl') && l.includes('libvmaf 1.x'))).toBe(true);
+  });
+
+  it('takes a relative --quality-ffmpeg path from where the program runs, not from the rung folder', async () => {
+    const relative = path.relative(process.cwd(), VMAF_FFMPEG);
+    expect(relative).toMatch(/^[^/]/);
+    const q = await scoreOutputs({
+      reference, referenceDurationS: 1, outputs: outputs().slice(0, 1),
+      ffmpegPath: ENCODER, qualityFfmpegPath: relative, vmafModel: PKL, workDir: path.join(dir, 'relative'), notices: new Set(),
+    });
+    expect((q.recipe.scoringFfmpeg as { path: string }).path).toBe(VMAF_FFMPEG);
+    expect(q.outputs[0].vmaf!.mean).toBeGreaterThan(90);
   });
 
   it('says once, plainly, that no model is configured', async () => {

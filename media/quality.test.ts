@@ -6,7 +6,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../core/log.ts';
 import { InputError, RunError } from '../core/errors.ts';
 import type { InputSpec } from '../core/types.ts';
-import { probeScoringFfmpeg, runProcess } from './quality-ffmpeg.ts';
+import { probeScoringFfmpeg } from './quality-ffmpeg.ts';
+import { runProcess } from './process.ts';
 import { scoreOutputs, type ScoredQuality } from './quality.ts';
 
 const FFMPEG = 'ffmpeg';
@@ -120,7 +121,16 @@ describe('scoreOutputs with real ffmpeg', () => {
     expect(main.recipe.scoringFfmpeg).toEqual({ path: FFMPEG, version: probe.version, libvmaf: null });
     expect(probe.version).toMatch(/^\d+\.\d+/);
     expect(main.recipe.scaler).toBe('bicubic');
-    expect(main.recipe.reference).toBe('lavfi testsrc2 320x240@30, regenerated for 2 s');
+    expect(main.recipe.reference).toBe(
+      `lavfi testsrc2 320x240@30, rendered for 2 s by the encoding ffmpeg (ffmpeg, version ${probe.version}) and piped to the scoring ffmpeg as raw yuv420p frames (NUT)`,
+    );
+    const [first] = main.recipe.comparisons as Array<{ argv: string[]; referenceArgv: string[] }>;
+    expect(first.referenceArgv).toEqual([
+      'ffmpeg', '-hide_banner', '-nostdin', '-nostats', '-loglevel', 'error',
+      '-f', 'lavfi', '-i', 'testsrc2=size=320x240:rate=30:duration=2',
+      '-map', '0:v:0', '-pix_fmt', 'yuv420p', '-c:v', 'rawvideo', '-f', 'nut', 'pipe:1',
+    ]);
+    expect(first.argv.join(' ')).toContain(' -f nut -i pipe:0 ');
     expect(main.recipe.vmaf).toBeNull();
   });
 

@@ -1,13 +1,16 @@
 // Quality of each output rung against its reference: PSNR and SSIM always, VMAF where the scoring
 // FFmpeg has libvmaf and a model is configured. Runs after the measured window (never in a job's energy).
+// The reference is always rendered (synthetic) or decoded (file) by the encoding FFmpeg and piped to
+// the scoring FFmpeg as raw frames: what the encoder got, whichever FFmpeg scores.
 import { mkdir, readFile, access } from 'node:fs/promises';
 import { constants as fsConstants } from 'node:fs';
 import path from 'node:path';
 import type { FrameScoreSummary, InputSpec, QualityResult, Resolution } from '../core/types.ts';
 import { InputError, RunError } from '../core/errors.ts';
 import { silentLogger, type Logger } from '../core/log.ts';
-import { buildComparison, formatRate, SCALERS, type ReferenceSource, type Scaler, type VmafSetup } from './quality-graph.ts';
-import { probeScoringFfmpeg, runProcess, type ScoringFfmpeg } from './quality-ffmpeg.ts';
+import { buildComparison, buildReferenceRender, formatRate, SCALERS, type ReferenceSource, type Scaler, type VmafSetup } from './quality-graph.ts';
+import { probeScoringFfmpeg, runQualityPipeline, type ScoringFfmpeg } from './quality-ffmpeg.ts';
+import { defaultFfmpegPath } from './encoders.ts';
 import { parsePsnrLog, parseSsimLog, parseVmafJson } from './quality-logs.ts';
 import { summarizeFrames } from './quality-summary.ts';
 import { alignToReference, MATCH_FRAMES, MATCH_SIZE, REPLACE_MARGIN_DB, VERIFY_WINDOW_S, type OffsetAlignment } from './quality-align.ts';
@@ -41,7 +44,11 @@ export interface ScoreOutputsOptions {
   /** Seconds of a synthetic reference to generate; without it the comparison ends with the output. */
   referenceDurationS?: number;
   outputs: QualityOutputInput[];
-  /** The encoding FFmpeg; also scores unless `qualityFfmpegPath` (or FFWATT_QUALITY_FFMPEG) names another. */
+  /**
+   * The encoding FFmpeg (default: FFWATT_FFMPEG, else `ffmpeg`): it renders the reference for every
+   * comparison and finds live offsets, and it also scores unless `qualityFfmpegPath` (or
+   * FFWATT_QUALITY_FFMPEG) names another.
+   */
   ffmpegPath?: string;
   /** A separate scoring FFmpeg, e.g. one built with libvmaf. */
   qualityFfmpegPath?: string;
@@ -57,6 +64,8 @@ export interface ScoreOutputsOptions {
   timeoutMs?: number;
   /** Reasons already logged; defaults to one set per process so each reason is said once. */
   notices?: Set<string>;
+  /** Aborting stops the scoring FFmpeg processes; the call then fails. */
+  signal?: AbortSignal;
 }
 
 /** Fields beyond QualityResult's (optional there, always set here). */
@@ -116,7 +125,7 @@ function toReferenceSource(opts: ScoreOutputsOptions, startS = 0): ReferenceSour
 async function resolveOffset(
   opts: ScoreOutputsOptions,
   output: QualityOutputInput,
-  ffmpegPath: string,
+  encodingFfmpegPath: string,
   log: Logger,
 ): Promise<{ offsetS: number; alignment: OffsetAlignment | null }> {
   const given = output.referenceOffsetS === undefined ? 0 : output.referenceOffsetS;
@@ -127,14 +136,16 @@ async function resolveOffset(
   }
   if (given !== null && !output.verifyReferenceOffset) return { offsetS: given, alignment: null };
   try {
+    // The encoding FFmpeg matches frames: its reference is the one the encoder got.
     const alignment = await alignToReference({
-      ffmpegPath,
+      ffmpegPath: encodingFfmpegPath,
       reference: toReferenceSource(opts),
       referenceDurationS: opts.referenceDurationS,
       output: path.resolve(output.path),
       outputFps: output.fps,
       givenS: given,
       timeoutMs: opts.timeoutMs,
+      signal: opts.signal,
     });
     return { offsetS: alignment.offsetS, alignment };
   } catch (err) {
@@ -145,10 +156,12 @@ async function resolveOffset(
   }
 }
 
-function describeReference(ref: ReferenceSource): string {
+function describeReference(ref: ReferenceSource, renderer: ScoringFfmpeg, pixFmt: string): string {
   const shape = `${ref.resolution.width}x${ref.resolution.height}@${formatRate(ref.fps)}`;
-  if (ref.kind === 'file') return `file ${ref.path} ${shape}`;
-  return `lavfi ${ref.source} ${shape}, regenerated${ref.durationS !== undefined ? ` for ${ref.durationS} s` : ''}`;
+  const what = ref.kind === 'file'
+    ? `file ${ref.path} ${shape}, decoded`
+    : `lavfi ${ref.source} ${shape}, rendered${ref.durationS !== undefined ? ` for ${ref.durationS} s` : ''}`;
+  return `${what} by the encoding ffmpeg (${renderer.path}, version ${renderer.version}) and piped to the scoring ffmpeg as raw ${pixFmt} frames (NUT)`;
 }
 
 type VmafPlan = { setup: VmafSetup; format: 'pkl' | 'json' } | { skipped: string };
@@ -195,6 +208,11 @@ export async function planVmaf(ffmpeg: ScoringFfmpeg, model: string | null, log:
   return { setup: { generation: ffmpeg.libvmafGeneration, modelPath: chosen }, format: wanted };
 }
 
+/** A binary named with a folder (`./ffmpeg`, `bin/ffmpeg`) made absolute; a bare name stays for the PATH search. */
+function binaryPath(file: string): string {
+  return file.includes('/') ? path.resolve(file) : file;
+}
+
 function cappedPsnr(value: number): { value: number; capped: boolean } {
   return value > PSNR_CAP_DB ? { value: PSNR_CAP_DB, capped: true } : { value, capped: false };
 }
@@ -214,8 +232,18 @@ export async function scoreOutputs(opts: ScoreOutputsOptions): Promise<ScoredQua
   const pixFmt = opts.pixFmt ?? 'yuv420p';
   if (opts.outputs.length === 0) throw new InputError('no outputs to score', { field: 'outputs' });
 
-  const ffmpegPath = opts.qualityFfmpegPath ?? env[QUALITY_FFMPEG_ENV] ?? opts.ffmpegPath ?? 'ffmpeg';
+  // Comparisons run in each rung's folder: a relative binary path must not change meaning there.
+  const encodingPath = binaryPath(opts.ffmpegPath ?? defaultFfmpegPath());
+  const ffmpegPath = binaryPath(opts.qualityFfmpegPath ?? env[QUALITY_FFMPEG_ENV] ?? encodingPath);
   const ffmpeg = await probeScoringFfmpeg(ffmpegPath);
+  const renderer = await probeScoringFfmpeg(encodingPath).catch((err: unknown) => {
+    throw err instanceof InputError
+      ? new InputError(`the encoding ffmpeg "${encodingPath}", which renders the quality reference, was not found`, {
+          field: 'ffmpegPath',
+          fix: 'point --ffmpeg / FFWATT_FFMPEG at the ffmpeg that encodes',
+        })
+      : err;
+  });
   const model = opts.vmafModel === undefined ? env[VMAF_MODEL_ENV] || null : opts.vmafModel;
   const vmafPlan = await planVmaf(ffmpeg, model, log);
   const vmaf = 'setup' in vmafPlan ? vmafPlan.setup : null;
@@ -227,6 +255,8 @@ export async function scoreOutputs(opts: ScoreOutputsOptions): Promise<ScoredQua
     output: string;
     filterGraph: string;
     argv: string[];
+    /** The encoding FFmpeg's argv that rendered the reference into the comparison's stdin. */
+    referenceArgv: string[];
     referenceOffsetS?: number;
     referenceOffsetOrigin?: string;
     alignment?: OffsetAlignment;
@@ -240,32 +270,40 @@ export async function scoreOutputs(opts: ScoreOutputsOptions): Promise<ScoredQua
     const dir = path.join(path.resolve(opts.workDir), `rung-${output.rung}`);
     await mkdir(dir, { recursive: true });
     const logs = { psnr: 'psnr.log', ssim: 'ssim.log', vmaf: 'vmaf.json' };
-    const { offsetS, alignment } = await resolveOffset(opts, output, ffmpeg.path, log);
+    const { offsetS, alignment } = await resolveOffset(opts, output, renderer.path, log);
     if (alignment?.method === 'frame-match' && alignment.givenS !== null) {
       log.warn(`quality: rung ${output.rung} matched the reference at ${alignment.offsetS} s, not at the given ${alignment.givenS} s`, {
         matchPsnrDb: alignment.matchPsnrDb,
         givenPsnrDb: alignment.givenPsnrDb,
       });
     }
+    const comparedReference = toReferenceSource(opts, offsetS);
+    const render = buildReferenceRender(comparedReference, pixFmt);
     const command = buildComparison({
-      reference: toReferenceSource(opts, offsetS),
+      reference: comparedReference,
       distorted: { path: distortedPath, fps: output.fps, resolution: output.resolution },
       scaler,
       pixFmt,
       logs,
       vmaf,
+      referenceOnStdin: true,
     });
     comparisons.push({
       rung: output.rung,
       output: distortedPath,
       filterGraph: command.filterGraph,
       argv: [ffmpeg.path, ...command.args],
+      referenceArgv: [renderer.path, ...render],
       ...(offsetS > 0 || alignment ? { referenceOffsetS: offsetS } : {}),
       ...(output.referenceOffsetOrigin ? { referenceOffsetOrigin: output.referenceOffsetOrigin } : {}),
       ...(alignment ? { alignment } : {}),
     });
     log.debug('quality: comparing', { rung: output.rung, output: distortedPath });
-    await runProcess(ffmpeg.path, command.args, { cwd: dir, timeoutMs: opts.timeoutMs });
+    await runQualityPipeline(
+      { file: renderer.path, args: render, role: 'encoding' },
+      { file: ffmpeg.path, args: command.args, role: 'scoring' },
+      { cwd: dir, timeoutMs: opts.timeoutMs, signal: opts.signal },
+    );
 
     const psnr = parsePsnrLog(await readFile(path.join(dir, logs.psnr), 'utf8'), path.join(dir, logs.psnr));
     const ssim = parseSsimLog(await readFile(path.join(dir, logs.ssim), 'utf8'), path.join(dir, logs.ssim));
@@ -307,7 +345,7 @@ export async function scoreOutputs(opts: ScoreOutputsOptions): Promise<ScoredQua
     outputs: scored,
     recipe: {
       scoringFfmpeg: { path: ffmpeg.path, version: ffmpeg.version, libvmaf: ffmpeg.hasLibvmaf ? `${ffmpeg.libvmafGeneration}.x` : null },
-      reference: describeReference(reference),
+      reference: describeReference(reference, renderer, pixFmt),
       frameRate: formatRate(reference.fps),
       scaler,
       pixFmt,
