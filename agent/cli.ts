@@ -13,6 +13,7 @@ import { hostFacts, nodeRegistration, provenanceMeters } from './host-facts.ts';
 import { HttpMasterClient } from './http-client.ts';
 import { createAgentMetrics } from './metrics.ts';
 import { ResultSpool } from './spool.ts';
+import { DEFAULT_HOST_LOCK_WAIT_S, HOST_LOCK_ENV, HostLock } from './host-lock.ts';
 import { Worker } from './worker.ts';
 
 /** `ffwatt agent`: registers with the master, heartbeats, claims and runs jobs, posts results via a spool. */
@@ -37,6 +38,8 @@ export async function agentCommand(argv: string[], _cliLog: Logger, signal: Abor
     .option('--heartbeat-s <s>', 'heartbeat interval', '10')
     .option('--lease-extend-s <s>', 'lease extension interval', '10')
     .option('--poll-s <s>', 'idle poll interval', '2')
+    .option('--host-lock <file>', `measuring lock shared by every measurer on this machine (env ${HOST_LOCK_ENV})`, undefined)
+    .option('--host-lock-wait-s <s>', 'how long to wait for another measurer on this machine before refusing (then retried)', String(DEFAULT_HOST_LOCK_WAIT_S))
     .option('--hybrid-master', 'this worker shares its machine with the master (runs are flagged)');
   cmd.parse(argv, { from: 'user' });
   const f = cmd.opts();
@@ -60,6 +63,8 @@ export async function agentCommand(argv: string[], _cliLog: Logger, signal: Abor
     meters: provenanceMeters(meters, refused),
   });
   const nodeId: string = f.nodeId ?? hostname();
+  const hostLock = new HostLock({ path: f.hostLock, nodeId, role: 'agent', waitS: num(f.hostLockWaitS, '--host-lock-wait-s'), log });
+  hostLock.check();
   const metrics = createAgentMetrics({ meters: () => meters, nodeId });
   const metricsServer = await serveMetrics(f.metricsListen, () => metrics.metricsText(), metrics.registry.contentType);
 
@@ -141,6 +146,7 @@ export async function agentCommand(argv: string[], _cliLog: Logger, signal: Abor
     vmafModel: f.vmafModel ?? process.env.FFWATT_VMAF_MODEL ?? null,
     qualityFfmpegPath: f.qualityFfmpeg,
     leaseExtendMs,
+    hostLock,
     rtmp: async () => (rtmp ??= await startRtmpServer({ workDir: join(f.work, 'nginx') })),
     deliver: async (record, idle) => {
       // Stopped by our own shutdown (not canceled by the master): the job is not the master's

@@ -95,6 +95,11 @@ export class HostLock {
     this.pollMs = opts.pollMs ?? 100;
   }
 
+  /** Throws the InputError of an unusable lock path now, before anything is measured. */
+  check(): void {
+    closeSync(this.open());
+  }
+
   /** Takes the lock now or returns null when another measurer holds it. */
   tryAcquire(): HostLockLease | null {
     const fd = this.open();

@@ -79,6 +79,8 @@ function startAgent(id: string): Proc {
     '--heartbeat-s', '1',
     '--lease-extend-s', '1',
     '--poll-s', '0.5',
+    // The three agents stand for three machines: each has its own measuring lock (test/fleet/host-lock.test.ts shares one).
+    '--host-lock', join(TMP, `${id}.lock`),
   ]);
   started.push(p);
   return p;
