@@ -185,6 +185,7 @@ export class HostLock {
   }
 
   private open(): number {
+    let first: Error;
     try {
       const fd = openSync(this.path, constants.O_RDWR | constants.O_CREAT, 0o666);
       // umask usually strips group/other write: measurers running as other users must open it too.
@@ -195,19 +196,24 @@ export class HostLock {
       }
       return fd;
     } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code;
-      if (code === 'EACCES' || code === 'EPERM') {
+      first = err as Error;
+    }
+    // Another user's file in sticky /run/lock (fs.protected_regular refuses O_CREAT on it), or a
+    // read-only mount around an existing file: open it without creating; flock(2) needs no write access.
+    const code = (first as NodeJS.ErrnoException).code;
+    if (code === 'EACCES' || code === 'EPERM' || code === 'EROFS') {
+      for (const flags of [constants.O_RDWR, constants.O_RDONLY]) {
         try {
-          return openSync(this.path, constants.O_RDONLY); // flock(2) works on a read-only descriptor
+          return openSync(this.path, flags);
         } catch {
-          /* fall through to the error below */
+          /* try the next */
         }
       }
-      throw new InputError(`host lock file ${this.path} (--host-lock / ${HOST_LOCK_ENV}) cannot be opened: ${(err as Error).message}`, {
-        field: '--host-lock',
-        fix: `create its directory or point --host-lock / ${HOST_LOCK_ENV} at a writable file shared by every measurer on this machine`,
-      });
     }
+    throw new InputError(`host lock file ${this.path} (--host-lock / ${HOST_LOCK_ENV}) cannot be opened: ${first.message}`, {
+      field: '--host-lock',
+      fix: `create its directory or point --host-lock / ${HOST_LOCK_ENV} at a writable file shared by every measurer on this machine`,
+    });
   }
 }
 
