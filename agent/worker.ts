@@ -16,6 +16,8 @@ export interface WorkerOptions extends Omit<JobContext, 'idle' | 'signal' | 'sle
   idleRecheckMs?: number;
   /** Attempts an idle baseline gets before the run is flagged idle-baseline-dirty (default 3). */
   idleAttempts?: number;
+  /** Other processes' CPU (busy cores) above which a baseline attempt is refused (default: the noisy-neighbour threshold, 0.25). */
+  idleMaxLoadCores?: number;
   /** Delivers a result; the fleet agent wraps this with retries and an on-disk spool. */
   deliver?: (record: RunRecord, idle: IdleReport | null) => Promise<ResultOutcome | 'spooled'>;
   /**
@@ -69,7 +71,7 @@ export class Worker {
             .catch((err) => o.log.warn(`lease extension for ${job.id} failed: ${(err as Error).message}`));
         }, o.leaseExtendMs ?? 10_000);
         let fresh: MeasuredIdle | null = null;
-        const { client: _client, leaseExtendMs: _lease, idleRecheckMs: _recheck, idleAttempts: _attempts, deliver: _deliver, hostLock: _lock, ...context } = o;
+        const { client: _client, leaseExtendMs: _lease, idleRecheckMs: _recheck, idleAttempts: _attempts, idleMaxLoadCores: _maxLoad, deliver: _deliver, hostLock: _lock, ...context } = o;
         const record = await runJob(job, {
           ...context,
           idle: async (sig) => {
@@ -121,6 +123,7 @@ export class Worker {
     const measured = await measureCleanIdle(o.sampler, seconds, {
       signal,
       maxAttempts: o.idleAttempts,
+      maxLoadCores: o.idleMaxLoadCores,
       readPackageTemperature: () => packageTemperature(o.host.preflight()),
       onRefused: (attempt, reason) => o.log.warn(`idle baseline refused, ${attempt < (o.idleAttempts ?? DEFAULT_IDLE_ATTEMPTS) ? 'measuring again' : 'giving up'}: ${reason}`),
     });
