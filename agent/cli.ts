@@ -51,6 +51,9 @@ export async function agentCommand(argv: string[], _cliLog: Logger, signal: Abor
   };
   const log = createLogger({ format: 'json', base: { service: 'ffwatt-agent' } });
   const token = readToken(f.tokenFile, 'bootstrap');
+  // One measurer per machine (agent/host-lock.ts): a bad lock path or wait is refused before anything starts.
+  const hostLock = new HostLock({ path: f.hostLock, nodeId: f.nodeId ?? hostname(), role: 'agent', waitS: num(f.hostLockWaitS, '--host-lock-wait-s'), log });
+  hostLock.check();
   const encoders = await detectEncoders();
   const { meters, refused } = openMeters({ sysfsRoot: f.sysfs, nvmlLibrary: f.nvmlLibrary, wattsPerCore: f.wattsPerCore ? num(f.wattsPerCore, '--watts-per-core') : undefined });
   for (const r of refused) log.info('meter not used', { meter: r.meter, reason: r.reason, fix: r.fix });
@@ -63,8 +66,6 @@ export async function agentCommand(argv: string[], _cliLog: Logger, signal: Abor
     meters: provenanceMeters(meters, refused),
   });
   const nodeId: string = f.nodeId ?? hostname();
-  const hostLock = new HostLock({ path: f.hostLock, nodeId, role: 'agent', waitS: num(f.hostLockWaitS, '--host-lock-wait-s'), log });
-  hostLock.check();
   const metrics = createAgentMetrics({ meters: () => meters, nodeId });
   const metricsServer = await serveMetrics(f.metricsListen, () => metrics.metricsText(), metrics.registry.contentType);
 
