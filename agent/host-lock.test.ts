@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createLogger } from '../core/log.ts';
-import { DEFAULT_HOST_LOCK_PATH, flockHolderPid, HostLock, HostLockBusyError, hostLockPath } from './host-lock.ts';
+import { DEFAULT_HOST_LOCK_PATH, flockHolderPid, HostLock, HostLockBusyError, hostLockPath, hostLockWaitS } from './host-lock.ts';
 
 const REPO = resolve(import.meta.dirname, '..');
 const children: ChildProcess[] = [];
@@ -53,6 +53,12 @@ describe('host lock (flock on one file per machine)', () => {
     expect(hostLockPath(undefined, {})).toBe(DEFAULT_HOST_LOCK_PATH);
     expect(hostLockPath(undefined, { FFWATT_HOST_LOCK: '/tmp/x.lock' })).toBe('/tmp/x.lock');
     expect(hostLockPath('/tmp/y.lock', { FFWATT_HOST_LOCK: '/tmp/x.lock' })).toBe('/tmp/y.lock');
+  });
+
+  it('reads the wait bound from FFWATT_HOST_LOCK_WAIT_S (default 600 s), refusing a bad one', () => {
+    expect(hostLockWaitS({})).toBe(600);
+    expect(hostLockWaitS({ FFWATT_HOST_LOCK_WAIT_S: '2.5' })).toBe(2.5);
+    expect(() => hostLockWaitS({ FFWATT_HOST_LOCK_WAIT_S: 'soon' })).toThrow(/FFWATT_HOST_LOCK_WAIT_S must be a number of seconds/);
   });
 
   it('is exclusive between two locks of one process and free again after release', () => {

@@ -18,6 +18,7 @@ import type { Logger } from '../core/log.ts';
 /** /run/lock is the FHS place for lock files: tmpfs, world-writable and sticky on Debian/Ubuntu/RHEL. */
 export const DEFAULT_HOST_LOCK_PATH = '/run/lock/ffwatt-measure.lock';
 export const HOST_LOCK_ENV = 'FFWATT_HOST_LOCK';
+export const HOST_LOCK_WAIT_ENV = 'FFWATT_HOST_LOCK_WAIT_S';
 /** How long a measurer waits for the lock before it gives up with HostLockBusyError. */
 export const DEFAULT_HOST_LOCK_WAIT_S = 600;
 
@@ -74,6 +75,15 @@ export function describeHolder(h: HostLockHolder | null): string {
 /** The lock path from an explicit value, else FFWATT_HOST_LOCK, else DEFAULT_HOST_LOCK_PATH. */
 export function hostLockPath(explicit?: string | null, env: NodeJS.ProcessEnv = process.env): string {
   return explicit || env[HOST_LOCK_ENV] || DEFAULT_HOST_LOCK_PATH;
+}
+
+/** The wait bound from FFWATT_HOST_LOCK_WAIT_S (seconds ≥ 0), else the default 600 s. */
+export function hostLockWaitS(env: NodeJS.ProcessEnv = process.env): number {
+  const raw = env[HOST_LOCK_WAIT_ENV];
+  if (raw === undefined || raw === '') return DEFAULT_HOST_LOCK_WAIT_S;
+  const n = Number(raw);
+  if (!(n >= 0) || !Number.isFinite(n)) throw new InputError(`${HOST_LOCK_WAIT_ENV} must be a number of seconds ≥ 0, got "${raw}"`, { field: HOST_LOCK_WAIT_ENV });
+  return n;
 }
 
 /** A held lock; release() is idempotent. */

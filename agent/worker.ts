@@ -3,7 +3,7 @@ import type { RunRecord } from '../core/types.ts';
 import { DEFAULT_IDLE_ATTEMPTS, measureCleanIdle, type MeasuredIdle } from '../energy/idle.ts';
 import { packageTemperature } from '../energy/preflight.ts';
 import type { ClaimedJob, IdleReport, MasterClient } from './client.ts';
-import { HostLock, type HostLockLease } from './host-lock.ts';
+import { HostLock, hostLockWaitS, type HostLockLease } from './host-lock.ts';
 import { runJob, type JobContext } from './run-job.ts';
 import type { ResultOutcome } from '../master/queue.ts';
 
@@ -22,8 +22,8 @@ export interface WorkerOptions extends Omit<JobContext, 'idle' | 'signal' | 'sle
   deliver?: (record: RunRecord, idle: IdleReport | null) => Promise<ResultOutcome | 'spooled'>;
   /**
    * The machine's measuring lock, held from before the claim to the end of the job (cooldown,
-   * baseline, encode, quality). Default: agent/host-lock.ts's default path (or FFWATT_HOST_LOCK),
-   * role "measurer"; null only where nothing real is measured.
+   * baseline, encode, quality). Default: agent/host-lock.ts's default path and wait (or
+   * FFWATT_HOST_LOCK / FFWATT_HOST_LOCK_WAIT_S), role "measurer"; null only where nothing real is measured.
    */
   hostLock?: HostLock | null;
 }
@@ -39,7 +39,7 @@ export class Worker {
   private readonly hostLock: HostLock | null;
 
   constructor(readonly opts: WorkerOptions) {
-    this.hostLock = opts.hostLock === undefined ? new HostLock({ nodeId: opts.nodeId, role: 'measurer', log: opts.log }) : opts.hostLock;
+    this.hostLock = opts.hostLock === undefined ? new HostLock({ nodeId: opts.nodeId, role: 'measurer', waitS: hostLockWaitS(), log: opts.log }) : opts.hostLock;
   }
 
   /** Claims and runs one job; 'idle' when the queue had nothing for this node. */

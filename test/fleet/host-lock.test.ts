@@ -172,4 +172,39 @@ describe('host lock: two agents and a local run on one machine', () => {
       expect(Date.parse(line.holderSince)).toBeGreaterThan(0);
     }
   });
+
+  it('a local run that finds the machine taken past its wait bound refuses, naming the holder (exit 1)', async () => {
+    const lock = join(TMP, 'held.lock');
+    // Another measurer holding the machine: util-linux flock(1) takes the same kernel lock.
+    const holder = spawn('flock', ['-x', lock, 'sleep', '120'], { stdio: 'ignore' });
+    try {
+      await waitFor('flock(1) holding the lock', async () => (await import('node:fs')).readFileSync('/proc/locks', 'utf8').includes(` ${holder.pid} `), 10_000, 50);
+      const matrixFile = join(TMP, 'refused.yml');
+      writeFileSync(matrixFile, MATRIX('hostlock-refused', 1));
+      const started = Date.now();
+      const run = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
+        const child = spawn(process.execPath, [FFWATT, 'run', matrixFile, '--out', join(TMP, 'refused'), '--json', '--no-report'], {
+          cwd: REPO,
+          env: { ...process.env, FFWATT_HOST_LOCK: lock, FFWATT_HOST_LOCK_WAIT_S: '2' },
+          stdio: ['ignore', 'ignore', 'pipe'],
+        });
+        let stderr = '';
+        child.stderr.on('data', (d) => (stderr += d));
+        child.on('exit', (code) => resolve({ code, stderr }));
+      });
+      expect(run.code, run.stderr).toBe(1);
+      expect(run.stderr).toContain(`another measurer holds this machine (pid ${holder.pid}, node unknown`);
+      expect(run.stderr).toMatch(/waiting for the host lock: another measurer is using this machine/);
+      expect(Date.now() - started).toBeGreaterThanOrEqual(2000);
+      // Nothing was measured or stored as a run.
+      const db = new Database(join(TMP, 'refused', 'ffwatt.sqlite'), { readonly: true });
+      try {
+        expect((db.prepare('SELECT COUNT(*) n FROM run').get() as { n: number }).n).toBe(0);
+      } finally {
+        db.close();
+      }
+    } finally {
+      holder.kill('SIGKILL');
+    }
+  });
 });
