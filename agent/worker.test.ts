@@ -128,4 +128,32 @@ describe('Worker', () => {
     expect(records[1].energy!.baseline!.startedAt > records[0].energy!.baseline!.endedAt).toBe(true);
     expect(idleReports).toEqual([]);
   });
+
+  it('claims nothing while another measurer holds the machine, and stops cleanly while waiting', async () => {
+    const encoders = await detectEncoders();
+    const store = Store.open(join(dir, 'waiting.sqlite'));
+    cleanups.push(() => store.close());
+    const queue = new JobQueue(store, { leaseMs: 600_000, nodeTimeoutMs: 3600_000 });
+    const client = new InProcessClient(queue);
+    const host = hostFacts({ sysfsRoot: fixture.sysfs, meters: [{ meter: 'rapl', source: 'rapl', valid: true }] });
+    await client.register(nodeRegistration('w1', host, encoders, []));
+    const { campaignId } = queue.createCampaign(parseMatrix(MATRIX('waiting'), 'waiting.yml'), { nodeConstraint: ['w1'] });
+    const lockPath = join(dir, 'waiting.lock');
+    const other = new HostLock({ path: lockPath, nodeId: 'other-node', role: 'agent' }).tryAcquire()!;
+    cleanups.push(() => other.release());
+    const warnings: string[] = [];
+    const log = { ...silentLogger, warn: (msg: string) => warnings.push(msg) };
+    const worker = new Worker({
+      client, nodeId: 'w1', sampler, encoders, host, workDir: join(dir, 'waiting'), skipQuality: true, log,
+      hostLock: new HostLock({ path: lockPath, nodeId: 'w1', role: 'agent', log }),
+    });
+    const ctl = new AbortController();
+    const pending = worker.runOnce(ctl.signal);
+    await new Promise((r) => setTimeout(r, 600));
+    expect(store.listJobs({ campaignId }).map((j) => j.state)).toEqual(['queued', 'queued']);
+    expect(warnings).toEqual([`waiting for the host lock: another measurer is using this machine (pid ${process.pid}, node other-node, agent, since ${other.holder.since})`]);
+    ctl.abort();
+    await expect(pending).resolves.toBe('idle');
+    expect(store.listJobs({ campaignId }).map((j) => j.state)).toEqual(['queued', 'queued']);
+  });
 });

@@ -46,7 +46,13 @@ export class Worker {
   async runOnce(signal?: AbortSignal): Promise<'ran' | 'idle'> {
     const o = this.opts;
     // Taken before the claim: a job is never leased to a node that cannot measure it yet.
-    let lock: HostLockLease | null = this.hostLock ? await this.hostLock.acquire(signal) : null;
+    let lock: HostLockLease | null = null;
+    try {
+      lock = this.hostLock ? await this.hostLock.acquire(signal) : null;
+    } catch (err) {
+      if (signal?.aborted) return 'idle'; // stopped while waiting for the machine: nothing claimed
+      throw err;
+    }
     const release = () => {
       lock?.release();
       lock = null;
