@@ -70,6 +70,7 @@ async function campaign(name: string, maxLoadCores?: number) {
   const lockFreeAtPhase: Array<[string, boolean]> = [];
   const idleReports: unknown[] = [];
   const records: RunRecord[] = [];
+  const idleSources: string[] = [];
   const worker = new Worker({
     client,
     nodeId: 'w1',
@@ -82,6 +83,7 @@ async function campaign(name: string, maxLoadCores?: number) {
     hostLock: new HostLock({ path: lockPath, nodeId: 'w1', role: 'test agent' }),
     ...(maxLoadCores === undefined ? {} : { idleMaxLoadCores: maxLoadCores }),
     onEvent: (ev) => {
+      if (ev.kind === 'idle' && ev.phase === 'done') idleSources.push(ev.source ?? '');
       if (ev.kind === 'job' || ev.kind === 'idle') {
         const l = probe.tryAcquire();
         lockFreeAtPhase.push([ev.kind === 'job' ? ev.phase : `idle-${ev.phase}`, l !== null]);
@@ -100,12 +102,13 @@ async function campaign(name: string, maxLoadCores?: number) {
   });
   await worker.loop(() => queue.campaignProgress(campaignId)?.status !== 'running', { pollMs: 100 });
   store.close();
-  return { records, idleReports, lockFreeAtPhase };
+  return { records, idleReports, lockFreeAtPhase, idleSources };
 }
 
 describe('Worker', () => {
   it('holds the host lock from claim to the end of each job, reuses a clean baseline and reports it once', async () => {
-    const { records, idleReports, lockFreeAtPhase } = await campaign('clean', 1e6);
+    const { records, idleReports, lockFreeAtPhase, idleSources } = await campaign('clean', 1e6);
+    expect(idleSources).toEqual(['rapl']); // measured once, for the first job
     expect(records).toHaveLength(2);
     expect(records.map((r) => r.status)).toEqual(['succeeded', 'succeeded']);
     expect(records.map((r) => [r.energy!.baseline!.clean, r.energy!.baseline!.reused])).toEqual([[true, false], [true, true]]);
@@ -118,7 +121,8 @@ describe('Worker', () => {
   it('measures a dirty baseline again for the next job and never reports it as the node\'s idle power', async () => {
     const hog = startCpuHogs(1);
     cleanups.push(() => hog.stop());
-    const { records, idleReports } = await campaign('dirty');
+    const { records, idleReports, idleSources } = await campaign('dirty');
+    expect(idleSources).toEqual(['rapl; not clean after 3 attempts: no net figure', 'rapl; not clean after 3 attempts: no net figure']);
     expect(records).toHaveLength(2);
     for (const r of records) {
       expect(r.energy!.baseline).toMatchObject({ clean: false, reused: false, attempts: 3 });

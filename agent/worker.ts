@@ -135,7 +135,8 @@ export class Worker {
     });
     if (measured.info.clean) this.idle.set(job.campaign.id, { measured, at: Date.now() });
     else this.idle.delete(job.campaign.id);
-    o.onEvent?.({ kind: 'idle', nodeId: o.nodeId, phase: 'done', seconds, watts: measured.baseline.totalW, source: measured.baseline.source });
+    const source = measured.info.clean ? measured.baseline.source : `${measured.baseline.source}; not clean after ${measured.info.attempts} attempts: no net figure`;
+    o.onEvent?.({ kind: 'idle', nodeId: o.nodeId, phase: 'done', seconds, watts: measured.baseline.totalW, source });
     return measured;
   }
 }
