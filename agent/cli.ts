@@ -13,6 +13,7 @@ import { hostFacts, nodeRegistration, provenanceMeters } from './host-facts.ts';
 import { HttpMasterClient } from './http-client.ts';
 import { createAgentMetrics } from './metrics.ts';
 import { ResultSpool } from './spool.ts';
+import { DEFAULT_HOST_LOCK_WAIT_S, HOST_LOCK_ENV, HostLock } from './host-lock.ts';
 import { Worker } from './worker.ts';
 
 /** `ffwatt agent`: registers with the master, heartbeats, claims and runs jobs, posts results via a spool. */
@@ -37,6 +38,8 @@ export async function agentCommand(argv: string[], _cliLog: Logger, signal: Abor
     .option('--heartbeat-s <s>', 'heartbeat interval', '10')
     .option('--lease-extend-s <s>', 'lease extension interval', '10')
     .option('--poll-s <s>', 'idle poll interval', '2')
+    .option('--host-lock <file>', `measuring lock shared by every measurer on this machine (env ${HOST_LOCK_ENV})`, undefined)
+    .option('--host-lock-wait-s <s>', 'how long to wait for another measurer on this machine before refusing (then retried)', String(DEFAULT_HOST_LOCK_WAIT_S))
     .option('--hybrid-master', 'this worker shares its machine with the master (runs are flagged)');
   cmd.parse(argv, { from: 'user' });
   const f = cmd.opts();
@@ -48,6 +51,9 @@ export async function agentCommand(argv: string[], _cliLog: Logger, signal: Abor
   };
   const log = createLogger({ format: 'json', base: { service: 'ffwatt-agent' } });
   const token = readToken(f.tokenFile, 'bootstrap');
+  // One measurer per machine (agent/host-lock.ts): a bad lock path or wait is refused before anything starts.
+  const hostLock = new HostLock({ path: f.hostLock, nodeId: f.nodeId ?? hostname(), role: 'agent', waitS: num(f.hostLockWaitS, '--host-lock-wait-s'), log });
+  hostLock.check();
   const encoders = await detectEncoders();
   const { meters, refused } = openMeters({ sysfsRoot: f.sysfs, nvmlLibrary: f.nvmlLibrary, wattsPerCore: f.wattsPerCore ? num(f.wattsPerCore, '--watts-per-core') : undefined });
   for (const r of refused) log.info('meter not used', { meter: r.meter, reason: r.reason, fix: r.fix });
@@ -141,6 +147,7 @@ export async function agentCommand(argv: string[], _cliLog: Logger, signal: Abor
     vmafModel: f.vmafModel ?? process.env.FFWATT_VMAF_MODEL ?? null,
     qualityFfmpegPath: f.qualityFfmpeg,
     leaseExtendMs,
+    hostLock,
     rtmp: async () => (rtmp ??= await startRtmpServer({ workDir: join(f.work, 'nginx') })),
     deliver: async (record, idle) => {
       // Stopped by our own shutdown (not canceled by the master): the job is not the master's

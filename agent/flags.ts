@@ -1,5 +1,5 @@
 import type { Mode, RunEnergy } from '../core/types.ts';
-import { validityFlags, type Preflight } from '../energy/preflight.ts';
+import { validityFlags, VALIDITY_FLAGS, type Preflight } from '../energy/preflight.ts';
 import type { ProcTreeUsage } from '../energy/proctree.ts';
 
 export interface FlagInputs {
@@ -14,10 +14,27 @@ export interface FlagInputs {
 }
 
 /**
+ * Every flag a run record can carry (docs/methodology.md, "Validity preflight and flags"):
+ * the machine-state flags of energy/preflight.ts, the agent's own, and the encode cell's
+ * (media/cell.ts). Runs flagged `idle-baseline-dirty` have no net figure; runs flagged
+ * `net-energy-nonpositive` keep theirs for inspection, explained in `energy.netExplanation`,
+ * and are never ranked.
+ */
+export const RUN_FLAGS = [
+  ...VALIDITY_FLAGS,
+  'hybrid_master',
+  'live_dropped_frames',
+  'quality_failed',
+  'window-opened-after-stream-end',
+  'live-behind-realtime',
+] as const;
+export type RunFlag = (typeof RUN_FLAGS)[number];
+
+/**
  * Validity flags carried by a run (shown on every report row): the machine-state flags of
  * energy/preflight.ts (estimated, noisy_neighbour, thermal_drift, governor_*, turbo_on,
- * no_idle_baseline), plus hybrid_master (the master service shares this machine) and
- * live_dropped_frames (a live encode dropped frames).
+ * no_idle_baseline, idle-baseline-dirty, net-energy-nonpositive), plus hybrid_master (the
+ * master service shares this machine) and live_dropped_frames (a live encode dropped frames).
  */
 export function runFlags(i: FlagInputs): string[] {
   const flags: string[] = validityFlags({ before: i.before, after: i.after, energy: i.energy, usage: i.usage, windowS: i.windowS });

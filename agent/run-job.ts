@@ -3,7 +3,8 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { FfwattEvent, RunEnergy, RunRecord } from '../core/types.ts';
 import type { Logger } from '../core/log.ts';
-import { computeRunEnergy, jobTreeEstimateZone, type IdleBaseline, type Sampler } from '../energy/index.ts';
+import { computeRunEnergy, jobTreeEstimateZone, type Sampler } from '../energy/index.ts';
+import { explainNet, type MeasuredIdle } from '../energy/idle.ts';
 import { ProcTreeMonitor, type ProcTreeUsage } from '../energy/proctree.ts';
 import { runEncodeCell, type CellResult } from '../media/cell.ts';
 import type { EncoderReport } from '../media/encoders.ts';
@@ -22,8 +23,13 @@ export interface JobContext {
   encoders: EncoderReport;
   host: HostFacts;
   workDir: string;
-  /** Idle baseline of this node for the job's campaign (null: none measured, net figures stay null). */
-  idle: IdleBaseline | null;
+  /**
+   * Idle baseline of this node for the job's campaign: a function is called after the cooldown
+   * (the baseline is taken on a settled machine, never right after another job's encode or
+   * quality scoring); null: none, net figures stay null. A baseline that is not clean gives the
+   * run no net figure and the flag idle-baseline-dirty.
+   */
+  idle: ((signal?: AbortSignal) => Promise<MeasuredIdle | null>) | MeasuredIdle | null;
   ffmpegPath?: string;
   /** FFmpeg used for quality scoring (VMAF needs a libvmaf build); defaults to ffmpegPath. */
   qualityFfmpegPath?: string;
@@ -71,6 +77,14 @@ export async function runJob(job: ClaimedJob, ctx: JobContext): Promise<RunRecor
       status: 'failed',
       error: `no usable encoder for ${s.encoder ?? s.codec} on ${ctx.nodeId} (usable: ${ctx.encoders.usable.join(', ') || 'none'})`,
     });
+  }
+
+  let idle: MeasuredIdle | null;
+  try {
+    idle = typeof ctx.idle === 'function' ? await ctx.idle(ctx.signal) : ctx.idle;
+  } catch (err) {
+    const canceled = ctx.signal?.aborted ?? false;
+    return finish(base, t0, { status: canceled ? 'canceled' : 'failed', error: canceled ? 'canceled' : `idle baseline failed: ${(err as Error).message}` });
   }
 
   const preflightBefore = ctx.host.preflight();
@@ -145,11 +159,14 @@ export async function runJob(job: ClaimedJob, ctx: JobContext): Promise<RunRecor
   const megapixels = (cell.framesInWindow * rung.resolution.width * rung.resolution.height) / 1e6;
   let energy: RunEnergy;
   try {
-    energy = computeRunEnergy(window, ctx.idle, { mediaSeconds: cell.mediaSecondsInWindow, frames: cell.framesInWindow, megapixels });
+    // A dirty baseline is recorded but never subtracted: the run keeps gross figures only.
+    energy = computeRunEnergy(window, idle?.info.clean ? idle.baseline : null, { mediaSeconds: cell.mediaSecondsInWindow, frames: cell.framesInWindow, megapixels });
   } catch (err) {
     // A meter that stopped answering mid-window: the run is failed, never stored with a short sum.
     return finish(base, t0, { ...media, status: 'failed', exitCode: 0, error: `energy of the measured window is incomplete: ${(err as Error).message}` });
   }
+  energy.baseline = idle?.info ?? null;
+  energy.netExplanation = explainNet(energy, energy.baseline);
   if (ctx.estimateWattsPerCore) energy.zones.push(jobTreeEstimateZone(usage.cpuSeconds, ctx.estimateWattsPerCore, window.seconds));
 
   // Quality is scored after the measured window closed, so it never counts in the job's energy.

@@ -1,7 +1,9 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { RunRecord } from '../core/types.ts';
-import { measureIdle, type IdleBaseline } from '../energy/index.ts';
+import { DEFAULT_IDLE_ATTEMPTS, measureCleanIdle, type MeasuredIdle } from '../energy/idle.ts';
+import { packageTemperature } from '../energy/preflight.ts';
 import type { ClaimedJob, IdleReport, MasterClient } from './client.ts';
+import { HostLock, hostLockWaitS, type HostLockLease } from './host-lock.ts';
 import { runJob, type JobContext } from './run-job.ts';
 import type { ResultOutcome } from '../master/queue.ts';
 
@@ -12,52 +14,93 @@ export interface WorkerOptions extends Omit<JobContext, 'idle' | 'signal' | 'sle
   leaseExtendMs?: number;
   /** Idle baselines older than this are measured again before the next job. */
   idleRecheckMs?: number;
+  /** Attempts an idle baseline gets before the run is flagged idle-baseline-dirty (default 3). */
+  idleAttempts?: number;
+  /** Other processes' CPU (busy cores) above which a baseline attempt is refused (default: the noisy-neighbour threshold, 0.25). */
+  idleMaxLoadCores?: number;
   /** Delivers a result; the fleet agent wraps this with retries and an on-disk spool. */
   deliver?: (record: RunRecord, idle: IdleReport | null) => Promise<ResultOutcome | 'spooled'>;
+  /**
+   * The machine's measuring lock, held from before the claim to the end of the job (cooldown,
+   * baseline, encode, quality). Default: agent/host-lock.ts's default path and wait (or
+   * FFWATT_HOST_LOCK / FFWATT_HOST_LOCK_WAIT_S), role "measurer"; null only where nothing real is measured.
+   */
+  hostLock?: HostLock | null;
 }
 
 /**
- * The agent's job loop: claim → (idle baseline for a new campaign) → run with lease extension
- * and cancel checks → deliver the result. One job at a time: a node measures one job at a time.
+ * The agent's job loop: take the host lock → claim → run (cooldown, clean idle baseline when the
+ * campaign's is missing or old, encode, quality) with lease extension and cancel checks →
+ * release → deliver the result. One job at a time per agent, and one measurer per machine.
  */
 export class Worker {
-  private readonly idle = new Map<string, { baseline: IdleBaseline; at: number }>();
+  /** Clean baselines only: a dirty one is measured again for the next job. */
+  private readonly idle = new Map<string, { measured: MeasuredIdle; at: number }>();
+  private readonly hostLock: HostLock | null;
 
-  constructor(readonly opts: WorkerOptions) {}
+  constructor(readonly opts: WorkerOptions) {
+    this.hostLock = opts.hostLock === undefined ? new HostLock({ nodeId: opts.nodeId, role: 'measurer', waitS: hostLockWaitS(), log: opts.log }) : opts.hostLock;
+  }
 
   /** Claims and runs one job; 'idle' when the queue had nothing for this node. */
   async runOnce(signal?: AbortSignal): Promise<'ran' | 'idle'> {
     const o = this.opts;
-    const job = await o.client.claim(o.nodeId);
-    if (!job) return 'idle';
-    const controller = new AbortController();
-    const onOuterAbort = () => controller.abort();
-    signal?.addEventListener('abort', onOuterAbort, { once: true });
-    let lease: NodeJS.Timeout | undefined;
+    // Taken before the claim: a job is never leased to a node that cannot measure it yet.
+    let lock: HostLockLease | null = null;
     try {
-      lease = setInterval(() => {
-        o.client
-          .extendLease(job.id, o.nodeId, job.attempts)
-          .then((r) => {
-            if (r.canceled || !r.ok) {
-              o.log.warn(r.canceled ? `job ${job.id} canceled by the master: stopping FFmpeg` : `lease of job ${job.id} lost: stopping`);
-              controller.abort();
-            }
-          })
-          .catch((err) => o.log.warn(`lease extension for ${job.id} failed: ${(err as Error).message}`));
-      }, o.leaseExtendMs ?? 10_000);
-      const { baseline, fresh } = await this.idleBaseline(job, controller.signal);
-      const { client: _client, leaseExtendMs: _lease, idleRecheckMs: _recheck, deliver: _deliver, ...context } = o;
-      const record = await runJob(job, { ...context, idle: baseline, signal: controller.signal });
-      clearInterval(lease);
-      const idle: IdleReport | null = fresh && baseline ? idleReport(o.nodeId, baseline) : null;
-      const outcome = o.deliver ? await o.deliver(record, idle) : await o.client.postResult(record, idle);
-      if (typeof outcome === 'object' && outcome.kind === 'stale') o.log.warn(`result refused: ${outcome.reason}`);
-      o.onEvent?.({ kind: 'result', jobId: job.id, record });
-      return 'ran';
+      lock = this.hostLock ? await this.hostLock.acquire(signal) : null;
+    } catch (err) {
+      if (signal?.aborted) return 'idle'; // stopped while waiting for the machine: nothing claimed
+      throw err;
+    }
+    const release = () => {
+      lock?.release();
+      lock = null;
+    };
+    try {
+      const job = await o.client.claim(o.nodeId);
+      if (!job) return 'idle';
+      const controller = new AbortController();
+      const onOuterAbort = () => controller.abort();
+      signal?.addEventListener('abort', onOuterAbort, { once: true });
+      let lease: NodeJS.Timeout | undefined;
+      try {
+        lease = setInterval(() => {
+          o.client
+            .extendLease(job.id, o.nodeId, job.attempts)
+            .then((r) => {
+              if (r.canceled || !r.ok) {
+                o.log.warn(r.canceled ? `job ${job.id} canceled by the master: stopping FFmpeg` : `lease of job ${job.id} lost: stopping`);
+                controller.abort();
+              }
+            })
+            .catch((err) => o.log.warn(`lease extension for ${job.id} failed: ${(err as Error).message}`));
+        }, o.leaseExtendMs ?? 10_000);
+        let fresh: MeasuredIdle | null = null;
+        const { client: _client, leaseExtendMs: _lease, idleRecheckMs: _recheck, idleAttempts: _attempts, idleMaxLoadCores: _maxLoad, deliver: _deliver, hostLock: _lock, ...context } = o;
+        const record = await runJob(job, {
+          ...context,
+          idle: async (sig) => {
+            const r = await this.idleBaseline(job, sig);
+            if (r && !r.info.reused) fresh = r;
+            return r;
+          },
+          signal: controller.signal,
+        });
+        clearInterval(lease);
+        release();
+        const measured = fresh as MeasuredIdle | null;
+        const idle: IdleReport | null = measured && measured.info.clean ? idleReport(o.nodeId, measured) : null;
+        const outcome = o.deliver ? await o.deliver(record, idle) : await o.client.postResult(record, idle);
+        if (typeof outcome === 'object' && outcome.kind === 'stale') o.log.warn(`result refused: ${outcome.reason}`);
+        o.onEvent?.({ kind: 'result', jobId: job.id, record });
+        return 'ran';
+      } finally {
+        clearInterval(lease);
+        signal?.removeEventListener('abort', onOuterAbort);
+      }
     } finally {
-      clearInterval(lease);
-      signal?.removeEventListener('abort', onOuterAbort);
+      release();
     }
   }
 
@@ -65,24 +108,40 @@ export class Worker {
   async loop(until: () => boolean, opts: { pollMs?: number; signal?: AbortSignal } = {}): Promise<void> {
     while (!until() && !opts.signal?.aborted) {
       const r = await this.runOnce(opts.signal);
-      if (r === 'idle' && !until()) await sleep(opts.pollMs ?? 1000, undefined, { signal: opts.signal }).catch(() => {});
+      // After a job, a short pause lets another measurer waiting on this machine's lock take its turn.
+      const pause = r === 'idle' ? opts.pollMs ?? 1000 : this.hostLock ? 300 : 0;
+      if (pause > 0 && !until()) await sleep(pause, undefined, { signal: opts.signal }).catch(() => {});
     }
   }
 
-  /** The node's idle baseline for the job's campaign: measured before its first job and re-checked when old. */
-  private async idleBaseline(job: ClaimedJob, signal: AbortSignal): Promise<{ baseline: IdleBaseline | null; fresh: boolean }> {
+  /**
+   * The node's idle baseline for the job's campaign, asked for by runJob after the cooldown:
+   * a clean one measured for this campaign within idleRecheckMs is reused, else one is measured
+   * now (refused and re-measured while other load is above the noisy-neighbour threshold).
+   */
+  private async idleBaseline(job: ClaimedJob, signal?: AbortSignal): Promise<MeasuredIdle | null> {
     const seconds = job.campaign.idleBaselineS;
-    if (!(seconds > 0)) return { baseline: null, fresh: false };
+    if (!(seconds > 0)) return null;
+    const o = this.opts;
     const known = this.idle.get(job.campaign.id);
-    if (known && Date.now() - known.at < (this.opts.idleRecheckMs ?? 30 * 60_000)) return { baseline: known.baseline, fresh: false };
-    this.opts.onEvent?.({ kind: 'idle', nodeId: this.opts.nodeId, phase: 'start', seconds });
-    const baseline = await measureIdle(this.opts.sampler, seconds, { signal });
-    this.idle.set(job.campaign.id, { baseline, at: Date.now() });
-    this.opts.onEvent?.({ kind: 'idle', nodeId: this.opts.nodeId, phase: 'done', seconds, watts: baseline.totalW, source: baseline.source });
-    return { baseline, fresh: true };
+    if (known && Date.now() - known.at < (o.idleRecheckMs ?? 30 * 60_000)) return { ...known.measured, info: { ...known.measured.info, reused: true } };
+    o.onEvent?.({ kind: 'idle', nodeId: o.nodeId, phase: 'start', seconds });
+    const measured = await measureCleanIdle(o.sampler, seconds, {
+      signal,
+      maxAttempts: o.idleAttempts,
+      maxLoadCores: o.idleMaxLoadCores,
+      readPackageTemperature: () => packageTemperature(o.host.preflight()),
+      onRefused: (attempt, reason) => o.log.warn(`idle baseline refused, ${attempt < (o.idleAttempts ?? DEFAULT_IDLE_ATTEMPTS) ? 'measuring again' : 'giving up'}: ${reason}`),
+    });
+    if (measured.info.clean) this.idle.set(job.campaign.id, { measured, at: Date.now() });
+    else this.idle.delete(job.campaign.id);
+    const source = measured.info.clean ? measured.baseline.source : `${measured.baseline.source}; not clean after ${measured.info.attempts} attempts: no net figure`;
+    o.onEvent?.({ kind: 'idle', nodeId: o.nodeId, phase: 'done', seconds, watts: measured.baseline.totalW, source });
+    return measured;
   }
 }
 
-function idleReport(nodeId: string, b: IdleBaseline): IdleReport {
-  return { nodeId, measuredAt: Date.now(), seconds: b.seconds, totalW: b.totalW, source: b.source, zones: b.zones };
+function idleReport(nodeId: string, m: MeasuredIdle): IdleReport {
+  const b = m.baseline;
+  return { nodeId, measuredAt: Date.parse(m.info.startedAt), seconds: b.seconds, totalW: b.totalW, source: b.source, zones: b.zones };
 }

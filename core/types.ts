@@ -125,6 +125,39 @@ export interface ZoneEnergy {
   peakW: number;
 }
 
+/**
+ * How the idle baseline a run's net figure rests on was taken (energy/idle.ts measureCleanIdle):
+ * after the cooldown, with the machine's other CPU load and package temperature recorded, and
+ * re-measured (bounded) while it was not clean.
+ */
+export interface IdleBaselineInfo {
+  /** Idle W of the total zones in the attempt kept (the clean one, else the last); null when no total zone was read. */
+  watts: number | null;
+  /** Length of that attempt (s). */
+  seconds: number;
+  /** CPU load of processes other than the measurer during that attempt, in busy cores. */
+  loadCores: number;
+  /** Load above which an attempt is refused (the noisy-neighbour threshold), busy cores. */
+  maxLoadCores: number;
+  /** CPU package temperature at the start of that attempt; null when the machine exposes none (see notes). */
+  tempC: number | null;
+  tempSensor: string | null;
+  /** Attempts made (1 = clean at once); at most maxAttempts. */
+  attempts: number;
+  maxAttempts: number;
+  /** False when no attempt was clean: the run then has no net figure and the flag `idle-baseline-dirty`. */
+  clean: boolean;
+  /** Wall-clock start and end (ISO) of the attempt kept. */
+  startedAt: string;
+  endedAt: string;
+  /** True when the run reuses a clean baseline measured for an earlier job of the campaign on this node. */
+  reused: boolean;
+  /** Why each refused attempt was refused, in order. */
+  refusals: string[];
+  /** What could not be read (e.g. no package temperature sensor). */
+  notes: string[];
+}
+
 export interface RunEnergy {
   /** 'estimate' whenever any total zone is estimated. */
   source: EnergySource | 'mixed';
@@ -141,6 +174,10 @@ export interface RunEnergy {
   netJPerEncodedMinute: number | null;
   jPerFrame: number | null;
   jPerMegapixel: number | null;
+  /** The idle baseline behind idleW/netJ, when one was measured (agents since the clean-baseline rules). */
+  baseline?: IdleBaselineInfo | null;
+  /** Why the net figure is not usable, when it is not (net ≤ 0: flag `net-energy-nonpositive`; dirty baseline). */
+  netExplanation?: string | null;
 }
 
 export interface FrameScoreSummary {

@@ -62,6 +62,17 @@ describe('validityFlags', () => {
     expect(validityFlags({ before: { ...good, governor: null }, energy: { source: 'estimate', idleW: 1 } })).toEqual(['estimated', 'governor_unknown']);
   });
 
+  it('flags a dirty idle baseline (not as a missing one) and a net figure ≤ 0', () => {
+    const dirty = {
+      watts: 31, seconds: 5, loadCores: 1.02, maxLoadCores: 0.25, tempC: 48, tempSensor: 'hwmon1/coretemp/Package id 0', attempts: 3, maxAttempts: 3, clean: false,
+      startedAt: '2026-01-01T00:00:00.000Z', endedAt: '2026-01-01T00:00:05.000Z', reused: false, refusals: [], notes: [],
+    };
+    expect(validityFlags({ before: good, energy: { source: 'rapl', idleW: null, netJ: null, baseline: dirty } })).toEqual(['idle-baseline-dirty']);
+    expect(validityFlags({ before: good, energy: { source: 'rapl', idleW: 20, netJ: -3.5, baseline: { ...dirty, clean: true } } })).toEqual(['net-energy-nonpositive']);
+    expect(validityFlags({ before: good, energy: { source: 'rapl', idleW: 20, netJ: 0 } })).toEqual(['net-energy-nonpositive']);
+    expect(validityFlags({ before: good, energy: { source: 'rapl', idleW: 20, netJ: 0.01 } })).toEqual([]);
+  });
+
   it('uses the thresholds given', () => {
     const input = { before: good, after: { ...good, maxTemperatureC: 55 }, usage: usage(10, 11), windowS: 10 };
     expect(validityFlags(input)).toEqual([]);

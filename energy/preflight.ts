@@ -94,6 +94,31 @@ export function readPreflight(opts: PreflightOptions = {}): Preflight {
   return { governor, governors, turbo, turboSource, temperatures, maxTemperatureC, notes };
 }
 
+/**
+ * The CPU package temperature among the sensors of a preflight, from the kernel drivers' own
+ * naming: hwmon `coretemp` labels `Package id N` (drivers/hwmon/coretemp.c), `k10temp` temp1,
+ * labelled `Tctl` or `Tdie` where labels exist (drivers/hwmon/k10temp.c), and the thermal zone
+ * of type `x86_pkg_temp` (drivers/thermal/intel/x86_pkg_temp_thermal.c). The hottest package
+ * when there are several; null (with the reason) when none is exposed, e.g. in VMs.
+ */
+export function packageTemperature(p: Pick<Preflight, 'temperatures'>): { celsius: number; sensor: string } | { celsius: null; note: string } {
+  const isPackage = (sensor: string) => {
+    const parts = sensor.split('/');
+    if (parts.length === 2) return parts[1] === 'x86_pkg_temp';
+    const [, name, label] = parts;
+    return (name === 'coretemp' && /^Package id \d+$/.test(label)) || (name === 'k10temp' && (label === 'temp1' || label === 'Tctl' || label === 'Tdie'));
+  };
+  const pkgs = p.temperatures.filter((t) => isPackage(t.sensor));
+  if (pkgs.length === 0) {
+    return { celsius: null, note: 'no package temperature sensor (hwmon coretemp "Package id N", k10temp Tctl/Tdie, thermal zone x86_pkg_temp) is readable here' };
+  }
+  const hottest = pkgs.reduce((a, b) => (b.celsius > a.celsius ? b : a));
+  return { celsius: hottest.celsius, sensor: hottest.sensor };
+}
+
+/** Default noisy-neighbour threshold: other processes' CPU, in average busy cores, above which a window is not quiet. */
+export const NOISY_NEIGHBOUR_CORES = 0.25;
+
 export interface ValidityThresholds {
   /** CPU of other processes, as average busy cores over the window, above which a run is `noisy_neighbour` (default 0.25). */
   otherCores?: number;
@@ -104,7 +129,7 @@ export interface ValidityThresholds {
 export interface ValidityInputs {
   before: Preflight;
   after?: Preflight | null;
-  energy?: Pick<RunEnergy, 'source' | 'idleW'> | null;
+  energy?: (Pick<RunEnergy, 'source' | 'idleW'> & Partial<Pick<RunEnergy, 'netJ' | 'baseline'>>) | null;
   /** Job process-tree usage over the measured window (ProcTreeMonitor.usage()). */
   usage?: ProcTreeUsage | null;
   windowS?: number;
@@ -118,6 +143,8 @@ export const VALIDITY_FLAGS = [
   'governor_unknown',
   'turbo_on',
   'no_idle_baseline',
+  'idle-baseline-dirty',
+  'net-energy-nonpositive',
 ] as const;
 export type ValidityFlag = (typeof VALIDITY_FLAGS)[number];
 
@@ -128,19 +155,25 @@ export type ValidityFlag = (typeof VALIDITY_FLAGS)[number];
  *   (machine busy CPU − job CPU, over the window);
  * - `thermal_drift`: the hottest sensor rose more than `thermalDriftC` during the run;
  * - `governor_not_performance` / `governor_unknown`, `turbo_on`: frequency may wander;
- * - `no_idle_baseline`: net energy could not be computed.
+ * - `no_idle_baseline`: no idle baseline was measured (none asked for, or a zone without one);
+ * - `idle-baseline-dirty`: a baseline was measured but never clean within its attempts (other
+ *   CPU load above the noisy-neighbour threshold, or a zone missing): the run has no net figure;
+ * - `net-energy-nonpositive`: net energy ≤ 0 (the encode drew no more than the baseline says the
+ *   machine draws idle): the figure is explained in `energy.netExplanation` and never ranked.
  */
 export function validityFlags(input: ValidityInputs, thresholds: ValidityThresholds = {}): ValidityFlag[] {
   const flags: ValidityFlag[] = [];
   const { before, after, energy, usage, windowS } = input;
   if (energy && (energy.source === 'estimate' || energy.source === 'mixed')) flags.push('estimated');
-  if (usage && windowS && windowS > 0 && usage.otherCpuSeconds / windowS > (thresholds.otherCores ?? 0.25)) flags.push('noisy_neighbour');
+  if (usage && windowS && windowS > 0 && usage.otherCpuSeconds / windowS > (thresholds.otherCores ?? NOISY_NEIGHBOUR_CORES)) flags.push('noisy_neighbour');
   if (after && before.maxTemperatureC !== null && after.maxTemperatureC !== null && after.maxTemperatureC - before.maxTemperatureC > (thresholds.thermalDriftC ?? 10)) {
     flags.push('thermal_drift');
   }
   if (before.governor === null) flags.push('governor_unknown');
   else if (before.governor !== 'performance') flags.push('governor_not_performance');
   if (before.turbo === 'on') flags.push('turbo_on');
-  if (energy && energy.idleW === null) flags.push('no_idle_baseline');
+  if (energy?.baseline && !energy.baseline.clean) flags.push('idle-baseline-dirty');
+  else if (energy && energy.idleW === null) flags.push('no_idle_baseline');
+  if (energy && energy.netJ != null && energy.netJ <= 0) flags.push('net-energy-nonpositive');
   return flags;
 }

@@ -46,6 +46,25 @@ const zoneEnergy = z
   })
   .strict();
 
+const idleBaselineInfo = z
+  .object({
+    watts: nnum.nullable(),
+    seconds: nnum,
+    loadCores: nnum,
+    maxLoadCores: nnum,
+    tempC: num.nullable(),
+    tempSensor: z.string().nullable(),
+    attempts: z.number().int().positive(),
+    maxAttempts: z.number().int().positive(),
+    clean: z.boolean(),
+    startedAt: z.string().datetime(),
+    endedAt: z.string().datetime(),
+    reused: z.boolean(),
+    refusals: z.array(z.string().max(2000)).max(100),
+    notes: z.array(z.string().max(2000)).max(100),
+  })
+  .strict();
+
 const energy = z
   .object({
     source: z.enum(['rapl', 'nvml', 'estimate', 'mixed']),
@@ -60,6 +79,8 @@ const energy = z
     netJPerEncodedMinute: num.nullable(),
     jPerFrame: nnum.nullable(),
     jPerMegapixel: nnum.nullable(),
+    baseline: idleBaselineInfo.nullable().optional(),
+    netExplanation: z.string().max(10_000).nullable().optional(),
   })
   .strict();
 

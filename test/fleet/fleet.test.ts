@@ -79,6 +79,8 @@ function startAgent(id: string): Proc {
     '--heartbeat-s', '1',
     '--lease-extend-s', '1',
     '--poll-s', '0.5',
+    // The three agents stand for three machines: each has its own measuring lock (test/fleet/host-lock.test.ts shares one).
+    '--host-lock', join(TMP, `${id}.lock`),
   ]);
   started.push(p);
   return p;
@@ -254,9 +256,13 @@ describe('fleet: master + 3 agents over TLS', () => {
     expect(fleetRows).toHaveLength(4);
     expect(localRows).toHaveLength(4);
     expect(Object.keys(fleetRows[0]).sort()).toEqual(Object.keys(localRows[0]).sort());
-    const mustHave = ['status', 'exit_code', 'started_at', 'ended_at', 'wall_s', 'media_seconds', 'frames', 'output_bytes', 'energy_source', 'gross_j', 'idle_w', 'net_j', 'avg_w', 'peak_w', 'window_s', 'psnr', 'ssim', 'energy', 'quality', 'flags', 'provenance'];
+    const mustHave = ['status', 'exit_code', 'started_at', 'ended_at', 'wall_s', 'media_seconds', 'frames', 'output_bytes', 'energy_source', 'gross_j', 'avg_w', 'peak_w', 'window_s', 'psnr', 'ssim', 'energy', 'quality', 'flags', 'provenance'];
     for (const row of [...fleetRows, ...localRows]) {
       for (const col of mustHave) expect(row[col], `${col} of ${row.node_id}`).not.toBeNull();
+      // Net figures exactly when the idle baseline was clean (three agents on one box load each other's baselines).
+      const clean = JSON.parse(row.energy).baseline.clean;
+      expect(JSON.parse(row.flags).includes('idle-baseline-dirty')).toBe(!clean);
+      for (const col of ['idle_w', 'net_j']) expect(row[col] === null, `${col} of ${row.node_id}`).toBe(!clean);
       expect(row.status).toBe('succeeded');
       expect(row.energy_source).toBe('estimate');
       expect(JSON.parse(row.flags)).toContain('estimated');
@@ -269,9 +275,10 @@ describe('fleet: master + 3 agents over TLS', () => {
     expect(prov.meters.some((m: { source: string }) => m.source === 'estimate')).toBe(true);
     expect(new Set(fleetRows.map((r) => r.node_id)).size).toBeGreaterThanOrEqual(1);
     for (const r of fleetRows) expect(AGENTS).toContain(r.node_id);
-    // Idle baselines of the agents came along with the results.
+    // Clean idle baselines of the agents came along with the results (dirty ones stay in the run records only).
     const idle = new Database(summary.dbPath, { readonly: true });
-    expect((idle.prepare('SELECT COUNT(*) n FROM idle_baseline WHERE campaign_id = ?').get(campaignId) as { n: number }).n).toBeGreaterThanOrEqual(1);
+    const freshClean = fleetRows.some((r) => JSON.parse(r.energy).baseline.clean && !JSON.parse(r.energy).baseline.reused);
+    expect((idle.prepare('SELECT COUNT(*) n FROM idle_baseline WHERE campaign_id = ?').get(campaignId) as { n: number }).n >= 1).toBe(freshClean);
     idle.close();
   });
 
