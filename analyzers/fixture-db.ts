@@ -14,7 +14,11 @@ export interface FixtureCell {
   rate: RateControl;
   /** Runs to insert: 'ok' succeeded, 'fail' failed attempt. */
   runs: Array<'ok' | 'fail'>;
-  source?: EnergySource;
+  source?: EnergySource | 'mixed';
+  /** Hardware class recorded in the runs' provenance (absent = runs from before classes existed). */
+  hardwareClass?: string;
+  /** Per-run idle power overriding idleW (e.g. one above the run's power: a non-positive net figure). */
+  idleWPerRun?: Array<number | null>;
   /** Synthetic figures of the cell; noise of ±noisePct is added per run. */
   jPerMin: number;
   vmaf: number;
@@ -49,7 +53,9 @@ export function scenarioOf(c: FixtureCell): Scenario {
   };
 }
 
+/** Cells with the same scenario key (the same work on other hardware or meters) share one scenario. */
 export function planOf(name: string, cells: FixtureCell[]): CampaignPlan {
+  const unique = [...new Map(cells.map((c) => [scenarioOf(c).key, scenarioOf(c)])).values()];
   return {
     name,
     matrixText: `name: ${name}\n# synthetic fixture\n`,
@@ -59,18 +65,18 @@ export function planOf(name: string, cells: FixtureCell[]): CampaignPlan {
     cooldownS: 0,
     idleBaselineS: 5,
     seed: 7,
-    scenarios: cells.map(scenarioOf),
+    scenarios: unique,
   };
 }
 
-function record(c: FixtureCell, jobId: string, attempt: number, ok: boolean, rnd: () => number, flags: string[], startMs: number): RunRecord {
+function record(c: FixtureCell, jobId: string, attempt: number, ok: boolean, rnd: () => number, flags: string[], startMs: number, idleW: number | null): RunRecord {
   const jitter = (pct: number) => 1 + ((rnd() * 2 - 1) * pct) / 100;
   const media = DURATION;
   const windowS = media / (c.speed * jitter(2));
   const jPerMin = c.jPerMin * jitter(3);
   const grossJ = (jPerMin * media) / 60;
   const source = c.source ?? 'rapl';
-  const netJ = c.idleW == null ? null : grossJ - c.idleW * windowS;
+  const netJ = idleW == null ? null : grossJ - idleW * windowS;
   const avgW = grossJ / windowS;
   const frames = media * FPS;
   const bitrateBps = c.bitrateBps * jitter(1);
@@ -87,26 +93,33 @@ function record(c: FixtureCell, jobId: string, attempt: number, ok: boolean, rnd
     gpu: null,
     governor: 'performance',
     turbo: 'on',
-    meters: [{ meter: source === 'estimate' ? 'estimate' : 'rapl', source, valid: true }],
+    meters:
+      source === 'mixed'
+        ? [
+            { meter: 'estimate', source: 'estimate' as const, valid: true },
+            { meter: 'nvml', source: 'nvml' as const, valid: true },
+          ]
+        : [{ meter: source === 'estimate' ? 'estimate' : source === 'nvml' ? 'nvml' : 'rapl', source, valid: true }],
     encoder: c.encoder,
+    ...(c.hardwareClass ? { hardwareClass: c.hardwareClass } : {}),
   };
   const started = new Date(startMs).toISOString();
   const ended = new Date(startMs + Math.round(windowS * 1000)).toISOString();
   if (!ok) {
     return {
-      jobId, attempt, nodeId: 'node-a', status: 'failed', exitCode: 1, signal: null, error: 'synthetic failure', stderrTail: 'Conversion failed!',
+      jobId, attempt, nodeId: c.hardwareClass ? `node-${c.hardwareClass}` : 'node-a', status: 'failed', exitCode: 1, signal: null, error: 'synthetic failure', stderrTail: 'Conversion failed!',
       startedAt: started, endedAt: ended, wallS: 0.5, mediaSeconds: 0, frames: 0, outputBytes: 0, bitrateBps: null, fps: null, speed: null,
       droppedFrames: 0, dupFrames: 0, energy: null, quality: null, flags, provenance,
     };
   }
   return {
-    jobId, attempt, nodeId: 'node-a', status: 'succeeded', exitCode: 0, signal: null, error: null, stderrTail: '',
+    jobId, attempt, nodeId: c.hardwareClass ? `node-${c.hardwareClass}` : 'node-a', status: 'succeeded', exitCode: 0, signal: null, error: null, stderrTail: '',
     startedAt: started, endedAt: ended, wallS: windowS + 0.2, mediaSeconds: media, frames, outputBytes: Math.round((bitrateBps * media) / 8),
     bitrateBps, fps: frames / windowS, speed: media / windowS, droppedFrames: 0, dupFrames: 0,
     energy: {
       source,
-      zones: [{ meter: provenance.meters[0].meter, zone: source === 'estimate' ? 'cpu-time' : 'package-0', source, role: 'total', grossJ, idleW: c.idleW, netJ, avgW, peakW: avgW * 1.2 }],
-      grossJ, idleW: c.idleW, netJ, avgW, peakW: avgW * 1.2, windowS,
+      zones: [{ meter: provenance.meters[0].meter, zone: source === 'estimate' || source === 'mixed' ? 'cpu-time' : 'package-0', source: source === 'mixed' ? 'estimate' : source, role: 'total', grossJ, idleW, netJ, avgW, peakW: avgW * 1.2 }],
+      grossJ, idleW, netJ, avgW, peakW: avgW * 1.2, windowS,
       jPerEncodedMinute: jPerMin,
       netJPerEncodedMinute: netJ == null ? null : netJ / (media / 60),
       jPerFrame: grossJ / frames,
@@ -131,10 +144,12 @@ export function writeFixture(path: string, opts: { name: string; campaignId: str
       if (opts.idleW != null) store.insertIdleBaseline({ campaignId: opts.campaignId, nodeId: 'node-a', measuredAt: opts.createdAt + 1000, seconds: 5, totalW: opts.idleW, source: 'rapl', zones: [] });
       let seq = 0;
       let clock = opts.createdAt + 10_000;
-      opts.cells.forEach((c, i) => {
-        const scenarioId = store.insertScenario(opts.campaignId, plan.scenarios[i]);
+      const scenarioIds = new Map(plan.scenarios.map((s) => [s.key, store.insertScenario(opts.campaignId, s)]));
+      const repetitions = new Map<number, number>();
+      opts.cells.forEach((c) => {
+        const scenarioId = scenarioIds.get(scenarioOf(c).key)!;
         // A failed attempt is retried in the same job; a succeeded one closes the job.
-        let repetition = 0;
+        let repetition = repetitions.get(scenarioId) ?? 0;
         let attempt = 0;
         c.runs.forEach((kind, r) => {
           if (attempt === 0) repetition++;
@@ -146,12 +161,14 @@ export function writeFixture(path: string, opts: { name: string; campaignId: str
             });
           }
           attempt++;
-          const rec = record(c, jobId, attempt, kind === 'ok', rnd, c.flags?.[r] ?? [], clock);
+          const idleW = c.idleWPerRun?.[r] !== undefined ? c.idleWPerRun[r] : c.idleW;
+          const rec = record(c, jobId, attempt, kind === 'ok', rnd, c.flags?.[r] ?? [], clock, idleW);
           clock += 5000;
           store.insertRun(rec, { campaignId: opts.campaignId, scenarioId } as Job, clock);
           store.updateJob(jobId, { state: kind === 'ok' ? 'succeeded' : 'failed', attempts: attempt });
           if (kind === 'ok') attempt = 0;
         });
+        repetitions.set(scenarioId, repetition);
       });
       store.setCampaignStatus(opts.campaignId, 'done');
     });
