@@ -108,7 +108,7 @@ describe('campaign vs campaign', () => {
 describe('two real local campaigns (real ffmpeg, real SQLite): results folders, report DIR and --compare', () => {
   const matrix = `name: tiny-compare
 input: {source: testsrc2, resolution: 320x180, fps: 30}
-repetitions: {min: 3, max: 3, ci_halfwidth_pct: 50}
+repetitions: {min: 5, max: 5, ci_halfwidth_pct: 50}
 cooldown_s: 0
 idle_baseline_s: 0
 scenarios:
@@ -121,13 +121,15 @@ scenarios:
 `;
   const ffwatt = (args: string[]) => spawnSync(process.execPath, [FFWATT, ...args], { encoding: 'utf8', timeout: 180_000 });
 
-  it('compares a campaign estimated at 5 W per logical CPU with one at 20 W', () => {
+  // The estimate counts machine-wide CPU time, so other load on a shared box widens both sides' spread:
+  // five runs a side and a tenfold setting keep the difference clear of that noise.
+  it('compares a campaign estimated at 5 W per logical CPU with one at 50 W', () => {
     const m = join(dir, 'tiny.yml');
     writeFileSync(m, matrix);
     const base = join(dir, 'real-base');
     const test = join(dir, 'real-test');
     // no RAPL or NVML here: the estimate meter measures both, with a different setting
-    for (const [out, watts] of [[base, '5'], [test, '20']]) {
+    for (const [out, watts] of [[base, '5'], [test, '50']]) {
       const r = ffwatt(['run', m, '--out', out, '--seed', '3', '--no-report', '--watts-per-core', watts]);
       expect(r.status, r.stdout + r.stderr).toBe(0);
     }
@@ -142,7 +144,9 @@ scenarios:
     const model = JSON.parse(readFileSync(doc.files.json, 'utf8'));
     const match = model.matches[0];
     expect(match).toMatchObject({ stratum: 'unclassified · ESTIMATE', significant: true });
-    expect(match.test.mean / match.base.mean).toBeGreaterThan(2);
+    expect(match).toMatchObject({ base: { n: 5 }, test: { n: 5 } });
+    expect(match.test.mean / match.base.mean).toBeGreaterThan(3);
+    expect(match.pHolm).toBeGreaterThanOrEqual(match.p);
     expect(model.base.db).toBe(join(base, 'ffwatt.sqlite'));
     expect(existsSync(join(doc.files.md))).toBe(true);
   }, 400_000);

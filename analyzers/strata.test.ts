@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { writeFixture, type FixtureCell } from './fixture-db.ts';
 import { summarize } from './summarize.ts';
-import { writeModelFiles } from './report.ts';
+import { renderSummaryMarkdown, writeModelFiles } from './report.ts';
 import { energyKindOf, exclusionReasons, hardwareClassOf } from './strata.ts';
 import type { ReportModel } from './model.ts';
 
@@ -137,5 +137,10 @@ describe('a campaign over two hardware classes with measured, estimated and mixe
     expect(html.match(/<figure class="chart" id="machines-\d+"/g)).toHaveLength(2);
     expect(html).toMatch(/id="left-out-note">3 succeeded runs were left out/);
     expect(JSON.parse(readFileSync(files.json, 'utf8')).schema).toBe('ffwatt-report/2');
+    expect(md).toMatch(/\| file h264\/ultrafast crf23 240p30 x1 \| file h264\/medium crf23 240p30 x1 \| xeon-2s · measured \| /);
+    // the end-of-run summary names the class of each row and the runs left out
+    const summary = renderSummaryMarkdown(model);
+    expect(summary).toContain('| file h264/ultrafast crf23 240p30 x1 on xeon-2s (1 left out) |');
+    expect(summary).toMatch(/3 succeeded runs were left out/);
   });
 });

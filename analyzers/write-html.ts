@@ -2,6 +2,7 @@
 import type { ReportModel, ScenarioReport } from './model.ts';
 import { bitrate, bytes, flagList, num, signedPct, stat } from './format.ts';
 import { barChart, esc, lineChart, scatterChart } from './svg.ts';
+import { stratumLabel } from './strata.ts';
 import { ESTIMATE_WHY, MAX_TEST_ROWS, rankingStrata, strataLine } from './write-md.ts';
 
 const plain = (md: string) => md.replace(/\*\*/g, '').replace(/`/g, '');
@@ -176,11 +177,11 @@ function comparisons(m: ReportModel): string {
   const c = m.comparisons;
   const tests = c.tests.length
     ? htmlTable(
-        ['A', 'B', 'A vs B', 't', 'df', 'p', 'Holm p', "Hedges' g", 'result'],
+        ['A', 'B', 'class · energy', 'A vs B', 't', 'df', 'p', 'Holm p', "Hedges' g", 'result'],
         c.tests.slice(0, MAX_TEST_ROWS).map((t) => ({
-          cells: [esc(t.labelA), esc(t.labelB), esc(signedPct(t.diffPct)), esc(num(t.t, 3)), esc(num(t.df, 3)), esc(num(t.p, 3)), esc(num(t.pHolm, 3)), esc(num(t.hedgesG, 3)), `<span class="${t.significant ? 'sig' : 'nsig'}">${esc(t.verdict)}</span>`],
+          cells: [esc(t.labelA), esc(t.labelB), esc(stratumLabel(t.hardwareClass, t.energyKind)), esc(signedPct(t.diffPct)), esc(num(t.t, 3)), esc(num(t.df, 3)), esc(num(t.p, 3)), esc(num(t.pHolm, 3)), esc(num(t.hedgesG, 3)), `<span class="${t.significant ? 'sig' : 'nsig'}">${esc(t.verdict)}</span>`],
           estimate: t.estimate,
-          numeric: [false, false, true, true, true, true, true, true],
+          numeric: [false, false, false, true, true, true, true, true, true],
         })),
         'pairwise-table',
       ) + (c.tests.length > MAX_TEST_ROWS ? `<p class="muted">First ${MAX_TEST_ROWS} of ${c.tests.length} tests shown; all are in report.json.</p>` : '')

@@ -1,6 +1,7 @@
 // Markdown writer: the full report as stable text (same model → same bytes).
 import type { ReportModel, ScenarioReport } from './model.ts';
 import { bitrate, bytes, flagList, num, signedPct, stat } from './format.ts';
+import { stratumLabel } from './strata.ts';
 
 /** Most pairwise tests listed in Markdown/HTML; the JSON report keeps them all. */
 export const MAX_TEST_ROWS = 500;
@@ -134,8 +135,8 @@ function comparisons(model: ReportModel): string[] {
   const shown = c.tests.slice(0, MAX_TEST_ROWS);
   out.push(
     table(
-      ['A', 'B', 'A vs B', 't', 'df', 'p', 'Holm p', "Hedges' g", 'result'],
-      shown.map((t) => [t.labelA, t.labelB, signedPct(t.diffPct), num(t.t, 3), num(t.df, 3), num(t.p, 3), num(t.pHolm, 3), num(t.hedgesG, 3), t.verdict]),
+      ['A', 'B', 'class · energy', 'A vs B', 't', 'df', 'p', 'Holm p', "Hedges' g", 'result'],
+      shown.map((t) => [t.labelA, t.labelB, stratumLabel(t.hardwareClass, t.energyKind), signedPct(t.diffPct), num(t.t, 3), num(t.df, 3), num(t.p, 3), num(t.pHolm, 3), num(t.hedgesG, 3), t.verdict]),
     ),
   );
   if (c.tests.length > shown.length) out.push('', `First ${shown.length} of ${c.tests.length} tests shown; all are in report.json.`);
