@@ -53,9 +53,7 @@ export function scenarioOf(c: FixtureCell): Scenario {
   };
 }
 
-/** Cells with the same scenario key (the same work on other hardware or meters) share one scenario. */
 export function planOf(name: string, cells: FixtureCell[]): CampaignPlan {
-  const unique = [...new Map(cells.map((c) => [scenarioOf(c).key, scenarioOf(c)])).values()];
   return {
     name,
     matrixText: `name: ${name}\n# synthetic fixture\n`,
@@ -65,7 +63,7 @@ export function planOf(name: string, cells: FixtureCell[]): CampaignPlan {
     cooldownS: 0,
     idleBaselineS: 5,
     seed: 7,
-    scenarios: unique,
+    scenarios: cells.map(scenarioOf),
   };
 }
 
@@ -143,6 +141,8 @@ export function writeFixture(
   try {
     const rnd = prng(opts.seed ?? 1);
     const plan = planOf(opts.name, opts.cells);
+    // Cells with the same scenario key (the same work on other hardware or meters) share one scenario.
+    plan.scenarios = [...new Map(plan.scenarios.map((sc) => [sc.key, sc])).values()];
     store.tx(() => {
       store.insertCampaign(opts.campaignId, plan, opts.createdAt);
       if (opts.idleW != null) store.insertIdleBaseline({ campaignId: opts.campaignId, nodeId: 'node-a', measuredAt: opts.createdAt + 1000, seconds: 5, totalW: opts.idleW, source: 'rapl', zones: [] });
