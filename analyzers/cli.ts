@@ -97,7 +97,7 @@ export async function reportCommand(argv: string[], io: ReportIo = defaultIo): P
       json?: boolean;
     }>();
     const target = cmd.args[0];
-    if (o.compare) return compareCommand(o, cmd.args, io);
+    if (o.compare) return compareCommand({ ...o, formatGiven: cmd.getOptionValueSource('format') !== 'default' }, cmd.args, io);
     let db = o.db;
     let campaignId = o.campaign;
     if (target) {
@@ -160,7 +160,7 @@ function failure(err: unknown, io: ReportIo): number {
 const COMPARE_ONLY_FLAGS = ['campaign', 'reference', 'pricePerKwh', 'currency', 'carbonGPerKwh', 'instanceCostPerHour'] as const;
 
 function compareCommand(
-  o: { db?: string; compare?: string[]; format: string; out?: string; includeFlagged?: boolean; json?: boolean } & Partial<Record<(typeof COMPARE_ONLY_FLAGS)[number], string>>,
+  o: { db?: string; compare?: string[]; format: string; formatGiven: boolean; out?: string; includeFlagged?: boolean; json?: boolean } & Partial<Record<(typeof COMPARE_ONLY_FLAGS)[number], string>>,
   args: string[],
   io: ReportIo,
 ): number {
@@ -176,7 +176,7 @@ function compareCommand(
     }
     const stray = COMPARE_ONLY_FLAGS.filter((k) => o[k] != null);
     if (stray.length) throw new InputError(`--compare does not take --${stray[0].replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`, { field: '--compare', fix: 'name the two campaigns after --compare; cost and reference options belong to single-campaign reports' });
-    const formats = o.format === REPORT_FORMATS.join(',') ? [...COMPARE_FORMATS] : parseCompareFormats(o.format);
+    const formats = o.formatGiven ? parseCompareFormats(o.format) : [...COMPARE_FORMATS];
     const [base, test] = pair.map((a) => campaignRef(a, o.db));
     const model = compareCampaigns({ base, test, includeFlagged: o.includeFlagged === true });
     const outDir = resolve(o.out ?? join(dirname(test.db), 'reports', `compare-${model.base.id}-vs-${model.test.id}`));
