@@ -8,7 +8,7 @@ import { chooseReference, efficiencyScores, pairwise, paretoFront, qualityOf, ra
 import { costAssumptions, scenarioCost } from './cost.ts';
 import type { CostOptions, EnergyBasis, MachineComparison, QualityMetric, ReportModel, ScenarioReport } from './model.ts';
 import { num } from './format.ts';
-import { EXCLUDING_FLAGS, KIND_ORDER, NET_NONPOSITIVE, stratumLabel } from './strata.ts';
+import { EXCLUDING_FLAGS, KIND_ORDER, NET_NONPOSITIVE, UNCLASSIFIED, stratumLabel } from './strata.ts';
 
 export interface SummarizeOptions {
   /** Path of the results database, or an open handle. */
@@ -127,7 +127,7 @@ export function buildModel(db: DB, dbPath: string, opts: Omit<SummarizeOptions, 
     const cells = aggs
       .filter((a) => a.scenarioId === r.id)
       .sort((a, b) => (a.hardwareClass < b.hardwareClass ? -1 : a.hardwareClass > b.hardwareClass ? 1 : 0) || KIND_ORDER[a.energyKind] - KIND_ORDER[b.energyKind]);
-    for (const c of cells.length ? cells : [emptyCell(r.id, 'unclassified', 'none')]) partial.push(scenarioReport(partial.length + 1, r, c, campaign));
+    for (const c of cells.length ? cells : [emptyCell(r.id, UNCLASSIFIED, 'none')]) partial.push(scenarioReport(partial.length + 1, r, c, campaign));
   }
 
   const withEnergy = partial.filter((s) => s.metrics.jPerMin);
