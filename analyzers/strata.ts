@@ -46,9 +46,8 @@ export function strataSql(alias = 'run', includeFlagged = false) {
     energyKind: `CASE WHEN ${alias}.energy_source IN ('rapl', 'nvml') THEN 'measured' WHEN ${alias}.energy_source IN ('estimate', 'mixed') THEN 'estimated' ELSE 'none' END`,
     /** 1 when the run is left out of the statistics. */
     excluded: includeFlagged ? `(${nonPositive})` : `(${nonPositive} OR ${flagged})`,
-    /** Reasons a left-out run carries, as rows of json_each-able values (see reasonsSql). */
+    /** Flags that count as a reason for leaving a run out (read-db lists them per row). */
     excludingFlags: includeFlagged ? [NET_NONPOSITIVE] : [NET_NONPOSITIVE, ...EXCLUDING_FLAGS],
-    nonPositive,
   };
 }
 
