@@ -7,6 +7,7 @@ import type { InputSpec, Provenance, Scenario } from '../core/types.ts';
 import { defaultEncoder } from '../media/presets.ts';
 import { cpuClass, type FeatureInput } from './features.ts';
 import type { ContentComplexity } from './content.ts';
+import { energyKindOf, exclusionReasons, hardwareClassOf, type EnergyKind } from '../analyzers/strata.ts';
 
 export interface TrainingRow {
   campaignId: string;
@@ -17,6 +18,10 @@ export interface TrainingRow {
   content: string;
   features: FeatureInput;
   energySource: string;
+  /** measured (rapl, nvml) or estimated (estimate, mixed): a training set holds one kind only. */
+  energyKind?: EnergyKind;
+  /** Hardware class of the node that made the run ('unclassified' when none was recorded). */
+  hardwareClass?: string;
   netJPerEncodedMinute: number | null;
   jPerEncodedMinute: number | null;
   vmaf: number | null;
@@ -44,6 +49,7 @@ export interface DbRun {
   scenario: Scenario;
   provenance: Provenance;
   energySource: string | null;
+  netJ?: number | null;
   netJPerEncodedMinute: number | null;
   jPerEncodedMinute: number | null;
   vmaf: number | null;
@@ -57,7 +63,7 @@ export function loadRuns(db: Database.Database, campaignIds: string[] = []): DbR
   const where = campaignIds.length ? `AND run.campaign_id IN (${campaignIds.map(() => '?').join(',')})` : '';
   const rows = db
     .prepare(
-      `SELECT run.campaign_id, run.scenario_id, run.job_id, run.node_id, run.provenance, run.energy_source,
+      `SELECT run.campaign_id, run.scenario_id, run.job_id, run.node_id, run.provenance, run.energy_source, run.net_j,
               run.net_j_per_encoded_minute, run.j_per_encoded_minute, run.vmaf, run.psnr, run.speed, run.flags, scenario.spec
        FROM run JOIN scenario ON scenario.id = run.scenario_id
        WHERE run.status = 'succeeded' ${where} ORDER BY run.id`,
@@ -71,6 +77,7 @@ export function loadRuns(db: Database.Database, campaignIds: string[] = []): DbR
     scenario: JSON.parse(r.spec as string) as Scenario,
     provenance: JSON.parse(r.provenance as string) as Provenance,
     energySource: r.energy_source as string | null,
+    netJ: r.net_j as number | null,
     netJPerEncodedMinute: r.net_j_per_encoded_minute as number | null,
     jPerEncodedMinute: r.j_per_encoded_minute as number | null,
     vmaf: r.vmaf as number | null,
@@ -85,19 +92,38 @@ export interface Dropped {
   reason: string;
 }
 
+export interface TrainingFilter {
+  /** Keep runs flagged noisy_neighbour, thermal_drift, … (default false: dropped with the flag as reason). A non-positive net figure is dropped regardless. */
+  includeFlagged?: boolean;
+  /** Energy kind to train on; default measured when any run is measured, else estimated. The other kind is dropped, never trained beside it. */
+  energyKind?: Exclude<EnergyKind, 'none'>;
+}
+
 /**
  * Turns runs into training rows; `content` gives SI/TI for a source. Runs without an
- * energy figure are dropped (with the reason), never filled in.
+ * energy figure, flagged runs, runs with a non-positive net figure and runs of the other
+ * energy kind are dropped (with the reason), never filled in.
  */
 export async function toTrainingRows(
   runs: DbRun[],
   content: (input: InputSpec) => Promise<ContentComplexity>,
+  filter: TrainingFilter = {},
 ): Promise<{ rows: TrainingRow[]; dropped: Dropped[] }> {
   const rows: TrainingRow[] = [];
   const dropped: Dropped[] = [];
+  const kind = filter.energyKind ?? (runs.some((r) => energyKindOf(r.energySource) === 'measured') ? 'measured' : 'estimated');
   for (const r of runs) {
     if (!r.energySource || (r.jPerEncodedMinute == null && r.netJPerEncodedMinute == null)) {
       dropped.push({ jobId: r.jobId, reason: 'no energy figure' });
+      continue;
+    }
+    const reasons = exclusionReasons({ flags: r.flags, netJ: r.netJ }, filter.includeFlagged);
+    if (reasons.length) {
+      dropped.push({ jobId: r.jobId, reason: `left out: ${reasons.join(', ')}` });
+      continue;
+    }
+    if (energyKindOf(r.energySource) !== kind) {
+      dropped.push({ jobId: r.jobId, reason: `${energyKindOf(r.energySource)} energy: this training set holds ${kind} runs only` });
       continue;
     }
     const s = r.scenario;
@@ -128,6 +154,8 @@ export async function toTrainingRows(
         meterSource: r.energySource,
       },
       energySource: r.energySource,
+      energyKind: kind,
+      hardwareClass: hardwareClassOf(r.provenance),
       netJPerEncodedMinute: r.netJPerEncodedMinute,
       jPerEncodedMinute: r.jPerEncodedMinute,
       vmaf: r.vmaf,

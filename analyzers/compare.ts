@@ -4,6 +4,7 @@
 import { InputError } from '../core/errors.ts';
 import { bdDelta, hedgesG, holm, relativeDifference, welchFromMoments } from './stats.ts';
 import { num } from './format.ts';
+import { KIND_ORDER } from './strata.ts';
 import type { PairwiseTest, ParetoSet, QualityMetric, RankingRow, RateCurve, RelativeFigure, ReportModel, ScenarioReport } from './model.ts';
 
 export const ALPHA = 0.05;
@@ -15,33 +16,53 @@ export const configLabel = (s: { codec: string; encoder: string | null; preset: 
 /** Scenarios with the same key here encode the same thing the same way, up to the encoder configuration. */
 const sameWorkKey = (s: ScenarioReport) => `${s.mode}|${s.content}|x${s.streams}|${s.rate.kind}=${s.rate.value}`;
 const contentGroupKey = (s: ScenarioReport) => `${s.mode} ${s.content} x${s.streams}`;
+/** Rows in one stratum share hardware class and energy kind: the only rows ever compared. */
+export const stratumKey = (s: { hardwareClass: string; energyKind: string }) => `${s.hardwareClass}\u0000${s.energyKind}`;
 
 export function qualityOf(s: ScenarioReport, metric: QualityMetric | null): number | null {
   return metric ? (s.metrics[metric]?.mean ?? null) : null;
 }
 
-export function rank(scenarios: ScenarioReport[]): RankingRow[] {
-  return scenarios
-    .filter((s) => s.energy)
-    .sort((a, b) => a.energy!.mean - b.energy!.mean || a.id - b.id)
-    .map((s, i) => ({
-      rank: i + 1,
-      scenarioId: s.id,
-      label: s.label,
-      energy: s.energy!,
-      sourceLabel: s.sourceLabel,
-      estimate: s.estimate,
-      flags: Object.keys(s.flags),
-    }));
+/** Strata in report order: measured before estimated before none, then by class name. */
+export function strataOf<T extends { hardwareClass: string; energyKind: ScenarioReport['energyKind'] }>(rows: T[]): Array<{ hardwareClass: string; energyKind: ScenarioReport['energyKind']; rows: T[] }> {
+  const by = new Map<string, { hardwareClass: string; energyKind: ScenarioReport['energyKind']; rows: T[] }>();
+  for (const r of rows) {
+    const k = stratumKey(r);
+    (by.get(k) ?? by.set(k, { hardwareClass: r.hardwareClass, energyKind: r.energyKind, rows: [] }).get(k)!).rows.push(r);
+  }
+  return [...by.values()].sort((a, b) => KIND_ORDER[a.energyKind] - KIND_ORDER[b.energyKind] || (a.hardwareClass < b.hardwareClass ? -1 : a.hardwareClass > b.hardwareClass ? 1 : 0));
 }
 
-/** Points that no other point beats on both axes: lower energy and higher value. */
+/** Rows with energy, lowest first, ranked within their stratum only (never across classes or energy kinds). */
+export function rank(scenarios: ScenarioReport[]): RankingRow[] {
+  return strataOf(scenarios.filter((s) => s.energy)).flatMap((st) =>
+    st.rows
+      .sort((a, b) => a.energy!.mean - b.energy!.mean || a.id - b.id)
+      .map((s, i) => ({
+        rank: i + 1,
+        rowId: s.id,
+        hardwareClass: s.hardwareClass,
+        energyKind: s.energyKind,
+        stratum: s.stratum,
+        label: s.label,
+        energy: s.energy!,
+        sourceLabel: s.sourceLabel,
+        estimate: s.estimate,
+        flags: Object.keys(s.flags),
+      })),
+  );
+}
+
+/** Points that no other point of the same stratum beats on both axes: lower energy and higher value. */
 export function paretoFront(scenarios: ScenarioReport[], metric: string, valueOf: (s: ScenarioReport) => number | null): ParetoSet | null {
+  const strata = new Set(scenarios.map(stratumKey));
+  if (strata.size > 1) throw new Error('paretoFront: rows of different strata (hardware class or energy kind) cannot share a front');
   const pts = scenarios
     .filter((s) => s.energy && valueOf(s) != null)
-    .map((s) => ({ scenarioId: s.id, label: s.label, energy: s.energy!.mean, value: valueOf(s)!, onFront: false, estimate: s.estimate }));
+    .map((s) => ({ rowId: s.id, label: s.label, energy: s.energy!.mean, value: valueOf(s)!, onFront: false, estimate: s.estimate }));
   if (pts.length === 0) return null;
-  const sorted = [...pts].sort((a, b) => a.energy - b.energy || b.value - a.value || a.scenarioId - b.scenarioId);
+  const first = scenarios.find((s) => s.energy && valueOf(s) != null)!;
+  const sorted = [...pts].sort((a, b) => a.energy - b.energy || b.value - a.value || a.rowId - b.rowId);
   let best = -Infinity;
   for (const p of sorted) {
     if (p.value > best) {
@@ -49,7 +70,7 @@ export function paretoFront(scenarios: ScenarioReport[], metric: string, valueOf
       best = p.value;
     }
   }
-  return { metric, points: pts };
+  return { metric, hardwareClass: first.hardwareClass, energyKind: first.energyKind, stratum: first.stratum, points: pts };
 }
 
 /** Welch tests between every two configurations doing the same work, Holm-corrected over the family. */
@@ -57,7 +78,7 @@ export function pairwise(scenarios: ScenarioReport[], basisLabel: string): Repor
   const groups = new Map<string, ScenarioReport[]>();
   for (const s of scenarios) {
     if (!s.energy || s.energy.sd == null) continue;
-    const k = `${sameWorkKey(s)}|${s.estimate ? 'estimate' : 'measured'}`;
+    const k = `${sameWorkKey(s)}|${stratumKey(s)}`;
     (groups.get(k) ?? groups.set(k, []).get(k)!).push(s);
   }
   const raw: Array<Omit<PairwiseTest, 'pHolm' | 'significant' | 'verdict'>> = [];
@@ -88,6 +109,8 @@ export function pairwise(scenarios: ScenarioReport[], basisLabel: string): Repor
           p: w.p,
           hedgesG: hedgesG(ea, eb),
           estimate: a.estimate,
+          hardwareClass: a.hardwareClass,
+          energyKind: a.energyKind,
         });
       }
     }
@@ -105,7 +128,7 @@ export function pairwise(scenarios: ScenarioReport[], basisLabel: string): Repor
   return {
     metric: basisLabel,
     alpha: ALPHA,
-    family: 'scenarios with the same mode, content, streams and rate setting, estimated and measured energy kept apart',
+    family: 'scenarios with the same mode, content, streams and rate setting on the same hardware class, estimated and measured energy kept apart',
     tests,
     note: `${tests.length} Welch t-tests, Holm-corrected at α=${ALPHA}${cut ? `; cut at ${MAX_PAIRS} pairs` : ''}. Scenarios with fewer than 2 successful runs are not tested.`,
   };
@@ -148,11 +171,11 @@ export function relativeFigures(scenarios: ScenarioReport[], reference: ReportMo
   if (!reference) return [];
   const isRef = (s: ScenarioReport) => s.codec === reference.codec && s.encoder === reference.encoder && s.preset === reference.preset;
   const refs = new Map<string, ScenarioReport>();
-  for (const s of scenarios) if (isRef(s) && s.energy) refs.set(`${sameWorkKey(s)}|${s.estimate}`, s);
+  for (const s of scenarios) if (isRef(s) && s.energy) refs.set(`${sameWorkKey(s)}|${stratumKey(s)}`, s);
   const out: RelativeFigure[] = [];
   for (const s of scenarios) {
     if (isRef(s) || !s.energy) continue;
-    const r = refs.get(`${sameWorkKey(s)}|${s.estimate}`);
+    const r = refs.get(`${sameWorkKey(s)}|${stratumKey(s)}`);
     if (!r) continue;
     const rel = relativeDifference(s.energy, r.energy!);
     if (!rel) continue;
@@ -164,7 +187,8 @@ export function relativeFigures(scenarios: ScenarioReport[], reference: ReportMo
     const pct = `${rel.pct >= 0 ? '+' : ''}${num(Math.abs(rel.pct), 3)}%`;
     const q = qualityDiff == null ? 'quality not scored' : `${qualityDiff >= 0 ? '+' : '−'}${num(Math.abs(qualityDiff), 3)} ${metric!.toUpperCase()}`;
     out.push({
-      scenarioId: s.id,
+      rowId: s.id,
+      hardwareClass: s.hardwareClass,
       referenceId: r.id,
       label: s.label,
       referenceLabel: r.label,
@@ -173,7 +197,7 @@ export function relativeFigures(scenarios: ScenarioReport[], reference: ReportMo
       qualityDiff,
       qualityMetric: qualityDiff == null ? null : metric,
       estimate: s.estimate,
-      text: `${s.label} ${verb} ${pct}${ci} energy for ${q} vs ${r.label}${s.estimate ? ' [ESTIMATE energy]' : ''}`,
+      text: `${s.label} ${verb} ${pct}${ci} energy for ${q} vs ${r.label} on ${s.hardwareClass}${s.estimate ? ' [ESTIMATE energy]' : ''}`,
     });
   }
   return out;
@@ -183,20 +207,35 @@ export function relativeFigures(scenarios: ScenarioReport[], reference: ReportMo
 export function rateCurves(scenarios: ScenarioReport[], reference: ReportModel['reference'], metric: QualityMetric | null): RateCurve[] {
   const curves = new Map<string, RateCurve & { firstId: number }>();
   for (const s of scenarios) {
-    const k = `${contentGroupKey(s)}|${configOf(s)}|${s.rate.kind}|${s.estimate}`;
+    const k = `${contentGroupKey(s)}|${configOf(s)}|${s.rate.kind}|${stratumKey(s)}`;
     let c = curves.get(k);
     if (!c) {
-      c = { group: contentGroupKey(s), config: configLabel(s), codec: s.codec, encoder: s.encoder, preset: s.preset, rateKind: s.rate.kind, estimate: s.estimate, points: [], bd: null, firstId: s.id };
+      c = {
+        group: contentGroupKey(s),
+        config: configLabel(s),
+        codec: s.codec,
+        encoder: s.encoder,
+        preset: s.preset,
+        rateKind: s.rate.kind,
+        estimate: s.estimate,
+        hardwareClass: s.hardwareClass,
+        energyKind: s.energyKind,
+        points: [],
+        bd: null,
+        firstId: s.id,
+      };
       curves.set(k, c);
     }
-    c.points.push({ scenarioId: s.id, rateLabel: s.rateLabel, bitrateBps: s.metrics.bitrateBps?.mean ?? null, energy: s.energy?.mean ?? null, quality: qualityOf(s, metric) });
+    c.points.push({ rowId: s.id, rateLabel: s.rateLabel, bitrateBps: s.metrics.bitrateBps?.mean ?? null, energy: s.energy?.mean ?? null, quality: qualityOf(s, metric) });
   }
   const list = [...curves.values()].filter((c) => c.points.length >= 2);
   const usable = (c: RateCurve) => c.points.filter((p) => p.bitrateBps != null && p.energy != null && p.quality != null).length >= 4;
   const byGroup = new Map<string, typeof list>();
   for (const c of list) {
-    c.points.sort((a, b) => (a.bitrateBps ?? 0) - (b.bitrateBps ?? 0) || a.scenarioId - b.scenarioId);
-    (byGroup.get(c.group) ?? byGroup.set(c.group, []).get(c.group)!).push(c);
+    c.points.sort((a, b) => (a.bitrateBps ?? 0) - (b.bitrateBps ?? 0) || a.rowId - b.rowId);
+    // BD deltas only between curves of one stratum: same content, hardware class and energy kind.
+    const g = `${c.group}|${stratumKey(c)}`;
+    (byGroup.get(g) ?? byGroup.set(g, []).get(g)!).push(c);
   }
   for (const members of byGroup.values()) {
     const eligible = members.filter(usable);
@@ -206,7 +245,7 @@ export function rateCurves(scenarios: ScenarioReport[], reference: ReportModel['
       continue;
     }
     const anchor =
-      eligible.find((c) => reference && c.codec === reference.codec && c.encoder === reference.encoder && c.preset === reference.preset && !c.estimate) ?? eligible[0];
+      eligible.find((c) => reference && c.codec === reference.codec && c.encoder === reference.encoder && c.preset === reference.preset) ?? eligible[0];
     for (const c of members) {
       if (c === anchor) {
         c.bd = { anchor: anchor.config, bdRatePct: null, bdEnergyPct: null, reason: 'anchor curve of this group' };
@@ -229,14 +268,14 @@ export function rateCurves(scenarios: ScenarioReport[], reference: ReportModel['
 }
 
 export interface EfficiencyScore {
-  scenarioId: number;
+  rowId: number;
   label: string;
   content: string;
   /** Quality points per (J per encoded minute). */
   qualityPerEnergy: number;
-  /** 0..1: share of the best quality-per-energy for the same content (measured vs measured, estimate vs estimate). */
+  /** 0..1: share of the best quality-per-energy for the same content in the same stratum (hardware class, measured vs estimated). */
   score: number;
-  bestScenarioId: number;
+  bestRowId: number;
 }
 
 /** Efficiency of each scenario relative to the best one measured for the same content and resolution (estimates against estimates). */
@@ -247,8 +286,8 @@ export function efficiencyScores(model: Pick<ReportModel, 'scenarios' | 'quality
       return s.energy && q != null && s.energy.mean > 0 ? { s, qpe: q / s.energy.mean } : null;
     })
     .filter((x): x is { s: ScenarioReport; qpe: number } => x != null);
-  // Measured and estimated energy are kept apart: each is scored against its own best.
-  const keyOf = (s: ScenarioReport) => `${s.content}|${s.estimate ? 'estimate' : 'measured'}`;
+  // Hardware classes and measured/estimated energy are kept apart: each is scored against its own best.
+  const keyOf = (s: ScenarioReport) => `${s.content}|${stratumKey(s)}`;
   const best = new Map<string, { qpe: number; id: number }>();
   for (const r of rows) {
     const b = best.get(keyOf(r.s));
@@ -256,6 +295,6 @@ export function efficiencyScores(model: Pick<ReportModel, 'scenarios' | 'quality
   }
   return rows.map((r) => {
     const b = best.get(keyOf(r.s))!;
-    return { scenarioId: r.s.id, label: r.s.label, content: r.s.content, qualityPerEnergy: r.qpe, score: r.qpe / b.qpe, bestScenarioId: b.id };
+    return { rowId: r.s.id, label: r.s.label, content: r.s.content, qualityPerEnergy: r.qpe, score: r.qpe / b.qpe, bestRowId: b.id };
   });
 }

@@ -10,3 +10,6 @@ export { renderHtml } from './write-html.ts';
 export { COST_DEFAULTS } from './cost.ts';
 export type * from './model.ts';
 export * as stats from './stats.ts';
+export { compareCampaigns, type CompareModel, type CompareMatch, type CompareOptions, type CampaignRef, type ProvenanceDifference } from './campaign-compare.ts';
+export { renderCompareMarkdown, renderCompareJson, renderCompareHtml, COMPARE_FORMATS } from './write-compare.ts';
+export { energyKindOf, hardwareClassOf, exclusionReasons, EXCLUDING_FLAGS, NET_NONPOSITIVE, UNCLASSIFIED, type EnergyKind } from './strata.ts';

@@ -1,6 +1,9 @@
 // The report model: everything a writer prints, computed once by summarize.ts.
 // Plain JSON data (no classes, no Dates) so write-json can dump it as it is.
 import type { Summary } from './stats.ts';
+import type { EnergyKind } from './strata.ts';
+
+export type { EnergyKind } from './strata.ts';
 
 export type Stat = Summary;
 export type QualityMetric = 'vmaf' | 'psnr';
@@ -55,8 +58,19 @@ export interface ScenarioCost {
   instanceCostPerEncodedHour: number | null;
 }
 
+/**
+ * One row of the report: the runs of one scenario on one hardware class with one energy kind
+ * (measured, estimated, none). Statistics never pool rows of different classes or kinds.
+ */
 export interface ScenarioReport {
+  /** Row id, unique in the report (1-based, ordered by scenario, then class, then kind). */
   id: number;
+  /** Scenario id in the results database. */
+  scenarioId: number;
+  hardwareClass: string;
+  energyKind: EnergyKind;
+  /** "<class> · measured|ESTIMATE|no energy": the stratum this row's figures belong to. */
+  stratum: string;
   key: string;
   label: string;
   mode: string;
@@ -81,8 +95,10 @@ export interface ScenarioReport {
   estimate: boolean;
   /** Short source text for tables, e.g. "rapl", "ESTIMATE". */
   sourceLabel: string;
-  /** Validity flag -> number of succeeded runs carrying it. */
+  /** Validity flag -> number of counted succeeded runs carrying it. */
   flags: Record<string, number>;
+  /** Succeeded runs left out of the statistics (flagged, or non-positive net energy) and the count per reason. */
+  excluded: { runs: number; reasons: Record<string, number> };
   idleBaseline: { used: boolean; watts: Stat | null };
   /** Quality (model.qualityMetric) per (J per encoded minute) relative to the best of the same content, 0..1. */
   efficiency: number | null;
@@ -92,8 +108,12 @@ export interface ScenarioReport {
 }
 
 export interface RankingRow {
+  /** Rank within the stratum (hardware class and energy kind). */
   rank: number;
-  scenarioId: number;
+  rowId: number;
+  hardwareClass: string;
+  energyKind: EnergyKind;
+  stratum: string;
   label: string;
   energy: Stat;
   sourceLabel: string;
@@ -102,7 +122,7 @@ export interface RankingRow {
 }
 
 export interface ParetoPoint {
-  scenarioId: number;
+  rowId: number;
   label: string;
   energy: number;
   value: number;
@@ -113,6 +133,9 @@ export interface ParetoPoint {
 export interface ParetoSet {
   /** What the y axis holds: 'vmaf' | 'psnr' | 'speed'. */
   metric: string;
+  hardwareClass: string;
+  energyKind: EnergyKind;
+  stratum: string;
   points: ParetoPoint[];
 }
 
@@ -132,11 +155,14 @@ export interface PairwiseTest {
   significant: boolean;
   hedgesG: number | null;
   estimate: boolean;
+  hardwareClass: string;
+  energyKind: EnergyKind;
   verdict: string;
 }
 
 export interface RelativeFigure {
-  scenarioId: number;
+  rowId: number;
+  hardwareClass: string;
   referenceId: number;
   label: string;
   referenceLabel: string;
@@ -149,7 +175,7 @@ export interface RelativeFigure {
 }
 
 export interface CurvePoint {
-  scenarioId: number;
+  rowId: number;
   rateLabel: string;
   bitrateBps: number | null;
   energy: number | null;
@@ -165,6 +191,8 @@ export interface RateCurve {
   preset: string;
   rateKind: string;
   estimate: boolean;
+  hardwareClass: string;
+  energyKind: EnergyKind;
   points: CurvePoint[];
   /** Bjøntegaard deltas against the group's anchor curve (needs ≥ 4 points on both). */
   bd: { anchor: string; bdRatePct: number | null; bdEnergyPct: number | null; reason: string | null } | null;
@@ -181,12 +209,40 @@ export interface Provenance {
   kernels: Counted[];
   gpus: Counted[];
   nodes: Counted[];
+  hardwareClasses: Counted[];
   meters: Array<{ meter: string; source: string; valid: boolean; runs: number }>;
   idleBaselines: Array<{ nodeId: string; measuredAt: string; seconds: number; totalW: number; source: string }>;
 }
 
+/** One scenario's figures on every hardware class it ran on (machine comparison). */
+export interface MachineComparison {
+  scenarioId: number;
+  label: string;
+  rows: Array<{
+    rowId: number;
+    hardwareClass: string;
+    energyKind: EnergyKind;
+    stratum: string;
+    energy: Stat | null;
+    quality: Stat | null;
+    speed: Stat | null;
+    kwhPerEncodedHour: number | null;
+    energyCostPerEncodedHour: number | null;
+    instanceCostPerEncodedHour: number | null;
+  }>;
+}
+
+export interface StratumSummary {
+  hardwareClass: string;
+  energyKind: EnergyKind;
+  stratum: string;
+  scenarios: number;
+  /** Succeeded runs counted in the statistics. */
+  runs: number;
+}
+
 export interface ReportModel {
-  schema: 'ffwatt-report/1';
+  schema: 'ffwatt-report/2';
   generatedAt: string;
   campaign: {
     id: string;
@@ -197,15 +253,21 @@ export interface ReportModel {
     repetitions: { min: number; max: number; ciHalfwidthPct: number };
   };
   totals: { scenarios: number; runs: { succeeded: number; failed: number; canceled: number } };
+  /** The strata (hardware class × energy kind) of this campaign; figures are only compared within one. */
+  strata: StratumSummary[];
+  /** Succeeded runs left out of the statistics, per row with their reasons. */
+  excluded: { runs: number; includeFlagged: boolean; note: string; rows: Array<{ rowId: number; label: string; stratum: string; runs: number; reasons: Record<string, number> }> };
   basis: { energy: EnergyBasis; note: string };
   qualityMetric: QualityMetric | null;
   scenarios: ScenarioReport[];
   ranking: RankingRow[];
-  pareto: { quality: ParetoSet | null; speed: ParetoSet | null };
+  /** Pareto fronts per stratum. */
+  pareto: Array<{ hardwareClass: string; energyKind: EnergyKind; stratum: string; quality: ParetoSet | null; speed: ParetoSet | null }>;
   comparisons: { metric: string; alpha: number; family: string; tests: PairwiseTest[]; note: string };
   reference: { codec: string; encoder: string | null; preset: string; chosenBy: string } | null;
   relative: RelativeFigure[];
   curves: RateCurve[];
+  machineComparison: { qualityMetric: QualityMetric | null; note: string; scenarios: MachineComparison[] };
   cost: CostAssumptions;
   provenance: Provenance;
   notes: string[];

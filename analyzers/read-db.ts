@@ -6,6 +6,7 @@ import { InputError } from '../core/errors.ts';
 import type { Scenario } from '../core/types.ts';
 import { summaryFromMoments } from './stats.ts';
 import { METRIC_KEYS, type Counted, type MetricKey, type Provenance, type Stat } from './model.ts';
+import { KIND_ORDER, NET_NONPOSITIVE, strataSql, type EnergyKind } from './strata.ts';
 
 export interface CampaignInfo {
   id: string;
@@ -33,14 +34,35 @@ export interface ScenarioRow {
   spec: Scenario;
 }
 
-export interface ScenarioAggregate {
+/** Figures of one stratum of one scenario: its runs on one hardware class with one energy kind. */
+export interface CellAggregate {
+  scenarioId: number;
+  hardwareClass: string;
+  energyKind: EnergyKind;
   runs: { succeeded: number; failed: number; canceled: number };
   metrics: Record<MetricKey, Stat | null>;
   energySources: Record<string, number>;
+  /** Flags of the runs that entered the statistics. */
   flags: Record<string, number>;
+  /** Succeeded runs left out of the statistics, and how many carry each reason. */
+  excluded: { runs: number; reasons: Record<string, number> };
 }
 
-/** Resolves the campaign to report: the given id, or the latest by creation time. */
+export const cellKey = (scenarioId: number, hardwareClass: string, kind: EnergyKind) => `${scenarioId}\u0000${hardwareClass}\u0000${kind}`;
+
+export function emptyCell(scenarioId: number, hardwareClass: string, energyKind: EnergyKind): CellAggregate {
+  return {
+    scenarioId,
+    hardwareClass,
+    energyKind,
+    runs: { succeeded: 0, failed: 0, canceled: 0 },
+    metrics: Object.fromEntries(METRIC_KEYS.map((k) => [k, null])) as Record<MetricKey, Stat | null>,
+    energySources: {},
+    flags: {},
+    excluded: { runs: 0, reasons: {} },
+  };
+}
+
 export function resolveCampaign(db: DB, dbPath: string, campaignId?: string): CampaignInfo {
   const row = (
     campaignId
@@ -113,54 +135,75 @@ const COLUMN: Record<MetricKey, string> = {
 };
 
 /**
- * Per-scenario counts, moments of every figure over succeeded runs, energy sources and flags.
- * Everything is aggregated inside SQLite (two passes for the moments: means, then squared
- * deviations from them, so the variance is exact), so memory follows scenarios, not runs.
+ * Per (scenario, hardware class, energy kind): counts, moments of every figure over the
+ * succeeded runs that count (flagged and non-positive-net runs left out unless
+ * includeFlagged; a non-positive net figure always), energy sources, flags and the reasons
+ * runs were left out. Everything is aggregated inside SQLite (two passes for the moments:
+ * means, then squared deviations from them, so the variance is exact), so memory follows
+ * cells, not runs. Failed and canceled attempts carry no energy source: they are counted on
+ * the cell of their scenario and class with the most succeeded runs (measured first).
  */
-export function aggregateRuns(db: DB, campaignId: string): Map<number, ScenarioAggregate> {
-  const out = new Map<number, ScenarioAggregate>();
-  const get = (id: number): ScenarioAggregate => {
-    let a = out.get(id);
-    if (!a) {
-      a = {
-        runs: { succeeded: 0, failed: 0, canceled: 0 },
-        metrics: Object.fromEntries(METRIC_KEYS.map((k) => [k, null])) as Record<MetricKey, Stat | null>,
-        energySources: {},
-        flags: {},
-      };
-      out.set(id, a);
-    }
+export function aggregateRuns(db: DB, campaignId: string, includeFlagged = false): Map<string, CellAggregate> {
+  const out = new Map<string, CellAggregate>();
+  const q = strataSql('run', includeFlagged);
+  const get = (s: number, c: string, k: EnergyKind): CellAggregate => {
+    const key = cellKey(s, c, k);
+    let a = out.get(key);
+    if (!a) out.set(key, (a = emptyCell(s, c, k)));
     return a;
   };
+  const base = `SELECT run.*, ${q.hardwareClass} cls, ${q.energyKind} kind, ${q.excluded} excl FROM run WHERE run.campaign_id = @c`;
+  const unplaced: Array<{ s: number; cls: string; status: 'failed' | 'canceled'; n: number }> = [];
   for (const r of db
-    .prepare(`SELECT scenario_id s, status, COALESCE(energy_source, 'none') src, COUNT(*) n FROM run WHERE campaign_id = ? GROUP BY scenario_id, status, src`)
-    .all(campaignId) as Array<{ s: number; status: 'succeeded' | 'failed' | 'canceled'; src: string; n: number }>) {
-    const a = get(r.s);
-    a.runs[r.status] += r.n;
-    if (r.status === 'succeeded') a.energySources[r.src] = (a.energySources[r.src] ?? 0) + r.n;
+    .prepare(`SELECT scenario_id s, cls, kind, status, excl, COALESCE(energy_source, 'none') src, COUNT(*) n FROM (${base}) GROUP BY s, cls, kind, status, excl, src`)
+    .all({ c: campaignId }) as Array<{ s: number; cls: string; kind: EnergyKind; status: 'succeeded' | 'failed' | 'canceled'; excl: number; src: string; n: number }>) {
+    if (r.status !== 'succeeded') {
+      unplaced.push({ s: r.s, cls: r.cls, status: r.status, n: r.n });
+      continue;
+    }
+    const a = get(r.s, r.cls, r.kind);
+    a.runs.succeeded += r.n;
+    if (r.excl) a.excluded.runs += r.n;
+    else a.energySources[r.src] = (a.energySources[r.src] ?? 0) + r.n;
+  }
+  for (const u of unplaced) {
+    const home = [...out.values()]
+      .filter((a) => a.scenarioId === u.s && a.hardwareClass === u.cls)
+      .sort((a, b) => b.runs.succeeded - a.runs.succeeded || KIND_ORDER[a.energyKind] - KIND_ORDER[b.energyKind])[0];
+    (home ?? get(u.s, u.cls, 'none')).runs[u.status] += u.n;
   }
   const cols = METRIC_KEYS.map((k) => COLUMN[k]);
+  const counted = `SELECT * FROM (${base}) WHERE status = 'succeeded' AND excl = 0`;
   const means = cols.map((c, i) => `AVG(${c}) m${i}`).join(', ');
   const moments = cols.map((c, i) => `COUNT(r.${c}) n${i}, a.m${i} m${i}, SUM((r.${c} - a.m${i}) * (r.${c} - a.m${i})) ss${i}`).join(', ');
-  const sql = `WITH a AS (SELECT scenario_id, ${means} FROM run WHERE campaign_id = @c AND status = 'succeeded' GROUP BY scenario_id)
-    SELECT r.scenario_id s, ${moments} FROM run r JOIN a ON a.scenario_id = r.scenario_id
-    WHERE r.campaign_id = @c AND r.status = 'succeeded' GROUP BY r.scenario_id`;
-  for (const r of db.prepare(sql).all({ c: campaignId }) as Array<Record<string, number | null>>) {
-    const a = get(r.s as number);
+  const sql = `WITH r AS (${counted}), a AS (SELECT scenario_id, cls, kind, ${means} FROM r GROUP BY scenario_id, cls, kind)
+    SELECT r.scenario_id s, r.cls cls, r.kind kind, ${moments} FROM r JOIN a ON a.scenario_id = r.scenario_id AND a.cls = r.cls AND a.kind = r.kind
+    GROUP BY r.scenario_id, r.cls, r.kind`;
+  for (const r of db.prepare(sql).all({ c: campaignId }) as Array<Record<string, number | string | null>>) {
+    const a = get(r.s as number, r.cls as string, r.kind as EnergyKind);
     METRIC_KEYS.forEach((k, i) => {
       const n = (r[`n${i}`] as number) ?? 0;
-      const m = r[`m${i}`];
-      const ss = r[`ss${i}`];
+      const m = r[`m${i}`] as number | null;
+      const ss = r[`ss${i}`] as number | null;
       a.metrics[k] = n > 0 && m != null ? summaryFromMoments(n, m, n > 1 && ss != null ? Math.sqrt(Math.max(0, ss) / (n - 1)) : null) : null;
     });
   }
   for (const r of db
-    .prepare(
-      `SELECT run.scenario_id s, f.value flag, COUNT(*) n FROM run, json_each(run.flags) f
-       WHERE run.campaign_id = ? AND run.status = 'succeeded' AND run.flags <> '[]' GROUP BY run.scenario_id, f.value ORDER BY f.value`,
-    )
-    .all(campaignId) as Array<{ s: number; flag: string; n: number }>) {
-    get(r.s).flags[String(r.flag)] = r.n;
+    .prepare(`SELECT x.scenario_id s, x.cls, x.kind, f.value flag, COUNT(*) n FROM (${counted}) x, json_each(x.flags) f WHERE x.flags <> '[]' GROUP BY s, x.cls, x.kind, f.value ORDER BY f.value`)
+    .all({ c: campaignId }) as Array<{ s: number; cls: string; kind: EnergyKind; flag: string; n: number }>) {
+    get(r.s, r.cls, r.kind).flags[String(r.flag)] = r.n;
+  }
+  // Reasons of the left-out runs: their excluding flags, and a non-positive net figure even when unflagged.
+  const reasonSql = `SELECT x.scenario_id s, x.cls, x.kind, f.value reason, COUNT(*) n FROM (${base}) x, json_each(x.flags) f
+      WHERE x.status = 'succeeded' AND x.excl = 1 AND f.value IN (${q.excludingFlags.map((f) => `'${f}'`).join(', ')}) GROUP BY s, x.cls, x.kind, f.value
+    UNION ALL
+    SELECT x.scenario_id s, x.cls, x.kind, '${NET_NONPOSITIVE}' reason, COUNT(*) n FROM (${base}) x
+      WHERE x.status = 'succeeded' AND x.excl = 1 AND x.net_j IS NOT NULL AND x.net_j <= 0
+        AND NOT EXISTS (SELECT 1 FROM json_each(x.flags) g WHERE g.value = '${NET_NONPOSITIVE}') GROUP BY s, x.cls, x.kind
+    ORDER BY reason`;
+  for (const r of db.prepare(reasonSql).all({ c: campaignId }) as Array<{ s: number; cls: string; kind: EnergyKind; reason: string; n: number }>) {
+    const a = get(r.s, r.cls, r.kind);
+    a.excluded.reasons[r.reason] = (a.excluded.reasons[r.reason] ?? 0) + r.n;
   }
   return out;
 }
@@ -180,13 +223,14 @@ export function readProvenance(db: DB, campaignId: string): Provenance {
   const kernel = new Map<string, number>();
   const gpu = new Map<string, number>();
   const nodes = new Map<string, number>();
+  const classes = new Map<string, number>();
   const meterCounts = new Map<string, number>();
   const rows = db
     .prepare(
-      `SELECT json_extract(provenance, '$.ffmpegVersion', '$.cpuModel', '$.kernel', '$.gpu', '$.meters') k, node_id, COUNT(*) n
-       FROM run WHERE campaign_id = ? AND status = 'succeeded' GROUP BY k, node_id`,
+      `SELECT json_extract(provenance, '$.ffmpegVersion', '$.cpuModel', '$.kernel', '$.gpu', '$.meters') k, node_id, ${strataSql('run').hardwareClass} cls, COUNT(*) n
+       FROM run WHERE campaign_id = ? AND status = 'succeeded' GROUP BY k, node_id, cls`,
     )
-    .iterate(campaignId) as IterableIterator<{ k: string | null; node_id: string; n: number }>;
+    .iterate(campaignId) as IterableIterator<{ k: string | null; node_id: string; cls: string; n: number }>;
   for (const r of rows) {
     const [v, c, k, g, meters] = (r.k ? JSON.parse(r.k) : []) as [unknown, unknown, unknown, unknown, unknown];
     const text = (x: unknown, absent: string) => (x == null ? absent : String(x));
@@ -195,6 +239,7 @@ export function readProvenance(db: DB, campaignId: string): Provenance {
     tally(kernel, text(k, '(not recorded)'), r.n);
     tally(gpu, text(g, '(no GPU)'), r.n);
     tally(nodes, r.node_id, r.n);
+    tally(classes, r.cls, r.n);
     for (const m of Array.isArray(meters) ? (meters as Array<{ meter?: unknown; source?: unknown; valid?: unknown }>) : []) {
       tally(meterCounts, JSON.stringify([String(m.meter), String(m.source), m.valid === true]), r.n);
     }
@@ -214,5 +259,5 @@ export function readProvenance(db: DB, campaignId: string): Provenance {
       source: string;
     }>
   ).map((r) => ({ nodeId: r.node_id, measuredAt: new Date(r.measured_at).toISOString(), seconds: r.seconds, totalW: r.total_w, source: r.source }));
-  return { ffmpegVersions: sorted(ffmpeg), cpuModels: sorted(cpu), kernels: sorted(kernel), gpus: sorted(gpu), nodes: sorted(nodes), meters, idleBaselines };
+  return { ffmpegVersions: sorted(ffmpeg), cpuModels: sorted(cpu), kernels: sorted(kernel), gpus: sorted(gpu), nodes: sorted(nodes), hardwareClasses: sorted(classes), meters, idleBaselines };
 }

@@ -67,8 +67,12 @@ describe('report model', () => {
   });
   it('ranks by net energy when every run has an idle baseline, lowest first', () => {
     expect(model.basis.energy).toBe('net');
-    const means = model.ranking.map((r) => r.energy.mean);
+    // ranked within each stratum: the measured rows, then the estimate on its own (rank 1 of its stratum)
+    const measured = model.ranking.filter((r) => r.energyKind === 'measured');
+    const means = measured.map((r) => r.energy.mean);
     expect([...means].sort((a, b) => a - b)).toEqual(means);
+    expect(measured.map((r) => r.rank)).toEqual(measured.map((_, i) => i + 1));
+    expect(model.ranking.filter((r) => r.energyKind === 'estimated')).toMatchObject([{ rank: 1, label: 'file av1/8 crf35 240p30 x1', stratum: 'unclassified · ESTIMATE' }]);
     expect(model.ranking[0].label).toContain('ultrafast');
     expect(model.ranking.find((r) => r.label.includes('vp9'))).toBeUndefined();
   });
@@ -116,7 +120,7 @@ describe('report model', () => {
     expect(x265.bd!.bdEnergyPct!).toBeGreaterThan(50);
   });
   it('Pareto fronts contain the lowest-energy point and no dominated point', () => {
-    const q = model.pareto.quality!;
+    const q = model.pareto[0].quality!;
     expect(q.metric).toBe('vmaf');
     const front = q.points.filter((p) => p.onFront);
     expect(front.map((p) => p.label)).toContain(model.ranking[0].label);
@@ -126,11 +130,11 @@ describe('report model', () => {
     const scores = efficiencyScores(model);
     expect(Math.max(...scores.map((s) => s.score))).toBe(1);
     for (const s of scores) expect(s.score).toBeGreaterThan(0);
-    const best = scores.find((s) => s.score === 1 && !model.scenarios.find((x) => x.id === s.scenarioId)!.estimate)!;
-    expect(model.scenarios.find((s) => s.id === best.scenarioId)!.efficiency).toBe(1);
+    const best = scores.find((s) => s.score === 1 && !model.scenarios.find((x) => x.id === s.rowId)!.estimate)!;
+    expect(model.scenarios.find((s) => s.id === best.rowId)!.efficiency).toBe(1);
     // the only estimate row is scored against estimates (itself), never against measurements
     const av1 = model.scenarios.find((s) => s.codec === 'av1')!;
-    expect(scores.find((s) => s.scenarioId === av1.id)).toMatchObject({ score: 1, bestScenarioId: av1.id });
+    expect(scores.find((s) => s.rowId === av1.id)).toMatchObject({ score: 1, bestRowId: av1.id });
   });
   it('cost and CO2 per encoded hour follow the stated assumptions', () => {
     expect(model.cost).toMatchObject({ pricePerKwh: 0.25, currency: 'EUR', carbonGramsPerKwh: 300, instanceCostPerHour: null });
@@ -166,7 +170,7 @@ describe('other databases and inputs', () => {
     const m = summarize({ db: path, now: NOW });
     expect(m.basis.energy).toBe('gross');
     expect(m.basis.note).toMatch(/GROSS/);
-    expect(m.ranking[0].energy.mean).toBe(m.scenarios.find((s) => s.id === m.ranking[0].scenarioId)!.metrics.jPerMin!.mean);
+    expect(m.ranking[0].energy.mean).toBe(m.scenarios.find((s) => s.id === m.ranking[0].rowId)!.metrics.jPerMin!.mean);
     expect(m.scenarios[1].missing).toContain('net energy: no idle baseline was applied');
   });
   it('picks the latest campaign by default and a named one on request', () => {

@@ -22,6 +22,8 @@ export interface WriteReportsOptions {
   outDir: string;
   cost?: CostOptions;
   reference?: ReferenceChoice;
+  /** Count flagged runs in the statistics (default false: left out and listed). */
+  includeFlagged?: boolean;
   /** Pins the report timestamp (tests); default now. */
   now?: Date;
 }
@@ -52,16 +54,18 @@ export function writeModelFiles(model: ReportModel, formats: ReportFormat[], out
 export async function writeReports(opts: WriteReportsOptions): Promise<{ files: Record<string, string>; model: ReportModel }> {
   const formats = opts.formats ?? [...REPORT_FORMATS];
   checkFormats(formats);
-  const model = summarize({ db: opts.db, campaignId: opts.campaignId, cost: opts.cost, reference: opts.reference, now: opts.now });
+  const model = summarize({ db: opts.db, campaignId: opts.campaignId, cost: opts.cost, reference: opts.reference, includeFlagged: opts.includeFlagged, now: opts.now });
   return { files: writeModelFiles(model, formats, opts.outDir), model };
 }
 
 /** The short per-scenario table printed at the end of a run. */
 export function renderSummaryMarkdown(model: ReportModel): string {
+  // With several hardware classes each row names its class: the figures of two machines are not one list.
+  const classes = new Set(model.scenarios.map((s) => s.hardwareClass)).size > 1;
   const rows = model.scenarios.map((s) => {
     const q = [s.metrics.psnr, s.metrics.ssim, s.metrics.vmaf].map((m) => num(m?.mean, 4)).join(' / ');
     return [
-      s.label + (s.runs.failed + s.runs.canceled ? ` (${s.runs.failed + s.runs.canceled} failed)` : ''),
+      s.label + (classes ? ` on ${s.hardwareClass}` : '') + (s.runs.failed + s.runs.canceled ? ` (${s.runs.failed + s.runs.canceled} failed)` : '') + (s.excluded.runs ? ` (${s.excluded.runs} left out)` : ''),
       num(s.metrics.mediaSeconds?.mean),
       num(s.metrics.wallS?.mean),
       num(s.metrics.fps?.mean),
@@ -76,7 +80,8 @@ export function renderSummaryMarkdown(model: ReportModel): string {
   });
   const head = ['scenario', 'media s', 'wall s', 'fps', 'speed', 'bitrate', 'size', 'energy J', `J/encoded min (${model.basis.energy})`, 'source', 'PSNR / SSIM / VMAF'];
   const lines = [table(head, rows)];
-  if (model.scenarios.some((s) => s.estimate)) lines.push('', 'ESTIMATE rows: energy modelled from CPU time, not measured.');
+  if (model.scenarios.some((s) => s.estimate)) lines.push('', 'ESTIMATE rows: energy modelled per logical CPU (mixed: plus a measured GPU), not measured; ranked only against other estimates.');
+  if (model.excluded.runs) lines.push('', model.excluded.note);
   if (model.basis.energy === 'gross' && model.ranking.length) lines.push('', model.basis.note);
   return lines.join('\n');
 }

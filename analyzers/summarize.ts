@@ -3,11 +3,12 @@ import { existsSync } from 'node:fs';
 import { openDatabase, type DB } from '../master/store.ts';
 import { InputError } from '../core/errors.ts';
 import type { Scenario } from '../core/types.ts';
-import { aggregateRuns, readProvenance, readScenarios, resolveCampaign, type CampaignInfo, type ScenarioAggregate, type ScenarioRow } from './read-db.ts';
-import { chooseReference, efficiencyScores, pairwise, paretoFront, qualityOf, rank, rateCurves, relativeFigures, type ReferenceChoice } from './compare.ts';
+import { aggregateRuns, emptyCell, readProvenance, readScenarios, resolveCampaign, type CampaignInfo, type CellAggregate, type ScenarioRow } from './read-db.ts';
+import { chooseReference, efficiencyScores, pairwise, paretoFront, qualityOf, rank, rateCurves, relativeFigures, strataOf, type ReferenceChoice } from './compare.ts';
 import { costAssumptions, scenarioCost } from './cost.ts';
-import { METRIC_KEYS, type CostOptions, type EnergyBasis, type MetricKey, type QualityMetric, type ReportModel, type ScenarioReport, type Stat } from './model.ts';
+import type { CostOptions, EnergyBasis, MachineComparison, QualityMetric, ReportModel, ScenarioReport } from './model.ts';
 import { num } from './format.ts';
+import { EXCLUDING_FLAGS, KIND_ORDER, NET_NONPOSITIVE, UNCLASSIFIED, stratumLabel } from './strata.ts';
 
 export interface SummarizeOptions {
   /** Path of the results database, or an open handle. */
@@ -16,6 +17,8 @@ export interface SummarizeOptions {
   campaignId?: string;
   cost?: CostOptions;
   reference?: ReferenceChoice;
+  /** Keep flagged runs (noisy neighbour, thermal drift, …) in the statistics; a non-positive net figure stays out regardless. Default false. */
+  includeFlagged?: boolean;
   /** Timestamp written into the report (tests pin it); default now. */
   now?: Date;
 }
@@ -55,20 +58,16 @@ function rateLabel(kind: string, value: number): string {
   return `${value}bps`;
 }
 
-function scenarioReport(row: ScenarioRow, agg: ScenarioAggregate | undefined, campaign: CampaignInfo): Omit<ScenarioReport, 'energy' | 'efficiency' | 'cost'> {
-  const a: ScenarioAggregate = agg ?? {
-    runs: { succeeded: 0, failed: 0, canceled: 0 },
-    metrics: Object.fromEntries(METRIC_KEYS.map((k) => [k, null])) as Record<MetricKey, Stat | null>,
-    energySources: {},
-    flags: {},
-  };
-  const estimate = (a.energySources.estimate ?? 0) > 0;
+function scenarioReport(rowId: number, row: ScenarioRow, a: CellAggregate, campaign: CampaignInfo): Omit<ScenarioReport, 'energy' | 'efficiency' | 'cost'> {
+  const estimate = a.energyKind === 'estimated';
   const sources = Object.keys(a.energySources).filter((s) => s !== 'none');
-  const sourceLabel = estimate ? (sources.length > 1 ? `ESTIMATE (${sources.join('+')})` : 'ESTIMATE') : sources.length ? sources.join('+') : 'none';
+  const sourceLabel = estimate ? (sources.length && sources.join() !== 'estimate' ? `ESTIMATE (${sources.join('+')})` : 'ESTIMATE') : sources.length ? sources.join('+') : 'none';
   const missing: string[] = [];
+  const counted = a.runs.succeeded - a.excluded.runs;
   if (a.runs.succeeded === 0) missing.push('no succeeded run: no figures');
+  else if (counted === 0) missing.push(`all ${a.runs.succeeded} succeeded runs left out (${Object.keys(a.excluded.reasons).join(', ')}): no figures`);
   else {
-    if (a.energySources.none) missing.push(`${a.energySources.none} of ${a.runs.succeeded} succeeded runs have no energy figure`);
+    if (a.energyKind === 'none') missing.push('energy: no meter gave a figure for these runs');
     if (!a.metrics.netJPerMin) missing.push('net energy: no idle baseline was applied');
     if (!a.metrics.vmaf) missing.push('VMAF: not scored');
     if (!a.metrics.psnr) missing.push('PSNR: not scored');
@@ -77,7 +76,7 @@ function scenarioReport(row: ScenarioRow, agg: ScenarioAggregate | undefined, ca
   const basis = a.metrics.netJPerMin ?? a.metrics.jPerMin;
   const halfPct = basis && basis.halfWidth != null && basis.mean !== 0 ? (basis.halfWidth / Math.abs(basis.mean)) * 100 : null;
   const { min, max, ciHalfwidthPct: target } = campaign.repetitions;
-  const n = a.runs.succeeded;
+  const n = counted;
   const met = n >= min && halfPct != null && halfPct <= target;
   const note =
     n < min
@@ -88,7 +87,11 @@ function scenarioReport(row: ScenarioRow, agg: ScenarioAggregate | undefined, ca
           ? `CI ±${num(halfPct, 2)}% ≤ ${target}% with ${n} runs`
           : `CI ±${num(halfPct, 2)}% > ${target}% target with ${n} runs${n >= max ? ` (cap ${max} reached)` : ''}`;
   return {
-    id: row.id,
+    id: rowId,
+    scenarioId: row.id,
+    hardwareClass: a.hardwareClass,
+    energyKind: a.energyKind,
+    stratum: stratumLabel(a.hardwareClass, a.energyKind),
     key: row.key,
     label: row.label,
     mode: row.mode,
@@ -108,6 +111,7 @@ function scenarioReport(row: ScenarioRow, agg: ScenarioAggregate | undefined, ca
     estimate,
     sourceLabel,
     flags: a.flags,
+    excluded: a.excluded,
     idleBaseline: { used: a.metrics.idleW != null && a.metrics.netJPerMin != null, watts: a.metrics.idleW },
     missing,
   };
@@ -116,8 +120,15 @@ function scenarioReport(row: ScenarioRow, agg: ScenarioAggregate | undefined, ca
 export function buildModel(db: DB, dbPath: string, opts: Omit<SummarizeOptions, 'db'> = {}): ReportModel {
   const campaign = resolveCampaign(db, dbPath, opts.campaignId);
   const rows = readScenarios(db, campaign.id);
-  const aggs = aggregateRuns(db, campaign.id);
-  const partial = rows.map((r) => scenarioReport(r, aggs.get(r.id), campaign));
+  const includeFlagged = opts.includeFlagged ?? false;
+  const aggs = [...aggregateRuns(db, campaign.id, includeFlagged).values()];
+  const partial: Array<Omit<ScenarioReport, 'energy' | 'efficiency' | 'cost'>> = [];
+  for (const r of rows) {
+    const cells = aggs
+      .filter((a) => a.scenarioId === r.id)
+      .sort((a, b) => (a.hardwareClass < b.hardwareClass ? -1 : a.hardwareClass > b.hardwareClass ? 1 : 0) || KIND_ORDER[a.energyKind] - KIND_ORDER[b.energyKind]);
+    for (const c of cells.length ? cells : [emptyCell(r.id, UNCLASSIFIED, 'none')]) partial.push(scenarioReport(partial.length + 1, r, c, campaign));
+  }
 
   const withEnergy = partial.filter((s) => s.metrics.jPerMin);
   const allNet = withEnergy.length > 0 && withEnergy.every((s) => s.metrics.netJPerMin && s.metrics.netJPerMin.n === s.metrics.jPerMin!.n);
@@ -135,16 +146,19 @@ export function buildModel(db: DB, dbPath: string, opts: Omit<SummarizeOptions, 
     const energy = basis === 'net' ? s.metrics.netJPerMin : s.metrics.jPerMin;
     return { ...s, energy, efficiency: null, cost: scenarioCost(s.metrics, cost) };
   });
-  const scores = new Map(efficiencyScores({ scenarios, qualityMetric }).map((e) => [e.scenarioId, e.score]));
+  const scores = new Map(efficiencyScores({ scenarios, qualityMetric }).map((e) => [e.rowId, e.score]));
   for (const s of scenarios) s.efficiency = scores.get(s.id) ?? null;
 
   const basisLabel = `${basis} J per encoded minute`;
   const reference = chooseReference(scenarios.filter((s) => s.energy), opts.reference);
   const totals = { succeeded: 0, failed: 0, canceled: 0 };
   for (const s of scenarios) for (const k of ['succeeded', 'failed', 'canceled'] as const) totals[k] += s.runs[k];
+  const strata = strataOf(scenarios);
+  const excludedRows = scenarios.filter((s) => s.excluded.runs > 0);
+  const excludedRuns = excludedRows.reduce((n, s) => n + s.excluded.runs, 0);
 
   return {
-    schema: 'ffwatt-report/1',
+    schema: 'ffwatt-report/2',
     generatedAt: (opts.now ?? new Date()).toISOString(),
     campaign: {
       id: campaign.id,
@@ -154,22 +168,89 @@ export function buildModel(db: DB, dbPath: string, opts: Omit<SummarizeOptions, 
       matrixHash: campaign.matrixHash,
       repetitions: campaign.repetitions,
     },
-    totals: { scenarios: scenarios.length, runs: totals },
+    totals: { scenarios: rows.length, runs: totals },
+    strata: strata.map((st) => ({
+      hardwareClass: st.hardwareClass,
+      energyKind: st.energyKind,
+      stratum: stratumLabel(st.hardwareClass, st.energyKind),
+      scenarios: new Set(st.rows.map((r) => r.scenarioId)).size,
+      runs: st.rows.reduce((n, r) => n + r.runs.succeeded - r.excluded.runs, 0),
+    })),
+    excluded: {
+      runs: excludedRuns,
+      includeFlagged,
+      note: excludedNote(excludedRuns, includeFlagged),
+      rows: excludedRows.map((s) => ({ rowId: s.id, label: s.label, stratum: s.stratum, runs: s.excluded.runs, reasons: s.excluded.reasons })),
+    },
     basis: { energy: basis, note: basisNote },
     qualityMetric,
     scenarios,
     ranking: rank(scenarios),
-    pareto: {
-      quality: qualityMetric ? paretoFront(scenarios, qualityMetric, (s) => qualityOf(s, qualityMetric)) : null,
-      speed: paretoFront(scenarios, 'speed', (s) => s.metrics.speed?.mean ?? null),
-    },
+    pareto: strata
+      .filter((st) => st.energyKind !== 'none')
+      .map((st) => ({
+        hardwareClass: st.hardwareClass,
+        energyKind: st.energyKind,
+        stratum: stratumLabel(st.hardwareClass, st.energyKind),
+        quality: qualityMetric ? paretoFront(st.rows, qualityMetric, (s) => qualityOf(s, qualityMetric)) : null,
+        speed: paretoFront(st.rows, 'speed', (s) => s.metrics.speed?.mean ?? null),
+      }))
+      .filter((p) => p.quality || p.speed),
     comparisons: pairwise(scenarios, basisLabel),
     reference,
     relative: relativeFigures(scenarios, reference, qualityMetric),
     curves: rateCurves(scenarios, reference, qualityMetric),
+    machineComparison: machineComparison(scenarios, qualityMetric),
     cost,
     provenance: readProvenance(db, campaign.id),
     notes: methodNotes(basis, qualityMetric, cost),
+  };
+}
+
+function excludedNote(runs: number, includeFlagged: boolean): string {
+  const flags = EXCLUDING_FLAGS.join(', ');
+  if (includeFlagged) {
+    return `--include-flagged: runs flagged ${flags} are counted in the statistics; ${runs} run${runs === 1 ? '' : 's'} with a non-positive net energy (${NET_NONPOSITIVE}) left out regardless.`;
+  }
+  return runs === 0
+    ? `No run was left out: none is flagged ${flags} or has a non-positive net energy.`
+    : `${runs} succeeded run${runs === 1 ? ' was' : 's were'} left out of means, intervals, rankings and tests: flagged ${flags}, or with a non-positive net energy (${NET_NONPOSITIVE}). --include-flagged counts the flagged ones.`;
+}
+
+/** Scenarios that ran on two or more hardware classes: their figures side by side, one row per class (and energy kind). */
+function machineComparison(scenarios: ScenarioReport[], qualityMetric: QualityMetric | null): ReportModel['machineComparison'] {
+  const byScenario = new Map<number, ScenarioReport[]>();
+  for (const s of scenarios) if (s.runs.succeeded > s.excluded.runs) (byScenario.get(s.scenarioId) ?? byScenario.set(s.scenarioId, []).get(s.scenarioId)!).push(s);
+  const out: MachineComparison[] = [];
+  for (const [scenarioId, rows] of byScenario) {
+    if (new Set(rows.map((r) => r.hardwareClass)).size < 2) continue;
+    out.push({
+      scenarioId,
+      label: rows[0].label,
+      rows: rows.map((r) => ({
+        rowId: r.id,
+        hardwareClass: r.hardwareClass,
+        energyKind: r.energyKind,
+        stratum: r.stratum,
+        energy: r.energy,
+        quality: qualityMetric ? r.metrics[qualityMetric] : null,
+        speed: r.metrics.speed,
+        kwhPerEncodedHour: r.cost.kwhPerEncodedHour,
+        energyCostPerEncodedHour: r.cost.energyCostPerEncodedHour,
+        instanceCostPerEncodedHour: r.cost.instanceCostPerEncodedHour,
+      })),
+    });
+  }
+  const classes = new Set(scenarios.map((s) => s.hardwareClass)).size;
+  return {
+    qualityMetric,
+    note:
+      out.length > 0
+        ? 'The same scenario on each hardware class that ran it. Side by side for reading only: each figure belongs to its class; no statistic pools classes. An ESTIMATE row is not a measurement.'
+        : classes < 2
+          ? 'All runs of this campaign come from one hardware class: nothing to compare across machines.'
+          : 'No scenario ran on two or more hardware classes.',
+    scenarios: out,
   };
 }
 
@@ -183,7 +264,8 @@ function methodNotes(basis: EnergyBasis, metric: QualityMetric | null, cost: Rep
     'Relative figures: ratio of means against the reference configuration doing the same work; ± is a 95% delta-method interval.',
     `Quality metric for Pareto, efficiency and curves: ${metric ? metric.toUpperCase() : 'none (no run was scored)'}; mean over runs of the main output.`,
     'BD-rate / BD-energy: PCHIP of log(bitrate) and log(energy) over quality, integrated over the overlapping quality range (needs ≥ 4 rates per curve).',
-    'Rows marked ESTIMATE have energy modelled from CPU time, not measured by a counter: compare them only with each other.',
+    'Every row is one scenario on one hardware class with one energy kind. Rankings, Welch tests, Pareto fronts, BD curves and efficiency compare rows of one stratum (class × kind) only: classes are never pooled, and ESTIMATE rows (energy modelled per logical CPU, alone or added to a measured GPU: source estimate or mixed) are never ranked or tested beside measured ones, because a model error is not a measurement difference.',
+    'Runs flagged noisy_neighbour, thermal_drift, window-opened-after-stream-end, topology-suspect or idle-baseline-dirty are left out of the statistics unless --include-flagged is given; a run with a zero or negative net energy is always left out. They are counted under "Left out".',
     `Cost and CO2 per encoded hour use gross energy and these assumptions: ${cost.pricePerKwh} ${cost.currency}/kWh, ${cost.carbonGramsPerKwh} g CO2e/kWh, instance ${cost.instanceCostPerHour == null ? 'not priced' : `${cost.instanceCostPerHour} ${cost.currency}/h`}${cost.defaulted.length ? ` (defaults: ${cost.defaulted.join(', ')})` : ''}.`,
   ];
 }

@@ -1,4 +1,4 @@
-// CSV writer: one row per scenario, RFC 4180 quoting, fixed column order, empty cell = missing.
+// CSV writer: one row per scenario × hardware class × energy kind (rank is within that stratum), RFC 4180 quoting, fixed column order, empty cell = missing.
 import { METRIC_KEYS, type ReportModel, type ScenarioReport } from './model.ts';
 import { round } from './format.ts';
 
@@ -27,9 +27,13 @@ export const CSV_COLUMNS = [
   'resolution',
   'fps',
   'content',
+  'hardware_class',
+  'energy_kind',
   'runs_succeeded',
   'runs_failed',
   'runs_canceled',
+  'runs_left_out',
+  'left_out_reasons',
   'repetitions_min',
   'repetitions_max',
   'ci_target_pct',
@@ -73,9 +77,15 @@ function row(model: ReportModel, s: ScenarioReport, rankOf: Map<number, number>)
     s.resolution,
     s.fps,
     s.content,
+    s.hardwareClass,
+    s.energyKind,
     s.runs.succeeded,
     s.runs.failed,
     s.runs.canceled,
+    s.excluded.runs,
+    Object.entries(s.excluded.reasons)
+      .map(([f, n]) => `${f}:${n}`)
+      .join(';'),
     s.repetitions.min,
     s.repetitions.max,
     s.repetitions.ciTargetPct,
@@ -104,7 +114,7 @@ function row(model: ReportModel, s: ScenarioReport, rankOf: Map<number, number>)
 }
 
 export function renderCsv(model: ReportModel): string {
-  const rankOf = new Map(model.ranking.map((r) => [r.scenarioId, r.rank]));
+  const rankOf = new Map(model.ranking.map((r) => [r.rowId, r.rank]));
   const lines = [CSV_COLUMNS.join(',')];
   for (const s of model.scenarios) lines.push(row(model, s, rankOf).map(cell).join(','));
   return lines.join('\r\n') + '\r\n';

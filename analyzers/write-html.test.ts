@@ -78,9 +78,13 @@ describe('self-contained HTML report', () => {
     expect(consoleLines(r.stderr)).toEqual([]);
     const dom = r.stdout;
     expect(dom).toContain('ffwatt report: fixture');
-    const q = model.pareto.quality!;
+    // one front per stratum: the measured rows first, the estimated SVT-AV1 row on its own
+    expect(model.pareto.map((p) => p.stratum)).toEqual(['unclassified · measured', 'unclassified · ESTIMATE']);
+    const q = model.pareto[0].quality!;
     expect(points(figure(dom, 'pareto-vmaf'))).toBe(q.points.length);
-    expect(points(figure(dom, 'pareto-speed'))).toBe(model.pareto.speed!.points.length);
+    expect(points(figure(dom, 'pareto-speed'))).toBe(model.pareto[0].speed!.points.length);
+    expect(points(figure(dom, 'pareto-vmaf-1'))).toBe(1);
+    const allPareto = model.pareto.reduce((n, p) => n + p.quality!.points.length + p.speed!.points.length, 0);
     for (const codec of ['h264', 'hevc', 'av1']) {
       const withEnergy = model.scenarios.filter((s) => s.codec === codec && s.energy).length;
       expect(points(figure(dom, `bars-${codec}`)), codec).toBe(withEnergy);
@@ -89,10 +93,11 @@ describe('self-contained HTML report', () => {
     const curvePoints = model.curves.flatMap((c) => c.points);
     expect(points(figure(dom, 'curve-energy-0'))).toBe(curvePoints.length);
     expect(points(figure(dom, 'curve-quality-0'))).toBe(curvePoints.length);
-    expect(points(dom)).toBe(q.points.length + model.pareto.speed!.points.length + model.ranking.length + 2 * curvePoints.length);
-    // estimate rows and points are marked in the rendered page
+    expect(points(dom)).toBe(allPareto + model.ranking.length + 2 * curvePoints.length);
+    // estimate rows and points are marked in the rendered page, never drawn on a measured front
     expect(dom).toMatch(/<tr class="estimate">.*av1\/8/);
-    expect(figure(dom, 'pareto-vmaf')).toMatch(/class="dot estimate"/);
+    expect(figure(dom, 'pareto-vmaf-1')).toMatch(/class="dot[^"]* estimate"/);
+    expect(figure(dom, 'pareto-vmaf')).not.toMatch(/class="dot[^"]*estimate"/);
   });
 
   it('the console detector does see violations (control page with a blocked image)', () => {

@@ -2,7 +2,10 @@
 import type { ReportModel, ScenarioReport } from './model.ts';
 import { bitrate, bytes, flagList, num, signedPct, stat } from './format.ts';
 import { barChart, esc, lineChart, scatterChart } from './svg.ts';
-import { MAX_TEST_ROWS } from './write-md.ts';
+import { stratumLabel } from './strata.ts';
+import { ESTIMATE_WHY, MAX_TEST_ROWS, rankingStrata, strataLine } from './write-md.ts';
+
+const plain = (md: string) => md.replace(/\*\*/g, '').replace(/`/g, '');
 
 const CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:";
 
@@ -59,34 +62,89 @@ ${rows.map((r) => `<tr${r.estimate ? ' class="estimate"' : ''}>${r.cells.map((c,
 function summary(m: ReportModel): string {
   const c = m.campaign;
   const t = m.totals.runs;
-  const top = m.ranking.slice(0, 3).map((r) => `<li>${esc(r.label)}: <b>${esc(stat(r.energy))}</b> J per encoded minute (${m.basis.energy}) ${badge(r)}</li>`);
+  const top = rankingStrata(m).map(
+    (st) => `<p>Lowest energy per encoded minute on <b>${esc(st.stratum)}</b>:</p><ol>${st.rows.slice(0, 3).map((r) => `<li>${esc(r.label)}: <b>${esc(stat(r.energy))}</b> J per encoded minute (${m.basis.energy}) ${badge(r)}</li>`).join('')}</ol>`,
+  );
   const best = m.scenarios.filter((s) => s.efficiency === 1);
   return `<header><h1>ffwatt report: ${esc(c.name)}</h1>
 <p class="meta">Campaign <code>${esc(c.id)}</code> (${esc(c.status)}), created ${esc(c.createdAt)} · generated ${esc(m.generatedAt)} · ${m.totals.scenarios} scenarios · runs ${t.succeeded} succeeded, ${t.failed} failed, ${t.canceled} canceled · repetitions ${c.repetitions.min}–${c.repetitions.max}, CI target ±${c.repetitions.ciHalfwidthPct}%</p></header>
 <section id="summary"><h2>Summary</h2>
 <p class="note">${esc(m.basis.note)}</p>
-${m.scenarios.some((s) => s.estimate) ? '<p class="warn"><span class="badge est">ESTIMATE</span> rows carry energy modelled from CPU time, not measured by a hardware counter. Compare them only with each other.</p>' : ''}
-${top.length ? `<p>Lowest energy per encoded minute:</p><ol>${top.join('')}</ol>` : '<p>No scenario has an energy figure; nothing is ranked.</p>'}
-${best.length ? `<p>Most ${esc(m.qualityMetric?.toUpperCase() ?? '')} per J/encoded minute, per content: ${best.map((s) => `${esc(s.label)} ${badge(s)}`).join('; ')}.</p>` : ''}
+${m.scenarios.some((s) => s.estimate) ? `<p class="warn"><span class="badge est">ESTIMATE</span> ${esc(plain(ESTIMATE_WHY))}</p>` : ''}
+<p class="note">${esc(strataLine(m))}</p>
+<p class="${m.excluded.runs ? 'warn' : 'note'}" id="left-out-note">${esc(m.excluded.note)}</p>
+${top.length ? top.join('\n') : '<p>No scenario has an energy figure; nothing is ranked.</p>'}
+${best.length ? `<p>Most ${esc(m.qualityMetric?.toUpperCase() ?? '')} per J/encoded minute, per content and stratum: ${best.map((s) => `${esc(s.label)} on ${esc(s.hardwareClass)} ${badge(s)}`).join('; ')}.</p>` : ''}
 ${m.reference ? `<p>Reference configuration: <b>${esc(m.reference.encoder ?? m.reference.codec)} ${esc(m.reference.preset)}</b> (${esc(m.reference.chosenBy)}).</p>` : ''}
 <p>Pairwise tests: ${m.comparisons.tests.filter((x) => x.significant).length} of ${m.comparisons.tests.length} differences are significant after Holm correction.</p>
 </section>`;
 }
 
 function ranking(m: ReportModel): string {
-  return `<section id="ranking"><h2>Ranking</h2><p class="muted">By ${m.basis.energy} J per encoded minute, mean ±95% CI half-width, lowest first.</p>
+  const blocks = rankingStrata(m).map(
+    (st, i) => `<h3>${esc(st.stratum)}</h3>${st.estimate ? `<p class="warn">${esc(plain(ESTIMATE_WHY))}</p>` : ''}
 ${htmlTable(
   ['rank', 'scenario', `J/encoded min (${m.basis.energy})`, 'source', 'flags'],
-  m.ranking.map((r) => ({ cells: [String(r.rank), esc(r.label), esc(stat(r.energy)), badge(r), esc(r.flags.join(', '))], estimate: r.estimate, numeric: [true, false, true] })),
-  'ranking-table',
-)}</section>`;
+  st.rows.map((r) => ({ cells: [String(r.rank), esc(r.label), esc(stat(r.energy)), badge(r), esc(r.flags.join(', '))], estimate: r.estimate, numeric: [true, false, true] })),
+  i === 0 ? 'ranking-table' : `ranking-table-${i}`,
+)}`,
+  );
+  return `<section id="ranking"><h2>Ranking</h2><p class="muted">By ${m.basis.energy} J per encoded minute, mean ±95% CI half-width, lowest first, ranked within each hardware class and energy kind.</p>
+${blocks.length ? blocks.join('\n') : '<p>Nothing is ranked: no counted run has an energy figure.</p>'}</section>`;
+}
+
+function machineComparison(m: ReportModel): string {
+  const mc = m.machineComparison;
+  if (mc.scenarios.length === 0) return `<section id="machines"><h2>Machine comparison</h2><p>${esc(mc.note)}</p></section>`;
+  const q = mc.qualityMetric ? mc.qualityMetric.toUpperCase() : 'quality';
+  const rows = mc.scenarios.flatMap((s) =>
+    s.rows.map((r) => ({
+      cells: [
+        esc(s.label),
+        esc(r.hardwareClass),
+        r.energyKind === 'estimated' ? '<span class="badge est">ESTIMATE</span>' : esc(r.energyKind),
+        esc(stat(r.energy)),
+        esc(stat(r.quality)),
+        esc(stat(r.speed, 3)),
+        esc(num(r.kwhPerEncodedHour)),
+        esc(num(r.energyCostPerEncodedHour)),
+        esc(num(r.instanceCostPerEncodedHour)),
+      ],
+      estimate: r.energyKind === 'estimated',
+      numeric: [false, false, false, true, true, true, true, true, true],
+    })),
+  );
+  const charts = mc.scenarios.slice(0, MAX_MACHINE_CHARTS).map((s, i) =>
+    barChart({
+      id: `machines-${i}`,
+      title: `${s.label}: J per encoded minute (${m.basis.energy}) per hardware class`,
+      yLabel: 'J per encoded minute',
+      bars: s.rows
+        .filter((r) => r.energy)
+        .map((r) => ({ id: `r${r.rowId}`, label: r.hardwareClass, value: r.energy!.mean, low: r.energy!.low, high: r.energy!.high, estimate: r.energyKind === 'estimated' })),
+    }),
+  );
+  return `<section id="machines"><h2>Machine comparison</h2><p class="muted">${esc(mc.note)}</p>
+${htmlTable(['scenario', 'hardware class', 'energy', `J/encoded min (${m.basis.energy})`, q, 'speed', 'kWh / encoded h', `energy ${m.cost.currency} / encoded h`, `instance ${m.cost.currency} / encoded h`], rows, 'machine-table')}
+<div class="charts">${charts.join('\n')}</div>${mc.scenarios.length > MAX_MACHINE_CHARTS ? `<p class="muted">Charts for the first ${MAX_MACHINE_CHARTS} of ${mc.scenarios.length} scenarios; all are in the table.</p>` : ''}</section>`;
+}
+
+/** Beyond this many scenarios the machine comparison keeps its table but stops drawing charts. */
+const MAX_MACHINE_CHARTS = 24;
+
+function leftOut(m: ReportModel): string {
+  const e = m.excluded;
+  return `<section id="left-out"><h2>Left out of the statistics</h2><p class="${e.runs ? 'warn' : 'note'}">${esc(e.note)}</p>
+${e.rows.length ? htmlTable(['scenario', 'class · energy', 'runs left out', 'reasons'], e.rows.map((r) => ({ cells: [esc(r.label), esc(r.stratum), String(r.runs), esc(flagList(r.reasons))], numeric: [false, false, true] })), 'left-out-table') : ''}</section>`;
 }
 
 function scenarioTable(m: ReportModel): string {
   const rows = m.scenarios.map((s: ScenarioReport) => ({
     cells: [
       esc(s.label),
+      esc(s.stratum),
       String(s.runs.succeeded),
+      String(s.excluded.runs),
       String(s.runs.failed + s.runs.canceled),
       `${s.repetitions.met ? '✔' : '✘'} ${esc(s.repetitions.note)}`,
       esc(stat(s.metrics.jPerMin)),
@@ -106,10 +164,10 @@ function scenarioTable(m: ReportModel): string {
       esc(s.missing.join('; ')),
     ],
     estimate: s.estimate,
-    numeric: [false, true, true, false, true, true, true, true, true, true, true, true, true, true, false, true, true],
+    numeric: [false, false, true, true, true, false, true, true, true, true, true, true, true, true, true, true, false, true, true],
   }));
   return `<section id="scenarios"><h2>Scenarios</h2><p class="muted">Mean ±95% CI half-width over succeeded runs; J/min = joules per encoded minute.</p>
-${htmlTable(['scenario', 'ok', 'failed', 'repetitions', 'J/min gross', 'J/min net', 'W', 'fps', 'speed', 'bitrate', 'size', 'PSNR', 'SSIM', 'VMAF', 'source', 'idle W', 'efficiency', 'flags', 'missing'], rows, 'scenario-table')}</section>`;
+${htmlTable(['scenario', 'class · energy', 'ok', 'left out', 'failed', 'repetitions', 'J/min gross', 'J/min net', 'W', 'fps', 'speed', 'bitrate', 'size', 'PSNR', 'SSIM', 'VMAF', 'source', 'idle W', 'efficiency', 'flags', 'missing'], rows, 'scenario-table')}</section>`;
 }
 
 function comparisons(m: ReportModel): string {
@@ -119,11 +177,11 @@ function comparisons(m: ReportModel): string {
   const c = m.comparisons;
   const tests = c.tests.length
     ? htmlTable(
-        ['A', 'B', 'A vs B', 't', 'df', 'p', 'Holm p', "Hedges' g", 'result'],
+        ['A', 'B', 'class · energy', 'A vs B', 't', 'df', 'p', 'Holm p', "Hedges' g", 'result'],
         c.tests.slice(0, MAX_TEST_ROWS).map((t) => ({
-          cells: [esc(t.labelA), esc(t.labelB), esc(signedPct(t.diffPct)), esc(num(t.t, 3)), esc(num(t.df, 3)), esc(num(t.p, 3)), esc(num(t.pHolm, 3)), esc(num(t.hedgesG, 3)), `<span class="${t.significant ? 'sig' : 'nsig'}">${esc(t.verdict)}</span>`],
+          cells: [esc(t.labelA), esc(t.labelB), esc(stratumLabel(t.hardwareClass, t.energyKind)), esc(signedPct(t.diffPct)), esc(num(t.t, 3)), esc(num(t.df, 3)), esc(num(t.p, 3)), esc(num(t.pHolm, 3)), esc(num(t.hedgesG, 3)), `<span class="${t.significant ? 'sig' : 'nsig'}">${esc(t.verdict)}</span>`],
           estimate: t.estimate,
-          numeric: [false, false, true, true, true, true, true, true],
+          numeric: [false, false, false, true, true, true, true, true, true],
         })),
         'pairwise-table',
       ) + (c.tests.length > MAX_TEST_ROWS ? `<p class="muted">First ${MAX_TEST_ROWS} of ${c.tests.length} tests shown; all are in report.json.</p>` : '')
@@ -135,15 +193,15 @@ function comparisons(m: ReportModel): string {
 
 function paretoCharts(m: ReportModel): string {
   const charts: string[] = [];
-  for (const set of [m.pareto.quality, m.pareto.speed]) {
+  for (const [i, st] of m.pareto.entries()) for (const set of [st.quality, st.speed]) {
     if (!set) continue;
     charts.push(
       scatterChart({
-        id: `pareto-${set.metric}`,
-        title: `Energy vs ${set.metric.toUpperCase()}: Pareto front (lower energy, higher ${set.metric})`,
+        id: i === 0 ? `pareto-${set.metric}` : `pareto-${set.metric}-${i}`,
+        title: `${st.stratum}: energy vs ${set.metric.toUpperCase()}, Pareto front (lower energy, higher ${set.metric})`,
         xLabel: `J per encoded minute (${m.basis.energy})`,
         yLabel: set.metric === 'speed' ? 'speed (× real time)' : set.metric.toUpperCase(),
-        points: set.points.map((p) => ({ id: `s${p.scenarioId}`, x: p.energy, y: p.value, label: p.label, highlight: p.onFront, estimate: p.estimate })),
+        points: set.points.map((p) => ({ id: `s${p.rowId}`, x: p.energy, y: p.value, label: p.label, highlight: p.onFront, estimate: p.estimate })),
       }),
     );
   }
@@ -151,14 +209,16 @@ function paretoCharts(m: ReportModel): string {
 }
 
 function codecBars(m: ReportModel): string {
-  const codecs = [...new Set(m.scenarios.filter((s) => s.energy).map((s) => s.codec))];
-  const charts = codecs.map((codec) =>
+  // One chart per codec and stratum: bars of different classes or energy kinds never stand side by side.
+  const groups = [...new Map(m.scenarios.filter((s) => s.energy).map((s) => [`${s.codec}\u0000${s.stratum}`, { codec: s.codec, stratum: s.stratum }])).values()];
+  const strataPerCodec = (codec: string) => groups.filter((g) => g.codec === codec).length;
+  const charts = groups.map(({ codec, stratum }, i) =>
     barChart({
-      id: `bars-${codec}`,
-      title: `${codec}: J per encoded minute (${m.basis.energy}) per scenario`,
+      id: strataPerCodec(codec) === 1 ? `bars-${codec}` : `bars-${codec}-${i}`,
+      title: `${codec} on ${stratum}: J per encoded minute (${m.basis.energy}) per scenario`,
       yLabel: 'J per encoded minute',
       bars: m.scenarios
-        .filter((s) => s.codec === codec && s.energy)
+        .filter((s) => s.codec === codec && s.stratum === stratum && s.energy)
         .map((s) => ({ id: `s${s.id}`, label: `${s.preset} ${s.rateLabel}${s.streams > 1 ? ` x${s.streams}` : ''}`, value: s.energy!.mean, low: s.energy!.low, high: s.energy!.high, estimate: s.estimate })),
     }),
   );
@@ -166,15 +226,16 @@ function codecBars(m: ReportModel): string {
 }
 
 function curveCharts(m: ReportModel): string {
-  const groups = [...new Set(m.curves.map((c) => c.group))];
+  const title = (c: ReportModel['curves'][number]) => `${c.group} on ${c.hardwareClass}${c.estimate ? ' (ESTIMATE)' : ''}`;
+  const groups = [...new Set(m.curves.map(title))];
   const blocks = groups.map((g, gi) => {
-    const curves = m.curves.filter((c) => c.group === g);
+    const curves = m.curves.filter((c) => title(c) === g);
     const series = (key: 'energy' | 'quality') =>
       curves
         .map((c) => ({
           name: c.config,
           estimate: c.estimate,
-          points: c.points.filter((p) => p.bitrateBps != null && p[key] != null).map((p) => ({ id: `s${p.scenarioId}`, x: p.bitrateBps!, y: p[key]!, label: p.rateLabel })),
+          points: c.points.filter((p) => p.bitrateBps != null && p[key] != null).map((p) => ({ id: `s${p.rowId}`, x: p.bitrateBps!, y: p[key]!, label: p.rateLabel })),
         }))
         .filter((s) => s.points.length > 0);
     const charts = [];
@@ -201,11 +262,11 @@ function cost(m: ReportModel): string {
   return `<section id="cost"><h2>Cost and CO2 per encoded hour</h2>
 <p class="note">Assumptions: ${esc(String(a.pricePerKwh))} ${esc(a.currency)}/kWh, ${esc(String(a.carbonGramsPerKwh))} g CO2e/kWh, instance ${a.instanceCostPerHour == null ? 'not priced (no instanceCostPerHour given)' : `${esc(String(a.instanceCostPerHour))} ${esc(a.currency)}/h`}.${a.defaulted.length ? ` Defaults used for: ${esc(a.defaulted.join(', '))}.` : ''} Energy is gross (what the meters measured).</p>
 ${htmlTable(
-  ['scenario', 'kWh', `energy ${a.currency}`, 'g CO2e', `instance ${a.currency}`, 'source'],
+  ['scenario', 'class', 'kWh', `energy ${a.currency}`, 'g CO2e', `instance ${a.currency}`, 'source'],
   m.scenarios.map((s) => ({
-    cells: [esc(s.label), esc(num(s.cost.kwhPerEncodedHour)), esc(num(s.cost.energyCostPerEncodedHour)), esc(num(s.cost.co2GramsPerEncodedHour)), esc(num(s.cost.instanceCostPerEncodedHour)), badge(s)],
+    cells: [esc(s.label), esc(s.hardwareClass), esc(num(s.cost.kwhPerEncodedHour)), esc(num(s.cost.energyCostPerEncodedHour)), esc(num(s.cost.co2GramsPerEncodedHour)), esc(num(s.cost.instanceCostPerEncodedHour)), badge(s)],
     estimate: s.estimate,
-    numeric: [false, true, true, true, true],
+    numeric: [false, false, true, true, true, true],
   })),
   'cost-table',
 )}</section>`;
@@ -215,7 +276,7 @@ function provenance(m: ReportModel): string {
   const p = m.provenance;
   const list = (xs: Array<{ value: string; runs: number }>) => (xs.length ? xs.map((x) => `${esc(x.value)} (${x.runs} runs)`).join('; ') : '—');
   return `<section id="provenance"><h2>Provenance</h2><ul class="plain">
-<li>FFmpeg: ${list(p.ffmpegVersions)}</li><li>CPU: ${list(p.cpuModels)}</li><li>GPU: ${list(p.gpus)}</li><li>Kernel: ${list(p.kernels)}</li><li>Nodes: ${list(p.nodes)}</li>
+<li>FFmpeg: ${list(p.ffmpegVersions)}</li><li>CPU: ${list(p.cpuModels)}</li><li>GPU: ${list(p.gpus)}</li><li>Kernel: ${list(p.kernels)}</li><li>Nodes: ${list(p.nodes)}</li><li>Hardware classes: ${list(p.hardwareClasses)}</li>
 <li>Meters: ${p.meters.length ? p.meters.map((x) => `${esc(x.meter)} (${x.source === 'estimate' ? '<span class="badge est">estimate</span>' : esc(x.source)}, ${x.valid ? 'valid' : 'INVALID'}, ${x.runs} runs)`).join('; ') : '—'}</li>
 <li>Idle baselines: ${p.idleBaselines.length ? p.idleBaselines.map((b) => `${esc(b.nodeId)} ${esc(num(b.totalW))} W over ${esc(num(b.seconds))} s (${esc(b.source)}, ${esc(b.measuredAt)})`).join('; ') : 'none measured'}</li>
 </ul></section>
@@ -233,11 +294,13 @@ export function renderHtml(m: ReportModel): string {
 ${summary(m)}
 ${ranking(m)}
 ${paretoCharts(m)}
+${machineComparison(m)}
 ${codecBars(m)}
 ${curveCharts(m)}
 ${comparisons(m)}
 ${scenarioTable(m)}
 ${cost(m)}
+${leftOut(m)}
 ${provenance(m)}
 </body></html>
 `;

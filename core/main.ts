@@ -90,7 +90,7 @@ export async function main(argv: string[]): Promise<number> {
 
   program
     .command('report')
-    .description('write reports (md, csv, json, html) from a results database')
+    .description('write reports (md, csv, json, html) from a results folder or database; --compare BASE TEST compares two campaigns')
     .allowUnknownOption()
     .helpOption(false)
     .argument('[args...]')

@@ -19,7 +19,7 @@ function value(text: string, series: string): number | undefined {
   return line === undefined ? undefined : Number(line.slice(series.length + 1));
 }
 
-const RUN1 = 'campaign="c-1",scenario="sc-4f2a",scenario_label="file h264/medium crf23 320x240p30 x2",codec="h264",encoder="libx264",preset="medium",node="worker-1",source="rapl"';
+const RUN1 = 'campaign="c-1",scenario="sc-4f2a",scenario_label="file h264/medium crf23 320x240p30 x2",codec="h264",encoder="libx264",preset="medium",node="worker-1",source="rapl",energy_kind="measured",hardware_class="unclassified"';
 
 describe('master metrics exporter', () => {
   it('produces an exposition that promtool accepts and that matches the golden file', async () => {
@@ -52,7 +52,10 @@ describe('master metrics exporter', () => {
     // estimate run: no net energy, no VMAF, no quality per joule: absent, not zero
     expect(text).not.toMatch(/scenario="sc-77b1".*basis="net"/);
     expect(text).not.toMatch(/^ffwatt_run_vmaf_score\{.*scenario="sc-77b1"/m);
-    expect(text).toMatch(/^ffwatt_run_psnr_db\{.*scenario="sc-77b1".*source="estimate"\} 39.9$/m);
+    expect(text).toMatch(/^ffwatt_run_psnr_db\{.*scenario="sc-77b1".*source="estimate",energy_kind="estimated",hardware_class="unclassified"\} 39.9$/m);
+    // estimate and mixed (estimated CPU + measured GPU) runs are labelled estimated, never measured
+    expect(text).toMatch(/^ffwatt_run_joules_per_encoded_minute\{.*scenario="sc-77b1".*source="estimate",energy_kind="estimated",hardware_class="unclassified"\} 10800$/m);
+    expect(text).toMatch(/^ffwatt_run_joules_per_encoded_minute\{.*node="worker-2",source="mixed",energy_kind="estimated",hardware_class="unclassified"\} 1350$/m);
     // no wall seconds: no instance cost for that run
     expect(text).not.toMatch(/^ffwatt_run_cost_currency\{.*node="worker-2".*kind="instance"/m);
   });

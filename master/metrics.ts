@@ -5,6 +5,7 @@
 import { Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import { InputError } from '../core/errors.ts';
 import type { EnergySource, JobState, NodeState, QueueClass } from '../core/types.ts';
+import { energyKindOf, hardwareClassOf } from '../analyzers/strata.ts';
 
 export const JOB_STATES: readonly JobState[] = ['queued', 'leased', 'running', 'succeeded', 'failed', 'canceled'];
 export const QUEUE_CLASSES: readonly QueueClass[] = ['live', 'default', 'batch'];
@@ -32,6 +33,8 @@ export interface RecentRun {
   efficiency?: number | null;
   /** Wall seconds of the run; needed for the instance cost (absent = no instance cost series). */
   wallS?: number | null;
+  /** Hardware class of the node (provenance.hardwareClass); absent = 'unclassified'. */
+  hardwareClass?: string | null;
 }
 
 export interface MasterMetricsSource {
@@ -95,7 +98,8 @@ export function latestRunPerScenarioNode(runs: RecentRun[]): RecentRun[] {
   return out;
 }
 
-const RUN_LABELS = ['campaign', 'scenario', 'scenario_label', 'codec', 'encoder', 'preset', 'node', 'source'] as const;
+// energy_kind (measured | estimated | none) and hardware_class: series of different strata are never aggregated together (analyzers/strata.ts).
+const RUN_LABELS = ['campaign', 'scenario', 'scenario_label', 'codec', 'encoder', 'preset', 'node', 'source', 'energy_kind', 'hardware_class'] as const;
 
 function runLabels(r: RecentRun): Record<(typeof RUN_LABELS)[number], string> {
   return {
@@ -107,6 +111,8 @@ function runLabels(r: RecentRun): Record<(typeof RUN_LABELS)[number], string> {
     preset: r.preset,
     node: r.nodeId,
     source: r.source ?? 'none',
+    energy_kind: energyKindOf(r.source),
+    hardware_class: hardwareClassOf({ hardwareClass: r.hardwareClass }),
   };
 }
 

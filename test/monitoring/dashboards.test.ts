@@ -7,9 +7,9 @@ import { MONITORING } from './helpers.ts';
 import { knownMetricNames } from './known-metrics.ts';
 
 describe('Grafana dashboards', () => {
-  it('ship the five dashboards with unique uids', () => {
+  it('ship the six dashboards with unique uids', () => {
     const uids = dashboardFiles().map((f) => loadDashboard(f).uid);
-    expect(uids.sort()).toEqual(['ffwatt-campaign', 'ffwatt-cost', 'ffwatt-efficiency', 'ffwatt-fleet', 'ffwatt-power']);
+    expect(uids.sort()).toEqual(['ffwatt-campaign', 'ffwatt-cost', 'ffwatt-efficiency', 'ffwatt-fleet', 'ffwatt-history', 'ffwatt-power']);
   });
 
   it('extract metric names from PromQL the way the check below relies on', () => {
@@ -25,6 +25,26 @@ describe('Grafana dashboards', () => {
     const unknown = queries.flatMap((q) => metricNames(q.expr).filter((n) => !known.has(n)).map((n) => `${q.dashboard} / ${q.panel}: ${n} in ${q.expr}`));
     expect(unknown).toEqual([]);
     for (const q of queries) expect(metricNames(q.expr).length, `${q.dashboard} / ${q.panel}`).toBeGreaterThan(0);
+  });
+
+  it('history: every per-run query keeps scenario, hardware class and energy kind apart (never pooled)', () => {
+    const history = allQueries().filter((q) => q.dashboard === 'ffwatt-history.json');
+    const panels = history.filter((q) => !q.panel.startsWith('variable '));
+    expect(panels.map((q) => q.panel)).toEqual([
+      'J per encoded minute per scenario and class over time',
+      'J per encoded minute per campaign, scenario and class',
+      'Runs reported per hardware class and energy kind',
+    ]);
+    for (const q of panels) {
+      const by = /\bby \(([^)]*)\)/.exec(q.expr)?.[1].split(',').map((s) => s.trim()) ?? [];
+      expect(by, q.panel).toEqual(expect.arrayContaining(['hardware_class', 'energy_kind']));
+      expect(q.expr, q.panel).toContain('ffwatt_run_joules_per_encoded_minute{');
+    }
+    expect(history.filter((q) => q.panel.startsWith('variable ')).map((q) => q.expr)).toEqual([
+      'label_values(ffwatt_run_joules_per_encoded_minute, scenario_label)',
+      'label_values(ffwatt_run_joules_per_encoded_minute, hardware_class)',
+      'label_values(ffwatt_run_joules_per_encoded_minute, energy_kind)',
+    ]);
   });
 
   it('point at the provisioned datasource, which the provider loads from one folder', () => {

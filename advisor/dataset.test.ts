@@ -1,0 +1,61 @@
+import Database from 'better-sqlite3';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { writeFixture, type FixtureCell } from '../analyzers/fixture-db.ts';
+import { loadRuns, toTrainingRows } from './dataset.ts';
+import { measureContent } from './content.ts';
+
+// Training rows from a real results database (written through the store) with measured,
+// estimated and mixed runs, flagged runs and a negative net figure.
+const ok = (n: number): Array<'ok'> => Array.from({ length: n }, () => 'ok' as const);
+const base = { codec: 'h264', encoder: 'libx264', rate: { kind: 'crf', value: 23 }, vmaf: 88, psnr: 38, ssim: 0.96, speed: 5, bitrateBps: 1.5e6, idleW: 8 } as const;
+const CELLS: FixtureCell[] = [
+  { ...base, preset: 'ultrafast', hardwareClass: 'xeon-2s', runs: ok(3), jPerMin: 400, flags: [['noisy_neighbour'], [], ['idle-baseline-dirty']] },
+  { ...base, preset: 'medium', hardwareClass: 'epyc-1s', runs: ok(3), jPerMin: 600, idleWPerRun: [8, 1e6, 8] },
+  { ...base, preset: 'fast', runs: ok(2), jPerMin: 300, source: 'estimate' },
+  { ...base, preset: 'slow', runs: ok(2), jPerMin: 300, source: 'mixed' },
+];
+
+let dir: string;
+let db: Database.Database;
+const content = (cacheFile: string) => (input: Parameters<typeof measureContent>[0]) => measureContent(input, { seconds: 1, cacheFile });
+
+beforeAll(() => {
+  dir = mkdtempSync(join(tmpdir(), 'ffwatt-dataset-'));
+  const path = join(dir, 'ffwatt.sqlite');
+  writeFixture(path, { name: 'train', campaignId: 'c-train', cells: CELLS, createdAt: Date.UTC(2026, 0, 5), seed: 9, idleW: 8 });
+  db = new Database(path, { readonly: true });
+});
+afterAll(() => {
+  db.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe('advisor training set', () => {
+  it('holds one energy kind, leaves flagged and non-positive-net runs out with the reason, and names each row’s class', async () => {
+    const runs = loadRuns(db, ['c-train']);
+    expect(runs).toHaveLength(10);
+    const { rows, dropped } = await toTrainingRows(runs, content(join(dir, 'siti.json')));
+    expect(rows.map((r) => `${r.features.preset} ${r.hardwareClass} ${r.energyKind}`)).toEqual(['ultrafast xeon-2s measured', 'medium epyc-1s measured', 'medium epyc-1s measured']);
+    expect(dropped.map((d) => d.reason).sort()).toEqual([
+      'estimated energy: this training set holds measured runs only',
+      'estimated energy: this training set holds measured runs only',
+      'estimated energy: this training set holds measured runs only',
+      'estimated energy: this training set holds measured runs only',
+      'left out: idle-baseline-dirty',
+      'left out: net-energy-nonpositive',
+      'left out: noisy_neighbour',
+    ]);
+  });
+
+  it('trains on estimates (estimate and mixed together) only when asked, and keeps flagged runs with includeFlagged', async () => {
+    const runs = loadRuns(db, ['c-train']);
+    const est = await toTrainingRows(runs, content(join(dir, 'siti.json')), { energyKind: 'estimated' });
+    expect(est.rows.map((r) => `${r.features.preset} ${r.energySource} ${r.hardwareClass}`)).toEqual(['fast estimate unclassified', 'fast estimate unclassified', 'slow mixed unclassified', 'slow mixed unclassified']);
+    const all = await toTrainingRows(runs, content(join(dir, 'siti.json')), { includeFlagged: true });
+    expect(all.rows).toHaveLength(5);
+    expect(all.dropped.filter((d) => d.reason.startsWith('left out'))).toEqual([expect.objectContaining({ reason: 'left out: net-energy-nonpositive' })]);
+  });
+});
