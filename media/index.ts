@@ -12,7 +12,7 @@ export {
   ProcessResult,
   type ProcessOptions,
   type RunningProcess,
-} from './process.ts';
+} from '../runner/index.ts';
 export { runEncodeCell, type CellOptions, type CellResult, type StreamOutcome } from './cell.ts';
 export { startRtmpServer, type RtmpServer, type RtmpServerOptions } from './rtmp.ts';
 export * from './presets.ts';

@@ -4,7 +4,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runEncodeCell } from './cell.ts';
 import { buildEncodeArgs, buildLiveSourceArgs, buildPublishArgs } from './ffmpeg-args.ts';
-import { runProcess, startProcess } from './process.ts';
+import { runProcess, startProcess } from '../runner/index.ts';
 import { alignToReference, parseInputStartS } from './quality-align.ts';
 import { buildComparison } from './quality-graph.ts';
 import { scoreOutputs } from './quality.ts';

@@ -6,7 +6,7 @@ import { constants as fsConstants } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { runProcess } from './process.ts';
+import { runProcess } from '../runner/index.ts';
 import { workDir } from './test-helpers.ts';
 
 const repoRoot = path.resolve(import.meta.dirname, '..');

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { InputError, RunError } from '../core/errors.ts';
-import { liveProcesses } from './process.ts';
+import { liveProcesses } from '../runner/index.ts';
 import { libvmafGenerationFromHelp, listsLibvmaf, probeScoringFfmpeg, runQualityPipeline, versionFromBanner } from './quality-ffmpeg.ts';
 
 // Option lines in the layout `ffmpeg -h filter=libvmaf` prints. The 1.x lines are from the static

@@ -2,7 +2,7 @@
 // and process, and runners (through media/process.ts's registry, so Ctrl-C stops them) that turn a
 // failure into an error carrying the stderr tail.
 import { InputError, RunError } from '../core/errors.ts';
-import { startProcess, stoppingAllProcesses, type ProcessResult as ChildResult } from './process.ts';
+import { startProcess, stoppingAllProcesses, type ProcessResult as ChildResult } from '../runner/index.ts';
 
 export interface ScoringFfmpeg {
   path: string;

@@ -7,7 +7,7 @@ import { constants as fsConstants } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runProcess } from './process.ts';
+import { runProcess } from '../runner/index.ts';
 import { scoreOutputs, type ScoredQuality } from './quality.ts';
 
 const repoRoot = path.resolve(import.meta.dirname, '..');

@@ -9,7 +9,7 @@ import { createLogger } from '../core/log.ts';
 import { InputError } from '../core/errors.ts';
 import type { InputSpec } from '../core/types.ts';
 import { probeScoringFfmpeg } from './quality-ffmpeg.ts';
-import { runProcess } from './process.ts';
+import { runProcess } from '../runner/index.ts';
 import { scoreOutputs } from './quality.ts';
 
 const repoRoot = path.resolve(import.meta.dirname, '..');

@@ -7,7 +7,7 @@ import { createLogger } from '../core/log.ts';
 import { InputError, RunError } from '../core/errors.ts';
 import type { InputSpec } from '../core/types.ts';
 import { probeScoringFfmpeg } from './quality-ffmpeg.ts';
-import { runProcess } from './process.ts';
+import { runProcess } from '../runner/index.ts';
 import { scoreOutputs, type ScoredQuality } from './quality.ts';
 
 const FFMPEG = 'ffmpeg';
