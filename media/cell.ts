@@ -14,7 +14,7 @@ import { defaultFfmpegPath } from './encoders.ts';
 import { ProgressParser, type ProgressSample } from './progress.ts';
 import { runProcess, startProcess, type ProcessResult, type RunningProcess } from '../runner/index.ts';
 import { startRtmpServer, type RtmpServer } from './rtmp.ts';
-import { parseInputStartS } from './quality-align.ts';
+import { parseInputStartS } from './input-start.ts';
 
 export interface CellOptions {
   /** Outputs go here, as s<stream>-r<rung>.mkv (kept for quality scoring). */
