@@ -3,6 +3,9 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { afterAll } from 'vitest';
+import { writeFileSync } from 'node:fs';
+import { RunError, exitCodeOf } from '../core/errors.ts';
+import { liveProcesses } from '../runner/index.ts';
 import { describeInput, hasSitiFilter, measureContent, parseSitiSummary } from './content.ts';
 import type { InputSpec } from '../core/types.ts';
 
@@ -40,6 +43,17 @@ describe('content complexity (real ffmpeg)', () => {
 
   it('names a missing input file', async () => {
     await expect(measureContent({ kind: 'file', path: join(dir, 'none.mp4'), resolution: { width: 2, height: 2 }, fps: 1 })).rejects.toThrow(/none\.mp4' does not exist/);
+  });
+
+  it('an FFmpeg that fails is a run failure (exit 1) carrying its stderr, and leaves no process behind', async () => {
+    // A file that exists but is no video: FFmpeg itself refuses it.
+    const junk = join(dir, 'junk.mp4');
+    writeFileSync(junk, 'not a video\n');
+    const err = await measureContent({ kind: 'file', path: junk, resolution: { width: 2, height: 2 }, fps: 1 }, { method: 'siti' }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(RunError);
+    expect(exitCodeOf(err)).toBe(1);
+    expect((err as Error).message).toMatch(/^content analysis failed: ffmpeg exited with code \d+: .*junk\.mp4: Invalid data found/);
+    expect(liveProcesses()).toEqual([]);
   });
 
   it('describes inputs stably and parses the siti summary', () => {

@@ -11,15 +11,20 @@
 //
 // Results are cached per input description (memory, and a JSON file when given).
 
-import { execFile } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { tmpdir } from 'node:os';
-import { promisify } from 'node:util';
 import type { InputSpec } from '../core/types.ts';
 import { InputError, RunError } from '../core/errors.ts';
+import { runProcess } from '../runner/index.ts';
 
-const run = promisify(execFile);
+/** Runs one analysis FFmpeg to the end; its whole stdout and stderr, or a RunError carrying the stderr tail. */
+async function run(ffmpeg: string, args: string[]): Promise<{ stdout: string; stderr: string }> {
+  const stderr: Buffer[] = [];
+  const r = await runProcess(ffmpeg, args, { captureStdout: true, stdin: 'ignore', onStderr: (c) => stderr.push(c), nothrow: true });
+  if (!r.ok) throw new RunError(`content analysis failed: ${r.message}`, r);
+  return { stdout: r.stdout, stderr: Buffer.concat(stderr).toString('utf8') };
+}
 
 export type ContentMethod = 'siti' | 'proxy';
 
@@ -60,7 +65,7 @@ const sitiSupport = new Map<string, boolean>();
 export async function hasSitiFilter(ffmpeg = 'ffmpeg'): Promise<boolean> {
   const known = sitiSupport.get(ffmpeg);
   if (known !== undefined) return known;
-  const { stdout } = await run(ffmpeg, ['-hide_banner', '-filters'], { maxBuffer: 8 << 20 });
+  const { stdout } = await run(ffmpeg, ['-hide_banner', '-filters']);
   const has = /^\s*\S+\s+siti\s/m.test(stdout);
   sitiSupport.set(ffmpeg, has);
   return has;
@@ -97,7 +102,7 @@ function meanOfKey(text: string, key: string, skipFirst: boolean): { mean: numbe
 
 async function measureSiti(ffmpeg: string, input: InputSpec, seconds: number) {
   const args = ['-hide_banner', '-nostats', ...inputArgs(input, seconds), '-vf', 'siti=print_summary=1', '-f', 'null', '-'];
-  const { stderr } = await run(ffmpeg, args, { maxBuffer: 32 << 20 });
+  const { stderr } = await run(ffmpeg, args);
   return parseSitiSummary(stderr);
 }
 
@@ -111,7 +116,7 @@ async function measureProxy(ffmpeg: string, input: InputSpec, seconds: number) {
       `[a]sobel,signalstats,metadata=mode=print:key=lavfi.signalstats.YAVG:file=${siFile}[ao];` +
       `[b]signalstats,metadata=mode=print:key=lavfi.signalstats.YDIF:file=${tiFile}[bo]`;
     const args = ['-hide_banner', '-nostats', ...inputArgs(input, seconds), '-filter_complex', graph, '-map', '[ao]', '-f', 'null', '-', '-map', '[bo]', '-f', 'null', '-'];
-    await run(ffmpeg, args, { maxBuffer: 32 << 20 });
+    await run(ffmpeg, args);
     const si = meanOfKey(readFileSync(siFile, 'utf8'), 'lavfi.signalstats.YAVG', false);
     // The first frame has no predecessor: its YDIF is 0 by definition, not a measurement.
     const ti = meanOfKey(readFileSync(tiFile, 'utf8'), 'lavfi.signalstats.YDIF', true);

@@ -9,7 +9,7 @@ import { ProcTreeMonitor, type ProcTreeUsage } from '../energy/proctree.ts';
 import { runEncodeCell, type CellResult } from '../media/cell.ts';
 import type { EncoderReport } from '../media/encoders.ts';
 import type { RtmpServer } from '../media/rtmp.ts';
-import { scoreOutputs } from '../media/quality.ts';
+import { scoreOutputs } from '../quality/index.ts';
 import type { ClaimedJob } from './client.ts';
 import { inputHash, type HostFacts } from './host-facts.ts';
 import { runFlags } from './flags.ts';

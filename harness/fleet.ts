@@ -1,7 +1,6 @@
-import { execFile } from 'node:child_process';
+import { runProcess } from '../runner/index.ts';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { promisify } from 'node:util';
 import type { CampaignPlan } from '../core/types.ts';
 import { EXIT_OK, InputError, RunError } from '../core/errors.ts';
 import type { Logger } from '../core/log.ts';
@@ -12,7 +11,6 @@ import { Store } from '../master/store.ts';
 import type { RunCommandOptions } from './run-command.ts';
 import { reportAndPrint } from './report-output.ts';
 
-const run = promisify(execFile);
 const FOLLOW_OUTAGE_MS = 5 * 60_000;
 
 export interface FleetTarget {
@@ -65,7 +63,7 @@ export function targetFromInventory(inv: InventoryList, limit?: string): FleetTa
 
 async function readInventory(dir: string): Promise<InventoryList> {
   try {
-    const { stdout } = await run('ansible-inventory', ['-i', dir, '--list'], { maxBuffer: 64 * 1024 * 1024 });
+    const { stdout } = await runProcess('ansible-inventory', ['-i', dir, '--list'], { captureStdout: true, stdin: 'ignore' });
     return JSON.parse(stdout) as InventoryList;
   } catch (err) {
     throw new InputError(`cannot read inventory ${dir} with ansible-inventory: ${(err as Error).message.split('\n')[0]} (is ansible installed and the path right?)`, { field: '--inventory' });

@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { runEncodeCell } from './cell.ts';
 import type { ProgressSample } from './progress.ts';
-import { liveProcesses } from './process.ts';
+import { liveProcesses } from '../runner/index.ts';
 import { makeScenario, pidsMatching, probeVideo, res, workDir } from './test-helpers.ts';
 
 describe('runEncodeCell, file mode (real ffmpeg)', () => {

@@ -12,9 +12,9 @@ import type { Scenario } from '../core/types.ts';
 import { buildEncodeArgs, buildLiveSourceArgs, buildPublishArgs } from './ffmpeg-args.ts';
 import { defaultFfmpegPath } from './encoders.ts';
 import { ProgressParser, type ProgressSample } from './progress.ts';
-import { runProcess, startProcess, type ProcessResult, type RunningProcess } from './process.ts';
+import { runProcess, startProcess, type ProcessResult, type RunningProcess } from '../runner/index.ts';
 import { startRtmpServer, type RtmpServer } from './rtmp.ts';
-import { parseInputStartS } from './quality-align.ts';
+import { parseInputStartS } from './input-start.ts';
 
 export interface CellOptions {
   /** Outputs go here, as s<stream>-r<rung>.mkv (kept for quality scoring). */

@@ -9,7 +9,7 @@ import { CODECS } from '../core/types.ts';
 import { RunError } from '../core/errors.ts';
 import { ENCODER_PREFERENCE } from './presets.ts';
 import { hwInitArgs, pixelTail } from './ffmpeg-args.ts';
-import { runProcess, type ProcessResult } from './process.ts';
+import { runProcess, type ProcessResult } from '../runner/index.ts';
 
 export interface EncoderReport {
   ffmpegPath: string;

@@ -1,8 +1,9 @@
 // Public API of media/: FFmpeg argument building, encoder detection, progress parsing,
-// process handling, encode cells (file and live) and the private nginx-rtmp.
-// (presets.ts and quality*.ts are written by other parts; their exports are added here too.)
+// process handling (re-exported from runner/), encode cells (file and live) and the private nginx-rtmp.
+// Quality scoring is its own part beside media: quality/index.ts.
 export { ProgressParser, parseProgressText, type ProgressSample } from './progress.ts';
-export { buildEncodeArgs, buildPublishArgs, rateArgs, type EncodeArgsOptions } from './ffmpeg-args.ts';
+export { buildEncodeArgs, buildLiveSourceArgs, buildPublishArgs, rateArgs, type EncodeArgsOptions } from './ffmpeg-args.ts';
+export { parseInputStartS } from './input-start.ts';
 export { detectEncoders, resolveEncoder, defaultFfmpegPath, type EncoderReport } from './encoders.ts';
 export {
   runProcess,
@@ -12,7 +13,7 @@ export {
   ProcessResult,
   type ProcessOptions,
   type RunningProcess,
-} from './process.ts';
+} from '../runner/index.ts';
 export { runEncodeCell, type CellOptions, type CellResult, type StreamOutcome } from './cell.ts';
 export { startRtmpServer, type RtmpServer, type RtmpServerOptions } from './rtmp.ts';
 export * from './presets.ts';

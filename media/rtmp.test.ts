@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { runEncodeCell } from './cell.ts';
-import { liveProcesses, startProcess } from './process.ts';
+import { liveProcesses, startProcess } from '../runner/index.ts';
 import { isPublishing, startRtmpServer } from './rtmp.ts';
 import { makeScenario, pidsMatching, probeVideo, workDir } from './test-helpers.ts';
 

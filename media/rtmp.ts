@@ -6,7 +6,7 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { RunError } from '../core/errors.ts';
-import { runProcess, startProcess } from './process.ts';
+import { runProcess, startProcess } from '../runner/index.ts';
 import { freeLoopbackPort } from '../core/net.ts';
 
 export const RTMP_MODULE_PATH = '/usr/lib/nginx/modules/ngx_rtmp_module.so';

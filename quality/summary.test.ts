@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { harmonicMean, percentile, summarizeFrames } from './quality-summary.ts';
+import { harmonicMean, percentile, summarizeFrames } from './summary.ts';
 
 describe('frame score pooling', () => {
   it('computes mean, harmonic mean, 1st percentile and min', () => {

@@ -1,12 +1,12 @@
 // Where in the reference a live output starts. A live puller joins a stream that is already running,
 // so its first frame shows the source some seconds in. nginx-rtmp passes the publisher's timestamps
 // to a late subscriber (its first packet keeps the source time), so the puller's input start time is
-// that offset; `parseInputStartS` reads it from the puller's stderr. Frame matching checks (or, with
+// that offset; media's `parseInputStartS` reads it from the puller's stderr. Frame matching checks (or, with
 // no hint, finds) the offset: the first output frames, shrunk to small grey images, are compared with
 // every reference frame in a window around the hint.
 import { InputError, RunError } from '../core/errors.ts';
-import { formatRate, referenceInputArgs, type ReferenceSource } from './quality-graph.ts';
-import { runQualityProcessBinary } from './quality-ffmpeg.ts';
+import { formatRate, referenceInputArgs, type ReferenceSource } from './graph.ts';
+import { runQualityProcessBinary } from './ffmpeg.ts';
 
 /** Size of the grey thumbnails compared: cheap, yet fine enough to tell neighbouring frames of moving content apart. */
 export const MATCH_SIZE = { width: 64, height: 48 } as const;
@@ -17,17 +17,6 @@ export const VERIFY_WINDOW_S = 2;
 /** A given offset is replaced only when another offset matches this many dB better (static content ties). */
 export const REPLACE_MARGIN_DB = 1;
 const MATCH_PSNR_CAP_DB = 100;
-
-/**
- * The start time FFmpeg reports for input #0 (`Duration: …, start: 4.000000, …`), in seconds;
- * null when the header is not there (e.g. the input never opened).
- */
-export function parseInputStartS(stderr: string): number | null {
-  const at = stderr.search(/^Input #0, /m);
-  if (at < 0) return null;
-  const m = /^\s+Duration: [^\n]*?, start: (-?\d+(?:\.\d+)?)/m.exec(stderr.slice(at));
-  return m ? Number(m[1]) : null;
-}
 
 export interface OffsetAlignment {
   /** Reference seconds shown by the output's first frame (a whole reference frame). */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { buildComparison, buildReferenceRender, escapeGraphLevel, escapeOptionValue, filterValue, formatRate, referenceInputArgs, type ComparisonSpec } from './quality-graph.ts';
+import { buildComparison, buildReferenceRender, escapeGraphLevel, escapeOptionValue, filterValue, formatRate, referenceInputArgs, type ComparisonSpec } from './graph.ts';
 
 const base: ComparisonSpec = {
   reference: { kind: 'synthetic', source: 'testsrc2', resolution: { width: 320, height: 240 }, fps: 30, durationS: 2 },

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { InputError, RunError } from '../core/errors.ts';
-import { liveProcesses } from './process.ts';
-import { libvmafGenerationFromHelp, listsLibvmaf, probeScoringFfmpeg, runQualityPipeline, versionFromBanner } from './quality-ffmpeg.ts';
+import { liveProcesses } from '../runner/index.ts';
+import { libvmafGenerationFromHelp, listsLibvmaf, probeScoringFfmpeg, runQualityPipeline, versionFromBanner } from './ffmpeg.ts';
 
 // Option lines in the layout `ffmpeg -h filter=libvmaf` prints. The 1.x lines are from the static
 // FFmpeg 4.1 (libvmaf 1.3); the 2.x lines are written after FFmpeg 5+'s option table (there `model`

@@ -1,13 +1,13 @@
 // Ctrl-C during quality scoring must leave no FFmpeg behind: the scoring FFmpeg (libvmaf build) and
-// the encoding FFmpeg that pipes it the reference both sit in media/process.ts's registry.
+// the encoding FFmpeg that pipes it the reference both sit in runner/'s registry.
 import { execFileSync, spawn } from 'node:child_process';
 import { access } from 'node:fs/promises';
 import { constants as fsConstants } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { runProcess } from './process.ts';
-import { workDir } from './test-helpers.ts';
+import { runProcess } from '../runner/index.ts';
+import { workDir } from '../media/test-helpers.ts';
 
 const repoRoot = path.resolve(import.meta.dirname, '..');
 const VMAF_FFMPEG = path.join(repoRoot, 'node_modules', '@ffmpeg-installer', 'linux-x64', 'ffmpeg');

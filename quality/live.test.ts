@@ -2,14 +2,12 @@
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runEncodeCell } from './cell.ts';
-import { buildEncodeArgs, buildLiveSourceArgs, buildPublishArgs } from './ffmpeg-args.ts';
-import { runProcess, startProcess } from './process.ts';
-import { alignToReference, parseInputStartS } from './quality-align.ts';
-import { buildComparison } from './quality-graph.ts';
-import { scoreOutputs } from './quality.ts';
-import { startRtmpServer, type RtmpServer } from './rtmp.ts';
-import { makeScenario, res, workDir } from './test-helpers.ts';
+import { buildEncodeArgs, buildLiveSourceArgs, buildPublishArgs, parseInputStartS, runEncodeCell, startRtmpServer, type RtmpServer } from '../media/index.ts';
+import { runProcess, startProcess } from '../runner/index.ts';
+import { alignToReference } from './align.ts';
+import { buildComparison } from './graph.ts';
+import { scoreOutputs } from './score.ts';
+import { makeScenario, res, workDir } from '../media/test-helpers.ts';
 
 const qvga = res('320x240');
 

@@ -1,8 +1,8 @@
 // The FFmpeg that scores quality: what it can do (libvmaf and its generation), probed once per binary
-// and process, and runners (through media/process.ts's registry, so Ctrl-C stops them) that turn a
+// and process, and runners (through runner/'s registry, so Ctrl-C stops them) that turn a
 // failure into an error carrying the stderr tail.
 import { InputError, RunError } from '../core/errors.ts';
-import { startProcess, stoppingAllProcesses, type ProcessResult as ChildResult } from './process.ts';
+import { startProcess, stoppingAllProcesses, type ProcessResult as ChildResult } from '../runner/index.ts';
 
 export interface ScoringFfmpeg {
   path: string;
@@ -13,7 +13,7 @@ export interface ScoringFfmpeg {
   libvmafGeneration: 1 | 2 | null;
 }
 
-export interface ProcessResult {
+export interface QualityProcessOutput {
   stdout: string;
   stderr: string;
 }
@@ -65,10 +65,10 @@ function failure(r: ChildResult, opts: QualityProcessOptions, timedOut: boolean)
 }
 
 /**
- * Runs one quality FFmpeg to the end through the process registry of media/process.ts (Ctrl-C and
+ * Runs one quality FFmpeg to the end through the runner's process registry (runner/) (Ctrl-C and
  * exit stop it with the rest). Fails with InputError for a missing binary, RunError otherwise.
  */
-export async function runQualityProcess(file: string, args: string[], opts: QualityProcessOptions = {}): Promise<ProcessResult> {
+export async function runQualityProcess(file: string, args: string[], opts: QualityProcessOptions = {}): Promise<QualityProcessOutput> {
   const stop = stopSignal(opts);
   const r = await startProcess(file, args, { cwd: opts.cwd, signal: stop.signal, captureStdout: true, tailBytes: 8192 }).done;
   if (!r.ok) throw failure(r, opts, stop.timedOut());
@@ -98,7 +98,7 @@ export async function runQualityPipeline(
   producer: { file: string; args: string[]; role?: QualityProcessOptions['role'] },
   consumer: { file: string; args: string[]; role?: QualityProcessOptions['role'] },
   opts: Omit<QualityProcessOptions, 'role'> = {},
-): Promise<ProcessResult> {
+): Promise<QualityProcessOutput> {
   const stop = stopSignal(opts);
   const first = startProcess(producer.file, producer.args, { cwd: opts.cwd, signal: stop.signal, pipeStdout: true, stdin: 'ignore', tailBytes: 8192 });
   if (!first.stdout) {

@@ -6,9 +6,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../core/log.ts';
 import { InputError, RunError } from '../core/errors.ts';
 import type { InputSpec } from '../core/types.ts';
-import { probeScoringFfmpeg } from './quality-ffmpeg.ts';
-import { runProcess } from './process.ts';
-import { scoreOutputs, type ScoredQuality } from './quality.ts';
+import { probeScoringFfmpeg } from './ffmpeg.ts';
+import { runProcess } from '../runner/index.ts';
+import { scoreOutputs, type ScoredQuality } from './score.ts';
 
 const FFMPEG = 'ffmpeg';
 const reference: InputSpec = { kind: 'synthetic', source: 'testsrc2', resolution: { width: 320, height: 240 }, fps: 30 };

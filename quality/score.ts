@@ -8,12 +8,12 @@ import path from 'node:path';
 import type { FrameScoreSummary, InputSpec, QualityResult, Resolution } from '../core/types.ts';
 import { InputError, RunError } from '../core/errors.ts';
 import { silentLogger, type Logger } from '../core/log.ts';
-import { buildComparison, buildReferenceRender, formatRate, SCALERS, type ReferenceSource, type Scaler, type VmafSetup } from './quality-graph.ts';
-import { probeScoringFfmpeg, runQualityPipeline, type ScoringFfmpeg } from './quality-ffmpeg.ts';
-import { defaultFfmpegPath } from './encoders.ts';
-import { parsePsnrLog, parseSsimLog, parseVmafJson } from './quality-logs.ts';
-import { summarizeFrames } from './quality-summary.ts';
-import { alignToReference, MATCH_FRAMES, MATCH_SIZE, REPLACE_MARGIN_DB, VERIFY_WINDOW_S, type OffsetAlignment } from './quality-align.ts';
+import { buildComparison, buildReferenceRender, formatRate, SCALERS, type ReferenceSource, type Scaler, type VmafSetup } from './graph.ts';
+import { probeScoringFfmpeg, runQualityPipeline, type ScoringFfmpeg } from './ffmpeg.ts';
+import { defaultFfmpegPath } from '../media/index.ts';
+import { parsePsnrLog, parseSsimLog, parseVmafJson } from './logs.ts';
+import { summarizeFrames } from './summary.ts';
+import { alignToReference, MATCH_FRAMES, MATCH_SIZE, REPLACE_MARGIN_DB, VERIFY_WINDOW_S, type OffsetAlignment } from './align.ts';
 
 /**
  * Identical frames give PSNR = inf. Like x264's PSNR we cap at 100 dB (libvmaf's own psnr feature caps

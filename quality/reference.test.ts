@@ -7,8 +7,8 @@ import { constants as fsConstants } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runProcess } from './process.ts';
-import { scoreOutputs, type ScoredQuality } from './quality.ts';
+import { runProcess } from '../runner/index.ts';
+import { scoreOutputs, type ScoredQuality } from './score.ts';
 
 const repoRoot = path.resolve(import.meta.dirname, '..');
 const VMAF_FFMPEG = path.join(repoRoot, 'node_modules', '@ffmpeg-installer', 'linux-x64', 'ffmpeg');

@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { parsePsnrLog, parseSsimLog, parseVmafJson } from './quality-logs.ts';
-import { summarizeFrames } from './quality-summary.ts';
+import { parsePsnrLog, parseSsimLog, parseVmafJson } from './logs.ts';
+import { summarizeFrames } from './summary.ts';
 
 const fixtures = path.join(import.meta.dirname, '..', 'test', 'fixtures', 'quality');
 const fixture = (name: string) => readFileSync(path.join(fixtures, name), 'utf8');

@@ -8,9 +8,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../core/log.ts';
 import { InputError } from '../core/errors.ts';
 import type { InputSpec } from '../core/types.ts';
-import { probeScoringFfmpeg } from './quality-ffmpeg.ts';
-import { runProcess } from './process.ts';
-import { scoreOutputs } from './quality.ts';
+import { probeScoringFfmpeg } from './ffmpeg.ts';
+import { runProcess } from '../runner/index.ts';
+import { scoreOutputs } from './score.ts';
 
 const repoRoot = path.resolve(import.meta.dirname, '..');
 const VMAF_FFMPEG = path.join(repoRoot, 'node_modules', '@ffmpeg-installer', 'linux-x64', 'ffmpeg');
