@@ -1,8 +1,12 @@
 import { createServer, type Server } from 'node:http';
+import { InputError } from '../core/errors.ts';
 import { listenHost, listenPort } from '../master/config.ts';
 
-/** Serves an exporter's text on GET /metrics (and /healthz) at HOST:PORT. */
-export function serveMetrics(listen: string, text: () => Promise<string>, contentType: string): Promise<Server> {
+/**
+ * Serves an exporter's text on GET /metrics (and /healthz) at HOST:PORT. An address in use
+ * (a second agent on one host) is bad input naming `flag` and a free address to give instead.
+ */
+export function serveMetrics(listen: string, text: () => Promise<string>, contentType: string, flag = '--metrics-listen'): Promise<Server> {
   const server = createServer((req, res) => {
     if (req.url === '/metrics') {
       text().then(
@@ -13,7 +17,17 @@ export function serveMetrics(listen: string, text: () => Promise<string>, conten
     else res.writeHead(404).end('not found\n');
   });
   return new Promise((resolve, reject) => {
-    server.once('error', reject);
+    server.once('error', (err: NodeJS.ErrnoException) => {
+      if (err.code === 'EADDRINUSE') {
+        const port = listenPort(listen);
+        reject(
+          new InputError(
+            `${flag} ${listen}: the address is in use (another ffwatt agent or exporter on this host?): give this one its own, e.g. ${flag} ${listenHost(listen)}:${port + 2}`,
+            { field: flag },
+          ),
+        );
+      } else reject(err);
+    });
     server.listen(listenPort(listen), listenHost(listen), () => resolve(server));
   });
 }
