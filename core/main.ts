@@ -45,6 +45,7 @@ export async function main(argv: string[]): Promise<number> {
     .option('--quality-ffmpeg <path>', 'ffmpeg used for quality scoring (a libvmaf build); env FFWATT_QUALITY_FFMPEG')
     .option('--ffmpeg <path>', 'ffmpeg used for encoding', undefined)
     .option('--sysfs <path>', 'sysfs root for energy meters (env FFWATT_SYSFS)')
+    .option('--nvml-library <path>', 'NVML library for GPU facts and the GPU meter (default libnvidia-ml.so.1)')
     .option('--watts-per-core <w>', 'estimate meter: watts per busy core')
     .option('--sampler-hz <hz>', 'energy sampling rate (default 10)')
     .option('--seed <n>', 'seed for the order of repetitions (default: random, recorded)')

@@ -24,6 +24,7 @@ export interface RunCommandOptions {
   qualityFfmpeg?: string;
   ffmpeg?: string;
   sysfs?: string;
+  nvmlLibrary?: string;
   wattsPerCore?: string;
   samplerHz?: string;
   report?: boolean;
@@ -77,6 +78,7 @@ export function resolvePathFlags(o: RunCommandOptions, env: NodeJS.ProcessEnv = 
     qualityFfmpeg: o.qualityFfmpeg !== undefined ? executablePath(o.qualityFfmpeg, '--quality-ffmpeg', env) : executablePath(env.FFWATT_QUALITY_FFMPEG, 'FFWATT_QUALITY_FFMPEG', env),
     vmafModel: o.vmafModel !== undefined ? existingPath(o.vmafModel, '--vmaf-model') : existingPath(env.FFWATT_VMAF_MODEL, 'FFWATT_VMAF_MODEL'),
     sysfs: existingPath(o.sysfs, '--sysfs'),
+    nvmlLibrary: existingPath(o.nvmlLibrary, '--nvml-library'),
     tokenFile: existingPath(o.tokenFile, '--token-file'),
     caCert: existingPath(o.caCert, '--ca-cert'),
     inventory: existingPath(o.inventory, '--inventory'),
@@ -100,7 +102,7 @@ export async function runCommand(opts: RunCommandOptions, log: Logger, signal?: 
     checkPlanRunnable(plan, encoders);
     const { readMachineFacts } = await import('../agent/host-facts.ts');
     const { hardwareClassId } = await import('../core/hardware-class.ts');
-    const hardwareClass = hardwareClassId(await readMachineFacts());
+    const hardwareClass = hardwareClassId(await readMachineFacts({ nvmlLibrary: o.nvmlLibrary }));
     const node = { id: localNodeId(hostname()), hostname: hostname(), encoders: encoders.codecMap as Record<string, string>, state: 'alive' as const, hardwareClass };
     const view = planCampaign(plan, o.matrix ?? DEFAULT_MATRIX, { fleet: false, nodes: [node] });
     process.stdout.write(o.json ? JSON.stringify(view, null, 2) + '\n' : renderPlan(view));
@@ -114,6 +116,7 @@ export async function runCommand(opts: RunCommandOptions, log: Logger, signal?: 
     qualityFfmpegPath: o.qualityFfmpeg,
     vmafModel: o.vmafModel ?? null,
     sysfsRoot: o.sysfs,
+    nvmlLibrary: o.nvmlLibrary,
     wattsPerCore: positiveNumber(o.wattsPerCore, '--watts-per-core'),
     samplerHz: positiveNumber(o.samplerHz, '--sampler-hz'),
     progress: !o.json,
