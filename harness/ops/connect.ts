@@ -22,7 +22,7 @@ export interface MasterConnection {
 
 /** A path flag resolved against the current directory; a missing file is exit 2 naming the flag. */
 export function existingPath(value: string | undefined, flag: string): string | undefined {
-  if (value === undefined) return undefined;
+  if (value === undefined || value === '') return undefined; // an empty FFWATT_* variable is unset
   const path = resolve(value);
   if (!existsSync(path)) throw new InputError(`${flag} ${value}: no such file (looked for ${path})`, { field: flag, file: path });
   return path;
