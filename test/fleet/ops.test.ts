@@ -110,7 +110,10 @@ describe('fleet operations from the CLI (real master and agent)', () => {
     expect(tlsToPlain.stderr).toMatch(/speaks plain HTTP, not TLS: write http:\/\//);
     const invalid = await ffwatt(['campaign', 'list', '--master', '127.0.0.1:8443', '--token-file', TOKEN_FILE]);
     expect(invalid.code).toBe(2);
-    expect(invalid.stderr).toMatch(/--master "127.0.0.1:8443" must start with http:\/\/ or https:\/\//);
+    expect(invalid.stderr).toMatch(/--master "127.0.0.1:8443" is not a URL: write it with the scheme, e.g. https:\/\//);
+    const noScheme = await ffwatt(['campaign', 'list', '--master', 'master.example:8443', '--token-file', TOKEN_FILE]);
+    expect(noScheme.code).toBe(2);
+    expect(noScheme.stderr).toMatch(/--master "master.example:8443" must start with http:\/\/ or https:\/\//);
     const unknownCommand = await ffwatt(['nodez']);
     expect(unknownCommand.code).toBe(2);
     expect(unknownCommand.stderr).toMatch(/unknown command 'nodez'/);
