@@ -256,7 +256,10 @@ export function buildMasterApp(o: MasterOptions): FastifyInstance {
     if (state !== undefined && !JOB_STATES.includes(state as JobState)) throw new HttpError(400, `state must be one of ${JOB_STATES.join(', ')}`, 'state');
     const limit = req.query.limit === undefined ? 1000 : Number(req.query.limit);
     if (!Number.isInteger(limit) || limit < 1 || limit > 100_000) throw new HttpError(400, 'limit must be an integer from 1 to 100000', 'limit');
-    return { jobs: store.listJobs({ state: state as JobState | undefined, campaignId: req.query.campaign, limit }) };
+    // lastNode: the node of the job's latest run (the lease owner is cleared once a job ends).
+    const lastRunNode = store.db.prepare('SELECT node_id FROM run WHERE job_id = ? ORDER BY attempt DESC LIMIT 1').pluck();
+    const jobs = store.listJobs({ state: state as JobState | undefined, campaignId: req.query.campaign, limit });
+    return { jobs: jobs.map((j) => ({ ...j, lastNode: j.leaseOwner ?? ((lastRunNode.get(j.id) as string | undefined) ?? null) })) };
   });
 
   app.get<{ Params: { id: string } }>(`${api}/jobs/:id`, async (req) => {

@@ -15,7 +15,7 @@ export async function jobsCommand(o: MasterFlags & { campaign?: string; state?: 
   return withMaster(o, async (m) => {
     if (o.campaign) await m.request('GET', `/campaigns/${encodeURIComponent(o.campaign)}`); // unknown id: a clear 404
     const q = new URLSearchParams({ limit: String(limit), ...(o.campaign ? { campaign: o.campaign } : {}), ...(o.state ? { state: o.state } : {}) });
-    const { jobs } = await m.request<{ jobs: Array<Job & { lastError: string | null }> }>('GET', `/jobs?${q}`);
+    const { jobs } = await m.request<{ jobs: Array<Job & { lastError: string | null; lastNode: string | null }> }>('GET', `/jobs?${q}`);
     if (o.json) {
       process.stdout.write(JSON.stringify({ master: m.url, jobs }, null, 2) + '\n');
       return 0;
@@ -27,7 +27,7 @@ export async function jobsCommand(o: MasterFlags & { campaign?: string; state?: 
     process.stdout.write(
       renderTable(
         ['job', 'campaign', 'state', 'queue', 'prio', 'target', 'scenario', 'rep', 'attempts', 'node', 'last error'],
-        jobs.map((j) => [j.id, j.campaignId.slice(0, 8), j.state, j.queueClass, j.priority, j.placementTarget ?? 'any', j.scenario.label, j.repetition, `${j.attempts}/${j.maxAttempts}`, j.leaseOwner, j.lastError?.slice(0, 80)]),
+        jobs.map((j) => [j.id, j.campaignId.slice(0, 8), j.state, j.queueClass, j.priority, j.placementTarget ?? 'any', j.scenario.label, j.repetition, `${j.attempts}/${j.maxAttempts}`, j.lastNode, j.lastError?.slice(0, 80)]),
       ),
     );
     return 0;

@@ -151,7 +151,7 @@ describe('fleet operations from the CLI (real master and agent)', () => {
     expect(done.counts).toMatchObject({ succeeded: 1, failed: 0, canceled: 0 });
 
     const { jobs } = await json<{ jobs: Array<{ campaignId: string; placementTarget: string; state: string }> }>(['jobs', '--campaign', id]);
-    expect(jobs).toEqual([expect.objectContaining({ campaignId: id, placementTarget: `class:${node.hardwareClass}`, state: 'succeeded' })]);
+    expect(jobs).toEqual([expect.objectContaining({ campaignId: id, placementTarget: `class:${node.hardwareClass}`, state: 'succeeded', lastNode: 'ops-a1' })]);
     const listed = await json<{ campaigns: Array<{ id: string }> }>(['campaign', 'list']);
     expect(listed.campaigns.map((c) => c.id)).toContain(id);
 
