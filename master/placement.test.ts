@@ -166,7 +166,14 @@ describe('placement (real SQLite)', () => {
     const failing = queue.claim('n2')!;
     queue.submitResult({ ...record(failing.id, failing.attempts, 'n2', 1), status: 'failed', error: 'boom' });
     expect(queue.retryFailed(c.campaignId)).toEqual({ requeued: [failing.id] });
-    expect(store.getJob(failing.id)!.state).toBe('queued');
+    // Attempts go on from where they were, with a fresh allowance (the queue's maxAttempts, 2 here).
+    expect(store.getJob(failing.id)).toMatchObject({ state: 'queued', attempts: failing.attempts, maxAttempts: failing.attempts + 2 });
+    // The retried attempt is stored beside the failed one (not refused as a duplicate).
+    const again = queue.claim('n2')!;
+    expect(again).toMatchObject({ id: failing.id, attempts: failing.attempts + 1 });
+    expect(queue.submitResult({ ...record(again.id, again.attempts, 'n2', 1), status: 'failed', error: 'boom again' })).toEqual({ kind: 'stored' });
+    expect(store.getJob(failing.id)!.state).toBe('failed');
+    expect(queue.retryFailed(c.campaignId)).toEqual({ requeued: [failing.id] });
     expect(queue.cancelCampaign(c.campaignId)).toEqual({ canceled: 2, status: 'canceled', changed: true });
     expect(store.listJobs({ campaignId: c.campaignId }).map((j) => j.state)).toEqual(['canceled', 'canceled']);
     expect(queue.cancelCampaign(c.campaignId)).toEqual({ canceled: 0, status: 'canceled', changed: false });

@@ -383,7 +383,10 @@ export class JobQueue {
       const job = this.store.getJob(jobId);
       if (!job) return null;
       if (job.state === 'failed' || job.state === 'canceled') {
-        this.store.updateJob(jobId, { state: 'queued', lease_owner: null, lease_expires_at: null, finished_at: null, attempts: 0 });
+        // Attempt numbers go on (a run is stored once per (job, attempt): restarting at 1 made the
+        // retried attempt's result a "duplicate" and left the job running forever); the retry
+        // gets a fresh allowance of attempts on top of those used.
+        this.store.updateJob(jobId, { state: 'queued', lease_owner: null, lease_expires_at: null, finished_at: null, max_attempts: job.attempts + this.opts.maxAttempts });
         const campaign = this.store.getCampaign(job.campaignId);
         if (campaign && campaign.status !== 'running') this.store.setCampaignStatus(job.campaignId, 'running');
       }

@@ -262,7 +262,7 @@ export class Store {
     return (this.db.prepare(`${JOB_SELECT} WHERE job.state IN ('leased','running') AND job.lease_expires_at < ?`).all(now) as JobRow[]).map(toJob);
   }
 
-  updateJob(id: string, fields: Partial<Record<'state' | 'attempts' | 'lease_owner' | 'lease_expires_at' | 'started_at' | 'finished_at' | 'last_error' | 'priority', unknown>>): void {
+  updateJob(id: string, fields: Partial<Record<'state' | 'attempts' | 'max_attempts' | 'lease_owner' | 'lease_expires_at' | 'started_at' | 'finished_at' | 'last_error' | 'priority', unknown>>): void {
     const keys = Object.keys(fields);
     if (keys.length === 0) return;
     const sql = `UPDATE job SET ${keys.map((k) => `${k} = ?`).join(', ')} WHERE id = ?`;

@@ -58,12 +58,19 @@ function startAgent(id: string, metricsPort: number): Proc {
   ]);
 }
 
+/** Polls `ffwatt campaign show` (a process per poll: slow on a loaded machine) until the status. */
 async function waitForCampaign(id: string, status: string): Promise<any> {
-  return waitFor(`campaign ${id} ${status}`, async () => {
-    const r = await ffwatt(['campaign', 'show', id, ...creds(), '--json']);
-    const c = r.code === 0 ? JSON.parse(r.stdout) : null;
-    return c?.status === status ? c : null;
-  }, 90_000, 500);
+  let last = '';
+  try {
+    return await waitFor(`campaign ${id} ${status}`, async () => {
+      const r = await ffwatt(['campaign', 'show', id, ...creds(), '--json']);
+      const c = r.code === 0 ? JSON.parse(r.stdout) : null;
+      last = c ? `${c.status} ${JSON.stringify(c.counts)}` : r.stderr;
+      return c?.status === status ? c : null;
+    }, 180_000, 500);
+  } catch (err) {
+    throw new Error(`${(err as Error).message}; last seen: ${last}; agent log tail: ${agent.output().slice(-1500)}`);
+  }
 }
 
 beforeAll(async () => {
