@@ -20,12 +20,11 @@ export function serveMetrics(listen: string, text: () => Promise<string>, conten
     server.once('error', (err: NodeJS.ErrnoException) => {
       if (err.code === 'EADDRINUSE') {
         const port = listenPort(listen);
-        reject(
-          new InputError(
-            `${flag} ${listen}: the address is in use (another ffwatt agent or exporter on this host?): give this one its own, e.g. ${flag} ${listenHost(listen)}:${port + 2}`,
-            { field: flag },
-          ),
-        );
+        // A flag that takes an address gets a free-looking one to try; fixed addresses (run --metrics) cannot move.
+        const fix = flag.startsWith('--metrics-listen')
+          ? `give this one its own, e.g. ${flag} ${listenHost(listen)}:${port + 2}`
+          : 'stop the agent or run that holds it (ss -ltnp shows which), or run without --metrics';
+        reject(new InputError(`${flag} ${listen}: the address is in use (another ffwatt agent or exporter on this host?): ${fix}`, { field: flag }));
       } else reject(err);
     });
     server.listen(listenPort(listen), listenHost(listen), () => resolve(server));

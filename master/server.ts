@@ -217,7 +217,13 @@ export function buildMasterApp(o: MasterOptions): FastifyInstance {
       else n.failed += 1;
     }
     for (const j of jobs) if (j.leaseOwner && (j.state === 'leased' || j.state === 'running')) entry(j.leaseOwner).running = j.scenario.label;
-    return { ...c, counts: store.jobCountsByState(c.id), jobs: jobs.length, nodes: perNode };
+    // Per placement target (class or node; "any" with placement any): done when each target is.
+    const targets: Record<string, Record<JobState, number>> = {};
+    for (const j of jobs) {
+      const t = (targets[j.placementTarget ?? 'any'] ??= { queued: 0, leased: 0, running: 0, succeeded: 0, failed: 0, canceled: 0 });
+      t[j.state] += 1;
+    }
+    return { ...c, counts: store.jobCountsByState(c.id), jobs: jobs.length, nodes: perNode, targets };
   });
 
   app.get<{ Params: { id: string } }>(`${api}/campaigns/:id/export`, async (req) => {

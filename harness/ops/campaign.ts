@@ -7,7 +7,11 @@ import { renderTable } from './table.ts';
 
 type Counts = Record<'queued' | 'leased' | 'running' | 'succeeded' | 'failed' | 'canceled', number>;
 type CampaignSummary = CampaignRow & { counts: Counts };
-type CampaignDetail = CampaignSummary & { jobs: number; nodes: Record<string, { running: string | null; done: number; failed: number; canceled?: number }> };
+type CampaignDetail = CampaignSummary & {
+  jobs: number;
+  nodes: Record<string, { running: string | null; done: number; failed: number; canceled?: number }>;
+  targets?: Record<string, Counts>;
+};
 
 const countsText = (c: Counts) =>
   `${c.succeeded} succeeded, ${c.failed} failed, ${c.canceled} canceled, ${c.queued} queued, ${c.leased + c.running} running`;
@@ -33,9 +37,12 @@ export async function campaignCommand(action: string, id: string | undefined, o:
       case 'show': {
         const c = await m.request<CampaignDetail>('GET', path);
         const nodes = Object.entries(c.nodes).map(([n, s]) => [n, s.done, s.failed, s.canceled ?? 0, s.running]);
+        const open = (t: Counts) => t.queued + t.leased + t.running;
+        const targets = Object.entries(c.targets ?? {}).map(([t, n]) => [t, open(n) === 0 ? 'done' : 'running', n.succeeded, n.failed, n.canceled, open(n)]);
         print(
           `campaign ${c.id} (${c.name})\nstatus:    ${c.status}\nplacement: ${c.placement}\njobs:      ${c.jobs}: ${countsText(c.counts)}\ncreated:   ${new Date(c.createdAt).toISOString()}\n` +
             `repetitions: ${c.settings.repetitions.min}–${c.settings.repetitions.max} per cell${c.placement === 'any' ? '' : ' and target'}, until the 95% CI half-width is under ${c.settings.repetitions.ciHalfwidthPct}%\n` +
+            (c.placement !== 'any' && targets.length ? '\n' + renderTable(['target', 'state', 'succeeded', 'failed', 'canceled', 'open'], targets) : '') +
             (nodes.length ? '\n' + renderTable(['node', 'succeeded', 'failed', 'canceled', 'running now'], nodes) : ''),
           c,
         );

@@ -156,6 +156,9 @@ describe('fleet operations from the CLI (real master and agent)', () => {
     const done = await waitForCampaign(id, 'done');
     expect(done.placement).toBe('each-class');
     expect(done.counts).toMatchObject({ succeeded: 1, failed: 0, canceled: 0 });
+    expect(done.targets).toEqual({ [`class:${node.hardwareClass}`]: { queued: 0, leased: 0, running: 0, succeeded: 1, failed: 0, canceled: 0 } });
+    const shown = await ffwatt(['campaign', 'show', id, ...creds()]);
+    expect(shown.stdout).toMatch(new RegExp(`TARGET\\s+STATE\\s+SUCCEEDED\\s+FAILED\\s+CANCELED\\s+OPEN\\nclass:${node.hardwareClass}\\s+done\\s+1\\s+0\\s+0\\s+0`));
 
     const { jobs } = await json<{ jobs: Array<{ campaignId: string; placementTarget: string; state: string }> }>(['jobs', '--campaign', id]);
     expect(jobs).toEqual([expect.objectContaining({ campaignId: id, placementTarget: `class:${node.hardwareClass}`, state: 'succeeded', lastNode: 'ops-a1' })]);
