@@ -3,9 +3,9 @@ SHELL := /bin/bash
 export ONNXRUNTIME_NODE_INSTALL := skip
 NPM_STAMP := node_modules/.ffwatt-npm-ci
 
-.PHONY: demo test deps system-deps npm-deps test-setup monitor monitor-stop bench train bundle lint typecheck clean
+.PHONY: demo test deps node-check system-deps npm-deps test-setup monitor monitor-stop bench train bundle lint typecheck clean
 
-demo: deps
+demo: node-check deps
 	node bin/ffwatt.mjs run matrices/quick.yml --out results
 
 test: deps test-setup
@@ -21,7 +21,11 @@ $(NPM_STAMP): package.json package-lock.json
 	npm ci --no-audit --no-fund
 	@touch $@
 
-deps: system-deps npm-deps
+deps: node-check system-deps npm-deps
+
+# Node.js >= 20 with npm, checked before anything is installed (Debian 12 itself ships Node.js 18).
+node-check:
+	@bash scripts/check-node.sh
 
 # Every test/setup.d/*.sh installs or builds what its part's tests need (idempotent).
 test-setup:

@@ -9,7 +9,8 @@ import { detectEncoders } from '../media/encoders.ts';
 import { startRtmpServer, type RtmpServer } from '../media/rtmp.ts';
 import { readToken } from '../master/config.ts';
 import { serveMetrics } from './serve-metrics.ts';
-import { hostFacts, nodeRegistration, provenanceMeters } from './host-facts.ts';
+import { hostFacts, nodeRegistration, provenanceMeters, readMachineFacts } from './host-facts.ts';
+import { explainMasterError, parseMasterUrl } from './master-errors.ts';
 import { HttpMasterClient } from './http-client.ts';
 import { createAgentMetrics } from './metrics.ts';
 import { ResultSpool } from './spool.ts';
@@ -43,7 +44,7 @@ export async function agentCommand(argv: string[], _cliLog: Logger, signal: Abor
     .option('--hybrid-master', 'this worker shares its machine with the master (runs are flagged)');
   cmd.parse(argv, { from: 'user' });
   const f = cmd.opts();
-  if (!/^https?:\/\//.test(f.master)) throw new InputError(`--master must be an http(s) URL, got "${f.master}"`, { field: '--master' });
+  const masterUrl = parseMasterUrl(f.master);
   const num = (v: string, flag: string) => {
     const n = Number(v);
     if (!(n > 0)) throw new InputError(`${flag} must be a positive number, got "${v}"`, { field: flag });
@@ -55,6 +56,8 @@ export async function agentCommand(argv: string[], _cliLog: Logger, signal: Abor
   const hostLock = new HostLock({ path: f.hostLock, nodeId: f.nodeId ?? hostname(), role: 'agent', waitS: num(f.hostLockWaitS, '--host-lock-wait-s'), log });
   hostLock.check();
   const encoders = await detectEncoders();
+  // Before the meters: reading GPU facts starts and stops NVML, which the NVML meter then keeps open.
+  const machine = await readMachineFacts({ nvmlLibrary: f.nvmlLibrary });
   const { meters, refused } = openMeters({ sysfsRoot: f.sysfs, nvmlLibrary: f.nvmlLibrary, wattsPerCore: f.wattsPerCore ? num(f.wattsPerCore, '--watts-per-core') : undefined });
   for (const r of refused) log.info('meter not used', { meter: r.meter, reason: r.reason, fix: r.fix });
   if (meters.every((m) => m.source === 'estimate')) log.warn('no energy counters here: energy figures are estimates (source=estimate)');
@@ -64,12 +67,20 @@ export async function agentCommand(argv: string[], _cliLog: Logger, signal: Abor
     sysfsRoot: f.sysfs,
     hybridMaster: Boolean(f.hybridMaster),
     meters: provenanceMeters(meters, refused),
+    machine,
   });
   const nodeId: string = f.nodeId ?? hostname();
   const metrics = createAgentMetrics({ meters: () => meters, nodeId });
-  const metricsServer = await serveMetrics(f.metricsListen, () => metrics.metricsText(), metrics.registry.contentType);
+  let metricsServer;
+  try {
+    metricsServer = await serveMetrics(f.metricsListen, () => metrics.metricsText(), metrics.registry.contentType);
+  } catch (err) {
+    sampler.stop();
+    for (const m of meters) m.close();
+    throw err;
+  }
 
-  const client = new HttpMasterClient({ masterUrl: f.master, token, caCert: f.caCert, clientCert: f.clientCert, clientKey: f.clientKey });
+  const client = new HttpMasterClient({ masterUrl, token, caCert: f.caCert, clientCert: f.clientCert, clientKey: f.clientKey });
   const registration = nodeRegistration(nodeId, host, encoders, f.label ?? []);
   // The master may be down or restarting: keep trying to register (bounded backoff) until stopped.
   for (let wait = 500; !signal.aborted; wait = Math.min(wait * 2, 15_000)) {
@@ -77,12 +88,26 @@ export async function agentCommand(argv: string[], _cliLog: Logger, signal: Abor
       await client.register(registration);
       break;
     } catch (err) {
+      // A refused connection may be a master still starting: only a URL or TLS mistake is fatal.
+      const mistake = explainMasterError(err, masterUrl, { caCert: f.caCert });
+      if (mistake && !/connection refused/.test(mistake.message)) {
+        sampler.stop();
+        await new Promise((r) => metricsServer.close(r));
+        await client.close();
+        throw mistake;
+      }
+      if ((err as { status?: number }).status === 401 || (err as { status?: number }).status === 403) {
+        sampler.stop();
+        await new Promise((r) => metricsServer.close(r));
+        await client.close();
+        throw new InputError(`the master refused the token in --token-file ${f.tokenFile} (${(err as Error).message}): give the admin/bootstrap token the master was started with`, { field: '--token-file' });
+      }
       log.warn('cannot register with the master yet', { master: f.master, error: (err as Error).message, retryMs: wait });
       await sleep(wait, undefined, { signal }).catch(() => {});
     }
   }
   if (signal.aborted) return 0;
-  log.info('registered', { node: nodeId, master: f.master, encoders: encoders.codecMap });
+  log.info('registered', { node: nodeId, master: masterUrl, hardwareClass: host.hardwareClass, gpu: host.gpu, encoders: encoders.codecMap });
 
   const reRegisterOn401 = async <T>(fn: () => Promise<T>): Promise<T> => {
     try {
@@ -125,6 +150,7 @@ export async function agentCommand(argv: string[], _cliLog: Logger, signal: Abor
       heartbeat: (id) => client.heartbeat(id),
       claim: async (id) => {
         const job = await reRegisterOn401(() => client.claim(id));
+        if (job) log.info('job claimed', { job: job.id, campaign: job.campaign.id, scenario: job.scenario.label, repetition: job.repetition, attempt: job.attempts });
         const leaseMs = (job as { leaseMs?: number } | null)?.leaseMs;
         if (leaseMs && leaseExtendMs > leaseMs / 2 && !warnedLease) {
           warnedLease = true;
@@ -142,7 +168,21 @@ export async function agentCommand(argv: string[], _cliLog: Logger, signal: Abor
     estimateWattsPerCore: estimateWattsPerCore(meters),
     workDir: f.work,
     log,
-    onEvent: (ev) => metrics.onEvent(ev),
+    onEvent: (ev) => {
+      metrics.onEvent(ev);
+      if (ev.kind === 'result') {
+        const r = ev.record;
+        log.info('job finished', {
+          job: r.jobId,
+          attempt: r.attempt,
+          status: r.status,
+          jPerEncodedMinute: r.energy?.jPerEncodedMinute ?? null,
+          source: r.energy?.source ?? null,
+          wallS: Number(r.wallS.toFixed(2)),
+          ...(r.error ? { error: r.error } : {}),
+        });
+      }
+    },
     onResources: (jobId, u) => metrics.setJobResources(jobId, { cpuSeconds: u.cpuSeconds, peakRssBytes: u.peakRssBytes, readBytes: u.readBytes ?? 0, writeBytes: u.writeBytes ?? 0 }),
     vmafModel: f.vmafModel ?? process.env.FFWATT_VMAF_MODEL ?? null,
     qualityFfmpegPath: f.qualityFfmpeg,
@@ -173,6 +213,11 @@ export async function agentCommand(argv: string[], _cliLog: Logger, signal: Abor
   log.info('agent stopping');
   clearInterval(heartbeat);
   clearInterval(spoolTimer);
+  // Tell the master, so this node leaves `alive` now rather than after the node timeout.
+  await client
+    .stopped(nodeId)
+    .then(() => log.info('master told: node stopped', { node: nodeId }))
+    .catch((err) => log.warn('could not tell the master this node stopped; it will time out', { error: (err as Error).message }));
   sampler.stop();
   if (rtmp) await (rtmp as RtmpServer).stop();
   await new Promise((r) => metricsServer.close(r));

@@ -1,7 +1,11 @@
 import { createHash } from 'node:crypto';
 import { createReadStream, statSync } from 'node:fs';
-import { cpus, hostname, release } from 'node:os';
+import { cpus, hostname, release, totalmem } from 'node:os';
+import si from 'systeminformation';
 import type { InputSpec, Provenance } from '../core/types.ts';
+import { gpuSummary, hardwareClassId, type GpuFacts, type MachineFacts } from '../core/hardware-class.ts';
+import { DEFAULT_NVML_LIBRARY } from '../energy/nvml.ts';
+import { loadNvml } from '../energy/nvml-lib.ts';
 import type { Meter, MeterRefusal } from '../energy/index.ts';
 import type { EncoderReport } from '../media/encoders.ts';
 import type { NodeRegistration } from './client.ts';
@@ -13,7 +17,12 @@ export interface HostFacts {
   kernel: string;
   cpuModel: string;
   cores: number;
+  /** GPU models, VRAM and driver in one line (gpuSummary); null without GPU. */
   gpu: string | null;
+  /** The hardware the class is derived from (CPU, sockets, cores, memory, GPUs). */
+  machine: MachineFacts;
+  /** Hardware class id (core/hardware-class.ts). */
+  hardwareClass: string;
   meters: Provenance['meters'];
   hybridMaster: boolean;
   /** Governor, turbo and temperatures now (energy/preflight.ts). */
@@ -42,15 +51,96 @@ async function hashInputFile(path: string): Promise<string> {
   return digest;
 }
 
-export function hostFacts(opts: { sysfsRoot?: string; meters: Provenance['meters']; gpu?: string | null; hybridMaster?: boolean }): HostFacts {
+const orNull = <T>(f: () => T): T | null => {
+  try {
+    return f();
+  } catch {
+    return null;
+  }
+};
+
+/**
+ * GPUs through NVML (name, framebuffer size, driver). Reads and shuts NVML down again, so call
+ * it before the NVML meter is opened. null when there is no NVML or it lists no GPU.
+ */
+export function nvmlGpuFacts(library: string = DEFAULT_NVML_LIBRARY): GpuFacts[] | null {
+  const loaded = loadNvml(library);
+  if (!loaded.ok) return null;
+  const lib = loaded.lib;
+  if (orNull(() => lib.init()) === null) return null;
+  try {
+    const driver = orNull(() => lib.driverVersion());
+    const gpus: GpuFacts[] = [];
+    const count = orNull(() => lib.deviceCount()) ?? 0;
+    for (let i = 0; i < count; i++) {
+      const d = orNull(() => lib.device(i));
+      if (!d) continue;
+      const vram = orNull(() => lib.memoryTotalBytes(d));
+      gpus.push({ model: orNull(() => lib.name(d)) ?? `NVIDIA GPU ${i}`, vramBytes: vram === null ? null : Number(vram), driver, source: 'nvml' });
+    }
+    return gpus.length > 0 ? gpus : null;
+  } finally {
+    orNull(() => lib.shutdown());
+  }
+}
+
+/** Display controllers that encode (NVIDIA, AMD, Intel); a server's BMC VGA (ASPEED, Matrox) is not one. */
+const ENCODING_GPU_VENDOR = /nvidia|amd|advanced micro devices|\bati\b|intel/i;
+
+export interface MachineFactsOptions {
+  /** NVML library path (null: do not try NVML). */
+  nvmlLibrary?: string | null;
+}
+
+/**
+ * CPU, sockets, cores, memory and GPUs from systeminformation (GPUs from NVML where it works:
+ * it names the model, VRAM and driver without nvidia-smi). Read once at start.
+ */
+export async function readMachineFacts(opts: MachineFactsOptions = {}): Promise<MachineFacts> {
+  const [cpu, mem] = await Promise.all([si.cpu(), si.mem()]);
+  const nvml = opts.nvmlLibrary === null ? null : nvmlGpuFacts(opts.nvmlLibrary ?? DEFAULT_NVML_LIBRARY);
+  let gpus: GpuFacts[];
+  if (nvml) gpus = nvml;
+  else {
+    const graphics = await si.graphics().catch(() => ({ controllers: [] as si.Systeminformation.GraphicsControllerData[] }));
+    gpus = graphics.controllers
+      .filter((c) => ENCODING_GPU_VENDOR.test(`${c.vendor} ${c.model}`))
+      .map((c) => ({
+        model: c.model || c.name || c.vendor,
+        vramBytes: c.vram ? c.vram * 1024 * 1024 : null,
+        driver: c.driverVersion || null,
+        source: 'systeminformation' as const,
+      }));
+  }
+  const logical = cpus();
+  return {
+    // si.cpu().brand is only the family ("EPYC"); /proc/cpuinfo's model name is the full one.
+    cpuModel: logical[0]?.model?.trim() || [cpu.manufacturer, cpu.brand].filter(Boolean).join(' ') || 'unknown',
+    sockets: cpu.processors || 1,
+    physicalCores: cpu.physicalCores || logical.length,
+    logicalCores: cpu.cores || logical.length,
+    memoryBytes: mem.total,
+    gpus,
+  };
+}
+
+/** Machine facts from node:os alone (no sockets, no GPUs): for callers that cannot wait for readMachineFacts. */
+export function basicMachineFacts(): MachineFacts {
+  const logical = cpus();
+  return { cpuModel: logical[0]?.model?.trim() || 'unknown', sockets: 1, physicalCores: logical.length, logicalCores: logical.length, memoryBytes: totalmem(), gpus: [] };
+}
+
+export function hostFacts(opts: { sysfsRoot?: string; meters: Provenance['meters']; machine?: MachineFacts; hybridMaster?: boolean }): HostFacts {
   const sys = opts.sysfsRoot ?? process.env.FFWATT_SYSFS ?? '/sys';
-  const cpu = cpus();
+  const machine = opts.machine ?? basicMachineFacts();
   return {
     hostname: hostname(),
     kernel: release(),
-    cpuModel: cpu[0]?.model?.trim() || 'unknown',
-    cores: cpu.length,
-    gpu: opts.gpu ?? null,
+    cpuModel: machine.cpuModel,
+    cores: machine.logicalCores,
+    gpu: gpuSummary(machine.gpus),
+    machine,
+    hardwareClass: hardwareClassId(machine),
     meters: opts.meters,
     hybridMaster: opts.hybridMaster ?? false,
     preflight: () => readPreflight({ sysfsRoot: sys }),
@@ -70,7 +160,20 @@ export function nodeRegistration(id: string, host: HostFacts, encoders: EncoderR
   return {
     id,
     hostname: host.hostname,
-    hardware: { cpuModel: host.cpuModel, cores: host.cores, kernel: host.kernel },
+    hardware: {
+      cpuModel: host.cpuModel,
+      cores: host.cores,
+      sockets: host.machine.sockets,
+      physicalCores: host.machine.physicalCores,
+      logicalCores: host.machine.logicalCores,
+      memoryBytes: host.machine.memoryBytes,
+      gpus: host.machine.gpus,
+      gpu: host.gpu,
+      kernel: host.kernel,
+      ffmpegVersion: encoders.ffmpegVersion,
+      ffmpegBuildconfHash: encoders.buildconfHash,
+    },
+    hardwareClass: host.hardwareClass,
     encoders: encoders.codecMap as Record<string, string>,
     meters: host.meters.map((m) => ({ meter: m.meter, source: m.source, ok: m.valid, ...(m.note ? { reason: m.note } : {}) })),
     labels,

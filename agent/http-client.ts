@@ -95,6 +95,11 @@ export class HttpMasterClient implements MasterClient {
     throw new MasterHttpError(r.status, `result: HTTP ${r.status} ${r.body?.error ?? ''}`, r.body);
   }
 
+  /** Tells the master this node is stopping (it leaves `alive` and its job is requeued at once). */
+  async stopped(nodeId: string): Promise<void> {
+    await this.ok('POST', `/nodes/${encodeURIComponent(nodeId)}/stop`, {});
+  }
+
   async close(): Promise<void> {
     await this.dispatcher.close();
   }

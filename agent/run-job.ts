@@ -266,6 +266,7 @@ function baseRecord(job: ClaimedJob, ctx: JobContext, startedAt: Date, encoder: 
       cpuModel: ctx.host.cpuModel,
       cores: ctx.host.cores,
       gpu: ctx.host.gpu,
+      hardwareClass: ctx.host.hardwareClass,
       governor: preflight.governor,
       turbo: preflight.turbo,
       meters: ctx.host.meters,

@@ -38,11 +38,14 @@ export async function main(argv: string[]): Promise<number> {
     .option('--limit <group>', 'with --inventory: only workers in this group/host pattern')
     .option('--token-file <file>', 'bearer token for the master')
     .option('--ca-cert <file>', 'CA certificate to trust for the master')
-    .option('--detach', 'submit the campaign and return without waiting')
+    .option('--detach', 'submit the campaign, print its id and return without waiting')
+    .option('--placement <p>', 'any | each-class | each-node (default: the matrix key, else each-class in fleet mode, any locally)')
+    .option('--dry-run', 'validate the matrix, print the cells, the jobs per placement target and an estimated duration, run nothing')
     .option('--vmaf-model <file>', 'VMAF model (.pkl for libvmaf 1.x, .json for 2.x); env FFWATT_VMAF_MODEL')
     .option('--quality-ffmpeg <path>', 'ffmpeg used for quality scoring (a libvmaf build); env FFWATT_QUALITY_FFMPEG')
     .option('--ffmpeg <path>', 'ffmpeg used for encoding', undefined)
     .option('--sysfs <path>', 'sysfs root for energy meters (env FFWATT_SYSFS)')
+    .option('--nvml-library <path>', 'NVML library for GPU facts and the GPU meter (default libnvidia-ml.so.1)')
     .option('--watts-per-core <w>', 'estimate meter: watts per busy core')
     .option('--sampler-hz <hz>', 'energy sampling rate (default 10)')
     .option('--seed <n>', 'seed for the order of repetitions (default: random, recorded)')
@@ -53,6 +56,43 @@ export async function main(argv: string[]): Promise<number> {
       const { runCommand } = await import('../harness/run-command.ts');
       code = await runCommand({ ...opts, matrix }, log, controller.signal);
     });
+
+  // Fleet operations against a master, with the operator's (admin) credentials.
+  const masterOptions = (c: Command) =>
+    c
+      .option('--master <url>', 'master URL (env FFWATT_MASTER)')
+      .option('--token-file <file>', "the master's admin token (env FFWATT_TOKEN_FILE)")
+      .option('--ca-cert <file>', 'CA certificate of the master (env FFWATT_CA_CERT)')
+      .option('--json', 'print JSON');
+
+  masterOptions(program.command('nodes').description("list the master's nodes: state, hardware class, CPU, GPU, encoders, last heartbeat")).action(async (opts) => {
+    const { nodesCommand } = await import('../harness/ops/nodes.ts');
+    code = await nodesCommand(opts);
+  });
+
+  masterOptions(
+    program
+      .command('jobs')
+      .description("list the master's jobs (claim order)")
+      .option('--campaign <id>', 'only this campaign')
+      .option('--state <state>', 'only jobs in this state: queued, leased, running, succeeded, failed, canceled')
+      .option('--limit <n>', 'at most this many (default 1000)'),
+  ).action(async (opts) => {
+    const { jobsCommand } = await import('../harness/ops/jobs.ts');
+    code = await jobsCommand(opts);
+  });
+
+  masterOptions(
+    program
+      .command('campaign')
+      .description('campaigns on the master: list | show ID | cancel ID | retry-failed ID | fetch ID [--out DIR]')
+      .argument('<action>', 'list, show, cancel, retry-failed or fetch')
+      .argument('[id]', 'campaign id')
+      .option('--out <dir>', 'fetch: results folder to import into (SQLite; then ffwatt report works offline)', 'results'),
+  ).action(async (action: string, id: string | undefined, opts) => {
+    const { campaignCommand } = await import('../harness/ops/campaign.ts');
+    code = await campaignCommand(action, id, opts);
+  });
 
   const energy = program.command('energy').description('energy meters');
   energy

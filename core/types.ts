@@ -74,7 +74,20 @@ export interface CampaignPlan {
   /** Seed for the interleaving order of repetitions; recorded with the campaign. */
   seed: number;
   scenarios: Scenario[];
+  /** Matrix key `placement`; absent: each-class in fleet mode, any in local mode. */
+  placement?: Placement;
+  /** Matrix key `queue`; absent: live cells go to the live class, the others to default. */
+  queueClass?: QueueClass;
+  /** Matrix key `priority` (higher first); absent: 0. */
+  priority?: number;
 }
+
+/**
+ * Where a campaign's jobs run (docs/fleet.md): `any` node that can; `each-class`: every
+ * cell on every selected hardware class; `each-node`: every cell on every selected node.
+ */
+export type Placement = 'any' | 'each-class' | 'each-node';
+export const PLACEMENTS: readonly Placement[] = ['any', 'each-class', 'each-node'];
 
 export type JobState = 'queued' | 'leased' | 'running' | 'succeeded' | 'failed' | 'canceled';
 export type QueueClass = 'live' | 'default' | 'batch';
@@ -97,6 +110,8 @@ export interface Job {
   nodeConstraint: string[];
   /** Seconds of idle sleep the agent does before the job (cooldown). */
   cooldownS: number;
+  /** Hardware class (placement each-class) or node id (each-node) this job is for; null: any node. */
+  placementTarget?: string | null;
   createdAt: number;
   startedAt: number | null;
   finishedAt: number | null;

@@ -13,6 +13,7 @@ export const NVML_ERROR_FUNCTION_NOT_FOUND = 13;
 
 const NAME_BUFFER = 96; // NVML_DEVICE_NAME_V2_BUFFER_SIZE
 const UUID_BUFFER = 80; // NVML_DEVICE_UUID_V2_BUFFER_SIZE
+const DRIVER_VERSION_BUFFER = 80; // NVML_SYSTEM_DRIVER_VERSION_BUFFER_SIZE
 
 export type NvmlClock = 'graphics' | 'sm' | 'memory' | 'video';
 const CLOCK_TYPE: Record<NvmlClock, number> = { graphics: 0, sm: 1, memory: 2, video: 3 };
@@ -51,14 +52,19 @@ export interface NvmlLib {
   clockMhz(d: NvmlDevice, clock: NvmlClock): number;
   /** GPU die temperature, °C. */
   temperatureC(d: NvmlDevice): number;
+  /** Framebuffer memory (nvmlDeviceGetMemoryInfo), bytes. */
+  memoryTotalBytes(d: NvmlDevice): bigint;
+  /** The driver's version string (nvmlSystemGetDriverVersion), e.g. "550.54.15". */
+  driverVersion(): string;
 }
 
 // koffi types are declared once per process.
-let types: { device: koffi.IKoffiCType; utilization: koffi.IKoffiCType } | null = null;
+let types: { device: koffi.IKoffiCType; utilization: koffi.IKoffiCType; memory: koffi.IKoffiCType } | null = null;
 function nvmlTypes() {
   types ??= {
     device: koffi.pointer(koffi.opaque()),
     utilization: koffi.struct({ gpu: 'uint32', memory: 'uint32' }),
+    memory: koffi.struct({ total: 'uint64', free: 'uint64', used: 'uint64' }),
   };
   return types;
 }
@@ -100,6 +106,8 @@ export function loadNvml(path: string): { ok: true; lib: NvmlLib } | { ok: false
     dec: optional('nvmlDeviceGetDecoderUtilization', 'int', [t.device, u32Out, u32Out]),
     clock: optional('nvmlDeviceGetClockInfo', 'int', [t.device, 'int', u32Out]),
     temp: optional('nvmlDeviceGetTemperature', 'int', [t.device, 'int', u32Out]),
+    memory: optional('nvmlDeviceGetMemoryInfo', 'int', [t.device, koffi.out(koffi.pointer(t.memory))]),
+    driver: optional('nvmlSystemGetDriverVersion', 'int', ['char *', 'uint32']),
   };
   if (!f.init || !f.count || !f.handle) {
     return { ok: false, reason: `${path} is not an NVML library (nvmlInit_v2, nvmlDeviceGetCount_v2 or nvmlDeviceGetHandleByIndex_v2 missing)` };
@@ -169,6 +177,16 @@ export function loadNvml(path: string): { ok: true; lib: NvmlLib } | { ok: false
       decoderUtilization: (d) => engine('nvmlDeviceGetDecoderUtilization', f.dec, d),
       clockMhz: (d, clock) => u32('nvmlDeviceGetClockInfo', f.clock, d, CLOCK_TYPE[clock]),
       temperatureC: (d) => u32('nvmlDeviceGetTemperature', f.temp, d, 0),
+      memoryTotalBytes: (d) => {
+        const out: Array<{ total: number | bigint; free: number | bigint; used: number | bigint }> = [{ total: 0, free: 0, used: 0 }];
+        call('nvmlDeviceGetMemoryInfo', f.memory, d, out);
+        return BigInt(out[0].total);
+      },
+      driverVersion: () => {
+        const buf = Buffer.alloc(DRIVER_VERSION_BUFFER);
+        call('nvmlSystemGetDriverVersion', f.driver, buf, DRIVER_VERSION_BUFFER);
+        return cString(buf);
+      },
     },
   };
 }

@@ -1,10 +1,12 @@
 import { runProcess } from '../runner/index.ts';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { CampaignPlan } from '../core/types.ts';
+import type { CampaignPlan, NodeInfo, Placement } from '../core/types.ts';
 import { EXIT_OK, InputError, RunError } from '../core/errors.ts';
 import type { Logger } from '../core/log.ts';
 import { HttpMasterClient } from '../agent/http-client.ts';
+import { explainMasterError, parseMasterUrl } from '../agent/master-errors.ts';
+import { planCampaign, renderPlan } from './dry-run.ts';
 import { readToken } from '../master/config.ts';
 import { importCampaign, type CampaignExport } from '../master/export.ts';
 import { Store } from '../master/store.ts';
@@ -71,8 +73,9 @@ async function readInventory(dir: string): Promise<InventoryList> {
 }
 
 /** Fleet mode: submit the campaign to a master, follow it per node, then fetch its results here. */
-export async function runFleetCommand(plan: CampaignPlan, o: RunCommandOptions, log: Logger, signal?: AbortSignal): Promise<number> {
+export async function runFleetCommand(plan: CampaignPlan, o: RunCommandOptions, log: Logger, signal?: AbortSignal, extra: { placementFlag?: Placement } = {}): Promise<number> {
   const target: FleetTarget = o.inventory ? targetFromInventory(await readInventory(o.inventory), o.limit) : { masterUrl: o.master!, workers: [] };
+  target.masterUrl = parseMasterUrl(target.masterUrl, o.inventory ? `ffwatt_master_url of the inventory ${o.inventory}` : '--master');
   const tokenFile = o.tokenFile ?? process.env.FFWATT_TOKEN_FILE;
   if (!tokenFile) throw new InputError('fleet mode needs the master token: pass --token-file F (or set FFWATT_TOKEN_FILE)', { field: '--token-file' });
   // A master with mTLS wants a client certificate from the harness too (no flag of its own: env).
@@ -81,25 +84,50 @@ export async function runFleetCommand(plan: CampaignPlan, o: RunCommandOptions, 
   if (Boolean(clientCert) !== Boolean(clientKey)) throw new InputError('set both FFWATT_CLIENT_CERT and FFWATT_CLIENT_KEY (mTLS client certificate and key) or neither', { field: 'FFWATT_CLIENT_CERT' });
   const caCert = o.caCert ?? process.env.FFWATT_CA_CERT ?? target.caCert;
   const client = new HttpMasterClient({ masterUrl: target.masterUrl, token: readToken(tokenFile, 'master'), caCert, clientCert, clientKey });
+  // A mistake in the URL, the scheme or the CA is bad input (exit 2) with the fix, not a raw socket error.
+  const call = async <T>(method: 'GET' | 'POST', path: string, body?: unknown) => {
+    try {
+      return await client.call<T>(method, path, body);
+    } catch (err) {
+      throw explainMasterError(err, target.masterUrl, { caCert }) ?? err;
+    }
+  };
+  const refusedToken = (status: number) => {
+    if (status === 401 || status === 403) {
+      throw new InputError(`the master ${target.masterUrl} refused the token in ${tokenFile} (HTTP ${status}): use the admin token the master was started with`, { field: '--token-file' });
+    }
+  };
   try {
-    const submitted = await client.call<{ campaignId: string; jobs: number; error?: string }>('POST', '/campaigns', {
+    if (o.dryRun) {
+      const nodes = await call<{ nodes: NodeInfo[]; error?: string }>('GET', '/nodes');
+      refusedToken(nodes.status);
+      if (nodes.status !== 200) throw new RunError(`master ${target.masterUrl}: cannot list nodes: HTTP ${nodes.status} ${nodes.body?.error ?? ''}`);
+      const view = planCampaign(plan, o.matrix ?? 'matrix.yml', { placement: extra.placementFlag, fleet: true, nodes: nodes.body.nodes, nodeConstraint: target.workers });
+      process.stdout.write(o.json ? JSON.stringify({ master: target.masterUrl, ...view }, null, 2) + '\n' : `master: ${target.masterUrl}\n${renderPlan(view)}`);
+      return EXIT_OK;
+    }
+    const submitted = await call<{ campaignId: string; jobs: number; placement: string; targets: string[]; skipped: Array<{ scenario: string; target: string }>; error?: string }>('POST', '/campaigns', {
       matrix: plan.matrixText,
       fileName: plan.matrixFormat === 'legacy-batch' ? 'matrix.json' : (o.matrix ?? 'matrix.yml'),
       nodeConstraint: target.workers,
       seed: plan.seed,
+      ...(extra.placementFlag ? { placement: extra.placementFlag } : {}),
     });
+    refusedToken(submitted.status);
+    if (submitted.status === 400) throw new InputError(`master ${target.masterUrl} refused the campaign: ${submitted.body?.error ?? 'HTTP 400'}`, { field: 'matrix' });
     if (submitted.status !== 201) throw new RunError(`master ${target.masterUrl} refused the campaign: HTTP ${submitted.status} ${submitted.body?.error ?? ''}`);
-    const { campaignId, jobs } = submitted.body;
-    log.info(`campaign ${campaignId} submitted to ${target.masterUrl}: ${jobs} jobs${target.workers.length ? ` on ${target.workers.join(', ')}` : ''}`);
+    const { campaignId, jobs, placement, targets, skipped } = submitted.body;
+    log.info(`campaign ${campaignId} submitted to ${target.masterUrl}: ${jobs} jobs, placement ${placement}${targets?.length ? ` on ${targets.join(', ')}` : ''}${target.workers.length ? ` (workers ${target.workers.join(', ')})` : ''}`);
+    for (const s of skipped ?? []) log.warn(`left out on ${s.target}: ${s.scenario} (no node there has the encoder)`);
     if (o.detach) {
-      process.stdout.write(o.json ? JSON.stringify({ campaignId, master: target.masterUrl, jobs }) + '\n' : `${campaignId}\n`);
+      process.stdout.write(o.json ? JSON.stringify({ campaignId, master: target.masterUrl, jobs, placement, targets }) + '\n' : `${campaignId}\n`);
       return EXIT_OK;
     }
     let last = '';
     let status = 'running';
     let unreachableSince: number | null = null;
     while (!signal?.aborted) {
-      let r: { status: number; body: { status: string; counts: Record<string, number>; nodes: Record<string, { running: string | null; done: number; failed: number }> } };
+      let r: { status: number; body: { status: string; counts: Record<string, number>; nodes: Record<string, { running: string | null; done: number; failed: number; canceled?: number }> } };
       try {
         r = await client.call('GET', `/campaigns/${campaignId}`);
         unreachableSince = null;
@@ -115,16 +143,16 @@ export async function runFleetCommand(plan: CampaignPlan, o: RunCommandOptions, 
       status = r.body.status;
       const c = r.body.counts;
       const nodes = Object.entries(r.body.nodes)
-        .map(([n, s]) => `${n}: ${s.done} done${s.failed ? `, ${s.failed} failed` : ''}${s.running ? `, running ${s.running}` : ''}`)
+        .map(([n, s]) => `${n}: ${s.done} done${s.failed ? `, ${s.failed} failed` : ''}${s.canceled ? `, ${s.canceled} canceled` : ''}${s.running ? `, running ${s.running}` : ''}`)
         .join(' | ');
-      const line = `[${c.succeeded + c.failed + c.canceled}/${Object.values(c).reduce((a, b) => a + b, 0)}] queued ${c.queued}, running ${c.leased + c.running}${nodes ? ` — ${nodes}` : ''}`;
+      const line = `[${c.succeeded + c.failed + c.canceled}/${Object.values(c).reduce((a, b) => a + b, 0)}] queued ${c.queued}, running ${c.leased + c.running}${c.failed ? `, failed ${c.failed}` : ''}${c.canceled ? `, canceled ${c.canceled}` : ''}${nodes ? ` — ${nodes}` : ''}`;
       if (line !== last && !o.json) process.stderr.write(line + '\n');
       last = line;
       if (status !== 'running') break;
       await sleep(2000, undefined, { signal }).catch(() => {});
     }
     if (signal?.aborted) {
-      log.warn(`stopped following campaign ${campaignId}; it keeps running on the master (fetch later with ffwatt report)`);
+      log.warn(`stopped following campaign ${campaignId}; it keeps running on the master (follow it with ffwatt campaign show ${campaignId}, fetch it with ffwatt campaign fetch ${campaignId})`);
       return 130;
     }
     const exp = await client.call<CampaignExport>('GET', `/campaigns/${campaignId}/export`);

@@ -9,7 +9,7 @@ import { startRtmpServer, type RtmpServer } from '../media/rtmp.ts';
 import { JobQueue } from '../master/queue.ts';
 import { Store } from '../master/store.ts';
 import { InProcessClient } from '../agent/in-process-client.ts';
-import { hostFacts, nodeRegistration, provenanceMeters } from '../agent/host-facts.ts';
+import { hostFacts, nodeRegistration, provenanceMeters, readMachineFacts } from '../agent/host-facts.ts';
 import { Worker } from '../agent/worker.ts';
 import { createProgressDisplay } from './progress.ts';
 import { createAgentMetrics } from '../agent/metrics.ts';
@@ -78,6 +78,8 @@ export async function runLocalCampaign(o: LocalRunOptions): Promise<LocalRunResu
   const encoders = await detectEncoders({ ffmpegPath: o.ffmpegPath });
   checkPlanRunnable(o.plan, encoders);
 
+  // Before the meters: reading GPU facts starts and stops NVML, which the NVML meter then keeps open.
+  const machine = await readMachineFacts({ nvmlLibrary: o.nvmlLibrary });
   const { meters, refused } = openMeters({ sysfsRoot: o.sysfsRoot, nvmlLibrary: o.nvmlLibrary, wattsPerCore: o.wattsPerCore });
   for (const r of refused) o.log.info(`meter ${r.meter}: not used — ${r.reason}${r.fix ? ` (fix: ${r.fix})` : ''}`);
   if (meters.every((m) => m.source === 'estimate')) {
@@ -92,12 +94,14 @@ export async function runLocalCampaign(o: LocalRunOptions): Promise<LocalRunResu
   const host = hostFacts({
     sysfsRoot: o.sysfsRoot,
     meters: provenanceMeters(meters, refused),
+    machine,
   });
   const nodeId = localNodeId(host.hostname);
   await client.register(nodeRegistration(nodeId, host, encoders, ['local']));
+  // One node here: placement any unless the matrix asks for more (each-class/each-node then mean this node).
   const { campaignId, jobs } = queue.createCampaign(o.plan, {
     nodeConstraint: [nodeId],
-    preflight: { ...host.preflight(), kernel: host.kernel, cpuModel: host.cpuModel, meters: host.meters },
+    preflight: { ...host.preflight(), kernel: host.kernel, cpuModel: host.cpuModel, gpu: host.gpu, hardwareClass: host.hardwareClass, meters: host.meters },
   });
 
   const exporters = o.metricsListen ? await startLocalExporters(o.metricsListen, store, nodeId, () => meters) : null;
@@ -160,8 +164,8 @@ async function startLocalExporters(listen: { agent: string; master: string }, st
   const agent = createAgentMetrics({ meters, nodeId });
   const master = masterMetricsFor(store);
   const servers = [
-    await serveMetrics(listen.agent, () => agent.metricsText(), agent.registry.contentType),
-    await serveMetrics(listen.master, () => master.metricsText(), master.registry.contentType),
+    await serveMetrics(listen.agent, () => agent.metricsText(), agent.registry.contentType, '--metrics (agent exporter)'),
+    await serveMetrics(listen.master, () => master.metricsText(), master.registry.contentType, '--metrics (master exporter)'),
   ];
   return {
     agent,

@@ -19,6 +19,7 @@ class ProgressState {
   total = 0;
   done = 0;
   failed = 0;
+  canceled = 0;
   current = '';
   repetition = 0;
   phase = '';
@@ -43,7 +44,9 @@ class ProgressState {
       this.speed = ev.speed;
     } else if (ev.kind === 'result') {
       this.done += 1;
-      if (ev.record.status !== 'succeeded') this.failed += 1;
+      // A canceled job is not a failure: counted apart.
+      if (ev.record.status === 'failed') this.failed += 1;
+      else if (ev.record.status === 'canceled') this.canceled += 1;
     } else if (ev.kind === 'idle') {
       this.phase = ev.phase === 'start' ? `idle baseline ${ev.seconds}s` : 'idle measured';
     }

@@ -24,7 +24,9 @@ export async function reportAndPrint(
     process.stdout.write(JSON.stringify({ ...run, ...extra, reports: reports?.files ?? null, summary: reports?.model ?? null }, null, 2) + '\n');
   } else {
     if (analyzers && reports) process.stdout.write('\n' + analyzers.renderSummaryMarkdown(reports.model) + '\n');
+    const c = run.counts;
     process.stdout.write(`\nresults: ${run.dbPath} (campaign ${run.campaignId}, ${run.status})\n`);
+    process.stdout.write(`jobs:    ${c.succeeded ?? 0} succeeded, ${c.failed ?? 0} failed, ${c.canceled ?? 0} canceled\n`);
     if (reports) process.stdout.write(`report:  ${reports.files.html ?? Object.values(reports.files)[0]}\n`);
   }
   return (run.counts.failed ?? 0) > 0 || run.status !== 'done' ? EXIT_RUN_FAILED : EXIT_OK;

@@ -15,6 +15,7 @@ export const NodeRegistrationSchema = z
     encoders: z.record(z.string()),
     meters: z.array(z.object({ meter: z.string(), source, ok: z.boolean(), reason: z.string().optional() }).strict()).default([]),
     labels: z.array(z.string().max(100)).max(50).default([]),
+    hardwareClass: z.string().max(200).regex(/^[a-z0-9-]+$/, 'lower-case letters, digits and - only').optional(),
   })
   .strict();
 
@@ -26,8 +27,10 @@ export const CampaignSubmitSchema = z
     matrix: z.string().min(1).max(1_000_000),
     fileName: z.string().max(255).default('matrix.yml'),
     nodeConstraint: z.array(z.string().min(1)).max(10_000).default([]),
-    priority: z.number().int().min(-1000).max(1000).default(0),
+    // Absent: the matrix's priority/queue (docs/matrix.md); given: they override it.
+    priority: z.number().int().min(-1000).max(1000).optional(),
     queueClass: z.enum(['live', 'default', 'batch']).optional(),
+    placement: z.enum(['any', 'each-class', 'each-node']).optional(),
     seed: z.number().int().nonnegative().optional(),
   })
   .strict();

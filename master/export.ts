@@ -26,7 +26,7 @@ export function exportCampaign(store: Store, campaignId: string): CampaignExport
     jobs: db.prepare('SELECT * FROM job WHERE campaign_id = ? ORDER BY seq').all(campaignId) as Array<Record<string, unknown>>,
     runs,
     idle: db.prepare('SELECT * FROM idle_baseline WHERE campaign_id = ? ORDER BY id').all(campaignId) as Array<Record<string, unknown>>,
-    nodes: nodeIds.map((id) => db.prepare('SELECT id, hostname, hardware, encoders, meters, labels, registered_at, last_heartbeat, state FROM node WHERE id = ?').get(id) as Record<string, unknown>).filter(Boolean),
+    nodes: nodeIds.map((id) => db.prepare('SELECT id, hostname, hardware, encoders, meters, labels, registered_at, last_heartbeat, state, hardware_class FROM node WHERE id = ?').get(id) as Record<string, unknown>).filter(Boolean),
   };
 }
 

@@ -21,6 +21,7 @@ export function recentRunsForMetrics(store: Store, limit: number): RecentRun[] {
          LEFT JOIN scored sc ON sc.id = r.id
          LEFT JOIN best b ON b.width = sc.width AND b.height = sc.height AND b.input = sc.input AND b.source = sc.source
         WHERE r.id IN (SELECT MAX(id) FROM run WHERE status = 'succeeded' GROUP BY scenario_id, node_id)
+          AND r.node_id NOT IN (SELECT id FROM node WHERE state = 'dead') -- a dead or stopped node leaves /metrics
         ORDER BY r.id DESC LIMIT ?`,
     )
     .all(limit) as RecentRun[];

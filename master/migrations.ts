@@ -147,4 +147,17 @@ CREATE INDEX job_lease_owner ON job (lease_owner, state);
 CREATE INDEX job_claim_order ON job (state, CASE queue_class WHEN 'live' THEN 0 WHEN 'default' THEN 1 ELSE 2 END, priority DESC, seq);
 `,
   },
+  {
+    version: 5,
+    name: 'hardware-classes-and-placement',
+    // A node's hardware class (docs/fleet.md) and where a campaign's jobs may run: with
+    // placement each-class/each-node every job carries the class or node it is for, and the
+    // repetition policy counts per (scenario, placement_target).
+    sql: `
+ALTER TABLE node ADD COLUMN hardware_class TEXT;
+ALTER TABLE campaign ADD COLUMN placement TEXT NOT NULL DEFAULT 'any' CHECK (placement IN ('any','each-class','each-node'));
+ALTER TABLE job ADD COLUMN placement_target TEXT;
+CREATE INDEX job_scenario_target ON job (campaign_id, scenario_id, placement_target);
+`,
+  },
 ];

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import type { CampaignPlan, Job, NodeInfo, QueueClass, RunRecord } from '../core/types.ts';
+import type { CampaignPlan, Job, NodeInfo, Placement, QueueClass, RunRecord, Scenario } from '../core/types.ts';
+import { InputError } from '../core/errors.ts';
 import type { IdleBaselineRow, Store } from './store.ts';
 import { ciHalfwidthPct } from './repetition.ts';
 import { seededRandom } from '../core/random.ts';
@@ -24,10 +25,83 @@ export const DEFAULT_QUEUE_OPTIONS: QueueOptions = {
 };
 
 export interface SubmitOptions {
+  /** Overrides the matrix's `priority`. */
   priority?: number;
+  /** Overrides the matrix's `queue` (and the live class of live cells). */
   queueClass?: QueueClass;
   nodeConstraint?: string[];
   preflight?: unknown;
+  /** Overrides the matrix's `placement`; neither given: `any`. */
+  placement?: Placement;
+}
+
+/** A class or node a campaign runs every cell on, and the nodes that belong to it. */
+export interface PlacementTarget {
+  /** `class:<hardware class>` or `node:<node id>`, as stored in job.placement_target. */
+  id: string;
+  nodes: Array<Pick<NodeInfo, 'id' | 'hostname' | 'encoders'> & { hardwareClass?: string }>;
+}
+
+export interface CreatedCampaign {
+  campaignId: string;
+  jobs: number;
+  placement: Placement;
+  /** Placement targets (empty with placement any). */
+  targets: string[];
+  /** Cells left out on a target because none of its nodes has the encoder. */
+  skipped: Array<{ scenario: string; target: string }>;
+}
+
+/** Class of unclassified nodes (agents older than hardware classes). */
+export const UNCLASSIFIED = 'unclassified';
+
+/** Whether a node can encode a scenario (its explicit encoder, else any encoder of its codec). */
+export function canRun(node: Pick<NodeInfo, 'encoders'>, s: Pick<Scenario, 'encoder' | 'codec'>): boolean {
+  return s.encoder ? Object.values(node.encoders).includes(s.encoder) : Boolean(node.encoders[s.codec]);
+}
+
+/** Whether a job placed on `target` may run on `node`. */
+export function targetMatches(target: string | null | undefined, node: Pick<NodeInfo, 'id' | 'hardwareClass'>): boolean {
+  if (!target) return true;
+  if (target.startsWith('node:')) return target.slice(5) === node.id;
+  if (target.startsWith('class:')) return target.slice(6) === (node.hardwareClass ?? UNCLASSIFIED);
+  return false;
+}
+
+/**
+ * The targets of a placement among the registered nodes that are not dead (and, with a node
+ * constraint, in it). Fixed when the campaign is created: a node registering later is not one.
+ */
+export function placementTargets(
+  placement: Placement,
+  nodes: Array<Pick<NodeInfo, 'id' | 'hostname' | 'encoders' | 'state'> & { hardwareClass?: string }>,
+  nodeConstraint: string[] = [],
+): PlacementTarget[] {
+  if (placement === 'any') return [];
+  const eligible = nodes.filter((n) => n.state !== 'dead' && (nodeConstraint.length === 0 || nodeConstraint.includes(n.id) || nodeConstraint.includes(n.hostname)));
+  if (eligible.length === 0) {
+    throw new InputError(
+      `placement ${placement} needs registered nodes, and none is alive${nodeConstraint.length ? ` among ${nodeConstraint.join(', ')}` : ''}: start the agents first (ffwatt nodes lists them), or use placement: any`,
+      { field: 'placement' },
+    );
+  }
+  if (placement === 'each-node') return eligible.map((n) => ({ id: `node:${n.id}`, nodes: [n] }));
+  const byClass = new Map<string, PlacementTarget>();
+  for (const n of eligible) {
+    const id = `class:${n.hardwareClass ?? UNCLASSIFIED}`;
+    const t = byClass.get(id) ?? { id, nodes: [] };
+    t.nodes.push(n);
+    byClass.set(id, t);
+  }
+  return [...byClass.values()].sort((a, b) => a.id.localeCompare(b.id));
+}
+
+/** Queue class and priority of a cell: the submit options, else the matrix keys, else live cells → live. */
+export function jobClass(s: Pick<Scenario, 'mode'>, plan: Pick<CampaignPlan, 'queueClass' | 'priority'>, opts: Pick<SubmitOptions, 'queueClass' | 'priority'>): { queueClass: QueueClass; priority: number } {
+  return {
+    queueClass: opts.queueClass ?? plan.queueClass ?? (s.mode === 'live' ? 'live' : 'default'),
+    priority: opts.priority ?? plan.priority ?? 0,
+  };
 }
 
 export type ResultOutcome =
@@ -57,17 +131,34 @@ export class JobQueue {
     this.opts = { ...DEFAULT_QUEUE_OPTIONS, ...opts };
   }
 
-  createCampaign(plan: CampaignPlan, opts: SubmitOptions = {}): { campaignId: string; jobs: number } {
+  /**
+   * Creates a campaign and its first `repetitions.min` jobs per cell — per cell and placement
+   * target with each-class/each-node. Repetition numbers count per cell across targets (they
+   * are unique per cell); the repetition policy counts per (cell, target).
+   */
+  createCampaign(plan: CampaignPlan, opts: SubmitOptions = {}): CreatedCampaign {
     const now = this.opts.now();
     const campaignId = randomUUID();
     const rand = seededRandom(plan.seed);
+    const placement = opts.placement ?? plan.placement ?? 'any';
     let jobs = 0;
+    const skipped: CreatedCampaign['skipped'] = [];
+    let targetIds: string[] = [];
     this.store.tx(() => {
-      this.store.insertCampaign(campaignId, plan, now, opts.preflight ?? null);
-      const pending: Array<{ scenarioId: number; repetition: number; live: boolean }> = [];
+      const targets = placementTargets(placement, this.store.listNodes(), opts.nodeConstraint ?? []);
+      targetIds = targets.map((t) => t.id);
+      this.store.insertCampaign(campaignId, plan, now, opts.preflight ?? null, placement);
+      const pending: Array<{ scenarioId: number; repetition: number; target: string | null; scenario: Scenario }> = [];
       for (const s of plan.scenarios) {
         const scenarioId = this.store.insertScenario(campaignId, s);
-        for (let r = 1; r <= plan.repetitions.min; r++) pending.push({ scenarioId, repetition: r, live: s.mode === 'live' });
+        let repetition = 0;
+        for (const target of targets.length ? targets : [null]) {
+          if (target && !target.nodes.some((n) => canRun(n, s))) {
+            skipped.push({ scenario: s.label, target: target.id });
+            continue;
+          }
+          for (let r = 1; r <= plan.repetitions.min; r++) pending.push({ scenarioId, repetition: ++repetition, target: target?.id ?? null, scenario: s });
+        }
       }
       let seq = this.store.maxSeq();
       // Repetitions are interleaved in a seeded random order, so drift over time spreads over all cells.
@@ -77,18 +168,21 @@ export class JobQueue {
           campaignId,
           scenarioId: p.scenarioId,
           repetition: p.repetition,
-          priority: opts.priority ?? 0,
-          queueClass: opts.queueClass ?? 'default',
+          ...jobClass(p.scenario, plan, opts),
           seq: ++seq,
           maxAttempts: this.opts.maxAttempts,
           nodeConstraint: opts.nodeConstraint ?? [],
           cooldownS: plan.cooldownS,
           createdAt: now,
+          placementTarget: p.target,
         });
         jobs++;
       }
+      if (jobs === 0) {
+        throw new InputError(`no job to run: no selected node can encode any cell of ${plan.name} (${skipped.length} cell/target pairs left out)`, { field: 'placement' });
+      }
     });
-    return { campaignId, jobs };
+    return { campaignId, jobs, placement, targets: targetIds, skipped };
   }
 
   registerNode(node: Omit<NodeInfo, 'lastHeartbeat' | 'state'>, tokenHash: string | null = null): void {
@@ -120,8 +214,8 @@ export class JobQueue {
       };
       for (const job of candidates()) {
         if (job.nodeConstraint.length > 0 && !job.nodeConstraint.includes(nodeId) && !job.nodeConstraint.includes(node.hostname)) continue;
-        const needs = job.scenario.encoder;
-        if (needs ? !Object.values(node.encoders).includes(needs) : !node.encoders[job.scenario.codec]) continue;
+        if (!targetMatches(job.placementTarget, node)) continue;
+        if (!canRun(node, job.scenario)) continue;
         const now = this.opts.now();
         this.store.updateJob(job.id, {
           state: 'leased',
@@ -185,21 +279,21 @@ export class JobQueue {
     });
   }
 
-  /** Adds one more repetition while the CI half-width target is missed and the cap allows. */
+  /** Adds one more repetition of the job's (cell, placement target) while its CI half-width target is missed and the cap allows. */
   private maybeAddRepetition(job: Job): void {
     const campaign = this.store.getCampaign(job.campaignId);
     if (!campaign) return;
     const policy = campaign.settings.repetitions;
-    const pendingOrDone = this.store.maxRepetition(job.campaignId, job.scenarioId);
-    if (pendingOrDone >= policy.max) return;
+    const target = job.placementTarget ?? null;
     // Counted in SQL: loading every job of a large campaign here made each result O(campaign size).
-    const open = (
-      this.store.db
-        .prepare("SELECT COUNT(*) n FROM job WHERE campaign_id = ? AND scenario_id = ? AND state IN ('queued','leased','running')")
-        .get(job.campaignId, job.scenarioId) as { n: number }
-    ).n;
-    if (open > 0) return;
-    const runs = this.store.runsOfScenario(job.campaignId, job.scenarioId).filter((r) => r.status === 'succeeded');
+    const counts = this.store.db
+      .prepare(
+        `SELECT COUNT(*) n, SUM(state IN ('queued','leased','running')) open FROM job
+         WHERE campaign_id = ? AND scenario_id = ? AND placement_target IS ?`,
+      )
+      .get(job.campaignId, job.scenarioId, target) as { n: number; open: number | null };
+    if (counts.n >= policy.max || (counts.open ?? 0) > 0) return;
+    const runs = this.store.runsOfScenario(job.campaignId, job.scenarioId, target).filter((r) => r.status === 'succeeded');
     if (runs.length < policy.min) return;
     const values = runs.map((r) => r.energy?.netJPerEncodedMinute ?? r.energy?.jPerEncodedMinute).filter((v): v is number => v != null);
     const half = ciHalfwidthPct(values);
@@ -208,7 +302,7 @@ export class JobQueue {
       id: randomUUID(),
       campaignId: job.campaignId,
       scenarioId: job.scenarioId,
-      repetition: pendingOrDone + 1,
+      repetition: this.store.maxRepetition(job.campaignId, job.scenarioId) + 1,
       priority: job.priority,
       queueClass: job.queueClass,
       seq: this.store.maxSeq() + 1,
@@ -216,6 +310,7 @@ export class JobQueue {
       nodeConstraint: job.nodeConstraint,
       cooldownS: job.cooldownS,
       createdAt: this.opts.now(),
+      placementTarget: target,
     });
   }
 
@@ -223,6 +318,53 @@ export class JobQueue {
     const c = this.store.jobCountsByState(campaignId);
     const campaign = this.store.getCampaign(campaignId);
     if (campaign?.status === 'running' && c.queued + c.leased + c.running === 0) this.store.setCampaignStatus(campaignId, 'done');
+  }
+
+  /**
+   * A node that says it is stopping: it leaves `alive` at once (state dead, so it also leaves
+   * the per-node metrics) and its running job goes back to the queue without waiting for the lease.
+   */
+  nodeStopped(nodeId: string): { known: boolean; requeued: string[]; failed: string[] } {
+    const out = { requeued: [] as string[], failed: [] as string[] };
+    const known = this.store.tx(() => {
+      if (!this.store.getNode(nodeId)) return false;
+      this.store.setNodeState(nodeId, 'dead');
+      const active = this.store.activeJobOf(nodeId);
+      if (active) this.releaseJob(active, `node ${nodeId} stopped`, out);
+      return true;
+    });
+    return { known, ...out };
+  }
+
+  /** Cancels every queued or running job of a campaign and marks it canceled; null for an unknown campaign. */
+  cancelCampaign(campaignId: string): { canceled: number; status: string; changed: boolean } | null {
+    return this.store.tx(() => {
+      const campaign = this.store.getCampaign(campaignId);
+      if (!campaign) return null;
+      if (campaign.status !== 'running') return { canceled: 0, status: campaign.status, changed: false };
+      let canceled = 0;
+      for (const j of this.store.listJobs({ campaignId })) {
+        if (j.state === 'queued' || j.state === 'leased' || j.state === 'running') {
+          this.cancelJob(j.id);
+          canceled++;
+        }
+      }
+      this.store.setCampaignStatus(campaignId, 'canceled');
+      return { canceled, status: 'canceled', changed: true };
+    });
+  }
+
+  /** Requeues every failed job of a campaign (the campaign runs again); null for an unknown campaign. */
+  retryFailed(campaignId: string): { requeued: string[] } | null {
+    return this.store.tx(() => {
+      if (!this.store.getCampaign(campaignId)) return null;
+      const requeued: string[] = [];
+      for (const j of this.store.listJobs({ campaignId, state: 'failed' })) {
+        this.retryJob(j.id);
+        requeued.push(j.id);
+      }
+      return { requeued };
+    });
   }
 
   cancelJob(jobId: string): Job | null {
@@ -241,7 +383,10 @@ export class JobQueue {
       const job = this.store.getJob(jobId);
       if (!job) return null;
       if (job.state === 'failed' || job.state === 'canceled') {
-        this.store.updateJob(jobId, { state: 'queued', lease_owner: null, lease_expires_at: null, finished_at: null, attempts: 0 });
+        // Attempt numbers go on (a run is stored once per (job, attempt): restarting at 1 made the
+        // retried attempt's result a "duplicate" and left the job running forever); the retry
+        // gets a fresh allowance of attempts on top of those used.
+        this.store.updateJob(jobId, { state: 'queued', lease_owner: null, lease_expires_at: null, finished_at: null, max_attempts: job.attempts + this.opts.maxAttempts });
         const campaign = this.store.getCampaign(job.campaignId);
         if (campaign && campaign.status !== 'running') this.store.setCampaignStatus(job.campaignId, 'running');
       }

@@ -147,6 +147,15 @@ export function buildMasterApp(o: MasterOptions): FastifyInstance {
     return { ok: true };
   });
 
+  // A cleanly stopping agent says so: it leaves `alive` at once and its job is requeued.
+  app.post<{ Params: { id: string } }>(`${api}/nodes/:id/stop`, async (req) => {
+    actsFor(principal(req), req.params.id);
+    const r = queue.nodeStopped(req.params.id);
+    if (!r.known) throw new HttpError(404, `unknown node ${req.params.id}`);
+    o.log.info('node stopped', { node: req.params.id, requeued: r.requeued, failed: r.failed });
+    return { ok: true, requeued: r.requeued, failed: r.failed };
+  });
+
   app.get(`${api}/nodes`, async (req) => {
     requireAdmin(req);
     return { nodes: store.listNodes().map(({ tokenHash: _t, ...n }) => n) };
@@ -156,9 +165,41 @@ export function buildMasterApp(o: MasterOptions): FastifyInstance {
     requireAdmin(req);
     const body = parseBody(CampaignSubmitSchema, req.body);
     const plan = parseMatrix(body.matrix, body.fileName, { seed: body.seed });
-    const created = queue.createCampaign(plan, { nodeConstraint: body.nodeConstraint, priority: body.priority, queueClass: body.queueClass });
-    o.log.info('campaign created', { campaign: created.campaignId, name: plan.name, jobs: created.jobs });
-    return reply.status(201).send({ campaignId: created.campaignId, name: plan.name, jobs: created.jobs, scenarios: plan.scenarios.length, seed: plan.seed });
+    // Fleet mode places every cell on every hardware class unless the request or the matrix says otherwise.
+    const placement = body.placement ?? plan.placement ?? 'each-class';
+    const created = queue.createCampaign(plan, { nodeConstraint: body.nodeConstraint, priority: body.priority, queueClass: body.queueClass, placement });
+    o.log.info('campaign created', { campaign: created.campaignId, name: plan.name, jobs: created.jobs, placement, targets: created.targets, skipped: created.skipped.length });
+    return reply.status(201).send({
+      campaignId: created.campaignId,
+      name: plan.name,
+      jobs: created.jobs,
+      scenarios: plan.scenarios.length,
+      seed: plan.seed,
+      placement,
+      targets: created.targets,
+      skipped: created.skipped,
+    });
+  });
+
+  app.get(`${api}/campaigns`, async (req) => {
+    requireAdmin(req);
+    return { campaigns: store.listCampaigns().map((c) => ({ ...c, counts: store.jobCountsByState(c.id) })) };
+  });
+
+  app.post<{ Params: { id: string } }>(`${api}/campaigns/:id/cancel`, async (req) => {
+    requireAdmin(req);
+    const r = queue.cancelCampaign(req.params.id);
+    if (!r) throw new HttpError(404, `unknown campaign ${req.params.id}`);
+    o.log.info('campaign canceled', { campaign: req.params.id, jobs: r.canceled, status: r.status });
+    return { campaignId: req.params.id, ...r };
+  });
+
+  app.post<{ Params: { id: string } }>(`${api}/campaigns/:id/retry-failed`, async (req) => {
+    requireAdmin(req);
+    const r = queue.retryFailed(req.params.id);
+    if (!r) throw new HttpError(404, `unknown campaign ${req.params.id}`);
+    o.log.info('failed jobs requeued', { campaign: req.params.id, jobs: r.requeued.length });
+    return { campaignId: req.params.id, requeued: r.requeued };
   });
 
   app.get<{ Params: { id: string } }>(`${api}/campaigns/:id`, async (req) => {
@@ -166,14 +207,23 @@ export function buildMasterApp(o: MasterOptions): FastifyInstance {
     const c = store.getCampaign(req.params.id);
     if (!c) throw new HttpError(404, `unknown campaign ${req.params.id}`);
     const jobs = store.listJobs({ campaignId: c.id });
-    const perNode: Record<string, { running: string | null; done: number; failed: number }> = {};
+    // A canceled run is counted as canceled, never as failed.
+    const perNode: Record<string, { running: string | null; done: number; failed: number; canceled: number }> = {};
+    const entry = (id: string) => (perNode[id] ??= { running: null, done: 0, failed: 0, canceled: 0 });
     for (const r of store.runsOfCampaign(c.id)) {
-      const n = (perNode[r.nodeId] ??= { running: null, done: 0, failed: 0 });
+      const n = entry(r.nodeId);
       if (r.status === 'succeeded') n.done += 1;
+      else if (r.status === 'canceled') n.canceled += 1;
       else n.failed += 1;
     }
-    for (const j of jobs) if (j.leaseOwner && (j.state === 'leased' || j.state === 'running')) (perNode[j.leaseOwner] ??= { running: null, done: 0, failed: 0 }).running = j.scenario.label;
-    return { ...c, counts: store.jobCountsByState(c.id), jobs: jobs.length, nodes: perNode };
+    for (const j of jobs) if (j.leaseOwner && (j.state === 'leased' || j.state === 'running')) entry(j.leaseOwner).running = j.scenario.label;
+    // Per placement target (class or node; "any" with placement any): done when each target is.
+    const targets: Record<string, Record<JobState, number>> = {};
+    for (const j of jobs) {
+      const t = (targets[j.placementTarget ?? 'any'] ??= { queued: 0, leased: 0, running: 0, succeeded: 0, failed: 0, canceled: 0 });
+      t[j.state] += 1;
+    }
+    return { ...c, counts: store.jobCountsByState(c.id), jobs: jobs.length, nodes: perNode, targets };
   });
 
   app.get<{ Params: { id: string } }>(`${api}/campaigns/:id/export`, async (req) => {
@@ -202,7 +252,7 @@ export function buildMasterApp(o: MasterOptions): FastifyInstance {
     const body = parseBody(CampaignSubmitSchema, req.body);
     const plan = parseMatrix(body.matrix, body.fileName, { seed: body.seed });
     if (plan.scenarios.length !== 1) throw new HttpError(400, `POST /jobs takes a matrix with exactly one cell (got ${plan.scenarios.length}); use POST /campaigns for more`, 'matrix');
-    const created = queue.createCampaign(plan, { nodeConstraint: body.nodeConstraint, priority: body.priority, queueClass: body.queueClass });
+    const created = queue.createCampaign(plan, { nodeConstraint: body.nodeConstraint, priority: body.priority, queueClass: body.queueClass, placement: body.placement });
     return reply.status(201).send({ campaignId: created.campaignId, jobs: store.listJobs({ campaignId: created.campaignId }).map((j) => j.id) });
   });
 
@@ -212,7 +262,10 @@ export function buildMasterApp(o: MasterOptions): FastifyInstance {
     if (state !== undefined && !JOB_STATES.includes(state as JobState)) throw new HttpError(400, `state must be one of ${JOB_STATES.join(', ')}`, 'state');
     const limit = req.query.limit === undefined ? 1000 : Number(req.query.limit);
     if (!Number.isInteger(limit) || limit < 1 || limit > 100_000) throw new HttpError(400, 'limit must be an integer from 1 to 100000', 'limit');
-    return { jobs: store.listJobs({ state: state as JobState | undefined, campaignId: req.query.campaign, limit }) };
+    // lastNode: the node of the job's latest run (the lease owner is cleared once a job ends).
+    const lastRunNode = store.db.prepare('SELECT node_id FROM run WHERE job_id = ? ORDER BY attempt DESC LIMIT 1').pluck();
+    const jobs = store.listJobs({ state: state as JobState | undefined, campaignId: req.query.campaign, limit });
+    return { jobs: jobs.map((j) => ({ ...j, lastNode: j.leaseOwner ?? ((lastRunNode.get(j.id) as string | undefined) ?? null) })) };
   });
 
   app.get<{ Params: { id: string } }>(`${api}/jobs/:id`, async (req) => {
@@ -227,6 +280,7 @@ export function buildMasterApp(o: MasterOptions): FastifyInstance {
     requireAdmin(req);
     const job = queue.cancelJob(req.params.id);
     if (!job) throw new HttpError(404, `unknown job ${req.params.id}`);
+    o.log.info('job canceled', { job: job.id, campaign: job.campaignId, state: job.state, node: job.leaseOwner });
     return job;
   });
 
@@ -246,6 +300,7 @@ export function buildMasterApp(o: MasterOptions): FastifyInstance {
     queue.heartbeat(body.nodeId);
     const job = queue.claimWithCampaign(body.nodeId);
     if (!job) return reply.status(204).send();
+    o.log.info('job claimed', { job: job.id, node: body.nodeId, campaign: job.campaignId, scenario: job.scenario.label, repetition: job.repetition, attempt: job.attempts });
     // The lease length lets the agent check its extension interval (no clocks compared).
     return { ...job, leaseMs: queue.opts.leaseMs };
   });

@@ -8,6 +8,7 @@ import type {
   JobState,
   NodeInfo,
   NodeState,
+  Placement,
   QueueClass,
   RunRecord,
   Scenario,
@@ -24,6 +25,7 @@ export interface CampaignRow {
   preflight: unknown;
   createdAt: number;
   status: 'running' | 'done' | 'canceled';
+  placement: Placement;
 }
 
 export interface IdleBaselineRow {
@@ -90,6 +92,7 @@ interface JobRow {
   started_at: number | null;
   finished_at: number | null;
   last_error: string | null;
+  placement_target: string | null;
   spec: string;
 }
 
@@ -113,6 +116,7 @@ function toJob(r: JobRow): Job & { lastError: string | null } {
     startedAt: r.started_at,
     finishedAt: r.finished_at,
     lastError: r.last_error,
+    placementTarget: r.placement_target ?? null,
   };
 }
 
@@ -135,11 +139,11 @@ export class Store {
   }
 
   // campaigns
-  insertCampaign(id: string, plan: CampaignPlan, createdAt: number, preflight: unknown = null): void {
+  insertCampaign(id: string, plan: CampaignPlan, createdAt: number, preflight: unknown = null, placement: Placement = 'any'): void {
     this.db
       .prepare(
-        `INSERT INTO campaign (id, name, matrix_text, matrix_hash, matrix_format, settings, preflight, created_at, status)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'running')`,
+        `INSERT INTO campaign (id, name, matrix_text, matrix_hash, matrix_format, settings, preflight, created_at, status, placement)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'running', ?)`,
       )
       .run(
         id,
@@ -150,6 +154,7 @@ export class Store {
         json({ repetitions: plan.repetitions, cooldownS: plan.cooldownS, idleBaselineS: plan.idleBaselineS, seed: plan.seed }),
         json(preflight),
         createdAt,
+        placement,
       );
   }
 
@@ -192,7 +197,13 @@ export class Store {
       preflight: parse(r.preflight as string | null),
       createdAt: r.created_at as number,
       status: r.status as CampaignRow['status'],
+      placement: (r.placement as Placement | undefined) ?? 'any',
     };
+  }
+
+  /** Campaigns, newest first. */
+  listCampaigns(limit = 1000): CampaignRow[] {
+    return (this.db.prepare('SELECT id FROM campaign ORDER BY created_at DESC, rowid DESC LIMIT ?').all(limit) as Array<{ id: string }>).map((r) => this.getCampaign(r.id)!);
   }
 
   setCampaignStatus(id: string, status: CampaignRow['status']): void {
@@ -206,13 +217,13 @@ export class Store {
   }
 
   // jobs
-  insertJob(j: Omit<Job, 'scenario' | 'state' | 'attempts' | 'leaseOwner' | 'leaseExpiresAt' | 'startedAt' | 'finishedAt'> & { seq: number }): void {
+  insertJob(j: Omit<Job, 'scenario' | 'state' | 'attempts' | 'leaseOwner' | 'leaseExpiresAt' | 'startedAt' | 'finishedAt' | 'placementTarget'> & { seq: number; placementTarget?: string | null }): void {
     this.db
       .prepare(
-        `INSERT INTO job (id, campaign_id, scenario_id, repetition, state, priority, queue_class, seq, attempts, max_attempts, node_constraint, cooldown_s, created_at)
-         VALUES (?, ?, ?, ?, 'queued', ?, ?, ?, 0, ?, ?, ?, ?)`,
+        `INSERT INTO job (id, campaign_id, scenario_id, repetition, state, priority, queue_class, seq, attempts, max_attempts, node_constraint, cooldown_s, created_at, placement_target)
+         VALUES (?, ?, ?, ?, 'queued', ?, ?, ?, 0, ?, ?, ?, ?, ?)`,
       )
-      .run(j.id, j.campaignId, j.scenarioId, j.repetition, j.priority, j.queueClass, j.seq, j.maxAttempts, json(j.nodeConstraint), j.cooldownS, j.createdAt);
+      .run(j.id, j.campaignId, j.scenarioId, j.repetition, j.priority, j.queueClass, j.seq, j.maxAttempts, json(j.nodeConstraint), j.cooldownS, j.createdAt, j.placementTarget ?? null);
   }
 
   getJob(id: string): (Job & { lastError: string | null }) | null {
@@ -251,7 +262,7 @@ export class Store {
     return (this.db.prepare(`${JOB_SELECT} WHERE job.state IN ('leased','running') AND job.lease_expires_at < ?`).all(now) as JobRow[]).map(toJob);
   }
 
-  updateJob(id: string, fields: Partial<Record<'state' | 'attempts' | 'lease_owner' | 'lease_expires_at' | 'started_at' | 'finished_at' | 'last_error' | 'priority', unknown>>): void {
+  updateJob(id: string, fields: Partial<Record<'state' | 'attempts' | 'max_attempts' | 'lease_owner' | 'lease_expires_at' | 'started_at' | 'finished_at' | 'last_error' | 'priority', unknown>>): void {
     const keys = Object.keys(fields);
     if (keys.length === 0) return;
     const sql = `UPDATE job SET ${keys.map((k) => `${k} = ?`).join(', ')} WHERE id = ?`;
@@ -348,8 +359,15 @@ export class Store {
       );
   }
 
-  runsOfScenario(campaignId: string, scenarioId: number): RunRecord[] {
-    return (this.db.prepare('SELECT * FROM run WHERE campaign_id = ? AND scenario_id = ? ORDER BY id').all(campaignId, scenarioId) as Array<Record<string, unknown>>).map(rowToRun);
+  /** Runs of a cell; with a placement target (undefined: all targets), only the runs of that target's jobs (null: placement any). */
+  runsOfScenario(campaignId: string, scenarioId: number, placementTarget?: string | null): RunRecord[] {
+    const rows =
+      placementTarget === undefined
+        ? this.db.prepare('SELECT * FROM run WHERE campaign_id = ? AND scenario_id = ? ORDER BY id').all(campaignId, scenarioId)
+        : this.db
+            .prepare('SELECT run.* FROM run JOIN job ON job.id = run.job_id WHERE run.campaign_id = ? AND run.scenario_id = ? AND job.placement_target IS ? ORDER BY run.id')
+            .all(campaignId, scenarioId, placementTarget);
+    return (rows as Array<Record<string, unknown>>).map(rowToRun);
   }
 
   runsOfCampaign(campaignId: string): Array<RunRecord & { scenarioId: number }> {
@@ -382,13 +400,13 @@ export class Store {
   upsertNode(n: Omit<NodeInfo, 'lastHeartbeat' | 'state'>, now: number, tokenHash: string | null): void {
     this.db
       .prepare(
-        `INSERT INTO node (id, hostname, hardware, encoders, meters, labels, token_hash, registered_at, last_heartbeat, state)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'alive')
+        `INSERT INTO node (id, hostname, hardware, encoders, meters, labels, token_hash, registered_at, last_heartbeat, state, hardware_class)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'alive', ?)
          ON CONFLICT(id) DO UPDATE SET hostname = excluded.hostname, hardware = excluded.hardware, encoders = excluded.encoders,
            meters = excluded.meters, labels = excluded.labels, token_hash = COALESCE(excluded.token_hash, node.token_hash),
-           last_heartbeat = excluded.last_heartbeat, state = 'alive'`,
+           last_heartbeat = excluded.last_heartbeat, state = 'alive', hardware_class = excluded.hardware_class`,
       )
-      .run(n.id, n.hostname, json(n.hardware), json(n.encoders), json(n.meters), json(n.labels), tokenHash, now, now);
+      .run(n.id, n.hostname, json(n.hardware), json(n.encoders), json(n.meters), json(n.labels), tokenHash, now, now, n.hardwareClass ?? null);
   }
 
   getNode(id: string): (NodeInfo & { tokenHash: string | null }) | null {
@@ -462,6 +480,7 @@ function rowToNode(r: Record<string, unknown>): NodeInfo & { tokenHash: string |
     encoders: JSON.parse(r.encoders as string),
     meters: JSON.parse(r.meters as string),
     labels: JSON.parse(r.labels as string),
+    ...(r.hardware_class ? { hardwareClass: r.hardware_class as string } : {}),
     lastHeartbeat: r.last_heartbeat as number | null,
     state: r.state as NodeState,
     tokenHash: r.token_hash as string | null,

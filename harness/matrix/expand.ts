@@ -7,7 +7,7 @@ import { isAbsolute, resolve } from 'node:path';
 import type { Codec, InputSpec, LadderRung, Mode, RateControl, Resolution, Scenario } from '../../core/types.ts';
 import { ENCODER_PREFERENCE, codecOfEncoder, defaultEncoder, isValidPreset, knownEncoders, validPresets } from '../../media/presets.ts';
 import { closest, type KeyPath, type Problem } from './problems.ts';
-import { SYNTHETIC_SOURCES, type NativeMatrix, type NativeScenario } from './schema.ts';
+import { REPETITION_DEFAULTS, SYNTHETIC_SOURCES, type NativeMatrix, type NativeScenario } from './schema.ts';
 
 export interface ExpandContext {
   /** Folder that relative input paths are resolved against (the matrix file's folder). */
@@ -24,7 +24,7 @@ export const DEFAULTS = {
   preset: 'medium',
   streams: 1,
   warmupS: 0,
-  repetitions: { min: 3, max: 10, ciHalfwidthPct: 5 },
+  repetitions: REPETITION_DEFAULTS,
   cooldownS: 5,
   idleBaselineS: 30,
 };

@@ -309,3 +309,21 @@ describe('plan bookkeeping', () => {
     expect(() => parseMatrix(bad, 't.yml')).toThrow("t.yml:4: scenarios[0].type: unknown key 'type' — fix: 'type' belongs to the older batch-matrix JSON");
   });
 });
+
+describe('keys with documented defaults are optional; placement, queue and priority', () => {
+  const head = 'name: opt\ninput: {source: testsrc2, resolution: 320x240, fps: 30}\n';
+  const cells = 'scenarios:\n  - {codec: h264, rate: {crf: 30}, duration_s: 1}\n';
+  it('fills each left-out repetitions key with its default (ci_halfwidth_pct 5, min 3, max 10)', () => {
+    expect(parseMatrix(`${head}repetitions: {min: 2, max: 4}\n${cells}`, 'm.yml').repetitions).toEqual({ min: 2, max: 4, ciHalfwidthPct: 5 });
+    expect(parseMatrix(`${head}repetitions: {ci_halfwidth_pct: 2}\n${cells}`, 'm.yml').repetitions).toEqual({ min: 3, max: 10, ciHalfwidthPct: 2 });
+    expect(() => parseMatrix(`${head}repetitions: {min: 12}\n${cells}`, 'm.yml')).toThrow(/repetitions\.min: min \(12\) is more than the default max \(10\) — fix: add max: 12 or more, or lower min/);
+  });
+  it('reads placement, queue and priority; leaves them out when absent', () => {
+    const plan = parseMatrix(`${head}placement: each-node\nqueue: batch\npriority: -5\n${cells}`, 'm.yml');
+    expect(plan).toMatchObject({ placement: 'each-node', queueClass: 'batch', priority: -5 });
+    const plain = parseMatrix(`${head}${cells}`, 'm.yml');
+    expect(plain.placement).toBeUndefined();
+    expect(plain.queueClass).toBeUndefined();
+    expect(() => parseMatrix(`${head}queue: urgent\n${cells}`, 'm.yml')).toThrow(/queue: unknown queue class 'urgent' — fix: use one of: live, default, batch/);
+  });
+});

@@ -132,11 +132,18 @@ export function parseMatrix(text: string, fileName: string, opts: MatrixOptions 
     matrixText: text,
     matrixHash,
     matrixFormat: 'native',
-    repetitions: reps ? { min: reps.min, max: reps.max, ciHalfwidthPct: reps.ci_halfwidth_pct } : { ...DEFAULTS.repetitions },
+    repetitions: {
+      min: reps?.min ?? DEFAULTS.repetitions.min,
+      max: reps?.max ?? DEFAULTS.repetitions.max,
+      ciHalfwidthPct: reps?.ci_halfwidth_pct ?? DEFAULTS.repetitions.ciHalfwidthPct,
+    },
     cooldownS: m.cooldown_s ?? DEFAULTS.cooldownS,
     idleBaselineS: m.idle_baseline_s ?? DEFAULTS.idleBaselineS,
     seed: seedOf(opts, m.seed),
     scenarios,
+    ...(m.placement ? { placement: m.placement } : {}),
+    ...(m.queue ? { queueClass: m.queue } : {}),
+    ...(m.priority !== undefined ? { priority: m.priority } : {}),
   };
 }
 

@@ -8,6 +8,9 @@ import { closest, splitFix, withFix, type KeyPath, type Problem } from './proble
 
 const ALLOWED_PREFIX = 'allowed keys: ';
 
+/** Defaults of `repetitions` (docs/matrix.md); expand.ts DEFAULTS uses the same object. */
+export const REPETITION_DEFAULTS = { min: 3, max: 10, ciHalfwidthPct: 5 } as const;
+
 /** A strict object whose unknown-key issue carries the allowed keys. */
 function strictObject<T extends z.ZodRawShape>(shape: T) {
   const allowed = Object.keys(shape).join(', ');
@@ -217,21 +220,30 @@ export const nativeMatrixSchema = strictObject({
     resolution: resolutionSchema,
     fps: fpsSchema,
   }),
+  // Every key here has a documented default (docs/matrix.md), so each one is optional.
   repetitions: strictObject({
-    min: int('3', 1, 1000),
-    max: int('10', 1, 1000),
-    ci_halfwidth_pct: positive('5').max(100, withFix('must be at most 100', 'use e.g. 5')),
+    min: int('3', 1, 1000).optional(),
+    max: int('10', 1, 1000).optional(),
+    ci_halfwidth_pct: positive('5').max(100, withFix('must be at most 100', 'use e.g. 5')).optional(),
   })
     .superRefine((r, ctx) => {
-      if (r.min > r.max) {
+      const min = r.min ?? REPETITION_DEFAULTS.min;
+      const max = r.max ?? REPETITION_DEFAULTS.max;
+      if (min > max) {
         ctx.addIssue({
           code: 'custom',
-          path: ['max'],
-          message: withFix(`max (${r.max}) is less than min (${r.min})`, `set max to ${r.min} or more, or lower min`),
+          path: [r.max === undefined ? 'min' : 'max'],
+          message:
+            r.max === undefined
+              ? withFix(`min (${min}) is more than the default max (${max})`, `add max: ${min} or more, or lower min`)
+              : withFix(`max (${max}) is less than min (${min})`, `set max to ${min} or more, or lower min`),
         });
       }
     })
     .optional(),
+  placement: oneOf<['any', 'each-class', 'each-node']>(['any', 'each-class', 'each-node'], 'placement').optional(),
+  queue: oneOf<['live', 'default', 'batch']>(['live', 'default', 'batch'], 'queue class').optional(),
+  priority: int('10', -1000, 1000).optional(),
   cooldown_s: nonNegative('5').optional(),
   idle_baseline_s: nonNegative('30').optional(),
   seed: int('42', 0, 2 ** 32 - 1).optional(),

@@ -103,7 +103,9 @@ const rowCounts = () =>
 const admin = <T = any>(method: 'GET' | 'POST', path: string, body?: unknown) => api<T>(base, method, path, { token: TOKEN, body, dispatcher: tls });
 
 async function submit(matrix: string, extra: Record<string, unknown> = {}): Promise<{ campaignId: string; jobs: number }> {
-  const r = await admin<{ campaignId: string; jobs: number }>('POST', '/campaigns', { matrix, fileName: 'fleet.yml', ...extra });
+  // placement any: these tests check queue mechanics across agents; a hand-registered node that
+  // never claims (the clock-skew test's) would otherwise be a placement target of its own.
+  const r = await admin<{ campaignId: string; jobs: number }>('POST', '/campaigns', { matrix, fileName: 'fleet.yml', placement: 'any', ...extra });
   expect(r.status, JSON.stringify(r.body)).toBe(201);
   return r.body;
 }
