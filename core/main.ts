@@ -1,4 +1,4 @@
-import { Command, CommanderError } from 'commander';
+import { Command, CommanderError, Option } from 'commander';
 import { createLogger } from './log.ts';
 import { exitCodeOf, EXIT_BAD_INPUT, InputError } from './errors.ts';
 
@@ -43,7 +43,8 @@ export async function main(argv: string[]): Promise<number> {
     .option('--quality-ffmpeg <path>', 'ffmpeg used for quality scoring (a libvmaf build); env FFWATT_QUALITY_FFMPEG')
     .option('--ffmpeg <path>', 'ffmpeg used for encoding', undefined)
     .option('--sysfs <path>', 'sysfs root for energy meters (env FFWATT_SYSFS)')
-    .option('--watts-per-core <w>', 'estimate meter: watts per busy core')
+    .option('--watts-per-logical-cpu <w>', 'estimate meter: watts per busy logical CPU (default: 10 W per busy core ÷ threads per core)')
+    .addOption(new Option('--watts-per-core <w>').hideHelp()) // renamed: refused with a message naming the new flag
     .option('--sampler-hz <hz>', 'energy sampling rate (default 10)')
     .option('--seed <n>', 'seed for the order of repetitions (default: random, recorded)')
     .option('--no-report', 'do not write the reports at the end')

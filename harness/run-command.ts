@@ -1,5 +1,6 @@
 import { resolve } from 'node:path';
 import { InputError } from '../core/errors.ts';
+import { rejectOldWattsFlag, WATTS_FLAG } from '../energy/estimate.ts';
 import type { Logger } from '../core/log.ts';
 import { loadMatrix } from './matrix/index.ts';
 import { runLocalCampaign } from './local.ts';
@@ -19,6 +20,8 @@ export interface RunCommandOptions {
   qualityFfmpeg?: string;
   ffmpeg?: string;
   sysfs?: string;
+  wattsPerLogicalCpu?: string;
+  /** The old flag: refused with a message naming --watts-per-logical-cpu. */
   wattsPerCore?: string;
   samplerHz?: string;
   report?: boolean;
@@ -41,6 +44,7 @@ function positiveNumber(value: string | undefined, flag: string): number | undef
 
 /** `ffwatt run`: local mode here, or a campaign submitted to a master (fleet mode). */
 export async function runCommand(o: RunCommandOptions, log: Logger, signal?: AbortSignal): Promise<number> {
+  rejectOldWattsFlag(o.wattsPerCore);
   const matrixPath = resolve(o.matrix ?? DEFAULT_MATRIX);
   const plan = await loadMatrix(matrixPath, { seed: o.seed === undefined ? undefined : Number(o.seed) });
   if (o.master || o.inventory) {
@@ -56,7 +60,7 @@ export async function runCommand(o: RunCommandOptions, log: Logger, signal?: Abo
     qualityFfmpegPath: o.qualityFfmpeg ?? process.env.FFWATT_QUALITY_FFMPEG,
     vmafModel,
     sysfsRoot: o.sysfs,
-    wattsPerCore: positiveNumber(o.wattsPerCore, '--watts-per-core'),
+    wattsPerLogicalCpu: positiveNumber(o.wattsPerLogicalCpu, WATTS_FLAG),
     samplerHz: positiveNumber(o.samplerHz, '--sampler-hz'),
     progress: !o.json,
     signal,
