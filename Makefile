@@ -3,7 +3,7 @@ SHELL := /bin/bash
 export ONNXRUNTIME_NODE_INSTALL := skip
 NPM_STAMP := node_modules/.ffwatt-npm-ci
 
-.PHONY: demo test deps system-deps npm-deps test-setup monitor monitor-stop bench train bundle lint typecheck clean
+.PHONY: demo test deps system-deps npm-deps test-setup monitor monitor-stop bench train bundle lint typecheck clean hw-check
 
 demo: deps
 	node bin/ffwatt.mjs run matrices/quick.yml --out results
@@ -22,6 +22,10 @@ $(NPM_STAMP): package.json package-lock.json
 	@touch $@
 
 deps: system-deps npm-deps
+
+# Real-hardware check: probe, a 20 s x264 encode (and NVENC where an NVIDIA GPU is present), summary.
+hw-check: deps
+	bash scripts/hw-check.sh
 
 # Every test/setup.d/*.sh installs or builds what its part's tests need (idempotent).
 test-setup:

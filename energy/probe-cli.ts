@@ -179,7 +179,10 @@ export function renderEnergyProbe(r: EnergyProbeReport): string {
     }
     if (r.reading.totalW !== null) lines.push(`  machine total (sum of total zones): ${fmt(r.reading.totalW)} W, source ${r.reading.source}`);
     if (r.reading.platformW !== null) {
-      const vs = r.reading.raplTotalW === null ? '' : `; RAPL total ${fmt(r.reading.raplTotalW)} W is ${fmt((r.reading.raplTotalW / r.reading.platformW) * 100, 1)} % of it`;
+      const vs =
+        r.reading.raplTotalW === null || r.reading.platformW <= 0
+          ? ''
+          : `; RAPL total ${fmt(r.reading.raplTotalW)} W is ${fmt((r.reading.raplTotalW / r.reading.platformW) * 100, 1)} % of it`;
       lines.push(`  platform (psys): ${fmt(r.reading.platformW)} W${vs}`);
     }
     if (r.reading.flags.includes(TOPOLOGY_SUSPECT_FLAG)) {
