@@ -1,6 +1,7 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { execa } from 'execa';
 import { afterEach, describe, expect, it } from 'vitest';
 import { InputError } from '../core/errors.ts';
 import { defaultWattsPerLogicalCpu, EstimateMeter, openEstimateMeter, readThreadsPerCore, rejectOldWattsFlag, WATTS_PER_BUSY_PHYSICAL_CORE } from './estimate.ts';
@@ -127,4 +128,16 @@ describe('the default W per busy logical CPU', () => {
     expect(() => rejectOldWattsFlag(undefined)).not.toThrow();
     expect(() => rejectOldWattsFlag('7')).toThrow(/--watts-per-core was renamed --watts-per-logical-cpu/);
   });
+
+  it('ffwatt run and ffwatt agent exit 2 on --watts-per-core, naming --watts-per-logical-cpu', async () => {
+    const bin = new URL('../bin/ffwatt.mjs', import.meta.url).pathname;
+    for (const args of [
+      ['run', 'matrices/quick.yml', '--watts-per-core', '7'],
+      ['agent', '--master', 'http://127.0.0.1:9', '--token-file', '/nonexistent', '--watts-per-core', '7'],
+    ]) {
+      const r = await execa('node', [bin, ...args], { reject: false });
+      expect(r.exitCode, r.stderr).toBe(2);
+      expect(r.stderr).toMatch(/--watts-per-core was renamed --watts-per-logical-cpu/);
+    }
+  }, 60_000);
 });

@@ -13,7 +13,7 @@ export const NodeRegistrationSchema = z
     hostname: z.string().min(1).max(255),
     hardware: z.record(z.unknown()).default({}),
     encoders: z.record(z.string()),
-    meters: z.array(z.object({ meter: z.string(), source, ok: z.boolean(), reason: z.string().optional() }).strict()).default([]),
+    meters: z.array(z.object({ meter: z.string(), source, ok: z.boolean(), reason: z.string().optional(), state: z.enum(['in-use', 'absent', 'unusable']).optional() }).strict()).default([]),
     labels: z.array(z.string().max(100)).max(50).default([]),
   })
   .strict();
@@ -60,6 +60,8 @@ const energy = z
     netJPerEncodedMinute: num.nullable(),
     jPerFrame: nnum.nullable(),
     jPerMegapixel: nnum.nullable(),
+    platformJ: nnum.nullable().optional(),
+    flags: z.array(z.string().max(100)).max(20).optional(),
   })
   .strict();
 
