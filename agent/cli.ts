@@ -55,6 +55,7 @@ export async function agentCommand(argv: string[], _cliLog: Logger, signal: Abor
   for (const r of refused) log.info('meter not used', { meter: r.meter, reason: r.reason, fix: r.fix });
   if (meters.every((m) => m.source === 'estimate')) log.warn('no energy counters here: energy figures are estimates (source=estimate)');
   const sampler = new Sampler(meters, { hz: samplingHz(meters) }); // raised where a counter wraps sooner
+  log.info('energy sampling', { hz: sampler.hz });
   sampler.start();
   const host = hostFacts({
     sysfsRoot: f.sysfs,

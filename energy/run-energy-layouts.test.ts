@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { RunEnergy } from '../core/types.ts';
-import { copyPowercapFixture } from '../test/fixtures/powercap/fixture.ts';
+import { copyPowercapFixture, type PowercapFixture } from '../test/fixtures/powercap/fixture.ts';
 import { LAYOUTS, type PowercapLayout } from '../test/fixtures/powercap/layouts.ts';
 
 const BIN = new URL('../bin/ffwatt.mjs', import.meta.url).pathname;
@@ -31,22 +31,26 @@ scenarios:
     duration_s: 3
 `;
 
-async function runOn(L: PowercapLayout, watts: Record<string, number>, tag: string) {
+async function runOn(L: PowercapLayout, watts: Record<string, number>, tag: string, prepare?: (f: PowercapFixture) => void) {
   const f = copyPowercapFixture(L.fixture);
+  prepare?.(f);
   const stop = f.startRates(watts, { mirrors: L.mirrors });
   const out = join(dir, `${L.fixture}-${tag}`);
   const matrix = join(dir, 'layout.yml');
   writeFileSync(matrix, MATRIX);
+  let log = '';
   try {
     const r = await execa('node', [BIN, 'run', matrix, '--out', out, '--sysfs', f.sysfs, '--json', '--no-report', '--seed', '1'], {
       reject: false,
     });
     expect(r.exitCode, `${r.stdout}\n${r.stderr}`).toBe(0);
+    log = `${r.stdout}\n${r.stderr}`;
   } finally {
     stop();
     f.cleanup();
   }
   const db = new Database(join(out, 'ffwatt.sqlite'), { readonly: true });
+
   try {
     const rows = db.prepare("SELECT energy, energy_source, flags, media_seconds FROM run WHERE status = 'succeeded'").all() as Array<{
       energy: string;
@@ -55,7 +59,7 @@ async function runOn(L: PowercapLayout, watts: Record<string, number>, tag: stri
       media_seconds: number;
     }>;
     expect(rows).toHaveLength(1);
-    return { energy: JSON.parse(rows[0].energy) as RunEnergy, source: rows[0].energy_source, flags: JSON.parse(rows[0].flags) as string[], mediaSeconds: rows[0].media_seconds };
+    return { energy: JSON.parse(rows[0].energy) as RunEnergy, source: rows[0].energy_source, flags: JSON.parse(rows[0].flags) as string[], mediaSeconds: rows[0].media_seconds, log };
   } finally {
     db.close();
   }
@@ -78,10 +82,17 @@ describe('machine total through a full local run, per layout', () => {
     }, 180_000);
   }
 
-  it('a RAPL total above psys by more than 5 % is recorded with the flag topology-suspect', async () => {
+  it('a RAPL total above psys by more than 5 % is recorded with the flag topology-suspect; a short wrap range raises the sampling rate', async () => {
     const L = LAYOUTS.find((x) => x.fixture === 'laptop-psys-mmio')!;
-    const { energy, flags } = await runOn(L, { ...L.watts, 'intel-rapl:1': 9 }, 'suspect');
+    // a 100 J range: at the 500 W assumed before any reading it wraps in 0.2 s, so local mode must sample at 4 / 0.2 s = 20 Hz
+    const prepare = (f: PowercapFixture) => {
+      for (const id of ['intel-rapl:0', 'intel-rapl-mmio:0']) f.setRange(id, 100_000_000n);
+      for (const id of ['intel-rapl:0', 'intel-rapl-mmio:0']) f.setEnergy(id, 1_000_000n);
+    };
+    const { energy, flags, log } = await runOn(L, { ...L.watts, 'intel-rapl:1': 9 }, 'suspect', prepare);
     expect(energy.flags).toEqual(['topology-suspect']);
     expect(flags).toContain('topology-suspect');
+    expect(log).toMatch(/energy sampling at 20 Hz/);
+    expect(energy.avgW / 12).toBeGreaterThan(0.95); // wraps every ~8 s at 12 W, all counted
   }, 180_000);
 });

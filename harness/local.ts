@@ -84,6 +84,7 @@ export async function runLocalCampaign(o: LocalRunOptions): Promise<LocalRunResu
     o.log.warn('no energy counters (RAPL/NVML) on this machine: every energy figure is an ESTIMATE from CPU time, labelled source=estimate');
   }
   const sampler = new Sampler(meters, { hz: samplingHz(meters, o.samplerHz) }); // raised where a counter wraps sooner
+  o.log.info(`energy sampling at ${sampler.hz} Hz`);
   sampler.start();
 
   const store = Store.open(dbPath);
