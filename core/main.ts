@@ -62,9 +62,14 @@ export async function main(argv: string[]): Promise<number> {
     .option('--sysfs <path>', 'sysfs root (env FFWATT_SYSFS)')
     .option('--nvml-library <path>', 'path of libnvidia-ml.so.1')
     .option('--json', 'print JSON')
+    .option('--seconds <s>', 'length of the reading (default 2)')
     .action(async (opts) => {
       const { energyProbeCommand } = await import('../energy/probe-cli.ts');
-      code = await energyProbeCommand({ sysfs: opts.sysfs, json: opts.json, nvmlLibrary: opts.nvmlLibrary });
+      const seconds = opts.seconds === undefined ? undefined : Number(opts.seconds);
+      if (seconds !== undefined && !(Number.isFinite(seconds) && seconds > 0 && seconds <= 600)) {
+        throw new InputError(`--seconds must be a number of seconds between 0 and 600, got "${opts.seconds}"`, { field: '--seconds' });
+      }
+      code = await energyProbeCommand({ sysfs: opts.sysfs, json: opts.json, nvmlLibrary: opts.nvmlLibrary, seconds });
     });
 
   program

@@ -201,7 +201,11 @@ function byPowercapId(a: string, b: string): number {
  * once: the first stays a total, the others become components with `mirrorOf`. Intel
  * multi-die parts with per-die counters (CLX-AP) read different values and are all added;
  * zones of different sockets are never compared, so equal power on two sockets is never merged.
- * Returns one line per merged group, for the probe.
+ *
+ * A pass reads every zone of the group and then the first one again; a pass in which the first
+ * counter moved (the hardware updated mid-pass, about every 1 ms) proves nothing and is
+ * skipped. Zones are mirrors when they read identical in every one of `passes` conclusive
+ * passes (at most 10 × passes tries). Returns one line per merged group, for the probe.
  */
 export function markMirroredPackages(zones: RaplZoneInfo[], reader: SysfsReader = nodeSysfsReader, passes = 5): string[] {
   const groups = new Map<string, RaplZoneInfo[]>();
@@ -213,29 +217,29 @@ export function markMirroredPackages(zones: RaplZoneInfo[], reader: SysfsReader 
   const notes: string[] = [];
   for (const group of groups.values()) {
     if (group.length < 2) continue;
-    const same = new Map<string, number>(); // "i,j" -> passes in which zone i and zone j read the same raw value
-    for (let pass = 0; pass < passes; pass++) {
-      const values = group.map((z) => reader.readFile(join(z.path, 'energy_uj')).trim());
-      for (let i = 0; i < group.length; i++)
-        for (let j = i + 1; j < group.length; j++) if (values[i] === values[j]) same.set(`${i},${j}`, (same.get(`${i},${j}`) ?? 0) + 1);
+    const readRaw = (z: RaplZoneInfo) => reader.readFile(join(z.path, 'energy_uj')).trim();
+    const differ = new Set<string>(); // "i,j": zones i and j read different values in a conclusive pass
+    let conclusive = 0;
+    for (let tries = 0; conclusive < passes && tries < passes * 10; tries++) {
+      const values = group.map(readRaw);
+      if (readRaw(group[0]) !== values[0]) continue; // the counter moved during the pass
+      conclusive += 1;
+      for (let i = 0; i < group.length; i++) for (let j = i + 1; j < group.length; j++) if (values[i] !== values[j]) differ.add(`${i},${j}`);
     }
-    // A mirror can differ in a pass where the hardware updated between the two reads: a majority decides.
+    if (conclusive < passes) continue; // could not read a still pass: nothing is merged
     for (let j = 1; j < group.length; j++) {
       for (let i = 0; i < j; i++) {
-        if (group[i].mirrorOf !== undefined) continue;
-        if ((same.get(`${i},${j}`) ?? 0) * 2 > passes) {
-          group[j].mirrorOf = group[i].id;
-          group[j].role = 'component';
-          group[j].note = `mirror of ${group[i].zone} (${group[i].id}): identical raw energy_uj read after read, counted once`;
-          break;
-        }
+        if (group[i].mirrorOf !== undefined || differ.has(`${i},${j}`)) continue;
+        group[j].mirrorOf = group[i].id;
+        group[j].role = 'component';
+        group[j].note = `mirror of ${group[i].zone} (${group[i].id}): identical raw energy_uj read after read, counted once`;
+        break;
       }
     }
-    const merged = group.filter((z) => z.mirrorOf !== undefined);
     for (const head of group.filter((z) => z.mirrorOf === undefined)) {
-      const copies = merged.filter((z) => z.mirrorOf === head.id);
+      const copies = group.filter((z) => z.mirrorOf === head.id);
       if (copies.length) {
-        notes.push(`${[head, ...copies].map((z) => `${z.zone} (${z.id})`).join(', ')} read one counter (identical raw energy_uj in most of ${passes} back-to-back reads): counted once, as ${head.zone}`);
+        notes.push(`${[head, ...copies].map((z) => `${z.zone} (${z.id})`).join(', ')} read one counter (identical raw energy_uj in ${passes} reads): counted once, as ${head.zone}`);
       }
     }
   }

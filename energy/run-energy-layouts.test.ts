@@ -1,7 +1,8 @@
 /**
  * The machine total of every powercap layout, through a full run record: a real local run
  * (`ffwatt run`, a short x264 encode, SQLite) against a fixture tree whose counters a writer
- * moves at known power in real time. The recorded energy must be the layout's total.
+ * (test/fixtures/powercap/rate-writer.mjs, loaded into the run's process) moves at known power
+ * in real time. The recorded energy must be the layout's total.
  */
 import Database from 'better-sqlite3';
 import { execa } from 'execa';
@@ -34,19 +35,19 @@ scenarios:
 async function runOn(L: PowercapLayout, watts: Record<string, number>, tag: string, prepare?: (f: PowercapFixture) => void) {
   const f = copyPowercapFixture(L.fixture);
   prepare?.(f);
-  const stop = f.startRates(watts, { mirrors: L.mirrors });
+  const writer = f.rateWriter(watts, { mirrors: L.mirrors });
   const out = join(dir, `${L.fixture}-${tag}`);
   const matrix = join(dir, 'layout.yml');
   writeFileSync(matrix, MATRIX);
   let log = '';
   try {
-    const r = await execa('node', [BIN, 'run', matrix, '--out', out, '--sysfs', f.sysfs, '--json', '--no-report', '--seed', '1'], {
+    const r = await execa('node', [...writer.nodeArgs, BIN, 'run', matrix, '--out', out, '--sysfs', f.sysfs, '--json', '--no-report', '--seed', '1'], {
       reject: false,
+      env: writer.env,
     });
     expect(r.exitCode, `${r.stdout}\n${r.stderr}`).toBe(0);
     log = `${r.stdout}\n${r.stderr}`;
   } finally {
-    stop();
     f.cleanup();
   }
   const db = new Database(join(out, 'ffwatt.sqlite'), { readonly: true });
