@@ -3,7 +3,7 @@ SHELL := /bin/bash
 export ONNXRUNTIME_NODE_INSTALL := skip
 NPM_STAMP := node_modules/.ffwatt-npm-ci
 
-.PHONY: demo test deps node-check system-deps npm-deps test-setup monitor monitor-stop bench train bundle lint typecheck clean
+.PHONY: demo test deps node-check system-deps npm-deps test-setup monitor monitor-stop bench train bundle lint typecheck clean hw-check
 
 demo: node-check deps
 	node bin/ffwatt.mjs run matrices/quick.yml --out results
@@ -26,6 +26,10 @@ deps: node-check system-deps npm-deps
 # Node.js >= 20 with npm, checked before anything is installed (Debian 12 itself ships Node.js 18).
 node-check:
 	@bash scripts/check-node.sh
+
+# Real-hardware check: probe, a 20 s x264 encode (and NVENC where an NVIDIA GPU is present), summary.
+hw-check: deps
+	bash scripts/hw-check.sh
 
 # Every test/setup.d/*.sh installs or builds what its part's tests need (idempotent).
 test-setup:

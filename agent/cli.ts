@@ -1,10 +1,10 @@
-import { Command } from 'commander';
+import { Command, Option } from 'commander';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { InputError } from '../core/errors.ts';
 import { createLogger, type Logger } from '../core/log.ts';
-import { estimateWattsPerCore, openMeters, Sampler } from '../energy/index.ts';
+import { estimateWattsPerLogicalCpu, openMeters, rejectOldWattsFlag, Sampler, samplingHz, WATTS_FLAG } from '../energy/index.ts';
 import { detectEncoders } from '../media/encoders.ts';
 import { startRtmpServer, type RtmpServer } from '../media/rtmp.ts';
 import { readToken } from '../master/config.ts';
@@ -33,7 +33,8 @@ export async function agentCommand(argv: string[], _cliLog: Logger, signal: Abor
     .option('--metrics-listen <host:port>', 'exporter address', '127.0.0.1:9464')
     .option('--sysfs <path>', 'sysfs root for meters (env FFWATT_SYSFS)')
     .option('--nvml-library <path>', 'NVML library path')
-    .option('--watts-per-core <w>', 'estimate meter: W per busy core')
+    .option('--watts-per-logical-cpu <w>', 'estimate meter: W per busy logical CPU (default: 10 W per busy core ÷ threads per core)')
+    .addOption(new Option('--watts-per-core <w>').hideHelp()) // renamed: refused with a message naming the new flag
     .option('--vmaf-model <file>', 'VMAF model (env FFWATT_VMAF_MODEL)')
     .option('--quality-ffmpeg <path>', 'ffmpeg with libvmaf for scoring')
     .option('--heartbeat-s <s>', 'heartbeat interval', '10')
@@ -44,6 +45,7 @@ export async function agentCommand(argv: string[], _cliLog: Logger, signal: Abor
     .option('--hybrid-master', 'this worker shares its machine with the master (runs are flagged)');
   cmd.parse(argv, { from: 'user' });
   const f = cmd.opts();
+  rejectOldWattsFlag(f.wattsPerCore);
   const masterUrl = parseMasterUrl(f.master);
   const num = (v: string, flag: string) => {
     const n = Number(v);
@@ -58,10 +60,11 @@ export async function agentCommand(argv: string[], _cliLog: Logger, signal: Abor
   const encoders = await detectEncoders();
   // Before the meters: reading GPU facts starts and stops NVML, which the NVML meter then keeps open.
   const machine = await readMachineFacts({ nvmlLibrary: f.nvmlLibrary });
-  const { meters, refused } = openMeters({ sysfsRoot: f.sysfs, nvmlLibrary: f.nvmlLibrary, wattsPerCore: f.wattsPerCore ? num(f.wattsPerCore, '--watts-per-core') : undefined });
+  const { meters, refused } = openMeters({ sysfsRoot: f.sysfs, nvmlLibrary: f.nvmlLibrary, wattsPerLogicalCpu: f.wattsPerLogicalCpu ? num(f.wattsPerLogicalCpu, WATTS_FLAG) : undefined });
   for (const r of refused) log.info('meter not used', { meter: r.meter, reason: r.reason, fix: r.fix });
   if (meters.every((m) => m.source === 'estimate')) log.warn('no energy counters here: energy figures are estimates (source=estimate)');
-  const sampler = new Sampler(meters);
+  const sampler = new Sampler(meters, { hz: samplingHz(meters) }); // raised where a counter wraps sooner
+  log.info('energy sampling', { hz: sampler.hz });
   sampler.start();
   const host = hostFacts({
     sysfsRoot: f.sysfs,
@@ -165,7 +168,7 @@ export async function agentCommand(argv: string[], _cliLog: Logger, signal: Abor
     sampler,
     encoders,
     host,
-    estimateWattsPerCore: estimateWattsPerCore(meters),
+    estimateWattsPerCore: estimateWattsPerLogicalCpu(meters),
     workDir: f.work,
     log,
     onEvent: (ev) => {

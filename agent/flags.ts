@@ -38,6 +38,7 @@ export type RunFlag = (typeof RUN_FLAGS)[number];
  */
 export function runFlags(i: FlagInputs): string[] {
   const flags: string[] = validityFlags({ before: i.before, after: i.after, energy: i.energy, usage: i.usage, windowS: i.windowS });
+  flags.push(...(i.energy.flags ?? [])); // from the meters' topology, e.g. topology-suspect
   if (i.hybridMaster) flags.push('hybrid_master');
   if (i.mode === 'live' && i.droppedFrames > 0) flags.push('live_dropped_frames');
   return flags;

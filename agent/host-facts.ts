@@ -150,8 +150,8 @@ export function hostFacts(opts: { sysfsRoot?: string; meters: Provenance['meters
 /** Every meter tried on this host, used or refused (with the reason), as provenance records them. */
 export function provenanceMeters(meters: Meter[], refused: MeterRefusal[]): Provenance['meters'] {
   return [
-    ...meters.map((m) => ({ meter: m.name, source: m.source, valid: true })),
-    ...refused.map((r) => ({ meter: r.meter, source: r.source, valid: false, note: r.reason })),
+    ...meters.map((m) => ({ meter: m.name, source: m.source, valid: true, state: 'in-use' as const })),
+    ...refused.map((r) => ({ meter: r.meter, source: r.source, valid: false, note: r.reason, state: r.state })),
   ];
 }
 
@@ -175,7 +175,7 @@ export function nodeRegistration(id: string, host: HostFacts, encoders: EncoderR
     },
     hardwareClass: host.hardwareClass,
     encoders: encoders.codecMap as Record<string, string>,
-    meters: host.meters.map((m) => ({ meter: m.meter, source: m.source, ok: m.valid, ...(m.note ? { reason: m.note } : {}) })),
+    meters: host.meters.map((m) => ({ meter: m.meter, source: m.source, ok: m.valid, ...(m.note ? { reason: m.note } : {}), ...(m.state ? { state: m.state } : {}) })),
     labels,
   };
 }

@@ -130,7 +130,7 @@ scenarios:
     const test = join(dir, 'real-test');
     // no RAPL or NVML here: the estimate meter measures both, with a different setting
     for (const [out, watts] of [[base, '5'], [test, '50']]) {
-      const r = ffwatt(['run', m, '--out', out, '--seed', '3', '--no-report', '--watts-per-core', watts]);
+      const r = ffwatt(['run', m, '--out', out, '--seed', '3', '--no-report', '--watts-per-logical-cpu', watts]);
       expect(r.status, r.stdout + r.stderr).toBe(0);
     }
     // `ffwatt report DIR` takes the folder `ffwatt run --out DIR` wrote

@@ -1,4 +1,4 @@
-import { Command, CommanderError } from 'commander';
+import { Command, CommanderError, Option } from 'commander';
 import { createLogger } from './log.ts';
 import { exitCodeOf, EXIT_BAD_INPUT, InputError } from './errors.ts';
 
@@ -46,7 +46,8 @@ export async function main(argv: string[]): Promise<number> {
     .option('--ffmpeg <path>', 'ffmpeg used for encoding', undefined)
     .option('--sysfs <path>', 'sysfs root for energy meters (env FFWATT_SYSFS)')
     .option('--nvml-library <path>', 'NVML library for GPU facts and the GPU meter (default libnvidia-ml.so.1)')
-    .option('--watts-per-core <w>', 'estimate meter: watts per busy core')
+    .option('--watts-per-logical-cpu <w>', 'estimate meter: watts per busy logical CPU (default: 10 W per busy core ÷ threads per core)')
+    .addOption(new Option('--watts-per-core <w>').hideHelp()) // renamed: refused with a message naming the new flag
     .option('--sampler-hz <hz>', 'energy sampling rate (default 10)')
     .option('--seed <n>', 'seed for the order of repetitions (default: random, recorded)')
     .option('--no-report', 'do not write the reports at the end')
@@ -101,9 +102,14 @@ export async function main(argv: string[]): Promise<number> {
     .option('--sysfs <path>', 'sysfs root (env FFWATT_SYSFS)')
     .option('--nvml-library <path>', 'path of libnvidia-ml.so.1')
     .option('--json', 'print JSON')
+    .option('--seconds <s>', 'length of the reading (default 2)')
     .action(async (opts) => {
       const { energyProbeCommand } = await import('../energy/probe-cli.ts');
-      code = await energyProbeCommand({ sysfs: opts.sysfs, json: opts.json, nvmlLibrary: opts.nvmlLibrary });
+      const seconds = opts.seconds === undefined ? undefined : Number(opts.seconds);
+      if (seconds !== undefined && !(Number.isFinite(seconds) && seconds > 0 && seconds <= 600)) {
+        throw new InputError(`--seconds must be a number of seconds between 0 and 600, got "${opts.seconds}"`, { field: '--seconds' });
+      }
+      code = await energyProbeCommand({ sysfs: opts.sysfs, json: opts.json, nvmlLibrary: opts.nvmlLibrary, seconds });
     });
 
   program

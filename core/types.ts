@@ -120,10 +120,18 @@ export interface Job {
 export type EnergySource = 'rapl' | 'nvml' | 'estimate';
 
 /**
- * How a zone adds up: `total` zones are summed into the job's energy (RAPL packages,
- * a dram zone that is a sibling of the packages, GPUs, the estimate); `component`
- * zones are inside a total zone (core, uncore, nested dram) and never added;
- * `platform` (psys) overlaps the packages and is reported on its own.
+ * A meter on one machine: `in-use`; `absent`, the machine does not have it (no powercap tree,
+ * no NVIDIA driver or GPU): nothing is wrong; `unusable`, it is there but cannot be read
+ * (permissions, an incomplete tree, a driver that does not start): something to fix.
+ */
+export type MeterState = 'in-use' | 'absent' | 'unusable';
+
+/**
+ * How a zone adds up: `total` zones are summed into the job's energy (RAPL packages, the
+ * dram zone nested under each package, GPUs, the estimate); `component` zones are inside a
+ * total zone or repeat one (core, uncore, the MMIO/TPMI view of a package, a mirrored
+ * per-die package counter) and are never added; `platform` (psys, psys-N) overlaps the
+ * packages and is reported on its own (docs/methodology.md, RAPL zones).
  */
 export type ZoneRole = 'total' | 'component' | 'platform';
 
@@ -174,7 +182,10 @@ export interface IdleBaselineInfo {
 }
 
 export interface RunEnergy {
-  /** 'estimate' whenever any total zone is estimated. */
+  /**
+   * 'estimate' when every total zone is estimated, 'mixed' when estimated and measured total
+   * zones are combined (e.g. an estimated CPU with a measured GPU), else the measured source.
+   */
   source: EnergySource | 'mixed';
   zones: ZoneEnergy[];
   /** Sum of the `total` zones. */
@@ -188,11 +199,19 @@ export interface RunEnergy {
   jPerEncodedMinute: number | null;
   netJPerEncodedMinute: number | null;
   jPerFrame: number | null;
+  /**
+   * J per megapixel of the main output only (the first rung of the first stream: its
+   * width × height × frames); the energy of every output is in the numerator.
+   */
   jPerMegapixel: number | null;
   /** The idle baseline behind idleW/netJ, when one was measured (agents since the clean-baseline rules). */
   baseline?: IdleBaselineInfo | null;
   /** Why the net figure is not usable, when it is not (net ≤ 0: flag `net-energy-nonpositive`; dirty baseline). */
   netExplanation?: string | null;
+  /** Energy of the RAPL platform zones (psys, psys-N) over the window; absent/null without one. */
+  platformJ?: number | null;
+  /** Energy-derived run flags (e.g. `topology-suspect`: RAPL total above the platform zone by more than 5 %). */
+  flags?: string[];
 }
 
 export interface FrameScoreSummary {
@@ -230,7 +249,7 @@ export interface Provenance {
   gpu: string | null;
   governor: string | null;
   turbo: string | null;
-  meters: Array<{ meter: string; source: EnergySource; valid: boolean; note?: string }>;
+  meters: Array<{ meter: string; source: EnergySource; valid: boolean; note?: string; state?: MeterState }>;
   encoder: string;
   hybridMaster?: boolean;
   /** Hardware class id of the node that made the run (docs/fleet.md); absent on runs recorded before classes existed. */
@@ -271,7 +290,7 @@ export interface NodeInfo {
   hostname: string;
   hardware: Record<string, unknown>;
   encoders: Record<string, string>; // codec -> encoder usable on this node
-  meters: Array<{ meter: string; source: EnergySource; ok: boolean; reason?: string }>;
+  meters: Array<{ meter: string; source: EnergySource; ok: boolean; reason?: string; state?: MeterState }>;
   labels: string[];
   /** Hardware class id derived from the host facts (docs/fleet.md). */
   hardwareClass?: string;

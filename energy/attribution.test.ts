@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { EstimateMeter } from './estimate.ts';
-import { estimateWattsPerCore, jobTreeEstimateZone } from './attribution.ts';
+import { estimateWattsPerLogicalCpu, jobTreeEstimateZone } from './attribution.ts';
 
 describe('job attribution of the estimate', () => {
   it('is CPU seconds of the process tree × W per busy core, a component zone never added to totals', () => {
@@ -9,7 +9,7 @@ describe('job attribution of the estimate', () => {
   });
 
   it('finds the estimate meter and its figure, and none when the CPU is measured', () => {
-    expect(estimateWattsPerCore([new EstimateMeter({ wattsPerCore: 7 })])).toBe(7);
-    expect(estimateWattsPerCore([])).toBeNull();
+    expect(estimateWattsPerLogicalCpu([new EstimateMeter({ wattsPerLogicalCpu: 7 })])).toBe(7);
+    expect(estimateWattsPerLogicalCpu([])).toBeNull();
   });
 });

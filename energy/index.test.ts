@@ -21,10 +21,10 @@ describe('openMeters', () => {
   });
 
   it('takes the sysfs root from FFWATT_SYSFS and can skip NVML', () => {
-    const { meters, refused } = energy.openMeters({ env: { FFWATT_SYSFS: empty }, nvmlLibrary: null, wattsPerCore: 7 });
+    const { meters, refused } = energy.openMeters({ env: { FFWATT_SYSFS: empty }, nvmlLibrary: null, wattsPerLogicalCpu: 7 });
     expect(refused.map((r) => r.meter)).toEqual(['rapl']);
     expect(refused[0].reason).toContain(empty);
-    expect((meters[0] as energy.EstimateMeter).wattsPerCore).toBe(7);
+    expect((meters[0] as energy.EstimateMeter).wattsPerLogicalCpu).toBe(7);
   });
 
   it('on this machine gives RAPL where it reads, else the estimate', () => {

@@ -1,4 +1,4 @@
-import type { EnergySource, ZoneRole } from '../core/types.ts';
+import type { EnergySource, MeterState, ZoneRole } from '../core/types.ts';
 
 /** One zone a meter exposes (a RAPL zone, a GPU, the estimate). */
 export interface ZoneInfo {
@@ -8,6 +8,8 @@ export interface ZoneInfo {
   role: ZoneRole;
   /** Counter range in µJ where the hardware wraps (RAPL max_energy_range_uj). */
   maxRangeUj?: bigint;
+  /** Why the zone has its role, where that is not obvious (a mirrored counter, a second interface, psys). */
+  note?: string;
 }
 
 /** A cumulative, monotonic (wrap-corrected) energy reading of one zone, in µJ. */
@@ -28,4 +30,4 @@ export interface Meter {
 /** Result of trying to open a meter: a meter, or a reason (and fix) why there is none. */
 export type MeterProbe =
   | { ok: true; meter: Meter }
-  | { ok: false; meter: string; source: EnergySource; reason: string; fix?: string };
+  | { ok: false; meter: string; source: EnergySource; reason: string; fix?: string; state: Exclude<MeterState, 'in-use'> };

@@ -75,12 +75,14 @@ const cString = (buf: Buffer) => {
 };
 
 /** Loads the library; a missing library is an answer (ok: false), not an exception. */
-export function loadNvml(path: string): { ok: true; lib: NvmlLib } | { ok: false; reason: string } {
+export function loadNvml(path: string): { ok: true; lib: NvmlLib } | { ok: false; reason: string; missing: boolean } {
   let lib: koffi.IKoffiLib;
   try {
     lib = koffi.load(path);
   } catch (err) {
-    return { ok: false, reason: (err as Error).message };
+    const reason = (err as Error).message;
+    // dlopen's "cannot open shared object file: No such file or directory": no driver installed
+    return { ok: false, reason, missing: /No such file or directory/.test(reason) };
   }
   const t = nvmlTypes();
   const optional = (name: string, ret: string, args: Array<string | koffi.IKoffiCType>) => {
@@ -110,7 +112,7 @@ export function loadNvml(path: string): { ok: true; lib: NvmlLib } | { ok: false
     driver: optional('nvmlSystemGetDriverVersion', 'int', ['char *', 'uint32']),
   };
   if (!f.init || !f.count || !f.handle) {
-    return { ok: false, reason: `${path} is not an NVML library (nvmlInit_v2, nvmlDeviceGetCount_v2 or nvmlDeviceGetHandleByIndex_v2 missing)` };
+    return { ok: false, missing: false, reason: `${path} is not an NVML library (nvmlInit_v2, nvmlDeviceGetCount_v2 or nvmlDeviceGetHandleByIndex_v2 missing)` };
   }
   const text = (code: number) => {
     if (f.errorString) {

@@ -47,6 +47,31 @@ describe('NVML meter (fake library, real koffi)', () => {
     expect(state.log()).toMatch(/nvmlShutdown/);
   });
 
+  it('an energy counter that goes backwards (driver reload) splits the window like a wrap: never negative joules', () => {
+    state.set([{ ...l4, energyMj: 9_000_000n }]);
+    let t = 0n;
+    const now = () => t;
+    const m = openOk(withEnergy, now);
+    const s = new Sampler([m], { now });
+    const a = s.mark();
+    t += 1_000_000_000n;
+    state.set([{ ...l4, energyMj: 9_070_000n }]); // 70 J in the first second
+    s.tick();
+    t += 1_000_000_000n;
+    state.set([{ ...l4, energyMj: 40n }]); // the driver reloaded: its counter restarted at 0 and counted 40 mJ since
+    s.tick();
+    t += 1_000_000_000n;
+    state.set([{ ...l4, energyMj: 60_040n }]); // 60 J more
+    const w = s.window(a, s.mark());
+    const gpu = w.zones.find((z) => z.zone === 'gpu0')!;
+    expect(gpu.joules).toBeCloseTo(70 + 0.04 + 60, 9);
+    expect(gpu.joules).toBeGreaterThan(0);
+    expect(m.restarts()).toEqual({ gpu0: 1 });
+    const e = computeRunEnergy(w, null, { mediaSeconds: 60, frames: 1800, megapixels: 100 });
+    expect(e.grossJ).toBeCloseTo(130.04, 9);
+    m.close();
+  });
+
   it('integrates power at the sampling rate when the library lacks the energy function', () => {
     state.set([l4]);
     let t = 0n;
@@ -106,7 +131,10 @@ describe('NVML meter (fake library, real koffi)', () => {
     if (!p.ok) {
       expect(p.reason).toMatch(/^no NVIDIA driver library: \/nonexistent\/libnvidia-ml.so.1 could not be loaded/);
       expect(p.fix).toMatch(/install the NVIDIA driver/);
+      expect(p.state).toBe('absent'); // a host without the driver lacks the meter: nothing is wrong
     }
+    const notNvml = openNvmlMeter({ library: 'libc.so.6' });
+    expect(notNvml).toMatchObject({ ok: false, state: 'unusable', reason: expect.stringMatching(/is not an NVML library/) });
   });
 
   it('a driver that does not start, and a host with no GPU, are refusals with their reasons', () => {
@@ -114,11 +142,13 @@ describe('NVML meter (fake library, real koffi)', () => {
     const p = openNvmlMeter({ library: withEnergy });
     expect(p.ok).toBe(false);
     if (!p.ok) expect(p.reason).toMatch(/NVML did not start: nvmlInit_v2: Driver Not Loaded \(NVML error 9\)/);
+    expect(p).toMatchObject({ state: 'unusable' });
     delete process.env.FAKE_NVML_INIT_RESULT;
     state.set([]);
     const q = openNvmlMeter({ library: withEnergy });
     expect(q.ok).toBe(false);
     if (!q.ok) expect(q.reason).toBe('NVML found no NVIDIA GPU');
+    expect(q).toMatchObject({ state: 'absent' });
   });
 
   it('openMeters takes NVML beside the CPU estimate when there is no RAPL', () => {

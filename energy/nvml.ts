@@ -43,6 +43,10 @@ interface GpuState extends NvmlGpu {
   lastMw: number | null;
   /** Integrated µJ (power mode). */
   integratedUj: bigint;
+  /** Counter mode: last raw driver reading (µJ), the monotonic sum, and restarts seen. */
+  lastRawUj: bigint | null;
+  counterUj: bigint;
+  restarts: number;
 }
 
 const orNull = <T>(f: () => T): T | null => {
@@ -70,13 +74,33 @@ export class NvmlMeter implements Meter {
     return this.gpus.map((g) => ({ meter: this.name, zone: g.zone, source: 'nvml', role: 'total' }));
   }
 
+  /** Energy-counter restarts (driver reloads) seen per GPU zone. */
+  restarts(): Record<string, number> {
+    return Object.fromEntries(this.gpus.map((g) => [g.zone, g.restarts]));
+  }
+
   devices(): NvmlGpu[] {
     return this.gpus.map(({ index, zone, name, uuid, energyFrom }) => ({ index, zone, name, uuid, energyFrom }));
   }
 
   read(): ZoneSample[] {
     return this.gpus.map((g) => {
-      if (g.energyFrom === 'counter') return { zone: g.zone, uj: this.lib.totalEnergyMj(g.device) * 1000n };
+      if (g.energyFrom === 'counter') {
+        // The driver counts mJ "since the driver was last reloaded" (NVML reference,
+        // nvmlDeviceGetTotalEnergyConsumption): a reading below the last one is a reload, the
+        // counter restarted at 0. As with a RAPL wrap the window is split there: energy up to the
+        // last reading before, plus the new reading after (what was used between that reading and
+        // the reload cannot be seen), so a window never gets negative joules.
+        const raw = this.lib.totalEnergyMj(g.device) * 1000n;
+        if (g.lastRawUj === null) g.counterUj = raw;
+        else if (raw >= g.lastRawUj) g.counterUj += raw - g.lastRawUj;
+        else {
+          g.restarts += 1;
+          g.counterUj += raw;
+        }
+        g.lastRawUj = raw;
+        return { zone: g.zone, uj: g.counterUj };
+      }
       const mw = this.lib.powerMw(g.device);
       const t = this.now();
       if (g.lastT !== null && g.lastMw !== null && t > g.lastT) {
@@ -126,9 +150,9 @@ const FIX_DRIVER = 'install the NVIDIA driver (it ships libnvidia-ml.so.1) on ho
 /** Opens the NVML meter, or says why there is none (no library is a state, not an error). */
 export function openNvmlMeter(opts: NvmlOptions = {}): MeterProbe {
   const library = opts.library ?? DEFAULT_NVML_LIBRARY;
-  const refuse = (reason: string, fix = FIX_DRIVER): MeterProbe => ({ ok: false, meter: 'nvml', source: 'nvml', reason, fix });
+  const refuse = (reason: string, fix = FIX_DRIVER, state: 'absent' | 'unusable' = 'unusable'): MeterProbe => ({ ok: false, meter: 'nvml', source: 'nvml', reason, fix, state });
   const loaded = loadNvml(library);
-  if (!loaded.ok) return refuse(`no NVIDIA driver library: ${library} could not be loaded (${loaded.reason})`);
+  if (!loaded.ok) return refuse(`no NVIDIA driver library: ${library} could not be loaded (${loaded.reason})`, FIX_DRIVER, loaded.missing ? 'absent' : 'unusable');
   const lib = loaded.lib;
   try {
     lib.init();
@@ -155,7 +179,7 @@ export function openNvmlMeter(opts: NvmlOptions = {}): MeterProbe {
         skipped.push(`GPU ${index} (${name}) reports neither energy nor power`);
         continue;
       }
-      gpus.push({ index, zone: `gpu${index}`, name, uuid, energyFrom, device, lastT: null, lastMw: null, integratedUj: 0n });
+      gpus.push({ index, zone: `gpu${index}`, name, uuid, energyFrom, device, lastT: null, lastMw: null, integratedUj: 0n, lastRawUj: null, counterUj: 0n, restarts: 0 });
     }
   } catch (err) {
     orNull(() => lib.shutdown());
@@ -163,7 +187,9 @@ export function openNvmlMeter(opts: NvmlOptions = {}): MeterProbe {
   }
   if (gpus.length === 0) {
     orNull(() => lib.shutdown());
-    return refuse(skipped.length ? `no NVIDIA GPU with an energy or power reading: ${skipped.join('; ')}` : 'NVML found no NVIDIA GPU', 'nothing to do on a host without an NVIDIA GPU');
+    return skipped.length
+      ? refuse(`no NVIDIA GPU with an energy or power reading: ${skipped.join('; ')}`, 'nothing ffwatt can measure on these GPUs')
+      : refuse('NVML found no NVIDIA GPU', 'nothing to do on a host without an NVIDIA GPU', 'absent');
   }
   const meter = new NvmlMeter(lib, gpus, opts.now ?? (() => process.hrtime.bigint()), skipped);
   meter.read(); // first reading: power integration starts here

@@ -12,8 +12,8 @@ export interface OpenMetersOptions {
   procRoot?: string;
   /** NVML library to load (default libnvidia-ml.so.1); null: do not try NVML. */
   nvmlLibrary?: string | null;
-  /** W per busy core for the estimate (default DEFAULT_WATTS_PER_CORE). */
-  wattsPerCore?: number;
+  /** W per busy logical CPU for the estimate (default: defaultWattsPerLogicalCpu(), from threads per core). */
+  wattsPerLogicalCpu?: number;
   /** Environment to read FFWATT_SYSFS from (default process.env). */
   env?: NodeJS.ProcessEnv;
   /** File access for sysfs (tests inject permission failures). */
@@ -37,7 +37,7 @@ export function openMeters(opts: OpenMetersOptions = {}): { meters: Meter[]; ref
   };
   const haveRapl = take(openRaplMeter({ sysfsRoot, reader: opts.sysfsReader }));
   if (opts.nvmlLibrary !== null) take(openNvmlMeter({ library: opts.nvmlLibrary ?? DEFAULT_NVML_LIBRARY }));
-  if (!haveRapl) take(openEstimateMeter({ procRoot: opts.procRoot, wattsPerCore: opts.wattsPerCore }));
+  if (!haveRapl) take(openEstimateMeter({ procRoot: opts.procRoot, sysfsRoot, wattsPerLogicalCpu: opts.wattsPerLogicalCpu }));
   return { meters, refused };
 }
 

@@ -6,7 +6,7 @@ import { openMeters, samplingHz, type MeterRefusal } from './open.ts';
 import type { Meter } from './meter.ts';
 import { NvmlMeter } from './nvml.ts';
 import { readPreflight, type Preflight } from './preflight.ts';
-import { RaplMeter } from './rapl.ts';
+import { RaplMeter, TOPOLOGY_SUSPECT_FLAG, TOPOLOGY_SUSPECT_MARGIN } from './rapl.ts';
 import { Sampler } from './sampler.ts';
 import { joulesFromUj } from './units.ts';
 
@@ -33,6 +33,8 @@ export interface EnergyProbeOptions {
 interface ProbeZone {
   zone: string;
   role: string;
+  /** Why the zone has its role where that is not obvious (mirror, second interface, psys). */
+  note?: string;
   source: EnergySource;
   readable: boolean;
   wrapRangeJ: number | null;
@@ -44,7 +46,19 @@ export interface EnergyProbeReport {
   sysfs: string;
   meters: Array<{ meter: string; source: EnergySource; detail: string; zones: ProbeZone[]; notes: string[] }>;
   refused: MeterRefusal[];
-  reading: { seconds: number; totalW: number | null; source: EnergySource | 'mixed' | null; errors: Array<{ meter: string; last: string }> };
+  reading: {
+    seconds: number;
+    /** Machine total: the sum of the `total` zones (packages, their dram, GPUs, or the estimate). */
+    totalW: number | null;
+    source: EnergySource | 'mixed' | null;
+    /** Sum of the RAPL platform zones (psys, psys-N); null without one. */
+    platformW: number | null;
+    /** RAPL part of the total (packages + dram), compared with platformW. */
+    raplTotalW: number | null;
+    /** `topology-suspect` when raplTotalW is above platformW by more than 5 %. */
+    flags: string[];
+    errors: Array<{ meter: string; last: string }>;
+  };
   recommendedHz: number;
   preflight: Preflight;
 }
@@ -52,17 +66,21 @@ export interface EnergyProbeReport {
 function describeMeter(m: Meter): { detail: string; notes: string[] } {
   if (m instanceof EstimateMeter) {
     return {
-      detail: `ESTIMATE, not a measurement: machine-wide busy CPU time from ${m.procRoot}/stat × ${m.wattsPerCore} W per busy core; idle power is not modelled. Every figure from it is labelled source=estimate.`,
+      detail: `ESTIMATE, not a measurement: machine-wide busy CPU time from ${m.procRoot}/stat × ${m.wattsPerLogicalCpu} W per busy logical CPU (${m.wattsOrigin}); idle power is not modelled. Every figure from it is labelled source=estimate.`,
       notes: [],
     };
   }
   if (m instanceof RaplMeter) {
-    const sockets = new Set(m.details().map((z) => z.socket).filter((s) => s !== null));
-    return { detail: `RAPL energy counters (powercap), ${sockets.size || 'no'} package socket(s); nested zones are components, never added; psys is reported apart.`, notes: [] };
+    const sockets = new Set(m.details().filter((z) => z.role === 'total' && z.parentId === null).map((z) => z.socket).filter((s) => s !== null));
+    return {
+      detail: `RAPL energy counters (powercap), ${sockets.size || 'no'} package socket(s); machine total = packages + their dram; core/uncore are components, never added; psys is reported apart.`,
+      notes: m.topologyNotes,
+    };
   }
   if (m instanceof NvmlMeter) {
     const d = m.devices().map((g) => `${g.zone} ${g.name} (${g.energyFrom === 'counter' ? 'energy counter' : 'integrated power readings'})`);
-    return { detail: `NVIDIA GPUs through NVML: ${d.join(', ')}`, notes: m.notes };
+    const restarts = Object.entries(m.restarts()).filter(([, n]) => n > 0).map(([z, n]) => `${z}: energy counter restarted ${n}× (driver reload); the window was split there`);
+    return { detail: `NVIDIA GPUs through NVML: ${d.join(', ')}`, notes: [...m.notes, ...restarts] };
   }
   return { detail: m.name, notes: [] };
 }
@@ -96,6 +114,7 @@ export async function buildEnergyProbeReport(opts: EnergyProbeOptions = {}): Pro
             return {
               zone: z.zone,
               role: z.role,
+              ...(z.note ? { note: z.note } : {}),
               source: z.source,
               readable: got !== undefined,
               wrapRangeJ: range ? joulesFromUj(range) : null,
@@ -108,18 +127,25 @@ export async function buildEnergyProbeReport(opts: EnergyProbeOptions = {}): Pro
       refused,
       reading: {
         seconds: w.seconds,
-        totalW: w.zones.some((z) => z.role === 'total') ? w.zones.filter((z) => z.role === 'total').reduce((s, z) => s + z.avgW, 0) : null,
+        totalW: sumW(w.zones.filter((z) => z.role === 'total')),
         source: w.zones.some((z) => z.role === 'total') ? combinedSource(w.zones.map((z) => ({ source: z.source, role: z.role, weight: z.joules }))) : null,
+        platformW: sumW(w.zones.filter((z) => z.role === 'platform')),
+        raplTotalW: sumW(w.zones.filter((z) => z.role === 'total' && z.source === 'rapl')),
+        flags: [],
         errors: sampler.errors().map(({ meter, last }) => ({ meter, last })),
       },
       recommendedHz: samplingHz(meters),
       preflight: readPreflight({ sysfsRoot: sysfs }),
     };
+    const { platformW, raplTotalW } = report.reading;
+    if (platformW !== null && raplTotalW !== null && raplTotalW > platformW * (1 + TOPOLOGY_SUSPECT_MARGIN)) report.reading.flags.push(TOPOLOGY_SUSPECT_FLAG);
     return report;
   } finally {
     for (const m of meters) m.close();
   }
 }
+
+const sumW = (zones: Array<{ avgW: number }>) => (zones.length > 0 ? zones.reduce((s, z) => s + z.avgW, 0) : null);
 
 const KIND: Record<string, string> = { rapl: 'RAPL (CPU energy counters)', nvml: 'NVML (NVIDIA GPUs)', estimate: 'Estimate (CPU time model)' };
 const fmt = (n: number, digits = 2) => n.toFixed(digits);
@@ -131,7 +157,7 @@ export function renderEnergyProbe(r: EnergyProbeReport): string {
     for (const n of m.notes) lines.push(`    note: ${n}`);
   }
   for (const x of r.refused) {
-    lines.push(`  ${KIND[x.meter] ?? x.meter}: not available. ${x.reason}.`);
+    lines.push(`  ${KIND[x.meter] ?? x.meter}: ${x.state === 'absent' ? 'ABSENT (this machine does not have it)' : 'UNUSABLE (present, cannot be read)'}. ${x.reason}.`);
     if (x.fix) lines.push(`    fix: ${x.fix}`);
   }
   const measured = r.meters.filter((m) => m.source !== 'estimate');
@@ -148,9 +174,20 @@ export function renderEnergyProbe(r: EnergyProbeReport): string {
         const reading = z.readable ? `${fmt(z.joules!, 3)} J, ${fmt(z.avgW!)} W average` : 'NOT READABLE';
         const wrap = z.wrapRangeJ !== null ? `wraps every ${fmt(z.wrapRangeJ, 0)} J` : 'does not wrap';
         lines.push(`  ${m.meter}/${z.zone}: ${z.role}, source ${z.source}, ${wrap}; ${reading}`);
+        if (z.note) lines.push(`    (${z.note})`);
       }
     }
-    if (r.reading.totalW !== null) lines.push(`  total (sum of total zones): ${fmt(r.reading.totalW)} W, source ${r.reading.source}`);
+    if (r.reading.totalW !== null) lines.push(`  machine total (sum of total zones): ${fmt(r.reading.totalW)} W, source ${r.reading.source}`);
+    if (r.reading.platformW !== null) {
+      const vs =
+        r.reading.raplTotalW === null || r.reading.platformW <= 0
+          ? ''
+          : `; RAPL total ${fmt(r.reading.raplTotalW)} W is ${fmt((r.reading.raplTotalW / r.reading.platformW) * 100, 1)} % of it`;
+      lines.push(`  platform (psys): ${fmt(r.reading.platformW)} W${vs}`);
+    }
+    if (r.reading.flags.includes(TOPOLOGY_SUSPECT_FLAG)) {
+      lines.push(`  ${TOPOLOGY_SUSPECT_FLAG}: the RAPL total is more than ${TOPOLOGY_SUSPECT_MARGIN * 100} % above the platform zone, which covers it: zones are likely counted wrong here (runs get this flag)`);
+    }
     for (const e of r.reading.errors) lines.push(`  read error from ${e.meter}: ${e.last}`);
     lines.push(`  sampling: ${fmt(r.recommendedHz, 1)} Hz is enough for at least 4 reads per counter wrap`);
   }

@@ -1,7 +1,8 @@
 import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
 import { copyPowercapFixture, type PowercapFixture, type PowercapFixtureName } from '../test/fixtures/powercap/fixture.ts';
-import { discoverRaplZones, nodeSysfsReader, openRaplMeter, RaplMeter, type SysfsReader } from './rapl.ts';
+import { LAYOUTS } from '../test/fixtures/powercap/layouts.ts';
+import { discoverRaplZones, nodeSysfsReader, openRaplMeter, RaplMeter, TOPOLOGY_SUSPECT_FLAG, type SysfsReader } from './rapl.ts';
 import { Sampler } from './sampler.ts';
 import { computeRunEnergy } from './run-energy.ts';
 
@@ -24,26 +25,26 @@ function openOk(sysfsRoot: string, extra: { reader?: SysfsReader; now?: () => bi
 const roles = (m: RaplMeter) => Object.fromEntries(m.zones().map((z) => [z.zone, z.role]));
 
 describe('RAPL zone discovery', () => {
-  it('walks the real symlinked layout: package total, core/uncore/nested dram components, psys platform', () => {
+  it('walks the real symlinked layout: package and its nested dram are totals, core/uncore components, psys platform', () => {
     const f = fixture('intel-laptop');
     const m = openOk(f.sysfs);
     expect(roles(m)).toEqual({
       'package-0': 'total',
       'package-0/core': 'component',
       'package-0/uncore': 'component',
-      'package-0/dram': 'component',
+      'package-0/dram': 'total',
       psys: 'platform',
     });
     const d = m.details().find((z) => z.id === 'intel-rapl:0:2')!;
-    expect(d).toMatchObject({ name: 'dram', parentId: 'intel-rapl:0', socket: 0, maxRangeUj: 65712999613n });
+    expect(d).toMatchObject({ name: 'dram', parentId: 'intel-rapl:0', socket: 0, maxRangeUj: 65712999613n, iface: 'msr' });
     // the counter is the hardware counter until it wraps
     expect(m.read().find((s) => s.zone === 'package-0')!.uj).toBe(73214556123n);
   });
 
-  it('handles two sockets in a flat tree, each package a total with its own dram component', () => {
+  it('handles two sockets in a flat tree, each package a total with its own dram, also a total', () => {
     const f = fixture('intel-2socket');
     const m = openOk(f.sysfs);
-    expect(roles(m)).toEqual({ 'package-0': 'total', 'package-0/dram': 'component', 'package-1': 'total', 'package-1/dram': 'component' });
+    expect(roles(m)).toEqual({ 'package-0': 'total', 'package-0/dram': 'total', 'package-1': 'total', 'package-1/dram': 'total' });
     expect(m.details().map((z) => z.socket)).toEqual([0, 0, 1, 1]);
   });
 
@@ -52,11 +53,6 @@ describe('RAPL zone discovery', () => {
     const m = openOk(f.sysfs);
     expect(roles(m)).toEqual({ 'package-0': 'total', 'package-0/core': 'component', 'package-1': 'total', 'package-1/core': 'component' });
     expect(m.zones()[0].maxRangeUj).toBe(65532610987n);
-  });
-
-  it('adds a top-level dram sibling to the total, keeps psys apart', () => {
-    const f = fixture('dram-sibling');
-    expect(roles(openOk(f.sysfs))).toEqual({ 'package-0': 'total', 'package-0/core': 'component', dram: 'total', psys: 'platform' });
   });
 
   it('refuses a tree where a zone lacks max_energy_range_uj, naming the file', () => {
@@ -153,7 +149,7 @@ describe('RAPL counters', () => {
   });
 
   it('feeds the sampler: a job window across a wrap has the energy put in, per zone and in total', () => {
-    const f = fixture('dram-sibling');
+    const f = fixture('xeon-2socket-psys');
     let t = 0n;
     f.setRange('intel-rapl:0', 30_000_000n);
     f.setEnergy('intel-rapl:0', 29_000_000n);
@@ -163,18 +159,135 @@ describe('RAPL counters', () => {
     const a = s.mark();
     for (let i = 0; i < 10; i++) {
       t += 100_000_000n;
-      f.run({ 'intel-rapl:0': 40, 'intel-rapl:0:0': 25, 'intel-rapl:1': 5, 'intel-rapl:2': 60 }, 0.1);
+      f.run({ 'intel-rapl:0': 40, 'intel-rapl:0:0': 5, 'intel-rapl:1': 90, 'intel-rapl:2': 30, 'intel-rapl:2:0': 4, 'intel-rapl:3': 20 }, 0.1);
       s.tick();
     }
     const w = s.window(a, s.mark());
     const j = Object.fromEntries(w.zones.map((z) => [z.zone, z.joules]));
-    expect(j).toEqual({ 'package-0': 40, 'package-0/core': 25, dram: 5, psys: 60 });
+    expect(j).toEqual({ 'package-0': 40, 'package-0/dram': 5, psys: 90, 'package-1': 30, 'package-1/dram': 4, 'psys-1': 20 });
     const e = computeRunEnergy(w, null, { mediaSeconds: 60, frames: 1800, megapixels: 1800 * 0.0768 });
-    expect(e.grossJ).toBe(45); // package + sibling dram; not core, not psys
-    expect(e.jPerEncodedMinute).toBe(45);
+    expect(e.grossJ).toBe(79); // packages + their dram; not psys, psys-1
+    expect(e.platformJ).toBe(110);
+    expect(e.flags).toEqual([]);
+    expect(e.jPerEncodedMinute).toBe(79);
     expect(e.source).toBe('rapl');
-    expect(e.peakW).toBeCloseTo(45, 6);
+    expect(e.peakW).toBeCloseTo(79, 6);
     expect(m.wraps()['package-0']).toBe(2); // 29 J + 40 J over a 30 J range
+  });
+});
+
+/** One second at the layout's powers, on an injected clock: the window's figures are exact. */
+function oneSecond(f: PowercapFixture, watts: Record<string, number>, extra: { reader?: SysfsReader } = {}) {
+  let t = 0n;
+  const now = () => t;
+  const m = openOk(f.sysfs, { now, ...extra });
+  const s = new Sampler([m], { now });
+  const a = s.mark();
+  for (let i = 0; i < 10; i++) {
+    t += 100_000_000n;
+    f.run(watts, 0.1);
+    s.tick();
+  }
+  const w = s.window(a, s.mark());
+  return { m, w, e: computeRunEnergy(w, null, { mediaSeconds: 60, frames: 1800, megapixels: 100 }) };
+}
+
+describe('RAPL topologies, by the kernel rules', () => {
+  for (const L of LAYOUTS) {
+    it(`${L.fixture}: ${L.what} → ${L.totalW} W`, () => {
+      const f = fixture(L.fixture);
+      const { m, w, e } = oneSecond(f, L.watts);
+      expect(roles(m)).toEqual(L.roles);
+      expect(w.seconds).toBe(1);
+      expect(e.grossJ).toBeCloseTo(L.totalW, 9);
+      expect(e.avgW).toBeCloseTo(L.totalW, 9);
+      if (L.wrongW !== undefined) expect(Math.abs(e.avgW - L.wrongW)).toBeGreaterThan(0.5);
+      if (L.platformW === null) expect(e.platformJ).toBeNull();
+      else expect(e.platformJ).toBeCloseTo(L.platformW, 9);
+      expect(e.flags).toEqual([]);
+    });
+  }
+
+  it('names the kernel ids and the interface of each zone, numeric id order (intel-rapl:10 after :9)', () => {
+    const f = fixture('laptop-psys-mmio');
+    const m = openOk(f.sysfs);
+    expect(m.details().map((z) => [z.id, z.iface, z.zone])).toEqual([
+      ['intel-rapl:0', 'msr', 'package-0'],
+      ['intel-rapl:0:0', 'msr', 'package-0/core'],
+      ['intel-rapl:0:1', 'msr', 'package-0/uncore'],
+      ['intel-rapl:1', 'msr', 'psys'],
+      ['intel-rapl-mmio:0', 'mmio', 'mmio:package-0'],
+    ]);
+    expect(m.zones().find((z) => z.zone === 'mmio:package-0')!.note).toMatch(/second view \(MMIO interface\)/);
+  });
+
+  it('counts mirrored per-die package counters once, and names the dedup', () => {
+    const f = fixture('amd-1socket-2die-mirror');
+    const m = openOk(f.sysfs);
+    expect(m.details().find((z) => z.id === 'intel-rapl:1')).toMatchObject({ role: 'component', mirrorOf: 'intel-rapl:0' });
+    expect(m.topologyNotes).toEqual([
+      'package-0-die-0 (intel-rapl:0), package-0-die-1 (intel-rapl:1) read one counter (identical raw energy_uj in 5 reads): counted once, as package-0-die-0',
+    ]);
+  });
+
+  it('a pass in which the counter moved proves nothing: skipped, the mirror is still found', () => {
+    const f = fixture('amd-1socket-2die-mirror');
+    let reads = 0;
+    const racing: SysfsReader = {
+      ...nodeSysfsReader,
+      readFile: (p) => {
+        // the hardware updates during the first mirror pass (read 0 is discovery's): die-1 and the
+        // re-read of die-0 see the new value, die-0's first read the old one
+        if (p.endsWith('intel-rapl:1/energy_uj') && reads++ === 1) {
+          f.advance('intel-rapl:0', 15n);
+          f.advance('intel-rapl:1', 15n);
+        }
+        return nodeSysfsReader.readFile(p);
+      },
+    };
+    const p = openRaplMeter({ sysfsRoot: f.sysfs, reader: racing });
+    expect(reads).toBeGreaterThan(2);
+    expect(p.ok && (p.meter as RaplMeter).details()[2]).toMatchObject({ id: 'intel-rapl:1', mirrorOf: 'intel-rapl:0' });
+  });
+
+  it('per-die counters that differ (Intel CLX-AP) are both added', () => {
+    const f = fixture('amd-1socket-2die-mirror');
+    f.setEnergy('intel-rapl:1', 11_000_000_000n);
+    const { m, e } = oneSecond(f, { 'intel-rapl:0': 60, 'intel-rapl:1': 55 });
+    expect(m.topologyNotes).toEqual([]);
+    expect(roles(m)['package-0-die-1']).toBe('total');
+    expect(e.grossJ).toBeCloseTo(115, 9);
+  });
+
+  it('distinct sockets with equal power, even identical raw counters, are never merged', () => {
+    const f = fixture('xeon-2socket-psys');
+    f.setEnergy('intel-rapl:2', f.energy('intel-rapl:0'));
+    const { m, e } = oneSecond(f, { 'intel-rapl:0': 50, 'intel-rapl:2': 50 });
+    expect(m.topologyNotes).toEqual([]);
+    expect(e.grossJ).toBeCloseTo(100, 9);
+  });
+
+  it('a RAPL total more than 5 % above the platform zone flags the run topology-suspect', () => {
+    const f = fixture('laptop-psys-mmio');
+    expect(oneSecond(f, { 'intel-rapl:0': 12, 'intel-rapl-mmio:0': 12, 'intel-rapl:1': 11.5 }).e.flags).toEqual([]); // 12 ≤ 11.5 × 1.05
+    const g = fixture('laptop-psys-mmio');
+    const { e } = oneSecond(g, { 'intel-rapl:0': 12, 'intel-rapl-mmio:0': 12, 'intel-rapl:1': 10 });
+    expect(e.flags).toEqual([TOPOLOGY_SUSPECT_FLAG]);
+    expect(TOPOLOGY_SUSPECT_FLAG).toBe('topology-suspect');
+    expect(e.grossJ).toBeCloseTo(12, 9);
+  });
+
+  it('a top-level zone the kernel never registers (a bare dram) is not added', () => {
+    const f = fixture('intel-2socket');
+    // rename the nested dram of socket 1 into a made-up top-level zone
+    const p = openOk(f.sysfs);
+    expect(roles(p)['package-1/dram']).toBe('total');
+    const found = discoverRaplZones(f.sysfs, {
+      ...nodeSysfsReader,
+      readdir: (d) => nodeSysfsReader.readdir(d).map((x) => (x === 'intel-rapl:1:0' ? 'intel-rapl:7' : x)),
+      readFile: (q) => nodeSysfsReader.readFile(q.replace('intel-rapl:7', 'intel-rapl:1:0')),
+    });
+    expect(found.zones.find((z) => z.id === 'intel-rapl:7')).toMatchObject({ zone: 'dram', role: 'component', note: expect.stringMatching(/not one the kernel's RAPL driver registers/) });
   });
 });
 

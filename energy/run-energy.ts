@@ -1,13 +1,14 @@
 import { RunError } from '../core/errors.ts';
 import type { RunEnergy, ZoneEnergy } from '../core/types.ts';
 import { combinedSource, type IdleBaseline } from './idle.ts';
+import { TOPOLOGY_SUSPECT_FLAG, TOPOLOGY_SUSPECT_MARGIN } from './rapl.ts';
 import type { WindowEnergy } from './sampler.ts';
 
 export interface MediaAmount {
   /** Output media seconds encoded in the window, all streams together. */
   mediaSeconds: number;
   frames: number;
-  /** Output megapixels (width × height × frames / 1e6), all streams together. */
+  /** Megapixels of the main output only (its width × height × frames / 1e6): J per megapixel counts that output. */
   megapixels: number;
 }
 
@@ -15,10 +16,11 @@ const perUnit = (joules: number | null, amount: number) => (joules !== null && a
 
 /**
  * Energy of one job from its window and the idle baseline:
- * - gross J = sum of the `total` zones (RAPL packages, sibling dram, GPUs, or the estimate);
- *   `component` zones (inside a package) and `platform` (psys) are reported, never added;
+ * - gross J = sum of the `total` zones (RAPL packages and their dram, GPUs, or the estimate);
+ *   `component` zones (inside or repeating a package) and `platform` (psys) are reported, never added;
+ * - where a platform zone exists, a RAPL total above it by more than 5 % flags `topology-suspect`;
  * - net J per zone = gross J − idle W × window seconds (may be slightly negative from noise: not clamped);
- * - J per encoded minute = J / (media seconds / 60), J/frame, J/megapixel.
+ * - J per encoded minute = J / (media seconds / 60), J/frame, J/megapixel (main output's megapixels).
  * Throws RunError when the window holds no `total` zone (no meter: no figure, never 0 J).
  */
 export function computeRunEnergy(window: WindowEnergy, idle: IdleBaseline | null, media: MediaAmount): RunEnergy {
@@ -49,6 +51,11 @@ export function computeRunEnergy(window: WindowEnergy, idle: IdleBaseline | null
     throw new RunError(`no energy figure: the window holds no total zone${missing ? ` (${missing})` : ''}`);
   }
   const grossJ = totals.reduce((s, z) => s + z.grossJ, 0);
+  const platform = zones.filter((z) => z.role === 'platform');
+  const platformJ = platform.length > 0 ? platform.reduce((s, z) => s + z.grossJ, 0) : null;
+  const raplTotalJ = totals.filter((z) => z.source === 'rapl').reduce((s, z) => s + z.grossJ, 0);
+  // psys covers the packages and DRAM: a RAPL total clearly above it means zones were counted wrong.
+  const flags = platformJ !== null && raplTotalJ > platformJ * (1 + TOPOLOGY_SUSPECT_MARGIN) ? [TOPOLOGY_SUSPECT_FLAG] : [];
   const idleW = totals.every((z) => z.idleW !== null) ? totals.reduce((s, z) => s + (z.idleW as number), 0) : null;
   const netJ = idleW === null ? null : grossJ - idleW * seconds;
   return {
@@ -64,5 +71,7 @@ export function computeRunEnergy(window: WindowEnergy, idle: IdleBaseline | null
     netJPerEncodedMinute: perUnit(netJ, media.mediaSeconds / 60),
     jPerFrame: perUnit(grossJ, media.frames),
     jPerMegapixel: perUnit(grossJ, media.megapixels),
+    platformJ,
+    flags,
   };
 }

@@ -3,7 +3,7 @@ import { join, resolve } from 'node:path';
 import type { CampaignPlan, FfwattEvent } from '../core/types.ts';
 import { InputError, RunError } from '../core/errors.ts';
 import type { Logger } from '../core/log.ts';
-import { estimateWattsPerCore, openMeters, Sampler } from '../energy/index.ts';
+import { estimateWattsPerLogicalCpu, openMeters, Sampler, samplingHz } from '../energy/index.ts';
 import { detectEncoders, type EncoderReport } from '../media/encoders.ts';
 import { startRtmpServer, type RtmpServer } from '../media/rtmp.ts';
 import { JobQueue } from '../master/queue.ts';
@@ -27,7 +27,7 @@ export interface LocalRunOptions {
   vmafModel?: string | null;
   sysfsRoot?: string;
   nvmlLibrary?: string | null;
-  wattsPerCore?: number;
+  wattsPerLogicalCpu?: number;
   samplerHz?: number;
   progress?: boolean;
   signal?: AbortSignal;
@@ -80,12 +80,13 @@ export async function runLocalCampaign(o: LocalRunOptions): Promise<LocalRunResu
 
   // Before the meters: reading GPU facts starts and stops NVML, which the NVML meter then keeps open.
   const machine = await readMachineFacts({ nvmlLibrary: o.nvmlLibrary });
-  const { meters, refused } = openMeters({ sysfsRoot: o.sysfsRoot, nvmlLibrary: o.nvmlLibrary, wattsPerCore: o.wattsPerCore });
+  const { meters, refused } = openMeters({ sysfsRoot: o.sysfsRoot, nvmlLibrary: o.nvmlLibrary, wattsPerLogicalCpu: o.wattsPerLogicalCpu });
   for (const r of refused) o.log.info(`meter ${r.meter}: not used — ${r.reason}${r.fix ? ` (fix: ${r.fix})` : ''}`);
   if (meters.every((m) => m.source === 'estimate')) {
     o.log.warn('no energy counters (RAPL/NVML) on this machine: every energy figure is an ESTIMATE from CPU time, labelled source=estimate');
   }
-  const sampler = new Sampler(meters, { hz: o.samplerHz });
+  const sampler = new Sampler(meters, { hz: samplingHz(meters, o.samplerHz) }); // raised where a counter wraps sooner
+  o.log.info(`energy sampling at ${sampler.hz} Hz`);
   sampler.start();
 
   const store = Store.open(dbPath);
@@ -123,7 +124,7 @@ export async function runLocalCampaign(o: LocalRunOptions): Promise<LocalRunResu
     sampler,
     encoders,
     host,
-    estimateWattsPerCore: estimateWattsPerCore(meters),
+    estimateWattsPerCore: estimateWattsPerLogicalCpu(meters),
     workDir,
     log: o.log,
     onEvent: emit,

@@ -3,6 +3,7 @@ import { delimiter, join, resolve } from 'node:path';
 import { hostname } from 'node:os';
 import { InputError } from '../core/errors.ts';
 import { PLACEMENTS, type Placement } from '../core/types.ts';
+import { rejectOldWattsFlag, WATTS_FLAG } from '../energy/estimate.ts';
 import type { Logger } from '../core/log.ts';
 import { loadMatrix } from './matrix/index.ts';
 import { checkPlanRunnable, localNodeId, runLocalCampaign } from './local.ts';
@@ -25,6 +26,8 @@ export interface RunCommandOptions {
   ffmpeg?: string;
   sysfs?: string;
   nvmlLibrary?: string;
+  wattsPerLogicalCpu?: string;
+  /** The old flag: refused with a message naming --watts-per-logical-cpu. */
   wattsPerCore?: string;
   samplerHz?: string;
   report?: boolean;
@@ -89,6 +92,7 @@ export function resolvePathFlags(o: RunCommandOptions, env: NodeJS.ProcessEnv = 
 export async function runCommand(opts: RunCommandOptions, log: Logger, signal?: AbortSignal): Promise<number> {
   const o = resolvePathFlags(opts);
   const placement = placementFlag(o.placement);
+  rejectOldWattsFlag(o.wattsPerCore);
   const matrixPath = resolve(o.matrix ?? DEFAULT_MATRIX);
   const loaded = await loadMatrix(matrixPath, { seed: o.seed === undefined ? undefined : Number(o.seed) });
   const plan = placement ? { ...loaded, placement } : loaded;
@@ -117,7 +121,7 @@ export async function runCommand(opts: RunCommandOptions, log: Logger, signal?: 
     vmafModel: o.vmafModel ?? null,
     sysfsRoot: o.sysfs,
     nvmlLibrary: o.nvmlLibrary,
-    wattsPerCore: positiveNumber(o.wattsPerCore, '--watts-per-core'),
+    wattsPerLogicalCpu: positiveNumber(o.wattsPerLogicalCpu, WATTS_FLAG),
     samplerHz: positiveNumber(o.samplerHz, '--sampler-hz'),
     progress: !o.json,
     signal,

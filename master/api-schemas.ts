@@ -13,7 +13,7 @@ export const NodeRegistrationSchema = z
     hostname: z.string().min(1).max(255),
     hardware: z.record(z.unknown()).default({}),
     encoders: z.record(z.string()),
-    meters: z.array(z.object({ meter: z.string(), source, ok: z.boolean(), reason: z.string().optional() }).strict()).default([]),
+    meters: z.array(z.object({ meter: z.string(), source, ok: z.boolean(), reason: z.string().optional(), state: z.enum(['in-use', 'absent', 'unusable']).optional() }).strict()).default([]),
     labels: z.array(z.string().max(100)).max(50).default([]),
     hardwareClass: z.string().max(200).regex(/^[a-z0-9-]+$/, 'lower-case letters, digits and - only').optional(),
   })
@@ -84,6 +84,8 @@ const energy = z
     jPerMegapixel: nnum.nullable(),
     baseline: idleBaselineInfo.nullable().optional(),
     netExplanation: z.string().max(10_000).nullable().optional(),
+    platformJ: nnum.nullable().optional(),
+    flags: z.array(z.string().max(100)).max(20).optional(),
   })
   .strict();
 
