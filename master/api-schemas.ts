@@ -18,6 +18,7 @@ export const NodeRegistrationSchema = z
   })
   .strict();
 
+export const HeartbeatSchema = z.object({ claimsPaused: z.string().max(1000).nullable().optional() }).strict();
 export const ClaimSchema = z.object({ nodeId: z.string().min(1) }).strict();
 const leaseId = z.string().min(1).max(100);
 export const LeaseSchema = z.object({ nodeId: z.string().min(1), attempt: z.number().int().positive(), leaseId }).strict();

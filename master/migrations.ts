@@ -157,6 +157,7 @@ CREATE INDEX job_claim_order ON job (state, CASE queue_class WHEN 'live' THEN 0 
 ALTER TABLE job ADD COLUMN lease_id TEXT;
 ALTER TABLE job ADD COLUMN lease_started_at INTEGER;
 ALTER TABLE run ADD COLUMN lease_id TEXT;
+ALTER TABLE node ADD COLUMN claims_paused TEXT; -- why the agent claims nothing now (e.g. low disk), from its heartbeat
 `,
   },
 ];

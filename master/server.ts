@@ -10,6 +10,7 @@ import { authenticate, bearer, certificateNames, hashToken, newNodeToken, type P
 import {
   CampaignSubmitSchema,
   ClaimSchema,
+  HeartbeatSchema,
   LeaseSchema,
   NodeRegistrationSchema,
   ResultSchema,
@@ -190,7 +191,9 @@ export function buildMasterApp(o: MasterOptions): FastifyInstance {
 
   app.post<{ Params: { id: string } }>(`${api}/nodes/:id/heartbeat`, async (req) => {
     actsFor(principal(req), req.params.id);
+    const body = parseBody(HeartbeatSchema, req.body);
     if (!queue.heartbeat(req.params.id)) throw new HttpError(404, `unknown node ${req.params.id}: register first`);
+    if (body.claimsPaused !== undefined) store.setNodeClaimsPaused(req.params.id, body.claimsPaused);
     return { ok: true };
   });
 

@@ -409,17 +409,22 @@ export class Store {
       .run(n.id, n.hostname, json(n.hardware), json(n.encoders), json(n.meters), json(n.labels), tokenHash, now, now);
   }
 
-  getNode(id: string): (NodeInfo & { tokenHash: string | null }) | null {
+  getNode(id: string): (NodeInfo & { tokenHash: string | null; claimsPaused: string | null }) | null {
     const r = this.db.prepare('SELECT * FROM node WHERE id = ?').get(id) as Record<string, unknown> | undefined;
     return r ? rowToNode(r) : null;
   }
 
-  listNodes(): Array<NodeInfo & { tokenHash: string | null }> {
+  listNodes(): Array<NodeInfo & { tokenHash: string | null; claimsPaused: string | null }> {
     return (this.db.prepare('SELECT * FROM node ORDER BY id').all() as Array<Record<string, unknown>>).map(rowToNode);
   }
 
   setNodeHeartbeat(id: string, now: number): boolean {
     return this.db.prepare("UPDATE node SET last_heartbeat = ?, state = 'alive' WHERE id = ?").run(now, id).changes > 0;
+  }
+
+  /** Why the node's agent claims nothing now (null: it claims). */
+  setNodeClaimsPaused(id: string, reason: string | null): void {
+    this.db.prepare('UPDATE node SET claims_paused = ? WHERE id = ?').run(reason, id);
   }
 
   /** A new per-node credential (its SHA-256) for an existing node; the old one stops working. */
@@ -477,7 +482,7 @@ function rowToRun(r: Record<string, unknown>): RunRecord {
   };
 }
 
-function rowToNode(r: Record<string, unknown>): NodeInfo & { tokenHash: string | null } {
+function rowToNode(r: Record<string, unknown>): NodeInfo & { tokenHash: string | null; claimsPaused: string | null } {
   return {
     id: r.id as string,
     hostname: r.hostname as string,
@@ -488,5 +493,6 @@ function rowToNode(r: Record<string, unknown>): NodeInfo & { tokenHash: string |
     lastHeartbeat: r.last_heartbeat as number | null,
     state: r.state as NodeState,
     tokenHash: r.token_hash as string | null,
+    claimsPaused: (r.claims_paused as string | null) ?? null,
   };
 }
