@@ -205,7 +205,7 @@ export function buildMasterApp(o: MasterOptions): FastifyInstance {
   app.post(`${api}/campaigns`, async (req, reply) => {
     requireAdmin(req);
     const body = parseBody(CampaignSubmitSchema, req.body);
-    const plan = parseMatrix(body.matrix, body.fileName, { seed: body.seed });
+    const plan = parseMatrix(body.matrix, body.fileName, { seed: body.seed, fleet: true });
     const created = queue.createCampaign(plan, { nodeConstraint: body.nodeConstraint, priority: body.priority, queueClass: body.queueClass });
     o.log.info('campaign created', { campaign: created.campaignId, name: plan.name, jobs: created.jobs });
     return reply.status(201).send({ campaignId: created.campaignId, name: plan.name, jobs: created.jobs, scenarios: plan.scenarios.length, seed: plan.seed });
@@ -250,7 +250,7 @@ export function buildMasterApp(o: MasterOptions): FastifyInstance {
   app.post(`${api}/jobs`, async (req, reply) => {
     requireAdmin(req);
     const body = parseBody(CampaignSubmitSchema, req.body);
-    const plan = parseMatrix(body.matrix, body.fileName, { seed: body.seed });
+    const plan = parseMatrix(body.matrix, body.fileName, { seed: body.seed, fleet: true });
     if (plan.scenarios.length !== 1) throw new HttpError(400, `POST /jobs takes a matrix with exactly one cell (got ${plan.scenarios.length}); use POST /campaigns for more`, 'matrix');
     const created = queue.createCampaign(plan, { nodeConstraint: body.nodeConstraint, priority: body.priority, queueClass: body.queueClass });
     return reply.status(201).send({ campaignId: created.campaignId, jobs: store.listJobs({ campaignId: created.campaignId }).map((j) => j.id) });
