@@ -208,6 +208,9 @@ export async function agentCommand(argv: string[], _cliLog: Logger, signal: Abor
       heartbeat: (id) => client.heartbeat(id),
       claim: async (id) => {
         if (checkDisk()) return null;
+        // Results first: a claim would hand back the job whose result still sits in the spool
+        // (this node holds its lease) and the agent would run it again.
+        if (spool.pending().length > 0 && (await spool.flush(stop.signal)) > 0) throw new Error('results still spooled: master unreachable');
         const job = await reRegisterOn401(() => client.claim(id));
         const leaseMs = (job as { leaseMs?: number } | null)?.leaseMs;
         if (leaseMs && leaseExtendMs > leaseMs / 2 && !warnedLease) {

@@ -128,6 +128,13 @@ export function buildMasterApp(o: MasterOptions): FastifyInstance {
     if (p.nodeId !== nodeId) throw new HttpError(403, `the credential of node ${p.nodeId} cannot act for node ${nodeId}`);
   };
 
+  /** Claims, leases and results: a node's own credential only, refused before the body is parsed. */
+  const nodePrincipal = (req: FastifyRequest): Principal => {
+    const p = principal(req);
+    if (p.kind !== 'node') actsFor(p, '(any node)');
+    return p;
+  };
+
   app.setErrorHandler((err: Error & { statusCode?: number; code?: string; issues?: unknown; field?: string }, req, reply) => {
     if (err instanceof HttpError) {
       return reply.status(err.status).send({ error: err.message, ...(err.field ? { field: err.field } : {}), ...(err.issues ? { issues: err.issues } : {}) });
@@ -289,7 +296,7 @@ export function buildMasterApp(o: MasterOptions): FastifyInstance {
   });
 
   app.post(`${api}/jobs/claim`, async (req, reply) => {
-    const p = principal(req);
+    const p = nodePrincipal(req);
     const body = parseBody(ClaimSchema, req.body);
     actsFor(p, body.nodeId);
     if (!store.getNode(body.nodeId)) throw new HttpError(404, `unknown node ${body.nodeId}: register first`);
@@ -301,7 +308,7 @@ export function buildMasterApp(o: MasterOptions): FastifyInstance {
   });
 
   app.post<{ Params: { id: string } }>(`${api}/jobs/:id/lease`, async (req, reply) => {
-    const p = principal(req);
+    const p = nodePrincipal(req);
     const body = parseBody(LeaseSchema, req.body);
     actsFor(p, body.nodeId);
     if (!store.getJob(req.params.id)) throw new HttpError(404, `unknown job ${req.params.id}`);
@@ -311,7 +318,7 @@ export function buildMasterApp(o: MasterOptions): FastifyInstance {
   });
 
   app.post<{ Params: { id: string } }>(`${api}/jobs/:id/result`, async (req, reply) => {
-    const p = principal(req);
+    const p = nodePrincipal(req);
     const body = parseBody(ResultSchema, req.body);
     actsFor(p, body.record.nodeId);
     if (body.record.jobId !== req.params.id) throw new HttpError(400, `record.jobId ${body.record.jobId} does not match the URL's job ${req.params.id}`, 'record.jobId');
