@@ -8,6 +8,7 @@ import { createLogger, type Logger } from '../core/log.ts';
 import { estimateWattsPerCore, openMeters, Sampler } from '../energy/index.ts';
 import { detectEncoders } from '../media/encoders.ts';
 import { startRtmpServer, type RtmpServer } from '../media/rtmp.ts';
+import { stopAllProcesses } from '../media/process.ts';
 import { readToken } from '../master/config.ts';
 import { serveMetrics } from './serve-metrics.ts';
 import { hostFacts, nodeRegistration, provenanceMeters } from './host-facts.ts';
@@ -72,7 +73,12 @@ export async function agentCommand(argv: string[], _cliLog: Logger, signal: Abor
   const credentialFiles = () => [stored?.file ?? credentials.path, registrationFile].filter(Boolean).join(' and ');
   // Our own abort: a signal, or a credential the master refuses for good (exit 2, below).
   const stop = new AbortController();
-  const onStop = () => stop.abort();
+  // Told to stop, the agent does not wait for an encoder to flush: the interrupted run is not
+  // reported (its lease expires), so FFmpeg gets 200 ms after SIGTERM, then SIGKILL.
+  const onStop = () => {
+    stop.abort();
+    void stopAllProcesses(200);
+  };
   if (signal.aborted) stop.abort();
   signal.addEventListener('abort', onStop, { once: true });
   let fatal: InputError | null = null;

@@ -455,16 +455,18 @@ describe('master B: real agents (fail fast, stop promptly, clean up, disk full, 
 
   it('the node credential is kept 0600 in the state folder; SIGTERM stops an idle agent within a second', async () => {
     const p = await agent('w-idle');
-    await registered('w-idle');
     const cred = join(dirOf('w-idle'), 'state', 'node-token');
+    await waitFor('node credential stored', async () => existsSync(cred), 60_000, 100);
     expect(statSync(cred).mode & 0o777).toBe(0o600);
     expect(statSync(join(dirOf('w-idle'), 'state')).mode & 0o777).toBe(0o700);
     await sleep(1500); // idle polling
-    expect(await stopTimed(p)).toBeLessThan(1000);
+    expect(await stopTimed(p), 'first agent, idle').toBeLessThan(1000);
     // Restarted, it re-registers with the stored credential (no registration token needed).
     const again = track(startFfwatt(['agent', '--master', base, '--state-dir', join(dirOf('w-idle'), 'state'), '--node-id', 'w-idle', '--spool', join(dirOf('w-idle'), 'spool'), '--work', join(dirOf('w-idle'), 'work'), '--metrics-listen', `127.0.0.1:${await freePort()}`]));
-    await waitFor('re-registered with its own credential', async () => /\bregistered\b/.test(again.output()), 60_000);
-    expect(await stopTimed(again)).toBeLessThan(1000);
+    await waitFor('re-registered with its own credential', async () => /"msg":"registered"/.test(again.output()), 60_000);
+    await sleep(1500); // idle polling
+    expect(await stopTimed(again), 'restarted agent, idle').toBeLessThan(1000);
+    expect(again.output()).not.toMatch(/refused/);
   });
 
   it('SIGTERM mid-job stops FFmpeg and the agent within a second and leaves no scratch files', async () => {
