@@ -320,6 +320,7 @@ describe('fleet: master + 3 agents over TLS', () => {
   });
 
   it('accepts a result whose agent clock is a day off; leases follow the server clock only', async () => {
+    asNode('skewed'); // its client certificate is made here, not between t0 and the claim
     const reg = await admin<{ nodeId: string; token: string }>('POST', '/nodes/register', { id: 'skewed', hostname: 'skewed', encoders: { h264: 'libx264' } });
     expect(reg.status).toBe(201);
     const node = reg.body.token;
