@@ -20,7 +20,7 @@ export const MasterConfigSchema = z
     leaseS: z.number().positive().default(60),
     maxAttempts: z.number().int().positive().default(3),
     nodeTimeoutS: z.number().positive().default(90),
-    deadlineFactor: z.number().min(1).max(1000).default(10),
+    deadlineFactor: z.number().positive().max(1000).default(10),
     deadlineMarginS: z.number().nonnegative().max(86_400).default(600),
     maxLeaseAgeS: z.number().positive().default(86_400),
     bodyLimitBytes: z.number().int().positive().default(4 * 1024 * 1024),

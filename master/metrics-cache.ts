@@ -18,7 +18,12 @@ export class CachedMetricsText {
   ) {}
 
   async get(): Promise<string> {
-    if (this.now() - this.producedAt >= this.intervalMs && !this.refreshing) this.refreshing = this.refresh();
+    if (this.now() - this.producedAt >= this.intervalMs && !this.refreshing) {
+      this.refreshing = this.refresh();
+      // A refresh behind a cached text fails quietly (the last text stays, retried next interval);
+      // a scrape waiting for the first text gets the error.
+      this.refreshing.catch(() => {});
+    }
     if (this.text === null) return this.refreshing ?? '';
     return this.text;
   }

@@ -548,6 +548,40 @@ describe('master B: real agents (fail fast, stop promptly, clean up, disk full, 
   });
 });
 
+// ---------------------------------------------------------------------------------------------
+// Master C: a tiny deadline factor, so a slow encode outlives its deadline.
+// ---------------------------------------------------------------------------------------------
+describe('master C: the agent kills a job past its deadline', () => {
+  it('a slow encode is stopped at (warm-up + duration) × factor + margin and stored as failed, naming the deadline', async () => {
+    const port = await freePort();
+    const data = join(TMP, 'c-data');
+    const config = join(TMP, 'c.yml');
+    // 120 s of media × 0.05 + 1 s = a 7 s deadline; hevc at preset slow needs far longer here.
+    writeFileSync(config, [`listen: 127.0.0.1:${port}`, `data: ${data}`, `token_file: ${ADMIN_FILE}`, `registration_token_file: ${REG_FILE}`, 'deadline_factor: 0.05', 'deadline_margin_s: 1', ''].join('\n'));
+    const base = `http://127.0.0.1:${port}`;
+    const master = track(startFfwatt(['master', '--config', config]));
+    await waitFor('master C ready', async () => {
+      const r = await request(`${base}/readyz`);
+      await r.body.text();
+      return r.statusCode === 200;
+    }, 30_000);
+    const dir = join(TMP, 'agents', 'w-deadline');
+    const agentProc = track(startFfwatt(['agent', '--master', base, '--registration-token-file', REG_FILE, '--state-dir', join(dir, 'state'), '--node-id', 'w-deadline', '--spool', join(dir, 'spool'), '--work', join(dir, 'work'), '--metrics-listen', `127.0.0.1:${await freePort()}`, '--lease-extend-s', '1', '--poll-s', '0.5']));
+    const text = matrix({ name: 'deadline', codec: 'hevc', durationS: 120 }).replace('preset: ultrafast', 'preset: slow');
+    const sub = await api<{ campaignId: string }>(base, 'POST', '/campaigns', { token: ADMIN, body: { matrix: text, nodeConstraint: ['w-deadline'] } });
+    expect(sub.status, JSON.stringify(sub.body)).toBe(201);
+    const dbPath = join(data, 'ffwatt.sqlite');
+    const runOf = () => db(dbPath, (d) => d.prepare('SELECT run.status, run.error, run.wall_s wallS FROM run JOIN job ON job.id = run.job_id WHERE job.campaign_id = ?').get(sub.body.campaignId) as { status: string; error: string; wallS: number } | undefined);
+    const run = await waitFor('deadline run stored', async () => runOf(), 60_000, 250);
+    expect(run.status).toBe('failed');
+    expect(run.error).toMatch(/^job deadline of 7 s exceeded: FFmpeg stopped/);
+    expect(run.wallS).toBeLessThan(7 + 5); // killed at the deadline (plus the stop grace), not at the end of the encode
+    expect(readdirSync(join(dir, 'work')).filter((n) => /^[0-9a-f-]{36}-\d+$/.test(n))).toEqual([]);
+    await stop(agentProc);
+    await stop(master);
+  });
+});
+
 beforeAll(() => {
   pki = makePki(join(TMP, 'pki'));
   writeFileSync(ADMIN_FILE, ADMIN + '\n', { mode: 0o600 });
