@@ -8,8 +8,8 @@
 // The load generator shares the machine with the master: on a small box the figures are a floor.
 import { spawn } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { cpus, tmpdir } from 'node:os';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
@@ -27,6 +27,8 @@ const { values: args } = parseArgs({
     agents: { type: 'string', default: '16' },
     seconds: { type: 'string', default: '20' },
     'metrics-interval-s': { type: 'string', default: '15' },
+    /** Keep (or reuse) the populated database here: populating 100k runs takes minutes on a small box. */
+    data: { type: 'string' },
   },
 });
 function bounded(name: string, v: string, min: number, max: number): number {
@@ -99,13 +101,16 @@ function populate(path: string): void {
 
 async function main(): Promise<void> {
   const tmp = mkdtempSync(join(tmpdir(), 'ffwatt-bench-metrics-'));
+  const dataDir = args.data ? resolve(args.data) : join(tmp, 'data');
+  const dbFile = join(dataDir, 'ffwatt.sqlite');
   const t0 = performance.now();
-  populate(join(tmp, 'data', 'ffwatt.sqlite'));
+  const reused = existsSync(dbFile);
+  if (!reused) populate(dbFile);
   const populateS = (performance.now() - t0) / 1000;
   const admin = randomBytes(24).toString('hex');
   writeFileSync(join(tmp, 'admin'), admin);
   const port = await freeLoopbackPort();
-  writeFileSync(join(tmp, 'master.yml'), `listen: 127.0.0.1:${port}\ndata: ${join(tmp, 'data')}\ntoken_file: ${join(tmp, 'admin')}\nlease_s: 300\nnode_timeout_s: 600\nmetrics_interval_s: ${INTERVAL_S}\n`);
+  writeFileSync(join(tmp, 'master.yml'), `listen: 127.0.0.1:${port}\ndata: ${dataDir}\ntoken_file: ${join(tmp, 'admin')}\nlease_s: 300\nnode_timeout_s: 600\nmetrics_interval_s: ${INTERVAL_S}\n`);
   const master = spawn(process.execPath, [join(REPO, 'bin/ffwatt.mjs'), 'master', '--config', join(tmp, 'master.yml')], { cwd: REPO, stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   master.stderr!.on('data', (d) => (stderr += d));
@@ -172,7 +177,8 @@ async function main(): Promise<void> {
       JSON.stringify(
         {
           bench: 'metrics-vs-claims',
-          machine: { cpus: cpus().length, model: cpus()[0]?.model },
+          machine: { cpus: cpus().length, model: cpus()[0]?.model, load1AtEnd: round(loadavg()[0], 1) },
+          reusedDatabase: reused,
           storedRuns: RUNS,
           populateS: round(populateS, 1),
           metricsIntervalS: INTERVAL_S,
