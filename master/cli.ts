@@ -7,6 +7,7 @@ import { Store } from './store.ts';
 import { buildMasterApp } from './server.ts';
 import { masterMetricsFor } from './metrics-wiring.ts';
 import { CachedMetricsText } from './metrics-cache.ts';
+import { MetricsRefresher } from './metrics-refresher.ts';
 import { InputError } from '../core/errors.ts';
 import Fastify, { type FastifyInstance } from 'fastify';
 
@@ -54,7 +55,8 @@ export async function masterCommand(argv: string[], _cliLog: Logger, signal: Abo
   if (registrationToken && registrationToken === adminToken) {
     throw new InputError(`the registration token in ${cfg.registrationTokenFile} equals the admin token: generate a separate one (openssl rand -hex 32)`, { field: 'registrationTokenFile' });
   }
-  const store = Store.open(join(cfg.data, 'ffwatt.sqlite'));
+  const dbPath = join(cfg.data, 'ffwatt.sqlite');
+  const store = Store.open(dbPath);
   const queue = new JobQueue(store, {
     leaseMs: cfg.leaseS * 1000,
     maxAttempts: cfg.maxAttempts,
@@ -66,7 +68,9 @@ export async function masterCommand(argv: string[], _cliLog: Logger, signal: Abo
   const recovered = queue.recoverAfterStart();
   if (recovered.leases || recovered.nodes) log.info('leases in flight and node heartbeats renewed after start (an outage burns no attempt)', recovered);
   const metrics = masterMetricsFor(store, cfg.cost);
-  const cached = new CachedMetricsText(() => metrics.metricsText(), cfg.metricsIntervalS * 1000);
+  // Built off the event loop that serves claims (a worker thread with its own read-only connection).
+  const refresher = new MetricsRefresher(dbPath, cfg.cost, () => metrics.metricsText(), log);
+  const cached = new CachedMetricsText(() => refresher.text(), cfg.metricsIntervalS * 1000);
   const app = buildMasterApp({
     store,
     queue,
@@ -91,6 +95,7 @@ export async function masterCommand(argv: string[], _cliLog: Logger, signal: Abo
   log.info('master stopping');
   await app.close();
   await metricsApp?.close();
+  await refresher.close();
   store.close();
   return 0;
 }
