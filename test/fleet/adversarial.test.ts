@@ -461,9 +461,17 @@ describe('master B: real agents (fail fast, stop promptly, clean up, disk full, 
     expect(statSync(join(dirOf('w-idle'), 'state')).mode & 0o777).toBe(0o700);
     await sleep(1500); // idle polling
     expect(await stopTimed(p), 'first agent, idle').toBeLessThan(1000);
-    // Restarted, it re-registers with the stored credential (no registration token needed).
-    const again = track(startFfwatt(['agent', '--master', base, '--state-dir', join(dirOf('w-idle'), 'state'), '--node-id', 'w-idle', '--spool', join(dirOf('w-idle'), 'spool'), '--work', join(dirOf('w-idle'), 'work'), '--metrics-listen', `127.0.0.1:${await freePort()}`]));
+    // Restarted with the credential handed in by systemd (LoadCredential=node-token:… puts it in
+    // $CREDENTIALS_DIRECTORY) and no registration token, it re-registers as itself.
+    const creds = join(dirOf('w-idle'), 'credentials');
+    mkdirSync(creds, { recursive: true });
+    const old = readFileSync(cred, 'utf8').trim();
+    writeFileSync(join(creds, 'node-token'), old, { mode: 0o600 });
+    const state2 = join(dirOf('w-idle'), 'state2');
+    const again = track(startFfwatt(['agent', '--master', base, '--state-dir', state2, '--node-id', 'w-idle', '--spool', join(dirOf('w-idle'), 'spool'), '--work', join(dirOf('w-idle'), 'work'), '--metrics-listen', `127.0.0.1:${await freePort()}`], { CREDENTIALS_DIRECTORY: creds }));
     await waitFor('re-registered with its own credential', async () => /"msg":"registered"/.test(again.output()), 60_000);
+    await waitFor('new credential stored', async () => existsSync(join(state2, 'node-token')), 10_000, 100);
+    expect(readFileSync(join(state2, 'node-token'), 'utf8').trim()).not.toBe(old);
     await sleep(1500); // idle polling
     expect(await stopTimed(again), 'restarted agent, idle').toBeLessThan(1000);
     expect(again.output()).not.toMatch(/refused/);
