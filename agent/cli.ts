@@ -74,10 +74,10 @@ export async function agentCommand(argv: string[], _cliLog: Logger, signal: Abor
   // Our own abort: a signal, or a credential the master refuses for good (exit 2, below).
   const stop = new AbortController();
   // Told to stop, the agent does not wait for an encoder to flush: the interrupted run is not
-  // reported (its lease expires), so FFmpeg gets 200 ms after SIGTERM, then SIGKILL.
+  // reported (its lease expires), so FFmpeg is killed at once (SIGTERM, then SIGKILL).
   const onStop = () => {
     stop.abort();
-    void stopAllProcesses(200);
+    void stopAllProcesses(0);
   };
   if (signal.aborted) stop.abort();
   signal.addEventListener('abort', onStop, { once: true });
@@ -175,7 +175,18 @@ export async function agentCommand(argv: string[], _cliLog: Logger, signal: Abor
       throw err;
     }
   };
-  const spool = new ResultSpool(f.spool, (r, i, leaseId) => reRegisterOn401(() => client.postResult(r, i, leaseId)), log);
+  // Leases of finished jobs whose result is not delivered yet: kept extended (below) so that a
+  // master outage that ends while the result waits in the spool does not expire the lease.
+  const undelivered = new Map<string, { jobId: string; attempt: number }>();
+  const spool = new ResultSpool(
+    f.spool,
+    async (r, i, leaseId) => {
+      const outcome = await reRegisterOn401(() => client.postResult(r, i, leaseId));
+      undelivered.delete(`${r.jobId}.${r.attempt}`);
+      return outcome;
+    },
+    log,
+  );
   // Results left by an earlier run, or spooled while the master was away, are retried in the
   // background, so a master that comes back gets them even while this agent keeps working.
   let flushing = false;
@@ -206,6 +217,16 @@ export async function agentCommand(argv: string[], _cliLog: Logger, signal: Abor
   }, num(f.heartbeatS, '--heartbeat-s') * 1000);
 
   const leaseExtendMs = num(f.leaseExtendS, '--lease-extend-s') * 1000;
+  const keepLeases = setInterval(() => {
+    for (const [key, l] of undelivered) {
+      client.extendLease(l.jobId, nodeId, l.attempt).then(
+        (r) => {
+          if (!r.ok) undelivered.delete(key);
+        },
+        () => {},
+      );
+    }
+  }, leaseExtendMs);
   let warnedLease = false;
   let rtmp: RtmpServer | null = null;
   const worker = new Worker({
@@ -249,6 +270,7 @@ export async function agentCommand(argv: string[], _cliLog: Logger, signal: Abor
         log.info('agent stopping: interrupted run not reported; its lease will expire and the job be requeued', { job: record.jobId, attempt: record.attempt });
         return 'spooled';
       }
+      undelivered.set(`${record.jobId}.${record.attempt}`, { jobId: record.jobId, attempt: record.attempt });
       const outcome = await spool.deliver(record, idle, client.leaseOf(record.jobId, record.attempt), stop.signal);
       return outcome === 'rejected' ? 'spooled' : outcome;
     },
@@ -267,6 +289,7 @@ export async function agentCommand(argv: string[], _cliLog: Logger, signal: Abor
   log.info('agent stopping');
   clearInterval(heartbeat);
   clearInterval(spoolTimer);
+  clearInterval(keepLeases);
   if (rtmp) await (rtmp as RtmpServer).stop();
   await shutdown();
   if (fatal) throw fatal;
