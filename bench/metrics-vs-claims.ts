@@ -194,8 +194,10 @@ async function main(): Promise<void> {
       ) + '\n',
     );
   } finally {
-    master.kill('SIGTERM');
-    await new Promise((r) => master.once('exit', r));
+    if (master.exitCode === null && master.signalCode === null) {
+      master.kill('SIGTERM');
+      await new Promise((r) => master.once('exit', r));
+    }
     await pool.close();
     rmSync(tmp, { recursive: true, force: true });
   }
