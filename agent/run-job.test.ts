@@ -39,7 +39,7 @@ function job(n: number, cooldownS: number): ClaimedJob {
   return {
     id: `run-job-test-${n}`, campaignId: 'c', scenarioId: 1, scenario, repetition: n, state: 'leased', priority: 0, queueClass: 'default',
     attempts: 1, maxAttempts: 1, leaseOwner: 'n', leaseExpiresAt: now + 600_000, nodeConstraint: [], cooldownS, createdAt: now, startedAt: now,
-    finishedAt: null, campaign: { id: 'c', name: 'c', idleBaselineS: 0.4, cooldownS },
+    finishedAt: null, leaseId: `lease-${n}`, deadlineS: 600, campaign: { id: 'c', name: 'c', idleBaselineS: 0.4, cooldownS },
   };
 }
 

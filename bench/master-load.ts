@@ -232,7 +232,7 @@ async function main(): Promise<void> {
           counts.claimed++;
           if (JOB_MS > 0) await sleep(JOB_MS);
           const tr = performance.now();
-          const r = await call('POST', `/jobs/${c.body.id}/result`, tok, { record: simulatedRecord(c.body.id, c.body.attempts, id), idle: null });
+          const r = await call('POST', `/jobs/${c.body.id}/result`, tok, { record: simulatedRecord(c.body.id, c.body.attempts, id), idle: null, leaseId: c.body.leaseId });
           resultMs.push(performance.now() - tr);
           if (r.status === 201) counts.stored++;
           else if (r.status === 200) counts.duplicate++;

@@ -148,6 +148,19 @@ CREATE INDEX job_claim_order ON job (state, CASE queue_class WHEN 'live' THEN 0 
 `,
   },
   {
+    version: 3,
+    name: 'fencing',
+    // Fencing (docs/api.md): every claim gets a fresh lease id that lease extensions and results must
+    // carry; the run keeps the lease id it was stored under (a re-sent result of that lease is a
+    // duplicate, any other is stale). lease_started_at bounds how long a lease may be extended.
+    sql: `
+ALTER TABLE job ADD COLUMN lease_id TEXT;
+ALTER TABLE job ADD COLUMN lease_started_at INTEGER;
+ALTER TABLE run ADD COLUMN lease_id TEXT;
+ALTER TABLE node ADD COLUMN claims_paused TEXT; -- why the agent claims nothing now (e.g. low disk), from its heartbeat
+`,
+  },
+  {
     version: 5,
     name: 'hardware-classes-and-placement',
     // A node's hardware class (docs/fleet.md) and where a campaign's jobs may run: with

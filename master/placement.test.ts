@@ -66,7 +66,7 @@ describe('placement (real SQLite)', () => {
     for (let i = 0; ; i++) {
       const job = queue.claim(nodeId);
       if (!job) return ran;
-      expect(queue.submitResult(record(job.id, job.attempts, nodeId, value(i)))).toEqual({ kind: 'stored' });
+      expect(queue.submitResult(record(job.id, job.attempts, nodeId, value(i)), null, job.leaseId!)).toEqual({ kind: 'stored' });
       ran.push(job.placementTarget ?? 'any');
     }
   };
@@ -164,14 +164,14 @@ describe('placement (real SQLite)', () => {
     expect(queue.nodeStopped('nope').known).toBe(false);
 
     const failing = queue.claim('n2')!;
-    queue.submitResult({ ...record(failing.id, failing.attempts, 'n2', 1), status: 'failed', error: 'boom' });
+    queue.submitResult({ ...record(failing.id, failing.attempts, 'n2', 1), status: 'failed', error: 'boom' }, null, failing.leaseId!);
     expect(queue.retryFailed(c.campaignId)).toEqual({ requeued: [failing.id] });
     // Attempts go on from where they were, with a fresh allowance (the queue's maxAttempts, 2 here).
     expect(store.getJob(failing.id)).toMatchObject({ state: 'queued', attempts: failing.attempts, maxAttempts: failing.attempts + 2 });
     // The retried attempt is stored beside the failed one (not refused as a duplicate).
     const again = queue.claim('n2')!;
     expect(again).toMatchObject({ id: failing.id, attempts: failing.attempts + 1 });
-    expect(queue.submitResult({ ...record(again.id, again.attempts, 'n2', 1), status: 'failed', error: 'boom again' })).toEqual({ kind: 'stored' });
+    expect(queue.submitResult({ ...record(again.id, again.attempts, 'n2', 1), status: 'failed', error: 'boom again' }, null, again.leaseId!)).toEqual({ kind: 'stored' });
     expect(store.getJob(failing.id)!.state).toBe('failed');
     expect(queue.retryFailed(c.campaignId)).toEqual({ requeued: [failing.id] });
     expect(queue.cancelCampaign(c.campaignId)).toEqual({ canceled: 2, status: 'canceled', changed: true });

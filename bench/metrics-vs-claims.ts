@@ -1,0 +1,206 @@
+// Benchmark (not a test): does /metrics stall the queue? One `ffwatt master` process on loopback
+// over a database holding --runs stored runs; simulated agents claim and post results in a loop,
+// first alone, then while --scrapers concurrent clients scrape /metrics back to back.
+// Prints one JSON document: claim latency p50/p99 in both phases, scrapes served, master CPU.
+//
+//   npx tsx bench/metrics-vs-claims.ts --runs 100000 --scrapers 64 --seconds 20
+//
+// The load generator shares the machine with the master: on a small box the figures are a floor.
+import { spawn } from 'node:child_process';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg, tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { parseArgs } from 'node:util';
+import { Agent, request } from 'undici';
+import { freeLoopbackPort } from '../core/net.ts';
+import type { CampaignPlan, RunRecord, Scenario } from '../core/types.ts';
+import { JobQueue } from '../master/queue.ts';
+import { Store } from '../master/store.ts';
+
+const REPO = resolve(import.meta.dirname, '..');
+const { values: args } = parseArgs({
+  options: {
+    runs: { type: 'string', default: '100000' },
+    scrapers: { type: 'string', default: '64' },
+    agents: { type: 'string', default: '16' },
+    seconds: { type: 'string', default: '20' },
+    'metrics-interval-s': { type: 'string', default: '15' },
+    /** Keep (or reuse) the populated database here: populating 100k runs takes minutes on a small box. */
+    data: { type: 'string' },
+  },
+});
+function bounded(name: string, v: string, min: number, max: number): number {
+  const n = Number(v);
+  if (!Number.isFinite(n) || n < min || n > max) {
+    process.stderr.write(`--${name} must be a number from ${min} to ${max} (got ${v})\n`);
+    process.exit(2);
+  }
+  return n;
+}
+const RUNS = bounded('runs', args.runs!, 1000, 1_000_000);
+const SCRAPERS = bounded('scrapers', args.scrapers!, 0, 1024);
+const AGENTS = bounded('agents', args.agents!, 1, 1000);
+const SECONDS = bounded('seconds', args.seconds!, 2, 600);
+const INTERVAL_S = bounded('metrics-interval-s', args['metrics-interval-s']!, 0.1, 3600);
+
+const round = (x: number | null, d = 2) => (x == null ? null : Math.round(x * 10 ** d) / 10 ** d);
+function latency(ms: number[]) {
+  const s = ms.slice().sort((a, b) => a - b);
+  const at = (p: number) => (s.length ? s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] : null);
+  return { count: s.length, p50Ms: round(at(50)), p99Ms: round(at(99)), maxMs: round(s.at(-1) ?? null) };
+}
+function cpuSeconds(pid: number): number {
+  const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  return (Number(f[11]) + Number(f[12])) / 100;
+}
+
+function scenario(i: number): Scenario {
+  const res = { width: 320, height: 240 };
+  return {
+    key: `bench${String(i).padStart(7, '0')}`, label: `file h264/ultrafast crf${i % 52} 240p30 x1 #${i}`, mode: 'file',
+    input: { kind: 'synthetic', source: 'testsrc2', resolution: res, fps: 30 }, codec: 'h264', preset: 'ultrafast',
+    rate: { kind: 'crf', value: i % 52 }, streams: 1, warmupS: 0, durationS: 1, outputs: [{ resolution: res, fps: 30 }],
+  };
+}
+
+function record(jobId: string, attempt: number, nodeId: string, j: number): RunRecord {
+  const zone = { meter: 'estimate', zone: 'cpu', source: 'estimate' as const, role: 'total' as const, grossJ: j, idleW: null, netJ: null, avgW: j, peakW: j * 1.2 };
+  const t = new Date();
+  return {
+    jobId, attempt, nodeId, status: 'succeeded', exitCode: 0, signal: null, error: null, stderrTail: '',
+    startedAt: t.toISOString(), endedAt: new Date(t.getTime() + 1000).toISOString(), wallS: 1, mediaSeconds: 1, frames: 30,
+    outputBytes: 10_000, bitrateBps: 80_000, fps: 30, speed: 1, droppedFrames: 0, dupFrames: 0,
+    energy: { source: 'estimate', zones: [zone], grossJ: j, idleW: null, netJ: null, avgW: j, peakW: j * 1.2, windowS: 1, jPerEncodedMinute: j * 60, netJPerEncodedMinute: null, jPerFrame: j / 30, jPerMegapixel: null },
+    quality: null, flags: ['estimated'], provenance: { ffmpegVersion: 'bench', encoder: 'libx264', argv: [] } as never,
+  };
+}
+
+/** A database with RUNS stored runs (1000 scenarios × RUNS/1000 repetitions) and a queue to claim from. */
+function populate(path: string): void {
+  const store = Store.open(path);
+  const queue = new JobQueue(store);
+  const plan = (name: string, scenarios: number, reps: number): CampaignPlan => ({
+    name, matrixText: name, matrixHash: name, matrixFormat: 'native', repetitions: { min: reps, max: reps, ciHalfwidthPct: 50 },
+    cooldownS: 0, idleBaselineS: 0, seed: 1, scenarios: Array.from({ length: scenarios }, (_, i) => scenario(i)),
+  });
+  queue.registerNode({ id: 'history', hostname: 'history', hardware: {}, encoders: { h264: 'libx264' }, meters: [], labels: [] });
+  const { campaignId } = queue.createCampaign(plan('history', 1000, Math.ceil(RUNS / 1000)));
+  const now = Date.now();
+  store.tx(() => {
+    const jobs = store.db.prepare('SELECT job.id, job.campaign_id campaignId, job.scenario_id scenarioId FROM job WHERE campaign_id = ?').all(campaignId) as Array<{ id: string; campaignId: string; scenarioId: number }>;
+    let i = 0;
+    for (const j of jobs) store.insertRun(record(j.id, 1, 'history', 5 + (i++ % 20)), j as never, now, randomUUID());
+    store.db.prepare("UPDATE job SET state = 'succeeded', attempts = 1, finished_at = ? WHERE campaign_id = ?").run(now, campaignId);
+  });
+  store.setCampaignStatus(campaignId, 'done');
+  queue.createCampaign(plan('queue', 1000, 100)); // 100,000 queued jobs to claim
+  store.close();
+}
+
+async function main(): Promise<void> {
+  const tmp = mkdtempSync(join(tmpdir(), 'ffwatt-bench-metrics-'));
+  const dataDir = args.data ? resolve(args.data) : join(tmp, 'data');
+  const dbFile = join(dataDir, 'ffwatt.sqlite');
+  const t0 = performance.now();
+  const reused = existsSync(dbFile);
+  if (!reused) populate(dbFile);
+  const populateS = (performance.now() - t0) / 1000;
+  const admin = randomBytes(24).toString('hex');
+  writeFileSync(join(tmp, 'admin'), admin);
+  const port = await freeLoopbackPort();
+  writeFileSync(join(tmp, 'master.yml'), `listen: 127.0.0.1:${port}\ndata: ${dataDir}\ntoken_file: ${join(tmp, 'admin')}\nlease_s: 300\nnode_timeout_s: 600\nmetrics_interval_s: ${INTERVAL_S}\n`);
+  const master = spawn(process.execPath, [join(REPO, 'bin/ffwatt.mjs'), 'master', '--config', join(tmp, 'master.yml')], { cwd: REPO, stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  master.stderr!.on('data', (d) => (stderr += d));
+  const base = `http://127.0.0.1:${port}`;
+  const pool = new Agent({ connections: 256 });
+  const call = async (method: 'GET' | 'POST', path: string, token?: string, body?: unknown) => {
+    const r = await request(base + path, { method, dispatcher: pool, headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), ...(body ? { 'content-type': 'application/json' } : {}) }, body: body ? JSON.stringify(body) : undefined });
+    const text = await r.body.text();
+    return { status: r.statusCode, body: text && r.headers['content-type']?.toString().includes('json') ? JSON.parse(text) : text };
+  };
+  try {
+    for (let i = 0; ; i++) {
+      if (master.exitCode !== null) throw new Error(`master exited: ${stderr}`);
+      try {
+        if ((await call('GET', '/readyz')).status === 200) break;
+      } catch {
+        /* not yet */
+      }
+      await sleep(200);
+    }
+    const tokens: string[] = [];
+    for (let i = 0; i < AGENTS; i++) {
+      const r = await call('POST', '/api/v1/nodes/register', admin, { id: `sim-${i}`, hostname: `sim-${i}`, encoders: { h264: 'libx264' } });
+      if (r.status !== 201) throw new Error(`register: HTTP ${r.status} ${JSON.stringify(r.body)}`);
+      tokens.push(r.body.token);
+    }
+    // The first scrape builds the text (the only one that waits for the aggregate).
+    const firstScrapeT = performance.now();
+    await call('GET', '/metrics');
+    const firstScrapeMs = performance.now() - firstScrapeT;
+
+    async function phase(scrapers: number, seconds: number) {
+      const end = performance.now() + seconds * 1000;
+      const claimMs: number[] = [];
+      const scrapeMs: number[] = [];
+      let stored = 0;
+      const cpu0 = cpuSeconds(master.pid!);
+      const agents = tokens.map(async (tok, i) => {
+        const id = `sim-${i}`;
+        while (performance.now() < end) {
+          const t = performance.now();
+          const c = await call('POST', '/api/v1/jobs/claim', tok, { nodeId: id });
+          claimMs.push(performance.now() - t);
+          if (c.status !== 200) throw new Error(`claim: HTTP ${c.status}`);
+          const r = await call('POST', `/api/v1/jobs/${c.body.id}/result`, tok, { record: record(c.body.id, c.body.attempts, id, 7), idle: null, leaseId: c.body.leaseId });
+          if (r.status !== 201) throw new Error(`result: HTTP ${r.status} ${JSON.stringify(r.body)}`);
+          stored++;
+        }
+      });
+      const scrapes = Array.from({ length: scrapers }, async () => {
+        while (performance.now() < end) {
+          const t = performance.now();
+          const r = await call('GET', '/metrics');
+          if (r.status !== 200) throw new Error(`scrape: HTTP ${r.status}`);
+          scrapeMs.push(performance.now() - t);
+        }
+      });
+      await Promise.all([...agents, ...scrapes]);
+      return { scrapers, claim: latency(claimMs), scrape: latency(scrapeMs), resultsStored: stored, masterCpuS: round(cpuSeconds(master.pid!) - cpu0) };
+    }
+    const alone = await phase(0, SECONDS);
+    const scraped = await phase(SCRAPERS, SECONDS);
+    process.stdout.write(
+      JSON.stringify(
+        {
+          bench: 'metrics-vs-claims',
+          machine: { cpus: cpus().length, model: cpus()[0]?.model, load1AtEnd: round(loadavg()[0], 1) },
+          reusedDatabase: reused,
+          storedRuns: RUNS,
+          populateS: round(populateS, 1),
+          metricsIntervalS: INTERVAL_S,
+          agents: AGENTS,
+          seconds: SECONDS,
+          firstScrapeMs: round(firstScrapeMs),
+          alone,
+          withScrapers: scraped,
+          claimP99Below50Ms: (scraped.claim.p99Ms ?? Infinity) < 50,
+        },
+        null,
+        2,
+      ) + '\n',
+    );
+  } finally {
+    if (master.exitCode === null && master.signalCode === null) {
+      master.kill('SIGTERM');
+      await new Promise((r) => master.once('exit', r));
+    }
+    await pool.close();
+    rmSync(tmp, { recursive: true, force: true });
+  }
+}
+
+await main();
