@@ -94,7 +94,8 @@ export async function runCommand(opts: RunCommandOptions, log: Logger, signal?: 
   const placement = placementFlag(o.placement);
   rejectOldWattsFlag(o.wattsPerCore);
   const matrixPath = resolve(o.matrix ?? DEFAULT_MATRIX);
-  const loaded = await loadMatrix(matrixPath, { seed: o.seed === undefined ? undefined : Number(o.seed) });
+  // A fleet campaign is checked as the master checks it (inputs under the workers' --media-dir, allow-listed encoder options).
+  const loaded = await loadMatrix(matrixPath, { seed: o.seed === undefined ? undefined : Number(o.seed), fleet: Boolean(o.master || o.inventory) });
   const plan = placement ? { ...loaded, placement } : loaded;
   if (o.master || o.inventory) {
     const { runFleetCommand } = await import('./fleet.ts');

@@ -14,6 +14,7 @@ import { api, FFWATT, freePort, REPO, startFfwatt, stop, waitFor, type Proc } fr
 const TMP = mkdtempSync(join(tmpdir(), 'ffwatt-hostlock-'));
 const TOKEN = randomBytes(24).toString('hex');
 const TOKEN_FILE = join(TMP, 'admin.token');
+const REG_TOKEN_FILE = join(TMP, 'registration.token');
 const DATA = join(TMP, 'master-data');
 const LOCK = join(TMP, 'measure.lock');
 const NODES = ['hl-a', 'hl-b'];
@@ -42,7 +43,8 @@ function startAgent(id: string): Proc {
   return startFfwatt([
     'agent',
     '--master', base,
-    '--token-file', TOKEN_FILE,
+    '--registration-token-file', REG_TOKEN_FILE,
+    '--state-dir', join(dir, 'state'),
     '--node-id', id,
     '--spool', join(dir, 'spool'),
     '--work', join(dir, 'work'),
@@ -80,9 +82,10 @@ function spansOf(dbPath: string, who: (nodeId: string) => string): Span[] {
 
 beforeAll(async () => {
   writeFileSync(TOKEN_FILE, TOKEN + '\n', { mode: 0o600 });
+  writeFileSync(REG_TOKEN_FILE, randomBytes(24).toString('hex') + '\n', { mode: 0o600 });
   const port = await freePort();
   base = `http://127.0.0.1:${port}`;
-  master = startFfwatt(['master', '--listen', `127.0.0.1:${port}`, '--data', DATA, '--token-file', TOKEN_FILE]);
+  master = startFfwatt(['master', '--listen', `127.0.0.1:${port}`, '--data', DATA, '--token-file', TOKEN_FILE, '--registration-token-file', REG_TOKEN_FILE]);
   await waitFor('master /readyz', async () => {
     if (master.child.exitCode !== null) throw new Error(`master exited ${master.child.exitCode}: ${master.output()}`);
     const r = await fetch(`${base}/readyz`);

@@ -15,6 +15,7 @@ import { FFWATT, freePort, REPO, startFfwatt, stop, waitFor, type Proc } from '.
 const TMP = mkdtempSync(join(tmpdir(), 'ffwatt-ops-'));
 const TOKEN_FILE = join(TMP, 'admin.token');
 const WRONG_TOKEN_FILE = join(TMP, 'wrong.token');
+const REG_TOKEN_FILE = join(TMP, 'registration.token');
 let base = '';
 let master: Proc;
 let agent: Proc;
@@ -52,8 +53,9 @@ const FAILING = '  - {mode: file, codec: h264, preset: ultrafast, rate: {crf: 30
 
 function startAgent(id: string, metricsPort: number): Proc {
   return startFfwatt([
-    'agent', '--master', base, '--token-file', TOKEN_FILE, '--node-id', id,
-    '--spool', join(TMP, id, 'spool'), '--work', join(TMP, id, 'work'),
+    'agent', '--master', base, '--registration-token-file', REG_TOKEN_FILE, '--node-id', id,
+    '--state-dir', join(TMP, id, 'state'), '--spool', join(TMP, id, 'spool'), '--work', join(TMP, id, 'work'),
+    '--host-lock', join(TMP, id, 'measure.lock'),
     '--metrics-listen', `127.0.0.1:${metricsPort}`, '--heartbeat-s', '1', '--lease-extend-s', '1', '--poll-s', '0.3',
   ]);
 }
@@ -76,9 +78,10 @@ async function waitForCampaign(id: string, status: string): Promise<any> {
 beforeAll(async () => {
   writeFileSync(TOKEN_FILE, randomBytes(24).toString('hex'));
   writeFileSync(WRONG_TOKEN_FILE, randomBytes(24).toString('hex'));
+  writeFileSync(REG_TOKEN_FILE, randomBytes(24).toString('hex'));
   const port = await freePort();
   base = `http://127.0.0.1:${port}`;
-  master = startFfwatt(['master', '--listen', `127.0.0.1:${port}`, '--data', join(TMP, 'data'), '--token-file', TOKEN_FILE]);
+  master = startFfwatt(['master', '--listen', `127.0.0.1:${port}`, '--data', join(TMP, 'data'), '--token-file', TOKEN_FILE, '--registration-token-file', REG_TOKEN_FILE]);
   await waitFor('master /readyz', async () => {
     if (master.child.exitCode !== null) throw new Error(master.output());
     const r = await request(`${base}/readyz`);
@@ -229,8 +232,12 @@ describe('fleet operations from the CLI (real master and agent)', () => {
     expect(agent.output()).toMatch(/"msg":"master told: node stopped"/);
     const { nodes } = await json<{ nodes: Array<{ id: string; state: string }> }>(['nodes']);
     expect(nodes.find((n) => n.id === 'ops-a1')!.state).toBe('dead'); // the master's node timeout is 90 s: this is the stop notice
-    const metricsAfter = await (await request(`${base}/metrics`)).body.text();
-    expect(metricsAfter).not.toMatch(/node="ops-a1"/);
+    // /metrics is a cached text refreshed every metrics_interval_s (15 s by default): the node leaves it at the next refresh.
+    let metricsAfter = '';
+    await waitFor('the stopped node to leave /metrics', async () => {
+      metricsAfter = await (await request(`${base}/metrics`)).body.text();
+      return !/node="ops-a1"/.test(metricsAfter);
+    }, 25_000);
     expect(metricsAfter).toMatch(/ffwatt_nodes\{state="dead"\} 1/);
   }, 60_000);
 });
