@@ -1,4 +1,5 @@
 import { Command } from 'commander';
+import { existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -10,7 +11,9 @@ import { startRtmpServer, type RtmpServer } from '../media/rtmp.ts';
 import { readToken } from '../master/config.ts';
 import { serveMetrics } from './serve-metrics.ts';
 import { hostFacts, nodeRegistration, provenanceMeters } from './host-facts.ts';
-import { HttpMasterClient } from './http-client.ts';
+import { CredentialRejected, HttpMasterClient } from './http-client.ts';
+import { DiskGuard } from './disk-guard.ts';
+import { NodeCredentialStore } from './node-credential.ts';
 import { createAgentMetrics } from './metrics.ts';
 import { ResultSpool } from './spool.ts';
 import { Worker } from './worker.ts';
@@ -20,9 +23,13 @@ export async function agentCommand(argv: string[], _cliLog: Logger, signal: Abor
   const cmd = new Command('ffwatt agent')
     .exitOverride()
     .requiredOption('--master <url>', 'master URL, e.g. https://master:8443')
-    .requiredOption('--token-file <file>', 'bootstrap token (per-node token is issued at registration)')
+    .option('--registration-token-file <file>', 'registration token (may only register this node; env $CREDENTIALS_DIRECTORY/registration-token)')
+    .option('--state-dir <dir>', 'where the node credential is kept (node-token, 0600)', '/var/lib/ffwatt-agent/state')
+    .option('--token-file <file>', 'no longer accepted: agents hold a registration token, not the admin token')
     .option('--spool <dir>', 'results spool directory', '/var/lib/ffwatt-agent/spool')
     .option('--work <dir>', 'scratch directory for encodes', '/var/lib/ffwatt-agent/work')
+    .option('--media-dir <dir>', 'file inputs must lie under this folder (matrix paths are relative to it)', '/var/lib/ffwatt-agent/media')
+    .option('--min-free-mb <mb>', 'claim no job while the work or spool folder has less free space', '1024')
     .option('--node-id <id>', 'node id (default: hostname)')
     .option('--label <label...>', 'node labels')
     .option('--ca-cert <file>', 'CA certificate of the master')
@@ -46,8 +53,44 @@ export async function agentCommand(argv: string[], _cliLog: Logger, signal: Abor
     if (!(n > 0)) throw new InputError(`${flag} must be a positive number, got "${v}"`, { field: flag });
     return n;
   };
+  if (f.tokenFile) {
+    throw new InputError(
+      `--token-file ${f.tokenFile}: agents no longer take the admin token. Pass the registration token with --registration-token-file (the master's registration_token_file); the node credential it obtains is kept in --state-dir`,
+      { field: '--token-file', fix: 'replace --token-file with --registration-token-file' },
+    );
+  }
+  const minFreeMb = num(f.minFreeMb, '--min-free-mb');
   const log = createLogger({ format: 'json', base: { service: 'ffwatt-agent' } });
-  const token = readToken(f.tokenFile, 'bootstrap');
+  const credentials = new NodeCredentialStore(f.stateDir);
+  const stored = credentials.load();
+  const registrationFile: string | undefined = f.registrationTokenFile ?? (process.env.CREDENTIALS_DIRECTORY ? join(process.env.CREDENTIALS_DIRECTORY, 'registration-token') : undefined);
+  const registrationToken = registrationFile && (f.registrationTokenFile || existsSync(registrationFile)) ? readToken(registrationFile, 'registration') : undefined;
+  if (!stored && !registrationToken) {
+    throw new InputError(`no credential: ${credentials.path} holds no node credential and no registration token was given`, { field: '--registration-token-file', fix: 'pass --registration-token-file FILE (the master\'s registration token)' });
+  }
+  /** Names the files a refused credential came from, for the exit-2 message. */
+  const credentialFiles = () => [stored?.file ?? credentials.path, registrationFile].filter(Boolean).join(' and ');
+  // Our own abort: a signal, or a credential the master refuses for good (exit 2, below).
+  const stop = new AbortController();
+  const onStop = () => stop.abort();
+  if (signal.aborted) stop.abort();
+  signal.addEventListener('abort', onStop, { once: true });
+  let fatal: InputError | null = null;
+  const failFast = (err: unknown): boolean => {
+    if (!(err instanceof CredentialRejected)) return false;
+    fatal ??= new InputError(
+      `the master refused this agent's credential (${err.message}); files: ${credentialFiles()}`,
+      {
+        file: err.credential === 'node' ? (stored?.file ?? credentials.path) : registrationFile,
+        field: err.credential === 'node' ? '--state-dir' : '--registration-token-file',
+        fix: err.status === 409
+          ? `node id ${nodeIdOf()} is registered with another credential: restore its ${credentials.path}, or have an operator revoke it (DELETE /api/v1/nodes/${nodeIdOf()}) or re-register it with the admin token`
+          : 'check the registration token file against the master\'s registration_token_file (a revoked node needs an operator)',
+      },
+    );
+    stop.abort();
+    return true;
+  };
   const encoders = await detectEncoders();
   const { meters, refused } = openMeters({ sysfsRoot: f.sysfs, nvmlLibrary: f.nvmlLibrary, wattsPerCore: f.wattsPerCore ? num(f.wattsPerCore, '--watts-per-core') : undefined });
   for (const r of refused) log.info('meter not used', { meter: r.meter, reason: r.reason, fix: r.fix });
@@ -60,23 +103,52 @@ export async function agentCommand(argv: string[], _cliLog: Logger, signal: Abor
     meters: provenanceMeters(meters, refused),
   });
   const nodeId: string = f.nodeId ?? hostname();
+  const nodeIdOf = () => nodeId;
+  mkdirSync(f.work, { recursive: true });
+  mkdirSync(f.spool, { recursive: true });
+  sweepWorkDir(f.work, log);
   const metrics = createAgentMetrics({ meters: () => meters, nodeId });
+  const disk = new DiskGuard([f.work, f.spool], minFreeMb * 2 ** 20, metrics.registry);
   const metricsServer = await serveMetrics(f.metricsListen, () => metrics.metricsText(), metrics.registry.contentType);
 
-  const client = new HttpMasterClient({ masterUrl: f.master, token, caCert: f.caCert, clientCert: f.clientCert, clientKey: f.clientKey });
+  const client = new HttpMasterClient({
+    masterUrl: f.master,
+    registrationToken,
+    nodeToken: stored?.token,
+    onNodeToken: (t) => credentials.save(t),
+    caCert: f.caCert,
+    clientCert: f.clientCert,
+    clientKey: f.clientKey,
+    signal: stop.signal,
+  });
   const registration = nodeRegistration(nodeId, host, encoders, f.label ?? []);
+  const shutdown = async () => {
+    signal.removeEventListener('abort', onStop);
+    sampler.stop();
+    metricsServer.closeAllConnections();
+    await new Promise((r) => metricsServer.close(r));
+    await client.close(true);
+  };
   // The master may be down or restarting: keep trying to register (bounded backoff) until stopped.
-  for (let wait = 500; !signal.aborted; wait = Math.min(wait * 2, 15_000)) {
+  // A refused credential is not retried: exit 2 naming the file.
+  for (let wait = 500; !stop.signal.aborted; wait = Math.min(wait * 2, 15_000)) {
     try {
       await client.register(registration);
       break;
     } catch (err) {
+      if (failFast(err)) break;
+      if (stop.signal.aborted) break;
       log.warn('cannot register with the master yet', { master: f.master, error: (err as Error).message, retryMs: wait });
-      await sleep(wait, undefined, { signal }).catch(() => {});
+      await sleep(wait, undefined, { signal: stop.signal }).catch(() => {});
     }
   }
-  if (signal.aborted) return 0;
-  log.info('registered', { node: nodeId, master: f.master, encoders: encoders.codecMap });
+  if (stop.signal.aborted) {
+    await shutdown();
+    if (fatal) throw fatal;
+    log.info('agent stopping');
+    return 0;
+  }
+  log.info('registered', { node: nodeId, master: f.master, encoders: encoders.codecMap, credential: credentials.path });
 
   const reRegisterOn401 = async <T>(fn: () => Promise<T>): Promise<T> => {
     try {
@@ -84,30 +156,47 @@ export async function agentCommand(argv: string[], _cliLog: Logger, signal: Abor
     } catch (err) {
       const status = (err as { status?: number }).status;
       if (status === 401 || status === 404) {
-        // The master lost our token or node (e.g. restored from an older database): register again.
-        await client.register(registration);
+        // The master lost our credential or node (e.g. restored from an older database): register
+        // again; a refusal there is final (exit 2).
+        try {
+          await client.register(registration);
+        } catch (regErr) {
+          failFast(regErr);
+          throw regErr;
+        }
         return fn();
       }
       throw err;
     }
   };
-  const spool = new ResultSpool(f.spool, (r, i) => reRegisterOn401(() => client.postResult(r, i)), log);
+  const spool = new ResultSpool(f.spool, (r, i, leaseId) => reRegisterOn401(() => client.postResult(r, i, leaseId)), log);
   // Results left by an earlier run, or spooled while the master was away, are retried in the
   // background, so a master that comes back gets them even while this agent keeps working.
   let flushing = false;
   const flushSpool = () => {
-    if (flushing || signal.aborted || spool.pending().length === 0) return;
+    if (flushing || stop.signal.aborted || spool.pending().length === 0) return;
     flushing = true;
     spool
-      .flush(signal)
+      .flush(stop.signal)
       .catch((err) => log.warn('spool flush failed', { error: (err as Error).message }))
       .finally(() => (flushing = false));
   };
   flushSpool();
   const spoolTimer = setInterval(flushSpool, 5_000);
 
+  let pausedLogged: string | null = null;
+  const checkDisk = () => {
+    const reason = disk.check();
+    if (reason !== pausedLogged) {
+      if (reason) log.warn('claiming no job: too little free disk', { reason });
+      else if (pausedLogged) log.info('free disk back above --min-free-mb: claiming again');
+      pausedLogged = reason;
+    }
+    return reason;
+  };
+  checkDisk();
   const heartbeat = setInterval(() => {
-    reRegisterOn401(() => client.heartbeat(nodeId)).catch((err) => log.warn('heartbeat failed', { error: (err as Error).message }));
+    reRegisterOn401(() => client.heartbeat(nodeId, { claimsPaused: checkDisk() })).catch((err) => log.warn('heartbeat failed', { error: (err as Error).message }));
   }, num(f.heartbeatS, '--heartbeat-s') * 1000);
 
   const leaseExtendMs = num(f.leaseExtendS, '--lease-extend-s') * 1000;
@@ -118,6 +207,10 @@ export async function agentCommand(argv: string[], _cliLog: Logger, signal: Abor
       register: (n) => client.register(n),
       heartbeat: (id) => client.heartbeat(id),
       claim: async (id) => {
+        if (checkDisk()) return null;
+        // Results first: a claim would hand back the job whose result still sits in the spool
+        // (this node holds its lease) and the agent would run it again.
+        if (spool.pending().length > 0 && (await spool.flush(stop.signal)) > 0) throw new Error('results still spooled: master unreachable');
         const job = await reRegisterOn401(() => client.claim(id));
         const leaseMs = (job as { leaseMs?: number } | null)?.leaseMs;
         if (leaseMs && leaseExtendMs > leaseMs / 2 && !warnedLease) {
@@ -135,6 +228,7 @@ export async function agentCommand(argv: string[], _cliLog: Logger, signal: Abor
     host,
     estimateWattsPerCore: estimateWattsPerCore(meters),
     workDir: f.work,
+    mediaDir: f.mediaDir,
     log,
     onEvent: (ev) => metrics.onEvent(ev),
     onResources: (jobId, u) => metrics.setJobResources(jobId, { cpuSeconds: u.cpuSeconds, peakRssBytes: u.peakRssBytes, readBytes: u.readBytes ?? 0, writeBytes: u.writeBytes ?? 0 }),
@@ -145,30 +239,37 @@ export async function agentCommand(argv: string[], _cliLog: Logger, signal: Abor
     deliver: async (record, idle) => {
       // Stopped by our own shutdown (not canceled by the master): the job is not the master's
       // to close as canceled. Drop the record; the lease expires and the job runs again elsewhere.
-      if (signal.aborted && record.status === 'canceled') {
+      if (stop.signal.aborted && record.status === 'canceled') {
         log.info('agent stopping: interrupted run not reported; its lease will expire and the job be requeued', { job: record.jobId, attempt: record.attempt });
         return 'spooled';
       }
-      const outcome = await spool.deliver(record, idle, signal);
+      const outcome = await spool.deliver(record, idle, client.leaseOf(record.jobId, record.attempt), stop.signal);
       return outcome === 'rejected' ? 'spooled' : outcome;
     },
   });
   const pollMs = num(f.pollS, '--poll-s') * 1000;
-  while (!signal.aborted) {
+  while (!stop.signal.aborted) {
     try {
-      await worker.loop(() => false, { pollMs, signal });
+      await worker.loop(() => false, { pollMs, signal: stop.signal });
     } catch (err) {
+      if (stop.signal.aborted) break;
       log.warn('master unreachable or job loop failed; retrying', { error: (err as Error).message });
-      await sleep(pollMs, undefined, { signal }).catch(() => {});
+      await sleep(pollMs, undefined, { signal: stop.signal }).catch(() => {});
       flushSpool();
     }
   }
   log.info('agent stopping');
   clearInterval(heartbeat);
   clearInterval(spoolTimer);
-  sampler.stop();
   if (rtmp) await (rtmp as RtmpServer).stop();
-  await new Promise((r) => metricsServer.close(r));
-  await client.close();
+  await shutdown();
+  if (fatal) throw fatal;
   return 0;
+}
+
+/** Job folders (`<job id>-<attempt>`) and the RTMP server's folder left by an agent that died: removed at start. */
+function sweepWorkDir(work: string, log: Logger): void {
+  const left = readdirSync(work).filter((name) => /^[0-9a-f-]{36}-\d+$/.test(name) || name === 'nginx');
+  for (const name of left) rmSync(join(work, name), { recursive: true, force: true });
+  if (left.length) log.info('removed work folders left by an earlier run', { work, folders: left.length });
 }

@@ -3,15 +3,24 @@ import { Agent, request } from 'undici';
 import type { RunRecord } from '../core/types.ts';
 import type { ResultOutcome } from '../master/queue.ts';
 import type { ClaimedJob, IdleReport, MasterClient, NodeRegistration } from './client.ts';
+import { LeaseBook } from './leases.ts';
 
 export interface HttpClientOptions {
   masterUrl: string;
-  /** Bootstrap (admin) token: used to register; the per-node token from registration is used after. */
-  token: string;
+  /** The operator's admin token (harness, scripts). Agents never hold it. */
+  token?: string;
+  /** Agents: may only register this node (used when there is no node credential yet, or it was refused). */
+  registrationToken?: string;
+  /** Agents: this node's own credential, from an earlier registration. */
+  nodeToken?: string;
+  /** Called with every node credential the master issues (the agent stores it 0600). */
+  onNodeToken?: (token: string) => void;
   caCert?: string;
   clientCert?: string;
   clientKey?: string;
   timeoutMs?: number;
+  /** Aborts requests in flight (an agent told to stop does not wait for a silent master). */
+  signal?: AbortSignal;
 }
 
 export class MasterHttpError extends Error {
@@ -20,14 +29,23 @@ export class MasterHttpError extends Error {
   }
 }
 
+/** Registration refused for a reason retrying cannot fix: the credential is wrong, or the id is taken. */
+export class CredentialRejected extends MasterHttpError {
+  constructor(status: number, message: string, body: unknown, readonly credential: 'node' | 'registration') {
+    super(status, message, body);
+  }
+}
+
 /** MasterClient over the master's HTTP(S) API (`/api/v1`). */
 export class HttpMasterClient implements MasterClient {
-  private nodeToken: string | null = null;
+  private nodeToken: string | null;
+  private readonly leases = new LeaseBook();
   private readonly dispatcher: Agent;
   private readonly base: string;
 
   constructor(private readonly o: HttpClientOptions) {
     this.base = o.masterUrl.replace(/\/+$/, '') + '/api/v1';
+    this.nodeToken = o.nodeToken ?? null;
     this.dispatcher = new Agent({
       connect: {
         ca: o.caCert ? readFileSync(o.caCert) : undefined,
@@ -39,11 +57,13 @@ export class HttpMasterClient implements MasterClient {
     });
   }
 
-  async call<T>(method: 'GET' | 'POST', path: string, body?: unknown, token?: string): Promise<{ status: number; body: T }> {
+  async call<T>(method: 'GET' | 'POST' | 'DELETE', path: string, body?: unknown, token?: string): Promise<{ status: number; body: T }> {
+    const bearer = token ?? this.nodeToken ?? this.o.token;
     const res = await request(this.base + path, {
       method,
       dispatcher: this.dispatcher,
-      headers: { authorization: `Bearer ${token ?? this.nodeToken ?? this.o.token}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
+      signal: this.o.signal,
+      headers: { ...(bearer ? { authorization: `Bearer ${bearer}` } : {}), ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
       body: body !== undefined ? JSON.stringify(body) : undefined,
     });
     const text = await res.body.text();
@@ -66,36 +86,72 @@ export class HttpMasterClient implements MasterClient {
     return r;
   }
 
+  /**
+   * Registers this node with its own credential when it has one (the master replaces it with a
+   * fresh one), else with the registration token (or the admin token, for scripts). A refused
+   * node credential falls back to the registration token once: a master that lost the node
+   * takes it again, one that has it answers 409.
+   */
   async register(node: NodeRegistration): Promise<{ nodeId: string }> {
-    const r = await this.call<{ nodeId: string; token: string; error?: string }>('POST', '/nodes/register', node, this.o.token);
-    if (r.status !== 201) throw new MasterHttpError(r.status, `register: HTTP ${r.status} ${r.body?.error ?? ''}`, r.body);
-    this.nodeToken = r.body.token;
-    return { nodeId: r.body.nodeId };
+    const attempts: Array<{ token: string; credential: 'node' | 'registration' }> = [];
+    if (this.nodeToken) attempts.push({ token: this.nodeToken, credential: 'node' });
+    const shared = this.o.registrationToken ?? this.o.token;
+    if (shared) attempts.push({ token: shared, credential: 'registration' });
+    if (attempts.length === 0) throw new Error('no credential to register with (give a registration token or a node credential)');
+    let last: CredentialRejected | null = null;
+    for (const a of attempts) {
+      const r = await this.call<{ nodeId: string; token: string; error?: string }>('POST', '/nodes/register', node, a.token);
+      if (r.status === 201) {
+        this.nodeToken = r.body.token;
+        this.o.onNodeToken?.(r.body.token);
+        return { nodeId: r.body.nodeId };
+      }
+      const msg = `register: HTTP ${r.status} ${r.body?.error ?? ''}`.trim();
+      if (r.status === 401 || r.status === 403 || r.status === 409) {
+        last = new CredentialRejected(r.status, msg, r.body, a.credential);
+        continue;
+      }
+      throw new MasterHttpError(r.status, msg, r.body);
+    }
+    throw last!;
   }
 
-  async heartbeat(nodeId: string): Promise<void> {
-    await this.ok('POST', `/nodes/${encodeURIComponent(nodeId)}/heartbeat`, {});
+  async heartbeat(nodeId: string, status?: { claimsPaused: string | null }): Promise<void> {
+    await this.ok('POST', `/nodes/${encodeURIComponent(nodeId)}/heartbeat`, status ?? {});
   }
 
   async claim(nodeId: string): Promise<ClaimedJob | null> {
     const r = await this.ok<ClaimedJob>('POST', '/jobs/claim', { nodeId }, [200, 204]);
-    return r.status === 204 ? null : r.body;
+    if (r.status === 204) return null;
+    this.leases.remember(r.body.id, r.body.attempts, r.body.leaseId);
+    return r.body;
+  }
+
+  /** The lease id of a job this client claimed (the spool keeps it with the result). */
+  leaseOf(jobId: string, attempt: number): string {
+    return this.leases.leaseOf(jobId, attempt);
   }
 
   async extendLease(jobId: string, nodeId: string, attempt: number): Promise<{ ok: boolean; canceled: boolean }> {
-    const r = await this.call<{ ok: boolean; canceled: boolean }>('POST', `/jobs/${encodeURIComponent(jobId)}/lease`, { nodeId, attempt });
+    const r = await this.call<{ ok: boolean; canceled: boolean }>('POST', `/jobs/${encodeURIComponent(jobId)}/lease`, { nodeId, attempt, leaseId: this.leases.leaseOf(jobId, attempt) });
     if (r.status === 200 || r.status === 409) return { ok: r.body.ok, canceled: r.body.canceled };
     throw new MasterHttpError(r.status, `lease: HTTP ${r.status}`, r.body);
   }
 
-  async postResult(record: RunRecord, idle: IdleReport | null): Promise<ResultOutcome> {
-    const r = await this.call<ResultOutcome & { error?: string }>('POST', `/jobs/${encodeURIComponent(record.jobId)}/result`, { record, idle });
-    if (r.status === 201 || r.status === 200 || r.status === 409) return r.body;
+  async postResult(record: RunRecord, idle: IdleReport | null, leaseId?: string): Promise<ResultOutcome> {
+    const lease = leaseId ?? this.leases.leaseOf(record.jobId, record.attempt);
+    const r = await this.call<ResultOutcome & { error?: string }>('POST', `/jobs/${encodeURIComponent(record.jobId)}/result`, { record, idle, leaseId: lease });
+    if (r.status === 201 || r.status === 200 || r.status === 409) {
+      this.leases.forget(record.jobId);
+      return r.body;
+    }
     if (r.status === 404) return { kind: 'unknown-job' };
     throw new MasterHttpError(r.status, `result: HTTP ${r.status} ${r.body?.error ?? ''}`, r.body);
   }
 
-  async close(): Promise<void> {
-    await this.dispatcher.close();
+  /** Closes the connections; `now` drops requests still in flight instead of waiting for them. */
+  async close(now = false): Promise<void> {
+    if (now) await this.dispatcher.destroy();
+    else await this.dispatcher.close();
   }
 }

@@ -1,9 +1,12 @@
 import type { JobQueue } from '../master/queue.ts';
 import type { ClaimedJob, IdleReport, MasterClient, NodeRegistration } from './client.ts';
 import type { RunRecord } from '../core/types.ts';
+import { LeaseBook } from './leases.ts';
 
 /** MasterClient over a JobQueue in this process (local mode). */
 export class InProcessClient implements MasterClient {
+  private readonly leases = new LeaseBook();
+
   constructor(private readonly queue: JobQueue) {}
 
   async register(node: NodeRegistration): Promise<{ nodeId: string }> {
@@ -16,14 +19,18 @@ export class InProcessClient implements MasterClient {
   }
 
   async claim(nodeId: string): Promise<ClaimedJob | null> {
-    return this.queue.claimWithCampaign(nodeId);
+    const job = this.queue.claimWithCampaign(nodeId);
+    if (job) this.leases.remember(job.id, job.attempts, job.leaseId);
+    return job;
   }
 
   async extendLease(jobId: string, nodeId: string, attempt: number) {
-    return this.queue.extendLease(jobId, nodeId, attempt);
+    return this.queue.extendLease(jobId, nodeId, attempt, this.leases.leaseOf(jobId, attempt));
   }
 
   async postResult(record: RunRecord, idle: IdleReport | null) {
-    return this.queue.submitResult(record, idle);
+    const outcome = this.queue.submitResult(record, idle, this.leases.leaseOf(record.jobId, record.attempt));
+    this.leases.forget(record.jobId);
+    return outcome;
   }
 }

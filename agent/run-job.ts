@@ -1,5 +1,5 @@
-import { mkdirSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
+import { mkdirSync, realpathSync, rmSync } from 'node:fs';
+import { isAbsolute, join, relative, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { FfwattEvent, RunEnergy, RunRecord } from '../core/types.ts';
 import type { Logger } from '../core/log.ts';
@@ -41,6 +41,55 @@ export interface JobContext {
   onResources?: (jobId: string, usage: ProcTreeUsage) => void;
   /** Sleep used for cooldowns; injectable for tests. */
   sleep?: (ms: number, signal?: AbortSignal) => Promise<unknown>;
+  /** Fleet agents: file inputs must lie under this folder (relative paths start here). */
+  mediaDir?: string;
+}
+
+/** The job's work folder: removed after the job whatever its end (and swept at agent start). */
+export function jobWorkDir(root: string, job: { id: string; attempts: number }): string {
+  return join(root, `${job.id}-${job.attempts}`);
+}
+
+/**
+ * Runs one job (runJobOnce) under its deadline, with a file input confined to the media folder,
+ * and removes its work folder afterwards, also when it failed, was canceled or threw.
+ */
+export async function runJob(job: ClaimedJob, ctx: JobContext): Promise<RunRecord> {
+  const refused = ctx.mediaDir !== undefined ? mediaRefusal(job, ctx.mediaDir) : null;
+  if (refused) return finish(baseRecord(job, ctx, new Date(), 'none', null), process.hrtime.bigint(), { status: 'failed', error: refused });
+  const input = job.scenario.input;
+  const confined = input.kind === 'file' && ctx.mediaDir !== undefined ? { ...job, scenario: { ...job.scenario, input: { ...input, path: resolve(ctx.mediaDir, input.path) } } } : job;
+  const deadline = new AbortController();
+  const timer = job.deadlineS > 0 ? setTimeout(() => deadline.abort(), job.deadlineS * 1000) : undefined;
+  const signal = ctx.signal ? AbortSignal.any([ctx.signal, deadline.signal]) : deadline.signal;
+  try {
+    const record = await runJobOnce(confined, { ...ctx, signal });
+    if (deadline.signal.aborted && !ctx.signal?.aborted && record.status !== 'succeeded') {
+      return { ...record, status: 'failed', error: `job deadline of ${job.deadlineS} s exceeded: FFmpeg stopped (${record.error ?? 'no error'})` };
+    }
+    return record;
+  } finally {
+    clearTimeout(timer);
+    if (!ctx.keepOutputs) rmSync(jobWorkDir(ctx.workDir, job), { recursive: true, force: true });
+  }
+}
+
+/** Why a file input may not be read on this node (outside the media folder), or null. */
+function mediaRefusal(job: ClaimedJob, mediaDir: string): string | null {
+  const input = job.scenario.input;
+  if (input.kind !== 'file') return null;
+  const fix = `put the file under this agent's --media-dir ${mediaDir} and name it relative to that folder in input.source`;
+  let real: string;
+  let root: string;
+  try {
+    root = realpathSync(mediaDir);
+    real = realpathSync(resolve(mediaDir, input.path));
+  } catch (err) {
+    return `input ${input.path} is not readable under the media folder ${mediaDir}: ${(err as Error).message}; ${fix}`;
+  }
+  const rel = relative(root, real);
+  if (rel === '' || rel.startsWith('..') || isAbsolute(rel)) return `input ${input.path} resolves to ${real}, outside the media folder ${root}; ${fix}`;
+  return null;
 }
 
 /**
@@ -48,13 +97,13 @@ export interface JobContext {
  * energy over that window, quality after it, and the run record with provenance and flags.
  * FFmpeg failures become a failed record; they never throw.
  */
-export async function runJob(job: ClaimedJob, ctx: JobContext): Promise<RunRecord> {
+async function runJobOnce(job: ClaimedJob, ctx: JobContext): Promise<RunRecord> {
   const s = job.scenario;
   const emit = ctx.onEvent ?? (() => {});
   const doSleep = ctx.sleep ?? ((ms: number, signal?: AbortSignal) => sleep(ms, undefined, { signal }));
   const startedAt = new Date();
   const t0 = process.hrtime.bigint();
-  const workDir = join(ctx.workDir, `${job.id}-${job.attempts}`);
+  const workDir = jobWorkDir(ctx.workDir, job);
   mkdirSync(workDir, { recursive: true });
 
   // Hashed once per file (cached by path, size and mtime), before the cooldown lets the machine settle.

@@ -1,4 +1,4 @@
-import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { RunRecord } from '../core/types.ts';
@@ -9,6 +9,27 @@ import type { IdleReport } from './client.ts';
 interface SpoolEntry {
   record: RunRecord;
   idle: IdleReport | null;
+  /** The lease the result belongs to (fencing): sent with it, also after an agent restart. */
+  leaseId: string;
+}
+
+/** Writes a file so that it survives a power cut once this returns: data, then the rename, both fsynced. */
+export function writeFileDurably(path: string, data: string, mode = 0o600): void {
+  const tmp = path + '.tmp';
+  const fd = openSync(tmp, 'w', mode);
+  try {
+    writeSync(fd, data);
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+  renameSync(tmp, path);
+  const dir = openSync(join(path, '..'), 'r');
+  try {
+    fsyncSync(dir);
+  } finally {
+    closeSync(dir);
+  }
 }
 
 /** Answers that retrying cannot change (the body or the token is wrong): the entry is moved aside. */
@@ -27,7 +48,7 @@ export class ResultSpool {
 
   constructor(
     private readonly dir: string,
-    private readonly post: (record: RunRecord, idle: IdleReport | null) => Promise<ResultOutcome>,
+    private readonly post: (record: RunRecord, idle: IdleReport | null, leaseId: string) => Promise<ResultOutcome>,
     private readonly log: Logger,
     private readonly backoff = { firstMs: 500, maxMs: 4_000, attempts: 6 },
   ) {
@@ -43,12 +64,16 @@ export class ResultSpool {
     return readdirSync(this.dir).filter((f) => f.endsWith('.json')).sort();
   }
 
-  /** Spools the result, then tries to deliver it with backoff; 'spooled' when the master stayed unreachable. */
-  async deliver(record: RunRecord, idle: IdleReport | null, signal?: AbortSignal): Promise<SpoolOutcome> {
+  /**
+   * Spools the result durably (file and folder fsynced before the first post), then tries to deliver
+   * it with backoff; 'spooled' when the master stayed unreachable. Throws when it cannot be written
+   * (disk full): the caller must not treat the run as delivered.
+   */
+  async deliver(record: RunRecord, idle: IdleReport | null, leaseId: string, signal?: AbortSignal): Promise<SpoolOutcome> {
     const path = this.file(record);
-    writeFileSync(path + '.tmp', JSON.stringify({ record, idle } satisfies SpoolEntry));
-    renameSync(path + '.tmp', path);
-    return this.tryDeliver(path, { record, idle }, signal);
+    const entry: SpoolEntry = { record, idle, leaseId };
+    writeFileDurably(path, JSON.stringify(entry));
+    return this.tryDeliver(path, entry, signal);
   }
 
   private async tryDeliver(path: string, entry: SpoolEntry, signal?: AbortSignal): Promise<SpoolOutcome> {
@@ -58,7 +83,7 @@ export class ResultSpool {
       let wait = this.backoff.firstMs;
       for (let i = 0; i < this.backoff.attempts && !signal?.aborted; i++) {
         try {
-          const outcome = await this.post(entry.record, entry.idle);
+          const outcome = await this.post(entry.record, entry.idle, entry.leaseId);
           if (outcome.kind === 'stale' || outcome.kind === 'unknown-job') {
             this.log.warn(`master refused result of job ${entry.record.jobId} attempt ${entry.record.attempt}: ${outcome.kind === 'stale' ? outcome.reason : 'unknown job'}; dropped from the spool`);
           }

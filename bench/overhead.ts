@@ -67,6 +67,8 @@ function claimedJob(scenario: Scenario, n: number): ClaimedJob {
     maxAttempts: 1,
     leaseOwner: 'bench',
     leaseExpiresAt: now + 3600_000,
+    leaseId: `bench-lease-${n}`,
+    deadlineS: 3600,
     nodeConstraint: [],
     cooldownS: 0,
     createdAt: now,

@@ -18,8 +18,10 @@ export const NodeRegistrationSchema = z
   })
   .strict();
 
+export const HeartbeatSchema = z.object({ claimsPaused: z.string().max(1000).nullable().optional() }).strict();
 export const ClaimSchema = z.object({ nodeId: z.string().min(1) }).strict();
-export const LeaseSchema = z.object({ nodeId: z.string().min(1), attempt: z.number().int().positive() }).strict();
+const leaseId = z.string().min(1).max(100);
+export const LeaseSchema = z.object({ nodeId: z.string().min(1), attempt: z.number().int().positive(), leaseId }).strict();
 
 export const CampaignSubmitSchema = z
   .object({
@@ -104,7 +106,7 @@ export const IdleReportSchema = z
   })
   .strict();
 
-export const ResultSchema = z.object({ record: RunRecordSchema, idle: IdleReportSchema.nullable().default(null) }).strict();
+export const ResultSchema = z.object({ record: RunRecordSchema, idle: IdleReportSchema.nullable().default(null), leaseId }).strict();
 
 /** "record.energy.grossJ: Expected number, received string" — names the field. */
 export function formatZodError(err: z.ZodError): { error: string; field: string; issues: Array<{ field: string; message: string }> } {

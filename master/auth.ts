@@ -1,4 +1,5 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import type { TLSSocket } from 'node:tls';
 
 /** SHA-256 of a token: what the store keeps for per-node tokens (never the token itself). */
 export function hashToken(token: string): string {
@@ -23,22 +24,53 @@ export function bearer(header: string | undefined): string | null {
   return m ? m[1] : null;
 }
 
-export type Principal = { kind: 'admin' } | { kind: 'node'; nodeId: string };
+/**
+ * The three credentials (docs/api.md): the operator's admin token; the registration token, which
+ * may only register new nodes; and a node's own credential, issued at registration, which may act
+ * only for that node.
+ */
+export type Principal = { kind: 'admin' } | { kind: 'registration' } | { kind: 'node'; nodeId: string };
+
+export interface MasterSecrets {
+  adminToken: string;
+  /** Absent: only the admin token can register nodes. */
+  registrationToken?: string;
+}
 
 /**
- * Who is calling: the admin (bootstrap) token may do everything; a per-node token, issued at
- * registration, may act only for its own node. Node tokens are found by their SHA-256 (the store
- * never holds the token), then compared in constant time like the admin token.
+ * Who is calling. Node tokens are found by their SHA-256 (the store never holds the token), then
+ * compared in constant time like the shared tokens.
  */
 export function authenticate(
   token: string | null,
-  adminToken: string,
+  secrets: MasterSecrets,
   nodeByTokenHash: (tokenHash: string) => { nodeId: string; tokenHash: string } | null,
 ): Principal | null {
   if (!token) return null;
-  if (tokensEqual(token, adminToken)) return { kind: 'admin' };
+  if (tokensEqual(token, secrets.adminToken)) return { kind: 'admin' };
+  if (secrets.registrationToken && tokensEqual(token, secrets.registrationToken)) return { kind: 'registration' };
   const h = hashToken(token);
   const n = nodeByTokenHash(h);
   if (n && tokensEqual(h, n.tokenHash)) return { kind: 'node', nodeId: n.nodeId };
   return null;
+}
+
+/**
+ * The identities a verified client certificate names: its subject CN and its DNS/URI/IP
+ * subjectAltNames. Empty when the connection carries no certificate.
+ */
+export function certificateNames(socket: unknown): string[] {
+  const tls = socket as Partial<TLSSocket>;
+  if (typeof tls.getPeerCertificate !== 'function' || !tls.authorized) return [];
+  const cert = tls.getPeerCertificate();
+  if (!cert || Object.keys(cert).length === 0) return [];
+  const names: string[] = [];
+  const cn = cert.subject?.CN;
+  if (typeof cn === 'string') names.push(cn);
+  else if (Array.isArray(cn)) names.push(...(cn as string[]));
+  for (const entry of (cert.subjectaltname ?? '').split(',')) {
+    const m = /^\s*(DNS|URI|IP Address):(.+)$/.exec(entry);
+    if (m) names.push(m[2].trim());
+  }
+  return names;
 }

@@ -6,6 +6,17 @@ import { JobQueue } from './queue.ts';
 import { Store } from './store.ts';
 import { buildMasterApp } from './server.ts';
 import { masterMetricsFor } from './metrics-wiring.ts';
+import { CachedMetricsText } from './metrics-cache.ts';
+import { InputError } from '../core/errors.ts';
+import Fastify, { type FastifyInstance } from 'fastify';
+
+/** /metrics alone on its own address (metrics_listen), so scrapers need no route to the API. */
+async function serveMasterMetrics(listen: string, text: () => Promise<string>, contentType: string): Promise<FastifyInstance> {
+  const app = Fastify({ logger: false });
+  app.get('/metrics', async (_req, reply) => reply.header('content-type', contentType).send(await text()));
+  await app.listen({ host: listenHost(listen), port: listenPort(listen) });
+  return app;
+}
 
 /** `ffwatt master`: the job-queue service. Runs until SIGINT/SIGTERM. */
 export async function masterCommand(argv: string[], _cliLog: Logger, signal: AbortSignal): Promise<number> {
@@ -14,7 +25,9 @@ export async function masterCommand(argv: string[], _cliLog: Logger, signal: Abo
     .option('--config <file>', 'YAML config file (same keys as the flags)')
     .option('--listen <host:port>', 'address to listen on')
     .option('--data <dir>', 'state directory (SQLite database)')
-    .option('--token-file <file>', 'admin/bootstrap bearer token')
+    .option('--token-file <file>', 'admin bearer token (the operator\'s; never installed on workers)')
+    .option('--registration-token-file <file>', 'registration token: may only register nodes (installed on workers)')
+    .option('--metrics-listen <host:port>', 'serve /metrics on this address instead of the API\'s')
     .option('--tls-cert <file>', 'TLS certificate (PEM)')
     .option('--tls-key <file>', 'TLS private key (PEM)')
     .option('--client-ca <file>', 'require client certificates signed by this CA (mTLS)')
@@ -26,6 +39,8 @@ export async function masterCommand(argv: string[], _cliLog: Logger, signal: Abo
       listen: flags.listen,
       data: flags.data,
       tokenFile: flags.tokenFile,
+      registrationTokenFile: flags.registrationTokenFile,
+      metricsListen: flags.metricsListen,
       tlsCert: flags.tlsCert,
       tlsKey: flags.tlsKey,
       clientCa: flags.clientCa,
@@ -35,28 +50,47 @@ export async function masterCommand(argv: string[], _cliLog: Logger, signal: Abo
   );
   const log = createLogger({ format: 'json', base: { service: 'ffwatt-master' } });
   const adminToken = readToken(cfg.tokenFile, 'admin');
+  const registrationToken = cfg.registrationTokenFile ? readToken(cfg.registrationTokenFile, 'registration') : undefined;
+  if (registrationToken && registrationToken === adminToken) {
+    throw new InputError(`the registration token in ${cfg.registrationTokenFile} equals the admin token: generate a separate one (openssl rand -hex 32)`, { field: 'registrationTokenFile' });
+  }
   const store = Store.open(join(cfg.data, 'ffwatt.sqlite'));
-  const queue = new JobQueue(store, { leaseMs: cfg.leaseS * 1000, maxAttempts: cfg.maxAttempts, nodeTimeoutMs: cfg.nodeTimeoutS * 1000 });
+  const queue = new JobQueue(store, {
+    leaseMs: cfg.leaseS * 1000,
+    maxAttempts: cfg.maxAttempts,
+    nodeTimeoutMs: cfg.nodeTimeoutS * 1000,
+    deadlineFactor: cfg.deadlineFactor,
+    deadlineMarginS: cfg.deadlineMarginS,
+    maxLeaseAgeMs: cfg.maxLeaseAgeS * 1000,
+  });
+  const recovered = queue.recoverAfterStart();
+  if (recovered.leases || recovered.nodes) log.info('leases in flight and node heartbeats renewed after start (an outage burns no attempt)', recovered);
   const metrics = masterMetricsFor(store, cfg.cost);
+  const cached = new CachedMetricsText(() => metrics.metricsText(), cfg.metricsIntervalS * 1000);
   const app = buildMasterApp({
     store,
     queue,
     adminToken,
+    registrationToken,
     log,
     tls: cfg.tlsCert && cfg.tlsKey ? { cert: cfg.tlsCert, key: cfg.tlsKey, clientCa: cfg.clientCa } : undefined,
     bodyLimit: cfg.bodyLimitBytes,
-    metricsText: () => metrics.metricsText(),
+    metricsText: () => cached.get(),
+    serveMetrics: !cfg.metricsListen,
     contentType: metrics.registry.contentType,
   });
   await app.listen({ host: listenHost(cfg.listen), port: listenPort(cfg.listen) });
   const addr = app.server.address();
-  log.info('master listening', { address: typeof addr === 'object' && addr ? `${addr.address}:${addr.port}` : String(addr), tls: Boolean(cfg.tlsCert), mtls: Boolean(cfg.clientCa), data: cfg.data });
+  log.info('master listening', { address: typeof addr === 'object' && addr ? `${addr.address}:${addr.port}` : String(addr), tls: Boolean(cfg.tlsCert), mtls: Boolean(cfg.clientCa), registration: Boolean(registrationToken), data: cfg.data });
+  const metricsApp = cfg.metricsListen ? await serveMasterMetrics(cfg.metricsListen, () => cached.get(), metrics.registry.contentType) : null;
+  if (metricsApp) log.info('master metrics listening', { address: cfg.metricsListen });
   await new Promise<void>((resolve) => {
     if (signal.aborted) resolve();
     signal.addEventListener('abort', () => resolve(), { once: true });
   });
   log.info('master stopping');
   await app.close();
+  await metricsApp?.close();
   store.close();
   return 0;
 }

@@ -10,6 +10,9 @@ export const MasterConfigSchema = z
     listen: z.string().regex(/^(\[[0-9a-fA-F:]+\]|[^:\s]+):\d{1,5}$/, 'HOST:PORT'),
     data: z.string().min(1),
     tokenFile: z.string().min(1),
+    registrationTokenFile: z.string().min(1).optional(),
+    metricsListen: z.string().regex(/^(\[[0-9a-fA-F:]+\]|[^:\s]+):\d{1,5}$/, 'HOST:PORT').optional(),
+    metricsIntervalS: z.number().positive().max(3600).default(15),
     tlsCert: z.string().optional(),
     tlsKey: z.string().optional(),
     clientCa: z.string().optional(),
@@ -17,6 +20,9 @@ export const MasterConfigSchema = z
     leaseS: z.number().positive().default(60),
     maxAttempts: z.number().int().positive().default(3),
     nodeTimeoutS: z.number().positive().default(90),
+    deadlineFactor: z.number().min(1).max(1000).default(10),
+    deadlineMarginS: z.number().nonnegative().max(86_400).default(600),
+    maxLeaseAgeS: z.number().positive().default(86_400),
     bodyLimitBytes: z.number().int().positive().default(4 * 1024 * 1024),
     cost: z
       .object({
@@ -63,6 +69,9 @@ export function loadMasterConfig(flags: Record<string, unknown>, configFile?: st
   const cfg = r.data;
   if ((cfg.tlsCert == null) !== (cfg.tlsKey == null)) throw new InputError('give both --tls-cert and --tls-key (or neither)', { field: 'tlsCert' });
   if (cfg.clientCa && !cfg.tlsCert) throw new InputError('--client-ca (mTLS) needs --tls-cert and --tls-key', { field: 'clientCa' });
+  if (cfg.registrationTokenFile && cfg.registrationTokenFile === cfg.tokenFile) {
+    throw new InputError('registration_token_file must not be the admin token_file: workers hold the registration token, and it may only register nodes', { field: 'registrationTokenFile' });
+  }
   const host = listenHost(cfg.listen);
   if (!cfg.tlsCert && !isLoopback(host) && !cfg.allowInsecureHttp) {
     throw new InputError(

@@ -147,4 +147,17 @@ CREATE INDEX job_lease_owner ON job (lease_owner, state);
 CREATE INDEX job_claim_order ON job (state, CASE queue_class WHEN 'live' THEN 0 WHEN 'default' THEN 1 ELSE 2 END, priority DESC, seq);
 `,
   },
+  {
+    version: 3,
+    name: 'fencing',
+    // Fencing (docs/api.md): every claim gets a fresh lease id that lease extensions and results must
+    // carry; the run keeps the lease id it was stored under (a re-sent result of that lease is a
+    // duplicate, any other is stale). lease_started_at bounds how long a lease may be extended.
+    sql: `
+ALTER TABLE job ADD COLUMN lease_id TEXT;
+ALTER TABLE job ADD COLUMN lease_started_at INTEGER;
+ALTER TABLE run ADD COLUMN lease_id TEXT;
+ALTER TABLE node ADD COLUMN claims_paused TEXT; -- why the agent claims nothing now (e.g. low disk), from its heartbeat
+`,
+  },
 ];

@@ -121,7 +121,7 @@ describe('store + queue (real SQLite)', () => {
     queue.createCampaign(plan([scenario('a')], { min: 1, max: 1, ciHalfwidthPct: 5 }));
     const job = queue.claim('n1')!;
     const rec = record(job.id, job.attempts, 'n1', 100);
-    expect(queue.submitResult(rec)).toEqual({ kind: 'stored' });
+    expect(queue.submitResult(rec, null, job.leaseId!)).toEqual({ kind: 'stored' });
     expect(store.getRun(job.id, 1)).toEqual(rec);
     expect(store.getJob(job.id)!.state).toBe('succeeded');
     expect(store.getCampaign(job.campaignId)!.status).toBe('done');
@@ -157,7 +157,7 @@ describe('store + queue (real SQLite)', () => {
     const j2 = queue.claim('n2')!;
     expect(j2.id).toBe(j1.id);
     expect(j2.attempts).toBe(2);
-    expect(queue.submitResult(record(j1.id, 1, 'n1', 5)).kind).toBe('stale');
+    expect(queue.submitResult(record(j1.id, 1, 'n1', 5), null, j1.leaseId!).kind).toBe('stale');
     expect(store.getRun(j1.id, 1)).toBeNull();
     now += 1500;
     queue.reap();
@@ -169,8 +169,8 @@ describe('store + queue (real SQLite)', () => {
     queue.registerNode(node('n1'));
     queue.createCampaign(plan([scenario('a')], { min: 1, max: 1, ciHalfwidthPct: 5 }));
     const j = queue.claim('n1')!;
-    expect(queue.submitResult(record(j.id, 1, 'n1', 5)).kind).toBe('stored');
-    expect(queue.submitResult(record(j.id, 1, 'n1', 5)).kind).toBe('duplicate');
+    expect(queue.submitResult(record(j.id, 1, 'n1', 5), null, j.leaseId!).kind).toBe('stored');
+    expect(queue.submitResult(record(j.id, 1, 'n1', 5), null, j.leaseId!).kind).toBe('duplicate');
     expect(store.db.prepare('SELECT COUNT(*) n FROM run').get()).toEqual({ n: 1 });
   });
 
@@ -178,7 +178,7 @@ describe('store + queue (real SQLite)', () => {
     queue.registerNode(node('n1'));
     queue.createCampaign(plan([scenario('a')], { min: 1, max: 1, ciHalfwidthPct: 5 }));
     const j = queue.claim('n1')!;
-    queue.extendLease(j.id, 'n1', 1);
+    queue.extendLease(j.id, 'n1', 1, j.leaseId!);
     now += 6000;
     const r = queue.reap();
     expect(r.deadNodes).toEqual(['n1']);
@@ -193,7 +193,7 @@ describe('store + queue (real SQLite)', () => {
     for (const v of values) {
       const j = queue.claim('n1');
       if (!j) break;
-      queue.submitResult(record(j.id, j.attempts, 'n1', v));
+      queue.submitResult(record(j.id, j.attempts, 'n1', v), null, j.leaseId!);
     }
     // noisy values: never under 5%, so the cap of 4 repetitions is reached
     expect(store.listJobs({ campaignId })).toHaveLength(4);
@@ -206,7 +206,7 @@ describe('store + queue (real SQLite)', () => {
     for (let i = 0; i < 10; i++) {
       const j = queue.claim('n1');
       if (!j) break;
-      queue.submitResult(record(j.id, j.attempts, 'n1', 100 + (i % 2)));
+      queue.submitResult(record(j.id, j.attempts, 'n1', 100 + (i % 2)), null, j.leaseId!);
     }
     // 100, 101: half-width 6.3% (t=12.71 with 1 df) → a third run; 100, 101, 100: 1.4% → stop
     expect(store.listJobs({ campaignId })).toHaveLength(3);
@@ -217,8 +217,69 @@ describe('store + queue (real SQLite)', () => {
     queue.createCampaign(plan([scenario('a')], { min: 1, max: 1, ciHalfwidthPct: 5 }));
     const j = queue.claim('n1')!;
     queue.cancelJob(j.id);
-    expect(queue.extendLease(j.id, 'n1', 1)).toEqual({ ok: false, canceled: true });
-    expect(queue.submitResult(record(j.id, 1, 'n1', 5, 'canceled')).kind).toBe('stored');
+    expect(queue.extendLease(j.id, 'n1', 1, j.leaseId!)).toEqual({ ok: false, canceled: true });
+    expect(queue.submitResult(record(j.id, 1, 'n1', 5, 'canceled'), null, j.leaseId!).kind).toBe('stored');
     expect(store.getJob(j.id)!.state).toBe('canceled');
+  });
+
+  it('fences results: another lease of the same node and attempt is stale, the same lease re-sent a duplicate', () => {
+    queue.registerNode(node('n1'));
+    queue.createCampaign(plan([scenario('a')], { min: 1, max: 1, ciHalfwidthPct: 5 }));
+    const j = queue.claim('n1')!;
+    expect(j.leaseId).toMatch(/^[0-9a-f-]{36}$/);
+    expect(queue.extendLease(j.id, 'n1', 1, 'not-the-lease').ok).toBe(false);
+    expect(queue.submitResult(record(j.id, 1, 'n1', 5), null, 'not-the-lease').kind).toBe('stale');
+    expect(store.db.prepare('SELECT COUNT(*) n FROM run').get()).toEqual({ n: 0 });
+    expect(queue.submitResult(record(j.id, 1, 'n1', 5), null, j.leaseId!).kind).toBe('stored');
+    expect(queue.submitResult(record(j.id, 1, 'n1', 7), null, 'not-the-lease').kind).toBe('stale');
+    expect(queue.submitResult(record(j.id, 1, 'n1', 5), null, j.leaseId!).kind).toBe('duplicate');
+  });
+
+  it('retries a failed job as a higher attempt whose result is stored once', () => {
+    queue.registerNode(node('n1'));
+    queue.createCampaign(plan([scenario('a')], { min: 1, max: 1, ciHalfwidthPct: 5 }));
+    const j = queue.claim('n1')!;
+    expect(queue.submitResult(record(j.id, 1, 'n1', 5, 'failed'), null, j.leaseId!).kind).toBe('stored');
+    queue.retryJob(j.id);
+    const again = queue.claim('n1')!;
+    expect(again.id).toBe(j.id);
+    expect(again.attempts).toBe(2);
+    expect(again.leaseId).not.toBe(j.leaseId);
+    expect(queue.submitResult(record(j.id, 2, 'n1', 5), null, again.leaseId!).kind).toBe('stored');
+    expect(store.db.prepare('SELECT attempt, status FROM run ORDER BY attempt').all()).toEqual([
+      { attempt: 1, status: 'failed' },
+      { attempt: 2, status: 'succeeded' },
+    ]);
+    expect(store.getJob(j.id)!.state).toBe('succeeded');
+  });
+
+  it('refuses to extend a lease past its maximum age', () => {
+    const q = new JobQueue(store, { leaseMs: 1000, maxAttempts: 2, nodeTimeoutMs: 1e9, now: () => now, deadlineFactor: 1, deadlineMarginS: 0, maxLeaseAgeMs: 1e9 });
+    q.registerNode(node('n1'));
+    q.createCampaign(plan([scenario('a')], { min: 1, max: 1, ciHalfwidthPct: 5 }));
+    const j = q.claimWithCampaign('n1')!;
+    // warm-up 0.5 s + duration 2 s, factor 1, margin 0: deadline 2.5 s, lease age limit 2 × 2.5 s
+    expect(j.deadlineS).toBe(2.5);
+    now += 900;
+    expect(q.extendLease(j.id, 'n1', 1, j.leaseId).ok).toBe(true);
+    for (let i = 0; i < 5; i++) {
+      now += 900;
+      q.extendLease(j.id, 'n1', 1, j.leaseId);
+    }
+    const refused = q.extendLease(j.id, 'n1', 1, j.leaseId);
+    expect(refused.ok).toBe(false);
+    expect(refused.reason).toMatch(/maximum lease age of 5 s/);
+  });
+
+  it('after a master start, extends leases in flight and refreshes live nodes (the outage burns no attempt)', () => {
+    queue.registerNode(node('n1'));
+    queue.createCampaign(plan([scenario('a')], { min: 1, max: 1, ciHalfwidthPct: 5 }));
+    const j = queue.claim('n1')!;
+    now += 60_000; // the master was down for a minute: past the lease and the node timeout
+    expect(queue.recoverAfterStart()).toEqual({ leases: 1, nodes: 1 });
+    const r = queue.reap();
+    expect(r).toEqual({ requeued: [], failed: [], deadNodes: [] });
+    expect(store.getJob(j.id)!.attempts).toBe(1);
+    expect(queue.extendLease(j.id, 'n1', 1, j.leaseId!).ok).toBe(true);
   });
 });

@@ -1,9 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import type { CampaignPlan, Job, NodeInfo, QueueClass, RunRecord } from '../core/types.ts';
-import type { IdleBaselineRow, Store } from './store.ts';
+import type { IdleBaselineRow, Store, StoredJob } from './store.ts';
 import { ciHalfwidthPct } from './repetition.ts';
 import { seededRandom } from '../core/random.ts';
 import type { ClaimedJob } from '../agent/client.ts';
+
+export type LeaseAnswer = { ok: boolean; canceled: boolean; leaseExpiresAt?: number; reason?: string };
 
 export interface QueueOptions {
   /** Lease length granted on claim and on each extension. */
@@ -14,6 +16,11 @@ export interface QueueOptions {
   nodeTimeoutMs: number;
   /** Server clock (ms). Leases and timeouts use only this clock, never the agent's. */
   now: () => number;
+  /** Job deadline = (warm-up + duration) × this factor + deadlineMarginS (the agent kills the job past it). */
+  deadlineFactor: number;
+  deadlineMarginS: number;
+  /** No lease is extended past this age, whatever the job (see leaseAgeLimitMs). */
+  maxLeaseAgeMs: number;
 }
 
 export const DEFAULT_QUEUE_OPTIONS: QueueOptions = {
@@ -21,6 +28,9 @@ export const DEFAULT_QUEUE_OPTIONS: QueueOptions = {
   maxAttempts: 3,
   nodeTimeoutMs: 90_000,
   now: () => Date.now(),
+  deadlineFactor: 10,
+  deadlineMarginS: 600,
+  maxLeaseAgeMs: 24 * 3600_000,
 };
 
 export interface SubmitOptions {
@@ -103,7 +113,7 @@ export class JobQueue {
    * Gives the node the first queued job it may run (class, priority, FIFO), with a lease.
    * A node holds at most one measured job at a time: while it has one, it gets that one back.
    */
-  claim(nodeId: string): Job | null {
+  claim(nodeId: string): StoredJob | null {
     this.reap();
     return this.store.tx(() => {
       const node = this.store.getNode(nodeId);
@@ -128,6 +138,9 @@ export class JobQueue {
           attempts: job.attempts + 1,
           lease_owner: nodeId,
           lease_expires_at: now + this.opts.leaseMs,
+          // The fencing token: extensions and the result must name it; a later claim gets a new one.
+          lease_id: randomUUID(),
+          lease_started_at: now,
           started_at: job.startedAt ?? now,
         });
         return this.store.getJob(job.id);
@@ -142,17 +155,47 @@ export class JobQueue {
     if (!job) return null;
     const c = this.store.getCampaign(job.campaignId);
     if (!c) throw new Error(`job ${job.id} belongs to unknown campaign ${job.campaignId}`);
-    return { ...job, campaign: { id: c.id, name: c.name, idleBaselineS: c.settings.idleBaselineS, cooldownS: c.settings.cooldownS } };
+    const { lastError: _e, leaseStartedAt: _s, leaseId, ...rest } = job;
+    return {
+      ...rest,
+      leaseId: leaseId as string,
+      deadlineS: this.jobDeadlineS(job.scenario),
+      campaign: { id: c.id, name: c.name, idleBaselineS: c.settings.idleBaselineS, cooldownS: c.settings.cooldownS },
+    };
   }
 
-  /** Extends a lease (and marks the job running). Refused when the caller no longer holds it. */
-  extendLease(jobId: string, nodeId: string, attempt: number): { ok: boolean; canceled: boolean; leaseExpiresAt?: number } {
+  /** Seconds the agent gives one encode before killing it: media duration × factor + margin. */
+  jobDeadlineS(s: { warmupS: number; durationS: number }): number {
+    return (s.warmupS + s.durationS) * this.opts.deadlineFactor + this.opts.deadlineMarginS;
+  }
+
+  /**
+   * How long a lease may be extended: the encode deadline twice (the second covers quality scoring
+   * after the encode) plus the idle baseline and cooldown before it, never past maxLeaseAgeMs.
+   */
+  leaseAgeLimitMs(job: StoredJob): number {
+    const c = this.store.getCampaign(job.campaignId);
+    const before = (c?.settings.idleBaselineS ?? 0) + job.cooldownS;
+    return Math.min(this.opts.maxLeaseAgeMs, (2 * this.jobDeadlineS(job.scenario) + before) * 1000);
+  }
+
+  /**
+   * Extends a lease (and marks the job running). Refused when the caller no longer holds it (node,
+   * attempt and lease id must all match) and once the lease is older than leaseAgeLimitMs.
+   */
+  extendLease(jobId: string, nodeId: string, attempt: number, leaseId: string): LeaseAnswer {
     return this.store.tx(() => {
       const job = this.store.getJob(jobId);
-      if (!job) return { ok: false, canceled: false };
-      if (job.state === 'canceled') return { ok: false, canceled: true };
-      if (job.leaseOwner !== nodeId || job.attempts !== attempt || !(job.state === 'leased' || job.state === 'running')) {
-        return { ok: false, canceled: false };
+      if (!job) return { ok: false, canceled: false, reason: 'unknown job' };
+      const holds = job.leaseOwner === nodeId && job.attempts === attempt && job.leaseId === leaseId;
+      if (job.state === 'canceled') return holds ? { ok: false, canceled: true } : { ok: false, canceled: false, reason: 'lease not held by this node, attempt and lease id' };
+      if (!holds || !(job.state === 'leased' || job.state === 'running')) {
+        return { ok: false, canceled: false, reason: 'lease not held by this node, attempt and lease id' };
+      }
+      const limitMs = this.leaseAgeLimitMs(job);
+      const age = this.opts.now() - (job.leaseStartedAt ?? this.opts.now());
+      if (age > limitMs) {
+        return { ok: false, canceled: false, reason: `lease is ${Math.round(age / 1000)} s old, past the maximum lease age of ${Math.round(limitMs / 1000)} s for this job; it will expire` };
       }
       const leaseExpiresAt = this.opts.now() + this.opts.leaseMs;
       this.store.updateJob(jobId, { state: 'running', lease_expires_at: leaseExpiresAt });
@@ -162,23 +205,25 @@ export class JobQueue {
   }
 
   /**
-   * Stores a run record once per (job, attempt). A result for an attempt that is no longer the
-   * job's current one (the lease expired and the job was requeued) is refused as stale, so a late
-   * agent never overwrites the newer attempt.
+   * Stores a run record for the lease that is current: node, attempt and lease id must match the
+   * job's (checked first). The same lease's result sent again (the answer was lost) is a duplicate;
+   * anything else is stale, so a late or foreign writer never replaces a newer attempt.
    */
-  submitResult(record: RunRecord, idle?: Omit<IdleBaselineRow, 'campaignId'> | null): ResultOutcome {
+  submitResult(record: RunRecord, idle: Omit<IdleBaselineRow, 'campaignId'> | null | undefined, leaseId: string): ResultOutcome {
     return this.store.tx(() => {
       const job = this.store.getJob(record.jobId);
       if (!job) return { kind: 'unknown-job' } as const;
-      if (this.store.getRun(record.jobId, record.attempt)) return { kind: 'duplicate' } as const;
-      if (job.attempts !== record.attempt || job.leaseOwner !== record.nodeId || !(job.state === 'leased' || job.state === 'running' || job.state === 'canceled')) {
-        return { kind: 'stale', reason: `job ${job.id} is at attempt ${job.attempts} (${job.state}, owner ${job.leaseOwner ?? 'none'}); result for attempt ${record.attempt} from ${record.nodeId} refused` } as const;
+      const holds = job.attempts === record.attempt && job.leaseOwner === record.nodeId && job.leaseId === leaseId && (job.state === 'leased' || job.state === 'running' || job.state === 'canceled');
+      if (!holds) {
+        const stored = this.store.runLease(record.jobId, record.attempt);
+        if (stored && stored.nodeId === record.nodeId && stored.leaseId === leaseId) return { kind: 'duplicate' } as const;
+        return { kind: 'stale', reason: `job ${job.id} is at attempt ${job.attempts} (${job.state}, owner ${job.leaseOwner ?? 'none'}); result for attempt ${record.attempt} from ${record.nodeId} under another lease refused` } as const;
       }
       const now = this.opts.now();
-      this.store.insertRun(record, job, now);
+      this.store.insertRun(record, job, now, leaseId);
       if (idle) this.store.insertIdleBaseline({ ...idle, campaignId: job.campaignId });
       const state = job.state === 'canceled' ? 'canceled' : record.status === 'succeeded' ? 'succeeded' : record.status;
-      this.store.updateJob(job.id, { state, finished_at: now, lease_owner: null, lease_expires_at: null, last_error: record.error });
+      this.store.updateJob(job.id, { state, finished_at: now, lease_owner: null, lease_expires_at: null, lease_id: null, last_error: record.error });
       if (state === 'succeeded') this.maybeAddRepetition(job);
       this.updateCampaignStatus(job.campaignId);
       return { kind: 'stored' } as const;
@@ -225,7 +270,7 @@ export class JobQueue {
     if (campaign?.status === 'running' && c.queued + c.leased + c.running === 0) this.store.setCampaignStatus(campaignId, 'done');
   }
 
-  cancelJob(jobId: string): Job | null {
+  cancelJob(jobId: string): StoredJob | null {
     return this.store.tx(() => {
       const job = this.store.getJob(jobId);
       if (!job) return null;
@@ -236,12 +281,13 @@ export class JobQueue {
     });
   }
 
-  retryJob(jobId: string): Job | null {
+  retryJob(jobId: string): StoredJob | null {
     return this.store.tx(() => {
       const job = this.store.getJob(jobId);
       if (!job) return null;
       if (job.state === 'failed' || job.state === 'canceled') {
-        this.store.updateJob(jobId, { state: 'queued', lease_owner: null, lease_expires_at: null, finished_at: null, attempts: 0 });
+        // Attempt numbers only grow: the retry runs as attempt attempts+1 with a fresh budget.
+        this.store.updateJob(jobId, { state: 'queued', lease_owner: null, lease_expires_at: null, lease_id: null, finished_at: null, max_attempts: job.attempts + this.opts.maxAttempts });
         const campaign = this.store.getCampaign(job.campaignId);
         if (campaign && campaign.status !== 'running') this.store.setCampaignStatus(job.campaignId, 'running');
       }
@@ -269,15 +315,42 @@ export class JobQueue {
     return out;
   }
 
-  private releaseJob(job: Job, why: string, out: { requeued: string[]; failed: string[] }): void {
+  private releaseJob(job: StoredJob, why: string, out: { requeued: string[]; failed: string[] }): void {
     if (job.attempts >= job.maxAttempts) {
-      this.store.updateJob(job.id, { state: 'failed', lease_owner: null, lease_expires_at: null, finished_at: this.opts.now(), last_error: `${why}; attempts exhausted (${job.attempts}/${job.maxAttempts})` });
+      this.store.updateJob(job.id, { state: 'failed', lease_owner: null, lease_expires_at: null, lease_id: null, finished_at: this.opts.now(), last_error: `${why}; attempts exhausted (${job.attempts}/${job.maxAttempts})` });
       out.failed.push(job.id);
       this.updateCampaignStatus(job.campaignId);
     } else {
-      this.store.updateJob(job.id, { state: 'queued', lease_owner: null, lease_expires_at: null, last_error: why });
+      this.store.updateJob(job.id, { state: 'queued', lease_owner: null, lease_expires_at: null, lease_id: null, last_error: why });
       out.requeued.push(job.id);
     }
+  }
+
+  /**
+   * After a master start: the outage was the master's, not the nodes'. Leases in flight get lease_s
+   * from now and live nodes a fresh heartbeat, so no attempt is burnt and no node declared dead
+   * for time the master was not there to hear them.
+   */
+  recoverAfterStart(): { leases: number; nodes: number } {
+    const now = this.opts.now();
+    return this.store.tx(() => ({
+      leases: this.store.db.prepare("UPDATE job SET lease_expires_at = ? WHERE state IN ('leased','running')").run(now + this.opts.leaseMs).changes,
+      nodes: this.store.db.prepare("UPDATE node SET last_heartbeat = ? WHERE state != 'dead'").run(now).changes,
+    }));
+  }
+
+  /** Revokes a node: its credential stops working and its job goes back to the queue. */
+  revokeNode(nodeId: string): { revoked: boolean; requeued: string[]; failed: string[] } {
+    const out = { revoked: false, requeued: [] as string[], failed: [] as string[] };
+    this.store.tx(() => {
+      if (!this.store.getNode(nodeId)) return;
+      this.store.setNodeTokenHash(nodeId, null);
+      this.store.setNodeState(nodeId, 'dead');
+      const active = this.store.activeJobOf(nodeId);
+      if (active) this.releaseJob(active, `node ${nodeId} revoked`, out);
+      out.revoked = true;
+    });
+    return out;
   }
 
   campaignProgress(campaignId: string): { status: string; counts: ReturnType<Store['jobCountsByState']> } | null {

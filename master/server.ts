@@ -6,10 +6,11 @@ import type { Logger } from '../core/log.ts';
 import type { JobState } from '../core/types.ts';
 import type { ReportModel } from '../analyzers/model.ts';
 import { parseMatrix } from '../harness/matrix/index.ts';
-import { authenticate, bearer, hashToken, newNodeToken, type Principal } from './auth.ts';
+import { authenticate, bearer, certificateNames, hashToken, newNodeToken, type Principal } from './auth.ts';
 import {
   CampaignSubmitSchema,
   ClaimSchema,
+  HeartbeatSchema,
   LeaseSchema,
   NodeRegistrationSchema,
   ResultSchema,
@@ -23,12 +24,16 @@ export interface MasterOptions {
   store: Store;
   queue: JobQueue;
   adminToken: string;
+  /** May only register new nodes (docs/api.md); absent: only the admin token registers. */
+  registrationToken?: string;
   log: Logger;
   tls?: { cert: string; key: string; clientCa?: string };
   /** Largest request body accepted (bytes). */
   bodyLimit?: number;
-  /** Extra text appended to /metrics (the exporter module). */
+  /** The /metrics text (the exporter, cached: see CachedMetricsText). */
   metricsText?: () => Promise<string>;
+  /** Serve /metrics on this app (false when it has its own listener, metrics_listen). */
+  serveMetrics?: boolean;
   contentType?: string;
   reapIntervalMs?: number;
 }
@@ -80,27 +85,54 @@ export function buildMasterApp(o: MasterOptions): FastifyInstance {
   const { store, queue } = o;
 
   const nodeByHash = store.db.prepare('SELECT id nodeId, token_hash tokenHash FROM node WHERE token_hash = ?');
-  /** Any valid token (admin or node); 401 otherwise. Checked before the body is even parsed. */
+  const secrets = { adminToken: o.adminToken, registrationToken: o.registrationToken };
+  const mtls = Boolean(o.tls?.clientCa);
+  /** A valid credential, 401 otherwise. Checked before the body is even parsed. */
   const principals = new WeakMap<FastifyRequest, Principal>();
   const principal = (req: FastifyRequest): Principal => {
     const known = principals.get(req);
     if (known) return known;
-    const p = authenticate(bearer(req.headers.authorization), o.adminToken, (h) => (nodeByHash.get(h) as { nodeId: string; tokenHash: string } | undefined) ?? null);
+    const p = authenticate(bearer(req.headers.authorization), secrets, (h) => (nodeByHash.get(h) as { nodeId: string; tokenHash: string } | undefined) ?? null);
     if (!p) throw new HttpError(401, 'missing or invalid bearer token (send Authorization: Bearer <token>)');
+    // With mTLS a node credential counts only over that node's own client certificate.
+    if (p.kind === 'node' && mtls) {
+      const names = certificateNames(req.raw.socket);
+      if (!names.includes(p.nodeId)) {
+        throw new HttpError(403, `the credential of node ${p.nodeId} is accepted only over a client certificate whose CN or subjectAltName is ${p.nodeId} (this one names ${names.join(', ') || 'nothing'})`);
+      }
+    }
     principals.set(req, p);
     return p;
   };
-  // Authentication runs before the body is read: without a valid token nothing is parsed.
+  // Authentication runs before the body is read, on every route but the public probes. The router
+  // decides which route a request is (it decodes %61 and friends): matching raw URLs here let
+  // `POST /%61pi/v1/campaigns` through unauthenticated. Unknown routes need a credential too.
+  const PUBLIC_ROUTES = new Set(['/healthz', '/readyz', '/metrics']);
   app.addHook('onRequest', async (req) => {
-    if (req.url.startsWith('/api/')) principal(req);
+    const route = req.routeOptions.url;
+    if (route !== undefined && PUBLIC_ROUTES.has(route)) return;
+    principal(req);
   });
   const requireAdmin = (req: FastifyRequest) => {
     const p = principal(req);
-    if (p.kind !== 'admin') throw new HttpError(403, 'this endpoint needs the admin token; node tokens may only heartbeat, claim, extend leases and post results for their own node');
+    if (p.kind !== 'admin') {
+      throw new HttpError(403, p.kind === 'registration'
+        ? 'the registration token may only call POST /api/v1/nodes/register'
+        : 'this endpoint needs the admin token; a node credential may only heartbeat, claim, extend leases and post results for its own node');
+    }
   };
-  /** The admin token may act for any node; a node token only for its own node (403 otherwise). */
+  /** Node endpoints take only that node's own credential: not the admin token, not the registration token. */
   const actsFor = (p: Principal, nodeId: string) => {
-    if (p.kind === 'node' && p.nodeId !== nodeId) throw new HttpError(403, `the token of node ${p.nodeId} cannot act for node ${nodeId}`);
+    if (p.kind === 'registration') throw new HttpError(403, 'the registration token may only call POST /api/v1/nodes/register');
+    if (p.kind === 'admin') throw new HttpError(403, `the admin token cannot act as node ${nodeId} (claims, leases and results take the node's own credential)`);
+    if (p.nodeId !== nodeId) throw new HttpError(403, `the credential of node ${p.nodeId} cannot act for node ${nodeId}`);
+  };
+
+  /** Claims, leases and results: a node's own credential only, refused before the body is parsed. */
+  const nodePrincipal = (req: FastifyRequest): Principal => {
+    const p = principal(req);
+    if (p.kind !== 'node') actsFor(p, '(any node)');
+    return p;
   };
 
   app.setErrorHandler((err: Error & { statusCode?: number; code?: string; issues?: unknown; field?: string }, req, reply) => {
@@ -127,23 +159,48 @@ export function buildMasterApp(o: MasterOptions): FastifyInstance {
       return reply.status(503).send({ ready: false, error: (err as Error).message });
     }
   });
-  app.get('/metrics', async (_req, reply) => {
-    const text = o.metricsText ? await o.metricsText() : '';
-    return reply.header('content-type', o.contentType ?? 'text/plain; version=0.0.4; charset=utf-8').send(text);
-  });
+  if (o.serveMetrics !== false) {
+    app.get('/metrics', async (_req, reply) => {
+      const text = o.metricsText ? await o.metricsText() : '';
+      return reply.header('content-type', o.contentType ?? 'text/plain; version=0.0.4; charset=utf-8').send(text);
+    });
+  }
 
   app.post(`${api}/nodes/register`, async (req, reply) => {
-    requireAdmin(req);
+    const p = principal(req);
     const body = parseBody(NodeRegistrationSchema, req.body);
+    if (p.kind === 'node' && p.nodeId !== body.id) throw new HttpError(403, `the credential of node ${p.nodeId} cannot register node ${body.id}`);
+    if (p.kind === 'registration' && mtls) {
+      const names = certificateNames(req.raw.socket);
+      if (!names.includes(body.id)) throw new HttpError(403, `node ${body.id} must register over a client certificate whose CN or subjectAltName is ${body.id} (this one names ${names.join(', ') || 'nothing'})`, 'id');
+    }
     const token = newNodeToken();
-    queue.registerNode(body, hashToken(token));
-    o.log.info('node registered', { node: body.id, hostname: body.hostname });
+    // An id that exists is taken over only by its own credential or the admin; the check and the
+    // write are one transaction, so two registrations of a new id cannot both win.
+    const taken = store.tx(() => {
+      const existing = store.getNode(body.id);
+      if (existing && p.kind === 'registration') return true;
+      queue.registerNode(body, hashToken(token));
+      return false;
+    });
+    if (taken) throw new HttpError(409, `node ${body.id} is already registered: re-registering it needs that node's own credential or the admin token (an operator can revoke it with DELETE /api/v1/nodes/${body.id})`, 'id');
+    o.log.info('node registered', { node: body.id, hostname: body.hostname, by: p.kind });
     return reply.status(201).send({ nodeId: body.id, token });
+  });
+
+  app.delete<{ Params: { id: string } }>(`${api}/nodes/:id`, async (req) => {
+    requireAdmin(req);
+    const r = queue.revokeNode(req.params.id);
+    if (!r.revoked) throw new HttpError(404, `unknown node ${req.params.id}`);
+    o.log.warn('node revoked', { node: req.params.id, requeued: r.requeued, failed: r.failed });
+    return { nodeId: req.params.id, revoked: true, requeued: r.requeued, failed: r.failed };
   });
 
   app.post<{ Params: { id: string } }>(`${api}/nodes/:id/heartbeat`, async (req) => {
     actsFor(principal(req), req.params.id);
+    const body = parseBody(HeartbeatSchema, req.body);
     if (!queue.heartbeat(req.params.id)) throw new HttpError(404, `unknown node ${req.params.id}: register first`);
+    if (body.claimsPaused !== undefined) store.setNodeClaimsPaused(req.params.id, body.claimsPaused);
     return { ok: true };
   });
 
@@ -155,7 +212,7 @@ export function buildMasterApp(o: MasterOptions): FastifyInstance {
   app.post(`${api}/campaigns`, async (req, reply) => {
     requireAdmin(req);
     const body = parseBody(CampaignSubmitSchema, req.body);
-    const plan = parseMatrix(body.matrix, body.fileName, { seed: body.seed });
+    const plan = parseMatrix(body.matrix, body.fileName, { seed: body.seed, fleet: true });
     const created = queue.createCampaign(plan, { nodeConstraint: body.nodeConstraint, priority: body.priority, queueClass: body.queueClass });
     o.log.info('campaign created', { campaign: created.campaignId, name: plan.name, jobs: created.jobs });
     return reply.status(201).send({ campaignId: created.campaignId, name: plan.name, jobs: created.jobs, scenarios: plan.scenarios.length, seed: plan.seed });
@@ -200,7 +257,7 @@ export function buildMasterApp(o: MasterOptions): FastifyInstance {
   app.post(`${api}/jobs`, async (req, reply) => {
     requireAdmin(req);
     const body = parseBody(CampaignSubmitSchema, req.body);
-    const plan = parseMatrix(body.matrix, body.fileName, { seed: body.seed });
+    const plan = parseMatrix(body.matrix, body.fileName, { seed: body.seed, fleet: true });
     if (plan.scenarios.length !== 1) throw new HttpError(400, `POST /jobs takes a matrix with exactly one cell (got ${plan.scenarios.length}); use POST /campaigns for more`, 'matrix');
     const created = queue.createCampaign(plan, { nodeConstraint: body.nodeConstraint, priority: body.priority, queueClass: body.queueClass });
     return reply.status(201).send({ campaignId: created.campaignId, jobs: store.listJobs({ campaignId: created.campaignId }).map((j) => j.id) });
@@ -239,7 +296,7 @@ export function buildMasterApp(o: MasterOptions): FastifyInstance {
   });
 
   app.post(`${api}/jobs/claim`, async (req, reply) => {
-    const p = principal(req);
+    const p = nodePrincipal(req);
     const body = parseBody(ClaimSchema, req.body);
     actsFor(p, body.nodeId);
     if (!store.getNode(body.nodeId)) throw new HttpError(404, `unknown node ${body.nodeId}: register first`);
@@ -251,22 +308,22 @@ export function buildMasterApp(o: MasterOptions): FastifyInstance {
   });
 
   app.post<{ Params: { id: string } }>(`${api}/jobs/:id/lease`, async (req, reply) => {
-    const p = principal(req);
+    const p = nodePrincipal(req);
     const body = parseBody(LeaseSchema, req.body);
     actsFor(p, body.nodeId);
     if (!store.getJob(req.params.id)) throw new HttpError(404, `unknown job ${req.params.id}`);
-    const r = queue.extendLease(req.params.id, body.nodeId, body.attempt);
-    if (!r.ok) return reply.status(409).send({ error: r.canceled ? 'job canceled' : 'lease not held by this node and attempt', ...r });
+    const r = queue.extendLease(req.params.id, body.nodeId, body.attempt, body.leaseId);
+    if (!r.ok) return reply.status(409).send({ error: r.canceled ? 'job canceled' : (r.reason ?? 'lease not held'), ...r });
     return r;
   });
 
   app.post<{ Params: { id: string } }>(`${api}/jobs/:id/result`, async (req, reply) => {
-    const p = principal(req);
+    const p = nodePrincipal(req);
     const body = parseBody(ResultSchema, req.body);
     actsFor(p, body.record.nodeId);
     if (body.record.jobId !== req.params.id) throw new HttpError(400, `record.jobId ${body.record.jobId} does not match the URL's job ${req.params.id}`, 'record.jobId');
     if (body.idle && body.idle.nodeId !== body.record.nodeId) throw new HttpError(400, 'idle.nodeId must equal record.nodeId', 'idle.nodeId');
-    const outcome = queue.submitResult(body.record as never, body.idle as never);
+    const outcome = queue.submitResult(body.record as never, body.idle as never, body.leaseId);
     switch (outcome.kind) {
       case 'stored':
         return reply.status(201).send(outcome);

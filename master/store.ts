@@ -43,7 +43,9 @@ export function openDatabase(path: string): DB {
   db.pragma('journal_mode = WAL');
   db.pragma('foreign_keys = ON');
   db.pragma('busy_timeout = 5000');
-  db.pragma('synchronous = NORMAL');
+  // FULL: a result answered 201 is on disk before the answer leaves (NORMAL in WAL mode may lose
+  // the last commits on a power cut, after the agent already dropped its spooled copy).
+  db.pragma('synchronous = FULL');
   migrate(db);
   return db;
 }
@@ -90,10 +92,15 @@ interface JobRow {
   started_at: number | null;
   finished_at: number | null;
   last_error: string | null;
+  lease_id: string | null;
+  lease_started_at: number | null;
   spec: string;
 }
 
-function toJob(r: JobRow): Job & { lastError: string | null } {
+/** A job as stored: the Job plus the master-only fields (last error, current lease id and start). */
+export type StoredJob = Job & { lastError: string | null; leaseId: string | null; leaseStartedAt: number | null };
+
+function toJob(r: JobRow): StoredJob {
   return {
     id: r.id,
     campaignId: r.campaign_id,
@@ -113,6 +120,8 @@ function toJob(r: JobRow): Job & { lastError: string | null } {
     startedAt: r.started_at,
     finishedAt: r.finished_at,
     lastError: r.last_error,
+    leaseId: r.lease_id,
+    leaseStartedAt: r.lease_started_at,
   };
 }
 
@@ -215,12 +224,12 @@ export class Store {
       .run(j.id, j.campaignId, j.scenarioId, j.repetition, j.priority, j.queueClass, j.seq, j.maxAttempts, json(j.nodeConstraint), j.cooldownS, j.createdAt);
   }
 
-  getJob(id: string): (Job & { lastError: string | null }) | null {
+  getJob(id: string): StoredJob | null {
     const r = this.db.prepare(`${JOB_SELECT} WHERE job.id = ?`).get(id) as JobRow | undefined;
     return r ? toJob(r) : null;
   }
 
-  listJobs(filter: { campaignId?: string; state?: JobState; limit?: number } = {}): Array<Job & { lastError: string | null }> {
+  listJobs(filter: { campaignId?: string; state?: JobState; limit?: number } = {}): StoredJob[] {
     const where: string[] = [];
     const args: unknown[] = [];
     if (filter.campaignId) (where.push('job.campaign_id = ?'), args.push(filter.campaignId));
@@ -230,7 +239,7 @@ export class Store {
   }
 
   /** Queued jobs in claim order: live > default > batch, then priority (high first), then FIFO. */
-  claimCandidates(limit = 200): Array<Job & { lastError: string | null }> {
+  claimCandidates(limit = 200): StoredJob[] {
     return (
       this.db
         .prepare(
@@ -242,16 +251,19 @@ export class Store {
     ).map(toJob);
   }
 
-  activeJobOf(nodeId: string): (Job & { lastError: string | null }) | null {
+  activeJobOf(nodeId: string): StoredJob | null {
     const r = this.db.prepare(`${JOB_SELECT} WHERE job.lease_owner = ? AND job.state IN ('leased','running') LIMIT 1`).get(nodeId) as JobRow | undefined;
     return r ? toJob(r) : null;
   }
 
-  expiredLeases(now: number): Array<Job & { lastError: string | null }> {
+  expiredLeases(now: number): StoredJob[] {
     return (this.db.prepare(`${JOB_SELECT} WHERE job.state IN ('leased','running') AND job.lease_expires_at < ?`).all(now) as JobRow[]).map(toJob);
   }
 
-  updateJob(id: string, fields: Partial<Record<'state' | 'attempts' | 'lease_owner' | 'lease_expires_at' | 'started_at' | 'finished_at' | 'last_error' | 'priority', unknown>>): void {
+  updateJob(
+    id: string,
+    fields: Partial<Record<'state' | 'attempts' | 'max_attempts' | 'lease_owner' | 'lease_expires_at' | 'lease_id' | 'lease_started_at' | 'started_at' | 'finished_at' | 'last_error' | 'priority', unknown>>,
+  ): void {
     const keys = Object.keys(fields);
     if (keys.length === 0) return;
     const sql = `UPDATE job SET ${keys.map((k) => `${k} = ?`).join(', ')} WHERE id = ?`;
@@ -292,7 +304,12 @@ export class Store {
     return r ? rowToRun(r) : null;
   }
 
-  insertRun(record: RunRecord, job: Job, receivedAt: number): void {
+  /** The lease a stored run was accepted under (null: stored before fencing, or no such run). */
+  runLease(jobId: string, attempt: number): { nodeId: string; leaseId: string | null } | null {
+    return (this.db.prepare('SELECT node_id nodeId, lease_id leaseId FROM run WHERE job_id = ? AND attempt = ?').get(jobId, attempt) as { nodeId: string; leaseId: string | null } | undefined) ?? null;
+  }
+
+  insertRun(record: RunRecord, job: Job, receivedAt: number, leaseId: string | null = null): void {
     const e = record.energy;
     const firstQ = record.quality?.outputs[0];
     this.db
@@ -300,8 +317,8 @@ export class Store {
         `INSERT INTO run (job_id, attempt, campaign_id, scenario_id, node_id, status, exit_code, signal, error, stderr_tail,
            started_at, ended_at, wall_s, media_seconds, frames, output_bytes, bitrate_bps, fps, speed, dropped_frames, dup_frames,
            energy_source, gross_j, idle_w, net_j, avg_w, peak_w, window_s, j_per_encoded_minute, net_j_per_encoded_minute, j_per_frame, j_per_megapixel,
-           psnr, ssim, vmaf, quality_per_joule, energy, quality, flags, provenance, received_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+           psnr, ssim, vmaf, quality_per_joule, energy, quality, flags, provenance, received_at, lease_id)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       )
       .run(
         record.jobId,
@@ -345,6 +362,7 @@ export class Store {
         json(record.flags),
         json(record.provenance),
         receivedAt,
+        leaseId,
       );
   }
 
@@ -391,17 +409,27 @@ export class Store {
       .run(n.id, n.hostname, json(n.hardware), json(n.encoders), json(n.meters), json(n.labels), tokenHash, now, now);
   }
 
-  getNode(id: string): (NodeInfo & { tokenHash: string | null }) | null {
+  getNode(id: string): (NodeInfo & { tokenHash: string | null; claimsPaused: string | null }) | null {
     const r = this.db.prepare('SELECT * FROM node WHERE id = ?').get(id) as Record<string, unknown> | undefined;
     return r ? rowToNode(r) : null;
   }
 
-  listNodes(): Array<NodeInfo & { tokenHash: string | null }> {
+  listNodes(): Array<NodeInfo & { tokenHash: string | null; claimsPaused: string | null }> {
     return (this.db.prepare('SELECT * FROM node ORDER BY id').all() as Array<Record<string, unknown>>).map(rowToNode);
   }
 
   setNodeHeartbeat(id: string, now: number): boolean {
     return this.db.prepare("UPDATE node SET last_heartbeat = ?, state = 'alive' WHERE id = ?").run(now, id).changes > 0;
+  }
+
+  /** Why the node's agent claims nothing now (null: it claims). */
+  setNodeClaimsPaused(id: string, reason: string | null): void {
+    this.db.prepare('UPDATE node SET claims_paused = ? WHERE id = ?').run(reason, id);
+  }
+
+  /** A new per-node credential (its SHA-256) for an existing node; the old one stops working. */
+  setNodeTokenHash(id: string, tokenHash: string | null): void {
+    this.db.prepare('UPDATE node SET token_hash = ? WHERE id = ?').run(tokenHash, id);
   }
 
   setNodeState(id: string, state: NodeState): void {
@@ -454,7 +482,7 @@ function rowToRun(r: Record<string, unknown>): RunRecord {
   };
 }
 
-function rowToNode(r: Record<string, unknown>): NodeInfo & { tokenHash: string | null } {
+function rowToNode(r: Record<string, unknown>): NodeInfo & { tokenHash: string | null; claimsPaused: string | null } {
   return {
     id: r.id as string,
     hostname: r.hostname as string,
@@ -465,5 +493,6 @@ function rowToNode(r: Record<string, unknown>): NodeInfo & { tokenHash: string |
     lastHeartbeat: r.last_heartbeat as number | null,
     state: r.state as NodeState,
     tokenHash: r.token_hash as string | null,
+    claimsPaused: (r.claims_paused as string | null) ?? null,
   };
 }

@@ -72,9 +72,9 @@ describe('cross product', () => {
 
   it('refuses a matrix that expands past the cell cap', () => {
     const crfs = Array.from({ length: 52 }, (_, i) => `{crf: ${i}}`).join(', ');
-    const streams = Array.from({ length: 100 }, (_, i) => i + 1).join(', ');
-    expect(() => plan(`  - {codec: h264, rate: [${crfs}], streams: [${streams}], duration_s: 1}\n`)).toThrow(
-      `t.yml:4: scenarios[0]: the matrix expands to more than ${MAX_CELLS} cells (this entry adds 5200)`,
+    const streams = Array.from({ length: 50 }, (_, i) => i + 1).join(', ');
+    expect(() => plan(`  - {codec: h264, rate: [${crfs}], streams: [${streams}], duration_s: [1, 2]}\n`)).toThrow(
+      `t.yml:4: scenarios[0]: the matrix expands to 5200 cells, more than the cap of ${MAX_CELLS} (this entry alone makes 5200)`,
     );
   });
 
@@ -132,5 +132,61 @@ describe('keys and labels', () => {
 
   it('formats bitrates compactly', () => {
     expect([3e6, 2.5e6, 800e3, 4500e3, 1234, 999].map(formatBitrate)).toEqual(['3M', '2.5M', '800k', '4.5M', '1234', '999']);
+  });
+});
+
+describe('bounds', () => {
+  const refusal = (fn: () => unknown): string => {
+    try {
+      fn();
+    } catch (err) {
+      expect(err).toBeInstanceOf(InputError);
+      return (err as Error).message;
+    }
+    throw new Error('not refused');
+  };
+
+  it('counts the cells from the list lengths before expanding: 60⁵ cells are refused at once, naming the count', () => {
+    const list = (n: number, f: (i: number) => string) => `[${Array.from({ length: n }, (_, i) => f(i)).join(', ')}]`;
+    const t0 = performance.now();
+    const msg = refusal(() =>
+      plan(`  - {codec: h264, rate: ${list(51, (i) => `{crf: ${i}}`)}, streams: ${list(60, (i) => String(i + 1))}, warmup_s: ${list(60, (i) => String(i))}, duration_s: ${list(60, (i) => String(i + 1))}, preset: [ultrafast, medium]}\n`),
+    );
+    expect(performance.now() - t0).toBeLessThan(1000);
+    expect(msg).toContain(`the matrix expands to ${51 * 60 * 60 * 60 * 2} cells, more than the cap of ${MAX_CELLS}`);
+  });
+
+  it('refuses lists longer than 64 values, naming the key', () => {
+    const msg = refusal(() => plan(`  - {codec: h264, rate: {crf: 23}, duration_s: [${Array.from({ length: 150 }, (_, i) => i + 1).join(', ')}]}\n`));
+    expect(msg).toMatch(/scenarios\[0\]\.duration_s: list longer than 64 values/);
+  });
+
+  it.each([
+    ['duration_s', '  - {codec: h264, rate: {crf: 23}, duration_s: 1e9}\n', /scenarios\[0\]\.duration_s: must be at most 3600/],
+    ['warmup_s', '  - {codec: h264, rate: {crf: 23}, duration_s: 2, warmup_s: 601}\n', /scenarios\[0\]\.warmup_s: must be at most 600/],
+    ['streams', '  - {codec: h264, rate: {crf: 23}, duration_s: 2, streams: 65}\n', /scenarios\[0\]\.streams: must be at most 64/],
+  ])('refuses %s past its maximum, naming field and maximum', (_key, text, expected) => {
+    expect(refusal(() => plan(text))).toMatch(expected);
+  });
+
+  it('refuses cooldown_s and idle_baseline_s past 600 s', () => {
+    const scen = '  - {codec: h264, rate: {crf: 23}, duration_s: 2}\n';
+    expect(refusal(() => parseMatrix(`cooldown_s: 1e9\n${HEAD}${scen}`, 't.yml'))).toMatch(/cooldown_s: must be at most 600/);
+    expect(refusal(() => parseMatrix(`idle_baseline_s: 601\n${HEAD}${scen}`, 't.yml'))).toMatch(/idle_baseline_s: must be at most 600/);
+  });
+
+  it('caps the jobs a campaign creates up front (cells × repetitions.min)', () => {
+    const crfs = Array.from({ length: 51 }, (_, i) => `{crf: ${i}}`).join(', ');
+    const text = `repetitions: {min: 1000, max: 1000, ci_halfwidth_pct: 5}\n${HEAD}  - {codec: h264, rate: [${crfs}], duration_s: 2}\n`;
+    expect(refusal(() => parseMatrix(text, 't.yml'))).toMatch(/repetitions\.min: 51 cells × 1000 repetitions make 51000 jobs, more than the cap of 50000/);
+  });
+
+  it('in fleet mode keeps inputs relative to the media folder and refuses paths outside it', () => {
+    const fleetPlan = (source: string, extra = '') => parseMatrix(`name: t\ninput: {source: ${source}, resolution: 320x240, fps: 30}\nscenarios:\n  - {codec: h264, rate: {crf: 23}, duration_s: 2${extra}}\n`, 't.yml', { fleet: true });
+    expect(fleetPlan('clips/a.mp4').scenarios[0].input).toMatchObject({ kind: 'file', path: 'clips/a.mp4' });
+    expect(refusal(() => fleetPlan('/etc/shadow'))).toMatch(/input\.source: '\/etc\/shadow' is outside the workers' media folder/);
+    expect(refusal(() => fleetPlan('clips/../../etc/shadow'))).toMatch(/outside the workers' media folder/);
+    expect(fleetPlan('testsrc2', ', encoder_options: {tune: film, g: 60}').scenarios[0].encoderOptions).toEqual({ tune: 'film', g: '60' });
+    expect(refusal(() => fleetPlan('testsrc2', ', encoder_options: {x264-params: "stats=/etc/passwd"}'))).toMatch(/encoder_options\.x264-params: encoder option 'x264-params' is not on the fleet allow-list/);
   });
 });

@@ -3,7 +3,7 @@
 
 import { createHash } from 'node:crypto';
 import { existsSync, statSync } from 'node:fs';
-import { isAbsolute, resolve } from 'node:path';
+import { basename, isAbsolute, normalize, resolve } from 'node:path';
 import type { Codec, InputSpec, LadderRung, Mode, RateControl, Resolution, Scenario } from '../../core/types.ts';
 import { ENCODER_PREFERENCE, codecOfEncoder, defaultEncoder, isValidPreset, knownEncoders, validPresets } from '../../media/presets.ts';
 import { closest, type KeyPath, type Problem } from './problems.ts';
@@ -14,10 +14,37 @@ export interface ExpandContext {
   baseDir: string;
   /** Refuse file inputs that do not exist here (off where the files live on other nodes). */
   checkInputFiles: boolean;
+  /**
+   * Fleet mode (a master accepting a campaign): a file input is a path relative to each worker's
+   * media folder, and encoder_options keys must be in FLEET_ENCODER_OPTIONS.
+   */
+  fleet?: boolean;
 }
 
-/** A matrix that expands past this is almost surely a mistake (and would run for weeks). */
+/** A matrix that expands past this is almost surely a mistake (and would run for weeks). Counted before expanding. */
 export const MAX_CELLS = 5000;
+/** Cells × repetitions.min: the jobs a campaign creates up front. */
+export const MAX_INITIAL_JOBS = 50_000;
+
+/**
+ * Encoder options a fleet campaign may set (docs/matrix.md): rate-control, GOP and tuning options of
+ * the encoders ffwatt knows, none of which names a file. Left out on purpose: x264-params,
+ * x265-params, svtav1-params and the like (they take `stats=`, `csv=`, `analysis-save=`… paths on
+ * the worker), and every muxer, filter or input option.
+ */
+export const FLEET_ENCODER_OPTIONS: readonly string[] = [
+  'tune', 'profile', 'profile:v', 'level', 'tier', 'pix_fmt',
+  'g', 'keyint_min', 'bf', 'refs', 'sc_threshold', 'forced-idr', 'b_strategy', 'coder', 'subq', 'trellis', 'me_method',
+  'maxrate', 'bufsize', 'minrate', 'qmin', 'qmax', 'rc', 'cq', 'qp', 'multipass', 'aq-mode', 'aq-strength',
+  'rc-lookahead', 'spatial-aq', 'temporal-aq', 'b_ref_mode', 'zerolatency',
+  'threads', 'row-mt', 'tile-columns', 'tile-rows', 'cpu-used', 'deadline', 'lag-in-frames', 'lookahead', 'look_ahead',
+  'async_depth', 'low_power', 'quality',
+];
+
+/** Cells an entry expands to: the product of its list lengths (computed without expanding). */
+function cellsOf(entry: NativeScenario): number {
+  return (entry.mode?.length ?? 1) * entry.codec.length * (entry.preset?.length ?? 1) * entry.rate.length * (entry.streams?.length ?? 1) * (entry.warmup_s?.length ?? 1) * entry.duration_s.length;
+}
 
 export const DEFAULTS = {
   mode: 'file' as Mode,
@@ -36,6 +63,18 @@ export function inputSpec(input: NativeMatrix['input'], ctx: ExpandContext, prob
   const { resolution, fps } = input;
   if ((SYNTHETIC_SOURCES as readonly string[]).includes(input.source)) {
     return { kind: 'synthetic', source: input.source as (typeof SYNTHETIC_SOURCES)[number], resolution, fps };
+  }
+  if (ctx.fleet) {
+    // Resolved by each agent under its --media-dir; nothing outside that folder can be named.
+    const rel = normalize(input.source);
+    if (isAbsolute(input.source) || rel === '..' || rel.startsWith('../')) {
+      problems.push({
+        path: ['input', 'source'],
+        message: `'${input.source}' is outside the workers' media folder: fleet campaigns take a synthetic source or a path relative to each worker's --media-dir`,
+        fix: `use ${SYNTHETIC_SOURCES.join(' or ')}, or copy the file under the workers' media folder and write its relative path (e.g. clips/${basename(input.source)})`,
+      });
+    }
+    return { kind: 'file', path: rel, resolution, fps };
   }
   const path = isAbsolute(input.source) ? input.source : resolve(ctx.baseDir, input.source);
   if (ctx.checkInputFiles) {
@@ -65,7 +104,7 @@ function rateOf(r: { crf?: number; bitrate?: number }): RateControl {
 }
 
 /** Checks of one scenario entry that need the codec and encoder together. */
-function checkEntry(entry: NativeScenario, i: number, problems: Problem[]): void {
+function checkEntry(entry: NativeScenario, i: number, problems: Problem[], fleet: boolean): void {
   const at = (...rest: KeyPath): KeyPath => ['scenarios', i, ...rest];
   const codecs = entry.codec as Codec[];
   if (entry.encoder !== undefined) {
@@ -121,6 +160,12 @@ function checkEntry(entry: NativeScenario, i: number, problems: Problem[]): void
     const owned: Record<string, string> = { preset: 'preset', crf: 'rate', 'b:v': 'rate', b: 'rate', 'c:v': 'codec/encoder', c: 'codec/encoder', s: 'outputs', r: 'outputs' };
     if (owned[key]) {
       problems.push({ path: at('encoder_options', key), message: `'${key}' is set by the matrix itself`, fix: `set it through the scenario's ${owned[key]} key instead` });
+    } else if (fleet && !FLEET_ENCODER_OPTIONS.includes(key)) {
+      problems.push({
+        path: at('encoder_options', key),
+        message: `encoder option '${key}' is not on the fleet allow-list`,
+        fix: `use only ${FLEET_ENCODER_OPTIONS.join(', ')} (docs/matrix.md); other options could make FFmpeg on a worker read or write files`,
+      });
     }
   }
 }
@@ -197,10 +242,31 @@ export function finishScenarios(cells: Array<Omit<Scenario, 'key' | 'label'>>, p
 }
 
 export function expandNative(m: NativeMatrix, ctx: ExpandContext, problems: Problem[]): Scenario[] {
+  // Counted from the list lengths before anything is built: a few long lists multiply to 10⁸ cells.
+  const sizes = m.scenarios.map(cellsOf);
+  const total = sizes.reduce((a, b) => a + b, 0);
+  const largest = sizes.indexOf(Math.max(...sizes));
+  if (total > MAX_CELLS) {
+    problems.push({
+      path: ['scenarios', largest],
+      message: `the matrix expands to ${total} cells, more than the cap of ${MAX_CELLS} (this entry alone makes ${sizes[largest]})`,
+      fix: 'shorten the lists or split the matrix into several campaigns',
+    });
+    return [];
+  }
+  const initialJobs = total * (m.repetitions?.min ?? DEFAULTS.repetitions.min);
+  if (initialJobs > MAX_INITIAL_JOBS) {
+    problems.push({
+      path: ['repetitions', 'min'],
+      message: `${total} cells × ${m.repetitions?.min ?? DEFAULTS.repetitions.min} repetitions make ${initialJobs} jobs, more than the cap of ${MAX_INITIAL_JOBS}`,
+      fix: 'lower repetitions.min or split the matrix into several campaigns',
+    });
+    return [];
+  }
   const input = inputSpec(m.input, ctx, problems);
   const cells: Array<Omit<Scenario, 'key' | 'label'>> = [];
   m.scenarios.forEach((entry, i) => {
-    checkEntry(entry, i, problems);
+    checkEntry(entry, i, problems, ctx.fleet ?? false);
     const outputs: LadderRung[] = (entry.outputs ?? [{ resolution: input.resolution }]).map((r) => {
       const rung: LadderRung = { resolution: r.resolution, fps: r.fps ?? input.fps };
       if (r.bitrate !== undefined) rung.rate = { kind: 'bitrate', value: r.bitrate };
@@ -220,14 +286,6 @@ export function expandNative(m: NativeMatrix, ctx: ExpandContext, problems: Prob
       warmupS: entry.warmup_s ?? [DEFAULTS.warmupS],
       durationS: entry.duration_s,
     });
-    if (cells.length + combos.length > MAX_CELLS) {
-      problems.push({
-        path: ['scenarios', i],
-        message: `the matrix expands to more than ${MAX_CELLS} cells (this entry adds ${combos.length})`,
-        fix: 'shorten the lists or split the matrix into several campaigns',
-      });
-      return;
-    }
     for (const c of combos) {
       const codec = c.codec.value;
       const encoder = entry.encoder !== undefined && codecOfEncoder(entry.encoder) === codec ? entry.encoder : undefined;

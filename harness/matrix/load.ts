@@ -18,6 +18,8 @@ export interface MatrixOptions {
   baseDir?: string;
   /** Refuse file inputs missing here (default true; off where inputs live on other nodes). */
   checkInputFiles?: boolean;
+  /** A master accepting a fleet campaign: inputs relative to the workers' media folder, encoder options allow-listed (expand.ts). */
+  fleet?: boolean;
 }
 
 export type MatrixSyntax = 'yaml' | 'json';
@@ -122,7 +124,7 @@ export function parseMatrix(text: string, fileName: string, opts: MatrixOptions 
   const m = checked.data;
   const scenarios = expandNative(
     m,
-    { baseDir: opts.baseDir ?? dirname(resolve(fileName)), checkInputFiles: opts.checkInputFiles ?? true },
+    { baseDir: opts.baseDir ?? dirname(resolve(fileName)), checkInputFiles: opts.fleet ? false : (opts.checkInputFiles ?? true), fleet: opts.fleet },
     problems,
   );
   if (problems.length > 0) throwProblems(fileName, map, problems);

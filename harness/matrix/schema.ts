@@ -67,14 +67,35 @@ function oneOf<T extends [string, ...string[]]>(values: T, what: string) {
   });
 }
 
-/** A single value or a list of values; always a non-empty list after parsing. */
+/**
+ * Bounds of a matrix (docs/matrix.md): a list key holds at most MAX_LIST_LENGTH values; times and
+ * streams have maxima; the cell count is checked from the list lengths before anything is expanded
+ * (MAX_CELLS, expand.ts).
+ */
+export const BOUNDS = {
+  listLength: 64,
+  scenarios: 1000,
+  outputs: 16,
+  durationS: 3600,
+  warmupS: 600,
+  cooldownS: 600,
+  idleBaselineS: 600,
+  streams: 64,
+} as const;
+
+/** A number with a documented maximum: the error names the maximum. */
+function atMost<T extends z.ZodNumber>(schema: T, max: number, example: string): T {
+  return schema.max(max, withFix(`must be at most ${max}`, `use a value up to ${max}, e.g. ${example}`)) as T;
+}
+
+/** A single value or a list of values; always a non-empty list of at most BOUNDS.listLength after parsing. */
 function listOf<T extends z.ZodTypeAny>(item: T, example: string) {
   return z.preprocess(
     (v) => (v === undefined || Array.isArray(v) ? v : [v]),
-    z.array(item, { required_error: withFix('missing required key', `add it, e.g. ${example}`) }).min(
-      1,
-      withFix('empty list', `give at least one value, e.g. ${example}`),
-    ),
+    z
+      .array(item, { required_error: withFix('missing required key', `add it, e.g. ${example}`) })
+      .min(1, withFix('empty list', `give at least one value, e.g. ${example}`))
+      .max(BOUNDS.listLength, withFix(`list longer than ${BOUNDS.listLength} values`, `give at most ${BOUNDS.listLength} values, or split the matrix into several campaigns`)),
   );
 }
 
@@ -195,10 +216,14 @@ export const nativeScenarioSchema = strictObject({
   encoder: z.string({ invalid_type_error: withFix('encoder must be a name', "write e.g. 'libx264', or leave it out") }).min(1).optional(),
   preset: listOf(presetSchema, '[veryfast, medium]').optional(),
   rate: listOf(rateSchema, '[{crf: 23}]'),
-  streams: listOf(int('1', 1, 256), '[1, 2]').optional(),
-  warmup_s: listOf(nonNegative('2'), '2').optional(),
-  duration_s: listOf(positive('10'), '10'),
-  outputs: z.array(rungSchema).min(1, withFix('empty ladder', 'list at least one {resolution, fps} or leave outputs out')).optional(),
+  streams: listOf(int('1', 1, BOUNDS.streams), '[1, 2]').optional(),
+  warmup_s: listOf(atMost(nonNegative('2'), BOUNDS.warmupS, '2'), '2').optional(),
+  duration_s: listOf(atMost(positive('10'), BOUNDS.durationS, '10'), '10'),
+  outputs: z
+    .array(rungSchema)
+    .min(1, withFix('empty ladder', 'list at least one {resolution, fps} or leave outputs out'))
+    .max(BOUNDS.outputs, withFix(`more than ${BOUNDS.outputs} rungs`, `give at most ${BOUNDS.outputs} outputs`))
+    .optional(),
   encoder_options: encoderOptionsSchema.optional(),
 });
 
@@ -232,13 +257,13 @@ export const nativeMatrixSchema = strictObject({
       }
     })
     .optional(),
-  cooldown_s: nonNegative('5').optional(),
-  idle_baseline_s: nonNegative('30').optional(),
+  cooldown_s: atMost(nonNegative('5'), BOUNDS.cooldownS, '5').optional(),
+  idle_baseline_s: atMost(nonNegative('30'), BOUNDS.idleBaselineS, '30').optional(),
   seed: int('42', 0, 2 ** 32 - 1).optional(),
-  scenarios: z.array(nativeScenarioSchema, { required_error: withFix('missing required key', 'add a list of scenarios') }).min(
-    1,
-    withFix('no scenarios', 'add at least one scenario'),
-  ),
+  scenarios: z
+    .array(nativeScenarioSchema, { required_error: withFix('missing required key', 'add a list of scenarios') })
+    .min(1, withFix('no scenarios', 'add at least one scenario'))
+    .max(BOUNDS.scenarios, withFix(`more than ${BOUNDS.scenarios} scenario entries`, 'split the matrix into several campaigns')),
 });
 
 export type NativeMatrix = z.infer<typeof nativeMatrixSchema>;
@@ -251,19 +276,22 @@ export const LEGACY_TYPES = ['baseline', 'multi', 'single'] as const;
 export const legacyEntrySchema = strictObject({
   type: oneOf([...LEGACY_TYPES], 'entry type'),
   name: z.string().optional(),
-  count: int('2', 1, 256).optional(),
+  count: int('2', 1, BOUNDS.streams).optional(),
   bitrate: bitrateSchema.optional(),
   resolution: resolutionSchema.optional(),
   fps: fpsSchema.optional(),
-  stabilization: nonNegative('5').optional(),
-  duration: positive('30').optional(),
-  cooldown: nonNegative('5').optional(),
+  stabilization: atMost(nonNegative('5'), BOUNDS.warmupS, '5').optional(),
+  duration: atMost(positive('30'), BOUNDS.durationS, '30').optional(),
+  cooldown: atMost(nonNegative('5'), BOUNDS.cooldownS, '5').optional(),
   preset: presetSchema.optional(),
   outputs: z.array(strictObject({ resolution: resolutionSchema, fps: fpsSchema.optional() })).min(1).optional(),
 });
 
 export const legacyMatrixSchema = strictObject({
-  scenarios: z.array(legacyEntrySchema).min(1, withFix('no scenarios', 'add at least one baseline, multi or single entry')),
+  scenarios: z
+    .array(legacyEntrySchema)
+    .min(1, withFix('no scenarios', 'add at least one baseline, multi or single entry'))
+    .max(BOUNDS.scenarios, withFix(`more than ${BOUNDS.scenarios} entries`, 'split the matrix into several files')),
 });
 
 export type LegacyEntry = z.infer<typeof legacyEntrySchema>;

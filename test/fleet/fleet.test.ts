@@ -9,11 +9,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Agent, request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { api, FFWATT, freePort, makePki, pidsMatching, REPO, startFfwatt, stop, waitFor, type Proc } from './helpers.ts';
+import { api, FFWATT, freePort, makePki, nodeCert, pidsMatching, REPO, startFfwatt, stop, tlsAgent, waitFor, type Proc } from './helpers.ts';
 
 const TMP = mkdtempSync(join(tmpdir(), 'ffwatt-fleet-'));
 const TOKEN = randomBytes(24).toString('hex');
 const TOKEN_FILE = join(TMP, 'admin.token');
+const REG_TOKEN = randomBytes(24).toString('hex');
+const REG_TOKEN_FILE = join(TMP, 'registration.token');
 const DATA = join(TMP, 'master-data');
 const DB_PATH = join(DATA, 'ffwatt.sqlite');
 const BODY_LIMIT = 256 * 1024;
@@ -35,6 +37,7 @@ function writeMasterConfig(name: string, leaseS: number, nodeTimeoutS: number): 
       `listen: 127.0.0.1:${port}`,
       `data: ${DATA}`,
       `token_file: ${TOKEN_FILE}`,
+      `registration_token_file: ${REG_TOKEN_FILE}`,
       `tls_cert: ${pki.cert}`,
       `tls_key: ${pki.key}`,
       `client_ca: ${pki.ca}`,
@@ -63,15 +66,28 @@ async function startMaster(config: string): Promise<Proc> {
   return p;
 }
 
+/** Each node's own client certificate (CN = node id) and a dispatcher presenting it. */
+const nodeCerts = new Map<string, { cert: string; key: string }>();
+const nodeTls = new Map<string, Agent>();
+function asNode(id: string): Agent {
+  if (!nodeCerts.has(id)) nodeCerts.set(id, nodeCert(join(TMP, 'pki'), id));
+  if (!nodeTls.has(id)) nodeTls.set(id, tlsAgent(pki.ca, nodeCerts.get(id)));
+  return nodeTls.get(id)!;
+}
+/** The node credential an agent keeps in its state folder. */
+const agentToken = (id: string) => readFileSync(join(TMP, id, 'state', 'node-token'), 'utf8').trim();
+
 function startAgent(id: string): Proc {
   const dir = join(TMP, id);
+  asNode(id);
   const p = startFfwatt([
     'agent',
     '--master', base,
-    '--token-file', TOKEN_FILE,
+    '--registration-token-file', REG_TOKEN_FILE,
+    '--state-dir', join(dir, 'state'),
     '--ca-cert', pki.ca,
-    '--client-cert', pki.clientCert,
-    '--client-key', pki.clientKey,
+    '--client-cert', nodeCerts.get(id)!.cert,
+    '--client-key', nodeCerts.get(id)!.key,
     '--node-id', id,
     '--spool', join(dir, 'spool'),
     '--work', join(dir, 'work'),
@@ -194,6 +210,7 @@ function killStrays(): void {
 beforeAll(async () => {
   pki = makePki(join(TMP, 'pki'));
   writeFileSync(TOKEN_FILE, TOKEN + '\n', { mode: 0o600 });
+  writeFileSync(REG_TOKEN_FILE, REG_TOKEN + '\n', { mode: 0o600 });
   port = await freePort();
   base = `https://127.0.0.1:${port}`;
   tls = new Agent({ connect: { ca: readFileSync(pki.ca), cert: readFileSync(pki.clientCert), key: readFileSync(pki.clientKey) } });
@@ -217,6 +234,7 @@ afterAll(async () => {
   if (master) await stop(master);
   killStrays();
   await tls?.close();
+  for (const d of nodeTls.values()) await d.close();
   rmSync(TMP, { recursive: true, force: true });
 });
 
@@ -294,7 +312,7 @@ describe('fleet: master + 3 agents over TLS', () => {
   it('stores a result posted twice once, answering 200 duplicate the second time', async () => {
     const row = masterDb((db) => db.prepare('SELECT * FROM run WHERE campaign_id = ? LIMIT 1').get(campaignId) as Record<string, any>);
     const before = rowCounts();
-    const r = await admin<{ kind: string }>('POST', `/jobs/${row.job_id}/result`, { record: recordFromRow(row), idle: null });
+    const r = await api<{ kind: string }>(base, 'POST', `/jobs/${row.job_id}/result`, { token: agentToken(row.node_id), body: { record: recordFromRow(row), idle: null, leaseId: row.lease_id }, dispatcher: asNode(row.node_id) });
     expect(r.status).toBe(200);
     expect(r.body.kind).toBe('duplicate');
     expect(rowCounts()).toEqual(before);
@@ -308,14 +326,14 @@ describe('fleet: master + 3 agents over TLS', () => {
     nodeTokensSeen.push(node);
     const { campaignId: skewCampaign } = await submit(matrix({ name: 'skew', codecs: 'h264', durationS: 1, reps: 1 }), { nodeConstraint: ['skewed'] });
     const t0 = Date.now();
-    const claim = await api<{ id: string; attempts: number; leaseExpiresAt: number }>(base, 'POST', '/jobs/claim', { token: node, body: { nodeId: 'skewed' }, dispatcher: tls });
+    const claim = await api<{ id: string; attempts: number; leaseExpiresAt: number; leaseId: string }>(base, 'POST', '/jobs/claim', { token: node, body: { nodeId: 'skewed' }, dispatcher: asNode('skewed') });
     expect(claim.status).toBe(200);
     expect(Math.abs(claim.body.leaseExpiresAt - (t0 + 30_000))).toBeLessThan(3_000);
     const dayAgo = new Date(Date.now() - 86_400_000);
-    const lease = await api<{ ok: boolean; leaseExpiresAt: number }>(base, 'POST', `/jobs/${claim.body.id}/lease`, { token: node, body: { nodeId: 'skewed', attempt: claim.body.attempts }, dispatcher: tls });
+    const lease = await api<{ ok: boolean; leaseExpiresAt: number }>(base, 'POST', `/jobs/${claim.body.id}/lease`, { token: node, body: { nodeId: 'skewed', attempt: claim.body.attempts, leaseId: claim.body.leaseId }, dispatcher: asNode('skewed') });
     expect(lease.body.ok).toBe(true);
     expect(Math.abs(lease.body.leaseExpiresAt - (Date.now() + 30_000))).toBeLessThan(3_000);
-    const posted = await api<{ kind: string }>(base, 'POST', `/jobs/${claim.body.id}/result`, { token: node, body: { record: handRecord(claim.body.id, claim.body.attempts, 'skewed', dayAgo), idle: null }, dispatcher: tls });
+    const posted = await api<{ kind: string }>(base, 'POST', `/jobs/${claim.body.id}/result`, { token: node, body: { record: handRecord(claim.body.id, claim.body.attempts, 'skewed', dayAgo), idle: null, leaseId: claim.body.leaseId }, dispatcher: asNode('skewed') });
     expect(posted.status, JSON.stringify(posted.body)).toBe(201);
     const stored = masterDb((db) => db.prepare('SELECT started_at, received_at FROM run WHERE job_id = ?').get(claim.body.id) as { started_at: string; received_at: number });
     expect(stored.started_at).toBe(dayAgo.toISOString()); // the agent's clock, kept as reported
@@ -347,12 +365,12 @@ describe('fleet: master + 3 agents over TLS', () => {
       expect(a.status).toBe(400);
       expect(a.body.field).toBe('matrix');
       expect(a.body.error).toContain('matrix');
-      const b = await admin<{ field: string }>('POST', '/jobs/claim', { nodeId: 7 });
+      const b = await api<{ field: string }>(base, 'POST', '/jobs/claim', { token: intruderToken, body: { nodeId: 7 }, dispatcher: asNode('intruder') });
       expect(b.status).toBe(400);
       expect(b.body.field).toBe('nodeId');
       const row = masterDb((db) => db.prepare('SELECT * FROM run WHERE job_id = ?').get(someJob) as Record<string, any>);
       const record = recordFromRow(row);
-      const c = await admin<{ field: string; error: string }>('POST', `/jobs/${someJob}/result`, { record: { ...record, energy: { ...record.energy, grossJ: 'lots' } }, idle: null });
+      const c = await api<{ field: string; error: string }>(base, 'POST', `/jobs/${someJob}/result`, { token: intruderToken, body: { record: { ...record, nodeId: 'intruder', energy: { ...record.energy, grossJ: 'lots' } }, idle: null, leaseId: 'x' }, dispatcher: asNode('intruder') });
       expect(c.status).toBe(400);
       expect(c.body.field).toBe('record.energy.grossJ');
       const d = await admin<{ field: string }>('POST', '/campaigns', { matrix: 'name: x\nbogus_key: 1\nscenarios: []\n' });
@@ -377,8 +395,8 @@ describe('fleet: master + 3 agents over TLS', () => {
       expect((await admin('GET', '/jobs/no-such-job')).status).toBe(404);
       expect((await admin('POST', '/jobs/no-such-job/cancel')).status).toBe(404);
       expect((await admin('POST', '/jobs/no-such-job/retry')).status).toBe(404);
-      const rec = handRecord('no-such-job', 1, 'a1', new Date());
-      const r = await admin<{ error: string }>('POST', '/jobs/no-such-job/result', { record: rec, idle: null });
+      const rec = handRecord('no-such-job', 1, 'intruder', new Date());
+      const r = await api<{ error: string }>(base, 'POST', '/jobs/no-such-job/result', { token: intruderToken, body: { record: rec, idle: null, leaseId: 'x' }, dispatcher: asNode('intruder') });
       expect(r.status).toBe(404);
       expect(r.body.error).toContain('no-such-job');
     });
@@ -389,11 +407,11 @@ describe('fleet: master + 3 agents over TLS', () => {
       expect(none.body.error).toMatch(/bearer token/);
       expect((await api(base, 'GET', '/jobs', { token: 'not-the-token-at-all', dispatcher: tls })).status).toBe(401);
       expect((await api(base, 'POST', '/nodes/register', { token: 'wrong'.repeat(8), body: { id: 'x', hostname: 'x', encoders: {} }, dispatcher: tls })).status).toBe(401);
-      const other = await api<{ error: string }>(base, 'POST', '/jobs/claim', { token: intruderToken, body: { nodeId: 'a1' }, dispatcher: tls });
+      const other = await api<{ error: string }>(base, 'POST', '/jobs/claim', { token: intruderToken, body: { nodeId: 'a1' }, dispatcher: asNode('intruder') });
       expect(other.status).toBe(403);
       expect(other.body.error).toContain('intruder');
-      expect((await api(base, 'POST', '/nodes/a1/heartbeat', { token: intruderToken, body: {}, dispatcher: tls })).status).toBe(403);
-      expect((await api(base, 'GET', '/jobs', { token: intruderToken, dispatcher: tls })).status).toBe(403);
+      expect((await api(base, 'POST', '/nodes/a1/heartbeat', { token: intruderToken, body: {}, dispatcher: asNode('intruder') })).status).toBe(403);
+      expect((await api(base, 'GET', '/jobs', { token: intruderToken, dispatcher: asNode('intruder') })).status).toBe(403);
     });
 
     it('mTLS: a client certificate from another CA, or none, is refused in the handshake', async () => {
@@ -465,7 +483,7 @@ describe('fleet: master + 3 agents over TLS', () => {
     const row = masterDb((db) => db.prepare('SELECT * FROM run WHERE status = ? ORDER BY id LIMIT 1').get('succeeded') as Record<string, any>);
     const spool = join(TMP, id, 'spool');
     const file = join(spool, `${row.job_id}.${row.attempt}.json`);
-    writeFileSync(file, JSON.stringify({ record: { ...recordFromRow(row), nodeId: id }, idle: null }));
+    writeFileSync(file, JSON.stringify({ record: { ...recordFromRow(row), nodeId: id }, idle: null, leaseId: row.lease_id }));
     const before = rowCounts();
     agents.set(id, startAgent(id));
     await waitFor('spool of the restarted agent emptied', async () => !existsSync(file), 60_000, 250);
@@ -493,7 +511,7 @@ describe('fleet: master + 3 agents over TLS', () => {
     expect(runs[0].attempt).toBe(2);
     // The killed attempt's result, arriving late, never overwrites the newer one.
     const row = masterDb((db) => db.prepare('SELECT * FROM run WHERE job_id = ?').get(job.id) as Record<string, any>);
-    const late = await admin<{ kind: string; error: string }>('POST', `/jobs/${job.id}/result`, { record: { ...recordFromRow(row), attempt: 1, nodeId: victim }, idle: null });
+    const late = await api<{ kind: string; error: string }>(base, 'POST', `/jobs/${job.id}/result`, { token: agentToken(victim), body: { record: { ...recordFromRow(row), attempt: 1, nodeId: victim }, idle: null, leaseId: 'the-lease-it-held-before' }, dispatcher: asNode(victim) });
     expect(late.status).toBe(409);
     expect(late.body.kind).toBe('stale');
     expectNoLossNoDuplicates(c, 1);
@@ -506,7 +524,8 @@ describe('fleet: master + 3 agents over TLS', () => {
       const out = p.output();
       expect(out.length).toBeGreaterThan(0);
       expect(out).not.toContain(TOKEN);
-      for (const t of nodeTokensSeen) expect(out).not.toContain(t);
+      expect(out).not.toContain(REG_TOKEN);
+      for (const t of [...nodeTokensSeen, ...AGENTS.map(agentToken)]) expect(out).not.toContain(t);
       expect(out).not.toMatch(/Bearer\s+\S{16,}/);
     }
   });

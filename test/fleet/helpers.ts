@@ -1,5 +1,5 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { request, Agent } from 'undici';
@@ -56,7 +56,7 @@ export async function stop(p: Proc, signal: NodeJS.Signals = 'SIGTERM', timeoutM
 
 export async function api<T = unknown>(
   base: string,
-  method: 'GET' | 'POST',
+  method: 'GET' | 'POST' | 'DELETE',
   path: string,
   opts: { token?: string; body?: unknown; raw?: string; dispatcher?: Agent; headers?: Record<string, string> } = {},
 ): Promise<{ status: number; body: T }> {
@@ -106,4 +106,22 @@ export function pidsMatching(needle: string): number[] {
   } catch {
     return [];
   }
+}
+
+/**
+ * A client certificate for one node, from the CA made by makePki: CN and DNS subjectAltName are the
+ * node id (the master ties a node credential to that name when mTLS is on).
+ */
+export function nodeCert(pkiDir: string, nodeId: string): { cert: string; key: string } {
+  const o = (...args: string[]) => execFileSync('openssl', args, { cwd: pkiDir, stdio: 'pipe' });
+  const name = `node-${nodeId}`;
+  o('req', '-newkey', 'rsa:2048', '-nodes', '-subj', `/CN=${nodeId}`, '-keyout', `${name}.key`, '-out', `${name}.csr`);
+  writeFileSync(join(pkiDir, `${name}.ext`), `subjectAltName=DNS:${nodeId}\nextendedKeyUsage=clientAuth\n`);
+  o('x509', '-req', '-in', `${name}.csr`, '-CA', 'ca.crt', '-CAkey', 'ca.key', '-CAcreateserial', '-days', '2', '-extfile', `${name}.ext`, '-out', `${name}.crt`);
+  return { cert: join(pkiDir, `${name}.crt`), key: join(pkiDir, `${name}.key`) };
+}
+
+/** A TLS dispatcher presenting that client certificate. */
+export function tlsAgent(ca: string, client?: { cert: string; key: string }): Agent {
+  return new Agent({ connect: { ca: readFileSync(ca), ...(client ? { cert: readFileSync(client.cert), key: readFileSync(client.key) } : {}) } });
 }

@@ -79,17 +79,19 @@ describe('tokens', () => {
     expect(tokensEqual('same', 'same-but-longer')).toBe(false);
   });
 
-  it('tells admin from node tokens, and finds nodes only by the hash of their token', () => {
-    const admin = 'a'.repeat(32);
+  it('tells admin, registration and node tokens apart, and finds nodes only by the hash of their token', () => {
+    const secrets = { adminToken: 'a'.repeat(32), registrationToken: 'r'.repeat(32) };
     const nodeToken = newNodeToken();
     expect(nodeToken.length).toBeGreaterThanOrEqual(43);
     const nodes = new Map([[hashToken(nodeToken), { nodeId: 'w1', tokenHash: hashToken(nodeToken) }]]);
     const lookup = (h: string) => nodes.get(h) ?? null;
-    expect(authenticate(admin, admin, lookup)).toEqual({ kind: 'admin' });
-    expect(authenticate(nodeToken, admin, lookup)).toEqual({ kind: 'node', nodeId: 'w1' });
-    expect(authenticate('wrong', admin, lookup)).toBeNull();
-    expect(authenticate(null, admin, lookup)).toBeNull();
-    expect(authenticate(hashToken(nodeToken), admin, lookup)).toBeNull(); // the stored hash is not a token
+    expect(authenticate(secrets.adminToken, secrets, lookup)).toEqual({ kind: 'admin' });
+    expect(authenticate(secrets.registrationToken, secrets, lookup)).toEqual({ kind: 'registration' });
+    expect(authenticate(secrets.registrationToken, { adminToken: secrets.adminToken }, lookup)).toBeNull();
+    expect(authenticate(nodeToken, secrets, lookup)).toEqual({ kind: 'node', nodeId: 'w1' });
+    expect(authenticate('wrong', secrets, lookup)).toBeNull();
+    expect(authenticate(null, secrets, lookup)).toBeNull();
+    expect(authenticate(hashToken(nodeToken), secrets, lookup)).toBeNull(); // the stored hash is not a token
   });
 });
 
