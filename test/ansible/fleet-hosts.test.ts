@@ -14,9 +14,10 @@ const MIN = 60_000;
 const TMP = mkdtempSync(join(tmpdir(), 'ffwatt-ansible-'));
 const ALL = [MASTER, ...WORKERS];
 
-function httpsGet(url: string, ca?: string): Promise<{ status: number; body: string }> {
+function httpsGet(url: string, ca?: string, auth?: { cert: string; key: string; token: string }): Promise<{ status: number; body: string }> {
   return new Promise((res, rej) => {
-    const req = request(url, { ca, timeout: 10_000 }, (r) => {
+    const opts = auth ? { ca, cert: auth.cert, key: auth.key, headers: { authorization: `Bearer ${auth.token}` } } : { ca };
+    const req = request(url, { ...opts, timeout: 10_000 }, (r) => {
       let body = '';
       r.on('data', (d) => (body += d));
       r.on('end', () => res({ status: r.statusCode ?? 0, body }));
@@ -207,13 +208,12 @@ describe('site.yml on systemd test hosts (1 master, 2 workers)', () => {
     const unit = (await ssh(w.addr, 'systemctl cat ffwatt-agent')).stdout;
     const sandbox = sandboxProperties(unit);
     expect(sandbox).toContain('AmbientCapabilities=CAP_SETUID CAP_SETGID');
-    // a file like the node credential: 0600, the agent's, in its state directory
-    const prep = await ssh(w.addr, [
-      'install -d -o ffwatt -g ffwatt -m 0700 /var/lib/ffwatt-agent/state /var/lib/ffwatt-agent/spool',
-      'install -o ffwatt -g ffwatt -m 0600 /dev/null /var/lib/ffwatt-agent/state/probe-credential',
-      'echo secret > /var/lib/ffwatt-agent/state/probe-credential',
-      'install -o ffwatt -g ffwatt -m 0640 /dev/null /var/lib/ffwatt-agent/spool/probe-result.json',
-    ].join(' && '));
+    // the node credential the agent got at registration (0600, the agent's, in its state directory)
+    await waitFor('node credential written by the agent', async () => (await ssh(w.addr, 'test -s /var/lib/ffwatt-agent/state/node-token')).code === 0, 90_000);
+    const cred = await ssh(w.addr, "stat -c '%a %U:%G' /var/lib/ffwatt-agent/state/node-token /var/lib/ffwatt-agent/state");
+    expect(cred.stdout).toMatch(/^600 ffwatt:ffwatt$/m);
+    // and a result file in the spool, as the agent writes them
+    const prep = await ssh(w.addr, 'install -d -o ffwatt -g ffwatt -m 0700 /var/lib/ffwatt-agent/spool && install -o ffwatt -g ffwatt -m 0640 /dev/null /var/lib/ffwatt-agent/spool/probe-result.json');
     expect(prep.code, prep.output).toBe(0);
     const asAgent = (cmd: string) =>
       ssh(w.addr, `systemd-run --wait --pipe --quiet --collect ${sandbox.map((p) => `-p '${p}'`).join(' ')} ${cmd} 2>&1`);
@@ -224,15 +224,17 @@ describe('site.yml on systemd test hosts (1 master, 2 workers)', () => {
     expect(status.stdout).toMatch(new RegExp(`^Uid:\\s+${uid}\\s`, 'm'));
     expect(status.stdout).toMatch(/^Groups:\s*$/m);
     for (const set of ['CapInh', 'CapPrm', 'CapEff', 'CapAmb']) expect(status.stdout).toMatch(new RegExp(`^${set}:\\s+0+$`, 'm'));
-    for (const secret of ['/var/lib/ffwatt-agent/state/probe-credential', '/var/lib/ffwatt-agent/spool/probe-result.json', '/etc/ffwatt/client.key', '/etc/ffwatt/registration-token']) {
+    const token = (await ssh(w.addr, 'cat /var/lib/ffwatt-agent/state/node-token')).stdout.trim();
+    expect(token.length).toBeGreaterThan(20);
+    for (const secret of ['/var/lib/ffwatt-agent/state/node-token', '/var/lib/ffwatt-agent/spool/probe-result.json', '/etc/ffwatt/client.key', '/etc/ffwatt/registration-token']) {
       const r = await asAgent(`/usr/local/libexec/ffwatt-ffmpeg -v error -f data -i ${secret} -map 0 -c copy -f data -`);
       expect(r.stdout, `${secret} readable by FFmpeg's uid`).toMatch(/Permission denied/);
-      expect(r.stdout).not.toContain('secret');
+      expect(r.stdout).not.toContain(token);
     }
     // the same read as the agent's own uid works: the check above is not vacuous
-    const own = await asAgent('/usr/bin/ffmpeg -v error -f data -i /var/lib/ffwatt-agent/state/probe-credential -map 0 -c copy -f data -');
-    expect(own.stdout, own.output).toContain('secret');
-    await ssh(w.addr, 'rm -f /var/lib/ffwatt-agent/state/probe-credential /var/lib/ffwatt-agent/spool/probe-result.json');
+    const own = await asAgent('/usr/bin/ffmpeg -v error -f data -i /var/lib/ffwatt-agent/state/node-token -map 0 -c copy -f data -');
+    expect(own.stdout, own.output).toContain(token);
+    await ssh(w.addr, 'rm -f /var/lib/ffwatt-agent/spool/probe-result.json');
   }, 3 * MIN);
 
   it('a run in the agent unit sandbox encodes through the FFmpeg wrapper (syscall filter, scratch folder shared with FFmpeg)', async () => {
@@ -289,6 +291,33 @@ describe('site.yml on systemd test hosts (1 master, 2 workers)', () => {
     expect(JSON.parse(ok.body)).toEqual({ ok: true });
     await expect(httpsGet(`https://${MASTER.addr}:8443/healthz`)).rejects.toThrow(/certificate|self.signed|issuer/i);
   }, 2 * MIN);
+
+  it('the master stores each worker with its inventory cost figures as node labels, registered over its own client certificate', async () => {
+    const ca = await masterCa();
+    const auth = {
+      cert: (await ssh(MASTER.addr, 'cat /etc/ffwatt/tls/operator.crt')).stdout,
+      key: (await ssh(MASTER.addr, 'cat /etc/ffwatt/tls/operator.key')).stdout,
+      token: (parseYaml(readFileSync(join(HOSTS_WORK, 'group_vars/master.yml'), 'utf8')) as { ffwatt_api_token: string }).ffwatt_api_token,
+    };
+    const nodes = await waitFor('both workers registered', async () => {
+      const r = await httpsGet(`https://${MASTER.addr}:8443/api/v1/nodes`, ca, auth);
+      if (r.status !== 200) throw new Error(`HTTP ${r.status} ${r.body}`);
+      const list = (JSON.parse(r.body) as { nodes: Array<{ id: string; labels: string[] }> }).nodes;
+      return WORKERS.every((w) => list.some((n) => n.id === w.name)) ? list : undefined;
+    }, 120_000, 3000);
+    const labels = (id: string) => nodes.find((n) => n.id === id)!.labels;
+    expect(labels('ffw-worker1')).toEqual(expect.arrayContaining(['cost.price_per_kwh=0.31', 'cost.instance_per_hour=0.5']));
+    expect(labels('ffw-worker1').some((l) => l.startsWith('cost.carbon_g_per_kwh='))).toBe(false);
+    expect(labels('ffw-worker2').filter((l) => l.startsWith('cost.'))).toEqual([]);
+    // each worker's client certificate names it (CN and SAN = node id), signed by the fleet CA
+    for (const w of WORKERS) {
+      const c = await ssh(w.addr, 'openssl x509 -in /etc/ffwatt/client.crt -noout -subject -ext subjectAltName,extendedKeyUsage && openssl verify -CAfile /etc/ffwatt/ca.crt /etc/ffwatt/client.crt');
+      expect(c.stdout, c.output).toContain(`CN = ${w.name}`);
+      expect(c.stdout).toContain(`DNS:${w.name}`);
+      expect(c.stdout).toContain('TLS Web Client Authentication');
+      expect(c.stdout).toContain('/etc/ffwatt/client.crt: OK');
+    }
+  }, 3 * MIN);
 
   it("VictoriaMetrics on the master scrapes every worker's agent and the master, all up", async () => {
     const targets = await waitFor('all ffwatt targets up', async () => {
