@@ -286,14 +286,21 @@ describe('site.yml on systemd test hosts (1 master, 2 workers)', () => {
     }
   }, 2 * MIN);
 
-  it('serves the master API over TLS with the generated CA, and only with it', async () => {
+  it('serves the master API over TLS with the generated CA, and only to a client certificate from it', async () => {
     const ca = await masterCa();
+    const auth = {
+      cert: (await ssh(MASTER.addr, 'cat /etc/ffwatt/tls/operator.crt')).stdout,
+      key: (await ssh(MASTER.addr, 'cat /etc/ffwatt/tls/operator.key')).stdout,
+      token: (parseYaml(readFileSync(join(HOSTS_WORK, 'group_vars/master.yml'), 'utf8')) as { ffwatt_api_token: string }).ffwatt_api_token,
+    };
     const ok = await waitFor('master /healthz', async () => {
-      const r = await httpsGet(`https://${MASTER.addr}:8443/healthz`, ca);
+      const r = await httpsGet(`https://${MASTER.addr}:8443/healthz`, ca, auth);
       return r.status === 200 ? r : undefined;
     }, 60_000);
     expect(JSON.parse(ok.body)).toEqual({ ok: true });
     await expect(httpsGet(`https://${MASTER.addr}:8443/healthz`)).rejects.toThrow(/certificate|self.signed|issuer/i);
+    // client certificates are checked (client_ca): without one the handshake is refused
+    await expect(httpsGet(`https://${MASTER.addr}:8443/healthz`, ca)).rejects.toThrow(/certificate required|alert/i);
   }, 2 * MIN);
 
   it('the master stores each worker with its inventory cost figures as node labels, registered over its own client certificate', async () => {
