@@ -1,5 +1,6 @@
 import { runProcess } from '../runner/index.ts';
-import { join, resolve } from 'node:path';
+import { existsSync, statSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { CampaignPlan, NodeInfo, Placement } from '../core/types.ts';
 import { EXIT_OK, InputError, RunError } from '../core/errors.ts';
@@ -40,7 +41,7 @@ function groupHosts(inv: InventoryList, group: string, seen = new Set<string>())
  * the first host of group `master`, its `ffwatt_master_url` (else https://<ansible_host>:<ffwatt_master_port>),
  * and the hosts of `--limit` (a group or host name; default the `workers` group).
  */
-export function targetFromInventory(inv: InventoryList, limit?: string): FleetTarget {
+export function targetFromInventory(inv: InventoryList, limit?: string, inventoryDir?: string): FleetTarget {
   const masters = groupHosts(inv, 'master');
   if (masters.length === 0) throw new InputError('the inventory has no host in group "master": add one (see inventory/prod/hosts.yml)', { field: 'master' });
   const vars = inv._meta?.hostvars?.[masters[0]] ?? {};
@@ -59,22 +60,36 @@ export function targetFromInventory(inv: InventoryList, limit?: string): FleetTa
     workers = groupHosts(inv, 'workers');
   }
   if (workers.length === 0) throw new InputError('no workers to run on: the inventory group "workers" is empty', { field: 'workers' });
-  const caCert = vars.ffwatt_ca_cert_local as string | undefined;
+  // The fleet CA on this machine: ffwatt_operator_ca_cert (where the documented fetch puts
+  // it), else the CA a 'provided' TLS setup deploys; relative paths are from the inventory.
+  const ca = (vars.ffwatt_operator_ca_cert ?? (vars.ffwatt_tls_mode === 'provided' ? vars.ffwatt_tls_ca_src : undefined)) as string | undefined;
+  const caCert = ca ? resolve(inventoryDir ?? '.', ca) : undefined;
   return { masterUrl, caCert, workers: [...new Set(workers)] };
 }
 
-async function readInventory(dir: string): Promise<InventoryList> {
+/** The folder relative paths of an inventory are taken from (the inventory itself, or the folder of an inventory file). */
+function inventoryBase(inventory: string): string {
+  return existsSync(inventory) && statSync(inventory).isDirectory() ? inventory : dirname(inventory);
+}
+
+export async function readInventory(dir: string): Promise<InventoryList> {
   try {
     const { stdout } = await runProcess('ansible-inventory', ['-i', dir, '--list'], { captureStdout: true, stdin: 'ignore' });
     return JSON.parse(stdout) as InventoryList;
   } catch (err) {
-    throw new InputError(`cannot read inventory ${dir} with ansible-inventory: ${(err as Error).message.split('\n')[0]} (is ansible installed and the path right?)`, { field: '--inventory' });
+    const stderr = String((err as { stderrTail?: string }).stderrTail ?? '');
+    if (/vault/i.test(stderr)) {
+      const why = /Decryption failed/i.test(stderr) ? 'the vault password does not open it' : 'no vault password was given';
+      throw new InputError(`cannot read inventory ${dir}: it holds ansible-vault encrypted variables and ${why}. Set ANSIBLE_VAULT_PASSWORD_FILE=FILE (the file holding the vault password) for ffwatt run`, { field: '--inventory' });
+    }
+    const first = stderr.split('\n').find((l) => /ERROR|WARNING|\S/.test(l)) ?? (err as Error).message.split('\n')[0];
+    throw new InputError(`cannot read inventory ${dir} with ansible-inventory: ${first.trim()} (is ansible installed and the path right?)`, { field: '--inventory' });
   }
 }
 
 /** Fleet mode: submit the campaign to a master, follow it per node, then fetch its results here. */
 export async function runFleetCommand(plan: CampaignPlan, o: RunCommandOptions, log: Logger, signal?: AbortSignal, extra: { placementFlag?: Placement } = {}): Promise<number> {
-  const target: FleetTarget = o.inventory ? targetFromInventory(await readInventory(o.inventory), o.limit) : { masterUrl: o.master!, workers: [] };
+  const target: FleetTarget = o.inventory ? targetFromInventory(await readInventory(o.inventory), o.limit, inventoryBase(o.inventory)) : { masterUrl: o.master!, workers: [] };
   target.masterUrl = parseMasterUrl(target.masterUrl, o.inventory ? `ffwatt_master_url of the inventory ${o.inventory}` : '--master');
   const tokenFile = o.tokenFile ?? process.env.FFWATT_TOKEN_FILE;
   if (!tokenFile) throw new InputError('fleet mode needs the master token: pass --token-file F (or set FFWATT_TOKEN_FILE)', { field: '--token-file' });

@@ -30,8 +30,9 @@ STAGE=$(mktemp -d "${TMPDIR:-/tmp}/ffwatt-bundle.XXXXXX")
 chmod 0755 "$STAGE"
 trap 'rm -rf "$STAGE"' EXIT
 
-# Runtime sources: every top-level code/data folder the CLI may load; tests excluded.
-RUNTIME_DIRS=(bin core energy media master agent harness analyzers advisor models matrices monitoring)
+# Runtime sources: every top-level code/data folder the CLI may load, and docs/ (the units'
+# Documentation= points at docs/deploy.md); tests excluded.
+RUNTIME_DIRS=(bin core energy media master agent harness analyzers advisor models matrices monitoring docs)
 for d in "${RUNTIME_DIRS[@]}"; do
   [[ -d $REPO/$d ]] || continue
   (cd "$REPO" && find "$d" -type f ! -name '*.test.ts' ! -path '*/__snapshots__/*' -print0) |

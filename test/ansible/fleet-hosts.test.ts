@@ -2,7 +2,7 @@
 // test hosts from test/hosts/hosts.sh), converged with site.yml, then checked from the box.
 // The hosts are torn down after the suite, also when a test fails, and the teardown
 // itself is checked (no mounts, processes, bridge or cgroups left).
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,9 +14,10 @@ const MIN = 60_000;
 const TMP = mkdtempSync(join(tmpdir(), 'ffwatt-ansible-'));
 const ALL = [MASTER, ...WORKERS];
 
-function httpsGet(url: string, ca?: string): Promise<{ status: number; body: string }> {
+function httpsGet(url: string, ca?: string, auth?: { cert: string; key: string; token: string }): Promise<{ status: number; body: string }> {
   return new Promise((res, rej) => {
-    const req = request(url, { ca, timeout: 10_000 }, (r) => {
+    const opts = auth ? { ca, cert: auth.cert, key: auth.key, headers: { authorization: `Bearer ${auth.token}` } } : { ca };
+    const req = request(url, { ...opts, timeout: 10_000 }, (r) => {
       let body = '';
       r.on('data', (d) => (body += d));
       r.on('end', () => res({ status: r.statusCode ?? 0, body }));
@@ -40,6 +41,17 @@ function expectRecapOk(stdout: string, output: string): ReturnType<typeof recap>
     expect(r[h.name].unreachable, `${h.name} unreachable`).toBe(0);
   }
   return r;
+}
+
+/** The [Service] settings of a unit that make its identity and sandbox, as systemd-run -p arguments. */
+function sandboxProperties(unitText: string): string[] {
+  const service = unitText.split(/^\[Service\]$/m)[1]?.split(/^\[/m)[0] ?? '';
+  const skip = /^(Type|ExecStart|ExecReload|Restart|RestartSec|TimeoutStopSec|EnvironmentFile|StateDirectory|StateDirectoryMode|WorkingDirectory)=/;
+  return service
+    .replace(/\\\n/g, ' ')
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => /^[A-Z]\w*=/.test(l) && !skip.test(l));
 }
 
 async function masterCa(): Promise<string> {
@@ -74,8 +86,12 @@ describe('test/hosts/hosts.sh', () => {
 
 describe('site.yml on systemd test hosts (1 master, 2 workers)', () => {
   beforeAll(async () => {
-    const bundle = await run(join(REPO, 'scripts/build-bundle.sh'), [], { timeoutMs: 10 * MIN });
-    expect(bundle.code, bundle.output).toBe(0);
+    // FFWATT_TEST_REUSE_BUNDLE=1 deploys the dist/ffwatt-bundle.tar.gz already built (a rebuild
+    // takes minutes); by default the bundle is built from this tree.
+    if (process.env.FFWATT_TEST_REUSE_BUNDLE !== '1' || !existsSync(join(REPO, 'dist/ffwatt-bundle.tar.gz'))) {
+      const bundle = await run(join(REPO, 'scripts/build-bundle.sh'), [], { timeoutMs: 20 * MIN });
+      expect(bundle.code, bundle.output).toBe(0);
+    }
     const up = await run(HOSTS_SH, ['up', '3'], { timeoutMs: 25 * MIN });
     expect(up.code, up.output).toBe(0);
   }, 35 * MIN);
@@ -132,7 +148,7 @@ describe('site.yml on systemd test hosts (1 master, 2 workers)', () => {
   }, 3 * MIN);
 
   it('runs master and agent as the unprivileged ffwatt user with systemd hardening', async () => {
-    const props = 'User,NoNewPrivileges,ProtectSystem,ProtectHome,PrivateTmp,Restart,StateDirectory';
+    const props = 'User,NoNewPrivileges,ProtectSystem,ProtectHome,PrivateTmp,Restart,StateDirectory,RestrictNamespaces,SystemCallFilter,SystemCallArchitectures';
     const m = await ssh(MASTER.addr, `systemctl show -p ${props} ffwatt-master`);
     expect(m.stdout).toContain('User=ffwatt');
     expect(m.stdout).toContain('NoNewPrivileges=yes');
@@ -141,15 +157,122 @@ describe('site.yml on systemd test hosts (1 master, 2 workers)', () => {
     expect(m.stdout).toContain('PrivateTmp=yes');
     expect(m.stdout).toContain('Restart=on-failure');
     expect(m.stdout).toContain('StateDirectory=ffwatt');
+    expect(m.stdout).toContain('RestrictNamespaces=yes');
+    expect(m.stdout).toContain('SystemCallArchitectures=native');
+    expect(m.stdout).toMatch(/^SystemCallFilter=\S/m);
     for (const w of WORKERS) {
-      const a = await ssh(w.addr, `systemctl show -p ${props},SupplementaryGroups ffwatt-agent; id -nG ffwatt; stat -c '%a %U' /etc/ffwatt/token`);
+      const a = await ssh(w.addr, `systemctl show -p ${props},SupplementaryGroups ffwatt-agent; id -nG ffwatt; id -nG ffwatt-ffmpeg; stat -c '%n %a %U:%G' /etc/ffwatt/registration-token /etc/ffwatt/client.key /var/lib/ffwatt-agent /var/lib/ffwatt-work; ls /etc/ffwatt`);
       expect(a.stdout).toContain('User=ffwatt');
       expect(a.stdout).toContain('NoNewPrivileges=yes');
-      expect(a.stdout).toContain('SupplementaryGroups=ffwatt-rapl');
+      expect(a.stdout).toContain('ProtectSystem=strict');
+      expect(a.stdout).toContain('RestrictNamespaces=yes');
+      expect(a.stdout).toMatch(/^SystemCallFilter=\S/m);
+      expect(a.stdout).toContain('SupplementaryGroups=ffwatt-ffmpeg ffwatt-rapl');
       expect(a.stdout).toMatch(/^ffwatt .*ffwatt-rapl/m);
-      expect(a.stdout).toContain('640 root');
+      // FFmpeg's user is in its own group only: not the agent's, not the RAPL readers'
+      expect(a.stdout).toMatch(/^ffwatt-ffmpeg$/m);
+      expect(a.stdout).toContain('/etc/ffwatt/registration-token 640 root:ffwatt');
+      expect(a.stdout).toContain('/etc/ffwatt/client.key 640 root:ffwatt');
+      expect(a.stdout).toContain('/var/lib/ffwatt-agent 700 ffwatt:ffwatt');
+      expect(a.stdout).toContain('/var/lib/ffwatt-work 2770 ffwatt:ffwatt-ffmpeg');
+      // the worker never holds the master's admin token
+      expect(a.stdout).not.toMatch(/^token$/m);
     }
   }, 2 * MIN);
+
+  it('every unit the roles write has a systemd-analyze security exposure of 2.0 or less', async () => {
+    const units: Array<[typeof MASTER, string]> = [
+      [MASTER, 'ffwatt-master.service'],
+      [MASTER, 'ffwatt-vmalert.service'],
+      ...WORKERS.map((w): [typeof MASTER, string] => [w, 'ffwatt-agent.service']),
+    ];
+    const measured: string[] = [];
+    for (const [host, unit] of units) {
+      const r = await ssh(host.addr, `systemd-analyze security --no-pager ${unit}`);
+      const m = /Overall exposure level for \S+: (\d+\.\d+)/.exec(r.stdout);
+      expect(m, `${host.name} ${unit}:\n${r.output}`).not.toBeNull();
+      measured.push(`${host.name} ${unit} ${m![1]}`);
+      expect(Number(m![1]), `${host.name} ${unit}:\n${r.stdout}`).toBeLessThanOrEqual(2.0);
+    }
+    console.log(`systemd-analyze security exposure:\n${measured.join('\n')}`);
+  }, 3 * MIN);
+
+  it("every unit's Documentation= file is on the host", async () => {
+    for (const [host, unit] of [[MASTER, 'ffwatt-master'], [MASTER, 'ffwatt-vmalert'], [WORKERS[0], 'ffwatt-agent']] as const) {
+      const r = await ssh(host.addr, `systemctl show -p Documentation --value ${unit}`);
+      const files = r.stdout.trim().split(/\s+/).filter((d) => d.startsWith('file://')).map((d) => d.slice('file://'.length));
+      expect(files.length, `${unit}: ${r.stdout}`).toBeGreaterThan(0);
+      for (const f of files) expect((await ssh(host.addr, `test -f ${f}`)).code, `${unit}: ${f} missing on ${host.name}`).toBe(0);
+    }
+  }, 2 * MIN);
+
+  it("FFmpeg, started as the deployed agent starts it, runs as its own uid with no capability and reads neither credential nor spool", async () => {
+    const w = WORKERS[0];
+    // The agent unit's own sandbox and identity, for a transient unit that runs the wrapper.
+    const unit = (await ssh(w.addr, 'systemctl cat ffwatt-agent')).stdout;
+    const sandbox = sandboxProperties(unit);
+    expect(sandbox).toContain('AmbientCapabilities=CAP_SETUID CAP_SETGID');
+    // the node credential the agent got at registration (0600, the agent's, in its state directory)
+    await waitFor('node credential written by the agent', async () => (await ssh(w.addr, 'test -s /var/lib/ffwatt-agent/state/node-token')).code === 0, 90_000);
+    const cred = await ssh(w.addr, "stat -c '%a %U:%G' /var/lib/ffwatt-agent/state/node-token /var/lib/ffwatt-agent/state");
+    expect(cred.stdout).toMatch(/^600 ffwatt:ffwatt$/m);
+    // and a result file in the spool, as the agent writes them
+    const prep = await ssh(w.addr, 'install -d -o ffwatt -g ffwatt -m 0700 /var/lib/ffwatt-agent/spool && install -o ffwatt -g ffwatt -m 0640 /dev/null /var/lib/ffwatt-agent/spool/probe-result.json');
+    expect(prep.code, prep.output).toBe(0);
+    const asAgent = (cmd: string) =>
+      ssh(w.addr, `systemd-run --wait --pipe --quiet --collect ${sandbox.map((p) => `-p '${p}'`).join(' ')} ${cmd} 2>&1`);
+    // FFmpeg reads its own /proc/self/status: uid, groups and capability sets of the FFmpeg process
+    const status = await asAgent('/usr/local/libexec/ffwatt-ffmpeg -v error -f data -i /proc/self/status -map 0 -c copy -f data -');
+    expect(status.stdout, status.output).toMatch(/^Uid:\s+(\d+)\s+\1\s+\1\s+\1$/m);
+    const uid = (await ssh(w.addr, 'id -u ffwatt-ffmpeg')).stdout.trim();
+    expect(status.stdout).toMatch(new RegExp(`^Uid:\\s+${uid}\\s`, 'm'));
+    expect(status.stdout).toMatch(/^Groups:\s*$/m);
+    for (const set of ['CapInh', 'CapPrm', 'CapEff', 'CapAmb']) expect(status.stdout).toMatch(new RegExp(`^${set}:\\s+0+$`, 'm'));
+    const token = (await ssh(w.addr, 'cat /var/lib/ffwatt-agent/state/node-token')).stdout.trim();
+    expect(token.length).toBeGreaterThan(20);
+    for (const secret of ['/var/lib/ffwatt-agent/state/node-token', '/var/lib/ffwatt-agent/spool/probe-result.json', '/etc/ffwatt/client.key', '/etc/ffwatt/registration-token']) {
+      const r = await asAgent(`/usr/local/libexec/ffwatt-ffmpeg -v error -f data -i ${secret} -map 0 -c copy -f data -`);
+      expect(r.stdout, `${secret} readable by FFmpeg's uid`).toMatch(/Permission denied/);
+      expect(r.stdout).not.toContain(token);
+    }
+    // the same read as the agent's own uid works: the check above is not vacuous
+    const own = await asAgent('/usr/bin/ffmpeg -v error -f data -i /var/lib/ffwatt-agent/state/node-token -map 0 -c copy -f data -');
+    expect(own.stdout, own.output).toContain(token);
+    await ssh(w.addr, 'rm -f /var/lib/ffwatt-agent/spool/probe-result.json');
+  }, 3 * MIN);
+
+  it('a run in the agent unit sandbox encodes through the FFmpeg wrapper (syscall filter, scratch folder shared with FFmpeg)', async () => {
+    const w = WORKERS[0];
+    const unit = (await ssh(w.addr, 'systemctl cat ffwatt-agent')).stdout;
+    const sandbox = sandboxProperties(unit);
+    const matrix = [
+      'name: sandbox-probe',
+      'input: {source: testsrc2, resolution: 320x240, fps: 30}',
+      'repetitions: {min: 1, max: 1, ci_halfwidth_pct: 50}',
+      'cooldown_s: 0',
+      'idle_baseline_s: 1',
+      'scenarios:',
+      '  - {mode: file, codec: [h264], preset: ultrafast, rate: {crf: 30}, streams: 1, warmup_s: 0.5, duration_s: 2}',
+      '',
+    ].join('\n');
+    const put = await ssh(w.addr, `rm -rf /var/lib/ffwatt-work/probe && printf '%s' '${matrix}' > /var/lib/ffwatt-work/probe.yml && chmod 0644 /var/lib/ffwatt-work/probe.yml`);
+    expect(put.code, put.output).toBe(0);
+    const r = await ssh(
+      w.addr,
+      `systemd-run --wait --pipe --quiet --collect ${sandbox.map((p) => `-p '${p}'`).join(' ')} -p EnvironmentFile=/etc/ffwatt/agent.env ` +
+        '-p WorkingDirectory=/var/lib/ffwatt-work /opt/ffwatt/current/node /opt/ffwatt/current/bin/ffwatt.mjs run /var/lib/ffwatt-work/probe.yml --out /var/lib/ffwatt-work/probe --json --no-report',
+      5 * MIN,
+    );
+    expect(r.code, r.output.slice(-4000)).toBe(0);
+    const summary = JSON.parse(r.stdout.slice(r.stdout.indexOf('{'))) as { status: string; counts: Record<string, number> };
+    expect(summary.status).toBe('done');
+    expect(summary.counts.succeeded).toBe(1);
+    // the agent's environment points every FFmpeg use at the wrapper
+    const env = await ssh(w.addr, 'cat /etc/ffwatt/agent.env');
+    expect(env.stdout).toMatch(/^FFWATT_FFMPEG=\/usr\/local\/libexec\/ffwatt-ffmpeg$/m);
+    expect(env.stdout).toMatch(/^FFWATT_QUALITY_FFMPEG=\/usr\/local\/libexec\/ffwatt-ffmpeg$/m);
+    await ssh(w.addr, 'rm -rf /var/lib/ffwatt-work/probe /var/lib/ffwatt-work/probe.yml');
+  }, 6 * MIN);
 
   it('grants RAPL read access by rule, guarded where the host has no powercap, and records NVML absent', async () => {
     for (const w of WORKERS) {
@@ -163,15 +286,49 @@ describe('site.yml on systemd test hosts (1 master, 2 workers)', () => {
     }
   }, 2 * MIN);
 
-  it('serves the master API over TLS with the generated CA, and only with it', async () => {
+  it('serves the master API over TLS with the generated CA, and only to a client certificate from it', async () => {
     const ca = await masterCa();
+    const auth = {
+      cert: (await ssh(MASTER.addr, 'cat /etc/ffwatt/tls/operator.crt')).stdout,
+      key: (await ssh(MASTER.addr, 'cat /etc/ffwatt/tls/operator.key')).stdout,
+      token: (parseYaml(readFileSync(join(HOSTS_WORK, 'group_vars/master.yml'), 'utf8')) as { ffwatt_api_token: string }).ffwatt_api_token,
+    };
     const ok = await waitFor('master /healthz', async () => {
-      const r = await httpsGet(`https://${MASTER.addr}:8443/healthz`, ca);
+      const r = await httpsGet(`https://${MASTER.addr}:8443/healthz`, ca, auth);
       return r.status === 200 ? r : undefined;
     }, 60_000);
     expect(JSON.parse(ok.body)).toEqual({ ok: true });
     await expect(httpsGet(`https://${MASTER.addr}:8443/healthz`)).rejects.toThrow(/certificate|self.signed|issuer/i);
+    // client certificates are checked (client_ca): without one the handshake is refused
+    await expect(httpsGet(`https://${MASTER.addr}:8443/healthz`, ca)).rejects.toThrow(/certificate required|alert/i);
   }, 2 * MIN);
+
+  it('the master stores each worker with its inventory cost figures as node labels, registered over its own client certificate', async () => {
+    const ca = await masterCa();
+    const auth = {
+      cert: (await ssh(MASTER.addr, 'cat /etc/ffwatt/tls/operator.crt')).stdout,
+      key: (await ssh(MASTER.addr, 'cat /etc/ffwatt/tls/operator.key')).stdout,
+      token: (parseYaml(readFileSync(join(HOSTS_WORK, 'group_vars/master.yml'), 'utf8')) as { ffwatt_api_token: string }).ffwatt_api_token,
+    };
+    const nodes = await waitFor('both workers registered', async () => {
+      const r = await httpsGet(`https://${MASTER.addr}:8443/api/v1/nodes`, ca, auth);
+      if (r.status !== 200) throw new Error(`HTTP ${r.status} ${r.body}`);
+      const list = (JSON.parse(r.body) as { nodes: Array<{ id: string; labels: string[] }> }).nodes;
+      return WORKERS.every((w) => list.some((n) => n.id === w.name)) ? list : undefined;
+    }, 120_000, 3000);
+    const labels = (id: string) => nodes.find((n) => n.id === id)!.labels;
+    expect(labels('ffw-worker1')).toEqual(expect.arrayContaining(['cost.price_per_kwh=0.31', 'cost.instance_per_hour=0.5']));
+    expect(labels('ffw-worker1').some((l) => l.startsWith('cost.carbon_g_per_kwh='))).toBe(false);
+    expect(labels('ffw-worker2').filter((l) => l.startsWith('cost.'))).toEqual([]);
+    // each worker's client certificate names it (CN and SAN = node id), signed by the fleet CA
+    for (const w of WORKERS) {
+      const c = await ssh(w.addr, 'openssl x509 -in /etc/ffwatt/client.crt -noout -subject -ext subjectAltName,extendedKeyUsage && openssl verify -CAfile /etc/ffwatt/ca.crt /etc/ffwatt/client.crt');
+      expect(c.stdout, c.output).toContain(`CN = ${w.name}`);
+      expect(c.stdout).toContain(`DNS:${w.name}`);
+      expect(c.stdout).toContain('TLS Web Client Authentication');
+      expect(c.stdout).toContain('/etc/ffwatt/client.crt: OK');
+    }
+  }, 3 * MIN);
 
   it("VictoriaMetrics on the master scrapes every worker's agent and the master, all up", async () => {
     const targets = await waitFor('all ffwatt targets up', async () => {
@@ -195,6 +352,28 @@ describe('site.yml on systemd test hosts (1 master, 2 workers)', () => {
     expect(r.output).toMatch(/ffwatt_master_port.*(int|convert)/);
   }, 10 * MIN);
 
+  it('refuses the admin token as registration token in preflight, before touching the hosts', async () => {
+    const admin = (parseYaml(readFileSync(join(HOSTS_WORK, 'group_vars/master.yml'), 'utf8')) as { ffwatt_api_token: string }).ffwatt_api_token;
+    const r = await playbook(['site.yml', '-e', JSON.stringify({ ffwatt_registration_token: admin })], 10 * MIN);
+    expect(r.code).not.toBe(0);
+    expect(r.output).toContain('ffwatt_registration_token must be a string of at least 32 characters, different from');
+    const rc = recap(r.stdout);
+    for (const h of ALL) expect(rc[h.name]?.changed ?? 0, `${h.name} changed before the refusal`).toBe(0);
+  }, 10 * MIN);
+
+  it("stops before any change on any host when Grafana's apt repository is unreachable, naming it", async () => {
+    const r = await playbook(['site.yml', '-e', JSON.stringify({ ffwatt_grafana_enabled: true, ffwatt_grafana_admin_password: 'a-long-enough-password' })], 10 * MIN);
+    expect(r.code).not.toBe(0);
+    expect(r.output).toMatch(/ffwatt_grafana_enabled is true, but ffw-master cannot fetch from Grafana's apt\s+repository: https:\/\/apt\.grafana\.com\/gpg\.key -> /);
+    expect(r.output).toContain('Nothing was changed.');
+    const rc = recap(r.stdout);
+    for (const h of ALL) {
+      expect(rc[h.name], `${h.name} in PLAY RECAP`).toBeDefined();
+      expect(rc[h.name].changed, `${h.name} changed before the refusal`).toBe(0);
+    }
+    expect(r.stdout).not.toMatch(/TASK \[(master|worker|runtime) : (Install|Configure)/);
+  }, 10 * MIN);
+
   it('refuses a short API token in preflight, before touching the hosts', async () => {
     const r = await playbook(['site.yml', '--limit', MASTER.name, '-e', JSON.stringify({ ffwatt_api_token: 'short' })], 10 * MIN);
     expect(r.code).not.toBe(0);
@@ -202,11 +381,16 @@ describe('site.yml on systemd test hosts (1 master, 2 workers)', () => {
   }, 10 * MIN);
 
   it('smoke: a tiny matrix submitted from the box runs on the deployed workers and its results come back', async () => {
-    const vars = parseYaml(readFileSync(join(HOSTS_WORK, 'group_vars/all.yml'), 'utf8')) as { ffwatt_api_token: string };
+    const vars = parseYaml(readFileSync(join(HOSTS_WORK, 'group_vars/master.yml'), 'utf8')) as { ffwatt_api_token: string };
     const tokenFile = join(TMP, 'token');
     const caFile = join(TMP, 'ca.crt');
     writeFileSync(tokenFile, vars.ffwatt_api_token + '\n', { mode: 0o600 });
     writeFileSync(caFile, await masterCa());
+    // the operator's client certificate, made by the master role (the master checks client certificates)
+    const certFile = join(TMP, 'operator.crt');
+    const keyFile = join(TMP, 'operator.key');
+    writeFileSync(certFile, (await ssh(MASTER.addr, 'cat /etc/ffwatt/tls/operator.crt')).stdout);
+    writeFileSync(keyFile, (await ssh(MASTER.addr, 'cat /etc/ffwatt/tls/operator.key')).stdout, { mode: 0o600 });
     const matrixFile = join(TMP, 'smoke.yml');
     writeFileSync(
       matrixFile,
@@ -230,7 +414,7 @@ describe('site.yml on systemd test hosts (1 master, 2 workers)', () => {
     const r = await run(
       process.execPath,
       [join(REPO, 'bin/ffwatt.mjs'), 'run', matrixFile, '--master', `https://${MASTER.addr}:8443`, '--token-file', tokenFile, '--ca-cert', caFile, '--out', join(TMP, 'results'), '--json', '--no-report'],
-      { timeoutMs: 8 * MIN },
+      { timeoutMs: 8 * MIN, env: { FFWATT_CLIENT_CERT: certFile, FFWATT_CLIENT_KEY: keyFile } },
     );
     expect(r.code, r.output.slice(-4000)).toBe(0);
     const summary = JSON.parse(r.stdout) as { status: string; counts: Record<string, number> };

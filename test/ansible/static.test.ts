@@ -1,6 +1,6 @@
 // Checks of the Ansible code that need no hosts: argument specs against defaults,
 // syntax, and ansible-lint's production profile.
-import { existsSync, readFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
@@ -53,7 +53,7 @@ describe('playbooks', () => {
     expect(r.code, r.output).toBe(0);
   }, 600_000);
 
-  it('the example fleet inventory has master and workers groups, and takes its secrets from a vault', async () => {
+  it('the example fleet inventory has master and workers groups, and takes its secrets from a vault (admin token: master only)', async () => {
     const r = await run('ansible-inventory', ['-i', 'inventory/prod', '--list']);
     expect(r.code, r.output).toBe(0);
     const inv = JSON.parse(r.stdout) as Record<string, { hosts?: string[] }>;
@@ -63,9 +63,61 @@ describe('playbooks', () => {
       const h = await run('ansible-inventory', ['-i', 'inventory/prod', '--host', host]);
       expect(h.code, h.output).toBe(0);
       const vars = JSON.parse(h.stdout) as Record<string, unknown>;
-      // group_vars/all/main.yml is loaded, and the token is a reference to the vault, never a value
-      expect(vars.ffwatt_api_token, host).toBe('{{ vault_ffwatt_api_token }}');
+      // group_vars/all/main.yml is loaded, and the tokens are references to the vault, never values
+      expect(vars.ffwatt_registration_token, host).toBe('{{ vault_ffwatt_registration_token }}');
+      expect(vars.ffwatt_api_token, host).toBe(inv.master.hosts!.includes(host) ? '{{ vault_ffwatt_api_token }}' : undefined);
       expect(vars.ffwatt_user, host).toBe('ffwatt');
     }
   });
+});
+
+describe('alert rules templated from the master role', () => {
+  const rendered = join(REPO, 'test/.work/rules-render');
+
+  async function render(extra: Record<string, unknown>): Promise<Record<string, string>> {
+    rmSync(rendered, { recursive: true, force: true });
+    mkdirSync(join(rendered, 'tests'), { recursive: true });
+    const r = await run('ansible-playbook', ['-i', 'localhost,', '-c', 'local', 'test/ansible/render-rules.yml', '-e', JSON.stringify({ out: rendered, ...extra })]);
+    expect(r.code, r.output).toBe(0);
+    for (const t of readdirSync(join(REPO, 'monitoring/vmalert/tests'))) cpSync(join(REPO, 'monitoring/vmalert/tests', t), join(rendered, 'tests', t));
+    return Object.fromEntries(readdirSync(rendered).filter((f) => f.endsWith('.yml')).map((f) => [f, readFileSync(join(rendered, f), 'utf8')]));
+  }
+
+  function thresholds(records: string): Record<string, string> {
+    const doc = parseYaml(records) as { groups: Array<{ name: string; rules: Array<{ record?: string; expr: string }> }> };
+    const g = doc.groups.find((x) => x.name === 'ffwatt-thresholds')!;
+    return Object.fromEntries(g.rules.map((r) => [r.record!, r.expr]));
+  }
+
+  it('with the defaults, the rendered rules are the repository\'s: promtool test rules passes on them', async () => {
+    const files = await render({});
+    expect(Object.keys(files).sort()).toEqual(['alerts.yml', 'records.yml']);
+    expect(thresholds(files['records.yml'])).toEqual({
+      'ffwatt:package_power_threshold_watts': 'vector(150)',
+      'ffwatt:gpu_power_threshold_watts': 'vector(250)',
+      'ffwatt:queue_backlog_threshold_jobs': 'vector(100)',
+      'ffwatt:store_disk_free_ratio_threshold': 'vector(0.1)',
+    });
+    // annotations keep their {{ $labels }} templates untouched
+    expect(files['alerts.yml']).toContain('{{ $labels.node }}');
+    const r = await run('promtool', ['test', 'rules', ...readdirSync(join(rendered, 'tests')).map((t) => join(rendered, 'tests', t))]);
+    expect(r.code, r.output).toBe(0);
+  }, 120_000);
+
+  it('role variables change the thresholds, and the rules still check', async () => {
+    const files = await render({ ffwatt_alert_package_power_watts: 95, ffwatt_alert_gpu_power_watts: 300, ffwatt_alert_queue_backlog_jobs: 500, ffwatt_alert_disk_free_ratio: 0.2 });
+    expect(thresholds(files['records.yml'])).toEqual({
+      'ffwatt:package_power_threshold_watts': 'vector(95)',
+      'ffwatt:gpu_power_threshold_watts': 'vector(300)',
+      'ffwatt:queue_backlog_threshold_jobs': 'vector(500)',
+      'ffwatt:store_disk_free_ratio_threshold': 'vector(0.2)',
+    });
+    for (const f of Object.keys(files)) {
+      const r = await run('promtool', ['check', 'rules', join(rendered, f)]);
+      expect(r.code, r.output).toBe(0);
+    }
+    // the unit tests pin the default thresholds: with others, the package power test must notice
+    const t = await run('promtool', ['test', 'rules', join(rendered, 'tests/alerts.test.yml')]);
+    expect(t.code).not.toBe(0);
+  }, 120_000);
 });
