@@ -88,14 +88,14 @@ function provenanceValues(db: DB, campaignId: string): Map<string, Map<string, n
   for (const r of rows) {
     const n = r.n as number;
     PROVENANCE_FIELDS.forEach((f, i) => add(f.field, r[`v${i}`] == null ? '(not recorded)' : String(r[`v${i}`]), n));
-    let meters: Array<{ meter?: unknown; source?: unknown; valid?: unknown }> = [];
+    let meters: Array<{ meter?: unknown; source?: unknown; valid?: unknown; state?: unknown }> = [];
     try {
       meters = JSON.parse(String(r.meters ?? '[]'));
     } catch {
       meters = [];
     }
     const text = meters
-      .map((m) => `${String(m.meter)}/${String(m.source)}${m.valid === false ? ' (invalid)' : ''}`)
+      .map((m) => `${String(m.meter)}/${String(m.source)}${m.state === 'absent' ? ' (absent)' : m.valid === false ? ' (invalid)' : ''}`)
       .sort()
       .join(' + ');
     add('meters', text || '(none)', n);

@@ -1,4 +1,5 @@
 // Number and label formatting shared by the writers, so every report prints a figure alike.
+import type { MeterState } from '../core/types.ts';
 import type { Stat } from './model.ts';
 
 /** Significant-figure formatting without exponent for everyday magnitudes; '—' for missing. */
@@ -46,4 +47,9 @@ export function flagList(flags: Record<string, number> | string[]): string {
 export function round(x: number, sig = 10): number {
   if (!Number.isFinite(x) || x === 0) return x;
   return Number(x.toPrecision(sig));
+}
+
+/** How a meter named in the runs' provenance stood: used, not on this machine at all, or present but unusable. */
+export function meterStateText(state: MeterState): string {
+  return state === 'in-use' ? 'valid' : state === 'absent' ? 'absent: the machine has none' : 'INVALID';
 }

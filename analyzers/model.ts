@@ -1,5 +1,6 @@
 // The report model: everything a writer prints, computed once by summarize.ts.
 // Plain JSON data (no classes, no Dates) so write-json can dump it as it is.
+import type { MeterState } from '../core/types.ts';
 import type { Summary } from './stats.ts';
 import type { EnergyKind } from './strata.ts';
 
@@ -210,7 +211,8 @@ export interface Provenance {
   gpus: Counted[];
   nodes: Counted[];
   hardwareClasses: Counted[];
-  meters: Array<{ meter: string; source: string; valid: boolean; runs: number }>;
+  /** Meters named in the runs' provenance: `state` says in use, absent from the machine, or present but unusable. */
+  meters: Array<{ meter: string; source: string; valid: boolean; state: MeterState; runs: number }>;
   idleBaselines: Array<{ nodeId: string; measuredAt: string; seconds: number; totalW: number; source: string }>;
 }
 

@@ -3,7 +3,7 @@
 // a million objects.
 import type { DB } from '../master/store.ts';
 import { InputError } from '../core/errors.ts';
-import type { Scenario } from '../core/types.ts';
+import type { MeterState, Scenario } from '../core/types.ts';
 import { summaryFromMoments } from './stats.ts';
 import { METRIC_KEYS, type Counted, type MetricKey, type Provenance, type Stat } from './model.ts';
 import { KIND_ORDER, NET_NONPOSITIVE, strataSql, type EnergyKind } from './strata.ts';
@@ -240,14 +240,16 @@ export function readProvenance(db: DB, campaignId: string): Provenance {
     tally(gpu, text(g, '(no GPU)'), r.n);
     tally(nodes, r.node_id, r.n);
     tally(classes, r.cls, r.n);
-    for (const m of Array.isArray(meters) ? (meters as Array<{ meter?: unknown; source?: unknown; valid?: unknown }>) : []) {
-      tally(meterCounts, JSON.stringify([String(m.meter), String(m.source), m.valid === true]), r.n);
+    for (const m of Array.isArray(meters) ? (meters as Array<{ meter?: unknown; source?: unknown; valid?: unknown; state?: unknown }>) : []) {
+      // A meter the machine does not have is `absent`, not invalid; records from before meter states say only valid or not.
+      const state: MeterState = m.state === 'absent' || m.state === 'unusable' || m.state === 'in-use' ? m.state : m.valid === true ? 'in-use' : 'unusable';
+      tally(meterCounts, JSON.stringify([String(m.meter), String(m.source), m.valid === true, state]), r.n);
     }
   }
   const meters = [...meterCounts]
     .map(([key, runs]) => {
-      const [meter, source, valid] = JSON.parse(key) as [string, string, boolean];
-      return { meter, source, valid, runs };
+      const [meter, source, valid, state] = JSON.parse(key) as [string, string, boolean, MeterState];
+      return { meter, source, valid, state, runs };
     })
     .sort((a, b) => (a.meter < b.meter ? -1 : a.meter > b.meter ? 1 : 0) || (a.source < b.source ? -1 : a.source > b.source ? 1 : 0) || Number(b.valid) - Number(a.valid));
   const idleBaselines = (

@@ -151,7 +151,7 @@ describe('report model', () => {
   });
   it('records provenance', () => {
     expect(model.provenance.ffmpegVersions).toEqual([{ value: '5.1.6-0+deb12u1', runs: 41 }]);
-    expect(model.provenance.meters).toContainEqual({ meter: 'estimate', source: 'estimate', valid: true, runs: 3 });
+    expect(model.provenance.meters).toContainEqual({ meter: 'estimate', source: 'estimate', valid: true, state: 'in-use', runs: 3 });
     expect(model.provenance.idleBaselines).toHaveLength(1);
   });
   it('renders the short end-of-run summary', () => {

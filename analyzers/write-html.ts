@@ -1,6 +1,6 @@
 // HTML writer: one self-contained file (inline CSS and SVG, no script, no network).
 import type { ReportModel, ScenarioReport } from './model.ts';
-import { bitrate, bytes, flagList, num, signedPct, stat } from './format.ts';
+import { bitrate, bytes, flagList, meterStateText, num, signedPct, stat } from './format.ts';
 import { barChart, esc, lineChart, scatterChart } from './svg.ts';
 import { stratumLabel } from './strata.ts';
 import { ESTIMATE_WHY, MAX_TEST_ROWS, rankingStrata, strataLine } from './write-md.ts';
@@ -277,7 +277,7 @@ function provenance(m: ReportModel): string {
   const list = (xs: Array<{ value: string; runs: number }>) => (xs.length ? xs.map((x) => `${esc(x.value)} (${x.runs} runs)`).join('; ') : '—');
   return `<section id="provenance"><h2>Provenance</h2><ul class="plain">
 <li>FFmpeg: ${list(p.ffmpegVersions)}</li><li>CPU: ${list(p.cpuModels)}</li><li>GPU: ${list(p.gpus)}</li><li>Kernel: ${list(p.kernels)}</li><li>Nodes: ${list(p.nodes)}</li><li>Hardware classes: ${list(p.hardwareClasses)}</li>
-<li>Meters: ${p.meters.length ? p.meters.map((x) => `${esc(x.meter)} (${x.source === 'estimate' ? '<span class="badge est">estimate</span>' : esc(x.source)}, ${x.valid ? 'valid' : 'INVALID'}, ${x.runs} runs)`).join('; ') : '—'}</li>
+<li>Meters: ${p.meters.length ? p.meters.map((x) => `${esc(x.meter)} (${x.source === 'estimate' ? '<span class="badge est">estimate</span>' : esc(x.source)}, ${meterStateText(x.state)}, ${x.runs} runs)`).join('; ') : '—'}</li>
 <li>Idle baselines: ${p.idleBaselines.length ? p.idleBaselines.map((b) => `${esc(b.nodeId)} ${esc(num(b.totalW))} W over ${esc(num(b.seconds))} s (${esc(b.source)}, ${esc(b.measuredAt)})`).join('; ') : 'none measured'}</li>
 </ul></section>
 <section id="method"><h2>Method</h2><ul class="plain">${m.notes.map((n) => `<li>${esc(n)}</li>`).join('')}</ul></section>`;

@@ -1,6 +1,6 @@
 // Markdown writer: the full report as stable text (same model → same bytes).
 import type { ReportModel, ScenarioReport } from './model.ts';
-import { bitrate, bytes, flagList, num, signedPct, stat } from './format.ts';
+import { bitrate, bytes, flagList, meterStateText, num, signedPct, stat } from './format.ts';
 import { stratumLabel } from './strata.ts';
 
 /** Most pairwise tests listed in Markdown/HTML; the JSON report keeps them all. */
@@ -260,7 +260,7 @@ function provenance(model: ReportModel): string[] {
     `- Kernel: ${list(p.kernels)}`,
     `- Nodes: ${list(p.nodes)}`,
     `- Hardware classes: ${list(p.hardwareClasses)}`,
-    `- Meters: ${p.meters.length ? p.meters.map((m) => `${m.meter} (${m.source === 'estimate' ? '**estimate**' : m.source}, ${m.valid ? 'valid' : 'INVALID'}, ${m.runs} runs)`).join('; ') : '—'}`,
+    `- Meters: ${p.meters.length ? p.meters.map((m) => `${m.meter} (${m.source === 'estimate' ? '**estimate**' : m.source}, ${meterStateText(m.state)}, ${m.runs} runs)`).join('; ') : '—'}`,
     `- Idle baselines: ${p.idleBaselines.length ? p.idleBaselines.map((b) => `${b.nodeId} ${num(b.totalW)} W over ${num(b.seconds)} s (${b.source}, ${b.measuredAt})`).join('; ') : 'none measured'}`,
   ];
 }
