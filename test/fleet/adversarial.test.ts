@@ -35,7 +35,10 @@ function db<T>(path: string, fn: (d: Database.Database) => T): T {
   }
 }
 
+// placement any: these attacks are about credentials, fencing and bounds, not about where cells run
+// (the fleet default, each-class, needs the target nodes registered before the campaign is submitted).
 const matrix = (o: { name: string; codec?: string; durationS: number; reps?: number; warmupS?: number; extra?: string }) => `name: ${o.name}
+placement: any
 input: {source: testsrc2, resolution: 320x240, fps: 30}
 repetitions: {min: ${o.reps ?? 1}, max: ${o.reps ?? 1}, ci_halfwidth_pct: 50}
 cooldown_s: 0
