@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -147,5 +147,31 @@ describe('the descendants walk (/proc/<pid>/task/<tid>/children) on a real tree'
       process.kill(-root.pid!, 'SIGKILL');
     }
     expect(sampleProcessTree(2 ** 22 + 12345)).toBeNull();
+  });
+});
+
+describe('descriptors kept open between samples', () => {
+  const openFds = () => readdirSync('/proc/self/fd').length;
+
+  it('holds the members’ /proc files only while sampling: usage() and a member leaving close them', async () => {
+    const child = spawn('bash', ['-c', 'sleep 30 & sleep 31 & wait'], { stdio: 'ignore', detached: true });
+    try {
+      const end = Date.now() + 10_000;
+      while (processTreePids(child.pid!).length < 3 && Date.now() < end) await sleep(20);
+      const [, sleeper] = processTreePids(child.pid!);
+      const before = openFds();
+      const mon = new ProcTreeMonitor(child.pid!);
+      mon.sample();
+      const withTwo = openFds();
+      expect(withTwo).toBeGreaterThan(before); // stat, status, io, children of each member, and /proc/stat
+      process.kill(sleeper, 'SIGKILL');
+      while (processTreePids(child.pid!).includes(sleeper) && Date.now() < end) await sleep(20);
+      expect(mon.sample()).toBe(true); // bash still waits for the other sleep; the killed one is gone and its descriptors closed
+      expect(openFds()).toBeLessThan(withTwo);
+      mon.usage();
+      expect(openFds()).toBe(before);
+    } finally {
+      process.kill(-child.pid!, 'SIGKILL');
+    }
   });
 });
