@@ -226,10 +226,20 @@ function aggregateStaged(db: DB, table: string, includeFlagged: boolean): Map<st
   const counted = `SELECT * FROM (${base}) WHERE status = 'succeeded' AND excl = 0`;
   const means = cols.map((c, i) => `AVG(${c}) m${i}`).join(', ');
   const moments = cols.map((c, i) => `COUNT(r.${c}) n${i}, a.m${i} m${i}, SUM((r.${c} - a.m${i}) * (r.${c} - a.m${i})) ss${i}`).join(', ');
-  const sql = `WITH r AS (${counted}), a AS (SELECT scenario_id, cls, kind, ${means} FROM r GROUP BY scenario_id, cls, kind)
-    SELECT r.scenario_id s, r.cls cls, r.kind kind, ${moments} FROM r JOIN a ON a.scenario_id = r.scenario_id AND a.cls = r.cls AND a.kind = r.kind
-    GROUP BY r.scenario_id, r.cls, r.kind`;
-  for (const r of db.prepare(sql).all() as Array<Record<string, number | string | null>>) {
+  // The means go to a table keyed like the staged runs; the second pass walks it in key order and
+  // each cell's runs by that key, so neither pass sorts (a CTE's output order is unknown to SQLite).
+  const meansTable = `${table}_means`;
+  db.exec(`CREATE TABLE ${meansTable} (scenario_id, cls, kind, ${cols.map((_, i) => `m${i}`).join(', ')}, PRIMARY KEY (scenario_id, cls, kind)) WITHOUT ROWID`);
+  let momentRows: Array<Record<string, number | string | null>>;
+  try {
+    db.prepare(`INSERT INTO ${meansTable} SELECT scenario_id, cls, kind, ${means} FROM (${counted}) GROUP BY scenario_id, cls, kind`).run();
+    const sql = `SELECT a.scenario_id s, a.cls cls, a.kind kind, ${moments} FROM ${meansTable} a CROSS JOIN (${counted}) r
+      ON r.scenario_id = a.scenario_id AND r.cls = a.cls AND r.kind = a.kind GROUP BY a.scenario_id, a.cls, a.kind`;
+    momentRows = db.prepare(sql).all() as Array<Record<string, number | string | null>>;
+  } finally {
+    db.exec(`DROP TABLE IF EXISTS ${meansTable}`);
+  }
+  for (const r of momentRows) {
     const a = get(r.s as number, r.cls as string, r.kind as EnergyKind);
     METRIC_KEYS.forEach((k, i) => {
       const n = (r[`n${i}`] as number) ?? 0;
