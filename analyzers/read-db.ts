@@ -160,9 +160,13 @@ export function stageRuns(db: DB, campaignId: string): StagedRuns {
   // below read it in key order instead of sorting a million wide rows each time.
   const columns = `scenario_id, cls, kind, seq, status, energy_source, node_id, flags, ${metrics}, excl_nonpos, excl_any, pk`;
   db.exec(`CREATE TABLE ${table} (${columns}, PRIMARY KEY (scenario_id, cls, kind, seq)) WITHOUT ROWID`);
+  // Most runs carry no flag: for them only the net figure can exclude, and json_each is skipped.
+  const unflagged = `(run.net_j IS NOT NULL AND run.net_j <= 0)`;
   db.prepare(
     `INSERT INTO ${table} (${columns}) SELECT * FROM (SELECT scenario_id, ${strata.hardwareClass} cls, ${strata.energyKind} kind, run.rowid seq,
-       status, energy_source, node_id, flags, ${metrics}, ${nonPositive} excl_nonpos, ${anyReason} excl_any,
+       status, energy_source, node_id, flags, ${metrics},
+       CASE WHEN run.flags = '[]' THEN ${unflagged} ELSE ${nonPositive} END excl_nonpos,
+       CASE WHEN run.flags = '[]' THEN ${unflagged} ELSE ${anyReason} END excl_any,
        CASE WHEN status = 'succeeded' THEN json_extract(provenance, ${PROVENANCE_PATHS}) END pk
      FROM run WHERE run.campaign_id = @c) ORDER BY scenario_id, cls, kind, seq`,
   ).run({ c: campaignId });
