@@ -80,20 +80,36 @@ export function presetPosition(encoder: string, preset: string): number {
   return presetOrdinal(encoder, preset); // throws InputError naming the valid presets
 }
 
+// A batch of candidates repeats a handful of CPU models and encoder/preset pairs: their derived
+// values are looked up once (the regular expressions of cpuClass dominated encoding otherwise).
+const cpuClassMemo = new Map<string, string>();
+const presetMemo = new Map<string, number>();
+const MEMO_LIMIT = 4096;
+
+function memo<V>(map: Map<string, V>, key: string, make: () => V): V {
+  let v = map.get(key);
+  if (v === undefined) {
+    v = make(); // may throw (an invalid preset): nothing is stored then
+    if (map.size >= MEMO_LIMIT) map.clear();
+    map.set(key, v);
+  }
+  return v;
+}
+
 function categoryValues(input: FeatureInput): Record<CategoricalField, string> {
   return {
     codec: input.codec,
     encoder: input.encoder,
     rateKind: input.rate.kind,
     mode: input.mode,
-    cpuClass: cpuClass(input.cpuModel),
+    cpuClass: memo(cpuClassMemo, input.cpuModel, () => cpuClass(input.cpuModel)),
     meterSource: input.meterSource,
   };
 }
 
 function numericValues(input: FeatureInput): Record<NumericField, number> {
   return {
-    presetOrdinal: presetPosition(input.encoder, input.preset),
+    presetOrdinal: memo(presetMemo, `${input.encoder}\u0000${input.preset}`, () => presetPosition(input.encoder, input.preset)),
     crf: input.rate.kind === 'crf' ? input.rate.value : 0,
     log10Bitrate: input.rate.kind === 'bitrate' ? Math.log10(input.rate.value) : 0,
     log2Pixels: Math.log2(input.width * input.height),
@@ -124,13 +140,19 @@ export function unseenCategories(spec: FeatureSpec, input: FeatureInput): Array<
 
 /** Encodes one input into `out` (length spec.columns.length) starting at `offset`. */
 export function encodeInto(spec: FeatureSpec, input: FeatureInput, out: Float32Array, offset = 0): void {
+  out.fill(0, offset, offset + spec.columns.length);
+  encodeIntoZeroed(spec, input, out, offset);
+}
+
+/** encodeInto for a row already all zeros (a fresh batch): only the set one-hot columns are written. */
+function encodeIntoZeroed(spec: FeatureSpec, input: FeatureInput, out: Float32Array, offset: number): void {
   let k = offset;
   const cats = categoryValues(input);
   for (const f of CATEGORICAL_FIELDS) {
     const known = spec.categories[f];
     const idx = known.indexOf(cats[f]);
-    for (let i = 0; i < known.length; i++) out[k++] = i === idx ? 1 : 0;
-    out[k++] = idx < 0 ? 1 : 0;
+    out[k + (idx < 0 ? known.length : idx)] = 1;
+    k += known.length + 1;
   }
   const nums = numericValues(input);
   for (const f of NUMERIC_FIELDS) {
@@ -152,7 +174,7 @@ export function encodeOne(spec: FeatureSpec, input: FeatureInput): Float32Array 
 export function encodeBatch(spec: FeatureSpec, inputs: FeatureInput[]): Float32Array {
   const width = spec.columns.length;
   const out = new Float32Array(inputs.length * width);
-  inputs.forEach((input, i) => encodeInto(spec, input, out, i * width));
+  for (let i = 0; i < inputs.length; i++) encodeIntoZeroed(spec, inputs[i], out, i * width);
   return out;
 }
 

@@ -62,18 +62,24 @@ export class OnnxAdvisor {
     const raw = await this.runEncoded(encodeBatch(this.meta.features, inputs), inputs.length);
     const k = this.meta.targets.length;
     const { residuals } = this.meta.uncertainty;
-    return inputs.map((_, i) => {
+    // Per target once, not per row: VMAF (v0.6.1) lives on 0–100, so predictions and bands past it are clipped.
+    const decoders = this.meta.targets.map((t) => {
+      const cap = t.metric === 'vmaf' ? (q: number) => Math.min(100, Math.max(0, q)) : (q: number) => q;
+      return { name: t.name, unit: (v: number) => cap(fromModelSpace(t, v)), lo: residuals[t.name].min, hi: residuals[t.name].max };
+    });
+    const out = new Array<Prediction>(inputs.length);
+    for (let i = 0; i < inputs.length; i++) {
       const values = {} as Prediction['values'];
       const intervals = {} as Prediction['intervals'];
-      this.meta.targets.forEach((t, j) => {
+      for (let j = 0; j < k; j++) {
+        const d = decoders[j];
         const v = raw[i * k + j];
-        // VMAF (v0.6.1) lives on 0–100: predictions and bands past it are clipped.
-        const cap = t.metric === 'vmaf' ? (q: number) => Math.min(100, Math.max(0, q)) : (q: number) => q;
-        values[t.name] = cap(fromModelSpace(t, v));
-        intervals[t.name] = { lo: cap(fromModelSpace(t, v + residuals[t.name].min)), hi: cap(fromModelSpace(t, v + residuals[t.name].max)) };
-      });
-      return { values, intervals };
-    });
+        values[d.name] = d.unit(v);
+        intervals[d.name] = { lo: d.unit(v + d.lo), hi: d.unit(v + d.hi) };
+      }
+      out[i] = { values, intervals };
+    }
+    return out;
   }
 
   async close(): Promise<void> {

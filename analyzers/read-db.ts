@@ -134,6 +134,56 @@ const COLUMN: Record<MetricKey, string> = {
   idleW: 'idle_w',
 };
 
+/** Provenance fields the report tallies, extracted once per succeeded run. */
+const PROVENANCE_PATHS = `'$.ffmpegVersion', '$.cpuModel', '$.kernel', '$.gpu', '$.meters'`;
+
+let stagedSeq = 0;
+
+/**
+ * A campaign's runs copied once into a TEMP table with their strata already worked out
+ * (hardware class, energy kind, exclusion reasons) and their provenance fields extracted:
+ * every aggregate below then scans narrow rows instead of parsing each run's provenance and
+ * flags JSON again (at 1M runs that parsing was most of the report's time). drop() removes it.
+ */
+export interface StagedRuns {
+  table: string;
+  drop(): void;
+}
+
+export function stageRuns(db: DB, campaignId: string): StagedRuns {
+  const nonPositive = strataSql('run', true).excluded;
+  const anyReason = strataSql('run', false).excluded;
+  const strata = strataSql('run');
+  const table = `temp.ffwatt_report_runs_${process.pid}_${++stagedSeq}`;
+  const metrics = [...new Set(Object.values(COLUMN))].join(', ');
+  // Clustered by cell (scenario, class, kind), runs in table order within it: the GROUP BYs
+  // below read it in key order instead of sorting a million wide rows each time.
+  const columns = `scenario_id, cls, kind, seq, status, energy_source, node_id, flags, ${metrics}, excl_nonpos, excl_any, pk`;
+  db.exec(`CREATE TABLE ${table} (${columns}, PRIMARY KEY (scenario_id, cls, kind, seq)) WITHOUT ROWID`);
+  // Most runs carry no flag: for them only the net figure can exclude, and json_each is skipped.
+  const unflagged = `(run.net_j IS NOT NULL AND run.net_j <= 0)`;
+  db.prepare(
+    `INSERT INTO ${table} (${columns}) SELECT * FROM (SELECT scenario_id, ${strata.hardwareClass} cls, ${strata.energyKind} kind, run.rowid seq,
+       status, energy_source, node_id, flags, ${metrics},
+       CASE WHEN run.flags = '[]' THEN ${unflagged} ELSE ${nonPositive} END excl_nonpos,
+       CASE WHEN run.flags = '[]' THEN ${unflagged} ELSE ${anyReason} END excl_any,
+       CASE WHEN status = 'succeeded' THEN json_extract(provenance, ${PROVENANCE_PATHS}) END pk
+     FROM run WHERE run.campaign_id = @c) ORDER BY scenario_id, cls, kind, seq`,
+  ).run({ c: campaignId });
+  return { table, drop: () => db.exec(`DROP TABLE IF EXISTS ${table}`) };
+}
+
+/** Runs `f` over the campaign's staged runs (a given staging, or one made and dropped here). */
+function withStaged<T>(db: DB, campaignId: string, staged: StagedRuns | undefined, f: (table: string) => T): T {
+  if (staged) return f(staged.table);
+  const own = stageRuns(db, campaignId);
+  try {
+    return f(own.table);
+  } finally {
+    own.drop();
+  }
+}
+
 /**
  * Per (scenario, hardware class, energy kind): counts, moments of every figure over the
  * succeeded runs that count (flagged and non-positive-net runs left out unless
@@ -143,7 +193,11 @@ const COLUMN: Record<MetricKey, string> = {
  * cells, not runs. Failed and canceled attempts carry no energy source: they are counted on
  * the cell of their scenario and class with the most succeeded runs (measured first).
  */
-export function aggregateRuns(db: DB, campaignId: string, includeFlagged = false): Map<string, CellAggregate> {
+export function aggregateRuns(db: DB, campaignId: string, includeFlagged = false, staged?: StagedRuns): Map<string, CellAggregate> {
+  return withStaged(db, campaignId, staged, (table) => aggregateStaged(db, table, includeFlagged));
+}
+
+function aggregateStaged(db: DB, table: string, includeFlagged: boolean): Map<string, CellAggregate> {
   const out = new Map<string, CellAggregate>();
   const q = strataSql('run', includeFlagged);
   const get = (s: number, c: string, k: EnergyKind): CellAggregate => {
@@ -152,11 +206,11 @@ export function aggregateRuns(db: DB, campaignId: string, includeFlagged = false
     if (!a) out.set(key, (a = emptyCell(s, c, k)));
     return a;
   };
-  const base = `SELECT run.*, ${q.hardwareClass} cls, ${q.energyKind} kind, ${q.excluded} excl FROM run WHERE run.campaign_id = @c`;
+  const base = `SELECT *, ${includeFlagged ? 'excl_nonpos' : 'excl_any'} excl FROM ${table}`;
   const unplaced: Array<{ s: number; cls: string; status: 'failed' | 'canceled'; n: number }> = [];
   for (const r of db
     .prepare(`SELECT scenario_id s, cls, kind, status, excl, COALESCE(energy_source, 'none') src, COUNT(*) n FROM (${base}) GROUP BY s, cls, kind, status, excl, src`)
-    .all({ c: campaignId }) as Array<{ s: number; cls: string; kind: EnergyKind; status: 'succeeded' | 'failed' | 'canceled'; excl: number; src: string; n: number }>) {
+    .all() as Array<{ s: number; cls: string; kind: EnergyKind; status: 'succeeded' | 'failed' | 'canceled'; excl: number; src: string; n: number }>) {
     if (r.status !== 'succeeded') {
       unplaced.push({ s: r.s, cls: r.cls, status: r.status, n: r.n });
       continue;
@@ -176,10 +230,20 @@ export function aggregateRuns(db: DB, campaignId: string, includeFlagged = false
   const counted = `SELECT * FROM (${base}) WHERE status = 'succeeded' AND excl = 0`;
   const means = cols.map((c, i) => `AVG(${c}) m${i}`).join(', ');
   const moments = cols.map((c, i) => `COUNT(r.${c}) n${i}, a.m${i} m${i}, SUM((r.${c} - a.m${i}) * (r.${c} - a.m${i})) ss${i}`).join(', ');
-  const sql = `WITH r AS (${counted}), a AS (SELECT scenario_id, cls, kind, ${means} FROM r GROUP BY scenario_id, cls, kind)
-    SELECT r.scenario_id s, r.cls cls, r.kind kind, ${moments} FROM r JOIN a ON a.scenario_id = r.scenario_id AND a.cls = r.cls AND a.kind = r.kind
-    GROUP BY r.scenario_id, r.cls, r.kind`;
-  for (const r of db.prepare(sql).all({ c: campaignId }) as Array<Record<string, number | string | null>>) {
+  // The means go to a table keyed like the staged runs; the second pass walks it in key order and
+  // each cell's runs by that key, so neither pass sorts (a CTE's output order is unknown to SQLite).
+  const meansTable = `${table}_means`;
+  db.exec(`CREATE TABLE ${meansTable} (scenario_id, cls, kind, ${cols.map((_, i) => `m${i}`).join(', ')}, PRIMARY KEY (scenario_id, cls, kind)) WITHOUT ROWID`);
+  let momentRows: Array<Record<string, number | string | null>>;
+  try {
+    db.prepare(`INSERT INTO ${meansTable} SELECT scenario_id, cls, kind, ${means} FROM (${counted}) GROUP BY scenario_id, cls, kind`).run();
+    const sql = `SELECT a.scenario_id s, a.cls cls, a.kind kind, ${moments} FROM ${meansTable} a CROSS JOIN (${counted}) r
+      ON r.scenario_id = a.scenario_id AND r.cls = a.cls AND r.kind = a.kind GROUP BY a.scenario_id, a.cls, a.kind`;
+    momentRows = db.prepare(sql).all() as Array<Record<string, number | string | null>>;
+  } finally {
+    db.exec(`DROP TABLE IF EXISTS ${meansTable}`);
+  }
+  for (const r of momentRows) {
     const a = get(r.s as number, r.cls as string, r.kind as EnergyKind);
     METRIC_KEYS.forEach((k, i) => {
       const n = (r[`n${i}`] as number) ?? 0;
@@ -190,7 +254,7 @@ export function aggregateRuns(db: DB, campaignId: string, includeFlagged = false
   }
   for (const r of db
     .prepare(`SELECT x.scenario_id s, x.cls, x.kind, f.value flag, COUNT(*) n FROM (${counted}) x, json_each(x.flags) f WHERE x.flags <> '[]' GROUP BY s, x.cls, x.kind, f.value ORDER BY f.value`)
-    .all({ c: campaignId }) as Array<{ s: number; cls: string; kind: EnergyKind; flag: string; n: number }>) {
+    .all() as Array<{ s: number; cls: string; kind: EnergyKind; flag: string; n: number }>) {
     get(r.s, r.cls, r.kind).flags[String(r.flag)] = r.n;
   }
   // Reasons of the left-out runs: their excluding flags, and a non-positive net figure even when unflagged.
@@ -201,7 +265,7 @@ export function aggregateRuns(db: DB, campaignId: string, includeFlagged = false
       WHERE x.status = 'succeeded' AND x.excl = 1 AND x.net_j IS NOT NULL AND x.net_j <= 0
         AND NOT EXISTS (SELECT 1 FROM json_each(x.flags) g WHERE g.value = '${NET_NONPOSITIVE}') GROUP BY s, x.cls, x.kind
     ORDER BY reason`;
-  for (const r of db.prepare(reasonSql).all({ c: campaignId }) as Array<{ s: number; cls: string; kind: EnergyKind; reason: string; n: number }>) {
+  for (const r of db.prepare(reasonSql).all() as Array<{ s: number; cls: string; kind: EnergyKind; reason: string; n: number }>) {
     const a = get(r.s, r.cls, r.kind);
     a.excluded.reasons[r.reason] = (a.excluded.reasons[r.reason] ?? 0) + r.n;
   }
@@ -217,7 +281,11 @@ function sorted(map: Map<string, number>): Counted[] {
 }
 
 /** Software, hardware and meters the succeeded runs recorded, in one grouped scan of the run table. */
-export function readProvenance(db: DB, campaignId: string): Provenance {
+export function readProvenance(db: DB, campaignId: string, staged?: StagedRuns): Provenance {
+  return withStaged(db, campaignId, staged, (table) => provenanceStaged(db, campaignId, table));
+}
+
+function provenanceStaged(db: DB, campaignId: string, table: string): Provenance {
   const ffmpeg = new Map<string, number>();
   const cpu = new Map<string, number>();
   const kernel = new Map<string, number>();
@@ -227,10 +295,9 @@ export function readProvenance(db: DB, campaignId: string): Provenance {
   const meterCounts = new Map<string, number>();
   const rows = db
     .prepare(
-      `SELECT json_extract(provenance, '$.ffmpegVersion', '$.cpuModel', '$.kernel', '$.gpu', '$.meters') k, node_id, ${strataSql('run').hardwareClass} cls, COUNT(*) n
-       FROM run WHERE campaign_id = ? AND status = 'succeeded' GROUP BY k, node_id, cls`,
+      `SELECT pk k, node_id, cls, COUNT(*) n FROM ${table} WHERE status = 'succeeded' GROUP BY k, node_id, cls`,
     )
-    .iterate(campaignId) as IterableIterator<{ k: string | null; node_id: string; cls: string; n: number }>;
+    .iterate() as IterableIterator<{ k: string | null; node_id: string; cls: string; n: number }>;
   for (const r of rows) {
     const [v, c, k, g, meters] = (r.k ? JSON.parse(r.k) : []) as [unknown, unknown, unknown, unknown, unknown];
     const text = (x: unknown, absent: string) => (x == null ? absent : String(x));

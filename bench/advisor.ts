@@ -101,7 +101,7 @@ function spread(lo: number, hi: number, n: number): number[] {
  * between the encoder's trained ones, 16:9 sizes across the trained pixel range, the trained
  * frame rates and stream counts, on the model's first hardware and content.
  */
-function candidates(meta: AdvisorMeta, n: number): FeatureInput[] {
+export function candidates(meta: AdvisorMeta, n: number): FeatureInput[] {
   const hw = meta.hardware[0];
   const content = meta.contents[0] ?? { si: 60, ti: 12 };
   const pairs = Object.entries(meta.grid.presets).flatMap(([enc, ps]) => ps.map((p) => [enc, p] as const));

@@ -201,7 +201,7 @@ export function run(opts: BenchOptions): Promise<BenchResult> {
     if (direct.mean > TARGET.value) {
       notes.push(
         `The harness process itself used ${fmt(direct.mean)} % of the encode's CPU time, ${fmt(harnessSelfPerS.mean)} ms per wall second of a run. ` +
-          `Its periodic work alone costs about ${fmt(periodicMsPerS)} ms of CPU per second: ${SAMPLER_HZ} Sampler ticks of ${fmt(breakdown.tickUs)} µs and 2 process-tree samples of ${fmt(breakdown.treeSampleUs)} µs (runJob's ProcTreeMonitor reads /proc/<pid>/stat of every one of the ${breakdown.processes} processes on the box to attribute CPU to the job). ` +
+          `Its periodic work alone costs about ${fmt(periodicMsPerS)} ms of CPU per second: ${SAMPLER_HZ} Sampler ticks of ${fmt(breakdown.tickUs)} µs and 2 process-tree samples of ${fmt(breakdown.treeSampleUs)} µs (runJob's ProcTreeMonitor walks the harness' own descendants through /proc/<pid>/task/<tid>/children and reads stat, status and io of each, on descriptors kept open; bench/proctree-sample.ts compares it with a scan of all ${breakdown.processes} processes). ` +
           "The rest is per-run work (starting the encode, parsing FFmpeg's progress, energy and record bookkeeping) and the event loop waking on the encode's output; it weighs more the shorter the encode.",
       );
     }

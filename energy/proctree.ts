@@ -1,12 +1,14 @@
-import { readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { DEFAULT_CLOCK_TICKS_PER_S, readMachineCpuTicks } from './procstat.ts';
+import { DEFAULT_CLOCK_TICKS_PER_S, parseProcStat, readMachineCpuTicks } from './procstat.ts';
+import { KeptOpenReader, oneShotReader, type ProcReader } from './proc-files.ts';
 
 /**
  * Resource use of a process tree (a root pid and all its descendants) from /proc, for
  * attributing machine energy to a job and for the `noisy_neighbour` flag
- * (machine busy CPU − job CPU). Sampled by polling; one sample reads every /proc/<pid>/stat
- * (to find descendants) and status + io of the tree's members only.
+ * (machine busy CPU − job CPU). Sampled by polling; one sample walks the root's own descendants
+ * through /proc/<pid>/task/<tid>/children and reads stat, status and io of those members only
+ * (a kernel without CONFIG_PROC_CHILDREN falls back to reading every /proc/<pid>/stat).
  */
 
 export interface PidStat {
@@ -16,6 +18,8 @@ export interface PidStat {
   ownTicks: bigint;
   /** cutime + cstime: children it has waited for. */
   childTicks: bigint;
+  /** num_threads (field 20). */
+  threads: number;
 }
 
 /** Parses /proc/<pid>/stat; the command name may hold spaces and parentheses, so fields are taken after the last ')'. */
@@ -33,34 +37,94 @@ export function parsePidStat(text: string): PidStat | null {
     ppid: Number(f[4 - 3]),
     ownTicks: num(14) + num(15),
     childTicks: num(16) + num(17),
+    threads: Number(f[20 - 3]),
   };
 }
 
-function readText(file: string): string | null {
-  try {
-    return readFileSync(file, 'utf8');
-  } catch {
-    return null; // the process exited between listing and reading, or the file is not ours to read
-  }
+function readText(reader: ProcReader, file: string): string | null {
+  const r = reader.read(file);
+  return typeof r === 'string' ? r : null;
 }
 
-/** Every process's stat, keyed by pid. */
+/** Every process's stat, keyed by pid: the walk for kernels without /proc/<pid>/task/<tid>/children. */
 function readAllPidStats(procRoot: string): Map<number, PidStat> {
   const out = new Map<number, PidStat>();
   for (const name of readdirSync(procRoot)) {
     if (!/^\d+$/.test(name)) continue;
-    const text = readText(join(procRoot, name, 'stat'));
+    const text = readText(oneShotReader, join(procRoot, name, 'stat'));
     const st = text === null ? null : parsePidStat(text);
     if (st) out.set(st.pid, st);
   }
   return out;
 }
 
-/** The root pid and all its descendants that are alive now (root first); empty when the root is gone. */
-export function processTreePids(rootPid: number, procRoot = '/proc'): number[] {
-  return treeOf(rootPid, readAllPidStats(procRoot)).map((s) => s.pid);
+/** Whether this kernel has /proc/<pid>/task/<tid>/children (CONFIG_PROC_CHILDREN); learnt once per /proc root. */
+const childrenFilesByRoot = new Map<string, boolean>();
+
+function hasChildrenFiles(procRoot: string, alivePid: number): boolean {
+  let known = childrenFilesByRoot.get(procRoot);
+  if (known === undefined) {
+    known = existsSync(join(procRoot, String(alivePid), 'task', String(alivePid), 'children'));
+    childrenFilesByRoot.set(procRoot, known);
+  }
+  return known;
 }
 
+/** Pids of the direct children of every thread of `pid` (a child belongs to the thread that forked it). */
+function childPids(reader: ProcReader, procRoot: string, st: PidStat): number[] {
+  let tids: string[];
+  if (st.threads === 1) tids = [String(st.pid)]; // the common case (a shell, FFmpeg without threads): no directory listing
+  else {
+    try {
+      tids = readdirSync(`${procRoot}/${st.pid}/task`);
+    } catch {
+      return []; // exited
+    }
+  }
+  const out: number[] = [];
+  for (const tid of tids) {
+    const text = readText(reader, `${procRoot}/${st.pid}/task/${tid}/children`);
+    if (!text) continue;
+    // "2101 2107 " (each pid followed by a space); fs/proc/array.c children_seq_show
+    for (const p of text.split(' ')) if (p.trim().length > 0) out.push(Number(p));
+  }
+  return out;
+}
+
+/** How a sample finds the root's descendants: `auto` walks children files where the kernel has them, else scans. */
+export type TreeWalk = 'auto' | 'scan';
+
+/**
+ * The root and its descendants, root first (breadth first), from the root's own descendants only:
+ * each member's stat and its threads' children files. A process that exits during the walk is left
+ * out with its subtree (its children are being reparented outside the tree anyway).
+ */
+function walkTree(rootPid: number, procRoot: string, walk: TreeWalk, reader: ProcReader): PidStat[] {
+  if (walk === 'scan') return treeOf(rootPid, readAllPidStats(procRoot));
+  const rootText = readText(reader, `${procRoot}/${rootPid}/stat`);
+  const root = rootText === null ? null : parsePidStat(rootText);
+  if (!root) return [];
+  if (!hasChildrenFiles(procRoot, rootPid)) return treeOf(rootPid, readAllPidStats(procRoot));
+  const out: PidStat[] = [root];
+  const seen = new Set<number>([rootPid]);
+  for (let i = 0; i < out.length; i++) {
+    for (const pid of childPids(reader, procRoot, out[i])) {
+      if (seen.has(pid)) continue;
+      seen.add(pid);
+      const text = readText(reader, `${procRoot}/${pid}/stat`);
+      const st = text === null ? null : parsePidStat(text);
+      if (st) out.push(st);
+    }
+  }
+  return out;
+}
+
+/** The root pid and all its descendants that are alive now (root first); empty when the root is gone. */
+export function processTreePids(rootPid: number, procRoot = '/proc', walk: TreeWalk = 'auto'): number[] {
+  return walkTree(rootPid, procRoot, walk, oneShotReader).map((s) => s.pid);
+}
+
+/** The tree from a full scan of every process's stat (ppid links). */
 function treeOf(rootPid: number, stats: Map<number, PidStat>): PidStat[] {
   if (!stats.has(rootPid)) return [];
   const children = new Map<number, PidStat[]>();
@@ -83,13 +147,21 @@ function treeOf(rootPid: number, stats: Map<number, PidStat>): PidStat[] {
 }
 
 /** kB figure of one `Key:   N kB` line of /proc/<pid>/status, in bytes. */
-function statusBytes(text: string, key: string): number | null {
-  const m = new RegExp(`^${key}:\\s+(\\d+)\\s+kB`, 'm').exec(text);
+const STATUS_KB = { VmRSS: /^VmRSS:\s+(\d+)\s+kB/m, VmHWM: /^VmHWM:\s+(\d+)\s+kB/m };
+const IO_FIELD = {
+  read_bytes: /^read_bytes:\s+(\d+)/m,
+  write_bytes: /^write_bytes:\s+(\d+)/m,
+  rchar: /^rchar:\s+(\d+)/m,
+  wchar: /^wchar:\s+(\d+)/m,
+};
+
+function statusBytes(text: string, key: keyof typeof STATUS_KB): number | null {
+  const m = STATUS_KB[key].exec(text);
   return m ? Number(m[1]) * 1024 : null;
 }
 
-function ioField(text: string, key: string): bigint | null {
-  const m = new RegExp(`^${key}:\\s+(\\d+)`, 'm').exec(text);
+function ioField(text: string, key: keyof typeof IO_FIELD): bigint | null {
+  const m = IO_FIELD[key].exec(text);
   return m ? BigInt(m[1]) : null;
 }
 
@@ -107,8 +179,8 @@ export interface ProcTreeSample {
 }
 
 /** Reads the tree once; null when the root process is gone. */
-export function sampleProcessTree(rootPid: number, procRoot = '/proc'): ProcTreeSample | null {
-  const members = treeOf(rootPid, readAllPidStats(procRoot));
+export function sampleProcessTree(rootPid: number, procRoot = '/proc', walk: TreeWalk = 'auto', reader: ProcReader = oneShotReader): ProcTreeSample | null {
+  const members = walkTree(rootPid, procRoot, walk, reader);
   if (members.length === 0) return null;
   let cpuTicks = 0n;
   let rssBytes = 0;
@@ -116,13 +188,17 @@ export function sampleProcessTree(rootPid: number, procRoot = '/proc'): ProcTree
   let io: ProcTreeSample['io'] = { readBytes: 0n, writeBytes: 0n, readChars: 0n, writeChars: 0n };
   for (const st of members) {
     cpuTicks += st.ownTicks + st.childTicks;
-    const status = readText(join(procRoot, String(st.pid), 'status'));
+    const status = readText(reader, `${procRoot}/${st.pid}/status`);
     if (status) {
       rssBytes += statusBytes(status, 'VmRSS') ?? 0; // kernel threads have no VmRSS line
       maxHwm = Math.max(maxHwm, statusBytes(status, 'VmHWM') ?? 0);
     }
     if (io === null) continue;
-    const ioText = readText(join(procRoot, String(st.pid), 'io'));
+    const read = reader.read(`${procRoot}/${st.pid}/io`);
+    // A member that exited since the walk adds nothing now; once reaped, its counts are in its parent's.
+    // Only an io file that is there but not ours to read makes the tree's I/O unknown.
+    if (typeof read !== 'string' && read.gone) continue;
+    const ioText = typeof read === 'string' ? read : null;
     const r = ioText === null ? null : ioField(ioText, 'read_bytes');
     const w = ioText === null ? null : ioField(ioText, 'write_bytes');
     const rc = ioText === null ? null : ioField(ioText, 'rchar');
@@ -156,16 +232,21 @@ export interface ProcTreeUsage {
 
 export interface ProcTreeMonitorOptions {
   procRoot?: string;
+  /** `scan` forces the full /proc scan (for comparing against it); default `auto`. */
+  walk?: TreeWalk;
   clockTicksPerS?: number;
 }
 
 /**
  * Follows one process tree over time. Call sample() periodically (1–10 Hz is plenty);
- * usage() gives the deltas since the first sample. Counters are kept monotonic: CPU time of a
+ * usage() gives the deltas since the first sample. Between samples the members' /proc files
+ * stay open (energy/proc-files.ts): they are closed when a member leaves the tree, when the
+ * root is gone, and by usage(). Counters are kept monotonic: CPU time of a
  * child that exits and is reaped outside the tree would otherwise make the sum go down.
  */
 export class ProcTreeMonitor {
   readonly procRoot: string;
+  private readonly walk: TreeWalk;
   private readonly ticksPerS: number;
   private first: { tree: ProcTreeSample; machineBusy: bigint } | null = null;
   private maxCpuTicks = 0n;
@@ -175,18 +256,27 @@ export class ProcTreeMonitor {
   private ioLost = false;
   private count = 0;
   private lastAlive = false;
+  /** Descriptors of the members' /proc files and /proc/stat, kept open between samples. */
+  private readonly files = new KeptOpenReader();
 
   constructor(readonly rootPid: number, opts: ProcTreeMonitorOptions = {}) {
     this.procRoot = opts.procRoot ?? '/proc';
+    this.walk = opts.walk ?? 'auto';
     this.ticksPerS = opts.clockTicksPerS ?? DEFAULT_CLOCK_TICKS_PER_S;
   }
 
   /** Takes one sample; returns false once the root process is gone (nothing recorded then). */
   sample(): boolean {
-    const tree = sampleProcessTree(this.rootPid, this.procRoot);
+    const tree = sampleProcessTree(this.rootPid, this.procRoot, this.walk, this.files);
     this.lastAlive = tree !== null;
-    if (!tree) return false;
-    const busy = readMachineCpuTicks(this.procRoot).busy;
+    if (!tree) {
+      this.files.close();
+      return false;
+    }
+    const statFile = join(this.procRoot, 'stat');
+    const machine = this.files.read(statFile);
+    const busy = typeof machine === 'string' ? parseProcStat(machine, statFile).busy : readMachineCpuTicks(this.procRoot).busy; // the latter throws naming the file
+    this.files.sweep();
     this.count += 1;
     if (!this.first) {
       this.first = { tree, machineBusy: busy };
@@ -211,7 +301,9 @@ export class ProcTreeMonitor {
     return true;
   }
 
+  /** Usage so far. Also closes the descriptors kept open for sampling (a later sample() reopens them), so a monitor read last with usage() leaves nothing open. */
   usage(): ProcTreeUsage {
+    this.files.close();
     const base = this.first;
     const secs = (ticks: bigint) => Number(ticks) / this.ticksPerS;
     const cpuSeconds = base ? secs(this.maxCpuTicks - base.tree.cpuTicks) : 0;

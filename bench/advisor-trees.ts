@@ -1,0 +1,74 @@
+// Benchmark (not a test): where the advisor's 100k-candidate time goes. Times (wall and CPU of
+// this process, median of 3) one predict() end to end, the feature encoding alone, and
+// onnxruntime's session.run on the shipped ensemble with default / 1 / 2 intra-op threads and
+// on copies cut to the first K trees of each target. The cut copies only show how session.run
+// scales with the tree count: they are NOT valid models (boosting stops early, their error is
+// not the model card's), and nothing here changes models/.
+//   npx tsx bench/advisor-trees.ts
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import onnxProto from 'onnx-proto';
+import ort from 'onnxruntime-node';
+import { candidates } from './advisor.ts';
+import { OnnxAdvisor, loadMeta } from '../advisor/infer.ts';
+import { encodeBatch } from '../advisor/features.ts';
+const meta = loadMeta('models/advisor.features.json');
+const inputs = candidates(meta, 100_000);
+const x = encodeBatch(meta.features, inputs);
+const cols = meta.features.columns.length;
+function truncated(k: number): string {
+  const m = onnxProto.onnx.ModelProto.decode(readFileSync('models/advisor.onnx'));
+  const perTarget = 300; // trees per target in the shipped model (models/MODEL_CARD.md); tree ids run target by target
+  const node = m.graph!.node!.find((n) => n.opType === 'TreeEnsembleRegressor')!;
+  const at = (name: string) => node.attribute!.find((a) => a.name === name)!;
+  const num = (v: unknown) => Number(String(v));
+  const keepTree = (t: number) => t % perTarget < k;
+  const nt = at('nodes_treeids').ints!.map(num);
+  const keepN = nt.map(keepTree);
+  for (const a of node.attribute!) {
+    if (a.name!.startsWith('nodes_')) {
+      if (a.ints && a.ints.length === nt.length) a.ints = a.ints.filter((_, i) => keepN[i]);
+      if (a.floats && a.floats.length === nt.length) a.floats = a.floats.filter((_, i) => keepN[i]);
+      if (a.strings && a.strings.length === nt.length) a.strings = a.strings.filter((_, i) => keepN[i]);
+    }
+  }
+  const tt = at('target_treeids').ints!.map(num);
+  const keepT = tt.map(keepTree);
+  for (const a of node.attribute!) if (a.name!.startsWith('target_') && a.name !== 'n_targets') {
+    if (a.ints && a.ints.length === tt.length) a.ints = a.ints.filter((_, i) => keepT[i]);
+    if (a.floats && a.floats.length === tt.length) a.floats = a.floats.filter((_, i) => keepT[i]);
+  }
+  const p = join(tmpdir(), `ffwatt-advisor-first-${k}-trees.onnx`);
+  writeFileSync(p, onnxProto.onnx.ModelProto.encode(m).finish());
+  return p;
+}
+async function time(label: string, path: string, opts: ort.InferenceSession.SessionOptions = {}) {
+  const s = await ort.InferenceSession.create(path, opts);
+  const feed = { features: new ort.Tensor('float32', x, [inputs.length, cols]) };
+  await s.run(feed);
+  const walls: number[] = [], cpus: number[] = [];
+  for (let r = 0; r < 3; r++) {
+    const c0 = process.cpuUsage(); const t0 = performance.now();
+    await s.run(feed);
+    walls.push(performance.now() - t0); const c = process.cpuUsage(c0); cpus.push((c.user + c.system) / 1000);
+  }
+  walls.sort((a, b) => a - b); cpus.sort((a, b) => a - b);
+  console.log(JSON.stringify({ label, sessionRunWallMs: Math.round(walls[1]), sessionRunCpuMs: Math.round(cpus[1]) }));
+  await s.release();
+}
+
+// end to end through the advisor (encode + run + decode)
+const adv = await OnnxAdvisor.load('models/advisor.onnx');
+await adv.predict(inputs.slice(0, 1000));
+{ const c0 = process.cpuUsage(); const t0 = performance.now(); await adv.predict(inputs); const c = process.cpuUsage(c0); console.log(JSON.stringify({ label: 'predict e2e shipped', wallMs: Math.round(performance.now() - t0), cpuMs: Math.round((c.user + c.system) / 1000) })); }
+{ const c0 = process.cpuUsage(); encodeBatch(meta.features, inputs); const c = process.cpuUsage(c0); console.log(JSON.stringify({ label: 'encode', cpuMs: Math.round((c.user + c.system) / 1000) })); }
+await adv.close();
+await time('shipped 300/target default', 'models/advisor.onnx');
+await time('shipped 1 thread', 'models/advisor.onnx', { intraOpNumThreads: 1 });
+await time('shipped 2 threads', 'models/advisor.onnx', { intraOpNumThreads: 2 });
+for (const k of [200, 100, 50, 25]) {
+  const p = truncated(k);
+  await time(`first ${k} trees/target`, p);
+  rmSync(p, { force: true });
+}
