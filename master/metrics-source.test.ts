@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { writeStandardFixture } from '../analyzers/fixture-db.ts';
+import { writeFixture, writeStandardFixture, type FixtureCell } from '../analyzers/fixture-db.ts';
 import { recentRunsForMetrics } from './metrics-source.ts';
 import { Store } from './store.ts';
 
@@ -24,6 +24,25 @@ describe('recentRunsForMetrics (real SQLite)', () => {
     const bySource = new Map<string, number>();
     for (const r of scored) bySource.set(r.source as string, Math.max(bySource.get(r.source as string) ?? 0, r.efficiency!));
     expect([...bySource.values()].some((v) => Math.abs(v - 1) < 1e-9)).toBe(true);
+    store.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('labels each run with its hardware class and scores efficiency within the class, never against another machine', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ffwatt-msrc-'));
+    const path = join(dir, 'r.sqlite');
+    const base = { codec: 'h264', encoder: 'libx264', preset: 'ultrafast', rate: { kind: 'crf', value: 23 }, vmaf: 88, psnr: 38, ssim: 0.96, bitrateBps: 1.5e6, idleW: 8, runs: ['ok', 'ok'], speed: 9 } as const;
+    const cells: FixtureCell[] = [
+      { ...base, hardwareClass: 'xeon-2s', jPerMin: 600 },
+      { ...base, hardwareClass: 'epyc-1s', jPerMin: 200 },
+    ];
+    writeFixture(path, { name: 'classes', campaignId: 'c-classes', cells, createdAt: Date.UTC(2026, 0, 20), seed: 2 });
+    const store = Store.open(path);
+    const runs = recentRunsForMetrics(store, 1000);
+    expect(new Set(runs.map((r) => r.hardwareClass))).toEqual(new Set(['xeon-2s', 'epyc-1s']));
+    // The Xeon's runs take 3× the EPYC's energy, yet they are scored against their own class: near 1
+    // (the fixture's repetitions differ by a few %), not near 1/3 as against the EPYC's best.
+    for (const r of runs) expect(r.efficiency!).toBeGreaterThan(0.9);
     store.close();
     rmSync(dir, { recursive: true, force: true });
   });

@@ -4,22 +4,25 @@ import type { Store } from './store.ts';
 /** Latest run per scenario and node (bounded label sets for the exporter), newest first. */
 export function recentRunsForMetrics(store: Store, limit: number): RecentRun[] {
   // efficiency: quality (VMAF, else PSNR) per J/encoded minute (net when positive, else gross)
-  // relative to the best succeeded run of the same input, output resolution and energy source.
+  // relative to the best succeeded run of the same input, output resolution, energy source and
+  // hardware class (never a best run of another machine class: analyzers/strata.ts).
   return store.db
     .prepare(
       `WITH scored AS (
          SELECT r.id, s.width, s.height, json_extract(s.spec, '$.input') input, r.energy_source source,
+                COALESCE(json_extract(r.provenance, '$.hardwareClass'), 'unclassified') cls,
                 COALESCE(r.vmaf, r.psnr) / COALESCE(CASE WHEN r.net_j_per_encoded_minute > 0 THEN r.net_j_per_encoded_minute END, r.j_per_encoded_minute) qpm
            FROM run r JOIN scenario s ON s.id = r.scenario_id
           WHERE r.status = 'succeeded'),
-       best AS (SELECT width, height, input, source, MAX(qpm) best FROM scored WHERE qpm > 0 GROUP BY width, height, input, source)
+       best AS (SELECT width, height, input, source, cls, MAX(qpm) best FROM scored WHERE qpm > 0 GROUP BY width, height, input, source, cls)
        SELECT r.job_id jobId, r.campaign_id campaignId, s.key scenarioKey, s.label scenarioLabel, s.codec codec,
               json_extract(r.provenance, '$.encoder') encoder, s.preset preset, r.node_id nodeId, r.energy_source source,
+              json_extract(r.provenance, '$.hardwareClass') hardwareClass,
               r.gross_j grossJ, r.net_j netJ, r.j_per_encoded_minute jPerEncodedMinute, r.vmaf vmaf, r.psnr psnr, r.ssim ssim,
               r.quality_per_joule qualityPerJoule, r.wall_s wallS, sc.qpm / b.best efficiency
          FROM run r JOIN scenario s ON s.id = r.scenario_id
          LEFT JOIN scored sc ON sc.id = r.id
-         LEFT JOIN best b ON b.width = sc.width AND b.height = sc.height AND b.input = sc.input AND b.source = sc.source
+         LEFT JOIN best b ON b.width = sc.width AND b.height = sc.height AND b.input = sc.input AND b.source = sc.source AND b.cls = sc.cls
         WHERE r.id IN (SELECT MAX(id) FROM run WHERE status = 'succeeded' GROUP BY scenario_id, node_id)
           AND r.node_id NOT IN (SELECT id FROM node WHERE state = 'dead') -- a dead or stopped node leaves /metrics
         ORDER BY r.id DESC LIMIT ?`,
