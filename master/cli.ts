@@ -4,17 +4,17 @@ import { createLogger, type Logger } from '../core/log.ts';
 import { loadMasterConfig, listenHost, listenPort, readToken } from './config.ts';
 import { JobQueue } from './queue.ts';
 import { Store } from './store.ts';
-import { buildMasterApp } from './server.ts';
+import { buildMasterApp, sendEncodedMetrics } from './server.ts';
 import { masterMetricsFor } from './metrics-wiring.ts';
-import { CachedMetricsText } from './metrics-cache.ts';
+import { CachedMetricsText, type EncodedMetrics } from './metrics-cache.ts';
 import { MetricsRefresher } from './metrics-refresher.ts';
 import { InputError } from '../core/errors.ts';
 import Fastify, { type FastifyInstance } from 'fastify';
 
 /** /metrics alone on its own address (metrics_listen), so scrapers need no route to the API. */
-async function serveMasterMetrics(listen: string, text: () => Promise<string>, contentType: string): Promise<FastifyInstance> {
+async function serveMasterMetrics(listen: string, encoded: () => Promise<EncodedMetrics>, contentType: string): Promise<FastifyInstance> {
   const app = Fastify({ logger: false });
-  app.get('/metrics', async (_req, reply) => reply.header('content-type', contentType).send(await text()));
+  app.get('/metrics', async (req, reply) => sendEncodedMetrics(req.headers['accept-encoding'], await encoded(), reply.header('content-type', contentType)));
   await app.listen({ host: listenHost(listen), port: listenPort(listen) });
   return app;
 }
@@ -80,13 +80,14 @@ export async function masterCommand(argv: string[], _cliLog: Logger, signal: Abo
     tls: cfg.tlsCert && cfg.tlsKey ? { cert: cfg.tlsCert, key: cfg.tlsKey, clientCa: cfg.clientCa } : undefined,
     bodyLimit: cfg.bodyLimitBytes,
     metricsText: () => cached.get(),
+    metricsEncoded: () => cached.encoded(),
     serveMetrics: !cfg.metricsListen,
     contentType: metrics.registry.contentType,
   });
   await app.listen({ host: listenHost(cfg.listen), port: listenPort(cfg.listen) });
   const addr = app.server.address();
   log.info('master listening', { address: typeof addr === 'object' && addr ? `${addr.address}:${addr.port}` : String(addr), tls: Boolean(cfg.tlsCert), mtls: Boolean(cfg.clientCa), registration: Boolean(registrationToken), data: cfg.data });
-  const metricsApp = cfg.metricsListen ? await serveMasterMetrics(cfg.metricsListen, () => cached.get(), metrics.registry.contentType) : null;
+  const metricsApp = cfg.metricsListen ? await serveMasterMetrics(cfg.metricsListen, () => cached.encoded(), metrics.registry.contentType) : null;
   if (metricsApp) log.info('master metrics listening', { address: cfg.metricsListen });
   await new Promise<void>((resolve) => {
     if (signal.aborted) resolve();

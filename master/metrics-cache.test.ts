@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { gunzipSync } from 'node:zlib';
 import { CachedMetricsText } from './metrics-cache.ts';
 
 describe('cached /metrics text', () => {
@@ -49,4 +50,21 @@ describe('cached /metrics text', () => {
     await new Promise((r) => setImmediate(r));
     expect(cache.refreshes).toBe(2);
   });
+
+  it('keeps the text prebuilt as plain and gzip bytes, encoded once per refresh', async () => {
+    let now = 0;
+    let builds = 0;
+    const text = '# HELP ffwatt_jobs Jobs\n' + 'ffwatt_jobs{state="queued"} 1\n'.repeat(2000);
+    const cache = new CachedMetricsText(async () => (builds++, text), 15_000, () => now);
+    const [a, b] = await Promise.all([cache.encoded(), cache.encoded()]);
+    expect(a).toBe(b); // the same buffers for every scrape of one refresh
+    expect(a.body.toString('utf8')).toBe(text);
+    expect(gunzipSync(a.gzip).toString('utf8')).toBe(text);
+    expect(a.gzip.length).toBeLessThan(a.body.length / 10);
+    now += 20_000;
+    await cache.encoded();
+    await new Promise((r) => setImmediate(r));
+    expect(builds).toBe(2);
+  });
 });
+

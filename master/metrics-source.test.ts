@@ -31,10 +31,10 @@ describe('recentRunsForMetrics (real SQLite)', () => {
   it('labels each run with its hardware class and scores efficiency within the class, never against another machine', () => {
     const dir = mkdtempSync(join(tmpdir(), 'ffwatt-msrc-'));
     const path = join(dir, 'r.sqlite');
-    const base = { codec: 'h264', encoder: 'libx264', preset: 'ultrafast', rate: { kind: 'crf', value: 23 }, vmaf: 88, psnr: 38, ssim: 0.96, bitrateBps: 1.5e6, idleW: 8, runs: ['ok', 'ok'], speed: 9 } as const;
+    const base = { codec: 'h264', encoder: 'libx264', preset: 'ultrafast', rate: { kind: 'crf', value: 23 }, vmaf: 88, psnr: 38, ssim: 0.96, bitrateBps: 1.5e6, idleW: 8, speed: 9 } as const;
     const cells: FixtureCell[] = [
-      { ...base, hardwareClass: 'xeon-2s', jPerMin: 600 },
-      { ...base, hardwareClass: 'epyc-1s', jPerMin: 200 },
+      { ...base, runs: ['ok', 'ok'], hardwareClass: 'xeon-2s', jPerMin: 600 },
+      { ...base, runs: ['ok', 'ok'], hardwareClass: 'epyc-1s', jPerMin: 200 },
     ];
     writeFixture(path, { name: 'classes', campaignId: 'c-classes', cells, createdAt: Date.UTC(2026, 0, 20), seed: 2 });
     const store = Store.open(path);

@@ -1,4 +1,5 @@
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import type { EncodedMetrics } from './metrics-cache.ts';
 import { readFileSync } from 'node:fs';
 import type { z } from 'zod';
 import { InputError } from '../core/errors.ts';
@@ -32,6 +33,8 @@ export interface MasterOptions {
   bodyLimit?: number;
   /** The /metrics text (the exporter, cached: see CachedMetricsText). */
   metricsText?: () => Promise<string>;
+  /** The same text prebuilt as plain and gzip bytes (master/metrics-cache.ts); preferred over metricsText. */
+  metricsEncoded?: () => Promise<EncodedMetrics>;
   /** Serve /metrics on this app (false when it has its own listener, metrics_listen). */
   serveMetrics?: boolean;
   contentType?: string;
@@ -160,9 +163,10 @@ export function buildMasterApp(o: MasterOptions): FastifyInstance {
     }
   });
   if (o.serveMetrics !== false) {
-    app.get('/metrics', async (_req, reply) => {
-      const text = o.metricsText ? await o.metricsText() : '';
-      return reply.header('content-type', o.contentType ?? 'text/plain; version=0.0.4; charset=utf-8').send(text);
+    app.get('/metrics', async (req, reply) => {
+      reply.header('content-type', o.contentType ?? 'text/plain; version=0.0.4; charset=utf-8');
+      if (o.metricsEncoded) return sendEncodedMetrics(req.headers['accept-encoding'], await o.metricsEncoded(), reply);
+      return reply.send(o.metricsText ? await o.metricsText() : '');
     });
   }
 
@@ -405,3 +409,10 @@ export function buildMasterApp(o: MasterOptions): FastifyInstance {
 }
 
 export type { FastifyReply };
+
+/** Answers a scrape with the prebuilt bytes: gzip when the scraper accepts it (Prometheus and VictoriaMetrics do). */
+export function sendEncodedMetrics(acceptEncoding: string | string[] | undefined, m: EncodedMetrics, reply: FastifyReply): FastifyReply {
+  reply.header('vary', 'accept-encoding');
+  if (/\bgzip\b/.test(String(acceptEncoding ?? ''))) return reply.header('content-encoding', 'gzip').send(m.gzip);
+  return reply.send(m.body);
+}

@@ -32,12 +32,27 @@ trap 'rm -rf "$STAGE"' EXIT
 
 # Runtime sources: every top-level code/data folder the CLI may load, and docs/ (the units'
 # Documentation= points at docs/deploy.md); tests excluded.
-RUNTIME_DIRS=(bin core energy media master agent harness analyzers advisor models matrices monitoring docs)
+RUNTIME_DIRS=(bin core runner energy media quality master agent harness analyzers advisor models matrices monitoring docs)
 for d in "${RUNTIME_DIRS[@]}"; do
   [[ -d $REPO/$d ]] || continue
   (cd "$REPO" && find "$d" -type f ! -name '*.test.ts' ! -path '*/__snapshots__/*' -print0) |
     (cd "$REPO" && xargs -0 -r cp --parents -t "$STAGE")
 done
+# Every relative import of the staged code must resolve inside the stage: a part left out of
+# RUNTIME_DIRS would otherwise ship an agent that dies at start on a missing module.
+node -e '
+  const fs = require("node:fs"), path = require("node:path");
+  const stage = process.argv[1], missing = [];
+  const walk = (d) => fs.readdirSync(d, { withFileTypes: true }).forEach((e) => {
+    const p = path.join(d, e.name);
+    if (e.isDirectory()) walk(p);
+    else if (/\.(ts|mts|mjs)$/.test(e.name))
+      for (const m of fs.readFileSync(p, "utf8").matchAll(/(?:from|import)\s*\(?\s*["\x27](\.{1,2}\/[^"\x27]+)["\x27]/g))
+        if (!fs.existsSync(path.resolve(path.dirname(p), m[1]))) missing.push(`${path.relative(stage, p)} imports ${m[1]}`);
+  });
+  walk(stage);
+  if (missing.length) { console.error("build-bundle: the bundle would lack modules (add their folder to RUNTIME_DIRS):\n  " + missing.join("\n  ")); process.exit(1); }
+' "$STAGE"
 cp "$REPO/package.json" "$STAGE/"
 [[ -f $REPO/package-lock.json ]] && cp "$REPO/package-lock.json" "$STAGE/"
 [[ -f $REPO/tsconfig.json ]] && cp "$REPO/tsconfig.json" "$STAGE/"
