@@ -15,6 +15,7 @@ import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import { Agent, request } from 'undici';
+import { bounded } from './lib/args.ts';
 
 const REPO = resolve(import.meta.dirname, '..');
 
@@ -30,14 +31,6 @@ const { values: args } = parseArgs({
   },
 });
 
-function bounded(name: string, v: string, min: number, max: number): number {
-  const n = Number(v);
-  if (!Number.isFinite(n) || n < min || n > max) {
-    process.stderr.write(`--${name} must be a number from ${min} to ${max} (got ${v})\n`);
-    process.exit(2);
-  }
-  return n;
-}
 
 const AGENTS = bounded('agents', args.agents!, 1, 10_000);
 const SECONDS = bounded('seconds', args.seconds!, 1, 600);

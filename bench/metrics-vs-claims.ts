@@ -18,6 +18,7 @@ import { freeLoopbackPort } from '../core/net.ts';
 import type { CampaignPlan, RunRecord, Scenario } from '../core/types.ts';
 import { JobQueue } from '../master/queue.ts';
 import { Store } from '../master/store.ts';
+import { bounded } from './lib/args.ts';
 
 const REPO = resolve(import.meta.dirname, '..');
 const { values: args } = parseArgs({
@@ -31,14 +32,6 @@ const { values: args } = parseArgs({
     data: { type: 'string' },
   },
 });
-function bounded(name: string, v: string, min: number, max: number): number {
-  const n = Number(v);
-  if (!Number.isFinite(n) || n < min || n > max) {
-    process.stderr.write(`--${name} must be a number from ${min} to ${max} (got ${v})\n`);
-    process.exit(2);
-  }
-  return n;
-}
 const RUNS = bounded('runs', args.runs!, 1000, 1_000_000);
 const SCRAPERS = bounded('scrapers', args.scrapers!, 0, 1024);
 const AGENTS = bounded('agents', args.agents!, 1, 1000);
