@@ -47,7 +47,7 @@ let encoders: EncoderReport;
 const work = mkdtempSync(join(tmpdir(), 'ffwatt-run-job-'));
 let fixture: PowercapFixture;
 let sampler: Sampler;
-let timer: NodeJS.Timeout;
+let stopCounters: () => void = () => {};
 /** Power of each package of the simulated Xeon, W; the tests change it to stage power states. */
 let packageW = 20;
 const cleanups: Array<() => void> = [];
@@ -58,18 +58,13 @@ beforeAll(async () => {
   const { meters } = openMeters({ sysfsRoot: fixture.sysfs, nvmlLibrary: null });
   sampler = new Sampler(meters);
   sampler.start();
-  let last = performance.now();
-  timer = setInterval(() => {
-    const now = performance.now();
-    fixture.run({ 'intel-rapl:0': packageW, 'intel-rapl:1': packageW }, (now - last) / 1000);
-    last = now;
-  }, 20);
+  stopCounters = fixture.runLive(() => ({ 'intel-rapl:0': packageW, 'intel-rapl:1': packageW }));
 });
 afterEach(() => {
   for (const c of cleanups.splice(0)) c();
 });
 afterAll(() => {
-  clearInterval(timer);
+  stopCounters();
   sampler?.stop();
   fixture?.cleanup();
   rmSync(work, { recursive: true, force: true });

@@ -23,7 +23,7 @@ import { Worker } from './worker.ts';
 const dir = mkdtempSync(join(tmpdir(), 'ffwatt-worker-'));
 let fixture: PowercapFixture;
 let sampler: Sampler;
-let timer: NodeJS.Timeout;
+let stopCounters: () => void = () => {};
 const cleanups: Array<() => void> = [];
 
 beforeAll(() => {
@@ -31,18 +31,13 @@ beforeAll(() => {
   const { meters } = openMeters({ sysfsRoot: fixture.sysfs, nvmlLibrary: null });
   sampler = new Sampler(meters);
   sampler.start();
-  let last = performance.now();
-  timer = setInterval(() => {
-    const now = performance.now();
-    fixture.run({ 'intel-rapl:0': 10, 'intel-rapl:1': 10 }, (now - last) / 1000);
-    last = now;
-  }, 20);
+  stopCounters = fixture.runLive(() => ({ 'intel-rapl:0': 10, 'intel-rapl:1': 10 }));
 });
 afterEach(() => {
   for (const c of cleanups.splice(0)) c();
 });
 afterAll(() => {
-  clearInterval(timer);
+  stopCounters();
   sampler?.stop();
   fixture?.cleanup();
   rmSync(dir, { recursive: true, force: true });

@@ -22,19 +22,10 @@ function liveXeon(watts: number): { fixture: PowercapFixture; sampler: Sampler }
   const fixture = copyPowercapFixture('intel-2socket');
   const { meters } = openMeters({ sysfsRoot: fixture.sysfs, nvmlLibrary: null });
   expect(meters.map((m) => m.source)).toEqual(['rapl']);
-  let last = performance.now();
-  const timer = setInterval(() => {
-    const now = performance.now();
-    const s = (now - last) / 1000;
-    last = now;
-    try {
-      fixture.run({ 'intel-rapl:0': watts, 'intel-rapl:1': watts }, s);
-    } catch {
-      /* a test removed a counter on purpose */
-    }
-  }, 20);
+  // ignoreMissing: a test removes a counter on purpose
+  const stop = fixture.runLive(() => ({ 'intel-rapl:0': watts, 'intel-rapl:1': watts }), { ignoreMissing: true });
   cleanups.push(() => {
-    clearInterval(timer);
+    stop();
     for (const m of meters) m.close();
     fixture.cleanup();
   });

@@ -7,24 +7,10 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { CampaignPlan, RunRecord, Scenario } from '../core/types.ts';
 import { InputError } from '../core/errors.ts';
 import { JobQueue } from './queue.ts';
+import { testScenario } from './test-scenario.ts';
 import { Store } from './store.ts';
 
-function scenario(key: string, codec: Scenario['codec'] = 'h264', mode: Scenario['mode'] = 'file'): Scenario {
-  const res = { width: 320, height: 240 };
-  return {
-    key,
-    label: `${mode} ${codec}/ultrafast ${key}`,
-    mode,
-    input: { kind: 'synthetic', source: 'testsrc2', resolution: res, fps: 30 },
-    codec,
-    preset: 'ultrafast',
-    rate: { kind: 'crf', value: 23 },
-    streams: 1,
-    warmupS: 0,
-    durationS: 2,
-    outputs: [{ resolution: res, fps: 30 }],
-  };
-}
+const scenario = (key: string, codec?: Scenario['codec'], mode?: Scenario['mode']) => testScenario(key, codec, mode, 0);
 
 const plan = (scenarios: Scenario[], extra: Partial<CampaignPlan> = {}): CampaignPlan => ({
   name: 't',

@@ -4,25 +4,11 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { CampaignPlan, RunRecord, Scenario } from '../core/types.ts';
 import { JobQueue } from './queue.ts';
+import { testScenario } from './test-scenario.ts';
 import { Store, openDatabase } from './store.ts';
 import { MIGRATIONS } from './migrations.ts';
 
-function scenario(key: string, codec: Scenario['codec'] = 'h264', mode: Scenario['mode'] = 'file'): Scenario {
-  const res = { width: 320, height: 240 };
-  return {
-    key,
-    label: `${mode} ${codec}/ultrafast ${key}`,
-    mode,
-    input: { kind: 'synthetic', source: 'testsrc2', resolution: res, fps: 30 },
-    codec,
-    preset: 'ultrafast',
-    rate: { kind: 'crf', value: 23 },
-    streams: 1,
-    warmupS: 0.5,
-    durationS: 2,
-    outputs: [{ resolution: res, fps: 30 }],
-  };
-}
+const scenario = testScenario;
 
 function plan(scenarios: Scenario[], reps = { min: 2, max: 4, ciHalfwidthPct: 5 }): CampaignPlan {
   return { name: 't', matrixText: 'x', matrixHash: 'h', matrixFormat: 'native', repetitions: reps, cooldownS: 0, idleBaselineS: 0, seed: 42, scenarios };
