@@ -2,14 +2,13 @@
 // separate `ffwatt` process, running tiny real FFmpeg encodes; then faults and bad input, each
 // checked against the master's SQLite for lost or duplicated jobs and runs.
 import Database from 'better-sqlite3';
-import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Agent, request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { api, FFWATT, freePort, makePki, nodeCert, pidsMatching, REPO, startFfwatt, stop, tlsAgent, waitFor, type Proc } from './helpers.ts';
+import { api, freePort, makePki, nodeCert, pidsMatching, startFfwatt, stop, tlsAgent, runFfwatt, waitFor, type Proc } from './helpers.ts';
 
 const TMP = mkdtempSync(join(tmpdir(), 'ffwatt-fleet-'));
 const TOKEN = randomBytes(24).toString('hex');
@@ -165,21 +164,7 @@ function handRecord(jobId: string, attempt: number, nodeId: string, startedAt: D
   };
 }
 
-/** Runs `ffwatt ARGS` to the end; stdout and stderr apart. */
-function ffwatt(args: string[], env: NodeJS.ProcessEnv = {}, timeoutMs = 120_000): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [FFWATT, ...args], { cwd: REPO, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    const t = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-    child.on('exit', (code) => {
-      clearTimeout(t);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
+const ffwatt = runFfwatt;
 
 const matrix = (o: { name: string; codecs: string; durationS: number; reps: number; idleS?: number; warmupS?: number }) => `name: ${o.name}
 input: {source: testsrc2, resolution: 320x240, fps: 30}

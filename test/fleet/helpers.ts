@@ -125,3 +125,19 @@ export function nodeCert(pkiDir: string, nodeId: string): { cert: string; key: s
 export function tlsAgent(ca: string, client?: { cert: string; key: string }): Agent {
   return new Agent({ connect: { ca: readFileSync(ca), ...(client ? { cert: readFileSync(client.cert), key: readFileSync(client.key) } : {}) } });
 }
+
+/** Runs `ffwatt ARGS` to the end (killed after timeoutMs); stdout and stderr apart. */
+export function runFfwatt(args: string[], env: NodeJS.ProcessEnv = {}, timeoutMs = 120_000): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [FFWATT, ...args], { cwd: REPO, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    const t = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    child.on('exit', (code) => {
+      clearTimeout(t);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}

@@ -3,14 +3,13 @@
 // the errors an operator meets (unknown ids, missing or wrong credentials, --master mistakes,
 // a second agent on one host), and a cleanly stopped agent leaving `alive` and /metrics.
 import Database from 'better-sqlite3';
-import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FFWATT, freePort, REPO, startFfwatt, stop, waitFor, type Proc } from './helpers.ts';
+import { freePort, startFfwatt, stop, runFfwatt, waitFor, type Proc } from './helpers.ts';
 
 const TMP = mkdtempSync(join(tmpdir(), 'ffwatt-ops-'));
 const TOKEN_FILE = join(TMP, 'admin.token');
@@ -21,20 +20,8 @@ let master: Proc;
 let agent: Proc;
 let agentMetrics = 0;
 
-function ffwatt(args: string[], env: NodeJS.ProcessEnv = {}, timeoutMs = 120_000): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [FFWATT, ...args], { cwd: REPO, env: { ...process.env, FFWATT_MASTER: '', FFWATT_TOKEN_FILE: '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    const t = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-    child.on('exit', (code) => {
-      clearTimeout(t);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
+// The operator's environment must not leak in: each test names its master and token itself.
+const ffwatt = (args: string[], env: NodeJS.ProcessEnv = {}, timeoutMs?: number) => runFfwatt(args, { FFWATT_MASTER: '', FFWATT_TOKEN_FILE: '', ...env }, timeoutMs);
 const creds = () => ['--master', base, '--token-file', TOKEN_FILE];
 const json = async <T = any>(args: string[]): Promise<T> => {
   const r = await ffwatt([...args, ...creds(), '--json']);
