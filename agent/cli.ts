@@ -68,6 +68,7 @@ export async function agentCommand(argv: string[], _cliLog: Logger, signal: Abor
   }
   const minFreeMb = num(f.minFreeMb, '--min-free-mb');
   const log = createLogger({ format: 'json', base: { service: 'ffwatt-agent' } });
+  const nodeId: string = f.nodeId ?? hostname();
   const credentials = new NodeCredentialStore(f.stateDir);
   const stored = credentials.load();
   const registrationFile: string | undefined = f.registrationTokenFile ?? (process.env.CREDENTIALS_DIRECTORY ? join(process.env.CREDENTIALS_DIRECTORY, 'registration-token') : undefined);
@@ -96,7 +97,7 @@ export async function agentCommand(argv: string[], _cliLog: Logger, signal: Abor
         file: err.credential === 'node' ? (stored?.file ?? credentials.path) : registrationFile,
         field: err.credential === 'node' ? '--state-dir' : '--registration-token-file',
         fix: err.status === 409
-          ? `node id ${nodeIdOf()} is registered with another credential: restore its ${credentials.path}, or have an operator revoke it (DELETE /api/v1/nodes/${nodeIdOf()}) or re-register it with the admin token`
+          ? `node id ${nodeId} is registered with another credential: restore its ${credentials.path}, or have an operator revoke it (DELETE /api/v1/nodes/${nodeId}) or re-register it with the admin token`
           : 'check the registration token file against the master\'s registration_token_file (a revoked node needs an operator)',
       },
     );
@@ -104,7 +105,7 @@ export async function agentCommand(argv: string[], _cliLog: Logger, signal: Abor
     return true;
   };
   // One measurer per machine (agent/host-lock.ts): a bad lock path or wait is refused before anything starts.
-  const hostLock = new HostLock({ path: f.hostLock, nodeId: f.nodeId ?? hostname(), role: 'agent', waitS: num(f.hostLockWaitS, '--host-lock-wait-s'), log });
+  const hostLock = new HostLock({ path: f.hostLock, nodeId, role: 'agent', waitS: num(f.hostLockWaitS, '--host-lock-wait-s'), log });
   hostLock.check();
   const encoders = await detectEncoders();
   // Before the meters: reading GPU facts starts and stops NVML, which the NVML meter then keeps open.
@@ -121,8 +122,6 @@ export async function agentCommand(argv: string[], _cliLog: Logger, signal: Abor
     meters: provenanceMeters(meters, refused),
     machine,
   });
-  const nodeId: string = f.nodeId ?? hostname();
-  const nodeIdOf = () => nodeId;
   mkdirSync(f.work, { recursive: true });
   mkdirSync(f.spool, { recursive: true });
   sweepWorkDir(f.work, log);

@@ -77,8 +77,8 @@ export class HttpMasterClient implements MasterClient {
     return { status: res.statusCode, body: parsed };
   }
 
-  private async ok<T>(method: 'GET' | 'POST', path: string, body?: unknown, accept: number[] = [200, 201]): Promise<{ status: number; body: T }> {
-    const r = await this.call<T>(method, path, body);
+  private async ok<T>(method: 'GET' | 'POST', path: string, body?: unknown, accept: number[] = [200, 201], signal?: AbortSignal): Promise<{ status: number; body: T }> {
+    const r = await this.call<T>(method, path, body, undefined, signal ?? this.o.signal);
     if (!accept.includes(r.status)) {
       const err = (r.body as { error?: string } | undefined)?.error ?? '';
       throw new MasterHttpError(r.status, `${method} ${path}: HTTP ${r.status} ${err}`.trim(), r.body);
@@ -155,9 +155,7 @@ export class HttpMasterClient implements MasterClient {
    * a master that does not answer must not hold up a SIGTERM.
    */
   async stopped(nodeId: string, timeoutMs = 500): Promise<void> {
-    const path = `/nodes/${encodeURIComponent(nodeId)}/stop`;
-    const r = await this.call<{ error?: string }>('POST', path, {}, undefined, AbortSignal.timeout(timeoutMs));
-    if (r.status !== 200) throw new MasterHttpError(r.status, `POST ${path}: HTTP ${r.status} ${r.body?.error ?? ''}`.trim(), r.body);
+    await this.ok('POST', `/nodes/${encodeURIComponent(nodeId)}/stop`, {}, [200], AbortSignal.timeout(timeoutMs));
   }
 
   /** Closes the connections; `now` drops requests still in flight instead of waiting for them. */
