@@ -29,6 +29,8 @@ export class CounterFile {
    */
   readUint(): number {
     const n = this.pread(64);
+    // A sysfs attribute never reads empty; a file emptied or removed under a kept descriptor does.
+    if (n === 0) throw new Error('read no data (the counter file is empty or was removed)');
     let v = 0;
     let i = 0;
     for (; i < n; i++) {
