@@ -72,7 +72,7 @@ function parseBody<S extends z.ZodTypeAny>(schema: S, body: unknown): z.infer<S>
   return r.data;
 }
 
-/** Builds the master's HTTP(S) API (`/api/v1`, DESIGN.md) over a JobQueue. */
+/** Builds the master's HTTP(S) API (`/api/v1`, docs/api.md) over a JobQueue. */
 export function buildMasterApp(o: MasterOptions): FastifyInstance {
   const app = Fastify({
     logger: false,
