@@ -7,7 +7,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 const root = join(import.meta.dirname, '..', '..');
 const depcruiseBin = join(root, 'node_modules', 'dependency-cruiser', 'bin', 'dependency-cruise.mjs');
@@ -100,8 +100,6 @@ function checkSql(dir: string): { code: number | null; out: string } {
   return { code: r.status, out: r.stdout + r.stderr };
 }
 
-const run = (tool: 'depcruise' | 'check-sql', dir: string) => (tool === 'depcruise' ? depcruise(dir, LINT_DIRS) : checkSql(dir));
-
 describe('make lint: layer rules', () => {
   it('passes a tree whose parts import only downwards, with SQL in store/ and processes in runner/', () => {
     const dir = tree(CLEAN);
@@ -111,9 +109,17 @@ describe('make lint: layer rules', () => {
     expect(checkSql(dir)).toMatchObject({ code: 0 });
   });
 
+  // One tree holds every plant (one depcruise start instead of one per plant); each plant must
+  // show up as its own line naming its rule and its file.
+  let planted: Record<'depcruise' | 'check-sql', { code: number | null; out: string }>;
+  beforeAll(() => {
+    const dir = tree(Object.assign({}, CLEAN, ...PLANTS.map((p) => p.files)));
+    planted = { depcruise: depcruise(dir, LINT_DIRS), 'check-sql': checkSql(dir) };
+  });
+
   for (const plant of PLANTS) {
     it(`fails on ${plant.what}, naming the file and the rule`, () => {
-      const r = run(plant.tool, tree({ ...CLEAN, ...plant.files }));
+      const r = planted[plant.tool];
       expect(r.code).not.toBe(0);
       const line = r.out.split('\n').find((l) => l.includes(plant.rule) && l.includes(plant.file));
       expect(line, r.out).toBeDefined();
