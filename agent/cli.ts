@@ -8,7 +8,7 @@ import { createLogger, type Logger } from '../core/log.ts';
 import { rejectOldWattsFlag, WATTS_FLAG } from '../energy/index.ts';
 import { detectEncoders } from '../media/encoders.ts';
 import { stopAllProcesses } from '../runner/index.ts';
-import { readToken } from '../master/config.ts';
+import { readToken } from '../core/token-file.ts';
 import { serveMetrics } from './serve-metrics.ts';
 import { nodeRegistration } from './host-facts.ts';
 import { startNode } from './node.ts';
