@@ -46,7 +46,11 @@ export interface StartedNode {
 export async function startNode(o: NodeStartOptions): Promise<StartedNode> {
   // Before the meters: reading GPU facts starts and stops NVML, which the NVML meter then keeps open.
   const machine = await readMachineFacts({ nvmlLibrary: o.nvmlLibrary });
-  const { meters, refused } = openMeters({ sysfsRoot: o.sysfsRoot, nvmlLibrary: o.nvmlLibrary, wattsPerLogicalCpu: o.wattsPerLogicalCpu });
+  const { meters, refused } = openMeters({
+    sysfsRoot: o.sysfsRoot,
+    nvmlLibrary: o.nvmlLibrary,
+    wattsPerLogicalCpu: o.wattsPerLogicalCpu,
+  });
   for (const r of refused) o.onRefused(r);
   if (meters.every((m) => m.source === 'estimate')) o.onEstimateOnly();
   const sampler = new Sampler(meters, { hz: samplingHz(meters, o.samplerHz) }); // raised where a counter wraps sooner
@@ -71,7 +75,12 @@ export async function startNode(o: NodeStartOptions): Promise<StartedNode> {
       estimateWattsPerCore: estimateWattsPerLogicalCpu(meters),
       rtmp: async () => (rtmp ??= await startRtmpServer({ workDir: join(workDir, 'nginx') })),
       onResources: (jobId, u) =>
-        metrics()?.setJobResources(jobId, { cpuSeconds: u.cpuSeconds, peakRssBytes: u.peakRssBytes, readBytes: u.readBytes ?? 0, writeBytes: u.writeBytes ?? 0 }),
+        metrics()?.setJobResources(jobId, {
+          cpuSeconds: u.cpuSeconds,
+          peakRssBytes: u.peakRssBytes,
+          readBytes: u.readBytes ?? 0,
+          writeBytes: u.writeBytes ?? 0,
+        }),
     }),
     stop: async () => {
       if (stopped) return;

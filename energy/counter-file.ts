@@ -41,7 +41,10 @@ export class CounterFile {
     const end = i;
     if (end > 0 && end < n && buf[i] === 0x0a) i++;
     if (end === 0 || i !== n) throw new Error(`${this.path}: not an integer: "${buf.toString('latin1', 0, n).trim()}"`);
-    if (end > 15) throw new Error(`${this.path}: ${buf.toString('latin1', 0, end)} has more digits than an energy counter can (RAPL ranges are below 2^40 µJ)`);
+    if (end > 15)
+      throw new Error(
+        `${this.path}: ${buf.toString('latin1', 0, end)} has more digits than an energy counter can (RAPL ranges are below 2^40 µJ)`,
+      );
     return v;
   }
 
