@@ -9,7 +9,7 @@ import { estimateWattsPerLogicalCpu, openMeters, Sampler, samplingHz, type Meter
 import type { Meter } from '../energy/meter.ts';
 import { startRtmpServer, type RtmpServer } from '../media/rtmp.ts';
 import { hostFacts, provenanceMeters, readMachineFacts, type HostFacts } from './host-facts.ts';
-import type { AgentMetrics } from './metrics.ts';
+import type { AgentMetrics } from './metrics/index.ts';
 import type { WorkerOptions } from './worker.ts';
 
 export interface NodeStartOptions {

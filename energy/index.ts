@@ -5,7 +5,7 @@ export { UJ_PER_J, joulesFromUj, ujFromJoules, secondsFromNs, wattsFrom, wrapSaf
 export { EstimateMeter, openEstimateMeter, WATTS_PER_BUSY_PHYSICAL_CORE, defaultWattsPerLogicalCpu, readThreadsPerCore, rejectOldWattsFlag, WATTS_FLAG, type EstimateOptions, type ThreadsPerCore } from './estimate.ts';
 export { readMachineCpuTicks, type MachineCpuTicks } from './procstat.ts';
 export { ProcTreeMonitor, sampleProcessTree, processTreePids, type ProcTreeUsage, type ProcTreeSample } from './proctree.ts';
-export { Sampler, type SamplerMark, type SamplerOptions, type WindowEnergy, type WindowZone } from './sampler.ts';
+export { Sampler, type SamplerMark, type SamplerOptions, type SamplerSnapshot, type LatestZone, type MeterReadStatus, type WindowEnergy, type WindowZone } from './sampler.ts';
 export { measureIdle, idleFromWindow, combinedSource, type IdleBaseline, type MeasureIdleOptions } from './idle.ts';
 export { computeRunEnergy, type MediaAmount } from './run-energy.ts';
 export { estimateWattsPerLogicalCpu, jobTreeEstimateZone, JOB_TREE_ZONE } from './attribution.ts';

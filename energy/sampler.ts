@@ -31,6 +31,34 @@ export interface WindowEnergy {
   missing?: Array<{ meter: string; zone: string; role: ZoneInfo['role']; reason: string }>;
 }
 
+/** One zone's latest reading, as exporters see it (`ffwatt_energy_joules_total`, `ffwatt_power_watts`). */
+export interface LatestZone extends ZoneInfo {
+  /** Cumulative J of the zone's last successful read; null before the first. */
+  joules: number | null;
+  /** Average W between the zone's last two reads (one sampling interval); null before the second read, or when no time passed. */
+  watts: number | null;
+  /** The zone was read at the sampler's latest tick (false: its meter failed then, so the figures are older). */
+  fresh: boolean;
+}
+
+/** How a meter's read went at the sampler's latest tick that tried it. */
+export interface MeterReadStatus {
+  meter: string;
+  source: ZoneInfo['source'];
+  /** null: never tried yet. */
+  up: boolean | null;
+  /** Duration of that read, s (0 before the first). */
+  durationS: number;
+}
+
+/** What the sampler read at its latest tick: built at most once per tick, shared by every reader of that tick. */
+export interface SamplerSnapshot {
+  /** Ticks taken when the snapshot was built (0: the sampler has not read anything yet). */
+  readonly tick: number;
+  readonly zones: ReadonlyArray<Readonly<LatestZone>>;
+  readonly meters: ReadonlyArray<Readonly<MeterReadStatus>>;
+}
+
 export interface SamplerOptions {
   /** Sampling rate of the timer loop (default 10 Hz). */
   hz?: number;
@@ -60,7 +88,14 @@ const keyOf = (meter: string, zone: string) => `${meter}\u0000${zone}`;
 export class Sampler {
   readonly hz: number;
   private readonly now: () => bigint;
-  private readonly meters: Meter[];
+  /** The meters this sampler reads, in reading order. */
+  readonly meters: readonly Meter[];
+  /** Per meter: 1 read ok, 0 read failed, -1 never tried, at its latest tick; and that read's ns. */
+  private readonly meterUp: Int8Array;
+  private readonly meterNs: bigint[];
+  private snap: SamplerSnapshot | null = null;
+  private readonly intervalNs: bigint;
+  private lastTickNs = 0n;
   private readonly zones = new Map<string, ZoneState>();
   /** Per meter, its zones in the order of its zones(), which is the order its read() returns them in. */
   private readonly meterZones: ZoneState[][] = [];
@@ -78,16 +113,31 @@ export class Sampler {
   constructor(meters: Meter[], opts: SamplerOptions = {}) {
     this.hz = opts.hz ?? 10;
     if (!Number.isFinite(this.hz) || this.hz <= 0 || this.hz > 1000) {
-      throw new InputError(`sampling rate must be between 0 and 1000 Hz, got ${opts.hz}`, { field: 'hz', fix: 'use e.g. 10' });
+      throw new InputError(`sampling rate must be between 0 and 1000 Hz, got ${opts.hz}`, {
+        field: 'hz',
+        fix: 'use e.g. 10',
+      });
     }
     this.now = opts.now ?? (() => process.hrtime.bigint());
+    this.intervalNs = BigInt(Math.round(1e9 / this.hz));
     this.meters = [...meters];
+    this.meterUp = new Int8Array(this.meters.length).fill(-1);
+    this.meterNs = this.meters.map(() => 0n);
     for (const m of this.meters) {
       const own: ZoneState[] = [];
       for (const info of m.zones()) {
         const key = keyOf(info.meter, info.zone);
         if (this.zones.has(key)) throw new Error(`Sampler: zone ${info.zone} of meter ${info.meter} is listed twice`);
-        const st: ZoneState = { key, info, isTotal: info.role === 'total', lastUj: null, lastT: null, lastW: null, peakW: -Infinity, readAt: -1 };
+        const st: ZoneState = {
+          key,
+          info,
+          isTotal: info.role === 'total',
+          lastUj: null,
+          lastT: null,
+          lastW: null,
+          peakW: -Infinity,
+          readAt: -1,
+        };
         this.zones.set(key, st);
         own.push(st);
       }
@@ -121,7 +171,8 @@ export class Sampler {
   tick(): { tNs: bigint; uj: Map<string, bigint> } {
     const tNs = this.read();
     const uj = new Map<string, bigint>();
-    for (const st of this.zones.values()) if (st.readAt === this.tickCount && st.lastUj !== null) uj.set(st.key, st.lastUj);
+    for (const st of this.zones.values())
+      if (st.readAt === this.tickCount && st.lastUj !== null) uj.set(st.key, st.lastUj);
     return { tNs, uj };
   }
 
@@ -136,6 +187,7 @@ export class Sampler {
     let totalComplete = true;
     for (let m = 0; m < this.meters.length; m++) {
       const meter = this.meters[m];
+      const before = t;
       let samples;
       try {
         samples = meter.read();
@@ -144,9 +196,14 @@ export class Sampler {
         e.count += 1;
         e.last = (err as Error).message;
         this.readErrors.set(meter.name, e);
+        t = this.now();
+        this.meterUp[m] = 0;
+        this.meterNs[m] = t - before;
         continue;
       }
       t = this.now();
+      this.meterUp[m] = 1;
+      this.meterNs[m] = t - before;
       const own = this.meterZones[m];
       for (let i = 0; i < samples.length; i++) {
         const s = samples[i];
@@ -173,6 +230,7 @@ export class Sampler {
       this.currentTotalPeak = Math.max(this.currentTotalPeak ?? -Infinity, totalW);
     }
     this.tickCount = tick;
+    this.lastTickNs = t;
     return t;
   }
 
@@ -195,7 +253,8 @@ export class Sampler {
 
   /** Energy of every zone between two marks of this sampler (a before b). */
   window(a: SamplerMark, b: SamplerMark): WindowEnergy {
-    if (!this.ownMarks.has(a) || !this.ownMarks.has(b)) throw new Error('Sampler.window: marks must come from this sampler');
+    if (!this.ownMarks.has(a) || !this.ownMarks.has(b))
+      throw new Error('Sampler.window: marks must come from this sampler');
     if (b.seq <= a.seq) throw new Error(`Sampler.window: mark ${b.seq} is not after mark ${a.seq}`);
     const ns = b.tNs - a.tNs;
     const seconds = secondsFromNs(ns);
@@ -211,7 +270,12 @@ export class Sampler {
       const ub = b.uj.get(st.key);
       if (ua === undefined || ub === undefined) {
         const err = this.readErrors.get(st.info.meter);
-        missing.push({ meter: st.info.meter, zone: st.info.zone, role: st.info.role, reason: `meter could not be read at ${ua === undefined ? 'the start' : 'the end'} of the window${err ? ': ' + err.last : ''}` });
+        missing.push({
+          meter: st.info.meter,
+          zone: st.info.zone,
+          role: st.info.role,
+          reason: `meter could not be read at ${ua === undefined ? 'the start' : 'the end'} of the window${err ? ': ' + err.last : ''}`,
+        });
         continue;
       }
       const duj = ub - ua;
@@ -234,12 +298,44 @@ export class Sampler {
   }
 
   /** Latest cumulative energy and power per zone, for exporters (`ffwatt_energy_joules_total`, `ffwatt_power_watts`). */
-  latest(): Array<ZoneInfo & { joules: number | null; watts: number | null }> {
-    return [...this.zones.values()].map((st) => ({
-      ...st.info,
-      joules: st.lastUj === null ? null : joulesFromUj(st.lastUj),
-      watts: st.lastW,
+  latest(): LatestZone[] {
+    return this.snapshot().zones.map((z) => ({ ...z }));
+  }
+
+  /**
+   * The latest tick's readings of every zone and meter, built once per tick and then shared:
+   * an exporter formats it without reading a meter, however often it is scraped.
+   */
+  snapshot(): SamplerSnapshot {
+    if (this.snap !== null && this.snap.tick === this.tickCount) return this.snap;
+    const tick = this.tickCount;
+    const zones: LatestZone[] = [];
+    for (const st of this.zones.values()) {
+      zones.push({
+        ...st.info,
+        joules: st.lastUj === null ? null : joulesFromUj(st.lastUj),
+        watts: st.lastW,
+        fresh: tick > 0 && st.readAt === tick,
+      });
+    }
+    const meters: MeterReadStatus[] = this.meters.map((m, i) => ({
+      meter: m.name,
+      source: m.source,
+      up: this.meterUp[i] === -1 ? null : this.meterUp[i] === 1,
+      durationS: secondsFromNs(this.meterNs[i]),
     }));
+    this.snap = Object.freeze({ tick, zones: Object.freeze(zones), meters: Object.freeze(meters) });
+    return this.snap;
+  }
+
+  /**
+   * The snapshot an exporter serves: the latest tick while the timer runs (at most one interval
+   * old). With the timer off (never started, or stopped), a snapshot older than one interval is
+   * refreshed by one tick now, so counters stay current without a second reader of the meters.
+   */
+  currentSnapshot(): SamplerSnapshot {
+    if (this.timer === null && (this.tickCount === 0 || this.now() - this.lastTickNs >= this.intervalNs)) this.tick();
+    return this.snapshot();
   }
 
   /** Meters whose read() threw, with how often and the last message. */

@@ -11,10 +11,10 @@ import { nodeRegistration } from '../agent/host-facts.ts';
 import { startNode } from '../agent/node.ts';
 import { Worker } from '../agent/worker.ts';
 import { createProgressDisplay } from './progress.ts';
-import { createAgentMetrics } from '../agent/metrics.ts';
+import { createAgentMetrics } from '../agent/metrics/index.ts';
 import { serveMetrics } from '../agent/serve-metrics.ts';
 import { masterMetricsFor } from '../master/metrics-wiring.ts';
-import type { Meter } from '../energy/meter.ts';
+import type { Sampler } from '../energy/index.ts';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 export interface LocalRunOptions {
@@ -53,7 +53,8 @@ export function localNodeId(hostname: string): string {
 export function checkPlanRunnable(plan: CampaignPlan, encoders: EncoderReport): void {
   const missing = new Set<string>();
   for (const s of plan.scenarios) {
-    if (s.encoder ? !encoders.usable.includes(s.encoder) : !encoders.codecMap[s.codec]) missing.add(s.encoder ?? s.codec);
+    if (s.encoder ? !encoders.usable.includes(s.encoder) : !encoders.codecMap[s.codec])
+      missing.add(s.encoder ?? s.codec);
   }
   if (missing.size > 0) {
     const refused = encoders.refused.map((r) => `${r.encoder} (${r.reason})`).join('; ');
@@ -83,10 +84,13 @@ export async function runLocalCampaign(o: LocalRunOptions): Promise<LocalRunResu
     wattsPerLogicalCpu: o.wattsPerLogicalCpu,
     samplerHz: o.samplerHz,
     onRefused: (r) => o.log.info(`meter ${r.meter}: not used — ${r.reason}${r.fix ? ` (fix: ${r.fix})` : ''}`),
-    onEstimateOnly: () => o.log.warn('no energy counters (RAPL/NVML) on this machine: every energy figure is an ESTIMATE from CPU time, labelled source=estimate'),
+    onEstimateOnly: () =>
+      o.log.warn(
+        'no energy counters (RAPL/NVML) on this machine: every energy figure is an ESTIMATE from CPU time, labelled source=estimate',
+      ),
     onSampling: (hz) => o.log.info(`energy sampling at ${hz} Hz`),
   });
-  const { meters, host } = node;
+  const { host } = node;
 
   const store = Store.open(dbPath);
   const queue = new JobQueue(store, { leaseMs: 10 * 60_000, nodeTimeoutMs: 24 * 3600_000 });
@@ -96,10 +100,17 @@ export async function runLocalCampaign(o: LocalRunOptions): Promise<LocalRunResu
   // One node here: placement any unless the matrix asks for more (each-class/each-node then mean this node).
   const { campaignId, jobs } = queue.createCampaign(o.plan, {
     nodeConstraint: [nodeId],
-    preflight: { ...host.preflight(), kernel: host.kernel, cpuModel: host.cpuModel, gpu: host.gpu, hardwareClass: host.hardwareClass, meters: host.meters },
+    preflight: {
+      ...host.preflight(),
+      kernel: host.kernel,
+      cpuModel: host.cpuModel,
+      gpu: host.gpu,
+      hardwareClass: host.hardwareClass,
+      meters: host.meters,
+    },
   });
 
-  const exporters = o.metricsListen ? await startLocalExporters(o.metricsListen, store, nodeId, () => meters) : null;
+  const exporters = o.metricsListen ? await startLocalExporters(o.metricsListen, store, nodeId, node.sampler) : null;
   const display = o.progress === false ? null : createProgressDisplay();
   display?.setTotal(jobs);
   const emit = (ev: FfwattEvent) => {
@@ -124,21 +135,27 @@ export async function runLocalCampaign(o: LocalRunOptions): Promise<LocalRunResu
     vmafModel: o.vmafModel,
   });
   try {
-    await worker.loop(() => queue.campaignProgress(campaignId)?.status !== 'running', { pollMs: 200, signal: o.signal });
+    await worker.loop(() => queue.campaignProgress(campaignId)?.status !== 'running', {
+      pollMs: 200,
+      signal: o.signal,
+    });
   } catch (err) {
     if (!o.signal?.aborted) throw new RunError(`campaign ${campaignId} stopped: ${(err as Error).message}`, err);
   } finally {
     display?.stop();
     if (exporters) {
       if (o.metricsLingerS && !o.signal?.aborted) {
-        o.log.info(`exporters stay up ${o.metricsLingerS} s for scrapers: agent http://${o.metricsListen!.agent}/metrics, master http://${o.metricsListen!.master}/metrics`);
+        o.log.info(
+          `exporters stay up ${o.metricsLingerS} s for scrapers: agent http://${o.metricsListen!.agent}/metrics, master http://${o.metricsListen!.master}/metrics`,
+        );
         await sleep(o.metricsLingerS * 1000, undefined, { signal: o.signal }).catch(() => {});
       }
       await exporters.close();
     }
     await node.stop();
     if (o.signal?.aborted && store.getCampaign(campaignId)?.status === 'running') {
-      for (const j of store.listJobs({ campaignId })) if (j.state === 'queued' || j.state === 'leased' || j.state === 'running') queue.cancelJob(j.id);
+      for (const j of store.listJobs({ campaignId }))
+        if (j.state === 'queued' || j.state === 'leased' || j.state === 'running') queue.cancelJob(j.id);
       store.setCampaignStatus(campaignId, 'canceled');
     }
   }
@@ -147,12 +164,27 @@ export async function runLocalCampaign(o: LocalRunOptions): Promise<LocalRunResu
   return { campaignId, dbPath, status: progress.status, counts: progress.counts };
 }
 
-async function startLocalExporters(listen: { agent: string; master: string }, store: Store, nodeId: string, meters: () => Meter[]) {
-  const agent = createAgentMetrics({ meters, nodeId });
+async function startLocalExporters(
+  listen: { agent: string; master: string },
+  store: Store,
+  nodeId: string,
+  sampler: Sampler,
+) {
+  const agent = createAgentMetrics({ sampler, nodeId });
   const master = masterMetricsFor(store);
   const servers = [
-    await serveMetrics(listen.agent, () => agent.metricsText(), agent.registry.contentType, '--metrics (agent exporter)'),
-    await serveMetrics(listen.master, () => master.metricsText(), master.registry.contentType, '--metrics (master exporter)'),
+    await serveMetrics(
+      listen.agent,
+      () => agent.metricsText(),
+      agent.registry.contentType,
+      '--metrics (agent exporter)',
+    ),
+    await serveMetrics(
+      listen.master,
+      () => master.metricsText(),
+      master.registry.contentType,
+      '--metrics (master exporter)',
+    ),
   ];
   return {
     agent,

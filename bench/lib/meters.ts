@@ -9,7 +9,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { openEstimateMeter, openNvmlMeter, openRaplMeter, type Meter, type MeterProbe } from '../../energy/index.ts';
 import type { NvmlMeter } from '../../energy/nvml.ts';
-import type { GpuStat } from '../../agent/metrics.ts';
+import type { GpuStat } from '../../agent/metrics/index.ts';
 import { fakeNvmlLibrary, fakeNvmlState } from '../../test/fixtures/fake-nvml/fake-nvml.ts';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');

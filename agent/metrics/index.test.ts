@@ -2,12 +2,13 @@ import { execa } from 'execa';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { createAgentMetrics } from './metrics.ts';
-import type { Meter } from '../energy/meter.ts';
-import { fleetMeters, manualClock } from '../test/monitoring/fixtures/fake-meters.ts';
-import { runRecord, runningJobEvents, scenario } from '../test/monitoring/fixtures/fake-sources.ts';
+import { createAgentMetrics } from './index.ts';
+import type { Meter } from '../../energy/meter.ts';
+import { Sampler } from '../../energy/sampler.ts';
+import { fleetMeters, manualClock, manualSampler } from '../../test/monitoring/fixtures/fake-meters.ts';
+import { runRecord, runningJobEvents, scenario } from '../../test/monitoring/fixtures/fake-sources.ts';
 
-const GOLDEN = join(import.meta.dirname, '../test/monitoring/fixtures/agent-metrics.golden.prom');
+const GOLDEN = join(import.meta.dirname, '../../test/monitoring/fixtures/agent-metrics.golden.prom');
 
 /** The ffwatt_ part of an exposition (process metrics vary run to run). */
 function ffwattPart(text: string): string {
@@ -25,17 +26,17 @@ function value(text: string, series: string): number | undefined {
 function setup() {
   const clock = manualClock();
   const meters = fleetMeters(clock.now);
+  const sampler = manualSampler([meters.rapl, meters.nvml, meters.estimate], clock.now);
   const metrics = createAgentMetrics({
-    meters: () => [meters.rapl, meters.nvml, meters.estimate],
+    sampler,
     nodeId: 'worker-1',
-    clock: clock.now,
     gpuStats: () => [
       { gpu: 'gpu0', engine: 'encoder', ratio: 0.42 },
       { gpu: 'gpu0', engine: 'decoder', ratio: 0 },
       { gpu: 'gpu0', engine: 'sm', ratio: 0.17 },
     ],
   });
-  return { clock, meters, metrics };
+  return { clock, meters, sampler, metrics };
 }
 
 describe('agent metrics exporter', () => {
@@ -43,7 +44,12 @@ describe('agent metrics exporter', () => {
     const { clock, metrics } = setup();
     clock.advance(10);
     for (const ev of runningJobEvents('job-1')) metrics.onEvent(ev);
-    metrics.setJobResources('job-1', { cpuSeconds: 3.5, peakRssBytes: 52_428_800, readBytes: 4096, writeBytes: 81_920 });
+    metrics.setJobResources('job-1', {
+      cpuSeconds: 3.5,
+      peakRssBytes: 52_428_800,
+      readBytes: 4096,
+      writeBytes: 81_920,
+    });
     const text = await metrics.metricsText();
 
     const lint = await execa('promtool', ['check', 'metrics'], { input: text, reject: false });
@@ -56,30 +62,79 @@ describe('agent metrics exporter', () => {
     expect(text).toMatch(/^nodejs_heap_size_total_bytes /m);
   });
 
-  it('reads energy counters from the meters at scrape time and derives power from the last two reads', async () => {
-    const { clock, metrics } = setup();
-    clock.advance(0.5);
+  it("serves the sampler's counters and power from its latest two reads", async () => {
+    const { clock, sampler, metrics } = setup();
+    // Only the sampler's first reading (taken at start) exists: counters, but no interval for power yet.
     let text = await metrics.metricsText();
-    // 123.456789 J at start + 35 W x 0.5 s; no power yet: the first window (1 s) is not complete
-    expect(value(text, 'ffwatt_energy_joules_total{meter="rapl",zone="package-0",source="rapl",role="total"}')).toBeCloseTo(140.956789, 6);
+    expect(
+      value(text, 'ffwatt_energy_joules_total{meter="rapl",zone="package-0",source="rapl",role="total"}'),
+    ).toBeCloseTo(123.456789, 6);
     expect(text).not.toMatch(/^ffwatt_power_watts\{/m);
 
     clock.advance(0.5);
+    sampler.tick(); // the sampler's timer
     text = await metrics.metricsText();
-    expect(value(text, 'ffwatt_power_watts{meter="rapl",zone="package-0",source="rapl",role="total"}')).toBeCloseTo(35, 9);
+    // 123.456789 J at start + 35 W x 0.5 s, exactly what the sampler read
+    const snap = sampler.snapshot().zones.find((z) => z.zone === 'package-0')!;
+    expect(value(text, 'ffwatt_energy_joules_total{meter="rapl",zone="package-0",source="rapl",role="total"}')).toBe(
+      snap.joules,
+    );
+    expect(snap.joules).toBeCloseTo(140.956789, 6);
+    expect(value(text, 'ffwatt_power_watts{meter="rapl",zone="package-0",source="rapl",role="total"}')).toBeCloseTo(
+      35,
+      9,
+    );
     expect(value(text, 'ffwatt_power_watts{meter="nvml",zone="gpu0",source="nvml",role="total"}')).toBeCloseTo(70, 9);
-    expect(value(text, 'ffwatt_power_watts{meter="estimate",zone="cpu",source="estimate",role="total"}')).toBeCloseTo(12, 9);
-    expect(value(text, 'ffwatt_energy_joules_total{meter="estimate",zone="cpu",source="estimate",role="total"}')).toBeCloseTo(12, 9);
+    expect(value(text, 'ffwatt_power_watts{meter="estimate",zone="cpu",source="estimate",role="total"}')).toBeCloseTo(
+      12,
+      9,
+    );
+    expect(
+      value(text, 'ffwatt_energy_joules_total{meter="estimate",zone="cpu",source="estimate",role="total"}'),
+    ).toBeCloseTo(6, 9);
     expect(value(text, 'ffwatt_meter_up{meter="rapl",source="rapl"}')).toBe(1);
   });
 
-  it('reads every meter once per scrape, whatever the number of collectors', async () => {
-    const { meters, metrics } = setup();
+  it('reads no meter while the sampler runs, and keeps counters monotonic across scrapes', async () => {
+    const clock = manualClock();
+    const meters = fleetMeters(clock.now);
+    const sampler = new Sampler([meters.rapl], { now: () => BigInt(Math.round(clock.now() * 1e9)) });
+    sampler.start();
+    try {
+      const metrics = createAgentMetrics({ sampler, nodeId: 'n', processMetrics: false });
+      const before = meters.rapl.reads;
+      clock.advance(5); // the scrapes come after many intervals; only the timer reads
+      const first = value(
+        await metrics.metricsText(),
+        'ffwatt_energy_joules_total{meter="rapl",zone="package-0",source="rapl",role="total"}',
+      )!;
+      await metrics.metricsText();
+      expect(meters.rapl.reads - before).toBe(0);
+      sampler.tick();
+      const second = value(
+        await metrics.metricsText(),
+        'ffwatt_energy_joules_total{meter="rapl",zone="package-0",source="rapl",role="total"}',
+      )!;
+      expect(second).toBeGreaterThan(first);
+    } finally {
+      sampler.stop();
+    }
+  });
+
+  it('serves current counters with the sampler stopped, reading through it at most once per sampling interval', async () => {
+    const { clock, meters, sampler, metrics } = setup();
+    expect(sampler.running).toBe(false);
     const before = meters.rapl.reads;
-    await metrics.metricsText();
+    clock.advance(3);
+    const text = await metrics.metricsText();
     expect(meters.rapl.reads - before).toBe(1);
-    await metrics.metricsText();
-    expect(meters.rapl.reads - before).toBe(2);
+    expect(value(text, 'ffwatt_energy_joules_total{meter="nvml",zone="gpu0",source="nvml",role="total"}')).toBeCloseTo(
+      210,
+      6,
+    );
+    expect(sampler.ticks).toBe(2);
+    await metrics.metricsText(); // same instant: the last reading is current
+    expect(meters.rapl.reads - before).toBe(1);
   });
 
   it('reports a failing meter as down with no energy series, never as zero joules', async () => {
@@ -95,9 +150,8 @@ describe('agent metrics exporter', () => {
   it('marks a failing GPU stats collector and drops its series', async () => {
     const clock = manualClock();
     const metrics = createAgentMetrics({
-      meters: () => [],
+      sampler: manualSampler([], clock.now),
       nodeId: 'n',
-      clock: clock.now,
       processMetrics: false,
       gpuStats: () => {
         throw new Error('nvml gone');
@@ -108,19 +162,19 @@ describe('agent metrics exporter', () => {
     expect(text).not.toMatch(/^ffwatt_gpu_utilization_ratio\{/m);
   });
 
-  it('still serves a scrape when listing the meters fails, and says so', async () => {
+  it("still serves a scrape when the sampler's snapshot cannot be taken, and says so", async () => {
     const clock = manualClock();
-    let fail = false;
     const meters = fleetMeters(clock.now);
-    const metrics = createAgentMetrics({
-      meters: () => {
-        if (fail) throw new Error('meter registry closed');
-        return [meters.rapl];
+    const sampler = manualSampler([meters.rapl], clock.now);
+    let fail = false;
+    const failing = {
+      meters: sampler.meters,
+      currentSnapshot: () => {
+        if (fail) throw new Error('sampler closed');
+        return sampler.currentSnapshot();
       },
-      nodeId: 'n',
-      clock: clock.now,
-      processMetrics: false,
-    });
+    };
+    const metrics = createAgentMetrics({ sampler: failing, nodeId: 'n', processMetrics: false });
     expect(value(await metrics.metricsText(), 'ffwatt_collector_success{collector="meters"}')).toBe(1);
     fail = true;
     const text = await metrics.metricsText();
@@ -133,9 +187,15 @@ describe('agent metrics exporter', () => {
     const clock = manualClock();
     const { nvml } = fleetMeters(clock.now);
     const gpu = Object.assign(nvml, {
-      readings: () => [{ gpu: '0', zone: 'gpu0', utilization: { gpu: 0.3, memory: 0.1, encoder: 0.65, decoder: null } }],
+      readings: () => [
+        { gpu: '0', zone: 'gpu0', utilization: { gpu: 0.3, memory: 0.1, encoder: 0.65, decoder: null } },
+      ],
     }) as Meter;
-    const text = await createAgentMetrics({ meters: () => [gpu], nodeId: 'n', clock: clock.now, processMetrics: false }).metricsText();
+    const text = await createAgentMetrics({
+      sampler: manualSampler([gpu], clock.now),
+      nodeId: 'n',
+      processMetrics: false,
+    }).metricsText();
     expect(value(text, 'ffwatt_gpu_utilization_ratio{gpu="gpu0",engine="encoder"}')).toBe(0.65);
     expect(value(text, 'ffwatt_gpu_utilization_ratio{gpu="gpu0",engine="sm"}')).toBe(0.3);
     expect(text).not.toContain('engine="decoder"');
@@ -173,6 +233,8 @@ describe('agent metrics exporter', () => {
     expect(value(text, 'ffwatt_job_written_bytes_total')).toBe(55);
     expect(value(text, 'ffwatt_job_read_bytes_total')).toBe(10);
     expect(value(text, 'ffwatt_job_peak_memory_bytes')).toBe(300);
-    expect(() => metrics.setJobResources('a', { cpuSeconds: Number.NaN, peakRssBytes: 0, readBytes: 0, writeBytes: 0 })).toThrow(/cpuSeconds must be a finite number/);
+    expect(() =>
+      metrics.setJobResources('a', { cpuSeconds: Number.NaN, peakRssBytes: 0, readBytes: 0, writeBytes: 0 }),
+    ).toThrow(/cpuSeconds must be a finite number/);
   });
 });
