@@ -12,15 +12,20 @@ export function registerAgentUp(registry: Registry, nodeId: string): void {
   agentUp.set({ node_id: nodeId }, 1);
 }
 
+/** `*_total` gauges that `promtool check metrics` rejects; each is the sum of the same metric without `_total`. */
+const NOT_COUNTERS = ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total'];
+
 /**
- * prom-client's default process metrics, less the three gauges named `*_total` that
- * `promtool check metrics` rejects; each is the sum of the same metric without `_total`.
+ * Event-loop lag: its collector schedules a setImmediate on every scrape and reads 7 histogram
+ * figures, about half of the exporter's CPU per scrape (docs/PERFORMANCE.md); no dashboard or
+ * alert uses it. The histogram prom-client enables stays on (it cannot be reached to stop it).
  */
+const EVENT_LOOP_LAG = ['', '_min', '_max', '_mean', '_stddev', '_p50', '_p90', '_p99'].map((s) => `nodejs_eventloop_lag${s}_seconds`);
+
+/** prom-client's default process metrics, less NOT_COUNTERS and EVENT_LOOP_LAG. */
 export function registerProcessMetrics(registry: Registry): void {
   collectDefaultMetrics({ register: registry });
-  for (const name of ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total']) {
-    registry.removeSingleMetric(name);
-  }
+  for (const name of [...NOT_COUNTERS, ...EVENT_LOOP_LAG]) registry.removeSingleMetric(name);
 }
 
 /** Must be registered after the collectors it reports on: they run earlier in the same scrape. */
