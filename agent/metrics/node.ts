@@ -20,7 +20,9 @@ const NOT_COUNTERS = ['nodejs_active_handles_total', 'nodejs_active_requests_tot
  * figures, about half of the exporter's CPU per scrape (docs/PERFORMANCE.md); no dashboard or
  * alert uses it. The histogram prom-client enables stays on (it cannot be reached to stop it).
  */
-const EVENT_LOOP_LAG = ['', '_min', '_max', '_mean', '_stddev', '_p50', '_p90', '_p99'].map((s) => `nodejs_eventloop_lag${s}_seconds`);
+const EVENT_LOOP_LAG = ['', '_min', '_max', '_mean', '_stddev', '_p50', '_p90', '_p99'].map(
+  (s) => `nodejs_eventloop_lag${s}_seconds`,
+);
 
 /** prom-client's default process metrics, less NOT_COUNTERS and EVENT_LOOP_LAG. */
 export function registerProcessMetrics(registry: Registry): void {

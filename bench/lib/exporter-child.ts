@@ -1,5 +1,5 @@
 /**
- * Child process for the scrape benchmarks: the agent's exporter (agent/metrics.ts served by
+ * Child process for the scrape benchmarks: the agent's exporter (agent/metrics/ served by
  * agent/serve-metrics.ts) on 127.0.0.1 over the meters named by the flags. Prints
  * {"port":N,"zones":N,"pid":N} once listening, then serves until killed or stdin closes.
  * Usage: node --import tsx bench/lib/exporter-child.ts --rapl SYSFS [--gpus N] [--estimate]
