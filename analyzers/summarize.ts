@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import { openDatabase, type DB } from '../master/store.ts';
 import { InputError } from '../core/errors.ts';
 import type { Scenario } from '../core/types.ts';
-import { aggregateRuns, emptyCell, readProvenance, readScenarios, resolveCampaign, stageRuns, type CampaignInfo, type CellAggregate, type ScenarioRow, type StagedRuns } from './read-db.ts';
+import { emptyCell, readCampaignRuns, readScenarios, resolveCampaign, type CampaignInfo, type CampaignRuns, type CellAggregate, type ScenarioRow } from './read-db.ts';
 import { chooseReference, efficiencyScores, pairwise, paretoFront, qualityOf, rank, rateCurves, relativeFigures, strataOf, type ReferenceChoice } from './compare.ts';
 import { costAssumptions, scenarioCost } from './cost.ts';
 import type { CostOptions, EnergyBasis, MachineComparison, QualityMetric, ReportModel, ScenarioReport } from './model.ts';
@@ -121,16 +121,11 @@ export function buildModel(db: DB, dbPath: string, opts: Omit<SummarizeOptions, 
   const campaign = resolveCampaign(db, dbPath, opts.campaignId);
   const rows = readScenarios(db, campaign.id);
   const includeFlagged = opts.includeFlagged ?? false;
-  const staged = stageRuns(db, campaign.id);
-  try {
-    return modelOf(db, campaign, rows, includeFlagged, staged, opts);
-  } finally {
-    staged.drop();
-  }
+  return modelOf(campaign, rows, includeFlagged, readCampaignRuns(db, campaign.id, includeFlagged), opts);
 }
 
-function modelOf(db: DB, campaign: CampaignInfo, rows: ScenarioRow[], includeFlagged: boolean, staged: StagedRuns, opts: Omit<SummarizeOptions, 'db'>): ReportModel {
-  const aggs = [...aggregateRuns(db, campaign.id, includeFlagged, staged).values()];
+function modelOf(campaign: CampaignInfo, rows: ScenarioRow[], includeFlagged: boolean, runs: CampaignRuns, opts: Omit<SummarizeOptions, 'db'>): ReportModel {
+  const aggs = [...runs.cells.values()];
   const partial: Array<Omit<ScenarioReport, 'energy' | 'efficiency' | 'cost'>> = [];
   for (const r of rows) {
     const cells = aggs
@@ -211,7 +206,7 @@ function modelOf(db: DB, campaign: CampaignInfo, rows: ScenarioRow[], includeFla
     curves: rateCurves(scenarios, reference, qualityMetric),
     machineComparison: machineComparison(scenarios, qualityMetric),
     cost,
-    provenance: readProvenance(db, campaign.id, staged),
+    provenance: runs.provenance,
     notes: methodNotes(basis, qualityMetric, cost),
   };
 }
