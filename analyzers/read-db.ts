@@ -115,6 +115,7 @@ export function readScenarios(db: DB, campaignId: string): ScenarioRow[] {
   }));
 }
 
+/** The run_stratum index (migration 6) holds every one of these columns: a new one needs a migration extending it, or the report reads the run rows again (same figures, slower). */
 const COLUMN: Record<MetricKey, string> = {
   jPerMin: 'j_per_encoded_minute',
   netJPerMin: 'net_j_per_encoded_minute',

@@ -50,7 +50,7 @@ export const STANDALONE: Record<string, Standalone> = {
       return {
         method: `bench/proctree-sample.ts: ProcTreeMonitor.sample() (energy/proctree.ts) on a tree of bash → sleep + node with a worker thread → sleep (${at(d, 'treeProcesses')} processes, ${at(d, 'treeThreads')} threads; ${at(d, 'processesOnBox')} processes on the box), the job's descendants walked through /proc/<pid>/task/<tid>/children against the old scan of every /proc/<pid>/stat, interleaved in 10 rounds of ${at(d, 'samplesEach')} samples each; CPU time of the benchmark process per sample.`,
         rows: [
-          row("one process-tree sample, job's own descendants, CPU", walk, 'µs', { target: PROCTREE_TARGET }),
+          row("one process-tree sample, job's own descendants, CPU", walk, 'µs', { target: PROCTREE_TARGET, key: 'proctree-sample' }),
           row('one process-tree sample, scan of every process (the old walk), CPU', scan, 'µs'),
         ],
         details: d ?? {},
