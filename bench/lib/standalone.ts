@@ -11,7 +11,14 @@ import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { jsonDoc, runTs } from './child.ts';
 import { measure, parseFlags } from './harness.ts';
-import { missingRow, row, target, type BenchBody, type BenchOptions, type BenchResult, type BenchRow } from './result.ts';
+import {
+  row,
+  target,
+  type BenchBody,
+  type BenchOptions,
+  type BenchResult,
+  type BenchRow,
+} from './result.ts';
 import { renderTable } from './table.ts';
 
 interface Standalone {
@@ -25,11 +32,15 @@ interface Standalone {
 
 type Json = Record<string, unknown>;
 const num = (v: unknown): number | null => (typeof v === 'number' && Number.isFinite(v) ? v : null);
-const at = (o: unknown, path: string): unknown => path.split('.').reduce<unknown>((x, k) => (x && typeof x === 'object' ? (x as Json)[k] : undefined), o);
+const at = (o: unknown, path: string): unknown =>
+  path.split('.').reduce<unknown>((x, k) => (x && typeof x === 'object' ? (x as Json)[k] : undefined), o);
 
 function need(doc: unknown, path: string, script: string): number {
   const v = num(at(doc, path));
-  if (v === null) throw new Error(`${script} printed no number at ${path}: its output format changed; update bench/lib/standalone.ts`);
+  if (v === null)
+    throw new Error(
+      `${script} printed no number at ${path}: its output format changed; update bench/lib/standalone.ts`,
+    );
   return v;
 }
 
@@ -50,11 +61,19 @@ export const STANDALONE: Record<string, Standalone> = {
       return {
         method: `bench/proctree-sample.ts: ProcTreeMonitor.sample() (energy/proctree.ts) on a tree of bash → sleep + node with a worker thread → sleep (${at(d, 'treeProcesses')} processes, ${at(d, 'treeThreads')} threads; ${at(d, 'processesOnBox')} processes on the box), the job's descendants walked through /proc/<pid>/task/<tid>/children against the old scan of every /proc/<pid>/stat, interleaved in 10 rounds of ${at(d, 'samplesEach')} samples each; CPU time of the benchmark process per sample.`,
         rows: [
-          row("one process-tree sample, job's own descendants, CPU", walk, 'µs', { target: PROCTREE_TARGET, key: 'proctree-sample' }),
+          row("one process-tree sample, job's own descendants, CPU", walk, 'µs', {
+            target: PROCTREE_TARGET,
+            key: 'proctree-sample',
+          }),
           row('one process-tree sample, scan of every process (the old walk), CPU', scan, 'µs'),
         ],
         details: d ?? {},
-        notes: walk <= PROCTREE_TARGET.value ? [] : [`A sample walking the job's ${at(d, 'treeProcesses')} processes (${at(d, 'treeThreads')} threads) cost ${walk} µs of CPU (the old scan of all ${at(d, 'processesOnBox')} processes: ${scan} µs).`],
+        notes:
+          walk <= PROCTREE_TARGET.value
+            ? []
+            : [
+                `A sample walking the job's ${at(d, 'treeProcesses')} processes (${at(d, 'treeThreads')} threads) cost ${walk} µs of CPU (the old scan of all ${at(d, 'processesOnBox')} processes: ${scan} µs).`,
+              ],
       };
     },
   },
@@ -72,13 +91,23 @@ export const STANDALONE: Record<string, Standalone> = {
       const s = 'bench/advisor-trees.ts';
       const rows: BenchRow[] = [];
       const e2e = by.get('predict e2e shipped');
-      if (!e2e) throw new Error(`${s} printed no "predict e2e shipped" line: its output format changed; update bench/lib/standalone.ts`);
-      rows.push(row('100k predictions end to end, shipped model: wall', need(e2e, 'wallMs', s) / 1000, 's'), row('100k predictions end to end, shipped model: CPU', need(e2e, 'cpuMs', s) / 1000, 's'));
+      if (!e2e)
+        throw new Error(
+          `${s} printed no "predict e2e shipped" line: its output format changed; update bench/lib/standalone.ts`,
+        );
+      rows.push(
+        row('100k predictions end to end, shipped model: wall', need(e2e, 'wallMs', s) / 1000, 's'),
+        row('100k predictions end to end, shipped model: CPU', need(e2e, 'cpuMs', s) / 1000, 's'),
+      );
       const enc = by.get('encode');
       if (enc) rows.push(row('100k rows, feature encoding only: CPU', need(enc, 'cpuMs', s) / 1000, 's'));
       for (const l of lines) {
         if (!('sessionRunCpuMs' in l)) continue;
-        rows.push(row(`session.run on 100k rows, ${String(l.label)}: CPU (wall)`, need(l, 'sessionRunCpuMs', s) / 1000, 's', { display: `${need(l, 'sessionRunCpuMs', s) / 1000} s (${need(l, 'sessionRunWallMs', s) / 1000} s)` }));
+        rows.push(
+          row(`session.run on 100k rows, ${String(l.label)}: CPU (wall)`, need(l, 'sessionRunCpuMs', s) / 1000, 's', {
+            display: `${need(l, 'sessionRunCpuMs', s) / 1000} s (${need(l, 'sessionRunWallMs', s) / 1000} s)`,
+          }),
+        );
       }
       return {
         method:
@@ -92,7 +121,10 @@ export const STANDALONE: Record<string, Standalone> = {
   'metrics-claims': {
     title: '/metrics vs claims',
     script: 'bench/metrics-vs-claims.ts',
-    args: (quick) => (quick ? ['--runs', '2000', '--scrapers', '4', '--agents', '2', '--seconds', '2'] : ['--runs', '100000', '--scrapers', '64', '--agents', '16', '--seconds', '15']),
+    args: (quick) =>
+      quick
+        ? ['--runs', '2000', '--scrapers', '4', '--agents', '2', '--seconds', '2']
+        : ['--runs', '100000', '--scrapers', '64', '--agents', '16', '--seconds', '15'],
     limitS: 300,
     body(stdout, quick) {
       const d = jsonDoc<Json>(stdout);
@@ -103,18 +135,31 @@ export const STANDALONE: Record<string, Standalone> = {
       const agents = at(d, 'agents');
       const seconds = at(d, 'seconds');
       const rows = [
-        row(`${agents} agents alone: claim p50 / p99`, alone, 'ms', { display: `${need(d, 'alone.claim.p50Ms', s)} / ${alone} ms (${at(d, 'alone.claim.count')} claims)` }),
+        row(`${agents} agents alone: claim p50 / p99`, alone, 'ms', {
+          display: `${need(d, 'alone.claim.p50Ms', s)} / ${alone} ms (${at(d, 'alone.claim.count')} claims)`,
+        }),
         row(`${agents} agents + ${scrapers} scrapers: claim p99`, scraped, 'ms', { target: CLAIMS_TARGET }),
-        row(`${agents} agents + ${scrapers} scrapers: claim p50`, need(d, 'withScrapers.claim.p50Ms', s), 'ms', { display: `${need(d, 'withScrapers.claim.p50Ms', s)} ms (${at(d, 'withScrapers.claim.count')} claims)` }),
-        row(`${scrapers} scrapers: scrape p50 / p99`, need(d, 'withScrapers.scrape.p99Ms', s), 'ms', { display: `${need(d, 'withScrapers.scrape.p50Ms', s)} / ${need(d, 'withScrapers.scrape.p99Ms', s)} ms (${at(d, 'withScrapers.scrape.count')} scrapes)` }),
-        row('master CPU, alone / with scrapers', need(d, 'withScrapers.masterCpuS', s), 's', { display: `${need(d, 'alone.masterCpuS', s)} / ${need(d, 'withScrapers.masterCpuS', s)} s in ${seconds} s each` }),
+        row(`${agents} agents + ${scrapers} scrapers: claim p50`, need(d, 'withScrapers.claim.p50Ms', s), 'ms', {
+          display: `${need(d, 'withScrapers.claim.p50Ms', s)} ms (${at(d, 'withScrapers.claim.count')} claims)`,
+        }),
+        row(`${scrapers} scrapers: scrape p50 / p99`, need(d, 'withScrapers.scrape.p99Ms', s), 'ms', {
+          display: `${need(d, 'withScrapers.scrape.p50Ms', s)} / ${need(d, 'withScrapers.scrape.p99Ms', s)} ms (${at(d, 'withScrapers.scrape.count')} scrapes)`,
+        }),
+        row('master CPU, alone / with scrapers', need(d, 'withScrapers.masterCpuS', s), 's', {
+          display: `${need(d, 'alone.masterCpuS', s)} / ${need(d, 'withScrapers.masterCpuS', s)} s in ${seconds} s each`,
+        }),
         row('first scrape (builds the cached text)', need(d, 'firstScrapeMs', s), 'ms'),
       ];
       return {
         method: `bench/metrics-vs-claims.ts${quick ? ' (--quick sizes)' : ''}: \`ffwatt master\` on 127.0.0.1 over a database filled with ${at(d, 'storedRuns')} stored runs (1,000 scenarios) and 100,000 queued jobs; ${agents} simulated agents claim and post a result in a loop for ${seconds} s, first alone, then while ${scrapers} clients scrape /metrics back to back. Latency per request, client side; the load generator shares the machine.`,
         rows,
         details: d ?? {},
-        notes: scraped < CLAIMS_TARGET.value ? [] : [`With ${scrapers} scrapers the claim p99 was ${scraped} ms (${alone} ms without them): the master's CPU per claim + result cycle, not /metrics, bounds it (see the master rows).`],
+        notes:
+          scraped < CLAIMS_TARGET.value
+            ? []
+            : [
+                `With ${scrapers} scrapers the claim p99 was ${scraped} ms (${alone} ms without them): the master's CPU per claim + result cycle, not /metrics, bounds it (see the master rows).`,
+              ],
       };
     },
   },
@@ -123,20 +168,30 @@ export const STANDALONE: Record<string, Standalone> = {
 export async function runStandalone(name: string, opts: BenchOptions): Promise<BenchResult> {
   const b = STANDALONE[name];
   if (!b) throw new Error(`unknown stand-alone benchmark ${name} (names: ${Object.keys(STANDALONE).join(', ')})`);
-  return measure(name, b.title, opts, async () => {
-    const args = b.args(opts.quick);
-    opts.log(`${name}: ${b.script} ${args.join(' ')}`);
-    const r = await runTs(b.script, args, { timeoutMs: b.limitS * 1000, onStderr: (s) => process.stderr.write(s) });
-    if (r.code !== 0) throw new Error(`${b.script} exited ${r.code ?? r.signal}: ${r.stderr.trim().split('\n').slice(-3).join(' | ')}`);
-    return { title: b.title, ...b.body(r.stdout, opts.quick) };
-  }, { label: b.title, unit: '' });
+  return measure(
+    name,
+    b.title,
+    opts,
+    async () => {
+      const args = b.args(opts.quick);
+      opts.log(`${name}: ${b.script} ${args.join(' ')}`);
+      const r = await runTs(b.script, args, { timeoutMs: b.limitS * 1000, onStderr: (s) => process.stderr.write(s) });
+      if (r.code !== 0)
+        throw new Error(
+          `${b.script} exited ${r.code ?? r.signal}: ${r.stderr.trim().split('\n').slice(-3).join(' | ')}`,
+        );
+      return { title: b.title, ...b.body(r.stdout, opts.quick) };
+    },
+    { label: b.title, unit: '' },
+  );
 }
 
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
   const [name, ...rest] = process.argv.slice(2);
   let flags;
   try {
-    if (!name || !STANDALONE[name]) throw new Error(`first argument: one of ${Object.keys(STANDALONE).join(', ')} (got ${name ?? 'nothing'})`);
+    if (!name || !STANDALONE[name])
+      throw new Error(`first argument: one of ${Object.keys(STANDALONE).join(', ')} (got ${name ?? 'nothing'})`);
     flags = parseFlags(rest);
   } catch (err) {
     process.stderr.write(`${(err as Error).message}\n`);
