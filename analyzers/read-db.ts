@@ -3,6 +3,8 @@
 // a million objects.
 import type { DB } from '../master/store.ts';
 import { InputError } from '../core/errors.ts';
+import { nodeCostFigures } from '../core/node-cost.ts';
+import type { NodeRuns } from './cost.ts';
 import type { MeterState, Scenario } from '../core/types.ts';
 import { summaryFromMoments } from './stats.ts';
 import { METRIC_KEYS, type Counted, type MetricKey, type Provenance, type Stat } from './model.ts';
@@ -329,4 +331,37 @@ function provenanceStaged(db: DB, campaignId: string, table: string): Provenance
     }>
   ).map((r) => ({ nodeId: r.node_id, measuredAt: new Date(r.measured_at).toISOString(), seconds: r.seconds, totalW: r.total_w, source: r.source }));
   return { ffmpegVersions: sorted(ffmpeg), cpuModels: sorted(cpu), kernels: sorted(kernel), gpus: sorted(gpu), nodes: sorted(nodes), hardwareClasses: sorted(classes), meters, idleBaselines };
+}
+
+/**
+ * The counted runs of each cell (scenario, class, kind) grouped by node, with the node's cost
+ * figures (its cost.* labels) and the means the cost formulas need: each run is priced with its
+ * own node's figures (analyzers/cost.ts rowCost). A node missing from the node table has none.
+ */
+export function readNodeRuns(db: DB, campaignId: string, includeFlagged = false, staged?: StagedRuns): Map<string, NodeRuns[]> {
+  return withStaged(db, campaignId, staged, (table) => {
+    const labels = new Map<string, string[]>();
+    for (const r of db.prepare('SELECT id, labels FROM node').all() as Array<{ id: string; labels: string }>) labels.set(r.id, JSON.parse(r.labels) as string[]);
+    const out = new Map<string, NodeRuns[]>();
+    const rows = db
+      .prepare(
+        `SELECT scenario_id s, cls, kind, node_id, COUNT(*) n, AVG(j_per_encoded_minute) j, AVG(COALESCE(window_s, wall_s)) machine, AVG(media_seconds) media
+           FROM ${table} WHERE status = 'succeeded' AND ${includeFlagged ? 'excl_nonpos' : 'excl_any'} = 0
+          GROUP BY scenario_id, cls, kind, node_id ORDER BY scenario_id, cls, kind, node_id`,
+      )
+      .all() as Array<{ s: number; cls: string; kind: EnergyKind; node_id: string; n: number; j: number | null; machine: number | null; media: number | null }>;
+    for (const r of rows) {
+      const key = cellKey(r.s, r.cls, r.kind);
+      const list = out.get(key) ?? out.set(key, []).get(key)!;
+      list.push({
+        nodeId: r.node_id,
+        runs: r.n,
+        figures: nodeCostFigures(labels.get(r.node_id) ?? [], `node ${r.node_id} (labels in the results database)`),
+        jPerEncodedMinute: r.j,
+        machineSeconds: r.machine,
+        mediaSeconds: r.media,
+      });
+    }
+    return out;
+  });
 }
