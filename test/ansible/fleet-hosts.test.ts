@@ -472,7 +472,7 @@ describe('site.yml on systemd test hosts (1 master, 2 workers)', () => {
         'cooldown_s: 0',
         'idle_baseline_s: 1',
         'scenarios:',
-        '  - {mode: file, codec: [h264], preset: ultrafast, rate: {crf: [28, 36]}, streams: 1, warmup_s: 0.5, duration_s: 2}',
+        '  - {mode: file, codec: [h264], preset: ultrafast, rate: [{crf: 28}, {crf: 36}], streams: 1, warmup_s: 0.5, duration_s: 2}',
         '',
       ].join('\n'),
     );
