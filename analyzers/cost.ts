@@ -3,7 +3,7 @@
 // own node's figures (node labels cost.*: core/node-cost.ts); a figure the node lacks is the
 // report's (--price-per-kwh …) or the default, and the report says which.
 import type { NodeCostFigures } from '../core/node-cost.ts';
-import type { CostAssumptions, CostFigureUse, CostOptions, MetricKey, ScenarioCost, Stat } from './model.ts';
+import type { CostAssumptions, CostFigureUse, CostOptions, MetricKey, ScenarioCost, Stat } from '../core/report-model.ts';
 
 export const COST_DEFAULTS = { pricePerKwh: 0.25, currency: 'EUR', carbonGramsPerKwh: 300, instanceCostPerHour: null } as const;
 

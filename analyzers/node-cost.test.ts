@@ -3,13 +3,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { openDatabase } from '../master/store.ts';
+import { openDatabase } from '../store/store.ts';
 import { InputError } from '../core/errors.ts';
 import { nodeCostFigures } from '../core/node-cost.ts';
 import { writeFixture, type FixtureCell } from './fixture-db.ts';
 import { summarize } from './summarize.ts';
 import { writeModelFiles } from './report.ts';
-import type { ReportModel } from './model.ts';
+import type { ReportModel } from '../core/report-model.ts';
 
 const ok = (n: number): Array<'ok'> => Array.from({ length: n }, () => 'ok' as const);
 const base = { codec: 'h264', encoder: 'libx264', rate: { kind: 'crf', value: 23 }, vmaf: 88, psnr: 38, ssim: 0.96, bitrateBps: 1.5e6, idleW: 8 } as const;

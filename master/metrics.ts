@@ -5,7 +5,7 @@
 import { Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import { InputError } from '../core/errors.ts';
 import type { EnergySource, JobState, NodeState, QueueClass } from '../core/types.ts';
-import { energyKindOf, hardwareClassOf } from '../analyzers/strata.ts';
+import { energyKindOf, hardwareClassOf } from '../core/strata.ts';
 import { encodedCost, type Prices } from '../analyzers/cost.ts';
 import { nodeCostFigures } from '../core/node-cost.ts';
 
@@ -105,7 +105,7 @@ export function latestRunPerScenarioNode(runs: RecentRun[]): RecentRun[] {
   return out;
 }
 
-// energy_kind (measured | estimated | none) and hardware_class: series of different strata are never aggregated together (analyzers/strata.ts).
+// energy_kind (measured | estimated | none) and hardware_class: series of different strata are never aggregated together (core/strata.ts).
 const RUN_LABELS = ['campaign', 'scenario', 'scenario_label', 'codec', 'encoder', 'preset', 'node', 'source', 'energy_kind', 'hardware_class'] as const;
 
 function runLabels(r: RecentRun): Record<(typeof RUN_LABELS)[number], string> {

@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import type { CampaignPlan, Job, NodeInfo, Placement, QueueClass, RunRecord, Scenario } from '../core/types.ts';
 import { InputError } from '../core/errors.ts';
-import type { IdleBaselineRow, Store, StoredJob } from './store.ts';
-import { ciHalfwidthPct } from './repetition.ts';
+import type { IdleBaselineRow, Store, StoredJob } from '../store/store.ts';
+import { ciHalfwidthPct } from '../core/repetition.ts';
 import { seededRandom } from '../core/random.ts';
 import type { ClaimedJob } from '../agent/client.ts';
 

@@ -6,8 +6,8 @@ import { InputError } from '../core/errors.ts';
 import { nodeCostFigures } from '../core/node-cost.ts';
 import type { Logger } from '../core/log.ts';
 import type { JobState } from '../core/types.ts';
-import type { ReportModel } from '../analyzers/model.ts';
-import { parseMatrix } from '../harness/matrix/index.ts';
+import type { ReportModel } from '../core/report-model.ts';
+import { parseMatrix } from '../matrix/index.ts';
 import { authenticate, bearer, certificateNames, hashToken, newNodeToken, type Principal } from './auth.ts';
 import {
   CampaignSubmitSchema,
@@ -19,8 +19,8 @@ import {
   formatZodError,
 } from './api-schemas.ts';
 import { JobQueue } from './queue.ts';
-import { Store } from './store.ts';
-import { exportCampaign } from './export.ts';
+import { Store } from '../store/store.ts';
+import { exportCampaign } from '../store/export.ts';
 
 export interface MasterOptions {
   store: Store;

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
-import type { ReportModel } from '../../analyzers/model.ts';
+import type { ReportModel } from '../../core/report-model.ts';
 import { fakeNvmlLibrary } from '../fixtures/fake-nvml/fake-nvml.ts';
 import { HOSTS_SH, HOSTS_WORK, MASTER, REPO, WORKERS, changedTasks, playbook, recap, run, ssh, waitFor } from './ansible.ts';
 

@@ -1,14 +1,13 @@
 // Reads what the report needs from a results database, aggregating in SQL or in one
 // streaming pass (better-sqlite3 iterate + Welford), so a million runs never become
 // a million objects.
-import type { DB } from '../master/store.ts';
+import type { DB } from './store.ts';
 import { InputError } from '../core/errors.ts';
-import { nodeCostFigures } from '../core/node-cost.ts';
-import type { NodeRuns } from './cost.ts';
+import { nodeCostFigures, type NodeCostFigures } from '../core/node-cost.ts';
 import type { MeterState, Scenario } from '../core/types.ts';
-import { summaryFromMoments } from './stats.ts';
-import { METRIC_KEYS, type Counted, type MetricKey, type Provenance, type Stat } from './model.ts';
-import { KIND_ORDER, NET_NONPOSITIVE, strataSql, type EnergyKind } from './strata.ts';
+import { summaryFromMoments } from '../core/stats.ts';
+import { METRIC_KEYS, type Counted, type MetricKey, type Provenance, type Stat } from '../core/report-model.ts';
+import { KIND_ORDER, NET_NONPOSITIVE, strataSql, type EnergyKind } from '../core/strata.ts';
 
 export interface CampaignInfo {
   id: string;
@@ -331,6 +330,16 @@ function provenanceStaged(db: DB, campaignId: string, table: string): Provenance
     }>
   ).map((r) => ({ nodeId: r.node_id, measuredAt: new Date(r.measured_at).toISOString(), seconds: r.seconds, totalW: r.total_w, source: r.source }));
   return { ffmpegVersions: sorted(ffmpeg), cpuModels: sorted(cpu), kernels: sorted(kernel), gpus: sorted(gpu), nodes: sorted(nodes), hardwareClasses: sorted(classes), meters, idleBaselines };
+}
+
+/** The counted runs of one cell on one node: the node's cost figures and the means the cost formulas need. */
+export interface NodeRuns {
+  nodeId: string;
+  runs: number;
+  figures: NodeCostFigures;
+  jPerEncodedMinute: number | null;
+  machineSeconds: number | null;
+  mediaSeconds: number | null;
 }
 
 /**
