@@ -4,7 +4,7 @@
 // `runLimit` most recent runs, so a long history never becomes a long list of series.
 import { Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import { InputError } from '../core/errors.ts';
-import type { EnergySource, JobState, NodeState, QueueClass } from '../core/types.ts';
+import type { JobState, NodeState, QueueClass } from '../core/types.ts';
 import { energyKindOf, hardwareClassOf } from '../core/strata.ts';
 import { encodedCost, type Prices } from '../analyzers/cost.ts';
 import { nodeCostFigures } from '../core/node-cost.ts';
@@ -13,36 +13,9 @@ export const JOB_STATES: readonly JobState[] = ['queued', 'leased', 'running', '
 export const QUEUE_CLASSES: readonly QueueClass[] = ['live', 'default', 'batch'];
 export const NODE_STATES: readonly NodeState[] = ['alive', 'suspect', 'dead'];
 
-export interface RecentRun {
-  jobId: string;
-  campaignId: string;
-  scenarioKey: string;
-  scenarioLabel: string;
-  codec: string;
-  encoder: string;
-  preset: string;
-  nodeId: string;
-  /** Energy source of the run; 'estimate' and 'mixed' are exported as such, never as measured. */
-  source: EnergySource | 'mixed' | null;
-  grossJ: number | null;
-  netJ: number | null;
-  jPerEncodedMinute: number | null;
-  vmaf: number | null;
-  psnr: number | null;
-  ssim: number | null;
-  qualityPerJoule: number | null;
-  /** Quality per J/encoded minute relative to the best run of the same content, resolution and energy source (0..1]. */
-  efficiency?: number | null;
-  /** Wall seconds of the run; needed for the instance cost (absent = no instance cost series). */
-  wallS?: number | null;
-  /** Hardware class of the node (provenance.hardwareClass); absent = 'unclassified'. */
-  hardwareClass?: string | null;
-  /** Measured window and encoded media seconds of the run: the instance cost per encoded hour needs them. */
-  windowS?: number | null;
-  mediaSeconds?: number | null;
-  /** The node's labels: its cost.* figures price its runs instead of the configured ones (core/node-cost.ts). */
-  nodeLabels?: string[];
-}
+import type { RecentRun } from '../store/metrics-source.ts';
+
+export type { RecentRun };
 
 export interface MasterMetricsSource {
   jobCountsByState(): Partial<Record<JobState, number>>;

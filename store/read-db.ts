@@ -7,7 +7,8 @@ import { nodeCostFigures, type NodeCostFigures } from '../core/node-cost.ts';
 import type { MeterState, Scenario } from '../core/types.ts';
 import { summaryFromMoments } from '../core/stats.ts';
 import { METRIC_KEYS, type Counted, type MetricKey, type Provenance, type Stat } from '../core/report-model.ts';
-import { KIND_ORDER, NET_NONPOSITIVE, strataSql, type EnergyKind } from '../core/strata.ts';
+import { KIND_ORDER, NET_NONPOSITIVE, type EnergyKind } from '../core/strata.ts';
+import { strataSql } from './strata-sql.ts';
 
 export interface CampaignInfo {
   id: string;
@@ -373,4 +374,16 @@ export function readNodeRuns(db: DB, campaignId: string, includeFlagged = false,
     }
     return out;
   });
+}
+
+/** A campaign's succeeded runs grouped by the values at the given provenance JSON paths, their meters, hardware class and node. */
+export function provenanceGroups(db: DB, campaignId: string, paths: readonly string[]): Array<{ values: unknown[]; meters: unknown; cls: string; nodeId: string; n: number }> {
+  const cls = strataSql('run').hardwareClass;
+  const rows = db
+    .prepare(
+      `SELECT ${paths.map((p, i) => `json_extract(provenance, '${p}') v${i}`).join(', ')}, json_extract(provenance, '$.meters') meters, ${cls} cls, node_id, COUNT(*) n
+       FROM run WHERE campaign_id = ? AND status = 'succeeded' GROUP BY ${paths.map((_, i) => `v${i}`).join(', ')}, meters, cls, node_id`,
+    )
+    .all(campaignId) as Array<Record<string, unknown>>;
+  return rows.map((r) => ({ values: paths.map((_, i) => r[`v${i}`]), meters: r.meters, cls: String(r.cls), nodeId: String(r.node_id), n: r.n as number }));
 }
