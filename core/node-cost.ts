@@ -20,7 +20,9 @@ export const COST_LABELS = {
   instanceCostPerHour: 'cost.instance_per_hour',
 } as const satisfies Record<keyof NodeCostFigures, string>;
 
-const BY_LABEL = new Map<string, keyof NodeCostFigures>(Object.entries(COST_LABELS).map(([field, label]) => [label, field as keyof NodeCostFigures]));
+const BY_LABEL = new Map<string, keyof NodeCostFigures>(
+  Object.entries(COST_LABELS).map(([field, label]) => [label, field as keyof NodeCostFigures]),
+);
 
 /**
  * The cost figures among a node's labels. A `cost.` label with another name or a value that
@@ -34,12 +36,18 @@ export function nodeCostFigures(labels: readonly string[], where = '--label'): N
     const name = eq < 0 ? label : label.slice(0, eq);
     const field = BY_LABEL.get(name);
     if (!field) {
-      throw new InputError(`${where}: unknown cost label "${name}"`, { field: where, fix: `use one of ${Object.values(COST_LABELS).join(', ')} (as name=number)` });
+      throw new InputError(`${where}: unknown cost label "${name}"`, {
+        field: where,
+        fix: `use one of ${Object.values(COST_LABELS).join(', ')} (as name=number)`,
+      });
     }
     const text = eq < 0 ? '' : label.slice(eq + 1).trim();
     const value = text === '' ? Number.NaN : Number(text);
     if (!Number.isFinite(value) || value < 0) {
-      throw new InputError(`${where}: ${name} must be a number >= 0, got ${JSON.stringify(text)}`, { field: where, fix: `write it as ${name}=0.31 (a price in the master's currency, or g CO2e per kWh)` });
+      throw new InputError(`${where}: ${name} must be a number >= 0, got ${JSON.stringify(text)}`, {
+        field: where,
+        fix: `write it as ${name}=0.31 (a price in the master's currency, or g CO2e per kWh)`,
+      });
     }
     out[field] = value;
   }
