@@ -3,6 +3,7 @@
 // a million objects.
 import type { DB } from './store.ts';
 import { InputError } from '../core/errors.ts';
+import { nodeCostFigures, type NodeCostFigures } from '../core/node-cost.ts';
 import type { MeterState, Scenario } from '../core/types.ts';
 import { summaryFromMoments } from '../core/stats.ts';
 import { METRIC_KEYS, type Counted, type MetricKey, type Provenance, type Stat } from '../core/report-model.ts';
@@ -366,6 +367,54 @@ function provenanceOf(db: DB, campaignId: string, succeeded: Map<CellAggregate, 
     }>
   ).map((r) => ({ nodeId: r.node_id, measuredAt: new Date(r.measured_at).toISOString(), seconds: r.seconds, totalW: r.total_w, source: r.source }));
   return { ffmpegVersions: sorted(ffmpeg), cpuModels: sorted(cpu), kernels: sorted(kernel), gpus: sorted(gpu), nodes: sorted(nodes), hardwareClasses: sorted(classes), meters, idleBaselines };
+}
+
+/** The counted runs of one cell on one node: the node's cost figures and the means the cost formulas need. */
+export interface NodeRuns {
+  nodeId: string;
+  runs: number;
+  figures: NodeCostFigures;
+  jPerEncodedMinute: number | null;
+  machineSeconds: number | null;
+  mediaSeconds: number | null;
+}
+
+/**
+ * The counted runs of each cell (scenario, class, kind) grouped by node, with the node's cost
+ * figures (its cost.* labels) and the means the cost formulas need: each run is priced with its
+ * own node's figures (analyzers/cost.ts rowCost). A node missing from the node table has none.
+ */
+export function readNodeRuns(db: DB, campaignId: string, includeFlagged = false): Map<string, NodeRuns[]> {
+  const labels = new Map<string, string[]>();
+  for (const r of db.prepare('SELECT id, labels FROM node').all() as Array<{ id: string; labels: string }>) labels.set(r.id, JSON.parse(r.labels) as string[]);
+  // The runs left out of the statistics, by strata.ts' own rule (as readCampaignRuns decides them).
+  const leftOut: number[] = [];
+  for (const r of db
+    .prepare(`SELECT id, flags, net_j netJ FROM run WHERE campaign_id = @c AND status = 'succeeded' AND (flags <> '[]' OR net_j <= 0)`)
+    .iterate({ c: campaignId }) as IterableIterator<{ id: number; flags: string; netJ: number | null }>) {
+    if (exclusionReasons({ flags: (JSON.parse(r.flags) as unknown[]).map(String), netJ: r.netJ }, includeFlagged).length > 0) leftOut.push(r.id);
+  }
+  const out = new Map<string, NodeRuns[]>();
+  const rows = db
+    .prepare(
+      `SELECT scenario_id s, hardware_class cls, energy_kind kind, node_id, COUNT(*) n, AVG(${COLUMN.jPerMin}) j, AVG(COALESCE(window_s, wall_s)) machine, AVG(media_seconds) media
+         FROM run WHERE campaign_id = @c AND status = 'succeeded' ${NOT_LEFT_OUT}
+        GROUP BY scenario_id, hardware_class, energy_kind, node_id ORDER BY scenario_id, hardware_class, energy_kind, node_id`,
+    )
+    .all({ c: campaignId, out: JSON.stringify(leftOut) }) as Array<{ s: number; cls: string; kind: EnergyKind; node_id: string; n: number; j: number | null; machine: number | null; media: number | null }>;
+  for (const r of rows) {
+    const key = cellKey(r.s, r.cls, r.kind);
+    const list = out.get(key) ?? out.set(key, []).get(key)!;
+    list.push({
+      nodeId: r.node_id,
+      runs: r.n,
+      figures: nodeCostFigures(labels.get(r.node_id) ?? [], `node ${r.node_id} (labels in the results database)`),
+      jPerEncodedMinute: r.j,
+      machineSeconds: r.machine,
+      mediaSeconds: r.media,
+    });
+  }
+  return out;
 }
 
 /** A campaign's succeeded runs grouped by the values at the given provenance JSON paths, their meters, hardware class and node. */
