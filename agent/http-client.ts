@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { Agent, request } from 'undici';
 import type { RunRecord } from '../core/types.ts';
-import type { ResultOutcome } from '../master/queue.ts';
+import type { ResultOutcome } from '../core/contracts/index.ts';
 import type { ClaimedJob, IdleReport, MasterClient, NodeRegistration } from './client.ts';
 import { LeaseBook } from './leases.ts';
 

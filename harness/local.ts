@@ -1,6 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { CampaignPlan, FfwattEvent } from '../core/types.ts';
+import { isOpenJobState } from '../core/contracts/lists.ts';
 import { InputError, RunError } from '../core/errors.ts';
 import type { Logger } from '../core/log.ts';
 import { estimateWattsPerLogicalCpu, openMeters, Sampler, samplingHz } from '../energy/index.ts';
@@ -152,7 +153,7 @@ export async function runLocalCampaign(o: LocalRunOptions): Promise<LocalRunResu
     for (const m of meters) m.close();
     if (rtmp) await (rtmp as RtmpServer).stop();
     if (o.signal?.aborted && store.getCampaign(campaignId)?.status === 'running') {
-      for (const j of store.listJobs({ campaignId })) if (j.state === 'queued' || j.state === 'leased' || j.state === 'running') queue.cancelJob(j.id);
+      for (const j of store.listJobs({ campaignId })) if (isOpenJobState(j.state)) queue.cancelJob(j.id);
       store.setCampaignStatus(campaignId, 'canceled');
     }
   }

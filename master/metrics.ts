@@ -5,9 +5,10 @@
 import { Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import { InputError } from '../core/errors.ts';
 import type { EnergySource, JobState, NodeState, QueueClass } from '../core/types.ts';
+import { JOB_STATES } from '../core/contracts/lists.ts';
 import { energyKindOf, hardwareClassOf } from '../analyzers/strata.ts';
 
-export const JOB_STATES: readonly JobState[] = ['queued', 'leased', 'running', 'succeeded', 'failed', 'canceled'];
+export { JOB_STATES };
 export const QUEUE_CLASSES: readonly QueueClass[] = ['live', 'default', 'batch'];
 export const NODE_STATES: readonly NodeState[] = ['alive', 'suspect', 'dead'];
 

@@ -13,6 +13,7 @@ import type {
   RunRecord,
   Scenario,
 } from '../core/types.ts';
+import { JOB_STATES, NODE_STATES, QUEUE_CLASSES, zeroCounts, type IdleBaselineRow } from '../core/contracts/index.ts';
 
 export type DB = Database.Database;
 
@@ -28,15 +29,7 @@ export interface CampaignRow {
   placement: Placement;
 }
 
-export interface IdleBaselineRow {
-  campaignId: string;
-  nodeId: string;
-  measuredAt: number;
-  seconds: number;
-  totalW: number;
-  source: string;
-  zones: unknown;
-}
+export type { IdleBaselineRow };
 
 /** Opens (creating if needed) a results database in WAL mode and applies pending migrations. */
 export function openDatabase(path: string): DB {
@@ -282,7 +275,7 @@ export class Store {
   }
 
   jobCountsByState(campaignId?: string): Record<JobState, number> {
-    const counts: Record<JobState, number> = { queued: 0, leased: 0, running: 0, succeeded: 0, failed: 0, canceled: 0 };
+    const counts = zeroCounts(JOB_STATES);
     const rows = (
       campaignId
         ? this.db.prepare('SELECT state, COUNT(*) n FROM job WHERE campaign_id = ? GROUP BY state').all(campaignId)
@@ -293,7 +286,7 @@ export class Store {
   }
 
   queueLengthByClass(): Record<QueueClass, number> {
-    const out: Record<QueueClass, number> = { live: 0, default: 0, batch: 0 };
+    const out = zeroCounts(QUEUE_CLASSES);
     for (const r of this.db.prepare("SELECT queue_class c, COUNT(*) n FROM job WHERE state = 'queued' GROUP BY queue_class").all() as Array<{ c: QueueClass; n: number }>) {
       out[r.c] = r.n;
     }
@@ -455,7 +448,7 @@ export class Store {
   }
 
   nodeCountsByState(): Record<NodeState, number> {
-    const out: Record<NodeState, number> = { alive: 0, suspect: 0, dead: 0 };
+    const out = zeroCounts(NODE_STATES);
     for (const r of this.db.prepare('SELECT state, COUNT(*) n FROM node GROUP BY state').all() as Array<{ state: NodeState; n: number }>) out[r.state] = r.n;
     return out;
   }

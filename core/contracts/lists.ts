@@ -66,3 +66,18 @@ export type MeterState = (typeof METER_STATES)[number];
  */
 export const ZONE_ROLES = ['total', 'component', 'platform'] as const;
 export type ZoneRole = (typeof ZONE_ROLES)[number];
+
+/** A count of zero for each member of a list (e.g. jobs per state), so absent members read 0, not undefined. */
+export function zeroCounts<K extends string>(keys: readonly K[]): Record<K, number> {
+  return Object.fromEntries(keys.map((k) => [k, 0])) as Record<K, number>;
+}
+
+/** Whether a job still waits for or holds a node (queued, leased, running). */
+export function isOpenJobState(state: JobState): boolean {
+  return (OPEN_JOB_STATES as readonly JobState[]).includes(state);
+}
+
+/** Whether a string is a member of a list, narrowing it (`state` query parameters, CLI flags). */
+export function isOneOf<K extends string>(list: readonly K[], value: string): value is K {
+  return (list as readonly string[]).includes(value);
+}
