@@ -1,41 +1,25 @@
-// Cost and CO2 per encoded hour from the measured energy and user-given prices.
+// Cost and CO2 per encoded hour of a scenario, from its measured (gross) energy and the cost
+// settings; defaults, validation and formulas are core/cost.ts.
+import { COST_DEFAULTS, co2GramsOf, defaultedCostFields, energyCostOf, instanceCostOf, kwhOf, parseCost } from '../core/cost.ts';
 import type { CostAssumptions, CostOptions, MetricKey, ScenarioCost, Stat } from './model.ts';
 
-export const COST_DEFAULTS = { pricePerKwh: 0.25, currency: 'EUR', carbonGramsPerKwh: 300, instanceCostPerHour: null } as const;
+export { COST_DEFAULTS };
 
 export function costAssumptions(given: CostOptions = {}): CostAssumptions {
-  const defaulted: string[] = [];
-  const pick = <K extends keyof CostOptions>(k: K): NonNullable<CostOptions[K]> | null => {
-    const v = given[k];
-    if (v === undefined) {
-      if (COST_DEFAULTS[k] != null) defaulted.push(k);
-      return COST_DEFAULTS[k] as NonNullable<CostOptions[K]> | null;
-    }
-    return v as NonNullable<CostOptions[K]> | null;
-  };
-  for (const k of ['pricePerKwh', 'carbonGramsPerKwh', 'instanceCostPerHour'] as const) {
-    const v = given[k];
-    if (v != null && !(Number.isFinite(v) && v >= 0)) throw new RangeError(`cost.${k} must be a number >= 0 (got ${String(v)})`);
-  }
-  return {
-    pricePerKwh: pick('pricePerKwh') as number,
-    currency: pick('currency') as string,
-    carbonGramsPerKwh: pick('carbonGramsPerKwh') as number,
-    instanceCostPerHour: pick('instanceCostPerHour') as number | null,
-    defaulted,
-  };
+  return { ...parseCost(given), defaulted: defaultedCostFields(given) };
 }
 
 export function scenarioCost(metrics: Record<MetricKey, Stat | null>, a: CostAssumptions): ScenarioCost {
   const jPerMin = metrics.jPerMin?.mean;
-  const kwh = jPerMin == null ? null : (jPerMin * 60) / 3.6e6;
+  const jPerEncodedHour = jPerMin == null ? null : jPerMin * 60;
   const window = metrics.windowS?.mean ?? metrics.wallS?.mean;
   const media = metrics.mediaSeconds?.mean;
-  const machineHoursPerEncodedHour = window != null && media ? window / media : null;
+  // Machine seconds per encoded hour: measured window seconds / encoded media seconds × 3600.
+  const machineSecondsPerEncodedHour = window != null && media ? (window / media) * 3600 : null;
   return {
-    kwhPerEncodedHour: kwh,
-    energyCostPerEncodedHour: kwh == null ? null : kwh * a.pricePerKwh,
-    co2GramsPerEncodedHour: kwh == null ? null : kwh * a.carbonGramsPerKwh,
-    instanceCostPerEncodedHour: a.instanceCostPerHour == null || machineHoursPerEncodedHour == null ? null : machineHoursPerEncodedHour * a.instanceCostPerHour,
+    kwhPerEncodedHour: jPerEncodedHour == null ? null : kwhOf(jPerEncodedHour),
+    energyCostPerEncodedHour: jPerEncodedHour == null ? null : energyCostOf(jPerEncodedHour, a),
+    co2GramsPerEncodedHour: jPerEncodedHour == null ? null : co2GramsOf(jPerEncodedHour, a),
+    instanceCostPerEncodedHour: machineSecondsPerEncodedHour == null ? null : instanceCostOf(machineSecondsPerEncodedHour, a),
   };
 }

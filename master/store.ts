@@ -13,6 +13,7 @@ import type {
   RunRecord,
   Scenario,
 } from '../core/types.ts';
+import { qualityPerJoule } from '../core/quality-per-joule.ts';
 import { JOB_STATES, NODE_STATES, QUEUE_CLASSES, zeroCounts, type IdleBaselineRow } from '../core/contracts/index.ts';
 
 export type DB = Database.Database;
@@ -30,6 +31,7 @@ export interface CampaignRow {
 }
 
 export type { IdleBaselineRow };
+export { qualityPerJoule };
 
 /** Opens (creating if needed) a results database in WAL mode and applies pending migrations. */
 export function openDatabase(path: string): DB {
@@ -452,17 +454,6 @@ export class Store {
     for (const r of this.db.prepare('SELECT state, COUNT(*) n FROM node GROUP BY state').all() as Array<{ state: NodeState; n: number }>) out[r.state] = r.n;
     return out;
   }
-}
-
-/** Quality per joule: VMAF points (else PSNR dB) per kJ of net energy (gross when no idle baseline). */
-export function qualityPerJoule(record: RunRecord): number | null {
-  const q = record.quality?.outputs[0];
-  const e = record.energy;
-  if (!q || !e) return null;
-  const score = q.vmaf?.mean ?? q.psnrAvg;
-  const joules = e.netJ != null && e.netJ > 0 ? e.netJ : e.grossJ;
-  if (score == null || !(joules > 0)) return null;
-  return score / (joules / 1000);
 }
 
 function rowToRun(r: Record<string, unknown>): RunRecord {
