@@ -211,7 +211,7 @@ export function createMasterMetrics(source: MasterMetricsSource, given: CostInpu
   }).set(cost.carbonGramsPerKwh);
   const instanceGauge = new Gauge({
     name: 'ffwatt_config_instance_cost_per_hour',
-    help: 'Configured cost of one node per hour, in the currency label (absent when no instance price is configured).',
+    help: 'Configured cost of one node per hour, in the currency label.',
     labelNames: ['currency'],
     registers: [registry],
   });
