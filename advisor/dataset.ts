@@ -7,7 +7,7 @@ import type { InputSpec, Provenance, Scenario } from '../core/types.ts';
 import { defaultEncoder } from '../media/presets.ts';
 import { cpuClass, type FeatureInput } from './features.ts';
 import type { ContentComplexity } from './content.ts';
-import { energyKindOf, exclusionReasons, hardwareClassOf, type EnergyKind } from '../analyzers/strata.ts';
+import { energyKindOf, exclusionReasons, hardwareClassOf, type EnergyKind } from '../core/strata.ts';
 
 export interface TrainingRow {
   campaignId: string;

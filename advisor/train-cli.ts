@@ -33,7 +33,7 @@ function latestCampaignNamed(db: Database.Database, name: string, file: string):
     const names = (db.prepare('SELECT DISTINCT name FROM campaign ORDER BY name').all() as Array<{ name: string }>).map((x) => x.name);
     throw new InputError(`--campaign-name ${name}: no finished campaign of that name in ${file} (campaigns: ${names.join(', ') || 'none'})`, {
       field: '--campaign-name',
-      fix: 'run the matrix first, e.g. npx zx harness/run-matrix.mjs matrices/advisor-train.yml --out results',
+      fix: 'run the matrix first, e.g. npx zx cli/run-matrix.mjs matrices/advisor-train.yml --out results',
     });
   }
   return r.id;
@@ -56,7 +56,7 @@ export async function trainCommand(argv: string[], io: TrainIo = defaultIo): Pro
   try {
     program.parse(argv, { from: 'user' });
     const o = program.opts<{ db: string; out: string; campaign?: string[]; campaignName?: string; seed: string; trees: string; tune: boolean; cv: boolean; json?: boolean }>();
-    if (!existsSync(o.db)) throw new InputError(`--db ${o.db}: no such results database`, { field: '--db', fix: 'run a campaign first (npx zx harness/run-matrix.mjs …)' });
+    if (!existsSync(o.db)) throw new InputError(`--db ${o.db}: no such results database`, { field: '--db', fix: 'run a campaign first (npx zx cli/run-matrix.mjs …)' });
     const seed = Number(o.seed);
     const nTrees = Number(o.trees);
     if (!Number.isInteger(seed)) throw new InputError(`--seed '${o.seed}' is not an integer`, { field: '--seed' });

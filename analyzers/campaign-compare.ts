@@ -1,14 +1,14 @@
 // Campaign vs campaign: the same scenarios on the same hardware class and energy kind, before
 // and after a change (FFmpeg build, kernel, governor…). Welch's test per matched row, Holm over
 // all matches, and the provenance fields whose recorded values differ between the two.
-import type { DB } from '../master/store.ts';
+import type { DB } from '../store/store.ts';
 import { InputError } from '../core/errors.ts';
 import { buildModel, openResults } from './summarize.ts';
-import { hedgesG, holm, welchFromMoments } from './stats.ts';
+import { hedgesG, holm, welchFromMoments } from '../core/stats.ts';
 import { ALPHA } from './compare.ts';
 import { num } from './format.ts';
-import type { EnergyBasis, ReportModel, ScenarioReport, Stat } from './model.ts';
-import { strataSql, type EnergyKind } from './strata.ts';
+import type { EnergyBasis, ReportModel, ScenarioReport, Stat } from '../core/report-model.ts';
+import { strataSql, type EnergyKind } from '../core/strata.ts';
 
 export interface CampaignRef {
   /** Results database path. */

@@ -2,10 +2,10 @@
 // correction, figures relative to a reference configuration, rate curves with Bjøntegaard
 // deltas, and the efficiency score. All work on ScenarioReport summaries (no runs).
 import { InputError } from '../core/errors.ts';
-import { bdDelta, hedgesG, holm, relativeDifference, welchFromMoments } from './stats.ts';
+import { bdDelta, hedgesG, holm, relativeDifference, welchFromMoments } from '../core/stats.ts';
 import { num } from './format.ts';
-import { KIND_ORDER } from './strata.ts';
-import type { PairwiseTest, ParetoSet, QualityMetric, RankingRow, RateCurve, RelativeFigure, ReportModel, ScenarioReport } from './model.ts';
+import { KIND_ORDER } from '../core/strata.ts';
+import type { PairwiseTest, ParetoSet, QualityMetric, RankingRow, RateCurve, RelativeFigure, ReportModel, ScenarioReport } from '../core/report-model.ts';
 
 export const ALPHA = 0.05;
 /** Most pairwise tests computed; beyond that the family is cut and the report says so. */

@@ -1,7 +1,7 @@
 // Cost and CO2 per encoded hour of a scenario, from its measured (gross) energy and the cost
 // settings; defaults, validation and formulas are core/cost.ts.
 import { COST_DEFAULTS, co2GramsOf, defaultedCostFields, energyCostOf, instanceCostOf, kwhOf, parseCost } from '../core/cost.ts';
-import type { CostAssumptions, CostOptions, MetricKey, ScenarioCost, Stat } from './model.ts';
+import type { CostAssumptions, CostOptions, MetricKey, ScenarioCost, Stat } from '../core/report-model.ts';
 
 export { COST_DEFAULTS };
 

@@ -5,9 +5,6 @@ import { InputError } from '../core/errors.ts';
 import { isLoopback, listenHost } from '../core/net.ts';
 import { CostSchema } from '../core/cost.ts';
 
-export { isLoopback, listenHost, listenPort } from '../core/net.ts';
-export { readToken } from '../core/token-file.ts';
-
 /** Master settings: flags override the `--config` file; the file uses the same names in snake_case or camelCase. */
 export const MasterConfigSchema = z
   .object({

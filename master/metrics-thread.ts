@@ -5,7 +5,7 @@ import Database from 'better-sqlite3';
 import { parentPort, workerData } from 'node:worker_threads';
 import type { CostConfig } from './metrics.ts';
 import { masterMetricsFor } from './metrics-wiring.ts';
-import { Store } from './store.ts';
+import { Store } from '../store/store.ts';
 
 const { dbPath, cost } = workerData as { dbPath: string; cost: CostConfig };
 const db = new Database(dbPath, { readonly: true, fileMustExist: true });

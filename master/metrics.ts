@@ -6,7 +6,7 @@ import { Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import type { EnergySource, JobState, NodeState, QueueClass } from '../core/types.ts';
 import { JOB_STATES, NODE_STATES, QUEUE_CLASSES } from '../core/contracts/lists.ts';
 import { co2GramsOf, energyCostOf, instanceCostOf, parseCost, type Cost, type CostInput } from '../core/cost.ts';
-import { energyKindOf, hardwareClassOf } from '../analyzers/strata.ts';
+import { energyKindOf, hardwareClassOf } from '../core/strata.ts';
 
 export { JOB_STATES, NODE_STATES, QUEUE_CLASSES };
 
@@ -77,7 +77,7 @@ export function latestRunPerScenarioNode(runs: RecentRun[]): RecentRun[] {
   return out;
 }
 
-// energy_kind (measured | estimated | none) and hardware_class: series of different strata are never aggregated together (analyzers/strata.ts).
+// energy_kind (measured | estimated | none) and hardware_class: series of different strata are never aggregated together (core/strata.ts).
 const RUN_LABELS = ['campaign', 'scenario', 'scenario_label', 'codec', 'encoder', 'preset', 'node', 'source', 'energy_kind', 'hardware_class'] as const;
 
 function runLabels(r: RecentRun): Record<(typeof RUN_LABELS)[number], string> {

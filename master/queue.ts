@@ -1,12 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import type { CampaignPlan, Job, NodeInfo, Placement, QueueClass, RunRecord, Scenario } from '../core/types.ts';
 import { InputError } from '../core/errors.ts';
-import type { Store, StoredJob } from './store.ts';
+import type { Store, StoredJob } from '../store/store.ts';
 import { isOpenJobState, OPEN_JOB_STATES, type ClaimedJob, type IdleReport, type LeaseAnswer, type NodeQueue, type NodeRegistration, type ResultOutcome } from '../core/contracts/index.ts';
+import { ciHalfwidthPct } from '../core/repetition.ts';
+import { seededRandom } from '../core/random.ts';
 
 const OPEN_STATES_SQL = OPEN_JOB_STATES.map((s) => `'${s}'`).join(',');
-import { ciHalfwidthPct } from './repetition.ts';
-import { seededRandom } from '../core/random.ts';
 
 export type { LeaseAnswer, ResultOutcome };
 

@@ -5,8 +5,8 @@ import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { InputError } from '../core/errors.ts';
 import { JOB_STATES, zeroCounts, type JobState } from '../core/contracts/lists.ts';
-import type { ReportModel } from '../analyzers/model.ts';
-import { parseMatrix } from '../harness/matrix/index.ts';
+import type { ReportModel } from '../core/report-model.ts';
+import { parseMatrix } from '../matrix/index.ts';
 import { authenticate, bearer, certificateNames, hashToken, newNodeToken, type Principal } from './auth.ts';
 import {
   CampaignSubmitSchema,
@@ -18,8 +18,8 @@ import {
   ResultSchema,
 } from '../core/contracts/index.ts';
 import { JobQueue } from './queue.ts';
-import { Store } from './store.ts';
-import { exportCampaign } from './export.ts';
+import { Store } from '../store/store.ts';
+import { exportCampaign } from '../store/export.ts';
 
 export interface MasterOptions {
   store: Store;

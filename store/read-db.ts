@@ -1,12 +1,12 @@
 // Reads what the report needs from a results database, aggregating in SQL or in one
 // streaming pass (better-sqlite3 iterate + Welford), so a million runs never become
 // a million objects.
-import type { DB } from '../master/store.ts';
+import type { DB } from './store.ts';
 import { InputError } from '../core/errors.ts';
 import type { MeterState, Scenario } from '../core/types.ts';
-import { summaryFromMoments } from './stats.ts';
-import { METRIC_KEYS, type Counted, type MetricKey, type Provenance, type Stat } from './model.ts';
-import { KIND_ORDER, NET_NONPOSITIVE, strataSql, type EnergyKind } from './strata.ts';
+import { summaryFromMoments } from '../core/stats.ts';
+import { METRIC_KEYS, type Counted, type MetricKey, type Provenance, type Stat } from '../core/report-model.ts';
+import { KIND_ORDER, NET_NONPOSITIVE, strataSql, type EnergyKind } from '../core/strata.ts';
 
 export interface CampaignInfo {
   id: string;

@@ -1,5 +1,5 @@
 import type { ClaimedJob, IdleReport, MasterClient, NodeQueue, NodeRegistration, RunRecord } from '../core/contracts/index.ts';
-import { LeaseBook } from './leases.ts';
+import { LeaseBook } from '../agent/leases.ts';
 
 /** MasterClient over a job queue in this process (local mode passes master/queue.ts JobQueue). */
 export class InProcessClient implements MasterClient {

@@ -1,6 +1,6 @@
 import { Command, CommanderError, Option } from 'commander';
-import { createLogger } from './log.ts';
-import { exitCodeOf, EXIT_BAD_INPUT, InputError } from './errors.ts';
+import { createLogger } from '../core/log.ts';
+import { exitCodeOf, EXIT_BAD_INPUT, InputError } from '../core/errors.ts';
 
 /**
  * The one `ffwatt` command line (DESIGN.md). Each subcommand lives with its part and is

@@ -1,11 +1,11 @@
-import type { RecentRun } from './metrics.ts';
+import type { RecentRun } from '../master/metrics.ts';
 import type { Store } from './store.ts';
 
 /** Latest run per scenario and node (bounded label sets for the exporter), newest first. */
 export function recentRunsForMetrics(store: Store, limit: number): RecentRun[] {
   // efficiency: quality (VMAF, else PSNR) per J/encoded minute (net when positive, else gross)
   // relative to the best succeeded run of the same input, output resolution, energy source and
-  // hardware class (never a best run of another machine class: analyzers/strata.ts).
+  // hardware class (never a best run of another machine class: core/strata.ts).
   return store.db
     .prepare(
       `WITH scored AS (
