@@ -3,7 +3,7 @@
 import type { MeterState } from './types.ts';
 import type { Summary } from './stats.ts';
 import type { EnergyKind } from './strata.ts';
-import type { Cost, CostInput } from '../core/cost.ts';
+import type { Cost, CostInput } from './cost.ts';
 
 export type { EnergyKind } from './strata.ts';
 

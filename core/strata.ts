@@ -3,8 +3,8 @@
 // out of them unless asked for. One place defines each rule, in TypeScript and in SQL, so the
 // report, the campaign comparison, the advisor's training set and the metrics agree.
 
-import { ENERGY_KINDS, ESTIMATED_SOURCES, MEASURED_SOURCES, type EnergyKind } from '../core/contracts/lists.ts';
-import { EXCLUDING_FLAGS, NET_NONPOSITIVE } from '../core/contracts/flags.ts';
+import { ENERGY_KINDS, ESTIMATED_SOURCES, MEASURED_SOURCES, type EnergyKind } from './contracts/lists.ts';
+import { EXCLUDING_FLAGS, NET_NONPOSITIVE } from './contracts/flags.ts';
 
 export { ENERGY_KINDS, EXCLUDING_FLAGS, NET_NONPOSITIVE, type EnergyKind };
 
