@@ -315,7 +315,7 @@ export class Store {
     return (this.db.prepare('SELECT node_id nodeId, lease_id leaseId FROM run WHERE job_id = ? AND attempt = ?').get(jobId, attempt) as { nodeId: string; leaseId: string | null } | undefined) ?? null;
   }
 
-  insertRun(record: RunRecord, job: Job, receivedAt: number, leaseId: string | null = null): void {
+  insertRun(record: RunRecord, job: Pick<Job, 'campaignId' | 'scenarioId'>, receivedAt: number, leaseId: string | null = null): void {
     const e = record.energy;
     const firstQ = record.quality?.outputs[0];
     this.db
