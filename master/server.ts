@@ -1,4 +1,4 @@
-import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifySchemaCompiler } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifySchemaCompiler } from 'fastify';
 import { serializerCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { EncodedMetrics } from './metrics-cache.ts';
 import { readFileSync } from 'node:fs';
@@ -103,7 +103,7 @@ export function buildMasterApp(o: MasterOptions): FastifyInstance {
   const app = Fastify({
     loggerInstance: o.log,
     // Requests are logged by the routes that change something (claims, results, cancels), with ids.
-    disableRequestLogging: true,
+    logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: o.bodyLimit ?? 4 * 1024 * 1024,
     https: o.tls
       ? {
