@@ -4,7 +4,7 @@ import { mean as ssMean, sampleStandardDeviation, sampleVariance } from 'simple-
 import { studentTQuantile, studentTTwoSidedP } from './tdist.ts';
 
 export { regularizedIncompleteBeta, studentTCdf, studentTQuantile, studentTTwoSidedP } from './tdist.ts';
-export { pchip, bdDelta, bdRate, bdEnergy, type BdResult, type RatePoint } from '../analyzers/bjontegaard.ts';
+export { pchip, bdDelta, bdRate, bdEnergy, type BdResult, type RatePoint } from './bjontegaard.ts';
 
 export const mean = (xs: number[]): number => ssMean(xs);
 /** Sample standard deviation (n − 1); null below two values. */

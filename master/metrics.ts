@@ -3,38 +3,16 @@
 // bounded: per-run series exist only for the latest run of each scenario+node among the
 // `runLimit` most recent runs, so a long history never becomes a long list of series.
 import { Gauge, Registry, collectDefaultMetrics } from 'prom-client';
-import type { EnergySource, JobState, NodeState, QueueClass } from '../core/types.ts';
+import type { JobState, NodeState, QueueClass } from '../core/types.ts';
 import { JOB_STATES, NODE_STATES, QUEUE_CLASSES } from '../core/contracts/lists.ts';
 import { co2GramsOf, energyCostOf, instanceCostOf, parseCost, type Cost, type CostInput } from '../core/cost.ts';
 import { energyKindOf, hardwareClassOf } from '../core/strata.ts';
 
 export { JOB_STATES, NODE_STATES, QUEUE_CLASSES };
 
-export interface RecentRun {
-  jobId: string;
-  campaignId: string;
-  scenarioKey: string;
-  scenarioLabel: string;
-  codec: string;
-  encoder: string;
-  preset: string;
-  nodeId: string;
-  /** Energy source of the run; 'estimate' and 'mixed' are exported as such, never as measured. */
-  source: EnergySource | 'mixed' | null;
-  grossJ: number | null;
-  netJ: number | null;
-  jPerEncodedMinute: number | null;
-  vmaf: number | null;
-  psnr: number | null;
-  ssim: number | null;
-  qualityPerJoule: number | null;
-  /** Quality per J/encoded minute relative to the best run of the same content, resolution and energy source (0..1]. */
-  efficiency?: number | null;
-  /** Wall seconds of the run; needed for the instance cost (absent = no instance cost series). */
-  wallS?: number | null;
-  /** Hardware class of the node (provenance.hardwareClass); absent = 'unclassified'. */
-  hardwareClass?: string | null;
-}
+import type { RecentRun } from '../store/metrics-source.ts';
+
+export type { RecentRun };
 
 export interface MasterMetricsSource {
   jobCountsByState(): Partial<Record<JobState, number>>;

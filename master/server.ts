@@ -98,7 +98,7 @@ function validationAnswer(err: z.ZodError, part: string | undefined): { error: s
   return { error: `invalid field ${first.field}: ${first.message}`, field: first.field, issues };
 }
 
-/** Builds the master's HTTP(S) API (`/api/v1`, DESIGN.md) over a JobQueue. */
+/** Builds the master's HTTP(S) API (`/api/v1`, docs/api.md) over a JobQueue. */
 export function buildMasterApp(o: MasterOptions): FastifyInstance {
   const app = Fastify({
     loggerInstance: o.log,
@@ -118,7 +118,6 @@ export function buildMasterApp(o: MasterOptions): FastifyInstance {
   const { store, queue } = o;
   const log = o.log;
 
-  const nodeByHash = store.db.prepare('SELECT id nodeId, token_hash tokenHash FROM node WHERE token_hash = ?');
   const secrets = { adminToken: o.adminToken, registrationToken: o.registrationToken };
   const mtls = Boolean(o.tls?.clientCa);
   /** A valid credential, 401 otherwise. Checked before the body is even parsed. */
@@ -126,7 +125,7 @@ export function buildMasterApp(o: MasterOptions): FastifyInstance {
   const principal = (req: FastifyRequest): Principal => {
     const known = principals.get(req);
     if (known) return known;
-    const p = authenticate(bearer(req.headers.authorization), secrets, (h) => (nodeByHash.get(h) as { nodeId: string; tokenHash: string } | undefined) ?? null);
+    const p = authenticate(bearer(req.headers.authorization), secrets, (h) => store.nodeByTokenHash(h));
     if (!p) throw new HttpError(401, 'missing or invalid bearer token (send Authorization: Bearer <token>)');
     // With mTLS a node credential counts only over that node's own client certificate.
     if (p.kind === 'node' && mtls) {
@@ -195,7 +194,7 @@ export function buildMasterApp(o: MasterOptions): FastifyInstance {
   app.get('/healthz', async () => ({ ok: true }));
   app.get('/readyz', async (_req, reply) => {
     try {
-      store.db.prepare('SELECT 1').get();
+      store.ping();
       return { ready: true };
     } catch (err) {
       return reply.status(503).send({ ready: false, error: (err as Error).message });
@@ -347,15 +346,14 @@ export function buildMasterApp(o: MasterOptions): FastifyInstance {
   routes.get(`${api}/jobs`, { ...admin, schema: { querystring: JobsQuerySchema } }, async (req) => {
     const { state, limit } = req.query;
     // lastNode: the node of the job's latest run (the lease owner is cleared once a job ends).
-    const lastRunNode = store.db.prepare('SELECT node_id FROM run WHERE job_id = ? ORDER BY attempt DESC LIMIT 1').pluck();
     const jobs = store.listJobs({ state, campaignId: req.query.campaign, limit });
-    return { jobs: jobs.map((j) => ({ ...j, lastNode: j.leaseOwner ?? ((lastRunNode.get(j.id) as string | undefined) ?? null) })) };
+    return { jobs: jobs.map((j) => ({ ...j, lastNode: j.leaseOwner ?? store.lastRunNode(j.id) })) };
   });
 
   routes.get(`${api}/jobs/:id`, { ...admin, schema: params }, async (req) => {
     const job = store.getJob(req.params.id);
     if (!job) throw new HttpError(404, `unknown job ${req.params.id}`);
-    const runs = store.db.prepare('SELECT attempt, status, node_id nodeId, error FROM run WHERE job_id = ? ORDER BY attempt').all(job.id);
+    const runs = store.runAttempts(job.id);
     return { ...job, runs };
   });
 
