@@ -7,7 +7,11 @@ import { InvalidArgumentError } from 'commander';
 type Bound = 'positive' | 'non-negative';
 
 /** Parser of a numeric flag: finite, positive or >= 0, optionally an integer. */
-export function numberArg(flag: string, bound: Bound = 'positive', opts: { integer?: boolean; max?: number } = {}): (value: string) => number {
+export function numberArg(
+  flag: string,
+  bound: Bound = 'positive',
+  opts: { integer?: boolean; max?: number } = {},
+): (value: string) => number {
   const what = `${opts.integer ? 'an integer' : 'a number'} ${bound === 'positive' ? '> 0' : '>= 0'}${opts.max !== undefined ? ` and <= ${opts.max}` : ''}`;
   return (value: string) => {
     const n = Number(value);

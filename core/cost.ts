@@ -11,16 +11,27 @@ export const JOULES_PER_KWH = 3.6e6;
  * Defaults, stated in every report as assumptions: 0.25 EUR/kWh and 300 g CO2e/kWh; no
  * instance price (null: instance cost is not computed, never priced at 0).
  */
-export const COST_DEFAULTS = { pricePerKwh: 0.25, currency: 'EUR', carbonGramsPerKwh: 300, instanceCostPerHour: null } as const;
+export const COST_DEFAULTS = {
+  pricePerKwh: 0.25,
+  currency: 'EUR',
+  carbonGramsPerKwh: 300,
+  instanceCostPerHour: null,
+} as const;
 
-const figure = z.number({ invalid_type_error: 'must be a number >= 0' }).finite('must be a number >= 0').nonnegative('must be a number >= 0');
+const figure = z
+  .number({ invalid_type_error: 'must be a number >= 0' })
+  .finite('must be a number >= 0')
+  .nonnegative('must be a number >= 0');
 
 export const CostSchema = z
   .object({
     /** Electricity price per kWh, in `currency`. */
     pricePerKwh: figure.default(COST_DEFAULTS.pricePerKwh),
     /** ISO 4217 code of the prices. */
-    currency: z.string().regex(/^[A-Z]{3}$/, 'must be an ISO 4217 code such as EUR or USD').default(COST_DEFAULTS.currency),
+    currency: z
+      .string()
+      .regex(/^[A-Z]{3}$/, 'must be an ISO 4217 code such as EUR or USD')
+      .default(COST_DEFAULTS.currency),
     /** Grid carbon intensity, g CO2e per kWh. */
     carbonGramsPerKwh: figure.default(COST_DEFAULTS.carbonGramsPerKwh),
     /** Hourly price of one machine; null: instance cost not computed. */
@@ -46,14 +57,18 @@ export function parseCost(given: unknown = {}, where = 'cost'): Cost {
 
 /** The fields the caller left out, so reports can say which figures are defaults. */
 export function defaultedCostFields(given: CostInput = {}): Array<keyof Cost> {
-  return (Object.keys(COST_DEFAULTS) as Array<keyof Cost>).filter((k) => given[k] === undefined && COST_DEFAULTS[k] != null);
+  return (Object.keys(COST_DEFAULTS) as Array<keyof Cost>).filter(
+    (k) => given[k] === undefined && COST_DEFAULTS[k] != null,
+  );
 }
 
 export const kwhOf = (joules: number): number => joules / JOULES_PER_KWH;
 /** Energy cost of `joules` (gross), in the cost's currency. */
-export const energyCostOf = (joules: number, cost: Pick<Cost, 'pricePerKwh'>): number => kwhOf(joules) * cost.pricePerKwh;
+export const energyCostOf = (joules: number, cost: Pick<Cost, 'pricePerKwh'>): number =>
+  kwhOf(joules) * cost.pricePerKwh;
 /** Grams of CO2e of `joules` (gross). */
-export const co2GramsOf = (joules: number, cost: Pick<Cost, 'carbonGramsPerKwh'>): number => kwhOf(joules) * cost.carbonGramsPerKwh;
+export const co2GramsOf = (joules: number, cost: Pick<Cost, 'carbonGramsPerKwh'>): number =>
+  kwhOf(joules) * cost.carbonGramsPerKwh;
 /** Machine cost of `seconds` of machine time; null without an hourly price. */
 export const instanceCostOf = (seconds: number, cost: Pick<Cost, 'instanceCostPerHour'>): number | null =>
   cost.instanceCostPerHour == null ? null : (seconds / 3600) * cost.instanceCostPerHour;

@@ -7,16 +7,53 @@ import { qualityPerJoule } from './quality-per-joule.ts';
 // (test/fixtures/quality/README.md: VMAF 84.800322 by libvmaf's own summary).
 const fixture = (name: string) => readFileSync(new URL(`../test/fixtures/quality/${name}`, import.meta.url), 'utf8');
 const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
-const vmafFrames = (JSON.parse(fixture('vmaf1-x264-150k.json')) as { frames: Array<{ metrics: { vmaf: number } }> }).frames.map((f) => f.metrics.vmaf);
-const vmaf = { mean: mean(vmafFrames), harmonicMean: vmafFrames.length / vmafFrames.reduce((a, v) => a + 1 / v, 0), p1: Math.min(...vmafFrames), min: Math.min(...vmafFrames) };
+const vmafFrames = (
+  JSON.parse(fixture('vmaf1-x264-150k.json')) as { frames: Array<{ metrics: { vmaf: number } }> }
+).frames.map((f) => f.metrics.vmaf);
+const vmaf = {
+  mean: mean(vmafFrames),
+  harmonicMean: vmafFrames.length / vmafFrames.reduce((a, v) => a + 1 / v, 0),
+  p1: Math.min(...vmafFrames),
+  min: Math.min(...vmafFrames),
+};
 const psnrAvg = mean([...fixture('psnr-x264-150k.log').matchAll(/psnr_avg:([0-9.]+)/g)].map((m) => Number(m[1])));
 
 function record(energy: Partial<RunEnergy> | null, withVmaf = true): RunRecord {
   return RunRecordSchema.parse({
-    jobId: 'j-1', attempt: 1, nodeId: 'box-a', status: 'succeeded', exitCode: 0, signal: null, error: null, stderrTail: '',
-    startedAt: '2026-11-25T10:00:00.000Z', endedAt: '2026-11-25T10:00:02.000Z', wallS: 2, mediaSeconds: 1, frames: 30,
-    outputBytes: 18_750, bitrateBps: 150_000, fps: 30, speed: 1, droppedFrames: 0, dupFrames: 0,
-    energy: energy && { source: 'rapl', zones: [], grossJ: 0, idleW: null, netJ: null, avgW: 0, peakW: 0, windowS: 1, jPerEncodedMinute: null, netJPerEncodedMinute: null, jPerFrame: null, jPerMegapixel: null, ...energy },
+    jobId: 'j-1',
+    attempt: 1,
+    nodeId: 'box-a',
+    status: 'succeeded',
+    exitCode: 0,
+    signal: null,
+    error: null,
+    stderrTail: '',
+    startedAt: '2026-11-25T10:00:00.000Z',
+    endedAt: '2026-11-25T10:00:02.000Z',
+    wallS: 2,
+    mediaSeconds: 1,
+    frames: 30,
+    outputBytes: 18_750,
+    bitrateBps: 150_000,
+    fps: 30,
+    speed: 1,
+    droppedFrames: 0,
+    dupFrames: 0,
+    energy: energy && {
+      source: 'rapl',
+      zones: [],
+      grossJ: 0,
+      idleW: null,
+      netJ: null,
+      avgW: 0,
+      peakW: 0,
+      windowS: 1,
+      jPerEncodedMinute: null,
+      netJPerEncodedMinute: null,
+      jPerFrame: null,
+      jPerMegapixel: null,
+      ...energy,
+    },
     quality: { outputs: [{ rung: 0, psnrY: null, psnrAvg, ssim: null, vmaf: withVmaf ? vmaf : null }], recipe: {} },
     flags: [],
     provenance: { ffmpegVersion: '4.1', encoder: 'libx264', argv: [] },

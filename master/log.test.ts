@@ -4,9 +4,18 @@ import { createMasterLogger } from './log.ts';
 describe('master log (pino, as Fastify logs)', () => {
   it('writes JSON lines with ts, the level as a word, the service and the fields', () => {
     const lines: string[] = [];
-    createMasterLogger({ write: (l) => lines.push(l), level: 'info' }).info({ job: 'j-1', node: 'box-a' }, 'job claimed');
+    createMasterLogger({ write: (l) => lines.push(l), level: 'info' }).info(
+      { job: 'j-1', node: 'box-a' },
+      'job claimed',
+    );
     const doc = JSON.parse(lines[0]);
-    expect(doc).toMatchObject({ level: 'info', service: 'ffwatt-master', job: 'j-1', node: 'box-a', msg: 'job claimed' });
+    expect(doc).toMatchObject({
+      level: 'info',
+      service: 'ffwatt-master',
+      job: 'j-1',
+      node: 'box-a',
+      msg: 'job claimed',
+    });
     expect(new Date(doc.ts).toISOString()).toBe(doc.ts);
   });
 

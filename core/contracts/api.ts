@@ -10,7 +10,9 @@ import { IdleReportSchema } from './node.ts';
 export const HeartbeatSchema = z.object({ claimsPaused: z.string().max(1000).nullable().optional() }).strict();
 export const ClaimSchema = z.object({ nodeId: z.string().min(1) }).strict();
 const leaseId = z.string().min(1).max(100);
-export const LeaseSchema = z.object({ nodeId: z.string().min(1), attempt: z.number().int().positive(), leaseId }).strict();
+export const LeaseSchema = z
+  .object({ nodeId: z.string().min(1), attempt: z.number().int().positive(), leaseId })
+  .strict();
 
 export const CampaignSubmitSchema = z
   .object({
@@ -25,7 +27,9 @@ export const CampaignSubmitSchema = z
   })
   .strict();
 
-export const ResultSchema = z.object({ record: RunRecordSchema, idle: IdleReportSchema.nullable().default(null), leaseId }).strict();
+export const ResultSchema = z
+  .object({ record: RunRecordSchema, idle: IdleReportSchema.nullable().default(null), leaseId })
+  .strict();
 
 /** Path parameter of the routes under /nodes/:id, /campaigns/:id and /jobs/:id. */
 export const IdParamsSchema = z.object({ id: z.string() });
@@ -37,7 +41,11 @@ export const RegisteredSchema = z.object({ nodeId: z.string().min(1), token: z.s
 export const ErrorBodySchema = z.object({ error: z.string(), field: z.string().optional() }).passthrough();
 
 /** "record.energy.grossJ: Expected number, received string" — names the field. */
-export function formatZodError(err: z.ZodError): { error: string; field: string; issues: Array<{ field: string; message: string }> } {
+export function formatZodError(err: z.ZodError): {
+  error: string;
+  field: string;
+  issues: Array<{ field: string; message: string }>;
+} {
   const issues = err.issues.map((i) => ({ field: i.path.join('.') || '(body)', message: i.message }));
   const first = issues[0];
   return { error: `invalid field ${first.field}: ${first.message}`, field: first.field, issues };

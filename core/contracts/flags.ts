@@ -35,6 +35,12 @@ export const RUN_FLAGS = [
 export type RunFlag = (typeof RUN_FLAGS)[number];
 
 /** Flags that keep a run out of means, CIs, tests and the advisor unless --include-flagged is given. */
-export const EXCLUDING_FLAGS = ['noisy_neighbour', 'thermal_drift', 'window-opened-after-stream-end', TOPOLOGY_SUSPECT_FLAG, 'idle-baseline-dirty'] as const satisfies readonly RunFlag[];
+export const EXCLUDING_FLAGS = [
+  'noisy_neighbour',
+  'thermal_drift',
+  'window-opened-after-stream-end',
+  TOPOLOGY_SUSPECT_FLAG,
+  'idle-baseline-dirty',
+] as const satisfies readonly RunFlag[];
 /** A run whose net energy is zero or negative is never ranked, --include-flagged or not. */
 export const NET_NONPOSITIVE = 'net-energy-nonpositive' satisfies RunFlag;

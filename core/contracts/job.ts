@@ -27,42 +27,40 @@ export const InputSpecSchema = z.discriminatedUnion('kind', [
 export type InputSpec = z.infer<typeof InputSpecSchema>;
 
 /** One output of a ladder; the first rung is the cell's main output. */
-export const LadderRungSchema = z
-  .object({
-    resolution: ResolutionSchema,
-    fps: pos,
-    /** Defaults to the scenario's rate control. */
-    rate: RateControlSchema.optional(),
-  });
+export const LadderRungSchema = z.object({
+  resolution: ResolutionSchema,
+  fps: pos,
+  /** Defaults to the scenario's rate control. */
+  rate: RateControlSchema.optional(),
+});
 export type LadderRung = z.infer<typeof LadderRungSchema>;
 
 /** One expanded cell of a matrix. */
-export const ScenarioSchema = z
-  .object({
-    /** Stable identity inside a campaign: hash of the fields below. */
-    key: z.string().min(1),
-    /** Human-readable, e.g. "file h264/medium crf23 720p30 x1". */
-    label: z.string(),
-    mode: z.enum(MODES),
-    input: InputSpecSchema,
-    codec: z.enum(CODECS),
-    /** Explicit encoder from the matrix; otherwise resolved per node from the codec. */
-    encoder: z.string().optional(),
-    preset: z.string(),
-    rate: RateControlSchema,
-    /** Concurrent encodes in this cell (the stress axis). */
-    streams: z.number().int().positive(),
-    /** Seconds run before the measured window opens (excluded from energy). */
-    warmupS: num.nonnegative(),
-    /** Media seconds encoded inside the measured window, per stream. */
-    durationS: pos,
-    /** Output ladder; at least one rung (the main output). */
-    outputs: z.array(LadderRungSchema).min(1),
-    /** Extra encoder options (`-key value` pairs placed after the encoder). */
-    encoderOptions: z.record(z.string()).optional(),
-    /** Where in the matrix file this cell came from, e.g. "scenarios[0]". */
-    origin: z.string().optional(),
-  });
+export const ScenarioSchema = z.object({
+  /** Stable identity inside a campaign: hash of the fields below. */
+  key: z.string().min(1),
+  /** Human-readable, e.g. "file h264/medium crf23 720p30 x1". */
+  label: z.string(),
+  mode: z.enum(MODES),
+  input: InputSpecSchema,
+  codec: z.enum(CODECS),
+  /** Explicit encoder from the matrix; otherwise resolved per node from the codec. */
+  encoder: z.string().optional(),
+  preset: z.string(),
+  rate: RateControlSchema,
+  /** Concurrent encodes in this cell (the stress axis). */
+  streams: z.number().int().positive(),
+  /** Seconds run before the measured window opens (excluded from energy). */
+  warmupS: num.nonnegative(),
+  /** Media seconds encoded inside the measured window, per stream. */
+  durationS: pos,
+  /** Output ladder; at least one rung (the main output). */
+  outputs: z.array(LadderRungSchema).min(1),
+  /** Extra encoder options (`-key value` pairs placed after the encoder). */
+  encoderOptions: z.record(z.string()).optional(),
+  /** Where in the matrix file this cell came from, e.g. "scenarios[0]". */
+  origin: z.string().optional(),
+});
 export type Scenario = z.infer<typeof ScenarioSchema>;
 
 export const JobSchema = z.object({
@@ -97,7 +95,12 @@ export const ClaimedJobSchema = JobSchema.extend({
   leaseId: z.string().min(1),
   /** Seconds the agent lets the encode run before it kills it (media duration × factor + margin). */
   deadlineS: pos,
-  campaign: z.object({ id: z.string(), name: z.string(), idleBaselineS: num.nonnegative(), cooldownS: num.nonnegative() }),
+  campaign: z.object({
+    id: z.string(),
+    name: z.string(),
+    idleBaselineS: num.nonnegative(),
+    cooldownS: num.nonnegative(),
+  }),
   /** The master's lease length (ms), so the agent can check its extension interval; absent in local mode. */
   leaseMs: pos.optional(),
 });

@@ -5,13 +5,23 @@ const nnum = z.number().finite().nonnegative();
 
 /** A meter as a node reports it at registration. */
 export const NodeMeterSchema = z
-  .object({ meter: z.string(), source: z.enum(ENERGY_SOURCES), ok: z.boolean(), reason: z.string().optional(), state: z.enum(METER_STATES).optional() })
+  .object({
+    meter: z.string(),
+    source: z.enum(ENERGY_SOURCES),
+    ok: z.boolean(),
+    reason: z.string().optional(),
+    state: z.enum(METER_STATES).optional(),
+  })
   .strict();
 
 /** What a node sends to register (POST /api/v1/nodes/register). */
 export const NodeRegistrationSchema = z
   .object({
-    id: z.string().min(1).max(200).regex(/^[A-Za-z0-9._:@-]+$/, 'letters, digits and . _ : @ - only'),
+    id: z
+      .string()
+      .min(1)
+      .max(200)
+      .regex(/^[A-Za-z0-9._:@-]+$/, 'letters, digits and . _ : @ - only'),
     hostname: z.string().min(1).max(255),
     hardware: z.record(z.unknown()).default({}),
     /** codec → encoder usable on this node. */
@@ -19,7 +29,11 @@ export const NodeRegistrationSchema = z
     meters: z.array(NodeMeterSchema).default([]),
     labels: z.array(z.string().max(100)).max(50).default([]),
     /** Hardware class id derived from the host facts (docs/fleet.md). */
-    hardwareClass: z.string().max(200).regex(/^[a-z0-9-]+$/, 'lower-case letters, digits and - only').optional(),
+    hardwareClass: z
+      .string()
+      .max(200)
+      .regex(/^[a-z0-9-]+$/, 'lower-case letters, digits and - only')
+      .optional(),
   })
   .strict();
 /** As validated (defaults filled in); `z.input` is what a client may send. */

@@ -151,7 +151,15 @@ const ProvenanceShape = z.object({
   governor: z.string().nullable().optional(),
   turbo: z.string().nullable().optional(),
   meters: z
-    .array(z.object({ meter: z.string(), source: z.enum(ENERGY_SOURCES), valid: z.boolean(), note: z.string().optional(), state: z.enum(METER_STATES).optional() }))
+    .array(
+      z.object({
+        meter: z.string(),
+        source: z.enum(ENERGY_SOURCES),
+        valid: z.boolean(),
+        note: z.string().optional(),
+        state: z.enum(METER_STATES).optional(),
+      }),
+    )
     .optional(),
   hybridMaster: z.boolean().optional(),
   /** Hardware class id of the node that made the run (docs/fleet.md); absent on runs recorded before classes existed. */
@@ -192,4 +200,7 @@ export const RunRecordSchema = z
     provenance: ProvenanceSchema,
   })
   .strict();
-export type RunRecord = Omit<z.infer<typeof RunRecordSchema>, 'quality' | 'provenance'> & { quality: QualityResult | null; provenance: Provenance };
+export type RunRecord = Omit<z.infer<typeof RunRecordSchema>, 'quality' | 'provenance'> & {
+  quality: QualityResult | null;
+  provenance: Provenance;
+};
