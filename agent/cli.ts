@@ -10,6 +10,7 @@ import { rejectOldWattsFlag, WATTS_FLAG } from '../energy/index.ts';
 import { detectEncoders } from '../media/encoders.ts';
 import { stopAllProcesses } from '../runner/index.ts';
 import { readToken } from '../core/token-file.ts';
+import { numberArg } from '../core/cli-options.ts';
 import { serveMetrics } from './serve-metrics.ts';
 import { nodeRegistration } from './host-facts.ts';
 import { startNode } from './node.ts';
@@ -33,41 +34,36 @@ export async function agentCommand(argv: string[], _cliLog: Logger, signal: Abor
     .option('--spool <dir>', 'results spool directory', '/var/lib/ffwatt-agent/spool')
     .option('--work <dir>', 'scratch directory for encodes', '/var/lib/ffwatt-agent/work')
     .option('--media-dir <dir>', 'file inputs must lie under this folder (matrix paths are relative to it)', '/var/lib/ffwatt-agent/media')
-    .option('--min-free-mb <mb>', 'claim no job while the work or spool folder has less free space', '1024')
+    .option('--min-free-mb <mb>', 'claim no job while the work or spool folder has less free space', numberArg('--min-free-mb'), 1024)
     .option('--node-id <id>', 'node id (default: hostname)')
     .option('--label <label...>', 'node labels; cost.price_per_kwh=, cost.carbon_g_per_kwh=, cost.instance_per_hour= price this node\'s runs (docs/fleet.md)')
     .option('--ca-cert <file>', 'CA certificate of the master')
     .option('--client-cert <file>', 'client certificate (mTLS)')
     .option('--client-key <file>', 'client key (mTLS)')
     .option('--metrics-listen <host:port>', 'exporter address', '127.0.0.1:9464')
-    .option('--sysfs <path>', 'sysfs root for meters (env FFWATT_SYSFS)')
+    .addOption(new Option('--sysfs <path>', 'sysfs root for meters').env('FFWATT_SYSFS'))
     .option('--nvml-library <path>', 'NVML library path')
-    .option('--watts-per-logical-cpu <w>', 'estimate meter: W per busy logical CPU (default: 10 W per busy core ÷ threads per core)')
+    .option('--watts-per-logical-cpu <w>', 'estimate meter: W per busy logical CPU (default: 10 W per busy core ÷ threads per core)', numberArg(WATTS_FLAG))
     .addOption(new Option('--watts-per-core <w>').hideHelp()) // renamed: refused with a message naming the new flag
-    .option('--vmaf-model <file>', 'VMAF model (env FFWATT_VMAF_MODEL)')
+    .addOption(new Option('--vmaf-model <file>', 'VMAF model').env('FFWATT_VMAF_MODEL'))
     .option('--quality-ffmpeg <path>', 'ffmpeg with libvmaf for scoring')
-    .option('--heartbeat-s <s>', 'heartbeat interval', '10')
-    .option('--lease-extend-s <s>', 'lease extension interval', '10')
-    .option('--poll-s <s>', 'idle poll interval', '2')
+    .option('--heartbeat-s <s>', 'heartbeat interval', numberArg('--heartbeat-s'), 10)
+    .option('--lease-extend-s <s>', 'lease extension interval', numberArg('--lease-extend-s'), 10)
+    .option('--poll-s <s>', 'idle poll interval', numberArg('--poll-s'), 2)
     .option('--host-lock <file>', `measuring lock shared by every measurer on this machine (env ${HOST_LOCK_ENV})`, undefined)
-    .option('--host-lock-wait-s <s>', 'how long to wait for another measurer on this machine before refusing (then retried)', String(DEFAULT_HOST_LOCK_WAIT_S))
+    .option('--host-lock-wait-s <s>', 'how long to wait for another measurer on this machine before refusing (then retried)', numberArg('--host-lock-wait-s'), DEFAULT_HOST_LOCK_WAIT_S)
     .option('--hybrid-master', 'this worker shares its machine with the master (runs are flagged)');
   cmd.parse(argv, { from: 'user' });
   const f = cmd.opts();
   rejectOldWattsFlag(f.wattsPerCore);
   const masterUrl = parseMasterUrl(f.master);
-  const num = (v: string, flag: string) => {
-    const n = Number(v);
-    if (!(n > 0)) throw new InputError(`${flag} must be a positive number, got "${v}"`, { field: flag });
-    return n;
-  };
   if (f.tokenFile) {
     throw new InputError(
       `--token-file ${f.tokenFile}: agents no longer take the admin token. Pass the registration token with --registration-token-file (the master's registration_token_file); the node credential it obtains is kept in --state-dir`,
       { field: '--token-file', fix: 'replace --token-file with --registration-token-file' },
     );
   }
-  const minFreeMb = num(f.minFreeMb, '--min-free-mb');
+  const minFreeMb: number = f.minFreeMb;
   // A mistyped cost figure would price every run of this node wrongly: refused before anything starts.
   nodeCostFigures(f.label ?? [], '--label');
   const log = createLogger({ format: 'json', base: { service: 'ffwatt-agent' } });
@@ -108,13 +104,13 @@ export async function agentCommand(argv: string[], _cliLog: Logger, signal: Abor
     return true;
   };
   // One measurer per machine (agent/host-lock.ts): a bad lock path or wait is refused before anything starts.
-  const hostLock = new HostLock({ path: f.hostLock, nodeId, role: 'agent', waitS: num(f.hostLockWaitS, '--host-lock-wait-s'), log });
+  const hostLock = new HostLock({ path: f.hostLock, nodeId, role: 'agent', waitS: f.hostLockWaitS as number, log });
   hostLock.check();
   const encoders = await detectEncoders();
   const node = await startNode({
     sysfsRoot: f.sysfs,
     nvmlLibrary: f.nvmlLibrary,
-    wattsPerLogicalCpu: f.wattsPerLogicalCpu ? num(f.wattsPerLogicalCpu, WATTS_FLAG) : undefined,
+    wattsPerLogicalCpu: f.wattsPerLogicalCpu as number | undefined,
     hybridMaster: Boolean(f.hybridMaster),
     onRefused: (r) => log.info('meter not used', { meter: r.meter, reason: r.reason, fix: r.fix }),
     onEstimateOnly: () => log.warn('no energy counters here: energy figures are estimates (source=estimate)'),
@@ -238,9 +234,9 @@ export async function agentCommand(argv: string[], _cliLog: Logger, signal: Abor
   checkDisk();
   const heartbeat = setInterval(() => {
     reRegisterOn401(() => client.heartbeat(nodeId, { claimsPaused: checkDisk() })).catch((err) => log.warn('heartbeat failed', { error: (err as Error).message }));
-  }, num(f.heartbeatS, '--heartbeat-s') * 1000);
+  }, (f.heartbeatS as number) * 1000);
 
-  const leaseExtendMs = num(f.leaseExtendS, '--lease-extend-s') * 1000;
+  const leaseExtendMs = (f.leaseExtendS as number) * 1000;
   const keepLeases = setInterval(() => {
     for (const [key, l] of undelivered) {
       client.extendLease(l.jobId, nodeId, l.attempt).then(
@@ -264,7 +260,7 @@ export async function agentCommand(argv: string[], _cliLog: Logger, signal: Abor
         if (spool.pending().length > 0 && (await spool.flush(stop.signal)) > 0) throw new Error('results still spooled: master unreachable');
         const job = await reRegisterOn401(() => client.claim(id));
         if (job) log.info('job claimed', { job: job.id, campaign: job.campaign.id, scenario: job.scenario.label, repetition: job.repetition, attempt: job.attempts });
-        const leaseMs = (job as { leaseMs?: number } | null)?.leaseMs;
+        const leaseMs = job?.leaseMs;
         if (leaseMs && leaseExtendMs > leaseMs / 2 && !warnedLease) {
           warnedLease = true;
           log.warn('lease extension interval too long for the master\'s lease: jobs may be requeued while running', { leaseExtendS: leaseExtendMs / 1000, masterLeaseS: leaseMs / 1000, fix: `pass --lease-extend-s ${Math.max(1, Math.floor(leaseMs / 3000))} or raise lease_s on the master` });
@@ -294,7 +290,7 @@ export async function agentCommand(argv: string[], _cliLog: Logger, signal: Abor
         });
       }
     },
-    vmafModel: f.vmafModel ?? process.env.FFWATT_VMAF_MODEL ?? null,
+    vmafModel: f.vmafModel ?? null,
     qualityFfmpegPath: f.qualityFfmpeg,
     leaseExtendMs,
     hostLock,
@@ -310,7 +306,7 @@ export async function agentCommand(argv: string[], _cliLog: Logger, signal: Abor
       return outcome === 'rejected' ? 'spooled' : outcome;
     },
   });
-  const pollMs = num(f.pollS, '--poll-s') * 1000;
+  const pollMs = (f.pollS as number) * 1000;
   while (!stop.signal.aborted) {
     try {
       await worker.loop(() => false, { pollMs, signal: stop.signal });

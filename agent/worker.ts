@@ -5,7 +5,7 @@ import { packageTemperature } from '../energy/preflight.ts';
 import type { ClaimedJob, IdleReport, MasterClient } from './client.ts';
 import { HostLock, hostLockWaitS, type HostLockLease } from './host-lock.ts';
 import { runJob, type JobContext } from './run-job.ts';
-import type { ResultOutcome } from '../master/queue.ts';
+import type { ResultOutcome } from '../core/contracts/index.ts';
 
 /** What the loop needs: the per-job context of run-job.ts (less what the loop decides per job), plus the master. */
 export interface WorkerOptions extends Omit<JobContext, 'idle' | 'signal' | 'sleep'> {

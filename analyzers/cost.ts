@@ -1,35 +1,15 @@
-// Cost and CO2 per encoded hour from the measured energy and the prices: the formulas live
-// here once (reports and the master's metrics call encodedCost). Each run is priced with its
+// Cost and CO2 per encoded hour from the measured energy and the prices (defaults, validation
+// and the per-joule formulas are core/cost.ts; reports and the master's metrics call encodedCost). Each run is priced with its
 // own node's figures (node labels cost.*: core/node-cost.ts); a figure the node lacks is the
 // report's (--price-per-kwh …) or the default, and the report says which.
+import { COST_DEFAULTS, co2GramsOf, defaultedCostFields, energyCostOf, instanceCostOf, kwhOf, parseCost } from '../core/cost.ts';
 import type { NodeCostFigures } from '../core/node-cost.ts';
 import type { CostAssumptions, CostFigureUse, CostOptions, MetricKey, ScenarioCost, Stat } from '../core/report-model.ts';
 
-export const COST_DEFAULTS = { pricePerKwh: 0.25, currency: 'EUR', carbonGramsPerKwh: 300, instanceCostPerHour: null } as const;
-
-const JOULES_PER_KWH = 3.6e6;
+export { COST_DEFAULTS };
 
 export function costAssumptions(given: CostOptions = {}): CostAssumptions {
-  const defaulted: string[] = [];
-  const pick = <K extends keyof CostOptions>(k: K): NonNullable<CostOptions[K]> | null => {
-    const v = given[k];
-    if (v === undefined) {
-      if (COST_DEFAULTS[k] != null) defaulted.push(k);
-      return COST_DEFAULTS[k] as NonNullable<CostOptions[K]> | null;
-    }
-    return v as NonNullable<CostOptions[K]> | null;
-  };
-  for (const k of ['pricePerKwh', 'carbonGramsPerKwh', 'instanceCostPerHour'] as const) {
-    const v = given[k];
-    if (v != null && !(Number.isFinite(v) && v >= 0)) throw new RangeError(`cost.${k} must be a number >= 0 (got ${String(v)})`);
-  }
-  return {
-    pricePerKwh: pick('pricePerKwh') as number,
-    currency: pick('currency') as string,
-    carbonGramsPerKwh: pick('carbonGramsPerKwh') as number,
-    instanceCostPerHour: pick('instanceCostPerHour') as number | null,
-    defaulted,
-  };
+  return { ...parseCost(given), defaulted: defaultedCostFields(given) };
 }
 
 /** What one run (or the mean of runs) did: gross J per encoded minute, machine seconds and media seconds. */
@@ -51,15 +31,16 @@ export type EncodedCost = Omit<ScenarioCost, 'figures'>;
 
 /** The cost formulas (all per encoded hour of media, CO2 also per encoded minute); null where an input is missing. */
 export function encodedCost(w: EncodedWork, p: Prices): EncodedCost {
-  const jPerMin = w.jPerEncodedMinute;
-  const kwh = jPerMin == null ? null : (jPerMin * 60) / JOULES_PER_KWH;
-  const machineHoursPerEncodedHour = w.machineSeconds != null && w.mediaSeconds ? w.machineSeconds / w.mediaSeconds : null;
+  const jPerHour = w.jPerEncodedMinute == null ? null : w.jPerEncodedMinute * 60;
+  // Machine seconds per encoded hour: seconds the machine was held / encoded media seconds × 3600.
+  const machineSecondsPerEncodedHour = w.machineSeconds != null && w.mediaSeconds ? (w.machineSeconds / w.mediaSeconds) * 3600 : null;
+  const co2PerHour = jPerHour == null ? null : co2GramsOf(jPerHour, p);
   return {
-    kwhPerEncodedHour: kwh,
-    energyCostPerEncodedHour: kwh == null ? null : kwh * p.pricePerKwh,
-    co2GramsPerEncodedHour: kwh == null ? null : kwh * p.carbonGramsPerKwh,
-    co2GramsPerEncodedMinute: kwh == null ? null : (kwh * p.carbonGramsPerKwh) / 60,
-    instanceCostPerEncodedHour: p.instanceCostPerHour == null || machineHoursPerEncodedHour == null ? null : machineHoursPerEncodedHour * p.instanceCostPerHour,
+    kwhPerEncodedHour: jPerHour == null ? null : kwhOf(jPerHour),
+    energyCostPerEncodedHour: jPerHour == null ? null : energyCostOf(jPerHour, p),
+    co2GramsPerEncodedHour: co2PerHour,
+    co2GramsPerEncodedMinute: co2PerHour == null ? null : co2PerHour / 60,
+    instanceCostPerEncodedHour: machineSecondsPerEncodedHour == null ? null : instanceCostOf(machineSecondsPerEncodedHour, p),
   };
 }
 

@@ -9,6 +9,7 @@ import { costAssumptions, rowCost } from './cost.ts';
 import type { CostOptions, EnergyBasis, MachineComparison, QualityMetric, ReportModel, ScenarioReport } from '../core/report-model.ts';
 import { num } from './format.ts';
 import { EXCLUDING_FLAGS, KIND_ORDER, NET_NONPOSITIVE, UNCLASSIFIED, stratumLabel } from '../core/strata.ts';
+import { RUN_STATUSES } from '../core/contracts/lists.ts';
 
 export interface SummarizeOptions {
   /** Path of the results database, or an open handle. */
@@ -156,7 +157,7 @@ function modelOf(campaign: CampaignInfo, rows: ScenarioRow[], includeFlagged: bo
   const basisLabel = `${basis} J per encoded minute`;
   const reference = chooseReference(scenarios.filter((s) => s.energy), opts.reference);
   const totals = { succeeded: 0, failed: 0, canceled: 0 };
-  for (const s of scenarios) for (const k of ['succeeded', 'failed', 'canceled'] as const) totals[k] += s.runs[k];
+  for (const s of scenarios) for (const k of RUN_STATUSES) totals[k] += s.runs[k];
   const strata = strataOf(scenarios);
   const excludedRows = scenarios.filter((s) => s.excluded.runs > 0);
   const excludedRuns = excludedRows.reduce((n, s) => n + s.excluded.runs, 0);

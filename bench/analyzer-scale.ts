@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { Store, setupKey } from '../store/store.ts';
 import { planOf, type FixtureCell } from '../analyzers/fixture-db.ts';
 import { writeReports } from '../analyzers/report.ts';
+import { bounded, parseArgsOrExit } from './lib/args.ts';
 
 const CODECS: Array<[FixtureCell['codec'], string, string[]]> = [
   ['h264', 'libx264', ['ultrafast', 'veryfast', 'fast', 'medium', 'slow']],
@@ -91,10 +92,15 @@ async function child(db: string, out: string): Promise<void> {
 }
 
 async function main(argv: string[]): Promise<void> {
-  const at = (flag: string) => (argv.includes(flag) ? argv[argv.indexOf(flag) + 1] : undefined);
-  if (argv[0] === '--child') return child(argv[1], argv[2]);
-  const sizes = (at('--sizes') ?? '10000,100000,1000000').split(',').map(Number);
-  const dir = resolve(at('--dir') ?? join('bench', 'out', 'analyzer'));
+  const { values: o, positionals } = parseArgsOrExit(argv, {
+    child: { type: 'boolean', default: false },
+    sizes: { type: 'string', default: '10000,100000,1000000' },
+    dir: { type: 'string', default: join('bench', 'out', 'analyzer') },
+    keep: { type: 'boolean', default: false },
+  });
+  if (o.child) return child(positionals[0], positionals[1]);
+  const sizes = o.sizes.split(',').map((s) => bounded('sizes', s, 1, 10_000_000));
+  const dir = resolve(o.dir);
   mkdirSync(dir, { recursive: true });
   const self = fileURLToPath(import.meta.url);
   const results = [];
@@ -104,7 +110,7 @@ async function main(argv: string[]): Promise<void> {
     const r = spawnSync(process.execPath, ['--import', 'tsx', self, '--child', db, join(dir, `report-${size}`)], { encoding: 'utf8', maxBuffer: 1 << 26 });
     if (r.status !== 0) throw new Error(`report of ${size} runs failed: ${r.stderr}`);
     results.push({ requestedRuns: size, ...gen, dbMiB: Math.round(statSync(db).size / 2 ** 20), ...JSON.parse(r.stdout) });
-    if (!argv.includes('--keep')) rmSync(db, { force: true });
+    if (!o.keep) rmSync(db, { force: true });
   }
   process.stdout.write(JSON.stringify({ benchmark: 'analyzer-scale', node: process.version, cpus: (await import('node:os')).cpus().length, results }, null, 2) + '\n');
 }

@@ -16,6 +16,7 @@ import { renderIssueTable } from './lib/issue17.ts';
 import { machineInfo } from './lib/machine.ts';
 import { missingRow, type BenchResult } from './lib/result.ts';
 import { renderTable } from './lib/table.ts';
+import { parseArgs } from 'node:util';
 
 /**
  * In run order; limits are per benchmark (full run), so one hung part cannot eat the whole budget.
@@ -35,17 +36,21 @@ const BENCHES: Array<{ name: string; file: string; args?: string[]; module?: str
 ];
 
 function parse(argv: string[]) {
-  const o = { quick: false, writeDoc: false, docOnly: false, only: null as string[] | null };
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i];
-    if (a === '--quick') o.quick = true;
-    else if (a === '--write-doc') o.writeDoc = true;
-    else if (a === '--doc-only') o.docOnly = true;
-    else if (a === '--only') {
-      o.only = (argv[++i] ?? '').split(',').filter(Boolean);
-      const unknown = o.only.filter((n) => !BENCHES.some((b) => b.name === n));
-      if (unknown.length || !o.only.length) throw new Error(`--only: unknown benchmark(s) ${unknown.join(', ') || '(none given)'}; names: ${BENCHES.map((b) => b.name).join(', ')}`);
-    } else throw new Error(`unknown flag ${a} (flags: --quick, --write-doc, --doc-only, --only NAME[,NAME…])`);
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      strict: true,
+      options: { quick: { type: 'boolean', default: false }, 'write-doc': { type: 'boolean', default: false }, 'doc-only': { type: 'boolean', default: false }, only: { type: 'string' } },
+    }));
+  } catch (err) {
+    throw new Error(`${(err as Error).message} (flags: --quick, --write-doc, --doc-only, --only NAME[,NAME…])`);
+  }
+  const o = { quick: values.quick, writeDoc: values['write-doc'], docOnly: values['doc-only'], only: null as string[] | null };
+  if (values.only !== undefined) {
+    o.only = values.only.split(',').filter(Boolean);
+    const unknown = o.only.filter((n) => !BENCHES.some((b) => b.name === n));
+    if (unknown.length || !o.only.length) throw new Error(`--only: unknown benchmark(s) ${unknown.join(', ') || '(none given)'}; names: ${BENCHES.map((b) => b.name).join(', ')}`);
   }
   return o;
 }

@@ -3,6 +3,7 @@
 import type { MeterState } from './types.ts';
 import type { Summary } from './stats.ts';
 import type { EnergyKind } from './strata.ts';
+import type { Cost, CostInput } from './cost.ts';
 
 export type { EnergyKind } from './strata.ts';
 
@@ -30,25 +31,13 @@ export const METRIC_KEYS = [
 ] as const;
 export type MetricKey = (typeof METRIC_KEYS)[number];
 
-export interface CostOptions {
-  /** Electricity price per kWh, in `currency`. Default 0.25 (as the master config). */
-  pricePerKwh?: number;
-  /** Default 'EUR'. */
-  currency?: string;
-  /** Grid carbon intensity, g CO2e per kWh. Default 300. */
-  carbonGramsPerKwh?: number;
-  /** Hourly price of the machine; null/absent = instance cost not computed. */
-  instanceCostPerHour?: number | null;
-}
+/** Cost settings as given (core/cost.ts CostSchema: absent fields take COST_DEFAULTS). */
+export type CostOptions = CostInput;
 
-export interface CostAssumptions {
-  pricePerKwh: number;
-  currency: string;
-  carbonGramsPerKwh: number;
-  instanceCostPerHour: number | null;
+export type CostAssumptions = Cost & {
   /** Which of the figures above were defaults rather than given. */
   defaulted: string[];
-}
+};
 
 /** One figure that priced some of a row's runs, and where it came from. */
 export interface CostFigureUse {

@@ -1,6 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { CampaignPlan, FfwattEvent } from '../core/types.ts';
+import { isOpenJobState } from '../core/contracts/lists.ts';
 import { InputError, RunError } from '../core/errors.ts';
 import type { Logger } from '../core/log.ts';
 import { detectEncoders, type EncoderReport } from '../media/encoders.ts';
@@ -138,7 +139,7 @@ export async function runLocalCampaign(o: LocalRunOptions): Promise<LocalRunResu
     }
     await node.stop();
     if (o.signal?.aborted && store.getCampaign(campaignId)?.status === 'running') {
-      for (const j of store.listJobs({ campaignId })) if (j.state === 'queued' || j.state === 'leased' || j.state === 'running') queue.cancelJob(j.id);
+      for (const j of store.listJobs({ campaignId })) if (isOpenJobState(j.state)) queue.cancelJob(j.id);
       store.setCampaignStatus(campaignId, 'canceled');
     }
   }

@@ -3,15 +3,14 @@
 // bounded: per-run series exist only for the latest run of each scenario+node among the
 // `runLimit` most recent runs, so a long history never becomes a long list of series.
 import { Gauge, Registry, collectDefaultMetrics } from 'prom-client';
-import { InputError } from '../core/errors.ts';
 import type { JobState, NodeState, QueueClass } from '../core/types.ts';
+import { JOB_STATES, NODE_STATES, QUEUE_CLASSES } from '../core/contracts/lists.ts';
+import { co2GramsOf, energyCostOf, instanceCostOf, parseCost, type Cost, type CostInput } from '../core/cost.ts';
 import { energyKindOf, hardwareClassOf } from '../core/strata.ts';
 import { encodedCost, type Prices } from '../analyzers/cost.ts';
 import { nodeCostFigures } from '../core/node-cost.ts';
 
-export const JOB_STATES: readonly JobState[] = ['queued', 'leased', 'running', 'succeeded', 'failed', 'canceled'];
-export const QUEUE_CLASSES: readonly QueueClass[] = ['live', 'default', 'batch'];
-export const NODE_STATES: readonly NodeState[] = ['alive', 'suspect', 'dead'];
+export { JOB_STATES, NODE_STATES, QUEUE_CLASSES };
 
 import type { RecentRun } from '../store/metrics-source.ts';
 
@@ -25,12 +24,8 @@ export interface MasterMetricsSource {
   recentRuns(limit: number): RecentRun[];
 }
 
-export interface CostConfig {
-  pricePerKwh: number;
-  currency: string;
-  carbonGramsPerKwh: number;
-  instanceCostPerHour: number;
-}
+/** Cost and carbon settings (core/cost.ts: defaults, validator, formulas). */
+export type CostConfig = Cost;
 
 export interface MasterMetricsOptions {
   /** How many recent runs are looked at per scrape (default 500). */
@@ -44,25 +39,9 @@ export interface MasterMetrics {
   metricsText(): Promise<string>;
 }
 
-const JOULES_PER_KWH = 3.6e6;
-
-export function validateCostConfig(cost: CostConfig, where = 'cost'): CostConfig {
-  for (const field of ['pricePerKwh', 'carbonGramsPerKwh', 'instanceCostPerHour'] as const) {
-    const v = cost[field];
-    if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) {
-      throw new InputError(`${where}.${field} must be a number >= 0, got ${JSON.stringify(v)}`, {
-        field: `${where}.${field}`,
-        fix: `set ${where}.${field} to a non-negative number (0 when unknown is not allowed to pass as a price: set the real figure)`,
-      });
-    }
-  }
-  if (typeof cost.currency !== 'string' || !/^[A-Z]{3}$/.test(cost.currency)) {
-    throw new InputError(`${where}.currency must be an ISO 4217 code such as EUR or USD, got ${JSON.stringify(cost.currency)}`, {
-      field: `${where}.currency`,
-      fix: `set ${where}.currency to a three-letter upper-case currency code`,
-    });
-  }
-  return cost;
+/** The cost settings, checked: a negative or missing figure is an InputError naming `cost.<field>` (core/cost.ts). */
+export function validateCostConfig(cost: CostInput, where = 'cost'): Cost {
+  return parseCost(cost, where);
 }
 
 /** Keeps the first (most recent) run of each scenario+node. */
@@ -98,8 +77,8 @@ function runLabels(r: RecentRun): Record<(typeof RUN_LABELS)[number], string> {
 
 const finite = (v: number | null | undefined): v is number => typeof v === 'number' && Number.isFinite(v);
 
-export function createMasterMetrics(source: MasterMetricsSource, cost: CostConfig, opts: MasterMetricsOptions = {}): MasterMetrics {
-  validateCostConfig(cost);
+export function createMasterMetrics(source: MasterMetricsSource, given: CostInput, opts: MasterMetricsOptions = {}): MasterMetrics {
+  const cost = validateCostConfig(given);
   const runLimit = opts.runLimit ?? 500;
   const registry = new Registry();
 
@@ -202,12 +181,13 @@ export function createMasterMetrics(source: MasterMetricsSource, cost: CostConfi
   runGauge('ffwatt_run_cost_currency', "Cost of the latest run of a scenario on a node in the configured currency, at the node's own figures (cost.* labels) else the configured ones; kind=energy (gross kWh x price) or instance (wall hours x instance cost).", ['kind', 'currency'], (g, r, l) => {
     const p = pricesOf(r);
     if (!p) return;
-    if (finite(r.grossJ)) g.set({ ...l, kind: 'energy', currency: cost.currency }, (r.grossJ / JOULES_PER_KWH) * p.pricePerKwh);
-    if (finite(r.wallS) && p.instanceCostPerHour != null) g.set({ ...l, kind: 'instance', currency: cost.currency }, (r.wallS / 3600) * p.instanceCostPerHour);
+    if (finite(r.grossJ)) g.set({ ...l, kind: 'energy', currency: cost.currency }, energyCostOf(r.grossJ, p));
+    const instance = finite(r.wallS) ? instanceCostOf(r.wallS, p) : null;
+    if (instance != null) g.set({ ...l, kind: 'instance', currency: cost.currency }, instance);
   });
   scalarRunGauge("ffwatt_run_co2_grams", "CO2 of the latest run of a scenario on a node, in grams (gross kWh x the node's carbon intensity, else the configured one).", (r) => {
     const p = pricesOf(r);
-    return p && finite(r.grossJ) ? (r.grossJ / JOULES_PER_KWH) * p.carbonGramsPerKwh : null;
+    return p && finite(r.grossJ) ? co2GramsOf(r.grossJ, p) : null;
   });
 
   // Per class: the mean over the class's nodes of the latest run of each scenario, each run at
@@ -262,12 +242,13 @@ export function createMasterMetrics(source: MasterMetricsSource, cost: CostConfi
     help: 'Configured carbon intensity of electricity, in grams of CO2 per kWh.',
     registers: [registry],
   }).set(cost.carbonGramsPerKwh);
-  new Gauge({
+  const instanceGauge = new Gauge({
     name: 'ffwatt_config_instance_cost_per_hour',
     help: 'Configured cost of one node per hour, in the currency label.',
     labelNames: ['currency'],
     registers: [registry],
-  }).set({ currency: cost.currency }, cost.instanceCostPerHour);
+  });
+  if (cost.instanceCostPerHour != null) instanceGauge.set({ currency: cost.currency }, cost.instanceCostPerHour);
 
   new Gauge({
     name: 'ffwatt_master_up',

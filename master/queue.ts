@@ -1,12 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import type { CampaignPlan, Job, NodeInfo, Placement, QueueClass, RunRecord, Scenario } from '../core/types.ts';
 import { InputError } from '../core/errors.ts';
-import type { IdleBaselineRow, Store, StoredJob } from '../store/store.ts';
+import type { Store, StoredJob } from '../store/store.ts';
+import { isOpenJobState, type ClaimedJob, type IdleReport, type LeaseAnswer, type NodeQueue, type NodeRegistration, type ResultOutcome } from '../core/contracts/index.ts';
 import { ciHalfwidthPct } from '../core/repetition.ts';
 import { seededRandom } from '../core/random.ts';
-import type { ClaimedJob } from '../agent/client.ts';
 
-export type LeaseAnswer = { ok: boolean; canceled: boolean; leaseExpiresAt?: number; reason?: string };
+export type { LeaseAnswer, ResultOutcome };
 
 export interface QueueOptions {
   /** Lease length granted on claim and on each extension. */
@@ -114,12 +114,6 @@ export function jobClass(s: Pick<Scenario, 'mode'>, plan: Pick<CampaignPlan, 'qu
   };
 }
 
-export type ResultOutcome =
-  | { kind: 'stored' }
-  | { kind: 'duplicate' }
-  | { kind: 'stale'; reason: string }
-  | { kind: 'unknown-job' };
-
 function shuffle<T>(items: T[], rand: () => number): T[] {
   const out = items.slice();
   for (let i = out.length - 1; i > 0; i--) {
@@ -134,7 +128,7 @@ function shuffle<T>(items: T[], rand: () => number): T[] {
  * Used in-process by local mode and behind HTTP by the master service: one code path.
  * Every state change runs in one IMMEDIATE transaction.
  */
-export class JobQueue {
+export class JobQueue implements NodeQueue {
   readonly opts: QueueOptions;
 
   constructor(readonly store: Store, opts: Partial<QueueOptions> = {}) {
@@ -195,7 +189,7 @@ export class JobQueue {
     return { campaignId, jobs, placement, targets: targetIds, skipped };
   }
 
-  registerNode(node: Omit<NodeInfo, 'lastHeartbeat' | 'state'>, tokenHash: string | null = null): void {
+  registerNode(node: NodeRegistration, tokenHash: string | null = null): void {
     this.store.upsertNode(node, this.opts.now(), tokenHash);
   }
 
@@ -303,7 +297,7 @@ export class JobQueue {
    * job's (checked first). The same lease's result sent again (the answer was lost) is a duplicate;
    * anything else is stale, so a late or foreign writer never replaces a newer attempt.
    */
-  submitResult(record: RunRecord, idle: Omit<IdleBaselineRow, 'campaignId'> | null | undefined, leaseId: string): ResultOutcome {
+  submitResult(record: RunRecord, idle: IdleReport | null | undefined, leaseId: string): ResultOutcome {
     return this.store.tx(() => {
       const job = this.store.getJob(record.jobId);
       if (!job) return { kind: 'unknown-job' } as const;
@@ -384,7 +378,7 @@ export class JobQueue {
       if (campaign.status !== 'running') return { canceled: 0, status: campaign.status, changed: false };
       let canceled = 0;
       for (const j of this.store.listJobs({ campaignId })) {
-        if (j.state === 'queued' || j.state === 'leased' || j.state === 'running') {
+        if (isOpenJobState(j.state)) {
           this.cancelJob(j.id);
           canceled++;
         }

@@ -15,6 +15,10 @@ import type {
   RunRecord,
   Scenario,
 } from '../core/types.ts';
+import { qualityPerJoule } from '../core/quality-per-joule.ts';
+import { JOB_STATES, NODE_STATES, OPEN_JOB_STATES, QUEUE_CLASSES, zeroCounts, type IdleBaselineRow } from '../core/contracts/index.ts';
+
+const OPEN_STATES_SQL = OPEN_JOB_STATES.map((s) => `'${s}'`).join(',');
 
 export type DB = Database.Database;
 
@@ -30,15 +34,8 @@ export interface CampaignRow {
   placement: Placement;
 }
 
-export interface IdleBaselineRow {
-  campaignId: string;
-  nodeId: string;
-  measuredAt: number;
-  seconds: number;
-  totalW: number;
-  source: string;
-  zones: unknown;
-}
+export type { IdleBaselineRow };
+export { qualityPerJoule };
 
 /** Opens (creating if needed) a results database in WAL mode and applies pending migrations. */
 export function openDatabase(path: string): DB {
@@ -313,7 +310,7 @@ export class Store {
   }
 
   jobCountsByState(campaignId?: string): Record<JobState, number> {
-    const counts: Record<JobState, number> = { queued: 0, leased: 0, running: 0, succeeded: 0, failed: 0, canceled: 0 };
+    const counts = zeroCounts(JOB_STATES);
     const rows = (
       campaignId
         ? this.db.prepare('SELECT state, COUNT(*) n FROM job WHERE campaign_id = ? GROUP BY state').all(campaignId)
@@ -324,7 +321,7 @@ export class Store {
   }
 
   queueLengthByClass(): Record<QueueClass, number> {
-    const out: Record<QueueClass, number> = { live: 0, default: 0, batch: 0 };
+    const out = zeroCounts(QUEUE_CLASSES);
     for (const r of this.db.prepare("SELECT queue_class c, COUNT(*) n FROM job WHERE state = 'queued' GROUP BY queue_class").all() as Array<{ c: QueueClass; n: number }>) {
       out[r.c] = r.n;
     }
@@ -339,7 +336,7 @@ export class Store {
   /** Jobs of one cell and placement target, and how many of them are still open (queued, leased, running). */
   repetitionCounts(campaignId: string, scenarioId: number, placementTarget: string | null): { jobs: number; open: number } {
     const r = this.statement(
-      `SELECT COUNT(*) n, SUM(state IN ('queued','leased','running')) open FROM job
+      `SELECT COUNT(*) n, SUM(state IN (${OPEN_STATES_SQL})) open FROM job
        WHERE campaign_id = ? AND scenario_id = ? AND placement_target IS ?`,
     ).get(campaignId, scenarioId, placementTarget) as { n: number; open: number | null };
     return { jobs: r.n, open: r.open ?? 0 };
@@ -387,7 +384,7 @@ export class Store {
     }>;
   }
 
-  insertRun(record: RunRecord, job: Job, receivedAt: number, leaseId: string | null = null): void {
+  insertRun(record: RunRecord, job: Pick<Job, 'campaignId' | 'scenarioId'>, receivedAt: number, leaseId: string | null = null): void {
     const e = record.energy;
     const firstQ = record.quality?.outputs[0];
     const setupId = this.setupId(record.provenance);
@@ -541,21 +538,10 @@ export class Store {
   }
 
   nodeCountsByState(): Record<NodeState, number> {
-    const out: Record<NodeState, number> = { alive: 0, suspect: 0, dead: 0 };
+    const out = zeroCounts(NODE_STATES);
     for (const r of this.db.prepare('SELECT state, COUNT(*) n FROM node GROUP BY state').all() as Array<{ state: NodeState; n: number }>) out[r.state] = r.n;
     return out;
   }
-}
-
-/** Quality per joule: VMAF points (else PSNR dB) per kJ of net energy (gross when no idle baseline). */
-export function qualityPerJoule(record: RunRecord): number | null {
-  const q = record.quality?.outputs[0];
-  const e = record.energy;
-  if (!q || !e) return null;
-  const score = q.vmaf?.mean ?? q.psnrAvg;
-  const joules = e.netJ != null && e.netJ > 0 ? e.netJ : e.grossJ;
-  if (score == null || !(joules > 0)) return null;
-  return score / (joules / 1000);
 }
 
 function rowToRun(r: Record<string, unknown>): RunRecord {
