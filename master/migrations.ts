@@ -173,4 +173,16 @@ ALTER TABLE job ADD COLUMN placement_target TEXT;
 CREATE INDEX job_scenario_target ON job (campaign_id, scenario_id, placement_target);
 `,
   },
+  {
+    version: 6,
+    name: 'reap-indexes',
+    // The reaper runs on every claim and every second: both of its scans become index probes
+    // that find nothing in the common case (no overdue node, no expired lease). Every node
+    // request finds its node by the credential's SHA-256: a probe, not a scan of the fleet.
+    sql: `
+CREATE INDEX node_token_hash ON node (token_hash);
+CREATE INDEX node_overdue ON node (last_heartbeat) WHERE state != 'dead';
+CREATE INDEX job_lease_expiry ON job (lease_expires_at) WHERE state IN ('leased','running');
+`,
+  },
 ];

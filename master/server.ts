@@ -19,6 +19,8 @@ import {
 } from './api-schemas.ts';
 import { JobQueue } from './queue.ts';
 import { Store } from './store.ts';
+import { GroupCommit } from './group-commit.ts';
+import { ClaimWaiters, parseClaimWait } from './claim-waiters.ts';
 import { exportCampaign } from './export.ts';
 
 export interface MasterOptions {
@@ -39,6 +41,8 @@ export interface MasterOptions {
   serveMetrics?: boolean;
   contentType?: string;
   reapIntervalMs?: number;
+  /** Longest long-poll claim (`wait_s`) accepted, seconds (docs/api.md). */
+  maxClaimWaitS?: number;
 }
 
 const REPORT_CONTENT_TYPES: Record<string, string> = {
@@ -86,6 +90,11 @@ export function buildMasterApp(o: MasterOptions): FastifyInstance {
       : null,
   } as Parameters<typeof Fastify>[0]) as unknown as FastifyInstance;
   const { store, queue } = o;
+  // Claims, results, lease extensions and heartbeats commit in groups, one fsync per event-loop
+  // turn (master/group-commit.ts); long-poll claims wait for a job to become queued.
+  let waiters: ClaimWaiters | null = null;
+  const commits = new GroupCommit(store.db, () => waiters?.wake());
+  waiters = new ClaimWaiters(store, queue, commits);
 
   const nodeByHash = store.db.prepare('SELECT id nodeId, token_hash tokenHash FROM node WHERE token_hash = ?');
   const secrets = { adminToken: o.adminToken, registrationToken: o.registrationToken };
@@ -203,15 +212,21 @@ export function buildMasterApp(o: MasterOptions): FastifyInstance {
   app.post<{ Params: { id: string } }>(`${api}/nodes/:id/heartbeat`, async (req) => {
     actsFor(principal(req), req.params.id);
     const body = parseBody(HeartbeatSchema, req.body);
-    if (!queue.heartbeat(req.params.id)) throw new HttpError(404, `unknown node ${req.params.id}: register first`);
-    if (body.claimsPaused !== undefined) store.setNodeClaimsPaused(req.params.id, body.claimsPaused);
+    // Not durable (no fsync of its own): a heartbeat lost in a crash is harmless, the master
+    // renews every live node's heartbeat when it starts (JobQueue.recoverAfterStart).
+    const known = await commits.run(() => {
+      if (!queue.heartbeat(req.params.id)) return false;
+      if (body.claimsPaused !== undefined) store.setNodeClaimsPaused(req.params.id, body.claimsPaused);
+      return true;
+    }, { durable: false });
+    if (!known) throw new HttpError(404, `unknown node ${req.params.id}: register first`);
     return { ok: true };
   });
 
   // A cleanly stopping agent says so: it leaves `alive` at once and its job is requeued.
   app.post<{ Params: { id: string } }>(`${api}/nodes/:id/stop`, async (req) => {
     actsFor(principal(req), req.params.id);
-    const r = queue.nodeStopped(req.params.id);
+    const r = await commits.run(() => queue.nodeStopped(req.params.id));
     if (!r.known) throw new HttpError(404, `unknown node ${req.params.id}`);
     o.log.info('node stopped', { node: req.params.id, requeued: r.requeued, failed: r.failed });
     return { ok: true, requeued: r.requeued, failed: r.failed };
@@ -353,13 +368,28 @@ export function buildMasterApp(o: MasterOptions): FastifyInstance {
     return queue.retryJob(req.params.id);
   });
 
-  app.post(`${api}/jobs/claim`, async (req, reply) => {
+  app.post<{ Querystring: { wait_s?: string } }>(`${api}/jobs/claim`, async (req, reply) => {
     const p = nodePrincipal(req);
+    const waitS = parseClaimWait(req.query.wait_s, o.maxClaimWaitS);
+    if (typeof waitS === 'string') throw new HttpError(400, waitS, 'wait_s');
     const body = parseBody(ClaimSchema, req.body);
     actsFor(p, body.nodeId);
-    if (!store.getNode(body.nodeId)) throw new HttpError(404, `unknown node ${body.nodeId}: register first`);
-    queue.heartbeat(body.nodeId);
-    const job = queue.claimWithCampaign(body.nodeId);
+    let versionAtClaim = 0;
+    let known = true;
+    let job = await commits.run(() => {
+      // The heartbeat doubles as the existence check: it changes no row of an unknown node.
+      if (!queue.heartbeat(body.nodeId)) return (known = false), null;
+      const claimed = queue.claimWithCampaign(body.nodeId);
+      versionAtClaim = store.queuedVersion;
+      return claimed;
+    });
+    if (!known) throw new HttpError(404, `unknown node ${body.nodeId}: register first`);
+    // Long poll: held until a job this node may run is queued, the wait ends or the master stops.
+    if (!job && waitS > 0) {
+      job = await waiters!.wait(body.nodeId, waitS * 1000, reply.raw, versionAtClaim);
+      // A held claim counts as contact when it ends (not durable, like a heartbeat).
+      if (!job) await commits.run(() => queue.heartbeat(body.nodeId), { durable: false }).catch(() => {});
+    }
     if (!job) return reply.status(204).send();
     o.log.info('job claimed', { job: job.id, node: body.nodeId, campaign: job.campaignId, scenario: job.scenario.label, repetition: job.repetition, attempt: job.attempts });
     // The lease length lets the agent check its extension interval (no clocks compared).
@@ -371,7 +401,9 @@ export function buildMasterApp(o: MasterOptions): FastifyInstance {
     const body = parseBody(LeaseSchema, req.body);
     actsFor(p, body.nodeId);
     if (!store.getJob(req.params.id)) throw new HttpError(404, `unknown job ${req.params.id}`);
-    const r = queue.extendLease(req.params.id, body.nodeId, body.attempt, body.leaseId);
+    // Fenced inside its transaction like any write; not durable on its own: after a crash the
+    // master renews every lease in flight on start, so a lost extension costs nothing.
+    const r = await commits.run(() => queue.extendLease(req.params.id, body.nodeId, body.attempt, body.leaseId), { durable: false });
     if (!r.ok) return reply.status(409).send({ error: r.canceled ? 'job canceled' : (r.reason ?? 'lease not held'), ...r });
     return r;
   });
@@ -382,7 +414,8 @@ export function buildMasterApp(o: MasterOptions): FastifyInstance {
     actsFor(p, body.record.nodeId);
     if (body.record.jobId !== req.params.id) throw new HttpError(400, `record.jobId ${body.record.jobId} does not match the URL's job ${req.params.id}`, 'record.jobId');
     if (body.idle && body.idle.nodeId !== body.record.nodeId) throw new HttpError(400, 'idle.nodeId must equal record.nodeId', 'idle.nodeId');
-    const outcome = queue.submitResult(body.record as never, body.idle as never, body.leaseId);
+    // Answered only after the group's commit (synchronous=FULL): a 201 is on disk.
+    const outcome = await commits.run(() => queue.submitResult(body.record as never, body.idle as never, body.leaseId));
     switch (outcome.kind) {
       case 'stored':
         return reply.status(201).send(outcome);
@@ -402,9 +435,18 @@ export function buildMasterApp(o: MasterOptions): FastifyInstance {
     } catch (err) {
       o.log.error('reaper failed', { error: (err as Error).message });
     }
+    waiters!.wake(); // an expired lease or a dead node's job is queued again
   }, o.reapIntervalMs ?? 1000);
   reaper.unref();
-  app.addHook('onClose', async () => clearInterval(reaper));
+  // Admin writes (new campaigns, retries) run outside the group commit: wake after each answer.
+  app.addHook('onResponse', async () => waiters!.wake());
+  // Held claims are answered 204 before the server waits for requests in flight.
+  app.addHook('preClose', async () => waiters!.close());
+  app.addHook('onClose', async () => {
+    clearInterval(reaper);
+    commits.flush();
+    o.log.info('group commit', { ...commits.stats });
+  });
   return app;
 }
 
