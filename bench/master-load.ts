@@ -26,7 +26,9 @@ import { Agent, request } from 'undici';
 import { bounded } from './lib/args.ts';
 import { measureCommitCost } from './lib/commit-cost.ts';
 
-const REPO = resolve(import.meta.dirname, '..');
+// FFWATT_BENCH_MASTER_REPO: run the master of another checkout (e.g. main) under the same load,
+// for before/after figures side by side.
+const REPO = resolve(process.env.FFWATT_BENCH_MASTER_REPO ?? resolve(import.meta.dirname, '..'));
 
 const { values: args } = parseArgs({
   options: {
