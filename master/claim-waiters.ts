@@ -120,6 +120,11 @@ export class ClaimWaiters {
       });
   }
 
+  /** A revoked or stopped node's held claims are answered "nothing" now (no job is leased to it). */
+  release(nodeId: string): void {
+    for (const w of [...this.waiters]) if (w.nodeId === nodeId) w.done(null);
+  }
+
   /** The master is stopping: every held claim is answered "nothing" (204) now. */
   close(): void {
     this.closed = true;

@@ -205,6 +205,7 @@ export function buildMasterApp(o: MasterOptions): FastifyInstance {
     requireAdmin(req);
     const r = queue.revokeNode(req.params.id);
     if (!r.revoked) throw new HttpError(404, `unknown node ${req.params.id}`);
+    waiters!.release(req.params.id);
     o.log.warn('node revoked', { node: req.params.id, requeued: r.requeued, failed: r.failed });
     return { nodeId: req.params.id, revoked: true, requeued: r.requeued, failed: r.failed };
   });
@@ -228,6 +229,7 @@ export function buildMasterApp(o: MasterOptions): FastifyInstance {
     actsFor(principal(req), req.params.id);
     const r = await commits.run(() => queue.nodeStopped(req.params.id));
     if (!r.known) throw new HttpError(404, `unknown node ${req.params.id}`);
+    waiters!.release(req.params.id);
     o.log.info('node stopped', { node: req.params.id, requeued: r.requeued, failed: r.failed });
     return { ok: true, requeued: r.requeued, failed: r.failed };
   });
