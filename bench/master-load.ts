@@ -71,14 +71,21 @@ if (!['auto', 'yes', 'no'].includes(args.pin!)) {
 }
 const PIN = args.pin === 'yes' || (args.pin === 'auto' && cpus().length >= 2);
 if (PIN && MASTER_CPU === GENERATOR_CPU) {
-  process.stderr.write('--master-cpu and --generator-cpu must differ: the load generator must never share a core with the master\n');
+  process.stderr.write(
+    '--master-cpu and --generator-cpu must differ: the load generator must never share a core with the master\n',
+  );
   process.exit(2);
 }
 
 /** The CPU list a process (every thread) may run on, as taskset reads it back. */
 function affinity(pid: number): string | null {
   try {
-    return execFileSync('taskset', ['-pc', String(pid)], { encoding: 'utf8' }).trim().split(': ').at(-1) ?? null;
+    return (
+      execFileSync('taskset', ['-pc', String(pid)], { encoding: 'utf8' })
+        .trim()
+        .split(': ')
+        .at(-1) ?? null
+    );
   } catch {
     return null;
   }
@@ -88,7 +95,6 @@ function affinity(pid: number): string | null {
 function pinAll(pid: number, cpu: number): void {
   execFileSync('taskset', ['-a', '-pc', String(cpu), String(pid)], { stdio: 'ignore' });
 }
-
 
 const AGENTS = bounded('agents', args.agents!, 1, 10_000);
 const SECONDS = bounded('seconds', args.seconds!, 1, 600);
@@ -109,11 +115,17 @@ function freePort(): Promise<number> {
   });
 }
 
-const percentile = (sorted: number[], p: number) => (sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] : null);
+const percentile = (sorted: number[], p: number) =>
+  sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] : null;
 const round = (x: number | null, d = 2) => (x == null ? null : Math.round(x * 10 ** d) / 10 ** d);
 function latency(ms: number[]) {
   const s = ms.slice().sort((a, b) => a - b);
-  return { count: s.length, p50Ms: round(percentile(s, 50)), p99Ms: round(percentile(s, 99)), maxMs: round(s.at(-1) ?? null) };
+  return {
+    count: s.length,
+    p50Ms: round(percentile(s, 50)),
+    p99Ms: round(percentile(s, 99)),
+    maxMs: round(s.at(-1) ?? null),
+  };
 }
 
 /** CPU seconds (user + system) the process used so far, from /proc/PID/stat. */
@@ -176,12 +188,22 @@ scenarios:
 }
 
 /** The group-commit counts from the master's last "group commit" log line, if it wrote one. */
-function groupCommitStats(stderr: string): { batches: number; writes: number; durableBatches: number; writesPerBatch: number } | null {
-  const line = stderr.split('\n').reverse().find((l) => l.includes('"group commit"'));
+function groupCommitStats(
+  stderr: string,
+): { batches: number; writes: number; durableBatches: number; writesPerBatch: number } | null {
+  const line = stderr
+    .split('\n')
+    .reverse()
+    .find((l) => l.includes('"group commit"'));
   if (!line) return null;
   try {
     const j = JSON.parse(line) as { batches: number; writes: number; durableBatches: number };
-    return { batches: j.batches, writes: j.writes, durableBatches: j.durableBatches, writesPerBatch: round(j.writes / Math.max(1, j.batches)) ?? 0 };
+    return {
+      batches: j.batches,
+      writes: j.writes,
+      durableBatches: j.durableBatches,
+      writesPerBatch: round(j.writes / Math.max(1, j.batches)) ?? 0,
+    };
   } catch {
     return null;
   }
@@ -189,13 +211,53 @@ function groupCommitStats(stderr: string): { batches: number; writes: number; du
 
 function simulatedRecord(jobId: string, attempt: number, nodeId: string) {
   const now = new Date();
-  const zone = { meter: 'estimate', zone: 'cpu', source: 'estimate', role: 'total', grossJ: 12, idleW: null, netJ: null, avgW: 12, peakW: 14 };
+  const zone = {
+    meter: 'estimate',
+    zone: 'cpu',
+    source: 'estimate',
+    role: 'total',
+    grossJ: 12,
+    idleW: null,
+    netJ: null,
+    avgW: 12,
+    peakW: 14,
+  };
   return {
-    jobId, attempt, nodeId, status: 'succeeded', exitCode: 0, signal: null, error: null, stderrTail: '',
-    startedAt: now.toISOString(), endedAt: now.toISOString(), wallS: 1, mediaSeconds: 1, frames: 30, outputBytes: 20_000,
-    bitrateBps: 160_000, fps: 30, speed: 1, droppedFrames: 0, dupFrames: 0,
-    energy: { source: 'estimate', zones: [zone], grossJ: 12, idleW: null, netJ: null, avgW: 12, peakW: 14, windowS: 1, jPerEncodedMinute: 720, netJPerEncodedMinute: null, jPerFrame: 0.4, jPerMegapixel: 5.2 },
-    quality: null, flags: ['estimated', 'simulated'],
+    jobId,
+    attempt,
+    nodeId,
+    status: 'succeeded',
+    exitCode: 0,
+    signal: null,
+    error: null,
+    stderrTail: '',
+    startedAt: now.toISOString(),
+    endedAt: now.toISOString(),
+    wallS: 1,
+    mediaSeconds: 1,
+    frames: 30,
+    outputBytes: 20_000,
+    bitrateBps: 160_000,
+    fps: 30,
+    speed: 1,
+    droppedFrames: 0,
+    dupFrames: 0,
+    energy: {
+      source: 'estimate',
+      zones: [zone],
+      grossJ: 12,
+      idleW: null,
+      netJ: null,
+      avgW: 12,
+      peakW: 14,
+      windowS: 1,
+      jPerEncodedMinute: 720,
+      netJPerEncodedMinute: null,
+      jPerFrame: 0.4,
+      jPerMegapixel: 5.2,
+    },
+    quality: null,
+    flags: ['estimated', 'simulated'],
     provenance: { ffmpegVersion: 'simulated', encoder: 'libx264', argv: [] },
   };
 }
@@ -213,25 +275,38 @@ async function main(): Promise<void> {
   const nodeArgs = (process.env.FFWATT_BENCH_MASTER_NODE_ARGS ?? '').split(' ').filter(Boolean); // e.g. --cpu-prof
   const loadBefore = loadavg();
   if (PIN) pinAll(process.pid, GENERATOR_CPU);
-  const masterArgv = [process.execPath, ...nodeArgs, join(REPO, 'bin/ffwatt.mjs'), 'master', '--config', join(tmp, 'master.yml')];
+  const masterArgv = [
+    process.execPath,
+    ...nodeArgs,
+    join(REPO, 'bin/ffwatt.mjs'),
+    'master',
+    '--config',
+    join(tmp, 'master.yml'),
+  ];
   const master = PIN
     ? spawn('taskset', ['-c', String(MASTER_CPU), ...masterArgv], { cwd: REPO, stdio: ['ignore', 'ignore', 'pipe'] })
     : spawn(masterArgv[0], masterArgv.slice(1), { cwd: REPO, stdio: ['ignore', 'ignore', 'pipe'] });
   let masterErr = '';
   master.stderr.on('data', (d) => (masterErr = (masterErr + d).slice(-4000)));
   const pool = new Agent({ connections: CONNECTIONS, pipelining: 1, headersTimeout: 60_000, bodyTimeout: 60_000 });
-  const hardStop = setTimeout(() => {
-    process.stderr.write('master-load: hard time limit reached; stopping\n');
-    master.kill('SIGKILL');
-    process.exit(1);
-  }, (SECONDS + 300) * 1000);
+  const hardStop = setTimeout(
+    () => {
+      process.stderr.write('master-load: hard time limit reached; stopping\n');
+      master.kill('SIGKILL');
+      process.exit(1);
+    },
+    (SECONDS + 300) * 1000,
+  );
   hardStop.unref();
 
   const call = async (method: 'GET' | 'POST', path: string, tok: string, body?: unknown) => {
     const res = await request(`${base}/api/v1${path}`, {
       method,
       dispatcher: pool,
-      headers: { authorization: `Bearer ${tok}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
+      headers: {
+        authorization: `Bearer ${tok}`,
+        ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
+      },
       body: body !== undefined ? JSON.stringify(body) : undefined,
     });
     const text = await res.body.text();
@@ -253,7 +328,12 @@ async function main(): Promise<void> {
     }
 
     const tSubmit = performance.now();
-    const sub = await call('POST', '/campaigns', token, { matrix: loadMatrix(JOBS), fileName: 'master-load.yml', seed: 1, placement: 'any' });
+    const sub = await call('POST', '/campaigns', token, {
+      matrix: loadMatrix(JOBS),
+      fileName: 'master-load.yml',
+      seed: 1,
+      placement: 'any',
+    });
     if (sub.status !== 201) throw new Error(`campaign refused: ${JSON.stringify(sub.body)}`);
     const submitMs = performance.now() - tSubmit;
 
@@ -267,7 +347,12 @@ async function main(): Promise<void> {
         while (next < AGENTS) {
           const i = next++;
           const t = performance.now();
-          const r = await call('POST', '/nodes/register', token, { id: `sim-${i}`, hostname: `sim-${i}`, encoders: { h264: 'libx264' }, labels: ['simulated'] });
+          const r = await call('POST', '/nodes/register', token, {
+            id: `sim-${i}`,
+            hostname: `sim-${i}`,
+            encoders: { h264: 'libx264' },
+            labels: ['simulated'],
+          });
           registerMs.push(performance.now() - t);
           if (r.status !== 201) throw new Error(`register sim-${i}: HTTP ${r.status}`);
           nodeTokens[i] = r.body.token;
@@ -283,7 +368,17 @@ async function main(): Promise<void> {
     const resultMs: number[] = [];
     const heartbeatMs: number[] = [];
     const leaseMs: number[] = [];
-    const counts = { claims: 0, claimed: 0, empty: 0, stored: 0, duplicate: 0, stale: 0, errors: 0, heartbeats: 0, leaseExtensions: 0 };
+    const counts = {
+      claims: 0,
+      claimed: 0,
+      empty: 0,
+      stored: 0,
+      duplicate: 0,
+      stale: 0,
+      errors: 0,
+      heartbeats: 0,
+      leaseExtensions: 0,
+    };
     const errors = new Map<string, number>();
     const noteError = (e: unknown) => {
       counts.errors++;
@@ -361,13 +456,25 @@ async function main(): Promise<void> {
               while (performance.now() < ends) {
                 await sleep(Math.min(LEASE_EXTEND_MS, ends - performance.now()));
                 if (performance.now() >= ends || performance.now() >= deadline) break;
-                const l = await timed(leaseMs, () => call('POST', `/jobs/${c.body.id}/lease`, tok, { nodeId: id, attempt: c.body.attempts, leaseId: c.body.leaseId }));
+                const l = await timed(leaseMs, () =>
+                  call('POST', `/jobs/${c.body.id}/lease`, tok, {
+                    nodeId: id,
+                    attempt: c.body.attempts,
+                    leaseId: c.body.leaseId,
+                  }),
+                );
                 if (l.status !== 200) throw new Error(`lease HTTP ${l.status}`);
                 count('leaseExtensions');
               }
               if (performance.now() >= deadline) break;
             }
-            const r = await timed(resultMs, () => call('POST', `/jobs/${c.body.id}/result`, tok, { record: simulatedRecord(c.body.id, c.body.attempts, id), idle: null, leaseId: c.body.leaseId }));
+            const r = await timed(resultMs, () =>
+              call('POST', `/jobs/${c.body.id}/result`, tok, {
+                record: simulatedRecord(c.body.id, c.body.attempts, id),
+                idle: null,
+                leaseId: c.body.leaseId,
+              }),
+            );
             if (r.status === 201) count('stored');
             else if (r.status === 200) count('duplicate');
             else if (r.status === 409) count('stale');
@@ -390,36 +497,73 @@ async function main(): Promise<void> {
     const threads1 = threadCpu(master.pid!);
     const masterCpuS = cpu0 != null && cpu1 != null ? cpu1 - cpu0 : null;
     // Where the master's CPU went by thread (main: the event loop; the rest: V8 and libuv helpers).
-    const byThread = Object.fromEntries(Object.entries(threads1).map(([k, v]) => [k, round(v - (threads0[k] ?? 0))]).filter(([, v]) => (v as number) > 0));
-    const requests = counts.claims + counts.stored + counts.duplicate + counts.stale + counts.heartbeats + counts.leaseExtensions;
+    const byThread = Object.fromEntries(
+      Object.entries(threads1)
+        .map(([k, v]) => [k, round(v - (threads0[k] ?? 0))])
+        .filter(([, v]) => (v as number) > 0),
+    );
+    const requests =
+      counts.claims + counts.stored + counts.duplicate + counts.stale + counts.heartbeats + counts.leaseExtensions;
     clearInterval(rssTimer);
     const rssNowKb = rssKb(master.pid!, 'VmRSS');
     const rssHwmKb = rssKb(master.pid!, 'VmHWM');
     const pinning = PIN
-      ? { master: { cpu: MASTER_CPU, affinity: affinity(master.pid!) }, generator: { cpu: GENERATOR_CPU, affinity: affinity(process.pid) } }
+      ? {
+          master: { cpu: MASTER_CPU, affinity: affinity(master.pid!) },
+          generator: { cpu: GENERATOR_CPU, affinity: affinity(process.pid) },
+        }
       : null;
     // The physical cost of one durable commit on this disk, measured now (same run, same disk).
     const commitCost = measureCommitCost(join(tmp, 'data'));
     const loadAfter = loadavg();
 
     const db = new Database(join(tmp, 'data', 'ffwatt.sqlite'), { readonly: true });
-    const runs = db.prepare('SELECT COUNT(*) n, COUNT(DISTINCT job_id) jobs FROM run').get() as { n: number; jobs: number };
-    const jobStates = Object.fromEntries((db.prepare('SELECT state, COUNT(*) n FROM job GROUP BY state').all() as Array<{ state: string; n: number }>).map((r) => [r.state, r.n]));
+    const runs = db.prepare('SELECT COUNT(*) n, COUNT(DISTINCT job_id) jobs FROM run').get() as {
+      n: number;
+      jobs: number;
+    };
+    const jobStates = Object.fromEntries(
+      (db.prepare('SELECT state, COUNT(*) n FROM job GROUP BY state').all() as Array<{ state: string; n: number }>).map(
+        (r) => [r.state, r.n],
+      ),
+    );
     db.close();
 
     const out = {
       bench: 'master-load',
       when: new Date().toISOString(),
-      machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model ?? null, node: process.version, note: PIN ? 'master and load generator pinned to different CPUs (taskset)' : 'load generator and master share the CPUs (not pinned)' },
+      machine: {
+        cpus: cpus().length,
+        cpuModel: cpus()[0]?.model ?? null,
+        node: process.version,
+        note: PIN
+          ? 'master and load generator pinned to different CPUs (taskset)'
+          : 'load generator and master share the CPUs (not pinned)',
+      },
       settings: {
-        mode: MODE, agents: AGENTS, seconds: SECONDS, warmupS: WARMUP_S, jobs: JOBS, pollMs: POLL_MS, heartbeatS: HEARTBEAT_MS / 1000,
-        claimWaitS: CLAIM_WAIT_S, jobMs: REALISTIC ? null : JOB_MS, jobS: REALISTIC ? JOB_S : null, jobJitterS: REALISTIC ? JOB_JITTER_S : null,
-        leaseExtendS: REALISTIC ? LEASE_EXTEND_MS / 1000 : null, connections: CONNECTIONS, tls: false,
+        mode: MODE,
+        agents: AGENTS,
+        seconds: SECONDS,
+        warmupS: WARMUP_S,
+        jobs: JOBS,
+        pollMs: POLL_MS,
+        heartbeatS: HEARTBEAT_MS / 1000,
+        claimWaitS: CLAIM_WAIT_S,
+        jobMs: REALISTIC ? null : JOB_MS,
+        jobS: REALISTIC ? JOB_S : null,
+        jobJitterS: REALISTIC ? JOB_JITTER_S : null,
+        leaseExtendS: REALISTIC ? LEASE_EXTEND_MS / 1000 : null,
+        connections: CONNECTIONS,
+        tls: false,
       },
       pinning,
       loadAverage: { before: loadBefore.map((x) => round(x)), after: loadAfter.map((x) => round(x)) },
       campaignSubmitMs: round(submitMs),
-      registration: { seconds: round(registrationS), perSecond: round(AGENTS / registrationS, 1), latency: latency(registerMs) },
+      registration: {
+        seconds: round(registrationS),
+        perSecond: round(AGENTS / registrationS, 1),
+        latency: latency(registerMs),
+      },
       elapsedS: round(elapsedS),
       throughput: {
         claimsPerS: round(counts.claims / elapsedS, 1),
@@ -436,11 +580,27 @@ async function main(): Promise<void> {
         secondsByThread: byThread,
       },
       // claim: every claim (a long poll that found nothing counts its whole wait); claimWithJob: claims answered with a job.
-      latency: { claim: latency(claimMs), claimWithJob: latency(jobClaimMs), result: latency(resultMs), heartbeat: latency(heartbeatMs), lease: latency(leaseMs) },
-      commitCost: { fullWallMs: round(commitCost.fullWallMs, 3), fullCpuMs: round(commitCost.fullCpuMs, 3), normalWallMs: round(commitCost.normalWallMs, 3), normalCpuMs: round(commitCost.normalCpuMs, 3), commits: commitCost.commits },
+      latency: {
+        claim: latency(claimMs),
+        claimWithJob: latency(jobClaimMs),
+        result: latency(resultMs),
+        heartbeat: latency(heartbeatMs),
+        lease: latency(leaseMs),
+      },
+      commitCost: {
+        fullWallMs: round(commitCost.fullWallMs, 3),
+        fullCpuMs: round(commitCost.fullCpuMs, 3),
+        normalWallMs: round(commitCost.normalWallMs, 3),
+        normalCpuMs: round(commitCost.normalCpuMs, 3),
+        commits: commitCost.commits,
+      },
       groupCommit: null as unknown,
       integrity: { runsStored: runs.n, distinctJobsWithRuns: runs.jobs, storedAnswers: counts.stored, jobStates },
-      masterRss: { peakSampledMiB: round(rssPeakKb / 1024, 1), endMiB: round((rssNowKb ?? 0) / 1024, 1), highWaterMiB: round((rssHwmKb ?? 0) / 1024, 1) },
+      masterRss: {
+        peakSampledMiB: round(rssPeakKb / 1024, 1),
+        endMiB: round((rssNowKb ?? 0) / 1024, 1),
+        highWaterMiB: round((rssHwmKb ?? 0) / 1024, 1),
+      },
       errors: Object.fromEntries(errors),
     };
     // The master logs its group-commit counts when it stops (master/server.ts).

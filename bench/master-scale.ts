@@ -23,7 +23,10 @@ interface Latency {
 
 interface LoadOut {
   settings: { mode: string; agents: number; seconds: number; warmupS: number; jobs?: number; claimWaitS: number };
-  pinning: { master: { cpu: number; affinity: string | null }; generator: { cpu: number; affinity: string | null } } | null;
+  pinning: {
+    master: { cpu: number; affinity: string | null };
+    generator: { cpu: number; affinity: string | null };
+  } | null;
   loadAverage: { before: number[]; after: number[] };
   elapsedS: number;
   throughput: { claimsPerS: number; resultsStoredPerS: number; requestsPerS: number };
@@ -38,87 +41,152 @@ interface LoadOut {
 }
 
 const lat = (l: Latency) => `${fmt(l.p50Ms ?? NaN)} / ${fmt(l.p99Ms ?? NaN)} ms`;
-const pinText = (o: LoadOut) => (o.pinning ? `master on CPU ${o.pinning.master.affinity}, load generator on CPU ${o.pinning.generator.affinity} (taskset)` : 'not pinned (fewer than 2 CPUs)');
+const pinText = (o: LoadOut) =>
+  o.pinning
+    ? `master on CPU ${o.pinning.master.affinity}, load generator on CPU ${o.pinning.generator.affinity} (taskset)`
+    : 'not pinned (fewer than 2 CPUs)';
 
 export function run(opts: BenchOptions): Promise<BenchResult> {
-  return measure('master', 'Master scale', opts, async () => {
-    const rows: BenchRow[] = [];
-    const runs: Record<string, unknown> = {};
-    const notes: string[] = [];
-    const plan = opts.quick
-      ? [{ key: 'throughput', args: ['--mode', 'throughput', '--agents', '200', '--seconds', '3', '--warmup-s', '1'] }, { key: 'realistic', args: ['--mode', 'realistic', '--agents', '200', '--seconds', '10', '--warmup-s', '3', '--job-s', '5', '--job-jitter-s', '2'] }]
-      : [{ key: 'throughput', args: ['--mode', 'throughput', '--agents', '200', '--seconds', '15'] }, { key: 'realistic', args: ['--mode', 'realistic', '--agents', '2000', '--seconds', '45', '--warmup-s', '15'] }];
-    for (const p of plan) {
-      opts.log(`master: ${p.args.join(' ')} (bench/master-load.ts)`);
-      const r = await runTs('bench/master-load.ts', p.args, { timeoutMs: 600_000 });
-      const out = jsonDoc<LoadOut>(r.stdout);
-      if (!out) {
-        const why = `master-load exited ${r.code ?? r.signal} without a result: ${r.stderr.trim().split('\n').slice(-3).join(' | ')}`;
-        rows.push(missingRow(`${p.key}: master-load`, '', why));
-        notes.push(why);
-        continue;
-      }
-      runs[p.key] = out;
-      if (r.code !== 0) notes.push(`${p.key}: master-load exited ${r.code} (its integrity check: ${JSON.stringify(out.integrity)}).`);
-      const errs = Object.values(out.errors).reduce((a, b) => a + b, 0);
-      if (errs > 0) notes.push(`${p.key}: ${errs} failed requests (${Object.keys(out.errors).slice(0, 3).join('; ')}).`);
-      const n = out.settings.agents;
-      const gc = out.groupCommit ? `, ${fmt(out.groupCommit.writesPerBatch)} writes per commit` : '';
-      const cc = out.commitCost;
-      if (p.key === 'throughput') {
-        const perReq = out.masterCpu.msPerRequest;
-        rows.push(
-          row('master CPU per request (claim + result + heartbeat mix)', perReq, 'ms', { target: CPU_TARGET, display: `${fmt(perReq)} ms (${n} agents, short claims${gc})` }),
-          row('master throughput, master pinned to one core', out.throughput.requestsPerS, 'req/s', {
-            target: THROUGHPUT_TARGET,
-            display: `${fmt(out.throughput.requestsPerS)} req/s (master busy ${fmt(100 * out.masterCpu.utilization)} % of its core)`,
-          }),
-          row('throughput run: claim / result latency p50 / p99', out.latency.claim.p50Ms, 'ms', { display: `${lat(out.latency.claim)} / ${lat(out.latency.result)}` }),
-          row('one durable commit on this disk (synchronous=FULL), wall / CPU', cc.fullWallMs, 'ms', { display: `${fmt(cc.fullWallMs)} / ${fmt(cc.fullCpuMs)} ms (NORMAL: ${fmt(cc.normalWallMs)} / ${fmt(cc.normalCpuMs)} ms)` }),
-        );
-        const capacity = perReq > 0 ? 1000 / perReq : null;
-        if (!(perReq <= CPU_TARGET.value) || !(out.throughput.requestsPerS >= THROUGHPUT_TARGET.value)) {
-          notes.push(
-            `Closed loop of ${n} agents, ${pinText(out)}; load average ${out.loadAverage.before.join(' / ')} before, ${out.loadAverage.after.join(' / ')} after. ` +
-              `The master used ${fmt(perReq)} ms of CPU per request, so one core serves at most ~${capacity ? fmt(capacity) : '?'} req/s; it served ${fmt(out.throughput.requestsPerS)} req/s while busy ${fmt(100 * out.masterCpu.utilization)} % of its core` +
-              (out.masterCpu.utilization < 0.8 ? ' (below 80 %: the master waited for its CPU or for the load generator, which a loaded shared box takes from it)' : '') +
-              `. One durable commit on this disk costs ${fmt(cc.fullWallMs)} ms of wall time and ${fmt(cc.fullCpuMs)} ms of CPU (the fsync of the WAL), measured in the same run; group commit shares it` +
-              (out.groupCommit ? ` among ${fmt(out.groupCommit.writesPerBatch)} writes per commit on average (${out.groupCommit.batches} commits)` : '') +
-              '.',
-          );
+  return measure(
+    'master',
+    'Master scale',
+    opts,
+    async () => {
+      const rows: BenchRow[] = [];
+      const runs: Record<string, unknown> = {};
+      const notes: string[] = [];
+      const plan = opts.quick
+        ? [
+            {
+              key: 'throughput',
+              args: ['--mode', 'throughput', '--agents', '200', '--seconds', '3', '--warmup-s', '1'],
+            },
+            {
+              key: 'realistic',
+              args: [
+                '--mode',
+                'realistic',
+                '--agents',
+                '200',
+                '--seconds',
+                '10',
+                '--warmup-s',
+                '3',
+                '--job-s',
+                '5',
+                '--job-jitter-s',
+                '2',
+              ],
+            },
+          ]
+        : [
+            { key: 'throughput', args: ['--mode', 'throughput', '--agents', '200', '--seconds', '15'] },
+            {
+              key: 'realistic',
+              args: ['--mode', 'realistic', '--agents', '2000', '--seconds', '45', '--warmup-s', '15'],
+            },
+          ];
+      for (const p of plan) {
+        opts.log(`master: ${p.args.join(' ')} (bench/master-load.ts)`);
+        const r = await runTs('bench/master-load.ts', p.args, { timeoutMs: 600_000 });
+        const out = jsonDoc<LoadOut>(r.stdout);
+        if (!out) {
+          const why = `master-load exited ${r.code ?? r.signal} without a result: ${r.stderr.trim().split('\n').slice(-3).join(' | ')}`;
+          rows.push(missingRow(`${p.key}: master-load`, '', why));
+          notes.push(why);
+          continue;
         }
-      } else {
-        const util = 100 * out.masterCpu.utilization;
-        rows.push(
-          row(`${n} agents, long poll: claim p99 (claims answered with a job)`, out.latency.claimWithJob.p99Ms, 'ms', { target: P99_TARGET, display: `${fmt(out.latency.claimWithJob.p99Ms ?? NaN)} ms (p50 ${fmt(out.latency.claimWithJob.p50Ms ?? NaN)} ms)` }),
-          row(`${n} agents, long poll: master CPU`, util, '% of one core', { target: UTIL_TARGET, display: `${fmt(util)} % of one core (${fmt(out.masterCpu.msPerRequest)} ms per request, ${fmt(out.throughput.requestsPerS)} req/s)` }),
-          row(`${n} agents: result / heartbeat / lease latency p50 / p99`, out.latency.result.p50Ms, 'ms', { display: `${lat(out.latency.result)}; ${lat(out.latency.heartbeat)}; ${lat(out.latency.lease)}` }),
-          row(`${n} agents: master memory (peak RSS)`, out.masterRss.highWaterMiB, 'MiB'),
-        );
-        const p99 = out.latency.claimWithJob.p99Ms;
-        if (!(p99 !== null && p99 < P99_TARGET.value) || !(util < UTIL_TARGET.value)) {
-          notes.push(
-            `${n} agents with long-poll claims (wait ${out.settings.claimWaitS} s), ${pinText(out)}; load average ${out.loadAverage.before.join(' / ')} before, ${out.loadAverage.after.join(' / ')} after. ` +
-              `Claim p99 ${fmt(p99 ?? NaN)} ms with the master busy ${fmt(util)} % of its core at ${fmt(out.masterCpu.msPerRequest)} ms per request. ` +
-              `A durable commit costs ${fmt(cc.fullWallMs)} ms of wall time on this disk (same run) and blocks the event loop while it lasts` +
-              (out.groupCommit ? `; ${out.groupCommit.durableBatches} of ${out.groupCommit.batches} commits were durable, ${fmt(out.groupCommit.writesPerBatch)} writes per commit` : '') +
-              '. On a loaded shared box a request also waits for the master to be scheduled at all.',
+        runs[p.key] = out;
+        if (r.code !== 0)
+          notes.push(`${p.key}: master-load exited ${r.code} (its integrity check: ${JSON.stringify(out.integrity)}).`);
+        const errs = Object.values(out.errors).reduce((a, b) => a + b, 0);
+        if (errs > 0)
+          notes.push(`${p.key}: ${errs} failed requests (${Object.keys(out.errors).slice(0, 3).join('; ')}).`);
+        const n = out.settings.agents;
+        const gc = out.groupCommit ? `, ${fmt(out.groupCommit.writesPerBatch)} writes per commit` : '';
+        const cc = out.commitCost;
+        if (p.key === 'throughput') {
+          const perReq = out.masterCpu.msPerRequest;
+          rows.push(
+            row('master CPU per request (claim + result + heartbeat mix)', perReq, 'ms', {
+              target: CPU_TARGET,
+              display: `${fmt(perReq)} ms (${n} agents, short claims${gc})`,
+            }),
+            row('master throughput, master pinned to one core', out.throughput.requestsPerS, 'req/s', {
+              target: THROUGHPUT_TARGET,
+              display: `${fmt(out.throughput.requestsPerS)} req/s (master busy ${fmt(100 * out.masterCpu.utilization)} % of its core)`,
+            }),
+            row('throughput run: claim / result latency p50 / p99', out.latency.claim.p50Ms, 'ms', {
+              display: `${lat(out.latency.claim)} / ${lat(out.latency.result)}`,
+            }),
+            row('one durable commit on this disk (synchronous=FULL), wall / CPU', cc.fullWallMs, 'ms', {
+              display: `${fmt(cc.fullWallMs)} / ${fmt(cc.fullCpuMs)} ms (NORMAL: ${fmt(cc.normalWallMs)} / ${fmt(cc.normalCpuMs)} ms)`,
+            }),
           );
+          const capacity = perReq > 0 ? 1000 / perReq : null;
+          if (!(perReq <= CPU_TARGET.value) || !(out.throughput.requestsPerS >= THROUGHPUT_TARGET.value)) {
+            notes.push(
+              `Closed loop of ${n} agents, ${pinText(out)}; load average ${out.loadAverage.before.join(' / ')} before, ${out.loadAverage.after.join(' / ')} after. ` +
+                `The master used ${fmt(perReq)} ms of CPU per request, so one core serves at most ~${capacity ? fmt(capacity) : '?'} req/s; it served ${fmt(out.throughput.requestsPerS)} req/s while busy ${fmt(100 * out.masterCpu.utilization)} % of its core` +
+                (out.masterCpu.utilization < 0.8
+                  ? ' (below 80 %: the master waited for its CPU or for the load generator, which a loaded shared box takes from it)'
+                  : '') +
+                `. One durable commit on this disk costs ${fmt(cc.fullWallMs)} ms of wall time and ${fmt(cc.fullCpuMs)} ms of CPU (the fsync of the WAL), measured in the same run; group commit shares it` +
+                (out.groupCommit
+                  ? ` among ${fmt(out.groupCommit.writesPerBatch)} writes per commit on average (${out.groupCommit.batches} commits)`
+                  : '') +
+                '.',
+            );
+          }
+        } else {
+          const util = 100 * out.masterCpu.utilization;
+          rows.push(
+            row(
+              `${n} agents, long poll: claim p99 (claims answered with a job)`,
+              out.latency.claimWithJob.p99Ms,
+              'ms',
+              {
+                target: P99_TARGET,
+                display: `${fmt(out.latency.claimWithJob.p99Ms ?? NaN)} ms (p50 ${fmt(out.latency.claimWithJob.p50Ms ?? NaN)} ms)`,
+              },
+            ),
+            row(`${n} agents, long poll: master CPU`, util, '% of one core', {
+              target: UTIL_TARGET,
+              display: `${fmt(util)} % of one core (${fmt(out.masterCpu.msPerRequest)} ms per request, ${fmt(out.throughput.requestsPerS)} req/s)`,
+            }),
+            row(`${n} agents: result / heartbeat / lease latency p50 / p99`, out.latency.result.p50Ms, 'ms', {
+              display: `${lat(out.latency.result)}; ${lat(out.latency.heartbeat)}; ${lat(out.latency.lease)}`,
+            }),
+            row(`${n} agents: master memory (peak RSS)`, out.masterRss.highWaterMiB, 'MiB'),
+          );
+          const p99 = out.latency.claimWithJob.p99Ms;
+          if (!(p99 !== null && p99 < P99_TARGET.value) || !(util < UTIL_TARGET.value)) {
+            notes.push(
+              `${n} agents with long-poll claims (wait ${out.settings.claimWaitS} s), ${pinText(out)}; load average ${out.loadAverage.before.join(' / ')} before, ${out.loadAverage.after.join(' / ')} after. ` +
+                `Claim p99 ${fmt(p99 ?? NaN)} ms with the master busy ${fmt(util)} % of its core at ${fmt(out.masterCpu.msPerRequest)} ms per request. ` +
+                `A durable commit costs ${fmt(cc.fullWallMs)} ms of wall time on this disk (same run) and blocks the event loop while it lasts` +
+                (out.groupCommit
+                  ? `; ${out.groupCommit.durableBatches} of ${out.groupCommit.batches} commits were durable, ${fmt(out.groupCommit.writesPerBatch)} writes per commit`
+                  : '') +
+                '. On a loaded shared box a request also waits for the master to be scheduled at all.',
+            );
+          }
         }
       }
-    }
-    return {
-      title: 'Master scale',
-      method:
-        'bench/master-load.ts starts `ffwatt master` on 127.0.0.1 (synchronous=FULL, group commit), pins it to one CPU with taskset and the load generator to another, submits a campaign, registers N simulated agents (no FFmpeg) and measures after a warm-up: ' +
-        '(1) throughput: 200 agents in a closed loop of short claims and immediate results, heartbeat every 10 s; (2) realistic: 2,000 agents with long-poll claims (wait 20 s), heartbeat every 10 s, lease extension every 10 s while a job runs, jobs of 30 s ± 10 s. ' +
-        'CPU per request is the master\'s /proc/<pid>/stat user+system time over the steady window divided by the requests answered in it; latency is per request, client side (the generator is one Node process with one undici pool). ' +
-        'The cost of one fsync\'d commit on the same disk is measured in the same run (bench/lib/commit-cost.ts).',
-      rows,
-      details: { runs },
-      notes,
-    };
-  }, { label: 'master CPU per request (claim + result + heartbeat mix)', unit: 'ms', target: CPU_TARGET });
+      return {
+        title: 'Master scale',
+        method:
+          'bench/master-load.ts starts `ffwatt master` on 127.0.0.1 (synchronous=FULL, group commit), pins it to one CPU with taskset and the load generator to another, submits a campaign, registers N simulated agents (no FFmpeg) and measures after a warm-up: ' +
+          '(1) throughput: 200 agents in a closed loop of short claims and immediate results, heartbeat every 10 s; (2) realistic: 2,000 agents with long-poll claims (wait 20 s), heartbeat every 10 s, lease extension every 10 s while a job runs, jobs of 30 s ± 10 s. ' +
+          "CPU per request is the master's /proc/<pid>/stat user+system time over the steady window divided by the requests answered in it; latency is per request, client side (the generator is one Node process with one undici pool). " +
+          "The cost of one fsync'd commit on the same disk is measured in the same run (bench/lib/commit-cost.ts).",
+        rows,
+        details: { runs },
+        notes,
+      };
+    },
+    { label: 'master CPU per request (claim + result + heartbeat mix)', unit: 'ms', target: CPU_TARGET },
+  );
 }
 
 await runIfMain(import.meta.url, run);

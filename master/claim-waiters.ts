@@ -1,9 +1,10 @@
 import type { ServerResponse } from 'node:http';
-import type { ClaimedJob } from '../agent/client.ts';
 import { MAX_CLAIM_WAIT_S } from '../core/claim-wait.ts';
-import type { GroupCommit } from './group-commit.ts';
+import type { GroupCommit } from '../store/group-commit.ts';
 import type { JobQueue } from './queue.ts';
-import type { Store } from './store.ts';
+import type { Store } from '../store/store.ts';
+
+type ClaimedJob = NonNullable<ReturnType<JobQueue['claimWithCampaign']>>;
 
 /**
  * The `wait_s` query parameter of `POST /jobs/claim`: absent → 0 (the short claim of older
@@ -12,7 +13,8 @@ import type { Store } from './store.ts';
 export function parseClaimWait(raw: string | undefined, max = MAX_CLAIM_WAIT_S): number | string {
   if (raw === undefined || raw === '') return 0;
   const n = Number(raw);
-  if (!Number.isFinite(n) || n < 0 || n > max) return `wait_s must be a number of seconds from 0 to ${max} (got ${raw}); 0 answers at once`;
+  if (!Number.isFinite(n) || n < 0 || n > max)
+    return `wait_s must be a number of seconds from 0 to ${max} (got ${raw}); 0 answers at once`;
   return n;
 }
 

@@ -43,5 +43,11 @@ export function measureCommitCost(dir: string, commits = 200): CommitCost {
   } finally {
     rmSync(scratch, { recursive: true, force: true });
   }
-  return { fullWallMs: out.FULL.wall, fullCpuMs: out.FULL.cpu, normalWallMs: out.NORMAL.wall, normalCpuMs: out.NORMAL.cpu, commits };
+  return {
+    fullWallMs: out.FULL.wall,
+    fullCpuMs: out.FULL.cpu,
+    normalWallMs: out.NORMAL.wall,
+    normalCpuMs: out.NORMAL.cpu,
+    commits,
+  };
 }

@@ -29,11 +29,18 @@ scenarios:
 let base = '';
 let master: Proc;
 const tokens = new Map<string, string>();
-const admin = <T = any>(method: 'GET' | 'POST' | 'DELETE', path: string, body?: unknown) => api<T>(base, method, path, { token: ADMIN, body });
-const as = <T = any>(node: string, path: string, body?: unknown) => api<T>(base, 'POST', path, { token: tokens.get(node), body });
+const admin = <T = any>(method: 'GET' | 'POST' | 'DELETE', path: string, body?: unknown) =>
+  api<T>(base, method, path, { token: ADMIN, body });
+const as = <T = any>(node: string, path: string, body?: unknown) =>
+  api<T>(base, 'POST', path, { token: tokens.get(node), body });
 
 async function register(id: string): Promise<void> {
-  const r = await admin<{ token: string }>('POST', '/nodes/register', { id, hostname: id, encoders: { h264: 'libx264' }, labels: [] });
+  const r = await admin<{ token: string }>('POST', '/nodes/register', {
+    id,
+    hostname: id,
+    encoders: { h264: 'libx264' },
+    labels: [],
+  });
   expect(r.status).toBe(201);
   tokens.set(id, r.body.token);
 }
@@ -43,11 +50,16 @@ async function startMaster(dataDir: string): Promise<{ proc: Proc; base: string 
   const proc = startFfwatt(['master', '--listen', `127.0.0.1:${port}`, '--data', dataDir, '--token-file', ADMIN_FILE]);
   started.push(proc);
   const url = `http://127.0.0.1:${port}`;
-  await waitFor('master up', async () => {
-    const r = await request(`${url}/healthz`);
-    await r.body.text();
-    return r.statusCode === 200;
-  }, 60_000, 100);
+  await waitFor(
+    'master up',
+    async () => {
+      const r = await request(`${url}/healthz`);
+      await r.body.text();
+      return r.statusCode === 200;
+    },
+    60_000,
+    100,
+  );
   return { proc, base: url };
 }
 
@@ -72,7 +84,10 @@ describe('long-poll claims against a real master', () => {
   it('a held claim is answered as soon as a job is queued, not when its wait ends', async () => {
     const held = timed(as<any>('n1', '/jobs/claim?wait_s=20', { nodeId: 'n1' }));
     await sleep(500); // the claim is held by now
-    const submitted = await admin<{ jobs: number }>('POST', '/campaigns', { matrix: matrix('wake'), fileName: 'wake.yml' });
+    const submitted = await admin<{ jobs: number }>('POST', '/campaigns', {
+      matrix: matrix('wake'),
+      fileName: 'wake.yml',
+    });
     expect(submitted.status).toBe(201);
     const tQueued = performance.now();
     const { value: claim } = await held;
@@ -83,7 +98,11 @@ describe('long-poll claims against a real master', () => {
     expect(wakeMs).toBeLessThan(500);
     process.stderr.write(`long-poll wake: claim answered ${wakeMs.toFixed(1)} ms after the campaign was queued\n`);
     // Closed, so the next tests start from an empty queue.
-    const r = await as('n1', `/jobs/${claim.body.id}/result`, { record: handRecord(claim.body.id, claim.body.attempts, 'n1'), idle: null, leaseId: claim.body.leaseId });
+    const r = await as('n1', `/jobs/${claim.body.id}/result`, {
+      record: handRecord(claim.body.id, claim.body.attempts, 'n1'),
+      idle: null,
+      leaseId: claim.body.leaseId,
+    });
     expect(r.status).toBe(201);
   });
 
@@ -104,9 +123,17 @@ describe('long-poll claims against a real master', () => {
     expect(claim.body.leaseId).not.toBe(first.body.leaseId);
     // The released lease is fenced off: n1's result under its old lease is stale.
     await register('n1'); // n1 stopped (dead): it registers again, as the agent does when it starts
-    const stale = await as<any>('n1', `/jobs/${first.body.id}/result`, { record: handRecord(first.body.id, first.body.attempts, 'n1'), idle: null, leaseId: first.body.leaseId });
+    const stale = await as<any>('n1', `/jobs/${first.body.id}/result`, {
+      record: handRecord(first.body.id, first.body.attempts, 'n1'),
+      idle: null,
+      leaseId: first.body.leaseId,
+    });
     expect(stale.status).toBe(409);
-    const ok = await as('n2', `/jobs/${claim.body.id}/result`, { record: handRecord(claim.body.id, claim.body.attempts, 'n2'), idle: null, leaseId: claim.body.leaseId });
+    const ok = await as('n2', `/jobs/${claim.body.id}/result`, {
+      record: handRecord(claim.body.id, claim.body.attempts, 'n2'),
+      idle: null,
+      leaseId: claim.body.leaseId,
+    });
     expect(ok.status).toBe(201);
   });
 
@@ -130,7 +157,11 @@ describe('long-poll claims against a real master', () => {
     await admin('POST', '/campaigns', { matrix: matrix('short'), fileName: 'short.yml' });
     const got = await as<any>('n3', '/jobs/claim', { nodeId: 'n3' });
     expect(got.status).toBe(200);
-    const r = await as('n3', `/jobs/${got.body.id}/result`, { record: handRecord(got.body.id, got.body.attempts, 'n3'), idle: null, leaseId: got.body.leaseId });
+    const r = await as('n3', `/jobs/${got.body.id}/result`, {
+      record: handRecord(got.body.id, got.body.attempts, 'n3'),
+      idle: null,
+      leaseId: got.body.leaseId,
+    });
     expect(r.status).toBe(201);
   });
 });
@@ -139,22 +170,46 @@ describe('the agent long-polls by default', () => {
   it('an idle agent (--poll-s 30) takes a new job within seconds, and SIGTERM during its held claim stops it within a second', async () => {
     const dir = join(TMP, 'agent');
     const agent = startFfwatt([
-      'agent', '--master', base,
-      '--registration-token-file', ADMIN_FILE,
-      '--state-dir', join(dir, 'state'), '--node-id', 'lp-agent',
-      '--spool', join(dir, 'spool'), '--work', join(dir, 'work'),
-      '--metrics-listen', `127.0.0.1:${await freePort()}`,
-      '--host-lock', join(dir, 'host.lock'),
-      '--poll-s', '30', '--heartbeat-s', '1', '--lease-extend-s', '1',
+      'agent',
+      '--master',
+      base,
+      '--registration-token-file',
+      ADMIN_FILE,
+      '--state-dir',
+      join(dir, 'state'),
+      '--node-id',
+      'lp-agent',
+      '--spool',
+      join(dir, 'spool'),
+      '--work',
+      join(dir, 'work'),
+      '--metrics-listen',
+      `127.0.0.1:${await freePort()}`,
+      '--host-lock',
+      join(dir, 'host.lock'),
+      '--poll-s',
+      '30',
+      '--heartbeat-s',
+      '1',
+      '--lease-extend-s',
+      '1',
     ]);
     started.push(agent);
     await waitFor('agent registered', async () => /"msg":"registered"/.test(agent.output()), 60_000);
     await sleep(1500); // its first claim found nothing: now it is held by the master, or sleeping 30 s if it polled
-    const submitted = await admin<{ campaignId: string }>('POST', '/campaigns', { matrix: matrix('agent'), fileName: 'agent.yml' });
+    const submitted = await admin<{ campaignId: string }>('POST', '/campaigns', {
+      matrix: matrix('agent'),
+      fileName: 'agent.yml',
+    });
     const t0 = performance.now();
     await waitFor('job claimed by the agent', async () => /"msg":"job claimed"/.test(agent.output()), 10_000, 50);
     expect(performance.now() - t0).toBeLessThan(5000);
-    await waitFor('job done', async () => (await admin<any>('GET', `/campaigns/${submitted.body.campaignId}`)).body.status === 'done', 120_000, 250);
+    await waitFor(
+      'job done',
+      async () => (await admin<any>('GET', `/campaigns/${submitted.body.campaignId}`)).body.status === 'done',
+      120_000,
+      250,
+    );
     await sleep(1000); // back in a held claim
     const tStop = performance.now();
     await stop(agent);
@@ -179,9 +234,28 @@ describe('a stopping master', () => {
 function handRecord(jobId: string, attempt: number, nodeId: string) {
   const t = new Date();
   return {
-    jobId, attempt, nodeId, status: 'succeeded', exitCode: 0, signal: null, error: null, stderrTail: '',
-    startedAt: t.toISOString(), endedAt: new Date(t.getTime() + 1000).toISOString(), wallS: 1, mediaSeconds: 1, frames: 30,
-    outputBytes: 1000, bitrateBps: 8000, fps: 30, speed: 1, droppedFrames: 0, dupFrames: 0, energy: null, quality: null, flags: [],
+    jobId,
+    attempt,
+    nodeId,
+    status: 'succeeded',
+    exitCode: 0,
+    signal: null,
+    error: null,
+    stderrTail: '',
+    startedAt: t.toISOString(),
+    endedAt: new Date(t.getTime() + 1000).toISOString(),
+    wallS: 1,
+    mediaSeconds: 1,
+    frames: 30,
+    outputBytes: 1000,
+    bitrateBps: 8000,
+    fps: 30,
+    speed: 1,
+    droppedFrames: 0,
+    dupFrames: 0,
+    energy: null,
+    quality: null,
+    flags: [],
     provenance: { ffmpegVersion: 'hand', encoder: 'libx264', argv: [] },
   };
 }

@@ -27,9 +27,11 @@ describe('GroupCommit', () => {
     const reader = new Database(path, { readonly: true });
     const seen: number[] = [];
     const writes = Array.from({ length: 20 }, (_, i) =>
-      gc.run(() => db.prepare('INSERT INTO t (k, v) VALUES (?, ?)').run(`k${i}`, i)).then(() => {
-        seen.push((reader.prepare('SELECT COUNT(*) n FROM t').get() as { n: number }).n);
-      }),
+      gc
+        .run(() => db.prepare('INSERT INTO t (k, v) VALUES (?, ?)').run(`k${i}`, i))
+        .then(() => {
+          seen.push((reader.prepare('SELECT COUNT(*) n FROM t').get() as { n: number }).n);
+        }),
     );
     await Promise.all(writes);
     expect(gc.stats).toEqual({ batches: 1, writes: 20, durableBatches: 1 });
@@ -51,7 +53,10 @@ describe('GroupCommit', () => {
     await expect(bad).rejects.toThrow(/UNIQUE constraint failed/);
     await a;
     await c;
-    expect(db.prepare('SELECT k, v FROM t ORDER BY k').all()).toEqual([{ k: 'a', v: 1 }, { k: 'c', v: 4 }]);
+    expect(db.prepare('SELECT k, v FROM t ORDER BY k').all()).toEqual([
+      { k: 'a', v: 1 },
+      { k: 'c', v: 4 },
+    ]);
     db.close();
   });
 
@@ -59,10 +64,13 @@ describe('GroupCommit', () => {
     const { db } = fresh();
     const gc = new GroupCommit(db);
     let during: unknown;
-    await gc.run(() => {
-      during = db.pragma('synchronous', { simple: true });
-      db.prepare('INSERT INTO t (k, v) VALUES (?, ?)').run('hb', 1);
-    }, { durable: false });
+    await gc.run(
+      () => {
+        during = db.pragma('synchronous', { simple: true });
+        db.prepare('INSERT INTO t (k, v) VALUES (?, ?)').run('hb', 1);
+      },
+      { durable: false },
+    );
     expect(during).toBe(1); // NORMAL
     expect(db.pragma('synchronous', { simple: true })).toBe(2); // FULL again
     // One durable write in the batch makes the whole commit durable.
