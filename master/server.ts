@@ -91,7 +91,7 @@ export function buildMasterApp(o: MasterOptions): FastifyInstance {
   } as Parameters<typeof Fastify>[0]) as unknown as FastifyInstance;
   const { store, queue } = o;
   // Claims, results, lease extensions and heartbeats commit in groups, one fsync per event-loop
-  // turn (master/group-commit.ts); long-poll claims wait for a job to become queued.
+  // turn (store/group-commit.ts); long-poll claims wait for a job to become queued.
   let waiters: ClaimWaiters | null = null;
   const commits = new GroupCommit(store.db, () => waiters?.wake());
   waiters = new ClaimWaiters(store, queue, commits);
