@@ -45,6 +45,11 @@ export class ClaimWaiters {
     this.seenVersion = store.queuedVersion;
   }
 
+  /** The master is stopping (close() was called). */
+  get stopping(): boolean {
+    return this.closed;
+  }
+
   get size(): number {
     return this.waiters.size;
   }

@@ -390,6 +390,9 @@ export function buildMasterApp(o: MasterOptions): FastifyInstance {
       // A held claim counts as contact when it ends (not durable, like a heartbeat).
       if (!job) await commits.run(() => queue.heartbeat(body.nodeId), { durable: false }).catch(() => {});
     }
+    // A claim released because the master stops also closes its connection: left open, the idle
+    // keep-alive connection would hold the server's close for Fastify's keep-alive timeout (72 s).
+    if (!job && waiters!.stopping) reply.header('connection', 'close');
     if (!job) return reply.status(204).send();
     o.log.info('job claimed', { job: job.id, node: body.nodeId, campaign: job.campaignId, scenario: job.scenario.label, repetition: job.repetition, attempt: job.attempts });
     // The lease length lets the agent check its extension interval (no clocks compared).
