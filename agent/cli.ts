@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { DEFAULT_CLAIM_WAIT_S, MAX_CLAIM_WAIT_S } from '../core/claim-wait.ts';
 import { InputError } from '../core/errors.ts';
+import { nodeCostFigures } from '../core/node-cost.ts';
 import { createLogger, type Logger } from '../core/log.ts';
 import { rejectOldWattsFlag, WATTS_FLAG } from '../energy/index.ts';
 import { detectEncoders } from '../media/encoders.ts';
@@ -35,7 +36,7 @@ export async function agentCommand(argv: string[], _cliLog: Logger, signal: Abor
     .option('--media-dir <dir>', 'file inputs must lie under this folder (matrix paths are relative to it)', '/var/lib/ffwatt-agent/media')
     .option('--min-free-mb <mb>', 'claim no job while the work or spool folder has less free space', '1024')
     .option('--node-id <id>', 'node id (default: hostname)')
-    .option('--label <label...>', 'node labels')
+    .option('--label <label...>', 'node labels; cost.price_per_kwh=, cost.carbon_g_per_kwh=, cost.instance_per_hour= price this node\'s runs (docs/fleet.md)')
     .option('--ca-cert <file>', 'CA certificate of the master')
     .option('--client-cert <file>', 'client certificate (mTLS)')
     .option('--client-key <file>', 'client key (mTLS)')
@@ -69,6 +70,8 @@ export async function agentCommand(argv: string[], _cliLog: Logger, signal: Abor
     );
   }
   const minFreeMb = num(f.minFreeMb, '--min-free-mb');
+  // A mistyped cost figure would price every run of this node wrongly: refused before anything starts.
+  nodeCostFigures(f.label ?? [], '--label');
   const log = createLogger({ format: 'json', base: { service: 'ffwatt-agent' } });
   const nodeId: string = f.nodeId ?? hostname();
   const credentials = new NodeCredentialStore(f.stateDir);

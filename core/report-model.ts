@@ -50,13 +50,25 @@ export interface CostAssumptions {
   defaulted: string[];
 }
 
+/** One figure that priced some of a row's runs, and where it came from. */
+export interface CostFigureUse {
+  value: number;
+  /** node: the node's own cost.* label (inventory); report: given to `ffwatt report`; default: COST_DEFAULTS. */
+  from: 'node' | 'report' | 'default';
+  runs: number;
+}
+
+/** Means over the row's counted runs, each run priced with its own node's figures. */
 export interface ScenarioCost {
   /** kWh of gross measured energy per encoded hour. */
   kwhPerEncodedHour: number | null;
   energyCostPerEncodedHour: number | null;
   co2GramsPerEncodedHour: number | null;
-  /** Machine hours per encoded hour × instanceCostPerHour; null without an hourly price. */
+  co2GramsPerEncodedMinute: number | null;
+  /** Machine hours per encoded hour × instanceCostPerHour; null unless every run's node has an hourly price. */
   instanceCostPerEncodedHour: number | null;
+  /** The figures used, per run count (an instance price absent everywhere: empty list). */
+  figures: { pricePerKwh: CostFigureUse[]; carbonGramsPerKwh: CostFigureUse[]; instanceCostPerHour: CostFigureUse[] };
 }
 
 /**
@@ -120,6 +132,9 @@ export interface RankingRow {
   sourceLabel: string;
   estimate: boolean;
   flags: string[];
+  /** Means over the row's runs, each priced with its node's figures (row.cost). */
+  energyCostPerEncodedHour: number | null;
+  co2GramsPerEncodedMinute: number | null;
 }
 
 export interface ParetoPoint {
@@ -231,6 +246,9 @@ export interface MachineComparison {
     kwhPerEncodedHour: number | null;
     energyCostPerEncodedHour: number | null;
     instanceCostPerEncodedHour: number | null;
+    co2GramsPerEncodedMinute: number | null;
+    /** Where the row's prices came from (its nodes' labels, the report's figures or defaults). */
+    costFigures: ScenarioCost['figures'];
   }>;
 }
 

@@ -1,8 +1,9 @@
 // Strata of the statistics: runs are only averaged, ranked and tested against runs of the
 // same energy kind (measured vs estimated) on the same hardware class, and flagged runs stay
-// out of them unless asked for. Each rule is defined here once; store/strata-sql.ts writes the
-// same rules in SQL from these constants, so the report, the campaign comparison, the advisor's
-// training set and the metrics agree.
+// out of them unless asked for. Each rule is defined here once: the store writes a run's class
+// and kind with these functions when it stores the run (migration 6 back-filled older runs with
+// the same rules in SQL), so the report, the campaign comparison, the advisor's training set and
+// the metrics agree.
 
 /** measured: a hardware counter (RAPL, NVML); estimated: modelled CPU energy, alone or plus a measured GPU (`mixed`); none: no energy figure. */
 export type EnergyKind = 'measured' | 'estimated' | 'none';

@@ -3,6 +3,7 @@ import type { EncodedMetrics } from './metrics-cache.ts';
 import { readFileSync } from 'node:fs';
 import type { z } from 'zod';
 import { InputError } from '../core/errors.ts';
+import { nodeCostFigures } from '../core/node-cost.ts';
 import type { Logger } from '../core/log.ts';
 import type { JobState } from '../core/types.ts';
 import type { ReportModel } from '../core/report-model.ts';
@@ -181,6 +182,7 @@ export function buildMasterApp(o: MasterOptions): FastifyInstance {
   app.post(`${api}/nodes/register`, async (req, reply) => {
     const p = principal(req);
     const body = parseBody(NodeRegistrationSchema, req.body);
+    nodeCostFigures(body.labels, 'labels'); // a bad cost.* label would misprice every run of the node: 400
     if (p.kind === 'node' && p.nodeId !== body.id) throw new HttpError(403, `the credential of node ${p.nodeId} cannot register node ${body.id}`);
     if (p.kind === 'registration' && mtls) {
       const names = certificateNames(req.raw.socket);

@@ -2,6 +2,7 @@ import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { MIGRATIONS } from './migrations.ts';
+import { energyKindOf, hardwareClassOf } from '../core/strata.ts';
 import type {
   CampaignPlan,
   Job,
@@ -9,6 +10,7 @@ import type {
   NodeInfo,
   NodeState,
   Placement,
+  Provenance,
   QueueClass,
   RunRecord,
   Scenario,
@@ -73,6 +75,14 @@ export function migrate(db: DB): number {
 }
 
 const json = (v: unknown) => JSON.stringify(v ?? null);
+
+/**
+ * The provenance fields a report tallies, as one JSON array: the key of the run's run_setup row
+ * (migration 6 builds the same text with json_extract over those paths).
+ */
+export function setupKey(p: Partial<Pick<Provenance, 'ffmpegVersion' | 'cpuModel' | 'kernel' | 'gpu' | 'meters'>> | null | undefined): string {
+  return JSON.stringify([p?.ffmpegVersion ?? null, p?.cpuModel ?? null, p?.kernel ?? null, p?.gpu ?? null, p?.meters ?? null]);
+}
 const parse = <T>(s: string | null): T => (s == null ? (null as T) : (JSON.parse(s) as T));
 
 interface JobRow {
@@ -405,6 +415,13 @@ export class Store {
     return (this.statement('SELECT node_id nodeId, lease_id leaseId FROM run WHERE job_id = ? AND attempt = ?').get(jobId, attempt) as { nodeId: string; leaseId: string | null } | undefined) ?? null;
   }
 
+  /** Id of the run_setup row of these provenance fields, added when new. */
+  private setupId(provenance: Provenance): number {
+    const key = setupKey(provenance);
+    const found = this.statement('SELECT id FROM run_setup WHERE key = ?').get(key) as { id: number } | undefined;
+    return found ? found.id : Number(this.statement('INSERT INTO run_setup (key) VALUES (?)').run(key).lastInsertRowid);
+  }
+
   /** The node of the job's latest run (null: no run yet). */
   lastRunNode(jobId: string): string | null {
     return (this.statement('SELECT node_id FROM run WHERE job_id = ? ORDER BY attempt DESC LIMIT 1').pluck().get(jobId) as string | undefined) ?? null;
@@ -423,13 +440,14 @@ export class Store {
   insertRun(record: RunRecord, job: Job, receivedAt: number, leaseId: string | null = null): void {
     const e = record.energy;
     const firstQ = record.quality?.outputs[0];
+    const setupId = this.setupId(record.provenance);
     this
       .statement(
         `INSERT INTO run (job_id, attempt, campaign_id, scenario_id, node_id, status, exit_code, signal, error, stderr_tail,
            started_at, ended_at, wall_s, media_seconds, frames, output_bytes, bitrate_bps, fps, speed, dropped_frames, dup_frames,
            energy_source, gross_j, idle_w, net_j, avg_w, peak_w, window_s, j_per_encoded_minute, net_j_per_encoded_minute, j_per_frame, j_per_megapixel,
-           psnr, ssim, vmaf, quality_per_joule, energy, quality, flags, provenance, received_at, lease_id)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+           psnr, ssim, vmaf, quality_per_joule, energy, quality, flags, provenance, received_at, lease_id, hardware_class, energy_kind, setup_id)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       )
       .run(
         record.jobId,
@@ -474,6 +492,9 @@ export class Store {
         json(record.provenance),
         receivedAt,
         leaseId,
+        hardwareClassOf(record.provenance),
+        energyKindOf(e?.source ?? null),
+        setupId,
       );
   }
 

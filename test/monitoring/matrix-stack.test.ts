@@ -134,6 +134,9 @@ describe('a real local campaign seen through VictoriaMetrics', () => {
       'ffwatt-efficiency.json / J per encoded minute by codec/preset',
       'ffwatt-cost.json / CO2 per run',
       'ffwatt-cost.json / Fleet energy cost per hour',
+      'ffwatt-cost.json / Energy cost per encoded hour, per class',
+      'ffwatt-cost.json / CO2 per encoded minute, per class',
+      'ffwatt-cost.json / Instance cost per encoded hour, per class',
     ];
     let missing: string[] = [];
     await waitFor('core panels with data', async () => {
