@@ -3,6 +3,7 @@ import { existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { DEFAULT_CLAIM_WAIT_S, MAX_CLAIM_WAIT_S } from '../core/claim-wait.ts';
 import { InputError } from '../core/errors.ts';
 import { nodeCostFigures } from '../core/node-cost.ts';
 import { createLogger, type Logger } from '../core/log.ts';
@@ -49,7 +50,8 @@ export async function agentCommand(argv: string[], _cliLog: Logger, signal: Abor
     .option('--quality-ffmpeg <path>', 'ffmpeg with libvmaf for scoring')
     .option('--heartbeat-s <s>', 'heartbeat interval', numberArg('--heartbeat-s'), 10)
     .option('--lease-extend-s <s>', 'lease extension interval', numberArg('--lease-extend-s'), 10)
-    .option('--poll-s <s>', 'idle poll interval', numberArg('--poll-s'), 2)
+    .option('--poll-s <s>', 'idle poll interval (after a claim the master answered at once)', numberArg('--poll-s'), 2)
+    .option('--claim-wait-s <s>', 'long poll: how long the master may hold a claim until a job appears (0: short claims, for masters before long poll)', numberArg('--claim-wait-s'), DEFAULT_CLAIM_WAIT_S)
     .option('--host-lock <file>', `measuring lock shared by every measurer on this machine (env ${HOST_LOCK_ENV})`, undefined)
     .option('--host-lock-wait-s <s>', 'how long to wait for another measurer on this machine before refusing (then retried)', numberArg('--host-lock-wait-s'), DEFAULT_HOST_LOCK_WAIT_S)
     .option('--hybrid-master', 'this worker shares its machine with the master (runs are flagged)');
@@ -237,6 +239,10 @@ export async function agentCommand(argv: string[], _cliLog: Logger, signal: Abor
   }, (f.heartbeatS as number) * 1000);
 
   const leaseExtendMs = (f.leaseExtendS as number) * 1000;
+  const claimWaitS = f.claimWaitS as number;
+  if (!(claimWaitS >= 0 && claimWaitS <= MAX_CLAIM_WAIT_S)) throw new InputError(`--claim-wait-s must be a number of seconds from 0 to ${MAX_CLAIM_WAIT_S}, got "${f.claimWaitS}"`, { field: '--claim-wait-s' });
+  // Whether the last empty claim was held by the master (long poll): then no pause before the next.
+  let lastClaimHeld = false;
   const keepLeases = setInterval(() => {
     for (const [key, l] of undelivered) {
       client.extendLease(l.jobId, nodeId, l.attempt).then(
@@ -258,7 +264,9 @@ export async function agentCommand(argv: string[], _cliLog: Logger, signal: Abor
         // Results first: a claim would hand back the job whose result still sits in the spool
         // (this node holds its lease) and the agent would run it again.
         if (spool.pending().length > 0 && (await spool.flush(stop.signal)) > 0) throw new Error('results still spooled: master unreachable');
-        const job = await reRegisterOn401(() => client.claim(id));
+        const asked = performance.now();
+        const job = await reRegisterOn401(() => client.claim(id, { waitS: claimWaitS }));
+        lastClaimHeld = !job && claimWaitS > 0 && performance.now() - asked >= claimWaitS * 500;
         if (job) log.info('job claimed', { job: job.id, campaign: job.campaign.id, scenario: job.scenario.label, repetition: job.repetition, attempt: job.attempts });
         const leaseMs = job?.leaseMs;
         if (leaseMs && leaseExtendMs > leaseMs / 2 && !warnedLease) {
@@ -309,7 +317,9 @@ export async function agentCommand(argv: string[], _cliLog: Logger, signal: Abor
   const pollMs = (f.pollS as number) * 1000;
   while (!stop.signal.aborted) {
     try {
-      await worker.loop(() => false, { pollMs, signal: stop.signal });
+      // After a held claim, only the short pause that lets another measurer waiting on this
+      // machine's lock take its turn (the agent holds the lock while its claim is held).
+      await worker.loop(() => false, { pollMs: () => (lastClaimHeld ? 300 : pollMs), signal: stop.signal });
     } catch (err) {
       if (stop.signal.aborted) break;
       log.warn('master unreachable or job loop failed; retrying', { error: (err as Error).message });

@@ -73,12 +73,13 @@ export class HttpMasterClient implements MasterClient {
    * One request; the body is the parsed JSON, unchecked (operator calls: harness/ops). The node
    * calls below check every answer against the API contract (core/contracts/api.ts).
    */
-  async call<T = unknown>(method: 'GET' | 'POST' | 'DELETE', path: string, body?: unknown, token?: string, signal: AbortSignal | undefined = this.o.signal): Promise<{ status: number; body: T }> {
+  async call<T = unknown>(method: 'GET' | 'POST' | 'DELETE', path: string, body?: unknown, token?: string, signal: AbortSignal | undefined = this.o.signal, timeoutMs?: number): Promise<{ status: number; body: T }> {
     const bearer = token ?? this.nodeToken ?? this.o.token;
     const res = await request(this.base + path, {
       method,
       dispatcher: this.dispatcher,
       signal,
+      ...(timeoutMs ? { headersTimeout: timeoutMs, bodyTimeout: timeoutMs } : {}),
       headers: { ...(bearer ? { authorization: `Bearer ${bearer}` } : {}), ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
       body: body !== undefined ? JSON.stringify(body) : undefined,
     });
@@ -93,8 +94,8 @@ export class HttpMasterClient implements MasterClient {
     return { status: res.statusCode, body: parsed };
   }
 
-  private async ok(method: 'GET' | 'POST', path: string, body?: unknown, accept: number[] = [200, 201], signal?: AbortSignal): Promise<{ status: number; body: unknown }> {
-    const r = await this.call(method, path, body, undefined, signal ?? this.o.signal);
+  private async ok(method: 'GET' | 'POST', path: string, body?: unknown, accept: number[] = [200, 201], signal?: AbortSignal, timeoutMs?: number): Promise<{ status: number; body: unknown }> {
+    const r = await this.call(method, path, body, undefined, signal ?? this.o.signal, timeoutMs);
     if (!accept.includes(r.status)) throw new MasterHttpError(r.status, `${method} ${path}: HTTP ${r.status} ${errorOf(r.body)}`.trim(), r.body);
     return r;
   }
@@ -134,8 +135,16 @@ export class HttpMasterClient implements MasterClient {
     await this.ok('POST', `/nodes/${encodeURIComponent(nodeId)}/heartbeat`, status ?? {});
   }
 
-  async claim(nodeId: string): Promise<ClaimedJob | null> {
-    const r = await this.ok('POST', '/jobs/claim', { nodeId }, [200, 204]);
+  /**
+   * With `waitS` the master holds the claim until a job appears or the wait ends (long poll; a
+   * master without it answers at once). The request is aborted with the client's signal, so a
+   * stopping agent does not wait for it.
+   */
+  async claim(nodeId: string, opts: { waitS?: number } = {}): Promise<ClaimedJob | null> {
+    const waitS = opts.waitS ?? 0;
+    const path = waitS > 0 ? `/jobs/claim?wait_s=${waitS}` : '/jobs/claim';
+    const timeout = waitS > 0 ? waitS * 1000 + (this.o.timeoutMs ?? 15_000) : undefined;
+    const r = await this.ok('POST', path, { nodeId }, [200, 204], undefined, timeout);
     if (r.status === 204) return null;
     const job = answer(ClaimedJobSchema, r, 'claim');
     this.leases.remember(job.id, job.attempts, job.leaseId);

@@ -105,11 +105,12 @@ export class Worker {
   }
 
   /** Runs jobs until `until()` says stop (checked between jobs), sleeping pollMs when idle. */
-  async loop(until: () => boolean, opts: { pollMs?: number; signal?: AbortSignal } = {}): Promise<void> {
+  async loop(until: () => boolean, opts: { pollMs?: number | (() => number); signal?: AbortSignal } = {}): Promise<void> {
     while (!until() && !opts.signal?.aborted) {
       const r = await this.runOnce(opts.signal);
       // After a job, a short pause lets another measurer waiting on this machine's lock take its turn.
-      const pause = r === 'idle' ? opts.pollMs ?? 1000 : this.hostLock ? 300 : 0;
+      const idlePause = typeof opts.pollMs === 'function' ? opts.pollMs() : opts.pollMs ?? 1000;
+      const pause = r === 'idle' ? idlePause : this.hostLock ? 300 : 0;
       if (pause > 0 && !until()) await sleep(pause, undefined, { signal: opts.signal }).catch(() => {});
     }
   }

@@ -21,6 +21,8 @@ import {
 import { JobQueue } from './queue.ts';
 import { Store } from '../store/store.ts';
 import { exportCampaign } from '../store/export.ts';
+import { GroupCommit } from '../store/group-commit.ts';
+import { ClaimWaiters, parseClaimWait } from './claim-waiters.ts';
 
 export interface MasterOptions {
   store: Store;
@@ -41,6 +43,8 @@ export interface MasterOptions {
   serveMetrics?: boolean;
   contentType?: string;
   reapIntervalMs?: number;
+  /** Longest long-poll claim (`wait_s`) accepted, seconds (docs/api.md). */
+  maxClaimWaitS?: number;
 }
 
 const REPORT_CONTENT_TYPES = {
@@ -118,6 +122,11 @@ export function buildMasterApp(o: MasterOptions): FastifyInstance {
   app.setSerializerCompiler(serializerCompiler);
   const { store, queue } = o;
   const log = o.log;
+  // Claims, results, lease extensions and heartbeats commit in groups, one fsync per event-loop
+  // turn (store/group-commit.ts); long-poll claims wait for a job to become queued.
+  let waiters: ClaimWaiters | null = null;
+  const commits = new GroupCommit(store.db, () => waiters?.wake());
+  waiters = new ClaimWaiters(store, queue, commits);
 
   const secrets = { adminToken: o.adminToken, registrationToken: o.registrationToken };
   const mtls = Boolean(o.tls?.clientCa);
@@ -235,6 +244,7 @@ export function buildMasterApp(o: MasterOptions): FastifyInstance {
   routes.delete(`${api}/nodes/:id`, { ...admin, schema: params }, async (req) => {
     const r = queue.revokeNode(req.params.id);
     if (!r.revoked) throw new HttpError(404, `unknown node ${req.params.id}`);
+    waiters!.release(req.params.id);
     log.warn({ node: req.params.id, requeued: r.requeued, failed: r.failed }, 'node revoked');
     return { nodeId: req.params.id, revoked: true, requeued: r.requeued, failed: r.failed };
   });
@@ -242,15 +252,22 @@ export function buildMasterApp(o: MasterOptions): FastifyInstance {
   const actsForParam = { preValidation: async (req: FastifyRequest<{ Params: { id: string } }>) => actsFor(principal(req), req.params.id) };
   routes.post(`${api}/nodes/:id/heartbeat`, { ...actsForParam, schema: { ...params, body: HeartbeatSchema } }, async (req) => {
     const body = req.body;
-    if (!queue.heartbeat(req.params.id)) throw new HttpError(404, `unknown node ${req.params.id}: register first`);
-    if (body.claimsPaused !== undefined) store.setNodeClaimsPaused(req.params.id, body.claimsPaused);
+    // Not durable (no fsync of its own): a heartbeat lost in a crash is harmless, the master
+    // renews every live node's heartbeat when it starts (JobQueue.recoverAfterStart).
+    const known = await commits.run(() => {
+      if (!queue.heartbeat(req.params.id)) return false;
+      if (body.claimsPaused !== undefined) store.setNodeClaimsPaused(req.params.id, body.claimsPaused);
+      return true;
+    }, { durable: false });
+    if (!known) throw new HttpError(404, `unknown node ${req.params.id}: register first`);
     return { ok: true };
   });
 
   // A cleanly stopping agent says so: it leaves `alive` at once and its job is requeued.
   routes.post(`${api}/nodes/:id/stop`, { ...actsForParam, schema: params }, async (req) => {
-    const r = queue.nodeStopped(req.params.id);
+    const r = await commits.run(() => queue.nodeStopped(req.params.id));
     if (!r.known) throw new HttpError(404, `unknown node ${req.params.id}`);
+    waiters!.release(req.params.id);
     log.info({ node: req.params.id, requeued: r.requeued, failed: r.failed }, 'node stopped');
     return { ok: true, requeued: r.requeued, failed: r.failed };
   });
@@ -373,12 +390,30 @@ export function buildMasterApp(o: MasterOptions): FastifyInstance {
     return queue.retryJob(req.params.id);
   });
 
-  routes.post(`${api}/jobs/claim`, { ...node, schema: { body: ClaimSchema } }, async (req, reply) => {
+  routes.post(`${api}/jobs/claim`, { ...node, schema: { body: ClaimSchema, querystring: z.object({ wait_s: z.string().optional() }) } }, async (req, reply) => {
+    const waitS = parseClaimWait(req.query.wait_s, o.maxClaimWaitS);
+    if (typeof waitS === 'string') throw new HttpError(400, waitS, 'wait_s');
     const body = req.body;
     actsFor(principal(req), body.nodeId);
-    if (!store.getNode(body.nodeId)) throw new HttpError(404, `unknown node ${body.nodeId}: register first`);
-    queue.heartbeat(body.nodeId);
-    const job = queue.claimWithCampaign(body.nodeId);
+    let versionAtClaim = 0;
+    let known = true;
+    let job = await commits.run(() => {
+      // The heartbeat doubles as the existence check: it changes no row of an unknown node.
+      if (!queue.heartbeat(body.nodeId)) return (known = false), null;
+      const claimed = queue.claimWithCampaign(body.nodeId);
+      versionAtClaim = store.queuedVersion;
+      return claimed;
+    });
+    if (!known) throw new HttpError(404, `unknown node ${body.nodeId}: register first`);
+    // Long poll: held until a job this node may run is queued, the wait ends or the master stops.
+    if (!job && waitS > 0) {
+      job = await waiters!.wait(body.nodeId, waitS * 1000, reply.raw, versionAtClaim);
+      // A held claim counts as contact when it ends (not durable, like a heartbeat).
+      if (!job) await commits.run(() => queue.heartbeat(body.nodeId), { durable: false }).catch(() => {});
+    }
+    // A claim released because the master stops also closes its connection: left open, the idle
+    // keep-alive connection would hold the server's close for Fastify's keep-alive timeout (72 s).
+    if (!job && waiters!.stopping) reply.header('connection', 'close');
     if (!job) return reply.status(204).send();
     log.info({ job: job.id, node: body.nodeId, campaign: job.campaignId, scenario: job.scenario.label, repetition: job.repetition, attempt: job.attempts }, 'job claimed');
     // The lease length lets the agent check its extension interval (no clocks compared).
@@ -389,7 +424,9 @@ export function buildMasterApp(o: MasterOptions): FastifyInstance {
     const body = req.body;
     actsFor(principal(req), body.nodeId);
     if (!store.getJob(req.params.id)) throw new HttpError(404, `unknown job ${req.params.id}`);
-    const r = queue.extendLease(req.params.id, body.nodeId, body.attempt, body.leaseId);
+    // Fenced inside its transaction like any write; not durable on its own: after a crash the
+    // master renews every lease in flight on start, so a lost extension costs nothing.
+    const r = await commits.run(() => queue.extendLease(req.params.id, body.nodeId, body.attempt, body.leaseId), { durable: false });
     if (!r.ok) return reply.status(409).send({ error: r.canceled ? 'job canceled' : (r.reason ?? 'lease not held'), ...r });
     return r;
   });
@@ -399,7 +436,8 @@ export function buildMasterApp(o: MasterOptions): FastifyInstance {
     actsFor(principal(req), body.record.nodeId);
     if (body.record.jobId !== req.params.id) throw new HttpError(400, `record.jobId ${body.record.jobId} does not match the URL's job ${req.params.id}`, 'record.jobId');
     if (body.idle && body.idle.nodeId !== body.record.nodeId) throw new HttpError(400, 'idle.nodeId must equal record.nodeId', 'idle.nodeId');
-    const outcome = queue.submitResult(body.record, body.idle, body.leaseId);
+    // Answered only after the group's commit (synchronous=FULL): a 201 is on disk.
+    const outcome = await commits.run(() => queue.submitResult(body.record, body.idle, body.leaseId));
     const r = body.record;
     log.info({ job: r.jobId, node: r.nodeId, attempt: r.attempt, status: r.status, outcome: outcome.kind, ...(outcome.kind === 'stale' ? { reason: outcome.reason } : {}) }, 'job result');
     switch (outcome.kind) {
@@ -421,9 +459,18 @@ export function buildMasterApp(o: MasterOptions): FastifyInstance {
     } catch (err) {
       log.error({ error: (err as Error).message }, 'reaper failed');
     }
+    waiters!.wake(); // an expired lease or a dead node's job is queued again
   }, o.reapIntervalMs ?? 1000);
   reaper.unref();
-  app.addHook('onClose', async () => clearInterval(reaper));
+  // Admin writes (new campaigns, retries) run outside the group commit: wake after each answer.
+  app.addHook('onResponse', async () => waiters!.wake());
+  // Held claims are answered 204 before the server waits for requests in flight.
+  app.addHook('preClose', async () => waiters!.close());
+  app.addHook('onClose', async () => {
+    clearInterval(reaper);
+    commits.flush();
+    log.info({ ...commits.stats }, 'group commit');
+  });
   return app;
 }
 

@@ -206,4 +206,16 @@ CREATE INDEX run_stratum ON run (campaign_id, scenario_id, hardware_class, energ
 CREATE INDEX run_attention ON run (campaign_id, status, id, scenario_id, hardware_class, energy_kind, net_j, flags) WHERE flags <> '[]' OR net_j <= 0;
 `,
   },
+  {
+    version: 7,
+    name: 'reap-indexes',
+    // The reaper runs on every claim and every second: both of its scans become index probes
+    // that find nothing in the common case (no overdue node, no expired lease). Every node
+    // request finds its node by the credential's SHA-256: a probe, not a scan of the fleet.
+    sql: `
+CREATE INDEX node_token_hash ON node (token_hash);
+CREATE INDEX node_overdue ON node (last_heartbeat) WHERE state != 'dead';
+CREATE INDEX job_lease_expiry ON job (lease_expires_at) WHERE state IN ('leased','running');
+`,
+  },
 ];

@@ -9,7 +9,11 @@ import type { RunRecord } from './run-record.ts';
 export interface MasterClient {
   register(node: NodeRegistration): Promise<{ nodeId: string }>;
   heartbeat(nodeId: string): Promise<void>;
-  claim(nodeId: string): Promise<ClaimedJob | null>;
+  /**
+   * A job for this node, or null. `waitS` > 0 asks the master to hold the claim that long until a
+   * job appears (long poll, docs/api.md); 0 answers at once.
+   */
+  claim(nodeId: string, opts?: { waitS?: number }): Promise<ClaimedJob | null>;
   /** The client knows the lease id of each job it claimed and sends it along (fencing). */
   extendLease(jobId: string, nodeId: string, attempt: number): Promise<{ ok: boolean; canceled: boolean }>;
   postResult(record: RunRecord, idle: IdleReport | null): Promise<ResultOutcome>;
