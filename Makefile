@@ -41,8 +41,9 @@ monitor: deps
 monitor-stop:
 	bash scripts/monitor.sh stop
 
+# Every benchmark (≤ 15 min on 2 cores): prints the tables and regenerates docs/PERFORMANCE.md's measured section.
 bench: deps test-setup
-	npx tsx bench/run-all.ts
+	npx tsx bench/run-all.ts --write-doc
 
 train: deps
 	node advisor/train.mjs --db results/ffwatt.sqlite --campaign-name advisor-train --out models/

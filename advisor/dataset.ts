@@ -81,6 +81,11 @@ export async function toTrainingRows(
       dropped.push({ jobId: r.jobId, reason: `${energyKindOf(r.energySource)} energy: this training set holds ${kind} runs only` });
       continue;
     }
+    const { cpuModel, cores } = r.provenance;
+    if (cpuModel === undefined || cores === undefined) {
+      dropped.push({ jobId: r.jobId, reason: 'provenance has no cpuModel/cores (a node that is not an ffwatt agent): no hardware features' });
+      continue;
+    }
     const s = r.scenario;
     const main = s.outputs[0] ?? { resolution: s.input.resolution, fps: s.input.fps };
     const c = await content(s.input);
@@ -103,8 +108,8 @@ export async function toTrainingRows(
         streams: s.streams,
         si: c.si,
         ti: c.ti,
-        cpuModel: r.provenance.cpuModel,
-        cores: r.provenance.cores,
+        cpuModel,
+        cores,
         gpu: r.provenance.gpu != null && r.provenance.gpu !== '',
         meterSource: r.energySource,
       },

@@ -32,8 +32,9 @@ export interface EfficiencyDetail {
   peersCompared?: number;
 }
 
+/** A run whose node recorded neither input hash nor description (a hand-driven node) is its own only peer. */
 function contentOf(r: RunRecord): string {
-  return r.provenance.inputHash ?? r.provenance.inputDescription;
+  return r.provenance.inputHash ?? r.provenance.inputDescription ?? `unknown input of job ${r.jobId}`;
 }
 
 function quality(r: RunRecord, metric: 'vmaf' | 'psnr'): number | null {

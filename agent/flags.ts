@@ -1,5 +1,5 @@
 import type { Mode, RunEnergy } from '../core/types.ts';
-import { validityFlags, VALIDITY_FLAGS, type Preflight } from '../energy/preflight.ts';
+import { validityFlags, type Preflight } from '../energy/preflight.ts';
 import type { ProcTreeUsage } from '../energy/proctree.ts';
 
 export interface FlagInputs {
@@ -13,22 +13,7 @@ export interface FlagInputs {
   mode: Mode;
 }
 
-/**
- * Every flag a run record can carry (docs/methodology.md, "Validity preflight and flags"):
- * the machine-state flags of energy/preflight.ts, the agent's own, and the encode cell's
- * (media/cell.ts). Runs flagged `idle-baseline-dirty` have no net figure; runs flagged
- * `net-energy-nonpositive` keep theirs for inspection, explained in `energy.netExplanation`,
- * and are never ranked.
- */
-export const RUN_FLAGS = [
-  ...VALIDITY_FLAGS,
-  'hybrid_master',
-  'live_dropped_frames',
-  'quality_failed',
-  'window-opened-after-stream-end',
-  'live-behind-realtime',
-] as const;
-export type RunFlag = (typeof RUN_FLAGS)[number];
+export { RUN_FLAGS, type RunFlag } from '../core/contracts/flags.ts';
 
 /**
  * Validity flags carried by a run (shown on every report row): the machine-state flags of

@@ -23,7 +23,7 @@ export interface HostFacts {
   machine: MachineFacts;
   /** Hardware class id (core/hardware-class.ts). */
   hardwareClass: string;
-  meters: Provenance['meters'];
+  meters: NonNullable<Provenance['meters']>;
   hybridMaster: boolean;
   /** Governor, turbo and temperatures now (energy/preflight.ts). */
   preflight(): Preflight;
@@ -130,7 +130,7 @@ export function basicMachineFacts(): MachineFacts {
   return { cpuModel: logical[0]?.model?.trim() || 'unknown', sockets: 1, physicalCores: logical.length, logicalCores: logical.length, memoryBytes: totalmem(), gpus: [] };
 }
 
-export function hostFacts(opts: { sysfsRoot?: string; meters: Provenance['meters']; machine?: MachineFacts; hybridMaster?: boolean }): HostFacts {
+export function hostFacts(opts: { sysfsRoot?: string; meters: NonNullable<Provenance['meters']>; machine?: MachineFacts; hybridMaster?: boolean }): HostFacts {
   const sys = opts.sysfsRoot ?? process.env.FFWATT_SYSFS ?? '/sys';
   const machine = opts.machine ?? basicMachineFacts();
   return {
@@ -148,7 +148,7 @@ export function hostFacts(opts: { sysfsRoot?: string; meters: Provenance['meters
 }
 
 /** Every meter tried on this host, used or refused (with the reason), as provenance records them. */
-export function provenanceMeters(meters: Meter[], refused: MeterRefusal[]): Provenance['meters'] {
+export function provenanceMeters(meters: Meter[], refused: MeterRefusal[]): NonNullable<Provenance['meters']> {
   return [
     ...meters.map((m) => ({ meter: m.name, source: m.source, valid: true, state: 'in-use' as const })),
     ...refused.map((r) => ({ meter: r.meter, source: r.source, valid: false, note: r.reason, state: r.state })),

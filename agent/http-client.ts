@@ -1,8 +1,20 @@
 import { readFileSync } from 'node:fs';
 import { Agent, request } from 'undici';
-import type { RunRecord } from '../core/types.ts';
-import type { ResultOutcome } from '../master/queue.ts';
-import type { ClaimedJob, IdleReport, MasterClient, NodeRegistration } from './client.ts';
+import type { z } from 'zod';
+import {
+  ClaimedJobSchema,
+  ErrorBodySchema,
+  LeaseAnswerSchema,
+  RegisteredSchema,
+  ResultOutcomeSchema,
+  formatZodError,
+  type ClaimedJob,
+  type IdleReport,
+  type MasterClient,
+  type NodeRegistration,
+  type ResultOutcome,
+  type RunRecord,
+} from '../core/contracts/index.ts';
 import { LeaseBook } from './leases.ts';
 
 export interface HttpClientOptions {
@@ -57,12 +69,17 @@ export class HttpMasterClient implements MasterClient {
     });
   }
 
-  async call<T>(method: 'GET' | 'POST' | 'DELETE', path: string, body?: unknown, token?: string, signal: AbortSignal | undefined = this.o.signal): Promise<{ status: number; body: T }> {
+  /**
+   * One request; the body is the parsed JSON, unchecked (operator calls: harness/ops). The node
+   * calls below check every answer against the API contract (core/contracts/api.ts).
+   */
+  async call<T = unknown>(method: 'GET' | 'POST' | 'DELETE', path: string, body?: unknown, token?: string, signal: AbortSignal | undefined = this.o.signal, timeoutMs?: number): Promise<{ status: number; body: T }> {
     const bearer = token ?? this.nodeToken ?? this.o.token;
     const res = await request(this.base + path, {
       method,
       dispatcher: this.dispatcher,
       signal,
+      ...(timeoutMs ? { headersTimeout: timeoutMs, bodyTimeout: timeoutMs } : {}),
       headers: { ...(bearer ? { authorization: `Bearer ${bearer}` } : {}), ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
       body: body !== undefined ? JSON.stringify(body) : undefined,
     });
@@ -77,12 +94,9 @@ export class HttpMasterClient implements MasterClient {
     return { status: res.statusCode, body: parsed };
   }
 
-  private async ok<T>(method: 'GET' | 'POST', path: string, body?: unknown, accept: number[] = [200, 201], signal?: AbortSignal): Promise<{ status: number; body: T }> {
-    const r = await this.call<T>(method, path, body, undefined, signal ?? this.o.signal);
-    if (!accept.includes(r.status)) {
-      const err = (r.body as { error?: string } | undefined)?.error ?? '';
-      throw new MasterHttpError(r.status, `${method} ${path}: HTTP ${r.status} ${err}`.trim(), r.body);
-    }
+  private async ok(method: 'GET' | 'POST', path: string, body?: unknown, accept: number[] = [200, 201], signal?: AbortSignal, timeoutMs?: number): Promise<{ status: number; body: unknown }> {
+    const r = await this.call(method, path, body, undefined, signal ?? this.o.signal, timeoutMs);
+    if (!accept.includes(r.status)) throw new MasterHttpError(r.status, `${method} ${path}: HTTP ${r.status} ${errorOf(r.body)}`.trim(), r.body);
     return r;
   }
 
@@ -100,13 +114,14 @@ export class HttpMasterClient implements MasterClient {
     if (attempts.length === 0) throw new Error('no credential to register with (give a registration token or a node credential)');
     let last: CredentialRejected | null = null;
     for (const a of attempts) {
-      const r = await this.call<{ nodeId: string; token: string; error?: string }>('POST', '/nodes/register', node, a.token);
+      const r = await this.call('POST', '/nodes/register', node, a.token);
       if (r.status === 201) {
-        this.nodeToken = r.body.token;
-        this.o.onNodeToken?.(r.body.token);
-        return { nodeId: r.body.nodeId };
+        const registered = answer(RegisteredSchema, r, 'register');
+        this.nodeToken = registered.token;
+        this.o.onNodeToken?.(registered.token);
+        return { nodeId: registered.nodeId };
       }
-      const msg = `register: HTTP ${r.status} ${r.body?.error ?? ''}`.trim();
+      const msg = `register: HTTP ${r.status} ${errorOf(r.body)}`.trim();
       if (r.status === 401 || r.status === 403 || r.status === 409) {
         last = new CredentialRejected(r.status, msg, r.body, a.credential);
         continue;
@@ -120,11 +135,20 @@ export class HttpMasterClient implements MasterClient {
     await this.ok('POST', `/nodes/${encodeURIComponent(nodeId)}/heartbeat`, status ?? {});
   }
 
-  async claim(nodeId: string): Promise<ClaimedJob | null> {
-    const r = await this.ok<ClaimedJob>('POST', '/jobs/claim', { nodeId }, [200, 204]);
+  /**
+   * With `waitS` the master holds the claim until a job appears or the wait ends (long poll; a
+   * master without it answers at once). The request is aborted with the client's signal, so a
+   * stopping agent does not wait for it.
+   */
+  async claim(nodeId: string, opts: { waitS?: number } = {}): Promise<ClaimedJob | null> {
+    const waitS = opts.waitS ?? 0;
+    const path = waitS > 0 ? `/jobs/claim?wait_s=${waitS}` : '/jobs/claim';
+    const timeout = waitS > 0 ? waitS * 1000 + (this.o.timeoutMs ?? 15_000) : undefined;
+    const r = await this.ok('POST', path, { nodeId }, [200, 204], undefined, timeout);
     if (r.status === 204) return null;
-    this.leases.remember(r.body.id, r.body.attempts, r.body.leaseId);
-    return r.body;
+    const job = answer(ClaimedJobSchema, r, 'claim');
+    this.leases.remember(job.id, job.attempts, job.leaseId);
+    return job;
   }
 
   /** The lease id of a job this client claimed (the spool keeps it with the result). */
@@ -133,20 +157,24 @@ export class HttpMasterClient implements MasterClient {
   }
 
   async extendLease(jobId: string, nodeId: string, attempt: number): Promise<{ ok: boolean; canceled: boolean }> {
-    const r = await this.call<{ ok: boolean; canceled: boolean }>('POST', `/jobs/${encodeURIComponent(jobId)}/lease`, { nodeId, attempt, leaseId: this.leases.leaseOf(jobId, attempt) });
-    if (r.status === 200 || r.status === 409) return { ok: r.body.ok, canceled: r.body.canceled };
+    const r = await this.call('POST', `/jobs/${encodeURIComponent(jobId)}/lease`, { nodeId, attempt, leaseId: this.leases.leaseOf(jobId, attempt) });
+    if (r.status === 200 || r.status === 409) {
+      const a = answer(LeaseAnswerSchema, r, 'lease');
+      return { ok: a.ok, canceled: a.canceled };
+    }
     throw new MasterHttpError(r.status, `lease: HTTP ${r.status}`, r.body);
   }
 
   async postResult(record: RunRecord, idle: IdleReport | null, leaseId?: string): Promise<ResultOutcome> {
     const lease = leaseId ?? this.leases.leaseOf(record.jobId, record.attempt);
-    const r = await this.call<ResultOutcome & { error?: string }>('POST', `/jobs/${encodeURIComponent(record.jobId)}/result`, { record, idle, leaseId: lease });
+    const r = await this.call('POST', `/jobs/${encodeURIComponent(record.jobId)}/result`, { record, idle, leaseId: lease });
     if (r.status === 201 || r.status === 200 || r.status === 409) {
+      const outcome = answer(ResultOutcomeSchema, r, 'result');
       this.leases.forget(record.jobId);
-      return r.body;
+      return outcome;
     }
     if (r.status === 404) return { kind: 'unknown-job' };
-    throw new MasterHttpError(r.status, `result: HTTP ${r.status} ${r.body?.error ?? ''}`, r.body);
+    throw new MasterHttpError(r.status, `result: HTTP ${r.status} ${errorOf(r.body)}`, r.body);
   }
 
   /**
@@ -163,4 +191,17 @@ export class HttpMasterClient implements MasterClient {
     if (now) await this.dispatcher.destroy();
     else await this.dispatcher.close();
   }
+}
+
+/** The `error` of an error answer, or '' when the body has none (a proxy's page is kept as its start). */
+function errorOf(body: unknown): string {
+  const e = ErrorBodySchema.safeParse(body);
+  return e.success ? e.data.error : '';
+}
+
+/** The answer checked against its schema; an answer that does not fit the contract is an error naming the field. */
+function answer<S extends z.ZodTypeAny>(schema: S, r: { status: number; body: unknown }, what: string): z.infer<S> {
+  const parsed = schema.safeParse(r.body);
+  if (parsed.success) return parsed.data;
+  throw new MasterHttpError(r.status, `${what}: the master's answer does not match the API contract (${formatZodError(parsed.error).error}); are master and agent the same ffwatt version?`, r.body);
 }

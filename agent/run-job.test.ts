@@ -12,7 +12,7 @@ import { measureCleanIdle } from '../energy/idle.ts';
 import { openMeters } from '../energy/open.ts';
 import { Sampler } from '../energy/sampler.ts';
 import { detectEncoders, type EncoderReport } from '../media/index.ts';
-import { RunRecordSchema } from '../master/api-schemas.ts';
+import { RunRecordSchema } from '../core/contracts/index.ts';
 import { copyPowercapFixture, type PowercapFixture } from '../test/fixtures/powercap/fixture.ts';
 import { startCpuHogs } from '../test/cpu-hog.ts';
 import type { ClaimedJob } from './client.ts';

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { RunRecord } from '../core/types.ts';
 import type { Logger } from '../core/log.ts';
-import type { ResultOutcome } from '../master/queue.ts';
+import type { ResultOutcome } from '../core/contracts/index.ts';
 import type { IdleReport } from './client.ts';
 
 interface SpoolEntry {

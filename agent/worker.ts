@@ -5,7 +5,7 @@ import { packageTemperature } from '../energy/preflight.ts';
 import type { ClaimedJob, IdleReport, MasterClient } from './client.ts';
 import { HostLock, hostLockWaitS, type HostLockLease } from './host-lock.ts';
 import { runJob, type JobContext } from './run-job.ts';
-import type { ResultOutcome } from '../master/queue.ts';
+import type { ResultOutcome } from '../core/contracts/index.ts';
 
 /** What the loop needs: the per-job context of run-job.ts (less what the loop decides per job), plus the master. */
 export interface WorkerOptions extends Omit<JobContext, 'idle' | 'signal' | 'sleep'> {
@@ -105,11 +105,12 @@ export class Worker {
   }
 
   /** Runs jobs until `until()` says stop (checked between jobs), sleeping pollMs when idle. */
-  async loop(until: () => boolean, opts: { pollMs?: number; signal?: AbortSignal } = {}): Promise<void> {
+  async loop(until: () => boolean, opts: { pollMs?: number | (() => number); signal?: AbortSignal } = {}): Promise<void> {
     while (!until() && !opts.signal?.aborted) {
       const r = await this.runOnce(opts.signal);
       // After a job, a short pause lets another measurer waiting on this machine's lock take its turn.
-      const pause = r === 'idle' ? opts.pollMs ?? 1000 : this.hostLock ? 300 : 0;
+      const idlePause = typeof opts.pollMs === 'function' ? opts.pollMs() : opts.pollMs ?? 1000;
+      const pause = r === 'idle' ? idlePause : this.hostLock ? 300 : 0;
       if (pause > 0 && !until()) await sleep(pause, undefined, { signal: opts.signal }).catch(() => {});
     }
   }

@@ -9,6 +9,8 @@ import { REPORT_FORMATS, writeModelFiles, type ReportFormat } from './report.ts'
 import { summarize } from './summarize.ts';
 import { compareCampaigns, type CampaignRef } from './campaign-compare.ts';
 import { COMPARE_FORMATS, COMPARE_RENDER, type CompareFormat } from './write-compare.ts';
+import { numberArg } from '../core/cli-options.ts';
+import { COST_DEFAULTS } from '../core/cost.ts';
 
 /** The database `ffwatt run --out DIR` writes inside its results folder. */
 export const RESULTS_DB_NAME = 'ffwatt.sqlite';
@@ -22,13 +24,6 @@ export interface ReportIo {
 
 const defaultIo: ReportIo = { out: (s) => process.stdout.write(s), err: (s) => process.stderr.write(s) };
 
-function number(flag: string) {
-  return (v: string) => {
-    const n = Number(v);
-    if (v.trim() === '' || !Number.isFinite(n) || n < 0) throw new InputError(`${flag} must be a number >= 0 (got "${v}")`, { field: flag });
-    return n;
-  };
-}
 
 function parseFormats(v: string): ReportFormat[] {
   const list = v.split(',').map((s) => s.trim().toLowerCase()).filter(Boolean);
@@ -72,10 +67,10 @@ export async function reportCommand(argv: string[], io: ReportIo = defaultIo): P
     .option('--campaign <id>', 'campaign to report (default: the latest)')
     .option('--format <list>', `comma-separated formats: ${REPORT_FORMATS.join(',')}`, REPORT_FORMATS.join(','))
     .option('--out <dir>', 'output directory (default: <db dir>/reports/<campaign id>)')
-    .option('--price-per-kwh <n>', 'electricity price per kWh (default 0.25)')
-    .option('--currency <code>', 'currency of the prices (default EUR)')
-    .option('--carbon-g-per-kwh <n>', 'grid carbon intensity, g CO2e per kWh (default 300)')
-    .option('--instance-cost-per-hour <n>', 'hourly machine price (default: not priced)')
+    .option('--price-per-kwh <n>', `electricity price per kWh (default ${COST_DEFAULTS.pricePerKwh})`, numberArg('--price-per-kwh', 'non-negative'))
+    .option('--currency <code>', `ISO 4217 currency of the prices (default ${COST_DEFAULTS.currency})`)
+    .option('--carbon-g-per-kwh <n>', `grid carbon intensity, g CO2e per kWh (default ${COST_DEFAULTS.carbonGramsPerKwh})`, numberArg('--carbon-g-per-kwh', 'non-negative'))
+    .option('--instance-cost-per-hour <n>', 'hourly machine price (default: not priced)', numberArg('--instance-cost-per-hour', 'non-negative'))
     .option('--reference <codec[:preset]>', 'reference configuration for relative figures (default: fastest preset of the first codec)')
     .option('--include-flagged', 'count runs flagged noisy_neighbour, thermal_drift, window-opened-after-stream-end, topology-suspect or idle-baseline-dirty (default: left out and listed)')
     .option('--compare <base-and-test...>', 'compare two campaigns: BASE TEST, each a campaign id (in --db), a results folder or a database; writes compare.<md|json|html>')
@@ -87,10 +82,10 @@ export async function reportCommand(argv: string[], io: ReportIo = defaultIo): P
       campaign?: string;
       format: string;
       out?: string;
-      pricePerKwh?: string;
+      pricePerKwh?: number;
       currency?: string;
-      carbonGPerKwh?: string;
-      instanceCostPerHour?: string;
+      carbonGPerKwh?: number;
+      instanceCostPerHour?: number;
       reference?: string;
       includeFlagged?: boolean;
       compare?: string[];
@@ -115,10 +110,10 @@ export async function reportCommand(argv: string[], io: ReportIo = defaultIo): P
     db ??= DEFAULT_DB;
     const formats = parseFormats(o.format);
     const cost: CostOptions = {};
-    if (o.pricePerKwh != null) cost.pricePerKwh = number('--price-per-kwh')(o.pricePerKwh);
+    if (o.pricePerKwh != null) cost.pricePerKwh = o.pricePerKwh;
     if (o.currency != null) cost.currency = o.currency;
-    if (o.carbonGPerKwh != null) cost.carbonGramsPerKwh = number('--carbon-g-per-kwh')(o.carbonGPerKwh);
-    if (o.instanceCostPerHour != null) cost.instanceCostPerHour = number('--instance-cost-per-hour')(o.instanceCostPerHour);
+    if (o.carbonGPerKwh != null) cost.carbonGramsPerKwh = o.carbonGPerKwh;
+    if (o.instanceCostPerHour != null) cost.instanceCostPerHour = o.instanceCostPerHour;
     let reference: { codec?: string; preset?: string } | undefined;
     if (o.reference) {
       const [codec, preset] = o.reference.split(':');
@@ -160,7 +155,7 @@ function failure(err: unknown, io: ReportIo): number {
 const COMPARE_ONLY_FLAGS = ['campaign', 'reference', 'pricePerKwh', 'currency', 'carbonGPerKwh', 'instanceCostPerHour'] as const;
 
 function compareCommand(
-  o: { db?: string; compare?: string[]; format: string; formatGiven: boolean; out?: string; includeFlagged?: boolean; json?: boolean } & Partial<Record<(typeof COMPARE_ONLY_FLAGS)[number], string>>,
+  o: { db?: string; compare?: string[]; format: string; formatGiven: boolean; out?: string; includeFlagged?: boolean; json?: boolean } & Partial<Record<(typeof COMPARE_ONLY_FLAGS)[number], string | number>>,
   args: string[],
   io: ReportIo,
 ): number {

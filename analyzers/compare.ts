@@ -49,6 +49,8 @@ export function rank(scenarios: ScenarioReport[]): RankingRow[] {
         sourceLabel: s.sourceLabel,
         estimate: s.estimate,
         flags: Object.keys(s.flags),
+        energyCostPerEncodedHour: s.cost.energyCostPerEncodedHour,
+        co2GramsPerEncodedMinute: s.cost.co2GramsPerEncodedMinute,
       })),
   );
 }

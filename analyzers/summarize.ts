@@ -3,12 +3,13 @@ import { existsSync } from 'node:fs';
 import { openDatabase, type DB } from '../store/store.ts';
 import { InputError } from '../core/errors.ts';
 import type { Scenario } from '../core/types.ts';
-import { aggregateRuns, emptyCell, readProvenance, readScenarios, resolveCampaign, stageRuns, type CampaignInfo, type CellAggregate, type ScenarioRow, type StagedRuns } from '../store/read-db.ts';
+import { cellKey, emptyCell, readCampaignRuns, readNodeRuns, readScenarios, resolveCampaign, type CampaignInfo, type CampaignRuns, type CellAggregate, type NodeRuns, type ScenarioRow } from '../store/read-db.ts';
 import { chooseReference, efficiencyScores, pairwise, paretoFront, qualityOf, rank, rateCurves, relativeFigures, strataOf, type ReferenceChoice } from './compare.ts';
-import { costAssumptions, scenarioCost } from './cost.ts';
+import { costAssumptions, rowCost } from './cost.ts';
 import type { CostOptions, EnergyBasis, MachineComparison, QualityMetric, ReportModel, ScenarioReport } from '../core/report-model.ts';
 import { num } from './format.ts';
 import { EXCLUDING_FLAGS, KIND_ORDER, NET_NONPOSITIVE, UNCLASSIFIED, stratumLabel } from '../core/strata.ts';
+import { RUN_STATUSES } from '../core/contracts/lists.ts';
 
 export interface SummarizeOptions {
   /** Path of the results database, or an open handle. */
@@ -121,16 +122,11 @@ export function buildModel(db: DB, dbPath: string, opts: Omit<SummarizeOptions, 
   const campaign = resolveCampaign(db, dbPath, opts.campaignId);
   const rows = readScenarios(db, campaign.id);
   const includeFlagged = opts.includeFlagged ?? false;
-  const staged = stageRuns(db, campaign.id);
-  try {
-    return modelOf(db, campaign, rows, includeFlagged, staged, opts);
-  } finally {
-    staged.drop();
-  }
+  return modelOf(campaign, rows, includeFlagged, readCampaignRuns(db, campaign.id, includeFlagged), readNodeRuns(db, campaign.id, includeFlagged), opts);
 }
 
-function modelOf(db: DB, campaign: CampaignInfo, rows: ScenarioRow[], includeFlagged: boolean, staged: StagedRuns, opts: Omit<SummarizeOptions, 'db'>): ReportModel {
-  const aggs = [...aggregateRuns(db, campaign.id, includeFlagged, staged).values()];
+function modelOf(campaign: CampaignInfo, rows: ScenarioRow[], includeFlagged: boolean, runs: CampaignRuns, nodeRuns: Map<string, NodeRuns[]>, opts: Omit<SummarizeOptions, 'db'>): ReportModel {
+  const aggs = [...runs.cells.values()];
   const partial: Array<Omit<ScenarioReport, 'energy' | 'efficiency' | 'cost'>> = [];
   for (const r of rows) {
     const cells = aggs
@@ -153,7 +149,7 @@ function modelOf(db: DB, campaign: CampaignInfo, rows: ScenarioRow[], includeFla
   const cost = costAssumptions(opts.cost);
   const scenarios: ScenarioReport[] = partial.map((s) => {
     const energy = basis === 'net' ? s.metrics.netJPerMin : s.metrics.jPerMin;
-    return { ...s, energy, efficiency: null, cost: scenarioCost(s.metrics, cost) };
+    return { ...s, energy, efficiency: null, cost: rowCost(nodeRuns.get(cellKey(s.scenarioId, s.hardwareClass, s.energyKind)) ?? [], cost) };
   });
   const scores = new Map(efficiencyScores({ scenarios, qualityMetric }).map((e) => [e.rowId, e.score]));
   for (const s of scenarios) s.efficiency = scores.get(s.id) ?? null;
@@ -161,7 +157,7 @@ function modelOf(db: DB, campaign: CampaignInfo, rows: ScenarioRow[], includeFla
   const basisLabel = `${basis} J per encoded minute`;
   const reference = chooseReference(scenarios.filter((s) => s.energy), opts.reference);
   const totals = { succeeded: 0, failed: 0, canceled: 0 };
-  for (const s of scenarios) for (const k of ['succeeded', 'failed', 'canceled'] as const) totals[k] += s.runs[k];
+  for (const s of scenarios) for (const k of RUN_STATUSES) totals[k] += s.runs[k];
   const strata = strataOf(scenarios);
   const excludedRows = scenarios.filter((s) => s.excluded.runs > 0);
   const excludedRuns = excludedRows.reduce((n, s) => n + s.excluded.runs, 0);
@@ -211,7 +207,7 @@ function modelOf(db: DB, campaign: CampaignInfo, rows: ScenarioRow[], includeFla
     curves: rateCurves(scenarios, reference, qualityMetric),
     machineComparison: machineComparison(scenarios, qualityMetric),
     cost,
-    provenance: readProvenance(db, campaign.id, staged),
+    provenance: runs.provenance,
     notes: methodNotes(basis, qualityMetric, cost),
   };
 }
@@ -247,6 +243,8 @@ function machineComparison(scenarios: ScenarioReport[], qualityMetric: QualityMe
         kwhPerEncodedHour: r.cost.kwhPerEncodedHour,
         energyCostPerEncodedHour: r.cost.energyCostPerEncodedHour,
         instanceCostPerEncodedHour: r.cost.instanceCostPerEncodedHour,
+        co2GramsPerEncodedMinute: r.cost.co2GramsPerEncodedMinute,
+        costFigures: r.cost.figures,
       })),
     });
   }
@@ -275,6 +273,6 @@ function methodNotes(basis: EnergyBasis, metric: QualityMetric | null, cost: Rep
     'BD-rate / BD-energy: PCHIP of log(bitrate) and log(energy) over quality, integrated over the overlapping quality range (needs ≥ 4 rates per curve).',
     'Every row is one scenario on one hardware class with one energy kind. Rankings, Welch tests, Pareto fronts, BD curves and efficiency compare rows of one stratum (class × kind) only: classes are never pooled, and ESTIMATE rows (energy modelled per logical CPU, alone or added to a measured GPU: source estimate or mixed) are never ranked or tested beside measured ones, because a model error is not a measurement difference.',
     'Runs flagged noisy_neighbour, thermal_drift, window-opened-after-stream-end, topology-suspect or idle-baseline-dirty are left out of the statistics unless --include-flagged is given; a run with a zero or negative net energy is always left out. They are counted under "Left out".',
-    `Cost and CO2 per encoded hour use gross energy and these assumptions: ${cost.pricePerKwh} ${cost.currency}/kWh, ${cost.carbonGramsPerKwh} g CO2e/kWh, instance ${cost.instanceCostPerHour == null ? 'not priced' : `${cost.instanceCostPerHour} ${cost.currency}/h`}${cost.defaulted.length ? ` (defaults: ${cost.defaulted.join(', ')})` : ''}.`,
+    `Cost and CO2 per encoded hour (CO2 also per encoded minute) use gross energy; each run is priced with its own node's figures (node labels cost.price_per_kwh, cost.carbon_g_per_kwh, cost.instance_per_hour, from the inventory), and a figure the node lacks is the report's: ${cost.pricePerKwh} ${cost.currency}/kWh, ${cost.carbonGramsPerKwh} g CO2e/kWh, instance ${cost.instanceCostPerHour == null ? 'not priced' : `${cost.instanceCostPerHour} ${cost.currency}/h`}${cost.defaulted.length ? ` (defaults: ${cost.defaulted.join(', ')})` : ''}. Each row says which figures priced it (node, report or default); rows of different classes are never averaged.`,
   ];
 }

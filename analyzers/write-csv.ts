@@ -1,4 +1,5 @@
 // CSV writer: one row per scenario × hardware class × energy kind (rank is within that stratum), RFC 4180 quoting, fixed column order, empty cell = missing.
+import { figuresText } from './cost.ts';
 import { METRIC_KEYS, type ReportModel, type ScenarioReport } from '../core/report-model.ts';
 import { round } from './format.ts';
 
@@ -52,8 +53,10 @@ export const CSV_COLUMNS = [
   'kwh_per_encoded_hour',
   'energy_cost_per_encoded_hour',
   'co2_grams_per_encoded_hour',
+  'co2_grams_per_encoded_minute',
   'instance_cost_per_encoded_hour',
   'currency',
+  'cost_priced_with',
   'flags',
   'missing',
 ] as const;
@@ -104,8 +107,10 @@ function row(model: ReportModel, s: ScenarioReport, rankOf: Map<number, number>)
     s.cost.kwhPerEncodedHour,
     s.cost.energyCostPerEncodedHour,
     s.cost.co2GramsPerEncodedHour,
+    s.cost.co2GramsPerEncodedMinute,
     s.cost.instanceCostPerEncodedHour,
     model.cost.currency,
+    figuresText(s.cost.figures, model.cost.currency),
     Object.entries(s.flags)
       .map(([f, n]) => `${f}:${n}`)
       .join(';'),

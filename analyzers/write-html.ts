@@ -1,4 +1,5 @@
 // HTML writer: one self-contained file (inline CSS and SVG, no script, no network).
+import { figuresText } from './cost.ts';
 import type { ReportModel, ScenarioReport } from '../core/report-model.ts';
 import { bitrate, bytes, flagList, meterStateText, num, signedPct, stat } from './format.ts';
 import { barChart, esc, lineChart, scatterChart } from './svg.ts';
@@ -109,9 +110,11 @@ function machineComparison(m: ReportModel): string {
         esc(num(r.kwhPerEncodedHour)),
         esc(num(r.energyCostPerEncodedHour)),
         esc(num(r.instanceCostPerEncodedHour)),
+        esc(num(r.co2GramsPerEncodedMinute)),
+        esc(figuresText(r.costFigures, m.cost.currency)),
       ],
       estimate: r.energyKind === 'estimated',
-      numeric: [false, false, false, true, true, true, true, true, true],
+      numeric: [false, false, false, true, true, true, true, true, true, true, false],
     })),
   );
   const charts = mc.scenarios.slice(0, MAX_MACHINE_CHARTS).map((s, i) =>
@@ -125,7 +128,7 @@ function machineComparison(m: ReportModel): string {
     }),
   );
   return `<section id="machines"><h2>Machine comparison</h2><p class="muted">${esc(mc.note)}</p>
-${htmlTable(['scenario', 'hardware class', 'energy', `J/encoded min (${m.basis.energy})`, q, 'speed', 'kWh / encoded h', `energy ${m.cost.currency} / encoded h`, `instance ${m.cost.currency} / encoded h`], rows, 'machine-table')}
+${htmlTable(['scenario', 'hardware class', 'energy', `J/encoded min (${m.basis.energy})`, q, 'speed', 'kWh / encoded h', `energy ${m.cost.currency} / encoded h`, `instance ${m.cost.currency} / encoded h`, 'g CO2e / encoded min', 'priced with'], rows, 'machine-table')}
 <div class="charts">${charts.join('\n')}</div>${mc.scenarios.length > MAX_MACHINE_CHARTS ? `<p class="muted">Charts for the first ${MAX_MACHINE_CHARTS} of ${mc.scenarios.length} scenarios; all are in the table.</p>` : ''}</section>`;
 }
 
@@ -260,13 +263,23 @@ function curveCharts(m: ReportModel): string {
 function cost(m: ReportModel): string {
   const a = m.cost;
   return `<section id="cost"><h2>Cost and CO2 per encoded hour</h2>
-<p class="note">Assumptions: ${esc(String(a.pricePerKwh))} ${esc(a.currency)}/kWh, ${esc(String(a.carbonGramsPerKwh))} g CO2e/kWh, instance ${a.instanceCostPerHour == null ? 'not priced (no instanceCostPerHour given)' : `${esc(String(a.instanceCostPerHour))} ${esc(a.currency)}/h`}.${a.defaulted.length ? ` Defaults used for: ${esc(a.defaulted.join(', '))}.` : ''} Energy is gross (what the meters measured).</p>
+<p class="note">Each run is priced with its own node's figures (node labels cost.*, from the inventory); a figure the node lacks is the report's: ${esc(String(a.pricePerKwh))} ${esc(a.currency)}/kWh, ${esc(String(a.carbonGramsPerKwh))} g CO2e/kWh, instance ${a.instanceCostPerHour == null ? 'not priced (no instanceCostPerHour given)' : `${esc(String(a.instanceCostPerHour))} ${esc(a.currency)}/h`}.${a.defaulted.length ? ` Defaults used for: ${esc(a.defaulted.join(', '))}.` : ''} Energy is gross (what the meters measured).</p>
 ${htmlTable(
-  ['scenario', 'class', 'kWh', `energy ${a.currency}`, 'g CO2e', `instance ${a.currency}`, 'source'],
+  ['scenario', 'class', 'kWh', `energy ${a.currency}`, 'g CO2e', 'g CO2e / encoded min', `instance ${a.currency}`, 'priced with', 'source'],
   m.scenarios.map((s) => ({
-    cells: [esc(s.label), esc(s.hardwareClass), esc(num(s.cost.kwhPerEncodedHour)), esc(num(s.cost.energyCostPerEncodedHour)), esc(num(s.cost.co2GramsPerEncodedHour)), esc(num(s.cost.instanceCostPerEncodedHour)), badge(s)],
+    cells: [
+      esc(s.label),
+      esc(s.hardwareClass),
+      esc(num(s.cost.kwhPerEncodedHour)),
+      esc(num(s.cost.energyCostPerEncodedHour)),
+      esc(num(s.cost.co2GramsPerEncodedHour)),
+      esc(num(s.cost.co2GramsPerEncodedMinute)),
+      esc(num(s.cost.instanceCostPerEncodedHour)),
+      esc(figuresText(s.cost.figures, a.currency)),
+      badge(s),
+    ],
     estimate: s.estimate,
-    numeric: [false, false, true, true, true, true],
+    numeric: [false, false, true, true, true, true, true, false],
   })),
   'cost-table',
 )}</section>`;

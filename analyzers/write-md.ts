@@ -1,4 +1,5 @@
 // Markdown writer: the full report as stable text (same model → same bytes).
+import { figuresText } from './cost.ts';
 import type { ReportModel, ScenarioReport } from '../core/report-model.ts';
 import { bitrate, bytes, flagList, meterStateText, num, signedPct, stat } from './format.ts';
 import { stratumLabel } from '../core/strata.ts';
@@ -78,8 +79,8 @@ function ranking(model: ReportModel): string[] {
     if (st.estimate) out.push(ESTIMATE_WHY, '');
     out.push(
       table(
-        ['rank', 'scenario', `J/encoded min (${model.basis.energy})`, 'source', 'flags'],
-        st.rows.map((r) => [String(r.rank), r.label, stat(r.energy), sourceCell(r), r.flags.join(', ')]),
+        ['rank', 'scenario', `J/encoded min (${model.basis.energy})`, `energy ${model.cost.currency} / encoded h`, 'g CO2e / encoded min', 'source', 'flags'],
+        st.rows.map((r) => [String(r.rank), r.label, stat(r.energy), num(r.energyCostPerEncodedHour), num(r.co2GramsPerEncodedMinute), sourceCell(r), r.flags.join(', ')]),
       ),
     );
   }
@@ -168,7 +169,7 @@ function machines(model: ReportModel): string[] {
   out.push(
     '',
     table(
-      ['scenario', 'hardware class', 'energy', `J/encoded min (${model.basis.energy})`, q, 'speed', 'kWh / encoded h', `energy ${model.cost.currency} / encoded h`, `instance ${model.cost.currency} / encoded h`],
+      ['scenario', 'hardware class', 'energy', `J/encoded min (${model.basis.energy})`, q, 'speed', 'kWh / encoded h', `energy ${model.cost.currency} / encoded h`, `instance ${model.cost.currency} / encoded h`, 'g CO2e / encoded min', 'priced with'],
       mc.scenarios.flatMap((m) =>
         m.rows.map((r) => [
           m.label,
@@ -180,6 +181,8 @@ function machines(model: ReportModel): string[] {
           num(r.kwhPerEncodedHour),
           num(r.energyCostPerEncodedHour),
           num(r.instanceCostPerEncodedHour),
+          num(r.co2GramsPerEncodedMinute),
+          figuresText(r.costFigures, model.cost.currency),
         ]),
       ),
     ),
@@ -224,17 +227,19 @@ function cost(model: ReportModel): string[] {
     '',
     '## Cost and CO2 per encoded hour',
     '',
-    `Assumptions: ${a.pricePerKwh} ${a.currency}/kWh, ${a.carbonGramsPerKwh} g CO2e/kWh, instance ${a.instanceCostPerHour == null ? 'not priced (no instanceCostPerHour given)' : `${a.instanceCostPerHour} ${a.currency}/h`}.${a.defaulted.length ? ` Defaults used for: ${a.defaulted.join(', ')}.` : ''} Energy is gross.`,
+    `Each run is priced with its own node's figures (node labels cost.*, from the inventory); a figure the node lacks is the report's: ${a.pricePerKwh} ${a.currency}/kWh, ${a.carbonGramsPerKwh} g CO2e/kWh, instance ${a.instanceCostPerHour == null ? 'not priced (no instanceCostPerHour given)' : `${a.instanceCostPerHour} ${a.currency}/h`}.${a.defaulted.length ? ` Defaults used for: ${a.defaulted.join(', ')}.` : ''} "priced with" names each figure's origin (node, report or default). Energy is gross.`,
     '',
     table(
-      ['scenario', 'class', 'kWh', `energy ${a.currency}`, 'g CO2e', `instance ${a.currency}`, 'source'],
+      ['scenario', 'class', 'kWh', `energy ${a.currency}`, 'g CO2e', 'g CO2e / encoded min', `instance ${a.currency}`, 'priced with', 'source'],
       model.scenarios.map((s) => [
         s.label,
         s.hardwareClass,
         num(s.cost.kwhPerEncodedHour),
         num(s.cost.energyCostPerEncodedHour),
         num(s.cost.co2GramsPerEncodedHour),
+        num(s.cost.co2GramsPerEncodedMinute),
         num(s.cost.instanceCostPerEncodedHour),
+        figuresText(s.cost.figures, a.currency),
         sourceCell(s),
       ]),
     ),

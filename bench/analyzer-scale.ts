@@ -6,9 +6,10 @@ import { spawnSync } from 'node:child_process';
 import { mkdirSync, rmSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Store } from '../store/store.ts';
+import { Store, setupKey } from '../store/store.ts';
 import { planOf, type FixtureCell } from '../analyzers/fixture-db.ts';
 import { writeReports } from '../analyzers/report.ts';
+import { bounded, parseArgsOrExit } from './lib/args.ts';
 
 const CODECS: Array<[FixtureCell['codec'], string, string[]]> = [
   ['h264', 'libx264', ['ultrafast', 'veryfast', 'fast', 'medium', 'slow']],
@@ -48,7 +49,10 @@ export function generate(path: string, runs: number): { scenarios: number; runs:
         store.insertJob({ id: `j-${id}-${r}`, campaignId: 'c-scale', scenarioId: id, repetition: r, priority: 0, queueClass: 'default', seq: ++seq, maxAttempts: attempts, nodeConstraint: [], cooldownS: 0, createdAt: 0 });
     }
   });
-  const provenance = JSON.stringify({ ffmpegVersion: '5.1.6', ffmpegBuildconfHash: 'x', argv: [], inputDescription: 'testsrc2', inputHash: null, kernel: '6.1.0', cpuModel: 'Synthetic CPU', cores: 8, gpu: null, governor: 'performance', turbo: 'on', meters: [{ meter: 'rapl', source: 'rapl', valid: true }], encoder: 'x' });
+  const provenanceObj = { ffmpegVersion: '5.1.6', ffmpegBuildconfHash: 'x', argv: [], inputDescription: 'testsrc2', inputHash: null, kernel: '6.1.0', cpuModel: 'Synthetic CPU', cores: 8, gpu: null, governor: 'performance', turbo: 'on', meters: [{ meter: 'rapl' as const, source: 'rapl' as const, valid: true }], encoder: 'x' };
+  const provenance = JSON.stringify(provenanceObj);
+  // The strata columns the store fills on insert (migration 6): no class in this provenance, RAPL energy.
+  const setupId = Number(store.db.prepare('INSERT INTO run_setup (key) VALUES (?)').run(setupKey(provenanceObj)).lastInsertRowid);
   // Synthetic figures from the scenario's factors plus uniform noise, generated inside SQLite.
   store.db
     .prepare(
@@ -58,17 +62,17 @@ export function generate(path: string, runs: number): { scenarios: number; runs:
        gen AS (SELECT base.*, a.i attempt, (abs(random()) % 10000) / 10000.0 u, (abs(random()) % 10000) / 10000.0 v FROM base, a)
        INSERT INTO run (job_id, attempt, campaign_id, scenario_id, node_id, status, started_at, ended_at, wall_s, media_seconds, frames, output_bytes,
          bitrate_bps, fps, speed, energy_source, gross_j, idle_w, net_j, avg_w, peak_w, window_s, j_per_encoded_minute, net_j_per_encoded_minute,
-         j_per_frame, j_per_megapixel, psnr, ssim, vmaf, quality_per_joule, flags, provenance, received_at)
+         j_per_frame, j_per_megapixel, psnr, ssim, vmaf, quality_per_joule, flags, provenance, received_at, hardware_class, energy_kind, setup_id)
        SELECT job_id, attempt, campaign_id, scenario_id, 'node-a', CASE WHEN u < 0.01 THEN 'failed' ELSE 'succeeded' END,
          '2026-01-01T00:00:00Z', '2026-01-01T00:00:10Z', 11, 10 * streams, 300 * streams, rate * 10 * streams / 8,
          rate * (0.98 + 0.04 * v), 30 * (1 + preset_ix), 1 + preset_ix, 'rapl',
          (300 + 40 * preset_ix + 20 * codec_ix) * (0.95 + 0.1 * u) * streams / 6, 8, (300 + 40 * preset_ix + 20 * codec_ix) * (0.95 + 0.1 * u) * streams / 6 - 80, 30, 40, 10,
          (300 + 40 * preset_ix + 20 * codec_ix) * (0.95 + 0.1 * u), (300 + 40 * preset_ix + 20 * codec_ix) * (0.95 + 0.1 * u) - 480 / streams,
          1, 1, 30 + 8 * ln(rate / 250000.0) + v, 0.9 + 0.01 * v, 60 + 9 * ln(rate / 250000.0) + preset_ix + v, 1,
-         CASE WHEN v < 0.02 THEN '["thermal-throttle"]' ELSE '[]' END, @provenance, 0
+         CASE WHEN v < 0.02 THEN '["thermal-throttle"]' ELSE '[]' END, @provenance, 0, 'unclassified', 'measured', @setupId
        FROM gen LIMIT @runs`,
     )
-    .run({ attempts, runs, provenance });
+    .run({ attempts, runs, provenance, setupId });
   const count = (store.db.prepare('SELECT COUNT(*) n FROM run').get() as { n: number }).n;
   store.db.pragma('wal_checkpoint(TRUNCATE)');
   store.close();
@@ -88,10 +92,15 @@ async function child(db: string, out: string): Promise<void> {
 }
 
 async function main(argv: string[]): Promise<void> {
-  const at = (flag: string) => (argv.includes(flag) ? argv[argv.indexOf(flag) + 1] : undefined);
-  if (argv[0] === '--child') return child(argv[1], argv[2]);
-  const sizes = (at('--sizes') ?? '10000,100000,1000000').split(',').map(Number);
-  const dir = resolve(at('--dir') ?? join('bench', 'out', 'analyzer'));
+  const { values: o, positionals } = parseArgsOrExit(argv, {
+    child: { type: 'boolean', default: false },
+    sizes: { type: 'string', default: '10000,100000,1000000' },
+    dir: { type: 'string', default: join('bench', 'out', 'analyzer') },
+    keep: { type: 'boolean', default: false },
+  });
+  if (o.child) return child(positionals[0], positionals[1]);
+  const sizes = o.sizes.split(',').map((s) => bounded('sizes', s, 1, 10_000_000));
+  const dir = resolve(o.dir);
   mkdirSync(dir, { recursive: true });
   const self = fileURLToPath(import.meta.url);
   const results = [];
@@ -101,7 +110,7 @@ async function main(argv: string[]): Promise<void> {
     const r = spawnSync(process.execPath, ['--import', 'tsx', self, '--child', db, join(dir, `report-${size}`)], { encoding: 'utf8', maxBuffer: 1 << 26 });
     if (r.status !== 0) throw new Error(`report of ${size} runs failed: ${r.stderr}`);
     results.push({ requestedRuns: size, ...gen, dbMiB: Math.round(statSync(db).size / 2 ** 20), ...JSON.parse(r.stdout) });
-    if (!argv.includes('--keep')) rmSync(db, { force: true });
+    if (!o.keep) rmSync(db, { force: true });
   }
   process.stdout.write(JSON.stringify({ benchmark: 'analyzer-scale', node: process.version, cpus: (await import('node:os')).cpus().length, results }, null, 2) + '\n');
 }

@@ -1,23 +1,34 @@
 // Load benchmark of the master (not a test): N simulated agents (no FFmpeg) register, heartbeat,
 // claim jobs and post results against one `ffwatt master` process on loopback, for a bounded time.
-// Prints one JSON document: throughput, p50/p99 latency of claims and result posts, master RSS.
+// Prints one JSON document: throughput, p50/p99 latency of claims and result posts, master CPU
+// per request (steady window, after --warmup-s), RSS, and the cost of one fsync'd SQLite commit
+// on the same disk, measured in the same run.
 //
-//   npx tsx bench/master-load.ts --agents 2000 --seconds 20
+//   npx tsx bench/master-load.ts --mode throughput --agents 200 --seconds 15
+//       closed loop: every agent claims (short claim), posts a result at once, heartbeats every
+//       10 s: how many requests per second the master serves and its CPU per request.
+//   npx tsx bench/master-load.ts --mode realistic --agents 2000 --seconds 60
+//       the agent's protocol: long-poll claims (wait_s, --claim-wait-s), heartbeat every 10 s,
+//       lease extension every 10 s while a job runs, jobs of 30 s ± 10 s.
 //
-// The load generator shares the machine with the master: on a small box the figures are a floor.
+// With 2 or more CPUs the master is pinned to one (--master-cpu, via taskset) and the load
+// generator to another (--generator-cpu), so they never share a core; the pinning is recorded.
 import Database from 'better-sqlite3';
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { cpus, tmpdir } from 'node:os';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import { Agent, request } from 'undici';
 import { bounded } from './lib/args.ts';
+import { measureCommitCost } from './lib/commit-cost.ts';
 
-const REPO = resolve(import.meta.dirname, '..');
+// FFWATT_BENCH_MASTER_REPO: run the master of another checkout (e.g. main) under the same load,
+// for before/after figures side by side.
+const REPO = resolve(process.env.FFWATT_BENCH_MASTER_REPO ?? resolve(import.meta.dirname, '..'));
 
 const { values: args } = parseArgs({
   options: {
@@ -28,9 +39,62 @@ const { values: args } = parseArgs({
     'heartbeat-s': { type: 'string', default: '10' },
     'job-ms': { type: 'string', default: '0' },
     connections: { type: 'string', default: '256' },
+    mode: { type: 'string', default: 'throughput' },
+    'claim-wait-s': { type: 'string' },
+    'job-s': { type: 'string', default: '30' },
+    'job-jitter-s': { type: 'string', default: '10' },
+    'lease-extend-s': { type: 'string', default: '10' },
+    'warmup-s': { type: 'string' },
+    'master-cpu': { type: 'string', default: '0' },
+    'generator-cpu': { type: 'string', default: '1' },
+    pin: { type: 'string', default: 'auto' },
   },
+  strict: true,
 });
 
+const MODE = args.mode!;
+if (MODE !== 'throughput' && MODE !== 'realistic') {
+  process.stderr.write(`--mode must be throughput or realistic (got ${MODE})\n`);
+  process.exit(2);
+}
+const REALISTIC = MODE === 'realistic';
+const CLAIM_WAIT_S = bounded('claim-wait-s', args['claim-wait-s'] ?? (REALISTIC ? '20' : '0'), 0, 60);
+const JOB_S = bounded('job-s', args['job-s']!, 0, 3600);
+const JOB_JITTER_S = bounded('job-jitter-s', args['job-jitter-s']!, 0, 3600);
+const LEASE_EXTEND_MS = bounded('lease-extend-s', args['lease-extend-s']!, 1, 600) * 1000;
+const WARMUP_S = bounded('warmup-s', args['warmup-s'] ?? (REALISTIC ? '10' : '3'), 0, 600);
+const MASTER_CPU = bounded('master-cpu', args['master-cpu']!, 0, 1023);
+const GENERATOR_CPU = bounded('generator-cpu', args['generator-cpu']!, 0, 1023);
+if (!['auto', 'yes', 'no'].includes(args.pin!)) {
+  process.stderr.write(`--pin must be auto, yes or no (got ${args.pin})\n`);
+  process.exit(2);
+}
+const PIN = args.pin === 'yes' || (args.pin === 'auto' && cpus().length >= 2);
+if (PIN && MASTER_CPU === GENERATOR_CPU) {
+  process.stderr.write(
+    '--master-cpu and --generator-cpu must differ: the load generator must never share a core with the master\n',
+  );
+  process.exit(2);
+}
+
+/** The CPU list a process (every thread) may run on, as taskset reads it back. */
+function affinity(pid: number): string | null {
+  try {
+    return (
+      execFileSync('taskset', ['-pc', String(pid)], { encoding: 'utf8' })
+        .trim()
+        .split(': ')
+        .at(-1) ?? null
+    );
+  } catch {
+    return null;
+  }
+}
+
+/** Pins every thread of a process to one CPU. */
+function pinAll(pid: number, cpu: number): void {
+  execFileSync('taskset', ['-a', '-pc', String(cpu), String(pid)], { stdio: 'ignore' });
+}
 
 const AGENTS = bounded('agents', args.agents!, 1, 10_000);
 const SECONDS = bounded('seconds', args.seconds!, 1, 600);
@@ -51,11 +115,17 @@ function freePort(): Promise<number> {
   });
 }
 
-const percentile = (sorted: number[], p: number) => (sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] : null);
+const percentile = (sorted: number[], p: number) =>
+  sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] : null;
 const round = (x: number | null, d = 2) => (x == null ? null : Math.round(x * 10 ** d) / 10 ** d);
 function latency(ms: number[]) {
   const s = ms.slice().sort((a, b) => a - b);
-  return { count: s.length, p50Ms: round(percentile(s, 50)), p99Ms: round(percentile(s, 99)), maxMs: round(s.at(-1) ?? null) };
+  return {
+    count: s.length,
+    p50Ms: round(percentile(s, 50)),
+    p99Ms: round(percentile(s, 99)),
+    maxMs: round(s.at(-1) ?? null),
+  };
 }
 
 /** CPU seconds (user + system) the process used so far, from /proc/PID/stat. */
@@ -66,6 +136,27 @@ function cpuSeconds(pid: number): number | null {
   } catch {
     return null;
   }
+}
+
+/** CPU seconds per thread of a process (name → seconds), from /proc/PID/task/TID/stat. */
+function threadCpu(pid: number): Record<string, number> {
+  const out: Record<string, number> = {};
+  try {
+    for (const tid of readdirSync(`/proc/${pid}/task`)) {
+      try {
+        const text = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+        const name = text.slice(text.indexOf('(') + 1, text.lastIndexOf(')'));
+        const f = text.slice(text.lastIndexOf(')') + 2).split(' ');
+        const key = tid === String(pid) ? 'main' : name;
+        out[key] = (out[key] ?? 0) + (Number(f[11]) + Number(f[12])) / 100;
+      } catch {
+        /* thread gone */
+      }
+    }
+  } catch {
+    /* process gone */
+  }
+  return out;
 }
 
 function rssKb(pid: number, field: 'VmRSS' | 'VmHWM'): number | null {
@@ -96,15 +187,77 @@ scenarios:
 `;
 }
 
+/** The group-commit counts from the master's last "group commit" log line, if it wrote one. */
+function groupCommitStats(
+  stderr: string,
+): { batches: number; writes: number; durableBatches: number; writesPerBatch: number } | null {
+  const line = stderr
+    .split('\n')
+    .reverse()
+    .find((l) => l.includes('"group commit"'));
+  if (!line) return null;
+  try {
+    const j = JSON.parse(line) as { batches: number; writes: number; durableBatches: number };
+    return {
+      batches: j.batches,
+      writes: j.writes,
+      durableBatches: j.durableBatches,
+      writesPerBatch: round(j.writes / Math.max(1, j.batches)) ?? 0,
+    };
+  } catch {
+    return null;
+  }
+}
+
 function simulatedRecord(jobId: string, attempt: number, nodeId: string) {
   const now = new Date();
-  const zone = { meter: 'estimate', zone: 'cpu', source: 'estimate', role: 'total', grossJ: 12, idleW: null, netJ: null, avgW: 12, peakW: 14 };
+  const zone = {
+    meter: 'estimate',
+    zone: 'cpu',
+    source: 'estimate',
+    role: 'total',
+    grossJ: 12,
+    idleW: null,
+    netJ: null,
+    avgW: 12,
+    peakW: 14,
+  };
   return {
-    jobId, attempt, nodeId, status: 'succeeded', exitCode: 0, signal: null, error: null, stderrTail: '',
-    startedAt: now.toISOString(), endedAt: now.toISOString(), wallS: 1, mediaSeconds: 1, frames: 30, outputBytes: 20_000,
-    bitrateBps: 160_000, fps: 30, speed: 1, droppedFrames: 0, dupFrames: 0,
-    energy: { source: 'estimate', zones: [zone], grossJ: 12, idleW: null, netJ: null, avgW: 12, peakW: 14, windowS: 1, jPerEncodedMinute: 720, netJPerEncodedMinute: null, jPerFrame: 0.4, jPerMegapixel: 5.2 },
-    quality: null, flags: ['estimated', 'simulated'],
+    jobId,
+    attempt,
+    nodeId,
+    status: 'succeeded',
+    exitCode: 0,
+    signal: null,
+    error: null,
+    stderrTail: '',
+    startedAt: now.toISOString(),
+    endedAt: now.toISOString(),
+    wallS: 1,
+    mediaSeconds: 1,
+    frames: 30,
+    outputBytes: 20_000,
+    bitrateBps: 160_000,
+    fps: 30,
+    speed: 1,
+    droppedFrames: 0,
+    dupFrames: 0,
+    energy: {
+      source: 'estimate',
+      zones: [zone],
+      grossJ: 12,
+      idleW: null,
+      netJ: null,
+      avgW: 12,
+      peakW: 14,
+      windowS: 1,
+      jPerEncodedMinute: 720,
+      netJPerEncodedMinute: null,
+      jPerFrame: 0.4,
+      jPerMegapixel: 5.2,
+    },
+    quality: null,
+    flags: ['estimated', 'simulated'],
     provenance: { ffmpegVersion: 'simulated', encoder: 'libx264', argv: [] },
   };
 }
@@ -120,22 +273,40 @@ async function main(): Promise<void> {
     `listen: 127.0.0.1:${port}\ndata: ${join(tmp, 'data')}\ntoken_file: ${join(tmp, 'token')}\nlease_s: 120\nnode_timeout_s: 300\n`,
   );
   const nodeArgs = (process.env.FFWATT_BENCH_MASTER_NODE_ARGS ?? '').split(' ').filter(Boolean); // e.g. --cpu-prof
-  const master = spawn(process.execPath, [...nodeArgs, join(REPO, 'bin/ffwatt.mjs'), 'master', '--config', join(tmp, 'master.yml')], { cwd: REPO, stdio: ['ignore', 'ignore', 'pipe'] });
+  const loadBefore = loadavg();
+  if (PIN) pinAll(process.pid, GENERATOR_CPU);
+  const masterArgv = [
+    process.execPath,
+    ...nodeArgs,
+    join(REPO, 'bin/ffwatt.mjs'),
+    'master',
+    '--config',
+    join(tmp, 'master.yml'),
+  ];
+  const master = PIN
+    ? spawn('taskset', ['-c', String(MASTER_CPU), ...masterArgv], { cwd: REPO, stdio: ['ignore', 'ignore', 'pipe'] })
+    : spawn(masterArgv[0], masterArgv.slice(1), { cwd: REPO, stdio: ['ignore', 'ignore', 'pipe'] });
   let masterErr = '';
   master.stderr.on('data', (d) => (masterErr = (masterErr + d).slice(-4000)));
   const pool = new Agent({ connections: CONNECTIONS, pipelining: 1, headersTimeout: 60_000, bodyTimeout: 60_000 });
-  const hardStop = setTimeout(() => {
-    process.stderr.write('master-load: hard time limit reached; stopping\n');
-    master.kill('SIGKILL');
-    process.exit(1);
-  }, (SECONDS + 300) * 1000);
+  const hardStop = setTimeout(
+    () => {
+      process.stderr.write('master-load: hard time limit reached; stopping\n');
+      master.kill('SIGKILL');
+      process.exit(1);
+    },
+    (SECONDS + 300) * 1000,
+  );
   hardStop.unref();
 
   const call = async (method: 'GET' | 'POST', path: string, tok: string, body?: unknown) => {
     const res = await request(`${base}/api/v1${path}`, {
       method,
       dispatcher: pool,
-      headers: { authorization: `Bearer ${tok}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
+      headers: {
+        authorization: `Bearer ${tok}`,
+        ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
+      },
       body: body !== undefined ? JSON.stringify(body) : undefined,
     });
     const text = await res.body.text();
@@ -157,7 +328,12 @@ async function main(): Promise<void> {
     }
 
     const tSubmit = performance.now();
-    const sub = await call('POST', '/campaigns', token, { matrix: loadMatrix(JOBS), fileName: 'master-load.yml', seed: 1 });
+    const sub = await call('POST', '/campaigns', token, {
+      matrix: loadMatrix(JOBS),
+      fileName: 'master-load.yml',
+      seed: 1,
+      placement: 'any',
+    });
     if (sub.status !== 201) throw new Error(`campaign refused: ${JSON.stringify(sub.body)}`);
     const submitMs = performance.now() - tSubmit;
 
@@ -171,7 +347,12 @@ async function main(): Promise<void> {
         while (next < AGENTS) {
           const i = next++;
           const t = performance.now();
-          const r = await call('POST', '/nodes/register', token, { id: `sim-${i}`, hostname: `sim-${i}`, encoders: { h264: 'libx264' }, labels: ['simulated'] });
+          const r = await call('POST', '/nodes/register', token, {
+            id: `sim-${i}`,
+            hostname: `sim-${i}`,
+            encoders: { h264: 'libx264' },
+            labels: ['simulated'],
+          });
           registerMs.push(performance.now() - t);
           if (r.status !== 201) throw new Error(`register sim-${i}: HTTP ${r.status}`);
           nodeTokens[i] = r.body.token;
@@ -180,10 +361,24 @@ async function main(): Promise<void> {
     );
     const registrationS = (performance.now() - tReg) / 1000;
 
+    // Figures count only the steady window: after --warmup-s (JIT, connection set-up, the first
+    // claims of every agent at once) until the end.
     const claimMs: number[] = [];
+    const jobClaimMs: number[] = [];
     const resultMs: number[] = [];
     const heartbeatMs: number[] = [];
-    const counts = { claims: 0, claimed: 0, empty: 0, stored: 0, duplicate: 0, stale: 0, errors: 0, heartbeats: 0 };
+    const leaseMs: number[] = [];
+    const counts = {
+      claims: 0,
+      claimed: 0,
+      empty: 0,
+      stored: 0,
+      duplicate: 0,
+      stale: 0,
+      errors: 0,
+      heartbeats: 0,
+      leaseExtensions: 0,
+    };
     const errors = new Map<string, number>();
     const noteError = (e: unknown) => {
       counts.errors++;
@@ -193,71 +388,182 @@ async function main(): Promise<void> {
     let rssPeakKb = 0;
     const rssTimer = setInterval(() => (rssPeakKb = Math.max(rssPeakKb, rssKb(master.pid!, 'VmRSS') ?? 0)), 250);
 
-    const cpu0 = cpuSeconds(master.pid!);
-    const t0 = performance.now();
-    const deadline = t0 + SECONDS * 1000;
+    const tStart = performance.now();
+    const tSteady = tStart + WARMUP_S * 1000;
+    const deadline = tSteady + SECONDS * 1000;
+    let cpu0: number | null = null;
+    let threads0: Record<string, number> = {};
+    const steadyTimer = setTimeout(() => {
+      cpu0 = cpuSeconds(master.pid!);
+      threads0 = threadCpu(master.pid!);
+    }, WARMUP_S * 1000);
+    const steady = () => performance.now() >= tSteady;
+    const timed = async <T>(into: number[], f: () => Promise<T>): Promise<T> => {
+      const t = performance.now();
+      const counted = steady();
+      const r = await f();
+      if (counted) into.push(performance.now() - t);
+      return r;
+    };
+    const count = (k: keyof typeof counts) => {
+      if (steady()) counts[k]++;
+    };
+    const claimPath = `/jobs/claim${CLAIM_WAIT_S > 0 ? `?wait_s=${CLAIM_WAIT_S}` : ''}`;
     const simAgent = async (i: number) => {
       const id = `sim-${i}`;
       const tok = nodeTokens[i];
-      // Spread the start over one poll interval, as real agents would be.
-      await sleep(Math.random() * POLL_MS);
-      let nextBeat = performance.now() + Math.random() * HEARTBEAT_MS;
-      while (performance.now() < deadline) {
+      // Spread the start over one poll interval (realistic: over one job length), as real agents would be.
+      await sleep(Math.random() * (REALISTIC ? Math.max(JOB_S, 1) * 1000 : POLL_MS));
+      // Heartbeats run on their own timer, as in the agent (agent/cli.ts).
+      const beat = async () => {
         try {
-          if (performance.now() >= nextBeat) {
-            const t = performance.now();
-            const hb = await call('POST', `/nodes/${id}/heartbeat`, tok, {});
-            heartbeatMs.push(performance.now() - t);
-            if (hb.status !== 200) throw new Error(`heartbeat HTTP ${hb.status}`);
-            counts.heartbeats++;
-            nextBeat += HEARTBEAT_MS;
-          }
-          const t = performance.now();
-          const c = await call('POST', '/jobs/claim', tok, { nodeId: id });
-          claimMs.push(performance.now() - t);
-          counts.claims++;
-          if (c.status === 204) {
-            counts.empty++;
-            await sleep(POLL_MS * (0.5 + Math.random()));
-            continue;
-          }
-          if (c.status !== 200) throw new Error(`claim HTTP ${c.status}`);
-          counts.claimed++;
-          if (JOB_MS > 0) await sleep(JOB_MS);
-          const tr = performance.now();
-          const r = await call('POST', `/jobs/${c.body.id}/result`, tok, { record: simulatedRecord(c.body.id, c.body.attempts, id), idle: null, leaseId: c.body.leaseId });
-          resultMs.push(performance.now() - tr);
-          if (r.status === 201) counts.stored++;
-          else if (r.status === 200) counts.duplicate++;
-          else if (r.status === 409) counts.stale++;
-          else throw new Error(`result HTTP ${r.status}`);
+          const hb = await timed(heartbeatMs, () => call('POST', `/nodes/${id}/heartbeat`, tok, {}));
+          if (hb.status !== 200) throw new Error(`heartbeat HTTP ${hb.status}`);
+          count('heartbeats');
         } catch (err) {
           noteError(err);
-          await sleep(POLL_MS);
         }
+      };
+      const beats: Promise<void>[] = [];
+      let beatTimer: NodeJS.Timeout = setTimeout(() => {
+        beats.push(beat());
+        beatTimer = setInterval(() => beats.push(beat()), HEARTBEAT_MS);
+      }, Math.random() * HEARTBEAT_MS);
+      try {
+        while (performance.now() < deadline) {
+          try {
+            const t = performance.now();
+            const counted = steady();
+            const c = await call('POST', claimPath, tok, { nodeId: id });
+            const ms = performance.now() - t;
+            if (counted) {
+              claimMs.push(ms);
+              if (c.status === 200) jobClaimMs.push(ms);
+            }
+            count('claims');
+            if (c.status === 204) {
+              count('empty');
+              // A long poll already waited; a short claim sleeps before asking again.
+              if (CLAIM_WAIT_S === 0) await sleep(POLL_MS * (0.5 + Math.random()));
+              continue;
+            }
+            if (c.status !== 200) throw new Error(`claim HTTP ${c.status}`);
+            count('claimed');
+            const jobMs = REALISTIC ? Math.max(0, JOB_S + (2 * Math.random() - 1) * JOB_JITTER_S) * 1000 : JOB_MS;
+            if (jobMs > 0) {
+              // Lease extensions every --lease-extend-s while the job runs, as the agent's worker does.
+              const ends = performance.now() + jobMs;
+              while (performance.now() < ends) {
+                await sleep(Math.min(LEASE_EXTEND_MS, ends - performance.now()));
+                if (performance.now() >= ends || performance.now() >= deadline) break;
+                const l = await timed(leaseMs, () =>
+                  call('POST', `/jobs/${c.body.id}/lease`, tok, {
+                    nodeId: id,
+                    attempt: c.body.attempts,
+                    leaseId: c.body.leaseId,
+                  }),
+                );
+                if (l.status !== 200) throw new Error(`lease HTTP ${l.status}`);
+                count('leaseExtensions');
+              }
+              if (performance.now() >= deadline) break;
+            }
+            const r = await timed(resultMs, () =>
+              call('POST', `/jobs/${c.body.id}/result`, tok, {
+                record: simulatedRecord(c.body.id, c.body.attempts, id),
+                idle: null,
+                leaseId: c.body.leaseId,
+              }),
+            );
+            if (r.status === 201) count('stored');
+            else if (r.status === 200) count('duplicate');
+            else if (r.status === 409) count('stale');
+            else throw new Error(`result HTTP ${r.status}`);
+          } catch (err) {
+            noteError(err);
+            await sleep(POLL_MS);
+          }
+        }
+      } finally {
+        clearTimeout(beatTimer);
+        clearInterval(beatTimer);
+        await Promise.all(beats);
       }
     };
     await Promise.all(Array.from({ length: AGENTS }, (_, i) => simAgent(i)));
-    const elapsedS = (performance.now() - t0) / 1000;
+    clearTimeout(steadyTimer);
+    const elapsedS = (performance.now() - tSteady) / 1000;
     const cpu1 = cpuSeconds(master.pid!);
+    const threads1 = threadCpu(master.pid!);
     const masterCpuS = cpu0 != null && cpu1 != null ? cpu1 - cpu0 : null;
-    const requests = counts.claims + counts.stored + counts.duplicate + counts.stale + counts.heartbeats;
+    // Where the master's CPU went by thread (main: the event loop; the rest: V8 and libuv helpers).
+    const byThread = Object.fromEntries(
+      Object.entries(threads1)
+        .map(([k, v]) => [k, round(v - (threads0[k] ?? 0))])
+        .filter(([, v]) => (v as number) > 0),
+    );
+    const requests =
+      counts.claims + counts.stored + counts.duplicate + counts.stale + counts.heartbeats + counts.leaseExtensions;
     clearInterval(rssTimer);
     const rssNowKb = rssKb(master.pid!, 'VmRSS');
     const rssHwmKb = rssKb(master.pid!, 'VmHWM');
+    const pinning = PIN
+      ? {
+          master: { cpu: MASTER_CPU, affinity: affinity(master.pid!) },
+          generator: { cpu: GENERATOR_CPU, affinity: affinity(process.pid) },
+        }
+      : null;
+    // The physical cost of one durable commit on this disk, measured now (same run, same disk).
+    const commitCost = measureCommitCost(join(tmp, 'data'));
+    const loadAfter = loadavg();
 
     const db = new Database(join(tmp, 'data', 'ffwatt.sqlite'), { readonly: true });
-    const runs = db.prepare('SELECT COUNT(*) n, COUNT(DISTINCT job_id) jobs FROM run').get() as { n: number; jobs: number };
-    const jobStates = Object.fromEntries((db.prepare('SELECT state, COUNT(*) n FROM job GROUP BY state').all() as Array<{ state: string; n: number }>).map((r) => [r.state, r.n]));
+    const runs = db.prepare('SELECT COUNT(*) n, COUNT(DISTINCT job_id) jobs FROM run').get() as {
+      n: number;
+      jobs: number;
+    };
+    const jobStates = Object.fromEntries(
+      (db.prepare('SELECT state, COUNT(*) n FROM job GROUP BY state').all() as Array<{ state: string; n: number }>).map(
+        (r) => [r.state, r.n],
+      ),
+    );
     db.close();
 
     const out = {
       bench: 'master-load',
       when: new Date().toISOString(),
-      machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model ?? null, node: process.version, note: 'load generator and master share this machine' },
-      settings: { agents: AGENTS, seconds: SECONDS, jobs: JOBS, pollMs: POLL_MS, heartbeatS: HEARTBEAT_MS / 1000, jobMs: JOB_MS, connections: CONNECTIONS, tls: false },
+      machine: {
+        cpus: cpus().length,
+        cpuModel: cpus()[0]?.model ?? null,
+        node: process.version,
+        note: PIN
+          ? 'master and load generator pinned to different CPUs (taskset)'
+          : 'load generator and master share the CPUs (not pinned)',
+      },
+      settings: {
+        mode: MODE,
+        agents: AGENTS,
+        seconds: SECONDS,
+        warmupS: WARMUP_S,
+        jobs: JOBS,
+        pollMs: POLL_MS,
+        heartbeatS: HEARTBEAT_MS / 1000,
+        claimWaitS: CLAIM_WAIT_S,
+        jobMs: REALISTIC ? null : JOB_MS,
+        jobS: REALISTIC ? JOB_S : null,
+        jobJitterS: REALISTIC ? JOB_JITTER_S : null,
+        leaseExtendS: REALISTIC ? LEASE_EXTEND_MS / 1000 : null,
+        connections: CONNECTIONS,
+        tls: false,
+      },
+      pinning,
+      loadAverage: { before: loadBefore.map((x) => round(x)), after: loadAfter.map((x) => round(x)) },
       campaignSubmitMs: round(submitMs),
-      registration: { seconds: round(registrationS), perSecond: round(AGENTS / registrationS, 1), latency: latency(registerMs) },
+      registration: {
+        seconds: round(registrationS),
+        perSecond: round(AGENTS / registrationS, 1),
+        latency: latency(registerMs),
+      },
       elapsedS: round(elapsedS),
       throughput: {
         claimsPerS: round(counts.claims / elapsedS, 1),
@@ -268,15 +574,39 @@ async function main(): Promise<void> {
       // Contention-independent cost: master CPU per request and per job cycle (claim + result).
       masterCpu: {
         seconds: round(masterCpuS),
-        utilization: round(masterCpuS != null ? masterCpuS / elapsedS : null),
-        msPerRequest: round(masterCpuS != null && requests ? (masterCpuS * 1000) / requests : null),
+        utilization: round(masterCpuS != null ? masterCpuS / elapsedS : null, 4),
+        msPerRequest: round(masterCpuS != null && requests ? (masterCpuS * 1000) / requests : null, 3),
         msPerStoredResult: round(masterCpuS != null && counts.stored ? (masterCpuS * 1000) / counts.stored : null),
+        secondsByThread: byThread,
       },
-      latency: { claim: latency(claimMs), result: latency(resultMs), heartbeat: latency(heartbeatMs) },
+      // claim: every claim (a long poll that found nothing counts its whole wait); claimWithJob: claims answered with a job.
+      latency: {
+        claim: latency(claimMs),
+        claimWithJob: latency(jobClaimMs),
+        result: latency(resultMs),
+        heartbeat: latency(heartbeatMs),
+        lease: latency(leaseMs),
+      },
+      commitCost: {
+        fullWallMs: round(commitCost.fullWallMs, 3),
+        fullCpuMs: round(commitCost.fullCpuMs, 3),
+        normalWallMs: round(commitCost.normalWallMs, 3),
+        normalCpuMs: round(commitCost.normalCpuMs, 3),
+        commits: commitCost.commits,
+      },
+      groupCommit: null as unknown,
       integrity: { runsStored: runs.n, distinctJobsWithRuns: runs.jobs, storedAnswers: counts.stored, jobStates },
-      masterRss: { peakSampledMiB: round(rssPeakKb / 1024, 1), endMiB: round((rssNowKb ?? 0) / 1024, 1), highWaterMiB: round((rssHwmKb ?? 0) / 1024, 1) },
+      masterRss: {
+        peakSampledMiB: round(rssPeakKb / 1024, 1),
+        endMiB: round((rssNowKb ?? 0) / 1024, 1),
+        highWaterMiB: round((rssHwmKb ?? 0) / 1024, 1),
+      },
       errors: Object.fromEntries(errors),
     };
+    // The master logs its group-commit counts when it stops (master/server.ts).
+    master.kill('SIGTERM');
+    await new Promise((r) => (master.exitCode !== null ? r(null) : master.once('exit', r)));
+    out.groupCommit = groupCommitStats(masterErr);
     process.stdout.write(JSON.stringify(out, null, 2) + '\n');
     // Nothing twice (one run per job) and nothing lost (every 201 is in the database; a result whose
     // answer timed out on the client may be stored without the generator counting it).

@@ -66,7 +66,7 @@ function record(jobId: string, attempt: number, nodeId: string, j: number): RunR
     startedAt: t.toISOString(), endedAt: new Date(t.getTime() + 1000).toISOString(), wallS: 1, mediaSeconds: 1, frames: 30,
     outputBytes: 10_000, bitrateBps: 80_000, fps: 30, speed: 1, droppedFrames: 0, dupFrames: 0,
     energy: { source: 'estimate', zones: [zone], grossJ: j, idleW: null, netJ: null, avgW: j, peakW: j * 1.2, windowS: 1, jPerEncodedMinute: j * 60, netJPerEncodedMinute: null, jPerFrame: j / 30, jPerMegapixel: null },
-    quality: null, flags: ['estimated'], provenance: { ffmpegVersion: 'bench', encoder: 'libx264', argv: [] } as never,
+    quality: null, flags: ['estimated'], provenance: { ffmpegVersion: 'bench', encoder: 'libx264', argv: [] },
   };
 }
 
@@ -84,7 +84,7 @@ function populate(path: string): void {
   store.tx(() => {
     const jobs = store.db.prepare('SELECT job.id, job.campaign_id campaignId, job.scenario_id scenarioId FROM job WHERE campaign_id = ?').all(campaignId) as Array<{ id: string; campaignId: string; scenarioId: number }>;
     let i = 0;
-    for (const j of jobs) store.insertRun(record(j.id, 1, 'history', 5 + (i++ % 20)), j as never, now, randomUUID());
+    for (const j of jobs) store.insertRun(record(j.id, 1, 'history', 5 + (i++ % 20)), j, now, randomUUID());
     store.db.prepare("UPDATE job SET state = 'succeeded', attempts = 1, finished_at = ? WHERE campaign_id = ?").run(now, campaignId);
   });
   store.setCampaignStatus(campaignId, 'done');

@@ -8,11 +8,13 @@ import { readdirSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ProcTreeMonitor, processTreePids, type TreeWalk } from '../energy/proctree.ts';
+import { bounded, parseArgsOrExit } from './lib/args.ts';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function main(argv: string[]): Promise<void> {
-  const samples = Number(argv.includes('--samples') ? argv[argv.indexOf('--samples') + 1] : 400);
+  const { values: o } = parseArgsOrExit(argv, { samples: { type: 'string', default: '400' } });
+  const samples = bounded('samples', o.samples, 1, 1_000_000);
   const worker = "const { spawn } = require('child_process'); spawn('sleep', ['120'], { stdio: 'ignore' }); setInterval(() => {}, 1000);";
   const node = `new (require('worker_threads').Worker)(${JSON.stringify(worker)}, { eval: true }); setInterval(() => {}, 1000);`;
   const root = spawn('bash', ['-c', 'sleep 120 & "$0" -e "$1" & wait', process.execPath, node], { stdio: 'ignore', detached: true });

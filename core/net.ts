@@ -13,11 +13,13 @@ export function freeLoopbackPort(): Promise<number> {
   });
 }
 
+/** The host of a `HOST:PORT` listen address (IPv6 brackets removed). */
 export function listenHost(listen: string): string {
   const i = listen.lastIndexOf(':');
   return listen.slice(0, i).replace(/^\[|\]$/g, '');
 }
 
+/** The port of a `HOST:PORT` listen address. */
 export function listenPort(listen: string): number {
   return Number(listen.slice(listen.lastIndexOf(':') + 1));
 }

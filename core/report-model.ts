@@ -3,6 +3,7 @@
 import type { MeterState } from './types.ts';
 import type { Summary } from './stats.ts';
 import type { EnergyKind } from './strata.ts';
+import type { Cost, CostInput } from './cost.ts';
 
 export type { EnergyKind } from './strata.ts';
 
@@ -30,33 +31,33 @@ export const METRIC_KEYS = [
 ] as const;
 export type MetricKey = (typeof METRIC_KEYS)[number];
 
-export interface CostOptions {
-  /** Electricity price per kWh, in `currency`. Default 0.25 (as the master config). */
-  pricePerKwh?: number;
-  /** Default 'EUR'. */
-  currency?: string;
-  /** Grid carbon intensity, g CO2e per kWh. Default 300. */
-  carbonGramsPerKwh?: number;
-  /** Hourly price of the machine; null/absent = instance cost not computed. */
-  instanceCostPerHour?: number | null;
-}
+/** Cost settings as given (core/cost.ts CostSchema: absent fields take COST_DEFAULTS). */
+export type CostOptions = CostInput;
 
-export interface CostAssumptions {
-  pricePerKwh: number;
-  currency: string;
-  carbonGramsPerKwh: number;
-  instanceCostPerHour: number | null;
+export type CostAssumptions = Cost & {
   /** Which of the figures above were defaults rather than given. */
   defaulted: string[];
+};
+
+/** One figure that priced some of a row's runs, and where it came from. */
+export interface CostFigureUse {
+  value: number;
+  /** node: the node's own cost.* label (inventory); report: given to `ffwatt report`; default: COST_DEFAULTS. */
+  from: 'node' | 'report' | 'default';
+  runs: number;
 }
 
+/** Means over the row's counted runs, each run priced with its own node's figures. */
 export interface ScenarioCost {
   /** kWh of gross measured energy per encoded hour. */
   kwhPerEncodedHour: number | null;
   energyCostPerEncodedHour: number | null;
   co2GramsPerEncodedHour: number | null;
-  /** Machine hours per encoded hour × instanceCostPerHour; null without an hourly price. */
+  co2GramsPerEncodedMinute: number | null;
+  /** Machine hours per encoded hour × instanceCostPerHour; null unless every run's node has an hourly price. */
   instanceCostPerEncodedHour: number | null;
+  /** The figures used, per run count (an instance price absent everywhere: empty list). */
+  figures: { pricePerKwh: CostFigureUse[]; carbonGramsPerKwh: CostFigureUse[]; instanceCostPerHour: CostFigureUse[] };
 }
 
 /**
@@ -120,6 +121,9 @@ export interface RankingRow {
   sourceLabel: string;
   estimate: boolean;
   flags: string[];
+  /** Means over the row's runs, each priced with its node's figures (row.cost). */
+  energyCostPerEncodedHour: number | null;
+  co2GramsPerEncodedMinute: number | null;
 }
 
 export interface ParetoPoint {
@@ -231,6 +235,9 @@ export interface MachineComparison {
     kwhPerEncodedHour: number | null;
     energyCostPerEncodedHour: number | null;
     instanceCostPerEncodedHour: number | null;
+    co2GramsPerEncodedMinute: number | null;
+    /** Where the row's prices came from (its nodes' labels, the report's figures or defaults). */
+    costFigures: ScenarioCost['figures'];
   }>;
 }
 

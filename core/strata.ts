@@ -1,19 +1,21 @@
 // Strata of the statistics: runs are only averaged, ranked and tested against runs of the
 // same energy kind (measured vs estimated) on the same hardware class, and flagged runs stay
-// out of them unless asked for. Each rule is defined here once; store/strata-sql.ts writes the
-// same rules in SQL from these constants, so the report, the campaign comparison, the advisor's
-// training set and the metrics agree.
+// out of them unless asked for. Each rule is defined here once: the store writes a run's class
+// and kind with these functions when it stores the run (migration 6 back-filled older runs with
+// the same rules in SQL), so the report, the campaign comparison, the advisor's training set and
+// the metrics agree.
 
-/** measured: a hardware counter (RAPL, NVML); estimated: modelled CPU energy, alone or plus a measured GPU (`mixed`); none: no energy figure. */
-export type EnergyKind = 'measured' | 'estimated' | 'none';
-export const ENERGY_KINDS: readonly EnergyKind[] = ['measured', 'estimated', 'none'];
+import { ENERGY_KINDS, ESTIMATED_SOURCES, MEASURED_SOURCES, type EnergyKind } from './contracts/lists.ts';
+import { EXCLUDING_FLAGS, NET_NONPOSITIVE } from './contracts/flags.ts';
+
+export { ENERGY_KINDS, EXCLUDING_FLAGS, NET_NONPOSITIVE, type EnergyKind };
 
 /** Class of runs recorded without a hardware class (before classes existed, or a node that reports none). */
 export const UNCLASSIFIED = 'unclassified';
 
 export function energyKindOf(source: string | null | undefined): EnergyKind {
-  if (source === 'rapl' || source === 'nvml') return 'measured';
-  if (source === 'estimate' || source === 'mixed') return 'estimated';
+  if ((MEASURED_SOURCES as readonly unknown[]).includes(source)) return 'measured';
+  if ((ESTIMATED_SOURCES as readonly unknown[]).includes(source)) return 'estimated';
   return 'none';
 }
 
@@ -22,11 +24,6 @@ export function hardwareClassOf(provenance: { hardwareClass?: string | null } | 
   const c = provenance?.hardwareClass;
   return typeof c === 'string' && c.trim() !== '' ? c : UNCLASSIFIED;
 }
-
-/** Flags that keep a run out of means, CIs, tests and the advisor unless --include-flagged is given. */
-export const EXCLUDING_FLAGS = ['noisy_neighbour', 'thermal_drift', 'window-opened-after-stream-end', 'topology-suspect', 'idle-baseline-dirty'] as const;
-/** Reason given for a run whose net energy is zero or negative: such a run is never ranked, --include-flagged or not. */
-export const NET_NONPOSITIVE = 'net-energy-nonpositive';
 
 /** Why a succeeded run is left out of the statistics; empty when it counts. */
 export function exclusionReasons(run: { flags: readonly string[]; netJ: number | null | undefined }, includeFlagged = false): string[] {

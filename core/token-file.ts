@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { InputError } from './errors.ts';
 
+/** A bearer token from its file (admin, registration, node credential), refused when too short to be secret. */
 export function readToken(file: string, what: string): string {
   let token: string;
   try {

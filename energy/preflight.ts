@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import type { RunEnergy } from '../core/types.ts';
 import type { ProcTreeUsage } from './proctree.ts';
 import { nodeSysfsReader, type SysfsReader } from './rapl.ts';
+import { VALIDITY_FLAGS, type ValidityFlag } from '../core/contracts/flags.ts';
 
 /**
  * Validity preflight: the machine state that changes energy figures (CPU governor, turbo,
@@ -135,18 +136,7 @@ export interface ValidityInputs {
   windowS?: number;
 }
 
-export const VALIDITY_FLAGS = [
-  'estimated',
-  'noisy_neighbour',
-  'thermal_drift',
-  'governor_not_performance',
-  'governor_unknown',
-  'turbo_on',
-  'no_idle_baseline',
-  'idle-baseline-dirty',
-  'net-energy-nonpositive',
-] as const;
-export type ValidityFlag = (typeof VALIDITY_FLAGS)[number];
+export { VALIDITY_FLAGS, type ValidityFlag };
 
 /**
  * Flags for one run:

@@ -4,6 +4,7 @@ import type { ZoneRole } from '../core/types.ts';
 import { CounterFile } from './counter-file.ts';
 import type { Meter, MeterProbe, ZoneInfo, ZoneSample } from './meter.ts';
 import { joulesFromUj, secondsFromNs, WrapCounter } from './units.ts';
+import { TOPOLOGY_SUSPECT_FLAG } from '../core/contracts/flags.ts';
 
 /**
  * RAPL energy counters from the Linux powercap tree (`<sysfs>/class/powercap/intel-rapl:*`),
@@ -66,7 +67,7 @@ const PLATFORM_RE = /^psys(?:-(\d+))?$/;
 const IFACE: Record<string, RaplZoneInfo['iface']> = { 'intel-rapl': 'msr', 'intel-rapl-mmio': 'mmio', 'intel-rapl-tpmi': 'tpmi' };
 
 /** The flag a run gets when its measured total exceeds the platform zone by more than this fraction. */
-export const TOPOLOGY_SUSPECT_FLAG = 'topology-suspect';
+export { TOPOLOGY_SUSPECT_FLAG };
 export const TOPOLOGY_SUSPECT_MARGIN = 0.05;
 
 function errCode(err: unknown): string | undefined {

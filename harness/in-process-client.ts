@@ -1,13 +1,11 @@
-import type { JobQueue } from '../master/queue.ts';
-import type { ClaimedJob, IdleReport, MasterClient, NodeRegistration } from '../agent/client.ts';
-import type { RunRecord } from '../core/types.ts';
+import type { ClaimedJob, IdleReport, MasterClient, NodeQueue, NodeRegistration, RunRecord } from '../core/contracts/index.ts';
 import { LeaseBook } from '../agent/leases.ts';
 
-/** MasterClient over a JobQueue in this process (local mode). */
+/** MasterClient over a job queue in this process (local mode passes master/queue.ts JobQueue). */
 export class InProcessClient implements MasterClient {
   private readonly leases = new LeaseBook();
 
-  constructor(private readonly queue: JobQueue) {}
+  constructor(private readonly queue: NodeQueue) {}
 
   async register(node: NodeRegistration): Promise<{ nodeId: string }> {
     this.queue.registerNode(node);

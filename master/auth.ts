@@ -47,13 +47,23 @@ export function authenticate(
   nodeByTokenHash: (tokenHash: string) => { nodeId: string; tokenHash: string } | null,
 ): Principal | null {
   if (!token) return null;
-  if (tokensEqual(token, secrets.adminToken)) return { kind: 'admin' };
-  if (secrets.registrationToken && tokensEqual(token, secrets.registrationToken)) return { kind: 'registration' };
-  const h = hashToken(token);
-  const n = nodeByTokenHash(h);
-  if (n && tokensEqual(h, n.tokenHash)) return { kind: 'node', nodeId: n.nodeId };
+  // One SHA-256 per request: the shared secrets' digests are computed once per secrets object.
+  let d = secretDigests.get(secrets);
+  if (!d) {
+    d = { admin: sha256(secrets.adminToken), registration: secrets.registrationToken ? sha256(secrets.registrationToken) : null };
+    secretDigests.set(secrets, d);
+  }
+  const h = sha256(token);
+  if (timingSafeEqual(h, d.admin)) return { kind: 'admin' };
+  if (d.registration && timingSafeEqual(h, d.registration)) return { kind: 'registration' };
+  const hex = h.toString('hex');
+  const n = nodeByTokenHash(hex);
+  if (n && n.tokenHash.length === hex.length && timingSafeEqual(Buffer.from(hex), Buffer.from(n.tokenHash))) return { kind: 'node', nodeId: n.nodeId };
   return null;
 }
+
+const sha256 = (s: string) => createHash('sha256').update(s, 'utf8').digest();
+const secretDigests = new WeakMap<MasterSecrets, { admin: Buffer; registration: Buffer | null }>();
 
 /**
  * The identities a verified client certificate names: its subject CN and its DNS/URI/IP

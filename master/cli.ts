@@ -1,6 +1,7 @@
-import { Command } from 'commander';
+import { Command, Option } from 'commander';
 import { join } from 'node:path';
-import { createLogger, type Logger } from '../core/log.ts';
+import type { Logger } from '../core/log.ts';
+import { createMasterLogger, LOG_FORMATS, type LogFormat } from './log.ts';
 import { loadMasterConfig } from './config.ts';
 import { listenHost, listenPort } from '../core/net.ts';
 import { readToken } from '../core/token-file.ts';
@@ -34,7 +35,8 @@ export async function masterCommand(argv: string[], _cliLog: Logger, signal: Abo
     .option('--tls-cert <file>', 'TLS certificate (PEM)')
     .option('--tls-key <file>', 'TLS private key (PEM)')
     .option('--client-ca <file>', 'require client certificates signed by this CA (mTLS)')
-    .option('--allow-insecure-http', 'allow plain HTTP on a non-loopback address');
+    .option('--allow-insecure-http', 'allow plain HTTP on a non-loopback address')
+    .addOption(new Option('--log-format <format>', 'log lines as JSON or readable text').choices(LOG_FORMATS).default('json'));
   cmd.parse(argv, { from: 'user' });
   const flags = cmd.opts();
   const cfg = loadMasterConfig(
@@ -51,7 +53,7 @@ export async function masterCommand(argv: string[], _cliLog: Logger, signal: Abo
     },
     flags.config,
   );
-  const log = createLogger({ format: 'json', base: { service: 'ffwatt-master' } });
+  const log = createMasterLogger({ format: flags.logFormat as LogFormat });
   const adminToken = readToken(cfg.tokenFile, 'admin');
   const registrationToken = cfg.registrationTokenFile ? readToken(cfg.registrationTokenFile, 'registration') : undefined;
   if (registrationToken && registrationToken === adminToken) {
@@ -68,7 +70,7 @@ export async function masterCommand(argv: string[], _cliLog: Logger, signal: Abo
     maxLeaseAgeMs: cfg.maxLeaseAgeS * 1000,
   });
   const recovered = queue.recoverAfterStart();
-  if (recovered.leases || recovered.nodes) log.info('leases in flight and node heartbeats renewed after start (an outage burns no attempt)', recovered);
+  if (recovered.leases || recovered.nodes) log.info(recovered, 'leases in flight and node heartbeats renewed after start (an outage burns no attempt)');
   const metrics = masterMetricsFor(store, cfg.cost);
   // Built off the event loop that serves claims (a worker thread with its own read-only connection).
   const refresher = new MetricsRefresher(dbPath, cfg.cost, () => metrics.metricsText(), log);
@@ -88,9 +90,9 @@ export async function masterCommand(argv: string[], _cliLog: Logger, signal: Abo
   });
   await app.listen({ host: listenHost(cfg.listen), port: listenPort(cfg.listen) });
   const addr = app.server.address();
-  log.info('master listening', { address: typeof addr === 'object' && addr ? `${addr.address}:${addr.port}` : String(addr), tls: Boolean(cfg.tlsCert), mtls: Boolean(cfg.clientCa), registration: Boolean(registrationToken), data: cfg.data });
+  log.info({ address: typeof addr === 'object' && addr ? `${addr.address}:${addr.port}` : String(addr), tls: Boolean(cfg.tlsCert), mtls: Boolean(cfg.clientCa), registration: Boolean(registrationToken), data: cfg.data }, 'master listening');
   const metricsApp = cfg.metricsListen ? await serveMasterMetrics(cfg.metricsListen, () => cached.encoded(), metrics.registry.contentType) : null;
-  if (metricsApp) log.info('master metrics listening', { address: cfg.metricsListen });
+  if (metricsApp) log.info({ address: cfg.metricsListen }, 'master metrics listening');
   await new Promise<void>((resolve) => {
     if (signal.aborted) resolve();
     signal.addEventListener('abort', () => resolve(), { once: true });

@@ -3,6 +3,7 @@ import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { InputError } from '../core/errors.ts';
 import { isLoopback, listenHost } from '../core/net.ts';
+import { CostSchema } from '../core/cost.ts';
 
 /** Master settings: flags override the `--config` file; the file uses the same names in snake_case or camelCase. */
 export const MasterConfigSchema = z
@@ -24,15 +25,7 @@ export const MasterConfigSchema = z
     deadlineMarginS: z.number().nonnegative().max(86_400).default(600),
     maxLeaseAgeS: z.number().positive().default(86_400),
     bodyLimitBytes: z.number().int().positive().default(4 * 1024 * 1024),
-    cost: z
-      .object({
-        pricePerKwh: z.number().nonnegative().default(0.25),
-        currency: z.string().default('EUR'),
-        carbonGramsPerKwh: z.number().nonnegative().default(300),
-        instanceCostPerHour: z.number().nonnegative().default(0),
-      })
-      .strict()
-      .default({}),
+    cost: CostSchema.default({}),
   })
   .strict();
 

@@ -1,5 +1,5 @@
 import { Worker } from 'node:worker_threads';
-import type { Logger } from '../core/log.ts';
+import type { FastifyBaseLogger } from 'fastify';
 import type { CostConfig } from './metrics.ts';
 
 /**
@@ -16,7 +16,7 @@ export class MetricsRefresher {
     dbPath: string,
     cost: CostConfig,
     private readonly fallback: () => Promise<string>,
-    private readonly log: Logger,
+    private readonly log: Pick<FastifyBaseLogger, 'warn'>,
   ) {
     this.worker = new Worker(new URL('./metrics-worker.mjs', import.meta.url), { workerData: { dbPath, cost } });
     this.worker.unref();
@@ -29,7 +29,7 @@ export class MetricsRefresher {
     const gone = (why: string) => {
       if (!this.worker) return;
       this.worker = null;
-      this.log.warn('metrics thread unavailable: /metrics is built on the main thread', { error: why });
+      this.log.warn({ error: why }, 'metrics thread unavailable: /metrics is built on the main thread');
       for (const p of this.pending.values()) p.reject(new Error(`metrics thread stopped: ${why}`));
       this.pending.clear();
     };

@@ -3,7 +3,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { InputError } from '../core/errors.ts';
-import { createMasterMetrics } from './metrics.ts';
+import { createMasterMetrics, type RecentRun } from './metrics.ts';
 import { cost, fakeMasterSource } from '../test/monitoring/fixtures/fake-sources.ts';
 
 const GOLDEN = join(import.meta.dirname, '../test/monitoring/fixtures/master-metrics.golden.prom');
@@ -67,6 +67,34 @@ describe('master metrics exporter', () => {
     expect(value(text, `ffwatt_run_cost_currency{${RUN1},kind="instance",currency="EUR"}`)).toBeCloseTo((3 / 3600) * 0.12, 12);
     expect(value(text, `ffwatt_run_co2_grams{${RUN1}}`)).toBeCloseTo(0.00005 * 400, 12);
     expect(value(text, 'ffwatt_config_price_per_kwh{currency="EUR"}')).toBe(0.3);
+  });
+
+  it("prices each run at its node's cost.* labels and exports cost and CO2 per class, never across classes", async () => {
+    const run = (nodeId: string, hardwareClass: string, jPerEncodedMinute: number, nodeLabels: string[]): RecentRun => ({
+      jobId: `j-${nodeId}`, campaignId: 'c-2', scenarioKey: 'sc-1', scenarioLabel: 'file h264/ultrafast crf28 320x240p30 x1', codec: 'h264', encoder: 'libx264', preset: 'ultrafast',
+      nodeId, source: 'rapl', grossJ: (jPerEncodedMinute * 2) / 60, netJ: null, jPerEncodedMinute, vmaf: null, psnr: null, ssim: null, qualityPerJoule: null,
+      wallS: 3, windowS: 2.5, mediaSeconds: 2, hardwareClass, nodeLabels,
+    });
+    const runs = [
+      run('a1', 'epyc', 600, ['cost.price_per_kwh=0.5', 'cost.carbon_g_per_kwh=100', 'cost.instance_per_hour=2']),
+      run('a2', 'epyc', 900, ['rack=2']), // no figures: the configured ones (0.3 EUR/kWh, 400 g/kWh, 0.12 EUR/h)
+      run('b1', 'xeon-nvidia-a10', 1200, ['cost.carbon_g_per_kwh=20']),
+      run('bad', 'arm', 300, ['cost.price_per_kwh=cheap']),
+    ];
+    const text = await createMasterMetrics(fakeMasterSource({ recentRuns: () => runs }), cost, { processMetrics: false }).metricsText();
+    const kwh = (j: number) => (j * 60) / 3.6e6;
+    const cls = (c: string) => `scenario="sc-1",scenario_label="file h264/ultrafast crf28 320x240p30 x1",hardware_class="${c}",energy_kind="measured"`;
+    expect(value(text, `ffwatt_class_cost_per_encoded_hour{${cls('epyc')},kind="energy",currency="EUR"}`)).toBeCloseTo((kwh(600) * 0.5 + kwh(900) * 0.3) / 2, 12);
+    expect(value(text, `ffwatt_class_cost_per_encoded_hour{${cls('epyc')},kind="instance",currency="EUR"}`)).toBeCloseTo(((2.5 / 2) * 2 + (2.5 / 2) * 0.12) / 2, 12);
+    expect(value(text, `ffwatt_class_co2_grams_per_encoded_minute{${cls('epyc')}}`)).toBeCloseTo((kwh(600) * 100 + kwh(900) * 400) / 2 / 60, 12);
+    expect(value(text, `ffwatt_class_co2_grams_per_encoded_minute{${cls('xeon-nvidia-a10')}}`)).toBeCloseTo((kwh(1200) * 20) / 60, 12);
+    expect(value(text, `ffwatt_class_cost_per_encoded_hour{${cls('xeon-nvidia-a10')},kind="energy",currency="EUR"}`)).toBeCloseTo(kwh(1200) * 0.3, 12);
+    // per run: the node's own price
+    expect(text).toMatch(new RegExp(`^ffwatt_run_cost_currency\\{.*node="a1".*kind="energy",currency="EUR"\\} ${String((1200 / 60 / 3.6e6) * 0.5).slice(0, 8)}`, 'm'));
+    // a node whose cost label is unreadable gets no cost series (not the configured price in disguise)
+    expect(text).not.toMatch(/^ffwatt_(run_cost_currency|run_co2_grams|class_\w+)\{.*hardware_class="arm"/m);
+    expect(text).toMatch(/^ffwatt_run_joules_per_encoded_minute\{.*node="bad".*\} 300$/m);
+    expect(text.match(/^ffwatt_class_co2_grams_per_encoded_minute\{/gm)).toHaveLength(2);
   });
 
   it('marks a failing store query and leaves its series absent', async () => {

@@ -3,13 +3,14 @@
 // bounded: per-run series exist only for the latest run of each scenario+node among the
 // `runLimit` most recent runs, so a long history never becomes a long list of series.
 import { Gauge, Registry, collectDefaultMetrics } from 'prom-client';
-import { InputError } from '../core/errors.ts';
 import type { JobState, NodeState, QueueClass } from '../core/types.ts';
+import { JOB_STATES, NODE_STATES, QUEUE_CLASSES } from '../core/contracts/lists.ts';
+import { co2GramsOf, energyCostOf, instanceCostOf, parseCost, type Cost, type CostInput } from '../core/cost.ts';
 import { energyKindOf, hardwareClassOf } from '../core/strata.ts';
+import { encodedCost, type Prices } from '../analyzers/cost.ts';
+import { nodeCostFigures } from '../core/node-cost.ts';
 
-export const JOB_STATES: readonly JobState[] = ['queued', 'leased', 'running', 'succeeded', 'failed', 'canceled'];
-export const QUEUE_CLASSES: readonly QueueClass[] = ['live', 'default', 'batch'];
-export const NODE_STATES: readonly NodeState[] = ['alive', 'suspect', 'dead'];
+export { JOB_STATES, NODE_STATES, QUEUE_CLASSES };
 
 import type { RecentRun } from '../store/metrics-source.ts';
 
@@ -23,12 +24,8 @@ export interface MasterMetricsSource {
   recentRuns(limit: number): RecentRun[];
 }
 
-export interface CostConfig {
-  pricePerKwh: number;
-  currency: string;
-  carbonGramsPerKwh: number;
-  instanceCostPerHour: number;
-}
+/** Cost and carbon settings (core/cost.ts: defaults, validator, formulas). */
+export type CostConfig = Cost;
 
 export interface MasterMetricsOptions {
   /** How many recent runs are looked at per scrape (default 500). */
@@ -42,25 +39,9 @@ export interface MasterMetrics {
   metricsText(): Promise<string>;
 }
 
-const JOULES_PER_KWH = 3.6e6;
-
-export function validateCostConfig(cost: CostConfig, where = 'cost'): CostConfig {
-  for (const field of ['pricePerKwh', 'carbonGramsPerKwh', 'instanceCostPerHour'] as const) {
-    const v = cost[field];
-    if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) {
-      throw new InputError(`${where}.${field} must be a number >= 0, got ${JSON.stringify(v)}`, {
-        field: `${where}.${field}`,
-        fix: `set ${where}.${field} to a non-negative number (0 when unknown is not allowed to pass as a price: set the real figure)`,
-      });
-    }
-  }
-  if (typeof cost.currency !== 'string' || !/^[A-Z]{3}$/.test(cost.currency)) {
-    throw new InputError(`${where}.currency must be an ISO 4217 code such as EUR or USD, got ${JSON.stringify(cost.currency)}`, {
-      field: `${where}.currency`,
-      fix: `set ${where}.currency to a three-letter upper-case currency code`,
-    });
-  }
-  return cost;
+/** The cost settings, checked: a negative or missing figure is an InputError naming `cost.<field>` (core/cost.ts). */
+export function validateCostConfig(cost: CostInput, where = 'cost'): Cost {
+  return parseCost(cost, where);
 }
 
 /** Keeps the first (most recent) run of each scenario+node. */
@@ -96,8 +77,8 @@ function runLabels(r: RecentRun): Record<(typeof RUN_LABELS)[number], string> {
 
 const finite = (v: number | null | undefined): v is number => typeof v === 'number' && Number.isFinite(v);
 
-export function createMasterMetrics(source: MasterMetricsSource, cost: CostConfig, opts: MasterMetricsOptions = {}): MasterMetrics {
-  validateCostConfig(cost);
+export function createMasterMetrics(source: MasterMetricsSource, given: CostInput, opts: MasterMetricsOptions = {}): MasterMetrics {
+  const cost = validateCostConfig(given);
   const runLimit = opts.runLimit ?? 500;
   const registry = new Registry();
 
@@ -188,13 +169,67 @@ export function createMasterMetrics(source: MasterMetricsSource, cost: CostConfi
   scalarRunGauge('ffwatt_run_ssim', 'SSIM (0..1) of the latest run of a scenario on a node.', (r) => r.ssim);
   scalarRunGauge('ffwatt_run_quality_per_joule', 'Quality score per joule of the latest run of a scenario on a node (see docs/metrics.md).', (r) => r.qualityPerJoule);
   scalarRunGauge('ffwatt_run_efficiency_ratio', 'Efficiency score of the latest run of a scenario on a node: quality per J/encoded minute relative to the best measured run of the same content, resolution and energy source (0..1].', (r) => r.efficiency ?? null);
-  runGauge('ffwatt_run_cost_currency', 'Cost of the latest run of a scenario on a node in the configured currency; kind=energy (gross kWh x price) or instance (wall hours x instance cost).', ['kind', 'currency'], (g, r, l) => {
-    if (finite(r.grossJ)) g.set({ ...l, kind: 'energy', currency: cost.currency }, (r.grossJ / JOULES_PER_KWH) * cost.pricePerKwh);
-    if (finite(r.wallS)) g.set({ ...l, kind: 'instance', currency: cost.currency }, (r.wallS / 3600) * cost.instanceCostPerHour);
+  /** The run's prices: its node's cost.* labels, else the configured figures; null when the node's labels are unreadable (no cost series then). */
+  const pricesOf = (r: RecentRun): Prices | null => {
+    try {
+      const own = nodeCostFigures(r.nodeLabels ?? [], `node ${r.nodeId}`);
+      return { pricePerKwh: own.pricePerKwh ?? cost.pricePerKwh, carbonGramsPerKwh: own.carbonGramsPerKwh ?? cost.carbonGramsPerKwh, instanceCostPerHour: own.instanceCostPerHour ?? cost.instanceCostPerHour };
+    } catch {
+      return null;
+    }
+  };
+  runGauge('ffwatt_run_cost_currency', "Cost of the latest run of a scenario on a node in the configured currency, at the node's own figures (cost.* labels) else the configured ones; kind=energy (gross kWh x price) or instance (wall hours x instance cost).", ['kind', 'currency'], (g, r, l) => {
+    const p = pricesOf(r);
+    if (!p) return;
+    if (finite(r.grossJ)) g.set({ ...l, kind: 'energy', currency: cost.currency }, energyCostOf(r.grossJ, p));
+    const instance = finite(r.wallS) ? instanceCostOf(r.wallS, p) : null;
+    if (instance != null) g.set({ ...l, kind: 'instance', currency: cost.currency }, instance);
   });
-  scalarRunGauge('ffwatt_run_co2_grams', 'CO2 of the latest run of a scenario on a node, in grams (gross kWh x carbon intensity).', (r) =>
-    finite(r.grossJ) ? (r.grossJ / JOULES_PER_KWH) * cost.carbonGramsPerKwh : null,
-  );
+  scalarRunGauge("ffwatt_run_co2_grams", "CO2 of the latest run of a scenario on a node, in grams (gross kWh x the node's carbon intensity, else the configured one).", (r) => {
+    const p = pricesOf(r);
+    return p && finite(r.grossJ) ? co2GramsOf(r.grossJ, p) : null;
+  });
+
+  // Per class: the mean over the class's nodes of the latest run of each scenario, each run at
+  // its own node's prices (analyzers/cost.ts encodedCost, as the reports). Never across classes
+  // or energy kinds.
+  const CLASS_LABELS = ['scenario', 'scenario_label', 'hardware_class', 'energy_kind'] as const;
+  function classGauge(name: string, help: string, extra: string[], fill: (g: Gauge<string>, labels: Record<string, string>, runs: Array<{ r: RecentRun; p: Prices }>) => void) {
+    new Gauge({
+      name,
+      help,
+      labelNames: [...CLASS_LABELS, ...extra],
+      registers: [registry],
+      collect() {
+        this.reset();
+        const groups = new Map<string, { labels: Record<string, string>; runs: Array<{ r: RecentRun; p: Prices }> }>();
+        for (const r of latestRuns()) {
+          const p = pricesOf(r);
+          if (!p) continue;
+          const l = runLabels(r);
+          const labels = { scenario: l.scenario, scenario_label: l.scenario_label, hardware_class: l.hardware_class, energy_kind: l.energy_kind };
+          const key = JSON.stringify(labels);
+          (groups.get(key) ?? groups.set(key, { labels, runs: [] }).get(key)!).runs.push({ r, p });
+        }
+        for (const { labels, runs } of groups.values()) fill(this, labels, runs);
+      },
+    });
+  }
+  /** Mean of a cost figure over runs; absent unless every run has it. */
+  const meanOf = (runs: Array<{ r: RecentRun; p: Prices }>, pick: (c: ReturnType<typeof encodedCost>) => number | null): number | null => {
+    const values = runs.map(({ r, p }) => pick(encodedCost({ jPerEncodedMinute: r.jPerEncodedMinute, machineSeconds: r.windowS ?? r.wallS, mediaSeconds: r.mediaSeconds }, p)));
+    return values.length > 0 && values.every(finite) ? (values as number[]).reduce((a, b) => a + b, 0) / values.length : null;
+  };
+  classGauge('ffwatt_class_cost_per_encoded_hour', "Cost per encoded hour of media of a scenario on a hardware class: mean over the class's nodes of their latest run, each at its node's prices; kind=energy (gross kWh x price) or instance (machine hours x instance cost).", ['kind', 'currency'], (g, labels, runs) => {
+    const energy = meanOf(runs, (c) => c.energyCostPerEncodedHour);
+    const instance = meanOf(runs, (c) => c.instanceCostPerEncodedHour);
+    if (energy != null) g.set({ ...labels, kind: 'energy', currency: cost.currency }, energy);
+    if (instance != null) g.set({ ...labels, kind: 'instance', currency: cost.currency }, instance);
+  });
+  classGauge('ffwatt_class_co2_grams_per_encoded_minute', "CO2 per encoded minute of media of a scenario on a hardware class, in grams: mean over the class's nodes of their latest run, each at its node's carbon intensity.", [], (g, labels, runs) => {
+    const v = meanOf(runs, (c) => c.co2GramsPerEncodedMinute);
+    if (v != null) g.set(labels, v);
+  });
 
   new Gauge({
     name: 'ffwatt_config_price_per_kwh',
@@ -207,12 +242,13 @@ export function createMasterMetrics(source: MasterMetricsSource, cost: CostConfi
     help: 'Configured carbon intensity of electricity, in grams of CO2 per kWh.',
     registers: [registry],
   }).set(cost.carbonGramsPerKwh);
-  new Gauge({
+  const instanceGauge = new Gauge({
     name: 'ffwatt_config_instance_cost_per_hour',
     help: 'Configured cost of one node per hour, in the currency label.',
     labelNames: ['currency'],
     registers: [registry],
-  }).set({ currency: cost.currency }, cost.instanceCostPerHour);
+  });
+  if (cost.instanceCostPerHour != null) instanceGauge.set({ currency: cost.currency }, cost.instanceCostPerHour);
 
   new Gauge({
     name: 'ffwatt_master_up',

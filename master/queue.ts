@@ -1,12 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import type { CampaignPlan, Job, NodeInfo, Placement, QueueClass, RunRecord, Scenario } from '../core/types.ts';
 import { InputError } from '../core/errors.ts';
-import type { IdleBaselineRow, Store, StoredJob } from '../store/store.ts';
+import type { CampaignRow, IdleBaselineRow, Store, StoredJob } from '../store/store.ts';
+import { isOpenJobState, type ClaimedJob, type IdleReport, type LeaseAnswer, type NodeQueue, type NodeRegistration, type ResultOutcome } from '../core/contracts/index.ts';
 import { ciHalfwidthPct } from '../core/repetition.ts';
 import { seededRandom } from '../core/random.ts';
-import type { ClaimedJob } from '../agent/client.ts';
 
-export type LeaseAnswer = { ok: boolean; canceled: boolean; leaseExpiresAt?: number; reason?: string };
+export type { LeaseAnswer, ResultOutcome };
 
 export interface QueueOptions {
   /** Lease length granted on claim and on each extension. */
@@ -114,12 +114,6 @@ export function jobClass(s: Pick<Scenario, 'mode'>, plan: Pick<CampaignPlan, 'qu
   };
 }
 
-export type ResultOutcome =
-  | { kind: 'stored' }
-  | { kind: 'duplicate' }
-  | { kind: 'stale'; reason: string }
-  | { kind: 'unknown-job' };
-
 function shuffle<T>(items: T[], rand: () => number): T[] {
   const out = items.slice();
   for (let i = out.length - 1; i > 0; i--) {
@@ -134,11 +128,25 @@ function shuffle<T>(items: T[], rand: () => number): T[] {
  * Used in-process by local mode and behind HTTP by the master service: one code path.
  * Every state change runs in one IMMEDIATE transaction.
  */
-export class JobQueue {
+export class JobQueue implements NodeQueue {
   readonly opts: QueueOptions;
+
+  /** Name and settings of campaigns: fixed at creation, read on every claim, extension and result. */
+  private readonly campaignSettings = new Map<string, Pick<CampaignRow, 'id' | 'name' | 'settings'>>();
 
   constructor(readonly store: Store, opts: Partial<QueueOptions> = {}) {
     this.opts = { ...DEFAULT_QUEUE_OPTIONS, ...opts };
+  }
+
+  private campaignOf(id: string): Pick<CampaignRow, 'id' | 'name' | 'settings'> | null {
+    let c = this.campaignSettings.get(id);
+    if (!c) {
+      const row = this.store.getCampaign(id);
+      if (!row) return null;
+      c = { id: row.id, name: row.name, settings: row.settings };
+      this.campaignSettings.set(id, c);
+    }
+    return c;
   }
 
   /**
@@ -195,7 +203,7 @@ export class JobQueue {
     return { campaignId, jobs, placement, targets: targetIds, skipped };
   }
 
-  registerNode(node: Omit<NodeInfo, 'lastHeartbeat' | 'state'>, tokenHash: string | null = null): void {
+  registerNode(node: NodeRegistration, tokenHash: string | null = null): void {
     this.store.upsertNode(node, this.opts.now(), tokenHash);
   }
 
@@ -210,34 +218,35 @@ export class JobQueue {
   claim(nodeId: string): StoredJob | null {
     this.reap();
     return this.store.tx(() => {
-      const node = this.store.getNode(nodeId);
+      const node = this.store.nodeForClaim(nodeId);
       if (!node) throw new Error(`unknown node ${nodeId}: register first`);
       const active = this.store.activeJobOf(nodeId);
       if (active) return active;
-      // Most nodes can run the first queued job: look at a few candidates before loading 200
-      // (each candidate parses its scenario; loading 200 per claim dominated the master's CPU).
-      const store = this.store;
-      const candidates = function* () {
-        const few = store.claimCandidates(8);
-        yield* few;
-        if (few.length === 8) yield* store.claimCandidates().slice(8);
-      };
-      for (const job of candidates()) {
-        if (job.nodeConstraint.length > 0 && !job.nodeConstraint.includes(nodeId) && !job.nodeConstraint.includes(node.hostname)) continue;
-        if (!targetMatches(job.placementTarget, node)) continue;
-        if (!canRun(node, job.scenario)) continue;
-        const now = this.opts.now();
-        this.store.updateJob(job.id, {
-          state: 'leased',
-          attempts: job.attempts + 1,
-          lease_owner: nodeId,
-          lease_expires_at: now + this.opts.leaseMs,
-          // The fencing token: extensions and the result must name it; a later claim gets a new one.
-          lease_id: randomUUID(),
-          lease_started_at: now,
-          started_at: job.startedAt ?? now,
-        });
-        return this.store.getJob(job.id);
+      // Candidates are read light (ids and what eligibility needs), a page at a time: most nodes
+      // can run the first queued job, and only the chosen one is loaded whole.
+      for (let offset = 0, page = 8; offset < 200; offset += page, page = 200 - 8) {
+        const candidates = this.store.claimCandidateKeys(page, offset);
+        for (const c of candidates) {
+          if (c.nodeConstraint !== '[]') {
+            const constraint = JSON.parse(c.nodeConstraint) as string[];
+            if (constraint.length > 0 && !constraint.includes(nodeId) && !constraint.includes(node.hostname)) continue;
+          }
+          if (!targetMatches(c.placementTarget, node)) continue;
+          if (!canRun(node, { codec: c.codec as Scenario['codec'], encoder: c.encoder ?? undefined })) continue;
+          const now = this.opts.now();
+          this.store.updateJob(c.id, {
+            state: 'leased',
+            attempts: c.attempts + 1,
+            lease_owner: nodeId,
+            lease_expires_at: now + this.opts.leaseMs,
+            // The fencing token: extensions and the result must name it; a later claim gets a new one.
+            lease_id: randomUUID(),
+            lease_started_at: now,
+            started_at: c.startedAt ?? now,
+          });
+          return this.store.getJob(c.id);
+        }
+        if (candidates.length < page) return null;
       }
       return null;
     });
@@ -247,7 +256,7 @@ export class JobQueue {
   claimWithCampaign(nodeId: string): ClaimedJob | null {
     const job = this.claim(nodeId);
     if (!job) return null;
-    const c = this.store.getCampaign(job.campaignId);
+    const c = this.campaignOf(job.campaignId);
     if (!c) throw new Error(`job ${job.id} belongs to unknown campaign ${job.campaignId}`);
     const { lastError: _e, leaseStartedAt: _s, leaseId, ...rest } = job;
     return {
@@ -268,7 +277,7 @@ export class JobQueue {
    * after the encode) plus the idle baseline and cooldown before it, never past maxLeaseAgeMs.
    */
   leaseAgeLimitMs(job: StoredJob): number {
-    const c = this.store.getCampaign(job.campaignId);
+    const c = this.campaignOf(job.campaignId);
     const before = (c?.settings.idleBaselineS ?? 0) + job.cooldownS;
     return Math.min(this.opts.maxLeaseAgeMs, (2 * this.jobDeadlineS(job.scenario) + before) * 1000);
   }
@@ -303,7 +312,7 @@ export class JobQueue {
    * job's (checked first). The same lease's result sent again (the answer was lost) is a duplicate;
    * anything else is stale, so a late or foreign writer never replaces a newer attempt.
    */
-  submitResult(record: RunRecord, idle: Omit<IdleBaselineRow, 'campaignId'> | null | undefined, leaseId: string): ResultOutcome {
+  submitResult(record: RunRecord, idle: IdleReport | null | undefined, leaseId: string): ResultOutcome {
     return this.store.tx(() => {
       const job = this.store.getJob(record.jobId);
       if (!job) return { kind: 'unknown-job' } as const;
@@ -326,7 +335,7 @@ export class JobQueue {
 
   /** Adds one more repetition of the job's (cell, placement target) while its CI half-width target is missed and the cap allows. */
   private maybeAddRepetition(job: Job): void {
-    const campaign = this.store.getCampaign(job.campaignId);
+    const campaign = this.campaignOf(job.campaignId);
     if (!campaign) return;
     const policy = campaign.settings.repetitions;
     const target = job.placementTarget ?? null;
@@ -355,9 +364,9 @@ export class JobQueue {
   }
 
   private updateCampaignStatus(campaignId: string): void {
-    const c = this.store.jobCountsByState(campaignId);
+    if (this.store.hasOpenJobs(campaignId)) return;
     const campaign = this.store.getCampaign(campaignId);
-    if (campaign?.status === 'running' && c.queued + c.leased + c.running === 0) this.store.setCampaignStatus(campaignId, 'done');
+    if (campaign?.status === 'running') this.store.setCampaignStatus(campaignId, 'done');
   }
 
   /**
@@ -384,7 +393,7 @@ export class JobQueue {
       if (campaign.status !== 'running') return { canceled: 0, status: campaign.status, changed: false };
       let canceled = 0;
       for (const j of this.store.listJobs({ campaignId })) {
-        if (j.state === 'queued' || j.state === 'leased' || j.state === 'running') {
+        if (isOpenJobState(j.state)) {
           this.cancelJob(j.id);
           canceled++;
         }

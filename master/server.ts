@@ -1,10 +1,11 @@
-import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifySchemaCompiler } from 'fastify';
+import { serializerCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { EncodedMetrics } from './metrics-cache.ts';
 import { readFileSync } from 'node:fs';
-import type { z } from 'zod';
+import { z } from 'zod';
 import { InputError } from '../core/errors.ts';
-import type { Logger } from '../core/log.ts';
-import type { JobState } from '../core/types.ts';
+import { nodeCostFigures } from '../core/node-cost.ts';
+import { JOB_STATES, zeroCounts, type JobState } from '../core/contracts/lists.ts';
 import type { ReportModel } from '../core/report-model.ts';
 import { parseMatrix } from '../matrix/index.ts';
 import { authenticate, bearer, certificateNames, hashToken, newNodeToken, type Principal } from './auth.ts';
@@ -12,14 +13,16 @@ import {
   CampaignSubmitSchema,
   ClaimSchema,
   HeartbeatSchema,
+  IdParamsSchema,
   LeaseSchema,
   NodeRegistrationSchema,
   ResultSchema,
-  formatZodError,
-} from './api-schemas.ts';
+} from '../core/contracts/index.ts';
 import { JobQueue } from './queue.ts';
 import { Store } from '../store/store.ts';
 import { exportCampaign } from '../store/export.ts';
+import { GroupCommit } from '../store/group-commit.ts';
+import { ClaimWaiters, parseClaimWait } from './claim-waiters.ts';
 
 export interface MasterOptions {
   store: Store;
@@ -27,7 +30,8 @@ export interface MasterOptions {
   adminToken: string;
   /** May only register new nodes (docs/api.md); absent: only the admin token registers. */
   registrationToken?: string;
-  log: Logger;
+  /** Fastify's logger (pino) is the master's log: JSON lines, or text (master/log.ts). */
+  log: FastifyBaseLogger;
   tls?: { cert: string; key: string; clientCa?: string };
   /** Largest request body accepted (bytes). */
   bodyLimit?: number;
@@ -39,22 +43,42 @@ export interface MasterOptions {
   serveMetrics?: boolean;
   contentType?: string;
   reapIntervalMs?: number;
+  /** Longest long-poll claim (`wait_s`) accepted, seconds (docs/api.md). */
+  maxClaimWaitS?: number;
 }
 
-const REPORT_CONTENT_TYPES: Record<string, string> = {
+const REPORT_CONTENT_TYPES = {
   json: 'application/json; charset=utf-8',
   md: 'text/markdown; charset=utf-8',
   csv: 'text/csv; charset=utf-8',
   html: 'text/html; charset=utf-8',
-};
+} as const;
+type ReportFormat = keyof typeof REPORT_CONTENT_TYPES;
+const REPORT_FORMATS = Object.keys(REPORT_CONTENT_TYPES) as [ReportFormat, ...ReportFormat[]];
 
-async function reportRenderer(format: string): Promise<(model: ReportModel) => string> {
+/** `?format=` of GET /campaigns/:id/report. */
+const ReportQuerySchema = z.object({
+  format: z.enum(REPORT_FORMATS, { errorMap: (_i, ctx) => ({ message: `must be one of ${REPORT_FORMATS.join(', ')} (got ${String(ctx.data)})` }) }).default('json'),
+});
+
+/** `?state=&campaign=&limit=` of GET /jobs. */
+const JobsQuerySchema = z.object({
+  state: z.enum(JOB_STATES, { errorMap: () => ({ message: `must be one of ${JOB_STATES.join(', ')}` }) }).optional(),
+  campaign: z.string().optional(),
+  limit: z.coerce
+    .number({ invalid_type_error: 'must be an integer from 1 to 100000' })
+    .int('must be an integer from 1 to 100000')
+    .min(1, 'must be an integer from 1 to 100000')
+    .max(100_000, 'must be an integer from 1 to 100000')
+    .default(1000),
+});
+
+async function reportRenderer(format: Exclude<ReportFormat, 'json'>): Promise<(model: ReportModel) => string> {
   if (format === 'md') return (await import('../analyzers/write-md.ts')).renderMarkdown;
   if (format === 'csv') return (await import('../analyzers/write-csv.ts')).renderCsv;
   return (await import('../analyzers/write-html.ts')).renderHtml;
 }
 
-const JOB_STATES: JobState[] = ['queued', 'leased', 'running', 'succeeded', 'failed', 'canceled'];
 
 class HttpError extends Error {
   issues?: Array<{ field: string; message: string }>;
@@ -63,19 +87,28 @@ class HttpError extends Error {
   }
 }
 
-function parseBody<S extends z.ZodTypeAny>(schema: S, body: unknown): z.infer<S> {
-  const r = schema.safeParse(body ?? {});
-  if (!r.success) {
-    const f = formatZodError(r.error);
-    throw Object.assign(new HttpError(400, f.error, f.field), { issues: f.issues });
-  }
-  return r.data;
+/**
+ * Route schemas are zod schemas (fastify-type-provider-zod's types); a request without a body is
+ * checked as `{}`, as before the schemas moved onto the routes.
+ */
+const zodValidator: FastifySchemaCompiler<z.ZodTypeAny> = ({ schema, httpPart }) => (data) => {
+  const r = schema.safeParse(httpPart === 'body' ? (data ?? {}) : data);
+  return r.success ? { value: r.data } : { error: r.error };
+};
+
+/** A zod failure on a route, as the 400 answer: the first field at fault names itself ("record.energy.grossJ"). */
+function validationAnswer(err: z.ZodError, part: string | undefined): { error: string; field: string; issues: Array<{ field: string; message: string }> } {
+  const issues = err.issues.map((i) => ({ field: i.path.join('.') || (part && part !== 'body' ? part : '(body)'), message: i.message }));
+  const first = issues[0];
+  return { error: `invalid field ${first.field}: ${first.message}`, field: first.field, issues };
 }
 
 /** Builds the master's HTTP(S) API (`/api/v1`, docs/api.md) over a JobQueue. */
 export function buildMasterApp(o: MasterOptions): FastifyInstance {
   const app = Fastify({
-    logger: false,
+    loggerInstance: o.log,
+    // Requests are logged by the routes that change something (claims, results, cancels), with ids.
+    logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: o.bodyLimit ?? 4 * 1024 * 1024,
     https: o.tls
       ? {
@@ -85,7 +118,15 @@ export function buildMasterApp(o: MasterOptions): FastifyInstance {
         }
       : null,
   } as Parameters<typeof Fastify>[0]) as unknown as FastifyInstance;
+  app.setValidatorCompiler(zodValidator);
+  app.setSerializerCompiler(serializerCompiler);
   const { store, queue } = o;
+  const log = o.log;
+  // Claims, results, lease extensions and heartbeats commit in groups, one fsync per event-loop
+  // turn (store/group-commit.ts); long-poll claims wait for a job to become queued.
+  let waiters: ClaimWaiters | null = null;
+  const commits = new GroupCommit(store.db, () => waiters?.wake());
+  waiters = new ClaimWaiters(store, queue, commits);
 
   const secrets = { adminToken: o.adminToken, registrationToken: o.registrationToken };
   const mtls = Boolean(o.tls?.clientCa);
@@ -137,7 +178,8 @@ export function buildMasterApp(o: MasterOptions): FastifyInstance {
     return p;
   };
 
-  app.setErrorHandler((err: Error & { statusCode?: number; code?: string; issues?: unknown; field?: string }, req, reply) => {
+  app.setErrorHandler((err: Error & { statusCode?: number; code?: string; issues?: unknown; field?: string; validation?: unknown; validationContext?: string }, req, reply) => {
+    if (err instanceof z.ZodError) return reply.status(400).send(validationAnswer(err, (err as { validationContext?: string }).validationContext));
     if (err instanceof HttpError) {
       return reply.status(err.status).send({ error: err.message, ...(err.field ? { field: err.field } : {}), ...(err.issues ? { issues: err.issues } : {}) });
     }
@@ -145,12 +187,19 @@ export function buildMasterApp(o: MasterOptions): FastifyInstance {
     if (err.code === 'FST_ERR_CTP_BODY_TOO_LARGE') return reply.status(413).send({ error: `request body larger than ${o.bodyLimit ?? 4 * 1024 * 1024} bytes` });
     if (err.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') return reply.status(415).send({ error: 'send JSON (Content-Type: application/json)' });
     if (err.statusCode && err.statusCode < 500) return reply.status(err.statusCode).send({ error: `malformed request: ${err.message}` });
-    o.log.error('request failed', { method: req.method, url: req.url, error: err.message });
+    log.error({ method: req.method, url: req.url, error: err.message }, 'request failed');
     return reply.status(500).send({ error: 'internal error (see the master log)' });
   });
   app.setNotFoundHandler((req, reply) => reply.status(404).send({ error: `no endpoint ${req.method} ${req.url}` }));
 
   const api = '/api/v1';
+  // Role checks run before the body is validated: a caller without the right credential learns
+  // nothing about the body it sent. Checks that need a body field (the node a claim is for) run in
+  // the handler, on the validated body.
+  const admin = { preValidation: async (req: FastifyRequest) => requireAdmin(req) };
+  const node = { preValidation: async (req: FastifyRequest) => void nodePrincipal(req) };
+  const params = { params: IdParamsSchema };
+  const routes = app.withTypeProvider<ZodTypeProvider>();
 
   app.get('/healthz', async () => ({ ok: true }));
   app.get('/readyz', async (_req, reply) => {
@@ -169,9 +218,10 @@ export function buildMasterApp(o: MasterOptions): FastifyInstance {
     });
   }
 
-  app.post(`${api}/nodes/register`, async (req, reply) => {
+  routes.post(`${api}/nodes/register`, { schema: { body: NodeRegistrationSchema } }, async (req, reply) => {
     const p = principal(req);
-    const body = parseBody(NodeRegistrationSchema, req.body);
+    const body = req.body;
+    nodeCostFigures(body.labels, 'labels'); // a bad cost.* label would misprice every run of the node: 400
     if (p.kind === 'node' && p.nodeId !== body.id) throw new HttpError(403, `the credential of node ${p.nodeId} cannot register node ${body.id}`);
     if (p.kind === 'registration' && mtls) {
       const names = certificateNames(req.raw.socket);
@@ -187,48 +237,52 @@ export function buildMasterApp(o: MasterOptions): FastifyInstance {
       return false;
     });
     if (taken) throw new HttpError(409, `node ${body.id} is already registered: re-registering it needs that node's own credential or the admin token (an operator can revoke it with DELETE /api/v1/nodes/${body.id})`, 'id');
-    o.log.info('node registered', { node: body.id, hostname: body.hostname, by: p.kind });
+    log.info({ node: body.id, hostname: body.hostname, by: p.kind }, 'node registered');
     return reply.status(201).send({ nodeId: body.id, token });
   });
 
-  app.delete<{ Params: { id: string } }>(`${api}/nodes/:id`, async (req) => {
-    requireAdmin(req);
+  routes.delete(`${api}/nodes/:id`, { ...admin, schema: params }, async (req) => {
     const r = queue.revokeNode(req.params.id);
     if (!r.revoked) throw new HttpError(404, `unknown node ${req.params.id}`);
-    o.log.warn('node revoked', { node: req.params.id, requeued: r.requeued, failed: r.failed });
+    waiters!.release(req.params.id);
+    log.warn({ node: req.params.id, requeued: r.requeued, failed: r.failed }, 'node revoked');
     return { nodeId: req.params.id, revoked: true, requeued: r.requeued, failed: r.failed };
   });
 
-  app.post<{ Params: { id: string } }>(`${api}/nodes/:id/heartbeat`, async (req) => {
-    actsFor(principal(req), req.params.id);
-    const body = parseBody(HeartbeatSchema, req.body);
-    if (!queue.heartbeat(req.params.id)) throw new HttpError(404, `unknown node ${req.params.id}: register first`);
-    if (body.claimsPaused !== undefined) store.setNodeClaimsPaused(req.params.id, body.claimsPaused);
+  const actsForParam = { preValidation: async (req: FastifyRequest<{ Params: { id: string } }>) => actsFor(principal(req), req.params.id) };
+  routes.post(`${api}/nodes/:id/heartbeat`, { ...actsForParam, schema: { ...params, body: HeartbeatSchema } }, async (req) => {
+    const body = req.body;
+    // Not durable (no fsync of its own): a heartbeat lost in a crash is harmless, the master
+    // renews every live node's heartbeat when it starts (JobQueue.recoverAfterStart).
+    const known = await commits.run(() => {
+      if (!queue.heartbeat(req.params.id)) return false;
+      if (body.claimsPaused !== undefined) store.setNodeClaimsPaused(req.params.id, body.claimsPaused);
+      return true;
+    }, { durable: false });
+    if (!known) throw new HttpError(404, `unknown node ${req.params.id}: register first`);
     return { ok: true };
   });
 
   // A cleanly stopping agent says so: it leaves `alive` at once and its job is requeued.
-  app.post<{ Params: { id: string } }>(`${api}/nodes/:id/stop`, async (req) => {
-    actsFor(principal(req), req.params.id);
-    const r = queue.nodeStopped(req.params.id);
+  routes.post(`${api}/nodes/:id/stop`, { ...actsForParam, schema: params }, async (req) => {
+    const r = await commits.run(() => queue.nodeStopped(req.params.id));
     if (!r.known) throw new HttpError(404, `unknown node ${req.params.id}`);
-    o.log.info('node stopped', { node: req.params.id, requeued: r.requeued, failed: r.failed });
+    waiters!.release(req.params.id);
+    log.info({ node: req.params.id, requeued: r.requeued, failed: r.failed }, 'node stopped');
     return { ok: true, requeued: r.requeued, failed: r.failed };
   });
 
-  app.get(`${api}/nodes`, async (req) => {
-    requireAdmin(req);
+  routes.get(`${api}/nodes`, admin, async () => {
     return { nodes: store.listNodes().map(({ tokenHash: _t, ...n }) => n) };
   });
 
-  app.post(`${api}/campaigns`, async (req, reply) => {
-    requireAdmin(req);
-    const body = parseBody(CampaignSubmitSchema, req.body);
+  routes.post(`${api}/campaigns`, { ...admin, schema: { body: CampaignSubmitSchema } }, async (req, reply) => {
+    const body = req.body;
     const plan = parseMatrix(body.matrix, body.fileName, { seed: body.seed, fleet: true });
     // Fleet mode places every cell on every hardware class unless the request or the matrix says otherwise.
     const placement = body.placement ?? plan.placement ?? 'each-class';
     const created = queue.createCampaign(plan, { nodeConstraint: body.nodeConstraint, priority: body.priority, queueClass: body.queueClass, placement });
-    o.log.info('campaign created', { campaign: created.campaignId, name: plan.name, jobs: created.jobs, placement, targets: created.targets, skipped: created.skipped.length });
+    log.info({ campaign: created.campaignId, name: plan.name, jobs: created.jobs, placement, targets: created.targets, skipped: created.skipped.length }, 'campaign created');
     return reply.status(201).send({
       campaignId: created.campaignId,
       name: plan.name,
@@ -241,29 +295,25 @@ export function buildMasterApp(o: MasterOptions): FastifyInstance {
     });
   });
 
-  app.get(`${api}/campaigns`, async (req) => {
-    requireAdmin(req);
+  routes.get(`${api}/campaigns`, admin, async () => {
     return { campaigns: store.listCampaigns().map((c) => ({ ...c, counts: store.jobCountsByState(c.id) })) };
   });
 
-  app.post<{ Params: { id: string } }>(`${api}/campaigns/:id/cancel`, async (req) => {
-    requireAdmin(req);
+  routes.post(`${api}/campaigns/:id/cancel`, { ...admin, schema: params }, async (req) => {
     const r = queue.cancelCampaign(req.params.id);
     if (!r) throw new HttpError(404, `unknown campaign ${req.params.id}`);
-    o.log.info('campaign canceled', { campaign: req.params.id, jobs: r.canceled, status: r.status });
+    log.info({ campaign: req.params.id, jobs: r.canceled, status: r.status }, 'campaign canceled');
     return { campaignId: req.params.id, ...r };
   });
 
-  app.post<{ Params: { id: string } }>(`${api}/campaigns/:id/retry-failed`, async (req) => {
-    requireAdmin(req);
+  routes.post(`${api}/campaigns/:id/retry-failed`, { ...admin, schema: params }, async (req) => {
     const r = queue.retryFailed(req.params.id);
     if (!r) throw new HttpError(404, `unknown campaign ${req.params.id}`);
-    o.log.info('failed jobs requeued', { campaign: req.params.id, jobs: r.requeued.length });
+    log.info({ campaign: req.params.id, jobs: r.requeued.length }, 'failed jobs requeued');
     return { campaignId: req.params.id, requeued: r.requeued };
   });
 
-  app.get<{ Params: { id: string } }>(`${api}/campaigns/:id`, async (req) => {
-    requireAdmin(req);
+  routes.get(`${api}/campaigns/:id`, { ...admin, schema: params }, async (req) => {
     const c = store.getCampaign(req.params.id);
     if (!c) throw new HttpError(404, `unknown campaign ${req.params.id}`);
     const jobs = store.listJobs({ campaignId: c.id });
@@ -280,25 +330,22 @@ export function buildMasterApp(o: MasterOptions): FastifyInstance {
     // Per placement target (class or node; "any" with placement any): done when each target is.
     const targets: Record<string, Record<JobState, number>> = {};
     for (const j of jobs) {
-      const t = (targets[j.placementTarget ?? 'any'] ??= { queued: 0, leased: 0, running: 0, succeeded: 0, failed: 0, canceled: 0 });
+      const t = (targets[j.placementTarget ?? 'any'] ??= zeroCounts(JOB_STATES));
       t[j.state] += 1;
     }
     return { ...c, counts: store.jobCountsByState(c.id), jobs: jobs.length, nodes: perNode, targets };
   });
 
-  app.get<{ Params: { id: string } }>(`${api}/campaigns/:id/export`, async (req) => {
-    requireAdmin(req);
+  routes.get(`${api}/campaigns/:id/export`, { ...admin, schema: params }, async (req) => {
     const e = exportCampaign(store, req.params.id);
     if (!e) throw new HttpError(404, `unknown campaign ${req.params.id}`);
     return e;
   });
 
-  app.get<{ Params: { id: string }; Querystring: { format?: string } }>(`${api}/campaigns/:id/report`, async (req, reply) => {
-    requireAdmin(req);
+  routes.get(`${api}/campaigns/:id/report`, { ...admin, schema: { ...params, querystring: ReportQuerySchema } }, async (req, reply) => {
     if (!store.getCampaign(req.params.id)) throw new HttpError(404, `unknown campaign ${req.params.id}`);
-    const format = req.query.format ?? 'json';
+    const format = req.query.format;
     const contentType = REPORT_CONTENT_TYPES[format];
-    if (!contentType) throw new HttpError(400, `format must be one of ${Object.keys(REPORT_CONTENT_TYPES).join(', ')} (got ${format})`, 'format');
     // The analyzers are loaded on first use: the queue endpoints never pay for them.
     const { summarize } = await import('../analyzers/summarize.ts');
     const model = summarize({ db: store.db, campaignId: req.params.id });
@@ -307,80 +354,92 @@ export function buildMasterApp(o: MasterOptions): FastifyInstance {
     return reply.header('content-type', contentType).send(render(model));
   });
 
-  app.post(`${api}/jobs`, async (req, reply) => {
-    requireAdmin(req);
-    const body = parseBody(CampaignSubmitSchema, req.body);
+  routes.post(`${api}/jobs`, { ...admin, schema: { body: CampaignSubmitSchema } }, async (req, reply) => {
+    const body = req.body;
     const plan = parseMatrix(body.matrix, body.fileName, { seed: body.seed, fleet: true });
     if (plan.scenarios.length !== 1) throw new HttpError(400, `POST /jobs takes a matrix with exactly one cell (got ${plan.scenarios.length}); use POST /campaigns for more`, 'matrix');
     const created = queue.createCampaign(plan, { nodeConstraint: body.nodeConstraint, priority: body.priority, queueClass: body.queueClass, placement: body.placement });
     return reply.status(201).send({ campaignId: created.campaignId, jobs: store.listJobs({ campaignId: created.campaignId }).map((j) => j.id) });
   });
 
-  app.get<{ Querystring: { state?: string; campaign?: string; limit?: string } }>(`${api}/jobs`, async (req) => {
-    requireAdmin(req);
-    const state = req.query.state;
-    if (state !== undefined && !JOB_STATES.includes(state as JobState)) throw new HttpError(400, `state must be one of ${JOB_STATES.join(', ')}`, 'state');
-    const limit = req.query.limit === undefined ? 1000 : Number(req.query.limit);
-    if (!Number.isInteger(limit) || limit < 1 || limit > 100_000) throw new HttpError(400, 'limit must be an integer from 1 to 100000', 'limit');
+  routes.get(`${api}/jobs`, { ...admin, schema: { querystring: JobsQuerySchema } }, async (req) => {
+    const { state, limit } = req.query;
     // lastNode: the node of the job's latest run (the lease owner is cleared once a job ends).
-    const jobs = store.listJobs({ state: state as JobState | undefined, campaignId: req.query.campaign, limit });
+    const jobs = store.listJobs({ state, campaignId: req.query.campaign, limit });
     return { jobs: jobs.map((j) => ({ ...j, lastNode: j.leaseOwner ?? store.lastRunNode(j.id) })) };
   });
 
-  app.get<{ Params: { id: string } }>(`${api}/jobs/:id`, async (req) => {
-    requireAdmin(req);
+  routes.get(`${api}/jobs/:id`, { ...admin, schema: params }, async (req) => {
     const job = store.getJob(req.params.id);
     if (!job) throw new HttpError(404, `unknown job ${req.params.id}`);
     const runs = store.runAttempts(job.id);
     return { ...job, runs };
   });
 
-  app.post<{ Params: { id: string } }>(`${api}/jobs/:id/cancel`, async (req) => {
-    requireAdmin(req);
+  routes.post(`${api}/jobs/:id/cancel`, { ...admin, schema: params }, async (req) => {
     const job = queue.cancelJob(req.params.id);
     if (!job) throw new HttpError(404, `unknown job ${req.params.id}`);
-    o.log.info('job canceled', { job: job.id, campaign: job.campaignId, state: job.state, node: job.leaseOwner });
+    log.info({ job: job.id, campaign: job.campaignId, state: job.state, node: job.leaseOwner }, 'job canceled');
     return job;
   });
 
-  app.post<{ Params: { id: string } }>(`${api}/jobs/:id/retry`, async (req) => {
-    requireAdmin(req);
+  routes.post(`${api}/jobs/:id/retry`, { ...admin, schema: params }, async (req) => {
     const before = store.getJob(req.params.id);
     if (!before) throw new HttpError(404, `unknown job ${req.params.id}`);
     if (before.state !== 'failed' && before.state !== 'canceled') throw new HttpError(409, `job ${before.id} is ${before.state}; only failed or canceled jobs can be retried`);
     return queue.retryJob(req.params.id);
   });
 
-  app.post(`${api}/jobs/claim`, async (req, reply) => {
-    const p = nodePrincipal(req);
-    const body = parseBody(ClaimSchema, req.body);
-    actsFor(p, body.nodeId);
-    if (!store.getNode(body.nodeId)) throw new HttpError(404, `unknown node ${body.nodeId}: register first`);
-    queue.heartbeat(body.nodeId);
-    const job = queue.claimWithCampaign(body.nodeId);
+  routes.post(`${api}/jobs/claim`, { ...node, schema: { body: ClaimSchema, querystring: z.object({ wait_s: z.string().optional() }) } }, async (req, reply) => {
+    const waitS = parseClaimWait(req.query.wait_s, o.maxClaimWaitS);
+    if (typeof waitS === 'string') throw new HttpError(400, waitS, 'wait_s');
+    const body = req.body;
+    actsFor(principal(req), body.nodeId);
+    let versionAtClaim = 0;
+    let known = true;
+    let job = await commits.run(() => {
+      // The heartbeat doubles as the existence check: it changes no row of an unknown node.
+      if (!queue.heartbeat(body.nodeId)) return (known = false), null;
+      const claimed = queue.claimWithCampaign(body.nodeId);
+      versionAtClaim = store.queuedVersion;
+      return claimed;
+    });
+    if (!known) throw new HttpError(404, `unknown node ${body.nodeId}: register first`);
+    // Long poll: held until a job this node may run is queued, the wait ends or the master stops.
+    if (!job && waitS > 0) {
+      job = await waiters!.wait(body.nodeId, waitS * 1000, reply.raw, versionAtClaim);
+      // A held claim counts as contact when it ends (not durable, like a heartbeat).
+      if (!job) await commits.run(() => queue.heartbeat(body.nodeId), { durable: false }).catch(() => {});
+    }
+    // A claim released because the master stops also closes its connection: left open, the idle
+    // keep-alive connection would hold the server's close for Fastify's keep-alive timeout (72 s).
+    if (!job && waiters!.stopping) reply.header('connection', 'close');
     if (!job) return reply.status(204).send();
-    o.log.info('job claimed', { job: job.id, node: body.nodeId, campaign: job.campaignId, scenario: job.scenario.label, repetition: job.repetition, attempt: job.attempts });
+    log.info({ job: job.id, node: body.nodeId, campaign: job.campaignId, scenario: job.scenario.label, repetition: job.repetition, attempt: job.attempts }, 'job claimed');
     // The lease length lets the agent check its extension interval (no clocks compared).
     return { ...job, leaseMs: queue.opts.leaseMs };
   });
 
-  app.post<{ Params: { id: string } }>(`${api}/jobs/:id/lease`, async (req, reply) => {
-    const p = nodePrincipal(req);
-    const body = parseBody(LeaseSchema, req.body);
-    actsFor(p, body.nodeId);
+  routes.post(`${api}/jobs/:id/lease`, { ...node, schema: { ...params, body: LeaseSchema } }, async (req, reply) => {
+    const body = req.body;
+    actsFor(principal(req), body.nodeId);
     if (!store.getJob(req.params.id)) throw new HttpError(404, `unknown job ${req.params.id}`);
-    const r = queue.extendLease(req.params.id, body.nodeId, body.attempt, body.leaseId);
+    // Fenced inside its transaction like any write; not durable on its own: after a crash the
+    // master renews every lease in flight on start, so a lost extension costs nothing.
+    const r = await commits.run(() => queue.extendLease(req.params.id, body.nodeId, body.attempt, body.leaseId), { durable: false });
     if (!r.ok) return reply.status(409).send({ error: r.canceled ? 'job canceled' : (r.reason ?? 'lease not held'), ...r });
     return r;
   });
 
-  app.post<{ Params: { id: string } }>(`${api}/jobs/:id/result`, async (req, reply) => {
-    const p = nodePrincipal(req);
-    const body = parseBody(ResultSchema, req.body);
-    actsFor(p, body.record.nodeId);
+  routes.post(`${api}/jobs/:id/result`, { ...node, schema: { ...params, body: ResultSchema } }, async (req, reply) => {
+    const body = req.body;
+    actsFor(principal(req), body.record.nodeId);
     if (body.record.jobId !== req.params.id) throw new HttpError(400, `record.jobId ${body.record.jobId} does not match the URL's job ${req.params.id}`, 'record.jobId');
     if (body.idle && body.idle.nodeId !== body.record.nodeId) throw new HttpError(400, 'idle.nodeId must equal record.nodeId', 'idle.nodeId');
-    const outcome = queue.submitResult(body.record as never, body.idle as never, body.leaseId);
+    // Answered only after the group's commit (synchronous=FULL): a 201 is on disk.
+    const outcome = await commits.run(() => queue.submitResult(body.record, body.idle, body.leaseId));
+    const r = body.record;
+    log.info({ job: r.jobId, node: r.nodeId, attempt: r.attempt, status: r.status, outcome: outcome.kind, ...(outcome.kind === 'stale' ? { reason: outcome.reason } : {}) }, 'job result');
     switch (outcome.kind) {
       case 'stored':
         return reply.status(201).send(outcome);
@@ -396,13 +455,22 @@ export function buildMasterApp(o: MasterOptions): FastifyInstance {
   const reaper = setInterval(() => {
     try {
       const r = queue.reap();
-      if (r.requeued.length || r.failed.length || r.deadNodes.length) o.log.warn('reaped', r);
+      if (r.requeued.length || r.failed.length || r.deadNodes.length) log.warn(r, 'reaped');
     } catch (err) {
-      o.log.error('reaper failed', { error: (err as Error).message });
+      log.error({ error: (err as Error).message }, 'reaper failed');
     }
+    waiters!.wake(); // an expired lease or a dead node's job is queued again
   }, o.reapIntervalMs ?? 1000);
   reaper.unref();
-  app.addHook('onClose', async () => clearInterval(reaper));
+  // Admin writes (new campaigns, retries) run outside the group commit: wake after each answer.
+  app.addHook('onResponse', async () => waiters!.wake());
+  // Held claims are answered 204 before the server waits for requests in flight.
+  app.addHook('preClose', async () => waiters!.close());
+  app.addHook('onClose', async () => {
+    clearInterval(reaper);
+    commits.flush();
+    log.info({ ...commits.stats }, 'group commit');
+  });
   return app;
 }
 

@@ -89,14 +89,17 @@ export function inputSpec(input: NativeMatrix['input'], ctx: ExpandContext, prob
   return { kind: 'file', path, resolution, fps };
 }
 
-function crossProduct<T extends Record<string, unknown[]>>(axes: T): Array<{ [K in keyof T]: { value: T[K][number]; index: number } }> {
+type Combo<T extends Record<string, unknown[]>> = { [K in keyof T]: { value: T[K][number]; index: number } };
+
+function crossProduct<T extends Record<string, unknown[]>>(axes: T): Array<Combo<T>> {
   let combos: Array<Record<string, { value: unknown; index: number }>> = [{}];
   for (const [axis, values] of Object.entries(axes)) {
     const next: typeof combos = [];
     for (const combo of combos) values.forEach((value, index) => next.push({ ...combo, [axis]: { value, index } }));
     combos = next;
   }
-  return combos as never;
+  // Each combo has one entry per axis of T, built key by key above.
+  return combos as Array<Combo<T>>;
 }
 
 function rateOf(r: { crf?: number; bitrate?: number }): RateControl {

@@ -4,6 +4,7 @@
 
 import { z } from 'zod';
 import { CODECS, type Resolution } from '../core/types.ts';
+import { PLACEMENTS, QUEUE_CLASSES } from '../core/contracts/lists.ts';
 import { closest, splitFix, withFix, type KeyPath, type Problem } from './problems.ts';
 
 const ALLOWED_PREFIX = 'allowed keys: ';
@@ -49,7 +50,7 @@ function int(example: string, min: number, max: number) {
     .max(max, withFix(`must be at most ${max}`, `use a value from ${min} to ${max}`));
 }
 
-function oneOf<T extends [string, ...string[]]>(values: T, what: string) {
+function oneOf<T extends readonly [string, ...string[]]>(values: T, what: string) {
   return z.enum(values, {
     errorMap: (issue, ctx) => {
       if (issue.code === 'invalid_enum_value') {
@@ -266,8 +267,8 @@ export const nativeMatrixSchema = strictObject({
       }
     })
     .optional(),
-  placement: oneOf<['any', 'each-class', 'each-node']>(['any', 'each-class', 'each-node'], 'placement').optional(),
-  queue: oneOf<['live', 'default', 'batch']>(['live', 'default', 'batch'], 'queue class').optional(),
+  placement: oneOf(PLACEMENTS, 'placement').optional(),
+  queue: oneOf(QUEUE_CLASSES, 'queue class').optional(),
   priority: int('10', -1000, 1000).optional(),
   cooldown_s: atMost(nonNegative('5'), BOUNDS.cooldownS, '5').optional(),
   idle_baseline_s: atMost(nonNegative('30'), BOUNDS.idleBaselineS, '30').optional(),

@@ -62,7 +62,8 @@ if ((FROM_REGISTRY)); then
   (cd "$STAGE" && ONNXRUNTIME_NODE_INSTALL=skip npm ci --omit=dev --no-audit --no-fund >&2)
 else
   [[ -d $REPO/node_modules ]] || { echo "build-bundle: no node_modules; run npm ci first or use --from-registry" >&2; exit 2; }
-  cp -a "$REPO/node_modules" "$STAGE/node_modules"
+  # readlink: node_modules may be a link to a shared checkout's (git worktrees)
+  cp -a "$(readlink -f "$REPO/node_modules")" "$STAGE/node_modules"
   (cd "$STAGE" && npm prune --omit=dev --no-audit --no-fund --offline >&2)
 fi
 

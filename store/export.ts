@@ -32,7 +32,7 @@ export function exportCampaign(store: Store, campaignId: string): CampaignExport
 
 function insertRow(store: Store, table: string, row: Record<string, unknown>, mode: 'OR REPLACE' | 'OR IGNORE' = 'OR REPLACE'): number {
   const cols = Object.keys(row);
-  const info = store.db.prepare(`INSERT ${mode} INTO ${table} (${cols.join(', ')}) VALUES (${cols.map(() => '?').join(', ')})`).run(...cols.map((c) => row[c] as never));
+  const info = store.db.prepare(`INSERT ${mode} INTO ${table} (${cols.join(', ')}) VALUES (${cols.map(() => '?').join(', ')})`).run(...cols.map((c) => row[c]));
   return Number(info.lastInsertRowid);
 }
 

@@ -26,6 +26,11 @@ export interface RecentRun {
   wallS?: number | null;
   /** Hardware class of the node (provenance.hardwareClass); absent = 'unclassified'. */
   hardwareClass?: string | null;
+  /** Measured window and encoded media seconds of the run: the instance cost per encoded hour needs them. */
+  windowS?: number | null;
+  mediaSeconds?: number | null;
+  /** The node's labels: its cost.* figures price its runs instead of the configured ones (core/node-cost.ts). */
+  nodeLabels?: string[];
 }
 
 /** Latest run per scenario and node (bounded label sets for the exporter), newest first. */
@@ -46,7 +51,8 @@ export function recentRunsForMetrics(store: Store, limit: number): RecentRun[] {
               json_extract(r.provenance, '$.encoder') encoder, s.preset preset, r.node_id nodeId, r.energy_source source,
               json_extract(r.provenance, '$.hardwareClass') hardwareClass,
               r.gross_j grossJ, r.net_j netJ, r.j_per_encoded_minute jPerEncodedMinute, r.vmaf vmaf, r.psnr psnr, r.ssim ssim,
-              r.quality_per_joule qualityPerJoule, r.wall_s wallS, sc.qpm / b.best efficiency
+              r.quality_per_joule qualityPerJoule, r.wall_s wallS, r.window_s windowS, r.media_seconds mediaSeconds, sc.qpm / b.best efficiency,
+              (SELECT labels FROM node WHERE node.id = r.node_id) nodeLabels
          FROM run r JOIN scenario s ON s.id = r.scenario_id
          LEFT JOIN scored sc ON sc.id = r.id
          LEFT JOIN best b ON b.width = sc.width AND b.height = sc.height AND b.input = sc.input AND b.source = sc.source AND b.cls = sc.cls
@@ -54,5 +60,9 @@ export function recentRunsForMetrics(store: Store, limit: number): RecentRun[] {
           AND r.node_id NOT IN (SELECT id FROM node WHERE state = 'dead') -- a dead or stopped node leaves /metrics
         ORDER BY r.id DESC LIMIT ?`,
     )
-    .all(limit) as RecentRun[];
+    .all(limit)
+    .map((r) => {
+      const row = r as RecentRun & { nodeLabels: string | null };
+      return { ...row, nodeLabels: row.nodeLabels ? (JSON.parse(row.nodeLabels) as string[]) : [] };
+    });
 }

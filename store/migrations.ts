@@ -173,4 +173,49 @@ ALTER TABLE job ADD COLUMN placement_target TEXT;
 CREATE INDEX job_scenario_target ON job (campaign_id, scenario_id, placement_target);
 `,
   },
+  {
+    version: 6,
+    name: 'run-strata-columns',
+    // The strata the reports group by (analyzers/strata.ts) as columns of the run, filled by the
+    // store when a result is stored and back-filled here, so a report aggregates in SQLite per
+    // (scenario, class, kind) without parsing each run's provenance JSON. run_setup holds each
+    // distinct set of provenance fields the report tallies (FFmpeg version, CPU model, kernel, GPU,
+    // meters) once; a run points at its set. run_stratum covers every column the report's per-cell
+    // aggregates read, so they never touch the run rows (whose JSON makes them 5–20× wider), and
+    // keeps a cell's runs in stored order (id), so the sums read them in the order they always had.
+    // run_attention holds only the few runs that may be left out of the statistics (flagged, or a
+    // non-positive net figure), with what deciding that needs.
+    // The expressions below copy the rules of analyzers/strata.ts as they stand at this version.
+    sql: `
+CREATE TABLE run_setup (
+  id INTEGER PRIMARY KEY,
+  key TEXT NOT NULL UNIQUE         -- JSON [ffmpegVersion, cpuModel, kernel, gpu, meters] of the provenance
+);
+ALTER TABLE run ADD COLUMN hardware_class TEXT;   -- provenance.hardwareClass, 'unclassified' when absent or blank
+ALTER TABLE run ADD COLUMN energy_kind TEXT;      -- measured (rapl, nvml) | estimated (estimate, mixed) | none
+ALTER TABLE run ADD COLUMN setup_id INTEGER REFERENCES run_setup(id);
+INSERT OR IGNORE INTO run_setup (key)
+  SELECT json_extract(provenance, '$.ffmpegVersion', '$.cpuModel', '$.kernel', '$.gpu', '$.meters') FROM run ORDER BY id;
+UPDATE run SET
+  hardware_class = COALESCE(NULLIF(TRIM(json_extract(provenance, '$.hardwareClass')), ''), 'unclassified'),
+  energy_kind = CASE WHEN energy_source IN ('rapl', 'nvml') THEN 'measured' WHEN energy_source IN ('estimate', 'mixed') THEN 'estimated' ELSE 'none' END,
+  setup_id = (SELECT s.id FROM run_setup s WHERE s.key = json_extract(run.provenance, '$.ffmpegVersion', '$.cpuModel', '$.kernel', '$.gpu', '$.meters'));
+DROP INDEX run_campaign;
+CREATE INDEX run_stratum ON run (campaign_id, scenario_id, hardware_class, energy_kind, status, id, energy_source, setup_id, node_id,
+  j_per_encoded_minute, net_j_per_encoded_minute, gross_j, net_j, avg_w, fps, speed, bitrate_bps, output_bytes, media_seconds, wall_s, window_s, psnr, ssim, vmaf, idle_w);
+CREATE INDEX run_attention ON run (campaign_id, status, id, scenario_id, hardware_class, energy_kind, net_j, flags) WHERE flags <> '[]' OR net_j <= 0;
+`,
+  },
+  {
+    version: 7,
+    name: 'reap-indexes',
+    // The reaper runs on every claim and every second: both of its scans become index probes
+    // that find nothing in the common case (no overdue node, no expired lease). Every node
+    // request finds its node by the credential's SHA-256: a probe, not a scan of the fleet.
+    sql: `
+CREATE INDEX node_token_hash ON node (token_hash);
+CREATE INDEX node_overdue ON node (last_heartbeat) WHERE state != 'dead';
+CREATE INDEX job_lease_expiry ON job (lease_expires_at) WHERE state IN ('leased','running');
+`,
+  },
 ];

@@ -3,11 +3,11 @@
 // a million objects.
 import type { DB } from './store.ts';
 import { InputError } from '../core/errors.ts';
+import { nodeCostFigures, type NodeCostFigures } from '../core/node-cost.ts';
 import type { MeterState, Scenario } from '../core/types.ts';
 import { summaryFromMoments } from '../core/stats.ts';
 import { METRIC_KEYS, type Counted, type MetricKey, type Provenance, type Stat } from '../core/report-model.ts';
-import { KIND_ORDER, NET_NONPOSITIVE, type EnergyKind } from '../core/strata.ts';
-import { strataSql } from './strata-sql.ts';
+import { EXCLUDING_FLAGS, KIND_ORDER, NET_NONPOSITIVE, exclusionReasons, type EnergyKind } from '../core/strata.ts';
 
 export interface CampaignInfo {
   id: string;
@@ -116,6 +116,7 @@ export function readScenarios(db: DB, campaignId: string): ScenarioRow[] {
   }));
 }
 
+/** The run_stratum index (migration 6) holds every one of these columns: a new one needs a migration extending it, or the report reads the run rows again (same figures, slower). */
 const COLUMN: Record<MetricKey, string> = {
   jPerMin: 'j_per_encoded_minute',
   netJPerMin: 'net_j_per_encoded_minute',
@@ -135,91 +136,92 @@ const COLUMN: Record<MetricKey, string> = {
   idleW: 'idle_w',
 };
 
-/** Provenance fields the report tallies, extracted once per succeeded run. */
-const PROVENANCE_PATHS = `'$.ffmpegVersion', '$.cpuModel', '$.kernel', '$.gpu', '$.meters'`;
+const METRIC_COLUMNS = METRIC_KEYS.map((k) => COLUMN[k]);
+/** Energy sources counted per cell in the main pass; a cell with any other value is counted again by source. */
+const KNOWN_SOURCES = ['estimate', 'mixed', 'nvml', 'rapl'] as const;
+/** A cell's succeeded runs, in stored order through the run_stratum index (migration 6). */
+const CELL = `campaign_id = @c AND scenario_id = @s AND hardware_class = @cls AND energy_kind = @kind AND status = 'succeeded'`;
+const NOT_LEFT_OUT = `AND run.id NOT IN (SELECT value FROM json_each(@out))`;
 
-let stagedSeq = 0;
-
-/**
- * A campaign's runs copied once into a TEMP table with their strata already worked out
- * (hardware class, energy kind, exclusion reasons) and their provenance fields extracted:
- * every aggregate below then scans narrow rows instead of parsing each run's provenance and
- * flags JSON again (at 1M runs that parsing was most of the report's time). drop() removes it.
- */
-export interface StagedRuns {
-  table: string;
-  drop(): void;
+interface GroupRow {
+  s: number;
+  cls: string | null;
+  kind: EnergyKind;
+  status: 'succeeded' | 'failed' | 'canceled';
+  n: number;
+  srcNone: number;
+  setupLo: number | null;
+  setupHi: number | null;
+  nodeLo: string;
+  nodeHi: string;
+  [k: string]: number | string | null;
 }
 
-export function stageRuns(db: DB, campaignId: string): StagedRuns {
-  const nonPositive = strataSql('run', true).excluded;
-  const anyReason = strataSql('run', false).excluded;
-  const strata = strataSql('run');
-  const table = `temp.ffwatt_report_runs_${process.pid}_${++stagedSeq}`;
-  const metrics = [...new Set(Object.values(COLUMN))].join(', ');
-  // Clustered by cell (scenario, class, kind), runs in table order within it: the GROUP BYs
-  // below read it in key order instead of sorting a million wide rows each time.
-  const columns = `scenario_id, cls, kind, seq, status, energy_source, node_id, flags, ${metrics}, excl_nonpos, excl_any, pk`;
-  db.exec(`CREATE TABLE ${table} (${columns}, PRIMARY KEY (scenario_id, cls, kind, seq)) WITHOUT ROWID`);
-  // Most runs carry no flag: for them only the net figure can exclude, and json_each is skipped.
-  const unflagged = `(run.net_j IS NOT NULL AND run.net_j <= 0)`;
-  db.prepare(
-    `INSERT INTO ${table} (${columns}) SELECT * FROM (SELECT scenario_id, ${strata.hardwareClass} cls, ${strata.energyKind} kind, run.rowid seq,
-       status, energy_source, node_id, flags, ${metrics},
-       CASE WHEN run.flags = '[]' THEN ${unflagged} ELSE ${nonPositive} END excl_nonpos,
-       CASE WHEN run.flags = '[]' THEN ${unflagged} ELSE ${anyReason} END excl_any,
-       CASE WHEN status = 'succeeded' THEN json_extract(provenance, ${PROVENANCE_PATHS}) END pk
-     FROM run WHERE run.campaign_id = @c) ORDER BY scenario_id, cls, kind, seq`,
-  ).run({ c: campaignId });
-  return { table, drop: () => db.exec(`DROP TABLE IF EXISTS ${table}`) };
+/** Counts, source counts and means of a set of runs (one row per group). */
+const GROUP_FIGURES = [
+  'COUNT(*) n',
+  'SUM(energy_source IS NULL) srcNone',
+  ...KNOWN_SOURCES.map((src, i) => `SUM(energy_source IS '${src}') src${i}`),
+  ...METRIC_COLUMNS.map((c, i) => `AVG(${c}) m${i}`),
+].join(', ');
+
+/** A succeeded run that may be left out of the statistics: flagged, or with a non-positive net figure. */
+interface AttentionRow {
+  id: number;
+  s: number;
+  cls: string;
+  kind: EnergyKind;
+  flags: string;
+  netJ: number | null;
 }
 
-/** Runs `f` over the campaign's staged runs (a given staging, or one made and dropped here). */
-function withStaged<T>(db: DB, campaignId: string, staged: StagedRuns | undefined, f: (table: string) => T): T {
-  if (staged) return f(staged.table);
-  const own = stageRuns(db, campaignId);
-  try {
-    return f(own.table);
-  } finally {
-    own.drop();
-  }
+export interface CampaignRuns {
+  cells: Map<string, CellAggregate>;
+  provenance: Provenance;
 }
 
 /**
  * Per (scenario, hardware class, energy kind): counts, moments of every figure over the
  * succeeded runs that count (flagged and non-positive-net runs left out unless
  * includeFlagged; a non-positive net figure always), energy sources, flags and the reasons
- * runs were left out. Everything is aggregated inside SQLite (two passes for the moments:
- * means, then squared deviations from them, so the variance is exact), so memory follows
- * cells, not runs. Failed and canceled attempts carry no energy source: they are counted on
- * the cell of their scenario and class with the most succeeded runs (measured first).
+ * runs were left out; and the provenance tallies of the succeeded runs. Everything is
+ * aggregated inside SQLite over the run's stratum columns (migration 6), so memory follows
+ * cells, not runs, and no run's JSON is parsed except the few flagged or non-positive ones:
+ * one grouped pass in run_stratum order gives counts and means, then one pass per cell the
+ * squared deviations from its mean (so the variance is exact). Failed and canceled attempts
+ * carry no energy source: they are counted on the cell of their scenario and class with the
+ * most succeeded runs (measured first).
  */
-export function aggregateRuns(db: DB, campaignId: string, includeFlagged = false, staged?: StagedRuns): Map<string, CellAggregate> {
-  return withStaged(db, campaignId, staged, (table) => aggregateStaged(db, table, includeFlagged));
-}
-
-function aggregateStaged(db: DB, table: string, includeFlagged: boolean): Map<string, CellAggregate> {
+export function readCampaignRuns(db: DB, campaignId: string, includeFlagged = false): CampaignRuns {
   const out = new Map<string, CellAggregate>();
-  const q = strataSql('run', includeFlagged);
   const get = (s: number, c: string, k: EnergyKind): CellAggregate => {
     const key = cellKey(s, c, k);
     let a = out.get(key);
     if (!a) out.set(key, (a = emptyCell(s, c, k)));
     return a;
   };
-  const base = `SELECT *, ${includeFlagged ? 'excl_nonpos' : 'excl_any'} excl FROM ${table}`;
+  const groups = db
+    .prepare(
+      `SELECT scenario_id s, hardware_class cls, energy_kind kind, status, MIN(setup_id) setupLo, MAX(setup_id) setupHi, MIN(node_id) nodeLo, MAX(node_id) nodeHi, ${GROUP_FIGURES}
+       FROM run WHERE campaign_id = @c GROUP BY scenario_id, hardware_class, energy_kind, status`,
+    )
+    .all({ c: campaignId }) as GroupRow[];
   const unplaced: Array<{ s: number; cls: string; status: 'failed' | 'canceled'; n: number }> = [];
-  for (const r of db
-    .prepare(`SELECT scenario_id s, cls, kind, status, excl, COALESCE(energy_source, 'none') src, COUNT(*) n FROM (${base}) GROUP BY s, cls, kind, status, excl, src`)
-    .all() as Array<{ s: number; cls: string; kind: EnergyKind; status: 'succeeded' | 'failed' | 'canceled'; excl: number; src: string; n: number }>) {
-    if (r.status !== 'succeeded') {
-      unplaced.push({ s: r.s, cls: r.cls, status: r.status, n: r.n });
+  const succeeded = new Map<CellAggregate, GroupRow>();
+  for (const g of groups) {
+    if (g.cls == null || g.kind == null) {
+      throw new InputError(`campaign ${campaignId}: runs of scenario ${g.s} have no hardware_class/energy_kind column values`, {
+        field: 'run.hardware_class',
+        fix: 'store runs through the master store (master/store.ts insertRun), which fills the strata columns',
+      });
+    }
+    if (g.status !== 'succeeded') {
+      unplaced.push({ s: g.s, cls: g.cls, status: g.status, n: g.n });
       continue;
     }
-    const a = get(r.s, r.cls, r.kind);
-    a.runs.succeeded += r.n;
-    if (r.excl) a.excluded.runs += r.n;
-    else a.energySources[r.src] = (a.energySources[r.src] ?? 0) + r.n;
+    const a = get(g.s, g.cls, g.kind);
+    a.runs.succeeded += g.n;
+    succeeded.set(a, g);
   }
   for (const u of unplaced) {
     const home = [...out.values()]
@@ -227,50 +229,74 @@ function aggregateStaged(db: DB, table: string, includeFlagged: boolean): Map<st
       .sort((a, b) => b.runs.succeeded - a.runs.succeeded || KIND_ORDER[a.energyKind] - KIND_ORDER[b.energyKind])[0];
     (home ?? get(u.s, u.cls, 'none')).runs[u.status] += u.n;
   }
-  const cols = METRIC_KEYS.map((k) => COLUMN[k]);
-  const counted = `SELECT * FROM (${base}) WHERE status = 'succeeded' AND excl = 0`;
-  const means = cols.map((c, i) => `AVG(${c}) m${i}`).join(', ');
-  const moments = cols.map((c, i) => `COUNT(r.${c}) n${i}, a.m${i} m${i}, SUM((r.${c} - a.m${i}) * (r.${c} - a.m${i})) ss${i}`).join(', ');
-  // The means go to a table keyed like the staged runs; the second pass walks it in key order and
-  // each cell's runs by that key, so neither pass sorts (a CTE's output order is unknown to SQLite).
-  const meansTable = `${table}_means`;
-  db.exec(`CREATE TABLE ${meansTable} (scenario_id, cls, kind, ${cols.map((_, i) => `m${i}`).join(', ')}, PRIMARY KEY (scenario_id, cls, kind)) WITHOUT ROWID`);
-  let momentRows: Array<Record<string, number | string | null>>;
-  try {
-    db.prepare(`INSERT INTO ${meansTable} SELECT scenario_id, cls, kind, ${means} FROM (${counted}) GROUP BY scenario_id, cls, kind`).run();
-    const sql = `SELECT a.scenario_id s, a.cls cls, a.kind kind, ${moments} FROM ${meansTable} a CROSS JOIN (${counted}) r
-      ON r.scenario_id = a.scenario_id AND r.cls = a.cls AND r.kind = a.kind GROUP BY a.scenario_id, a.cls, a.kind`;
-    momentRows = db.prepare(sql).all() as Array<Record<string, number | string | null>>;
-  } finally {
-    db.exec(`DROP TABLE IF EXISTS ${meansTable}`);
+
+  // The runs that may be left out: the rule is strata.ts' own, applied to these rows only.
+  const leftOut = new Map<CellAggregate, number[]>();
+  const excludingFlags: readonly string[] = includeFlagged ? [NET_NONPOSITIVE] : [NET_NONPOSITIVE, ...EXCLUDING_FLAGS];
+  for (const r of db
+    .prepare(`SELECT id, scenario_id s, hardware_class cls, energy_kind kind, flags, net_j netJ FROM run WHERE campaign_id = @c AND status = 'succeeded' AND (flags <> '[]' OR net_j <= 0) ORDER BY id`)
+    .iterate({ c: campaignId }) as IterableIterator<AttentionRow>) {
+    const a = get(r.s, r.cls, r.kind);
+    const flags = JSON.parse(r.flags) as unknown[];
+    const netNonPositive = r.netJ != null && r.netJ <= 0;
+    if (exclusionReasons({ flags: flags.map(String), netJ: r.netJ }, includeFlagged).length === 0) {
+      for (const f of flags) a.flags[String(f)] = (a.flags[String(f)] ?? 0) + 1;
+      continue;
+    }
+    a.excluded.runs++;
+    (leftOut.get(a) ?? leftOut.set(a, []).get(a)!).push(r.id);
+    for (const f of flags) if (excludingFlags.includes(f as string)) a.excluded.reasons[f as string] = (a.excluded.reasons[f as string] ?? 0) + 1;
+    if (netNonPositive && !flags.includes(NET_NONPOSITIVE)) a.excluded.reasons[NET_NONPOSITIVE] = (a.excluded.reasons[NET_NONPOSITIVE] ?? 0) + 1;
   }
-  for (const r of momentRows) {
-    const a = get(r.s as number, r.cls as string, r.kind as EnergyKind);
+
+  // Means and sources of the runs that count: the main pass' figures, or the cell again without its left-out runs.
+  const counted = db.prepare(`SELECT ${GROUP_FIGURES} FROM run WHERE ${CELL} ${NOT_LEFT_OUT}`);
+  const bySource = db.prepare(`SELECT COALESCE(energy_source, 'none') src, COUNT(*) n FROM run WHERE ${CELL} ${NOT_LEFT_OUT} GROUP BY src ORDER BY src`);
+  const deviations = [false, true].map((some) =>
+    db.prepare(
+      `SELECT ${METRIC_COLUMNS.map((c, i) => `COUNT(${c}) n${i}, SUM((${c} - @m${i}) * (${c} - @m${i})) ss${i}`).join(', ')} FROM run WHERE ${CELL} ${some ? NOT_LEFT_OUT : ''}`,
+    ),
+  );
+  for (const [a, g] of succeeded) {
+    const ids = leftOut.get(a);
+    const cell = { c: campaignId, s: a.scenarioId, cls: a.hardwareClass, kind: a.energyKind };
+    const skip = { out: ids ? JSON.stringify(ids) : '[]' };
+    const f = ids ? (counted.get({ ...cell, ...skip }) as GroupRow) : g;
+    if (f.n === 0) continue;
+    const known = f.srcNone + KNOWN_SOURCES.reduce((n, _, i) => n + (f[`src${i}`] as number), 0);
+    if (known === f.n) {
+      const counts: Array<[string, number]> = [['none', f.srcNone], ...KNOWN_SOURCES.map((src, i): [string, number] => [src, f[`src${i}`] as number])];
+      for (const [src, n] of counts.sort((x, y) => (x[0] < y[0] ? -1 : 1))) if (n > 0) a.energySources[src] = n;
+    } else {
+      for (const r of bySource.all({ ...cell, ...skip }) as Array<{ src: string; n: number }>) a.energySources[r.src] = r.n;
+    }
+    const means = Object.fromEntries(METRIC_COLUMNS.map((_, i) => [`m${i}`, f[`m${i}`]]));
+    const d = deviations[ids ? 1 : 0].get({ ...cell, ...(ids ? skip : {}), ...means }) as Record<string, number | null>;
     METRIC_KEYS.forEach((k, i) => {
-      const n = (r[`n${i}`] as number) ?? 0;
-      const m = r[`m${i}`] as number | null;
-      const ss = r[`ss${i}`] as number | null;
+      const n = d[`n${i}`] ?? 0;
+      const m = f[`m${i}`] as number | null;
+      const ss = d[`ss${i}`];
       a.metrics[k] = n > 0 && m != null ? summaryFromMoments(n, m, n > 1 && ss != null ? Math.sqrt(Math.max(0, ss) / (n - 1)) : null) : null;
     });
   }
-  for (const r of db
-    .prepare(`SELECT x.scenario_id s, x.cls, x.kind, f.value flag, COUNT(*) n FROM (${counted}) x, json_each(x.flags) f WHERE x.flags <> '[]' GROUP BY s, x.cls, x.kind, f.value ORDER BY f.value`)
-    .all() as Array<{ s: number; cls: string; kind: EnergyKind; flag: string; n: number }>) {
-    get(r.s, r.cls, r.kind).flags[String(r.flag)] = r.n;
+  for (const a of out.values()) {
+    a.flags = sortedKeys(a.flags);
+    a.excluded.reasons = sortedKeys(a.excluded.reasons);
   }
-  // Reasons of the left-out runs: their excluding flags, and a non-positive net figure even when unflagged.
-  const reasonSql = `SELECT x.scenario_id s, x.cls, x.kind, f.value reason, COUNT(*) n FROM (${base}) x, json_each(x.flags) f
-      WHERE x.status = 'succeeded' AND x.excl = 1 AND f.value IN (${q.excludingFlags.map((f) => `'${f}'`).join(', ')}) GROUP BY s, x.cls, x.kind, f.value
-    UNION ALL
-    SELECT x.scenario_id s, x.cls, x.kind, '${NET_NONPOSITIVE}' reason, COUNT(*) n FROM (${base}) x
-      WHERE x.status = 'succeeded' AND x.excl = 1 AND x.net_j IS NOT NULL AND x.net_j <= 0
-        AND NOT EXISTS (SELECT 1 FROM json_each(x.flags) g WHERE g.value = '${NET_NONPOSITIVE}') GROUP BY s, x.cls, x.kind
-    ORDER BY reason`;
-  for (const r of db.prepare(reasonSql).all() as Array<{ s: number; cls: string; kind: EnergyKind; reason: string; n: number }>) {
-    const a = get(r.s, r.cls, r.kind);
-    a.excluded.reasons[r.reason] = (a.excluded.reasons[r.reason] ?? 0) + r.n;
-  }
-  return out;
+  return { cells: out, provenance: provenanceOf(db, campaignId, succeeded) };
+}
+
+/** The same counts with their keys in SQLite's (binary) text order, as the writers list them. */
+function sortedKeys(o: Record<string, number>): Record<string, number> {
+  const keys = Object.keys(o);
+  const bytes = (x: string) => Buffer.from(x);
+  keys.sort((x, y) => Buffer.compare(bytes(x), bytes(y)));
+  return Object.fromEntries(keys.map((k) => [k, o[k]]));
+}
+
+/** Per-cell aggregates only (see readCampaignRuns). */
+export function aggregateRuns(db: DB, campaignId: string, includeFlagged = false): Map<string, CellAggregate> {
+  return readCampaignRuns(db, campaignId, includeFlagged).cells;
 }
 
 function tally(map: Map<string, number>, key: string, n: number): void {
@@ -281,12 +307,16 @@ function sorted(map: Map<string, number>): Counted[] {
   return [...map].map(([value, runs]) => ({ value, runs })).sort((a, b) => b.runs - a.runs || (a.value < b.value ? -1 : a.value > b.value ? 1 : 0));
 }
 
-/** Software, hardware and meters the succeeded runs recorded, in one grouped scan of the run table. */
-export function readProvenance(db: DB, campaignId: string, staged?: StagedRuns): Provenance {
-  return withStaged(db, campaignId, staged, (table) => provenanceStaged(db, campaignId, table));
+/** Software, hardware and meters the succeeded runs recorded (see readCampaignRuns). */
+export function readProvenance(db: DB, campaignId: string): Provenance {
+  return readCampaignRuns(db, campaignId).provenance;
 }
 
-function provenanceStaged(db: DB, campaignId: string, table: string): Provenance {
+/**
+ * Tallies of the succeeded runs' provenance from the main pass' groups: a cell whose runs share
+ * one node and one run_setup is tallied whole; any other cell is counted again by node and setup.
+ */
+function provenanceOf(db: DB, campaignId: string, succeeded: Map<CellAggregate, GroupRow>): Provenance {
   const ffmpeg = new Map<string, number>();
   const cpu = new Map<string, number>();
   const kernel = new Map<string, number>();
@@ -294,24 +324,31 @@ function provenanceStaged(db: DB, campaignId: string, table: string): Provenance
   const nodes = new Map<string, number>();
   const classes = new Map<string, number>();
   const meterCounts = new Map<string, number>();
-  const rows = db
-    .prepare(
-      `SELECT pk k, node_id, cls, COUNT(*) n FROM ${table} WHERE status = 'succeeded' GROUP BY k, node_id, cls`,
-    )
-    .iterate() as IterableIterator<{ k: string | null; node_id: string; cls: string; n: number }>;
-  for (const r of rows) {
-    const [v, c, k, g, meters] = (r.k ? JSON.parse(r.k) : []) as [unknown, unknown, unknown, unknown, unknown];
+  const setups = new Map<number, unknown[]>();
+  for (const r of db.prepare('SELECT id, key FROM run_setup').iterate() as IterableIterator<{ id: number; key: string }>) setups.set(r.id, JSON.parse(r.key) as unknown[]);
+  const bySetup = db.prepare(`SELECT setup_id setupId, node_id nodeId, COUNT(*) n FROM run WHERE ${CELL} GROUP BY setup_id, node_id`);
+  const add = (setupId: number | null, nodeId: string, cls: string, n: number) => {
+    const [v, c, k, g, meters] = (setupId != null ? (setups.get(setupId) ?? []) : []) as [unknown, unknown, unknown, unknown, unknown];
     const text = (x: unknown, absent: string) => (x == null ? absent : String(x));
-    tally(ffmpeg, text(v, '(not recorded)'), r.n);
-    tally(cpu, text(c, '(not recorded)'), r.n);
-    tally(kernel, text(k, '(not recorded)'), r.n);
-    tally(gpu, text(g, '(no GPU)'), r.n);
-    tally(nodes, r.node_id, r.n);
-    tally(classes, r.cls, r.n);
+    tally(ffmpeg, text(v, '(not recorded)'), n);
+    tally(cpu, text(c, '(not recorded)'), n);
+    tally(kernel, text(k, '(not recorded)'), n);
+    tally(gpu, text(g, '(no GPU)'), n);
+    tally(nodes, nodeId, n);
+    tally(classes, cls, n);
     for (const m of Array.isArray(meters) ? (meters as Array<{ meter?: unknown; source?: unknown; valid?: unknown; state?: unknown }>) : []) {
       // A meter the machine does not have is `absent`, not invalid; records from before meter states say only valid or not.
       const state: MeterState = m.state === 'absent' || m.state === 'unusable' || m.state === 'in-use' ? m.state : m.valid === true ? 'in-use' : 'unusable';
-      tally(meterCounts, JSON.stringify([String(m.meter), String(m.source), m.valid === true, state]), r.n);
+      tally(meterCounts, JSON.stringify([String(m.meter), String(m.source), m.valid === true, state]), n);
+    }
+  };
+  for (const [a, g] of succeeded) {
+    if (g.setupLo === g.setupHi && g.nodeLo === g.nodeHi) {
+      add(g.setupLo, g.nodeLo, a.hardwareClass, g.n);
+      continue;
+    }
+    for (const r of bySetup.all({ c: campaignId, s: a.scenarioId, cls: a.hardwareClass, kind: a.energyKind }) as Array<{ setupId: number | null; nodeId: string; n: number }>) {
+      add(r.setupId, r.nodeId, a.hardwareClass, r.n);
     }
   }
   const meters = [...meterCounts]
@@ -332,12 +369,59 @@ function provenanceStaged(db: DB, campaignId: string, table: string): Provenance
   return { ffmpegVersions: sorted(ffmpeg), cpuModels: sorted(cpu), kernels: sorted(kernel), gpus: sorted(gpu), nodes: sorted(nodes), hardwareClasses: sorted(classes), meters, idleBaselines };
 }
 
-/** A campaign's succeeded runs grouped by the values at the given provenance JSON paths, their meters, hardware class and node. */
-export function provenanceGroups(db: DB, campaignId: string, paths: readonly string[]): Array<{ values: unknown[]; meters: unknown; cls: string; nodeId: string; n: number }> {
-  const cls = strataSql('run').hardwareClass;
+/** The counted runs of one cell on one node: the node's cost figures and the means the cost formulas need. */
+export interface NodeRuns {
+  nodeId: string;
+  runs: number;
+  figures: NodeCostFigures;
+  jPerEncodedMinute: number | null;
+  machineSeconds: number | null;
+  mediaSeconds: number | null;
+}
+
+/**
+ * The counted runs of each cell (scenario, class, kind) grouped by node, with the node's cost
+ * figures (its cost.* labels) and the means the cost formulas need: each run is priced with its
+ * own node's figures (analyzers/cost.ts rowCost). A node missing from the node table has none.
+ */
+export function readNodeRuns(db: DB, campaignId: string, includeFlagged = false): Map<string, NodeRuns[]> {
+  const labels = new Map<string, string[]>();
+  for (const r of db.prepare('SELECT id, labels FROM node').all() as Array<{ id: string; labels: string }>) labels.set(r.id, JSON.parse(r.labels) as string[]);
+  // The runs left out of the statistics, by strata.ts' own rule (as readCampaignRuns decides them).
+  const leftOut: number[] = [];
+  for (const r of db
+    .prepare(`SELECT id, flags, net_j netJ FROM run WHERE campaign_id = @c AND status = 'succeeded' AND (flags <> '[]' OR net_j <= 0)`)
+    .iterate({ c: campaignId }) as IterableIterator<{ id: number; flags: string; netJ: number | null }>) {
+    if (exclusionReasons({ flags: (JSON.parse(r.flags) as unknown[]).map(String), netJ: r.netJ }, includeFlagged).length > 0) leftOut.push(r.id);
+  }
+  const out = new Map<string, NodeRuns[]>();
   const rows = db
     .prepare(
-      `SELECT ${paths.map((p, i) => `json_extract(provenance, '${p}') v${i}`).join(', ')}, json_extract(provenance, '$.meters') meters, ${cls} cls, node_id, COUNT(*) n
+      `SELECT scenario_id s, hardware_class cls, energy_kind kind, node_id, COUNT(*) n, AVG(${COLUMN.jPerMin}) j, AVG(COALESCE(window_s, wall_s)) machine, AVG(media_seconds) media
+         FROM run WHERE campaign_id = @c AND status = 'succeeded' ${NOT_LEFT_OUT}
+        GROUP BY scenario_id, hardware_class, energy_kind, node_id ORDER BY scenario_id, hardware_class, energy_kind, node_id`,
+    )
+    .all({ c: campaignId, out: JSON.stringify(leftOut) }) as Array<{ s: number; cls: string; kind: EnergyKind; node_id: string; n: number; j: number | null; machine: number | null; media: number | null }>;
+  for (const r of rows) {
+    const key = cellKey(r.s, r.cls, r.kind);
+    const list = out.get(key) ?? out.set(key, []).get(key)!;
+    list.push({
+      nodeId: r.node_id,
+      runs: r.n,
+      figures: nodeCostFigures(labels.get(r.node_id) ?? [], `node ${r.node_id} (labels in the results database)`),
+      jPerEncodedMinute: r.j,
+      machineSeconds: r.machine,
+      mediaSeconds: r.media,
+    });
+  }
+  return out;
+}
+
+/** A campaign's succeeded runs grouped by the values at the given provenance JSON paths, their meters, hardware class and node. */
+export function provenanceGroups(db: DB, campaignId: string, paths: readonly string[]): Array<{ values: unknown[]; meters: unknown; cls: string; nodeId: string; n: number }> {
+  const rows = db
+    .prepare(
+      `SELECT ${paths.map((p, i) => `json_extract(provenance, '${p}') v${i}`).join(', ')}, json_extract(provenance, '$.meters') meters, hardware_class cls, node_id, COUNT(*) n
        FROM run WHERE campaign_id = ? AND status = 'succeeded' GROUP BY ${paths.map((_, i) => `v${i}`).join(', ')}, meters, cls, node_id`,
     )
     .all(campaignId) as Array<Record<string, unknown>>;

@@ -2,6 +2,7 @@ import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { MIGRATIONS } from './migrations.ts';
+import { energyKindOf, hardwareClassOf } from '../core/strata.ts';
 import type {
   CampaignPlan,
   Job,
@@ -9,10 +10,15 @@ import type {
   NodeInfo,
   NodeState,
   Placement,
+  Provenance,
   QueueClass,
   RunRecord,
   Scenario,
 } from '../core/types.ts';
+import { qualityPerJoule } from '../core/quality-per-joule.ts';
+import { JOB_STATES, NODE_STATES, OPEN_JOB_STATES, QUEUE_CLASSES, zeroCounts, type IdleBaselineRow } from '../core/contracts/index.ts';
+
+const OPEN_STATES_SQL = OPEN_JOB_STATES.map((s) => `'${s}'`).join(',');
 
 export type DB = Database.Database;
 
@@ -28,15 +34,8 @@ export interface CampaignRow {
   placement: Placement;
 }
 
-export interface IdleBaselineRow {
-  campaignId: string;
-  nodeId: string;
-  measuredAt: number;
-  seconds: number;
-  totalW: number;
-  source: string;
-  zones: unknown;
-}
+export type { IdleBaselineRow };
+export { qualityPerJoule };
 
 /** Opens (creating if needed) a results database in WAL mode and applies pending migrations. */
 export function openDatabase(path: string): DB {
@@ -73,6 +72,14 @@ export function migrate(db: DB): number {
 }
 
 const json = (v: unknown) => JSON.stringify(v ?? null);
+
+/**
+ * The provenance fields a report tallies, as one JSON array: the key of the run's run_setup row
+ * (migration 6 builds the same text with json_extract over those paths).
+ */
+export function setupKey(p: Partial<Pick<Provenance, 'ffmpegVersion' | 'cpuModel' | 'kernel' | 'gpu' | 'meters'>> | null | undefined): string {
+  return JSON.stringify([p?.ffmpegVersion ?? null, p?.cpuModel ?? null, p?.kernel ?? null, p?.gpu ?? null, p?.meters ?? null]);
+}
 const parse = <T>(s: string | null): T => (s == null ? (null as T) : (JSON.parse(s) as T));
 
 interface JobRow {
@@ -129,12 +136,29 @@ function toJob(r: JobRow): StoredJob {
   };
 }
 
+/** A queued job as a claim first sees it (store.claimCandidateKeys). */
+export interface ClaimCandidate {
+  id: string;
+  attempts: number;
+  startedAt: number | null;
+  /** JSON array text, usually `[]`. */
+  nodeConstraint: string;
+  placementTarget: string | null;
+  codec: string;
+  encoder: string | null;
+}
+
 const JOB_SELECT = 'SELECT job.*, scenario.spec FROM job JOIN scenario ON scenario.id = job.scenario_id';
 
 /** Row-level access to the results database. Policy (leases, retries, repetitions) lives in queue.ts. */
 export class Store {
   /** Statements prepared once, for the calls made per request or per row. */
   private readonly statements = new Map<string, Database.Statement>();
+  /**
+   * Bumped whenever a job becomes queued (inserted, requeued, retried): the master wakes its
+   * long-poll claims when it moves. A rolled-back change bumps it too; a spurious wake is harmless.
+   */
+  queuedVersion = 0;
 
   constructor(readonly db: DB) {}
 
@@ -170,8 +194,8 @@ export class Store {
 
   // campaigns
   insertCampaign(id: string, plan: CampaignPlan, createdAt: number, preflight: unknown = null, placement: Placement = 'any'): void {
-    this.db
-      .prepare(
+    this
+      .statement(
         `INSERT INTO campaign (id, name, matrix_text, matrix_hash, matrix_format, settings, preflight, created_at, status, placement)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'running', ?)`,
       )
@@ -189,8 +213,8 @@ export class Store {
   }
 
   insertScenario(campaignId: string, s: Scenario): number {
-    const info = this.db
-      .prepare(
+    const info = this
+      .statement(
         `INSERT INTO scenario (campaign_id, key, label, mode, codec, encoder, preset, rate_kind, rate_value, width, height, fps, streams, warmup_s, duration_s, spec)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       )
@@ -216,7 +240,7 @@ export class Store {
   }
 
   getCampaign(id: string): CampaignRow | null {
-    const r = this.db.prepare('SELECT * FROM campaign WHERE id = ?').get(id) as Record<string, unknown> | undefined;
+    const r = this.statement('SELECT * FROM campaign WHERE id = ?').get(id) as Record<string, unknown> | undefined;
     if (!r) return null;
     return {
       id: r.id as string,
@@ -233,31 +257,32 @@ export class Store {
 
   /** Campaigns, newest first. */
   listCampaigns(limit = 1000): CampaignRow[] {
-    return (this.db.prepare('SELECT id FROM campaign ORDER BY created_at DESC, rowid DESC LIMIT ?').all(limit) as Array<{ id: string }>).map((r) => this.getCampaign(r.id)!);
+    return (this.statement('SELECT id FROM campaign ORDER BY created_at DESC, rowid DESC LIMIT ?').all(limit) as Array<{ id: string }>).map((r) => this.getCampaign(r.id)!);
   }
 
   setCampaignStatus(id: string, status: CampaignRow['status']): void {
-    this.db.prepare('UPDATE campaign SET status = ? WHERE id = ?').run(status, id);
+    this.statement('UPDATE campaign SET status = ? WHERE id = ?').run(status, id);
   }
 
   scenarios(campaignId: string): Array<Scenario & { id: number }> {
-    return (this.db.prepare('SELECT id, spec FROM scenario WHERE campaign_id = ? ORDER BY id').all(campaignId) as Array<{ id: number; spec: string }>).map(
+    return (this.statement('SELECT id, spec FROM scenario WHERE campaign_id = ? ORDER BY id').all(campaignId) as Array<{ id: number; spec: string }>).map(
       (r) => ({ ...(JSON.parse(r.spec) as Scenario), id: r.id }),
     );
   }
 
   // jobs
   insertJob(j: Omit<Job, 'scenario' | 'state' | 'attempts' | 'leaseOwner' | 'leaseExpiresAt' | 'startedAt' | 'finishedAt' | 'placementTarget'> & { seq: number; placementTarget?: string | null }): void {
-    this.db
-      .prepare(
+    this
+      .statement(
         `INSERT INTO job (id, campaign_id, scenario_id, repetition, state, priority, queue_class, seq, attempts, max_attempts, node_constraint, cooldown_s, created_at, placement_target)
          VALUES (?, ?, ?, ?, 'queued', ?, ?, ?, 0, ?, ?, ?, ?, ?)`,
       )
       .run(j.id, j.campaignId, j.scenarioId, j.repetition, j.priority, j.queueClass, j.seq, j.maxAttempts, json(j.nodeConstraint), j.cooldownS, j.createdAt, j.placementTarget ?? null);
+    this.queuedVersion++;
   }
 
   getJob(id: string): StoredJob | null {
-    const r = this.db.prepare(`${JOB_SELECT} WHERE job.id = ?`).get(id) as JobRow | undefined;
+    const r = this.statement(`${JOB_SELECT} WHERE job.id = ?`).get(id) as JobRow | undefined;
     return r ? toJob(r) : null;
   }
 
@@ -267,14 +292,14 @@ export class Store {
     if (filter.campaignId) (where.push('job.campaign_id = ?'), args.push(filter.campaignId));
     if (filter.state) (where.push('job.state = ?'), args.push(filter.state));
     const sql = `${JOB_SELECT} ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY job.seq LIMIT ?`;
-    return (this.db.prepare(sql).all(...args, filter.limit ?? 100000) as JobRow[]).map(toJob);
+    return (this.statement(sql).all(...args, filter.limit ?? 100000) as JobRow[]).map(toJob);
   }
 
   /** Queued jobs in claim order: live > default > batch, then priority (high first), then FIFO. */
   claimCandidates(limit = 200): StoredJob[] {
     return (
-      this.db
-        .prepare(
+      this
+        .statement(
           `${JOB_SELECT} WHERE job.state = 'queued'
            ORDER BY CASE job.queue_class WHEN 'live' THEN 0 WHEN 'default' THEN 1 ELSE 2 END, job.priority DESC, job.seq
            LIMIT ?`,
@@ -283,13 +308,34 @@ export class Store {
     ).map(toJob);
   }
 
+  /**
+   * The queued jobs a claim looks at, in claim order, with only what eligibility needs (no job
+   * row or scenario JSON is loaded until one is chosen). `after` continues past an earlier page.
+   */
+  claimCandidateKeys(limit: number, offset = 0): ClaimCandidate[] {
+    return this.statement(
+      `SELECT job.id, job.attempts, job.started_at startedAt, job.node_constraint nodeConstraint, job.placement_target placementTarget,
+              scenario.codec, scenario.encoder
+       FROM job JOIN scenario ON scenario.id = job.scenario_id WHERE job.state = 'queued'
+       ORDER BY CASE job.queue_class WHEN 'live' THEN 0 WHEN 'default' THEN 1 ELSE 2 END, job.priority DESC, job.seq
+       LIMIT ? OFFSET ?`,
+    ).all(limit, offset) as ClaimCandidate[];
+  }
+
+  /** What a claim needs of a node: no hardware or meter JSON parsed. */
+  nodeForClaim(id: string): { id: string; hostname: string; encoders: Record<string, string>; hardwareClass?: string } | null {
+    const r = this.statement('SELECT id, hostname, encoders, hardware_class hardwareClass FROM node WHERE id = ?').get(id) as { id: string; hostname: string; encoders: string; hardwareClass: string | null } | undefined;
+    if (!r) return null;
+    return { id: r.id, hostname: r.hostname, encoders: JSON.parse(r.encoders) as Record<string, string>, ...(r.hardwareClass ? { hardwareClass: r.hardwareClass } : {}) };
+  }
+
   activeJobOf(nodeId: string): StoredJob | null {
-    const r = this.db.prepare(`${JOB_SELECT} WHERE job.lease_owner = ? AND job.state IN ('leased','running') LIMIT 1`).get(nodeId) as JobRow | undefined;
+    const r = this.statement(`${JOB_SELECT} WHERE job.lease_owner = ? AND job.state IN ('leased','running') LIMIT 1`).get(nodeId) as JobRow | undefined;
     return r ? toJob(r) : null;
   }
 
   expiredLeases(now: number): StoredJob[] {
-    return (this.db.prepare(`${JOB_SELECT} WHERE job.state IN ('leased','running') AND job.lease_expires_at < ?`).all(now) as JobRow[]).map(toJob);
+    return (this.statement(`${JOB_SELECT} WHERE job.state IN ('leased','running') AND job.lease_expires_at < ?`).all(now) as JobRow[]).map(toJob);
   }
 
   updateJob(
@@ -299,37 +345,48 @@ export class Store {
     const keys = Object.keys(fields);
     if (keys.length === 0) return;
     const sql = `UPDATE job SET ${keys.map((k) => `${k} = ?`).join(', ')} WHERE id = ?`;
-    this.db.prepare(sql).run(...keys.map((k) => (fields as Record<string, unknown>)[k]), id);
+    this.statement(sql).run(...keys.map((k) => (fields as Record<string, unknown>)[k]), id);
+    if (fields.state === 'queued') this.queuedVersion++;
   }
 
   jobCountsByState(campaignId?: string): Record<JobState, number> {
-    const counts: Record<JobState, number> = { queued: 0, leased: 0, running: 0, succeeded: 0, failed: 0, canceled: 0 };
+    const counts = zeroCounts(JOB_STATES);
     const rows = (
       campaignId
-        ? this.db.prepare('SELECT state, COUNT(*) n FROM job WHERE campaign_id = ? GROUP BY state').all(campaignId)
-        : this.db.prepare('SELECT state, COUNT(*) n FROM job GROUP BY state').all()
+        ? this.statement('SELECT state, COUNT(*) n FROM job WHERE campaign_id = ? GROUP BY state').all(campaignId)
+        : this.statement('SELECT state, COUNT(*) n FROM job GROUP BY state').all()
     ) as Array<{ state: JobState; n: number }>;
     for (const r of rows) counts[r.state] = r.n;
     return counts;
   }
 
+  /** Whether any job is queued (an index probe). */
+  hasQueuedJobs(): boolean {
+    return this.statement("SELECT 1 FROM job WHERE state = 'queued' LIMIT 1").get() !== undefined;
+  }
+
+  /** Whether the campaign still has a queued, leased or running job (an index probe, not a count). */
+  hasOpenJobs(campaignId: string): boolean {
+    return this.statement("SELECT 1 FROM job WHERE campaign_id = ? AND state IN ('queued','leased','running') LIMIT 1").get(campaignId) !== undefined;
+  }
+
   queueLengthByClass(): Record<QueueClass, number> {
-    const out: Record<QueueClass, number> = { live: 0, default: 0, batch: 0 };
-    for (const r of this.db.prepare("SELECT queue_class c, COUNT(*) n FROM job WHERE state = 'queued' GROUP BY queue_class").all() as Array<{ c: QueueClass; n: number }>) {
+    const out = zeroCounts(QUEUE_CLASSES);
+    for (const r of this.statement("SELECT queue_class c, COUNT(*) n FROM job WHERE state = 'queued' GROUP BY queue_class").all() as Array<{ c: QueueClass; n: number }>) {
       out[r.c] = r.n;
     }
     return out;
   }
 
   maxRepetition(campaignId: string, scenarioId: number): number {
-    const r = this.db.prepare('SELECT MAX(repetition) m, MAX(seq) s FROM job WHERE campaign_id = ? AND scenario_id = ?').get(campaignId, scenarioId) as { m: number | null };
+    const r = this.statement('SELECT MAX(repetition) m, MAX(seq) s FROM job WHERE campaign_id = ? AND scenario_id = ?').get(campaignId, scenarioId) as { m: number | null };
     return r.m ?? 0;
   }
 
   /** Jobs of one cell and placement target, and how many of them are still open (queued, leased, running). */
   repetitionCounts(campaignId: string, scenarioId: number, placementTarget: string | null): { jobs: number; open: number } {
     const r = this.statement(
-      `SELECT COUNT(*) n, SUM(state IN ('queued','leased','running')) open FROM job
+      `SELECT COUNT(*) n, SUM(state IN (${OPEN_STATES_SQL})) open FROM job
        WHERE campaign_id = ? AND scenario_id = ? AND placement_target IS ?`,
     ).get(campaignId, scenarioId, placementTarget) as { n: number; open: number | null };
     return { jobs: r.n, open: r.open ?? 0 };
@@ -341,18 +398,25 @@ export class Store {
   }
 
   maxSeq(): number {
-    return ((this.db.prepare('SELECT MAX(seq) s FROM job').get() as { s: number | null }).s ?? 0) as number;
+    return ((this.statement('SELECT MAX(seq) s FROM job').get() as { s: number | null }).s ?? 0) as number;
   }
 
   // runs
   getRun(jobId: string, attempt: number): RunRecord | null {
-    const r = this.db.prepare('SELECT * FROM run WHERE job_id = ? AND attempt = ?').get(jobId, attempt) as Record<string, unknown> | undefined;
+    const r = this.statement('SELECT * FROM run WHERE job_id = ? AND attempt = ?').get(jobId, attempt) as Record<string, unknown> | undefined;
     return r ? rowToRun(r) : null;
   }
 
   /** The lease a stored run was accepted under (null: stored before fencing, or no such run). */
   runLease(jobId: string, attempt: number): { nodeId: string; leaseId: string | null } | null {
-    return (this.db.prepare('SELECT node_id nodeId, lease_id leaseId FROM run WHERE job_id = ? AND attempt = ?').get(jobId, attempt) as { nodeId: string; leaseId: string | null } | undefined) ?? null;
+    return (this.statement('SELECT node_id nodeId, lease_id leaseId FROM run WHERE job_id = ? AND attempt = ?').get(jobId, attempt) as { nodeId: string; leaseId: string | null } | undefined) ?? null;
+  }
+
+  /** Id of the run_setup row of these provenance fields, added when new. */
+  private setupId(provenance: Provenance): number {
+    const key = setupKey(provenance);
+    const found = this.statement('SELECT id FROM run_setup WHERE key = ?').get(key) as { id: number } | undefined;
+    return found ? found.id : Number(this.statement('INSERT INTO run_setup (key) VALUES (?)').run(key).lastInsertRowid);
   }
 
   /** The node of the job's latest run (null: no run yet). */
@@ -370,16 +434,17 @@ export class Store {
     }>;
   }
 
-  insertRun(record: RunRecord, job: Job, receivedAt: number, leaseId: string | null = null): void {
+  insertRun(record: RunRecord, job: Pick<Job, 'campaignId' | 'scenarioId'>, receivedAt: number, leaseId: string | null = null): void {
     const e = record.energy;
     const firstQ = record.quality?.outputs[0];
-    this.db
-      .prepare(
+    const setupId = this.setupId(record.provenance);
+    this
+      .statement(
         `INSERT INTO run (job_id, attempt, campaign_id, scenario_id, node_id, status, exit_code, signal, error, stderr_tail,
            started_at, ended_at, wall_s, media_seconds, frames, output_bytes, bitrate_bps, fps, speed, dropped_frames, dup_frames,
            energy_source, gross_j, idle_w, net_j, avg_w, peak_w, window_s, j_per_encoded_minute, net_j_per_encoded_minute, j_per_frame, j_per_megapixel,
-           psnr, ssim, vmaf, quality_per_joule, energy, quality, flags, provenance, received_at, lease_id)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+           psnr, ssim, vmaf, quality_per_joule, energy, quality, flags, provenance, received_at, lease_id, hardware_class, energy_kind, setup_id)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       )
       .run(
         record.jobId,
@@ -424,6 +489,9 @@ export class Store {
         json(record.provenance),
         receivedAt,
         leaseId,
+        hardwareClassOf(record.provenance),
+        energyKindOf(e?.source ?? null),
+        setupId,
       );
   }
 
@@ -431,15 +499,15 @@ export class Store {
   runsOfScenario(campaignId: string, scenarioId: number, placementTarget?: string | null): RunRecord[] {
     const rows =
       placementTarget === undefined
-        ? this.db.prepare('SELECT * FROM run WHERE campaign_id = ? AND scenario_id = ? ORDER BY id').all(campaignId, scenarioId)
-        : this.db
-            .prepare('SELECT run.* FROM run JOIN job ON job.id = run.job_id WHERE run.campaign_id = ? AND run.scenario_id = ? AND job.placement_target IS ? ORDER BY run.id')
+        ? this.statement('SELECT * FROM run WHERE campaign_id = ? AND scenario_id = ? ORDER BY id').all(campaignId, scenarioId)
+        : this
+            .statement('SELECT run.* FROM run JOIN job ON job.id = run.job_id WHERE run.campaign_id = ? AND run.scenario_id = ? AND job.placement_target IS ? ORDER BY run.id')
             .all(campaignId, scenarioId, placementTarget);
     return (rows as Array<Record<string, unknown>>).map(rowToRun);
   }
 
   runsOfCampaign(campaignId: string): Array<RunRecord & { scenarioId: number }> {
-    return (this.db.prepare('SELECT * FROM run WHERE campaign_id = ? ORDER BY id').all(campaignId) as Array<Record<string, unknown>>).map((r) => ({
+    return (this.statement('SELECT * FROM run WHERE campaign_id = ? ORDER BY id').all(campaignId) as Array<Record<string, unknown>>).map((r) => ({
       ...rowToRun(r),
       scenarioId: r.scenario_id as number,
     }));
@@ -447,13 +515,13 @@ export class Store {
 
   // idle baselines
   insertIdleBaseline(b: IdleBaselineRow): void {
-    this.db
-      .prepare('INSERT INTO idle_baseline (campaign_id, node_id, measured_at, seconds, total_w, source, zones) VALUES (?, ?, ?, ?, ?, ?, ?)')
+    this
+      .statement('INSERT INTO idle_baseline (campaign_id, node_id, measured_at, seconds, total_w, source, zones) VALUES (?, ?, ?, ?, ?, ?, ?)')
       .run(b.campaignId, b.nodeId, b.measuredAt, b.seconds, b.totalW, b.source, json(b.zones));
   }
 
   idleBaselines(campaignId: string): IdleBaselineRow[] {
-    return (this.db.prepare('SELECT * FROM idle_baseline WHERE campaign_id = ? ORDER BY measured_at').all(campaignId) as Array<Record<string, unknown>>).map((r) => ({
+    return (this.statement('SELECT * FROM idle_baseline WHERE campaign_id = ? ORDER BY measured_at').all(campaignId) as Array<Record<string, unknown>>).map((r) => ({
       campaignId: r.campaign_id as string,
       nodeId: r.node_id as string,
       measuredAt: r.measured_at as number,
@@ -466,8 +534,8 @@ export class Store {
 
   // nodes
   upsertNode(n: Omit<NodeInfo, 'lastHeartbeat' | 'state'>, now: number, tokenHash: string | null): void {
-    this.db
-      .prepare(
+    this
+      .statement(
         `INSERT INTO node (id, hostname, hardware, encoders, meters, labels, token_hash, registered_at, last_heartbeat, state, hardware_class)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'alive', ?)
          ON CONFLICT(id) DO UPDATE SET hostname = excluded.hostname, hardware = excluded.hardware, encoders = excluded.encoders,
@@ -478,12 +546,12 @@ export class Store {
   }
 
   getNode(id: string): (NodeInfo & { tokenHash: string | null; claimsPaused: string | null }) | null {
-    const r = this.db.prepare('SELECT * FROM node WHERE id = ?').get(id) as Record<string, unknown> | undefined;
+    const r = this.statement('SELECT * FROM node WHERE id = ?').get(id) as Record<string, unknown> | undefined;
     return r ? rowToNode(r) : null;
   }
 
   listNodes(): Array<NodeInfo & { tokenHash: string | null; claimsPaused: string | null }> {
-    return (this.db.prepare('SELECT * FROM node ORDER BY id').all() as Array<Record<string, unknown>>).map(rowToNode);
+    return (this.statement('SELECT * FROM node ORDER BY id').all() as Array<Record<string, unknown>>).map(rowToNode);
   }
 
   /** The node holding this credential hash (null: none). */
@@ -502,39 +570,28 @@ export class Store {
   }
 
   setNodeHeartbeat(id: string, now: number): boolean {
-    return this.db.prepare("UPDATE node SET last_heartbeat = ?, state = 'alive' WHERE id = ?").run(now, id).changes > 0;
+    return this.statement("UPDATE node SET last_heartbeat = ?, state = 'alive' WHERE id = ?").run(now, id).changes > 0;
   }
 
   /** Why the node's agent claims nothing now (null: it claims). */
   setNodeClaimsPaused(id: string, reason: string | null): void {
-    this.db.prepare('UPDATE node SET claims_paused = ? WHERE id = ?').run(reason, id);
+    this.statement('UPDATE node SET claims_paused = ? WHERE id = ?').run(reason, id);
   }
 
   /** A new per-node credential (its SHA-256) for an existing node; the old one stops working. */
   setNodeTokenHash(id: string, tokenHash: string | null): void {
-    this.db.prepare('UPDATE node SET token_hash = ? WHERE id = ?').run(tokenHash, id);
+    this.statement('UPDATE node SET token_hash = ? WHERE id = ?').run(tokenHash, id);
   }
 
   setNodeState(id: string, state: NodeState): void {
-    this.db.prepare('UPDATE node SET state = ? WHERE id = ?').run(state, id);
+    this.statement('UPDATE node SET state = ? WHERE id = ?').run(state, id);
   }
 
   nodeCountsByState(): Record<NodeState, number> {
-    const out: Record<NodeState, number> = { alive: 0, suspect: 0, dead: 0 };
-    for (const r of this.db.prepare('SELECT state, COUNT(*) n FROM node GROUP BY state').all() as Array<{ state: NodeState; n: number }>) out[r.state] = r.n;
+    const out = zeroCounts(NODE_STATES);
+    for (const r of this.statement('SELECT state, COUNT(*) n FROM node GROUP BY state').all() as Array<{ state: NodeState; n: number }>) out[r.state] = r.n;
     return out;
   }
-}
-
-/** Quality per joule: VMAF points (else PSNR dB) per kJ of net energy (gross when no idle baseline). */
-export function qualityPerJoule(record: RunRecord): number | null {
-  const q = record.quality?.outputs[0];
-  const e = record.energy;
-  if (!q || !e) return null;
-  const score = q.vmaf?.mean ?? q.psnrAvg;
-  const joules = e.netJ != null && e.netJ > 0 ? e.netJ : e.grossJ;
-  if (score == null || !(joules > 0)) return null;
-  return score / (joules / 1000);
 }
 
 function rowToRun(r: Record<string, unknown>): RunRecord {

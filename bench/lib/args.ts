@@ -1,3 +1,15 @@
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+
+/** node:util parseArgs (strict: an unknown flag or a missing value exits 2 naming it). */
+export function parseArgsOrExit<O extends NonNullable<ParseArgsConfig['options']>>(args: string[], options: O) {
+  try {
+    return parseArgs({ args, options, strict: true, allowPositionals: true });
+  } catch (err) {
+    process.stderr.write(`${(err as Error).message}\n`);
+    process.exit(2);
+  }
+}
+
 /** A numeric bench flag within [min, max], or exit 2 naming the flag (the bench scripts' shared check). */
 export function bounded(name: string, v: string, min: number, max: number): number {
   const n = Number(v);

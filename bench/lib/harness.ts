@@ -16,7 +16,7 @@ export async function measure(
   title: string,
   opts: BenchOptions,
   body: () => Promise<BenchBody>,
-  primary?: { label: string; unit: string; target: Target },
+  primary?: { label: string; unit: string; target?: Target },
 ): Promise<BenchResult> {
   const startedAt = new Date().toISOString();
   const before = load1();

@@ -1,7 +1,7 @@
 /** The shape every benchmark returns, and helpers to build its rows. */
 
 export interface Target {
-  op: '<=' | '<';
+  op: '<=' | '<' | '>=';
   value: number;
   unit: string;
   /** As printed in the table, e.g. "≤ 1 %". */
@@ -20,6 +20,8 @@ export interface BenchRow {
   /** null when there is no target or no value. */
   met: boolean | null;
   note?: string;
+  /** Names the figure for the issue-17 table (bench/lib/issue17.ts) independently of the label's wording. */
+  key?: string;
 }
 
 export interface BenchResult {
@@ -49,7 +51,7 @@ export interface BenchOptions {
 export type BenchBody = Omit<BenchResult, 'name' | 'quick' | 'startedAt' | 'seconds' | 'load'>;
 
 export function target(op: Target['op'], value: number, unit: string): Target {
-  const sym = op === '<=' ? '≤' : '<';
+  const sym = op === '<=' ? '≤' : op === '>=' ? '≥' : '<';
   return { op, value, unit, text: `${sym} ${fmt(value)} ${unit}`.trim() };
 }
 
@@ -66,14 +68,14 @@ export function row(
   label: string,
   value: number | null,
   unit: string,
-  opts: { target?: Target; note?: string; ci?: number | null; display?: string } = {},
+  opts: { target?: Target; note?: string; ci?: number | null; display?: string; key?: string } = {},
 ): BenchRow {
   const t = opts.target;
   let met: boolean | null = null;
-  if (t && value !== null && Number.isFinite(value)) met = t.op === '<=' ? value <= t.value : value < t.value;
+  if (t && value !== null && Number.isFinite(value)) met = t.op === '<=' ? value <= t.value : t.op === '>=' ? value >= t.value : value < t.value;
   const ci = opts.ci != null && Number.isFinite(opts.ci) ? ` ± ${fmt(opts.ci, 2)}` : '';
   const display = opts.display ?? (value === null ? 'missing' : `${fmt(value)}${ci} ${unit}`.trim());
-  return { label, value, unit, display, ...(t ? { target: t } : {}), met, ...(opts.note ? { note: opts.note } : {}) };
+  return { label, value, unit, display, ...(t ? { target: t } : {}), met, ...(opts.note ? { note: opts.note } : {}), ...(opts.key ? { key: opts.key } : {}) };
 }
 
 export function missingRow(label: string, unit: string, reason: string, t?: Target): BenchRow {

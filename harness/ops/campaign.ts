@@ -1,11 +1,12 @@
 import { join, resolve } from 'node:path';
 import { InputError } from '../../core/errors.ts';
+import type { JobState } from '../../core/contracts/lists.ts';
 import { importCampaign, type CampaignExport } from '../../store/export.ts';
 import { Store, type CampaignRow } from '../../store/store.ts';
 import { withMaster, type MasterFlags } from './connect.ts';
 import { renderTable } from './table.ts';
 
-type Counts = Record<'queued' | 'leased' | 'running' | 'succeeded' | 'failed' | 'canceled', number>;
+type Counts = Record<JobState, number>;
 type CampaignSummary = CampaignRow & { counts: Counts };
 type CampaignDetail = CampaignSummary & {
   jobs: number;

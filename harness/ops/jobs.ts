@@ -3,7 +3,7 @@ import type { Job, JobState } from '../../core/types.ts';
 import { withMaster, type MasterFlags } from './connect.ts';
 import { renderTable } from './table.ts';
 
-const JOB_STATES: JobState[] = ['queued', 'leased', 'running', 'succeeded', 'failed', 'canceled'];
+import { JOB_STATES } from '../../core/contracts/lists.ts';
 
 /** `ffwatt jobs [--campaign ID] [--state S]`: jobs in claim order with state, placement target, node and last error. */
 export async function jobsCommand(o: MasterFlags & { campaign?: string; state?: string; limit?: string; json?: boolean }): Promise<number> {

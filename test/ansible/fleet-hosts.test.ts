@@ -2,12 +2,14 @@
 // test hosts from test/hosts/hosts.sh), converged with site.yml, then checked from the box.
 // The hosts are torn down after the suite, also when a test fails, and the teardown
 // itself is checked (no mounts, processes, bridge or cgroups left).
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
+import type { ReportModel } from '../../core/report-model.ts';
+import { fakeNvmlLibrary } from '../fixtures/fake-nvml/fake-nvml.ts';
 import { HOSTS_SH, HOSTS_WORK, MASTER, REPO, WORKERS, changedTasks, playbook, recap, run, ssh, waitFor } from './ansible.ts';
 
 const MIN = 60_000;
@@ -421,4 +423,117 @@ describe('site.yml on systemd test hosts (1 master, 2 workers)', () => {
     expect(summary.status).toBe('done');
     expect(summary.counts).toEqual({ succeeded: 2 });
   }, 10 * MIN);
+
+  it('placement each-class: a worker with an NVIDIA GPU (fake NVML) is a second hardware class; both run every cell, the report keeps the classes apart and prices each run with its own node figures', async () => {
+    const started = Date.now();
+    const w2 = WORKERS[1];
+    // The GPU: the fake libnvidia-ml.so.1 put where the role looks for NVML, answering for an
+    // NVIDIA A10 (23028 MiB framebuffer as nvidia-smi shows it; no energy or power readings).
+    const lib = fakeNvmlLibrary('with-energy');
+    const scp = await run('scp', ['-o', 'BatchMode=yes', '-o', 'IdentitiesOnly=yes', '-o', `UserKnownHostsFile=${join(HOSTS_WORK, 'known_hosts')}`, '-i', join(HOSTS_WORK, 'id_ed25519'), lib, `root@${w2.addr}:/tmp/libnvidia-ml.so.1`]);
+    expect(scp.code, scp.output).toBe(0);
+    const put = await ssh(
+      w2.addr,
+      [
+        'install -D -m 0644 /tmp/libnvidia-ml.so.1 /usr/local/nvidia/lib64/libnvidia-ml.so.1',
+        "printf 'NVIDIA A10|GPU-3c5b1a2e-0000-0000-0000-000000000001|-|-|-|-|-|-|-|-|24146608128\\n' > /etc/ffwatt/fake-nvml.state",
+        'chmod 0644 /etc/ffwatt/fake-nvml.state',
+        'mkdir -p /etc/systemd/system/ffwatt-agent.service.d',
+        "printf '[Service]\\nEnvironment=FAKE_NVML_STATE=/etc/ffwatt/fake-nvml.state\\n' > /etc/systemd/system/ffwatt-agent.service.d/fake-nvml.conf",
+      ].join(' && '),
+    );
+    expect(put.code, put.output).toBe(0);
+    // the role finds the library and points the agent at it (--nvml-library)
+    const converge = await playbook(['site.yml']);
+    expect(converge.code, converge.output.slice(-8000)).toBe(0);
+    await ssh(w2.addr, 'systemctl daemon-reload && systemctl restart ffwatt-agent');
+    expect((await ssh(w2.addr, 'systemctl cat ffwatt-agent')).stdout).toContain('--nvml-library /usr/local/nvidia/lib64/libnvidia-ml.so.1');
+
+    const vars = parseYaml(readFileSync(join(HOSTS_WORK, 'group_vars/master.yml'), 'utf8')) as { ffwatt_api_token: string };
+    const ca = await masterCa();
+    const auth = { cert: readFileSync(join(TMP, 'operator.crt'), 'utf8'), key: readFileSync(join(TMP, 'operator.key'), 'utf8'), token: vars.ffwatt_api_token };
+    const classes = await waitFor('worker2 registered with its GPU class', async () => {
+      const r = await httpsGet(`https://${MASTER.addr}:8443/api/v1/nodes`, ca, auth);
+      const list = (JSON.parse(r.body) as { nodes: Array<{ id: string; state: string; hardwareClass?: string | null }> }).nodes;
+      const c1 = list.find((n) => n.id === WORKERS[0].name);
+      const c2 = list.find((n) => n.id === w2.name);
+      return c2?.hardwareClass?.includes('nvidia-a10') && c2.state === 'alive' && c1?.state === 'alive' ? { c1: c1.hardwareClass!, c2: c2.hardwareClass } : undefined;
+    }, 120_000, 2000);
+    expect(classes.c1).not.toBe(classes.c2);
+
+    const matrixFile = join(TMP, 'classes.yml');
+    writeFileSync(
+      matrixFile,
+      [
+        'name: ansible-each-class',
+        'input: {source: testsrc2, resolution: 320x240, fps: 30}',
+        'placement: each-class',
+        'repetitions: {min: 2, max: 2, ci_halfwidth_pct: 50}',
+        'cooldown_s: 0',
+        'idle_baseline_s: 1',
+        'scenarios:',
+        '  - {mode: file, codec: [h264], preset: ultrafast, rate: [{crf: 28}, {crf: 36}], streams: 1, warmup_s: 0.5, duration_s: 2}',
+        '',
+      ].join('\n'),
+    );
+    const out = join(TMP, 'classes');
+    const r = await run(
+      process.execPath,
+      [join(REPO, 'bin/ffwatt.mjs'), 'run', matrixFile, '--master', `https://${MASTER.addr}:8443`, '--token-file', join(TMP, 'token'), '--ca-cert', join(TMP, 'ca.crt'), '--out', out, '--json', '--no-report'],
+      { timeoutMs: 8 * MIN, env: { FFWATT_CLIENT_CERT: join(TMP, 'operator.crt'), FFWATT_CLIENT_KEY: join(TMP, 'operator.key') } },
+    );
+    expect(r.code, r.output.slice(-4000)).toBe(0);
+    const summary = JSON.parse(r.stdout) as { status: string; counts: Record<string, number> };
+    expect(summary.status).toBe('done');
+    // 2 cells x 2 classes x 2 repetitions
+    expect(summary.counts).toEqual({ succeeded: 8 });
+    // kept for reading after the hosts are gone
+    rmSync(join(HOSTS_WORK, '..', 'fleet-classes'), { recursive: true, force: true });
+    cpSync(out, join(HOSTS_WORK, '..', 'fleet-classes'), { recursive: true });
+
+    // --include-flagged: the test hosts share one busy box, so their runs are mostly flagged
+    // noisy_neighbour / idle-baseline-dirty and, by default, left out of the statistics.
+    const rep = await run(process.execPath, [join(REPO, 'bin/ffwatt.mjs'), 'report', out, '--include-flagged', '--format', 'json,md', '--out', join(out, 'report')]);
+    expect(rep.code, rep.output.slice(-4000)).toBe(0);
+    const model = JSON.parse(readFileSync(join(out, 'report', 'report.json'), 'utf8')) as ReportModel;
+    const md = readFileSync(join(out, 'report', 'report.md'), 'utf8');
+    // one row per scenario and class, each holding only that class's 2 runs: nothing pooled
+    expect(new Set(model.scenarios.map((s) => s.hardwareClass))).toEqual(new Set([classes.c1, classes.c2]));
+    expect(model.scenarios).toHaveLength(4);
+    for (const s of model.scenarios) {
+      expect(s.runs.succeeded, s.stratum).toBe(2);
+      expect(s.energy?.n, s.stratum).toBe(2);
+    }
+    // the machine comparison lists both classes for each scenario
+    expect(model.machineComparison.scenarios).toHaveLength(2);
+    for (const m of model.machineComparison.scenarios) expect(new Set(m.rows.map((x) => x.hardwareClass))).toEqual(new Set([classes.c1, classes.c2]));
+    // rankings, tests and Pareto fronts stay inside one class
+    const classOf = new Map(model.scenarios.map((s) => [s.id, s.hardwareClass]));
+    for (const k of model.ranking) expect(classOf.get(k.rowId)).toBe(k.hardwareClass);
+    for (const t of model.comparisons.tests) expect([classOf.get(t.a), classOf.get(t.b)]).toEqual([t.hardwareClass, t.hardwareClass]);
+    for (const p of model.pareto) for (const pt of [...(p.quality?.points ?? []), ...(p.speed?.points ?? [])]) expect(classOf.get(pt.rowId)).toBe(p.hardwareClass);
+    expect(model.provenance.gpus.map((g) => g.value).join()).toContain('NVIDIA A10');
+    // each run priced with its own node's figures: worker1's inventory price and instance cost,
+    // worker2 has none and gets the defaults, labelled as such
+    for (const s of model.scenarios) {
+      const figures = s.cost.figures;
+      if (s.hardwareClass === classes.c1) {
+        expect(figures.pricePerKwh).toEqual([{ value: 0.31, from: 'node', runs: 2 }]);
+        expect(figures.instanceCostPerHour).toEqual([{ value: 0.5, from: 'node', runs: 2 }]);
+        expect(figures.carbonGramsPerKwh).toEqual([{ value: 300, from: 'default', runs: 2 }]);
+        expect(s.cost.instanceCostPerEncodedHour).toBeGreaterThan(0);
+      } else {
+        expect(figures.pricePerKwh).toEqual([{ value: 0.25, from: 'default', runs: 2 }]);
+        expect(figures.instanceCostPerHour).toEqual([]);
+        expect(s.cost.instanceCostPerEncodedHour).toBeNull();
+      }
+      const kwh = s.cost.kwhPerEncodedHour!;
+      expect(s.cost.energyCostPerEncodedHour).toBeCloseTo(kwh * figures.pricePerKwh[0].value!, 9);
+      expect(s.cost.co2GramsPerEncodedMinute).toBeCloseTo((kwh / 60) * 300, 9);
+    }
+    expect(md).toContain('## Machine comparison');
+    expect(md).toMatch(/0\.31 EUR\/kWh \(node\)/);
+    expect(md).toMatch(/0\.25 EUR\/kWh \(default\)/);
+    console.log(`each-class campaign on the test hosts: ${((Date.now() - started) / 1000).toFixed(0)} s (converge with the GPU, 8 runs, report)`);
+  }, 15 * MIN);
 });

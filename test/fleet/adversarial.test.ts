@@ -438,6 +438,15 @@ describe('master B: real agents (fail fast, stop promptly, clean up, disk full, 
     expect(p.output()).toMatch(/--token-file .*admin\.token: agents no longer take the admin token.*--registration-token-file/);
   });
 
+  it('a bad cost label exits 2 naming it before the agent starts; the master refuses one at registration (400)', async () => {
+    const p = await agent('w-cost', { extra: ['--label', 'rack=a', 'cost.price_per_kwh=cheap'] });
+    expect(await p.exited).toBe(2);
+    expect(p.output()).toMatch(/--label: cost\.price_per_kwh must be a number >= 0, got "cheap"/);
+    const r = await admin('POST', '/nodes/register', { id: 'w-cost-api', hostname: 'x', encoders: { h264: 'libx264' }, labels: ['cost.carbon=1'] });
+    expect(r.status).toBe(400);
+    expect(JSON.stringify(r.body)).toMatch(/labels: unknown cost label \\"cost\.carbon\\"/);
+  });
+
   it('a rejected registration token exits 2 naming the token file, without retrying', async () => {
     const wrong = join(TMP, 'wrong.token');
     writeFileSync(wrong, randomBytes(24).toString('hex'), { mode: 0o600 });

@@ -207,7 +207,7 @@ describe('fleet operations from the CLI (real master and agent)', () => {
     });
     const show = await ffwatt(['campaign', 'show', long, ...creds()]);
     expect(show.stdout).toMatch(/status:\s+canceled/);
-    expect(master.output()).toMatch(new RegExp(`"msg":"campaign canceled".*"campaign":"${long}"`));
+    expect(master.output()).toMatch(new RegExp(`"campaign":"${long}".*"msg":"campaign canceled"`));
     expect(agent.output()).toMatch(/"msg":"job claimed"/);
     expect(agent.output()).toMatch(/"msg":"job finished".*"status":"succeeded"/);
   }, 300_000);

@@ -1,0 +1,89 @@
+import type { DB } from './store.ts';
+
+interface Pending {
+  fn: () => unknown;
+  durable: boolean;
+  resolve: (v: unknown) => void;
+  reject: (e: unknown) => void;
+}
+
+/**
+ * Group commit: the writes asked for during one turn of the event loop run in one SQLite
+ * transaction, committed once, and each caller hears back only after that commit. With
+ * synchronous=FULL a commit costs an fsync of the WAL (about 0.7 ms of wall time and 0.25 ms of
+ * CPU on the reference box); one fsync per turn instead of one per request is what lets the
+ * master serve thousands of requests per second without weakening durability: a 201 still
+ * leaves only after its own write is on disk.
+ *
+ * Each write runs in its own savepoint, so one that throws is rolled back alone and its caller
+ * gets the error; the others commit. A batch whose writes are all `durable: false` (heartbeats)
+ * commits with synchronous=NORMAL: no fsync; its frames reach the disk with the next durable
+ * commit or checkpoint. Losing them in a crash is harmless (the master renews every live
+ * node's heartbeat when it starts, see JobQueue.recoverAfterStart).
+ */
+export class GroupCommit {
+  private pending: Pending[] = [];
+  private scheduled = false;
+  /** Batches committed and writes in them, for the benchmarks. */
+  readonly stats = { batches: 0, writes: 0, durableBatches: 0 };
+
+  constructor(
+    private readonly db: DB,
+    /** Called after every batch (committed or not), e.g. to wake long-poll claims. */
+    private readonly afterBatch: () => void = () => {},
+  ) {}
+
+  /** Runs `fn` in the next batch; resolves with its value once the batch is committed. */
+  run<T>(fn: () => T, opts: { durable?: boolean } = {}): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      this.pending.push({ fn, durable: opts.durable ?? true, resolve: resolve as (v: unknown) => void, reject });
+      if (!this.scheduled) {
+        this.scheduled = true;
+        setImmediate(() => this.flush());
+      }
+    });
+  }
+
+  /** Commits what is pending now (also called on close, so no caller is left waiting). */
+  flush(): void {
+    this.scheduled = false;
+    const batch = this.pending;
+    this.pending = [];
+    if (batch.length === 0) return;
+    const durable = batch.some((b) => b.durable);
+    const outcomes: Array<{ ok: true; value: unknown } | { ok: false; error: unknown }> = [];
+    try {
+      // A non-durable batch lowers synchronous for its own commit only: every other transaction
+      // on this connection (admin writes, the reaper) keeps FULL.
+      if (!durable) this.db.pragma('synchronous = NORMAL');
+      try {
+        this.db.exec('BEGIN IMMEDIATE');
+        for (const b of batch) {
+          try {
+            // Nested in the open transaction, better-sqlite3 runs it as a savepoint.
+            outcomes.push({ ok: true, value: this.db.transaction(b.fn)() });
+          } catch (error) {
+            outcomes.push({ ok: false, error });
+          }
+        }
+        this.db.exec('COMMIT');
+      } catch (error) {
+        if (this.db.inTransaction) this.db.exec('ROLLBACK');
+        for (const b of batch) b.reject(error);
+        return;
+      } finally {
+        if (!durable) this.db.pragma('synchronous = FULL');
+      }
+      this.stats.batches++;
+      this.stats.writes += batch.length;
+      if (durable) this.stats.durableBatches++;
+      batch.forEach((b, i) => {
+        const o = outcomes[i];
+        if (o.ok) b.resolve(o.value);
+        else b.reject(o.error);
+      });
+    } finally {
+      this.afterBatch();
+    }
+  }
+}
