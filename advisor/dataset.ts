@@ -24,6 +24,11 @@ export interface TrainingRow {
   hardwareClass?: string;
   netJPerEncodedMinute: number | null;
   jPerEncodedMinute: number | null;
+  /**
+   * Estimate meter only: the job's own share, CPU seconds of its process tree × W per busy
+   * logical CPU, per encoded minute (energy/attribution.ts). Other processes' load is not in it.
+   */
+  jobJPerEncodedMinute?: number | null;
   vmaf: number | null;
   psnr: number | null;
   speed: number | null;
@@ -52,11 +57,33 @@ export interface DbRun {
   netJ?: number | null;
   netJPerEncodedMinute: number | null;
   jPerEncodedMinute: number | null;
+  /** The estimate's job-process-tree zone per encoded minute; null without an estimate meter. */
+  jobJPerEncodedMinute?: number | null;
   vmaf: number | null;
   psnr: number | null;
   speed: number | null;
   flags: string[];
 }
+
+/** Zone name of the job's own share of the estimate (energy/attribution.ts JOB_TREE_ZONE; the advisor sits beside energy/, not above it, in the layer map). */
+const JOB_TREE_ZONE = 'job-process-tree';
+
+/** The job's own estimated J per encoded minute from a run's energy JSON, or null when it has no job-process-tree zone. */
+export function jobJPerEncodedMinute(energyJson: string | null, mediaSeconds: number): number | null {
+  if (!energyJson || !(mediaSeconds > 0)) return null;
+  const e = JSON.parse(energyJson) as { zones?: Array<{ zone: string; meter: string; grossJ: number | null }> };
+  const z = e.zones?.find((x) => x.zone === JOB_TREE_ZONE);
+  return z?.grossJ != null && z.grossJ > 0 ? z.grossJ / (mediaSeconds / 60) : null;
+}
+
+/**
+ * Flags about the machine rather than the job: other processes' CPU (noisy_neighbour) and an
+ * idle baseline taken under load (idle-baseline-dirty). Neither enters the job's own
+ * estimate (its process tree's CPU time; idle is not subtracted from it), so a run trained
+ * on that figure keeps them as provenance instead of being left out. Its speed (wall clock)
+ * still carries the load; the model card says so.
+ */
+export const MACHINE_FLAGS: readonly string[] = ['noisy_neighbour', 'idle-baseline-dirty'];
 
 /** Succeeded runs of the given campaigns (all campaigns when none given), oldest first. */
 export function loadRuns(db: Database.Database, campaignIds: string[] = []): DbRun[] {
@@ -64,7 +91,7 @@ export function loadRuns(db: Database.Database, campaignIds: string[] = []): DbR
   const rows = db
     .prepare(
       `SELECT run.campaign_id, run.scenario_id, run.job_id, run.node_id, run.provenance, run.energy_source, run.net_j,
-              run.net_j_per_encoded_minute, run.j_per_encoded_minute, run.vmaf, run.psnr, run.speed, run.flags, scenario.spec
+              run.net_j_per_encoded_minute, run.j_per_encoded_minute, run.energy, run.media_seconds, run.vmaf, run.psnr, run.speed, run.flags, scenario.spec
        FROM run JOIN scenario ON scenario.id = run.scenario_id
        WHERE run.status = 'succeeded' ${where} ORDER BY run.id`,
     )
@@ -80,6 +107,7 @@ export function loadRuns(db: Database.Database, campaignIds: string[] = []): DbR
     netJ: r.net_j as number | null,
     netJPerEncodedMinute: r.net_j_per_encoded_minute as number | null,
     jPerEncodedMinute: r.j_per_encoded_minute as number | null,
+    jobJPerEncodedMinute: r.energy_source === 'estimate' ? jobJPerEncodedMinute(r.energy as string | null, r.media_seconds as number) : null,
     vmaf: r.vmaf as number | null,
     psnr: r.psnr as number | null,
     speed: r.speed as number | null,
@@ -117,7 +145,9 @@ export async function toTrainingRows(
       dropped.push({ jobId: r.jobId, reason: 'no energy figure' });
       continue;
     }
-    const reasons = exclusionReasons({ flags: r.flags, netJ: r.netJ }, filter.includeFlagged);
+    // A run whose energy is the job's own estimate is not disturbed by what MACHINE_FLAGS describe.
+    const ownFigure = r.jobJPerEncodedMinute != null;
+    const reasons = exclusionReasons({ flags: r.flags, netJ: r.netJ }, filter.includeFlagged).filter((x) => !(ownFigure && MACHINE_FLAGS.includes(x)));
     if (reasons.length) {
       dropped.push({ jobId: r.jobId, reason: `left out: ${reasons.join(', ')}` });
       continue;
@@ -158,6 +188,7 @@ export async function toTrainingRows(
       hardwareClass: hardwareClassOf(r.provenance),
       netJPerEncodedMinute: r.netJPerEncodedMinute,
       jPerEncodedMinute: r.jPerEncodedMinute,
+      jobJPerEncodedMinute: r.jobJPerEncodedMinute ?? null,
       vmaf: r.vmaf,
       psnr: r.psnr,
       speed: r.speed,

@@ -30,6 +30,9 @@ export function loadMeta(path: string): AdvisorMeta {
   if (!Array.isArray(raw.targets) || !raw.coverage || !raw.uncertainty) {
     throw new InputError(`${path}: missing targets/coverage/uncertainty`, { file: path, fix: 'regenerate it with `make train`' });
   }
+  if (!Array.isArray(raw.hardwareClasses) || raw.hardwareClasses.length === 0) {
+    throw new InputError(`${path}: names no hardware class (a model trained before models were made per class)`, { file: path, fix: 'retrain it with `make train`' });
+  }
   return raw;
 }
 

@@ -20,9 +20,12 @@ import { unseenCategories } from './features.ts';
 import { configKey } from './dataset.ts';
 import type { Prediction } from './infer.ts';
 import type { AdvisorMeta, HardwareEntry, Range } from './train.ts';
+import type { EnergyBasis } from './targets.ts';
 
 export interface HardwareProfile {
   name: string;
+  /** Hardware class the question is for (null: this machine, class not known to the model). */
+  hardwareClass?: string | null;
   cpuModel: string;
   cores: number;
   gpu: boolean;
@@ -61,8 +64,8 @@ export interface Candidate {
 }
 
 export interface Recommendation {
-  model: { campaigns: string[]; trainedAt: string; qualityMetric: 'vmaf' | 'psnr'; energyBasis: 'net' | 'gross' };
-  query: { minQuality: RecommendQuery['minQuality']; resolution: string; fps: number; hardware: string; content: ContentProfile };
+  model: { campaigns: string[]; trainedAt: string; qualityMetric: 'vmaf' | 'psnr'; energyBasis: EnergyBasis; hardwareClasses: string[] };
+  query: { minQuality: RecommendQuery['minQuality']; resolution: string; fps: number; hardware: string; hardwareClass: string | null; content: ContentProfile };
   candidates: Candidate[];
   evaluated: number;
   belowTarget: number;
@@ -228,8 +231,8 @@ export async function recommend(predictor: Predictor, meta: AdvisorMeta, q: Reco
   const quality = meta.targets.find((t) => t.name === 'quality')!;
   const energy = meta.targets.find((t) => t.name === 'energy')!;
   return {
-    model: { campaigns: meta.campaigns, trainedAt: meta.trainedAt, qualityMetric: quality.metric!, energyBasis: energy.basis! },
-    query: { minQuality: q.minQuality, resolution: `${q.width}x${q.height}`, fps: q.fps, hardware: q.hardware.name, content },
+    model: { campaigns: meta.campaigns, trainedAt: meta.trainedAt, qualityMetric: quality.metric!, energyBasis: energy.basis!, hardwareClasses: meta.hardwareClasses },
+    query: { minQuality: q.minQuality, resolution: `${q.width}x${q.height}`, fps: q.fps, hardware: q.hardware.name, hardwareClass: q.hardware.hardwareClass ?? null, content },
     candidates: candidates.slice(0, q.limit ?? 10),
     evaluated: inputs.length,
     belowTarget,

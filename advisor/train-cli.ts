@@ -9,7 +9,7 @@ import { dirname, join, relative } from 'node:path';
 import { InputError, exitCodeOf } from '../core/errors.ts';
 import { hasSitiFilter, measureContent } from './content.ts';
 import { loadRuns, toTrainingRows } from './dataset.ts';
-import { crossValidate, trainAdvisor, type TrainOptions } from './train.ts';
+import { classesOf, crossValidate, trainAdvisor, type TrainOptions } from './train.ts';
 import { writeModelFiles } from './model-files.ts';
 import { buildModelCard, renderModelCard, type CampaignInfo } from './model-card.ts';
 
@@ -45,7 +45,8 @@ export async function trainCommand(argv: string[], io: TrainIo = defaultIo): Pro
     .requiredOption('--db <path>', 'results database (SQLite)')
     .option('--out <dir>', 'where the model files go', 'models')
     .option('--campaign <id...>', 'train on these campaigns only (default: all)')
-    .option('--campaign-name <name>', 'train on the latest finished campaign of this name (e.g. advisor-train)')
+    .option('--campaign-name <name...>', 'train on the latest finished campaign of each name (e.g. advisor-train-360p advisor-train-720p)')
+    .option('--class <id>', 'hardware class to train on (required when the runs come from several: a model is per class)')
     .option('--seed <n>', 'seed of the train/validation split', '1')
     .option('--trees <n>', 'boosting rounds (the most tuning may pick)', '300')
     .option('--no-cv', 'skip the grouped 5-fold cross-validation reported beside the held-out split')
@@ -55,7 +56,7 @@ export async function trainCommand(argv: string[], io: TrainIo = defaultIo): Pro
     .configureOutput({ writeOut: io.out, writeErr: io.err });
   try {
     program.parse(argv, { from: 'user' });
-    const o = program.opts<{ db: string; out: string; campaign?: string[]; campaignName?: string; seed: string; trees: string; tune: boolean; cv: boolean; json?: boolean }>();
+    const o = program.opts<{ db: string; out: string; campaign?: string[]; campaignName?: string[]; class?: string; seed: string; trees: string; tune: boolean; cv: boolean; json?: boolean }>();
     if (!existsSync(o.db)) throw new InputError(`--db ${o.db}: no such results database`, { field: '--db', fix: 'run a campaign first (npx zx harness/run-matrix.mjs …)' });
     const seed = Number(o.seed);
     const nTrees = Number(o.trees);
@@ -64,14 +65,20 @@ export async function trainCommand(argv: string[], io: TrainIo = defaultIo): Pro
     const db = new Database(o.db, { readonly: true, fileMustExist: true });
     try {
       if (o.campaign && o.campaignName) throw new InputError('give --campaign or --campaign-name, not both', { field: '--campaign-name' });
-      const campaigns = o.campaignName ? [latestCampaignNamed(db, o.campaignName, o.db)] : (o.campaign ?? []);
+      const campaigns = o.campaignName ? o.campaignName.map((n) => latestCampaignNamed(db, n, o.db)) : (o.campaign ?? []);
       const runs = loadRuns(db, campaigns);
       if (runs.length === 0) {
         throw new InputError(`--db ${o.db}: no succeeded runs${campaigns.length ? ` in campaign(s) ${campaigns.join(', ')}` : ''}`, { field: '--campaign', fix: 'check the campaign ids (ffwatt report lists them)' });
       }
       const method = (await hasSitiFilter()) ? 'siti' : 'proxy';
       const cacheFile = join(dirname(o.db), 'content-cache.json');
-      const { rows, dropped } = await toTrainingRows(runs, (input) => measureContent(input, { method, cacheFile }));
+      const all = await toTrainingRows(runs, (input) => measureContent(input, { method, cacheFile }));
+      const classes = classesOf(all.rows);
+      if (o.class && !classes.includes(o.class)) {
+        throw new InputError(`--class ${o.class}: no usable run of that hardware class in ${o.db} (classes: ${classes.join(', ') || 'none'})`, { field: '--class', fix: 'use one of the classes listed' });
+      }
+      const rows = o.class ? all.rows.filter((r) => r.hardwareClass === o.class) : all.rows;
+      const dropped = all.dropped;
       const opts: TrainOptions = { seed, gbrt: { nTrees }, tune: o.tune, contentMethod: method };
       const trained = trainAdvisor(rows, opts);
       const cv = o.cv ? crossValidate(rows, opts) : null;
