@@ -138,7 +138,7 @@ export function formatRecommendation(r: Recommendation): string {
   const q = r.model.qualityMetric.toUpperCase();
   const lines: string[] = [];
   lines.push(
-    `${q} >= ${r.query.minQuality.value} at ${r.query.resolution} ${r.query.fps} fps on ${r.query.hardwareClass ? `class ${r.query.hardwareClass}` : r.query.hardware}` +
+    `${q} >= ${r.query.minQuality.value} at ${r.query.resolution} ${r.query.fps} fps on ${r.query.hardware}${r.query.hardwareClass ? ` (class ${r.query.hardwareClass})` : ''}` +
       ` (model trained ${r.model.trainedAt.slice(0, 10)} on ${r.model.campaigns.length} campaign(s); energy = ${ENERGY_BASIS_LABEL[r.model.energyBasis]})`,
   );
   if (r.candidates.length === 0) {
