@@ -10,6 +10,8 @@ import type { TrainingRow } from './dataset.ts';
 export interface CampaignInfo {
   id: string;
   name: string;
+  /** done, canceled (stopped before every job ran: its finished runs still count), … */
+  status?: string;
   createdAt: string;
 }
 
@@ -175,7 +177,7 @@ export function renderModelCard(card: ModelCard): string {
     '',
     '## Data',
     '',
-    ...card.data.campaigns.map((c) => `- campaign \`${c.id}\` (${c.name}), created ${c.createdAt}`),
+    ...card.data.campaigns.map((c) => `- campaign \`${c.id}\` (${c.name}${c.status && c.status !== 'done' ? `, ${c.status}: its finished runs are used` : ''}), created ${c.createdAt}`),
     `- ${card.data.runs.total} runs of ${card.data.runs.configurations} configurations: ${card.data.runs.train} for training, ${card.data.runs.validation} held out (${card.data.runs.validationConfigurations} configurations)`,
     ...card.data.dropped.map((d) => `- dropped: ${d.runs} run(s), ${d.reason}`),
     ...Object.entries(card.data.flags).map(([f, n]) => `- flag \`${f}\` on ${n} of the runs used`),

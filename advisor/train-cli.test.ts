@@ -72,7 +72,7 @@ describe('train command', () => {
     expect(stdout).toMatch(/trained on 328 runs/); // 330 minus one failed, one without energy
     for (const f of ['advisor.onnx', 'advisor.features.json', 'advisor.data.json', 'model-card.json', 'MODEL_CARD.md']) expect(existsSync(join(out, f))).toBe(true);
     const card = JSON.parse(readFileSync(join(out, 'model-card.json'), 'utf8'));
-    expect(card.data.campaigns).toEqual([{ id: 'c1', name: 'advisor-synthetic', createdAt: '2026-11-25T00:00:00.000Z' }]);
+    expect(card.data.campaigns).toEqual([{ id: 'c1', name: 'advisor-synthetic', status: 'running', createdAt: '2026-11-25T00:00:00.000Z' }]);
     expect(card.data.dropped).toEqual([{ reason: 'no energy figure', runs: 1 }]);
     expect(card.heldOut.gbrt.energy.mape).toBeLessThan(card.heldOut.ridge.energy.mape);
     expect(card.data.contents[0].content).toBe('testsrc2 640x360@30');

@@ -22,8 +22,8 @@ const defaultIo: TrainIo = { out: (s) => process.stdout.write(s), err: (s) => pr
 
 function campaignInfo(db: Database.Database, ids: string[]): CampaignInfo[] {
   return ids.map((id) => {
-    const r = db.prepare('SELECT id, name, created_at FROM campaign WHERE id = ?').get(id) as { id: string; name: string; created_at: number } | undefined;
-    return { id, name: r?.name ?? '?', createdAt: r ? new Date(r.created_at).toISOString() : '?' };
+    const r = db.prepare('SELECT id, name, status, created_at FROM campaign WHERE id = ?').get(id) as { id: string; name: string; status: string; created_at: number } | undefined;
+    return { id, name: r?.name ?? '?', status: r?.status ?? '?', createdAt: r ? new Date(r.created_at).toISOString() : '?' };
   });
 }
 
