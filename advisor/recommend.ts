@@ -127,10 +127,15 @@ function trainedResolutions(meta: AdvisorMeta): string {
   return [...set].sort().join(', ') || 'none';
 }
 
-/** Content used when the user names none: the training content when there is one, else the medians. */
-export function defaultContent(meta: AdvisorMeta): ContentProfile {
-  if (meta.contents.length === 1) {
-    const c = meta.contents[0];
+/**
+ * Content used when the user names none: the training content when there is one, else the
+ * training source of the asked size and rate (one matrix per resolution renders its own
+ * source: "testsrc2 1280x720@30"), else the medians.
+ */
+export function defaultContent(meta: AdvisorMeta, size?: { width: number; height: number; fps: number }): ContentProfile {
+  const same = size ? meta.contents.filter((c) => c.content.endsWith(` ${size.width}x${size.height}@${size.fps}`)) : [];
+  if (meta.contents.length === 1 || same.length === 1) {
+    const c = same[0] ?? meta.contents[0];
     return { label: c.content, si: c.si, ti: c.ti, userGiven: false };
   }
   const median = (v: number[]) => v.sort((a, b) => a - b)[Math.floor(v.length / 2)];
@@ -172,7 +177,7 @@ export function hardwareByName(meta: AdvisorMeta, name: string): HardwareEntry {
 
 export async function recommend(predictor: Predictor, meta: AdvisorMeta, q: RecommendQuery): Promise<Recommendation> {
   checkCoverage(meta, q);
-  const content = q.content ?? defaultContent(meta);
+  const content = q.content ?? defaultContent(meta, q);
   const notes: string[] = [];
   const skippedEncoders: Recommendation['skippedEncoders'] = [];
   const trained = Object.keys(meta.grid.presets).sort();
