@@ -67,5 +67,17 @@ bundle: deps
 typecheck: npm-deps
 	npx tsc --noEmit
 
+# House rules (docs/architecture.md): layers and cycles (dependency-cruiser), SQL only in store/,
+# Biome's linter and formatter check, types. Every step runs; the target fails if any failed.
+LINT_DIRS := bin cli core runner energy media quality matrix store analyzers advisor master agent harness bench test scripts
+lint: npm-deps
+	@rc=0; \
+	echo 'lint: layers (depcruise)'; npx depcruise --config .dependency-cruiser.cjs --output-type err $(LINT_DIRS) || rc=1; \
+	echo 'lint: SQL only in store/'; node scripts/check-sql.mjs || rc=1; \
+	echo 'lint: biome lint'; npx biome lint . || rc=1; \
+	echo 'lint: biome format (check only; `npx biome format --write .` fixes)'; npx biome format --max-diagnostics=10 . || rc=1; \
+	echo 'lint: tsc'; npx tsc --noEmit || rc=1; \
+	exit $$rc
+
 clean:
 	rm -rf results test/.work dist

@@ -1,6 +1,5 @@
 // `ffwatt recommend` / `npx zx advisor/recommend.mjs`: the command line of the recommender.
 
-import Database from 'better-sqlite3';
 import { Command, CommanderError } from 'commander';
 import { accessSync, constants, existsSync, readdirSync } from 'node:fs';
 import { cpus } from 'node:os';
@@ -12,6 +11,7 @@ import { hardwareName } from './dataset.ts';
 import { contentInputFromArg, measureContent } from './content.ts';
 import { OnnxAdvisor, loadMeta, metaPathFor } from './infer.ts';
 import { ENERGY_BASIS_LABEL } from './targets.ts';
+import { nodeClasses, openReadOnly } from '../store/training-runs.ts';
 import { hardwareByName, recommend, type ContentProfile, type HardwareProfile, type Recommendation } from './recommend.ts';
 import type { AdvisorMeta } from './train.ts';
 
@@ -72,9 +72,9 @@ export function nodesFromResults(dbPath: string): NodeClass[] {
       fix: 'pass --db with the results of a run on that node, or --master URL (with --token-file) to ask the master',
     });
   }
-  const db = new Database(dbPath, { readonly: true, fileMustExist: true });
+  const db = openReadOnly(dbPath);
   try {
-    return (db.prepare('SELECT id, hostname, hardware_class AS hardwareClass FROM node ORDER BY id').all() as NodeClass[]);
+    return nodeClasses(db);
   } finally {
     db.close();
   }

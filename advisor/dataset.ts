@@ -2,12 +2,13 @@
 // (its configuration, content and hardware as a FeatureInput, and the measured targets).
 // Rows are plain JSON so the data a shipped model was trained on ships beside it.
 
-import type Database from 'better-sqlite3';
-import type { InputSpec, Provenance, Scenario } from '../core/types.ts';
+import type { InputSpec } from '../core/types.ts';
+import type { DbRun } from '../store/training-runs.ts';
 import { defaultEncoder } from '../media/presets.ts';
 import { cpuClass, type FeatureInput } from './features.ts';
 import type { ContentComplexity } from './content.ts';
-import { energyKindOf, exclusionReasons, hardwareClassOf, type EnergyKind } from '../analyzers/strata.ts';
+export { loadRuns, type DbRun } from '../store/training-runs.ts';
+import { energyKindOf, exclusionReasons, hardwareClassOf, type EnergyKind } from '../core/strata.ts';
 
 export interface TrainingRow {
   campaignId: string;
@@ -46,36 +47,6 @@ export function hardwareName(f: Pick<FeatureInput, 'cpuModel' | 'cores' | 'gpu' 
   return `${cpuClass(f.cpuModel)}-${f.cores}c${f.gpu ? '-gpu' : ''}-${f.meterSource}`;
 }
 
-export interface DbRun {
-  campaignId: string;
-  scenarioId: number;
-  jobId: string;
-  nodeId: string;
-  scenario: Scenario;
-  provenance: Provenance;
-  energySource: string | null;
-  netJ?: number | null;
-  netJPerEncodedMinute: number | null;
-  jPerEncodedMinute: number | null;
-  /** The estimate's job-process-tree zone per encoded minute; null without an estimate meter. */
-  jobJPerEncodedMinute?: number | null;
-  vmaf: number | null;
-  psnr: number | null;
-  speed: number | null;
-  flags: string[];
-}
-
-/** Zone name of the job's own share of the estimate (energy/attribution.ts JOB_TREE_ZONE; the advisor sits beside energy/, not above it, in the layer map). */
-const JOB_TREE_ZONE = 'job-process-tree';
-
-/** The job's own estimated J per encoded minute from a run's energy JSON, or null when it has no job-process-tree zone. */
-export function jobJPerEncodedMinute(energyJson: string | null, mediaSeconds: number): number | null {
-  if (!energyJson || !(mediaSeconds > 0)) return null;
-  const e = JSON.parse(energyJson) as { zones?: Array<{ zone: string; meter: string; grossJ: number | null }> };
-  const z = e.zones?.find((x) => x.zone === JOB_TREE_ZONE);
-  return z?.grossJ != null && z.grossJ > 0 ? z.grossJ / (mediaSeconds / 60) : null;
-}
-
 /**
  * Flags about the machine rather than the job: other processes' CPU (noisy_neighbour) and an
  * idle baseline taken under load (idle-baseline-dirty). Neither enters the job's own
@@ -84,36 +55,6 @@ export function jobJPerEncodedMinute(energyJson: string | null, mediaSeconds: nu
  * still carries the load; the model card says so.
  */
 export const MACHINE_FLAGS: readonly string[] = ['noisy_neighbour', 'idle-baseline-dirty'];
-
-/** Succeeded runs of the given campaigns (all campaigns when none given), oldest first. */
-export function loadRuns(db: Database.Database, campaignIds: string[] = []): DbRun[] {
-  const where = campaignIds.length ? `AND run.campaign_id IN (${campaignIds.map(() => '?').join(',')})` : '';
-  const rows = db
-    .prepare(
-      `SELECT run.campaign_id, run.scenario_id, run.job_id, run.node_id, run.provenance, run.energy_source, run.net_j,
-              run.net_j_per_encoded_minute, run.j_per_encoded_minute, run.energy, run.media_seconds, run.vmaf, run.psnr, run.speed, run.flags, scenario.spec
-       FROM run JOIN scenario ON scenario.id = run.scenario_id
-       WHERE run.status = 'succeeded' ${where} ORDER BY run.id`,
-    )
-    .all(...campaignIds) as Array<Record<string, unknown>>;
-  return rows.map((r) => ({
-    campaignId: r.campaign_id as string,
-    scenarioId: r.scenario_id as number,
-    jobId: r.job_id as string,
-    nodeId: r.node_id as string,
-    scenario: JSON.parse(r.spec as string) as Scenario,
-    provenance: JSON.parse(r.provenance as string) as Provenance,
-    energySource: r.energy_source as string | null,
-    netJ: r.net_j as number | null,
-    netJPerEncodedMinute: r.net_j_per_encoded_minute as number | null,
-    jPerEncodedMinute: r.j_per_encoded_minute as number | null,
-    jobJPerEncodedMinute: r.energy_source === 'estimate' ? jobJPerEncodedMinute(r.energy as string | null, r.media_seconds as number) : null,
-    vmaf: r.vmaf as number | null,
-    psnr: r.psnr as number | null,
-    speed: r.speed as number | null,
-    flags: JSON.parse((r.flags as string) ?? '[]') as string[],
-  }));
-}
 
 export interface Dropped {
   jobId: string;

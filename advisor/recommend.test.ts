@@ -9,7 +9,7 @@ import { writeModelFiles } from './model-files.ts';
 import { OnnxAdvisor } from './infer.ts';
 import { recommend, type RecommendQuery } from './recommend.ts';
 import { modelForClass, recommendCommand } from './cli.ts';
-import { Store } from '../master/store.ts';
+import { Store } from '../store/store.ts';
 import { detectEncoders } from '../media/encoders.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'ffwatt-recommend-'));

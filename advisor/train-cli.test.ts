@@ -2,7 +2,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
-import { Store } from '../master/store.ts';
+import { Store } from '../store/store.ts';
 import type { CampaignPlan, RunRecord, Scenario } from '../core/types.ts';
 import { syntheticRows } from './test-helpers.ts';
 import { trainCommand } from './train-cli.ts';

@@ -2,13 +2,14 @@
 // trains the advisor from a results database and writes the model, its metadata, the
 // training rows and the model card.
 
-import Database from 'better-sqlite3';
 import { Command, CommanderError } from 'commander';
 import { existsSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { InputError, exitCodeOf } from '../core/errors.ts';
 import { hasSitiFilter, measureContent } from './content.ts';
-import { loadRuns, toTrainingRows } from './dataset.ts';
+import { toTrainingRows } from './dataset.ts';
+import type { DB } from '../store/store.ts';
+import { campaignNameList, campaignNames, latestDoneCampaignNamed, loadRuns, openReadOnly } from '../store/training-runs.ts';
 import { classesOf, crossValidate, trainAdvisor, type TrainOptions } from './train.ts';
 import { writeModelFiles } from './model-files.ts';
 import { buildModelCard, renderModelCard, type CampaignInfo } from './model-card.ts';
@@ -20,23 +21,20 @@ export interface TrainIo {
 
 const defaultIo: TrainIo = { out: (s) => process.stdout.write(s), err: (s) => process.stderr.write(s) };
 
-function campaignInfo(db: Database.Database, ids: string[]): CampaignInfo[] {
-  return ids.map((id) => {
-    const r = db.prepare('SELECT id, name, status, created_at FROM campaign WHERE id = ?').get(id) as { id: string; name: string; status: string; created_at: number } | undefined;
-    return { id, name: r?.name ?? '?', status: r?.status ?? '?', createdAt: r ? new Date(r.created_at).toISOString() : '?' };
-  });
+function campaignInfo(db: DB, ids: string[]): CampaignInfo[] {
+  return campaignNames(db, ids).map((r, i) => ({ id: ids[i], name: r?.name ?? '?', status: r?.status ?? '?', createdAt: r ? new Date(r.createdAt).toISOString() : '?' }));
 }
 
-function latestCampaignNamed(db: Database.Database, name: string, file: string): string {
-  const r = db.prepare("SELECT id FROM campaign WHERE name = ? AND status = 'done' ORDER BY created_at DESC LIMIT 1").get(name) as { id: string } | undefined;
-  if (!r) {
-    const names = (db.prepare('SELECT DISTINCT name FROM campaign ORDER BY name').all() as Array<{ name: string }>).map((x) => x.name);
+function latestCampaignNamed(db: DB, name: string, file: string): string {
+  const id = latestDoneCampaignNamed(db, name);
+  if (!id) {
+    const names = campaignNameList(db);
     throw new InputError(`--campaign-name ${name}: no finished campaign of that name in ${file} (campaigns: ${names.join(', ') || 'none'})`, {
       field: '--campaign-name',
-      fix: 'run the matrix first, e.g. npx zx harness/run-matrix.mjs matrices/advisor-train.yml --out results',
+      fix: 'run the matrices first: make train-data (matrices/advisor-train-*.yml)',
     });
   }
-  return r.id;
+  return id;
 }
 
 export async function trainCommand(argv: string[], io: TrainIo = defaultIo): Promise<number> {
@@ -57,12 +55,12 @@ export async function trainCommand(argv: string[], io: TrainIo = defaultIo): Pro
   try {
     program.parse(argv, { from: 'user' });
     const o = program.opts<{ db: string; out: string; campaign?: string[]; campaignName?: string[]; class?: string; seed: string; trees: string; tune: boolean; cv: boolean; json?: boolean }>();
-    if (!existsSync(o.db)) throw new InputError(`--db ${o.db}: no such results database`, { field: '--db', fix: 'run a campaign first (npx zx harness/run-matrix.mjs …)' });
+    if (!existsSync(o.db)) throw new InputError(`--db ${o.db}: no such results database`, { field: '--db', fix: 'run a campaign first (make train-data, or node bin/ffwatt.mjs run MATRIX)' });
     const seed = Number(o.seed);
     const nTrees = Number(o.trees);
     if (!Number.isInteger(seed)) throw new InputError(`--seed '${o.seed}' is not an integer`, { field: '--seed' });
     if (!Number.isInteger(nTrees) || nTrees < 1) throw new InputError(`--trees '${o.trees}' is not a positive integer`, { field: '--trees' });
-    const db = new Database(o.db, { readonly: true, fileMustExist: true });
+    const db = openReadOnly(o.db);
     try {
       if (o.campaign && o.campaignName) throw new InputError('give --campaign or --campaign-name, not both', { field: '--campaign-name' });
       const campaigns = o.campaignName ? o.campaignName.map((n) => latestCampaignNamed(db, n, o.db)) : (o.campaign ?? []);

@@ -15,7 +15,7 @@ import { errorMetrics, quantile, type ErrorMetrics } from './metrics.ts';
 import { chooseTargets, fromModelSpace, targetValue, toModelSpace, type TargetName, type TargetSpec } from './targets.ts';
 import { configKey, hardwareName, type TrainingRow } from './dataset.ts';
 import { seededRandom } from '../core/random.ts';
-import { UNCLASSIFIED } from '../analyzers/strata.ts';
+import { UNCLASSIFIED } from '../core/strata.ts';
 
 export interface TrainOptions {
   gbrt?: Partial<GbrtParams>;

@@ -9,7 +9,7 @@ import { estimateWattsPerLogicalCpu, openMeters, rejectOldWattsFlag, Sampler, sa
 import { detectEncoders } from '../media/encoders.ts';
 import { startRtmpServer, type RtmpServer } from '../media/rtmp.ts';
 import { stopAllProcesses } from '../runner/index.ts';
-import { readToken } from '../master/config.ts';
+import { readToken } from '../core/token-file.ts';
 import { serveMetrics } from './serve-metrics.ts';
 import { hostFacts, nodeRegistration, provenanceMeters, readMachineFacts } from './host-facts.ts';
 import { explainMasterError, parseMasterUrl } from './master-errors.ts';

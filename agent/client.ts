@@ -1,5 +1,5 @@
 import type { Job, NodeInfo, RunRecord } from '../core/types.ts';
-import type { IdleBaselineRow } from '../master/store.ts';
+import type { IdleBaselineRow } from '../store/store.ts';
 import type { ResultOutcome } from '../master/queue.ts';
 
 export type NodeRegistration = Omit<NodeInfo, 'lastHeartbeat' | 'state'>;

@@ -1,6 +1,6 @@
 import { createServer, type Server } from 'node:http';
 import { InputError } from '../core/errors.ts';
-import { listenHost, listenPort } from '../master/config.ts';
+import { listenHost, listenPort } from '../core/net.ts';
 
 /**
  * Serves an exporter's text on GET /metrics (and /healthz) at HOST:PORT. An address in use

@@ -9,15 +9,15 @@ import { silentLogger } from '../core/log.ts';
 import type { RunRecord } from '../core/types.ts';
 import { openMeters } from '../energy/open.ts';
 import { Sampler } from '../energy/sampler.ts';
-import { parseMatrix } from '../harness/matrix/load.ts';
+import { parseMatrix } from '../matrix/load.ts';
 import { JobQueue } from '../master/queue.ts';
-import { Store } from '../master/store.ts';
+import { Store } from '../store/store.ts';
 import { detectEncoders } from '../media/index.ts';
 import { copyPowercapFixture, type PowercapFixture } from '../test/fixtures/powercap/fixture.ts';
 import { startCpuHogs } from '../test/cpu-hog.ts';
 import { hostFacts, nodeRegistration } from './host-facts.ts';
 import { HostLock } from './host-lock.ts';
-import { InProcessClient } from './in-process-client.ts';
+import { InProcessClient } from '../harness/in-process-client.ts';
 import { Worker } from './worker.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'ffwatt-worker-'));

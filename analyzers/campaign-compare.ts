@@ -1,14 +1,15 @@
 // Campaign vs campaign: the same scenarios on the same hardware class and energy kind, before
 // and after a change (FFmpeg build, kernel, governor…). Welch's test per matched row, Holm over
 // all matches, and the provenance fields whose recorded values differ between the two.
-import type { DB } from '../master/store.ts';
+import type { DB } from '../store/store.ts';
 import { InputError } from '../core/errors.ts';
 import { buildModel, openResults } from './summarize.ts';
-import { hedgesG, holm, welchFromMoments } from './stats.ts';
+import { hedgesG, holm, welchFromMoments } from '../core/stats.ts';
 import { ALPHA } from './compare.ts';
 import { num } from './format.ts';
-import type { EnergyBasis, ReportModel, ScenarioReport, Stat } from './model.ts';
-import { strataSql, type EnergyKind } from './strata.ts';
+import type { EnergyBasis, ReportModel, ScenarioReport, Stat } from '../core/report-model.ts';
+import type { EnergyKind } from '../core/strata.ts';
+import { provenanceGroups } from '../store/read-db.ts';
 
 export interface CampaignRef {
   /** Results database path. */
@@ -78,16 +79,10 @@ function provenanceValues(db: DB, campaignId: string): Map<string, Map<string, n
     const m = out.get(field) ?? out.set(field, new Map()).get(field)!;
     m.set(value, (m.get(value) ?? 0) + n);
   };
-  const cls = strataSql('run').hardwareClass;
-  const rows = db
-    .prepare(
-      `SELECT ${PROVENANCE_FIELDS.map((f, i) => `json_extract(provenance, '${f.path}') v${i}`).join(', ')}, json_extract(provenance, '$.meters') meters, ${cls} cls, node_id, COUNT(*) n
-       FROM run WHERE campaign_id = ? AND status = 'succeeded' GROUP BY ${PROVENANCE_FIELDS.map((_, i) => `v${i}`).join(', ')}, meters, cls, node_id`,
-    )
-    .all(campaignId) as Array<Record<string, unknown>>;
+  const rows = provenanceGroups(db, campaignId, PROVENANCE_FIELDS.map((f) => f.path));
   for (const r of rows) {
     const n = r.n as number;
-    PROVENANCE_FIELDS.forEach((f, i) => add(f.field, r[`v${i}`] == null ? '(not recorded)' : String(r[`v${i}`]), n));
+    PROVENANCE_FIELDS.forEach((f, i) => add(f.field, r.values[i] == null ? '(not recorded)' : String(r.values[i]), n));
     let meters: Array<{ meter?: unknown; source?: unknown; valid?: unknown; state?: unknown }> = [];
     try {
       meters = JSON.parse(String(r.meters ?? '[]'));
@@ -100,7 +95,7 @@ function provenanceValues(db: DB, campaignId: string): Map<string, Map<string, n
       .join(' + ');
     add('meters', text || '(none)', n);
     add('hardware class', String(r.cls), n);
-    add('nodes', String(r.node_id), n);
+    add('nodes', String(r.nodeId), n);
   }
   return out;
 }

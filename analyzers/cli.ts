@@ -4,7 +4,7 @@ import { Command, CommanderError } from 'commander';
 import { existsSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { EXIT_BAD_INPUT, EXIT_OK, InputError, exitCodeOf } from '../core/errors.ts';
-import type { CostOptions } from './model.ts';
+import type { CostOptions } from '../core/report-model.ts';
 import { REPORT_FORMATS, writeModelFiles, type ReportFormat } from './report.ts';
 import { summarize } from './summarize.ts';
 import { compareCampaigns, type CampaignRef } from './campaign-compare.ts';

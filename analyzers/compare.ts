@@ -2,10 +2,10 @@
 // correction, figures relative to a reference configuration, rate curves with Bjøntegaard
 // deltas, and the efficiency score. All work on ScenarioReport summaries (no runs).
 import { InputError } from '../core/errors.ts';
-import { bdDelta, hedgesG, holm, relativeDifference, welchFromMoments } from './stats.ts';
+import { bdDelta, hedgesG, holm, relativeDifference, welchFromMoments } from '../core/stats.ts';
 import { num } from './format.ts';
-import { KIND_ORDER } from './strata.ts';
-import type { PairwiseTest, ParetoSet, QualityMetric, RankingRow, RateCurve, RelativeFigure, ReportModel, ScenarioReport } from './model.ts';
+import { KIND_ORDER } from '../core/strata.ts';
+import type { PairwiseTest, ParetoSet, QualityMetric, RankingRow, RateCurve, RelativeFigure, ReportModel, ScenarioReport } from '../core/report-model.ts';
 
 export const ALPHA = 0.05;
 /** Most pairwise tests computed; beyond that the family is cut and the report says so. */
@@ -54,14 +54,14 @@ export function rank(scenarios: ScenarioReport[]): RankingRow[] {
 }
 
 /** Points that no other point of the same stratum beats on both axes: lower energy and higher value. */
-export function paretoFront(scenarios: ScenarioReport[], metric: string, valueOf: (s: ScenarioReport) => number | null): ParetoSet | null {
+export function paretoFront(scenarios: ScenarioReport[], metric: string, valueOfRow: (s: ScenarioReport) => number | null): ParetoSet | null {
   const strata = new Set(scenarios.map(stratumKey));
   if (strata.size > 1) throw new Error('paretoFront: rows of different strata (hardware class or energy kind) cannot share a front');
   const pts = scenarios
-    .filter((s) => s.energy && valueOf(s) != null)
-    .map((s) => ({ rowId: s.id, label: s.label, energy: s.energy!.mean, value: valueOf(s)!, onFront: false, estimate: s.estimate }));
+    .filter((s) => s.energy && valueOfRow(s) != null)
+    .map((s) => ({ rowId: s.id, label: s.label, energy: s.energy!.mean, value: valueOfRow(s)!, onFront: false, estimate: s.estimate }));
   if (pts.length === 0) return null;
-  const first = scenarios.find((s) => s.energy && valueOf(s) != null)!;
+  const first = scenarios.find((s) => s.energy && valueOfRow(s) != null)!;
   const sorted = [...pts].sort((a, b) => a.energy - b.energy || b.value - a.value || a.rowId - b.rowId);
   let best = -Infinity;
   for (const p of sorted) {

@@ -1,5 +1,5 @@
 // Cost and CO2 per encoded hour from the measured energy and user-given prices.
-import type { CostAssumptions, CostOptions, MetricKey, ScenarioCost, Stat } from './model.ts';
+import type { CostAssumptions, CostOptions, MetricKey, ScenarioCost, Stat } from '../core/report-model.ts';
 
 export const COST_DEFAULTS = { pricePerKwh: 0.25, currency: 'EUR', carbonGramsPerKwh: 300, instanceCostPerHour: null } as const;
 

@@ -1,6 +1,6 @@
 // Number and label formatting shared by the writers, so every report prints a figure alike.
 import type { MeterState } from '../core/types.ts';
-import type { Stat } from './model.ts';
+import type { Stat } from '../core/report-model.ts';
 
 /** Significant-figure formatting without exponent for everyday magnitudes; '—' for missing. */
 export function num(x: number | null | undefined, sig = 4): string {

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { writeFixture, type FixtureCell } from './fixture-db.ts';
 import { summarize } from './summarize.ts';
 import { writeModelFiles } from './report.ts';
-import type { ReportModel } from './model.ts';
+import type { ReportModel } from '../core/report-model.ts';
 
 const CELL: FixtureCell = {
   codec: 'h264', encoder: 'libx264', preset: 'ultrafast', rate: { kind: 'crf', value: 23 }, vmaf: 88, psnr: 38, ssim: 0.96,

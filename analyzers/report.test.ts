@@ -7,7 +7,7 @@ import { renderSummaryMarkdown, writeReports } from './report.ts';
 import { summarize } from './summarize.ts';
 import { efficiencyScores } from './compare.ts';
 import { InputError } from '../core/errors.ts';
-import type { ReportModel } from './model.ts';
+import type { ReportModel } from '../core/report-model.ts';
 
 const GOLDEN = join(import.meta.dirname, '..', 'test', 'fixtures', 'reports');
 const NOW = new Date('2026-01-16T00:00:00Z');

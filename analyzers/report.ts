@@ -2,8 +2,8 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { InputError } from '../core/errors.ts';
-import type { DB } from '../master/store.ts';
-import type { CostOptions, ReportModel } from './model.ts';
+import type { DB } from '../store/store.ts';
+import type { CostOptions, ReportModel } from '../core/report-model.ts';
 import { summarize } from './summarize.ts';
 import type { ReferenceChoice } from './compare.ts';
 import { renderMarkdown, sourceCell, table } from './write-md.ts';

@@ -5,8 +5,8 @@ import { join } from 'node:path';
 import { writeFixture, type FixtureCell } from './fixture-db.ts';
 import { summarize } from './summarize.ts';
 import { renderSummaryMarkdown, writeModelFiles } from './report.ts';
-import { energyKindOf, exclusionReasons, hardwareClassOf } from './strata.ts';
-import type { ReportModel } from './model.ts';
+import { energyKindOf, exclusionReasons, hardwareClassOf } from '../core/strata.ts';
+import type { ReportModel } from '../core/report-model.ts';
 
 // A campaign run on two hardware classes, with measured, estimated and mixed (estimated CPU +
 // measured GPU) energy, flagged runs and one run whose net energy came out negative.

@@ -1,14 +1,14 @@
 // Builds the ReportModel of one campaign from a results database.
 import { existsSync } from 'node:fs';
-import { openDatabase, type DB } from '../master/store.ts';
+import { openDatabase, type DB } from '../store/store.ts';
 import { InputError } from '../core/errors.ts';
 import type { Scenario } from '../core/types.ts';
-import { aggregateRuns, emptyCell, readProvenance, readScenarios, resolveCampaign, stageRuns, type CampaignInfo, type CellAggregate, type ScenarioRow, type StagedRuns } from './read-db.ts';
+import { aggregateRuns, emptyCell, readProvenance, readScenarios, resolveCampaign, stageRuns, type CampaignInfo, type CellAggregate, type ScenarioRow, type StagedRuns } from '../store/read-db.ts';
 import { chooseReference, efficiencyScores, pairwise, paretoFront, qualityOf, rank, rateCurves, relativeFigures, strataOf, type ReferenceChoice } from './compare.ts';
 import { costAssumptions, scenarioCost } from './cost.ts';
-import type { CostOptions, EnergyBasis, MachineComparison, QualityMetric, ReportModel, ScenarioReport } from './model.ts';
+import type { CostOptions, EnergyBasis, MachineComparison, QualityMetric, ReportModel, ScenarioReport } from '../core/report-model.ts';
 import { num } from './format.ts';
-import { EXCLUDING_FLAGS, KIND_ORDER, NET_NONPOSITIVE, UNCLASSIFIED, stratumLabel } from './strata.ts';
+import { EXCLUDING_FLAGS, KIND_ORDER, NET_NONPOSITIVE, UNCLASSIFIED, stratumLabel } from '../core/strata.ts';
 
 export interface SummarizeOptions {
   /** Path of the results database, or an open handle. */

@@ -1,5 +1,5 @@
 // CSV writer: one row per scenario × hardware class × energy kind (rank is within that stratum), RFC 4180 quoting, fixed column order, empty cell = missing.
-import { METRIC_KEYS, type ReportModel, type ScenarioReport } from './model.ts';
+import { METRIC_KEYS, type ReportModel, type ScenarioReport } from '../core/report-model.ts';
 import { round } from './format.ts';
 
 type Cell = string | number | boolean | null | undefined;

@@ -8,7 +8,7 @@ import { writeStandardFixture, writeFixture } from './fixture-db.ts';
 import { writeReports } from './report.ts';
 import { renderHtml } from './write-html.ts';
 import { summarize } from './summarize.ts';
-import type { ReportModel } from './model.ts';
+import type { ReportModel } from '../core/report-model.ts';
 
 const SHOTS = join(import.meta.dirname, '..', 'test', '.work', 'analyzers');
 let dir: string;

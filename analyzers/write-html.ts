@@ -1,8 +1,8 @@
 // HTML writer: one self-contained file (inline CSS and SVG, no script, no network).
-import type { ReportModel, ScenarioReport } from './model.ts';
+import type { ReportModel, ScenarioReport } from '../core/report-model.ts';
 import { bitrate, bytes, flagList, meterStateText, num, signedPct, stat } from './format.ts';
 import { barChart, esc, lineChart, scatterChart } from './svg.ts';
-import { stratumLabel } from './strata.ts';
+import { stratumLabel } from '../core/strata.ts';
 import { ESTIMATE_WHY, MAX_TEST_ROWS, rankingStrata, strataLine } from './write-md.ts';
 
 const plain = (md: string) => md.replace(/\*\*/g, '').replace(/`/g, '');

@@ -1,5 +1,5 @@
 // JSON writer: the report model as it is, numbers rounded to 10 significant digits.
-import type { ReportModel } from './model.ts';
+import type { ReportModel } from '../core/report-model.ts';
 import { round } from './format.ts';
 
 export function renderJson(model: ReportModel): string {

@@ -1,7 +1,7 @@
 // Markdown writer: the full report as stable text (same model → same bytes).
-import type { ReportModel, ScenarioReport } from './model.ts';
+import type { ReportModel, ScenarioReport } from '../core/report-model.ts';
 import { bitrate, bytes, flagList, meterStateText, num, signedPct, stat } from './format.ts';
-import { stratumLabel } from './strata.ts';
+import { stratumLabel } from '../core/strata.ts';
 
 /** Most pairwise tests listed in Markdown/HTML; the JSON report keeps them all. */
 export const MAX_TEST_ROWS = 500;

@@ -62,7 +62,7 @@ export function run(opts: BenchOptions): Promise<BenchResult> {
     return {
       title: 'Analyzer scale',
       method:
-        'bench/analyzer-scale.ts (written with the analyzers) generates a synthetic SQLite results database of N runs over 1,000 scenarios (4 codecs × 5 presets × 10 bitrates × 5 stream counts) through master/store.ts, then times analyzers/report.ts writeReports (Markdown, CSV, JSON, HTML with statistics and comparisons) in a fresh child process per size; peak memory is that process\' maxRSS. Database generation is not timed.',
+        'bench/analyzer-scale.ts (written with the analyzers) generates a synthetic SQLite results database of N runs over 1,000 scenarios (4 codecs × 5 presets × 10 bitrates × 5 stream counts) through store/store.ts, then times analyzers/report.ts writeReports (Markdown, CSV, JSON, HTML with statistics and comparisons) in a fresh child process per size; peak memory is that process\' maxRSS. Database generation is not timed.',
       rows,
       details: { sizes, results: out.results },
       notes,

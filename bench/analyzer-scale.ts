@@ -6,7 +6,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdirSync, rmSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Store } from '../master/store.ts';
+import { Store } from '../store/store.ts';
 import { planOf, type FixtureCell } from '../analyzers/fixture-db.ts';
 import { writeReports } from '../analyzers/report.ts';
 

@@ -17,7 +17,7 @@ import { Agent, request } from 'undici';
 import { freeLoopbackPort } from '../core/net.ts';
 import type { CampaignPlan, RunRecord, Scenario } from '../core/types.ts';
 import { JobQueue } from '../master/queue.ts';
-import { Store } from '../master/store.ts';
+import { Store } from '../store/store.ts';
 import { bounded } from './lib/args.ts';
 
 const REPO = resolve(import.meta.dirname, '..');

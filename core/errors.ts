@@ -1,4 +1,4 @@
-/** Exit codes of every ffwatt command (DESIGN.md): 0 ok, 1 run failed, 2 bad input. */
+/** Exit codes of every ffwatt command (docs/architecture.md): 0 ok, 1 run failed, 2 bad input. */
 export const EXIT_OK = 0;
 export const EXIT_RUN_FAILED = 1;
 export const EXIT_BAD_INPUT = 2;

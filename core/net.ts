@@ -1,4 +1,4 @@
-import { createServer } from 'node:net';
+import { createServer, isIP } from 'node:net';
 
 /** A TCP port that was free on 127.0.0.1 a moment ago (bind to it soon: another process may take it). */
 export function freeLoopbackPort(): Promise<number> {
@@ -11,4 +11,19 @@ export function freeLoopbackPort(): Promise<number> {
       srv.close(() => res(port));
     });
   });
+}
+
+export function listenHost(listen: string): string {
+  const i = listen.lastIndexOf(':');
+  return listen.slice(0, i).replace(/^\[|\]$/g, '');
+}
+
+export function listenPort(listen: string): number {
+  return Number(listen.slice(listen.lastIndexOf(':') + 1));
+}
+
+export function isLoopback(host: string): boolean {
+  if (host === 'localhost') return true;
+  if (isIP(host) === 4) return host.startsWith('127.');
+  return host === '::1';
 }

@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -27,12 +27,20 @@ describe('openMeters', () => {
     expect((meters[0] as energy.EstimateMeter).wattsPerLogicalCpu).toBe(7);
   });
 
-  it('on this machine gives RAPL where it reads, else the estimate', () => {
-    const { meters, refused } = energy.openMeters({ env: {} });
-    const rapl = meters.some((m) => m.source === 'rapl');
-    expect(meters.some((m) => m.source === 'estimate')).toBe(!rapl);
-    expect(refused.some((r) => r.meter === 'rapl')).toBe(!rapl);
-    if (!existsSync('/sys/class/powercap')) expect(rapl).toBe(false); // this development box
+  it('on this machine gives RAPL exactly when a package counter in /sys reads, else the estimate', () => {
+    // Decided from the machine, not from what openMeters returned: a top-level zone whose energy_uj reads as a number.
+    const powercap = '/sys/class/powercap';
+    const zones = existsSync(powercap) ? readdirSync(powercap).filter((z) => /^intel-rapl:\d+$/.test(z)) : [];
+    const readable = zones.some((z) => {
+      try {
+        return /^\d+$/.test(readFileSync(join(powercap, z, 'energy_uj'), 'utf8').trim());
+      } catch {
+        return false;
+      }
+    });
+    const { meters, refused } = energy.openMeters({ env: {}, nvmlLibrary: null });
+    expect(meters.map((m) => m.source)).toEqual([readable ? 'rapl' : 'estimate']);
+    expect(refused.map((r) => r.meter)).toEqual(readable ? [] : ['rapl']);
     for (const m of meters) m.close();
   });
 

@@ -1,7 +1,9 @@
 import { describe, expect, it } from 'vitest';
+import { readFileSync } from 'node:fs';
 import { EstimateMeter } from './estimate.ts';
 import { FakeMeter } from './fake.ts';
 import { Sampler } from './sampler.ts';
+import { startCpuHogs } from '../test/cpu-hog.ts';
 
 /** A hand-driven monotonic clock. */
 function clock(startNs = 1_000_000_000n) {
@@ -101,9 +103,15 @@ describe('Sampler', () => {
     const s = new Sampler([meter], { hz: 50 });
     s.start();
     expect(s.running).toBe(true);
-    const a = s.mark();
-    await new Promise((r) => setTimeout(r, 400));
-    const b = s.mark();
+    const hog = startCpuHogs(1); // a busy CPU the estimate must see
+    let a: ReturnType<Sampler['mark']>, b: ReturnType<Sampler['mark']>;
+    try {
+      a = s.mark();
+      await new Promise((r) => setTimeout(r, 400));
+      b = s.mark();
+    } finally {
+      hog.stop();
+    }
     s.stop();
     expect(s.running).toBe(false);
     const ticks = s.ticks;
@@ -113,7 +121,11 @@ describe('Sampler', () => {
     const w = s.window(a, b);
     expect(w.seconds).toBeGreaterThan(0.39);
     expect(w.zones[0]).toMatchObject({ meter: 'estimate', zone: 'cpu', source: 'estimate', role: 'total' });
-    expect(w.zones[0].joules).toBeGreaterThanOrEqual(0);
+    // Busy CPU time × watts per logical CPU: more than nothing with a hog running, and never more
+    // than every logical CPU of /proc/stat busy for the whole window (+ one USER_HZ tick each).
+    const logicalCpus = readFileSync('/proc/stat', 'utf8').split('\n').filter((l) => /^cpu\d/.test(l)).length;
+    expect(w.zones[0].joules).toBeGreaterThan(0);
+    expect(w.zones[0].joules).toBeLessThanOrEqual(meter.wattsPerLogicalCpu * logicalCpus * (w.seconds + 0.01));
     expect(w.zones[0].peakW).toBeGreaterThanOrEqual(w.zones[0].avgW - 1e-9);
     const latest = s.latest();
     expect(latest[0].joules).not.toBeNull();

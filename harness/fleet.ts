@@ -8,9 +8,9 @@ import type { Logger } from '../core/log.ts';
 import { HttpMasterClient } from '../agent/http-client.ts';
 import { explainMasterError, parseMasterUrl } from '../agent/master-errors.ts';
 import { planCampaign, renderPlan } from './dry-run.ts';
-import { readToken } from '../master/config.ts';
-import { importCampaign, type CampaignExport } from '../master/export.ts';
-import { Store } from '../master/store.ts';
+import { readToken } from '../core/token-file.ts';
+import { importCampaign, type CampaignExport } from '../store/export.ts';
+import { Store } from '../store/store.ts';
 import type { RunCommandOptions } from './run-command.ts';
 import { reportAndPrint } from './report-output.ts';
 

@@ -7,8 +7,8 @@ import { estimateWattsPerLogicalCpu, openMeters, Sampler, samplingHz } from '../
 import { detectEncoders, type EncoderReport } from '../media/encoders.ts';
 import { startRtmpServer, type RtmpServer } from '../media/rtmp.ts';
 import { JobQueue } from '../master/queue.ts';
-import { Store } from '../master/store.ts';
-import { InProcessClient } from '../agent/in-process-client.ts';
+import { Store } from '../store/store.ts';
+import { InProcessClient } from './in-process-client.ts';
 import { hostFacts, nodeRegistration, provenanceMeters, readMachineFacts } from '../agent/host-facts.ts';
 import { Worker } from '../agent/worker.ts';
 import { createProgressDisplay } from './progress.ts';

@@ -5,7 +5,7 @@ import { InputError } from '../core/errors.ts';
 import { PLACEMENTS, type Placement } from '../core/types.ts';
 import { rejectOldWattsFlag, WATTS_FLAG } from '../energy/estimate.ts';
 import type { Logger } from '../core/log.ts';
-import { loadMatrix } from './matrix/index.ts';
+import { loadMatrix } from '../matrix/index.ts';
 import { checkPlanRunnable, localNodeId, runLocalCampaign } from './local.ts';
 import { planCampaign, renderPlan } from './dry-run.ts';
 import { existingPath } from './ops/connect.ts';

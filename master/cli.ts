@@ -1,9 +1,11 @@
 import { Command } from 'commander';
 import { join } from 'node:path';
 import { createLogger, type Logger } from '../core/log.ts';
-import { loadMasterConfig, listenHost, listenPort, readToken } from './config.ts';
+import { loadMasterConfig } from './config.ts';
+import { listenHost, listenPort } from '../core/net.ts';
+import { readToken } from '../core/token-file.ts';
 import { JobQueue } from './queue.ts';
-import { Store } from './store.ts';
+import { Store } from '../store/store.ts';
 import { buildMasterApp, sendEncodedMetrics } from './server.ts';
 import { masterMetricsFor } from './metrics-wiring.ts';
 import { CachedMetricsText, type EncodedMetrics } from './metrics-cache.ts';

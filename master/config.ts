@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
-import { isIP } from 'node:net';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { InputError } from '../core/errors.ts';
+import { isLoopback, listenHost } from '../core/net.ts';
 
 /** Master settings: flags override the `--config` file; the file uses the same names in snake_case or camelCase. */
 export const MasterConfigSchema = z
@@ -80,30 +80,4 @@ export function loadMasterConfig(flags: Record<string, unknown>, configFile?: st
     );
   }
   return cfg;
-}
-
-export function listenHost(listen: string): string {
-  const i = listen.lastIndexOf(':');
-  return listen.slice(0, i).replace(/^\[|\]$/g, '');
-}
-
-export function listenPort(listen: string): number {
-  return Number(listen.slice(listen.lastIndexOf(':') + 1));
-}
-
-export function isLoopback(host: string): boolean {
-  if (host === 'localhost') return true;
-  if (isIP(host) === 4) return host.startsWith('127.');
-  return host === '::1';
-}
-
-export function readToken(file: string, what: string): string {
-  let token: string;
-  try {
-    token = readFileSync(file, 'utf8').trim();
-  } catch (err) {
-    throw new InputError(`cannot read ${what} token file ${file}: ${(err as Error).message}`, { file });
-  }
-  if (token.length < 16) throw new InputError(`${what} token in ${file} is too short (${token.length} chars; use at least 16, e.g. openssl rand -hex 32)`, { file });
-  return token;
 }

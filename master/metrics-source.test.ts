@@ -3,8 +3,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { writeFixture, writeStandardFixture, type FixtureCell } from '../analyzers/fixture-db.ts';
-import { recentRunsForMetrics } from './metrics-source.ts';
-import { Store } from './store.ts';
+import { recentRunsForMetrics } from '../store/metrics-source.ts';
+import { Store } from '../store/store.ts';
 
 describe('recentRunsForMetrics (real SQLite)', () => {
   it('gives the latest run per scenario+node with an efficiency score relative to the best of its content', () => {

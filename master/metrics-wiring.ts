@@ -1,6 +1,6 @@
 import { createMasterMetrics, type CostConfig, type MasterMetrics } from './metrics.ts';
-import { recentRunsForMetrics } from './metrics-source.ts';
-import type { Store } from './store.ts';
+import { recentRunsForMetrics } from '../store/metrics-source.ts';
+import type { Store } from '../store/store.ts';
 
 export const DEFAULT_COST: CostConfig = { pricePerKwh: 0.25, currency: 'EUR', carbonGramsPerKwh: 300, instanceCostPerHour: 0 };
 

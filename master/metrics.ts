@@ -4,38 +4,16 @@
 // `runLimit` most recent runs, so a long history never becomes a long list of series.
 import { Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import { InputError } from '../core/errors.ts';
-import type { EnergySource, JobState, NodeState, QueueClass } from '../core/types.ts';
-import { energyKindOf, hardwareClassOf } from '../analyzers/strata.ts';
+import type { JobState, NodeState, QueueClass } from '../core/types.ts';
+import { energyKindOf, hardwareClassOf } from '../core/strata.ts';
 
 export const JOB_STATES: readonly JobState[] = ['queued', 'leased', 'running', 'succeeded', 'failed', 'canceled'];
 export const QUEUE_CLASSES: readonly QueueClass[] = ['live', 'default', 'batch'];
 export const NODE_STATES: readonly NodeState[] = ['alive', 'suspect', 'dead'];
 
-export interface RecentRun {
-  jobId: string;
-  campaignId: string;
-  scenarioKey: string;
-  scenarioLabel: string;
-  codec: string;
-  encoder: string;
-  preset: string;
-  nodeId: string;
-  /** Energy source of the run; 'estimate' and 'mixed' are exported as such, never as measured. */
-  source: EnergySource | 'mixed' | null;
-  grossJ: number | null;
-  netJ: number | null;
-  jPerEncodedMinute: number | null;
-  vmaf: number | null;
-  psnr: number | null;
-  ssim: number | null;
-  qualityPerJoule: number | null;
-  /** Quality per J/encoded minute relative to the best run of the same content, resolution and energy source (0..1]. */
-  efficiency?: number | null;
-  /** Wall seconds of the run; needed for the instance cost (absent = no instance cost series). */
-  wallS?: number | null;
-  /** Hardware class of the node (provenance.hardwareClass); absent = 'unclassified'. */
-  hardwareClass?: string | null;
-}
+import type { RecentRun } from '../store/metrics-source.ts';
+
+export type { RecentRun };
 
 export interface MasterMetricsSource {
   jobCountsByState(): Partial<Record<JobState, number>>;
@@ -98,7 +76,7 @@ export function latestRunPerScenarioNode(runs: RecentRun[]): RecentRun[] {
   return out;
 }
 
-// energy_kind (measured | estimated | none) and hardware_class: series of different strata are never aggregated together (analyzers/strata.ts).
+// energy_kind (measured | estimated | none) and hardware_class: series of different strata are never aggregated together (core/strata.ts).
 const RUN_LABELS = ['campaign', 'scenario', 'scenario_label', 'codec', 'encoder', 'preset', 'node', 'source', 'energy_kind', 'hardware_class'] as const;
 
 function runLabels(r: RecentRun): Record<(typeof RUN_LABELS)[number], string> {

@@ -8,7 +8,7 @@ import type { CampaignPlan, RunRecord, Scenario } from '../core/types.ts';
 import { InputError } from '../core/errors.ts';
 import { JobQueue } from './queue.ts';
 import { testScenario } from './test-scenario.ts';
-import { Store } from './store.ts';
+import { Store } from '../store/store.ts';
 
 const scenario = (key: string, codec?: Scenario['codec'], mode?: Scenario['mode']) => testScenario(key, codec, mode, 0);
 

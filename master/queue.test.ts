@@ -5,8 +5,8 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { CampaignPlan, RunRecord, Scenario } from '../core/types.ts';
 import { JobQueue } from './queue.ts';
 import { testScenario } from './test-scenario.ts';
-import { Store, openDatabase } from './store.ts';
-import { MIGRATIONS } from './migrations.ts';
+import { Store, openDatabase } from '../store/store.ts';
+import { MIGRATIONS } from '../store/migrations.ts';
 
 const scenario = testScenario;
 

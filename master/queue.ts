@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import type { CampaignPlan, Job, NodeInfo, Placement, QueueClass, RunRecord, Scenario } from '../core/types.ts';
 import { InputError } from '../core/errors.ts';
-import type { IdleBaselineRow, Store, StoredJob } from './store.ts';
-import { ciHalfwidthPct } from './repetition.ts';
+import type { IdleBaselineRow, Store, StoredJob } from '../store/store.ts';
+import { ciHalfwidthPct } from '../core/repetition.ts';
 import { seededRandom } from '../core/random.ts';
 import type { ClaimedJob } from '../agent/client.ts';
 
@@ -331,13 +331,8 @@ export class JobQueue {
     const policy = campaign.settings.repetitions;
     const target = job.placementTarget ?? null;
     // Counted in SQL: loading every job of a large campaign here made each result O(campaign size).
-    const counts = this.store.db
-      .prepare(
-        `SELECT COUNT(*) n, SUM(state IN ('queued','leased','running')) open FROM job
-         WHERE campaign_id = ? AND scenario_id = ? AND placement_target IS ?`,
-      )
-      .get(job.campaignId, job.scenarioId, target) as { n: number; open: number | null };
-    if (counts.n >= policy.max || (counts.open ?? 0) > 0) return;
+    const counts = this.store.repetitionCounts(job.campaignId, job.scenarioId, target);
+    if (counts.jobs >= policy.max || counts.open > 0) return;
     const runs = this.store.runsOfScenario(job.campaignId, job.scenarioId, target).filter((r) => r.status === 'succeeded');
     if (runs.length < policy.min) return;
     const values = runs.map((r) => r.energy?.netJPerEncodedMinute ?? r.energy?.jPerEncodedMinute).filter((v): v is number => v != null);
@@ -443,14 +438,11 @@ export class JobQueue {
     const out = { requeued: [] as string[], failed: [] as string[], deadNodes: [] as string[] };
     this.store.tx(() => {
       // Only overdue nodes are loaded: reap runs on every claim, and a fleet has thousands of nodes.
-      const overdue = this.store.db
-        .prepare("SELECT id FROM node WHERE state != 'dead' AND last_heartbeat IS NOT NULL AND last_heartbeat < ?")
-        .all(now - this.opts.nodeTimeoutMs) as Array<{ id: string }>;
-      for (const node of overdue) {
-        this.store.setNodeState(node.id, 'dead');
-        out.deadNodes.push(node.id);
-        const active = this.store.activeJobOf(node.id);
-        if (active) this.releaseJob(active, `node ${node.id} silent for more than ${this.opts.nodeTimeoutMs} ms`, out);
+      for (const nodeId of this.store.overdueNodes(now - this.opts.nodeTimeoutMs)) {
+        this.store.setNodeState(nodeId, 'dead');
+        out.deadNodes.push(nodeId);
+        const active = this.store.activeJobOf(nodeId);
+        if (active) this.releaseJob(active, `node ${nodeId} silent for more than ${this.opts.nodeTimeoutMs} ms`, out);
       }
       for (const job of this.store.expiredLeases(now)) this.releaseJob(job, `lease of ${job.leaseOwner} expired`, out);
     });
@@ -476,8 +468,8 @@ export class JobQueue {
   recoverAfterStart(): { leases: number; nodes: number } {
     const now = this.opts.now();
     return this.store.tx(() => ({
-      leases: this.store.db.prepare("UPDATE job SET lease_expires_at = ? WHERE state IN ('leased','running')").run(now + this.opts.leaseMs).changes,
-      nodes: this.store.db.prepare("UPDATE node SET last_heartbeat = ? WHERE state != 'dead'").run(now).changes,
+      leases: this.store.extendLeasesInFlight(now + this.opts.leaseMs),
+      nodes: this.store.refreshLiveHeartbeats(now),
     }));
   }
 

@@ -5,8 +5,8 @@ import type { z } from 'zod';
 import { InputError } from '../core/errors.ts';
 import type { Logger } from '../core/log.ts';
 import type { JobState } from '../core/types.ts';
-import type { ReportModel } from '../analyzers/model.ts';
-import { parseMatrix } from '../harness/matrix/index.ts';
+import type { ReportModel } from '../core/report-model.ts';
+import { parseMatrix } from '../matrix/index.ts';
 import { authenticate, bearer, certificateNames, hashToken, newNodeToken, type Principal } from './auth.ts';
 import {
   CampaignSubmitSchema,
@@ -18,8 +18,8 @@ import {
   formatZodError,
 } from './api-schemas.ts';
 import { JobQueue } from './queue.ts';
-import { Store } from './store.ts';
-import { exportCampaign } from './export.ts';
+import { Store } from '../store/store.ts';
+import { exportCampaign } from '../store/export.ts';
 
 export interface MasterOptions {
   store: Store;
@@ -72,7 +72,7 @@ function parseBody<S extends z.ZodTypeAny>(schema: S, body: unknown): z.infer<S>
   return r.data;
 }
 
-/** Builds the master's HTTP(S) API (`/api/v1`, DESIGN.md) over a JobQueue. */
+/** Builds the master's HTTP(S) API (`/api/v1`, docs/api.md) over a JobQueue. */
 export function buildMasterApp(o: MasterOptions): FastifyInstance {
   const app = Fastify({
     logger: false,
@@ -87,7 +87,6 @@ export function buildMasterApp(o: MasterOptions): FastifyInstance {
   } as Parameters<typeof Fastify>[0]) as unknown as FastifyInstance;
   const { store, queue } = o;
 
-  const nodeByHash = store.db.prepare('SELECT id nodeId, token_hash tokenHash FROM node WHERE token_hash = ?');
   const secrets = { adminToken: o.adminToken, registrationToken: o.registrationToken };
   const mtls = Boolean(o.tls?.clientCa);
   /** A valid credential, 401 otherwise. Checked before the body is even parsed. */
@@ -95,7 +94,7 @@ export function buildMasterApp(o: MasterOptions): FastifyInstance {
   const principal = (req: FastifyRequest): Principal => {
     const known = principals.get(req);
     if (known) return known;
-    const p = authenticate(bearer(req.headers.authorization), secrets, (h) => (nodeByHash.get(h) as { nodeId: string; tokenHash: string } | undefined) ?? null);
+    const p = authenticate(bearer(req.headers.authorization), secrets, (h) => store.nodeByTokenHash(h));
     if (!p) throw new HttpError(401, 'missing or invalid bearer token (send Authorization: Bearer <token>)');
     // With mTLS a node credential counts only over that node's own client certificate.
     if (p.kind === 'node' && mtls) {
@@ -156,7 +155,7 @@ export function buildMasterApp(o: MasterOptions): FastifyInstance {
   app.get('/healthz', async () => ({ ok: true }));
   app.get('/readyz', async (_req, reply) => {
     try {
-      store.db.prepare('SELECT 1').get();
+      store.ping();
       return { ready: true };
     } catch (err) {
       return reply.status(503).send({ ready: false, error: (err as Error).message });
@@ -324,16 +323,15 @@ export function buildMasterApp(o: MasterOptions): FastifyInstance {
     const limit = req.query.limit === undefined ? 1000 : Number(req.query.limit);
     if (!Number.isInteger(limit) || limit < 1 || limit > 100_000) throw new HttpError(400, 'limit must be an integer from 1 to 100000', 'limit');
     // lastNode: the node of the job's latest run (the lease owner is cleared once a job ends).
-    const lastRunNode = store.db.prepare('SELECT node_id FROM run WHERE job_id = ? ORDER BY attempt DESC LIMIT 1').pluck();
     const jobs = store.listJobs({ state: state as JobState | undefined, campaignId: req.query.campaign, limit });
-    return { jobs: jobs.map((j) => ({ ...j, lastNode: j.leaseOwner ?? ((lastRunNode.get(j.id) as string | undefined) ?? null) })) };
+    return { jobs: jobs.map((j) => ({ ...j, lastNode: j.leaseOwner ?? store.lastRunNode(j.id) })) };
   });
 
   app.get<{ Params: { id: string } }>(`${api}/jobs/:id`, async (req) => {
     requireAdmin(req);
     const job = store.getJob(req.params.id);
     if (!job) throw new HttpError(404, `unknown job ${req.params.id}`);
-    const runs = store.db.prepare('SELECT attempt, status, node_id nodeId, error FROM run WHERE job_id = ? ORDER BY attempt').all(job.id);
+    const runs = store.runAttempts(job.id);
     return { ...job, runs };
   });
 

@@ -1,7 +1,7 @@
 // The reference is what the encoder got, whichever FFmpeg scores. Debian's FFmpeg 5.1 encodes; the
 // static FFmpeg 4.1 with libvmaf 1.3 (@ffmpeg-installer/linux-x64) scores. The two builds' testsrc2
 // draw different frames, so a libvmaf build that regenerated the source scored a 3 Mb/s encode
-// about 5 dB too low. Models come from ../shared/vmaf beside the repository (never copied in).
+// about 5 dB too low. Models come from ../shared/vmaf beside the repository (never copied in; docs/vmaf-models.md).
 import { access, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { constants as fsConstants } from 'node:fs';
 import os from 'node:os';
@@ -48,7 +48,7 @@ function summaryVmaf(stderr: string): number {
 }
 
 beforeAll(async () => {
-  // Both must exist: a missing one is a setup fault to fix (npm ci; ../shared/vmaf), not a reason to skip.
+  // Both must exist: a missing one is a setup fault to fix (npm ci; ../shared/vmaf, docs/vmaf-models.md), not a reason to skip.
   await access(VMAF_FFMPEG, fsConstants.X_OK);
   await access(PKL);
   dir = await mkdtemp(path.join(os.tmpdir(), 'ffwatt-qref-'));

@@ -1,5 +1,5 @@
 // VMAF with a real libvmaf: the static FFmpeg 4.1 (libvmaf 1.3) from @ffmpeg-installer/linux-x64 scores,
-// Debian's FFmpeg encodes. Models come from ../shared/vmaf beside the repository (never copied in).
+// Debian's FFmpeg encodes. Models come from ../shared/vmaf beside the repository (never copied in; docs/vmaf-models.md).
 import { access, mkdir, mkdtemp, rm, symlink } from 'node:fs/promises';
 import { constants as fsConstants } from 'node:fs';
 import os from 'node:os';
@@ -41,7 +41,7 @@ const outputs = () => [
 ];
 
 beforeAll(async () => {
-  // Both must exist: a missing one is a setup fault to fix (npm ci; ../shared/vmaf), not a reason to skip.
+  // Both must exist: a missing one is a setup fault to fix (npm ci; ../shared/vmaf, docs/vmaf-models.md), not a reason to skip.
   await access(VMAF_FFMPEG, fsConstants.X_OK);
   await access(PKL);
   dir = await mkdtemp(path.join(os.tmpdir(), 'ffwatt-vmaf-'));

@@ -32,7 +32,7 @@ trap 'rm -rf "$STAGE"' EXIT
 
 # Runtime sources: every top-level code/data folder the CLI may load, and docs/ (the units'
 # Documentation= points at docs/deploy.md); tests excluded.
-RUNTIME_DIRS=(bin core runner energy media quality master agent harness analyzers advisor models matrices monitoring docs)
+RUNTIME_DIRS=(bin cli core runner energy media quality matrix store master agent harness analyzers advisor models matrices monitoring docs)
 for d in "${RUNTIME_DIRS[@]}"; do
   [[ -d $REPO/$d ]] || continue
   (cd "$REPO" && find "$d" -type f ! -name '*.test.ts' ! -path '*/__snapshots__/*' -print0) |

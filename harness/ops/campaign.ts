@@ -1,7 +1,7 @@
 import { join, resolve } from 'node:path';
 import { InputError } from '../../core/errors.ts';
-import { importCampaign, type CampaignExport } from '../../master/export.ts';
-import { Store, type CampaignRow } from '../../master/store.ts';
+import { importCampaign, type CampaignExport } from '../../store/export.ts';
+import { Store, type CampaignRow } from '../../store/store.ts';
 import { withMaster, type MasterFlags } from './connect.ts';
 import { renderTable } from './table.ts';
 

@@ -3,7 +3,7 @@ import { resolve } from 'node:path';
 import { InputError, RunError } from '../../core/errors.ts';
 import { HttpMasterClient } from '../../agent/http-client.ts';
 import { explainMasterError, parseMasterUrl } from '../../agent/master-errors.ts';
-import { readToken } from '../../master/config.ts';
+import { readToken } from '../../core/token-file.ts';
 
 /** How the operator reaches the master: flags first, then FFWATT_* environment variables. */
 export interface MasterFlags {

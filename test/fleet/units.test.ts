@@ -6,7 +6,9 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { InputError } from '../../core/errors.ts';
 import { authenticate, bearer, hashToken, newNodeToken, tokensEqual } from '../../master/auth.ts';
-import { isLoopback, loadMasterConfig, readToken } from '../../master/config.ts';
+import { loadMasterConfig } from '../../master/config.ts';
+import { isLoopback } from '../../core/net.ts';
+import { readToken } from '../../core/token-file.ts';
 import { targetFromInventory } from '../../harness/fleet.ts';
 import { REPO } from './helpers.ts';
 

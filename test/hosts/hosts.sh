@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Test hosts for the Ansible roles: real Debian machines booting systemd, as
-# systemd-nspawn containers on a private bridge (recipe: ../shared/test-hosts.md).
+# systemd-nspawn containers on a private bridge (how and why: docs/test-hosts.md).
 #
 #   test/hosts/hosts.sh up [N]     boot 1 master + N-1 workers (default N=3); idempotent
 #   test/hosts/hosts.sh down       stop every host, remove mounts/cgroups/bridge, verify

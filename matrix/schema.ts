@@ -3,7 +3,7 @@
 // (preset valid for the codec's encoder, crf range per codec) live in expand.ts.
 
 import { z } from 'zod';
-import { CODECS, type Resolution } from '../../core/types.ts';
+import { CODECS, type Resolution } from '../core/types.ts';
 import { closest, splitFix, withFix, type KeyPath, type Problem } from './problems.ts';
 
 const ALLOWED_PREFIX = 'allowed keys: ';

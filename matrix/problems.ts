@@ -2,7 +2,7 @@
 // Every problem is reported as "FILE:LINE: KEY: what is wrong — fix: what to do".
 
 import { isMap, isPair, isScalar, isSeq, type Document, type LineCounter, type Node } from 'yaml';
-import { InputError } from '../../core/errors.ts';
+import { InputError } from '../core/errors.ts';
 
 export type KeyPath = Array<string | number>;
 

@@ -1,4 +1,4 @@
-import { summarize } from '../analyzers/stats.ts';
+import { summarize } from './stats.ts';
 
 /** Half-width of the 95% Student-t CI of the mean, as % of the mean; null with fewer than 2 values. */
 export function ciHalfwidthPct(values: number[]): number | null {

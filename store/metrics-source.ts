@@ -1,11 +1,38 @@
-import type { RecentRun } from './metrics.ts';
+import type { EnergySource } from '../core/types.ts';
 import type { Store } from './store.ts';
+
+/** One run as the master's exporter labels it. */
+export interface RecentRun {
+  jobId: string;
+  campaignId: string;
+  scenarioKey: string;
+  scenarioLabel: string;
+  codec: string;
+  encoder: string;
+  preset: string;
+  nodeId: string;
+  /** Energy source of the run; 'estimate' and 'mixed' are exported as such, never as measured. */
+  source: EnergySource | 'mixed' | null;
+  grossJ: number | null;
+  netJ: number | null;
+  jPerEncodedMinute: number | null;
+  vmaf: number | null;
+  psnr: number | null;
+  ssim: number | null;
+  qualityPerJoule: number | null;
+  /** Quality per J/encoded minute relative to the best run of the same content, resolution and energy source (0..1]. */
+  efficiency?: number | null;
+  /** Wall seconds of the run; needed for the instance cost (absent = no instance cost series). */
+  wallS?: number | null;
+  /** Hardware class of the node (provenance.hardwareClass); absent = 'unclassified'. */
+  hardwareClass?: string | null;
+}
 
 /** Latest run per scenario and node (bounded label sets for the exporter), newest first. */
 export function recentRunsForMetrics(store: Store, limit: number): RecentRun[] {
   // efficiency: quality (VMAF, else PSNR) per J/encoded minute (net when positive, else gross)
   // relative to the best succeeded run of the same input, output resolution, energy source and
-  // hardware class (never a best run of another machine class: analyzers/strata.ts).
+  // hardware class (never a best run of another machine class: core/strata.ts).
   return store.db
     .prepare(
       `WITH scored AS (

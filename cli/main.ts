@@ -1,9 +1,9 @@
 import { Command, CommanderError, Option } from 'commander';
-import { createLogger } from './log.ts';
-import { exitCodeOf, EXIT_BAD_INPUT, InputError } from './errors.ts';
+import { createLogger } from '../core/log.ts';
+import { exitCodeOf, EXIT_BAD_INPUT, InputError } from '../core/errors.ts';
 
 /**
- * The one `ffwatt` command line (DESIGN.md). Each subcommand lives with its part and is
+ * The one `ffwatt` command line (README.md, docs/architecture.md). Each subcommand lives with its part and is
  * imported lazily so `ffwatt energy probe` does not load FFmpeg or SQLite code.
  * Exit codes: 0 ok, 1 run failed, 2 bad input.
  */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { InputError } from '../../core/errors.ts';
+import { InputError } from '../core/errors.ts';
 import { MAX_CELLS, canonicalJson, formatBitrate, parseMatrix } from './index.ts';
 
 const HEAD = 'name: t\ninput: {source: testsrc2, resolution: 1280x720, fps: 30}\nscenarios:\n';

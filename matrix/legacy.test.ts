@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { isLegacyBatch, parseMatrix } from './index.ts';
 
-const example = fileURLToPath(new URL('../../matrices/legacy-example.json', import.meta.url));
+const example = fileURLToPath(new URL('../matrices/legacy-example.json', import.meta.url));
 const legacy = (scenarios: unknown[]) => parseMatrix(JSON.stringify({ scenarios }, null, 2), 'seed-batch.json');
 
 describe('isLegacyBatch', () => {

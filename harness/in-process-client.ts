@@ -1,7 +1,7 @@
 import type { JobQueue } from '../master/queue.ts';
-import type { ClaimedJob, IdleReport, MasterClient, NodeRegistration } from './client.ts';
+import type { ClaimedJob, IdleReport, MasterClient, NodeRegistration } from '../agent/client.ts';
 import type { RunRecord } from '../core/types.ts';
-import { LeaseBook } from './leases.ts';
+import { LeaseBook } from '../agent/leases.ts';
 
 /** MasterClient over a JobQueue in this process (local mode). */
 export class InProcessClient implements MasterClient {

@@ -1,6 +1,6 @@
 // The report model: everything a writer prints, computed once by summarize.ts.
 // Plain JSON data (no classes, no Dates) so write-json can dump it as it is.
-import type { MeterState } from '../core/types.ts';
+import type { MeterState } from './types.ts';
 import type { Summary } from './stats.ts';
 import type { EnergyKind } from './strata.ts';
 

@@ -133,10 +133,31 @@ const JOB_SELECT = 'SELECT job.*, scenario.spec FROM job JOIN scenario ON scenar
 
 /** Row-level access to the results database. Policy (leases, retries, repetitions) lives in queue.ts. */
 export class Store {
+  /** Statements prepared once, for the calls made per request or per row. */
+  private readonly statements = new Map<string, Database.Statement>();
+
   constructor(readonly db: DB) {}
 
   static open(path: string): Store {
     return new Store(openDatabase(path));
+  }
+
+  /** A read-only connection beside the writer (WAL): the master's /metrics thread reads through one. */
+  static openReadOnly(path: string): Store {
+    const db = new Database(path, { readonly: true, fileMustExist: true });
+    db.pragma('busy_timeout = 5000');
+    return new Store(db);
+  }
+
+  private statement(sql: string): Database.Statement {
+    let s = this.statements.get(sql);
+    if (!s) this.statements.set(sql, (s = this.db.prepare(sql)));
+    return s;
+  }
+
+  /** Throws when the database cannot answer (the master's readiness check). */
+  ping(): void {
+    this.statement('SELECT 1').get();
   }
 
   close(): void {
@@ -305,6 +326,20 @@ export class Store {
     return r.m ?? 0;
   }
 
+  /** Jobs of one cell and placement target, and how many of them are still open (queued, leased, running). */
+  repetitionCounts(campaignId: string, scenarioId: number, placementTarget: string | null): { jobs: number; open: number } {
+    const r = this.statement(
+      `SELECT COUNT(*) n, SUM(state IN ('queued','leased','running')) open FROM job
+       WHERE campaign_id = ? AND scenario_id = ? AND placement_target IS ?`,
+    ).get(campaignId, scenarioId, placementTarget) as { n: number; open: number | null };
+    return { jobs: r.n, open: r.open ?? 0 };
+  }
+
+  /** Leases in flight (leased, running) now expire at `expiresAt`; returns how many. */
+  extendLeasesInFlight(expiresAt: number): number {
+    return this.statement("UPDATE job SET lease_expires_at = ? WHERE state IN ('leased','running')").run(expiresAt).changes;
+  }
+
   maxSeq(): number {
     return ((this.db.prepare('SELECT MAX(seq) s FROM job').get() as { s: number | null }).s ?? 0) as number;
   }
@@ -318,6 +353,21 @@ export class Store {
   /** The lease a stored run was accepted under (null: stored before fencing, or no such run). */
   runLease(jobId: string, attempt: number): { nodeId: string; leaseId: string | null } | null {
     return (this.db.prepare('SELECT node_id nodeId, lease_id leaseId FROM run WHERE job_id = ? AND attempt = ?').get(jobId, attempt) as { nodeId: string; leaseId: string | null } | undefined) ?? null;
+  }
+
+  /** The node of the job's latest run (null: no run yet). */
+  lastRunNode(jobId: string): string | null {
+    return (this.statement('SELECT node_id FROM run WHERE job_id = ? ORDER BY attempt DESC LIMIT 1').pluck().get(jobId) as string | undefined) ?? null;
+  }
+
+  /** The attempts of one job, oldest first. */
+  runAttempts(jobId: string): Array<{ attempt: number; status: string; nodeId: string; error: string | null }> {
+    return this.statement('SELECT attempt, status, node_id nodeId, error FROM run WHERE job_id = ? ORDER BY attempt').all(jobId) as Array<{
+      attempt: number;
+      status: string;
+      nodeId: string;
+      error: string | null;
+    }>;
   }
 
   insertRun(record: RunRecord, job: Job, receivedAt: number, leaseId: string | null = null): void {
@@ -434,6 +484,21 @@ export class Store {
 
   listNodes(): Array<NodeInfo & { tokenHash: string | null; claimsPaused: string | null }> {
     return (this.db.prepare('SELECT * FROM node ORDER BY id').all() as Array<Record<string, unknown>>).map(rowToNode);
+  }
+
+  /** The node holding this credential hash (null: none). */
+  nodeByTokenHash(tokenHash: string): { nodeId: string; tokenHash: string } | null {
+    return (this.statement('SELECT id nodeId, token_hash tokenHash FROM node WHERE token_hash = ?').get(tokenHash) as { nodeId: string; tokenHash: string } | undefined) ?? null;
+  }
+
+  /** Nodes not dead whose last heartbeat is older than `heardBefore`. */
+  overdueNodes(heardBefore: number): string[] {
+    return this.statement("SELECT id FROM node WHERE state != 'dead' AND last_heartbeat IS NOT NULL AND last_heartbeat < ?").pluck().all(heardBefore) as string[];
+  }
+
+  /** Every node not dead is heard `now` (after a master start); returns how many. */
+  refreshLiveHeartbeats(now: number): number {
+    return this.statement("UPDATE node SET last_heartbeat = ? WHERE state != 'dead'").run(now).changes;
   }
 
   setNodeHeartbeat(id: string, now: number): boolean {

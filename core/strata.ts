@@ -1,7 +1,8 @@
 // Strata of the statistics: runs are only averaged, ranked and tested against runs of the
 // same energy kind (measured vs estimated) on the same hardware class, and flagged runs stay
-// out of them unless asked for. One place defines each rule, in TypeScript and in SQL, so the
-// report, the campaign comparison, the advisor's training set and the metrics agree.
+// out of them unless asked for. Each rule is defined here once; store/strata-sql.ts writes the
+// same rules in SQL from these constants, so the report, the campaign comparison, the advisor's
+// training set and the metrics agree.
 
 /** measured: a hardware counter (RAPL, NVML); estimated: modelled CPU energy, alone or plus a measured GPU (`mixed`); none: no energy figure. */
 export type EnergyKind = 'measured' | 'estimated' | 'none';
@@ -33,22 +34,6 @@ export function exclusionReasons(run: { flags: readonly string[]; netJ: number |
   if (run.flags.includes(NET_NONPOSITIVE) || (run.netJ != null && run.netJ <= 0)) reasons.push(NET_NONPOSITIVE);
   if (!includeFlagged) for (const f of EXCLUDING_FLAGS) if (run.flags.includes(f)) reasons.push(f);
   return reasons;
-}
-
-const sqlList = (xs: readonly string[]) => xs.map((x) => `'${x.replace(/'/g, "''")}'`).join(', ');
-
-/** SQL over a `run` row (alias given): its hardware class, energy kind, and exclusion. */
-export function strataSql(alias = 'run', includeFlagged = false) {
-  const nonPositive = `((${alias}.net_j IS NOT NULL AND ${alias}.net_j <= 0) OR EXISTS (SELECT 1 FROM json_each(${alias}.flags) fx WHERE fx.value = '${NET_NONPOSITIVE}'))`;
-  const flagged = `EXISTS (SELECT 1 FROM json_each(${alias}.flags) fx WHERE fx.value IN (${sqlList(EXCLUDING_FLAGS)}))`;
-  return {
-    hardwareClass: `COALESCE(NULLIF(TRIM(json_extract(${alias}.provenance, '$.hardwareClass')), ''), '${UNCLASSIFIED}')`,
-    energyKind: `CASE WHEN ${alias}.energy_source IN ('rapl', 'nvml') THEN 'measured' WHEN ${alias}.energy_source IN ('estimate', 'mixed') THEN 'estimated' ELSE 'none' END`,
-    /** 1 when the run is left out of the statistics. */
-    excluded: includeFlagged ? `(${nonPositive})` : `(${nonPositive} OR ${flagged})`,
-    /** Flags that count as a reason for leaving a run out (read-db lists them per row). */
-    excludingFlags: includeFlagged ? [NET_NONPOSITIVE] : [NET_NONPOSITIVE, ...EXCLUDING_FLAGS],
-  };
 }
 
 /** Label of a stratum as the reports print it. */

@@ -4,8 +4,8 @@
 import { createHash } from 'node:crypto';
 import { existsSync, statSync } from 'node:fs';
 import { basename, isAbsolute, normalize, resolve } from 'node:path';
-import type { Codec, InputSpec, LadderRung, Mode, RateControl, Resolution, Scenario } from '../../core/types.ts';
-import { ENCODER_PREFERENCE, codecOfEncoder, defaultEncoder, isValidPreset, knownEncoders, validPresets } from '../../media/presets.ts';
+import type { Codec, InputSpec, LadderRung, Mode, RateControl, Resolution, Scenario } from '../core/types.ts';
+import { ENCODER_PREFERENCE, codecOfEncoder, defaultEncoder, isValidPreset, knownEncoders, validPresets } from '../media/presets.ts';
 import { closest, type KeyPath, type Problem } from './problems.ts';
 import { REPETITION_DEFAULTS, SYNTHETIC_SOURCES, type NativeMatrix, type NativeScenario } from './schema.ts';
 

@@ -1,12 +1,13 @@
 // Reads what the report needs from a results database, aggregating in SQL or in one
 // streaming pass (better-sqlite3 iterate + Welford), so a million runs never become
 // a million objects.
-import type { DB } from '../master/store.ts';
+import type { DB } from './store.ts';
 import { InputError } from '../core/errors.ts';
 import type { MeterState, Scenario } from '../core/types.ts';
-import { summaryFromMoments } from './stats.ts';
-import { METRIC_KEYS, type Counted, type MetricKey, type Provenance, type Stat } from './model.ts';
-import { KIND_ORDER, NET_NONPOSITIVE, strataSql, type EnergyKind } from './strata.ts';
+import { summaryFromMoments } from '../core/stats.ts';
+import { METRIC_KEYS, type Counted, type MetricKey, type Provenance, type Stat } from '../core/report-model.ts';
+import { KIND_ORDER, NET_NONPOSITIVE, type EnergyKind } from '../core/strata.ts';
+import { strataSql } from './strata-sql.ts';
 
 export interface CampaignInfo {
   id: string;
@@ -329,4 +330,16 @@ function provenanceStaged(db: DB, campaignId: string, table: string): Provenance
     }>
   ).map((r) => ({ nodeId: r.node_id, measuredAt: new Date(r.measured_at).toISOString(), seconds: r.seconds, totalW: r.total_w, source: r.source }));
   return { ffmpegVersions: sorted(ffmpeg), cpuModels: sorted(cpu), kernels: sorted(kernel), gpus: sorted(gpu), nodes: sorted(nodes), hardwareClasses: sorted(classes), meters, idleBaselines };
+}
+
+/** A campaign's succeeded runs grouped by the values at the given provenance JSON paths, their meters, hardware class and node. */
+export function provenanceGroups(db: DB, campaignId: string, paths: readonly string[]): Array<{ values: unknown[]; meters: unknown; cls: string; nodeId: string; n: number }> {
+  const cls = strataSql('run').hardwareClass;
+  const rows = db
+    .prepare(
+      `SELECT ${paths.map((p, i) => `json_extract(provenance, '${p}') v${i}`).join(', ')}, json_extract(provenance, '$.meters') meters, ${cls} cls, node_id, COUNT(*) n
+       FROM run WHERE campaign_id = ? AND status = 'succeeded' GROUP BY ${paths.map((_, i) => `v${i}`).join(', ')}, meters, cls, node_id`,
+    )
+    .all(campaignId) as Array<Record<string, unknown>>;
+  return rows.map((r) => ({ values: paths.map((_, i) => r[`v${i}`]), meters: r.meters, cls: String(r.cls), nodeId: String(r.node_id), n: r.n as number }));
 }

@@ -4,11 +4,11 @@ import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createHash } from 'node:crypto';
-import { InputError } from '../../core/errors.ts';
+import { InputError } from '../core/errors.ts';
 import { loadMatrix, parseMatrix } from './index.ts';
 
-const FIXTURES = relative(process.cwd(), fileURLToPath(new URL('../../test/fixtures/matrices/', import.meta.url)));
-const MATRICES = relative(process.cwd(), fileURLToPath(new URL('../../matrices/', import.meta.url)));
+const FIXTURES = relative(process.cwd(), fileURLToPath(new URL('../test/fixtures/matrices/', import.meta.url)));
+const MATRICES = relative(process.cwd(), fileURLToPath(new URL('../matrices/', import.meta.url)));
 
 async function errorOf(path: string): Promise<InputError> {
   try {

@@ -7,8 +7,8 @@
 // The campaign cooldown is the longest `cooldown` of any entry (the campaign has one cooldown).
 
 import { basename, extname } from 'node:path';
-import type { LadderRung, RepetitionPolicy, Scenario } from '../../core/types.ts';
-import { isValidPreset, validPresets } from '../../media/presets.ts';
+import type { LadderRung, RepetitionPolicy, Scenario } from '../core/types.ts';
+import { isValidPreset, validPresets } from '../media/presets.ts';
 import { DEFAULTS, finishScenarios, originPath } from './expand.ts';
 import type { Problem } from './problems.ts';
 import type { LegacyEntry } from './schema.ts';
