@@ -5,13 +5,13 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { InputError } from '../core/errors.ts';
 import { createLogger, type Logger } from '../core/log.ts';
-import { estimateWattsPerLogicalCpu, openMeters, rejectOldWattsFlag, Sampler, samplingHz, WATTS_FLAG } from '../energy/index.ts';
+import { rejectOldWattsFlag, WATTS_FLAG } from '../energy/index.ts';
 import { detectEncoders } from '../media/encoders.ts';
-import { startRtmpServer, type RtmpServer } from '../media/rtmp.ts';
 import { stopAllProcesses } from '../runner/index.ts';
 import { readToken } from '../core/token-file.ts';
 import { serveMetrics } from './serve-metrics.ts';
-import { hostFacts, nodeRegistration, provenanceMeters, readMachineFacts } from './host-facts.ts';
+import { nodeRegistration } from './host-facts.ts';
+import { startNode } from './node.ts';
 import { explainMasterError, parseMasterUrl } from './master-errors.ts';
 import { CredentialRejected, HttpMasterClient } from './http-client.ts';
 import { DiskGuard } from './disk-guard.ts';
@@ -108,20 +108,16 @@ export async function agentCommand(argv: string[], _cliLog: Logger, signal: Abor
   const hostLock = new HostLock({ path: f.hostLock, nodeId, role: 'agent', waitS: num(f.hostLockWaitS, '--host-lock-wait-s'), log });
   hostLock.check();
   const encoders = await detectEncoders();
-  // Before the meters: reading GPU facts starts and stops NVML, which the NVML meter then keeps open.
-  const machine = await readMachineFacts({ nvmlLibrary: f.nvmlLibrary });
-  const { meters, refused } = openMeters({ sysfsRoot: f.sysfs, nvmlLibrary: f.nvmlLibrary, wattsPerLogicalCpu: f.wattsPerLogicalCpu ? num(f.wattsPerLogicalCpu, WATTS_FLAG) : undefined });
-  for (const r of refused) log.info('meter not used', { meter: r.meter, reason: r.reason, fix: r.fix });
-  if (meters.every((m) => m.source === 'estimate')) log.warn('no energy counters here: energy figures are estimates (source=estimate)');
-  const sampler = new Sampler(meters, { hz: samplingHz(meters) }); // raised where a counter wraps sooner
-  log.info('energy sampling', { hz: sampler.hz });
-  sampler.start();
-  const host = hostFacts({
+  const node = await startNode({
     sysfsRoot: f.sysfs,
+    nvmlLibrary: f.nvmlLibrary,
+    wattsPerLogicalCpu: f.wattsPerLogicalCpu ? num(f.wattsPerLogicalCpu, WATTS_FLAG) : undefined,
     hybridMaster: Boolean(f.hybridMaster),
-    meters: provenanceMeters(meters, refused),
-    machine,
+    onRefused: (r) => log.info('meter not used', { meter: r.meter, reason: r.reason, fix: r.fix }),
+    onEstimateOnly: () => log.warn('no energy counters here: energy figures are estimates (source=estimate)'),
+    onSampling: (hz) => log.info('energy sampling', { hz }),
   });
+  const { meters, host } = node;
   mkdirSync(f.work, { recursive: true });
   mkdirSync(f.spool, { recursive: true });
   sweepWorkDir(f.work, log);
@@ -131,8 +127,7 @@ export async function agentCommand(argv: string[], _cliLog: Logger, signal: Abor
   try {
     metricsServer = await serveMetrics(f.metricsListen, () => metrics.metricsText(), metrics.registry.contentType);
   } catch (err) {
-    sampler.stop();
-    for (const m of meters) m.close();
+    await node.stop();
     throw err;
   }
 
@@ -149,9 +144,9 @@ export async function agentCommand(argv: string[], _cliLog: Logger, signal: Abor
   const registration = nodeRegistration(nodeId, host, encoders, f.label ?? []);
   const shutdown = async () => {
     signal.removeEventListener('abort', onStop);
-    sampler.stop();
     metricsServer.closeAllConnections();
     await new Promise((r) => metricsServer.close(r));
+    await node.stop(); // after the exporter, which reads the meters
     await client.close(true);
   };
   // The master may be down or restarting: keep trying to register (bounded backoff) until stopped.
@@ -254,8 +249,8 @@ export async function agentCommand(argv: string[], _cliLog: Logger, signal: Abor
     }
   }, leaseExtendMs);
   let warnedLease = false;
-  let rtmp: RtmpServer | null = null;
   const worker = new Worker({
+    ...node.workerParts({ workDir: f.work, metrics: () => metrics }),
     client: {
       register: (n) => client.register(n),
       heartbeat: (id) => client.heartbeat(id),
@@ -277,10 +272,7 @@ export async function agentCommand(argv: string[], _cliLog: Logger, signal: Abor
       postResult: (r, i) => client.postResult(r, i),
     },
     nodeId,
-    sampler,
     encoders,
-    host,
-    estimateWattsPerCore: estimateWattsPerLogicalCpu(meters),
     workDir: f.work,
     mediaDir: f.mediaDir,
     log,
@@ -299,12 +291,10 @@ export async function agentCommand(argv: string[], _cliLog: Logger, signal: Abor
         });
       }
     },
-    onResources: (jobId, u) => metrics.setJobResources(jobId, { cpuSeconds: u.cpuSeconds, peakRssBytes: u.peakRssBytes, readBytes: u.readBytes ?? 0, writeBytes: u.writeBytes ?? 0 }),
     vmafModel: f.vmafModel ?? process.env.FFWATT_VMAF_MODEL ?? null,
     qualityFfmpegPath: f.qualityFfmpeg,
     leaseExtendMs,
     hostLock,
-    rtmp: async () => (rtmp ??= await startRtmpServer({ workDir: join(f.work, 'nginx') })),
     deliver: async (record, idle) => {
       // Stopped by our own shutdown (not canceled by the master): the job is not the master's
       // to close as canceled. Drop the record; the lease expires and the job runs again elsewhere.
@@ -339,7 +329,6 @@ export async function agentCommand(argv: string[], _cliLog: Logger, signal: Abor
       .then(() => log.info('master told: node stopped', { node: nodeId }))
       .catch((err) => log.warn('could not tell the master this node stopped; it will time out', { error: (err as Error).message }));
   }
-  if (rtmp) await (rtmp as RtmpServer).stop();
   await shutdown();
   if (fatal) throw fatal;
   return 0;

@@ -1,6 +1,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { InputError } from '../core/errors.ts';
+import { CounterFile } from './counter-file.ts';
 import type { Meter, MeterProbe, ZoneInfo, ZoneSample } from './meter.ts';
 import { DEFAULT_CLOCK_TICKS_PER_S, readMachineCpuTicks } from './procstat.ts';
 
@@ -103,6 +104,8 @@ export class EstimateMeter implements Meter {
   private readonly ticksPerS: bigint;
   private readonly startBusy: bigint;
   private lastBusy: bigint;
+  private readonly stat: CounterFile;
+  private readonly samples: ZoneSample[] = [{ zone: ESTIMATE_ZONE, uj: 0n }];
 
   constructor(opts: EstimateOptions = {}) {
     this.procRoot = opts.procRoot ?? '/proc';
@@ -128,21 +131,27 @@ export class EstimateMeter implements Meter {
     this.ticksPerS = BigInt(ticks);
     this.startBusy = readMachineCpuTicks(this.procRoot).busy;
     this.lastBusy = this.startBusy;
+    this.stat = new CounterFile(join(this.procRoot, 'stat'));
   }
 
   zones(): ZoneInfo[] {
     return [{ meter: this.name, zone: ESTIMATE_ZONE, source: 'estimate', role: 'total' }];
   }
 
+  /** The returned array and its object are reused by the next read(). */
   read(): ZoneSample[] {
-    const busy = readMachineCpuTicks(this.procRoot).busy;
+    const busy = BigInt(this.stat.readProcStatBusy());
     // /proc/stat counters are not guaranteed monotonic on every kernel; the energy counter is.
-    if (busy > this.lastBusy) this.lastBusy = busy;
-    const uj = ((this.lastBusy - this.startBusy) * this.microwattsPerCpu) / this.ticksPerS;
-    return [{ zone: ESTIMATE_ZONE, uj }];
+    if (busy > this.lastBusy) {
+      this.lastBusy = busy;
+      this.samples[0].uj = ((busy - this.startBusy) * this.microwattsPerCpu) / this.ticksPerS;
+    }
+    return this.samples;
   }
 
-  close(): void {}
+  close(): void {
+    this.stat.close();
+  }
 }
 
 /** Opens the estimate meter, or says why it cannot (procfs unreadable). */

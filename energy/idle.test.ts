@@ -1,4 +1,4 @@
-import { rmSync } from 'node:fs';
+import { rmSync, truncateSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { realpathSync } from 'node:fs';
@@ -71,7 +71,12 @@ describe('measureCleanIdle', () => {
   it('refuses an attempt in which a total zone could not be read (counter gone), never averaging over the rest', async () => {
     const { sampler, fixture } = liveXeon(10);
     const counter = join(realpathSync(fixture.zoneDir('intel-rapl:1')), 'energy_uj');
-    setTimeout(() => rmSync(counter), 150);
+    // The meter keeps energy_uj open: on sysfs a removed attribute then reads ENODEV, while an
+    // unlinked tmpfs file stays readable, so the fixture's counter is emptied as it goes.
+    setTimeout(() => {
+      truncateSync(counter);
+      rmSync(counter);
+    }, 150);
     const m = await measureCleanIdle(sampler, 0.4, { sysfsRoot: fixture.sysfs, maxLoadCores: UNREACHABLE_LOAD, maxAttempts: 2 });
     expect(m.info).toMatchObject({ clean: false, attempts: 2 });
     // A meter reads all its zones at once: one counter gone, the whole RAPL reading is missing.

@@ -23,6 +23,7 @@ export interface Meter {
   readonly name: string;
   readonly source: EnergySource;
   zones(): ZoneInfo[];
+  /** Every zone's reading now. A meter may reuse the returned array and objects on its next read(): copy what must outlive it. */
   read(): ZoneSample[];
   close(): void;
 }

@@ -124,8 +124,9 @@ export function loadNvml(path: string): { ok: true; lib: NvmlLib } | { ok: false
     }
     return 'error';
   };
+  const notExported = (name: string) => new NvmlError(name, NVML_ERROR_FUNCTION_NOT_FOUND, 'function not exported by this driver');
   const call = (name: string, fn: koffi.KoffiFunction | null, ...args: unknown[]) => {
-    if (!fn) throw new NvmlError(name, NVML_ERROR_FUNCTION_NOT_FOUND, 'function not exported by this driver');
+    if (!fn) throw notExported(name);
     const rc = fn(...args) as number;
     if (rc !== NVML_SUCCESS) throw new NvmlError(name, rc, text(rc));
   };
@@ -139,6 +140,8 @@ export function loadNvml(path: string): { ok: true; lib: NvmlLib } | { ok: false
     call(name, fn, d, buf, size);
     return cString(buf);
   };
+  const energyOut: Array<number | bigint> = [0];
+  const powerOut: number[] = [0];
   const engine = (name: string, fn: koffi.KoffiFunction | null, d: NvmlDevice) => {
     const util = [0];
     const period = [0];
@@ -164,12 +167,19 @@ export function loadNvml(path: string): { ok: true; lib: NvmlLib } | { ok: false
       },
       name: (d) => str('nvmlDeviceGetName', f.name, d, NAME_BUFFER),
       uuid: (d) => str('nvmlDeviceGetUUID', f.uuid, d, UUID_BUFFER),
+      // The sampler's calls, many a second: straight to koffi with one reused out slot.
       totalEnergyMj: (d) => {
-        const out: Array<number | bigint> = [0];
-        call('nvmlDeviceGetTotalEnergyConsumption', f.energy, d, out);
-        return BigInt(out[0]);
+        if (!f.energy) throw notExported('nvmlDeviceGetTotalEnergyConsumption');
+        const rc = f.energy(d, energyOut) as number;
+        if (rc !== NVML_SUCCESS) throw new NvmlError('nvmlDeviceGetTotalEnergyConsumption', rc, text(rc));
+        return BigInt(energyOut[0]);
       },
-      powerMw: (d) => u32('nvmlDeviceGetPowerUsage', f.power, d),
+      powerMw: (d) => {
+        if (!f.power) throw notExported('nvmlDeviceGetPowerUsage');
+        const rc = f.power(d, powerOut) as number;
+        if (rc !== NVML_SUCCESS) throw new NvmlError('nvmlDeviceGetPowerUsage', rc, text(rc));
+        return Number(powerOut[0]);
+      },
       utilization: (d) => {
         const out = [{ gpu: 0, memory: 0 }];
         call('nvmlDeviceGetUtilizationRates', f.util, d, out);

@@ -61,6 +61,7 @@ export class NvmlMeter implements Meter {
   readonly name = 'nvml';
   readonly source = 'nvml' as const;
   private closed = false;
+  private readonly samples: ZoneSample[];
 
   constructor(
     private readonly lib: NvmlLib,
@@ -68,7 +69,9 @@ export class NvmlMeter implements Meter {
     private readonly now: () => bigint,
     /** GPUs left out, with why (no energy and no power reading). */
     readonly notes: string[] = [],
-  ) {}
+  ) {
+    this.samples = gpus.map((g) => ({ zone: g.zone, uj: 0n }));
+  }
 
   zones(): ZoneInfo[] {
     return this.gpus.map((g) => ({ meter: this.name, zone: g.zone, source: 'nvml', role: 'total' }));
@@ -83,8 +86,11 @@ export class NvmlMeter implements Meter {
     return this.gpus.map(({ index, zone, name, uuid, energyFrom }) => ({ index, zone, name, uuid, energyFrom }));
   }
 
+  /** The returned array and its objects are reused by the next read(). */
   read(): ZoneSample[] {
-    return this.gpus.map((g) => {
+    const gpus = this.gpus;
+    for (let i = 0; i < gpus.length; i++) {
+      const g = gpus[i];
       if (g.energyFrom === 'counter') {
         // The driver counts mJ "since the driver was last reloaded" (NVML reference,
         // nvmlDeviceGetTotalEnergyConsumption): a reading below the last one is a reload, the
@@ -99,7 +105,8 @@ export class NvmlMeter implements Meter {
           g.counterUj += raw;
         }
         g.lastRawUj = raw;
-        return { zone: g.zone, uj: g.counterUj };
+        this.samples[i].uj = g.counterUj;
+        continue;
       }
       const mw = this.lib.powerMw(g.device);
       const t = this.now();
@@ -110,8 +117,9 @@ export class NvmlMeter implements Meter {
       }
       g.lastT = t;
       g.lastMw = mw;
-      return { zone: g.zone, uj: g.integratedUj };
-    });
+      this.samples[i].uj = g.integratedUj;
+    }
+    return this.samples;
   }
 
   /** Utilization, clock, temperature and power of every GPU now. */

@@ -1,6 +1,7 @@
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { DEFAULT_CLOCK_TICKS_PER_S, parseProcStat, readMachineCpuTicks } from './procstat.ts';
+import { CounterFile } from './counter-file.ts';
+import { DEFAULT_CLOCK_TICKS_PER_S } from './procstat.ts';
 import { KeptOpenReader, oneShotReader, type ProcReader } from './proc-files.ts';
 
 /**
@@ -70,23 +71,44 @@ function hasChildrenFiles(procRoot: string, alivePid: number): boolean {
   return known;
 }
 
-/** Pids of the direct children of every thread of `pid` (a child belongs to the thread that forked it). */
-function childPids(reader: ProcReader, procRoot: string, st: PidStat): number[] {
+/**
+ * Thread ids of multi-threaded members from the previous sample, with the thread count they were
+ * listed at. A list is used again only while the count is the same and every one of its threads'
+ * children files still reads: a thread that exited (replaced or not) fails its read (ESRCH), a
+ * new one changes the count; either way the task/ folder is listed again.
+ */
+export type TidCache = Map<number, { threads: number; tids: string[] }>;
+
+function listTids(procRoot: string, st: PidStat, cache: TidCache | null): string[] | null {
+  if (st.threads === 1) return [String(st.pid)]; // the common case (a shell, FFmpeg without threads): no directory listing
+  const known = cache?.get(st.pid);
+  if (known && known.threads === st.threads) return known.tids;
   let tids: string[];
-  if (st.threads === 1) tids = [String(st.pid)]; // the common case (a shell, FFmpeg without threads): no directory listing
-  else {
-    try {
-      tids = readdirSync(`${procRoot}/${st.pid}/task`);
-    } catch {
-      return []; // exited
-    }
+  try {
+    tids = readdirSync(`${procRoot}/${st.pid}/task`);
+  } catch {
+    return null; // exited
   }
+  cache?.set(st.pid, { threads: st.threads, tids });
+  return tids;
+}
+
+/** Pids of the direct children of every thread of `pid` (a child belongs to the thread that forked it). */
+function childPids(reader: ProcReader, procRoot: string, st: PidStat, cache: TidCache | null, fresh = false): number[] {
+  if (fresh) cache?.delete(st.pid);
+  const tids = listTids(procRoot, st, cache);
+  if (tids === null) return [];
   const out: number[] = [];
   for (const tid of tids) {
-    const text = readText(reader, `${procRoot}/${st.pid}/task/${tid}/children`);
-    if (!text) continue;
+    const r = reader.read(`${procRoot}/${st.pid}/task/${tid}/children`);
+    if (typeof r !== 'string') {
+      // A thread of a cached list is gone: list the threads again (once).
+      if (!fresh && st.threads > 1 && cache?.has(st.pid)) return childPids(reader, procRoot, st, cache, true);
+      continue;
+    }
+    if (!r) continue;
     // "2101 2107 " (each pid followed by a space); fs/proc/array.c children_seq_show
-    for (const p of text.split(' ')) if (p.trim().length > 0) out.push(Number(p));
+    for (const p of r.split(' ')) if (p.trim().length > 0) out.push(Number(p));
   }
   return out;
 }
@@ -99,7 +121,7 @@ export type TreeWalk = 'auto' | 'scan';
  * each member's stat and its threads' children files. A process that exits during the walk is left
  * out with its subtree (its children are being reparented outside the tree anyway).
  */
-function walkTree(rootPid: number, procRoot: string, walk: TreeWalk, reader: ProcReader): PidStat[] {
+function walkTree(rootPid: number, procRoot: string, walk: TreeWalk, reader: ProcReader, tids: TidCache | null = null): PidStat[] {
   if (walk === 'scan') return treeOf(rootPid, readAllPidStats(procRoot));
   const rootText = readText(reader, `${procRoot}/${rootPid}/stat`);
   const root = rootText === null ? null : parsePidStat(rootText);
@@ -108,7 +130,7 @@ function walkTree(rootPid: number, procRoot: string, walk: TreeWalk, reader: Pro
   const out: PidStat[] = [root];
   const seen = new Set<number>([rootPid]);
   for (let i = 0; i < out.length; i++) {
-    for (const pid of childPids(reader, procRoot, out[i])) {
+    for (const pid of childPids(reader, procRoot, out[i], tids)) {
       if (seen.has(pid)) continue;
       seen.add(pid);
       const text = readText(reader, `${procRoot}/${pid}/stat`);
@@ -116,6 +138,7 @@ function walkTree(rootPid: number, procRoot: string, walk: TreeWalk, reader: Pro
       if (st) out.push(st);
     }
   }
+  if (tids) for (const pid of tids.keys()) if (!seen.has(pid)) tids.delete(pid); // left the tree
   return out;
 }
 
@@ -179,8 +202,8 @@ export interface ProcTreeSample {
 }
 
 /** Reads the tree once; null when the root process is gone. */
-export function sampleProcessTree(rootPid: number, procRoot = '/proc', walk: TreeWalk = 'auto', reader: ProcReader = oneShotReader): ProcTreeSample | null {
-  const members = walkTree(rootPid, procRoot, walk, reader);
+export function sampleProcessTree(rootPid: number, procRoot = '/proc', walk: TreeWalk = 'auto', reader: ProcReader = oneShotReader, tids: TidCache | null = null): ProcTreeSample | null {
+  const members = walkTree(rootPid, procRoot, walk, reader, tids);
   if (members.length === 0) return null;
   let cpuTicks = 0n;
   let rssBytes = 0;
@@ -258,24 +281,27 @@ export class ProcTreeMonitor {
   private lastAlive = false;
   /** Descriptors of the members' /proc files and /proc/stat, kept open between samples. */
   private readonly files = new KeptOpenReader();
+  /** /proc/stat, of which only the first line is parsed (the rest is the long interrupt lists). */
+  private readonly machineStat: CounterFile;
+  /** Thread lists of multi-threaded members, kept between samples (walk: auto). */
+  private readonly tids: TidCache = new Map();
 
   constructor(readonly rootPid: number, opts: ProcTreeMonitorOptions = {}) {
     this.procRoot = opts.procRoot ?? '/proc';
     this.walk = opts.walk ?? 'auto';
     this.ticksPerS = opts.clockTicksPerS ?? DEFAULT_CLOCK_TICKS_PER_S;
+    this.machineStat = new CounterFile(join(this.procRoot, 'stat'));
   }
 
   /** Takes one sample; returns false once the root process is gone (nothing recorded then). */
   sample(): boolean {
-    const tree = sampleProcessTree(this.rootPid, this.procRoot, this.walk, this.files);
+    const tree = sampleProcessTree(this.rootPid, this.procRoot, this.walk, this.files, this.tids);
     this.lastAlive = tree !== null;
     if (!tree) {
-      this.files.close();
+      this.close();
       return false;
     }
-    const statFile = join(this.procRoot, 'stat');
-    const machine = this.files.read(statFile);
-    const busy = typeof machine === 'string' ? parseProcStat(machine, statFile).busy : readMachineCpuTicks(this.procRoot).busy; // the latter throws naming the file
+    const busy = BigInt(this.machineStat.readProcStatBusy()); // throws naming the file
     this.files.sweep();
     this.count += 1;
     if (!this.first) {
@@ -301,9 +327,15 @@ export class ProcTreeMonitor {
     return true;
   }
 
+  private close(): void {
+    this.tids.clear();
+    this.files.close();
+    this.machineStat.close();
+  }
+
   /** Usage so far. Also closes the descriptors kept open for sampling (a later sample() reopens them), so a monitor read last with usage() leaves nothing open. */
   usage(): ProcTreeUsage {
-    this.files.close();
+    this.close();
     const base = this.first;
     const secs = (ticks: bigint) => Number(ticks) / this.ticksPerS;
     const cpuSeconds = base ? secs(this.maxCpuTicks - base.tree.cpuTicks) : 0;

@@ -1,6 +1,7 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ZoneRole } from '../core/types.ts';
+import { CounterFile } from './counter-file.ts';
 import type { Meter, MeterProbe, ZoneInfo, ZoneSample } from './meter.ts';
 import { joulesFromUj, secondsFromNs, WrapCounter } from './units.ts';
 
@@ -254,6 +255,10 @@ export class RaplMeter implements Meter {
   private readonly lastT: Array<bigint | null>;
   private readonly lastUj: Array<bigint | null>;
   private readonly peakW: number[];
+  /** Kept-open energy_uj files, when reading through the real file system (null: an injected reader, read through it every time). */
+  private readonly files: CounterFile[] | null;
+  /** The samples read() returns, one object per zone, updated in place. */
+  private readonly samples: ZoneSample[];
 
   constructor(
     private readonly info: RaplZoneInfo[],
@@ -266,6 +271,8 @@ export class RaplMeter implements Meter {
     this.lastT = info.map(() => null);
     this.lastUj = info.map(() => null);
     this.peakW = info.map(() => 0);
+    this.files = reader === nodeSysfsReader ? info.map((z) => new CounterFile(join(z.path, 'energy_uj'))) : null;
+    this.samples = info.map((z) => ({ zone: z.zone, uj: 0n }));
   }
 
   zones(): ZoneInfo[] {
@@ -277,17 +284,39 @@ export class RaplMeter implements Meter {
     return this.info.map((z) => ({ ...z }));
   }
 
-  read(): ZoneSample[] {
-    return this.info.map((z, i) => {
-      const file = join(z.path, 'energy_uj');
-      let text: string;
+  /** One raw energy_uj reading of zone i. */
+  private raw(i: number): bigint {
+    const files = this.files;
+    if (files !== null) {
+      let v: number;
       try {
-        text = this.reader.readFile(file).trim();
+        v = files[i].readUint();
       } catch (err) {
-        throw new Error(`cannot read ${file}: ${(err as Error).message}`);
+        const msg = (err as Error).message;
+        if (msg.includes('not an integer') || msg.includes('more digits')) throw err;
+        throw new Error(`cannot read ${files[i].path}: ${msg}`);
       }
-      if (!/^\d+$/.test(text)) throw new Error(`${file}: not an integer: "${text}"`);
-      const uj = this.counters[i].update(BigInt(text));
+      return BigInt(v);
+    }
+    const file = join(this.info[i].path, 'energy_uj');
+    let text: string;
+    try {
+      text = this.reader.readFile(file).trim();
+    } catch (err) {
+      throw new Error(`cannot read ${file}: ${(err as Error).message}`);
+    }
+    if (!/^\d+$/.test(text)) throw new Error(`${file}: not an integer: "${text}"`);
+    return BigInt(text);
+  }
+
+  /**
+   * Reads every zone. The returned array and its objects are reused by the next read(): copy
+   * what must outlive it.
+   */
+  read(): ZoneSample[] {
+    const n = this.info.length;
+    for (let i = 0; i < n; i++) {
+      const uj = this.counters[i].update(this.raw(i));
       const t = this.now();
       const prevT = this.lastT[i];
       const prevUj = this.lastUj[i];
@@ -297,8 +326,9 @@ export class RaplMeter implements Meter {
       }
       this.lastT[i] = t;
       this.lastUj[i] = uj;
-      return { zone: z.zone, uj };
-    });
+      this.samples[i].uj = uj;
+    }
+    return this.samples;
   }
 
   /** Wraps seen so far per zone. */
@@ -328,7 +358,9 @@ export class RaplMeter implements Meter {
     return Math.max(opts.minHz ?? 1, need);
   }
 
-  close(): void {}
+  close(): void {
+    for (const f of this.files ?? []) f.close();
+  }
 }
 
 /** Opens the RAPL meter from the powercap tree, or says why there is none (never a silent zero). */

@@ -41,9 +41,14 @@ export interface SamplerOptions {
 interface ZoneState {
   key: string;
   info: ZoneInfo;
+  isTotal: boolean;
   lastUj: bigint | null;
   lastT: bigint | null;
   lastW: number | null;
+  /** Highest W since the last mark; -Infinity when none. */
+  peakW: number;
+  /** tickCount of the tick that last read this zone. */
+  readAt: number;
 }
 
 const keyOf = (meter: string, zone: string) => `${meter}\u0000${zone}`;
@@ -57,13 +62,15 @@ export class Sampler {
   private readonly now: () => bigint;
   private readonly meters: Meter[];
   private readonly zones = new Map<string, ZoneState>();
+  /** Per meter, its zones in the order of its zones(), which is the order its read() returns them in. */
+  private readonly meterZones: ZoneState[][] = [];
+  private readonly totalZones: ZoneState[];
   private timer: NodeJS.Timeout | null = null;
   private seq = 0;
   private readonly ownMarks = new WeakSet<SamplerMark>();
   /** segmentPeaks[i]: per-zone peak W between mark i-1 and mark i. */
   private readonly segmentPeaks: Array<Map<string, number>> = [];
   private readonly segmentTotalPeaks: Array<number | null> = [];
-  private currentPeaks = new Map<string, number>();
   private currentTotalPeak: number | null = null;
   private readonly readErrors = new Map<string, { count: number; last: string }>();
   private tickCount = 0;
@@ -76,18 +83,23 @@ export class Sampler {
     this.now = opts.now ?? (() => process.hrtime.bigint());
     this.meters = [...meters];
     for (const m of this.meters) {
+      const own: ZoneState[] = [];
       for (const info of m.zones()) {
         const key = keyOf(info.meter, info.zone);
         if (this.zones.has(key)) throw new Error(`Sampler: zone ${info.zone} of meter ${info.meter} is listed twice`);
-        this.zones.set(key, { key, info, lastUj: null, lastT: null, lastW: null });
+        const st: ZoneState = { key, info, isTotal: info.role === 'total', lastUj: null, lastT: null, lastW: null, peakW: -Infinity, readAt: -1 };
+        this.zones.set(key, st);
+        own.push(st);
       }
+      this.meterZones.push(own);
     }
+    this.totalZones = [...this.zones.values()].filter((z) => z.isTotal);
   }
 
   start(): void {
     if (this.timer) return;
     this.tick();
-    this.timer = setInterval(() => this.tick(), 1000 / this.hz);
+    this.timer = setInterval(() => this.read(), 1000 / this.hz);
     this.timer.unref();
   }
 
@@ -105,13 +117,25 @@ export class Sampler {
     return this.tickCount;
   }
 
-  /** Reads every meter once now; what the timer does each period. Returns the zone keys read. */
+  /** Reads every meter once now; what the timer does each period. Returns the time and every zone's µJ. */
   tick(): { tNs: bigint; uj: Map<string, bigint> } {
+    const tNs = this.read();
     const uj = new Map<string, bigint>();
+    for (const st of this.zones.values()) if (st.readAt === this.tickCount && st.lastUj !== null) uj.set(st.key, st.lastUj);
+    return { tNs, uj };
+  }
+
+  /**
+   * One reading of every meter, allocating nothing of its own beyond the meters' bigints: the
+   * timer calls this 10 times a second for as long as a node runs (docs/PERFORMANCE.md).
+   */
+  private read(): bigint {
+    const tick = this.tickCount + 1;
     let t = this.now();
     let totalW = 0;
     let totalComplete = true;
-    for (const meter of this.meters) {
+    for (let m = 0; m < this.meters.length; m++) {
+      const meter = this.meters[m];
       let samples;
       try {
         samples = meter.read();
@@ -123,39 +147,46 @@ export class Sampler {
         continue;
       }
       t = this.now();
-      for (const s of samples) {
-        const st = this.zones.get(keyOf(meter.name, s.zone));
-        if (!st) continue;
-        uj.set(st.key, s.uj);
+      const own = this.meterZones[m];
+      for (let i = 0; i < samples.length; i++) {
+        const s = samples[i];
+        let st: ZoneState | undefined = own[i];
+        if (st === undefined || st.info.zone !== s.zone) st = this.zones.get(keyOf(meter.name, s.zone));
+        if (st === undefined) continue;
+        st.readAt = tick;
         if (st.lastUj !== null && st.lastT !== null && t > st.lastT) {
           const w = wattsFrom(s.uj - st.lastUj, t - st.lastT);
           st.lastW = w;
           if (w !== null) {
-            this.currentPeaks.set(st.key, Math.max(this.currentPeaks.get(st.key) ?? -Infinity, w));
-            if (st.info.role === 'total') totalW += w;
+            if (w > st.peakW) st.peakW = w;
+            if (st.isTotal) totalW += w;
           }
-        } else if (st.info.role === 'total') {
+        } else if (st.isTotal) {
           totalComplete = false;
         }
         st.lastUj = s.uj;
         st.lastT = t;
       }
     }
-    for (const st of this.zones.values()) if (st.info.role === 'total' && !uj.has(st.key)) totalComplete = false;
-    if (totalComplete && [...this.zones.values()].some((z) => z.info.role === 'total')) {
+    for (let i = 0; i < this.totalZones.length; i++) if (this.totalZones[i].readAt !== tick) totalComplete = false;
+    if (totalComplete && this.totalZones.length > 0) {
       this.currentTotalPeak = Math.max(this.currentTotalPeak ?? -Infinity, totalW);
     }
-    this.tickCount += 1;
-    return { tNs: t, uj };
+    this.tickCount = tick;
+    return t;
   }
 
   /** Takes an immediate reading and closes the current peak segment. */
   mark(): SamplerMark {
     const { tNs, uj } = this.tick();
     this.seq += 1;
-    this.segmentPeaks[this.seq] = this.currentPeaks;
+    const peaks = new Map<string, number>();
+    for (const st of this.zones.values()) {
+      if (st.peakW !== -Infinity) peaks.set(st.key, st.peakW);
+      st.peakW = -Infinity;
+    }
+    this.segmentPeaks[this.seq] = peaks;
     this.segmentTotalPeaks[this.seq] = this.currentTotalPeak;
-    this.currentPeaks = new Map();
     this.currentTotalPeak = null;
     const mark: SamplerMark = Object.freeze({ seq: this.seq, tNs, uj });
     this.ownMarks.add(mark);

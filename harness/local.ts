@@ -3,13 +3,12 @@ import { join, resolve } from 'node:path';
 import type { CampaignPlan, FfwattEvent } from '../core/types.ts';
 import { InputError, RunError } from '../core/errors.ts';
 import type { Logger } from '../core/log.ts';
-import { estimateWattsPerLogicalCpu, openMeters, Sampler, samplingHz } from '../energy/index.ts';
 import { detectEncoders, type EncoderReport } from '../media/encoders.ts';
-import { startRtmpServer, type RtmpServer } from '../media/rtmp.ts';
 import { JobQueue } from '../master/queue.ts';
 import { Store } from '../store/store.ts';
 import { InProcessClient } from './in-process-client.ts';
-import { hostFacts, nodeRegistration, provenanceMeters, readMachineFacts } from '../agent/host-facts.ts';
+import { nodeRegistration } from '../agent/host-facts.ts';
+import { startNode } from '../agent/node.ts';
 import { Worker } from '../agent/worker.ts';
 import { createProgressDisplay } from './progress.ts';
 import { createAgentMetrics } from '../agent/metrics.ts';
@@ -78,25 +77,20 @@ export async function runLocalCampaign(o: LocalRunOptions): Promise<LocalRunResu
   const encoders = await detectEncoders({ ffmpegPath: o.ffmpegPath });
   checkPlanRunnable(o.plan, encoders);
 
-  // Before the meters: reading GPU facts starts and stops NVML, which the NVML meter then keeps open.
-  const machine = await readMachineFacts({ nvmlLibrary: o.nvmlLibrary });
-  const { meters, refused } = openMeters({ sysfsRoot: o.sysfsRoot, nvmlLibrary: o.nvmlLibrary, wattsPerLogicalCpu: o.wattsPerLogicalCpu });
-  for (const r of refused) o.log.info(`meter ${r.meter}: not used — ${r.reason}${r.fix ? ` (fix: ${r.fix})` : ''}`);
-  if (meters.every((m) => m.source === 'estimate')) {
-    o.log.warn('no energy counters (RAPL/NVML) on this machine: every energy figure is an ESTIMATE from CPU time, labelled source=estimate');
-  }
-  const sampler = new Sampler(meters, { hz: samplingHz(meters, o.samplerHz) }); // raised where a counter wraps sooner
-  o.log.info(`energy sampling at ${sampler.hz} Hz`);
-  sampler.start();
+  const node = await startNode({
+    sysfsRoot: o.sysfsRoot,
+    nvmlLibrary: o.nvmlLibrary,
+    wattsPerLogicalCpu: o.wattsPerLogicalCpu,
+    samplerHz: o.samplerHz,
+    onRefused: (r) => o.log.info(`meter ${r.meter}: not used — ${r.reason}${r.fix ? ` (fix: ${r.fix})` : ''}`),
+    onEstimateOnly: () => o.log.warn('no energy counters (RAPL/NVML) on this machine: every energy figure is an ESTIMATE from CPU time, labelled source=estimate'),
+    onSampling: (hz) => o.log.info(`energy sampling at ${hz} Hz`),
+  });
+  const { meters, host } = node;
 
   const store = Store.open(dbPath);
   const queue = new JobQueue(store, { leaseMs: 10 * 60_000, nodeTimeoutMs: 24 * 3600_000 });
   const client = new InProcessClient(queue);
-  const host = hostFacts({
-    sysfsRoot: o.sysfsRoot,
-    meters: provenanceMeters(meters, refused),
-    machine,
-  });
   const nodeId = localNodeId(host.hostname);
   await client.register(nodeRegistration(nodeId, host, encoders, ['local']));
   // One node here: placement any unless the matrix asks for more (each-class/each-node then mean this node).
@@ -116,24 +110,18 @@ export async function runLocalCampaign(o: LocalRunOptions): Promise<LocalRunResu
   };
   emit({ kind: 'campaign', campaignId, jobs, scenarios: o.plan.scenarios.length });
 
-  let rtmp: RtmpServer | null = null;
   const workDir = join(outDir, 'work', campaignId);
   const worker = new Worker({
+    ...node.workerParts({ workDir, metrics: () => exporters?.agent ?? null }),
     client,
     nodeId,
-    sampler,
     encoders,
-    host,
-    estimateWattsPerCore: estimateWattsPerLogicalCpu(meters),
     workDir,
     log: o.log,
     onEvent: emit,
-    onResources: (jobId, u) =>
-      exporters?.agent.setJobResources(jobId, { cpuSeconds: u.cpuSeconds, peakRssBytes: u.peakRssBytes, readBytes: u.readBytes ?? 0, writeBytes: u.writeBytes ?? 0 }),
     ffmpegPath: o.ffmpegPath,
     qualityFfmpegPath: o.qualityFfmpegPath,
     vmafModel: o.vmafModel,
-    rtmp: async () => (rtmp ??= await startRtmpServer({ workDir: join(workDir, 'nginx') })),
   });
   try {
     await worker.loop(() => queue.campaignProgress(campaignId)?.status !== 'running', { pollMs: 200, signal: o.signal });
@@ -148,9 +136,7 @@ export async function runLocalCampaign(o: LocalRunOptions): Promise<LocalRunResu
       }
       await exporters.close();
     }
-    sampler.stop();
-    for (const m of meters) m.close();
-    if (rtmp) await (rtmp as RtmpServer).stop();
+    await node.stop();
     if (o.signal?.aborted && store.getCampaign(campaignId)?.status === 'running') {
       for (const j of store.listJobs({ campaignId })) if (j.state === 'queued' || j.state === 'leased' || j.state === 'running') queue.cancelJob(j.id);
       store.setCampaignStatus(campaignId, 'canceled');
