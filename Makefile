@@ -45,7 +45,7 @@ bench: deps test-setup
 	npx tsx bench/run-all.ts
 
 # The advisor's training campaign, one matrix per output resolution (matrices/advisor-train-*.yml;
-# about 40 minutes on a 2-core box). VMAF needs a libvmaf FFmpeg and a VMAF model:
+# VMAF scoring is the long part at 1080p). VMAF needs a libvmaf FFmpeg and a VMAF model:
 #   make train-data VMAF_MODEL=/path/to/vmaf_v0.6.1.pkl [QUALITY_FFMPEG=/path/to/ffmpeg]
 QUALITY_FFMPEG ?= node_modules/@ffmpeg-installer/linux-x64/ffmpeg
 VMAF_MODEL ?= $(FFWATT_VMAF_MODEL)
