@@ -3,7 +3,7 @@ SHELL := /bin/bash
 export ONNXRUNTIME_NODE_INSTALL := skip
 NPM_STAMP := node_modules/.ffwatt-npm-ci
 
-.PHONY: demo test deps node-check system-deps npm-deps test-setup monitor monitor-stop bench train bundle lint typecheck clean hw-check
+.PHONY: demo test deps node-check system-deps npm-deps test-setup monitor monitor-stop bench train train-data bundle lint typecheck clean hw-check
 
 demo: node-check deps
 	node bin/ffwatt.mjs run matrices/quick.yml --out results
@@ -45,8 +45,22 @@ monitor-stop:
 bench: deps test-setup
 	npx tsx bench/run-all.ts --write-doc
 
+# The advisor's training campaign, one matrix per output resolution (matrices/advisor-train-*.yml;
+# VMAF scoring is the long part at 1080p). VMAF needs a libvmaf FFmpeg and a VMAF model:
+#   make train-data VMAF_MODEL=/path/to/vmaf_v0.6.1.pkl [QUALITY_FFMPEG=/path/to/ffmpeg]
+QUALITY_FFMPEG ?= node_modules/@ffmpeg-installer/linux-x64/ffmpeg
+VMAF_MODEL ?= $(FFWATT_VMAF_MODEL)
+ADVISOR_CAMPAIGNS := advisor-train-360p advisor-train-720p advisor-train-1080p
+
+train-data: deps
+	@test -n "$(VMAF_MODEL)" || { echo "make train-data: set VMAF_MODEL=/path/to/vmaf_v0.6.1.pkl (or FFWATT_VMAF_MODEL)"; exit 2; }
+	for c in $(ADVISOR_CAMPAIGNS); do node bin/ffwatt.mjs run matrices/$$c.yml --out results --sampler-hz 50 \
+	  --quality-ffmpeg $(QUALITY_FFMPEG) --vmaf-model $(VMAF_MODEL) || exit 1; done
+
+# One model per hardware class: with runs of several classes, CLASS=ID picks one (OUT=models/ID keeps it beside the others).
+OUT ?= models/
 train: deps
-	node advisor/train.mjs --db results/ffwatt.sqlite --campaign-name advisor-train --out models/
+	node advisor/train.mjs --db results/ffwatt.sqlite --campaign-name $(ADVISOR_CAMPAIGNS) --out $(OUT) $(if $(CLASS),--class $(CLASS))
 
 bundle: deps
 	bash scripts/build-bundle.sh

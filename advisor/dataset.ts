@@ -25,6 +25,11 @@ export interface TrainingRow {
   hardwareClass?: string;
   netJPerEncodedMinute: number | null;
   jPerEncodedMinute: number | null;
+  /**
+   * Estimate meter only: the job's own share, CPU seconds of its process tree × W per busy
+   * logical CPU, per encoded minute (energy/attribution.ts). Other processes' load is not in it.
+   */
+  jobJPerEncodedMinute?: number | null;
   vmaf: number | null;
   psnr: number | null;
   speed: number | null;
@@ -41,6 +46,15 @@ export function configKey(f: FeatureInput, content: string): string {
 export function hardwareName(f: Pick<FeatureInput, 'cpuModel' | 'cores' | 'gpu' | 'meterSource'>): string {
   return `${cpuClass(f.cpuModel)}-${f.cores}c${f.gpu ? '-gpu' : ''}-${f.meterSource}`;
 }
+
+/**
+ * Flags about the machine rather than the job: other processes' CPU (noisy_neighbour) and an
+ * idle baseline taken under load (idle-baseline-dirty). Neither enters the job's own
+ * estimate (its process tree's CPU time; idle is not subtracted from it), so a run trained
+ * on that figure keeps them as provenance instead of being left out. Its speed (wall clock)
+ * still carries the load; the model card says so.
+ */
+export const MACHINE_FLAGS: readonly string[] = ['noisy_neighbour', 'idle-baseline-dirty'];
 
 export interface Dropped {
   jobId: string;
@@ -72,7 +86,9 @@ export async function toTrainingRows(
       dropped.push({ jobId: r.jobId, reason: 'no energy figure' });
       continue;
     }
-    const reasons = exclusionReasons({ flags: r.flags, netJ: r.netJ }, filter.includeFlagged);
+    // A run whose energy is the job's own estimate is not disturbed by what MACHINE_FLAGS describe.
+    const ownFigure = r.jobJPerEncodedMinute != null;
+    const reasons = exclusionReasons({ flags: r.flags, netJ: r.netJ }, filter.includeFlagged).filter((x) => !(ownFigure && MACHINE_FLAGS.includes(x)));
     if (reasons.length) {
       dropped.push({ jobId: r.jobId, reason: `left out: ${reasons.join(', ')}` });
       continue;
@@ -118,6 +134,7 @@ export async function toTrainingRows(
       hardwareClass: hardwareClassOf(r.provenance),
       netJPerEncodedMinute: r.netJPerEncodedMinute,
       jPerEncodedMinute: r.jPerEncodedMinute,
+      jobJPerEncodedMinute: r.jobJPerEncodedMinute ?? null,
       vmaf: r.vmaf,
       psnr: r.psnr,
       speed: r.speed,

@@ -30,6 +30,9 @@ export function loadMeta(path: string): AdvisorMeta {
   if (!Array.isArray(raw.targets) || !raw.coverage || !raw.uncertainty) {
     throw new InputError(`${path}: missing targets/coverage/uncertainty`, { file: path, fix: 'regenerate it with `make train`' });
   }
+  if (!Array.isArray(raw.hardwareClasses) || raw.hardwareClasses.length === 0) {
+    throw new InputError(`${path}: names no hardware class (a model trained before models were made per class)`, { file: path, fix: 'retrain it with `make train`' });
+  }
   return raw;
 }
 
@@ -45,7 +48,9 @@ export class OnnxAdvisor {
       throw new InputError(`model ${modelPath} not found`, { file: modelPath, field: '--model', fix: 'run `make train` or pass --model PATH' });
     }
     const meta = loadMeta(metaPath);
-    const session = await ort.InferenceSession.create(modelPath);
+    // One intra-op thread: the ensemble is small (tens of trees per target), and onnxruntime's
+    // thread pool spent 2.3× the CPU for a longer wall time on the loaded 2-core box (docs/PERFORMANCE.md).
+    const session = await ort.InferenceSession.create(modelPath, { intraOpNumThreads: 1 });
     return new OnnxAdvisor(session, meta, modelPath);
   }
 

@@ -2,13 +2,16 @@
 // configurations it never saw (JSON for tools, Markdown for people).
 
 import type { TrainedAdvisor } from './train.ts';
-import type { TargetName } from './targets.ts';
+import { ENERGY_BASIS_LABEL, type TargetName } from './targets.ts';
+import { quantile } from './metrics.ts';
 import type { ErrorMetrics } from './metrics.ts';
 import type { TrainingRow } from './dataset.ts';
 
 export interface CampaignInfo {
   id: string;
   name: string;
+  /** done, canceled (stopped before every job ran: its finished runs still count), … */
+  status?: string;
   createdAt: string;
 }
 
@@ -28,6 +31,10 @@ export interface ModelCard {
     uncertainty: string;
   };
   data: {
+    /** Hardware classes the model was trained on (one per model). */
+    hardwareClasses: string[];
+    /** Per class: its hardware, runs, flags and how other load on the machine showed in the figures. */
+    classes: ClassSection[];
     campaigns: CampaignInfo[];
     runs: TrainedAdvisor['meta']['runs'];
     dropped: Array<{ reason: string; runs: number }>;
@@ -44,6 +51,33 @@ export interface ModelCard {
   limits: string[];
 }
 
+export interface ClassSection {
+  hardwareClass: string;
+  hardware: TrainedAdvisor['meta']['hardware'];
+  runs: number;
+  flags: Record<string, number>;
+  /**
+   * Estimate meter: machine-wide estimate ÷ the job's own (process-tree) estimate per run,
+   * median and 10–90 % — what other processes would have added had the machine-wide figure
+   * been the target. Null without both figures.
+   */
+  machineOverJob: { median: number; p10: number; p90: number } | null;
+}
+
+function classSection(hardwareClass: string, t: TrainedAdvisor, rows: TrainingRow[]): ClassSection {
+  const mine = rows.filter((r) => (r.hardwareClass ?? 'unclassified') === hardwareClass);
+  const flags: Record<string, number> = {};
+  for (const r of mine) for (const f of r.flags ?? []) flags[f] = (flags[f] ?? 0) + 1;
+  const ratios = mine.flatMap((r) => (r.jobJPerEncodedMinute && r.jPerEncodedMinute ? [r.jPerEncodedMinute / r.jobJPerEncodedMinute] : []));
+  return {
+    hardwareClass,
+    hardware: t.meta.hardware.filter((h) => h.hardwareClass === hardwareClass),
+    runs: mine.length,
+    flags,
+    machineOverJob: ratios.length ? { median: quantile(ratios, 0.5), p10: quantile(ratios, 0.1), p90: quantile(ratios, 0.9) } : null,
+  };
+}
+
 export function buildModelCard(
   t: TrainedAdvisor,
   rows: TrainingRow[],
@@ -53,23 +87,31 @@ export function buildModelCard(
 ): ModelCard {
   const { meta } = t;
   const flags: Record<string, number> = {};
-  for (const r of rows) for (const f of r.flags ?? []) flags[f] = (flags[f] ?? 0) + 1;
+  const droppedIds = new Set(t.dropped.map((d) => d.jobId));
+  const trainedRows = rows.filter((r) => !droppedIds.has(r.jobId));
+  for (const r of trainedRows) for (const f of r.flags ?? []) flags[f] = (flags[f] ?? 0) + 1;
   const dropped = new Map<string, number>();
   for (const d of t.dropped) dropped.set(d.reason, (dropped.get(d.reason) ?? 0) + 1);
   const energy = meta.targets.find((x) => x.name === 'energy')!;
   const quality = meta.targets.find((x) => x.name === 'quality')!;
   const c = meta.coverage;
+  const classes = meta.hardwareClasses.map((c) => classSection(c, t, trainedRows));
   const limits = [
     `Output resolutions ${c.pixels.min}–${c.pixels.max} pixels and ${c.fps.min}–${c.fps.max} fps only; the recommender refuses questions outside this range.`,
     `${quality.metric!.toUpperCase()} targets ${c.quality.min.toFixed(1)}–${c.quality.max.toFixed(1)} only.`,
     `Hardware: ${meta.hardware.map((h) => h.name).join(', ')}; other CPUs fall in the unknown bucket and every prediction for them is an extrapolation.`,
     `Content: ${meta.contents.length} source(s) (${meta.contents.map((x) => x.content).join('; ')}); content complexity (SI/TI) outside ${c.si.min.toFixed(1)}–${c.si.max.toFixed(1)} / ${c.ti.min.toFixed(1)}–${c.ti.max.toFixed(1)} is refused.`,
     `Encoders: ${Object.keys(meta.grid.presets).sort().join(', ')}; presets only as measured (${Object.entries(meta.grid.presets).map(([e, p]) => `${e}: ${p.join('/')}`).join('; ')}).`,
-    `Energy is ${energy.basis} J per encoded minute as measured by ${[...new Set(meta.hardware.map((h) => h.meterSource))].join(', ')}${meta.hardware.some((h) => h.meterSource === 'estimate') ? ' (an ESTIMATE from CPU time, not a hardware counter)' : ''}.`,
+    `Energy is ${ENERGY_BASIS_LABEL[energy.basis!]}, as measured by ${[...new Set(meta.hardware.map((h) => h.meterSource))].join(', ')}${meta.hardware.some((h) => h.meterSource === 'estimate') ? ' (an ESTIMATE from CPU time, not a hardware counter)' : ''}.`,
     meta.training.linearStart
       ? `Between measured presets, rates and resolutions the linear part interpolates and the trees step; beyond them nothing is checked, hence the refusals.`
       : `Trees predict piecewise-constant values: between measured presets, rates and resolutions the prediction steps rather than interpolates.`,
-    ...(flags.noisy_neighbour
+    ...(flags.noisy_neighbour && energy.basis === 'job'
+      ? [
+          `${flags.noisy_neighbour} of ${trainedRows.length} runs are flagged noisy_neighbour: other processes loaded the machine while they were measured. The energy target is the encode's own process tree (its CPU seconds × W per busy CPU), so that load is not in it (see the class section for how much the machine-wide estimate would have added); it still slows the encode (speed is wall-clock) and contends for caches and cores, so repetitions differ more than on a quiet machine.`,
+        ]
+      : []),
+    ...(flags.noisy_neighbour && energy.basis !== 'job'
       ? [
           `${flags.noisy_neighbour} of ${rows.length} runs are flagged noisy_neighbour: other processes loaded the machine while they were measured${meta.hardware.some((h) => h.meterSource === 'estimate') ? ', and the estimate counts machine-wide CPU time, so their energy includes that load' : ''}. Repetitions of one configuration differ by up to 2×; the held-out errors reflect that noise.`,
         ]
@@ -96,11 +138,13 @@ export function buildModelCard(
         name: x.name,
         unit: x.unit,
         learnedAs: x.transform === 'log' ? `ln(${x.unit})` : x.unit,
-        note: x.name === 'energy' ? `${x.basis} energy` : x.name === 'quality' ? `${x.metric}` : 'encoding speed',
+        note: x.name === 'energy' ? ENERGY_BASIS_LABEL[x.basis!] : x.name === 'quality' ? `${x.metric}` : 'encoding speed',
       })),
       uncertainty: `10%–90% quantiles of held-out residuals, added to each prediction (model space)`,
     },
     data: {
+      hardwareClasses: meta.hardwareClasses,
+      classes,
       campaigns,
       runs: meta.runs,
       dropped: [...dropped].map(([reason, runs]) => ({ reason, runs })),
@@ -133,12 +177,25 @@ export function renderModelCard(card: ModelCard): string {
     '',
     '## Data',
     '',
-    ...card.data.campaigns.map((c) => `- campaign \`${c.id}\` (${c.name}), created ${c.createdAt}`),
+    ...card.data.campaigns.map((c) => `- campaign \`${c.id}\` (${c.name}${c.status && c.status !== 'done' ? `, ${c.status}: its finished runs are used` : ''}), created ${c.createdAt}`),
     `- ${card.data.runs.total} runs of ${card.data.runs.configurations} configurations: ${card.data.runs.train} for training, ${card.data.runs.validation} held out (${card.data.runs.validationConfigurations} configurations)`,
     ...card.data.dropped.map((d) => `- dropped: ${d.runs} run(s), ${d.reason}`),
     ...Object.entries(card.data.flags).map(([f, n]) => `- flag \`${f}\` on ${n} of the runs used`),
     ...card.data.hardware.map((h) => `- hardware \`${h.name}\`: ${h.cpuModel}, ${h.cores} cores, ${h.gpu ? 'GPU' : 'no GPU'}, meter ${h.meterSource}; ${h.runs} runs; encoders ${h.encoders.join(', ')}`),
     '',
+    ...card.data.classes.flatMap((c) => [
+      `## Hardware class \`${c.hardwareClass}\``,
+      '',
+      ...c.hardware.map((h) => `- ${h.cpuModel}, ${h.cores} logical CPUs, ${h.gpu ? 'GPU' : 'no GPU'}, meter ${h.meterSource} (advisor hardware name \`${h.name}\`); encoders ${h.encoders.join(', ')}`),
+      `- ${c.runs} runs used${Object.keys(c.flags).length ? `; flags: ${Object.entries(c.flags).map(([f, n]) => `${f} ${n}`).join(', ')}` : ''}`,
+      ...(c.machineOverJob
+        ? [
+            `- load: the machine-wide estimate over the same windows was ${c.machineOverJob.median.toFixed(2)}× the encode's own (median; 10–90 %: ${c.machineOverJob.p10.toFixed(2)}–${c.machineOverJob.p90.toFixed(2)}×). The difference is other processes' CPU; the model learns the encode's own figure, so it is left out.`,
+          ]
+        : []),
+      `- ask for it: \`ffwatt recommend --class ${c.hardwareClass} …\` (or \`--node NAME\` of a node of this class)`,
+      '',
+    ]),
     '## Model',
     '',
     `${card.algorithm.model}; parameters ${Object.entries(card.algorithm.params).map(([k, v]) => `${k}=${v}`).join(', ')}; ` +

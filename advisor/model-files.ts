@@ -25,6 +25,7 @@ export function writeModelFiles(trained: TrainedAdvisor, rows: TrainingRow[], di
     'ffwatt.targets': JSON.stringify(trained.meta.targets),
     'ffwatt.columns': JSON.stringify(trained.meta.features.columns),
     'ffwatt.trained_at': trained.meta.trainedAt,
+    'ffwatt.hardware_classes': JSON.stringify(trained.meta.hardwareClasses),
   });
   writeFileSync(paths.onnx, bytes);
   writeFileSync(paths.meta, JSON.stringify(trained.meta, null, 2) + '\n');

@@ -8,7 +8,8 @@ import { syntheticRows } from './test-helpers.ts';
 import { writeModelFiles } from './model-files.ts';
 import { OnnxAdvisor } from './infer.ts';
 import { recommend, type RecommendQuery } from './recommend.ts';
-import { recommendCommand } from './cli.ts';
+import { modelForClass, recommendCommand } from './cli.ts';
+import { Store } from '../store/store.ts';
 import { detectEncoders } from '../media/encoders.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'ffwatt-recommend-'));
@@ -16,6 +17,19 @@ const rows = syntheticRows({ repetitions: 2 });
 const trained = trainAdvisor(rows, { seed: 2, gbrt: { nTrees: 120 }, tune: false });
 const paths = writeModelFiles(trained, rows, dir);
 const hw = trained.meta.hardware[0];
+// A second model, trained on runs of one hardware class, in the models folder layout models/<class>/.
+const CLASS = 'intel-xeon-platinum-8375c-1s2c-8g-5e1c0a77';
+const classRows = rows.map((r) => ({ ...r, hardwareClass: CLASS }));
+const classModel = writeModelFiles(trainAdvisor(classRows, { seed: 2, gbrt: { nTrees: 60 }, tune: false }), classRows, join(dir, 'models', CLASS));
+writeModelFiles(trained, rows, join(dir, 'models'));
+// A results database with the node that made those runs, as local mode writes it.
+const dbPath = join(dir, 'ffwatt.sqlite');
+{
+  const store = Store.open(dbPath);
+  store.upsertNode({ id: 'local-vm', hostname: 'encoder-7', hardware: {}, encoders: {}, meters: [], labels: [], hardwareClass: CLASS }, Date.UTC(2026, 11, 3), null);
+  store.upsertNode({ id: 'old-node', hostname: 'old', hardware: {}, encoders: {}, meters: [], labels: [] }, Date.UTC(2026, 11, 3), null);
+  store.close();
+}
 let advisor: OnnxAdvisor;
 beforeAll(async () => {
   advisor = await OnnxAdvisor.load(paths.onnx);
@@ -118,6 +132,43 @@ describe('recommend command', () => {
     const e = capture();
     expect(await recommendCommand(['--min-vmaf', '90', '--fps', '30'], e.cli)).toBe(2);
     expect(e.io.e).toMatch(/--resolution/);
+  });
+
+  it('plans for a hardware class: finds its model in the models folder, refuses a class it has no data for, naming the classes it has', async () => {
+    const models = join(dir, 'models');
+    expect(modelForClass(CLASS, '--class', undefined, models)).toBe(classModel.onnx);
+    expect(modelForClass('unclassified', '--class', undefined, models)).toBe(join(models, 'advisor.onnx'));
+    expect(() => modelForClass('amd-epyc-9654-2s192c-768g-0badc0de', '--class', undefined, models)).toThrow(
+      `--class: the advisor has no data for hardware class amd-epyc-9654-2s192c-768g-0badc0de; it has: unclassified (${join(models, 'advisor.onnx')}); ${CLASS} (${classModel.onnx})`,
+    );
+    const a = capture();
+    expect(await recommendCommand(['--min-vmaf', '90', '--resolution', '640x360', '--fps', '30', '--class', CLASS, '--model', classModel.onnx, '--limit', '2'], a.cli)).toBe(0);
+    expect(a.io.o).toMatch(`VMAF >= 90 at 640x360 30 fps on ${hw.name} (class ${CLASS}) `);
+    expect(a.io.o).toMatch(/measured/);
+    const b = capture();
+    expect(await recommendCommand(['--min-vmaf', '90', '--resolution', '640x360', '--fps', '30', '--class', 'nope-1', '--model', classModel.onnx], b.cli)).toBe(2);
+    expect(b.io.e).toMatch(`--class: the advisor has no data for hardware class nope-1; it has: ${CLASS} (${classModel.onnx})`);
+    const c = capture();
+    expect(await recommendCommand(['--min-vmaf', '90', '--resolution', '640x360', '--fps', '30', '--class', CLASS, '--hardware', hw.name, '--model', classModel.onnx], c.cli)).toBe(2);
+    expect(c.io.e).toMatch(/--hardware .* cannot go with --class/);
+  });
+
+  it('plans for a node: its class from the results database (by id or hostname), exit 2 for an unknown node or one without a class', async () => {
+    const env = {}; // no FFWATT_MASTER: the results database answers
+    for (const node of ['local-vm', 'encoder-7']) {
+      const a = capture();
+      expect(await recommendCommand(['--min-vmaf', '90', '--resolution', '640x360', '--fps', '30', '--node', node, '--db', dbPath, '--model', classModel.onnx, '--limit', '1'], { ...a.cli, env })).toBe(0);
+      expect(a.io.o).toMatch(`(class ${CLASS})`);
+    }
+    const b = capture();
+    expect(await recommendCommand(['--min-vmaf', '90', '--resolution', '640x360', '--fps', '30', '--node', 'nosuch', '--db', dbPath, '--model', classModel.onnx], { ...b.cli, env })).toBe(2);
+    expect(b.io.e).toMatch(`--node nosuch: no such node in ${dbPath}; use one of: local-vm, old-node`);
+    const c = capture();
+    expect(await recommendCommand(['--min-vmaf', '90', '--resolution', '640x360', '--fps', '30', '--node', 'old-node', '--db', dbPath, '--model', classModel.onnx], { ...c.cli, env })).toBe(2);
+    expect(c.io.e).toMatch(/--node old-node: .* records no hardware class/);
+    const d = capture();
+    expect(await recommendCommand(['--min-vmaf', '90', '--resolution', '640x360', '--fps', '30', '--node', 'local-vm', '--db', join(dir, 'none.sqlite')], { ...d.cli, env })).toBe(2);
+    expect(d.io.e).toMatch(/--node: no results database at .*none\.sqlite/);
   });
 
   it('runs through the zx wrapper', () => {

@@ -20,9 +20,12 @@ import { unseenCategories } from './features.ts';
 import { configKey } from './dataset.ts';
 import type { Prediction } from './infer.ts';
 import type { AdvisorMeta, HardwareEntry, Range } from './train.ts';
+import type { EnergyBasis } from './targets.ts';
 
 export interface HardwareProfile {
   name: string;
+  /** Hardware class the question is for (null: this machine, class not known to the model). */
+  hardwareClass?: string | null;
   cpuModel: string;
   cores: number;
   gpu: boolean;
@@ -61,8 +64,8 @@ export interface Candidate {
 }
 
 export interface Recommendation {
-  model: { campaigns: string[]; trainedAt: string; qualityMetric: 'vmaf' | 'psnr'; energyBasis: 'net' | 'gross' };
-  query: { minQuality: RecommendQuery['minQuality']; resolution: string; fps: number; hardware: string; content: ContentProfile };
+  model: { campaigns: string[]; trainedAt: string; qualityMetric: 'vmaf' | 'psnr'; energyBasis: EnergyBasis; hardwareClasses: string[] };
+  query: { minQuality: RecommendQuery['minQuality']; resolution: string; fps: number; hardware: string; hardwareClass: string | null; content: ContentProfile };
   candidates: Candidate[];
   evaluated: number;
   belowTarget: number;
@@ -124,10 +127,15 @@ function trainedResolutions(meta: AdvisorMeta): string {
   return [...set].sort().join(', ') || 'none';
 }
 
-/** Content used when the user names none: the training content when there is one, else the medians. */
-export function defaultContent(meta: AdvisorMeta): ContentProfile {
-  if (meta.contents.length === 1) {
-    const c = meta.contents[0];
+/**
+ * Content used when the user names none: the training content when there is one, else the
+ * training source of the asked size and rate (one matrix per resolution renders its own
+ * source: "testsrc2 1280x720@30"), else the medians.
+ */
+export function defaultContent(meta: AdvisorMeta, size?: { width: number; height: number; fps: number }): ContentProfile {
+  const same = size ? meta.contents.filter((c) => c.content.endsWith(` ${size.width}x${size.height}@${size.fps}`)) : [];
+  if (meta.contents.length === 1 || same.length === 1) {
+    const c = same[0] ?? meta.contents[0];
     return { label: c.content, si: c.si, ti: c.ti, userGiven: false };
   }
   const median = (v: number[]) => v.sort((a, b) => a - b)[Math.floor(v.length / 2)];
@@ -169,7 +177,7 @@ export function hardwareByName(meta: AdvisorMeta, name: string): HardwareEntry {
 
 export async function recommend(predictor: Predictor, meta: AdvisorMeta, q: RecommendQuery): Promise<Recommendation> {
   checkCoverage(meta, q);
-  const content = q.content ?? defaultContent(meta);
+  const content = q.content ?? defaultContent(meta, q);
   const notes: string[] = [];
   const skippedEncoders: Recommendation['skippedEncoders'] = [];
   const trained = Object.keys(meta.grid.presets).sort();
@@ -228,8 +236,8 @@ export async function recommend(predictor: Predictor, meta: AdvisorMeta, q: Reco
   const quality = meta.targets.find((t) => t.name === 'quality')!;
   const energy = meta.targets.find((t) => t.name === 'energy')!;
   return {
-    model: { campaigns: meta.campaigns, trainedAt: meta.trainedAt, qualityMetric: quality.metric!, energyBasis: energy.basis! },
-    query: { minQuality: q.minQuality, resolution: `${q.width}x${q.height}`, fps: q.fps, hardware: q.hardware.name, content },
+    model: { campaigns: meta.campaigns, trainedAt: meta.trainedAt, qualityMetric: quality.metric!, energyBasis: energy.basis!, hardwareClasses: meta.hardwareClasses },
+    query: { minQuality: q.minQuality, resolution: `${q.width}x${q.height}`, fps: q.fps, hardware: q.hardware.name, hardwareClass: q.hardware.hardwareClass ?? null, content },
     candidates: candidates.slice(0, q.limit ?? 10),
     evaluated: inputs.length,
     belowTarget,

@@ -1,7 +1,9 @@
 // What the advisor predicts, and in which space the models learn it.
 //
-// energy: J per encoded minute, NET (gross − idle) when every row has a net figure, else
-//   GROSS for all rows (never mixed). Learned as ln(J/min): energy spans orders of
+// energy: J per encoded minute: on the estimate meter, the JOB's own share (its process
+//   tree's CPU time × W per busy logical CPU) when every row has it, since the machine-wide
+//   estimate also counts other processes; otherwise NET (gross − idle) when every row has a
+//   net figure, else GROSS for all rows (never mixed). Learned as ln(J/min): energy spans orders of
 //   magnitude across presets and resolutions and its errors are multiplicative, so a
 //   log target keeps fast presets from being swamped by slow ones.
 // quality: mean VMAF of the main output when every usable row has it, else PSNR (dB);
@@ -14,12 +16,21 @@ import type { TrainingRow } from './dataset.ts';
 export type TargetName = 'energy' | 'quality' | 'speed';
 export const TARGET_NAMES: TargetName[] = ['energy', 'quality', 'speed'];
 
+export type EnergyBasis = 'net' | 'gross' | 'job';
+
+/** How a basis reads in the recommender's header and the model card. */
+export const ENERGY_BASIS_LABEL: Record<EnergyBasis, string> = {
+  net: 'net J per encoded minute',
+  gross: 'gross J per encoded minute',
+  job: "ESTIMATED J per encoded minute of the encode's own processes (CPU time × W per busy CPU)",
+};
+
 export interface TargetSpec {
   name: TargetName;
   transform: 'log' | 'identity';
   unit: string;
-  /** energy only */
-  basis?: 'net' | 'gross';
+  /** energy only: net, gross, or job (the estimate's job-process-tree share) */
+  basis?: EnergyBasis;
   /** quality only */
   metric?: 'vmaf' | 'psnr';
 }
@@ -41,13 +52,16 @@ export function chooseTargets(all: TrainingRow[]): TargetChoice {
   const withVmaf = usable.filter((r) => r.vmaf != null).length;
   const withPsnr = usable.filter((r) => r.psnr != null).length;
   const metric: 'vmaf' | 'psnr' = withVmaf > 0 && withVmaf >= withPsnr ? 'vmaf' : 'psnr';
-  const basis: 'net' | 'gross' = usable.every((r) => r.netJPerEncodedMinute != null && r.netJPerEncodedMinute > 0) ? 'net' : 'gross';
+  const positive = (v: number | null | undefined) => v != null && v > 0;
+  const basis: EnergyBasis = usable.length > 0 && usable.every((r) => positive(r.jobJPerEncodedMinute))
+    ? 'job'
+    : usable.every((r) => positive(r.netJPerEncodedMinute)) ? 'net' : 'gross';
   const rows = usable.filter((r) => {
     if (r[metric] == null) {
       dropped.push({ jobId: r.jobId, reason: `no ${metric.toUpperCase()} score` });
       return false;
     }
-    const e = basis === 'net' ? r.netJPerEncodedMinute : r.jPerEncodedMinute;
+    const e = energyOf(basis, r);
     if (e == null || !(e > 0)) {
       dropped.push({ jobId: r.jobId, reason: `no positive ${basis} J per encoded minute` });
       return false;
@@ -71,9 +85,13 @@ export function chooseTargets(all: TrainingRow[]): TargetChoice {
   };
 }
 
+function energyOf(basis: EnergyBasis | undefined, r: TrainingRow): number | null | undefined {
+  return basis === 'job' ? r.jobJPerEncodedMinute : basis === 'net' ? r.netJPerEncodedMinute : r.jPerEncodedMinute;
+}
+
 /** The measured value of a target for a row, in units. */
 export function targetValue(t: TargetSpec, r: TrainingRow): number {
-  if (t.name === 'energy') return (t.basis === 'net' ? r.netJPerEncodedMinute : r.jPerEncodedMinute) as number;
+  if (t.name === 'energy') return energyOf(t.basis, r) as number;
   if (t.name === 'quality') return r[t.metric ?? 'vmaf'] as number;
   return r.speed as number;
 }

@@ -13,7 +13,7 @@ const dir = mkdtempSync(join(tmpdir(), 'ffwatt-train-cli-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 /** A real results database holding synthetic runs (the rule of test-helpers.ts), written through the store. */
-function buildDb(path: string): void {
+function buildDb(path: string, classOf: (i: number) => string | undefined = () => undefined): void {
   const store = Store.open(path);
   const plan: CampaignPlan = {
     name: 'advisor-synthetic', matrixText: 'synthetic', matrixHash: 'x', matrixFormat: 'native',
@@ -51,6 +51,7 @@ function buildDb(path: string): void {
       provenance: {
         ffmpegVersion: '5.1', ffmpegBuildconfHash: '', argv: [], inputDescription: 'testsrc2', inputHash: null, kernel: '', cpuModel: f.cpuModel,
         cores: 2, gpu: null, governor: null, turbo: null, meters: [], encoder: f.encoder,
+        ...(classOf(i) ? { hardwareClass: classOf(i) } : {}),
       },
     };
     store.insertRun(record, job, 0);
@@ -71,7 +72,7 @@ describe('train command', () => {
     expect(stdout).toMatch(/trained on 328 runs/); // 330 minus one failed, one without energy
     for (const f of ['advisor.onnx', 'advisor.features.json', 'advisor.data.json', 'model-card.json', 'MODEL_CARD.md']) expect(existsSync(join(out, f))).toBe(true);
     const card = JSON.parse(readFileSync(join(out, 'model-card.json'), 'utf8'));
-    expect(card.data.campaigns).toEqual([{ id: 'c1', name: 'advisor-synthetic', createdAt: '2026-11-25T00:00:00.000Z' }]);
+    expect(card.data.campaigns).toEqual([{ id: 'c1', name: 'advisor-synthetic', status: 'running', createdAt: '2026-11-25T00:00:00.000Z' }]);
     expect(card.data.dropped).toEqual([{ reason: 'no energy figure', runs: 1 }]);
     expect(card.heldOut.gbrt.energy.mape).toBeLessThan(card.heldOut.ridge.energy.mape);
     expect(card.data.contents[0].content).toBe('testsrc2 640x360@30');
@@ -85,6 +86,30 @@ describe('train command', () => {
     const [p] = await advisor.predict([readTrainingData(join(out, 'advisor.data.json'))[0].features]);
     expect(p.values.energy).toBeGreaterThan(0);
     await advisor.close();
+  });
+
+  it('trains one hardware class at a time: refuses a pool of classes, names them, and records the class it trained on', async () => {
+    const db = join(dir, 'classes', 'ffwatt.sqlite');
+    const classes = ['amd-epyc-7r13-1s2c-4g-11111111', 'intel-xeon-gold-6338-2s64c-256g-22222222'];
+    buildDb(db, (i) => classes[Math.floor(i / 2) % 2]); // both repetitions of a configuration on one class
+    const io = () => {
+      const o = { out: '', err: '' };
+      return { o, io: { out: (s: string) => void (o.out += s), err: (s: string) => void (o.err += s) } };
+    };
+    const a = io();
+    expect(await trainCommand(['--db', db, '--out', join(dir, 'pool'), '--no-tune', '--no-cv'], a.io)).toBe(2);
+    expect(a.o.err).toMatch(`the runs come from 2 hardware classes (${classes.join(', ')}); the advisor is trained per class, never on a pool`);
+    expect(existsSync(join(dir, 'pool', 'advisor.onnx'))).toBe(false);
+    const b = io();
+    const out = join(dir, 'per-class', classes[1]);
+    expect(await trainCommand(['--db', db, '--out', out, '--class', classes[1], '--no-tune', '--no-cv', '--trees', '40'], b.io)).toBe(0);
+    const meta = JSON.parse(readFileSync(join(out, 'advisor.features.json'), 'utf8'));
+    expect(meta.hardwareClasses).toEqual([classes[1]]);
+    expect(readTrainingData(join(out, 'advisor.data.json')).every((r) => r.hardwareClass === classes[1])).toBe(true);
+    expect(readFileSync(join(out, 'MODEL_CARD.md'), 'utf8')).toMatch(`## Hardware class \`${classes[1]}\``);
+    const c = io();
+    expect(await trainCommand(['--db', db, '--out', out, '--class', 'nope', '--no-tune', '--no-cv'], c.io)).toBe(2);
+    expect(c.o.err).toMatch(`--class nope: no usable run of that hardware class in ${db} (classes: ${classes.join(', ')})`);
   });
 
   it('exits 2 naming the flag for a missing database', async () => {

@@ -10,7 +10,7 @@ import { hasSitiFilter, measureContent } from './content.ts';
 import { toTrainingRows } from './dataset.ts';
 import type { DB } from '../store/store.ts';
 import { campaignNameList, campaignNames, latestDoneCampaignNamed, loadRuns, openReadOnly } from '../store/training-runs.ts';
-import { crossValidate, trainAdvisor, type TrainOptions } from './train.ts';
+import { classesOf, crossValidate, trainAdvisor, type TrainOptions } from './train.ts';
 import { writeModelFiles } from './model-files.ts';
 import { buildModelCard, renderModelCard, type CampaignInfo } from './model-card.ts';
 
@@ -22,7 +22,7 @@ export interface TrainIo {
 const defaultIo: TrainIo = { out: (s) => process.stdout.write(s), err: (s) => process.stderr.write(s) };
 
 function campaignInfo(db: DB, ids: string[]): CampaignInfo[] {
-  return campaignNames(db, ids).map((r, i) => ({ id: ids[i], name: r?.name ?? '?', createdAt: r ? new Date(r.createdAt).toISOString() : '?' }));
+  return campaignNames(db, ids).map((r, i) => ({ id: ids[i], name: r?.name ?? '?', status: r?.status ?? '?', createdAt: r ? new Date(r.createdAt).toISOString() : '?' }));
 }
 
 function latestCampaignNamed(db: DB, name: string, file: string): string {
@@ -31,7 +31,7 @@ function latestCampaignNamed(db: DB, name: string, file: string): string {
     const names = campaignNameList(db);
     throw new InputError(`--campaign-name ${name}: no finished campaign of that name in ${file} (campaigns: ${names.join(', ') || 'none'})`, {
       field: '--campaign-name',
-      fix: 'run the matrix first, e.g. npx zx cli/run-matrix.mjs matrices/advisor-train.yml --out results',
+      fix: 'run the matrices first: make train-data (matrices/advisor-train-*.yml)',
     });
   }
   return id;
@@ -43,7 +43,8 @@ export async function trainCommand(argv: string[], io: TrainIo = defaultIo): Pro
     .requiredOption('--db <path>', 'results database (SQLite)')
     .option('--out <dir>', 'where the model files go', 'models')
     .option('--campaign <id...>', 'train on these campaigns only (default: all)')
-    .option('--campaign-name <name>', 'train on the latest finished campaign of this name (e.g. advisor-train)')
+    .option('--campaign-name <name...>', 'train on the latest finished campaign of each name (e.g. advisor-train-360p advisor-train-720p)')
+    .option('--class <id>', 'hardware class to train on (required when the runs come from several: a model is per class)')
     .option('--seed <n>', 'seed of the train/validation split', '1')
     .option('--trees <n>', 'boosting rounds (the most tuning may pick)', '300')
     .option('--no-cv', 'skip the grouped 5-fold cross-validation reported beside the held-out split')
@@ -53,8 +54,8 @@ export async function trainCommand(argv: string[], io: TrainIo = defaultIo): Pro
     .configureOutput({ writeOut: io.out, writeErr: io.err });
   try {
     program.parse(argv, { from: 'user' });
-    const o = program.opts<{ db: string; out: string; campaign?: string[]; campaignName?: string; seed: string; trees: string; tune: boolean; cv: boolean; json?: boolean }>();
-    if (!existsSync(o.db)) throw new InputError(`--db ${o.db}: no such results database`, { field: '--db', fix: 'run a campaign first (npx zx cli/run-matrix.mjs …)' });
+    const o = program.opts<{ db: string; out: string; campaign?: string[]; campaignName?: string[]; class?: string; seed: string; trees: string; tune: boolean; cv: boolean; json?: boolean }>();
+    if (!existsSync(o.db)) throw new InputError(`--db ${o.db}: no such results database`, { field: '--db', fix: 'run a campaign first (make train-data, or node bin/ffwatt.mjs run MATRIX)' });
     const seed = Number(o.seed);
     const nTrees = Number(o.trees);
     if (!Number.isInteger(seed)) throw new InputError(`--seed '${o.seed}' is not an integer`, { field: '--seed' });
@@ -62,14 +63,20 @@ export async function trainCommand(argv: string[], io: TrainIo = defaultIo): Pro
     const db = openReadOnly(o.db);
     try {
       if (o.campaign && o.campaignName) throw new InputError('give --campaign or --campaign-name, not both', { field: '--campaign-name' });
-      const campaigns = o.campaignName ? [latestCampaignNamed(db, o.campaignName, o.db)] : (o.campaign ?? []);
+      const campaigns = o.campaignName ? o.campaignName.map((n) => latestCampaignNamed(db, n, o.db)) : (o.campaign ?? []);
       const runs = loadRuns(db, campaigns);
       if (runs.length === 0) {
         throw new InputError(`--db ${o.db}: no succeeded runs${campaigns.length ? ` in campaign(s) ${campaigns.join(', ')}` : ''}`, { field: '--campaign', fix: 'check the campaign ids (ffwatt report lists them)' });
       }
       const method = (await hasSitiFilter()) ? 'siti' : 'proxy';
       const cacheFile = join(dirname(o.db), 'content-cache.json');
-      const { rows, dropped } = await toTrainingRows(runs, (input) => measureContent(input, { method, cacheFile }));
+      const all = await toTrainingRows(runs, (input) => measureContent(input, { method, cacheFile }));
+      const classes = classesOf(all.rows);
+      if (o.class && !classes.includes(o.class)) {
+        throw new InputError(`--class ${o.class}: no usable run of that hardware class in ${o.db} (classes: ${classes.join(', ') || 'none'})`, { field: '--class', fix: 'use one of the classes listed' });
+      }
+      const rows = o.class ? all.rows.filter((r) => r.hardwareClass === o.class) : all.rows;
+      const dropped = all.dropped;
       const opts: TrainOptions = { seed, gbrt: { nTrees }, tune: o.tune, contentMethod: method };
       const trained = trainAdvisor(rows, opts);
       const cv = o.cv ? crossValidate(rows, opts) : null;

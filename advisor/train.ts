@@ -15,6 +15,7 @@ import { errorMetrics, quantile, type ErrorMetrics } from './metrics.ts';
 import { chooseTargets, fromModelSpace, targetValue, toModelSpace, type TargetName, type TargetSpec } from './targets.ts';
 import { configKey, hardwareName, type TrainingRow } from './dataset.ts';
 import { seededRandom } from '../core/random.ts';
+import { UNCLASSIFIED } from '../core/strata.ts';
 
 export interface TrainOptions {
   gbrt?: Partial<GbrtParams>;
@@ -36,6 +37,8 @@ export interface Range {
 
 export interface HardwareEntry {
   name: string;
+  /** Hardware class id of the nodes behind these runs (core/hardware-class.ts; 'unclassified' when none was recorded). */
+  hardwareClass: string;
   cpuModel: string;
   cores: number;
   gpu: boolean;
@@ -66,6 +69,8 @@ export interface AdvisorMeta {
     bitrate: Range | null;
     streams: Range;
   };
+  /** Hardware classes the model was trained on (one: a model never pools classes). */
+  hardwareClasses: string[];
   /** Configurations that were measured: `${hardware}|${configKey}`. */
   measured: string[];
   hardware: HardwareEntry[];
@@ -130,6 +135,23 @@ export function toMatrix(spec: FeatureSpec, rows: TrainingRow[]): Matrix {
 
 const range = (v: number[]): Range => ({ min: Math.min(...v), max: Math.max(...v) });
 
+/** The hardware classes of some rows, sorted. */
+export function classesOf(rows: TrainingRow[]): string[] {
+  return [...new Set(rows.map((r) => r.hardwareClass ?? UNCLASSIFIED))].sort();
+}
+
+/** Refuses rows of several hardware classes: a model is trained per class, never on a pool. */
+export function requireOneClass(rows: TrainingRow[]): string {
+  const classes = classesOf(rows);
+  if (classes.length > 1) {
+    throw new InputError(`the runs come from ${classes.length} hardware classes (${classes.join(', ')}); the advisor is trained per class, never on a pool`, {
+      field: '--class',
+      fix: `train one class at a time: --class ${classes[0]} --out models/${classes[0]} (ffwatt recommend finds models/<class>/advisor.onnx)`,
+    });
+  }
+  return classes[0] ?? UNCLASSIFIED;
+}
+
 function describeCoverage(rows: TrainingRow[], targets: TargetSpec[]): Pick<AdvisorMeta, 'coverage' | 'measured' | 'hardware' | 'contents' | 'grid'> {
   const f = rows.map((r) => r.features);
   const crf = f.filter((x) => x.rate.kind === 'crf').map((x) => x.rate.value);
@@ -140,9 +162,10 @@ function describeCoverage(rows: TrainingRow[], targets: TargetSpec[]): Pick<Advi
   const rates: Record<string, { crf: Set<number>; bitrate: Set<number> }> = {};
   const sorted = (v: Set<number>) => [...v].sort((a, b) => a - b);
   const codecOf: Record<string, string> = {};
-  for (const x of f) {
+  for (const [i, x] of f.entries()) {
     const name = hardwareName(x);
-    const h = hardware.get(name) ?? { name, cpuModel: x.cpuModel, cores: x.cores, gpu: x.gpu, meterSource: x.meterSource, encoders: [], runs: 0 };
+    const hardwareClass = rows[i].hardwareClass ?? UNCLASSIFIED;
+    const h = hardware.get(name) ?? { name, hardwareClass, cpuModel: x.cpuModel, cores: x.cores, gpu: x.gpu, meterSource: x.meterSource, encoders: [], runs: 0 };
     if (!h.encoders.includes(x.encoder)) h.encoders.push(x.encoder);
     h.runs++;
     hardware.set(name, h);
@@ -245,6 +268,7 @@ function score(targets: TargetSpec[], rows: TrainingRow[], p: { gbrt: Float64Arr
  * small campaign holds out few configurations; this uses every one.
  */
 export function crossValidate(all: TrainingRow[], opts: TrainOptions = {}, folds = 5): ModelScores & { folds: number } {
+  requireOneClass(all);
   const { targets, rows } = chooseTargets(all);
   const st = settingsOf(opts);
   const keys = [...new Set(rows.map((r) => configKey(r.features, r.content)))].sort();
@@ -271,6 +295,7 @@ export function crossValidate(all: TrainingRow[], opts: TrainOptions = {}, folds
 }
 
 export function trainAdvisor(all: TrainingRow[], opts: TrainOptions = {}): TrainedAdvisor {
+  const hardwareClass = requireOneClass(all);
   const { targets, rows, dropped } = chooseTargets(all);
   const st = settingsOf(opts);
   const held = splitByConfiguration(rows, st.validationFraction, st.seed);
@@ -292,6 +317,7 @@ export function trainAdvisor(all: TrainingRow[], opts: TrainOptions = {}): Train
     features: spec,
     targets,
     uncertainty: { method: 'held-out residual quantiles', quantiles: [0.1, 0.9], residuals },
+    hardwareClasses: [hardwareClass],
     ...describeCoverage(rows, targets),
     campaigns: [...new Set(rows.map((r) => r.campaignId))].sort(),
     trainedAt: new Date().toISOString(),

@@ -3,6 +3,7 @@
 import { Store } from '../store/store.ts';
 import type { CampaignPlan, Job, Provenance, RunRecord, Scenario, RateControl, EnergySource } from '../core/types.ts';
 import { seededRandom } from '../core/random.ts';
+import { jobTreeEstimateZone } from '../energy/attribution.ts';
 
 /** Seeded PRNG so fixtures are identical on every machine. */
 export const prng = seededRandom;
@@ -28,6 +29,11 @@ export interface FixtureCell {
   bitrateBps: number;
   idleW: number | null;
   flags?: string[][];
+  /**
+   * Estimate meter: the job's own share of the machine-wide estimate, written as the
+   * `job-process-tree` zone the agent adds (energy/attribution.ts). Absent: no such zone.
+   */
+  jobShare?: number;
 }
 
 const WIDTH = 320;
@@ -117,7 +123,11 @@ function record(c: FixtureCell, jobId: string, attempt: number, ok: boolean, rnd
     bitrateBps, fps: frames / windowS, speed: media / windowS, droppedFrames: 0, dupFrames: 0,
     energy: {
       source,
-      zones: [{ meter: provenance.meters[0].meter, zone: source === 'estimate' || source === 'mixed' ? 'cpu-time' : 'package-0', source: source === 'mixed' ? 'estimate' : source, role: 'total', grossJ, idleW, netJ, avgW, peakW: avgW * 1.2 }],
+      zones: [
+        { meter: provenance.meters[0].meter, zone: source === 'estimate' || source === 'mixed' ? 'cpu-time' : 'package-0', source: source === 'mixed' ? 'estimate' : source, role: 'total', grossJ, idleW, netJ, avgW, peakW: avgW * 1.2 },
+        // 10 W per busy logical CPU: the estimate's default on a machine with one thread per core.
+        ...(c.jobShare != null ? [jobTreeEstimateZone((grossJ * c.jobShare) / 10, 10, windowS)] : []),
+      ],
       grossJ, idleW, netJ, avgW, peakW: avgW * 1.2, windowS,
       jPerEncodedMinute: jPerMin,
       netJPerEncodedMinute: netJ == null ? null : netJ / (media / 60),

@@ -153,7 +153,17 @@ export async function main(argv: string[]): Promise<number> {
     .argument('[args...]')
     .action(async (args: string[]) => {
       const { recommendCommand } = await import('../advisor/cli.ts');
-      code = await recommendCommand(args);
+      const { withMaster } = await import('../harness/ops/connect.ts');
+      code = await recommendCommand(args, {
+        out: (s) => process.stdout.write(s),
+        err: (s) => process.stderr.write(s),
+        // --node with --master: the master's nodes with the operator's credentials, as `ffwatt nodes` reads them.
+        masterNodes: (flags) =>
+          withMaster(flags, async (m) => {
+            const { nodes } = await m.request<{ nodes: Array<{ id: string; hostname: string; hardwareClass?: string | null }> }>('GET', '/nodes');
+            return nodes.map((n) => ({ id: n.id, hostname: n.hostname, hardwareClass: n.hardwareClass ?? null }));
+          }),
+      });
     });
 
   try {

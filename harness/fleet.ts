@@ -11,7 +11,7 @@ import { planCampaign, renderPlan } from './dry-run.ts';
 import { readToken } from '../core/token-file.ts';
 import { importCampaign, type CampaignExport } from '../store/export.ts';
 import { Store } from '../store/store.ts';
-import type { RunCommandOptions } from './run-command.ts';
+import type { RunCommandOptions } from './run-options.ts';
 import { reportAndPrint } from './report-output.ts';
 
 const FOLLOW_OUTAGE_MS = 5 * 60_000;

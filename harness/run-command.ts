@@ -10,33 +10,9 @@ import { checkPlanRunnable, localNodeId, runLocalCampaign } from './local.ts';
 import { planCampaign, renderPlan } from './dry-run.ts';
 import { existingPath } from './ops/connect.ts';
 import { reportAndPrint } from './report-output.ts';
+import type { RunCommandOptions } from './run-options.ts';
 
-export interface RunCommandOptions {
-  matrix?: string;
-  out: string;
-  json?: boolean;
-  master?: string;
-  inventory?: string;
-  limit?: string;
-  tokenFile?: string;
-  caCert?: string;
-  detach?: boolean;
-  vmafModel?: string;
-  qualityFfmpeg?: string;
-  ffmpeg?: string;
-  sysfs?: string;
-  nvmlLibrary?: string;
-  wattsPerLogicalCpu?: string;
-  /** The old flag: refused with a message naming --watts-per-logical-cpu. */
-  wattsPerCore?: string;
-  samplerHz?: string;
-  report?: boolean;
-  seed?: string;
-  metrics?: boolean;
-  metricsLinger?: string;
-  placement?: string;
-  dryRun?: boolean;
-}
+export type { RunCommandOptions } from './run-options.ts';
 
 const DEFAULT_MATRIX = 'matrices/quick.yml';
 /** Where local mode serves its exporters with --metrics (scraped by `make monitor`, see docs/metrics.md). */

@@ -20,10 +20,23 @@ export interface DbRun {
   netJ?: number | null;
   netJPerEncodedMinute: number | null;
   jPerEncodedMinute: number | null;
+  /** The estimate's job-process-tree zone per encoded minute; null without an estimate meter. */
+  jobJPerEncodedMinute?: number | null;
   vmaf: number | null;
   psnr: number | null;
   speed: number | null;
   flags: string[];
+}
+
+/** Zone name of the job's own share of the estimate (energy/attribution.ts JOB_TREE_ZONE; store/ sits below energy/ in the layer map). */
+const JOB_TREE_ZONE = 'job-process-tree';
+
+/** The job's own estimated J per encoded minute from a run's energy JSON, or null when it has no job-process-tree zone. */
+export function jobJPerEncodedMinute(energyJson: string | null, mediaSeconds: number): number | null {
+  if (!energyJson || !(mediaSeconds > 0)) return null;
+  const e = JSON.parse(energyJson) as { zones?: Array<{ zone: string; grossJ: number | null }> };
+  const z = e.zones?.find((x) => x.zone === JOB_TREE_ZONE);
+  return z?.grossJ != null && z.grossJ > 0 ? z.grossJ / (mediaSeconds / 60) : null;
 }
 
 /** Succeeded runs of the given campaigns (all campaigns when none given), oldest first. */
@@ -32,7 +45,7 @@ export function loadRuns(db: DB, campaignIds: string[] = []): DbRun[] {
   const rows = db
     .prepare(
       `SELECT run.campaign_id, run.scenario_id, run.job_id, run.node_id, run.provenance, run.energy_source, run.net_j,
-              run.net_j_per_encoded_minute, run.j_per_encoded_minute, run.vmaf, run.psnr, run.speed, run.flags, scenario.spec
+              run.net_j_per_encoded_minute, run.j_per_encoded_minute, run.energy, run.media_seconds, run.vmaf, run.psnr, run.speed, run.flags, scenario.spec
        FROM run JOIN scenario ON scenario.id = run.scenario_id
        WHERE run.status = 'succeeded' ${where} ORDER BY run.id`,
     )
@@ -48,6 +61,7 @@ export function loadRuns(db: DB, campaignIds: string[] = []): DbRun[] {
     netJ: r.net_j as number | null,
     netJPerEncodedMinute: r.net_j_per_encoded_minute as number | null,
     jPerEncodedMinute: r.j_per_encoded_minute as number | null,
+    jobJPerEncodedMinute: r.energy_source === 'estimate' ? jobJPerEncodedMinute(r.energy as string | null, r.media_seconds as number) : null,
     vmaf: r.vmaf as number | null,
     psnr: r.psnr as number | null,
     speed: r.speed as number | null,
@@ -55,10 +69,15 @@ export function loadRuns(db: DB, campaignIds: string[] = []): DbRun[] {
   }));
 }
 
-/** Name and creation time of each campaign id (null for an id the database lacks). */
-export function campaignNames(db: DB, ids: string[]): Array<{ id: string; name: string; createdAt: number } | null> {
-  const q = db.prepare('SELECT id, name, created_at createdAt FROM campaign WHERE id = ?');
-  return ids.map((id) => (q.get(id) as { id: string; name: string; createdAt: number } | undefined) ?? null);
+/** Name, status and creation time of each campaign id (null for an id the database lacks). */
+export function campaignNames(db: DB, ids: string[]): Array<{ id: string; name: string; status: string; createdAt: number } | null> {
+  const q = db.prepare('SELECT id, name, status, created_at createdAt FROM campaign WHERE id = ?');
+  return ids.map((id) => (q.get(id) as { id: string; name: string; status: string; createdAt: number } | undefined) ?? null);
+}
+
+/** Each node of a results database with its hardware class (null: registered before classes). */
+export function nodeClasses(db: DB): Array<{ id: string; hostname: string; hardwareClass: string | null }> {
+  return db.prepare('SELECT id, hostname, hardware_class AS hardwareClass FROM node ORDER BY id').all() as Array<{ id: string; hostname: string; hardwareClass: string | null }>;
 }
 
 /** The id of the latest finished campaign of this name (null: none). */
