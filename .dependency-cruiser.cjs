@@ -20,7 +20,20 @@ const ALLOWED = {
   master: ['core', 'store', 'analyzers', 'matrix'],
   agent: ['core', 'runner', 'energy', 'media', 'quality'],
   harness: ['core', 'runner', 'energy', 'media', 'quality', 'matrix', 'store', 'analyzers', 'master', 'agent'],
-  cli: ['core', 'runner', 'energy', 'media', 'quality', 'matrix', 'store', 'analyzers', 'advisor', 'master', 'agent', 'harness'],
+  cli: [
+    'core',
+    'runner',
+    'energy',
+    'media',
+    'quality',
+    'matrix',
+    'store',
+    'analyzers',
+    'advisor',
+    'master',
+    'agent',
+    'harness',
+  ],
   bin: ['cli'],
 };
 const PARTS = Object.keys(ALLOWED);
@@ -63,7 +76,8 @@ module.exports = {
     {
       name: 'processes-only-in-runner',
       severity: 'error',
-      comment: 'Only runner/ starts processes (child_process, execa): it keeps the Ctrl-C registry and the stderr tails.',
+      comment:
+        'Only runner/ starts processes (child_process, execa): it keeps the Ctrl-C registry and the stderr tails.',
       from: { path: `^(${PARTS.join('|')})/`, pathNot: ['^runner/', NOT_PRODUCT] },
       to: { path: ['^(node:)?child_process$', '(^|/)node_modules/execa/'] },
     },
@@ -80,7 +94,10 @@ module.exports = {
     exclude: { path: '^(results|dist|test/\\.work)/' },
     tsPreCompilationDeps: true,
     tsConfig: { fileName: 'tsconfig.json' },
-    enhancedResolveOptions: { exportsFields: ['exports'], conditionNames: ['import', 'require', 'node', 'default', 'types'] },
+    enhancedResolveOptions: {
+      exportsFields: ['exports'],
+      conditionNames: ['import', 'require', 'node', 'default', 'types'],
+    },
     skipAnalysisNotInRules: true,
     reporterOptions: { text: { highlightFocused: true } },
   },

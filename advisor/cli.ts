@@ -12,7 +12,13 @@ import { contentInputFromArg, measureContent } from './content.ts';
 import { OnnxAdvisor, loadMeta, metaPathFor } from './infer.ts';
 import { ENERGY_BASIS_LABEL } from './targets.ts';
 import { nodeClasses, openReadOnly } from '../store/training-runs.ts';
-import { hardwareByName, recommend, type ContentProfile, type HardwareProfile, type Recommendation } from './recommend.ts';
+import {
+  hardwareByName,
+  recommend,
+  type ContentProfile,
+  type HardwareProfile,
+  type Recommendation,
+} from './recommend.ts';
 import type { AdvisorMeta } from './train.ts';
 
 /** A node as `--node` looks it up: its id, hostname and hardware class. */
@@ -51,17 +57,30 @@ export function modelsIn(dir: string): Array<{ path: string; classes: string[] }
       if (d.isDirectory()) paths.push(join(dir, d.name, 'advisor.onnx'));
     }
   }
-  return paths.filter((p) => existsSync(p) && existsSync(metaPathFor(p))).map((path) => ({ path, classes: loadMeta(metaPathFor(path)).hardwareClasses }));
+  return paths
+    .filter((p) => existsSync(p) && existsSync(metaPathFor(p)))
+    .map((path) => ({ path, classes: loadMeta(metaPathFor(path)).hardwareClasses }));
 }
 
 /** The model trained on `hardwareClass`: the one given with --model, else the first in the models folder; exit 2 naming the classes there are when none has it. */
-export function modelForClass(hardwareClass: string, flag: string, model: string | undefined, dir = DEFAULT_MODELS_DIR): string {
-  const models = model ? [{ path: model, classes: existsSync(metaPathFor(model)) ? loadMeta(metaPathFor(model)).hardwareClasses : [] }] : modelsIn(dir);
+export function modelForClass(
+  hardwareClass: string,
+  flag: string,
+  model: string | undefined,
+  dir = DEFAULT_MODELS_DIR,
+): string {
+  const models = model
+    ? [{ path: model, classes: existsSync(metaPathFor(model)) ? loadMeta(metaPathFor(model)).hardwareClasses : [] }]
+    : modelsIn(dir);
   const hit = models.find((m) => m.classes.includes(hardwareClass));
   if (hit) return hit.path;
-  const have = models.map((m) => `${m.classes.join(', ')} (${m.path})`).join('; ') || `none (no model in ${model ?? dir})`;
+  const have =
+    models.map((m) => `${m.classes.join(', ')} (${m.path})`).join('; ') || `none (no model in ${model ?? dir})`;
   const fix = `ask for a class the advisor has data for, or measure this class and train it: make train-data, then ffwatt train … --class ${hardwareClass} --out ${dir}/${hardwareClass}`;
-  throw new InputError(`${flag}: the advisor has no data for hardware class ${hardwareClass}; it has: ${have}`, { field: flag, fix });
+  throw new InputError(`${flag}: the advisor has no data for hardware class ${hardwareClass}; it has: ${have}`, {
+    field: flag,
+    fix,
+  });
 }
 
 /** Node → hardware class from a results database (local mode writes its node there; `ffwatt campaign fetch` imports fleet campaigns' nodes). */
@@ -88,7 +107,10 @@ export function classOfNode(name: string, nodes: NodeClass[], where: string): st
     throw new InputError(`--node ${name}: no such node in ${where}; ${fix}`, { field: '--node', fix });
   }
   if (!n.hardwareClass) {
-    throw new InputError(`--node ${name}: ${where} records no hardware class for it (registered before classes existed)`, { field: '--node', fix: 'restart its agent so it registers its class, or use --class' });
+    throw new InputError(
+      `--node ${name}: ${where} records no hardware class for it (registered before classes existed)`,
+      { field: '--node', fix: 'restart its agent so it registers its class, or use --class' },
+    );
   }
   return n.hardwareClass;
 }
@@ -100,14 +122,18 @@ const defaultIo: CliIo = {
 
 function positive(flag: string, v: string): number {
   const n = Number(v);
-  if (!Number.isFinite(n) || n <= 0) throw new InputError(`${flag} '${v}' is not a positive number`, { field: flag, fix: `e.g. ${flag} 30` });
+  if (!Number.isFinite(n) || n <= 0)
+    throw new InputError(`${flag} '${v}' is not a positive number`, { field: flag, fix: `e.g. ${flag} 30` });
   return n;
 }
 
 function parseResolution(v: string): { width: number; height: number } {
   const m = /^(\d+)x(\d+)$/.exec(v);
   if (!m || Number(m[1]) === 0 || Number(m[2]) === 0) {
-    throw new InputError(`--resolution '${v}' is not WIDTHxHEIGHT`, { field: '--resolution', fix: 'e.g. --resolution 1280x720' });
+    throw new InputError(`--resolution '${v}' is not WIDTHxHEIGHT`, {
+      field: '--resolution',
+      fix: 'e.g. --resolution 1280x720',
+    });
   }
   return { width: Number(m[1]), height: Number(m[2]) };
 }
@@ -118,7 +144,9 @@ export function thisHardware(meta: AdvisorMeta, env: NodeJS.ProcessEnv = process
   const cpuModel = list[0]?.model?.trim() || 'unknown';
   const cores = list.length;
   const gpu = existsSync('/dev/nvidia0');
-  const known = meta.hardware.find((h) => cpuClass(h.cpuModel) === cpuClass(cpuModel) && h.cores === cores && h.gpu === gpu);
+  const known = meta.hardware.find(
+    (h) => cpuClass(h.cpuModel) === cpuClass(cpuModel) && h.cores === cores && h.gpu === gpu,
+  );
   let meterSource = known?.meterSource;
   if (!meterSource) {
     const sysfs = env.FFWATT_SYSFS || '/sys';
@@ -156,10 +184,19 @@ export function formatRecommendation(r: Recommendation): string {
     ]);
     const head = ['#', 'encoder', 'preset', 'rate', 'J/min (10–90%)', `${q} (10–90%)`, 'speed', 'data'];
     const widths = head.map((h, j) => Math.max(h.length, ...rows.map((row) => row[j].length)));
-    for (const row of [head, ...rows]) lines.push(row.map((cell, j) => cell.padEnd(widths[j])).join('  ').trimEnd());
-    lines.push(`${r.evaluated} configurations evaluated, ${r.belowTarget} predicted below the target; ~ = the 10% quality bound is below the target`);
+    for (const row of [head, ...rows])
+      lines.push(
+        row
+          .map((cell, j) => cell.padEnd(widths[j]))
+          .join('  ')
+          .trimEnd(),
+      );
+    lines.push(
+      `${r.evaluated} configurations evaluated, ${r.belowTarget} predicted below the target; ~ = the 10% quality bound is below the target`,
+    );
   }
-  if (r.skippedEncoders.length) lines.push(`skipped encoders: ${r.skippedEncoders.map((s) => `${s.encoder} (${s.reason})`).join(', ')}`);
+  if (r.skippedEncoders.length)
+    lines.push(`skipped encoders: ${r.skippedEncoders.map((s) => `${s.encoder} (${s.reason})`).join(', ')}`);
   for (const n of r.notes) lines.push(`note: ${n}`);
   return lines.join('\n') + '\n';
 }
@@ -172,13 +209,22 @@ export async function recommendCommand(argv: string[], io: CliIo = defaultIo): P
     .requiredOption('--resolution <WxH>', 'output resolution, e.g. 1280x720')
     .requiredOption('--fps <n>', 'output frame rate')
     .option('--hardware <name>', "'this' or a hardware name from the model card", 'this')
-    .option('--class <id>', 'hardware class to plan for (ffwatt nodes lists them); its model is looked up in models/ and models/*/')
-    .option('--node <name>', 'plan for this node: its hardware class from --master, else from the results database --db')
+    .option(
+      '--class <id>',
+      'hardware class to plan for (ffwatt nodes lists them); its model is looked up in models/ and models/*/',
+    )
+    .option(
+      '--node <name>',
+      'plan for this node: its hardware class from --master, else from the results database --db',
+    )
     .option('--db <path>', 'results database --node looks nodes up in', 'results/ffwatt.sqlite')
     .option('--master <url>', 'with --node: ask this master (env FFWATT_MASTER)')
     .option('--token-file <file>', "with --node --master: the master's admin token (env FFWATT_TOKEN_FILE)")
     .option('--ca-cert <file>', 'with --node --master: CA certificate of the master (env FFWATT_CA_CERT)')
-    .option('--model <path>', `ONNX model (its .features.json beside it); default ${DEFAULT_MODEL}, or with --class/--node the model of that class`)
+    .option(
+      '--model <path>',
+      `ONNX model (its .features.json beside it); default ${DEFAULT_MODEL}, or with --class/--node the model of that class`,
+    )
     .option('--input <source>', 'content to plan for: testsrc2, smptehdbars or a video file (SI/TI are measured)')
     .option('--limit <n>', 'how many candidates to show', '10')
     .option('--json', 'print one JSON document')
@@ -188,13 +234,33 @@ export async function recommendCommand(argv: string[], io: CliIo = defaultIo): P
   try {
     program.parse(argv, { from: 'user' });
     const o = program.opts<{
-      minVmaf?: string; minPsnr?: string; resolution: string; fps: string; hardware: string; class?: string; node?: string; db: string;
-      master?: string; tokenFile?: string; caCert?: string; model?: string; input?: string; limit: string; json?: boolean;
+      minVmaf?: string;
+      minPsnr?: string;
+      resolution: string;
+      fps: string;
+      hardware: string;
+      class?: string;
+      node?: string;
+      db: string;
+      master?: string;
+      tokenFile?: string;
+      caCert?: string;
+      model?: string;
+      input?: string;
+      limit: string;
+      json?: boolean;
     }>();
     const env = io.env ?? process.env;
-    if (o.class && o.node) throw new InputError('give --class or --node, not both', { field: '--node', fix: '--node looks its class up; --class names it' });
+    if (o.class && o.node)
+      throw new InputError('give --class or --node, not both', {
+        field: '--node',
+        fix: '--node looks its class up; --class names it',
+      });
     if ((o.class || o.node) && o.hardware !== 'this') {
-      throw new InputError(`--hardware ${o.hardware} cannot go with ${o.class ? '--class' : '--node'}: the class decides the hardware`, { field: '--hardware', fix: 'drop --hardware' });
+      throw new InputError(
+        `--hardware ${o.hardware} cannot go with ${o.class ? '--class' : '--node'}: the class decides the hardware`,
+        { field: '--hardware', fix: 'drop --hardware' },
+      );
     }
     let hardwareClass: string | null = null;
     let classFlag = '--class';
@@ -203,16 +269,29 @@ export async function recommendCommand(argv: string[], io: CliIo = defaultIo): P
       classFlag = `--node ${o.node}`;
       const master = o.master ?? env.FFWATT_MASTER;
       if (master) {
-        if (!io.masterNodes) throw new InputError('--node with --master needs the ffwatt command (node bin/ffwatt.mjs recommend …)', { field: '--master' });
-        hardwareClass = classOfNode(o.node, await io.masterNodes({ master, tokenFile: o.tokenFile, caCert: o.caCert }), `the master ${master}`);
+        if (!io.masterNodes)
+          throw new InputError('--node with --master needs the ffwatt command (node bin/ffwatt.mjs recommend …)', {
+            field: '--master',
+          });
+        hardwareClass = classOfNode(
+          o.node,
+          await io.masterNodes({ master, tokenFile: o.tokenFile, caCert: o.caCert }),
+          `the master ${master}`,
+        );
       } else {
         hardwareClass = classOfNode(o.node, nodesFromResults(o.db), o.db);
       }
     }
     if ((o.minVmaf == null) === (o.minPsnr == null)) {
-      throw new InputError('give exactly one quality target: --min-vmaf N or --min-psnr N', { field: '--min-vmaf', fix: 'e.g. --min-vmaf 93' });
+      throw new InputError('give exactly one quality target: --min-vmaf N or --min-psnr N', {
+        field: '--min-vmaf',
+        fix: 'e.g. --min-vmaf 93',
+      });
     }
-    const minQuality = o.minVmaf != null ? { metric: 'vmaf' as const, value: positive('--min-vmaf', o.minVmaf) } : { metric: 'psnr' as const, value: positive('--min-psnr', o.minPsnr!) };
+    const minQuality =
+      o.minVmaf != null
+        ? { metric: 'vmaf' as const, value: positive('--min-vmaf', o.minVmaf) }
+        : { metric: 'psnr' as const, value: positive('--min-psnr', o.minPsnr!) };
     const { width, height } = parseResolution(o.resolution);
     const fps = positive('--fps', o.fps);
     const limit = Math.round(positive('--limit', o.limit));
@@ -236,10 +315,21 @@ export async function recommendCommand(argv: string[], io: CliIo = defaultIo): P
     }
     let content: ContentProfile | undefined;
     if (o.input) {
-      const c = await measureContent(contentInputFromArg(o.input, width, height, fps), { method: meta.features.contentMethod });
+      const c = await measureContent(contentInputFromArg(o.input, width, height, fps), {
+        method: meta.features.contentMethod,
+      });
       content = { label: o.input, si: c.si, ti: c.ti, userGiven: true };
     }
-    const result = await recommend(advisor, meta, { minQuality, width, height, fps, hardware, availableEncoders, content, limit });
+    const result = await recommend(advisor, meta, {
+      minQuality,
+      width,
+      height,
+      fps,
+      hardware,
+      availableEncoders,
+      content,
+      limit,
+    });
     io.out(o.json ? JSON.stringify(result, null, 2) + '\n' : formatRecommendation(result));
     return result.candidates.length > 0 ? 0 : 1;
   } catch (err) {

@@ -42,23 +42,34 @@ describe('content complexity (real ffmpeg)', () => {
   });
 
   it('names a missing input file', async () => {
-    await expect(measureContent({ kind: 'file', path: join(dir, 'none.mp4'), resolution: { width: 2, height: 2 }, fps: 1 })).rejects.toThrow(/none\.mp4' does not exist/);
+    await expect(
+      measureContent({ kind: 'file', path: join(dir, 'none.mp4'), resolution: { width: 2, height: 2 }, fps: 1 }),
+    ).rejects.toThrow(/none\.mp4' does not exist/);
   });
 
   it('an FFmpeg that fails is a run failure (exit 1) carrying its stderr, and leaves no process behind', async () => {
     // A file that exists but is no video: FFmpeg itself refuses it.
     const junk = join(dir, 'junk.mp4');
     writeFileSync(junk, 'not a video\n');
-    const err = await measureContent({ kind: 'file', path: junk, resolution: { width: 2, height: 2 }, fps: 1 }, { method: 'siti' }).catch((e: unknown) => e);
+    const err = await measureContent(
+      { kind: 'file', path: junk, resolution: { width: 2, height: 2 }, fps: 1 },
+      { method: 'siti' },
+    ).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(RunError);
     expect(exitCodeOf(err)).toBe(1);
-    expect((err as Error).message).toMatch(/^content analysis failed: ffmpeg exited with code \d+: .*junk\.mp4: Invalid data found/);
+    expect((err as Error).message).toMatch(
+      /^content analysis failed: ffmpeg exited with code \d+: .*junk\.mp4: Invalid data found/,
+    );
     expect(liveProcesses()).toEqual([]);
   });
 
   it('describes inputs stably and parses the siti summary', () => {
     expect(describeInput(testsrc)).toBe('testsrc2 320x180@25');
-    expect(parseSitiSummary('Total frames: 3\nSpatial Information:\nAverage: 1.5\nMax: 2\nTemporal Information:\nAverage: 0.25\n')).toEqual({ si: 1.5, ti: 0.25, frames: 3 });
+    expect(
+      parseSitiSummary(
+        'Total frames: 3\nSpatial Information:\nAverage: 1.5\nMax: 2\nTemporal Information:\nAverage: 0.25\n',
+      ),
+    ).toEqual({ si: 1.5, ti: 0.25, frames: 3 });
     expect(() => parseSitiSummary('nothing')).toThrow(/siti summary/);
   });
 });

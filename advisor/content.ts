@@ -21,7 +21,12 @@ import { runProcess } from '../runner/index.ts';
 /** Runs one analysis FFmpeg to the end; its whole stdout and stderr, or a RunError carrying the stderr tail. */
 async function run(ffmpeg: string, args: string[]): Promise<{ stdout: string; stderr: string }> {
   const stderr: Buffer[] = [];
-  const r = await runProcess(ffmpeg, args, { captureStdout: true, stdin: 'ignore', onStderr: (c) => stderr.push(c), nothrow: true });
+  const r = await runProcess(ffmpeg, args, {
+    captureStdout: true,
+    stdin: 'ignore',
+    onStderr: (c) => stderr.push(c),
+    nothrow: true,
+  });
   if (!r.ok) throw new RunError(`content analysis failed: ${r.message}`, r);
   return { stdout: r.stdout, stderr: Buffer.concat(stderr).toString('utf8') };
 }
@@ -77,7 +82,10 @@ function inputArgs(input: InputSpec, seconds: number): string[] {
     return ['-f', 'lavfi', '-i', `${input.source}=s=${width}x${height}:r=${input.fps}:d=${seconds}`];
   }
   if (!existsSync(input.path)) {
-    throw new InputError(`input file '${input.path}' does not exist`, { field: 'input', fix: 'give an existing video file or a synthetic source (testsrc2)' });
+    throw new InputError(`input file '${input.path}' does not exist`, {
+      field: 'input',
+      fix: 'give an existing video file or a synthetic source (testsrc2)',
+    });
   }
   return ['-t', String(seconds), '-i', input.path];
 }
@@ -101,7 +109,16 @@ function meanOfKey(text: string, key: string, skipFirst: boolean): { mean: numbe
 }
 
 async function measureSiti(ffmpeg: string, input: InputSpec, seconds: number) {
-  const args = ['-hide_banner', '-nostats', ...inputArgs(input, seconds), '-vf', 'siti=print_summary=1', '-f', 'null', '-'];
+  const args = [
+    '-hide_banner',
+    '-nostats',
+    ...inputArgs(input, seconds),
+    '-vf',
+    'siti=print_summary=1',
+    '-f',
+    'null',
+    '-',
+  ];
   const { stderr } = await run(ffmpeg, args);
   return parseSitiSummary(stderr);
 }
@@ -115,7 +132,23 @@ async function measureProxy(ffmpeg: string, input: InputSpec, seconds: number) {
       `[0:v]format=gray,split[a][b];` +
       `[a]sobel,signalstats,metadata=mode=print:key=lavfi.signalstats.YAVG:file=${siFile}[ao];` +
       `[b]signalstats,metadata=mode=print:key=lavfi.signalstats.YDIF:file=${tiFile}[bo]`;
-    const args = ['-hide_banner', '-nostats', ...inputArgs(input, seconds), '-filter_complex', graph, '-map', '[ao]', '-f', 'null', '-', '-map', '[bo]', '-f', 'null', '-'];
+    const args = [
+      '-hide_banner',
+      '-nostats',
+      ...inputArgs(input, seconds),
+      '-filter_complex',
+      graph,
+      '-map',
+      '[ao]',
+      '-f',
+      'null',
+      '-',
+      '-map',
+      '[bo]',
+      '-f',
+      'null',
+      '-',
+    ];
     await run(ffmpeg, args);
     const si = meanOfKey(readFileSync(siFile, 'utf8'), 'lavfi.signalstats.YAVG', false);
     // The first frame has no predecessor: its YDIF is 0 by definition, not a measurement.

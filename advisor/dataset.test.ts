@@ -11,9 +11,26 @@ import { measureContent } from './content.ts';
 // Training rows from a real results database (written through the store) with measured,
 // estimated and mixed runs, flagged runs and a negative net figure.
 const ok = (n: number): Array<'ok'> => Array.from({ length: n }, () => 'ok' as const);
-const base = { codec: 'h264', encoder: 'libx264', rate: { kind: 'crf', value: 23 }, vmaf: 88, psnr: 38, ssim: 0.96, speed: 5, bitrateBps: 1.5e6, idleW: 8 } as const;
+const base = {
+  codec: 'h264',
+  encoder: 'libx264',
+  rate: { kind: 'crf', value: 23 },
+  vmaf: 88,
+  psnr: 38,
+  ssim: 0.96,
+  speed: 5,
+  bitrateBps: 1.5e6,
+  idleW: 8,
+} as const;
 const CELLS: FixtureCell[] = [
-  { ...base, preset: 'ultrafast', hardwareClass: 'xeon-2s', runs: ok(3), jPerMin: 400, flags: [['noisy_neighbour'], [], ['idle-baseline-dirty']] },
+  {
+    ...base,
+    preset: 'ultrafast',
+    hardwareClass: 'xeon-2s',
+    runs: ok(3),
+    jPerMin: 400,
+    flags: [['noisy_neighbour'], [], ['idle-baseline-dirty']],
+  },
   { ...base, preset: 'medium', hardwareClass: 'epyc-1s', runs: ok(3), jPerMin: 600, idleWPerRun: [8, 1e6, 8] },
   { ...base, preset: 'fast', runs: ok(2), jPerMin: 300, source: 'estimate' },
   { ...base, preset: 'slow', runs: ok(2), jPerMin: 300, source: 'mixed' },
@@ -21,18 +38,41 @@ const CELLS: FixtureCell[] = [
 // A loaded estimate-metered machine: the machine-wide estimate is ~6× the encode's own share
 // (the median measured in the shipped advisor campaign, models/MODEL_CARD.md), every run noisy.
 const LOADED: FixtureCell[] = [
-  { ...base, preset: 'veryfast', runs: ok(3), jPerMin: 600, source: 'estimate', idleW: null, jobShare: 1 / 6, flags: [['noisy_neighbour'], ['noisy_neighbour', 'idle-baseline-dirty'], ['noisy_neighbour', 'thermal_drift']] },
+  {
+    ...base,
+    preset: 'veryfast',
+    runs: ok(3),
+    jPerMin: 600,
+    source: 'estimate',
+    idleW: null,
+    jobShare: 1 / 6,
+    flags: [['noisy_neighbour'], ['noisy_neighbour', 'idle-baseline-dirty'], ['noisy_neighbour', 'thermal_drift']],
+  },
 ];
 
 let dir: string;
 let db: Database.Database;
-const content = (cacheFile: string) => (input: Parameters<typeof measureContent>[0]) => measureContent(input, { seconds: 1, cacheFile });
+const content = (cacheFile: string) => (input: Parameters<typeof measureContent>[0]) =>
+  measureContent(input, { seconds: 1, cacheFile });
 
 beforeAll(() => {
   dir = mkdtempSync(join(tmpdir(), 'ffwatt-dataset-'));
   const path = join(dir, 'ffwatt.sqlite');
-  writeFixture(path, { name: 'train', campaignId: 'c-train', cells: CELLS, createdAt: Date.UTC(2026, 0, 5), seed: 9, idleW: 8 });
-  writeFixture(path, { name: 'loaded', campaignId: 'c-loaded', cells: LOADED, createdAt: Date.UTC(2026, 0, 6), seed: 3 });
+  writeFixture(path, {
+    name: 'train',
+    campaignId: 'c-train',
+    cells: CELLS,
+    createdAt: Date.UTC(2026, 0, 5),
+    seed: 9,
+    idleW: 8,
+  });
+  writeFixture(path, {
+    name: 'loaded',
+    campaignId: 'c-loaded',
+    cells: LOADED,
+    createdAt: Date.UTC(2026, 0, 6),
+    seed: 3,
+  });
   db = new Database(path, { readonly: true });
 });
 afterAll(() => {
@@ -45,7 +85,11 @@ describe('advisor training set', () => {
     const runs = loadRuns(db, ['c-train']);
     expect(runs).toHaveLength(10);
     const { rows, dropped } = await toTrainingRows(runs, content(join(dir, 'siti.json')));
-    expect(rows.map((r) => `${r.features.preset} ${r.hardwareClass} ${r.energyKind}`)).toEqual(['ultrafast xeon-2s measured', 'medium epyc-1s measured', 'medium epyc-1s measured']);
+    expect(rows.map((r) => `${r.features.preset} ${r.hardwareClass} ${r.energyKind}`)).toEqual([
+      'ultrafast xeon-2s measured',
+      'medium epyc-1s measured',
+      'medium epyc-1s measured',
+    ]);
     expect(dropped.map((d) => d.reason).sort()).toEqual([
       'estimated energy: this training set holds measured runs only',
       'estimated energy: this training set holds measured runs only',
@@ -60,10 +104,17 @@ describe('advisor training set', () => {
   it('trains on estimates (estimate and mixed together) only when asked, and keeps flagged runs with includeFlagged', async () => {
     const runs = loadRuns(db, ['c-train']);
     const est = await toTrainingRows(runs, content(join(dir, 'siti.json')), { energyKind: 'estimated' });
-    expect(est.rows.map((r) => `${r.features.preset} ${r.energySource} ${r.hardwareClass}`)).toEqual(['fast estimate unclassified', 'fast estimate unclassified', 'slow mixed unclassified', 'slow mixed unclassified']);
+    expect(est.rows.map((r) => `${r.features.preset} ${r.energySource} ${r.hardwareClass}`)).toEqual([
+      'fast estimate unclassified',
+      'fast estimate unclassified',
+      'slow mixed unclassified',
+      'slow mixed unclassified',
+    ]);
     const all = await toTrainingRows(runs, content(join(dir, 'siti.json')), { includeFlagged: true });
     expect(all.rows).toHaveLength(5);
-    expect(all.dropped.filter((d) => d.reason.startsWith('left out'))).toEqual([expect.objectContaining({ reason: 'left out: net-energy-nonpositive' })]);
+    expect(all.dropped.filter((d) => d.reason.startsWith('left out'))).toEqual([
+      expect.objectContaining({ reason: 'left out: net-energy-nonpositive' }),
+    ]);
   });
 
   it("on the estimate meter keeps the encode's own figure: other processes' load (noisy_neighbour, a dirty idle baseline) does not leave a run out, thermal drift does", async () => {

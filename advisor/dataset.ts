@@ -39,7 +39,18 @@ export interface TrainingRow {
 
 /** Identity of a configuration regardless of hardware and repetition: the unit of the train/validation split. */
 export function configKey(f: FeatureInput, content: string): string {
-  return [f.mode, f.codec, f.encoder, f.preset, f.rate.kind, f.rate.value, `${f.width}x${f.height}`, f.fps, f.streams, content].join('|');
+  return [
+    f.mode,
+    f.codec,
+    f.encoder,
+    f.preset,
+    f.rate.kind,
+    f.rate.value,
+    `${f.width}x${f.height}`,
+    f.fps,
+    f.streams,
+    content,
+  ].join('|');
 }
 
 /** Name of a hardware class as the model card and `--hardware` use it, e.g. "intel-xeon-2c-rapl". */
@@ -80,7 +91,8 @@ export async function toTrainingRows(
 ): Promise<{ rows: TrainingRow[]; dropped: Dropped[] }> {
   const rows: TrainingRow[] = [];
   const dropped: Dropped[] = [];
-  const kind = filter.energyKind ?? (runs.some((r) => energyKindOf(r.energySource) === 'measured') ? 'measured' : 'estimated');
+  const kind =
+    filter.energyKind ?? (runs.some((r) => energyKindOf(r.energySource) === 'measured') ? 'measured' : 'estimated');
   for (const r of runs) {
     if (!r.energySource || (r.jPerEncodedMinute == null && r.netJPerEncodedMinute == null)) {
       dropped.push({ jobId: r.jobId, reason: 'no energy figure' });
@@ -88,18 +100,26 @@ export async function toTrainingRows(
     }
     // A run whose energy is the job's own estimate is not disturbed by what MACHINE_FLAGS describe.
     const ownFigure = r.jobJPerEncodedMinute != null;
-    const reasons = exclusionReasons({ flags: r.flags, netJ: r.netJ }, filter.includeFlagged).filter((x) => !(ownFigure && MACHINE_FLAGS.includes(x)));
+    const reasons = exclusionReasons({ flags: r.flags, netJ: r.netJ }, filter.includeFlagged).filter(
+      (x) => !(ownFigure && MACHINE_FLAGS.includes(x)),
+    );
     if (reasons.length) {
       dropped.push({ jobId: r.jobId, reason: `left out: ${reasons.join(', ')}` });
       continue;
     }
     if (energyKindOf(r.energySource) !== kind) {
-      dropped.push({ jobId: r.jobId, reason: `${energyKindOf(r.energySource)} energy: this training set holds ${kind} runs only` });
+      dropped.push({
+        jobId: r.jobId,
+        reason: `${energyKindOf(r.energySource)} energy: this training set holds ${kind} runs only`,
+      });
       continue;
     }
     const { cpuModel, cores } = r.provenance;
     if (cpuModel === undefined || cores === undefined) {
-      dropped.push({ jobId: r.jobId, reason: 'provenance has no cpuModel/cores (a node that is not an ffwatt agent): no hardware features' });
+      dropped.push({
+        jobId: r.jobId,
+        reason: 'provenance has no cpuModel/cores (a node that is not an ffwatt agent): no hardware features',
+      });
       continue;
     }
     const s = r.scenario;

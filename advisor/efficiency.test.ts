@@ -2,22 +2,75 @@ import { describe, expect, it } from 'vitest';
 import { efficiencyScore, explainEfficiency, type EfficiencyRun } from './efficiency.ts';
 import type { RunRecord } from '../core/types.ts';
 
-function run(opts: { vmaf?: number | null; psnr?: number | null; net?: number | null; gross?: number; content?: string; status?: RunRecord['status'] }): RunRecord {
+function run(opts: {
+  vmaf?: number | null;
+  psnr?: number | null;
+  net?: number | null;
+  gross?: number;
+  content?: string;
+  status?: RunRecord['status'];
+}): RunRecord {
   return {
-    jobId: 'j', attempt: 1, nodeId: 'n', status: opts.status ?? 'succeeded', exitCode: 0, signal: null, error: null, stderrTail: '',
-    startedAt: '', endedAt: '', wallS: 1, mediaSeconds: 60, frames: 1, outputBytes: 1, bitrateBps: null, fps: null, speed: null,
-    droppedFrames: 0, dupFrames: 0, flags: [],
+    jobId: 'j',
+    attempt: 1,
+    nodeId: 'n',
+    status: opts.status ?? 'succeeded',
+    exitCode: 0,
+    signal: null,
+    error: null,
+    stderrTail: '',
+    startedAt: '',
+    endedAt: '',
+    wallS: 1,
+    mediaSeconds: 60,
+    frames: 1,
+    outputBytes: 1,
+    bitrateBps: null,
+    fps: null,
+    speed: null,
+    droppedFrames: 0,
+    dupFrames: 0,
+    flags: [],
     energy: {
-      source: 'rapl', zones: [], grossJ: opts.gross ?? 100, idleW: null, netJ: opts.net ?? null, avgW: 1, peakW: 1, windowS: 1,
-      jPerEncodedMinute: opts.gross ?? 100, netJPerEncodedMinute: opts.net === undefined ? 50 : opts.net, jPerFrame: null, jPerMegapixel: null,
+      source: 'rapl',
+      zones: [],
+      grossJ: opts.gross ?? 100,
+      idleW: null,
+      netJ: opts.net ?? null,
+      avgW: 1,
+      peakW: 1,
+      windowS: 1,
+      jPerEncodedMinute: opts.gross ?? 100,
+      netJPerEncodedMinute: opts.net === undefined ? 50 : opts.net,
+      jPerFrame: null,
+      jPerMegapixel: null,
     },
     quality: {
-      outputs: [{ rung: 0, psnrY: null, psnrAvg: opts.psnr ?? null, ssim: null, vmaf: opts.vmaf == null ? null : { mean: opts.vmaf, harmonicMean: opts.vmaf, p1: opts.vmaf, min: opts.vmaf } }],
+      outputs: [
+        {
+          rung: 0,
+          psnrY: null,
+          psnrAvg: opts.psnr ?? null,
+          ssim: null,
+          vmaf: opts.vmaf == null ? null : { mean: opts.vmaf, harmonicMean: opts.vmaf, p1: opts.vmaf, min: opts.vmaf },
+        },
+      ],
       recipe: {},
     },
     provenance: {
-      ffmpegVersion: '5.1', ffmpegBuildconfHash: '', argv: [], inputDescription: opts.content ?? 'testsrc2', inputHash: null, kernel: '',
-      cpuModel: 'x', cores: 2, gpu: null, governor: null, turbo: null, meters: [], encoder: 'libx264',
+      ffmpegVersion: '5.1',
+      ffmpegBuildconfHash: '',
+      argv: [],
+      inputDescription: opts.content ?? 'testsrc2',
+      inputHash: null,
+      kernel: '',
+      cpuModel: 'x',
+      cores: 2,
+      gpu: null,
+      governor: null,
+      turbo: null,
+      meters: [],
+      encoder: 'libx264',
     },
   };
 }
@@ -51,7 +104,10 @@ describe('efficiencyScore', () => {
   });
 
   it('gives no score (null + reason) without quality or energy, never 0', () => {
-    expect(explainEfficiency(at(run({ vmaf: null, psnr: null })), [])).toEqual({ score: null, reason: 'no quality score (VMAF or PSNR) for the main output' });
+    expect(explainEfficiency(at(run({ vmaf: null, psnr: null })), [])).toEqual({
+      score: null,
+      reason: 'no quality score (VMAF or PSNR) for the main output',
+    });
     expect(efficiencyScore(at(run({ status: 'failed', vmaf: 90 })), [])).toBeNull();
     const noEnergy = run({ vmaf: 90 });
     noEnergy.energy = null;

@@ -1,19 +1,57 @@
 import { describe, expect, it } from 'vitest';
-import { buildFeatureSpec, cpuClass, encodeOne, parseFeatureSpec, unseenCategories, UNKNOWN, type FeatureInput } from './features.ts';
+import {
+  buildFeatureSpec,
+  cpuClass,
+  encodeOne,
+  parseFeatureSpec,
+  unseenCategories,
+  UNKNOWN,
+  type FeatureInput,
+} from './features.ts';
 
 const base: FeatureInput = {
-  codec: 'h264', encoder: 'libx264', preset: 'medium', mode: 'file', rate: { kind: 'crf', value: 23 },
-  width: 640, height: 360, fps: 30, streams: 1, si: 50, ti: 10,
-  cpuModel: 'Intel(R) Xeon(R) Platinum 8375C CPU @ 2.90GHz', cores: 2, gpu: false, meterSource: 'rapl',
+  codec: 'h264',
+  encoder: 'libx264',
+  preset: 'medium',
+  mode: 'file',
+  rate: { kind: 'crf', value: 23 },
+  width: 640,
+  height: 360,
+  fps: 30,
+  streams: 1,
+  si: 50,
+  ti: 10,
+  cpuModel: 'Intel(R) Xeon(R) Platinum 8375C CPU @ 2.90GHz',
+  cores: 2,
+  gpu: false,
+  meterSource: 'rapl',
 };
-const other: FeatureInput = { ...base, codec: 'hevc', encoder: 'libx265', preset: 'slow', rate: { kind: 'bitrate', value: 1e6 }, meterSource: 'estimate' };
+const other: FeatureInput = {
+  ...base,
+  codec: 'hevc',
+  encoder: 'libx265',
+  preset: 'slow',
+  rate: { kind: 'bitrate', value: 1e6 },
+  meterSource: 'estimate',
+};
 const spec = buildFeatureSpec([base, other], 'siti');
 const col = (name: string, v: Float32Array) => v[spec.columns.indexOf(name)];
 
 describe('feature encoding', () => {
   it('one-hot columns per known category, an unknown bucket per field, then the numbers', () => {
     expect(spec.columns.slice(0, 3)).toEqual(['codec=h264', 'codec=hevc', `codec=${UNKNOWN}`]);
-    expect(spec.columns.slice(-10)).toEqual(['presetOrdinal', 'crf', 'log10Bitrate', 'log2Pixels', 'fps', 'streams', 'si', 'ti', 'cores', 'gpu']);
+    expect(spec.columns.slice(-10)).toEqual([
+      'presetOrdinal',
+      'crf',
+      'log10Bitrate',
+      'log2Pixels',
+      'fps',
+      'streams',
+      'si',
+      'ti',
+      'cores',
+      'gpu',
+    ]);
     const v = encodeOne(spec, base);
     expect(col('codec=h264', v)).toBe(1);
     expect(col('codec=hevc', v)).toBe(0);
@@ -33,7 +71,13 @@ describe('feature encoding', () => {
   });
 
   it('puts an unseen category in the unknown bucket and says which fields were unseen', () => {
-    const vp9: FeatureInput = { ...base, codec: 'vp9', encoder: 'libvpx-vp9', preset: 'good-2', cpuModel: 'AMD EPYC 7B13' };
+    const vp9: FeatureInput = {
+      ...base,
+      codec: 'vp9',
+      encoder: 'libvpx-vp9',
+      preset: 'good-2',
+      cpuModel: 'AMD EPYC 7B13',
+    };
     const v = encodeOne(spec, vp9);
     expect(col(`codec=${UNKNOWN}`, v)).toBe(1);
     expect(col('codec=h264', v)).toBe(0);
@@ -45,7 +89,9 @@ describe('feature encoding', () => {
   });
 
   it('rejects a preset the encoder does not have, naming the valid ones', () => {
-    expect(() => encodeOne(spec, { ...base, preset: 'turbo' })).toThrow(/preset 'turbo' is not valid for encoder libx264; valid presets/);
+    expect(() => encodeOne(spec, { ...base, preset: 'turbo' })).toThrow(
+      /preset 'turbo' is not valid for encoder libx264; valid presets/,
+    );
   });
 
   it('classes CPU models by vendor and line', () => {
@@ -59,7 +105,9 @@ describe('feature encoding', () => {
 
   it('checks a spec read from disk', () => {
     expect(parseFeatureSpec(JSON.parse(JSON.stringify(spec)), 'x.json')).toEqual(spec);
-    expect(() => parseFeatureSpec({ ...spec, columns: spec.columns.slice(1) }, 'x.json')).toThrow(/x\.json: columns do not match/);
+    expect(() => parseFeatureSpec({ ...spec, columns: spec.columns.slice(1) }, 'x.json')).toThrow(
+      /x\.json: columns do not match/,
+    );
     expect(() => parseFeatureSpec({}, 'x.json')).toThrow(/not an ffwatt feature spec/);
   });
 });

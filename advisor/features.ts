@@ -66,11 +66,29 @@ export interface FeatureSpec {
 export function cpuClass(cpuModel: string): string {
   const m = cpuModel.toLowerCase();
   if (/qemu|kvm|virtual cpu/.test(m)) return 'virtual';
-  const vendor = /intel/.test(m) ? 'intel' : /amd|epyc|ryzen/.test(m) ? 'amd' : /arm|neoverse|cortex|apple|graviton|ampere/.test(m) ? 'arm' : 'other';
+  const vendor = /intel/.test(m)
+    ? 'intel'
+    : /amd|epyc|ryzen/.test(m)
+      ? 'amd'
+      : /arm|neoverse|cortex|apple|graviton|ampere/.test(m)
+        ? 'arm'
+        : 'other';
   // Product lines before "core": "16-Core Processor" is a core count, not Intel's Core line.
-  const line = ['xeon', 'epyc', 'threadripper', 'ryzen', 'atom', 'celeron', 'pentium', 'neoverse', 'cortex', 'graviton', 'ampere', 'apple', 'core'].find((l) =>
-    l === 'core' ? /(^|[^-\w])core(\(tm\))?\s/.test(m) : m.includes(l),
-  );
+  const line = [
+    'xeon',
+    'epyc',
+    'threadripper',
+    'ryzen',
+    'atom',
+    'celeron',
+    'pentium',
+    'neoverse',
+    'cortex',
+    'graviton',
+    'ampere',
+    'apple',
+    'core',
+  ].find((l) => (l === 'core' ? /(^|[^-\w])core(\(tm\))?\s/.test(m) : m.includes(l)));
   return `${vendor}-${line ?? 'other'}`;
 }
 
@@ -109,7 +127,9 @@ function categoryValues(input: FeatureInput): Record<CategoricalField, string> {
 
 function numericValues(input: FeatureInput): Record<NumericField, number> {
   return {
-    presetOrdinal: memo(presetMemo, `${input.encoder}\u0000${input.preset}`, () => presetPosition(input.encoder, input.preset)),
+    presetOrdinal: memo(presetMemo, `${input.encoder}\u0000${input.preset}`, () =>
+      presetPosition(input.encoder, input.preset),
+    ),
     crf: input.rate.kind === 'crf' ? input.rate.value : 0,
     log10Bitrate: input.rate.kind === 'bitrate' ? Math.log10(input.rate.value) : 0,
     log2Pixels: Math.log2(input.width * input.height),
@@ -124,7 +144,11 @@ function numericValues(input: FeatureInput): Record<NumericField, number> {
 
 /** Builds the encoding spec from training inputs: categories sorted, so the same data gives the same spec. */
 export function buildFeatureSpec(inputs: FeatureInput[], contentMethod: FeatureSpec['contentMethod']): FeatureSpec {
-  if (inputs.length === 0) throw new InputError('no training rows to build features from', { field: 'rows', fix: 'train on a campaign with succeeded runs' });
+  if (inputs.length === 0)
+    throw new InputError('no training rows to build features from', {
+      field: 'rows',
+      fix: 'train on a campaign with succeeded runs',
+    });
   const categories = {} as Record<CategoricalField, string[]>;
   for (const f of CATEGORICAL_FIELDS) {
     categories[f] = [...new Set(inputs.map((i) => categoryValues(i)[f]))].sort();
@@ -133,9 +157,15 @@ export function buildFeatureSpec(inputs: FeatureInput[], contentMethod: FeatureS
 }
 
 /** Which categorical fields of `input` are not among the training categories. */
-export function unseenCategories(spec: FeatureSpec, input: FeatureInput): Array<{ field: CategoricalField; value: string }> {
+export function unseenCategories(
+  spec: FeatureSpec,
+  input: FeatureInput,
+): Array<{ field: CategoricalField; value: string }> {
   const vals = categoryValues(input);
-  return CATEGORICAL_FIELDS.filter((f) => !spec.categories[f].includes(vals[f])).map((f) => ({ field: f, value: vals[f] }));
+  return CATEGORICAL_FIELDS.filter((f) => !spec.categories[f].includes(vals[f])).map((f) => ({
+    field: f,
+    value: vals[f],
+  }));
 }
 
 /** Encodes one input into `out` (length spec.columns.length) starting at `offset`. */
@@ -158,7 +188,10 @@ function encodeIntoZeroed(spec: FeatureSpec, input: FeatureInput, out: Float32Ar
   for (const f of NUMERIC_FIELDS) {
     const v = nums[f];
     if (!Number.isFinite(v)) {
-      throw new InputError(`feature '${f}' is not a finite number (${v})`, { field: f, fix: 'check resolution, fps, rate and content figures' });
+      throw new InputError(`feature '${f}' is not a finite number (${v})`, {
+        field: f,
+        fix: 'check resolution, fps, rate and content figures',
+      });
     }
     out[k++] = v;
   }
@@ -187,7 +220,11 @@ export function parseFeatureSpec(raw: unknown, file: string): FeatureSpec {
   }
   const expected = buildColumns(s.categories as Record<CategoricalField, string[]>);
   if (expected.join('\n') !== s.columns.join('\n')) {
-    throw new InputError(`${file}: columns do not match its categories (edited by hand?)`, { file, field: 'columns', fix });
+    throw new InputError(`${file}: columns do not match its categories (edited by hand?)`, {
+      file,
+      field: 'columns',
+      fix,
+    });
   }
   return s as FeatureSpec;
 }

@@ -47,7 +47,14 @@ export interface GbrtParams {
   huberAlpha: number;
 }
 
-export const DEFAULT_GBRT: GbrtParams = { nTrees: 300, maxDepth: 4, learningRate: 0.05, minSamplesLeaf: 2, loss: 'squared', huberAlpha: 0.9 };
+export const DEFAULT_GBRT: GbrtParams = {
+  nTrees: 300,
+  maxDepth: 4,
+  learningRate: 0.05,
+  minSamplesLeaf: 2,
+  loss: 'squared',
+  huberAlpha: 0.9,
+};
 
 function median(v: number[]): number {
   const s = v.slice().sort((a, b) => a - b);
@@ -189,7 +196,12 @@ export function predictLinear(l: LinearStart, x: Float32Array, offset: number, c
  * Fits one boosted ensemble to targets y (already in model space, e.g. log energy).
  * With `linear`, the trees fit what the linear model leaves over (boosting from a linear start).
  */
-export function fitGbrt(x: Matrix, y: ArrayLike<number>, params: Partial<GbrtParams> = {}, linear?: LinearStart): GbrtModel {
+export function fitGbrt(
+  x: Matrix,
+  y: ArrayLike<number>,
+  params: Partial<GbrtParams> = {},
+  linear?: LinearStart,
+): GbrtModel {
   const p = { ...DEFAULT_GBRT, ...params };
   if (x.rows === 0) throw new Error('fitGbrt: no rows');
   if (linear) {

@@ -1,8 +1,23 @@
 /** The advisor folder's public API: features, training, ONNX export/inference, recommendation, efficiency. */
-export { buildFeatureSpec, encodeBatch, encodeOne, cpuClass, unseenCategories, UNKNOWN, type FeatureInput, type FeatureSpec } from './features.ts';
+export {
+  buildFeatureSpec,
+  encodeBatch,
+  encodeOne,
+  cpuClass,
+  unseenCategories,
+  UNKNOWN,
+  type FeatureInput,
+  type FeatureSpec,
+} from './features.ts';
 export { measureContent, describeInput, hasSitiFilter, type ContentComplexity, type ContentMethod } from './content.ts';
 export { loadRuns, toTrainingRows, configKey, hardwareName, type TrainingRow, type DbRun } from './dataset.ts';
-export { trainAdvisor, splitByConfiguration, type TrainedAdvisor, type AdvisorMeta, type TrainOptions } from './train.ts';
+export {
+  trainAdvisor,
+  splitByConfiguration,
+  type TrainedAdvisor,
+  type AdvisorMeta,
+  type TrainOptions,
+} from './train.ts';
 export { errorMetrics, type ErrorMetrics } from './metrics.ts';
 export { ensembleToOnnx } from './onnx-export.ts';
 export { writeModelFiles, readTrainingData, modelPaths } from './model-files.ts';

@@ -23,15 +23,24 @@ export function metaPathFor(modelPath: string): string {
 
 export function loadMeta(path: string): AdvisorMeta {
   if (!existsSync(path)) {
-    throw new InputError(`model metadata ${path} not found (it is written beside the .onnx by training)`, { file: path, fix: 'run `make train` or pass --model pointing at a trained model' });
+    throw new InputError(`model metadata ${path} not found (it is written beside the .onnx by training)`, {
+      file: path,
+      fix: 'run `make train` or pass --model pointing at a trained model',
+    });
   }
   const raw = JSON.parse(readFileSync(path, 'utf8')) as AdvisorMeta;
   parseFeatureSpec(raw.features, path);
   if (!Array.isArray(raw.targets) || !raw.coverage || !raw.uncertainty) {
-    throw new InputError(`${path}: missing targets/coverage/uncertainty`, { file: path, fix: 'regenerate it with `make train`' });
+    throw new InputError(`${path}: missing targets/coverage/uncertainty`, {
+      file: path,
+      fix: 'regenerate it with `make train`',
+    });
   }
   if (!Array.isArray(raw.hardwareClasses) || raw.hardwareClasses.length === 0) {
-    throw new InputError(`${path}: names no hardware class (a model trained before models were made per class)`, { file: path, fix: 'retrain it with `make train`' });
+    throw new InputError(`${path}: names no hardware class (a model trained before models were made per class)`, {
+      file: path,
+      fix: 'retrain it with `make train`',
+    });
   }
   return raw;
 }
@@ -45,7 +54,11 @@ export class OnnxAdvisor {
 
   static async load(modelPath: string, metaPath = metaPathFor(modelPath)): Promise<OnnxAdvisor> {
     if (!existsSync(modelPath)) {
-      throw new InputError(`model ${modelPath} not found`, { file: modelPath, field: '--model', fix: 'run `make train` or pass --model PATH' });
+      throw new InputError(`model ${modelPath} not found`, {
+        file: modelPath,
+        field: '--model',
+        fix: 'run `make train` or pass --model PATH',
+      });
     }
     const meta = loadMeta(metaPath);
     // One intra-op thread: the ensemble is small (tens of trees per target), and onnxruntime's
@@ -57,7 +70,8 @@ export class OnnxAdvisor {
   /** Raw model-space outputs for an encoded batch: row-major [n × targets]. */
   async runEncoded(features: Float32Array, n: number): Promise<Float32Array> {
     const cols = this.meta.features.columns.length;
-    if (features.length !== n * cols) throw new Error(`runEncoded: expected ${n}×${cols} features, got ${features.length}`);
+    if (features.length !== n * cols)
+      throw new Error(`runEncoded: expected ${n}×${cols} features, got ${features.length}`);
     if (n === 0) return new Float32Array(0);
     const out = await this.session.run({ [ONNX_INPUT]: new ort.Tensor('float32', features, [n, cols]) });
     return out[ONNX_OUTPUT].data as Float32Array;
@@ -70,7 +84,12 @@ export class OnnxAdvisor {
     // Per target once, not per row: VMAF (v0.6.1) lives on 0–100, so predictions and bands past it are clipped.
     const decoders = this.meta.targets.map((t) => {
       const cap = t.metric === 'vmaf' ? (q: number) => Math.min(100, Math.max(0, q)) : (q: number) => q;
-      return { name: t.name, unit: (v: number) => cap(fromModelSpace(t, v)), lo: residuals[t.name].min, hi: residuals[t.name].max };
+      return {
+        name: t.name,
+        unit: (v: number) => cap(fromModelSpace(t, v)),
+        lo: residuals[t.name].min,
+        hi: residuals[t.name].max,
+      };
     });
     const out = new Array<Prediction>(inputs.length);
     for (let i = 0; i < inputs.length; i++) {

@@ -10,7 +10,8 @@ export interface ErrorMetrics {
 
 export function errorMetrics(actual: ArrayLike<number>, predicted: ArrayLike<number>): ErrorMetrics {
   const n = actual.length;
-  if (n === 0 || predicted.length !== n) throw new Error(`errorMetrics: need equal, non-empty arrays (got ${n} and ${predicted.length})`);
+  if (n === 0 || predicted.length !== n)
+    throw new Error(`errorMetrics: need equal, non-empty arrays (got ${n} and ${predicted.length})`);
   let absSum = 0;
   let pctSum = 0;
   let mean = 0;

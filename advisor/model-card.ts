@@ -47,7 +47,11 @@ export interface ModelCard {
   };
   heldOut: { gbrt: Record<TargetName, ErrorMetrics>; ridge: Record<TargetName, ErrorMetrics> };
   /** Grouped k-fold cross-validation over all rows (train.ts crossValidate); null when not run. */
-  crossValidated: { folds: number; gbrt: Record<TargetName, ErrorMetrics>; ridge: Record<TargetName, ErrorMetrics> } | null;
+  crossValidated: {
+    folds: number;
+    gbrt: Record<TargetName, ErrorMetrics>;
+    ridge: Record<TargetName, ErrorMetrics>;
+  } | null;
   limits: string[];
 }
 
@@ -68,13 +72,17 @@ function classSection(hardwareClass: string, t: TrainedAdvisor, rows: TrainingRo
   const mine = rows.filter((r) => (r.hardwareClass ?? 'unclassified') === hardwareClass);
   const flags: Record<string, number> = {};
   for (const r of mine) for (const f of r.flags ?? []) flags[f] = (flags[f] ?? 0) + 1;
-  const ratios = mine.flatMap((r) => (r.jobJPerEncodedMinute && r.jPerEncodedMinute ? [r.jPerEncodedMinute / r.jobJPerEncodedMinute] : []));
+  const ratios = mine.flatMap((r) =>
+    r.jobJPerEncodedMinute && r.jPerEncodedMinute ? [r.jPerEncodedMinute / r.jobJPerEncodedMinute] : [],
+  );
   return {
     hardwareClass,
     hardware: t.meta.hardware.filter((h) => h.hardwareClass === hardwareClass),
     runs: mine.length,
     flags,
-    machineOverJob: ratios.length ? { median: quantile(ratios, 0.5), p10: quantile(ratios, 0.1), p90: quantile(ratios, 0.9) } : null,
+    machineOverJob: ratios.length
+      ? { median: quantile(ratios, 0.5), p10: quantile(ratios, 0.1), p90: quantile(ratios, 0.9) }
+      : null,
   };
 }
 
@@ -101,7 +109,11 @@ export function buildModelCard(
     `${quality.metric!.toUpperCase()} targets ${c.quality.min.toFixed(1)}–${c.quality.max.toFixed(1)} only.`,
     `Hardware: ${meta.hardware.map((h) => h.name).join(', ')}; other CPUs fall in the unknown bucket and every prediction for them is an extrapolation.`,
     `Content: ${meta.contents.length} source(s) (${meta.contents.map((x) => x.content).join('; ')}); content complexity (SI/TI) outside ${c.si.min.toFixed(1)}–${c.si.max.toFixed(1)} / ${c.ti.min.toFixed(1)}–${c.ti.max.toFixed(1)} is refused.`,
-    `Encoders: ${Object.keys(meta.grid.presets).sort().join(', ')}; presets only as measured (${Object.entries(meta.grid.presets).map(([e, p]) => `${e}: ${p.join('/')}`).join('; ')}).`,
+    `Encoders: ${Object.keys(meta.grid.presets).sort().join(', ')}; presets only as measured (${Object.entries(
+      meta.grid.presets,
+    )
+      .map(([e, p]) => `${e}: ${p.join('/')}`)
+      .join('; ')}).`,
     `Energy is ${ENERGY_BASIS_LABEL[energy.basis!]}, as measured by ${[...new Set(meta.hardware.map((h) => h.meterSource))].join(', ')}${meta.hardware.some((h) => h.meterSource === 'estimate') ? ' (an ESTIMATE from CPU time, not a hardware counter)' : ''}.`,
     meta.training.linearStart
       ? `Between measured presets, rates and resolutions the linear part interpolates and the trees step; beyond them nothing is checked, hence the refusals.`
@@ -127,7 +139,14 @@ export function buildModelCard(
       model: meta.training.linearStart
         ? `gradient-boosted regression trees boosted from the ridge model (trees fit its residuals), one ensemble per target; ONNX: LinearRegressor + TreeEnsembleRegressor + Add`
         : `gradient-boosted regression trees (squared loss), one ensemble per target; ONNX: one TreeEnsembleRegressor`,
-      params: { learningRate: meta.training.gbrt.learningRate, minSamplesLeaf: meta.training.gbrt.minSamplesLeaf, huberAlpha: meta.training.gbrt.huberAlpha, seed: meta.training.seed, validationFraction: meta.training.validationFraction, ridgeLambda: meta.training.ridgeLambda },
+      params: {
+        learningRate: meta.training.gbrt.learningRate,
+        minSamplesLeaf: meta.training.gbrt.minSamplesLeaf,
+        huberAlpha: meta.training.gbrt.huberAlpha,
+        seed: meta.training.seed,
+        validationFraction: meta.training.validationFraction,
+        ridgeLambda: meta.training.ridgeLambda,
+      },
       perTarget: meta.training.chosen,
       tuning: meta.training.tune
         ? 'loss (squared/Huber), depth (1–4) and tree count (25–300) per target chosen by 3-fold cross-validation (mean absolute error) grouped by configuration, inside the training part only'
@@ -138,7 +157,8 @@ export function buildModelCard(
         name: x.name,
         unit: x.unit,
         learnedAs: x.transform === 'log' ? `ln(${x.unit})` : x.unit,
-        note: x.name === 'energy' ? ENERGY_BASIS_LABEL[x.basis!] : x.name === 'quality' ? `${x.metric}` : 'encoding speed',
+        note:
+          x.name === 'energy' ? ENERGY_BASIS_LABEL[x.basis!] : x.name === 'quality' ? `${x.metric}` : 'encoding speed',
       })),
       uncertainty: `10%–90% quantiles of held-out residuals, added to each prediction (model space)`,
     },
@@ -163,13 +183,14 @@ export function buildModelCard(
 const f = (v: number, d = 2) => (Math.abs(v) >= 100 ? v.toFixed(0) : v.toFixed(d));
 
 export function renderModelCard(card: ModelCard): string {
-  const table = (scores: ModelCard['heldOut']) => (['energy', 'quality', 'speed'] as TargetName[]).flatMap((t) => {
-    const unit = card.algorithm.targets.find((x) => x.name === t)?.unit ?? '';
-    return (['gbrt', 'ridge'] as const).map((m) => {
-      const s = scores[m][t];
-      return `| ${t} (${unit}) | ${m === 'gbrt' ? 'boosted trees (shipped)' : 'ridge baseline'} | ${f(s.mae)} | ${f(s.mape, 1)} % | ${s.r2.toFixed(3)} | ${s.n} |`;
+  const table = (scores: ModelCard['heldOut']) =>
+    (['energy', 'quality', 'speed'] as TargetName[]).flatMap((t) => {
+      const unit = card.algorithm.targets.find((x) => x.name === t)?.unit ?? '';
+      return (['gbrt', 'ridge'] as const).map((m) => {
+        const s = scores[m][t];
+        return `| ${t} (${unit}) | ${m === 'gbrt' ? 'boosted trees (shipped)' : 'ridge baseline'} | ${f(s.mae)} | ${f(s.mape, 1)} % | ${s.r2.toFixed(3)} | ${s.n} |`;
+      });
     });
-  });
   return [
     '# ffwatt advisor — model card',
     '',
@@ -177,17 +198,32 @@ export function renderModelCard(card: ModelCard): string {
     '',
     '## Data',
     '',
-    ...card.data.campaigns.map((c) => `- campaign \`${c.id}\` (${c.name}${c.status && c.status !== 'done' ? `, ${c.status}: its finished runs are used` : ''}), created ${c.createdAt}`),
+    ...card.data.campaigns.map(
+      (c) =>
+        `- campaign \`${c.id}\` (${c.name}${c.status && c.status !== 'done' ? `, ${c.status}: its finished runs are used` : ''}), created ${c.createdAt}`,
+    ),
     `- ${card.data.runs.total} runs of ${card.data.runs.configurations} configurations: ${card.data.runs.train} for training, ${card.data.runs.validation} held out (${card.data.runs.validationConfigurations} configurations)`,
     ...card.data.dropped.map((d) => `- dropped: ${d.runs} run(s), ${d.reason}`),
     ...Object.entries(card.data.flags).map(([f, n]) => `- flag \`${f}\` on ${n} of the runs used`),
-    ...card.data.hardware.map((h) => `- hardware \`${h.name}\`: ${h.cpuModel}, ${h.cores} cores, ${h.gpu ? 'GPU' : 'no GPU'}, meter ${h.meterSource}; ${h.runs} runs; encoders ${h.encoders.join(', ')}`),
+    ...card.data.hardware.map(
+      (h) =>
+        `- hardware \`${h.name}\`: ${h.cpuModel}, ${h.cores} cores, ${h.gpu ? 'GPU' : 'no GPU'}, meter ${h.meterSource}; ${h.runs} runs; encoders ${h.encoders.join(', ')}`,
+    ),
     '',
     ...card.data.classes.flatMap((c) => [
       `## Hardware class \`${c.hardwareClass}\``,
       '',
-      ...c.hardware.map((h) => `- ${h.cpuModel}, ${h.cores} logical CPUs, ${h.gpu ? 'GPU' : 'no GPU'}, meter ${h.meterSource} (advisor hardware name \`${h.name}\`); encoders ${h.encoders.join(', ')}`),
-      `- ${c.runs} runs used${Object.keys(c.flags).length ? `; flags: ${Object.entries(c.flags).map(([f, n]) => `${f} ${n}`).join(', ')}` : ''}`,
+      ...c.hardware.map(
+        (h) =>
+          `- ${h.cpuModel}, ${h.cores} logical CPUs, ${h.gpu ? 'GPU' : 'no GPU'}, meter ${h.meterSource} (advisor hardware name \`${h.name}\`); encoders ${h.encoders.join(', ')}`,
+      ),
+      `- ${c.runs} runs used${
+        Object.keys(c.flags).length
+          ? `; flags: ${Object.entries(c.flags)
+              .map(([f, n]) => `${f} ${n}`)
+              .join(', ')}`
+          : ''
+      }`,
       ...(c.machineOverJob
         ? [
             `- load: the machine-wide estimate over the same windows was ${c.machineOverJob.median.toFixed(2)}× the encode's own (median; 10–90 %: ${c.machineOverJob.p10.toFixed(2)}–${c.machineOverJob.p90.toFixed(2)}×). The difference is other processes' CPU; the model learns the encode's own figure, so it is left out.`,
@@ -198,8 +234,12 @@ export function renderModelCard(card: ModelCard): string {
     ]),
     '## Model',
     '',
-    `${card.algorithm.model}; parameters ${Object.entries(card.algorithm.params).map(([k, v]) => `${k}=${v}`).join(', ')}; ` +
-      `per target ${Object.entries(card.algorithm.perTarget).map(([t, c]) => `${t}: ${c.loss} loss, depth ${c.maxDepth}, ${c.nTrees} trees`).join('; ')} (${card.algorithm.tuning}).`,
+    `${card.algorithm.model}; parameters ${Object.entries(card.algorithm.params)
+      .map(([k, v]) => `${k}=${v}`)
+      .join(', ')}; ` +
+      `per target ${Object.entries(card.algorithm.perTarget)
+        .map(([t, c]) => `${t}: ${c.loss} loss, depth ${c.maxDepth}, ${c.nTrees} trees`)
+        .join('; ')} (${card.algorithm.tuning}).`,
     `Baseline: ${card.algorithm.baseline}. Split: ${card.algorithm.split}.`,
     `Targets: ${card.algorithm.targets.map((t) => `${t.name} = ${t.note}, learned as ${t.learnedAs}`).join('; ')}. Uncertainty: ${card.algorithm.uncertainty}.`,
     '',

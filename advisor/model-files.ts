@@ -15,10 +15,19 @@ export interface ModelPaths {
 }
 
 export function modelPaths(dir: string, base = 'advisor'): ModelPaths {
-  return { onnx: join(dir, `${base}.onnx`), meta: join(dir, `${base}.features.json`), data: join(dir, `${base}.data.json`) };
+  return {
+    onnx: join(dir, `${base}.onnx`),
+    meta: join(dir, `${base}.features.json`),
+    data: join(dir, `${base}.data.json`),
+  };
 }
 
-export function writeModelFiles(trained: TrainedAdvisor, rows: TrainingRow[], dir: string, base = 'advisor'): ModelPaths {
+export function writeModelFiles(
+  trained: TrainedAdvisor,
+  rows: TrainingRow[],
+  dir: string,
+  base = 'advisor',
+): ModelPaths {
   mkdirSync(dir, { recursive: true });
   const paths = modelPaths(dir, base);
   const bytes = ensembleToOnnx(trained.gbrt, trained.meta.features.columns.length, {
@@ -34,8 +43,13 @@ export function writeModelFiles(trained: TrainedAdvisor, rows: TrainingRow[], di
 }
 
 export function readTrainingData(path: string): TrainingRow[] {
-  if (!existsSync(path)) throw new InputError(`training data ${path} not found`, { file: path, fix: 'run `make train`' });
+  if (!existsSync(path))
+    throw new InputError(`training data ${path} not found`, { file: path, fix: 'run `make train`' });
   const raw = JSON.parse(readFileSync(path, 'utf8')) as { version?: number; rows?: TrainingRow[] };
-  if (raw.version !== 1 || !Array.isArray(raw.rows)) throw new InputError(`${path}: not ffwatt advisor training data (version 1)`, { file: path, fix: 'run `make train`' });
+  if (raw.version !== 1 || !Array.isArray(raw.rows))
+    throw new InputError(`${path}: not ffwatt advisor training data (version 1)`, {
+      file: path,
+      fix: 'run `make train`',
+    });
   return raw.rows;
 }

@@ -38,8 +38,17 @@ interface TreeArrays {
 
 function flatten(models: GbrtModel[]): TreeArrays {
   const a: TreeArrays = {
-    nodesTreeIds: [], nodesNodeIds: [], nodesFeatureIds: [], nodesModes: [], nodesValues: [], nodesTrueIds: [], nodesFalseIds: [],
-    targetTreeIds: [], targetNodeIds: [], targetIds: [], targetWeights: [],
+    nodesTreeIds: [],
+    nodesNodeIds: [],
+    nodesFeatureIds: [],
+    nodesModes: [],
+    nodesValues: [],
+    nodesTrueIds: [],
+    nodesFalseIds: [],
+    targetTreeIds: [],
+    targetNodeIds: [],
+    targetIds: [],
+    targetWeights: [],
   };
   let treeId = 0;
   models.forEach((model, target) => {
@@ -70,7 +79,11 @@ const ints = (name: string, v: number[]) => ({ name, type: A.INTS, ints: v });
 const floats = (name: string, v: number[]) => ({ name, type: A.FLOATS, floats: v });
 
 /** Serializes the ensembles to ONNX bytes; `metadata` lands in the model's metadata_props. */
-export function ensembleToOnnx(models: GbrtModel[], nFeatures: number, metadata: Record<string, string> = {}): Uint8Array {
+export function ensembleToOnnx(
+  models: GbrtModel[],
+  nFeatures: number,
+  metadata: Record<string, string> = {},
+): Uint8Array {
   const t = flatten(models);
   const withLinear = models.some((m) => m.linear);
   const treesOut = withLinear ? 'trees' : ONNX_OUTPUT;
@@ -84,7 +97,10 @@ export function ensembleToOnnx(models: GbrtModel[], nFeatures: number, metadata:
       { name: 'aggregate_function', type: A.STRING, s: utf8('SUM') },
       { name: 'post_transform', type: A.STRING, s: utf8('NONE') },
       { name: 'n_targets', type: A.INT, i: models.length },
-      floats('base_values', models.map((m) => m.base)),
+      floats(
+        'base_values',
+        models.map((m) => m.base),
+      ),
       ints('nodes_treeids', t.nodesTreeIds),
       ints('nodes_nodeids', t.nodesNodeIds),
       ints('nodes_featureids', t.nodesFeatureIds),
@@ -107,8 +123,14 @@ export function ensembleToOnnx(models: GbrtModel[], nFeatures: number, metadata:
       input: [ONNX_INPUT],
       output: ['linear'],
       attribute: [
-        floats('coefficients', models.flatMap((m) => m.linear?.weights ?? new Array<number>(nFeatures).fill(0))),
-        floats('intercepts', models.map((m) => m.linear?.intercept ?? 0)),
+        floats(
+          'coefficients',
+          models.flatMap((m) => m.linear?.weights ?? new Array<number>(nFeatures).fill(0)),
+        ),
+        floats(
+          'intercepts',
+          models.map((m) => m.linear?.intercept ?? 0),
+        ),
         { name: 'targets', type: A.INT, i: models.length },
         { name: 'post_transform', type: A.STRING, s: utf8('NONE') },
       ],

@@ -20,7 +20,7 @@ const treesOnlyPaths = writeModelFiles(treesOnly, rows, join(dir, 'trees-only'))
 
 function randomInputs(n: number, seed: number): FeatureInput[] {
   let s = seed;
-  const rand = () => ((s = (s * 1103515245 + 12345) % 2147483648) / 2147483648);
+  const rand = () => (s = (s * 1103515245 + 12345) % 2147483648) / 2147483648;
   const pick = <T>(a: T[]) => a[Math.floor(rand() * a.length)];
   return Array.from({ length: n }, () => {
     const [codec, encoder, preset] = pick([
@@ -30,11 +30,24 @@ function randomInputs(n: number, seed: number): FeatureInput[] {
       ['vp9', 'libvpx-vp9', 'good-2'], // unseen in training: unknown bucket
     ]);
     return {
-      codec, encoder, preset, mode: pick(['file', 'live']),
-      rate: rand() < 0.7 ? { kind: 'crf' as const, value: Math.round(10 + rand() * 35) } : { kind: 'bitrate' as const, value: 2e5 + rand() * 5e6 },
-      width: pick([320, 426, 640, 960, 1280]), height: pick([180, 240, 360, 540, 720]), fps: pick([24, 25, 30, 60]), streams: pick([1, 2]),
-      si: 20 + rand() * 80, ti: rand() * 30, cpuModel: pick(['Intel(R) Xeon(R) Platinum 8375C CPU @ 2.90GHz', 'AMD EPYC 7B13']),
-      cores: pick([2, 4, 16]), gpu: rand() < 0.2, meterSource: pick(['rapl', 'estimate']),
+      codec,
+      encoder,
+      preset,
+      mode: pick(['file', 'live']),
+      rate:
+        rand() < 0.7
+          ? { kind: 'crf' as const, value: Math.round(10 + rand() * 35) }
+          : { kind: 'bitrate' as const, value: 2e5 + rand() * 5e6 },
+      width: pick([320, 426, 640, 960, 1280]),
+      height: pick([180, 240, 360, 540, 720]),
+      fps: pick([24, 25, 30, 60]),
+      streams: pick([1, 2]),
+      si: 20 + rand() * 80,
+      ti: rand() * 30,
+      cpuModel: pick(['Intel(R) Xeon(R) Platinum 8375C CPU @ 2.90GHz', 'AMD EPYC 7B13']),
+      cores: pick([2, 4, 16]),
+      gpu: rand() < 0.2,
+      meterSource: pick(['rapl', 'estimate']),
     };
   });
 }
@@ -43,28 +56,31 @@ describe('ONNX export and onnxruntime inference', () => {
   it.each([
     ['boosted from the ridge start (LinearRegressor + trees)', trained, paths.onnx],
     ['trees only', treesOnly, treesOnlyPaths.onnx],
-  ] as const)('%s: predicts what the TypeScript model predicts, to 1e-5, on random inputs', async (_name, model, path) => {
-    expect(model.gbrt[0].linear !== undefined).toBe(model === trained);
-    const advisor = await OnnxAdvisor.load(path);
-    try {
-      const inputs = randomInputs(500, 11);
-      const enc = encodeBatch(model.meta.features, inputs);
-      const raw = await advisor.runEncoded(enc, inputs.length);
-      const cols = model.meta.features.columns.length;
-      const x = { data: enc, rows: inputs.length, cols };
-      let worst = 0;
-      model.gbrt.forEach((model, t) => {
-        const ts = predictGbrt(model, x);
-        for (let i = 0; i < inputs.length; i++) {
-          const diff = Math.abs(raw[i * 3 + t] - ts[i]) / Math.max(1, Math.abs(ts[i]));
-          worst = Math.max(worst, diff);
-        }
-      });
-      expect(worst).toBeLessThanOrEqual(1e-5);
-    } finally {
-      await advisor.close();
-    }
-  });
+  ] as const)(
+    '%s: predicts what the TypeScript model predicts, to 1e-5, on random inputs',
+    async (_name, model, path) => {
+      expect(model.gbrt[0].linear !== undefined).toBe(model === trained);
+      const advisor = await OnnxAdvisor.load(path);
+      try {
+        const inputs = randomInputs(500, 11);
+        const enc = encodeBatch(model.meta.features, inputs);
+        const raw = await advisor.runEncoded(enc, inputs.length);
+        const cols = model.meta.features.columns.length;
+        const x = { data: enc, rows: inputs.length, cols };
+        let worst = 0;
+        model.gbrt.forEach((model, t) => {
+          const ts = predictGbrt(model, x);
+          for (let i = 0; i < inputs.length; i++) {
+            const diff = Math.abs(raw[i * 3 + t] - ts[i]) / Math.max(1, Math.abs(ts[i]));
+            worst = Math.max(worst, diff);
+          }
+        });
+        expect(worst).toBeLessThanOrEqual(1e-5);
+      } finally {
+        await advisor.close();
+      }
+    },
+  );
 
   it('turns model-space outputs into units with intervals', async () => {
     const advisor = await OnnxAdvisor.load(paths.onnx);

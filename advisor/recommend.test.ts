@@ -20,14 +20,26 @@ const hw = trained.meta.hardware[0];
 // A second model, trained on runs of one hardware class, in the models folder layout models/<class>/.
 const CLASS = 'intel-xeon-platinum-8375c-1s2c-8g-5e1c0a77';
 const classRows = rows.map((r) => ({ ...r, hardwareClass: CLASS }));
-const classModel = writeModelFiles(trainAdvisor(classRows, { seed: 2, gbrt: { nTrees: 60 }, tune: false }), classRows, join(dir, 'models', CLASS));
+const classModel = writeModelFiles(
+  trainAdvisor(classRows, { seed: 2, gbrt: { nTrees: 60 }, tune: false }),
+  classRows,
+  join(dir, 'models', CLASS),
+);
 writeModelFiles(trained, rows, join(dir, 'models'));
 // A results database with the node that made those runs, as local mode writes it.
 const dbPath = join(dir, 'ffwatt.sqlite');
 {
   const store = Store.open(dbPath);
-  store.upsertNode({ id: 'local-vm', hostname: 'encoder-7', hardware: {}, encoders: {}, meters: [], labels: [], hardwareClass: CLASS }, Date.UTC(2026, 11, 3), null);
-  store.upsertNode({ id: 'old-node', hostname: 'old', hardware: {}, encoders: {}, meters: [], labels: [] }, Date.UTC(2026, 11, 3), null);
+  store.upsertNode(
+    { id: 'local-vm', hostname: 'encoder-7', hardware: {}, encoders: {}, meters: [], labels: [], hardwareClass: CLASS },
+    Date.UTC(2026, 11, 3),
+    null,
+  );
+  store.upsertNode(
+    { id: 'old-node', hostname: 'old', hardware: {}, encoders: {}, meters: [], labels: [] },
+    Date.UTC(2026, 11, 3),
+    null,
+  );
   store.close();
 }
 let advisor: OnnxAdvisor;
@@ -57,7 +69,8 @@ describe('recommend', () => {
     expect(r.belowTarget).toBeGreaterThan(0);
     expect(r.candidates.length + r.belowTarget).toBe(r.evaluated);
     for (const c of r.candidates) expect(c.predicted.quality).toBeGreaterThanOrEqual(90);
-    for (let i = 1; i < r.candidates.length; i++) expect(r.candidates[i].predicted.energy).toBeGreaterThanOrEqual(r.candidates[i - 1].predicted.energy);
+    for (let i = 1; i < r.candidates.length; i++)
+      expect(r.candidates[i].predicted.energy).toBeGreaterThanOrEqual(r.candidates[i - 1].predicted.energy);
     const c = r.candidates[0];
     expect(c.intervals.energy.lo).toBeLessThanOrEqual(c.intervals.energy.hi);
     expect(r.candidates.some((x) => x.measured)).toBe(true);
@@ -74,16 +87,28 @@ describe('recommend', () => {
       { encoder: 'libx265', reason: 'not usable on this node' },
       { encoder: 'h264_nvenc', reason: 'not in the training data' },
     ]);
-    await expect(recommend(advisor, trained.meta, query({ availableEncoders: ['libvpx-vp9'] }))).rejects.toThrow(/none of the encoders the model knows/);
+    await expect(recommend(advisor, trained.meta, query({ availableEncoders: ['libvpx-vp9'] }))).rejects.toThrow(
+      /none of the encoders the model knows/,
+    );
   });
 
   it('refuses questions outside the training range, naming the field and the range', async () => {
     await expect(recommend(advisor, trained.meta, query({ width: 1920, height: 1080 }))).rejects.toThrow(
       /--resolution 1920x1080 \(2073600 pixels\) is outside the training range of 57600–518400 pixels \(320x180, 640x360, 960x540\)/,
     );
-    await expect(recommend(advisor, trained.meta, query({ fps: 60 }))).rejects.toThrow(/--fps 60 is outside the training range of 30–30 fps/);
-    await expect(recommend(advisor, trained.meta, query({ minQuality: { metric: 'vmaf', value: trained.meta.coverage.quality.max + 0.5 } }))).rejects.toThrow(/--min-vmaf [0-9.]+ is outside the training range of VMAF/);
-    await expect(recommend(advisor, trained.meta, query({ minQuality: { metric: 'psnr', value: 40 } }))).rejects.toThrow(/this model predicts VMAF, not PSNR/);
+    await expect(recommend(advisor, trained.meta, query({ fps: 60 }))).rejects.toThrow(
+      /--fps 60 is outside the training range of 30–30 fps/,
+    );
+    await expect(
+      recommend(
+        advisor,
+        trained.meta,
+        query({ minQuality: { metric: 'vmaf', value: trained.meta.coverage.quality.max + 0.5 } }),
+      ),
+    ).rejects.toThrow(/--min-vmaf [0-9.]+ is outside the training range of VMAF/);
+    await expect(
+      recommend(advisor, trained.meta, query({ minQuality: { metric: 'psnr', value: 40 } })),
+    ).rejects.toThrow(/this model predicts VMAF, not PSNR/);
     await expect(
       recommend(advisor, trained.meta, query({ content: { label: 'busy.mp4', si: 200, ti: 12, userGiven: true } })),
     ).rejects.toThrow(/--input busy.mp4: content SI 200 is outside the training range 60–60/);
@@ -106,7 +131,10 @@ describe('recommend command', () => {
 
   it('on this node lists only encoders ffmpeg here can use (real detection)', async () => {
     const { io, cli } = capture();
-    const code = await recommendCommand(['--min-vmaf', '90', '--resolution', '640x360', '--fps', '30', '--model', paths.onnx, '--json'], cli);
+    const code = await recommendCommand(
+      ['--min-vmaf', '90', '--resolution', '640x360', '--fps', '30', '--model', paths.onnx, '--json'],
+      cli,
+    );
     expect(io.e).toBe('');
     expect(code).toBe(0);
     const r = JSON.parse(io.o);
@@ -117,17 +145,32 @@ describe('recommend command', () => {
 
   it('prints a table for a named hardware and exits 2 with a clear message when refusing', async () => {
     const a = capture();
-    expect(await recommendCommand(['--min-vmaf', '90', '--resolution', '640x360', '--fps', '30', '--model', paths.onnx, '--hardware', hw.name], a.cli)).toBe(0);
+    expect(
+      await recommendCommand(
+        ['--min-vmaf', '90', '--resolution', '640x360', '--fps', '30', '--model', paths.onnx, '--hardware', hw.name],
+        a.cli,
+      ),
+    ).toBe(0);
     expect(a.io.o).toMatch(/VMAF >= 90 at 640x360 30 fps on intel-xeon-2c-rapl/);
     expect(a.io.o).toMatch(/measured/);
     const b = capture();
-    expect(await recommendCommand(['--min-vmaf', '90', '--resolution', '1920x1080', '--fps', '30', '--model', paths.onnx, '--hardware', hw.name], b.cli)).toBe(2);
+    expect(
+      await recommendCommand(
+        ['--min-vmaf', '90', '--resolution', '1920x1080', '--fps', '30', '--model', paths.onnx, '--hardware', hw.name],
+        b.cli,
+      ),
+    ).toBe(2);
     expect(b.io.e).toMatch(/^ffwatt recommend: --resolution 1920x1080 .* outside the training range/);
     const c = capture();
     expect(await recommendCommand(['--resolution', '640x360', '--fps', '30', '--model', paths.onnx], c.cli)).toBe(2);
     expect(c.io.e).toMatch(/exactly one quality target/);
     const d = capture();
-    expect(await recommendCommand(['--min-vmaf', '90', '--resolution', '640x360', '--fps', '30', '--model', paths.onnx, '--hardware', 'nope'], d.cli)).toBe(2);
+    expect(
+      await recommendCommand(
+        ['--min-vmaf', '90', '--resolution', '640x360', '--fps', '30', '--model', paths.onnx, '--hardware', 'nope'],
+        d.cli,
+      ),
+    ).toBe(2);
     expect(d.io.e).toMatch(/--hardware 'nope' is not in the model card; use 'this' or one of: intel-xeon-2c-rapl/);
     const e = capture();
     expect(await recommendCommand(['--min-vmaf', '90', '--fps', '30'], e.cli)).toBe(2);
@@ -142,14 +185,57 @@ describe('recommend command', () => {
       `--class: the advisor has no data for hardware class amd-epyc-9654-2s192c-768g-0badc0de; it has: unclassified (${join(models, 'advisor.onnx')}); ${CLASS} (${classModel.onnx})`,
     );
     const a = capture();
-    expect(await recommendCommand(['--min-vmaf', '90', '--resolution', '640x360', '--fps', '30', '--class', CLASS, '--model', classModel.onnx, '--limit', '2'], a.cli)).toBe(0);
+    expect(
+      await recommendCommand(
+        [
+          '--min-vmaf',
+          '90',
+          '--resolution',
+          '640x360',
+          '--fps',
+          '30',
+          '--class',
+          CLASS,
+          '--model',
+          classModel.onnx,
+          '--limit',
+          '2',
+        ],
+        a.cli,
+      ),
+    ).toBe(0);
     expect(a.io.o).toMatch(`VMAF >= 90 at 640x360 30 fps on ${hw.name} (class ${CLASS}) `);
     expect(a.io.o).toMatch(/measured/);
     const b = capture();
-    expect(await recommendCommand(['--min-vmaf', '90', '--resolution', '640x360', '--fps', '30', '--class', 'nope-1', '--model', classModel.onnx], b.cli)).toBe(2);
-    expect(b.io.e).toMatch(`--class: the advisor has no data for hardware class nope-1; it has: ${CLASS} (${classModel.onnx})`);
+    expect(
+      await recommendCommand(
+        ['--min-vmaf', '90', '--resolution', '640x360', '--fps', '30', '--class', 'nope-1', '--model', classModel.onnx],
+        b.cli,
+      ),
+    ).toBe(2);
+    expect(b.io.e).toMatch(
+      `--class: the advisor has no data for hardware class nope-1; it has: ${CLASS} (${classModel.onnx})`,
+    );
     const c = capture();
-    expect(await recommendCommand(['--min-vmaf', '90', '--resolution', '640x360', '--fps', '30', '--class', CLASS, '--hardware', hw.name, '--model', classModel.onnx], c.cli)).toBe(2);
+    expect(
+      await recommendCommand(
+        [
+          '--min-vmaf',
+          '90',
+          '--resolution',
+          '640x360',
+          '--fps',
+          '30',
+          '--class',
+          CLASS,
+          '--hardware',
+          hw.name,
+          '--model',
+          classModel.onnx,
+        ],
+        c.cli,
+      ),
+    ).toBe(2);
     expect(c.io.e).toMatch(/--hardware .* cannot go with --class/);
   });
 
@@ -157,28 +243,134 @@ describe('recommend command', () => {
     const env = {}; // no FFWATT_MASTER: the results database answers
     for (const node of ['local-vm', 'encoder-7']) {
       const a = capture();
-      expect(await recommendCommand(['--min-vmaf', '90', '--resolution', '640x360', '--fps', '30', '--node', node, '--db', dbPath, '--model', classModel.onnx, '--limit', '1'], { ...a.cli, env })).toBe(0);
+      expect(
+        await recommendCommand(
+          [
+            '--min-vmaf',
+            '90',
+            '--resolution',
+            '640x360',
+            '--fps',
+            '30',
+            '--node',
+            node,
+            '--db',
+            dbPath,
+            '--model',
+            classModel.onnx,
+            '--limit',
+            '1',
+          ],
+          { ...a.cli, env },
+        ),
+      ).toBe(0);
       expect(a.io.o).toMatch(`(class ${CLASS})`);
     }
     const b = capture();
-    expect(await recommendCommand(['--min-vmaf', '90', '--resolution', '640x360', '--fps', '30', '--node', 'nosuch', '--db', dbPath, '--model', classModel.onnx], { ...b.cli, env })).toBe(2);
+    expect(
+      await recommendCommand(
+        [
+          '--min-vmaf',
+          '90',
+          '--resolution',
+          '640x360',
+          '--fps',
+          '30',
+          '--node',
+          'nosuch',
+          '--db',
+          dbPath,
+          '--model',
+          classModel.onnx,
+        ],
+        { ...b.cli, env },
+      ),
+    ).toBe(2);
     expect(b.io.e).toMatch(`--node nosuch: no such node in ${dbPath}; use one of: local-vm, old-node`);
     const c = capture();
-    expect(await recommendCommand(['--min-vmaf', '90', '--resolution', '640x360', '--fps', '30', '--node', 'old-node', '--db', dbPath, '--model', classModel.onnx], { ...c.cli, env })).toBe(2);
+    expect(
+      await recommendCommand(
+        [
+          '--min-vmaf',
+          '90',
+          '--resolution',
+          '640x360',
+          '--fps',
+          '30',
+          '--node',
+          'old-node',
+          '--db',
+          dbPath,
+          '--model',
+          classModel.onnx,
+        ],
+        { ...c.cli, env },
+      ),
+    ).toBe(2);
     expect(c.io.e).toMatch(/--node old-node: .* records no hardware class/);
     const d = capture();
-    expect(await recommendCommand(['--min-vmaf', '90', '--resolution', '640x360', '--fps', '30', '--node', 'local-vm', '--db', join(dir, 'none.sqlite')], { ...d.cli, env })).toBe(2);
+    expect(
+      await recommendCommand(
+        [
+          '--min-vmaf',
+          '90',
+          '--resolution',
+          '640x360',
+          '--fps',
+          '30',
+          '--node',
+          'local-vm',
+          '--db',
+          join(dir, 'none.sqlite'),
+        ],
+        { ...d.cli, env },
+      ),
+    ).toBe(2);
     expect(d.io.e).toMatch(/--node: no results database at .*none\.sqlite/);
   });
 
   it('runs through the zx wrapper', () => {
-    const r = spawnSync('npx', ['zx', 'advisor/recommend.mjs', '--min-vmaf', '95', '--resolution', '320x180', '--fps', '30', '--model', paths.onnx, '--hardware', hw.name, '--limit', '3'], {
-      encoding: 'utf8',
-    });
+    const r = spawnSync(
+      'npx',
+      [
+        'zx',
+        'advisor/recommend.mjs',
+        '--min-vmaf',
+        '95',
+        '--resolution',
+        '320x180',
+        '--fps',
+        '30',
+        '--model',
+        paths.onnx,
+        '--hardware',
+        hw.name,
+        '--limit',
+        '3',
+      ],
+      {
+        encoding: 'utf8',
+      },
+    );
     expect(r.stderr).toBe('');
     expect(r.status).toBe(0);
     expect(r.stdout.split('\n').filter((l) => /^\d+\s+lib/.test(l))).toHaveLength(3);
-    const bad = spawnSync('npx', ['zx', 'advisor/recommend.mjs', '--min-vmaf', '95', '--resolution', '320x180', '--fps', '30', '--model', join(dir, 'x.onnx')], { encoding: 'utf8' });
+    const bad = spawnSync(
+      'npx',
+      [
+        'zx',
+        'advisor/recommend.mjs',
+        '--min-vmaf',
+        '95',
+        '--resolution',
+        '320x180',
+        '--fps',
+        '30',
+        '--model',
+        join(dir, 'x.onnx'),
+      ],
+      { encoding: 'utf8' },
+    );
     expect(bad.status).toBe(2);
     expect(bad.stderr).toMatch(/x\.onnx not found/);
   });

@@ -64,8 +64,21 @@ export interface Candidate {
 }
 
 export interface Recommendation {
-  model: { campaigns: string[]; trainedAt: string; qualityMetric: 'vmaf' | 'psnr'; energyBasis: EnergyBasis; hardwareClasses: string[] };
-  query: { minQuality: RecommendQuery['minQuality']; resolution: string; fps: number; hardware: string; hardwareClass: string | null; content: ContentProfile };
+  model: {
+    campaigns: string[];
+    trainedAt: string;
+    qualityMetric: 'vmaf' | 'psnr';
+    energyBasis: EnergyBasis;
+    hardwareClasses: string[];
+  };
+  query: {
+    minQuality: RecommendQuery['minQuality'];
+    resolution: string;
+    fps: number;
+    hardware: string;
+    hardwareClass: string | null;
+    content: ContentProfile;
+  };
   candidates: Candidate[];
   evaluated: number;
   belowTarget: number;
@@ -90,12 +103,18 @@ export function checkCoverage(meta: AdvisorMeta, q: RecommendQuery): void {
   const flag = `--min-${q.minQuality.metric}`;
   if (quality.metric !== q.minQuality.metric) {
     const fix = `use --min-${quality.metric}, or train on runs scored with ${q.minQuality.metric.toUpperCase()}`;
-    throw new InputError(`${flag}: this model predicts ${quality.metric!.toUpperCase()}, not ${q.minQuality.metric.toUpperCase()}; ${fix}`, { field: flag, fix });
+    throw new InputError(
+      `${flag}: this model predicts ${quality.metric!.toUpperCase()}, not ${q.minQuality.metric.toUpperCase()}; ${fix}`,
+      { field: flag, fix },
+    );
   }
   const c = meta.coverage;
   if (outside(q.minQuality.value, c.quality)) {
     const fix = 'ask for a target inside that range, or train on runs that reach it';
-    throw new InputError(`${flag} ${q.minQuality.value} is outside the training range of ${quality.metric!.toUpperCase()} (${fmtRange(c.quality)}); ${fix}`, { field: flag, fix });
+    throw new InputError(
+      `${flag} ${q.minQuality.value} is outside the training range of ${quality.metric!.toUpperCase()} (${fmtRange(c.quality)}); ${fix}`,
+      { field: flag, fix },
+    );
   }
   const pixels = q.width * q.height;
   if (outside(pixels, c.pixels)) {
@@ -107,7 +126,10 @@ export function checkCoverage(meta: AdvisorMeta, q: RecommendQuery): void {
   }
   if (outside(q.fps, c.fps)) {
     const fix = 'train on a campaign that includes this frame rate';
-    throw new InputError(`--fps ${q.fps} is outside the training range of ${fmtRange(c.fps)} fps; ${fix}`, { field: '--fps', fix });
+    throw new InputError(`--fps ${q.fps} is outside the training range of ${fmtRange(c.fps)} fps; ${fix}`, {
+      field: '--fps',
+      fix,
+    });
   }
   if (q.content?.userGiven) {
     for (const k of ['si', 'ti'] as const) {
@@ -132,7 +154,10 @@ function trainedResolutions(meta: AdvisorMeta): string {
  * training source of the asked size and rate (one matrix per resolution renders its own
  * source: "testsrc2 1280x720@30"), else the medians.
  */
-export function defaultContent(meta: AdvisorMeta, size?: { width: number; height: number; fps: number }): ContentProfile {
+export function defaultContent(
+  meta: AdvisorMeta,
+  size?: { width: number; height: number; fps: number },
+): ContentProfile {
   const same = size ? meta.contents.filter((c) => c.content.endsWith(` ${size.width}x${size.height}@${size.fps}`)) : [];
   if (meta.contents.length === 1 || same.length === 1) {
     const c = same[0] ?? meta.contents[0];
@@ -160,7 +185,8 @@ export function rateGrid(meta: AdvisorMeta, encoder: string): Array<{ kind: 'crf
   });
   bitrate.forEach((v, i) => {
     out.push({ kind: 'bitrate', value: v });
-    if (i + 1 < bitrate.length) out.push({ kind: 'bitrate', value: Math.round(Math.sqrt(v * bitrate[i + 1]) / 1000) * 1000 });
+    if (i + 1 < bitrate.length)
+      out.push({ kind: 'bitrate', value: Math.round(Math.sqrt(v * bitrate[i + 1]) / 1000) * 1000 });
   });
   return out;
 }
@@ -181,29 +207,49 @@ export async function recommend(predictor: Predictor, meta: AdvisorMeta, q: Reco
   const notes: string[] = [];
   const skippedEncoders: Recommendation['skippedEncoders'] = [];
   const trained = Object.keys(meta.grid.presets).sort();
-  for (const e of trained) if (!q.availableEncoders.includes(e)) skippedEncoders.push({ encoder: e, reason: 'not usable on this node' });
-  for (const e of q.availableEncoders) if (!trained.includes(e)) skippedEncoders.push({ encoder: e, reason: 'not in the training data' });
+  for (const e of trained)
+    if (!q.availableEncoders.includes(e)) skippedEncoders.push({ encoder: e, reason: 'not usable on this node' });
+  for (const e of q.availableEncoders)
+    if (!trained.includes(e)) skippedEncoders.push({ encoder: e, reason: 'not in the training data' });
   const encoders = trained.filter((e) => q.availableEncoders.includes(e));
   if (encoders.length === 0) {
     const fix = 'train on runs of an encoder this node has';
-    throw new InputError(`none of the encoders the model knows (${trained.join(', ')}) is usable on this node (${q.availableEncoders.join(', ') || 'none'}); ${fix}`, {
-      field: '--hardware',
-      fix,
-    });
+    throw new InputError(
+      `none of the encoders the model knows (${trained.join(', ')}) is usable on this node (${q.availableEncoders.join(', ') || 'none'}); ${fix}`,
+      {
+        field: '--hardware',
+        fix,
+      },
+    );
   }
   if (!meta.hardware.some((h) => h.name === q.hardware.name)) {
-    notes.push(`hardware ${q.hardware.name} is not in the training data (trained on ${meta.hardware.map((h) => h.name).join(', ')}): every prediction is an extrapolation`);
+    notes.push(
+      `hardware ${q.hardware.name} is not in the training data (trained on ${meta.hardware.map((h) => h.name).join(', ')}): every prediction is an extrapolation`,
+    );
   }
-  if (!content.userGiven) notes.push(`content: ${content.label} (SI ${fmt(content.si)}, TI ${fmt(content.ti)}); name a source with --input`);
+  if (!content.userGiven)
+    notes.push(`content: ${content.label} (SI ${fmt(content.si)}, TI ${fmt(content.ti)}); name a source with --input`);
 
   const inputs: FeatureInput[] = [];
   for (const encoder of encoders) {
     for (const preset of meta.grid.presets[encoder]) {
       for (const rate of rateGrid(meta, encoder)) {
         inputs.push({
-          codec: meta.grid.codecOf[encoder], encoder, preset, mode: 'file', rate,
-          width: q.width, height: q.height, fps: q.fps, streams: 1, si: content.si, ti: content.ti,
-          cpuModel: q.hardware.cpuModel, cores: q.hardware.cores, gpu: q.hardware.gpu, meterSource: q.hardware.meterSource,
+          codec: meta.grid.codecOf[encoder],
+          encoder,
+          preset,
+          mode: 'file',
+          rate,
+          width: q.width,
+          height: q.height,
+          fps: q.fps,
+          streams: 1,
+          si: content.si,
+          ti: content.ti,
+          cpuModel: q.hardware.cpuModel,
+          cores: q.hardware.cores,
+          gpu: q.hardware.gpu,
+          meterSource: q.hardware.meterSource,
         });
       }
     }
@@ -236,8 +282,21 @@ export async function recommend(predictor: Predictor, meta: AdvisorMeta, q: Reco
   const quality = meta.targets.find((t) => t.name === 'quality')!;
   const energy = meta.targets.find((t) => t.name === 'energy')!;
   return {
-    model: { campaigns: meta.campaigns, trainedAt: meta.trainedAt, qualityMetric: quality.metric!, energyBasis: energy.basis!, hardwareClasses: meta.hardwareClasses },
-    query: { minQuality: q.minQuality, resolution: `${q.width}x${q.height}`, fps: q.fps, hardware: q.hardware.name, hardwareClass: q.hardware.hardwareClass ?? null, content },
+    model: {
+      campaigns: meta.campaigns,
+      trainedAt: meta.trainedAt,
+      qualityMetric: quality.metric!,
+      energyBasis: energy.basis!,
+      hardwareClasses: meta.hardwareClasses,
+    },
+    query: {
+      minQuality: q.minQuality,
+      resolution: `${q.width}x${q.height}`,
+      fps: q.fps,
+      hardware: q.hardware.name,
+      hardwareClass: q.hardware.hardwareClass ?? null,
+      content,
+    },
     candidates: candidates.slice(0, q.limit ?? 10),
     evaluated: inputs.length,
     belowTarget,

@@ -42,7 +42,8 @@ export function fitRidge(x: Matrix, y: ArrayLike<number>, lambda = 1): RidgeMode
   const means = new Array<number>(cols).fill(0);
   const scales = new Array<number>(cols).fill(0);
   for (let i = 0; i < rows; i++) for (let j = 0; j < cols; j++) means[j] += data[i * cols + j] / rows;
-  for (let i = 0; i < rows; i++) for (let j = 0; j < cols; j++) scales[j] += (data[i * cols + j] - means[j]) ** 2 / rows;
+  for (let i = 0; i < rows; i++)
+    for (let j = 0; j < cols; j++) scales[j] += (data[i * cols + j] - means[j]) ** 2 / rows;
   for (let j = 0; j < cols; j++) scales[j] = Math.sqrt(scales[j]);
   let yMean = 0;
   for (let i = 0; i < rows; i++) yMean += y[i] / rows;
@@ -62,7 +63,14 @@ export function fitRidge(x: Matrix, y: ArrayLike<number>, lambda = 1): RidgeMode
     a[j * cols + j] += lambda;
   }
   const w = solveSpd(a, b, cols);
-  return { kind: 'ridge', lambda, intercept: yMean, means, scales, weights: Array.from(w, (v, j) => (scales[j] > 1e-12 ? v : 0)) };
+  return {
+    kind: 'ridge',
+    lambda,
+    intercept: yMean,
+    means,
+    scales,
+    weights: Array.from(w, (v, j) => (scales[j] > 1e-12 ? v : 0)),
+  };
 }
 
 export function predictRidge(model: RidgeModel, x: Matrix): Float64Array {

@@ -36,7 +36,11 @@ async function ask(args: string[]): Promise<{ code: number; out: string; err: st
 
 describe('shipped advisor model (models/)', () => {
   it('comes from the advisor campaigns measured here: real runs of one hardware class, the encode’s own estimated energy, no synthetic rows', () => {
-    expect(card.data.campaigns.map((c) => c.name).sort()).toEqual(['advisor-train-1080p', 'advisor-train-360p', 'advisor-train-720p']);
+    expect(card.data.campaigns.map((c) => c.name).sort()).toEqual([
+      'advisor-train-1080p',
+      'advisor-train-360p',
+      'advisor-train-720p',
+    ]);
     expect(chooseTargets(rows).rows.length).toBe(card.data.runs.total);
     expect(rows.every((r) => r.campaignId !== 'synthetic' && r.hardwareClass === shippedClass)).toBe(true);
     expect(meta.hardwareClasses).toEqual([shippedClass]);
@@ -79,7 +83,8 @@ describe('shipped advisor model (models/)', () => {
       const k = advisor.meta.targets.length;
       retrained.gbrt.forEach((model, t) => {
         const ts = predictGbrt(model, x);
-        for (let i = 0; i < rows.length; i++) expect(Math.abs(raw[i * k + t] - ts[i])).toBeLessThanOrEqual(1e-5 * Math.max(1, Math.abs(ts[i])));
+        for (let i = 0; i < rows.length; i++)
+          expect(Math.abs(raw[i * k + t] - ts[i])).toBeLessThanOrEqual(1e-5 * Math.max(1, Math.abs(ts[i])));
       });
     } finally {
       await advisor.close();
@@ -88,7 +93,17 @@ describe('shipped advisor model (models/)', () => {
 
   it('answers 360p, 720p and 1080p questions for its class, and refuses a class it has no data for', async () => {
     for (const resolution of ['640x360', '1280x720', '1920x1080']) {
-      const r = await ask(['--min-vmaf', '90', '--resolution', resolution, '--fps', '30', '--class', shippedClass, '--json']);
+      const r = await ask([
+        '--min-vmaf',
+        '90',
+        '--resolution',
+        resolution,
+        '--fps',
+        '30',
+        '--class',
+        shippedClass,
+        '--json',
+      ]);
       expect(r.err).toBe('');
       expect(r.code).toBe(0);
       const rec = JSON.parse(r.out);
@@ -96,8 +111,19 @@ describe('shipped advisor model (models/)', () => {
       expect(rec.candidates.length).toBeGreaterThan(0);
       for (const c of rec.candidates) expect(c.predicted.quality).toBeGreaterThanOrEqual(90);
     }
-    const other = await ask(['--min-vmaf', '90', '--resolution', '1280x720', '--fps', '30', '--class', 'intel-xeon-gold-6338-2s64c-256g-9f2e11aa']);
+    const other = await ask([
+      '--min-vmaf',
+      '90',
+      '--resolution',
+      '1280x720',
+      '--fps',
+      '30',
+      '--class',
+      'intel-xeon-gold-6338-2s64c-256g-9f2e11aa',
+    ]);
     expect(other.code).toBe(2);
-    expect(other.err).toMatch(`has no data for hardware class intel-xeon-gold-6338-2s64c-256g-9f2e11aa; it has: ${shippedClass} (models/advisor.onnx)`);
+    expect(other.err).toMatch(
+      `has no data for hardware class intel-xeon-gold-6338-2s64c-256g-9f2e11aa; it has: ${shippedClass} (models/advisor.onnx)`,
+    );
   });
 });

@@ -53,9 +53,12 @@ export function chooseTargets(all: TrainingRow[]): TargetChoice {
   const withPsnr = usable.filter((r) => r.psnr != null).length;
   const metric: 'vmaf' | 'psnr' = withVmaf > 0 && withVmaf >= withPsnr ? 'vmaf' : 'psnr';
   const positive = (v: number | null | undefined) => v != null && v > 0;
-  const basis: EnergyBasis = usable.length > 0 && usable.every((r) => positive(r.jobJPerEncodedMinute))
-    ? 'job'
-    : usable.every((r) => positive(r.netJPerEncodedMinute)) ? 'net' : 'gross';
+  const basis: EnergyBasis =
+    usable.length > 0 && usable.every((r) => positive(r.jobJPerEncodedMinute))
+      ? 'job'
+      : usable.every((r) => positive(r.netJPerEncodedMinute))
+        ? 'net'
+        : 'gross';
   const rows = usable.filter((r) => {
     if (r[metric] == null) {
       dropped.push({ jobId: r.jobId, reason: `no ${metric.toUpperCase()} score` });

@@ -16,8 +16,15 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 function buildDb(path: string, classOf: (i: number) => string | undefined = () => undefined): void {
   const store = Store.open(path);
   const plan: CampaignPlan = {
-    name: 'advisor-synthetic', matrixText: 'synthetic', matrixHash: 'x', matrixFormat: 'native',
-    repetitions: { min: 2, max: 2, ciHalfwidthPct: 5 }, cooldownS: 0, idleBaselineS: 0, seed: 1, scenarios: [],
+    name: 'advisor-synthetic',
+    matrixText: 'synthetic',
+    matrixHash: 'x',
+    matrixFormat: 'native',
+    repetitions: { min: 2, max: 2, ciHalfwidthPct: 5 },
+    cooldownS: 0,
+    idleBaselineS: 0,
+    seed: 1,
+    scenarios: [],
   };
   store.insertCampaign('c1', plan, Date.UTC(2026, 10, 25));
   const scenarioIds = new Map<string, number>();
@@ -29,28 +36,101 @@ function buildDb(path: string, classOf: (i: number) => string | undefined = () =
     let sid = scenarioIds.get(key);
     if (sid === undefined) {
       const s: Scenario = {
-        key, label: key, mode: 'file', input: { kind: 'synthetic', source: 'testsrc2', resolution: { width: 640, height: 360 }, fps: 30 },
-        codec: f.codec as Scenario['codec'], encoder: f.encoder, preset: f.preset, rate: f.rate, streams: 1, warmupS: 0, durationS: 2,
+        key,
+        label: key,
+        mode: 'file',
+        input: { kind: 'synthetic', source: 'testsrc2', resolution: { width: 640, height: 360 }, fps: 30 },
+        codec: f.codec as Scenario['codec'],
+        encoder: f.encoder,
+        preset: f.preset,
+        rate: f.rate,
+        streams: 1,
+        warmupS: 0,
+        durationS: 2,
         outputs: [{ resolution: { width: f.width, height: f.height }, fps: 30 }],
       };
       sid = store.insertScenario('c1', s);
       scenarioIds.set(key, sid);
     }
     const jobId = `job-${i}`;
-    store.insertJob({ id: jobId, campaignId: 'c1', scenarioId: sid, repetition: i % 2, priority: 0, queueClass: 'default', maxAttempts: 1, nodeConstraint: [], cooldownS: 0, createdAt: 0, seq: seq++ });
+    store.insertJob({
+      id: jobId,
+      campaignId: 'c1',
+      scenarioId: sid,
+      repetition: i % 2,
+      priority: 0,
+      queueClass: 'default',
+      maxAttempts: 1,
+      nodeConstraint: [],
+      cooldownS: 0,
+      createdAt: 0,
+      seq: seq++,
+    });
     const job = store.getJob(jobId)!;
     const record: RunRecord = {
-      jobId, attempt: 1, nodeId: 'n1', status: i === 5 ? 'failed' : 'succeeded', exitCode: 0, signal: null, error: null, stderrTail: '',
-      startedAt: '2026-11-25T20:00:00Z', endedAt: '2026-11-25T20:00:02Z', wallS: 2, mediaSeconds: 2, frames: 60, outputBytes: 1000,
-      bitrateBps: null, fps: null, speed: r.speed, droppedFrames: 0, dupFrames: 0, flags: [],
-      energy: i === 7 ? null : {
-        source: 'rapl', zones: [], grossJ: 1, idleW: 1, netJ: 1, avgW: 1, peakW: 1, windowS: 2,
-        jPerEncodedMinute: r.jPerEncodedMinute, netJPerEncodedMinute: r.netJPerEncodedMinute, jPerFrame: null, jPerMegapixel: null,
+      jobId,
+      attempt: 1,
+      nodeId: 'n1',
+      status: i === 5 ? 'failed' : 'succeeded',
+      exitCode: 0,
+      signal: null,
+      error: null,
+      stderrTail: '',
+      startedAt: '2026-11-25T20:00:00Z',
+      endedAt: '2026-11-25T20:00:02Z',
+      wallS: 2,
+      mediaSeconds: 2,
+      frames: 60,
+      outputBytes: 1000,
+      bitrateBps: null,
+      fps: null,
+      speed: r.speed,
+      droppedFrames: 0,
+      dupFrames: 0,
+      flags: [],
+      energy:
+        i === 7
+          ? null
+          : {
+              source: 'rapl',
+              zones: [],
+              grossJ: 1,
+              idleW: 1,
+              netJ: 1,
+              avgW: 1,
+              peakW: 1,
+              windowS: 2,
+              jPerEncodedMinute: r.jPerEncodedMinute,
+              netJPerEncodedMinute: r.netJPerEncodedMinute,
+              jPerFrame: null,
+              jPerMegapixel: null,
+            },
+      quality: {
+        outputs: [
+          {
+            rung: 0,
+            psnrY: null,
+            psnrAvg: 40,
+            ssim: null,
+            vmaf: { mean: r.vmaf!, harmonicMean: r.vmaf!, p1: r.vmaf!, min: r.vmaf! },
+          },
+        ],
+        recipe: {},
       },
-      quality: { outputs: [{ rung: 0, psnrY: null, psnrAvg: 40, ssim: null, vmaf: { mean: r.vmaf!, harmonicMean: r.vmaf!, p1: r.vmaf!, min: r.vmaf! } }], recipe: {} },
       provenance: {
-        ffmpegVersion: '5.1', ffmpegBuildconfHash: '', argv: [], inputDescription: 'testsrc2', inputHash: null, kernel: '', cpuModel: f.cpuModel,
-        cores: 2, gpu: null, governor: null, turbo: null, meters: [], encoder: f.encoder,
+        ffmpegVersion: '5.1',
+        ffmpegBuildconfHash: '',
+        argv: [],
+        inputDescription: 'testsrc2',
+        inputHash: null,
+        kernel: '',
+        cpuModel: f.cpuModel,
+        cores: 2,
+        gpu: null,
+        governor: null,
+        turbo: null,
+        meters: [],
+        encoder: f.encoder,
         ...(classOf(i) ? { hardwareClass: classOf(i) } : {}),
       },
     };
@@ -66,13 +146,19 @@ describe('train command', () => {
     const out = join(dir, 'models');
     let stdout = '';
     let stderr = '';
-    const code = await trainCommand(['--db', db, '--out', out, '--no-tune', '--no-cv'], { out: (s) => void (stdout += s), err: (s) => void (stderr += s) });
+    const code = await trainCommand(['--db', db, '--out', out, '--no-tune', '--no-cv'], {
+      out: (s) => void (stdout += s),
+      err: (s) => void (stderr += s),
+    });
     expect(stderr).toBe('');
     expect(code).toBe(0);
     expect(stdout).toMatch(/trained on 328 runs/); // 330 minus one failed, one without energy
-    for (const f of ['advisor.onnx', 'advisor.features.json', 'advisor.data.json', 'model-card.json', 'MODEL_CARD.md']) expect(existsSync(join(out, f))).toBe(true);
+    for (const f of ['advisor.onnx', 'advisor.features.json', 'advisor.data.json', 'model-card.json', 'MODEL_CARD.md'])
+      expect(existsSync(join(out, f))).toBe(true);
     const card = JSON.parse(readFileSync(join(out, 'model-card.json'), 'utf8'));
-    expect(card.data.campaigns).toEqual([{ id: 'c1', name: 'advisor-synthetic', status: 'running', createdAt: '2026-11-25T00:00:00.000Z' }]);
+    expect(card.data.campaigns).toEqual([
+      { id: 'c1', name: 'advisor-synthetic', status: 'running', createdAt: '2026-11-25T00:00:00.000Z' },
+    ]);
     expect(card.data.dropped).toEqual([{ reason: 'no energy figure', runs: 1 }]);
     expect(card.heldOut.gbrt.energy.mape).toBeLessThan(card.heldOut.ridge.energy.mape);
     expect(card.data.contents[0].content).toBe('testsrc2 640x360@30');
@@ -98,23 +184,35 @@ describe('train command', () => {
     };
     const a = io();
     expect(await trainCommand(['--db', db, '--out', join(dir, 'pool'), '--no-tune', '--no-cv'], a.io)).toBe(2);
-    expect(a.o.err).toMatch(`the runs come from 2 hardware classes (${classes.join(', ')}); the advisor is trained per class, never on a pool`);
+    expect(a.o.err).toMatch(
+      `the runs come from 2 hardware classes (${classes.join(', ')}); the advisor is trained per class, never on a pool`,
+    );
     expect(existsSync(join(dir, 'pool', 'advisor.onnx'))).toBe(false);
     const b = io();
     const out = join(dir, 'per-class', classes[1]);
-    expect(await trainCommand(['--db', db, '--out', out, '--class', classes[1], '--no-tune', '--no-cv', '--trees', '40'], b.io)).toBe(0);
+    expect(
+      await trainCommand(
+        ['--db', db, '--out', out, '--class', classes[1], '--no-tune', '--no-cv', '--trees', '40'],
+        b.io,
+      ),
+    ).toBe(0);
     const meta = JSON.parse(readFileSync(join(out, 'advisor.features.json'), 'utf8'));
     expect(meta.hardwareClasses).toEqual([classes[1]]);
     expect(readTrainingData(join(out, 'advisor.data.json')).every((r) => r.hardwareClass === classes[1])).toBe(true);
     expect(readFileSync(join(out, 'MODEL_CARD.md'), 'utf8')).toMatch(`## Hardware class \`${classes[1]}\``);
     const c = io();
     expect(await trainCommand(['--db', db, '--out', out, '--class', 'nope', '--no-tune', '--no-cv'], c.io)).toBe(2);
-    expect(c.o.err).toMatch(`--class nope: no usable run of that hardware class in ${db} (classes: ${classes.join(', ')})`);
+    expect(c.o.err).toMatch(
+      `--class nope: no usable run of that hardware class in ${db} (classes: ${classes.join(', ')})`,
+    );
   });
 
   it('exits 2 naming the flag for a missing database', async () => {
     let stderr = '';
-    const code = await trainCommand(['--db', join(dir, 'none.sqlite')], { out: () => {}, err: (s) => void (stderr += s) });
+    const code = await trainCommand(['--db', join(dir, 'none.sqlite')], {
+      out: () => {},
+      err: (s) => void (stderr += s),
+    });
     expect(code).toBe(2);
     expect(stderr).toMatch(/--db .*none\.sqlite: no such results database/);
   });

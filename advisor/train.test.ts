@@ -45,7 +45,10 @@ describe('gbrt and ridge', () => {
     const y = Array.from({ length: n }, (_, i) => (i % 2) * 1 + (i < 4 ? 20 : 0)); // 4 outliers of +20
     const x = { data, rows: n, cols: 1 };
     const sq = predictGbrt(fitGbrt(x, y, { nTrees: 200, learningRate: 0.1, maxDepth: 1, minSamplesLeaf: 1 }), x);
-    const hu = predictGbrt(fitGbrt(x, y, { nTrees: 200, learningRate: 0.1, maxDepth: 1, minSamplesLeaf: 1, loss: 'huber' }), x);
+    const hu = predictGbrt(
+      fitGbrt(x, y, { nTrees: 200, learningRate: 0.1, maxDepth: 1, minSamplesLeaf: 1, loss: 'huber' }),
+      x,
+    );
     expect(Math.abs(hu[10] - 0)).toBeLessThan(0.5); // the clean value of group 0
     expect(Math.abs(hu[11] - 1)).toBeLessThan(0.5);
     expect(sq[10]).toBeCloseTo(2, 1); // squared loss follows the mean: (2 × 20) / 20, outliers included
@@ -97,7 +100,12 @@ describe('trainAdvisor on synthetic data with a known rule', () => {
   });
 
   it('uses gross energy for every row when one row lacks a net figure, and PSNR when VMAF is absent', () => {
-    const mixed = syntheticRows().map((r, i) => ({ ...r, netJPerEncodedMinute: i === 0 ? null : r.netJPerEncodedMinute, psnr: 40, vmaf: null }));
+    const mixed = syntheticRows().map((r, i) => ({
+      ...r,
+      netJPerEncodedMinute: i === 0 ? null : r.netJPerEncodedMinute,
+      psnr: 40,
+      vmaf: null,
+    }));
     const t = trainAdvisor(mixed, { gbrt: { nTrees: 5 }, tune: false });
     expect(t.meta.targets[0].basis).toBe('gross');
     expect(t.meta.targets[1].metric).toBe('psnr');
@@ -112,7 +120,12 @@ describe('tuneGbrt (grouped cross-validation inside the training part)', () => {
     const x = { data: Float32Array.from(rows.flat()), rows: rows.length, cols: 2 };
     return { x, y: rows.map(([a, b]) => rule(a, b)), groups: rows.map(([a, b]) => `${a}/${b}`) };
   }
-  const opts = { linearStart: false, ridgeLambda: 1, seed: 1, grid: { losses: ['squared' as const], depths: [1, 2, 3], trees: [50, 100, 200], folds: 3 } };
+  const opts = {
+    linearStart: false,
+    ridgeLambda: 1,
+    seed: 1,
+    grid: { losses: ['squared' as const], depths: [1, 2, 3], trees: [50, 100, 200], folds: 3 },
+  };
 
   it('keeps the simplest setting when one split explains everything', () => {
     const { x, y, groups } = grid2((a) => (a < 3 ? 0 : 10));
@@ -120,7 +133,7 @@ describe('tuneGbrt (grouped cross-validation inside the training part)', () => {
   });
 
   it('goes deeper for an interaction that one split cannot express', () => {
-    const { x, y, groups } = grid2((a, b) => ((a < 3) !== (b < 3) ? 10 : 0));
+    const { x, y, groups } = grid2((a, b) => (a < 3 !== b < 3 ? 10 : 0));
     expect(tuneGbrt(x, y, groups, DEFAULT_GBRT, opts)!.maxDepth).toBeGreaterThan(1);
   });
 

@@ -12,7 +12,14 @@ import { DEFAULT_GBRT, fitGbrt, predictGbrt, type GbrtModel, type GbrtParams, ty
 import { tuneGbrt } from './tune.ts';
 import { fitRidge, predictRidge, ridgeAsLinear, type RidgeModel } from './ridge.ts';
 import { errorMetrics, quantile, type ErrorMetrics } from './metrics.ts';
-import { chooseTargets, fromModelSpace, targetValue, toModelSpace, type TargetName, type TargetSpec } from './targets.ts';
+import {
+  chooseTargets,
+  fromModelSpace,
+  targetValue,
+  toModelSpace,
+  type TargetName,
+  type TargetSpec,
+} from './targets.ts';
 import { configKey, hardwareName, type TrainingRow } from './dataset.ts';
 import { seededRandom } from '../core/random.ts';
 import { UNCLASSIFIED } from '../core/strata.ts';
@@ -58,7 +65,11 @@ export interface AdvisorMeta {
    * model space) per target, widened to include 0; an interval is prediction + [lo, hi]
    * (× e^lo … e^hi for log targets).
    */
-  uncertainty: { method: 'held-out residual quantiles'; quantiles: [number, number]; residuals: Record<TargetName, Range> };
+  uncertainty: {
+    method: 'held-out residual quantiles';
+    quantiles: [number, number];
+    residuals: Record<TargetName, Range>;
+  };
   coverage: {
     pixels: Range;
     fps: Range;
@@ -130,7 +141,14 @@ export function splitByConfiguration(rows: TrainingRow[], fraction: number, seed
 }
 
 export function toMatrix(spec: FeatureSpec, rows: TrainingRow[]): Matrix {
-  return { data: encodeBatch(spec, rows.map((r) => r.features)), rows: rows.length, cols: spec.columns.length };
+  return {
+    data: encodeBatch(
+      spec,
+      rows.map((r) => r.features),
+    ),
+    rows: rows.length,
+    cols: spec.columns.length,
+  };
 }
 
 const range = (v: number[]): Range => ({ min: Math.min(...v), max: Math.max(...v) });
@@ -144,15 +162,21 @@ export function classesOf(rows: TrainingRow[]): string[] {
 export function requireOneClass(rows: TrainingRow[]): string {
   const classes = classesOf(rows);
   if (classes.length > 1) {
-    throw new InputError(`the runs come from ${classes.length} hardware classes (${classes.join(', ')}); the advisor is trained per class, never on a pool`, {
-      field: '--class',
-      fix: `train one class at a time: --class ${classes[0]} --out models/${classes[0]} (ffwatt recommend finds models/<class>/advisor.onnx)`,
-    });
+    throw new InputError(
+      `the runs come from ${classes.length} hardware classes (${classes.join(', ')}); the advisor is trained per class, never on a pool`,
+      {
+        field: '--class',
+        fix: `train one class at a time: --class ${classes[0]} --out models/${classes[0]} (ffwatt recommend finds models/<class>/advisor.onnx)`,
+      },
+    );
   }
   return classes[0] ?? UNCLASSIFIED;
 }
 
-function describeCoverage(rows: TrainingRow[], targets: TargetSpec[]): Pick<AdvisorMeta, 'coverage' | 'measured' | 'hardware' | 'contents' | 'grid'> {
+function describeCoverage(
+  rows: TrainingRow[],
+  targets: TargetSpec[],
+): Pick<AdvisorMeta, 'coverage' | 'measured' | 'hardware' | 'contents' | 'grid'> {
   const f = rows.map((r) => r.features);
   const crf = f.filter((x) => x.rate.kind === 'crf').map((x) => x.rate.value);
   const bitrate = f.filter((x) => x.rate.kind === 'bitrate').map((x) => x.rate.value);
@@ -165,7 +189,16 @@ function describeCoverage(rows: TrainingRow[], targets: TargetSpec[]): Pick<Advi
   for (const [i, x] of f.entries()) {
     const name = hardwareName(x);
     const hardwareClass = rows[i].hardwareClass ?? UNCLASSIFIED;
-    const h = hardware.get(name) ?? { name, hardwareClass, cpuModel: x.cpuModel, cores: x.cores, gpu: x.gpu, meterSource: x.meterSource, encoders: [], runs: 0 };
+    const h = hardware.get(name) ?? {
+      name,
+      hardwareClass,
+      cpuModel: x.cpuModel,
+      cores: x.cores,
+      gpu: x.gpu,
+      meterSource: x.meterSource,
+      encoders: [],
+      runs: 0,
+    };
     if (!h.encoders.includes(x.encoder)) h.encoders.push(x.encoder);
     h.runs++;
     hardware.set(name, h);
@@ -192,7 +225,9 @@ function describeCoverage(rows: TrainingRow[], targets: TargetSpec[]): Pick<Advi
     contents: [...contents.values()],
     grid: {
       presets: Object.fromEntries(Object.entries(presets).map(([e, s]) => [e, [...s]])),
-      rates: Object.fromEntries(Object.entries(rates).map(([e, r]) => [e, { crf: sorted(r.crf), bitrate: sorted(r.bitrate) }])),
+      rates: Object.fromEntries(
+        Object.entries(rates).map(([e, r]) => [e, { crf: sorted(r.crf), bitrate: sorted(r.bitrate) }]),
+      ),
       codecOf,
     },
   };
@@ -229,16 +264,28 @@ interface Fitted {
 
 /** Fits ridge and boosted trees for every target on `train` (tuning, if on, sees only these rows). */
 function fitTargets(train: TrainingRow[], targets: TargetSpec[], st: Settings): Fitted {
-  const spec = buildFeatureSpec(train.map((r) => r.features), st.contentMethod);
+  const spec = buildFeatureSpec(
+    train.map((r) => r.features),
+    st.contentMethod,
+  );
   const x = toMatrix(spec, train);
   const groups = train.map((r) => configKey(r.features, r.content));
   const out: Fitted = { spec, gbrt: [], ridge: [], chosen: {} as Fitted['chosen'] };
   for (const t of targets) {
     const y = train.map((r) => toModelSpace(t, targetValue(t, r)));
     const l = fitRidge(x, y, st.ridgeLambda);
-    const picked = st.tune ? tuneGbrt(x, y, groups, st.base, { linearStart: st.linearStart, ridgeLambda: st.ridgeLambda, seed: st.seed + 1 }) : null;
-    const params = picked ? { ...st.base, loss: picked.loss, maxDepth: picked.maxDepth, nTrees: picked.nTrees } : st.base;
-    out.chosen[t.name] = { loss: params.loss, maxDepth: params.maxDepth, nTrees: params.nTrees, cvMae: picked?.cvMae ?? null };
+    const picked = st.tune
+      ? tuneGbrt(x, y, groups, st.base, { linearStart: st.linearStart, ridgeLambda: st.ridgeLambda, seed: st.seed + 1 })
+      : null;
+    const params = picked
+      ? { ...st.base, loss: picked.loss, maxDepth: picked.maxDepth, nTrees: picked.nTrees }
+      : st.base;
+    out.chosen[t.name] = {
+      loss: params.loss,
+      maxDepth: params.maxDepth,
+      nTrees: params.nTrees,
+      cvMae: picked?.cvMae ?? null,
+    };
     out.gbrt.push(fitGbrt(x, y, params, st.linearStart ? ridgeAsLinear(l) : undefined));
     out.ridge.push(l);
   }
@@ -251,12 +298,22 @@ function predictBoth(f: Fitted, rows: TrainingRow[]): { gbrt: Float64Array[]; ri
   return { gbrt: f.gbrt.map((m) => predictGbrt(m, x)), ridge: f.ridge.map((m) => predictRidge(m, x)) };
 }
 
-function score(targets: TargetSpec[], rows: TrainingRow[], p: { gbrt: Float64Array[]; ridge: Float64Array[] }): ModelScores {
+function score(
+  targets: TargetSpec[],
+  rows: TrainingRow[],
+  p: { gbrt: Float64Array[]; ridge: Float64Array[] },
+): ModelScores {
   const scores: ModelScores = { gbrt: {} as ModelScores['gbrt'], ridge: {} as ModelScores['ridge'] };
   targets.forEach((t, k) => {
     const actual = rows.map((r) => targetValue(t, r));
-    scores.gbrt[t.name] = errorMetrics(actual, Array.from(p.gbrt[k], (v) => fromModelSpace(t, v)));
-    scores.ridge[t.name] = errorMetrics(actual, Array.from(p.ridge[k], (v) => fromModelSpace(t, v)));
+    scores.gbrt[t.name] = errorMetrics(
+      actual,
+      Array.from(p.gbrt[k], (v) => fromModelSpace(t, v)),
+    );
+    scores.ridge[t.name] = errorMetrics(
+      actual,
+      Array.from(p.ridge[k], (v) => fromModelSpace(t, v)),
+    );
   });
   return scores;
 }
@@ -280,16 +337,28 @@ export function crossValidate(all: TrainingRow[], opts: TrainOptions = {}, folds
     [keys[i], keys[j]] = [keys[j], keys[i]];
   }
   const foldOf = new Map(keys.map((key, i) => [key, i % k]));
-  const pooled = { gbrt: targets.map(() => new Float64Array(rows.length)), ridge: targets.map(() => new Float64Array(rows.length)) };
+  const pooled = {
+    gbrt: targets.map(() => new Float64Array(rows.length)),
+    ridge: targets.map(() => new Float64Array(rows.length)),
+  };
   for (let f = 0; f < k; f++) {
     const inFold = rows.map((r) => foldOf.get(configKey(r.features, r.content)) === f);
-    const fitted = fitTargets(rows.filter((_, i) => !inFold[i]), targets, st);
+    const fitted = fitTargets(
+      rows.filter((_, i) => !inFold[i]),
+      targets,
+      st,
+    );
     const idx = rows.flatMap((_, i) => (inFold[i] ? [i] : []));
-    const p = predictBoth(fitted, idx.map((i) => rows[i]));
-    targets.forEach((_, t) => idx.forEach((row, j) => {
-      pooled.gbrt[t][row] = p.gbrt[t][j];
-      pooled.ridge[t][row] = p.ridge[t][j];
-    }));
+    const p = predictBoth(
+      fitted,
+      idx.map((i) => rows[i]),
+    );
+    targets.forEach((_, t) =>
+      idx.forEach((row, j) => {
+        pooled.gbrt[t][row] = p.gbrt[t][j];
+        pooled.ridge[t][row] = p.ridge[t][j];
+      }),
+    );
   }
   return { ...score(targets, rows, pooled), folds: k };
 }
@@ -322,8 +391,13 @@ export function trainAdvisor(all: TrainingRow[], opts: TrainOptions = {}): Train
     campaigns: [...new Set(rows.map((r) => r.campaignId))].sort(),
     trainedAt: new Date().toISOString(),
     training: {
-      seed: st.seed, validationFraction: st.validationFraction, gbrt: st.base, ridgeLambda: st.ridgeLambda,
-      linearStart: st.linearStart, tune: st.tune, chosen,
+      seed: st.seed,
+      validationFraction: st.validationFraction,
+      gbrt: st.base,
+      ridgeLambda: st.ridgeLambda,
+      linearStart: st.linearStart,
+      tune: st.tune,
+      chosen,
     },
     runs: {
       total: rows.length,

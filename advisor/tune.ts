@@ -14,7 +14,12 @@ export interface TuneGrid {
   folds: number;
 }
 
-export const DEFAULT_TUNE_GRID: TuneGrid = { losses: ['squared', 'huber'], depths: [1, 2, 3, 4], trees: [25, 50, 100, 200, 300], folds: 3 };
+export const DEFAULT_TUNE_GRID: TuneGrid = {
+  losses: ['squared', 'huber'],
+  depths: [1, 2, 3, 4],
+  trees: [25, 50, 100, 200, 300],
+  folds: 3,
+};
 
 export interface TuneResult {
   loss: GbrtParams['loss'];
@@ -45,7 +50,7 @@ export function tuneGbrt(
   const keys = [...new Set(groups)].sort();
   if (keys.length < grid.folds * 2) return null;
   let s = opts.seed >>> 0 || 1;
-  const rand = () => ((s = (Math.imul(s, 1103515245) + 12345) >>> 0) / 4294967296);
+  const rand = () => (s = (Math.imul(s, 1103515245) + 12345) >>> 0) / 4294967296;
   for (let i = keys.length - 1; i > 0; i--) {
     const j = Math.floor(rand() * (i + 1));
     [keys[i], keys[j]] = [keys[j], keys[i]];
@@ -64,27 +69,28 @@ export function tuneGbrt(
     const yt = trainIdx.map((i) => y[i]);
     const linear = opts.linearStart ? ridgeAsLinear(fitRidge(xt, yt, opts.ridgeLambda)) : undefined;
     count += validIdx.length;
-    for (const loss of grid.losses ?? ['squared']) for (const depth of grid.depths) {
-      const m = fitGbrt(xt, yt, { ...base, loss, maxDepth: depth, nTrees: maxTrees }, linear);
-      const pred = new Float64Array(xv.rows);
-      for (let i = 0; i < xv.rows; i++) {
-        pred[i] = m.base;
-        if (linear) {
-          let l = linear.intercept;
-          for (let j = 0; j < xv.cols; j++) l += linear.weights[j] * xv.data[i * xv.cols + j];
-          pred[i] += l;
+    for (const loss of grid.losses ?? ['squared'])
+      for (const depth of grid.depths) {
+        const m = fitGbrt(xt, yt, { ...base, loss, maxDepth: depth, nTrees: maxTrees }, linear);
+        const pred = new Float64Array(xv.rows);
+        for (let i = 0; i < xv.rows; i++) {
+          pred[i] = m.base;
+          if (linear) {
+            let l = linear.intercept;
+            for (let j = 0; j < xv.cols; j++) l += linear.weights[j] * xv.data[i * xv.cols + j];
+            pred[i] += l;
+          }
         }
+        m.trees.forEach((tree, t) => {
+          for (let i = 0; i < xv.rows; i++) pred[i] += leafValue(tree, xv.data, i * xv.cols);
+          if (trees.includes(t + 1)) {
+            let e = 0;
+            for (let i = 0; i < xv.rows; i++) e += Math.abs(y[validIdx[i]] - pred[i]);
+            const key = `${loss}/${depth}/${t + 1}`;
+            sse.set(key, (sse.get(key) ?? 0) + e);
+          }
+        });
       }
-      m.trees.forEach((tree, t) => {
-        for (let i = 0; i < xv.rows; i++) pred[i] += leafValue(tree, xv.data, i * xv.cols);
-        if (trees.includes(t + 1)) {
-          let e = 0;
-          for (let i = 0; i < xv.rows; i++) e += Math.abs(y[validIdx[i]] - pred[i]);
-          const key = `${loss}/${depth}/${t + 1}`;
-          sse.set(key, (sse.get(key) ?? 0) + e);
-        }
-      });
-    }
   }
   let best: TuneResult | null = null;
   for (const [key, e] of sse) {
@@ -94,8 +100,13 @@ export function tuneGbrt(
     const nTrees = Number(n);
     const cvMae = e / count;
     // Ties go to the simpler model (squared loss, shallower, then fewer trees).
-    const rank = (r: { loss: string; maxDepth: number; nTrees: number }) => (r.loss === 'huber' ? 1e6 : 0) + r.maxDepth * 1000 + r.nTrees;
-    if (!best || cvMae < best.cvMae - 1e-12 || (Math.abs(cvMae - best.cvMae) <= 1e-12 && rank({ loss, maxDepth, nTrees }) < rank(best))) {
+    const rank = (r: { loss: string; maxDepth: number; nTrees: number }) =>
+      (r.loss === 'huber' ? 1e6 : 0) + r.maxDepth * 1000 + r.nTrees;
+    if (
+      !best ||
+      cvMae < best.cvMae - 1e-12 ||
+      (Math.abs(cvMae - best.cvMae) <= 1e-12 && rank({ loss, maxDepth, nTrees }) < rank(best))
+    ) {
       best = { loss, maxDepth, nTrees, cvMae };
     }
   }

@@ -29,31 +29,64 @@ export async function agentCommand(argv: string[], _cliLog: Logger, signal: Abor
   const cmd = new Command('ffwatt agent')
     .exitOverride()
     .requiredOption('--master <url>', 'master URL, e.g. https://master:8443')
-    .option('--registration-token-file <file>', 'registration token (may only register this node; env $CREDENTIALS_DIRECTORY/registration-token)')
+    .option(
+      '--registration-token-file <file>',
+      'registration token (may only register this node; env $CREDENTIALS_DIRECTORY/registration-token)',
+    )
     .option('--state-dir <dir>', 'where the node credential is kept (node-token, 0600)', '/var/lib/ffwatt-agent/state')
     .option('--token-file <file>', 'no longer accepted: agents hold a registration token, not the admin token')
     .option('--spool <dir>', 'results spool directory', '/var/lib/ffwatt-agent/spool')
     .option('--work <dir>', 'scratch directory for encodes', '/var/lib/ffwatt-agent/work')
-    .option('--media-dir <dir>', 'file inputs must lie under this folder (matrix paths are relative to it)', '/var/lib/ffwatt-agent/media')
-    .option('--min-free-mb <mb>', 'claim no job while the work or spool folder has less free space', numberArg('--min-free-mb'), 1024)
+    .option(
+      '--media-dir <dir>',
+      'file inputs must lie under this folder (matrix paths are relative to it)',
+      '/var/lib/ffwatt-agent/media',
+    )
+    .option(
+      '--min-free-mb <mb>',
+      'claim no job while the work or spool folder has less free space',
+      numberArg('--min-free-mb'),
+      1024,
+    )
     .option('--node-id <id>', 'node id (default: hostname)')
-    .option('--label <label...>', 'node labels; cost.price_per_kwh=, cost.carbon_g_per_kwh=, cost.instance_per_hour= price this node\'s runs (docs/fleet.md)')
+    .option(
+      '--label <label...>',
+      "node labels; cost.price_per_kwh=, cost.carbon_g_per_kwh=, cost.instance_per_hour= price this node's runs (docs/fleet.md)",
+    )
     .option('--ca-cert <file>', 'CA certificate of the master')
     .option('--client-cert <file>', 'client certificate (mTLS)')
     .option('--client-key <file>', 'client key (mTLS)')
     .option('--metrics-listen <host:port>', 'exporter address', '127.0.0.1:9464')
     .addOption(new Option('--sysfs <path>', 'sysfs root for meters').env('FFWATT_SYSFS'))
     .option('--nvml-library <path>', 'NVML library path')
-    .option('--watts-per-logical-cpu <w>', 'estimate meter: W per busy logical CPU (default: 10 W per busy core ÷ threads per core)', numberArg(WATTS_FLAG))
+    .option(
+      '--watts-per-logical-cpu <w>',
+      'estimate meter: W per busy logical CPU (default: 10 W per busy core ÷ threads per core)',
+      numberArg(WATTS_FLAG),
+    )
     .addOption(new Option('--watts-per-core <w>').hideHelp()) // renamed: refused with a message naming the new flag
     .addOption(new Option('--vmaf-model <file>', 'VMAF model').env('FFWATT_VMAF_MODEL'))
     .option('--quality-ffmpeg <path>', 'ffmpeg with libvmaf for scoring')
     .option('--heartbeat-s <s>', 'heartbeat interval', numberArg('--heartbeat-s'), 10)
     .option('--lease-extend-s <s>', 'lease extension interval', numberArg('--lease-extend-s'), 10)
     .option('--poll-s <s>', 'idle poll interval (after a claim the master answered at once)', numberArg('--poll-s'), 2)
-    .option('--claim-wait-s <s>', 'long poll: how long the master may hold a claim until a job appears (0: short claims, for masters before long poll)', numberArg('--claim-wait-s'), DEFAULT_CLAIM_WAIT_S)
-    .option('--host-lock <file>', `measuring lock shared by every measurer on this machine (env ${HOST_LOCK_ENV})`, undefined)
-    .option('--host-lock-wait-s <s>', 'how long to wait for another measurer on this machine before refusing (then retried)', numberArg('--host-lock-wait-s'), DEFAULT_HOST_LOCK_WAIT_S)
+    .option(
+      '--claim-wait-s <s>',
+      'long poll: how long the master may hold a claim until a job appears (0: short claims, for masters before long poll)',
+      numberArg('--claim-wait-s'),
+      DEFAULT_CLAIM_WAIT_S,
+    )
+    .option(
+      '--host-lock <file>',
+      `measuring lock shared by every measurer on this machine (env ${HOST_LOCK_ENV})`,
+      undefined,
+    )
+    .option(
+      '--host-lock-wait-s <s>',
+      'how long to wait for another measurer on this machine before refusing (then retried)',
+      numberArg('--host-lock-wait-s'),
+      DEFAULT_HOST_LOCK_WAIT_S,
+    )
     .option('--hybrid-master', 'this worker shares its machine with the master (runs are flagged)');
   cmd.parse(argv, { from: 'user' });
   const f = cmd.opts();
@@ -72,10 +105,21 @@ export async function agentCommand(argv: string[], _cliLog: Logger, signal: Abor
   const nodeId: string = f.nodeId ?? hostname();
   const credentials = new NodeCredentialStore(f.stateDir);
   const stored = credentials.load();
-  const registrationFile: string | undefined = f.registrationTokenFile ?? (process.env.CREDENTIALS_DIRECTORY ? join(process.env.CREDENTIALS_DIRECTORY, 'registration-token') : undefined);
-  const registrationToken = registrationFile && (f.registrationTokenFile || existsSync(registrationFile)) ? readToken(registrationFile, 'registration') : undefined;
+  const registrationFile: string | undefined =
+    f.registrationTokenFile ??
+    (process.env.CREDENTIALS_DIRECTORY ? join(process.env.CREDENTIALS_DIRECTORY, 'registration-token') : undefined);
+  const registrationToken =
+    registrationFile && (f.registrationTokenFile || existsSync(registrationFile))
+      ? readToken(registrationFile, 'registration')
+      : undefined;
   if (!stored && !registrationToken) {
-    throw new InputError(`no credential: ${credentials.path} holds no node credential and no registration token was given`, { field: '--registration-token-file', fix: 'pass --registration-token-file FILE (the master\'s registration token)' });
+    throw new InputError(
+      `no credential: ${credentials.path} holds no node credential and no registration token was given`,
+      {
+        field: '--registration-token-file',
+        fix: "pass --registration-token-file FILE (the master's registration token)",
+      },
+    );
   }
   /** Names the files a refused credential came from, for the exit-2 message. */
   const credentialFiles = () => [stored?.file ?? credentials.path, registrationFile].filter(Boolean).join(' and ');
@@ -97,9 +141,10 @@ export async function agentCommand(argv: string[], _cliLog: Logger, signal: Abor
       {
         file: err.credential === 'node' ? (stored?.file ?? credentials.path) : registrationFile,
         field: err.credential === 'node' ? '--state-dir' : '--registration-token-file',
-        fix: err.status === 409
-          ? `node id ${nodeId} is registered with another credential: restore its ${credentials.path}, or have an operator revoke it (DELETE /api/v1/nodes/${nodeId}) or re-register it with the admin token`
-          : 'check the registration token file against the master\'s registration_token_file (a revoked node needs an operator)',
+        fix:
+          err.status === 409
+            ? `node id ${nodeId} is registered with another credential: restore its ${credentials.path}, or have an operator revoke it (DELETE /api/v1/nodes/${nodeId}) or re-register it with the admin token`
+            : "check the registration token file against the master's registration_token_file (a revoked node needs an operator)",
       },
     );
     stop.abort();
@@ -166,7 +211,11 @@ export async function agentCommand(argv: string[], _cliLog: Logger, signal: Abor
         stop.abort();
         break;
       }
-      log.warn('cannot register with the master yet', { master: f.master, error: (err as Error).message, retryMs: wait });
+      log.warn('cannot register with the master yet', {
+        master: f.master,
+        error: (err as Error).message,
+        retryMs: wait,
+      });
       await sleep(wait, undefined, { signal: stop.signal }).catch(() => {});
     }
   }
@@ -176,7 +225,14 @@ export async function agentCommand(argv: string[], _cliLog: Logger, signal: Abor
     log.info('agent stopping');
     return 0;
   }
-  log.info('registered', { node: nodeId, master: masterUrl, hardwareClass: host.hardwareClass, gpu: host.gpu, encoders: encoders.codecMap, credential: credentials.path });
+  log.info('registered', {
+    node: nodeId,
+    master: masterUrl,
+    hardwareClass: host.hardwareClass,
+    gpu: host.gpu,
+    encoders: encoders.codecMap,
+    credential: credentials.path,
+  });
 
   const reRegisterOn401 = async <T>(fn: () => Promise<T>): Promise<T> => {
     try {
@@ -234,13 +290,22 @@ export async function agentCommand(argv: string[], _cliLog: Logger, signal: Abor
     return reason;
   };
   checkDisk();
-  const heartbeat = setInterval(() => {
-    reRegisterOn401(() => client.heartbeat(nodeId, { claimsPaused: checkDisk() })).catch((err) => log.warn('heartbeat failed', { error: (err as Error).message }));
-  }, (f.heartbeatS as number) * 1000);
+  const heartbeat = setInterval(
+    () => {
+      reRegisterOn401(() => client.heartbeat(nodeId, { claimsPaused: checkDisk() })).catch((err) =>
+        log.warn('heartbeat failed', { error: (err as Error).message }),
+      );
+    },
+    (f.heartbeatS as number) * 1000,
+  );
 
   const leaseExtendMs = (f.leaseExtendS as number) * 1000;
   const claimWaitS = f.claimWaitS as number;
-  if (!(claimWaitS >= 0 && claimWaitS <= MAX_CLAIM_WAIT_S)) throw new InputError(`--claim-wait-s must be a number of seconds from 0 to ${MAX_CLAIM_WAIT_S}, got "${f.claimWaitS}"`, { field: '--claim-wait-s' });
+  if (!(claimWaitS >= 0 && claimWaitS <= MAX_CLAIM_WAIT_S))
+    throw new InputError(
+      `--claim-wait-s must be a number of seconds from 0 to ${MAX_CLAIM_WAIT_S}, got "${f.claimWaitS}"`,
+      { field: '--claim-wait-s' },
+    );
   // Whether the last empty claim was held by the master (long poll): then no pause before the next.
   let lastClaimHeld = false;
   const keepLeases = setInterval(() => {
@@ -263,15 +328,27 @@ export async function agentCommand(argv: string[], _cliLog: Logger, signal: Abor
         if (checkDisk()) return null;
         // Results first: a claim would hand back the job whose result still sits in the spool
         // (this node holds its lease) and the agent would run it again.
-        if (spool.pending().length > 0 && (await spool.flush(stop.signal)) > 0) throw new Error('results still spooled: master unreachable');
+        if (spool.pending().length > 0 && (await spool.flush(stop.signal)) > 0)
+          throw new Error('results still spooled: master unreachable');
         const asked = performance.now();
         const job = await reRegisterOn401(() => client.claim(id, { waitS: claimWaitS }));
         lastClaimHeld = !job && claimWaitS > 0 && performance.now() - asked >= claimWaitS * 500;
-        if (job) log.info('job claimed', { job: job.id, campaign: job.campaign.id, scenario: job.scenario.label, repetition: job.repetition, attempt: job.attempts });
+        if (job)
+          log.info('job claimed', {
+            job: job.id,
+            campaign: job.campaign.id,
+            scenario: job.scenario.label,
+            repetition: job.repetition,
+            attempt: job.attempts,
+          });
         const leaseMs = job?.leaseMs;
         if (leaseMs && leaseExtendMs > leaseMs / 2 && !warnedLease) {
           warnedLease = true;
-          log.warn('lease extension interval too long for the master\'s lease: jobs may be requeued while running', { leaseExtendS: leaseExtendMs / 1000, masterLeaseS: leaseMs / 1000, fix: `pass --lease-extend-s ${Math.max(1, Math.floor(leaseMs / 3000))} or raise lease_s on the master` });
+          log.warn("lease extension interval too long for the master's lease: jobs may be requeued while running", {
+            leaseExtendS: leaseExtendMs / 1000,
+            masterLeaseS: leaseMs / 1000,
+            fix: `pass --lease-extend-s ${Math.max(1, Math.floor(leaseMs / 3000))} or raise lease_s on the master`,
+          });
         }
         return job;
       },
@@ -306,7 +383,10 @@ export async function agentCommand(argv: string[], _cliLog: Logger, signal: Abor
       // Stopped by our own shutdown (not canceled by the master): the job is not the master's
       // to close as canceled. Drop the record; the lease expires and the job runs again elsewhere.
       if (stop.signal.aborted && record.status === 'canceled') {
-        log.info('agent stopping: interrupted run not reported; its lease will expire and the job be requeued', { job: record.jobId, attempt: record.attempt });
+        log.info('agent stopping: interrupted run not reported; its lease will expire and the job be requeued', {
+          job: record.jobId,
+          attempt: record.attempt,
+        });
         return 'spooled';
       }
       undelivered.set(`${record.jobId}.${record.attempt}`, { jobId: record.jobId, attempt: record.attempt });
@@ -336,7 +416,9 @@ export async function agentCommand(argv: string[], _cliLog: Logger, signal: Abor
     await client
       .stopped(nodeId)
       .then(() => log.info('master told: node stopped', { node: nodeId }))
-      .catch((err) => log.warn('could not tell the master this node stopped; it will time out', { error: (err as Error).message }));
+      .catch((err) =>
+        log.warn('could not tell the master this node stopped; it will time out', { error: (err as Error).message }),
+      );
   }
   await shutdown();
   if (fatal) throw fatal;

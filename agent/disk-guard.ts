@@ -16,8 +16,17 @@ export class DiskGuard {
     private readonly minFreeBytes: number,
     registry: Registry,
   ) {
-    this.freeGauge = new Gauge({ name: 'ffwatt_agent_free_bytes', help: 'Free bytes (for unprivileged users) on the filesystem of the agent work and spool folders.', labelNames: ['path'], registers: [registry] });
-    this.pausedGauge = new Gauge({ name: 'ffwatt_agent_claims_paused', help: '1 while the agent claims no job because a folder it writes to has less free space than --min-free-mb.', registers: [registry] });
+    this.freeGauge = new Gauge({
+      name: 'ffwatt_agent_free_bytes',
+      help: 'Free bytes (for unprivileged users) on the filesystem of the agent work and spool folders.',
+      labelNames: ['path'],
+      registers: [registry],
+    });
+    this.pausedGauge = new Gauge({
+      name: 'ffwatt_agent_claims_paused',
+      help: '1 while the agent claims no job because a folder it writes to has less free space than --min-free-mb.',
+      registers: [registry],
+    });
   }
 
   /** Checks the folders now; returns why claims are paused, or null. */
@@ -29,7 +38,9 @@ export class DiskGuard {
       this.freeGauge.set({ path }, free);
       if (free < this.minFreeBytes) low.push(`${path} has ${(free / 2 ** 20).toFixed(1)} MiB free`);
     }
-    this.paused = low.length ? `low disk: ${low.join(', ')}; below --min-free-mb ${(this.minFreeBytes / 2 ** 20).toFixed(0)}` : null;
+    this.paused = low.length
+      ? `low disk: ${low.join(', ')}; below --min-free-mb ${(this.minFreeBytes / 2 ** 20).toFixed(0)}`
+      : null;
     this.pausedGauge.set(this.paused ? 1 : 0);
     return this.paused;
   }

@@ -22,7 +22,13 @@ export { RUN_FLAGS, type RunFlag } from '../core/contracts/flags.ts';
  * master service shares this machine) and live_dropped_frames (a live encode dropped frames).
  */
 export function runFlags(i: FlagInputs): string[] {
-  const flags: string[] = validityFlags({ before: i.before, after: i.after, energy: i.energy, usage: i.usage, windowS: i.windowS });
+  const flags: string[] = validityFlags({
+    before: i.before,
+    after: i.after,
+    energy: i.energy,
+    usage: i.usage,
+    windowS: i.windowS,
+  });
   flags.push(...(i.energy.flags ?? [])); // from the meters' topology, e.g. topology-suspect
   if (i.hybridMaster) flags.push('hybrid_master');
   if (i.mode === 'live' && i.droppedFrames > 0) flags.push('live_dropped_frames');

@@ -19,14 +19,25 @@ describe('inputHash', () => {
   });
 
   it('is stable for a synthetic source and differs between sources', async () => {
-    const a = { kind: 'synthetic' as const, source: 'testsrc2' as const, resolution: { width: 320, height: 240 }, fps: 30 };
+    const a = {
+      kind: 'synthetic' as const,
+      source: 'testsrc2' as const,
+      resolution: { width: 320, height: 240 },
+      fps: 30,
+    };
     expect(await inputHash(a)).toBe(await inputHash({ ...a }));
     expect(await inputHash(a)).not.toBe(await inputHash({ ...a, source: 'smptehdbars' }));
   });
 });
 
 describe('host facts with an NVIDIA GPU (fake NVML library)', () => {
-  const A10 = { name: 'NVIDIA A10', uuid: 'GPU-3f1c2a8e-5d7b-4c09-9e61-0a2b4c6d8e10', energyMj: 1_000_000n, powerMw: 62_000, memoryTotalBytes: 24_146_608_128n };
+  const A10 = {
+    name: 'NVIDIA A10',
+    uuid: 'GPU-3f1c2a8e-5d7b-4c09-9e61-0a2b4c6d8e10',
+    energyMj: 1_000_000n,
+    powerMw: 62_000,
+    memoryTotalBytes: 24_146_608_128n,
+  };
 
   it('names the GPU model, VRAM and driver, and puts it in the class, provenance line and node registration', async () => {
     const state = fakeNvmlState();
@@ -52,9 +63,27 @@ describe('host facts with an NVIDIA GPU (fake NVML library)', () => {
       expect(without.hardwareClass).not.toBe(host.hardwareClass);
       expect(without.gpu).toBeNull();
 
-      const reg = nodeRegistration('n1', host, { ffmpegPath: 'ffmpeg', ffmpegVersion: '5.1.6', buildconfHash: 'ab'.repeat(32), listed: [], usable: ['libx264'], refused: [], codecMap: { h264: 'libx264' } } as never, []);
+      const reg = nodeRegistration(
+        'n1',
+        host,
+        {
+          ffmpegPath: 'ffmpeg',
+          ffmpegVersion: '5.1.6',
+          buildconfHash: 'ab'.repeat(32),
+          listed: [],
+          usable: ['libx264'],
+          refused: [],
+          codecMap: { h264: 'libx264' },
+        } as never,
+        [],
+      );
       expect(reg.hardwareClass).toBe(host.hardwareClass);
-      expect(reg.hardware).toMatchObject({ gpu: host.gpu, gpus: machine.gpus, ffmpegBuildconfHash: 'ab'.repeat(32), sockets: machine.sockets });
+      expect(reg.hardware).toMatchObject({
+        gpu: host.gpu,
+        gpus: machine.gpus,
+        ffmpegBuildconfHash: 'ab'.repeat(32),
+        sockets: machine.sockets,
+      });
     } finally {
       process.env = before;
       state.cleanup();

@@ -34,7 +34,9 @@ const fileHashes = new Map<string, string>();
 /** SHA-256 of an input: of the file's bytes (once per path+size+mtime), or of a synthetic source's description. */
 export async function inputHash(input: InputSpec): Promise<string> {
   if (input.kind === 'synthetic') {
-    return createHash('sha256').update(`lavfi:${input.source}:${input.resolution.width}x${input.resolution.height}:${input.fps}`).digest('hex');
+    return createHash('sha256')
+      .update(`lavfi:${input.source}:${input.resolution.width}x${input.resolution.height}:${input.fps}`)
+      .digest('hex');
   }
   return hashInputFile(input.path);
 }
@@ -76,7 +78,12 @@ export function nvmlGpuFacts(library: string = DEFAULT_NVML_LIBRARY): GpuFacts[]
       const d = orNull(() => lib.device(i));
       if (!d) continue;
       const vram = orNull(() => lib.memoryTotalBytes(d));
-      gpus.push({ model: orNull(() => lib.name(d)) ?? `NVIDIA GPU ${i}`, vramBytes: vram === null ? null : Number(vram), driver, source: 'nvml' });
+      gpus.push({
+        model: orNull(() => lib.name(d)) ?? `NVIDIA GPU ${i}`,
+        vramBytes: vram === null ? null : Number(vram),
+        driver,
+        source: 'nvml',
+      });
     }
     return gpus.length > 0 ? gpus : null;
   } finally {
@@ -102,7 +109,9 @@ export async function readMachineFacts(opts: MachineFactsOptions = {}): Promise<
   let gpus: GpuFacts[];
   if (nvml) gpus = nvml;
   else {
-    const graphics = await si.graphics().catch(() => ({ controllers: [] as si.Systeminformation.GraphicsControllerData[] }));
+    const graphics = await si
+      .graphics()
+      .catch(() => ({ controllers: [] as si.Systeminformation.GraphicsControllerData[] }));
     gpus = graphics.controllers
       .filter((c) => ENCODING_GPU_VENDOR.test(`${c.vendor} ${c.model}`))
       .map((c) => ({
@@ -127,10 +136,22 @@ export async function readMachineFacts(opts: MachineFactsOptions = {}): Promise<
 /** Machine facts from node:os alone (no sockets, no GPUs): for callers that cannot wait for readMachineFacts. */
 export function basicMachineFacts(): MachineFacts {
   const logical = cpus();
-  return { cpuModel: logical[0]?.model?.trim() || 'unknown', sockets: 1, physicalCores: logical.length, logicalCores: logical.length, memoryBytes: totalmem(), gpus: [] };
+  return {
+    cpuModel: logical[0]?.model?.trim() || 'unknown',
+    sockets: 1,
+    physicalCores: logical.length,
+    logicalCores: logical.length,
+    memoryBytes: totalmem(),
+    gpus: [],
+  };
 }
 
-export function hostFacts(opts: { sysfsRoot?: string; meters: NonNullable<Provenance['meters']>; machine?: MachineFacts; hybridMaster?: boolean }): HostFacts {
+export function hostFacts(opts: {
+  sysfsRoot?: string;
+  meters: NonNullable<Provenance['meters']>;
+  machine?: MachineFacts;
+  hybridMaster?: boolean;
+}): HostFacts {
   const sys = opts.sysfsRoot ?? process.env.FFWATT_SYSFS ?? '/sys';
   const machine = opts.machine ?? basicMachineFacts();
   return {
@@ -156,7 +177,12 @@ export function provenanceMeters(meters: Meter[], refused: MeterRefusal[]): NonN
 }
 
 /** What this host tells the master when it registers: hardware, usable encoders, meters. */
-export function nodeRegistration(id: string, host: HostFacts, encoders: EncoderReport, labels: string[]): NodeRegistration {
+export function nodeRegistration(
+  id: string,
+  host: HostFacts,
+  encoders: EncoderReport,
+  labels: string[],
+): NodeRegistration {
   return {
     id,
     hostname: host.hostname,
@@ -175,7 +201,13 @@ export function nodeRegistration(id: string, host: HostFacts, encoders: EncoderR
     },
     hardwareClass: host.hardwareClass,
     encoders: encoders.codecMap as Record<string, string>,
-    meters: host.meters.map((m) => ({ meter: m.meter, source: m.source, ok: m.valid, ...(m.note ? { reason: m.note } : {}), ...(m.state ? { state: m.state } : {}) })),
+    meters: host.meters.map((m) => ({
+      meter: m.meter,
+      source: m.source,
+      ok: m.valid,
+      ...(m.note ? { reason: m.note } : {}),
+      ...(m.state ? { state: m.state } : {}),
+    })),
     labels,
   };
 }

@@ -4,7 +4,14 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createLogger } from '../core/log.ts';
-import { DEFAULT_HOST_LOCK_PATH, flockHolderPid, HostLock, HostLockBusyError, hostLockPath, hostLockWaitS } from './host-lock.ts';
+import {
+  DEFAULT_HOST_LOCK_PATH,
+  flockHolderPid,
+  HostLock,
+  HostLockBusyError,
+  hostLockPath,
+  hostLockWaitS,
+} from './host-lock.ts';
 
 const REPO = resolve(import.meta.dirname, '..');
 const children: ChildProcess[] = [];
@@ -58,7 +65,9 @@ describe('host lock (flock on one file per machine)', () => {
   it('reads the wait bound from FFWATT_HOST_LOCK_WAIT_S (default 600 s), refusing a bad one', () => {
     expect(hostLockWaitS({})).toBe(600);
     expect(hostLockWaitS({ FFWATT_HOST_LOCK_WAIT_S: '2.5' })).toBe(2.5);
-    expect(() => hostLockWaitS({ FFWATT_HOST_LOCK_WAIT_S: 'soon' })).toThrow(/FFWATT_HOST_LOCK_WAIT_S must be a number of seconds/);
+    expect(() => hostLockWaitS({ FFWATT_HOST_LOCK_WAIT_S: 'soon' })).toThrow(
+      /FFWATT_HOST_LOCK_WAIT_S must be a number of seconds/,
+    );
   });
 
   it('is exclusive between two locks of one process and free again after release', () => {

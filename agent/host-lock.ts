@@ -31,7 +31,8 @@ const EINTR = 4;
 let flockFn: ((fd: number, op: number) => number) | null = null;
 function flock(fd: number, op: number): number {
   if (!flockFn) {
-    if (process.platform !== 'linux') throw new RunError(`host lock: flock(2) through libc is only wired for Linux (this is ${process.platform})`);
+    if (process.platform !== 'linux')
+      throw new RunError(`host lock: flock(2) through libc is only wired for Linux (this is ${process.platform})`);
     flockFn = koffi.load('libc.so.6').func('int flock(int fd, int operation)') as (fd: number, op: number) => number;
   }
   return flockFn(fd, op);
@@ -63,7 +64,9 @@ export class HostLockBusyError extends RunError {
     readonly holder: HostLockHolder | null,
     waitedS: number,
   ) {
-    super(`another measurer holds this machine (${describeHolder(holder)}; lock ${path}) and did not release it within ${waitedS} s: two measurers on one host corrupt each other's energy figures. Wait for it to finish or stop it; a different lock file (--host-lock / ${HOST_LOCK_ENV}) is only right for a different machine`);
+    super(
+      `another measurer holds this machine (${describeHolder(holder)}; lock ${path}) and did not release it within ${waitedS} s: two measurers on one host corrupt each other's energy figures. Wait for it to finish or stop it; a different lock file (--host-lock / ${HOST_LOCK_ENV}) is only right for a different machine`,
+    );
   }
 }
 
@@ -82,7 +85,10 @@ export function hostLockWaitS(env: NodeJS.ProcessEnv = process.env): number {
   const raw = env[HOST_LOCK_WAIT_ENV];
   if (raw === undefined || raw === '') return DEFAULT_HOST_LOCK_WAIT_S;
   const n = Number(raw);
-  if (!(n >= 0) || !Number.isFinite(n)) throw new InputError(`${HOST_LOCK_WAIT_ENV} must be a number of seconds ≥ 0, got "${raw}"`, { field: HOST_LOCK_WAIT_ENV });
+  if (!(n >= 0) || !Number.isFinite(n))
+    throw new InputError(`${HOST_LOCK_WAIT_ENV} must be a number of seconds ≥ 0, got "${raw}"`, {
+      field: HOST_LOCK_WAIT_ENV,
+    });
   return n;
 }
 
@@ -100,7 +106,10 @@ export class HostLock {
   constructor(readonly opts: HostLockOptions) {
     this.path = hostLockPath(opts.path);
     const waitS = opts.waitS ?? DEFAULT_HOST_LOCK_WAIT_S;
-    if (!(waitS >= 0) || !Number.isFinite(waitS)) throw new InputError(`--host-lock-wait-s must be a non-negative number of seconds, got ${waitS}`, { field: '--host-lock-wait-s' });
+    if (!(waitS >= 0) || !Number.isFinite(waitS))
+      throw new InputError(`--host-lock-wait-s must be a non-negative number of seconds, got ${waitS}`, {
+        field: '--host-lock-wait-s',
+      });
     this.waitMs = waitS * 1000;
     this.pollMs = opts.pollMs ?? 100;
   }
@@ -122,7 +131,12 @@ export class HostLock {
       if (errno === EWOULDBLOCK) return null;
       throw new RunError(`host lock ${this.path}: flock failed (errno ${errno})`);
     }
-    const holder: HostLockHolder = { pid: process.pid, nodeId: this.opts.nodeId, since: new Date().toISOString(), role: this.opts.role };
+    const holder: HostLockHolder = {
+      pid: process.pid,
+      nodeId: this.opts.nodeId,
+      since: new Date().toISOString(),
+      role: this.opts.role,
+    };
     try {
       ftruncateSync(fd, 0);
       writeSync(fd, JSON.stringify(holder) + '\n', 0);
@@ -157,7 +171,11 @@ export class HostLock {
       signal?.throwIfAborted();
       const lease = this.tryAcquire();
       if (lease) {
-        if (lastLog) this.opts.log?.info('host lock taken: measuring', { lock: this.path, waitedS: Math.round((Date.now() - start) / 100) / 10 });
+        if (lastLog)
+          this.opts.log?.info('host lock taken: measuring', {
+            lock: this.path,
+            waitedS: Math.round((Date.now() - start) / 100) / 10,
+          });
         return lease;
       }
       const waited = Date.now() - start;
@@ -165,13 +183,16 @@ export class HostLock {
       if (!lastLog || Date.now() - lastLog >= 60_000) {
         lastLog = Date.now();
         const holder = this.holder();
-        this.opts.log?.warn(`waiting for the host lock: another measurer is using this machine (${describeHolder(holder)})`, {
-          lock: this.path,
-          holderPid: holder?.pid ?? null,
-          holderNode: holder?.nodeId ?? null,
-          holderSince: holder?.since ?? null,
-          waitLimitS: this.waitMs / 1000,
-        });
+        this.opts.log?.warn(
+          `waiting for the host lock: another measurer is using this machine (${describeHolder(holder)})`,
+          {
+            lock: this.path,
+            holderPid: holder?.pid ?? null,
+            holderNode: holder?.nodeId ?? null,
+            holderSince: holder?.since ?? null,
+            waitLimitS: this.waitMs / 1000,
+          },
+        );
       }
       await sleep(this.pollMs, undefined, { signal }).catch((err) => {
         throw signal?.aborted ? signal.reason : err;
@@ -220,10 +241,13 @@ export class HostLock {
         }
       }
     }
-    throw new InputError(`host lock file ${this.path} (--host-lock / ${HOST_LOCK_ENV}) cannot be opened: ${first.message}`, {
-      field: '--host-lock',
-      fix: `create its directory or point --host-lock / ${HOST_LOCK_ENV} at a writable file shared by every measurer on this machine`,
-    });
+    throw new InputError(
+      `host lock file ${this.path} (--host-lock / ${HOST_LOCK_ENV}) cannot be opened: ${first.message}`,
+      {
+        field: '--host-lock',
+        fix: `create its directory or point --host-lock / ${HOST_LOCK_ENV} at a writable file shared by every measurer on this machine`,
+      },
+    );
   }
 }
 

@@ -36,14 +36,23 @@ export interface HttpClientOptions {
 }
 
 export class MasterHttpError extends Error {
-  constructor(readonly status: number, message: string, readonly body: unknown) {
+  constructor(
+    readonly status: number,
+    message: string,
+    readonly body: unknown,
+  ) {
     super(message);
   }
 }
 
 /** Registration refused for a reason retrying cannot fix: the credential is wrong, or the id is taken. */
 export class CredentialRejected extends MasterHttpError {
-  constructor(status: number, message: string, body: unknown, readonly credential: 'node' | 'registration') {
+  constructor(
+    status: number,
+    message: string,
+    body: unknown,
+    readonly credential: 'node' | 'registration',
+  ) {
     super(status, message, body);
   }
 }
@@ -73,14 +82,24 @@ export class HttpMasterClient implements MasterClient {
    * One request; the body is the parsed JSON, unchecked (operator calls: harness/ops). The node
    * calls below check every answer against the API contract (core/contracts/api.ts).
    */
-  async call<T = unknown>(method: 'GET' | 'POST' | 'DELETE', path: string, body?: unknown, token?: string, signal: AbortSignal | undefined = this.o.signal, timeoutMs?: number): Promise<{ status: number; body: T }> {
+  async call<T = unknown>(
+    method: 'GET' | 'POST' | 'DELETE',
+    path: string,
+    body?: unknown,
+    token?: string,
+    signal: AbortSignal | undefined = this.o.signal,
+    timeoutMs?: number,
+  ): Promise<{ status: number; body: T }> {
     const bearer = token ?? this.nodeToken ?? this.o.token;
     const res = await request(this.base + path, {
       method,
       dispatcher: this.dispatcher,
       signal,
       ...(timeoutMs ? { headersTimeout: timeoutMs, bodyTimeout: timeoutMs } : {}),
-      headers: { ...(bearer ? { authorization: `Bearer ${bearer}` } : {}), ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
+      headers: {
+        ...(bearer ? { authorization: `Bearer ${bearer}` } : {}),
+        ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
+      },
       body: body !== undefined ? JSON.stringify(body) : undefined,
     });
     const text = await res.body.text();
@@ -94,9 +113,17 @@ export class HttpMasterClient implements MasterClient {
     return { status: res.statusCode, body: parsed };
   }
 
-  private async ok(method: 'GET' | 'POST', path: string, body?: unknown, accept: number[] = [200, 201], signal?: AbortSignal, timeoutMs?: number): Promise<{ status: number; body: unknown }> {
+  private async ok(
+    method: 'GET' | 'POST',
+    path: string,
+    body?: unknown,
+    accept: number[] = [200, 201],
+    signal?: AbortSignal,
+    timeoutMs?: number,
+  ): Promise<{ status: number; body: unknown }> {
     const r = await this.call(method, path, body, undefined, signal ?? this.o.signal, timeoutMs);
-    if (!accept.includes(r.status)) throw new MasterHttpError(r.status, `${method} ${path}: HTTP ${r.status} ${errorOf(r.body)}`.trim(), r.body);
+    if (!accept.includes(r.status))
+      throw new MasterHttpError(r.status, `${method} ${path}: HTTP ${r.status} ${errorOf(r.body)}`.trim(), r.body);
     return r;
   }
 
@@ -111,7 +138,8 @@ export class HttpMasterClient implements MasterClient {
     if (this.nodeToken) attempts.push({ token: this.nodeToken, credential: 'node' });
     const shared = this.o.registrationToken ?? this.o.token;
     if (shared) attempts.push({ token: shared, credential: 'registration' });
-    if (attempts.length === 0) throw new Error('no credential to register with (give a registration token or a node credential)');
+    if (attempts.length === 0)
+      throw new Error('no credential to register with (give a registration token or a node credential)');
     let last: CredentialRejected | null = null;
     for (const a of attempts) {
       const r = await this.call('POST', '/nodes/register', node, a.token);
@@ -157,7 +185,11 @@ export class HttpMasterClient implements MasterClient {
   }
 
   async extendLease(jobId: string, nodeId: string, attempt: number): Promise<{ ok: boolean; canceled: boolean }> {
-    const r = await this.call('POST', `/jobs/${encodeURIComponent(jobId)}/lease`, { nodeId, attempt, leaseId: this.leases.leaseOf(jobId, attempt) });
+    const r = await this.call('POST', `/jobs/${encodeURIComponent(jobId)}/lease`, {
+      nodeId,
+      attempt,
+      leaseId: this.leases.leaseOf(jobId, attempt),
+    });
     if (r.status === 200 || r.status === 409) {
       const a = answer(LeaseAnswerSchema, r, 'lease');
       return { ok: a.ok, canceled: a.canceled };
@@ -167,7 +199,11 @@ export class HttpMasterClient implements MasterClient {
 
   async postResult(record: RunRecord, idle: IdleReport | null, leaseId?: string): Promise<ResultOutcome> {
     const lease = leaseId ?? this.leases.leaseOf(record.jobId, record.attempt);
-    const r = await this.call('POST', `/jobs/${encodeURIComponent(record.jobId)}/result`, { record, idle, leaseId: lease });
+    const r = await this.call('POST', `/jobs/${encodeURIComponent(record.jobId)}/result`, {
+      record,
+      idle,
+      leaseId: lease,
+    });
     if (r.status === 201 || r.status === 200 || r.status === 409) {
       const outcome = answer(ResultOutcomeSchema, r, 'result');
       this.leases.forget(record.jobId);
@@ -203,5 +239,9 @@ function errorOf(body: unknown): string {
 function answer<S extends z.ZodTypeAny>(schema: S, r: { status: number; body: unknown }, what: string): z.infer<S> {
   const parsed = schema.safeParse(r.body);
   if (parsed.success) return parsed.data;
-  throw new MasterHttpError(r.status, `${what}: the master's answer does not match the API contract (${formatZodError(parsed.error).error}); are master and agent the same ffwatt version?`, r.body);
+  throw new MasterHttpError(
+    r.status,
+    `${what}: the master's answer does not match the API contract (${formatZodError(parsed.error).error}); are master and agent the same ffwatt version?`,
+    r.body,
+  );
 }

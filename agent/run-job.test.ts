@@ -37,9 +37,26 @@ const scenario: Scenario = {
 function job(n: number, cooldownS: number): ClaimedJob {
   const now = Date.now();
   return {
-    id: `run-job-test-${n}`, campaignId: 'c', scenarioId: 1, scenario, repetition: n, state: 'leased', priority: 0, queueClass: 'default',
-    attempts: 1, maxAttempts: 1, leaseOwner: 'n', leaseExpiresAt: now + 600_000, nodeConstraint: [], cooldownS, createdAt: now, startedAt: now,
-    finishedAt: null, leaseId: `lease-${n}`, deadlineS: 600, campaign: { id: 'c', name: 'c', idleBaselineS: 0.4, cooldownS },
+    id: `run-job-test-${n}`,
+    campaignId: 'c',
+    scenarioId: 1,
+    scenario,
+    repetition: n,
+    state: 'leased',
+    priority: 0,
+    queueClass: 'default',
+    attempts: 1,
+    maxAttempts: 1,
+    leaseOwner: 'n',
+    leaseExpiresAt: now + 600_000,
+    nodeConstraint: [],
+    cooldownS,
+    createdAt: now,
+    startedAt: now,
+    finishedAt: null,
+    leaseId: `lease-${n}`,
+    deadlineS: 600,
+    campaign: { id: 'c', name: 'c', idleBaselineS: 0.4, cooldownS },
   };
 }
 
@@ -89,10 +106,13 @@ describe('runJob and the idle baseline', () => {
     cleanups.push(() => hog.stop());
     let askedAt = 0;
     const t0 = Date.now();
-    const record = await runJob(job(1, 1), context(async (signal) => {
-      askedAt = Date.now();
-      return measureCleanIdle(sampler, 0.4, { signal, sysfsRoot: fixture.sysfs });
-    }));
+    const record = await runJob(
+      job(1, 1),
+      context(async (signal) => {
+        askedAt = Date.now();
+        return measureCleanIdle(sampler, 0.4, { signal, sysfsRoot: fixture.sysfs });
+      }),
+    );
     expect(record.status, record.error ?? '').toBe('succeeded');
     expect(askedAt - t0).toBeGreaterThanOrEqual(1000); // after the 1 s cooldown
     const e = record.energy!;
@@ -113,15 +133,22 @@ describe('runJob and the idle baseline', () => {
   });
 
   it('flags a net figure ≤ 0 (baseline taken in a higher power state than the encode) and explains it', async () => {
-    const record = await runJob(job(2, 0), context(async (signal) => {
-      packageW = 60;
-      try {
-        // A threshold no load can pass: this test is about the power state, not about the neighbours.
-        return await measureCleanIdle(sampler, 0.5, { signal, sysfsRoot: fixture.sysfs, maxLoadCores: cpus().length + 1 });
-      } finally {
-        packageW = 5;
-      }
-    }));
+    const record = await runJob(
+      job(2, 0),
+      context(async (signal) => {
+        packageW = 60;
+        try {
+          // A threshold no load can pass: this test is about the power state, not about the neighbours.
+          return await measureCleanIdle(sampler, 0.5, {
+            signal,
+            sysfsRoot: fixture.sysfs,
+            maxLoadCores: cpus().length + 1,
+          });
+        } finally {
+          packageW = 5;
+        }
+      }),
+    );
     packageW = 20;
     expect(record.status, record.error ?? '').toBe('succeeded');
     const e = record.energy!;
@@ -130,19 +157,28 @@ describe('runJob and the idle baseline', () => {
     expect(e.netJ).toBeLessThan(0);
     expect(e.netJPerEncodedMinute).toBeLessThan(0); // kept for inspection, never ranked
     expect(record.flags).toContain('net-energy-nonpositive');
-    expect(e.netExplanation).toMatch(/^net energy -\d+\.\d\d J ≤ 0: the window drew \d+\.\d\d J in \d+\.\d\d s, no more than the idle baseline/);
+    expect(e.netExplanation).toMatch(
+      /^net energy -\d+\.\d\d J ≤ 0: the window drew \d+\.\d\d J in \d+\.\d\d s, no more than the idle baseline/,
+    );
     expect(RunRecordSchema.safeParse(record).success).toBe(true);
   });
 
   it('a clean baseline with the encode above it: net figure, no baseline flag, no explanation', async () => {
-    const record = await runJob(job(3, 0), context(async (signal) => {
-      packageW = 5;
-      try {
-        return await measureCleanIdle(sampler, 0.5, { signal, sysfsRoot: fixture.sysfs, maxLoadCores: cpus().length + 1 });
-      } finally {
-        packageW = 40;
-      }
-    }));
+    const record = await runJob(
+      job(3, 0),
+      context(async (signal) => {
+        packageW = 5;
+        try {
+          return await measureCleanIdle(sampler, 0.5, {
+            signal,
+            sysfsRoot: fixture.sysfs,
+            maxLoadCores: cpus().length + 1,
+          });
+        } finally {
+          packageW = 40;
+        }
+      }),
+    );
     packageW = 20;
     expect(record.status, record.error ?? '').toBe('succeeded');
     const e = record.energy!;

@@ -62,16 +62,27 @@ export function jobWorkDir(root: string, job: { id: string; attempts: number }):
  */
 export async function runJob(job: ClaimedJob, ctx: JobContext): Promise<RunRecord> {
   const refused = ctx.mediaDir !== undefined ? mediaRefusal(job, ctx.mediaDir) : null;
-  if (refused) return finish(baseRecord(job, ctx, new Date(), 'none', null), process.hrtime.bigint(), { status: 'failed', error: refused });
+  if (refused)
+    return finish(baseRecord(job, ctx, new Date(), 'none', null), process.hrtime.bigint(), {
+      status: 'failed',
+      error: refused,
+    });
   const input = job.scenario.input;
-  const confined = input.kind === 'file' && ctx.mediaDir !== undefined ? { ...job, scenario: { ...job.scenario, input: { ...input, path: resolve(ctx.mediaDir, input.path) } } } : job;
+  const confined =
+    input.kind === 'file' && ctx.mediaDir !== undefined
+      ? { ...job, scenario: { ...job.scenario, input: { ...input, path: resolve(ctx.mediaDir, input.path) } } }
+      : job;
   const deadline = new AbortController();
   const timer = job.deadlineS > 0 ? setTimeout(() => deadline.abort(), job.deadlineS * 1000) : undefined;
   const signal = ctx.signal ? AbortSignal.any([ctx.signal, deadline.signal]) : deadline.signal;
   try {
     const record = await runJobOnce(confined, { ...ctx, signal });
     if (deadline.signal.aborted && !ctx.signal?.aborted && record.status !== 'succeeded') {
-      return { ...record, status: 'failed', error: `job deadline of ${job.deadlineS} s exceeded: FFmpeg stopped (${record.error ?? 'no error'})` };
+      return {
+        ...record,
+        status: 'failed',
+        error: `job deadline of ${job.deadlineS} s exceeded: FFmpeg stopped (${record.error ?? 'no error'})`,
+      };
     }
     return record;
   } finally {
@@ -94,7 +105,8 @@ function mediaRefusal(job: ClaimedJob, mediaDir: string): string | null {
     return `input ${input.path} is not readable under the media folder ${mediaDir}: ${(err as Error).message}; ${fix}`;
   }
   const rel = relative(root, real);
-  if (rel === '' || rel.startsWith('..') || isAbsolute(rel)) return `input ${input.path} resolves to ${real}, outside the media folder ${root}; ${fix}`;
+  if (rel === '' || rel.startsWith('..') || isAbsolute(rel))
+    return `input ${input.path} resolves to ${real}, outside the media folder ${root}; ${fix}`;
   return null;
 }
 
@@ -133,7 +145,10 @@ async function runJobOnce(job: ClaimedJob, ctx: JobContext): Promise<RunRecord> 
     idle = typeof ctx.idle === 'function' ? await ctx.idle(ctx.signal) : ctx.idle;
   } catch (err) {
     const canceled = ctx.signal?.aborted ?? false;
-    return finish(base, t0, { status: canceled ? 'canceled' : 'failed', error: canceled ? 'canceled' : `idle baseline failed: ${(err as Error).message}` });
+    return finish(base, t0, {
+      status: canceled ? 'canceled' : 'failed',
+      error: canceled ? 'canceled' : `idle baseline failed: ${(err as Error).message}`,
+    });
   }
 
   const preflightBefore = ctx.host.preflight();
@@ -165,11 +180,23 @@ async function runJobOnce(job: ClaimedJob, ctx: JobContext): Promise<RunRecord> 
         closeMark = ctx.sampler.mark();
       },
       onProgress: (stream, p) =>
-        emit({ kind: 'progress', jobId: job.id, stream, frame: p.frame, fps: p.fps, speed: p.speed, outTimeS: p.outTimeS, bitrateBps: p.bitrateBps }),
+        emit({
+          kind: 'progress',
+          jobId: job.id,
+          stream,
+          frame: p.frame,
+          fps: p.fps,
+          speed: p.speed,
+          outTimeS: p.outTimeS,
+          bitrateBps: p.bitrateBps,
+        }),
     });
   } catch (err) {
     clearInterval(treeTimer);
-    return finish(base, t0, { status: ctx.signal?.aborted ? 'canceled' : 'failed', error: `encode cell crashed: ${(err as Error).message}` });
+    return finish(base, t0, {
+      status: ctx.signal?.aborted ? 'canceled' : 'failed',
+      error: `encode cell crashed: ${(err as Error).message}`,
+    });
   }
   closeMark ??= ctx.sampler.mark();
   const preflightAfter = ctx.host.preflight();
@@ -199,7 +226,10 @@ async function runJobOnce(job: ClaimedJob, ctx: JobContext): Promise<RunRecord> 
       exitCode: firstFailure?.exitCode ?? null,
       signal: firstFailure?.signal ?? null,
       stderrTail: firstFailure?.stderrTail ?? cell.streams[0]?.stderrTail ?? '',
-      error: canceled ? 'canceled' : cell.error ?? (openMark ? 'encode failed' : 'the measured window never opened (no stream passed its warm-up)'),
+      error: canceled
+        ? 'canceled'
+        : (cell.error ??
+          (openMark ? 'encode failed' : 'the measured window never opened (no stream passed its warm-up)')),
     });
   }
 
@@ -209,14 +239,24 @@ async function runJobOnce(job: ClaimedJob, ctx: JobContext): Promise<RunRecord> 
   let energy: RunEnergy;
   try {
     // A dirty baseline is recorded but never subtracted: the run keeps gross figures only.
-    energy = computeRunEnergy(window, idle?.info.clean ? idle.baseline : null, { mediaSeconds: cell.mediaSecondsInWindow, frames: cell.framesInWindow, megapixels });
+    energy = computeRunEnergy(window, idle?.info.clean ? idle.baseline : null, {
+      mediaSeconds: cell.mediaSecondsInWindow,
+      frames: cell.framesInWindow,
+      megapixels,
+    });
   } catch (err) {
     // A meter that stopped answering mid-window: the run is failed, never stored with a short sum.
-    return finish(base, t0, { ...media, status: 'failed', exitCode: 0, error: `energy of the measured window is incomplete: ${(err as Error).message}` });
+    return finish(base, t0, {
+      ...media,
+      status: 'failed',
+      exitCode: 0,
+      error: `energy of the measured window is incomplete: ${(err as Error).message}`,
+    });
   }
   energy.baseline = idle?.info ?? null;
   energy.netExplanation = explainNet(energy, energy.baseline);
-  if (ctx.estimateWattsPerCore) energy.zones.push(jobTreeEstimateZone(usage.cpuSeconds, ctx.estimateWattsPerCore, window.seconds));
+  if (ctx.estimateWattsPerCore)
+    energy.zones.push(jobTreeEstimateZone(usage.cpuSeconds, ctx.estimateWattsPerCore, window.seconds));
 
   // Quality is scored after the measured window closed, so it never counts in the job's energy.
   let quality: RunRecord['quality'] = null;
@@ -229,14 +269,22 @@ async function runJobOnce(job: ClaimedJob, ctx: JobContext): Promise<RunRecord> 
       // source they show (offset from the stream timestamps, checked by frame matching).
       const liveSource = s.mode === 'live' ? cell.liveSourcePath : undefined;
       quality = await scoreOutputs({
-        reference: liveSource ? { kind: 'file', path: liveSource, fps: s.input.fps, resolution: s.input.resolution } : s.input,
+        reference: liveSource
+          ? { kind: 'file', path: liveSource, fps: s.input.fps, resolution: s.input.resolution }
+          : s.input,
         referenceDurationS: s.warmupS + s.durationS,
         outputs: st.outputs.map((o) => ({
           rung: o.rung,
           path: o.path,
           fps: s.outputs[o.rung].fps,
           resolution: s.outputs[o.rung].resolution,
-          ...(liveSource ? { referenceOffsetS: st.sourceOffsetS ?? null, referenceOffsetOrigin: 'rtmp stream timestamps (puller input start)', verifyReferenceOffset: true } : {}),
+          ...(liveSource
+            ? {
+                referenceOffsetS: st.sourceOffsetS ?? null,
+                referenceOffsetOrigin: 'rtmp stream timestamps (puller input start)',
+                verifyReferenceOffset: true,
+              }
+            : {}),
         })),
         // The encoding FFmpeg renders the reference; a separate quality FFmpeg (libvmaf) only scores.
         ffmpegPath: ctx.ffmpegPath,
@@ -279,7 +327,13 @@ async function runJobOnce(job: ClaimedJob, ctx: JobContext): Promise<RunRecord> 
   return record;
 }
 
-function baseRecord(job: ClaimedJob, ctx: JobContext, startedAt: Date, encoder: string, hash: string | null): RunRecord {
+function baseRecord(
+  job: ClaimedJob,
+  ctx: JobContext,
+  startedAt: Date,
+  encoder: string,
+  hash: string | null,
+): RunRecord {
   const s = job.scenario;
   const preflight = ctx.host.preflight();
   return {

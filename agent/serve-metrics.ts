@@ -6,7 +6,12 @@ import { listenHost, listenPort } from '../core/net.ts';
  * Serves an exporter's text on GET /metrics (and /healthz) at HOST:PORT. An address in use
  * (a second agent on one host) is bad input naming `flag` and a free address to give instead.
  */
-export function serveMetrics(listen: string, text: () => Promise<string>, contentType: string, flag = '--metrics-listen'): Promise<Server> {
+export function serveMetrics(
+  listen: string,
+  text: () => Promise<string>,
+  contentType: string,
+  flag = '--metrics-listen',
+): Promise<Server> {
   const server = createServer((req, res) => {
     if (req.url === '/metrics') {
       text().then(
@@ -24,7 +29,12 @@ export function serveMetrics(listen: string, text: () => Promise<string>, conten
         const fix = flag.startsWith('--metrics-listen')
           ? `give this one its own, e.g. ${flag} ${listenHost(listen)}:${port + 2}`
           : 'stop the agent or run that holds it (ss -ltnp shows which), or run without --metrics';
-        reject(new InputError(`${flag} ${listen}: the address is in use (another ffwatt agent or exporter on this host?): ${fix}`, { field: flag }));
+        reject(
+          new InputError(
+            `${flag} ${listen}: the address is in use (another ffwatt agent or exporter on this host?): ${fix}`,
+            { field: flag },
+          ),
+        );
       } else reject(err);
     });
     server.listen(listenPort(listen), listenHost(listen), () => resolve(server));

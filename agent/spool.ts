@@ -1,4 +1,14 @@
-import { closeSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  fsyncSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  writeSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { RunRecord } from '../core/types.ts';
@@ -61,7 +71,9 @@ export class ResultSpool {
 
   /** Spooled results not yet delivered (file names). */
   pending(): string[] {
-    return readdirSync(this.dir).filter((f) => f.endsWith('.json')).sort();
+    return readdirSync(this.dir)
+      .filter((f) => f.endsWith('.json'))
+      .sort();
   }
 
   /**
@@ -69,7 +81,12 @@ export class ResultSpool {
    * it with backoff; 'spooled' when the master stayed unreachable. Throws when it cannot be written
    * (disk full): the caller must not treat the run as delivered.
    */
-  async deliver(record: RunRecord, idle: IdleReport | null, leaseId: string, signal?: AbortSignal): Promise<SpoolOutcome> {
+  async deliver(
+    record: RunRecord,
+    idle: IdleReport | null,
+    leaseId: string,
+    signal?: AbortSignal,
+  ): Promise<SpoolOutcome> {
     const path = this.file(record);
     const entry: SpoolEntry = { record, idle, leaseId };
     writeFileDurably(path, JSON.stringify(entry));
@@ -85,18 +102,24 @@ export class ResultSpool {
         try {
           const outcome = await this.post(entry.record, entry.idle, entry.leaseId);
           if (outcome.kind === 'stale' || outcome.kind === 'unknown-job') {
-            this.log.warn(`master refused result of job ${entry.record.jobId} attempt ${entry.record.attempt}: ${outcome.kind === 'stale' ? outcome.reason : 'unknown job'}; dropped from the spool`);
+            this.log.warn(
+              `master refused result of job ${entry.record.jobId} attempt ${entry.record.attempt}: ${outcome.kind === 'stale' ? outcome.reason : 'unknown job'}; dropped from the spool`,
+            );
           }
           rmSync(path, { force: true });
           return outcome;
         } catch (err) {
           const status = (err as { status?: number }).status;
           if (status !== undefined && PERMANENT_STATUSES.has(status)) {
-            this.log.error(`master rejected result of job ${entry.record.jobId} for good (${(err as Error).message}); kept as ${path}.rejected`);
+            this.log.error(
+              `master rejected result of job ${entry.record.jobId} for good (${(err as Error).message}); kept as ${path}.rejected`,
+            );
             renameSync(path, path + '.rejected');
             return 'rejected';
           }
-          this.log.warn(`result of job ${entry.record.jobId} not delivered (${(err as Error).message}); retry in ${wait} ms, kept in ${path}`);
+          this.log.warn(
+            `result of job ${entry.record.jobId} not delivered (${(err as Error).message}); retry in ${wait} ms, kept in ${path}`,
+          );
           await sleep(wait, undefined, { signal }).catch(() => {});
           wait = Math.min(this.backoff.maxMs, wait * 2);
         }

@@ -106,18 +106,26 @@ describe('Worker', () => {
     expect(idleSources).toEqual(['rapl']); // measured once, for the first job
     expect(records).toHaveLength(2);
     expect(records.map((r) => r.status)).toEqual(['succeeded', 'succeeded']);
-    expect(records.map((r) => [r.energy!.baseline!.clean, r.energy!.baseline!.reused])).toEqual([[true, false], [true, true]]);
+    expect(records.map((r) => [r.energy!.baseline!.clean, r.energy!.baseline!.reused])).toEqual([
+      [true, false],
+      [true, true],
+    ]);
     expect(records[1].energy!.baseline!.startedAt).toBe(records[0].energy!.baseline!.startedAt);
     expect(idleReports).toHaveLength(1);
     for (const [phase, free] of lockFreeAtPhase) expect(free, phase).toBe(phase === 'deliver');
-    expect(lockFreeAtPhase.map(([p]) => p)).toEqual(expect.arrayContaining(['cooldown', 'idle-start', 'idle-done', 'measure', 'done', 'deliver']));
+    expect(lockFreeAtPhase.map(([p]) => p)).toEqual(
+      expect.arrayContaining(['cooldown', 'idle-start', 'idle-done', 'measure', 'done', 'deliver']),
+    );
   });
 
-  it('measures a dirty baseline again for the next job and never reports it as the node\'s idle power', async () => {
+  it("measures a dirty baseline again for the next job and never reports it as the node's idle power", async () => {
     const hog = startCpuHogs(1);
     cleanups.push(() => hog.stop());
     const { records, idleReports, idleSources } = await campaign('dirty');
-    expect(idleSources).toEqual(['rapl; not clean after 3 attempts: no net figure', 'rapl; not clean after 3 attempts: no net figure']);
+    expect(idleSources).toEqual([
+      'rapl; not clean after 3 attempts: no net figure',
+      'rapl; not clean after 3 attempts: no net figure',
+    ]);
     expect(records).toHaveLength(2);
     for (const r of records) {
       expect(r.energy!.baseline).toMatchObject({ clean: false, reused: false, attempts: 3 });
@@ -136,21 +144,32 @@ describe('Worker', () => {
     const client = new InProcessClient(queue);
     const host = hostFacts({ sysfsRoot: fixture.sysfs, meters: [{ meter: 'rapl', source: 'rapl', valid: true }] });
     await client.register(nodeRegistration('w1', host, encoders, []));
-    const { campaignId } = queue.createCampaign(parseMatrix(MATRIX('waiting'), 'waiting.yml'), { nodeConstraint: ['w1'] });
+    const { campaignId } = queue.createCampaign(parseMatrix(MATRIX('waiting'), 'waiting.yml'), {
+      nodeConstraint: ['w1'],
+    });
     const lockPath = join(dir, 'waiting.lock');
     const other = new HostLock({ path: lockPath, nodeId: 'other-node', role: 'agent' }).tryAcquire()!;
     cleanups.push(() => other.release());
     const warnings: string[] = [];
     const log = { ...silentLogger, warn: (msg: string) => warnings.push(msg) };
     const worker = new Worker({
-      client, nodeId: 'w1', sampler, encoders, host, workDir: join(dir, 'waiting'), skipQuality: true, log,
+      client,
+      nodeId: 'w1',
+      sampler,
+      encoders,
+      host,
+      workDir: join(dir, 'waiting'),
+      skipQuality: true,
+      log,
       hostLock: new HostLock({ path: lockPath, nodeId: 'w1', role: 'agent', log }),
     });
     const ctl = new AbortController();
     const pending = worker.runOnce(ctl.signal);
     await new Promise((r) => setTimeout(r, 600));
     expect(store.listJobs({ campaignId }).map((j) => j.state)).toEqual(['queued', 'queued']);
-    expect(warnings).toEqual([`waiting for the host lock: another measurer is using this machine (pid ${process.pid}, node other-node, agent, since ${other.holder.since})`]);
+    expect(warnings).toEqual([
+      `waiting for the host lock: another measurer is using this machine (pid ${process.pid}, node other-node, agent, since ${other.holder.since})`,
+    ]);
     ctl.abort();
     await expect(pending).resolves.toBe('idle');
     expect(store.listJobs({ campaignId }).map((j) => j.state)).toEqual(['queued', 'queued']);

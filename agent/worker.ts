@@ -39,7 +39,10 @@ export class Worker {
   private readonly hostLock: HostLock | null;
 
   constructor(readonly opts: WorkerOptions) {
-    this.hostLock = opts.hostLock === undefined ? new HostLock({ nodeId: opts.nodeId, role: 'measurer', waitS: hostLockWaitS(), log: opts.log }) : opts.hostLock;
+    this.hostLock =
+      opts.hostLock === undefined
+        ? new HostLock({ nodeId: opts.nodeId, role: 'measurer', waitS: hostLockWaitS(), log: opts.log })
+        : opts.hostLock;
   }
 
   /** Claims and runs one job; 'idle' when the queue had nothing for this node. */
@@ -70,14 +73,27 @@ export class Worker {
             .extendLease(job.id, o.nodeId, job.attempts)
             .then((r) => {
               if (r.canceled || !r.ok) {
-                o.log.warn(r.canceled ? `job ${job.id} canceled by the master: stopping FFmpeg` : `lease of job ${job.id} lost: stopping`);
+                o.log.warn(
+                  r.canceled
+                    ? `job ${job.id} canceled by the master: stopping FFmpeg`
+                    : `lease of job ${job.id} lost: stopping`,
+                );
                 controller.abort();
               }
             })
             .catch((err) => o.log.warn(`lease extension for ${job.id} failed: ${(err as Error).message}`));
         }, o.leaseExtendMs ?? 10_000);
         let fresh: MeasuredIdle | null = null;
-        const { client: _client, leaseExtendMs: _lease, idleRecheckMs: _recheck, idleAttempts: _attempts, idleMaxLoadCores: _maxLoad, deliver: _deliver, hostLock: _lock, ...context } = o;
+        const {
+          client: _client,
+          leaseExtendMs: _lease,
+          idleRecheckMs: _recheck,
+          idleAttempts: _attempts,
+          idleMaxLoadCores: _maxLoad,
+          deliver: _deliver,
+          hostLock: _lock,
+          ...context
+        } = o;
         const record = await runJob(job, {
           ...context,
           idle: async (sig) => {
@@ -105,11 +121,14 @@ export class Worker {
   }
 
   /** Runs jobs until `until()` says stop (checked between jobs), sleeping pollMs when idle. */
-  async loop(until: () => boolean, opts: { pollMs?: number | (() => number); signal?: AbortSignal } = {}): Promise<void> {
+  async loop(
+    until: () => boolean,
+    opts: { pollMs?: number | (() => number); signal?: AbortSignal } = {},
+  ): Promise<void> {
     while (!until() && !opts.signal?.aborted) {
       const r = await this.runOnce(opts.signal);
       // After a job, a short pause lets another measurer waiting on this machine's lock take its turn.
-      const idlePause = typeof opts.pollMs === 'function' ? opts.pollMs() : opts.pollMs ?? 1000;
+      const idlePause = typeof opts.pollMs === 'function' ? opts.pollMs() : (opts.pollMs ?? 1000);
       const pause = r === 'idle' ? idlePause : this.hostLock ? 300 : 0;
       if (pause > 0 && !until()) await sleep(pause, undefined, { signal: opts.signal }).catch(() => {});
     }
@@ -125,18 +144,24 @@ export class Worker {
     if (!(seconds > 0)) return null;
     const o = this.opts;
     const known = this.idle.get(job.campaign.id);
-    if (known && Date.now() - known.at < (o.idleRecheckMs ?? 30 * 60_000)) return { ...known.measured, info: { ...known.measured.info, reused: true } };
+    if (known && Date.now() - known.at < (o.idleRecheckMs ?? 30 * 60_000))
+      return { ...known.measured, info: { ...known.measured.info, reused: true } };
     o.onEvent?.({ kind: 'idle', nodeId: o.nodeId, phase: 'start', seconds });
     const measured = await measureCleanIdle(o.sampler, seconds, {
       signal,
       maxAttempts: o.idleAttempts,
       maxLoadCores: o.idleMaxLoadCores,
       readPackageTemperature: () => packageTemperature(o.host.preflight()),
-      onRefused: (attempt, reason) => o.log.warn(`idle baseline refused, ${attempt < (o.idleAttempts ?? DEFAULT_IDLE_ATTEMPTS) ? 'measuring again' : 'giving up'}: ${reason}`),
+      onRefused: (attempt, reason) =>
+        o.log.warn(
+          `idle baseline refused, ${attempt < (o.idleAttempts ?? DEFAULT_IDLE_ATTEMPTS) ? 'measuring again' : 'giving up'}: ${reason}`,
+        ),
     });
     if (measured.info.clean) this.idle.set(job.campaign.id, { measured, at: Date.now() });
     else this.idle.delete(job.campaign.id);
-    const source = measured.info.clean ? measured.baseline.source : `${measured.baseline.source}; not clean after ${measured.info.attempts} attempts: no net figure`;
+    const source = measured.info.clean
+      ? measured.baseline.source
+      : `${measured.baseline.source}; not clean after ${measured.info.attempts} attempts: no net figure`;
     o.onEvent?.({ kind: 'idle', nodeId: o.nodeId, phase: 'done', seconds, watts: measured.baseline.totalW, source });
     return measured;
   }
@@ -144,5 +169,12 @@ export class Worker {
 
 function idleReport(nodeId: string, m: MeasuredIdle): IdleReport {
   const b = m.baseline;
-  return { nodeId, measuredAt: Date.parse(m.info.startedAt), seconds: b.seconds, totalW: b.totalW, source: b.source, zones: b.zones };
+  return {
+    nodeId,
+    measuredAt: Date.parse(m.info.startedAt),
+    seconds: b.seconds,
+    totalW: b.totalW,
+    source: b.source,
+    zones: b.zones,
+  };
 }

@@ -9,8 +9,26 @@ import { reportCommand } from './cli.ts';
 import { FFWATT } from '../test/fleet/helpers.ts';
 
 const ok = (n: number): Array<'ok'> => Array.from({ length: n }, () => 'ok' as const);
-const cell = (preset: string, hardwareClass: string, jPerMin: number, extra: Partial<FixtureCell> = {}): FixtureCell => ({
-  codec: 'h264', encoder: 'libx264', preset, rate: { kind: 'crf', value: 23 }, runs: ok(4), jPerMin, vmaf: 88, psnr: 38, ssim: 0.96, speed: 5, bitrateBps: 1.5e6, idleW: 8, hardwareClass, ...extra,
+const cell = (
+  preset: string,
+  hardwareClass: string,
+  jPerMin: number,
+  extra: Partial<FixtureCell> = {},
+): FixtureCell => ({
+  codec: 'h264',
+  encoder: 'libx264',
+  preset,
+  rate: { kind: 'crf', value: 23 },
+  runs: ok(4),
+  jPerMin,
+  vmaf: 88,
+  psnr: 38,
+  ssim: 0.96,
+  speed: 5,
+  bitrateBps: 1.5e6,
+  idleW: 8,
+  hardwareClass,
+  ...extra,
 });
 
 let dir: string;
@@ -28,14 +46,34 @@ beforeAll(() => {
   db = join(dir, 'ffwatt.sqlite');
   // Before: FFmpeg 5.1, schedutil. After: FFmpeg 6.1, performance governor; the ultrafast cell on xeon-2s got 30% dearer.
   writeFixture(db, {
-    name: 'before', campaignId: 'c-base', createdAt: Date.UTC(2026, 0, 1), seed: 11, idleW: 8,
+    name: 'before',
+    campaignId: 'c-base',
+    createdAt: Date.UTC(2026, 0, 1),
+    seed: 11,
+    idleW: 8,
     provenance: { ffmpegVersion: '5.1.6-0+deb12u1', governor: 'schedutil' },
-    cells: [cell('ultrafast', 'xeon-2s', 400), cell('ultrafast', 'epyc-1s', 300), cell('medium', 'xeon-2s', 600), cell('medium', 'xeon-2s', 250, { source: 'estimate' }), cell('slow', 'xeon-2s', 800)],
+    cells: [
+      cell('ultrafast', 'xeon-2s', 400),
+      cell('ultrafast', 'epyc-1s', 300),
+      cell('medium', 'xeon-2s', 600),
+      cell('medium', 'xeon-2s', 250, { source: 'estimate' }),
+      cell('slow', 'xeon-2s', 800),
+    ],
   });
   writeFixture(db, {
-    name: 'after', campaignId: 'c-test', createdAt: Date.UTC(2026, 0, 2), seed: 12, idleW: 8,
+    name: 'after',
+    campaignId: 'c-test',
+    createdAt: Date.UTC(2026, 0, 2),
+    seed: 12,
+    idleW: 8,
     provenance: { ffmpegVersion: '6.1.1-3', governor: 'performance' },
-    cells: [cell('ultrafast', 'xeon-2s', 520), cell('ultrafast', 'epyc-1s', 301), cell('medium', 'xeon-2s', 601), cell('medium', 'xeon-2s', 252, { source: 'mixed' }), cell('slow', 'epyc-1s', 700)],
+    cells: [
+      cell('ultrafast', 'xeon-2s', 520),
+      cell('ultrafast', 'epyc-1s', 301),
+      cell('medium', 'xeon-2s', 601),
+      cell('medium', 'xeon-2s', 252, { source: 'mixed' }),
+      cell('slow', 'epyc-1s', 700),
+    ],
   });
 });
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -73,7 +111,10 @@ describe('campaign vs campaign', () => {
     const c = compareCampaigns({ base: { db, campaignId: 'c-base' }, test: { db, campaignId: 'c-test' } });
     const changed = c.provenance.filter((d) => d.changed);
     expect(changed.map((d) => d.field)).toEqual(['FFmpeg version', 'CPU governor', 'meters']);
-    expect(changed[0]).toMatchObject({ base: [{ value: '5.1.6-0+deb12u1', runs: 20 }], test: [{ value: '6.1.1-3', runs: 20 }] });
+    expect(changed[0]).toMatchObject({
+      base: [{ value: '5.1.6-0+deb12u1', runs: 20 }],
+      test: [{ value: '6.1.1-3', runs: 20 }],
+    });
     expect(c.provenance.find((d) => d.field === 'kernel')).toMatchObject({ changed: false });
     expect(c.provenance.some((d) => d.field === 'CPU microcode')).toBe(false); // recorded on neither side
   });
@@ -86,7 +127,11 @@ describe('campaign vs campaign', () => {
     const md = readFileSync(join(out, 'compare.md'), 'utf8');
     expect(md).toMatch(/\| FFmpeg version \| 5\.1\.6-0\+deb12u1 \(20\) \| 6\.1\.1-3 \(20\) \|/);
     expect(md).toMatch(/\| file h264\/ultrafast crf23 240p30 x1 \| xeon-2s · measured \|.*\| test uses/);
-    expect(JSON.parse(readFileSync(join(out, 'compare.json'), 'utf8'))).toMatchObject({ schema: 'ffwatt-compare/1', base: { id: 'c-base' }, test: { id: 'c-test' } });
+    expect(JSON.parse(readFileSync(join(out, 'compare.json'), 'utf8'))).toMatchObject({
+      schema: 'ffwatt-compare/1',
+      base: { id: 'c-base' },
+      test: { id: 'c-test' },
+    });
     expect(readFileSync(join(out, 'compare.html'), 'utf8')).toMatch(/<tr class="changed"><td>CPU governor<\/td>/);
 
     const bad = await Promise.all([
@@ -99,7 +144,7 @@ describe('campaign vs campaign', () => {
     expect(bad.map((b) => b.code)).toEqual([2, 2, 2, 2, 2]);
     expect(bad[0].err).toMatch(/--compare takes exactly two campaigns, BASE and TEST \(got 1: c-base\)/);
     expect(bad[1].err).toMatch(/base and test are the same campaign \(c-base/);
-    expect(bad[2].err).toMatch(/campaign "c-nope" is not in .*\n  fix: use one of: c-test, c-base/);
+    expect(bad[2].err).toMatch(/campaign "c-nope" is not in .*\n {2}fix: use one of: c-test, c-base/);
     expect(bad[3].err).toMatch(/--format: "csv" is not a format of --compare/);
     expect(bad[4].err).toMatch(/--compare does not take --reference/);
   });
@@ -119,7 +164,8 @@ scenarios:
     warmup_s: 0
     duration_s: 2
 `;
-  const ffwatt = (args: string[]) => spawnSync(process.execPath, [FFWATT, ...args], { encoding: 'utf8', timeout: 180_000 });
+  const ffwatt = (args: string[]) =>
+    spawnSync(process.execPath, [FFWATT, ...args], { encoding: 'utf8', timeout: 180_000 });
 
   // The estimate counts machine-wide CPU time, so other load on a shared box widens both sides' spread:
   // five runs a side and a tenfold setting keep the difference clear of that noise.
@@ -129,7 +175,10 @@ scenarios:
     const base = join(dir, 'real-base');
     const test = join(dir, 'real-test');
     // no RAPL or NVML here: the estimate meter measures both, with a different setting
-    for (const [out, watts] of [[base, '5'], [test, '50']]) {
+    for (const [out, watts] of [
+      [base, '5'],
+      [test, '50'],
+    ]) {
       const r = ffwatt(['run', m, '--out', out, '--seed', '3', '--no-report', '--watts-per-logical-cpu', watts]);
       expect(r.status, r.stdout + r.stderr).toBe(0);
     }
@@ -157,6 +206,8 @@ scenarios:
     const empty = mkdtempSync(join(dir, 'not-results-'));
     const r = await run([empty]);
     expect(r.code).toBe(2);
-    expect(r.err).toMatch(/not-results-\w+ is a folder but holds no ffwatt\.sqlite\n  fix: pass the folder given to `ffwatt run --out`/);
+    expect(r.err).toMatch(
+      /not-results-\w+ is a folder but holds no ffwatt\.sqlite\n {2}fix: pass the folder given to `ffwatt run --out`/,
+    );
   });
 });

@@ -55,7 +55,10 @@ export interface CompareModel {
   includeFlagged: boolean;
   alpha: number;
   matches: CompareMatch[];
-  unmatched: { baseOnly: Array<{ label: string; stratum: string }>; testOnly: Array<{ label: string; stratum: string }> };
+  unmatched: {
+    baseOnly: Array<{ label: string; stratum: string }>;
+    testOnly: Array<{ label: string; stratum: string }>;
+  };
   provenance: ProvenanceDifference[];
   notes: string[];
 }
@@ -79,7 +82,11 @@ function provenanceValues(db: DB, campaignId: string): Map<string, Map<string, n
     const m = out.get(field) ?? out.set(field, new Map()).get(field)!;
     m.set(value, (m.get(value) ?? 0) + n);
   };
-  const rows = provenanceGroups(db, campaignId, PROVENANCE_FIELDS.map((f) => f.path));
+  const rows = provenanceGroups(
+    db,
+    campaignId,
+    PROVENANCE_FIELDS.map((f) => f.path),
+  );
   for (const r of rows) {
     const n = r.n as number;
     PROVENANCE_FIELDS.forEach((f, i) => add(f.field, r.values[i] == null ? '(not recorded)' : String(r.values[i]), n));
@@ -90,7 +97,10 @@ function provenanceValues(db: DB, campaignId: string): Map<string, Map<string, n
       meters = [];
     }
     const text = meters
-      .map((m) => `${String(m.meter)}/${String(m.source)}${m.state === 'absent' ? ' (absent)' : m.valid === false ? ' (invalid)' : ''}`)
+      .map(
+        (m) =>
+          `${String(m.meter)}/${String(m.source)}${m.state === 'absent' ? ' (absent)' : m.valid === false ? ' (invalid)' : ''}`,
+      )
       .sort()
       .join(' + ');
     add('meters', text || '(none)', n);
@@ -101,9 +111,14 @@ function provenanceValues(db: DB, campaignId: string): Map<string, Map<string, n
 }
 
 const counted = (m: Map<string, number> | undefined) =>
-  [...(m ?? new Map<string, number>())].map(([value, runs]) => ({ value, runs })).sort((a, b) => b.runs - a.runs || (a.value < b.value ? -1 : a.value > b.value ? 1 : 0));
+  [...(m ?? new Map<string, number>())]
+    .map(([value, runs]) => ({ value, runs }))
+    .sort((a, b) => b.runs - a.runs || (a.value < b.value ? -1 : a.value > b.value ? 1 : 0));
 
-export function provenanceDifferences(base: { db: DB; id: string }, test: { db: DB; id: string }): ProvenanceDifference[] {
+export function provenanceDifferences(
+  base: { db: DB; id: string },
+  test: { db: DB; id: string },
+): ProvenanceDifference[] {
   const a = provenanceValues(base.db, base.id);
   const b = provenanceValues(test.db, test.id);
   const fields = [...PROVENANCE_FIELDS.map((f) => f.field), 'meters', 'hardware class', 'nodes'];
@@ -111,7 +126,11 @@ export function provenanceDifferences(base: { db: DB; id: string }, test: { db: 
     .map((field) => {
       const av = counted(a.get(field));
       const bv = counted(b.get(field));
-      const set = (xs: Array<{ value: string }>) => xs.map((x) => x.value).sort().join('\u0000');
+      const set = (xs: Array<{ value: string }>) =>
+        xs
+          .map((x) => x.value)
+          .sort()
+          .join('\u0000');
       return { field, base: av, test: bv, changed: set(av) !== set(bv) };
     })
     .filter((d) => !(d.field === 'CPU microcode' && !d.changed && d.base.every((x) => x.value === '(not recorded)')));
@@ -145,7 +164,13 @@ export function compareCampaigns(opts: CompareOptions): CompareModel {
         fix: 'give two different campaigns: ids in --db, or two results folders written by `ffwatt run --out DIR`',
       });
     }
-    return buildCompareModel(a, b, { base: { db: baseDb, path: opts.base.db }, test: { db: testDb, path: opts.test.db } }, includeFlagged, opts.now);
+    return buildCompareModel(
+      a,
+      b,
+      { base: { db: baseDb, path: opts.base.db }, test: { db: testDb, path: opts.test.db } },
+      includeFlagged,
+      opts.now,
+    );
   } finally {
     for (const db of dbs.values()) db.close();
   }
@@ -163,7 +188,12 @@ function buildCompareModel(
     basis === 'net'
       ? 'Compared on net J per encoded minute (both campaigns have an idle baseline on every run).'
       : 'Compared on GROSS J per encoded minute: at least one campaign lacks an idle baseline on some run, so net figures are not comparable.';
-  const qualityMetric = a.qualityMetric && a.qualityMetric === b.qualityMetric ? a.qualityMetric : a.qualityMetric && b.qualityMetric ? 'psnr' : null;
+  const qualityMetric =
+    a.qualityMetric && a.qualityMetric === b.qualityMetric
+      ? a.qualityMetric
+      : a.qualityMetric && b.qualityMetric
+        ? 'psnr'
+        : null;
   const testRows = new Map(b.scenarios.filter((s) => energyOf(s, basis)).map((s) => [matchKey(s), s]));
   const baseRows = new Map(a.scenarios.filter((s) => energyOf(s, basis)).map((s) => [matchKey(s), s]));
   const raw: Array<Omit<CompareMatch, 'pHolm' | 'significant' | 'verdict'>> = [];
@@ -172,7 +202,10 @@ function buildCompareModel(
     if (!sb) continue;
     const ea = energyOf(sa, basis)!;
     const eb = energyOf(sb, basis)!;
-    const w = ea.sd != null && eb.sd != null ? welchFromMoments({ n: eb.n, mean: eb.mean, sd: eb.sd }, { n: ea.n, mean: ea.mean, sd: ea.sd }) : null;
+    const w =
+      ea.sd != null && eb.sd != null
+        ? welchFromMoments({ n: eb.n, mean: eb.mean, sd: eb.sd }, { n: ea.n, mean: ea.mean, sd: ea.sd })
+        : null;
     raw.push({
       key: sa.key,
       label: sa.label,
@@ -185,8 +218,17 @@ function buildCompareModel(
       t: w?.t ?? null,
       df: w?.df ?? null,
       p: w?.p ?? null,
-      hedgesG: ea.sd != null && eb.sd != null ? hedgesG({ n: eb.n, mean: eb.mean, sd: eb.sd }, { n: ea.n, mean: ea.mean, sd: ea.sd }) : null,
-      quality: qualityMetric ? { metric: qualityMetric, base: sa.metrics[qualityMetric]?.mean ?? null, test: sb.metrics[qualityMetric]?.mean ?? null } : null,
+      hedgesG:
+        ea.sd != null && eb.sd != null
+          ? hedgesG({ n: eb.n, mean: eb.mean, sd: eb.sd }, { n: ea.n, mean: ea.mean, sd: ea.sd })
+          : null,
+      quality: qualityMetric
+        ? {
+            metric: qualityMetric,
+            base: sa.metrics[qualityMetric]?.mean ?? null,
+            test: sb.metrics[qualityMetric]?.mean ?? null,
+          }
+        : null,
       speed: { base: sa.metrics.speed?.mean ?? null, test: sb.metrics.speed?.mean ?? null },
     });
   }

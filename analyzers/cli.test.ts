@@ -32,7 +32,17 @@ describe('ffwatt report', () => {
     expect(existsSync(join(out, 'report.html'))).toBe(false);
   });
   it('takes a campaign id with --db and defaults the output to <db dir>/reports/<campaign>', async () => {
-    const r = await run([STANDARD_CAMPAIGN_ID, '--db', db, '--format', 'json', '--price-per-kwh', '0.1', '--currency', 'USD']);
+    const r = await run([
+      STANDARD_CAMPAIGN_ID,
+      '--db',
+      db,
+      '--format',
+      'json',
+      '--price-per-kwh',
+      '0.1',
+      '--currency',
+      'USD',
+    ]);
     expect(r.code).toBe(0);
     const path = join(dir, 'results', 'reports', STANDARD_CAMPAIGN_ID, 'report.json');
     expect(JSON.parse(readFileSync(path, 'utf8')).cost).toMatchObject({ pricePerKwh: 0.1, currency: 'USD' });
@@ -45,8 +55,11 @@ describe('ffwatt report', () => {
   });
   it.each([
     [['/nonexistent/results.sqlite'], /results database \/nonexistent\/results.sqlite does not exist/],
-    [['--db', 'DBPATH', 'c-unknown'], /campaign "c-unknown" is not in .*\n  fix: use one of: c-fixture-0001/],
-    [['DBPATH', '--format', 'md,pdf'], /--format: unknown format "pdf"\n  fix: use a comma-separated list of: md, csv, json, html/],
+    [['--db', 'DBPATH', 'c-unknown'], /campaign "c-unknown" is not in .*\n {2}fix: use one of: c-fixture-0001/],
+    [
+      ['DBPATH', '--format', 'md,pdf'],
+      /--format: unknown format "pdf"\n {2}fix: use a comma-separated list of: md, csv, json, html/,
+    ],
     [['DBPATH', '--price-per-kwh', 'cheap'], /--price-per-kwh must be a number >= 0 \(got "cheap"\)/],
     [['DBPATH', '--reference', 'av2'], /reference configuration .* matches no scenario/],
     [['--no-such-flag'], /unknown option '--no-such-flag'/],
@@ -60,7 +73,10 @@ describe('ffwatt report', () => {
   });
   it('report.mjs runs under plain node (as zx would) and sets the exit code', () => {
     const script = join(import.meta.dirname, 'report.mjs');
-    const ok = spawnSync(process.execPath, [script, db, '--format', 'csv', '--out', join(dir, 'mjs')], { encoding: 'utf8', timeout: 60_000 });
+    const ok = spawnSync(process.execPath, [script, db, '--format', 'csv', '--out', join(dir, 'mjs')], {
+      encoding: 'utf8',
+      timeout: 60_000,
+    });
     expect(ok.stderr).toBe('');
     expect(ok.status).toBe(0);
     expect(readFileSync(join(dir, 'mjs', 'report.csv'), 'utf8')).toMatch(/^campaign_id,scenario_id,label,/);
@@ -73,7 +89,10 @@ describe('ffwatt report', () => {
 describe('zx entry', () => {
   it('`zx analyzers/report.mjs` passes only the user arguments', () => {
     const zx = join(import.meta.dirname, '..', 'node_modules', '.bin', 'zx');
-    const r = spawnSync(zx, [join(import.meta.dirname, 'report.mjs'), db, '--format', 'md', '--out', join(dir, 'zx')], { encoding: 'utf8', timeout: 60_000 });
+    const r = spawnSync(zx, [join(import.meta.dirname, 'report.mjs'), db, '--format', 'md', '--out', join(dir, 'zx')], {
+      encoding: 'utf8',
+      timeout: 60_000,
+    });
     expect(r.stderr).toBe('');
     expect(r.status).toBe(0);
     expect(r.stdout).toBe(`md: ${join(dir, 'zx', 'report.md')}\n`);

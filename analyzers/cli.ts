@@ -24,12 +24,17 @@ export interface ReportIo {
 
 const defaultIo: ReportIo = { out: (s) => process.stdout.write(s), err: (s) => process.stderr.write(s) };
 
-
 function parseFormats(v: string): ReportFormat[] {
-  const list = v.split(',').map((s) => s.trim().toLowerCase()).filter(Boolean);
+  const list = v
+    .split(',')
+    .map((s) => s.trim().toLowerCase())
+    .filter(Boolean);
   const bad = list.filter((f) => !REPORT_FORMATS.includes(f as ReportFormat));
   if (list.length === 0 || bad.length) {
-    throw new InputError(`--format: unknown format${bad.length > 1 ? 's' : ''} ${bad.map((b) => `"${b}"`).join(', ') || '(empty)'}`, { field: '--format', fix: `use a comma-separated list of: ${REPORT_FORMATS.join(', ')}` });
+    throw new InputError(
+      `--format: unknown format${bad.length > 1 ? 's' : ''} ${bad.map((b) => `"${b}"`).join(', ') || '(empty)'}`,
+      { field: '--format', fix: `use a comma-separated list of: ${REPORT_FORMATS.join(', ')}` },
+    );
   }
   return [...new Set(list)] as ReportFormat[];
 }
@@ -61,19 +66,45 @@ export async function reportCommand(argv: string[], io: ReportIo = defaultIo): P
   const cmd = new Command('ffwatt report')
     .exitOverride()
     .configureOutput({ writeOut: io.out, writeErr: io.err })
-    .description('write reports (Markdown, CSV, JSON, self-contained HTML) of one campaign from a results database, or compare two campaigns')
-    .argument('[target]', 'results folder (as written by `ffwatt run --out DIR`), results database file, or a campaign id (default: latest campaign)')
+    .description(
+      'write reports (Markdown, CSV, JSON, self-contained HTML) of one campaign from a results database, or compare two campaigns',
+    )
+    .argument(
+      '[target]',
+      'results folder (as written by `ffwatt run --out DIR`), results database file, or a campaign id (default: latest campaign)',
+    )
     .option('--db <path>', `results database (default ${DEFAULT_DB})`)
     .option('--campaign <id>', 'campaign to report (default: the latest)')
     .option('--format <list>', `comma-separated formats: ${REPORT_FORMATS.join(',')}`, REPORT_FORMATS.join(','))
     .option('--out <dir>', 'output directory (default: <db dir>/reports/<campaign id>)')
-    .option('--price-per-kwh <n>', `electricity price per kWh (default ${COST_DEFAULTS.pricePerKwh})`, numberArg('--price-per-kwh', 'non-negative'))
+    .option(
+      '--price-per-kwh <n>',
+      `electricity price per kWh (default ${COST_DEFAULTS.pricePerKwh})`,
+      numberArg('--price-per-kwh', 'non-negative'),
+    )
     .option('--currency <code>', `ISO 4217 currency of the prices (default ${COST_DEFAULTS.currency})`)
-    .option('--carbon-g-per-kwh <n>', `grid carbon intensity, g CO2e per kWh (default ${COST_DEFAULTS.carbonGramsPerKwh})`, numberArg('--carbon-g-per-kwh', 'non-negative'))
-    .option('--instance-cost-per-hour <n>', 'hourly machine price (default: not priced)', numberArg('--instance-cost-per-hour', 'non-negative'))
-    .option('--reference <codec[:preset]>', 'reference configuration for relative figures (default: fastest preset of the first codec)')
-    .option('--include-flagged', 'count runs flagged noisy_neighbour, thermal_drift, window-opened-after-stream-end, topology-suspect or idle-baseline-dirty (default: left out and listed)')
-    .option('--compare <base-and-test...>', 'compare two campaigns: BASE TEST, each a campaign id (in --db), a results folder or a database; writes compare.<md|json|html>')
+    .option(
+      '--carbon-g-per-kwh <n>',
+      `grid carbon intensity, g CO2e per kWh (default ${COST_DEFAULTS.carbonGramsPerKwh})`,
+      numberArg('--carbon-g-per-kwh', 'non-negative'),
+    )
+    .option(
+      '--instance-cost-per-hour <n>',
+      'hourly machine price (default: not priced)',
+      numberArg('--instance-cost-per-hour', 'non-negative'),
+    )
+    .option(
+      '--reference <codec[:preset]>',
+      'reference configuration for relative figures (default: fastest preset of the first codec)',
+    )
+    .option(
+      '--include-flagged',
+      'count runs flagged noisy_neighbour, thermal_drift, window-opened-after-stream-end, topology-suspect or idle-baseline-dirty (default: left out and listed)',
+    )
+    .option(
+      '--compare <base-and-test...>',
+      'compare two campaigns: BASE TEST, each a campaign id (in --db), a results folder or a database; writes compare.<md|json|html>',
+    )
     .option('--json', 'print the written files and the model summary as one JSON document');
   try {
     cmd.parse(argv, { from: 'user' });
@@ -92,18 +123,31 @@ export async function reportCommand(argv: string[], io: ReportIo = defaultIo): P
       json?: boolean;
     }>();
     const target = cmd.args[0];
-    if (o.compare) return compareCommand({ ...o, formatGiven: cmd.getOptionValueSource('format') !== 'default' }, cmd.args, io);
+    if (o.compare)
+      return compareCommand({ ...o, formatGiven: cmd.getOptionValueSource('format') !== 'default' }, cmd.args, io);
     let db = o.db;
     let campaignId = o.campaign;
     if (target) {
       if (isDirectory(target)) {
-        if (o.db) throw new InputError(`two databases given: results folder ${target} and --db ${o.db}`, { field: '--db', fix: 'give the results folder or --db, not both' });
+        if (o.db)
+          throw new InputError(`two databases given: results folder ${target} and --db ${o.db}`, {
+            field: '--db',
+            fix: 'give the results folder or --db, not both',
+          });
         db = resultsFolderDb(target);
       } else if (looksLikeDatabase(target)) {
-        if (o.db && o.db !== target) throw new InputError(`two databases given: ${target} and --db ${o.db}`, { field: '--db', fix: 'give the database once' });
+        if (o.db && o.db !== target)
+          throw new InputError(`two databases given: ${target} and --db ${o.db}`, {
+            field: '--db',
+            fix: 'give the database once',
+          });
         db = target;
       } else {
-        if (o.campaign && o.campaign !== target) throw new InputError(`two campaigns given: ${target} and --campaign ${o.campaign}`, { field: '--campaign', fix: 'give the campaign once' });
+        if (o.campaign && o.campaign !== target)
+          throw new InputError(`two campaigns given: ${target} and --campaign ${o.campaign}`, {
+            field: '--campaign',
+            fix: 'give the campaign once',
+          });
         campaignId = target;
       }
     }
@@ -117,14 +161,24 @@ export async function reportCommand(argv: string[], io: ReportIo = defaultIo): P
     let reference: { codec?: string; preset?: string } | undefined;
     if (o.reference) {
       const [codec, preset] = o.reference.split(':');
-      if (!codec) throw new InputError(`--reference "${o.reference}" names no codec`, { field: '--reference', fix: 'use CODEC or CODEC:PRESET, e.g. h264:medium' });
+      if (!codec)
+        throw new InputError(`--reference "${o.reference}" names no codec`, {
+          field: '--reference',
+          fix: 'use CODEC or CODEC:PRESET, e.g. h264:medium',
+        });
       reference = { codec, preset: preset || undefined };
     }
     const model = summarize({ db, campaignId, cost, reference, includeFlagged: o.includeFlagged === true });
     const outDir = o.out ?? join(dirname(db), 'reports', model.campaign.id);
     const files = writeModelFiles(model, formats, outDir);
     if (o.json) {
-      io.out(JSON.stringify({ campaignId: model.campaign.id, files, ranking: model.ranking, leftOut: model.excluded.runs }, null, 2) + '\n');
+      io.out(
+        JSON.stringify(
+          { campaignId: model.campaign.id, files, ranking: model.ranking, leftOut: model.excluded.runs },
+          null,
+          2,
+        ) + '\n',
+      );
     } else {
       for (const f of formats) io.out(`${f}: ${files[f]}\n`);
     }
@@ -152,10 +206,25 @@ function failure(err: unknown, io: ReportIo): number {
   return exitCodeOf(err);
 }
 
-const COMPARE_ONLY_FLAGS = ['campaign', 'reference', 'pricePerKwh', 'currency', 'carbonGPerKwh', 'instanceCostPerHour'] as const;
+const COMPARE_ONLY_FLAGS = [
+  'campaign',
+  'reference',
+  'pricePerKwh',
+  'currency',
+  'carbonGPerKwh',
+  'instanceCostPerHour',
+] as const;
 
 function compareCommand(
-  o: { db?: string; compare?: string[]; format: string; formatGiven: boolean; out?: string; includeFlagged?: boolean; json?: boolean } & Partial<Record<(typeof COMPARE_ONLY_FLAGS)[number], string | number>>,
+  o: {
+    db?: string;
+    compare?: string[];
+    format: string;
+    formatGiven: boolean;
+    out?: string;
+    includeFlagged?: boolean;
+    json?: boolean;
+  } & Partial<Record<(typeof COMPARE_ONLY_FLAGS)[number], string | number>>,
   args: string[],
   io: ReportIo,
 ): number {
@@ -164,13 +233,20 @@ function compareCommand(
     // commander puts words after --compare's two values into the positional target; they belong to --compare.
     const pair = [...list, ...args];
     if (pair.length !== 2) {
-      throw new InputError(`--compare takes exactly two campaigns, BASE and TEST (got ${pair.length}: ${pair.join(' ') || 'none'})`, {
-        field: '--compare',
-        fix: 'ffwatt report --compare BASE TEST, each a campaign id (in --db), a results folder or a results database',
-      });
+      throw new InputError(
+        `--compare takes exactly two campaigns, BASE and TEST (got ${pair.length}: ${pair.join(' ') || 'none'})`,
+        {
+          field: '--compare',
+          fix: 'ffwatt report --compare BASE TEST, each a campaign id (in --db), a results folder or a results database',
+        },
+      );
     }
     const stray = COMPARE_ONLY_FLAGS.filter((k) => o[k] != null);
-    if (stray.length) throw new InputError(`--compare does not take --${stray[0].replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`, { field: '--compare', fix: 'name the two campaigns after --compare; cost and reference options belong to single-campaign reports' });
+    if (stray.length)
+      throw new InputError(`--compare does not take --${stray[0].replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`, {
+        field: '--compare',
+        fix: 'name the two campaigns after --compare; cost and reference options belong to single-campaign reports',
+      });
     const formats = o.formatGiven ? parseCompareFormats(o.format) : [...COMPARE_FORMATS];
     const [base, test] = pair.map((a) => campaignRef(a, o.db));
     const model = compareCampaigns({ base, test, includeFlagged: o.includeFlagged === true });
@@ -181,7 +257,21 @@ function compareCommand(
       files[f] = join(outDir, `compare.${f}`);
       writeFileSync(files[f], COMPARE_RENDER[f](model));
     }
-    if (o.json) io.out(JSON.stringify({ base: model.base.id, test: model.test.id, files, matches: model.matches.length, significant: model.matches.filter((m) => m.significant).length, changed: model.provenance.filter((d) => d.changed).map((d) => d.field) }, null, 2) + '\n');
+    if (o.json)
+      io.out(
+        JSON.stringify(
+          {
+            base: model.base.id,
+            test: model.test.id,
+            files,
+            matches: model.matches.length,
+            significant: model.matches.filter((m) => m.significant).length,
+            changed: model.provenance.filter((d) => d.changed).map((d) => d.field),
+          },
+          null,
+          2,
+        ) + '\n',
+      );
     else for (const f of formats) io.out(`${f}: ${files[f]}\n`);
     return EXIT_OK;
   } catch (err) {
@@ -190,10 +280,16 @@ function compareCommand(
 }
 
 function parseCompareFormats(v: string): CompareFormat[] {
-  const list = v.split(',').map((s) => s.trim().toLowerCase()).filter(Boolean);
+  const list = v
+    .split(',')
+    .map((s) => s.trim().toLowerCase())
+    .filter(Boolean);
   const bad = list.filter((f) => !COMPARE_FORMATS.includes(f as CompareFormat));
   if (list.length === 0 || bad.length) {
-    throw new InputError(`--format: ${bad.map((b) => `"${b}"`).join(', ') || '(empty)'} is not a format of --compare`, { field: '--format', fix: `use a comma-separated list of: ${COMPARE_FORMATS.join(', ')}` });
+    throw new InputError(`--format: ${bad.map((b) => `"${b}"`).join(', ') || '(empty)'} is not a format of --compare`, {
+      field: '--format',
+      fix: `use a comma-separated list of: ${COMPARE_FORMATS.join(', ')}`,
+    });
   }
   return [...new Set(list)] as CompareFormat[];
 }

@@ -5,32 +5,51 @@ import { InputError } from '../core/errors.ts';
 import { bdDelta, hedgesG, holm, relativeDifference, welchFromMoments } from '../core/stats.ts';
 import { num } from './format.ts';
 import { KIND_ORDER } from '../core/strata.ts';
-import type { PairwiseTest, ParetoSet, QualityMetric, RankingRow, RateCurve, RelativeFigure, ReportModel, ScenarioReport } from '../core/report-model.ts';
+import type {
+  PairwiseTest,
+  ParetoSet,
+  QualityMetric,
+  RankingRow,
+  RateCurve,
+  RelativeFigure,
+  ReportModel,
+  ScenarioReport,
+} from '../core/report-model.ts';
 
 export const ALPHA = 0.05;
 /** Most pairwise tests computed; beyond that the family is cut and the report says so. */
 export const MAX_PAIRS = 20_000;
 
 const configOf = (s: ScenarioReport) => `${s.codec}/${s.encoder ?? s.codec}/${s.preset}`;
-export const configLabel = (s: { codec: string; encoder: string | null; preset: string }) => `${s.encoder ?? s.codec} ${s.preset}`;
+export const configLabel = (s: { codec: string; encoder: string | null; preset: string }) =>
+  `${s.encoder ?? s.codec} ${s.preset}`;
 /** Scenarios with the same key here encode the same thing the same way, up to the encoder configuration. */
 const sameWorkKey = (s: ScenarioReport) => `${s.mode}|${s.content}|x${s.streams}|${s.rate.kind}=${s.rate.value}`;
 const contentGroupKey = (s: ScenarioReport) => `${s.mode} ${s.content} x${s.streams}`;
 /** Rows in one stratum share hardware class and energy kind: the only rows ever compared. */
-export const stratumKey = (s: { hardwareClass: string; energyKind: string }) => `${s.hardwareClass}\u0000${s.energyKind}`;
+export const stratumKey = (s: { hardwareClass: string; energyKind: string }) =>
+  `${s.hardwareClass}\u0000${s.energyKind}`;
 
 export function qualityOf(s: ScenarioReport, metric: QualityMetric | null): number | null {
   return metric ? (s.metrics[metric]?.mean ?? null) : null;
 }
 
 /** Strata in report order: measured before estimated before none, then by class name. */
-export function strataOf<T extends { hardwareClass: string; energyKind: ScenarioReport['energyKind'] }>(rows: T[]): Array<{ hardwareClass: string; energyKind: ScenarioReport['energyKind']; rows: T[] }> {
+export function strataOf<T extends { hardwareClass: string; energyKind: ScenarioReport['energyKind'] }>(
+  rows: T[],
+): Array<{ hardwareClass: string; energyKind: ScenarioReport['energyKind']; rows: T[] }> {
   const by = new Map<string, { hardwareClass: string; energyKind: ScenarioReport['energyKind']; rows: T[] }>();
   for (const r of rows) {
     const k = stratumKey(r);
-    (by.get(k) ?? by.set(k, { hardwareClass: r.hardwareClass, energyKind: r.energyKind, rows: [] }).get(k)!).rows.push(r);
+    (by.get(k) ?? by.set(k, { hardwareClass: r.hardwareClass, energyKind: r.energyKind, rows: [] }).get(k)!).rows.push(
+      r,
+    );
   }
-  return [...by.values()].sort((a, b) => KIND_ORDER[a.energyKind] - KIND_ORDER[b.energyKind] || (a.hardwareClass < b.hardwareClass ? -1 : a.hardwareClass > b.hardwareClass ? 1 : 0));
+  return [...by.values()].sort(
+    (a, b) =>
+      KIND_ORDER[a.energyKind] - KIND_ORDER[b.energyKind] ||
+      (a.hardwareClass < b.hardwareClass ? -1 : a.hardwareClass > b.hardwareClass ? 1 : 0),
+  );
 }
 
 /** Rows with energy, lowest first, ranked within their stratum only (never across classes or energy kinds). */
@@ -56,12 +75,24 @@ export function rank(scenarios: ScenarioReport[]): RankingRow[] {
 }
 
 /** Points that no other point of the same stratum beats on both axes: lower energy and higher value. */
-export function paretoFront(scenarios: ScenarioReport[], metric: string, valueOfRow: (s: ScenarioReport) => number | null): ParetoSet | null {
+export function paretoFront(
+  scenarios: ScenarioReport[],
+  metric: string,
+  valueOfRow: (s: ScenarioReport) => number | null,
+): ParetoSet | null {
   const strata = new Set(scenarios.map(stratumKey));
-  if (strata.size > 1) throw new Error('paretoFront: rows of different strata (hardware class or energy kind) cannot share a front');
+  if (strata.size > 1)
+    throw new Error('paretoFront: rows of different strata (hardware class or energy kind) cannot share a front');
   const pts = scenarios
     .filter((s) => s.energy && valueOfRow(s) != null)
-    .map((s) => ({ rowId: s.id, label: s.label, energy: s.energy!.mean, value: valueOfRow(s)!, onFront: false, estimate: s.estimate }));
+    .map((s) => ({
+      rowId: s.id,
+      label: s.label,
+      energy: s.energy!.mean,
+      value: valueOfRow(s)!,
+      onFront: false,
+      estimate: s.estimate,
+    }));
   if (pts.length === 0) return null;
   const first = scenarios.find((s) => s.energy && valueOfRow(s) != null)!;
   const sorted = [...pts].sort((a, b) => a.energy - b.energy || b.value - a.value || a.rowId - b.rowId);
@@ -72,7 +103,13 @@ export function paretoFront(scenarios: ScenarioReport[], metric: string, valueOf
       best = p.value;
     }
   }
-  return { metric, hardwareClass: first.hardwareClass, energyKind: first.energyKind, stratum: first.stratum, points: pts };
+  return {
+    metric,
+    hardwareClass: first.hardwareClass,
+    energyKind: first.energyKind,
+    stratum: first.stratum,
+    points: pts,
+  };
 }
 
 /** Welch tests between every two configurations doing the same work, Holm-corrected over the family. */
@@ -130,7 +167,8 @@ export function pairwise(scenarios: ScenarioReport[], basisLabel: string): Repor
   return {
     metric: basisLabel,
     alpha: ALPHA,
-    family: 'scenarios with the same mode, content, streams and rate setting on the same hardware class, estimated and measured energy kept apart',
+    family:
+      'scenarios with the same mode, content, streams and rate setting on the same hardware class, estimated and measured energy kept apart',
     tests,
     note: `${tests.length} Welch t-tests, Holm-corrected at α=${ALPHA}${cut ? `; cut at ${MAX_PAIRS} pairs` : ''}. Scenarios with fewer than 2 successful runs are not tested.`,
   };
@@ -147,10 +185,18 @@ export function chooseReference(scenarios: ScenarioReport[], given: ReferenceCho
   if (scenarios.length === 0) return null;
   const explicit = Boolean(given.codec || given.encoder || given.preset);
   const codec = given.codec ?? scenarios[0].codec;
-  const candidates = scenarios.filter((s) => s.codec === codec && (!given.encoder || (s.encoder ?? s.codec) === given.encoder) && (!given.preset || s.preset === given.preset));
+  const candidates = scenarios.filter(
+    (s) =>
+      s.codec === codec &&
+      (!given.encoder || (s.encoder ?? s.codec) === given.encoder) &&
+      (!given.preset || s.preset === given.preset),
+  );
   if (candidates.length === 0) {
     const known = [...new Set(scenarios.map((s) => `${s.codec}/${s.encoder ?? s.codec}/${s.preset}`))].join(', ');
-    throw new InputError(`reference configuration ${JSON.stringify(given)} matches no scenario of this campaign`, { field: 'reference', fix: `choose codec/encoder/preset among: ${known}` });
+    throw new InputError(`reference configuration ${JSON.stringify(given)} matches no scenario of this campaign`, {
+      field: 'reference',
+      fix: `choose codec/encoder/preset among: ${known}`,
+    });
   }
   const speed = new Map<string, { sum: number; n: number; first: ScenarioReport }>();
   for (const s of candidates) {
@@ -159,19 +205,28 @@ export function chooseReference(scenarios: ScenarioReport[], given: ReferenceCho
     if (s.metrics.speed) (e.sum += s.metrics.speed.mean), e.n++;
     speed.set(k, e);
   }
-  const ordered = [...speed.values()].sort((a, b) => (b.n ? b.sum / b.n : -1) - (a.n ? a.sum / a.n : -1) || a.first.id - b.first.id);
+  const ordered = [...speed.values()].sort(
+    (a, b) => (b.n ? b.sum / b.n : -1) - (a.n ? a.sum / a.n : -1) || a.first.id - b.first.id,
+  );
   const pick = ordered[0].first;
   return {
     codec: pick.codec,
     encoder: pick.encoder,
     preset: pick.preset,
-    chosenBy: explicit ? 'given in the report options' : `fastest preset (highest mean speed) of the first codec, ${codec}`,
+    chosenBy: explicit
+      ? 'given in the report options'
+      : `fastest preset (highest mean speed) of the first codec, ${codec}`,
   };
 }
 
-export function relativeFigures(scenarios: ScenarioReport[], reference: ReportModel['reference'], metric: QualityMetric | null): RelativeFigure[] {
+export function relativeFigures(
+  scenarios: ScenarioReport[],
+  reference: ReportModel['reference'],
+  metric: QualityMetric | null,
+): RelativeFigure[] {
   if (!reference) return [];
-  const isRef = (s: ScenarioReport) => s.codec === reference.codec && s.encoder === reference.encoder && s.preset === reference.preset;
+  const isRef = (s: ScenarioReport) =>
+    s.codec === reference.codec && s.encoder === reference.encoder && s.preset === reference.preset;
   const refs = new Map<string, ScenarioReport>();
   for (const s of scenarios) if (isRef(s) && s.energy) refs.set(`${sameWorkKey(s)}|${stratumKey(s)}`, s);
   const out: RelativeFigure[] = [];
@@ -187,7 +242,10 @@ export function relativeFigures(scenarios: ScenarioReport[], reference: ReportMo
     const verb = rel.pct >= 0 ? 'costs' : 'saves';
     const ci = rel.halfWidthPct == null ? ' (no CI: fewer than 2 runs)' : ` ±${num(rel.halfWidthPct, 2)}%`;
     const pct = `${rel.pct >= 0 ? '+' : ''}${num(Math.abs(rel.pct), 3)}%`;
-    const q = qualityDiff == null ? 'quality not scored' : `${qualityDiff >= 0 ? '+' : '−'}${num(Math.abs(qualityDiff), 3)} ${metric!.toUpperCase()}`;
+    const q =
+      qualityDiff == null
+        ? 'quality not scored'
+        : `${qualityDiff >= 0 ? '+' : '−'}${num(Math.abs(qualityDiff), 3)} ${metric!.toUpperCase()}`;
     out.push({
       rowId: s.id,
       hardwareClass: s.hardwareClass,
@@ -206,7 +264,11 @@ export function relativeFigures(scenarios: ScenarioReport[], reference: ReportMo
 }
 
 /** Rate–quality–energy curves per configuration and content; BD deltas against the group's anchor. */
-export function rateCurves(scenarios: ScenarioReport[], reference: ReportModel['reference'], metric: QualityMetric | null): RateCurve[] {
+export function rateCurves(
+  scenarios: ScenarioReport[],
+  reference: ReportModel['reference'],
+  metric: QualityMetric | null,
+): RateCurve[] {
   const curves = new Map<string, RateCurve & { firstId: number }>();
   for (const s of scenarios) {
     const k = `${contentGroupKey(s)}|${configOf(s)}|${s.rate.kind}|${stratumKey(s)}`;
@@ -228,10 +290,17 @@ export function rateCurves(scenarios: ScenarioReport[], reference: ReportModel['
       };
       curves.set(k, c);
     }
-    c.points.push({ rowId: s.id, rateLabel: s.rateLabel, bitrateBps: s.metrics.bitrateBps?.mean ?? null, energy: s.energy?.mean ?? null, quality: qualityOf(s, metric) });
+    c.points.push({
+      rowId: s.id,
+      rateLabel: s.rateLabel,
+      bitrateBps: s.metrics.bitrateBps?.mean ?? null,
+      energy: s.energy?.mean ?? null,
+      quality: qualityOf(s, metric),
+    });
   }
   const list = [...curves.values()].filter((c) => c.points.length >= 2);
-  const usable = (c: RateCurve) => c.points.filter((p) => p.bitrateBps != null && p.energy != null && p.quality != null).length >= 4;
+  const usable = (c: RateCurve) =>
+    c.points.filter((p) => p.bitrateBps != null && p.energy != null && p.quality != null).length >= 4;
   const byGroup = new Map<string, typeof list>();
   for (const c of list) {
     c.points.sort((a, b) => (a.bitrateBps ?? 0) - (b.bitrateBps ?? 0) || a.rowId - b.rowId);
@@ -243,30 +312,50 @@ export function rateCurves(scenarios: ScenarioReport[], reference: ReportModel['
     const eligible = members.filter(usable);
     if (eligible.length < 2) {
       for (const c of members)
-        c.bd = { anchor: '', bdRatePct: null, bdEnergyPct: null, reason: usable(c) ? 'no second curve with ≥ 4 rates for this content' : 'fewer than 4 rates with bitrate, energy and quality' };
+        c.bd = {
+          anchor: '',
+          bdRatePct: null,
+          bdEnergyPct: null,
+          reason: usable(c)
+            ? 'no second curve with ≥ 4 rates for this content'
+            : 'fewer than 4 rates with bitrate, energy and quality',
+        };
       continue;
     }
     const anchor =
-      eligible.find((c) => reference && c.codec === reference.codec && c.encoder === reference.encoder && c.preset === reference.preset) ?? eligible[0];
+      eligible.find(
+        (c) =>
+          reference && c.codec === reference.codec && c.encoder === reference.encoder && c.preset === reference.preset,
+      ) ?? eligible[0];
     for (const c of members) {
       if (c === anchor) {
         c.bd = { anchor: anchor.config, bdRatePct: null, bdEnergyPct: null, reason: 'anchor curve of this group' };
         continue;
       }
       if (!usable(c)) {
-        c.bd = { anchor: anchor.config, bdRatePct: null, bdEnergyPct: null, reason: 'fewer than 4 rates with bitrate, energy and quality' };
+        c.bd = {
+          anchor: anchor.config,
+          bdRatePct: null,
+          bdEnergyPct: null,
+          reason: 'fewer than 4 rates with bitrate, energy and quality',
+        };
         continue;
       }
       const pts = (x: RateCurve, key: 'bitrateBps' | 'energy') =>
-        x.points.filter((p) => p.bitrateBps != null && p.energy != null && p.quality != null).map((p) => ({ value: p[key]!, quality: p.quality! }));
+        x.points
+          .filter((p) => p.bitrateBps != null && p.energy != null && p.quality != null)
+          .map((p) => ({ value: p[key]!, quality: p.quality! }));
       const rate = bdDelta(pts(anchor, 'bitrateBps'), pts(c, 'bitrateBps'));
       const energy = bdDelta(pts(anchor, 'energy'), pts(c, 'energy'));
-      c.bd = { anchor: anchor.config, bdRatePct: rate.pct, bdEnergyPct: energy.pct, reason: rate.reason ?? energy.reason ?? null };
+      c.bd = {
+        anchor: anchor.config,
+        bdRatePct: rate.pct,
+        bdEnergyPct: energy.pct,
+        reason: rate.reason ?? energy.reason ?? null,
+      };
     }
   }
-  return list
-    .sort((a, b) => a.firstId - b.firstId)
-    .map(({ firstId: _firstId, ...c }) => c);
+  return list.sort((a, b) => a.firstId - b.firstId).map(({ firstId: _firstId, ...c }) => c);
 }
 
 export interface EfficiencyScore {
@@ -297,6 +386,13 @@ export function efficiencyScores(model: Pick<ReportModel, 'scenarios' | 'quality
   }
   return rows.map((r) => {
     const b = best.get(keyOf(r.s))!;
-    return { rowId: r.s.id, label: r.s.label, content: r.s.content, qualityPerEnergy: r.qpe, score: r.qpe / b.qpe, bestRowId: b.id };
+    return {
+      rowId: r.s.id,
+      label: r.s.label,
+      content: r.s.content,
+      qualityPerEnergy: r.qpe,
+      score: r.qpe / b.qpe,
+      bestRowId: b.id,
+    };
   });
 }

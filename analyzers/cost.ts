@@ -2,9 +2,24 @@
 // and the per-joule formulas are core/cost.ts; reports and the master's metrics call encodedCost). Each run is priced with its
 // own node's figures (node labels cost.*: core/node-cost.ts); a figure the node lacks is the
 // report's (--price-per-kwh …) or the default, and the report says which.
-import { COST_DEFAULTS, co2GramsOf, defaultedCostFields, energyCostOf, instanceCostOf, kwhOf, parseCost } from '../core/cost.ts';
+import {
+  COST_DEFAULTS,
+  co2GramsOf,
+  defaultedCostFields,
+  energyCostOf,
+  instanceCostOf,
+  kwhOf,
+  parseCost,
+} from '../core/cost.ts';
 import type { NodeCostFigures } from '../core/node-cost.ts';
-import type { CostAssumptions, CostFigureUse, CostOptions, MetricKey, ScenarioCost, Stat } from '../core/report-model.ts';
+import type {
+  CostAssumptions,
+  CostFigureUse,
+  CostOptions,
+  MetricKey,
+  ScenarioCost,
+  Stat,
+} from '../core/report-model.ts';
 
 export { COST_DEFAULTS };
 
@@ -33,14 +48,16 @@ export type EncodedCost = Omit<ScenarioCost, 'figures'>;
 export function encodedCost(w: EncodedWork, p: Prices): EncodedCost {
   const jPerHour = w.jPerEncodedMinute == null ? null : w.jPerEncodedMinute * 60;
   // Machine seconds per encoded hour: seconds the machine was held / encoded media seconds × 3600.
-  const machineSecondsPerEncodedHour = w.machineSeconds != null && w.mediaSeconds ? (w.machineSeconds / w.mediaSeconds) * 3600 : null;
+  const machineSecondsPerEncodedHour =
+    w.machineSeconds != null && w.mediaSeconds ? (w.machineSeconds / w.mediaSeconds) * 3600 : null;
   const co2PerHour = jPerHour == null ? null : co2GramsOf(jPerHour, p);
   return {
     kwhPerEncodedHour: jPerHour == null ? null : kwhOf(jPerHour),
     energyCostPerEncodedHour: jPerHour == null ? null : energyCostOf(jPerHour, p),
     co2GramsPerEncodedHour: co2PerHour,
     co2GramsPerEncodedMinute: co2PerHour == null ? null : co2PerHour / 60,
-    instanceCostPerEncodedHour: machineSecondsPerEncodedHour == null ? null : instanceCostOf(machineSecondsPerEncodedHour, p),
+    instanceCostPerEncodedHour:
+      machineSecondsPerEncodedHour == null ? null : instanceCostOf(machineSecondsPerEncodedHour, p),
   };
 }
 
@@ -79,7 +96,16 @@ export function rowCost(nodes: NodeRuns[], a: CostAssumptions): ScenarioCost {
     for (const k of FIGURES) {
       const own = n.figures[k];
       prices[k] = (own ?? a[k]) as number;
-      use(k, prices[k], own != null ? 'node' : a.defaulted.includes(k) || (k === 'instanceCostPerHour' && a[k] == null) ? 'default' : 'report', n.runs);
+      use(
+        k,
+        prices[k],
+        own != null
+          ? 'node'
+          : a.defaulted.includes(k) || (k === 'instanceCostPerHour' && a[k] == null)
+            ? 'default'
+            : 'report',
+        n.runs,
+      );
     }
     total += n.runs;
     const c = encodedCost(n, prices);
@@ -107,14 +133,28 @@ export function scenarioCost(metrics: Record<MetricKey, Stat | null>, a: CostAss
   const runs = metrics.jPerMin?.n ?? metrics.wallS?.n ?? 0;
   if (runs === 0) return rowCost([], a);
   return rowCost(
-    [{ nodeId: '', runs, figures: {}, jPerEncodedMinute: metrics.jPerMin?.mean, machineSeconds: metrics.windowS?.mean ?? metrics.wallS?.mean, mediaSeconds: metrics.mediaSeconds?.mean }],
+    [
+      {
+        nodeId: '',
+        runs,
+        figures: {},
+        jPerEncodedMinute: metrics.jPerMin?.mean,
+        machineSeconds: metrics.windowS?.mean ?? metrics.wallS?.mean,
+        mediaSeconds: metrics.mediaSeconds?.mean,
+      },
+    ],
     a,
   );
 }
 
 /** "0.31 EUR/kWh (node)" etc.: which figures priced a row, for the writers. */
 export function figuresText(figures: ScenarioCost['figures'], currency: string): string {
-  const part = (k: (typeof FIGURES)[number], unit: string) => figures[k].map((f) => `${f.value} ${unit} (${f.from}${figures[k].length > 1 ? `, ${f.runs} runs` : ''})`);
+  const part = (k: (typeof FIGURES)[number], unit: string) =>
+    figures[k].map((f) => `${f.value} ${unit} (${f.from}${figures[k].length > 1 ? `, ${f.runs} runs` : ''})`);
   const instance = part('instanceCostPerHour', `${currency}/h`);
-  return [...part('pricePerKwh', `${currency}/kWh`), ...part('carbonGramsPerKwh', 'g CO2e/kWh'), ...(instance.length ? instance : ['instance not priced'])].join(' · ');
+  return [
+    ...part('pricePerKwh', `${currency}/kWh`),
+    ...part('carbonGramsPerKwh', 'g CO2e/kWh'),
+    ...(instance.length ? instance : ['instance not priced']),
+  ].join(' · ');
 }

@@ -73,7 +73,17 @@ export function planOf(name: string, cells: FixtureCell[]): CampaignPlan {
   };
 }
 
-function record(c: FixtureCell, jobId: string, attempt: number, ok: boolean, rnd: () => number, flags: string[], startMs: number, idleW: number | null, patch: Partial<Provenance>): RunRecord {
+function record(
+  c: FixtureCell,
+  jobId: string,
+  attempt: number,
+  ok: boolean,
+  rnd: () => number,
+  flags: string[],
+  startMs: number,
+  idleW: number | null,
+  patch: Partial<Provenance>,
+): RunRecord {
   const jitter = (pct: number) => 1 + ((rnd() * 2 - 1) * pct) / 100;
   const media = DURATION;
   const windowS = media / (c.speed * jitter(2));
@@ -112,40 +122,108 @@ function record(c: FixtureCell, jobId: string, attempt: number, ok: boolean, rnd
   const ended = new Date(startMs + Math.round(windowS * 1000)).toISOString();
   if (!ok) {
     return {
-      jobId, attempt, nodeId: c.hardwareClass ? `node-${c.hardwareClass}` : 'node-a', status: 'failed', exitCode: 1, signal: null, error: 'synthetic failure', stderrTail: 'Conversion failed!',
-      startedAt: started, endedAt: ended, wallS: 0.5, mediaSeconds: 0, frames: 0, outputBytes: 0, bitrateBps: null, fps: null, speed: null,
-      droppedFrames: 0, dupFrames: 0, energy: null, quality: null, flags, provenance,
+      jobId,
+      attempt,
+      nodeId: c.hardwareClass ? `node-${c.hardwareClass}` : 'node-a',
+      status: 'failed',
+      exitCode: 1,
+      signal: null,
+      error: 'synthetic failure',
+      stderrTail: 'Conversion failed!',
+      startedAt: started,
+      endedAt: ended,
+      wallS: 0.5,
+      mediaSeconds: 0,
+      frames: 0,
+      outputBytes: 0,
+      bitrateBps: null,
+      fps: null,
+      speed: null,
+      droppedFrames: 0,
+      dupFrames: 0,
+      energy: null,
+      quality: null,
+      flags,
+      provenance,
     };
   }
   return {
-    jobId, attempt, nodeId: c.hardwareClass ? `node-${c.hardwareClass}` : 'node-a', status: 'succeeded', exitCode: 0, signal: null, error: null, stderrTail: '',
-    startedAt: started, endedAt: ended, wallS: windowS + 0.2, mediaSeconds: media, frames, outputBytes: Math.round((bitrateBps * media) / 8),
-    bitrateBps, fps: frames / windowS, speed: media / windowS, droppedFrames: 0, dupFrames: 0,
+    jobId,
+    attempt,
+    nodeId: c.hardwareClass ? `node-${c.hardwareClass}` : 'node-a',
+    status: 'succeeded',
+    exitCode: 0,
+    signal: null,
+    error: null,
+    stderrTail: '',
+    startedAt: started,
+    endedAt: ended,
+    wallS: windowS + 0.2,
+    mediaSeconds: media,
+    frames,
+    outputBytes: Math.round((bitrateBps * media) / 8),
+    bitrateBps,
+    fps: frames / windowS,
+    speed: media / windowS,
+    droppedFrames: 0,
+    dupFrames: 0,
     energy: {
       source,
       zones: [
-        { meter: provenance.meters[0].meter, zone: source === 'estimate' || source === 'mixed' ? 'cpu-time' : 'package-0', source: source === 'mixed' ? 'estimate' : source, role: 'total', grossJ, idleW, netJ, avgW, peakW: avgW * 1.2 },
+        {
+          meter: provenance.meters[0].meter,
+          zone: source === 'estimate' || source === 'mixed' ? 'cpu-time' : 'package-0',
+          source: source === 'mixed' ? 'estimate' : source,
+          role: 'total',
+          grossJ,
+          idleW,
+          netJ,
+          avgW,
+          peakW: avgW * 1.2,
+        },
         // 10 W per busy logical CPU: the estimate's default on a machine with one thread per core.
         ...(c.jobShare != null ? [jobTreeEstimateZone((grossJ * c.jobShare) / 10, 10, windowS)] : []),
       ],
-      grossJ, idleW, netJ, avgW, peakW: avgW * 1.2, windowS,
+      grossJ,
+      idleW,
+      netJ,
+      avgW,
+      peakW: avgW * 1.2,
+      windowS,
       jPerEncodedMinute: jPerMin,
       netJPerEncodedMinute: netJ == null ? null : netJ / (media / 60),
       jPerFrame: grossJ / frames,
       jPerMegapixel: grossJ / ((frames * WIDTH * HEIGHT) / 1e6),
     },
     quality: {
-      outputs: [{ rung: 0, psnrY: c.psnr * jitter(0.3) + 1, psnrAvg: c.psnr * jitter(0.3), ssim: Math.min(1, c.ssim * jitter(0.1)), vmaf: { mean: vmaf, harmonicMean: vmaf - 0.3, p1: vmaf - 4, min: vmaf - 6 } }],
+      outputs: [
+        {
+          rung: 0,
+          psnrY: c.psnr * jitter(0.3) + 1,
+          psnrAvg: c.psnr * jitter(0.3),
+          ssim: Math.min(1, c.ssim * jitter(0.1)),
+          vmaf: { mean: vmaf, harmonicMean: vmaf - 0.3, p1: vmaf - 4, min: vmaf - 6 },
+        },
+      ],
       recipe: { synthetic: true },
     },
-    flags, provenance,
+    flags,
+    provenance,
   };
 }
 
 /** Writes a campaign of the given cells into a new database at `path`; returns the campaign id. */
 export function writeFixture(
   path: string,
-  opts: { name: string; campaignId: string; cells: FixtureCell[]; createdAt: number; seed?: number; idleW?: number; /** Overrides of the recorded provenance (another FFmpeg, kernel, governor…). */ provenance?: Partial<Provenance> },
+  opts: {
+    name: string;
+    campaignId: string;
+    cells: FixtureCell[];
+    createdAt: number;
+    seed?: number;
+    idleW?: number /** Overrides of the recorded provenance (another FFmpeg, kernel, governor…). */;
+    provenance?: Partial<Provenance>;
+  },
 ): string {
   const store = Store.open(path);
   try {
@@ -155,7 +233,16 @@ export function writeFixture(
     plan.scenarios = [...new Map(plan.scenarios.map((sc) => [sc.key, sc])).values()];
     store.tx(() => {
       store.insertCampaign(opts.campaignId, plan, opts.createdAt);
-      if (opts.idleW != null) store.insertIdleBaseline({ campaignId: opts.campaignId, nodeId: 'node-a', measuredAt: opts.createdAt + 1000, seconds: 5, totalW: opts.idleW, source: 'rapl', zones: [] });
+      if (opts.idleW != null)
+        store.insertIdleBaseline({
+          campaignId: opts.campaignId,
+          nodeId: 'node-a',
+          measuredAt: opts.createdAt + 1000,
+          seconds: 5,
+          totalW: opts.idleW,
+          source: 'rapl',
+          zones: [],
+        });
       let seq = 0;
       let clock = opts.createdAt + 10_000;
       const scenarioIds = new Map(plan.scenarios.map((s) => [s.key, store.insertScenario(opts.campaignId, s)]));
@@ -170,13 +257,32 @@ export function writeFixture(
           const jobId = `${opts.campaignId}-s${scenarioId}-r${repetition}`;
           if (attempt === 0) {
             store.insertJob({
-              id: jobId, campaignId: opts.campaignId, scenarioId, repetition, priority: 0, queueClass: 'default', seq: ++seq, maxAttempts: 3,
-              nodeConstraint: [], cooldownS: 0, createdAt: opts.createdAt,
+              id: jobId,
+              campaignId: opts.campaignId,
+              scenarioId,
+              repetition,
+              priority: 0,
+              queueClass: 'default',
+              seq: ++seq,
+              maxAttempts: 3,
+              nodeConstraint: [],
+              cooldownS: 0,
+              createdAt: opts.createdAt,
             });
           }
           attempt++;
           const idleW = c.idleWPerRun?.[r] !== undefined ? c.idleWPerRun[r] : c.idleW;
-          const rec = record(c, jobId, attempt, kind === 'ok', rnd, c.flags?.[r] ?? [], clock, idleW, opts.provenance ?? {});
+          const rec = record(
+            c,
+            jobId,
+            attempt,
+            kind === 'ok',
+            rnd,
+            c.flags?.[r] ?? [],
+            clock,
+            idleW,
+            opts.provenance ?? {},
+          );
           clock += 5000;
           store.insertRun(rec, { campaignId: opts.campaignId, scenarioId } as Job, clock);
           store.updateJob(jobId, { state: kind === 'ok' ? 'succeeded' : 'failed', attempts: attempt });
@@ -201,19 +307,136 @@ const ladder = [250e3, 500e3, 1000e3, 2000e3];
  * whose only attempt failed.
  */
 export const STANDARD_CELLS: FixtureCell[] = [
-  { codec: 'h264', encoder: 'libx264', preset: 'ultrafast', rate: { kind: 'crf', value: 23 }, runs: ok(4), jPerMin: 420, vmaf: 88.2, psnr: 38.1, ssim: 0.962, speed: 9.5, bitrateBps: 1.9e6, idleW: 8, flags: [[], ['thermal-throttle'], [], []] },
-  { codec: 'h264', encoder: 'libx264', preset: 'medium', rate: { kind: 'crf', value: 23 }, runs: ok(4), jPerMin: 600, vmaf: 90.1, psnr: 39.0, ssim: 0.97, speed: 4.1, bitrateBps: 1.2e6, idleW: 8 },
-  { codec: 'h264', encoder: 'libx264', preset: 'fast', rate: { kind: 'crf', value: 23 }, runs: ok(3), jPerMin: 605, vmaf: 90.4, psnr: 39.1, ssim: 0.971, speed: 3.6, bitrateBps: 1.17e6, idleW: 8 },
-  { codec: 'h264', encoder: 'libx264', preset: 'slow', rate: { kind: 'crf', value: 23 }, runs: ['fail', 'ok', 'ok', 'ok'], jPerMin: 830, vmaf: 91.3, psnr: 39.4, ssim: 0.973, speed: 2.2, bitrateBps: 1.1e6, idleW: 8 },
-  ...ladder.map((b, i): FixtureCell => ({ codec: 'h264', encoder: 'libx264', preset: 'medium', rate: { kind: 'bitrate', value: b }, runs: ok(3), jPerMin: 520 + 40 * i, vmaf: [72.4, 81.9, 89.3, 94.1][i], psnr: [33.2, 35.8, 38.3, 40.6][i], ssim: [0.91, 0.94, 0.962, 0.976][i], speed: 4.3 - 0.2 * i, bitrateBps: b * 0.98, idleW: 8 })),
-  ...ladder.map((b, i): FixtureCell => ({ codec: 'hevc', encoder: 'libx265', preset: 'medium', rate: { kind: 'bitrate', value: b }, runs: ok(3), jPerMin: 1150 + 90 * i, vmaf: [76.8, 85.2, 91.4, 95.0][i], psnr: [34.3, 36.9, 39.2, 41.2][i], ssim: [0.925, 0.951, 0.968, 0.979][i], speed: 1.6 - 0.1 * i, bitrateBps: b * 0.97, idleW: 8 })),
-  { codec: 'av1', encoder: 'libsvtav1', preset: '8', rate: { kind: 'crf', value: 35 }, runs: ok(3), source: 'estimate', jPerMin: 700, vmaf: 90.6, psnr: 39.1, ssim: 0.969, speed: 3.0, bitrateBps: 0.9e6, idleW: 8 },
-  { codec: 'vp9', encoder: 'libvpx-vp9', preset: 'good', rate: { kind: 'crf', value: 31 }, runs: ['fail'], jPerMin: 900, vmaf: 90, psnr: 39, ssim: 0.97, speed: 1, bitrateBps: 1e6, idleW: 8 },
+  {
+    codec: 'h264',
+    encoder: 'libx264',
+    preset: 'ultrafast',
+    rate: { kind: 'crf', value: 23 },
+    runs: ok(4),
+    jPerMin: 420,
+    vmaf: 88.2,
+    psnr: 38.1,
+    ssim: 0.962,
+    speed: 9.5,
+    bitrateBps: 1.9e6,
+    idleW: 8,
+    flags: [[], ['thermal-throttle'], [], []],
+  },
+  {
+    codec: 'h264',
+    encoder: 'libx264',
+    preset: 'medium',
+    rate: { kind: 'crf', value: 23 },
+    runs: ok(4),
+    jPerMin: 600,
+    vmaf: 90.1,
+    psnr: 39.0,
+    ssim: 0.97,
+    speed: 4.1,
+    bitrateBps: 1.2e6,
+    idleW: 8,
+  },
+  {
+    codec: 'h264',
+    encoder: 'libx264',
+    preset: 'fast',
+    rate: { kind: 'crf', value: 23 },
+    runs: ok(3),
+    jPerMin: 605,
+    vmaf: 90.4,
+    psnr: 39.1,
+    ssim: 0.971,
+    speed: 3.6,
+    bitrateBps: 1.17e6,
+    idleW: 8,
+  },
+  {
+    codec: 'h264',
+    encoder: 'libx264',
+    preset: 'slow',
+    rate: { kind: 'crf', value: 23 },
+    runs: ['fail', 'ok', 'ok', 'ok'],
+    jPerMin: 830,
+    vmaf: 91.3,
+    psnr: 39.4,
+    ssim: 0.973,
+    speed: 2.2,
+    bitrateBps: 1.1e6,
+    idleW: 8,
+  },
+  ...ladder.map(
+    (b, i): FixtureCell => ({
+      codec: 'h264',
+      encoder: 'libx264',
+      preset: 'medium',
+      rate: { kind: 'bitrate', value: b },
+      runs: ok(3),
+      jPerMin: 520 + 40 * i,
+      vmaf: [72.4, 81.9, 89.3, 94.1][i],
+      psnr: [33.2, 35.8, 38.3, 40.6][i],
+      ssim: [0.91, 0.94, 0.962, 0.976][i],
+      speed: 4.3 - 0.2 * i,
+      bitrateBps: b * 0.98,
+      idleW: 8,
+    }),
+  ),
+  ...ladder.map(
+    (b, i): FixtureCell => ({
+      codec: 'hevc',
+      encoder: 'libx265',
+      preset: 'medium',
+      rate: { kind: 'bitrate', value: b },
+      runs: ok(3),
+      jPerMin: 1150 + 90 * i,
+      vmaf: [76.8, 85.2, 91.4, 95.0][i],
+      psnr: [34.3, 36.9, 39.2, 41.2][i],
+      ssim: [0.925, 0.951, 0.968, 0.979][i],
+      speed: 1.6 - 0.1 * i,
+      bitrateBps: b * 0.97,
+      idleW: 8,
+    }),
+  ),
+  {
+    codec: 'av1',
+    encoder: 'libsvtav1',
+    preset: '8',
+    rate: { kind: 'crf', value: 35 },
+    runs: ok(3),
+    source: 'estimate',
+    jPerMin: 700,
+    vmaf: 90.6,
+    psnr: 39.1,
+    ssim: 0.969,
+    speed: 3.0,
+    bitrateBps: 0.9e6,
+    idleW: 8,
+  },
+  {
+    codec: 'vp9',
+    encoder: 'libvpx-vp9',
+    preset: 'good',
+    rate: { kind: 'crf', value: 31 },
+    runs: ['fail'],
+    jPerMin: 900,
+    vmaf: 90,
+    psnr: 39,
+    ssim: 0.97,
+    speed: 1,
+    bitrateBps: 1e6,
+    idleW: 8,
+  },
 ];
 
 export const STANDARD_CAMPAIGN_ID = 'c-fixture-0001';
 export const STANDARD_CREATED_AT = Date.UTC(2026, 0, 15, 9, 30, 0);
 
 export function writeStandardFixture(path: string): string {
-  return writeFixture(path, { name: 'fixture', campaignId: STANDARD_CAMPAIGN_ID, cells: STANDARD_CELLS, createdAt: STANDARD_CREATED_AT, seed: 42, idleW: 8 });
+  return writeFixture(path, {
+    name: 'fixture',
+    campaignId: STANDARD_CAMPAIGN_ID,
+    cells: STANDARD_CELLS,
+    createdAt: STANDARD_CREATED_AT,
+    seed: 42,
+    idleW: 8,
+  });
 }

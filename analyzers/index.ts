@@ -1,5 +1,12 @@
 // Public API of the analyzers: reports from a results database.
-export { writeReports, writeModelFiles, renderSummaryMarkdown, REPORT_FORMATS, type ReportFormat, type WriteReportsOptions } from './report.ts';
+export {
+  writeReports,
+  writeModelFiles,
+  renderSummaryMarkdown,
+  REPORT_FORMATS,
+  type ReportFormat,
+  type WriteReportsOptions,
+} from './report.ts';
 export { reportCommand, DEFAULT_DB } from './cli.ts';
 export { summarize, buildModel, openResults, type SummarizeOptions } from './summarize.ts';
 export { efficiencyScores, type EfficiencyScore, type ReferenceChoice } from './compare.ts';
@@ -10,6 +17,21 @@ export { renderHtml } from './write-html.ts';
 export { COST_DEFAULTS } from './cost.ts';
 export type * from '../core/report-model.ts';
 export * as stats from '../core/stats.ts';
-export { compareCampaigns, type CompareModel, type CompareMatch, type CompareOptions, type CampaignRef, type ProvenanceDifference } from './campaign-compare.ts';
+export {
+  compareCampaigns,
+  type CompareModel,
+  type CompareMatch,
+  type CompareOptions,
+  type CampaignRef,
+  type ProvenanceDifference,
+} from './campaign-compare.ts';
 export { renderCompareMarkdown, renderCompareJson, renderCompareHtml, COMPARE_FORMATS } from './write-compare.ts';
-export { energyKindOf, hardwareClassOf, exclusionReasons, EXCLUDING_FLAGS, NET_NONPOSITIVE, UNCLASSIFIED, type EnergyKind } from '../core/strata.ts';
+export {
+  energyKindOf,
+  hardwareClassOf,
+  exclusionReasons,
+  EXCLUDING_FLAGS,
+  NET_NONPOSITIVE,
+  UNCLASSIFIED,
+  type EnergyKind,
+} from '../core/strata.ts';

@@ -11,8 +11,19 @@ import { writeModelFiles } from './report.ts';
 import type { ReportModel } from '../core/report-model.ts';
 
 const CELL: FixtureCell = {
-  codec: 'h264', encoder: 'libx264', preset: 'ultrafast', rate: { kind: 'crf', value: 23 }, vmaf: 88, psnr: 38, ssim: 0.96,
-  bitrateBps: 1.5e6, idleW: 8, source: 'estimate', runs: ['ok', 'ok', 'ok'], jPerMin: 300, speed: 9,
+  codec: 'h264',
+  encoder: 'libx264',
+  preset: 'ultrafast',
+  rate: { kind: 'crf', value: 23 },
+  vmaf: 88,
+  psnr: 38,
+  ssim: 0.96,
+  bitrateBps: 1.5e6,
+  idleW: 8,
+  source: 'estimate',
+  runs: ['ok', 'ok', 'ok'],
+  jPerMin: 300,
+  speed: 9,
 };
 
 let dir: string;
@@ -21,10 +32,20 @@ beforeAll(() => {
   dir = mkdtempSync(join(tmpdir(), 'ffwatt-meter-state-'));
   const db = join(dir, 'ffwatt.sqlite');
   writeFixture(db, {
-    name: 'meters', campaignId: 'c-meters', cells: [CELL], createdAt: Date.UTC(2026, 0, 20), seed: 3,
+    name: 'meters',
+    campaignId: 'c-meters',
+    cells: [CELL],
+    createdAt: Date.UTC(2026, 0, 20),
+    seed: 3,
     provenance: {
       meters: [
-        { meter: 'rapl', source: 'rapl', valid: false, state: 'absent', note: 'no /sys/class/powercap/intel-rapl* zones' },
+        {
+          meter: 'rapl',
+          source: 'rapl',
+          valid: false,
+          state: 'absent',
+          note: 'no /sys/class/powercap/intel-rapl* zones',
+        },
         { meter: 'nvml', source: 'nvml', valid: false, state: 'absent', note: 'libnvidia-ml.so.1 not found' },
         { meter: 'estimate', source: 'estimate', valid: true, state: 'in-use' },
       ],

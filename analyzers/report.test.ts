@@ -20,7 +20,8 @@ let model: ReportModel;
 function golden(name: string, actual: string) {
   const path = join(GOLDEN, name);
   if (process.env.UPDATE_GOLDEN === '1' || !existsSync(path)) {
-    if (process.env.UPDATE_GOLDEN !== '1') throw new Error(`golden ${path} is missing: run with UPDATE_GOLDEN=1 once and review it`);
+    if (process.env.UPDATE_GOLDEN !== '1')
+      throw new Error(`golden ${path} is missing: run with UPDATE_GOLDEN=1 once and review it`);
     writeFileSync(path, actual);
   }
   expect(actual).toBe(readFileSync(path, 'utf8'));
@@ -53,7 +54,8 @@ describe('reports of the fixed fixture database', () => {
 });
 
 describe('report model', () => {
-  const byPreset = (codec: string, preset: string, rate: number) => model.scenarios.find((s) => s.codec === codec && s.preset === preset && s.rate.value === rate)!;
+  const byPreset = (codec: string, preset: string, rate: number) =>
+    model.scenarios.find((s) => s.codec === codec && s.preset === preset && s.rate.value === rate)!;
 
   it('counts succeeded and failed runs; statistics use succeeded runs only', () => {
     const slow = byPreset('h264', 'slow', 23);
@@ -72,7 +74,9 @@ describe('report model', () => {
     const means = measured.map((r) => r.energy.mean);
     expect([...means].sort((a, b) => a - b)).toEqual(means);
     expect(measured.map((r) => r.rank)).toEqual(measured.map((_, i) => i + 1));
-    expect(model.ranking.filter((r) => r.energyKind === 'estimated')).toMatchObject([{ rank: 1, label: 'file av1/8 crf35 240p30 x1', stratum: 'unclassified · ESTIMATE' }]);
+    expect(model.ranking.filter((r) => r.energyKind === 'estimated')).toMatchObject([
+      { rank: 1, label: 'file av1/8 crf35 240p30 x1', stratum: 'unclassified · ESTIMATE' },
+    ]);
     expect(model.ranking[0].label).toContain('ultrafast');
     expect(model.ranking.find((r) => r.label.includes('vp9'))).toBeUndefined();
   });
@@ -81,8 +85,11 @@ describe('report model', () => {
     expect(av1.estimate).toBe(true);
     expect(av1.sourceLabel).toBe('ESTIMATE');
     const md = readFileSync(files.md, 'utf8');
-    for (const line of md.split('\n').filter((l) => l.startsWith('|') && l.includes('av1/8'))) expect(line).toMatch(/ESTIMATE/);
-    const csv = readFileSync(files.csv, 'utf8').split('\r\n').find((l) => l.includes('av1/8'))!;
+    for (const line of md.split('\n').filter((l) => l.startsWith('|') && l.includes('av1/8')))
+      expect(line).toMatch(/ESTIMATE/);
+    const csv = readFileSync(files.csv, 'utf8')
+      .split('\r\n')
+      .find((l) => l.includes('av1/8'))!;
     expect(csv).toMatch(/,estimate,true,/);
     const html = readFileSync(files.html, 'utf8');
     const rows = html.split('<tr').filter((r) => r.includes('av1/8'));
@@ -99,7 +106,9 @@ describe('report model', () => {
     expect(byPreset('vp9', 'good', 31).repetitions).toMatchObject({ met: false, note: '0 of at least 3 runs' });
   });
   it('states "no significant difference" plainly and Holm-adjusts the family', () => {
-    const fastMedium = model.comparisons.tests.find((t) => t.labelA.includes('h264/medium crf23') && t.labelB.includes('h264/fast crf23'))!;
+    const fastMedium = model.comparisons.tests.find(
+      (t) => t.labelA.includes('h264/medium crf23') && t.labelB.includes('h264/fast crf23'),
+    )!;
     expect(fastMedium.significant).toBe(false);
     expect(fastMedium.verdict).toMatch(/^no significant difference between/);
     for (const t of model.comparisons.tests) expect(t.pHolm).toBeGreaterThanOrEqual(t.p);
@@ -109,7 +118,9 @@ describe('report model', () => {
     expect(model.reference).toMatchObject({ codec: 'h264', preset: 'ultrafast' });
     const slow = model.relative.find((r) => r.label.includes('h264/slow'))!;
     expect(slow.energyPct).toBeGreaterThan(0);
-    expect(slow.text).toMatch(/^file h264\/slow crf23 240p30 x1 costs \+\d+(\.\d+)?% ±\d+(\.\d+)?% energy for \+\d\.\d+ VMAF vs file h264\/ultrafast/);
+    expect(slow.text).toMatch(
+      /^file h264\/slow crf23 240p30 x1 costs \+\d+(\.\d+)?% ±\d+(\.\d+)?% energy for \+\d\.\d+ VMAF vs file h264\/ultrafast/,
+    );
   });
   it('computes BD-rate and BD-energy where a configuration has ≥ 4 rates', () => {
     const x265 = model.curves.find((c) => c.config === 'libx265 medium')!;
@@ -137,26 +148,46 @@ describe('report model', () => {
     expect(scores.find((s) => s.rowId === av1.id)).toMatchObject({ score: 1, bestRowId: av1.id });
   });
   it('cost and CO2 per encoded hour follow the stated assumptions', () => {
-    expect(model.cost).toMatchObject({ pricePerKwh: 0.25, currency: 'EUR', carbonGramsPerKwh: 300, instanceCostPerHour: null });
+    expect(model.cost).toMatchObject({
+      pricePerKwh: 0.25,
+      currency: 'EUR',
+      carbonGramsPerKwh: 300,
+      instanceCostPerHour: null,
+    });
     const uf = byPreset('h264', 'ultrafast', 23);
     const kwh = (uf.metrics.jPerMin!.mean * 60) / 3.6e6;
     expect(uf.cost.kwhPerEncodedHour).toBeCloseTo(kwh, 12);
     expect(uf.cost.co2GramsPerEncodedHour).toBeCloseTo(kwh * 300, 12);
     expect(uf.cost.instanceCostPerEncodedHour).toBeNull();
-    const priced = summarize({ db, cost: { pricePerKwh: 0.1, currency: 'USD', carbonGramsPerKwh: 50, instanceCostPerHour: 2 }, now: NOW });
+    const priced = summarize({
+      db,
+      cost: { pricePerKwh: 0.1, currency: 'USD', carbonGramsPerKwh: 50, instanceCostPerHour: 2 },
+      now: NOW,
+    });
     const p = priced.scenarios.find((s) => s.id === uf.id)!;
     expect(p.cost.energyCostPerEncodedHour).toBeCloseTo(kwh * 0.1, 12);
-    expect(p.cost.instanceCostPerEncodedHour).toBeCloseTo((2 * uf.metrics.windowS!.mean) / uf.metrics.mediaSeconds!.mean, 12);
+    expect(p.cost.instanceCostPerEncodedHour).toBeCloseTo(
+      (2 * uf.metrics.windowS!.mean) / uf.metrics.mediaSeconds!.mean,
+      12,
+    );
     expect(priced.cost.defaulted).toEqual([]);
   });
   it('records provenance', () => {
     expect(model.provenance.ffmpegVersions).toEqual([{ value: '5.1.6-0+deb12u1', runs: 41 }]);
-    expect(model.provenance.meters).toContainEqual({ meter: 'estimate', source: 'estimate', valid: true, state: 'in-use', runs: 3 });
+    expect(model.provenance.meters).toContainEqual({
+      meter: 'estimate',
+      source: 'estimate',
+      valid: true,
+      state: 'in-use',
+      runs: 3,
+    });
     expect(model.provenance.idleBaselines).toHaveLength(1);
   });
   it('renders the short end-of-run summary', () => {
     const s = renderSummaryMarkdown(model);
-    expect(s.split('\n')[0]).toBe('| scenario | media s | wall s | fps | speed | bitrate | size | energy J | J/encoded min (net) | source | PSNR / SSIM / VMAF |');
+    expect(s.split('\n')[0]).toBe(
+      '| scenario | media s | wall s | fps | speed | bitrate | size | energy J | J/encoded min (net) | source | PSNR / SSIM / VMAF |',
+    );
     expect(s).toMatch(/\| file av1\/8 crf35 240p30 x1 \|.*\*\*ESTIMATE\*\* \|/);
     expect(s).toContain('file h264/slow crf23 240p30 x1 (1 failed)');
   });
@@ -175,8 +206,22 @@ describe('other databases and inputs', () => {
   });
   it('picks the latest campaign by default and a named one on request', () => {
     const path = join(dir, 'two.sqlite');
-    writeFixture(path, { name: 'old', campaignId: 'c-old', cells: STANDARD_CELLS.slice(0, 2), createdAt: Date.UTC(2026, 0, 1), seed: 1, idleW: 8 });
-    writeFixture(path, { name: 'new', campaignId: 'c-new', cells: STANDARD_CELLS.slice(1, 2), createdAt: Date.UTC(2026, 0, 2), seed: 2, idleW: 8 });
+    writeFixture(path, {
+      name: 'old',
+      campaignId: 'c-old',
+      cells: STANDARD_CELLS.slice(0, 2),
+      createdAt: Date.UTC(2026, 0, 1),
+      seed: 1,
+      idleW: 8,
+    });
+    writeFixture(path, {
+      name: 'new',
+      campaignId: 'c-new',
+      cells: STANDARD_CELLS.slice(1, 2),
+      createdAt: Date.UTC(2026, 0, 2),
+      seed: 2,
+      idleW: 8,
+    });
     expect(summarize({ db: path }).campaign.id).toBe('c-new');
     expect(summarize({ db: path, campaignId: 'c-old' }).scenarios).toHaveLength(2);
     expect(() => summarize({ db: path, campaignId: 'c-nope' })).toThrow(/campaign "c-nope" is not in .*two.sqlite/);
@@ -190,7 +235,9 @@ describe('other databases and inputs', () => {
   it('uses a given reference configuration', () => {
     const m = summarize({ db, reference: { codec: 'h264', preset: 'medium' }, now: NOW });
     expect(m.reference).toMatchObject({ preset: 'medium', chosenBy: 'given in the report options' });
-    expect(m.relative.some((r) => r.label.includes('ultrafast') && r.energyPct < 0 && r.text.includes('saves'))).toBe(true);
+    expect(m.relative.some((r) => r.label.includes('ultrafast') && r.energyPct < 0 && r.text.includes('saves'))).toBe(
+      true,
+    );
   });
   it('reports a campaign id of an empty database as bad input', () => {
     expect(STANDARD_CAMPAIGN_ID).toBe('c-fixture-0001');

@@ -28,11 +28,20 @@ export interface WriteReportsOptions {
   now?: Date;
 }
 
-const RENDER: Record<ReportFormat, (m: ReportModel) => string> = { md: renderMarkdown, csv: renderCsv, json: renderJson, html: renderHtml };
+const RENDER: Record<ReportFormat, (m: ReportModel) => string> = {
+  md: renderMarkdown,
+  csv: renderCsv,
+  json: renderJson,
+  html: renderHtml,
+};
 
 function checkFormats(formats: ReportFormat[]): void {
   for (const f of formats) {
-    if (!REPORT_FORMATS.includes(f)) throw new InputError(`unknown report format "${f}"`, { field: 'format', fix: `use some of: ${REPORT_FORMATS.join(', ')}` });
+    if (!REPORT_FORMATS.includes(f))
+      throw new InputError(`unknown report format "${f}"`, {
+        field: 'format',
+        fix: `use some of: ${REPORT_FORMATS.join(', ')}`,
+      });
   }
 }
 
@@ -51,10 +60,19 @@ export function writeModelFiles(model: ReportModel, formats: ReportFormat[], out
 }
 
 /** Builds the model once and writes `report.<format>` files under outDir; returns their paths. */
-export async function writeReports(opts: WriteReportsOptions): Promise<{ files: Record<string, string>; model: ReportModel }> {
+export async function writeReports(
+  opts: WriteReportsOptions,
+): Promise<{ files: Record<string, string>; model: ReportModel }> {
   const formats = opts.formats ?? [...REPORT_FORMATS];
   checkFormats(formats);
-  const model = summarize({ db: opts.db, campaignId: opts.campaignId, cost: opts.cost, reference: opts.reference, includeFlagged: opts.includeFlagged, now: opts.now });
+  const model = summarize({
+    db: opts.db,
+    campaignId: opts.campaignId,
+    cost: opts.cost,
+    reference: opts.reference,
+    includeFlagged: opts.includeFlagged,
+    now: opts.now,
+  });
   return { files: writeModelFiles(model, formats, opts.outDir), model };
 }
 
@@ -65,7 +83,10 @@ export function renderSummaryMarkdown(model: ReportModel): string {
   const rows = model.scenarios.map((s) => {
     const q = [s.metrics.psnr, s.metrics.ssim, s.metrics.vmaf].map((m) => num(m?.mean, 4)).join(' / ');
     return [
-      s.label + (classes ? ` on ${s.hardwareClass}` : '') + (s.runs.failed + s.runs.canceled ? ` (${s.runs.failed + s.runs.canceled} failed)` : '') + (s.excluded.runs ? ` (${s.excluded.runs} left out)` : ''),
+      s.label +
+        (classes ? ` on ${s.hardwareClass}` : '') +
+        (s.runs.failed + s.runs.canceled ? ` (${s.runs.failed + s.runs.canceled} failed)` : '') +
+        (s.excluded.runs ? ` (${s.excluded.runs} left out)` : ''),
       num(s.metrics.mediaSeconds?.mean),
       num(s.metrics.wallS?.mean),
       num(s.metrics.fps?.mean),
@@ -78,9 +99,25 @@ export function renderSummaryMarkdown(model: ReportModel): string {
       q,
     ];
   });
-  const head = ['scenario', 'media s', 'wall s', 'fps', 'speed', 'bitrate', 'size', 'energy J', `J/encoded min (${model.basis.energy})`, 'source', 'PSNR / SSIM / VMAF'];
+  const head = [
+    'scenario',
+    'media s',
+    'wall s',
+    'fps',
+    'speed',
+    'bitrate',
+    'size',
+    'energy J',
+    `J/encoded min (${model.basis.energy})`,
+    'source',
+    'PSNR / SSIM / VMAF',
+  ];
   const lines = [table(head, rows)];
-  if (model.scenarios.some((s) => s.estimate)) lines.push('', 'ESTIMATE rows: energy modelled per logical CPU (mixed: plus a measured GPU), not measured; ranked only against other estimates.');
+  if (model.scenarios.some((s) => s.estimate))
+    lines.push(
+      '',
+      'ESTIMATE rows: energy modelled per logical CPU (mixed: plus a measured GPU), not measured; ranked only against other estimates.',
+    );
   if (model.excluded.runs) lines.push('', model.excluded.note);
   if (model.basis.energy === 'gross' && model.ranking.length) lines.push('', model.basis.note);
   return lines.join('\n');

@@ -3,10 +3,40 @@ import { existsSync } from 'node:fs';
 import { openDatabase, type DB } from '../store/store.ts';
 import { InputError } from '../core/errors.ts';
 import type { Scenario } from '../core/types.ts';
-import { cellKey, emptyCell, readCampaignRuns, readNodeRuns, readScenarios, resolveCampaign, type CampaignInfo, type CampaignRuns, type CellAggregate, type NodeRuns, type ScenarioRow } from '../store/read-db.ts';
-import { chooseReference, efficiencyScores, pairwise, paretoFront, qualityOf, rank, rateCurves, relativeFigures, strataOf, type ReferenceChoice } from './compare.ts';
+import {
+  cellKey,
+  emptyCell,
+  readCampaignRuns,
+  readNodeRuns,
+  readScenarios,
+  resolveCampaign,
+  type CampaignInfo,
+  type CampaignRuns,
+  type CellAggregate,
+  type NodeRuns,
+  type ScenarioRow,
+} from '../store/read-db.ts';
+import {
+  chooseReference,
+  efficiencyScores,
+  pairwise,
+  paretoFront,
+  qualityOf,
+  rank,
+  rateCurves,
+  relativeFigures,
+  strataOf,
+  type ReferenceChoice,
+} from './compare.ts';
 import { costAssumptions, rowCost } from './cost.ts';
-import type { CostOptions, EnergyBasis, MachineComparison, QualityMetric, ReportModel, ScenarioReport } from '../core/report-model.ts';
+import type {
+  CostOptions,
+  EnergyBasis,
+  MachineComparison,
+  QualityMetric,
+  ReportModel,
+  ScenarioReport,
+} from '../core/report-model.ts';
 import { num } from './format.ts';
 import { EXCLUDING_FLAGS, KIND_ORDER, NET_NONPOSITIVE, UNCLASSIFIED, stratumLabel } from '../core/strata.ts';
 import { RUN_STATUSES } from '../core/contracts/lists.ts';
@@ -27,7 +57,10 @@ export interface SummarizeOptions {
 /** Opens a results database for reading; a missing file is bad input, not a new empty database. */
 export function openResults(path: string): DB {
   if (path !== ':memory:' && !existsSync(path)) {
-    throw new InputError(`results database ${path} does not exist`, { file: path, fix: 'pass the results.sqlite written by `ffwatt run` (default results/ffwatt.sqlite), or a campaign id with --db PATH' });
+    throw new InputError(`results database ${path} does not exist`, {
+      file: path,
+      fix: 'pass the results.sqlite written by `ffwatt run` (default results/ffwatt.sqlite), or a campaign id with --db PATH',
+    });
   }
   try {
     return openDatabase(path);
@@ -59,14 +92,28 @@ function rateLabel(kind: string, value: number): string {
   return `${value}bps`;
 }
 
-function scenarioReport(rowId: number, row: ScenarioRow, a: CellAggregate, campaign: CampaignInfo): Omit<ScenarioReport, 'energy' | 'efficiency' | 'cost'> {
+function scenarioReport(
+  rowId: number,
+  row: ScenarioRow,
+  a: CellAggregate,
+  campaign: CampaignInfo,
+): Omit<ScenarioReport, 'energy' | 'efficiency' | 'cost'> {
   const estimate = a.energyKind === 'estimated';
   const sources = Object.keys(a.energySources).filter((s) => s !== 'none');
-  const sourceLabel = estimate ? (sources.length && sources.join() !== 'estimate' ? `ESTIMATE (${sources.join('+')})` : 'ESTIMATE') : sources.length ? sources.join('+') : 'none';
+  const sourceLabel = estimate
+    ? sources.length && sources.join() !== 'estimate'
+      ? `ESTIMATE (${sources.join('+')})`
+      : 'ESTIMATE'
+    : sources.length
+      ? sources.join('+')
+      : 'none';
   const missing: string[] = [];
   const counted = a.runs.succeeded - a.excluded.runs;
   if (a.runs.succeeded === 0) missing.push('no succeeded run: no figures');
-  else if (counted === 0) missing.push(`all ${a.runs.succeeded} succeeded runs left out (${Object.keys(a.excluded.reasons).join(', ')}): no figures`);
+  else if (counted === 0)
+    missing.push(
+      `all ${a.runs.succeeded} succeeded runs left out (${Object.keys(a.excluded.reasons).join(', ')}): no figures`,
+    );
   else {
     if (a.energyKind === 'none') missing.push('energy: no meter gave a figure for these runs');
     if (!a.metrics.netJPerMin) missing.push('net energy: no idle baseline was applied');
@@ -75,7 +122,8 @@ function scenarioReport(rowId: number, row: ScenarioRow, a: CellAggregate, campa
     if (!a.metrics.ssim) missing.push('SSIM: not scored');
   }
   const basis = a.metrics.netJPerMin ?? a.metrics.jPerMin;
-  const halfPct = basis && basis.halfWidth != null && basis.mean !== 0 ? (basis.halfWidth / Math.abs(basis.mean)) * 100 : null;
+  const halfPct =
+    basis && basis.halfWidth != null && basis.mean !== 0 ? (basis.halfWidth / Math.abs(basis.mean)) * 100 : null;
   const { min, max, ciHalfwidthPct: target } = campaign.repetitions;
   const n = counted;
   const met = n >= min && halfPct != null && halfPct <= target;
@@ -122,21 +170,42 @@ export function buildModel(db: DB, dbPath: string, opts: Omit<SummarizeOptions, 
   const campaign = resolveCampaign(db, dbPath, opts.campaignId);
   const rows = readScenarios(db, campaign.id);
   const includeFlagged = opts.includeFlagged ?? false;
-  return modelOf(campaign, rows, includeFlagged, readCampaignRuns(db, campaign.id, includeFlagged), readNodeRuns(db, campaign.id, includeFlagged), opts);
+  return modelOf(
+    campaign,
+    rows,
+    includeFlagged,
+    readCampaignRuns(db, campaign.id, includeFlagged),
+    readNodeRuns(db, campaign.id, includeFlagged),
+    opts,
+  );
 }
 
-function modelOf(campaign: CampaignInfo, rows: ScenarioRow[], includeFlagged: boolean, runs: CampaignRuns, nodeRuns: Map<string, NodeRuns[]>, opts: Omit<SummarizeOptions, 'db'>): ReportModel {
+function modelOf(
+  campaign: CampaignInfo,
+  rows: ScenarioRow[],
+  includeFlagged: boolean,
+  runs: CampaignRuns,
+  nodeRuns: Map<string, NodeRuns[]>,
+  opts: Omit<SummarizeOptions, 'db'>,
+): ReportModel {
   const aggs = [...runs.cells.values()];
   const partial: Array<Omit<ScenarioReport, 'energy' | 'efficiency' | 'cost'>> = [];
   for (const r of rows) {
     const cells = aggs
       .filter((a) => a.scenarioId === r.id)
-      .sort((a, b) => (a.hardwareClass < b.hardwareClass ? -1 : a.hardwareClass > b.hardwareClass ? 1 : 0) || KIND_ORDER[a.energyKind] - KIND_ORDER[b.energyKind]);
-    for (const c of cells.length ? cells : [emptyCell(r.id, UNCLASSIFIED, 'none')]) partial.push(scenarioReport(partial.length + 1, r, c, campaign));
+      .sort(
+        (a, b) =>
+          (a.hardwareClass < b.hardwareClass ? -1 : a.hardwareClass > b.hardwareClass ? 1 : 0) ||
+          KIND_ORDER[a.energyKind] - KIND_ORDER[b.energyKind],
+      );
+    for (const c of cells.length ? cells : [emptyCell(r.id, UNCLASSIFIED, 'none')])
+      partial.push(scenarioReport(partial.length + 1, r, c, campaign));
   }
 
   const withEnergy = partial.filter((s) => s.metrics.jPerMin);
-  const allNet = withEnergy.length > 0 && withEnergy.every((s) => s.metrics.netJPerMin && s.metrics.netJPerMin.n === s.metrics.jPerMin!.n);
+  const allNet =
+    withEnergy.length > 0 &&
+    withEnergy.every((s) => s.metrics.netJPerMin && s.metrics.netJPerMin.n === s.metrics.jPerMin!.n);
   const basis: EnergyBasis = allNet ? 'net' : 'gross';
   const basisNote = allNet
     ? 'Ranked by net J per encoded minute (gross minus idle power × window).'
@@ -144,18 +213,27 @@ function modelOf(campaign: CampaignInfo, rows: ScenarioRow[], includeFlagged: bo
       ? 'No run carries an energy figure: nothing is ranked.'
       : 'Ranked by GROSS J per encoded minute: not every run has an idle baseline, so net figures are not comparable across scenarios.';
   const withQuality = partial.filter((s) => s.metrics.vmaf || s.metrics.psnr);
-  const qualityMetric: QualityMetric | null = withQuality.length === 0 ? null : withQuality.every((s) => s.metrics.vmaf) ? 'vmaf' : 'psnr';
+  const qualityMetric: QualityMetric | null =
+    withQuality.length === 0 ? null : withQuality.every((s) => s.metrics.vmaf) ? 'vmaf' : 'psnr';
 
   const cost = costAssumptions(opts.cost);
   const scenarios: ScenarioReport[] = partial.map((s) => {
     const energy = basis === 'net' ? s.metrics.netJPerMin : s.metrics.jPerMin;
-    return { ...s, energy, efficiency: null, cost: rowCost(nodeRuns.get(cellKey(s.scenarioId, s.hardwareClass, s.energyKind)) ?? [], cost) };
+    return {
+      ...s,
+      energy,
+      efficiency: null,
+      cost: rowCost(nodeRuns.get(cellKey(s.scenarioId, s.hardwareClass, s.energyKind)) ?? [], cost),
+    };
   });
   const scores = new Map(efficiencyScores({ scenarios, qualityMetric }).map((e) => [e.rowId, e.score]));
   for (const s of scenarios) s.efficiency = scores.get(s.id) ?? null;
 
   const basisLabel = `${basis} J per encoded minute`;
-  const reference = chooseReference(scenarios.filter((s) => s.energy), opts.reference);
+  const reference = chooseReference(
+    scenarios.filter((s) => s.energy),
+    opts.reference,
+  );
   const totals = { succeeded: 0, failed: 0, canceled: 0 };
   for (const s of scenarios) for (const k of RUN_STATUSES) totals[k] += s.runs[k];
   const strata = strataOf(scenarios);
@@ -185,7 +263,13 @@ function modelOf(campaign: CampaignInfo, rows: ScenarioRow[], includeFlagged: bo
       runs: excludedRuns,
       includeFlagged,
       note: excludedNote(excludedRuns, includeFlagged),
-      rows: excludedRows.map((s) => ({ rowId: s.id, label: s.label, stratum: s.stratum, runs: s.excluded.runs, reasons: s.excluded.reasons })),
+      rows: excludedRows.map((s) => ({
+        rowId: s.id,
+        label: s.label,
+        stratum: s.stratum,
+        runs: s.excluded.runs,
+        reasons: s.excluded.reasons,
+      })),
     },
     basis: { energy: basis, note: basisNote },
     qualityMetric,
@@ -223,9 +307,14 @@ function excludedNote(runs: number, includeFlagged: boolean): string {
 }
 
 /** Scenarios that ran on two or more hardware classes: their figures side by side, one row per class (and energy kind). */
-function machineComparison(scenarios: ScenarioReport[], qualityMetric: QualityMetric | null): ReportModel['machineComparison'] {
+function machineComparison(
+  scenarios: ScenarioReport[],
+  qualityMetric: QualityMetric | null,
+): ReportModel['machineComparison'] {
   const byScenario = new Map<number, ScenarioReport[]>();
-  for (const s of scenarios) if (s.runs.succeeded > s.excluded.runs) (byScenario.get(s.scenarioId) ?? byScenario.set(s.scenarioId, []).get(s.scenarioId)!).push(s);
+  for (const s of scenarios)
+    if (s.runs.succeeded > s.excluded.runs)
+      (byScenario.get(s.scenarioId) ?? byScenario.set(s.scenarioId, []).get(s.scenarioId)!).push(s);
   const out: MachineComparison[] = [];
   for (const [scenarioId, rows] of byScenario) {
     if (new Set(rows.map((r) => r.hardwareClass)).size < 2) continue;

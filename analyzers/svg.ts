@@ -1,7 +1,8 @@
 // Inline SVG charts for the HTML report (no scripts, no external resources).
 // Every plotted datum is an element with a `data-point` attribute, so tests can count them.
 
-export const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
+export const esc = (s: string) =>
+  s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 const PALETTE = ['#1f77b4', '#d62728', '#2ca02c', '#9467bd', '#ff7f0e', '#17becf', '#8c564b', '#e377c2'];
 export const color = (i: number) => PALETTE[i % PALETTE.length];
 
@@ -20,12 +21,18 @@ export function niceTicks(lo: number, hi: number, count = 5): number[] {
   const mag = 10 ** Math.floor(Math.log10(raw));
   const step = [1, 2, 2.5, 5, 10].map((m) => m * mag).find((s) => s >= raw) ?? 10 * mag;
   const out: number[] = [];
-  for (let v = Math.floor(lo / step) * step, i = 0; v <= hi + step * 1e-9 && i < 50; v += step, i++) out.push(Number(v.toPrecision(12)));
+  for (let v = Math.floor(lo / step) * step, i = 0; v <= hi + step * 1e-9 && i < 50; v += step, i++)
+    out.push(Number(v.toPrecision(12)));
   if (out[out.length - 1] < hi) out.push(Number((out[out.length - 1] + step).toPrecision(12)));
   return out;
 }
 
-const tickLabel = (v: number) => (Math.abs(v) >= 1e6 ? `${Number((v / 1e6).toPrecision(3))}M` : Math.abs(v) >= 1e4 ? `${Number((v / 1e3).toPrecision(3))}k` : `${Number(v.toPrecision(4))}`);
+const tickLabel = (v: number) =>
+  Math.abs(v) >= 1e6
+    ? `${Number((v / 1e6).toPrecision(3))}M`
+    : Math.abs(v) >= 1e4
+      ? `${Number((v / 1e3).toPrecision(3))}k`
+      : `${Number(v.toPrecision(4))}`;
 
 interface Axis {
   ticks: number[];
@@ -51,12 +58,29 @@ function logAxis(values: number[], from: number, to: number): Axis {
   return { ticks, map: (v) => from + ((Math.log10(v) - a) / (b - a || 1)) * (to - from) };
 }
 
-function frame(title: string, xLabel: string, yLabel: string, x: Axis | null, y: Axis, body: string, id: string, legend = ''): string {
+function frame(
+  title: string,
+  xLabel: string,
+  yLabel: string,
+  x: Axis | null,
+  y: Axis,
+  body: string,
+  id: string,
+  legend = '',
+): string {
   const grid = y.ticks
-    .map((t) => `<line class="grid" x1="${M.l}" x2="${W - M.r}" y1="${f(y.map(t))}" y2="${f(y.map(t))}"/><text class="tick" x="${M.l - 6}" y="${f(y.map(t) + 4)}" text-anchor="end">${tickLabel(t)}</text>`)
+    .map(
+      (t) =>
+        `<line class="grid" x1="${M.l}" x2="${W - M.r}" y1="${f(y.map(t))}" y2="${f(y.map(t))}"/><text class="tick" x="${M.l - 6}" y="${f(y.map(t) + 4)}" text-anchor="end">${tickLabel(t)}</text>`,
+    )
     .join('');
   const xt = x
-    ? x.ticks.map((t) => `<line class="axis" x1="${f(x.map(t))}" x2="${f(x.map(t))}" y1="${H - M.b}" y2="${H - M.b + 4}"/><text class="tick" x="${f(x.map(t))}" y="${H - M.b + 18}" text-anchor="middle">${tickLabel(t)}</text>`).join('')
+    ? x.ticks
+        .map(
+          (t) =>
+            `<line class="axis" x1="${f(x.map(t))}" x2="${f(x.map(t))}" y1="${H - M.b}" y2="${H - M.b + 4}"/><text class="tick" x="${f(x.map(t))}" y="${H - M.b + 18}" text-anchor="middle">${tickLabel(t)}</text>`,
+        )
+        .join('')
     : '';
   return `<figure class="chart" id="${esc(id)}"><svg viewBox="0 0 ${W} ${H}" role="img" aria-labelledby="${esc(id)}-t">
 <title id="${esc(id)}-t">${esc(title)}</title>
@@ -79,11 +103,29 @@ export interface ScatterPoint {
 }
 
 /** Scatter of energy (x) against a "higher is better" figure (y); highlighted points joined as a front. */
-export function scatterChart(o: { id: string; title: string; xLabel: string; yLabel: string; points: ScatterPoint[] }): string {
-  const x = linearAxis(o.points.map((p) => p.x), M.l, W - M.r, true);
-  const y = linearAxis(o.points.map((p) => p.y), H - M.b, M.t);
+export function scatterChart(o: {
+  id: string;
+  title: string;
+  xLabel: string;
+  yLabel: string;
+  points: ScatterPoint[];
+}): string {
+  const x = linearAxis(
+    o.points.map((p) => p.x),
+    M.l,
+    W - M.r,
+    true,
+  );
+  const y = linearAxis(
+    o.points.map((p) => p.y),
+    H - M.b,
+    M.t,
+  );
   const front = o.points.filter((p) => p.highlight).sort((a, b) => a.x - b.x);
-  const line = front.length > 1 ? `<polyline class="front" points="${front.map((p) => `${f(x.map(p.x))},${f(y.map(p.y))}`).join(' ')}"/>` : '';
+  const line =
+    front.length > 1
+      ? `<polyline class="front" points="${front.map((p) => `${f(x.map(p.x))},${f(y.map(p.y))}`).join(' ')}"/>`
+      : '';
   const dots = o.points
     .map(
       (p) =>
@@ -91,7 +133,8 @@ export function scatterChart(o: { id: string; title: string; xLabel: string; yLa
         (p.estimate ? `<text class="est" x="${f(x.map(p.x) + 8)}" y="${f(y.map(p.y) - 6)}">est.</text>` : ''),
     )
     .join('\n');
-  const legend = ' <span class="legend"><span class="sw front-sw"></span> Pareto front <span class="sw est-sw"></span> estimate (not measured)</span>';
+  const legend =
+    ' <span class="legend"><span class="sw front-sw"></span> Pareto front <span class="sw est-sw"></span> estimate (not measured)</span>';
   return frame(o.title, o.xLabel, o.yLabel, x, y, line + dots, o.id, legend);
 }
 
@@ -109,7 +152,12 @@ const MAX_BAR_LABELS = 40;
 
 /** Vertical bars with 95% CI whiskers. */
 export function barChart(o: { id: string; title: string; yLabel: string; bars: Bar[] }): string {
-  const y = linearAxis(o.bars.flatMap((b) => [b.value, b.high ?? b.value, b.low ?? b.value]), H - M.b - 40, M.t, true);
+  const y = linearAxis(
+    o.bars.flatMap((b) => [b.value, b.high ?? b.value, b.low ?? b.value]),
+    H - M.b - 40,
+    M.t,
+    true,
+  );
   const slot = (W - M.l - M.r) / Math.max(1, o.bars.length);
   const bw = Math.min(60, slot * 0.6);
   const body = o.bars
@@ -137,14 +185,25 @@ export interface Series {
 /** Lines over a log-scaled x axis (bitrate), one per series. */
 export function lineChart(o: { id: string; title: string; xLabel: string; yLabel: string; series: Series[] }): string {
   const all = o.series.flatMap((s) => s.points);
-  const x = logAxis(all.map((p) => p.x), M.l, W - M.r);
-  const y = linearAxis(all.map((p) => p.y), H - M.b, M.t);
+  const x = logAxis(
+    all.map((p) => p.x),
+    M.l,
+    W - M.r,
+  );
+  const y = linearAxis(
+    all.map((p) => p.y),
+    H - M.b,
+    M.t,
+  );
   const body = o.series
     .map((s, i) => {
       const pts = [...s.points].sort((a, b) => a.x - b.x);
       const line = `<polyline class="series${s.estimate ? ' estimate' : ''}" stroke="${color(i)}" points="${pts.map((p) => `${f(x.map(p.x))},${f(y.map(p.y))}`).join(' ')}"/>`;
       const dots = pts
-        .map((p) => `<circle data-point="${esc(p.id)}" class="dot" fill="${color(i)}" cx="${f(x.map(p.x))}" cy="${f(y.map(p.y))}" r="4"><title>${esc(s.name)} ${esc(p.label)}: ${esc(tickLabel(p.x))}, ${esc(tickLabel(p.y))}</title></circle>`)
+        .map(
+          (p) =>
+            `<circle data-point="${esc(p.id)}" class="dot" fill="${color(i)}" cx="${f(x.map(p.x))}" cy="${f(y.map(p.y))}" r="4"><title>${esc(s.name)} ${esc(p.label)}: ${esc(tickLabel(p.x))}, ${esc(tickLabel(p.y))}</title></circle>`,
+        )
         .join('');
       return line + dots;
     })

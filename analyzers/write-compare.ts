@@ -7,8 +7,10 @@ import { esc } from './svg.ts';
 export type CompareFormat = 'md' | 'json' | 'html';
 export const COMPARE_FORMATS: readonly CompareFormat[] = ['md', 'json', 'html'];
 
-const side = (s: CompareModel['base']) => `\`${s.id}\` "${s.name}" (${s.createdAt}, ${s.db}; ${s.runs} succeeded runs, ${s.leftOut} left out)`;
-const values = (xs: Array<{ value: string; runs: number }>) => (xs.length ? xs.map((x) => `${x.value} (${x.runs})`).join('; ') : '—');
+const side = (s: CompareModel['base']) =>
+  `\`${s.id}\` "${s.name}" (${s.createdAt}, ${s.db}; ${s.runs} succeeded runs, ${s.leftOut} left out)`;
+const values = (xs: Array<{ value: string; runs: number }>) =>
+  xs.length ? xs.map((x) => `${x.value} (${x.runs})`).join('; ') : '—';
 const quality = (q: CompareModel['matches'][number]['quality']) => (q ? `${num(q.base)} → ${num(q.test)}` : '—');
 
 function matchCells(m: CompareModel['matches'][number]): string[] {
@@ -60,7 +62,12 @@ export function renderCompareMarkdown(c: CompareModel): string {
     '',
     '## What changed',
     '',
-    changed.length ? table(['field', 'base', 'test'], changed.map((d) => [d.field, values(d.base), values(d.test)])) : 'No recorded provenance field differs between the two campaigns.',
+    changed.length
+      ? table(
+          ['field', 'base', 'test'],
+          changed.map((d) => [d.field, values(d.base), values(d.test)]),
+        )
+      : 'No recorded provenance field differs between the two campaigns.',
     '',
     `Unchanged: ${same.map((d) => `${d.field} ${values(d.base)}`).join('; ') || '—'}.`,
     '',
@@ -70,8 +77,14 @@ export function renderCompareMarkdown(c: CompareModel): string {
     '',
   ];
   if (c.matches.length) out.push(table(MATCH_HEAD(c), c.matches.map(matchCells)));
-  else out.push('No scenario of the base campaign ran on the same hardware class with the same energy kind in the test campaign.');
-  const unmatched = [...c.unmatched.baseOnly.map((u) => ['base only', u.label, u.stratum]), ...c.unmatched.testOnly.map((u) => ['test only', u.label, u.stratum])];
+  else
+    out.push(
+      'No scenario of the base campaign ran on the same hardware class with the same energy kind in the test campaign.',
+    );
+  const unmatched = [
+    ...c.unmatched.baseOnly.map((u) => ['base only', u.label, u.stratum]),
+    ...c.unmatched.testOnly.map((u) => ['test only', u.label, u.stratum]),
+  ];
   if (unmatched.length) out.push('', '## Not matched', '', table(['side', 'scenario', 'class · energy'], unmatched));
   out.push('', '## Method', '', ...c.notes.map((n) => `- ${n}`));
   return out.join('\n') + '\n';
@@ -96,7 +109,10 @@ ${rows.map((r) => `<tr${r.cls ? ` class="${r.cls}"` : ''}>${r.cells.map((x) => `
 export function renderCompareHtml(c: CompareModel): string {
   const prov = htmlTable(
     ['field', 'base', 'test', ''],
-    c.provenance.map((d) => ({ cells: [esc(d.field), esc(values(d.base)), esc(values(d.test)), d.changed ? '<b>changed</b>' : 'same'], cls: d.changed ? 'changed' : undefined })),
+    c.provenance.map((d) => ({
+      cells: [esc(d.field), esc(values(d.base)), esc(values(d.test)), d.changed ? '<b>changed</b>' : 'same'],
+      cls: d.changed ? 'changed' : undefined,
+    })),
     'provenance-table',
   );
   const matches = c.matches.length
@@ -110,7 +126,10 @@ export function renderCompareHtml(c: CompareModel): string {
         'match-table',
       )
     : '<p>No scenario of the base campaign ran on the same hardware class with the same energy kind in the test campaign.</p>';
-  const unmatched = [...c.unmatched.baseOnly.map((u) => ['base only', u.label, u.stratum]), ...c.unmatched.testOnly.map((u) => ['test only', u.label, u.stratum])];
+  const unmatched = [
+    ...c.unmatched.baseOnly.map((u) => ['base only', u.label, u.stratum]),
+    ...c.unmatched.testOnly.map((u) => ['test only', u.label, u.stratum]),
+  ];
   return `<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
 <meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'">
@@ -120,10 +139,22 @@ export function renderCompareHtml(c: CompareModel): string {
 <p class="note">${esc(c.basis.note)}</p>
 <section id="provenance"><h2>What changed</h2>${prov}</section>
 <section id="matches"><h2>Matched scenarios</h2><p class="muted">${c.matches.length} matched; ${c.matches.filter((m) => m.significant).length} differ significantly after Holm correction at α=${c.alpha}.</p>${matches}</section>
-${unmatched.length ? `<section id="unmatched"><h2>Not matched</h2>${htmlTable(['side', 'scenario', 'class · energy'], unmatched.map((u) => ({ cells: u.map(esc) })), 'unmatched-table')}</section>` : ''}
+${
+  unmatched.length
+    ? `<section id="unmatched"><h2>Not matched</h2>${htmlTable(
+        ['side', 'scenario', 'class · energy'],
+        unmatched.map((u) => ({ cells: u.map(esc) })),
+        'unmatched-table',
+      )}</section>`
+    : ''
+}
 <section id="method"><h2>Method</h2><ul>${c.notes.map((n) => `<li>${esc(n)}</li>`).join('')}</ul></section>
 </body></html>
 `;
 }
 
-export const COMPARE_RENDER: Record<CompareFormat, (c: CompareModel) => string> = { md: renderCompareMarkdown, json: renderCompareJson, html: renderCompareHtml };
+export const COMPARE_RENDER: Record<CompareFormat, (c: CompareModel) => string> = {
+  md: renderCompareMarkdown,
+  json: renderCompareJson,
+  html: renderCompareHtml,
+};

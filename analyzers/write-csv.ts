@@ -94,7 +94,9 @@ function row(model: ReportModel, s: ScenarioReport, rankOf: Map<number, number>)
     s.repetitions.ciTargetPct,
     s.repetitions.ciHalfwidthPct,
     s.repetitions.met,
-    s.estimate ? `estimate` + (s.sourceLabel.includes('(') ? ` ${s.sourceLabel.slice(s.sourceLabel.indexOf('('))}` : '') : s.sourceLabel,
+    s.estimate
+      ? `estimate` + (s.sourceLabel.includes('(') ? ` ${s.sourceLabel.slice(s.sourceLabel.indexOf('('))}` : '')
+      : s.sourceLabel,
     s.estimate,
     model.basis.energy,
     s.energy?.mean,

@@ -56,7 +56,12 @@ beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'ffwatt-html-'));
   const db = join(dir, 'results.sqlite');
   writeStandardFixture(db);
-  const r = await writeReports({ db, outDir: join(dir, 'out'), formats: ['html'], now: new Date('2026-01-16T00:00:00Z') });
+  const r = await writeReports({
+    db,
+    outDir: join(dir, 'out'),
+    formats: ['html'],
+    now: new Date('2026-01-16T00:00:00Z'),
+  });
   htmlPath = r.files.html;
   model = r.model;
   html = readFileSync(htmlPath, 'utf8');
@@ -66,7 +71,9 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 describe('self-contained HTML report', () => {
   it('has a CSP that forbids every fetch and no URL, script, font or external reference', () => {
-    expect(html).toContain(`<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'; img-src data:">`);
+    expect(html).toContain(
+      `<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'; img-src data:">`,
+    );
     expect(html).not.toMatch(/https?:\/\//i);
     expect(html).not.toMatch(/<script|<link|<iframe|<img|\bsrc=|\bhref=|url\(|@import|@font-face/i);
     expect(html).toMatch(/@media print/);

@@ -51,10 +51,17 @@ ul.plain { padding-left: 1.2em; }
 }
 `;
 
-const badge = (s: { estimate: boolean; sourceLabel: string }) => (s.estimate ? `<span class="badge est">${esc(s.sourceLabel)}</span>` : `<span class="badge meas">${esc(s.sourceLabel)}</span>`);
+const badge = (s: { estimate: boolean; sourceLabel: string }) =>
+  s.estimate
+    ? `<span class="badge est">${esc(s.sourceLabel)}</span>`
+    : `<span class="badge meas">${esc(s.sourceLabel)}</span>`;
 const td = (v: string, numeric = false) => `<td${numeric ? ' class="num"' : ''}>${v}</td>`;
 
-function htmlTable(head: string[], rows: Array<{ cells: string[]; estimate?: boolean; numeric?: boolean[] }>, id: string): string {
+function htmlTable(
+  head: string[],
+  rows: Array<{ cells: string[]; estimate?: boolean; numeric?: boolean[] }>,
+  id: string,
+): string {
   return `<div class="table-wrap"><table id="${id}"><thead><tr>${head.map((h) => `<th>${esc(h)}</th>`).join('')}</tr></thead><tbody>
 ${rows.map((r) => `<tr${r.estimate ? ' class="estimate"' : ''}>${r.cells.map((c, i) => td(c, r.numeric?.[i])).join('')}</tr>`).join('\n')}
 </tbody></table></div>`;
@@ -64,7 +71,14 @@ function summary(m: ReportModel): string {
   const c = m.campaign;
   const t = m.totals.runs;
   const top = rankingStrata(m).map(
-    (st) => `<p>Lowest energy per encoded minute on <b>${esc(st.stratum)}</b>:</p><ol>${st.rows.slice(0, 3).map((r) => `<li>${esc(r.label)}: <b>${esc(stat(r.energy))}</b> J per encoded minute (${m.basis.energy}) ${badge(r)}</li>`).join('')}</ol>`,
+    (st) =>
+      `<p>Lowest energy per encoded minute on <b>${esc(st.stratum)}</b>:</p><ol>${st.rows
+        .slice(0, 3)
+        .map(
+          (r) =>
+            `<li>${esc(r.label)}: <b>${esc(stat(r.energy))}</b> J per encoded minute (${m.basis.energy}) ${badge(r)}</li>`,
+        )
+        .join('')}</ol>`,
   );
   const best = m.scenarios.filter((s) => s.efficiency === 1);
   return `<header><h1>ffwatt report: ${esc(c.name)}</h1>
@@ -86,7 +100,11 @@ function ranking(m: ReportModel): string {
     (st, i) => `<h3>${esc(st.stratum)}</h3>${st.estimate ? `<p class="warn">${esc(plain(ESTIMATE_WHY))}</p>` : ''}
 ${htmlTable(
   ['rank', 'scenario', `J/encoded min (${m.basis.energy})`, 'source', 'flags'],
-  st.rows.map((r) => ({ cells: [String(r.rank), esc(r.label), esc(stat(r.energy)), badge(r), esc(r.flags.join(', '))], estimate: r.estimate, numeric: [true, false, true] })),
+  st.rows.map((r) => ({
+    cells: [String(r.rank), esc(r.label), esc(stat(r.energy)), badge(r), esc(r.flags.join(', '))],
+    estimate: r.estimate,
+    numeric: [true, false, true],
+  })),
   i === 0 ? 'ranking-table' : `ranking-table-${i}`,
 )}`,
   );
@@ -96,7 +114,8 @@ ${blocks.length ? blocks.join('\n') : '<p>Nothing is ranked: no counted run has 
 
 function machineComparison(m: ReportModel): string {
   const mc = m.machineComparison;
-  if (mc.scenarios.length === 0) return `<section id="machines"><h2>Machine comparison</h2><p>${esc(mc.note)}</p></section>`;
+  if (mc.scenarios.length === 0)
+    return `<section id="machines"><h2>Machine comparison</h2><p>${esc(mc.note)}</p></section>`;
   const q = mc.qualityMetric ? mc.qualityMetric.toUpperCase() : 'quality';
   const rows = mc.scenarios.flatMap((s) =>
     s.rows.map((r) => ({
@@ -124,7 +143,14 @@ function machineComparison(m: ReportModel): string {
       yLabel: 'J per encoded minute',
       bars: s.rows
         .filter((r) => r.energy)
-        .map((r) => ({ id: `r${r.rowId}`, label: r.hardwareClass, value: r.energy!.mean, low: r.energy!.low, high: r.energy!.high, estimate: r.energyKind === 'estimated' })),
+        .map((r) => ({
+          id: `r${r.rowId}`,
+          label: r.hardwareClass,
+          value: r.energy!.mean,
+          low: r.energy!.low,
+          high: r.energy!.high,
+          estimate: r.energyKind === 'estimated',
+        })),
     }),
   );
   return `<section id="machines"><h2>Machine comparison</h2><p class="muted">${esc(mc.note)}</p>
@@ -138,7 +164,18 @@ const MAX_MACHINE_CHARTS = 24;
 function leftOut(m: ReportModel): string {
   const e = m.excluded;
   return `<section id="left-out"><h2>Left out of the statistics</h2><p class="${e.runs ? 'warn' : 'note'}">${esc(e.note)}</p>
-${e.rows.length ? htmlTable(['scenario', 'class · energy', 'runs left out', 'reasons'], e.rows.map((r) => ({ cells: [esc(r.label), esc(r.stratum), String(r.runs), esc(flagList(r.reasons))], numeric: [false, false, true] })), 'left-out-table') : ''}</section>`;
+${
+  e.rows.length
+    ? htmlTable(
+        ['scenario', 'class · energy', 'runs left out', 'reasons'],
+        e.rows.map((r) => ({
+          cells: [esc(r.label), esc(r.stratum), String(r.runs), esc(flagList(r.reasons))],
+          numeric: [false, false, true],
+        })),
+        'left-out-table',
+      )
+    : ''
+}</section>`;
 }
 
 function scenarioTable(m: ReportModel): string {
@@ -167,7 +204,27 @@ function scenarioTable(m: ReportModel): string {
       esc(s.missing.join('; ')),
     ],
     estimate: s.estimate,
-    numeric: [false, false, true, true, true, false, true, true, true, true, true, true, true, true, true, true, false, true, true],
+    numeric: [
+      false,
+      false,
+      true,
+      true,
+      true,
+      false,
+      true,
+      true,
+      true,
+      true,
+      true,
+      true,
+      true,
+      true,
+      true,
+      true,
+      false,
+      true,
+      true,
+    ],
   }));
   return `<section id="scenarios"><h2>Scenarios</h2><p class="muted">Mean ±95% CI half-width over succeeded runs; J/min = joules per encoded minute.</p>
 ${htmlTable(['scenario', 'class · energy', 'ok', 'left out', 'failed', 'repetitions', 'J/min gross', 'J/min net', 'W', 'fps', 'speed', 'bitrate', 'size', 'PSNR', 'SSIM', 'VMAF', 'source', 'idle W', 'efficiency', 'flags', 'missing'], rows, 'scenario-table')}</section>`;
@@ -182,12 +239,26 @@ function comparisons(m: ReportModel): string {
     ? htmlTable(
         ['A', 'B', 'class · energy', 'A vs B', 't', 'df', 'p', 'Holm p', "Hedges' g", 'result'],
         c.tests.slice(0, MAX_TEST_ROWS).map((t) => ({
-          cells: [esc(t.labelA), esc(t.labelB), esc(stratumLabel(t.hardwareClass, t.energyKind)), esc(signedPct(t.diffPct)), esc(num(t.t, 3)), esc(num(t.df, 3)), esc(num(t.p, 3)), esc(num(t.pHolm, 3)), esc(num(t.hedgesG, 3)), `<span class="${t.significant ? 'sig' : 'nsig'}">${esc(t.verdict)}</span>`],
+          cells: [
+            esc(t.labelA),
+            esc(t.labelB),
+            esc(stratumLabel(t.hardwareClass, t.energyKind)),
+            esc(signedPct(t.diffPct)),
+            esc(num(t.t, 3)),
+            esc(num(t.df, 3)),
+            esc(num(t.p, 3)),
+            esc(num(t.pHolm, 3)),
+            esc(num(t.hedgesG, 3)),
+            `<span class="${t.significant ? 'sig' : 'nsig'}">${esc(t.verdict)}</span>`,
+          ],
           estimate: t.estimate,
           numeric: [false, false, false, true, true, true, true, true, true],
         })),
         'pairwise-table',
-      ) + (c.tests.length > MAX_TEST_ROWS ? `<p class="muted">First ${MAX_TEST_ROWS} of ${c.tests.length} tests shown; all are in report.json.</p>` : '')
+      ) +
+      (c.tests.length > MAX_TEST_ROWS
+        ? `<p class="muted">First ${MAX_TEST_ROWS} of ${c.tests.length} tests shown; all are in report.json.</p>`
+        : '')
     : '<p>No pair of scenarios doing the same work has two or more runs each.</p>';
   return `<section id="comparisons"><h2>Comparisons</h2>
 <h3>Relative to the reference</h3>${rel}
@@ -196,24 +267,38 @@ function comparisons(m: ReportModel): string {
 
 function paretoCharts(m: ReportModel): string {
   const charts: string[] = [];
-  for (const [i, st] of m.pareto.entries()) for (const set of [st.quality, st.speed]) {
-    if (!set) continue;
-    charts.push(
-      scatterChart({
-        id: i === 0 ? `pareto-${set.metric}` : `pareto-${set.metric}-${i}`,
-        title: `${st.stratum}: energy vs ${set.metric.toUpperCase()}, Pareto front (lower energy, higher ${set.metric})`,
-        xLabel: `J per encoded minute (${m.basis.energy})`,
-        yLabel: set.metric === 'speed' ? 'speed (× real time)' : set.metric.toUpperCase(),
-        points: set.points.map((p) => ({ id: `s${p.rowId}`, x: p.energy, y: p.value, label: p.label, highlight: p.onFront, estimate: p.estimate })),
-      }),
-    );
-  }
+  for (const [i, st] of m.pareto.entries())
+    for (const set of [st.quality, st.speed]) {
+      if (!set) continue;
+      charts.push(
+        scatterChart({
+          id: i === 0 ? `pareto-${set.metric}` : `pareto-${set.metric}-${i}`,
+          title: `${st.stratum}: energy vs ${set.metric.toUpperCase()}, Pareto front (lower energy, higher ${set.metric})`,
+          xLabel: `J per encoded minute (${m.basis.energy})`,
+          yLabel: set.metric === 'speed' ? 'speed (× real time)' : set.metric.toUpperCase(),
+          points: set.points.map((p) => ({
+            id: `s${p.rowId}`,
+            x: p.energy,
+            y: p.value,
+            label: p.label,
+            highlight: p.onFront,
+            estimate: p.estimate,
+          })),
+        }),
+      );
+    }
   return `<section id="pareto"><h2>Pareto fronts</h2>${charts.length ? `<div class="charts">${charts.join('\n')}</div>` : '<p>No scenario has both energy and quality/speed figures.</p>'}</section>`;
 }
 
 function codecBars(m: ReportModel): string {
   // One chart per codec and stratum: bars of different classes or energy kinds never stand side by side.
-  const groups = [...new Map(m.scenarios.filter((s) => s.energy).map((s) => [`${s.codec}\u0000${s.stratum}`, { codec: s.codec, stratum: s.stratum }])).values()];
+  const groups = [
+    ...new Map(
+      m.scenarios
+        .filter((s) => s.energy)
+        .map((s) => [`${s.codec}\u0000${s.stratum}`, { codec: s.codec, stratum: s.stratum }]),
+    ).values(),
+  ];
   const strataPerCodec = (codec: string) => groups.filter((g) => g.codec === codec).length;
   const charts = groups.map(({ codec, stratum }, i) =>
     barChart({
@@ -222,14 +307,22 @@ function codecBars(m: ReportModel): string {
       yLabel: 'J per encoded minute',
       bars: m.scenarios
         .filter((s) => s.codec === codec && s.stratum === stratum && s.energy)
-        .map((s) => ({ id: `s${s.id}`, label: `${s.preset} ${s.rateLabel}${s.streams > 1 ? ` x${s.streams}` : ''}`, value: s.energy!.mean, low: s.energy!.low, high: s.energy!.high, estimate: s.estimate })),
+        .map((s) => ({
+          id: `s${s.id}`,
+          label: `${s.preset} ${s.rateLabel}${s.streams > 1 ? ` x${s.streams}` : ''}`,
+          value: s.energy!.mean,
+          low: s.energy!.low,
+          high: s.energy!.high,
+          estimate: s.estimate,
+        })),
     }),
   );
   return `<section id="codecs"><h2>Energy per codec</h2>${charts.length ? `<div class="charts">${charts.join('\n')}</div>` : '<p>No energy figures.</p>'}</section>`;
 }
 
 function curveCharts(m: ReportModel): string {
-  const title = (c: ReportModel['curves'][number]) => `${c.group} on ${c.hardwareClass}${c.estimate ? ' (ESTIMATE)' : ''}`;
+  const title = (c: ReportModel['curves'][number]) =>
+    `${c.group} on ${c.hardwareClass}${c.estimate ? ' (ESTIMATE)' : ''}`;
   const groups = [...new Set(m.curves.map(title))];
   const blocks = groups.map((g, gi) => {
     const curves = m.curves.filter((c) => title(c) === g);
@@ -238,18 +331,45 @@ function curveCharts(m: ReportModel): string {
         .map((c) => ({
           name: c.config,
           estimate: c.estimate,
-          points: c.points.filter((p) => p.bitrateBps != null && p[key] != null).map((p) => ({ id: `s${p.rowId}`, x: p.bitrateBps!, y: p[key]!, label: p.rateLabel })),
+          points: c.points
+            .filter((p) => p.bitrateBps != null && p[key] != null)
+            .map((p) => ({ id: `s${p.rowId}`, x: p.bitrateBps!, y: p[key]!, label: p.rateLabel })),
         }))
         .filter((s) => s.points.length > 0);
     const charts = [];
     const e = series('energy');
-    if (e.length) charts.push(lineChart({ id: `curve-energy-${gi}`, title: `${g}: energy vs bitrate`, xLabel: 'bitrate (bit/s, log)', yLabel: `J per encoded minute (${m.basis.energy})`, series: e }));
+    if (e.length)
+      charts.push(
+        lineChart({
+          id: `curve-energy-${gi}`,
+          title: `${g}: energy vs bitrate`,
+          xLabel: 'bitrate (bit/s, log)',
+          yLabel: `J per encoded minute (${m.basis.energy})`,
+          series: e,
+        }),
+      );
     const q = series('quality');
-    if (q.length && m.qualityMetric) charts.push(lineChart({ id: `curve-quality-${gi}`, title: `${g}: ${m.qualityMetric.toUpperCase()} vs bitrate`, xLabel: 'bitrate (bit/s, log)', yLabel: m.qualityMetric.toUpperCase(), series: q }));
+    if (q.length && m.qualityMetric)
+      charts.push(
+        lineChart({
+          id: `curve-quality-${gi}`,
+          title: `${g}: ${m.qualityMetric.toUpperCase()} vs bitrate`,
+          xLabel: 'bitrate (bit/s, log)',
+          yLabel: m.qualityMetric.toUpperCase(),
+          series: q,
+        }),
+      );
     const bd = htmlTable(
       ['configuration', 'rates', 'anchor', 'BD-rate', 'BD-energy', 'note'],
       curves.map((c) => ({
-        cells: [esc(c.config) + (c.estimate ? ' <span class="badge est">ESTIMATE</span>' : ''), esc(c.points.map((p) => p.rateLabel).join(', ')), esc(c.bd?.anchor || '—'), c.bd?.bdRatePct == null ? '—' : esc(signedPct(c.bd.bdRatePct)), c.bd?.bdEnergyPct == null ? '—' : esc(signedPct(c.bd.bdEnergyPct)), esc(c.bd?.reason ?? '')],
+        cells: [
+          esc(c.config) + (c.estimate ? ' <span class="badge est">ESTIMATE</span>' : ''),
+          esc(c.points.map((p) => p.rateLabel).join(', ')),
+          esc(c.bd?.anchor || '—'),
+          c.bd?.bdRatePct == null ? '—' : esc(signedPct(c.bd.bdRatePct)),
+          c.bd?.bdEnergyPct == null ? '—' : esc(signedPct(c.bd.bdEnergyPct)),
+          esc(c.bd?.reason ?? ''),
+        ],
         estimate: c.estimate,
         numeric: [false, false, false, true, true],
       })),
@@ -265,7 +385,17 @@ function cost(m: ReportModel): string {
   return `<section id="cost"><h2>Cost and CO2 per encoded hour</h2>
 <p class="note">Each run is priced with its own node's figures (node labels cost.*, from the inventory); a figure the node lacks is the report's: ${esc(String(a.pricePerKwh))} ${esc(a.currency)}/kWh, ${esc(String(a.carbonGramsPerKwh))} g CO2e/kWh, instance ${a.instanceCostPerHour == null ? 'not priced (no instanceCostPerHour given)' : `${esc(String(a.instanceCostPerHour))} ${esc(a.currency)}/h`}.${a.defaulted.length ? ` Defaults used for: ${esc(a.defaulted.join(', '))}.` : ''} Energy is gross (what the meters measured).</p>
 ${htmlTable(
-  ['scenario', 'class', 'kWh', `energy ${a.currency}`, 'g CO2e', 'g CO2e / encoded min', `instance ${a.currency}`, 'priced with', 'source'],
+  [
+    'scenario',
+    'class',
+    'kWh',
+    `energy ${a.currency}`,
+    'g CO2e',
+    'g CO2e / encoded min',
+    `instance ${a.currency}`,
+    'priced with',
+    'source',
+  ],
   m.scenarios.map((s) => ({
     cells: [
       esc(s.label),
@@ -287,7 +417,8 @@ ${htmlTable(
 
 function provenance(m: ReportModel): string {
   const p = m.provenance;
-  const list = (xs: Array<{ value: string; runs: number }>) => (xs.length ? xs.map((x) => `${esc(x.value)} (${x.runs} runs)`).join('; ') : '—');
+  const list = (xs: Array<{ value: string; runs: number }>) =>
+    xs.length ? xs.map((x) => `${esc(x.value)} (${x.runs} runs)`).join('; ') : '—';
   return `<section id="provenance"><h2>Provenance</h2><ul class="plain">
 <li>FFmpeg: ${list(p.ffmpegVersions)}</li><li>CPU: ${list(p.cpuModels)}</li><li>GPU: ${list(p.gpus)}</li><li>Kernel: ${list(p.kernels)}</li><li>Nodes: ${list(p.nodes)}</li><li>Hardware classes: ${list(p.hardwareClasses)}</li>
 <li>Meters: ${p.meters.length ? p.meters.map((x) => `${esc(x.meter)} (${x.source === 'estimate' ? '<span class="badge est">estimate</span>' : esc(x.source)}, ${meterStateText(x.state)}, ${x.runs} runs)`).join('; ') : '—'}</li>

@@ -15,7 +15,8 @@ export function table(head: string[], rows: string[][]): string {
 }
 
 /** Energy-source cell: estimates are spelled out on every row. */
-export const sourceCell = (s: { estimate: boolean; sourceLabel: string }) => (s.estimate ? `**${s.sourceLabel}**` : s.sourceLabel);
+export const sourceCell = (s: { estimate: boolean; sourceLabel: string }) =>
+  s.estimate ? `**${s.sourceLabel}**` : s.sourceLabel;
 
 function header(model: ReportModel): string[] {
   const c = model.campaign;
@@ -39,7 +40,9 @@ export const ESTIMATE_WHY =
   'Rows marked **ESTIMATE** carry modelled energy (source `estimate`: CPU time × watts per logical CPU; `mixed`: that estimate plus a measured GPU): they are not measurements, so they are ranked, tested and charted only against other estimates, never beside measured rows.';
 
 export function strataLine(model: ReportModel): string {
-  const list = model.strata.map((s) => `${s.stratum} (${s.scenarios} scenario${s.scenarios === 1 ? '' : 's'}, ${s.runs} runs)`).join('; ');
+  const list = model.strata
+    .map((s) => `${s.stratum} (${s.scenarios} scenario${s.scenarios === 1 ? '' : 's'}, ${s.runs} runs)`)
+    .join('; ');
   return `Strata (hardware class · energy kind), each ranked and tested on its own: ${list || 'none'}.`;
 }
 
@@ -48,20 +51,36 @@ function summary(model: ReportModel): string[] {
   if (model.ranking.length === 0) out.push('No scenario has an energy figure; nothing is ranked.');
   for (const st of rankingStrata(model)) {
     out.push(`Lowest on ${st.stratum}:`, '');
-    for (const r of st.rows.slice(0, 3)) out.push(`${r.rank}. ${r.label}: ${stat(r.energy)} J per encoded minute (${model.basis.energy})${r.estimate ? ' — **ESTIMATE**' : ''}`);
+    for (const r of st.rows.slice(0, 3))
+      out.push(
+        `${r.rank}. ${r.label}: ${stat(r.energy)} J per encoded minute (${model.basis.energy})${r.estimate ? ' — **ESTIMATE**' : ''}`,
+      );
     out.push('');
   }
   if (model.ranking.length) out.pop();
   const best = model.scenarios.filter((s) => s.efficiency === 1);
-  if (best.length) out.push('', `Most quality per joule (${model.qualityMetric?.toUpperCase()} per J/encoded minute), per content and stratum: ${best.map((s) => `${s.label} on ${s.stratum}`).join('; ')}.`);
-  if (model.reference) out.push('', `Reference configuration: ${model.reference.encoder ?? model.reference.codec} ${model.reference.preset} (${model.reference.chosenBy}).`);
+  if (best.length)
+    out.push(
+      '',
+      `Most quality per joule (${model.qualityMetric?.toUpperCase()} per J/encoded minute), per content and stratum: ${best.map((s) => `${s.label} on ${s.stratum}`).join('; ')}.`,
+    );
+  if (model.reference)
+    out.push(
+      '',
+      `Reference configuration: ${model.reference.encoder ?? model.reference.codec} ${model.reference.preset} (${model.reference.chosenBy}).`,
+    );
   const sig = model.comparisons.tests.filter((t) => t.significant).length;
-  out.push('', `Pairwise tests: ${sig} of ${model.comparisons.tests.length} differences are significant after Holm correction.`);
+  out.push(
+    '',
+    `Pairwise tests: ${sig} of ${model.comparisons.tests.length} differences are significant after Holm correction.`,
+  );
   return out;
 }
 
 /** Ranking rows grouped by stratum, in the model's order. */
-export function rankingStrata(model: ReportModel): Array<{ stratum: string; estimate: boolean; rows: ReportModel['ranking'] }> {
+export function rankingStrata(
+  model: ReportModel,
+): Array<{ stratum: string; estimate: boolean; rows: ReportModel['ranking'] }> {
   const out: Array<{ stratum: string; estimate: boolean; rows: ReportModel['ranking'] }> = [];
   for (const r of model.ranking) {
     const last = out[out.length - 1];
@@ -72,15 +91,36 @@ export function rankingStrata(model: ReportModel): Array<{ stratum: string; esti
 }
 
 function ranking(model: ReportModel): string[] {
-  const out = ['', '## Ranking', '', `By ${model.basis.energy} J per encoded minute (mean ±95% CI half-width), lowest first, ranked within each hardware class and energy kind.`];
+  const out = [
+    '',
+    '## Ranking',
+    '',
+    `By ${model.basis.energy} J per encoded minute (mean ±95% CI half-width), lowest first, ranked within each hardware class and energy kind.`,
+  ];
   if (model.ranking.length === 0) out.push('', 'Nothing is ranked: no counted run has an energy figure.');
   for (const st of rankingStrata(model)) {
     out.push('', `### ${st.stratum}`, '');
     if (st.estimate) out.push(ESTIMATE_WHY, '');
     out.push(
       table(
-        ['rank', 'scenario', `J/encoded min (${model.basis.energy})`, `energy ${model.cost.currency} / encoded h`, 'g CO2e / encoded min', 'source', 'flags'],
-        st.rows.map((r) => [String(r.rank), r.label, stat(r.energy), num(r.energyCostPerEncodedHour), num(r.co2GramsPerEncodedMinute), sourceCell(r), r.flags.join(', ')]),
+        [
+          'rank',
+          'scenario',
+          `J/encoded min (${model.basis.energy})`,
+          `energy ${model.cost.currency} / encoded h`,
+          'g CO2e / encoded min',
+          'source',
+          'flags',
+        ],
+        st.rows.map((r) => [
+          String(r.rank),
+          r.label,
+          stat(r.energy),
+          num(r.energyCostPerEncodedHour),
+          num(r.co2GramsPerEncodedMinute),
+          sourceCell(r),
+          r.flags.join(', '),
+        ]),
       ),
     );
   }
@@ -96,7 +136,28 @@ function scenarios(model: ReportModel): string[] {
     'Mean ±95% CI half-width over the counted succeeded runs. J/min = joules per encoded minute. One row per scenario, hardware class and energy kind.',
     '',
     table(
-      ['scenario', 'class · energy', 'ok', 'left out', 'failed', 'repetitions', 'J/min gross', 'J/min net', 'W', 'fps', 'speed', 'bitrate', 'size', 'PSNR', 'SSIM', 'VMAF', 'source', 'idle W', 'efficiency', 'flags'],
+      [
+        'scenario',
+        'class · energy',
+        'ok',
+        'left out',
+        'failed',
+        'repetitions',
+        'J/min gross',
+        'J/min net',
+        'W',
+        'fps',
+        'speed',
+        'bitrate',
+        'size',
+        'PSNR',
+        'SSIM',
+        'VMAF',
+        'source',
+        'idle W',
+        'efficiency',
+        'flags',
+      ],
       model.scenarios.map((s) => [
         s.label,
         s.stratum,
@@ -123,7 +184,13 @@ function scenarios(model: ReportModel): string[] {
 
 function relative(model: ReportModel): string[] {
   if (!model.reference) return [];
-  const out = ['', '## Relative to the reference', '', `Reference: ${model.reference.encoder ?? model.reference.codec} ${model.reference.preset}, same content, streams and rate setting.`, ''];
+  const out = [
+    '',
+    '## Relative to the reference',
+    '',
+    `Reference: ${model.reference.encoder ?? model.reference.codec} ${model.reference.preset}, same content, streams and rate setting.`,
+    '',
+  ];
   if (model.relative.length === 0) out.push('No scenario shares its work with a reference scenario.');
   for (const r of model.relative) out.push(`- ${r.text}`);
   return out;
@@ -137,10 +204,22 @@ function comparisons(model: ReportModel): string[] {
   out.push(
     table(
       ['A', 'B', 'class · energy', 'A vs B', 't', 'df', 'p', 'Holm p', "Hedges' g", 'result'],
-      shown.map((t) => [t.labelA, t.labelB, stratumLabel(t.hardwareClass, t.energyKind), signedPct(t.diffPct), num(t.t, 3), num(t.df, 3), num(t.p, 3), num(t.pHolm, 3), num(t.hedgesG, 3), t.verdict]),
+      shown.map((t) => [
+        t.labelA,
+        t.labelB,
+        stratumLabel(t.hardwareClass, t.energyKind),
+        signedPct(t.diffPct),
+        num(t.t, 3),
+        num(t.df, 3),
+        num(t.p, 3),
+        num(t.pHolm, 3),
+        num(t.hedgesG, 3),
+        t.verdict,
+      ]),
     ),
   );
-  if (c.tests.length > shown.length) out.push('', `First ${shown.length} of ${c.tests.length} tests shown; all are in report.json.`);
+  if (c.tests.length > shown.length)
+    out.push('', `First ${shown.length} of ${c.tests.length} tests shown; all are in report.json.`);
   return out;
 }
 
@@ -152,8 +231,14 @@ function pareto(model: ReportModel): string[] {
     for (const set of [st.quality, st.speed]) {
       if (!set) continue;
       const front = set.points.filter((p) => p.onFront).sort((a, b) => a.energy - b.energy);
-      out.push(`Energy vs ${set.metric.toUpperCase()} (no other scenario of this stratum uses less energy and scores higher):`, '');
-      for (const p of front) out.push(`- ${p.label}: ${num(p.energy)} J/min, ${set.metric} ${num(p.value)}${p.estimate ? ' — **ESTIMATE**' : ''}`);
+      out.push(
+        `Energy vs ${set.metric.toUpperCase()} (no other scenario of this stratum uses less energy and scores higher):`,
+        '',
+      );
+      for (const p of front)
+        out.push(
+          `- ${p.label}: ${num(p.energy)} J/min, ${set.metric} ${num(p.value)}${p.estimate ? ' — **ESTIMATE**' : ''}`,
+        );
       out.push('');
     }
     if (!st.quality) out.push('No quality scores: no energy–quality front.', '');
@@ -169,7 +254,19 @@ function machines(model: ReportModel): string[] {
   out.push(
     '',
     table(
-      ['scenario', 'hardware class', 'energy', `J/encoded min (${model.basis.energy})`, q, 'speed', 'kWh / encoded h', `energy ${model.cost.currency} / encoded h`, `instance ${model.cost.currency} / encoded h`, 'g CO2e / encoded min', 'priced with'],
+      [
+        'scenario',
+        'hardware class',
+        'energy',
+        `J/encoded min (${model.basis.energy})`,
+        q,
+        'speed',
+        'kWh / encoded h',
+        `energy ${model.cost.currency} / encoded h`,
+        `instance ${model.cost.currency} / encoded h`,
+        'g CO2e / encoded min',
+        'priced with',
+      ],
       mc.scenarios.flatMap((m) =>
         m.rows.map((r) => [
           m.label,
@@ -193,7 +290,14 @@ function machines(model: ReportModel): string[] {
 function leftOut(model: ReportModel): string[] {
   const e = model.excluded;
   const out = ['', '## Left out of the statistics', '', e.note];
-  if (e.rows.length) out.push('', table(['scenario', 'class · energy', 'runs left out', 'reasons'], e.rows.map((r) => [r.label, r.stratum, String(r.runs), flagList(r.reasons)])));
+  if (e.rows.length)
+    out.push(
+      '',
+      table(
+        ['scenario', 'class · energy', 'runs left out', 'reasons'],
+        e.rows.map((r) => [r.label, r.stratum, String(r.runs), flagList(r.reasons)]),
+      ),
+    );
   return out;
 }
 
@@ -204,7 +308,17 @@ function curves(model: ReportModel): string[] {
     'BD-rate: bitrate difference at equal quality vs the anchor curve; BD-energy: energy difference at equal quality (PCHIP over log values, ≥ 4 rates).',
     '',
     table(
-      ['content', 'class', 'configuration', 'points (rate: bitrate, J/min, quality)', 'anchor', 'BD-rate', 'BD-energy', 'note', 'source'],
+      [
+        'content',
+        'class',
+        'configuration',
+        'points (rate: bitrate, J/min, quality)',
+        'anchor',
+        'BD-rate',
+        'BD-energy',
+        'note',
+        'source',
+      ],
       model.curves.map((c) => [
         c.group,
         c.hardwareClass,
@@ -230,7 +344,17 @@ function cost(model: ReportModel): string[] {
     `Each run is priced with its own node's figures (node labels cost.*, from the inventory); a figure the node lacks is the report's: ${a.pricePerKwh} ${a.currency}/kWh, ${a.carbonGramsPerKwh} g CO2e/kWh, instance ${a.instanceCostPerHour == null ? 'not priced (no instanceCostPerHour given)' : `${a.instanceCostPerHour} ${a.currency}/h`}.${a.defaulted.length ? ` Defaults used for: ${a.defaulted.join(', ')}.` : ''} "priced with" names each figure's origin (node, report or default). Energy is gross.`,
     '',
     table(
-      ['scenario', 'class', 'kWh', `energy ${a.currency}`, 'g CO2e', 'g CO2e / encoded min', `instance ${a.currency}`, 'priced with', 'source'],
+      [
+        'scenario',
+        'class',
+        'kWh',
+        `energy ${a.currency}`,
+        'g CO2e',
+        'g CO2e / encoded min',
+        `instance ${a.currency}`,
+        'priced with',
+        'source',
+      ],
       model.scenarios.map((s) => [
         s.label,
         s.hardwareClass,
@@ -254,7 +378,8 @@ function missing(model: ReportModel): string[] {
 
 function provenance(model: ReportModel): string[] {
   const p = model.provenance;
-  const list = (xs: Array<{ value: string; runs: number }>) => (xs.length ? xs.map((x) => `${x.value} (${x.runs} runs)`).join('; ') : '—');
+  const list = (xs: Array<{ value: string; runs: number }>) =>
+    xs.length ? xs.map((x) => `${x.value} (${x.runs} runs)`).join('; ') : '—';
   return [
     '',
     '## Provenance',

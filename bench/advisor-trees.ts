@@ -35,10 +35,11 @@ function truncated(k: number): string {
   }
   const tt = at('target_treeids').ints!.map(num);
   const keepT = tt.map(keepTree);
-  for (const a of node.attribute!) if (a.name!.startsWith('target_') && a.name !== 'n_targets') {
-    if (a.ints && a.ints.length === tt.length) a.ints = a.ints.filter((_, i) => keepT[i]);
-    if (a.floats && a.floats.length === tt.length) a.floats = a.floats.filter((_, i) => keepT[i]);
-  }
+  for (const a of node.attribute!)
+    if (a.name!.startsWith('target_') && a.name !== 'n_targets') {
+      if (a.ints && a.ints.length === tt.length) a.ints = a.ints.filter((_, i) => keepT[i]);
+      if (a.floats && a.floats.length === tt.length) a.floats = a.floats.filter((_, i) => keepT[i]);
+    }
   const p = join(tmpdir(), `ffwatt-advisor-first-${k}-trees.onnx`);
   writeFileSync(p, onnxProto.onnx.ModelProto.encode(m).finish());
   return p;
@@ -47,13 +48,18 @@ async function time(label: string, path: string, opts: ort.InferenceSession.Sess
   const s = await ort.InferenceSession.create(path, opts);
   const feed = { features: new ort.Tensor('float32', x, [inputs.length, cols]) };
   await s.run(feed);
-  const walls: number[] = [], cpus: number[] = [];
+  const walls: number[] = [],
+    cpus: number[] = [];
   for (let r = 0; r < 3; r++) {
-    const c0 = process.cpuUsage(); const t0 = performance.now();
+    const c0 = process.cpuUsage();
+    const t0 = performance.now();
     await s.run(feed);
-    walls.push(performance.now() - t0); const c = process.cpuUsage(c0); cpus.push((c.user + c.system) / 1000);
+    walls.push(performance.now() - t0);
+    const c = process.cpuUsage(c0);
+    cpus.push((c.user + c.system) / 1000);
   }
-  walls.sort((a, b) => a - b); cpus.sort((a, b) => a - b);
+  walls.sort((a, b) => a - b);
+  cpus.sort((a, b) => a - b);
   console.log(JSON.stringify({ label, sessionRunWallMs: Math.round(walls[1]), sessionRunCpuMs: Math.round(cpus[1]) }));
   await s.release();
 }
@@ -61,8 +67,25 @@ async function time(label: string, path: string, opts: ort.InferenceSession.Sess
 // end to end through the advisor (encode + run + decode)
 const adv = await OnnxAdvisor.load('models/advisor.onnx');
 await adv.predict(inputs.slice(0, 1000));
-{ const c0 = process.cpuUsage(); const t0 = performance.now(); await adv.predict(inputs); const c = process.cpuUsage(c0); console.log(JSON.stringify({ label: 'predict e2e shipped', wallMs: Math.round(performance.now() - t0), cpuMs: Math.round((c.user + c.system) / 1000) })); }
-{ const c0 = process.cpuUsage(); encodeBatch(meta.features, inputs); const c = process.cpuUsage(c0); console.log(JSON.stringify({ label: 'encode', cpuMs: Math.round((c.user + c.system) / 1000) })); }
+{
+  const c0 = process.cpuUsage();
+  const t0 = performance.now();
+  await adv.predict(inputs);
+  const c = process.cpuUsage(c0);
+  console.log(
+    JSON.stringify({
+      label: 'predict e2e shipped',
+      wallMs: Math.round(performance.now() - t0),
+      cpuMs: Math.round((c.user + c.system) / 1000),
+    }),
+  );
+}
+{
+  const c0 = process.cpuUsage();
+  encodeBatch(meta.features, inputs);
+  const c = process.cpuUsage(c0);
+  console.log(JSON.stringify({ label: 'encode', cpuMs: Math.round((c.user + c.system) / 1000) }));
+}
 await adv.close();
 await time('shipped 300/target default', 'models/advisor.onnx');
 await time('shipped 1 thread', 'models/advisor.onnx', { intraOpNumThreads: 1 });

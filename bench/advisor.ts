@@ -38,7 +38,11 @@ function syntheticRows(): TrainingRow[] {
     for (const preset of presets) {
       const ord = presetOrdinal(encoder, preset);
       for (const crf of [18, 23, 28, 33]) {
-        for (const [width, height] of [[320, 180], [640, 360], [1280, 720]]) {
+        for (const [width, height] of [
+          [320, 180],
+          [640, 360],
+          [1280, 720],
+        ]) {
           for (let rep = 0; rep < 2; rep++) {
             const px = (width * height) / 57600;
             const jitter = () => 1 + 0.02 * (rand() * 2 - 1);
@@ -50,8 +54,21 @@ function syntheticRows(): TrainingRow[] {
               nodeId: 'bench',
               content: 'testsrc2 640x360@30',
               features: {
-                codec, encoder, preset, mode: 'file', rate: { kind: 'crf', value: crf }, width, height, fps: 30, streams: 1,
-                si: 60, ti: 12, cpuModel: 'AMD EPYC', cores: 2, gpu: false, meterSource: 'rapl',
+                codec,
+                encoder,
+                preset,
+                mode: 'file',
+                rate: { kind: 'crf', value: crf },
+                width,
+                height,
+                fps: 30,
+                streams: 1,
+                si: 60,
+                ti: 12,
+                cpuModel: 'AMD EPYC',
+                cores: 2,
+                gpu: false,
+                meterSource: 'rapl',
               },
               energySource: 'rapl',
               netJPerEncodedMinute: energy,
@@ -84,9 +101,16 @@ type Rate = { kind: 'crf' | 'bitrate'; value: number };
 
 /** Rate values the model was trained on for an encoder (per-encoder grid, or one grid for all in older models). */
 function ratesFor(meta: AdvisorMeta, encoder: string): Rate[] {
-  const grid = meta.grid as unknown as { rates?: Record<string, { crf?: number[]; bitrate?: number[] }>; crf?: number[]; bitrate?: number[] };
+  const grid = meta.grid as unknown as {
+    rates?: Record<string, { crf?: number[]; bitrate?: number[] }>;
+    crf?: number[];
+    bitrate?: number[];
+  };
   const r = grid.rates?.[encoder] ?? { crf: grid.crf, bitrate: grid.bitrate };
-  const out: Rate[] = [...(r.crf ?? []).map((value) => ({ kind: 'crf' as const, value })), ...(r.bitrate ?? []).map((value) => ({ kind: 'bitrate' as const, value }))];
+  const out: Rate[] = [
+    ...(r.crf ?? []).map((value) => ({ kind: 'crf' as const, value })),
+    ...(r.bitrate ?? []).map((value) => ({ kind: 'bitrate' as const, value })),
+  ];
   return out.length ? out : [{ kind: 'crf', value: 23 }];
 }
 
@@ -105,7 +129,11 @@ export function candidates(meta: AdvisorMeta, n: number): FeatureInput[] {
   const hw = meta.hardware[0];
   const content = meta.contents[0] ?? { si: 60, ti: 12 };
   const pairs = Object.entries(meta.grid.presets).flatMap(([enc, ps]) => ps.map((p) => [enc, p] as const));
-  const widths = spread(Math.sqrt((meta.coverage.pixels.min * 16) / 9), Math.sqrt((meta.coverage.pixels.max * 16) / 9), 61).map((w) => 2 * Math.round(w / 2));
+  const widths = spread(
+    Math.sqrt((meta.coverage.pixels.min * 16) / 9),
+    Math.sqrt((meta.coverage.pixels.max * 16) / 9),
+    61,
+  ).map((w) => 2 * Math.round(w / 2));
   const fpsList = spread(meta.coverage.fps.min, meta.coverage.fps.max, 5);
   const streamsList = spread(meta.coverage.streams.min, meta.coverage.streams.max, 4);
   const out: FeatureInput[] = [];
@@ -114,7 +142,10 @@ export function candidates(meta: AdvisorMeta, n: number): FeatureInput[] {
     const trained = ratesFor(meta, encoder);
     const base = trained[Math.floor(i / pairs.length) % trained.length];
     const crfs = trained.filter((r) => r.kind === 'crf').map((r) => r.value);
-    const rate: Rate = base.kind === 'crf' && crfs.length ? { kind: 'crf', value: spread(Math.min(...crfs), Math.max(...crfs), 64)[i % 64] ?? base.value } : base;
+    const rate: Rate =
+      base.kind === 'crf' && crfs.length
+        ? { kind: 'crf', value: spread(Math.min(...crfs), Math.max(...crfs), 64)[i % 64] ?? base.value }
+        : base;
     const width = widths[Math.floor(i / 7) % widths.length];
     out.push({
       codec: meta.grid.codecOf[encoder] ?? 'h264',
@@ -138,76 +169,97 @@ export function candidates(meta: AdvisorMeta, n: number): FeatureInput[] {
 }
 
 export function run(opts: BenchOptions): Promise<BenchResult> {
-  return measure('advisor', 'Advisor inference', opts, async () => {
-    const repeats = opts.quick ? 1 : 3;
-    let scratch: string | null = null;
-    let modelPath = SHIPPED;
-    let origin = 'shipped model models/advisor.onnx';
-    let trainS: number | null = null;
-    let trees: number | null = null;
-    if (!existsSync(SHIPPED) || !existsSync(metaPathFor(SHIPPED))) {
-      scratch = mkdtempSync(join(tmpdir(), 'ffwatt-bench-advisor-'));
-      opts.log('advisor: no shipped model; training one on synthetic runs (advisor/train.ts, default boosted-tree settings)');
-      const rows = syntheticRows();
-      const t0 = performance.now();
-      const trained = trainAdvisor(rows);
-      trainS = (performance.now() - t0) / 1000;
-      trees = trained.gbrt.reduce((n, g) => n + g.trees.length, 0);
-      modelPath = writeModelFiles(trained, rows, scratch, 'bench-advisor').onnx;
-      origin = `no shipped model (models/advisor.onnx absent): trained in the benchmark with advisor/train.ts trainAdvisor (default settings) on ${rows.length} synthetic runs and exported with advisor/model-files.ts writeModelFiles`;
-    }
-    trees ??= countTrees(modelPath);
-    const advisor = await OnnxAdvisor.load(modelPath);
-    try {
-      const inputs = candidates(advisor.meta, CANDIDATES);
-      opts.log(`advisor: ${repeats} × ${CANDIDATES.toLocaleString('en-US')} predictions (${origin.split(':')[0]})`);
-      await advisor.predict(inputs.slice(0, 1000)); // warm-up: session, JIT
-      const endToEnd: number[] = [];
-      const sessionOnly: number[] = [];
-      const encodeOnly: number[] = [];
-      let predictions = 0;
-      for (let r = 0; r < repeats; r++) {
-        let t0 = performance.now();
-        const preds = await advisor.predict(inputs);
-        endToEnd.push((performance.now() - t0) / 1000);
-        predictions = preds.length;
-        t0 = performance.now();
-        const x = encodeBatch(advisor.meta.features, inputs);
-        encodeOnly.push((performance.now() - t0) / 1000);
-        t0 = performance.now();
-        await advisor.runEncoded(x, inputs.length);
-        sessionOnly.push((performance.now() - t0) / 1000);
-      }
-      if (predictions !== CANDIDATES) throw new Error(`expected ${CANDIDATES} predictions, got ${predictions}`);
-      const e2e = median(endToEnd);
-      const notes: string[] = [];
-      if (scratch) notes.push(`${origin[0].toUpperCase()}${origin.slice(1)}. The figures describe a model of the same kind and size the training code produces (${advisor.meta.targets.length} targets).`);
-      if (!(e2e < TARGET.value)) {
-        notes.push(
-          `100k predictions took ${fmt(e2e)} s end to end (median of ${repeats}), ${fmt(e2e / TARGET.value)}× the target: session.run alone ${fmt(median(sessionOnly))} s, feature encoding ${fmt(median(encodeOnly))} s, ` +
-            `so about ${fmt(Math.max(0, e2e - median(sessionOnly) - median(encodeOnly)))} s go to turning the raw outputs into 100k prediction objects with units and intervals (OnnxAdvisor.predict). ` +
-            `The time is onnxruntime's TreeEnsembleRegressor walking ${trees ?? 'all the'} trees (${advisor.meta.targets.length} targets × the boosting rounds) for every row with default session options; ` +
-            'a smaller ensemble (fewer rounds, or one model per target evaluated only where needed) or a pre-filter of the candidates would be needed to meet it.',
+  return measure(
+    'advisor',
+    'Advisor inference',
+    opts,
+    async () => {
+      const repeats = opts.quick ? 1 : 3;
+      let scratch: string | null = null;
+      let modelPath = SHIPPED;
+      let origin = 'shipped model models/advisor.onnx';
+      let trainS: number | null = null;
+      let trees: number | null = null;
+      if (!existsSync(SHIPPED) || !existsSync(metaPathFor(SHIPPED))) {
+        scratch = mkdtempSync(join(tmpdir(), 'ffwatt-bench-advisor-'));
+        opts.log(
+          'advisor: no shipped model; training one on synthetic runs (advisor/train.ts, default boosted-tree settings)',
         );
+        const rows = syntheticRows();
+        const t0 = performance.now();
+        const trained = trainAdvisor(rows);
+        trainS = (performance.now() - t0) / 1000;
+        trees = trained.gbrt.reduce((n, g) => n + g.trees.length, 0);
+        modelPath = writeModelFiles(trained, rows, scratch, 'bench-advisor').onnx;
+        origin = `no shipped model (models/advisor.onnx absent): trained in the benchmark with advisor/train.ts trainAdvisor (default settings) on ${rows.length} synthetic runs and exported with advisor/model-files.ts writeModelFiles`;
       }
-      return {
-        title: 'Advisor inference',
-        method:
-          `${origin}. ${CANDIDATES.toLocaleString('en-US')} candidate configurations (every encoder × preset of the model's grid, rate values between its trained ones, 16:9 sizes across its trained pixel range, its frame rates and stream counts, on its first hardware entry and content) predicted with advisor/infer.ts OnnxAdvisor.predict (feature encoding, one onnxruntime-node session.run, conversion to units with intervals); median of ${repeats} after a warm-up. session.run and encoding are also timed alone.`,
-        rows: [
-          row('100k predictions, end to end (median)', e2e, 's', { target: TARGET }),
-          row('100k rows, session.run only (median)', median(sessionOnly), 's'),
-          row('100k rows, feature encoding only (median)', median(encodeOnly), 's'),
-          ...(trainS !== null ? [row('training the synthetic model (not a target)', trainS, 's')] : []),
-        ],
-        details: { origin, candidates: CANDIDATES, repeats, endToEndS: endToEnd, sessionOnlyS: sessionOnly, encodeOnlyS: encodeOnly, trainS, trees, targets: advisor.meta.targets.map((t) => t.name), columns: advisor.meta.features.columns.length },
-        notes,
-      };
-    } finally {
-      await advisor.close();
-      if (scratch) rmSync(scratch, { recursive: true, force: true });
-    }
-  }, { label: '100k predictions, end to end (median)', unit: 's', target: TARGET });
+      trees ??= countTrees(modelPath);
+      const advisor = await OnnxAdvisor.load(modelPath);
+      try {
+        const inputs = candidates(advisor.meta, CANDIDATES);
+        opts.log(`advisor: ${repeats} × ${CANDIDATES.toLocaleString('en-US')} predictions (${origin.split(':')[0]})`);
+        await advisor.predict(inputs.slice(0, 1000)); // warm-up: session, JIT
+        const endToEnd: number[] = [];
+        const sessionOnly: number[] = [];
+        const encodeOnly: number[] = [];
+        let predictions = 0;
+        for (let r = 0; r < repeats; r++) {
+          let t0 = performance.now();
+          const preds = await advisor.predict(inputs);
+          endToEnd.push((performance.now() - t0) / 1000);
+          predictions = preds.length;
+          t0 = performance.now();
+          const x = encodeBatch(advisor.meta.features, inputs);
+          encodeOnly.push((performance.now() - t0) / 1000);
+          t0 = performance.now();
+          await advisor.runEncoded(x, inputs.length);
+          sessionOnly.push((performance.now() - t0) / 1000);
+        }
+        if (predictions !== CANDIDATES) throw new Error(`expected ${CANDIDATES} predictions, got ${predictions}`);
+        const e2e = median(endToEnd);
+        const notes: string[] = [];
+        if (scratch)
+          notes.push(
+            `${origin[0].toUpperCase()}${origin.slice(1)}. The figures describe a model of the same kind and size the training code produces (${advisor.meta.targets.length} targets).`,
+          );
+        if (!(e2e < TARGET.value)) {
+          notes.push(
+            `100k predictions took ${fmt(e2e)} s end to end (median of ${repeats}), ${fmt(e2e / TARGET.value)}× the target: session.run alone ${fmt(median(sessionOnly))} s, feature encoding ${fmt(median(encodeOnly))} s, ` +
+              `so about ${fmt(Math.max(0, e2e - median(sessionOnly) - median(encodeOnly)))} s go to turning the raw outputs into 100k prediction objects with units and intervals (OnnxAdvisor.predict). ` +
+              `The time is onnxruntime's TreeEnsembleRegressor walking ${trees ?? 'all the'} trees (${advisor.meta.targets.length} targets × the boosting rounds) for every row with default session options; ` +
+              'a smaller ensemble (fewer rounds, or one model per target evaluated only where needed) or a pre-filter of the candidates would be needed to meet it.',
+          );
+        }
+        return {
+          title: 'Advisor inference',
+          method: `${origin}. ${CANDIDATES.toLocaleString('en-US')} candidate configurations (every encoder × preset of the model's grid, rate values between its trained ones, 16:9 sizes across its trained pixel range, its frame rates and stream counts, on its first hardware entry and content) predicted with advisor/infer.ts OnnxAdvisor.predict (feature encoding, one onnxruntime-node session.run, conversion to units with intervals); median of ${repeats} after a warm-up. session.run and encoding are also timed alone.`,
+          rows: [
+            row('100k predictions, end to end (median)', e2e, 's', { target: TARGET }),
+            row('100k rows, session.run only (median)', median(sessionOnly), 's'),
+            row('100k rows, feature encoding only (median)', median(encodeOnly), 's'),
+            ...(trainS !== null ? [row('training the synthetic model (not a target)', trainS, 's')] : []),
+          ],
+          details: {
+            origin,
+            candidates: CANDIDATES,
+            repeats,
+            endToEndS: endToEnd,
+            sessionOnlyS: sessionOnly,
+            encodeOnlyS: encodeOnly,
+            trainS,
+            trees,
+            targets: advisor.meta.targets.map((t) => t.name),
+            columns: advisor.meta.features.columns.length,
+          },
+          notes,
+        };
+      } finally {
+        await advisor.close();
+        if (scratch) rmSync(scratch, { recursive: true, force: true });
+      }
+    },
+    { label: '100k predictions, end to end (median)', unit: 's', target: TARGET },
+  );
 }
 
 await runIfMain(import.meta.url, run);

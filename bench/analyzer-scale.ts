@@ -29,7 +29,21 @@ export function generate(path: string, runs: number): { scenarios: number; runs:
     for (const preset of presets)
       for (const rate of RATES)
         for (const streams of STREAMS)
-          cells.push({ codec, encoder, preset, rate: { kind: 'bitrate', value: rate }, runs: [], jPerMin: 0, vmaf: 0, psnr: 0, ssim: 0, speed: 0, bitrateBps: 0, idleW: 8, flags: [[String(streams)]] });
+          cells.push({
+            codec,
+            encoder,
+            preset,
+            rate: { kind: 'bitrate', value: rate },
+            runs: [],
+            jPerMin: 0,
+            vmaf: 0,
+            psnr: 0,
+            ssim: 0,
+            speed: 0,
+            bitrateBps: 0,
+            idleW: 8,
+            flags: [[String(streams)]],
+          });
   const plan = planOf('scale', cells);
   plan.scenarios.forEach((s, i) => {
     s.streams = Number(cells[i].flags![0][0]);
@@ -41,18 +55,54 @@ export function generate(path: string, runs: number): { scenarios: number; runs:
   const attempts = Math.max(1, Math.ceil(runs / (cells.length * jobsPer)));
   store.tx(() => {
     store.insertCampaign('c-scale', plan, Date.UTC(2026, 0, 1));
-    store.insertIdleBaseline({ campaignId: 'c-scale', nodeId: 'node-a', measuredAt: Date.UTC(2026, 0, 1), seconds: 30, totalW: 8, source: 'rapl', zones: [] });
+    store.insertIdleBaseline({
+      campaignId: 'c-scale',
+      nodeId: 'node-a',
+      measuredAt: Date.UTC(2026, 0, 1),
+      seconds: 30,
+      totalW: 8,
+      source: 'rapl',
+      zones: [],
+    });
     let seq = 0;
     for (const s of plan.scenarios) {
       const id = store.insertScenario('c-scale', s);
       for (let r = 1; r <= jobsPer; r++)
-        store.insertJob({ id: `j-${id}-${r}`, campaignId: 'c-scale', scenarioId: id, repetition: r, priority: 0, queueClass: 'default', seq: ++seq, maxAttempts: attempts, nodeConstraint: [], cooldownS: 0, createdAt: 0 });
+        store.insertJob({
+          id: `j-${id}-${r}`,
+          campaignId: 'c-scale',
+          scenarioId: id,
+          repetition: r,
+          priority: 0,
+          queueClass: 'default',
+          seq: ++seq,
+          maxAttempts: attempts,
+          nodeConstraint: [],
+          cooldownS: 0,
+          createdAt: 0,
+        });
     }
   });
-  const provenanceObj = { ffmpegVersion: '5.1.6', ffmpegBuildconfHash: 'x', argv: [], inputDescription: 'testsrc2', inputHash: null, kernel: '6.1.0', cpuModel: 'Synthetic CPU', cores: 8, gpu: null, governor: 'performance', turbo: 'on', meters: [{ meter: 'rapl' as const, source: 'rapl' as const, valid: true }], encoder: 'x' };
+  const provenanceObj = {
+    ffmpegVersion: '5.1.6',
+    ffmpegBuildconfHash: 'x',
+    argv: [],
+    inputDescription: 'testsrc2',
+    inputHash: null,
+    kernel: '6.1.0',
+    cpuModel: 'Synthetic CPU',
+    cores: 8,
+    gpu: null,
+    governor: 'performance',
+    turbo: 'on',
+    meters: [{ meter: 'rapl' as const, source: 'rapl' as const, valid: true }],
+    encoder: 'x',
+  };
   const provenance = JSON.stringify(provenanceObj);
   // The strata columns the store fills on insert (migration 6): no class in this provenance, RAPL energy.
-  const setupId = Number(store.db.prepare('INSERT INTO run_setup (key) VALUES (?)').run(setupKey(provenanceObj)).lastInsertRowid);
+  const setupId = Number(
+    store.db.prepare('INSERT INTO run_setup (key) VALUES (?)').run(setupKey(provenanceObj)).lastInsertRowid,
+  );
   // Synthetic figures from the scenario's factors plus uniform noise, generated inside SQLite.
   store.db
     .prepare(
@@ -87,7 +137,14 @@ async function child(db: string, out: string): Promise<void> {
   const cpu = process.cpuUsage(cpu0);
   // CPU time of this process (SQLite runs in it) is steadier than wall time on a shared box.
   process.stdout.write(
-    JSON.stringify({ reportMs: Math.round(ms), reportCpuMs: Math.round((cpu.user + cpu.system) / 1000), peakRssMiB: Math.round(process.resourceUsage().maxRSS / 1024), scenarios: model.scenarios.length, pairwiseTests: model.comparisons.tests.length, curves: model.curves.length }),
+    JSON.stringify({
+      reportMs: Math.round(ms),
+      reportCpuMs: Math.round((cpu.user + cpu.system) / 1000),
+      peakRssMiB: Math.round(process.resourceUsage().maxRSS / 1024),
+      scenarios: model.scenarios.length,
+      pairwiseTests: model.comparisons.tests.length,
+      curves: model.curves.length,
+    }),
   );
 }
 
@@ -107,12 +164,26 @@ async function main(argv: string[]): Promise<void> {
   for (const size of sizes) {
     const db = join(dir, `runs-${size}.sqlite`);
     const gen = generate(db, size);
-    const r = spawnSync(process.execPath, ['--import', 'tsx', self, '--child', db, join(dir, `report-${size}`)], { encoding: 'utf8', maxBuffer: 1 << 26 });
+    const r = spawnSync(process.execPath, ['--import', 'tsx', self, '--child', db, join(dir, `report-${size}`)], {
+      encoding: 'utf8',
+      maxBuffer: 1 << 26,
+    });
     if (r.status !== 0) throw new Error(`report of ${size} runs failed: ${r.stderr}`);
-    results.push({ requestedRuns: size, ...gen, dbMiB: Math.round(statSync(db).size / 2 ** 20), ...JSON.parse(r.stdout) });
+    results.push({
+      requestedRuns: size,
+      ...gen,
+      dbMiB: Math.round(statSync(db).size / 2 ** 20),
+      ...JSON.parse(r.stdout),
+    });
     if (!o.keep) rmSync(db, { force: true });
   }
-  process.stdout.write(JSON.stringify({ benchmark: 'analyzer-scale', node: process.version, cpus: (await import('node:os')).cpus().length, results }, null, 2) + '\n');
+  process.stdout.write(
+    JSON.stringify(
+      { benchmark: 'analyzer-scale', node: process.version, cpus: (await import('node:os')).cpus().length, results },
+      null,
+      2,
+    ) + '\n',
+  );
 }
 
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) await main(process.argv.slice(2));

@@ -52,21 +52,70 @@ function cpuSeconds(pid: number): number {
 function scenario(i: number): Scenario {
   const res = { width: 320, height: 240 };
   return {
-    key: `bench${String(i).padStart(7, '0')}`, label: `file h264/ultrafast crf${i % 52} 240p30 x1 #${i}`, mode: 'file',
-    input: { kind: 'synthetic', source: 'testsrc2', resolution: res, fps: 30 }, codec: 'h264', preset: 'ultrafast',
-    rate: { kind: 'crf', value: i % 52 }, streams: 1, warmupS: 0, durationS: 1, outputs: [{ resolution: res, fps: 30 }],
+    key: `bench${String(i).padStart(7, '0')}`,
+    label: `file h264/ultrafast crf${i % 52} 240p30 x1 #${i}`,
+    mode: 'file',
+    input: { kind: 'synthetic', source: 'testsrc2', resolution: res, fps: 30 },
+    codec: 'h264',
+    preset: 'ultrafast',
+    rate: { kind: 'crf', value: i % 52 },
+    streams: 1,
+    warmupS: 0,
+    durationS: 1,
+    outputs: [{ resolution: res, fps: 30 }],
   };
 }
 
 function record(jobId: string, attempt: number, nodeId: string, j: number): RunRecord {
-  const zone = { meter: 'estimate', zone: 'cpu', source: 'estimate' as const, role: 'total' as const, grossJ: j, idleW: null, netJ: null, avgW: j, peakW: j * 1.2 };
+  const zone = {
+    meter: 'estimate',
+    zone: 'cpu',
+    source: 'estimate' as const,
+    role: 'total' as const,
+    grossJ: j,
+    idleW: null,
+    netJ: null,
+    avgW: j,
+    peakW: j * 1.2,
+  };
   const t = new Date();
   return {
-    jobId, attempt, nodeId, status: 'succeeded', exitCode: 0, signal: null, error: null, stderrTail: '',
-    startedAt: t.toISOString(), endedAt: new Date(t.getTime() + 1000).toISOString(), wallS: 1, mediaSeconds: 1, frames: 30,
-    outputBytes: 10_000, bitrateBps: 80_000, fps: 30, speed: 1, droppedFrames: 0, dupFrames: 0,
-    energy: { source: 'estimate', zones: [zone], grossJ: j, idleW: null, netJ: null, avgW: j, peakW: j * 1.2, windowS: 1, jPerEncodedMinute: j * 60, netJPerEncodedMinute: null, jPerFrame: j / 30, jPerMegapixel: null },
-    quality: null, flags: ['estimated'], provenance: { ffmpegVersion: 'bench', encoder: 'libx264', argv: [] },
+    jobId,
+    attempt,
+    nodeId,
+    status: 'succeeded',
+    exitCode: 0,
+    signal: null,
+    error: null,
+    stderrTail: '',
+    startedAt: t.toISOString(),
+    endedAt: new Date(t.getTime() + 1000).toISOString(),
+    wallS: 1,
+    mediaSeconds: 1,
+    frames: 30,
+    outputBytes: 10_000,
+    bitrateBps: 80_000,
+    fps: 30,
+    speed: 1,
+    droppedFrames: 0,
+    dupFrames: 0,
+    energy: {
+      source: 'estimate',
+      zones: [zone],
+      grossJ: j,
+      idleW: null,
+      netJ: null,
+      avgW: j,
+      peakW: j * 1.2,
+      windowS: 1,
+      jPerEncodedMinute: j * 60,
+      netJPerEncodedMinute: null,
+      jPerFrame: j / 30,
+      jPerMegapixel: null,
+    },
+    quality: null,
+    flags: ['estimated'],
+    provenance: { ffmpegVersion: 'bench', encoder: 'libx264', argv: [] },
   };
 }
 
@@ -75,17 +124,35 @@ function populate(path: string): void {
   const store = Store.open(path);
   const queue = new JobQueue(store);
   const plan = (name: string, scenarios: number, reps: number): CampaignPlan => ({
-    name, matrixText: name, matrixHash: name, matrixFormat: 'native', repetitions: { min: reps, max: reps, ciHalfwidthPct: 50 },
-    cooldownS: 0, idleBaselineS: 0, seed: 1, scenarios: Array.from({ length: scenarios }, (_, i) => scenario(i)),
+    name,
+    matrixText: name,
+    matrixHash: name,
+    matrixFormat: 'native',
+    repetitions: { min: reps, max: reps, ciHalfwidthPct: 50 },
+    cooldownS: 0,
+    idleBaselineS: 0,
+    seed: 1,
+    scenarios: Array.from({ length: scenarios }, (_, i) => scenario(i)),
   });
-  queue.registerNode({ id: 'history', hostname: 'history', hardware: {}, encoders: { h264: 'libx264' }, meters: [], labels: [] });
+  queue.registerNode({
+    id: 'history',
+    hostname: 'history',
+    hardware: {},
+    encoders: { h264: 'libx264' },
+    meters: [],
+    labels: [],
+  });
   const { campaignId } = queue.createCampaign(plan('history', 1000, Math.ceil(RUNS / 1000)));
   const now = Date.now();
   store.tx(() => {
-    const jobs = store.db.prepare('SELECT job.id, job.campaign_id campaignId, job.scenario_id scenarioId FROM job WHERE campaign_id = ?').all(campaignId) as Array<{ id: string; campaignId: string; scenarioId: number }>;
+    const jobs = store.db
+      .prepare('SELECT job.id, job.campaign_id campaignId, job.scenario_id scenarioId FROM job WHERE campaign_id = ?')
+      .all(campaignId) as Array<{ id: string; campaignId: string; scenarioId: number }>;
     let i = 0;
     for (const j of jobs) store.insertRun(record(j.id, 1, 'history', 5 + (i++ % 20)), j, now, randomUUID());
-    store.db.prepare("UPDATE job SET state = 'succeeded', attempts = 1, finished_at = ? WHERE campaign_id = ?").run(now, campaignId);
+    store.db
+      .prepare("UPDATE job SET state = 'succeeded', attempts = 1, finished_at = ? WHERE campaign_id = ?")
+      .run(now, campaignId);
   });
   store.setCampaignStatus(campaignId, 'done');
   queue.createCampaign(plan('queue', 1000, 100)); // 100,000 queued jobs to claim
@@ -103,16 +170,34 @@ async function main(): Promise<void> {
   const admin = randomBytes(24).toString('hex');
   writeFileSync(join(tmp, 'admin'), admin);
   const port = await freeLoopbackPort();
-  writeFileSync(join(tmp, 'master.yml'), `listen: 127.0.0.1:${port}\ndata: ${dataDir}\ntoken_file: ${join(tmp, 'admin')}\nlease_s: 300\nnode_timeout_s: 600\nmetrics_interval_s: ${INTERVAL_S}\n`);
-  const master = spawn(process.execPath, [join(REPO, 'bin/ffwatt.mjs'), 'master', '--config', join(tmp, 'master.yml')], { cwd: REPO, stdio: ['ignore', 'ignore', 'pipe'] });
+  writeFileSync(
+    join(tmp, 'master.yml'),
+    `listen: 127.0.0.1:${port}\ndata: ${dataDir}\ntoken_file: ${join(tmp, 'admin')}\nlease_s: 300\nnode_timeout_s: 600\nmetrics_interval_s: ${INTERVAL_S}\n`,
+  );
+  const master = spawn(
+    process.execPath,
+    [join(REPO, 'bin/ffwatt.mjs'), 'master', '--config', join(tmp, 'master.yml')],
+    { cwd: REPO, stdio: ['ignore', 'ignore', 'pipe'] },
+  );
   let stderr = '';
   master.stderr!.on('data', (d) => (stderr += d));
   const base = `http://127.0.0.1:${port}`;
   const pool = new Agent({ connections: 256 });
   const call = async (method: 'GET' | 'POST', path: string, token?: string, body?: unknown) => {
-    const r = await request(base + path, { method, dispatcher: pool, headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), ...(body ? { 'content-type': 'application/json' } : {}) }, body: body ? JSON.stringify(body) : undefined });
+    const r = await request(base + path, {
+      method,
+      dispatcher: pool,
+      headers: {
+        ...(token ? { authorization: `Bearer ${token}` } : {}),
+        ...(body ? { 'content-type': 'application/json' } : {}),
+      },
+      body: body ? JSON.stringify(body) : undefined,
+    });
     const text = await r.body.text();
-    return { status: r.statusCode, body: text && r.headers['content-type']?.toString().includes('json') ? JSON.parse(text) : text };
+    return {
+      status: r.statusCode,
+      body: text && r.headers['content-type']?.toString().includes('json') ? JSON.parse(text) : text,
+    };
   };
   try {
     for (let i = 0; ; i++) {
@@ -126,7 +211,11 @@ async function main(): Promise<void> {
     }
     const tokens: string[] = [];
     for (let i = 0; i < AGENTS; i++) {
-      const r = await call('POST', '/api/v1/nodes/register', admin, { id: `sim-${i}`, hostname: `sim-${i}`, encoders: { h264: 'libx264' } });
+      const r = await call('POST', '/api/v1/nodes/register', admin, {
+        id: `sim-${i}`,
+        hostname: `sim-${i}`,
+        encoders: { h264: 'libx264' },
+      });
       if (r.status !== 201) throw new Error(`register: HTTP ${r.status} ${JSON.stringify(r.body)}`);
       tokens.push(r.body.token);
     }
@@ -148,7 +237,11 @@ async function main(): Promise<void> {
           const c = await call('POST', '/api/v1/jobs/claim', tok, { nodeId: id });
           claimMs.push(performance.now() - t);
           if (c.status !== 200) throw new Error(`claim: HTTP ${c.status}`);
-          const r = await call('POST', `/api/v1/jobs/${c.body.id}/result`, tok, { record: record(c.body.id, c.body.attempts, id, 7), idle: null, leaseId: c.body.leaseId });
+          const r = await call('POST', `/api/v1/jobs/${c.body.id}/result`, tok, {
+            record: record(c.body.id, c.body.attempts, id, 7),
+            idle: null,
+            leaseId: c.body.leaseId,
+          });
           if (r.status !== 201) throw new Error(`result: HTTP ${r.status} ${JSON.stringify(r.body)}`);
           stored++;
         }
@@ -162,7 +255,13 @@ async function main(): Promise<void> {
         }
       });
       await Promise.all([...agents, ...scrapes]);
-      return { scrapers, claim: latency(claimMs), scrape: latency(scrapeMs), resultsStored: stored, masterCpuS: round(cpuSeconds(master.pid!) - cpu0) };
+      return {
+        scrapers,
+        claim: latency(claimMs),
+        scrape: latency(scrapeMs),
+        resultsStored: stored,
+        masterCpuS: round(cpuSeconds(master.pid!) - cpu0),
+      };
     }
     const alone = await phase(0, SECONDS);
     const scraped = await phase(SCRAPERS, SECONDS);

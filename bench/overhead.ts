@@ -104,119 +104,168 @@ function partCosts(sampler: Sampler): { tickUs: number; treeSampleUs: number; pr
   } catch {
     processes = 0;
   }
-  return { tickUs: cpuPerCall(200, () => sampler.tick()), treeSampleUs: cpuPerCall(40, () => tree.sample()), processes };
+  return {
+    tickUs: cpuPerCall(200, () => sampler.tick()),
+    treeSampleUs: cpuPerCall(40, () => tree.sample()),
+    processes,
+  };
 }
 
 function runBare(ffmpeg: string, args: string[]): Promise<void> {
   return new Promise((resolve, reject) => {
     const p = spawn(ffmpeg, args, { stdio: 'ignore' });
     p.on('error', reject);
-    p.on('close', (code, signal) => (code === 0 ? resolve() : reject(new Error(`bare ffmpeg exited ${code ?? signal}`))));
+    p.on('close', (code, signal) =>
+      code === 0 ? resolve() : reject(new Error(`bare ffmpeg exited ${code ?? signal}`)),
+    );
   });
 }
 
 export function run(opts: BenchOptions): Promise<BenchResult> {
-  return measure('overhead', 'Measurement overhead', opts, async () => {
-    const [w, h, seconds, pairs] = opts.quick ? [320, 240, 3, 5] : [640, 360, 10, 8];
-    const scenario = scenarioFor(w, h, seconds);
-    const ffmpeg = defaultFfmpegPath();
-    const encoders = await detectEncoders({ ffmpegPath: ffmpeg });
-    if (!encoders.usable.includes('libx264')) throw new Error(`libx264 is not usable with ${ffmpeg}: ${encoders.refused.find((r) => r.encoder === 'libx264')?.reason ?? 'not listed'}`);
-    const work = mkdtempSync(join(tmpdir(), 'ffwatt-bench-overhead-'));
-    const all = openAllMeters(2);
-    const sampler = new Sampler(all.meters, { hz: SAMPLER_HZ });
-    const ctx: JobContext = {
-      nodeId: 'bench',
-      sampler,
-      encoders,
-      host: hostFacts({ meters: all.meters.map((m) => ({ meter: m.name, source: m.source, valid: true })) }),
-      workDir: join(work, 'jobs'),
-      idle: null,
-      ffmpegPath: ffmpeg,
-      skipQuality: true,
-      keepOutputs: false,
-      log: silentLogger,
-    };
-    const bareOut = join(work, 'bare.mkv');
-    const bareArgs = buildEncodeArgs(scenario, 'libx264', { outputs: [bareOut], totalMediaS: seconds, streamIndex: 0 });
-    let jobN = 0;
-    const bare = () => timed('bare', () => runBare(ffmpeg, bareArgs));
-    const harness = () =>
-      timed('harness', async () => {
-        sampler.start();
-        try {
-          const rec = await runJob(claimedJob(scenario, ++jobN), ctx);
-          if (rec.status !== 'succeeded') throw new Error(`harness run ${rec.status}: ${rec.error ?? rec.stderrTail}`);
-        } finally {
-          sampler.stop();
-        }
+  return measure(
+    'overhead',
+    'Measurement overhead',
+    opts,
+    async () => {
+      const [w, h, seconds, pairs] = opts.quick ? [320, 240, 3, 5] : [640, 360, 10, 8];
+      const scenario = scenarioFor(w, h, seconds);
+      const ffmpeg = defaultFfmpegPath();
+      const encoders = await detectEncoders({ ffmpegPath: ffmpeg });
+      if (!encoders.usable.includes('libx264'))
+        throw new Error(
+          `libx264 is not usable with ${ffmpeg}: ${encoders.refused.find((r) => r.encoder === 'libx264')?.reason ?? 'not listed'}`,
+        );
+      const work = mkdtempSync(join(tmpdir(), 'ffwatt-bench-overhead-'));
+      const all = openAllMeters(2);
+      const sampler = new Sampler(all.meters, { hz: SAMPLER_HZ });
+      const ctx: JobContext = {
+        nodeId: 'bench',
+        sampler,
+        encoders,
+        host: hostFacts({ meters: all.meters.map((m) => ({ meter: m.name, source: m.source, valid: true })) }),
+        workDir: join(work, 'jobs'),
+        idle: null,
+        ffmpegPath: ffmpeg,
+        skipQuality: true,
+        keepOutputs: false,
+        log: silentLogger,
+      };
+      const bareOut = join(work, 'bare.mkv');
+      const bareArgs = buildEncodeArgs(scenario, 'libx264', {
+        outputs: [bareOut],
+        totalMediaS: seconds,
+        streamIndex: 0,
       });
-    const pairsOut: Array<{ bare: Trial; harness: Trial; order: string }> = [];
-    let breakdown = { tickUs: NaN, treeSampleUs: NaN, processes: 0 };
-    try {
-      opts.log(`overhead: warm-up pair (${w}x${h}, ${seconds} s, x264 medium)`);
-      await bare();
-      await harness();
-      for (let i = 0; i < pairs; i++) {
-        const harnessFirst = i % 2 === 1; // alternate the order so drift does not favour one side
-        opts.log(`overhead: pair ${i + 1}/${pairs} (${harnessFirst ? 'harness first' : 'bare first'})`);
-        const a = harnessFirst ? await harness() : await bare();
-        const b = harnessFirst ? await bare() : await harness();
-        pairsOut.push({ bare: harnessFirst ? b : a, harness: harnessFirst ? a : b, order: harnessFirst ? 'harness,bare' : 'bare,harness' });
+      let jobN = 0;
+      const bare = () => timed('bare', () => runBare(ffmpeg, bareArgs));
+      const harness = () =>
+        timed('harness', async () => {
+          sampler.start();
+          try {
+            const rec = await runJob(claimedJob(scenario, ++jobN), ctx);
+            if (rec.status !== 'succeeded')
+              throw new Error(`harness run ${rec.status}: ${rec.error ?? rec.stderrTail}`);
+          } finally {
+            sampler.stop();
+          }
+        });
+      const pairsOut: Array<{ bare: Trial; harness: Trial; order: string }> = [];
+      let breakdown = { tickUs: NaN, treeSampleUs: NaN, processes: 0 };
+      try {
+        opts.log(`overhead: warm-up pair (${w}x${h}, ${seconds} s, x264 medium)`);
+        await bare();
+        await harness();
+        for (let i = 0; i < pairs; i++) {
+          const harnessFirst = i % 2 === 1; // alternate the order so drift does not favour one side
+          opts.log(`overhead: pair ${i + 1}/${pairs} (${harnessFirst ? 'harness first' : 'bare first'})`);
+          const a = harnessFirst ? await harness() : await bare();
+          const b = harnessFirst ? await bare() : await harness();
+          pairsOut.push({
+            bare: harnessFirst ? b : a,
+            harness: harnessFirst ? a : b,
+            order: harnessFirst ? 'harness,bare' : 'bare,harness',
+          });
+        }
+        breakdown = partCosts(sampler);
+      } finally {
+        sampler.stop();
+        all.cleanup();
+        rmSync(work, { recursive: true, force: true });
       }
-      breakdown = partCosts(sampler);
-    } finally {
-      sampler.stop();
-      all.cleanup();
-      rmSync(work, { recursive: true, force: true });
-    }
-    const pct = (xs: number[]) => {
-      const m = meanCi(xs.map((x) => (x - 1) * 100));
-      return m;
-    };
-    const cpu = pct(pairsOut.map((p) => p.harness.cpuS / p.bare.cpuS));
-    const wall = pct(pairsOut.map((p) => p.harness.wallS / p.bare.wallS));
-    const direct = meanCi(pairsOut.map((p) => (100 * p.harness.selfCpuS) / p.harness.childCpuS));
-    const bareCpu = meanCi(pairsOut.map((p) => p.bare.cpuS));
-    const bareWall = meanCi(pairsOut.map((p) => p.bare.wallS));
-    const harnessSelfPerS = meanCi(pairsOut.map((p) => (1000 * p.harness.selfCpuS) / p.harness.wallS));
-    const periodicMsPerS = (SAMPLER_HZ * breakdown.tickUs + (1000 / TREE_SAMPLE_MS) * breakdown.treeSampleUs) / 1000;
-    const rows = [
-      row('extra CPU time, harness vs bare (mean of pair ratios, 95 % CI)', cpu.mean, '%', { target: TARGET, ci: cpu.halfWidth }),
-      row('extra wall time, harness vs bare (95 % CI)', wall.mean, '%', { target: TARGET, ci: wall.halfWidth }),
-      row("harness process' own CPU / encode CPU (direct)", direct.mean, '%', { target: TARGET, ci: direct.halfWidth }),
-      row('bare encode CPU time (mean)', bareCpu.mean, 's', { ci: bareCpu.halfWidth }),
-      row('bare encode wall time (mean)', bareWall.mean, 's', { ci: bareWall.halfWidth }),
-      row("harness process' own CPU per wall second of a run", harnessSelfPerS.mean, 'ms/s', { ci: harnessSelfPerS.halfWidth }),
-      row(`one Sampler tick (${SAMPLER_HZ}/s), CPU`, breakdown.tickUs, 'µs'),
-      row(`one process-tree sample (every ${TREE_SAMPLE_MS / 1000} s, ${breakdown.processes} processes on the box), CPU`, breakdown.treeSampleUs, 'µs'),
-    ];
-    const notes: string[] = [];
-    for (const [what, m] of [['CPU', cpu], ['wall', wall]] as const) {
-      if (m.halfWidth !== null && m.halfWidth > TARGET.value) {
-        notes.push(`The ${what}-time ratio's 95 % interval (± ${fmt(m.halfWidth, 2)} %) is wider than the 1 % target: run-to-run noise of the encode on this shared box is larger than the effect, so this pairwise figure cannot confirm or refute the target; the direct figure (the harness process' own CPU) bounds it instead.`);
+      const pct = (xs: number[]) => {
+        const m = meanCi(xs.map((x) => (x - 1) * 100));
+        return m;
+      };
+      const cpu = pct(pairsOut.map((p) => p.harness.cpuS / p.bare.cpuS));
+      const wall = pct(pairsOut.map((p) => p.harness.wallS / p.bare.wallS));
+      const direct = meanCi(pairsOut.map((p) => (100 * p.harness.selfCpuS) / p.harness.childCpuS));
+      const bareCpu = meanCi(pairsOut.map((p) => p.bare.cpuS));
+      const bareWall = meanCi(pairsOut.map((p) => p.bare.wallS));
+      const harnessSelfPerS = meanCi(pairsOut.map((p) => (1000 * p.harness.selfCpuS) / p.harness.wallS));
+      const periodicMsPerS = (SAMPLER_HZ * breakdown.tickUs + (1000 / TREE_SAMPLE_MS) * breakdown.treeSampleUs) / 1000;
+      const rows = [
+        row('extra CPU time, harness vs bare (mean of pair ratios, 95 % CI)', cpu.mean, '%', {
+          target: TARGET,
+          ci: cpu.halfWidth,
+        }),
+        row('extra wall time, harness vs bare (95 % CI)', wall.mean, '%', { target: TARGET, ci: wall.halfWidth }),
+        row("harness process' own CPU / encode CPU (direct)", direct.mean, '%', {
+          target: TARGET,
+          ci: direct.halfWidth,
+        }),
+        row('bare encode CPU time (mean)', bareCpu.mean, 's', { ci: bareCpu.halfWidth }),
+        row('bare encode wall time (mean)', bareWall.mean, 's', { ci: bareWall.halfWidth }),
+        row("harness process' own CPU per wall second of a run", harnessSelfPerS.mean, 'ms/s', {
+          ci: harnessSelfPerS.halfWidth,
+        }),
+        row(`one Sampler tick (${SAMPLER_HZ}/s), CPU`, breakdown.tickUs, 'µs'),
+        row(
+          `one process-tree sample (every ${TREE_SAMPLE_MS / 1000} s, ${breakdown.processes} processes on the box), CPU`,
+          breakdown.treeSampleUs,
+          'µs',
+        ),
+      ];
+      const notes: string[] = [];
+      for (const [what, m] of [
+        ['CPU', cpu],
+        ['wall', wall],
+      ] as const) {
+        if (m.halfWidth !== null && m.halfWidth > TARGET.value) {
+          notes.push(
+            `The ${what}-time ratio's 95 % interval (± ${fmt(m.halfWidth, 2)} %) is wider than the 1 % target: run-to-run noise of the encode on this shared box is larger than the effect, so this pairwise figure cannot confirm or refute the target; the direct figure (the harness process' own CPU) bounds it instead.`,
+          );
+        }
+        if (m.mean > TARGET.value) notes.push(`Mean extra ${what} time ${fmt(m.mean)} % is above the 1 % target.`);
       }
-      if (m.mean > TARGET.value) notes.push(`Mean extra ${what} time ${fmt(m.mean)} % is above the 1 % target.`);
-    }
-    if (direct.mean > TARGET.value) {
-      notes.push(
-        `The harness process itself used ${fmt(direct.mean)} % of the encode's CPU time, ${fmt(harnessSelfPerS.mean)} ms per wall second of a run. ` +
-          `Its periodic work alone costs about ${fmt(periodicMsPerS)} ms of CPU per second: ${SAMPLER_HZ} Sampler ticks of ${fmt(breakdown.tickUs)} µs and 2 process-tree samples of ${fmt(breakdown.treeSampleUs)} µs (runJob's ProcTreeMonitor walks the harness' own descendants through /proc/<pid>/task/<tid>/children and reads stat, status and io of each, on descriptors kept open; bench/proctree-sample.ts compares it with a scan of all ${breakdown.processes} processes). ` +
-          "The rest is per-run work (starting the encode, parsing FFmpeg's progress, energy and record bookkeeping) and the event loop waking on the encode's output; it weighs more the shorter the encode.",
-      );
-    }
-    return {
-      title: 'Measurement overhead',
-      method:
-        `x264 medium CRF 23 of ${seconds} s of testsrc2 at ${w}x${h}@30 into Matroska, ${pairs} interleaved pairs (order alternating, one warm-up pair not counted): ` +
-        `bare = the same argv (media/ffmpeg-args buildEncodeArgs) spawned with child_process and nothing else; harness = agent/run-job runJob with the Sampler at ${SAMPLER_HZ} Hz over RAPL (fixture, 4 zones) + NVML (fake, 2 GPUs) + estimate, quality scoring skipped. ` +
-        'CPU = this process (process.cpuUsage) + its reaped children (/proc/self/stat cutime+cstime). Each pair gives a ratio harness/bare; the table shows the mean ratio − 1 with its Student-t 95 % CI. ' +
-        "The direct figure is the harness process' own CPU during a harness run divided by ffmpeg's CPU in that run.",
-      rows,
-      details: { scenario: scenario.label, width: w, height: h, seconds, pairs: pairsOut, samplerHz: SAMPLER_HZ, breakdown },
-      notes,
-    };
-  }, { label: 'extra CPU time, harness vs bare (mean of pair ratios, 95 % CI)', unit: '%', target: TARGET });
+      if (direct.mean > TARGET.value) {
+        notes.push(
+          `The harness process itself used ${fmt(direct.mean)} % of the encode's CPU time, ${fmt(harnessSelfPerS.mean)} ms per wall second of a run. ` +
+            `Its periodic work alone costs about ${fmt(periodicMsPerS)} ms of CPU per second: ${SAMPLER_HZ} Sampler ticks of ${fmt(breakdown.tickUs)} µs and 2 process-tree samples of ${fmt(breakdown.treeSampleUs)} µs (runJob's ProcTreeMonitor walks the harness' own descendants through /proc/<pid>/task/<tid>/children and reads stat, status and io of each, on descriptors kept open; bench/proctree-sample.ts compares it with a scan of all ${breakdown.processes} processes). ` +
+            "The rest is per-run work (starting the encode, parsing FFmpeg's progress, energy and record bookkeeping) and the event loop waking on the encode's output; it weighs more the shorter the encode.",
+        );
+      }
+      return {
+        title: 'Measurement overhead',
+        method:
+          `x264 medium CRF 23 of ${seconds} s of testsrc2 at ${w}x${h}@30 into Matroska, ${pairs} interleaved pairs (order alternating, one warm-up pair not counted): ` +
+          `bare = the same argv (media/ffmpeg-args buildEncodeArgs) spawned with child_process and nothing else; harness = agent/run-job runJob with the Sampler at ${SAMPLER_HZ} Hz over RAPL (fixture, 4 zones) + NVML (fake, 2 GPUs) + estimate, quality scoring skipped. ` +
+          'CPU = this process (process.cpuUsage) + its reaped children (/proc/self/stat cutime+cstime). Each pair gives a ratio harness/bare; the table shows the mean ratio − 1 with its Student-t 95 % CI. ' +
+          "The direct figure is the harness process' own CPU during a harness run divided by ffmpeg's CPU in that run.",
+        rows,
+        details: {
+          scenario: scenario.label,
+          width: w,
+          height: h,
+          seconds,
+          pairs: pairsOut,
+          samplerHz: SAMPLER_HZ,
+          breakdown,
+        },
+        notes,
+      };
+    },
+    { label: 'extra CPU time, harness vs bare (mean of pair ratios, 95 % CI)', unit: '%', target: TARGET },
+  );
 }
 
 await runIfMain(import.meta.url, run);

@@ -15,15 +15,22 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 async function main(argv: string[]): Promise<void> {
   const { values: o } = parseArgsOrExit(argv, { samples: { type: 'string', default: '400' } });
   const samples = bounded('samples', o.samples, 1, 1_000_000);
-  const worker = "const { spawn } = require('child_process'); spawn('sleep', ['120'], { stdio: 'ignore' }); setInterval(() => {}, 1000);";
+  const worker =
+    "const { spawn } = require('child_process'); spawn('sleep', ['120'], { stdio: 'ignore' }); setInterval(() => {}, 1000);";
   const node = `new (require('worker_threads').Worker)(${JSON.stringify(worker)}, { eval: true }); setInterval(() => {}, 1000);`;
-  const root = spawn('bash', ['-c', 'sleep 120 & "$0" -e "$1" & wait', process.execPath, node], { stdio: 'ignore', detached: true });
+  const root = spawn('bash', ['-c', 'sleep 120 & "$0" -e "$1" & wait', process.execPath, node], {
+    stdio: 'ignore',
+    detached: true,
+  });
   try {
     const end = Date.now() + 20_000;
     while (processTreePids(root.pid!).length < 4 && Date.now() < end) await sleep(50);
     const members = processTreePids(root.pid!);
     const cpuUs: Record<TreeWalk, number> = { auto: 0, scan: 0 };
-    const monitors: Record<TreeWalk, ProcTreeMonitor> = { auto: new ProcTreeMonitor(root.pid!), scan: new ProcTreeMonitor(root.pid!, { walk: 'scan' }) };
+    const monitors: Record<TreeWalk, ProcTreeMonitor> = {
+      auto: new ProcTreeMonitor(root.pid!),
+      scan: new ProcTreeMonitor(root.pid!, { walk: 'scan' }),
+    };
     for (const w of ['auto', 'scan'] as const) for (let i = 0; i < 20; i++) monitors[w].sample(); // warm-up: JIT
     const rounds = 10;
     for (let r = 0; r < rounds; r++) {
@@ -45,7 +52,10 @@ async function main(argv: string[]): Promise<void> {
           treeThreads: threads,
           processesOnBox: processes,
           samplesEach: samples,
-          cpuUsPerSample: { descendantsWalk: Math.round(cpuUs.auto / samples), fullScan: Math.round(cpuUs.scan / samples) },
+          cpuUsPerSample: {
+            descendantsWalk: Math.round(cpuUs.auto / samples),
+            fullScan: Math.round(cpuUs.scan / samples),
+          },
           note: 'ProcTreeMonitor.sample(): tree walk + stat/status/io of each member + /proc/stat; CPU time of this process, interleaved in 10 rounds',
         },
         null,

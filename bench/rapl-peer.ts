@@ -7,7 +7,13 @@
 import { existsSync } from 'node:fs';
 import { measure, runIfMain } from './lib/harness.ts';
 import { makeRaplTree, openFixtureRapl, RAPL_2SOCKET_SYSFS } from './lib/meters.ts';
-import { NODE_EXPORTER, scrapeInterleaved, startFfwattExporter, startNodeExporter, type Exporter } from './lib/scrape.ts';
+import {
+  NODE_EXPORTER,
+  scrapeInterleaved,
+  startFfwattExporter,
+  startNodeExporter,
+  type Exporter,
+} from './lib/scrape.ts';
 import { median, percentile } from './lib/stats.ts';
 import { fmt, row, type BenchOptions, type BenchResult, type BenchRow } from './lib/result.ts';
 
@@ -27,7 +33,10 @@ function readMicros(sysfs: string, reads: number): number {
 
 export function run(opts: BenchOptions): Promise<BenchResult> {
   return measure('peer', 'RAPL path vs node_exporter', opts, async () => {
-    if (!existsSync(NODE_EXPORTER)) throw new Error(`${NODE_EXPORTER} not found: apt-get install -y --no-install-recommends prometheus-node-exporter (test/setup.d/20-energy.sh does it)`);
+    if (!existsSync(NODE_EXPORTER))
+      throw new Error(
+        `${NODE_EXPORTER} not found: apt-get install -y --no-install-recommends prometheus-node-exporter (test/setup.d/20-energy.sh does it)`,
+      );
     const rounds = opts.quick ? 100 : 200;
     const big = makeRaplTree(16);
     const trees = [
@@ -61,7 +70,11 @@ export function run(opts: BenchOptions): Promise<BenchResult> {
             row(`${tree.name}: body, ffwatt / node_exporter`, f.bytes, 'bytes', {
               display: `${fmt(f.bytes / 1024)} / ${fmt(n.bytes / 1024)} KiB (${f.series} / ${n.series} series)`,
             }),
-            row(`${tree.name}: one RaplMeter.read() (ffwatt, in-process median)`, readMicros(tree.sysfs, opts.quick ? 200 : 1000), 'µs'),
+            row(
+              `${tree.name}: one RaplMeter.read() (ffwatt, in-process median)`,
+              readMicros(tree.sysfs, opts.quick ? 200 : 1000),
+              'µs',
+            ),
           );
           details[tree.name] = {
             zones: ff.zones,

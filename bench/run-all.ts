@@ -22,18 +22,40 @@ import { parseArgs } from 'node:util';
  * In run order; limits are per benchmark (full run), so one hung part cannot eat the whole budget.
  * `module` is the benchmark's own script where `file` is the wrapper that runs it (bench/lib/standalone.ts).
  */
-const BENCHES: Array<{ name: string; file: string; args?: string[]; module?: string; title: string; limitS: number }> = [
-  { name: 'overhead', file: 'bench/overhead.ts', title: 'Measurement overhead', limitS: 300 },
-  { name: 'sampler', file: 'bench/sampler-cost.ts', title: 'Sampler cost', limitS: 120 },
-  { name: 'proctree', file: 'bench/lib/standalone.ts', args: ['proctree'], module: 'bench/proctree-sample.ts', title: 'Process-tree sample', limitS: 120 },
-  { name: 'master', file: 'bench/master-scale.ts', title: 'Master scale', limitS: 420 },
-  { name: 'metrics-claims', file: 'bench/lib/standalone.ts', args: ['metrics-claims'], module: 'bench/metrics-vs-claims.ts', title: '/metrics vs claims', limitS: 300 },
-  { name: 'exporter', file: 'bench/exporter-scrape.ts', title: 'Exporter scrape', limitS: 90 },
-  { name: 'analysis', file: 'bench/analysis.ts', title: 'Analyzer scale', limitS: 420 },
-  { name: 'advisor', file: 'bench/advisor.ts', title: 'Advisor inference', limitS: 300 },
-  { name: 'advisor-trees', file: 'bench/lib/standalone.ts', args: ['advisor-trees'], module: 'bench/advisor-trees.ts', title: 'Advisor ensemble size', limitS: 300 },
-  { name: 'peer', file: 'bench/rapl-peer.ts', title: 'RAPL path vs node_exporter', limitS: 120 },
-];
+const BENCHES: Array<{ name: string; file: string; args?: string[]; module?: string; title: string; limitS: number }> =
+  [
+    { name: 'overhead', file: 'bench/overhead.ts', title: 'Measurement overhead', limitS: 300 },
+    { name: 'sampler', file: 'bench/sampler-cost.ts', title: 'Sampler cost', limitS: 120 },
+    {
+      name: 'proctree',
+      file: 'bench/lib/standalone.ts',
+      args: ['proctree'],
+      module: 'bench/proctree-sample.ts',
+      title: 'Process-tree sample',
+      limitS: 120,
+    },
+    { name: 'master', file: 'bench/master-scale.ts', title: 'Master scale', limitS: 420 },
+    {
+      name: 'metrics-claims',
+      file: 'bench/lib/standalone.ts',
+      args: ['metrics-claims'],
+      module: 'bench/metrics-vs-claims.ts',
+      title: '/metrics vs claims',
+      limitS: 300,
+    },
+    { name: 'exporter', file: 'bench/exporter-scrape.ts', title: 'Exporter scrape', limitS: 90 },
+    { name: 'analysis', file: 'bench/analysis.ts', title: 'Analyzer scale', limitS: 420 },
+    { name: 'advisor', file: 'bench/advisor.ts', title: 'Advisor inference', limitS: 300 },
+    {
+      name: 'advisor-trees',
+      file: 'bench/lib/standalone.ts',
+      args: ['advisor-trees'],
+      module: 'bench/advisor-trees.ts',
+      title: 'Advisor ensemble size',
+      limitS: 300,
+    },
+    { name: 'peer', file: 'bench/rapl-peer.ts', title: 'RAPL path vs node_exporter', limitS: 120 },
+  ];
 
 function parse(argv: string[]) {
   let values;
@@ -41,16 +63,29 @@ function parse(argv: string[]) {
     ({ values } = parseArgs({
       args: argv,
       strict: true,
-      options: { quick: { type: 'boolean', default: false }, 'write-doc': { type: 'boolean', default: false }, 'doc-only': { type: 'boolean', default: false }, only: { type: 'string' } },
+      options: {
+        quick: { type: 'boolean', default: false },
+        'write-doc': { type: 'boolean', default: false },
+        'doc-only': { type: 'boolean', default: false },
+        only: { type: 'string' },
+      },
     }));
   } catch (err) {
     throw new Error(`${(err as Error).message} (flags: --quick, --write-doc, --doc-only, --only NAME[,NAME…])`);
   }
-  const o = { quick: values.quick, writeDoc: values['write-doc'], docOnly: values['doc-only'], only: null as string[] | null };
+  const o = {
+    quick: values.quick,
+    writeDoc: values['write-doc'],
+    docOnly: values['doc-only'],
+    only: null as string[] | null,
+  };
   if (values.only !== undefined) {
     o.only = values.only.split(',').filter(Boolean);
     const unknown = o.only.filter((n) => !BENCHES.some((b) => b.name === n));
-    if (unknown.length || !o.only.length) throw new Error(`--only: unknown benchmark(s) ${unknown.join(', ') || '(none given)'}; names: ${BENCHES.map((b) => b.name).join(', ')}`);
+    if (unknown.length || !o.only.length)
+      throw new Error(
+        `--only: unknown benchmark(s) ${unknown.join(', ') || '(none given)'}; names: ${BENCHES.map((b) => b.name).join(', ')}`,
+      );
   }
   return o;
 }
@@ -74,7 +109,9 @@ async function main(): Promise<number> {
     }
     const last = JSON.parse(readFileSync(saved, 'utf8')) as RunFile;
     writeDoc(doc, last);
-    process.stdout.write(`${renderIssueTable(last.results)}\n\nregenerated the measured section of ${doc} from ${saved}\n`);
+    process.stdout.write(
+      `${renderIssueTable(last.results)}\n\nregenerated the measured section of ${doc} from ${saved}\n`,
+    );
     return 0;
   }
   const machine = machineInfo();
@@ -94,14 +131,39 @@ async function main(): Promise<number> {
     if (existsSync(file)) {
       results.push(JSON.parse(readFileSync(file, 'utf8')) as BenchResult);
     } else {
-      const why = r.signal === 'SIGKILL' ? `stopped at its ${limitS} s limit` : `exited ${r.code ?? r.signal} without a result: ${r.stderr.trim().split('\n').slice(-3).join(' | ')}`;
-      results.push({ name: b.name, title: b.title, method: '', quick: o.quick, startedAt: new Date().toISOString(), seconds: r.wallS, load: { before, after: load1() }, rows: [missingRow(b.title, '', why)], details: {}, notes: [why], error: why });
+      const why =
+        r.signal === 'SIGKILL'
+          ? `stopped at its ${limitS} s limit`
+          : `exited ${r.code ?? r.signal} without a result: ${r.stderr.trim().split('\n').slice(-3).join(' | ')}`;
+      results.push({
+        name: b.name,
+        title: b.title,
+        method: '',
+        quick: o.quick,
+        startedAt: new Date().toISOString(),
+        seconds: r.wallS,
+        load: { before, after: load1() },
+        rows: [missingRow(b.title, '', why)],
+        details: {},
+        notes: [why],
+        error: why,
+      });
     }
   }
   const files = Object.fromEntries(BENCHES.map((b) => [b.name, b.module ?? b.file]));
-  const run: RunFile = { startedAt, finishedAt: new Date().toISOString(), seconds: (performance.now() - t0) / 1000, quick: o.quick, machine, results, files };
+  const run: RunFile = {
+    startedAt,
+    finishedAt: new Date().toISOString(),
+    seconds: (performance.now() - t0) / 1000,
+    quick: o.quick,
+    machine,
+    results,
+    files,
+  };
   writeFileSync(join(outDir, 'results.json'), JSON.stringify(run, null, 2) + '\n');
-  process.stdout.write(`\n${renderTable(results)}\n\n${renderIssueTable(results)}\n\nwhole run: ${Math.round(run.seconds)} s; results in bench/out/results.json\n`);
+  process.stdout.write(
+    `\n${renderTable(results)}\n\n${renderIssueTable(results)}\n\nwhole run: ${Math.round(run.seconds)} s; results in bench/out/results.json\n`,
+  );
   if (o.writeDoc) {
     writeDoc(doc, run);
     process.stdout.write(`regenerated the measured section of ${doc}\n`);

@@ -39,14 +39,23 @@ export async function main(argv: string[]): Promise<number> {
     .option('--token-file <file>', 'bearer token for the master')
     .option('--ca-cert <file>', 'CA certificate to trust for the master')
     .option('--detach', 'submit the campaign, print its id and return without waiting')
-    .option('--placement <p>', 'any | each-class | each-node (default: the matrix key, else each-class in fleet mode, any locally)')
-    .option('--dry-run', 'validate the matrix, print the cells, the jobs per placement target and an estimated duration, run nothing')
+    .option(
+      '--placement <p>',
+      'any | each-class | each-node (default: the matrix key, else each-class in fleet mode, any locally)',
+    )
+    .option(
+      '--dry-run',
+      'validate the matrix, print the cells, the jobs per placement target and an estimated duration, run nothing',
+    )
     .option('--vmaf-model <file>', 'VMAF model (.pkl for libvmaf 1.x, .json for 2.x); env FFWATT_VMAF_MODEL')
     .option('--quality-ffmpeg <path>', 'ffmpeg used for quality scoring (a libvmaf build); env FFWATT_QUALITY_FFMPEG')
     .option('--ffmpeg <path>', 'ffmpeg used for encoding', undefined)
     .option('--sysfs <path>', 'sysfs root for energy meters (env FFWATT_SYSFS)')
     .option('--nvml-library <path>', 'NVML library for GPU facts and the GPU meter (default libnvidia-ml.so.1)')
-    .option('--watts-per-logical-cpu <w>', 'estimate meter: watts per busy logical CPU (default: 10 W per busy core ÷ threads per core)')
+    .option(
+      '--watts-per-logical-cpu <w>',
+      'estimate meter: watts per busy logical CPU (default: 10 W per busy core ÷ threads per core)',
+    )
     .addOption(new Option('--watts-per-core <w>').hideHelp()) // renamed: refused with a message naming the new flag
     .option('--sampler-hz <hz>', 'energy sampling rate (default 10)')
     .option('--seed <n>', 'seed for the order of repetitions (default: random, recorded)')
@@ -66,7 +75,11 @@ export async function main(argv: string[]): Promise<number> {
       .option('--ca-cert <file>', 'CA certificate of the master (env FFWATT_CA_CERT)')
       .option('--json', 'print JSON');
 
-  masterOptions(program.command('nodes').description("list the master's nodes: state, hardware class, CPU, GPU, encoders, last heartbeat")).action(async (opts) => {
+  masterOptions(
+    program
+      .command('nodes')
+      .description("list the master's nodes: state, hardware class, CPU, GPU, encoders, last heartbeat"),
+  ).action(async (opts) => {
     const { nodesCommand } = await import('../harness/ops/nodes.ts');
     code = await nodesCommand(opts);
   });
@@ -89,7 +102,11 @@ export async function main(argv: string[]): Promise<number> {
       .description('campaigns on the master: list | show ID | cancel ID | retry-failed ID | fetch ID [--out DIR]')
       .argument('<action>', 'list, show, cancel, retry-failed or fetch')
       .argument('[id]', 'campaign id')
-      .option('--out <dir>', 'fetch: results folder to import into (SQLite; then ffwatt report works offline)', 'results'),
+      .option(
+        '--out <dir>',
+        'fetch: results folder to import into (SQLite; then ffwatt report works offline)',
+        'results',
+      ),
   ).action(async (action: string, id: string | undefined, opts) => {
     const { campaignCommand } = await import('../harness/ops/campaign.ts');
     code = await campaignCommand(action, id, opts);
@@ -107,7 +124,9 @@ export async function main(argv: string[]): Promise<number> {
       const { energyProbeCommand } = await import('../energy/probe-cli.ts');
       const seconds = opts.seconds === undefined ? undefined : Number(opts.seconds);
       if (seconds !== undefined && !(Number.isFinite(seconds) && seconds > 0 && seconds <= 600)) {
-        throw new InputError(`--seconds must be a number of seconds between 0 and 600, got "${opts.seconds}"`, { field: '--seconds' });
+        throw new InputError(`--seconds must be a number of seconds between 0 and 600, got "${opts.seconds}"`, {
+          field: '--seconds',
+        });
       }
       code = await energyProbeCommand({ sysfs: opts.sysfs, json: opts.json, nvmlLibrary: opts.nvmlLibrary, seconds });
     });
@@ -136,7 +155,9 @@ export async function main(argv: string[]): Promise<number> {
 
   program
     .command('report')
-    .description('write reports (md, csv, json, html) from a results folder or database; --compare BASE TEST compares two campaigns')
+    .description(
+      'write reports (md, csv, json, html) from a results folder or database; --compare BASE TEST compares two campaigns',
+    )
     .allowUnknownOption()
     .helpOption(false)
     .argument('[args...]')
@@ -160,7 +181,9 @@ export async function main(argv: string[]): Promise<number> {
         // --node with --master: the master's nodes with the operator's credentials, as `ffwatt nodes` reads them.
         masterNodes: (flags) =>
           withMaster(flags, async (m) => {
-            const { nodes } = await m.request<{ nodes: Array<{ id: string; hostname: string; hardwareClass?: string | null }> }>('GET', '/nodes');
+            const { nodes } = await m.request<{
+              nodes: Array<{ id: string; hostname: string; hardwareClass?: string | null }>;
+            }>('GET', '/nodes');
             return nodes.map((n) => ({ id: n.id, hostname: n.hostname, hardwareClass: n.hardwareClass ?? null }));
           }),
       });

@@ -21,9 +21,11 @@ function endpointSlope(h0: number, h1: number, d0: number, d1: number): number {
 /** Builds the interpolant through (xs[i], ys[i]); xs must be strictly increasing, n >= 2. */
 export function pchip(xs: number[], ys: number[]): Pchip {
   const n = xs.length;
-  if (n < 2 || ys.length !== n) throw new RangeError(`pchip needs at least 2 points and as many ys as xs (got ${n} xs, ${ys.length} ys)`);
+  if (n < 2 || ys.length !== n)
+    throw new RangeError(`pchip needs at least 2 points and as many ys as xs (got ${n} xs, ${ys.length} ys)`);
   for (let i = 1; i < n; i++) {
-    if (!(xs[i] > xs[i - 1])) throw new RangeError(`pchip needs strictly increasing x (x[${i - 1}]=${xs[i - 1]}, x[${i}]=${xs[i]})`);
+    if (!(xs[i] > xs[i - 1]))
+      throw new RangeError(`pchip needs strictly increasing x (x[${i - 1}]=${xs[i - 1]}, x[${i}]=${xs[i]})`);
   }
   const h = xs.slice(1).map((x, i) => x - xs[i]);
   const delta = h.map((hk, k) => (ys[k + 1] - ys[k]) / hk);
@@ -67,7 +69,8 @@ export function pchip(xs: number[], ys: number[]): Pchip {
       return c0 + t * (c1 + t * (c2 + t * c3));
     },
     integral(a, b) {
-      if (a < xs[0] - 1e-12 || b > xs[n - 1] + 1e-12 || a > b) throw new RangeError(`pchip integral [${a}, ${b}] outside [${xs[0]}, ${xs[n - 1]}]`);
+      if (a < xs[0] - 1e-12 || b > xs[n - 1] + 1e-12 || a > b)
+        throw new RangeError(`pchip integral [${a}, ${b}] outside [${xs[0]}, ${xs[n - 1]}]`);
       let sum = 0;
       for (let k = 0; k < n - 1; k++) {
         const lo = Math.max(a, xs[k]);
@@ -94,10 +97,12 @@ function curve(points: RatePoint[], name: string): { xs: number[]; ys: number[] 
   if (points.length < 4) return `${name} has ${points.length} points; a Bjøntegaard delta needs at least 4`;
   const sorted = [...points].sort((a, b) => a.quality - b.quality);
   for (const p of sorted) {
-    if (!(p.value > 0) || !Number.isFinite(p.quality)) return `${name} has a point without a positive value and a finite quality`;
+    if (!(p.value > 0) || !Number.isFinite(p.quality))
+      return `${name} has a point without a positive value and a finite quality`;
   }
   for (let i = 1; i < sorted.length; i++) {
-    if (sorted[i].quality === sorted[i - 1].quality) return `${name} has two points with the same quality (${sorted[i].quality})`;
+    if (sorted[i].quality === sorted[i - 1].quality)
+      return `${name} has two points with the same quality (${sorted[i].quality})`;
   }
   return { xs: sorted.map((p) => p.quality), ys: sorted.map((p) => Math.log(p.value)) };
 }
@@ -113,15 +118,31 @@ export function bdDelta(reference: RatePoint[], test: RatePoint[]): BdResult {
   if (typeof b === 'string') return { pct: null, reason: b };
   const lo = Math.max(a.xs[0], b.xs[0]);
   const hi = Math.min(a.xs[a.xs.length - 1], b.xs[b.xs.length - 1]);
-  if (!(hi > lo)) return { pct: null, reason: `quality ranges do not overlap (reference ${a.xs[0]}–${a.xs[a.xs.length - 1]}, test ${b.xs[0]}–${b.xs[b.xs.length - 1]})` };
+  if (!(hi > lo))
+    return {
+      pct: null,
+      reason: `quality ranges do not overlap (reference ${a.xs[0]}–${a.xs[a.xs.length - 1]}, test ${b.xs[0]}–${b.xs[b.xs.length - 1]})`,
+    };
   const avg = (pchip(b.xs, b.ys).integral(lo, hi) - pchip(a.xs, a.ys).integral(lo, hi)) / (hi - lo);
   return { pct: (Math.exp(avg) - 1) * 100, qualityLow: lo, qualityHigh: hi };
 }
 
 /** BD-rate: bitrate difference at equal quality. */
-export const bdRate = (reference: Array<{ bitrate: number; quality: number }>, test: Array<{ bitrate: number; quality: number }>): BdResult =>
-  bdDelta(reference.map((p) => ({ value: p.bitrate, quality: p.quality })), test.map((p) => ({ value: p.bitrate, quality: p.quality })));
+export const bdRate = (
+  reference: Array<{ bitrate: number; quality: number }>,
+  test: Array<{ bitrate: number; quality: number }>,
+): BdResult =>
+  bdDelta(
+    reference.map((p) => ({ value: p.bitrate, quality: p.quality })),
+    test.map((p) => ({ value: p.bitrate, quality: p.quality })),
+  );
 
 /** Energy analogue of BD-rate: energy (J per encoded minute) difference at equal quality. */
-export const bdEnergy = (reference: Array<{ energy: number; quality: number }>, test: Array<{ energy: number; quality: number }>): BdResult =>
-  bdDelta(reference.map((p) => ({ value: p.energy, quality: p.quality })), test.map((p) => ({ value: p.energy, quality: p.quality })));
+export const bdEnergy = (
+  reference: Array<{ energy: number; quality: number }>,
+  test: Array<{ energy: number; quality: number }>,
+): BdResult =>
+  bdDelta(
+    reference.map((p) => ({ value: p.energy, quality: p.quality })),
+    test.map((p) => ({ value: p.energy, quality: p.quality })),
+  );

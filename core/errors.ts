@@ -25,7 +25,12 @@ export class RunError extends Error {
 }
 
 export function exitCodeOf(err: unknown): number {
-  if (err && typeof err === 'object' && 'exitCode' in err && typeof (err as { exitCode: unknown }).exitCode === 'number') {
+  if (
+    err &&
+    typeof err === 'object' &&
+    'exitCode' in err &&
+    typeof (err as { exitCode: unknown }).exitCode === 'number'
+  ) {
     return (err as { exitCode: number }).exitCode;
   }
   return EXIT_RUN_FAILED;

@@ -39,9 +39,21 @@ describe('hardware class id', () => {
 
   it('changes with the hardware: another CPU, SMT off, another GPU, a GPU removed', () => {
     const id = hardwareClassId(XEON_A10);
-    expect(hardwareClassId({ ...XEON_A10, cpuModel: 'Intel(R) Xeon(R) Gold 6348 CPU @ 2.60GHz', physicalCores: 56, logicalCores: 112 })).not.toBe(id);
+    expect(
+      hardwareClassId({
+        ...XEON_A10,
+        cpuModel: 'Intel(R) Xeon(R) Gold 6348 CPU @ 2.60GHz',
+        physicalCores: 56,
+        logicalCores: 112,
+      }),
+    ).not.toBe(id);
     expect(hardwareClassId({ ...XEON_A10, logicalCores: 64 })).not.toBe(id);
-    expect(hardwareClassId({ ...XEON_A10, gpus: [{ model: 'Tesla T4', vramBytes: 16_106_127_360, driver: '550.54.15', source: 'nvml' }] })).not.toBe(id);
+    expect(
+      hardwareClassId({
+        ...XEON_A10,
+        gpus: [{ model: 'Tesla T4', vramBytes: 16_106_127_360, driver: '550.54.15', source: 'nvml' }],
+      }),
+    ).not.toBe(id);
     expect(hardwareClassId({ ...XEON_A10, gpus: XEON_A10.gpus.slice(1) })).not.toBe(id);
   });
 
@@ -53,6 +65,8 @@ describe('hardware class id', () => {
 
   it('summarizes GPUs for provenance, null without one', () => {
     expect(gpuSummary([])).toBeNull();
-    expect(gpuSummary(XEON_A10.gpus)).toBe('NVIDIA A10 (22 GiB, driver 550.54.15); NVIDIA A10 (22 GiB, driver 550.54.15)');
+    expect(gpuSummary(XEON_A10.gpus)).toBe(
+      'NVIDIA A10 (22 GiB, driver 550.54.15); NVIDIA A10 (22 GiB, driver 550.54.15)',
+    );
   });
 });

@@ -89,7 +89,14 @@ export function hardwareClassId(m: MachineFacts): string {
   const counts = new Map<string, number>();
   for (const g of facts.gpus as Array<{ model: string }>) counts.set(g.model, (counts.get(g.model) ?? 0) + 1);
   const gpuPart = [...counts].map(([model, n]) => `${slug(model).slice(0, 24)}x${n}`).join('-');
-  const readable = [slug(String(facts.cpu)).slice(0, 32), `${m.sockets}s${m.physicalCores}c`, `${facts.memoryGib}g`, gpuPart].filter(Boolean).join('-');
+  const readable = [
+    slug(String(facts.cpu)).slice(0, 32),
+    `${m.sockets}s${m.physicalCores}c`,
+    `${facts.memoryGib}g`,
+    gpuPart,
+  ]
+    .filter(Boolean)
+    .join('-');
   return `${readable}-${hash}`;
 }
 
@@ -98,7 +105,9 @@ export function gpuSummary(gpus: GpuFacts[]): string | null {
   if (gpus.length === 0) return null;
   return gpus
     .map((g) => {
-      const extra = [g.vramBytes != null ? `${vramGib(g.vramBytes)} GiB` : null, g.driver ? `driver ${g.driver}` : null].filter(Boolean).join(', ');
+      const extra = [g.vramBytes != null ? `${vramGib(g.vramBytes)} GiB` : null, g.driver ? `driver ${g.driver}` : null]
+        .filter(Boolean)
+        .join(', ');
       return extra ? `${g.model} (${extra})` : g.model;
     })
     .join('; ');

@@ -22,7 +22,7 @@ export interface LoggerOptions {
 
 export function createLogger(opts: LoggerOptions = {}): Logger {
   const format = opts.format ?? 'text';
-  const min = ORDER[opts.level ?? ((process.env.FFWATT_LOG_LEVEL as LogLevel | undefined) ?? 'info')] ?? ORDER.info;
+  const min = ORDER[opts.level ?? (process.env.FFWATT_LOG_LEVEL as LogLevel | undefined) ?? 'info'] ?? ORDER.info;
   const write = opts.write ?? ((line: string) => process.stderr.write(line + '\n'));
   const base = opts.base ?? {};
   const emit = (level: LogLevel, msg: string, fields?: Record<string, unknown>) => {

@@ -87,7 +87,14 @@ export interface ScenarioReport {
   /** Input description + resolution: what "same content" means for efficiency and comparisons. */
   content: string;
   runs: { succeeded: number; failed: number; canceled: number };
-  repetitions: { min: number; max: number; ciTargetPct: number; ciHalfwidthPct: number | null; met: boolean; note: string };
+  repetitions: {
+    min: number;
+    max: number;
+    ciTargetPct: number;
+    ciHalfwidthPct: number | null;
+    met: boolean;
+    note: string;
+  };
   metrics: Record<MetricKey, Stat | null>;
   /** Ranking-basis energy per encoded minute (net or gross, as model.basis says). */
   energy: Stat | null;
@@ -265,13 +272,24 @@ export interface ReportModel {
   /** The strata (hardware class × energy kind) of this campaign; figures are only compared within one. */
   strata: StratumSummary[];
   /** Succeeded runs left out of the statistics, per row with their reasons. */
-  excluded: { runs: number; includeFlagged: boolean; note: string; rows: Array<{ rowId: number; label: string; stratum: string; runs: number; reasons: Record<string, number> }> };
+  excluded: {
+    runs: number;
+    includeFlagged: boolean;
+    note: string;
+    rows: Array<{ rowId: number; label: string; stratum: string; runs: number; reasons: Record<string, number> }>;
+  };
   basis: { energy: EnergyBasis; note: string };
   qualityMetric: QualityMetric | null;
   scenarios: ScenarioReport[];
   ranking: RankingRow[];
   /** Pareto fronts per stratum. */
-  pareto: Array<{ hardwareClass: string; energyKind: EnergyKind; stratum: string; quality: ParetoSet | null; speed: ParetoSet | null }>;
+  pareto: Array<{
+    hardwareClass: string;
+    energyKind: EnergyKind;
+    stratum: string;
+    quality: ParetoSet | null;
+    speed: ParetoSet | null;
+  }>;
   comparisons: { metric: string; alpha: number; family: string; tests: PairwiseTest[]; note: string };
   reference: { codec: string; encoder: string | null; preset: string; chosenBy: string } | null;
   relative: RelativeFigure[];

@@ -42,7 +42,8 @@ describe('Student t quantile', () => {
     expect(studentTQuantile(0.975, 1e7)).toBeCloseTo(1.959964, 5);
   });
   it('is the inverse of the CDF', () => {
-    for (const df of [1, 2.5, 9.9, 40]) for (const p of [0.6, 0.9, 0.975, 0.999]) expect(studentTCdf(studentTQuantile(p, df), df)).toBeCloseTo(p, 10);
+    for (const df of [1, 2.5, 9.9, 40])
+      for (const p of [0.6, 0.9, 0.975, 0.999]) expect(studentTCdf(studentTQuantile(p, df), df)).toBeCloseTo(p, 10);
   });
   it('rejects impossible arguments', () => {
     expect(() => studentTQuantile(1, 3)).toThrow(/0 < p < 1/);
@@ -91,7 +92,10 @@ describe("Welch's t-test (Wikipedia 'Welch's t-test' worked examples)", () => {
   });
   it('example 2: unequal sizes and variances', () => {
     const a = [17.2, 20.9, 22.6, 18.1, 21.7, 21.4, 23.5, 24.2, 14.7, 21.8];
-    const b = [21.5, 22.8, 21.0, 23.0, 21.6, 23.6, 22.5, 20.7, 23.4, 21.8, 20.7, 21.7, 21.5, 22.5, 23.6, 21.5, 22.5, 23.5, 21.5, 21.8];
+    const b = [
+      21.5, 22.8, 21.0, 23.0, 21.6, 23.6, 22.5, 20.7, 23.4, 21.8, 20.7, 21.7, 21.5, 22.5, 23.6, 21.5, 22.5, 23.5, 21.5,
+      21.8,
+    ];
     const r = welchTTest(a, b)!;
     expect(r.t).toBeCloseTo(-1.57, 2);
     expect(r.df).toBeCloseTo(9.9, 1);
@@ -99,7 +103,10 @@ describe("Welch's t-test (Wikipedia 'Welch's t-test' worked examples)", () => {
   });
   it('example 3', () => {
     const a = [19.8, 20.4, 19.6, 17.8, 18.5, 18.9, 18.3, 18.9, 19.5, 22.0];
-    const b = [28.2, 26.6, 20.1, 23.3, 25.2, 22.1, 17.7, 27.6, 20.6, 13.7, 23.2, 17.5, 20.6, 18.0, 23.9, 21.6, 24.3, 20.4, 23.9, 13.3];
+    const b = [
+      28.2, 26.6, 20.1, 23.3, 25.2, 22.1, 17.7, 27.6, 20.6, 13.7, 23.2, 17.5, 20.6, 18.0, 23.9, 21.6, 24.3, 20.4, 23.9,
+      13.3,
+    ];
     const r = welchTTest(a, b)!;
     expect(Math.abs(r.t + 2.22)).toBeLessThan(0.01); // published to 2 decimals (−2.2255)
     expect(r.df).toBeCloseTo(24.5, 1);

@@ -79,13 +79,17 @@ export interface WelchResult {
 }
 
 /** Welch's unequal-variance t-test from summary figures (n, mean, sample sd of each group). */
-export function welchFromMoments(a: { n: number; mean: number; sd: number }, b: { n: number; mean: number; sd: number }): WelchResult | null {
+export function welchFromMoments(
+  a: { n: number; mean: number; sd: number },
+  b: { n: number; mean: number; sd: number },
+): WelchResult | null {
   if (a.n < 2 || b.n < 2) return null;
   const va = (a.sd * a.sd) / a.n;
   const vb = (b.sd * b.sd) / b.n;
   const diff = a.mean - b.mean;
   const se2 = va + vb;
-  if (se2 === 0) return { t: diff === 0 ? 0 : Math.sign(diff) * Infinity, df: a.n + b.n - 2, p: diff === 0 ? 1 : 0, diff };
+  if (se2 === 0)
+    return { t: diff === 0 ? 0 : Math.sign(diff) * Infinity, df: a.n + b.n - 2, p: diff === 0 ? 1 : 0, diff };
   const t = diff / Math.sqrt(se2);
   const df = (se2 * se2) / ((va * va) / (a.n - 1) + (vb * vb) / (b.n - 1));
   return { t, df, p: studentTTwoSidedP(t, df), diff };
@@ -113,7 +117,10 @@ export function holm(ps: number[]): number[] {
 }
 
 /** Cohen's d with the pooled sample standard deviation; null when undefined. */
-export function cohensD(a: { n: number; mean: number; sd: number }, b: { n: number; mean: number; sd: number }): number | null {
+export function cohensD(
+  a: { n: number; mean: number; sd: number },
+  b: { n: number; mean: number; sd: number },
+): number | null {
   if (a.n < 2 || b.n < 2) return null;
   const pooled = Math.sqrt(((a.n - 1) * a.sd * a.sd + (b.n - 1) * b.sd * b.sd) / (a.n + b.n - 2));
   if (pooled === 0) return null;
@@ -121,7 +128,10 @@ export function cohensD(a: { n: number; mean: number; sd: number }, b: { n: numb
 }
 
 /** Hedges' g: Cohen's d with the small-sample correction J = 1 − 3 / (4(n₁+n₂) − 9). */
-export function hedgesG(a: { n: number; mean: number; sd: number }, b: { n: number; mean: number; sd: number }): number | null {
+export function hedgesG(
+  a: { n: number; mean: number; sd: number },
+  b: { n: number; mean: number; sd: number },
+): number | null {
   const d = cohensD(a, b);
   if (d == null) return null;
   return d * (1 - 3 / (4 * (a.n + b.n) - 9));
@@ -131,7 +141,11 @@ export function hedgesG(a: { n: number; mean: number; sd: number }, b: { n: numb
  * Ratio of two means, mean(a)/mean(b) − 1, with a delta-method interval using Welch's df:
  * half-width ≈ t · (a/b) · √(se_a²/a² + se_b²/b²). Null when either side lacks a spread.
  */
-export function relativeDifference(a: Summary, b: Summary, level = 0.95): { pct: number; halfWidthPct: number | null } | null {
+export function relativeDifference(
+  a: Summary,
+  b: Summary,
+  level = 0.95,
+): { pct: number; halfWidthPct: number | null } | null {
   if (b.mean === 0) return null;
   const ratio = a.mean / b.mean;
   const pct = (ratio - 1) * 100;

@@ -26,7 +26,10 @@ export function hardwareClassOf(provenance: { hardwareClass?: string | null } | 
 }
 
 /** Why a succeeded run is left out of the statistics; empty when it counts. */
-export function exclusionReasons(run: { flags: readonly string[]; netJ: number | null | undefined }, includeFlagged = false): string[] {
+export function exclusionReasons(
+  run: { flags: readonly string[]; netJ: number | null | undefined },
+  includeFlagged = false,
+): string[] {
   const reasons: string[] = [];
   if (run.flags.includes(NET_NONPOSITIVE) || (run.netJ != null && run.netJ <= 0)) reasons.push(NET_NONPOSITIVE);
   if (!includeFlagged) for (const f of EXCLUDING_FLAGS) if (run.flags.includes(f)) reasons.push(f);

@@ -9,6 +9,10 @@ export function readToken(file: string, what: string): string {
   } catch (err) {
     throw new InputError(`cannot read ${what} token file ${file}: ${(err as Error).message}`, { file });
   }
-  if (token.length < 16) throw new InputError(`${what} token in ${file} is too short (${token.length} chars; use at least 16, e.g. openssl rand -hex 32)`, { file });
+  if (token.length < 16)
+    throw new InputError(
+      `${what} token in ${file} is too short (${token.length} chars; use at least 16, e.g. openssl rand -hex 32)`,
+      { file },
+    );
   return token;
 }

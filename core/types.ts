@@ -19,7 +19,15 @@ export {
   type QueueClass,
   type ZoneRole,
 } from './contracts/lists.ts';
-export type { FrameScoreSummary, IdleBaselineInfo, Provenance, QualityResult, RunEnergy, RunRecord, ZoneEnergy } from './contracts/run-record.ts';
+export type {
+  FrameScoreSummary,
+  IdleBaselineInfo,
+  Provenance,
+  QualityResult,
+  RunEnergy,
+  RunRecord,
+  ZoneEnergy,
+} from './contracts/run-record.ts';
 export type { InputSpec, Job, LadderRung, RateControl, Resolution, Scenario } from './contracts/job.ts';
 export type { NodeInfo } from './contracts/node.ts';
 
@@ -51,13 +59,29 @@ export interface CampaignPlan {
   priority?: number;
 }
 
-
 /** Events from the agent/harness; one union feeds progress, logs, metrics and the store. */
 export type FfwattEvent =
   | { kind: 'campaign'; campaignId: string; jobs: number; scenarios: number }
   | { kind: 'idle'; nodeId: string; phase: 'start' | 'done'; seconds: number; watts?: number; source?: string }
-  | { kind: 'job'; jobId: string; scenario: Scenario; repetition: number; phase: 'cooldown' | 'warmup' | 'measure' | 'quality' | 'done'; index?: number; total?: number }
-  | { kind: 'progress'; jobId: string; stream: number; frame: number; fps: number | null; speed: number | null; outTimeS: number; bitrateBps: number | null }
+  | {
+      kind: 'job';
+      jobId: string;
+      scenario: Scenario;
+      repetition: number;
+      phase: 'cooldown' | 'warmup' | 'measure' | 'quality' | 'done';
+      index?: number;
+      total?: number;
+    }
+  | {
+      kind: 'progress';
+      jobId: string;
+      stream: number;
+      frame: number;
+      fps: number | null;
+      speed: number | null;
+      outTimeS: number;
+      bitrateBps: number | null;
+    }
   | { kind: 'sample'; meter: string; zone: string; watts: number; source: EnergySource }
   | { kind: 'result'; jobId: string; record: RunRecord }
   | { kind: 'error'; jobId?: string; message: string };

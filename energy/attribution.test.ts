@@ -5,7 +5,13 @@ import { estimateWattsPerLogicalCpu, jobTreeEstimateZone } from './attribution.t
 describe('job attribution of the estimate', () => {
   it('is CPU seconds of the process tree × W per busy core, a component zone never added to totals', () => {
     const z = jobTreeEstimateZone(3, 12.5, 2);
-    expect(z).toMatchObject({ zone: 'job-process-tree', source: 'estimate', role: 'component', grossJ: 37.5, avgW: 18.75 });
+    expect(z).toMatchObject({
+      zone: 'job-process-tree',
+      source: 'estimate',
+      role: 'component',
+      grossJ: 37.5,
+      avgW: 18.75,
+    });
   });
 
   it('finds the estimate meter and its figure, and none when the CPU is measured', () => {

@@ -19,5 +19,15 @@ export function estimateWattsPerLogicalCpu(meters: Meter[]): number | null {
 export function jobTreeEstimateZone(jobCpuSeconds: number, wattsPerLogicalCpu: number, windowS: number): ZoneEnergy {
   const grossJ = jobCpuSeconds * wattsPerLogicalCpu;
   const avgW = windowS > 0 ? grossJ / windowS : 0;
-  return { meter: ESTIMATE_METER, zone: JOB_TREE_ZONE, source: 'estimate', role: 'component', grossJ, idleW: null, netJ: null, avgW, peakW: avgW };
+  return {
+    meter: ESTIMATE_METER,
+    zone: JOB_TREE_ZONE,
+    source: 'estimate',
+    role: 'component',
+    grossJ,
+    idleW: null,
+    netJ: null,
+    avgW,
+    peakW: avgW,
+  };
 }

@@ -4,7 +4,14 @@ import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterEach, describe, expect, it } from 'vitest';
 import { InputError } from '../core/errors.ts';
-import { defaultWattsPerLogicalCpu, EstimateMeter, openEstimateMeter, readThreadsPerCore, rejectOldWattsFlag, WATTS_PER_BUSY_PHYSICAL_CORE } from './estimate.ts';
+import {
+  defaultWattsPerLogicalCpu,
+  EstimateMeter,
+  openEstimateMeter,
+  readThreadsPerCore,
+  rejectOldWattsFlag,
+  WATTS_PER_BUSY_PHYSICAL_CORE,
+} from './estimate.ts';
 import { parseProcStat } from './procstat.ts';
 
 const dirs: string[] = [];
@@ -17,7 +24,10 @@ function procWithStat(fields: number[]): { root: string; set: (f: number[]) => v
   const root = mkdtempSync(join(tmpdir(), 'ffwatt-proc-'));
   dirs.push(root);
   const set = (f: number[]) =>
-    writeFileSync(join(root, 'stat'), `cpu  ${f.join(' ')}\ncpu0 ${f.join(' ')}\ncpu1 0 0 0 0 0 0 0 0 0 0\nintr 1 2 3\n`);
+    writeFileSync(
+      join(root, 'stat'),
+      `cpu  ${f.join(' ')}\ncpu0 ${f.join(' ')}\ncpu1 0 0 0 0 0 0 0 0 0 0\nintr 1 2 3\n`,
+    );
   set(fields);
   return { root, set };
 }
@@ -109,7 +119,14 @@ describe('the default W per busy logical CPU', () => {
     expect(readThreadsPerCore(smt2)).toMatchObject({ threads: 2 });
     expect(defaultWattsPerLogicalCpu(smt2).watts).toBe(WATTS_PER_BUSY_PHYSICAL_CORE / 2);
     expect(defaultWattsPerLogicalCpu(smt2).origin).toMatch(/÷ 2 thread\(s\) per core \(8 logical CPUs on 4 cores/);
-    const noSmt = topology([{ pkg: 0, core: 0 }, { pkg: 0, core: 1 }, { pkg: 0, core: 2 }], [2]);
+    const noSmt = topology(
+      [
+        { pkg: 0, core: 0 },
+        { pkg: 0, core: 1 },
+        { pkg: 0, core: 2 },
+      ],
+      [2],
+    );
     expect(readThreadsPerCore(noSmt)).toMatchObject({ threads: 1 });
     const m = new EstimateMeter({ sysfsRoot: smt2 });
     expect(m.wattsPerLogicalCpu).toBe(5);
@@ -118,7 +135,10 @@ describe('the default W per busy logical CPU', () => {
 
   it('says so when the topology cannot be read, and this machine has one', () => {
     expect(readThreadsPerCore('/nonexistent')).toBeNull();
-    expect(defaultWattsPerLogicalCpu('/nonexistent')).toMatchObject({ watts: WATTS_PER_BUSY_PHYSICAL_CORE, origin: expect.stringMatching(/unreadable.*assumed 1/) });
+    expect(defaultWattsPerLogicalCpu('/nonexistent')).toMatchObject({
+      watts: WATTS_PER_BUSY_PHYSICAL_CORE,
+      origin: expect.stringMatching(/unreadable.*assumed 1/),
+    });
     const here = readThreadsPerCore();
     expect(here).not.toBeNull();
     expect(here!.threads).toBeGreaterThanOrEqual(1);

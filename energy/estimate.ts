@@ -48,17 +48,26 @@ export function readThreadsPerCore(sysfsRoot = '/sys'): ThreadsPerCore | null {
     }
   }
   if (logical === 0 || cores.size === 0) return null;
-  return { threads: logical / cores.size, from: `${logical} logical CPUs on ${cores.size} cores (${dir}/cpu*/topology)` };
+  return {
+    threads: logical / cores.size,
+    from: `${logical} logical CPUs on ${cores.size} cores (${dir}/cpu*/topology)`,
+  };
 }
 
 /** Default W per busy logical CPU: WATTS_PER_BUSY_PHYSICAL_CORE ÷ threads per core (1 when unknown, said so). */
 export function defaultWattsPerLogicalCpu(sysfsRoot = '/sys'): { watts: number; origin: string } {
   const t = readThreadsPerCore(sysfsRoot);
   if (!t) {
-    return { watts: WATTS_PER_BUSY_PHYSICAL_CORE, origin: `default ${WATTS_PER_BUSY_PHYSICAL_CORE} W per busy core ÷ 1 thread per core (CPU topology unreadable under ${sysfsRoot}: assumed 1)` };
+    return {
+      watts: WATTS_PER_BUSY_PHYSICAL_CORE,
+      origin: `default ${WATTS_PER_BUSY_PHYSICAL_CORE} W per busy core ÷ 1 thread per core (CPU topology unreadable under ${sysfsRoot}: assumed 1)`,
+    };
   }
   const watts = WATTS_PER_BUSY_PHYSICAL_CORE / t.threads;
-  return { watts, origin: `default ${WATTS_PER_BUSY_PHYSICAL_CORE} W per busy core ÷ ${t.threads} thread(s) per core (${t.from})` };
+  return {
+    watts,
+    origin: `default ${WATTS_PER_BUSY_PHYSICAL_CORE} W per busy core ÷ ${t.threads} thread(s) per core (${t.from})`,
+  };
 }
 
 /** The flag that names the estimate's unit, and the old one it replaced (rejected, exit 2). */
@@ -70,7 +79,10 @@ export function rejectOldWattsFlag(oldValue: unknown): void {
   if (oldValue === undefined) return;
   throw new InputError(
     `${OLD_WATTS_FLAG} was renamed ${WATTS_FLAG}: the estimate counts busy time per logical CPU (a hardware thread), not per core`,
-    { field: OLD_WATTS_FLAG, fix: `use ${WATTS_FLAG} ${String(oldValue)} if that figure is the power of one busy logical CPU (a core's figure ÷ threads per core)` },
+    {
+      field: OLD_WATTS_FLAG,
+      fix: `use ${WATTS_FLAG} ${String(oldValue)} if that figure is the power of one busy logical CPU (a core's figure ÷ threads per core)`,
+    },
   );
 }
 
@@ -118,10 +130,13 @@ export class EstimateMeter implements Meter {
       this.wattsOrigin = d.origin;
     }
     if (!Number.isFinite(this.wattsPerLogicalCpu) || this.wattsPerLogicalCpu <= 0) {
-      throw new InputError(`--watts-per-logical-cpu must be a positive number of watts, got ${opts.wattsPerLogicalCpu}`, {
-        field: '--watts-per-logical-cpu',
-        fix: `set it to the power of one busy logical CPU of this machine (default ${WATTS_PER_BUSY_PHYSICAL_CORE} W per busy core ÷ threads per core)`,
-      });
+      throw new InputError(
+        `--watts-per-logical-cpu must be a positive number of watts, got ${opts.wattsPerLogicalCpu}`,
+        {
+          field: '--watts-per-logical-cpu',
+          fix: `set it to the power of one busy logical CPU of this machine (default ${WATTS_PER_BUSY_PHYSICAL_CORE} W per busy core ÷ threads per core)`,
+        },
+      );
     }
     const ticks = opts.clockTicksPerS ?? DEFAULT_CLOCK_TICKS_PER_S;
     if (!Number.isInteger(ticks) || ticks <= 0) {

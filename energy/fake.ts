@@ -17,7 +17,13 @@ export class FakeMeter implements Meter {
     readonly source: EnergySource,
     zones: Array<{ zone: string; role: ZoneRole; maxRangeUj?: bigint }>,
   ) {
-    this.infos = zones.map((z) => ({ meter: name, zone: z.zone, source, role: z.role, ...(z.maxRangeUj ? { maxRangeUj: z.maxRangeUj } : {}) }));
+    this.infos = zones.map((z) => ({
+      meter: name,
+      zone: z.zone,
+      source,
+      role: z.role,
+      ...(z.maxRangeUj ? { maxRangeUj: z.maxRangeUj } : {}),
+    }));
     for (const z of zones) this.counters.set(z.zone, 0n);
   }
 

@@ -45,11 +45,25 @@ describe('measureCleanIdle', () => {
     const started = Date.now();
     const m = await measureCleanIdle(sampler, 0.6, { sysfsRoot: fixture.sysfs, onRefused: (_n, r) => refused.push(r) });
     expect(Date.now() - started).toBeGreaterThanOrEqual(3 * 600 - 5);
-    expect(m.info).toMatchObject({ clean: false, attempts: 3, maxAttempts: 3, maxLoadCores: 0.25, reused: false, tempC: 61, tempSensor: 'hwmon1/coretemp/Package id 0', notes: [] });
+    expect(m.info).toMatchObject({
+      clean: false,
+      attempts: 3,
+      maxAttempts: 3,
+      maxLoadCores: 0.25,
+      reused: false,
+      tempC: 61,
+      tempSensor: 'hwmon1/coretemp/Package id 0',
+      notes: [],
+    });
     expect(m.info.loadCores).toBeGreaterThanOrEqual(0.8); // the hog holds about one core
     expect(m.info.refusals).toHaveLength(3);
     expect(refused).toEqual(m.info.refusals);
-    for (const [i, r] of m.info.refusals.entries()) expect(r).toMatch(new RegExp(`^attempt ${i + 1}: other processes kept \\d+\\.\\d\\d CPU cores busy \\(noisy-neighbour threshold 0\\.25\\)$`));
+    for (const [i, r] of m.info.refusals.entries())
+      expect(r).toMatch(
+        new RegExp(
+          `^attempt ${i + 1}: other processes kept \\d+\\.\\d\\d CPU cores busy \\(noisy-neighbour threshold 0\\.25\\)$`,
+        ),
+      );
     // Its watts stay on record (what the counters said), for the record only.
     expect(m.info.watts).toBeGreaterThan(30);
     expect(m.info.watts).toBeLessThan(50);
@@ -65,7 +79,12 @@ describe('measureCleanIdle', () => {
     expect(m.baseline.totalW).toBeLessThan(36);
     expect(m.info.watts).toBe(m.baseline.totalW);
     // Nested dram is a total zone (package energy does not include DRAM; docs/methodology.md); its counters stand still here.
-    expect(m.baseline.zones.filter((z) => z.role === 'total').map((z) => z.zone)).toEqual(['package-0', 'package-0/dram', 'package-1', 'package-1/dram']);
+    expect(m.baseline.zones.filter((z) => z.role === 'total').map((z) => z.zone)).toEqual([
+      'package-0',
+      'package-0/dram',
+      'package-1',
+      'package-1/dram',
+    ]);
   });
 
   it('refuses an attempt in which a total zone could not be read (counter gone), never averaging over the rest', async () => {
@@ -77,16 +96,27 @@ describe('measureCleanIdle', () => {
       truncateSync(counter);
       rmSync(counter);
     }, 150);
-    const m = await measureCleanIdle(sampler, 0.4, { sysfsRoot: fixture.sysfs, maxLoadCores: UNREACHABLE_LOAD, maxAttempts: 2 });
+    const m = await measureCleanIdle(sampler, 0.4, {
+      sysfsRoot: fixture.sysfs,
+      maxLoadCores: UNREACHABLE_LOAD,
+      maxAttempts: 2,
+    });
     expect(m.info).toMatchObject({ clean: false, attempts: 2 });
     // A meter reads all its zones at once: one counter gone, the whole RAPL reading is missing.
-    expect(m.info.refusals[0]).toMatch(/^attempt 1: zone missing: .*rapl\/package-1 \(meter could not be read at the end of the window: cannot read \S+intel-rapl:1\/energy_uj/);
-    expect(m.info.refusals[1]).toMatch(/^attempt 2: zone missing: .*rapl\/package-1 \(meter could not be read at the start of the window/);
+    expect(m.info.refusals[0]).toMatch(
+      /^attempt 1: zone missing: .*rapl\/package-1 \(meter could not be read at the end of the window: cannot read \S+intel-rapl:1\/energy_uj/,
+    );
+    expect(m.info.refusals[1]).toMatch(
+      /^attempt 2: zone missing: .*rapl\/package-1 \(meter could not be read at the start of the window/,
+    );
   });
 
   it('says when the machine has no package temperature sensor (null, never a guess)', async () => {
     const { sampler } = liveXeon(10);
-    const m = await measureCleanIdle(sampler, 0.2, { sysfsRoot: `${FIXTURES}missing-range/sys`, maxLoadCores: UNREACHABLE_LOAD });
+    const m = await measureCleanIdle(sampler, 0.2, {
+      sysfsRoot: `${FIXTURES}missing-range/sys`,
+      maxLoadCores: UNREACHABLE_LOAD,
+    });
     expect(m.info.tempC).toBeNull();
     expect(m.info.tempSensor).toBeNull();
     expect(m.info.notes).toEqual([expect.stringMatching(/no package temperature sensor/)]);
@@ -94,20 +124,45 @@ describe('measureCleanIdle', () => {
 
   it('refuses bad attempt counts naming the setting', async () => {
     const { sampler } = liveXeon(10);
-    await expect(measureCleanIdle(sampler, 1, { maxAttempts: 0 })).rejects.toThrow(/idle baseline attempts must be a whole number/);
+    await expect(measureCleanIdle(sampler, 1, { maxAttempts: 0 })).rejects.toThrow(
+      /idle baseline attempts must be a whole number/,
+    );
     await expect(measureCleanIdle(sampler, 0)).rejects.toThrow(/idle_baseline_s|idle baseline duration/);
   });
 });
 
 describe('packageTemperature', () => {
-  it('reads the kernel drivers\' package sensors and prefers the hottest package', () => {
+  it("reads the kernel drivers' package sensors and prefers the hottest package", () => {
     // Laptop: x86_pkg_temp 52 °C and coretemp "Package id 0" 53 °C; acpitz and "Core 0" are not the package.
-    expect(packageTemperature(readPreflight({ sysfsRoot: `${FIXTURES}intel-laptop/sys` }))).toEqual({ celsius: 53, sensor: 'hwmon0/coretemp/Package id 0' });
+    expect(packageTemperature(readPreflight({ sysfsRoot: `${FIXTURES}intel-laptop/sys` }))).toEqual({
+      celsius: 53,
+      sensor: 'hwmon0/coretemp/Package id 0',
+    });
     // AMD: k10temp temp1 is Tctl (unlabelled on this kernel).
-    expect(packageTemperature(readPreflight({ sysfsRoot: `${FIXTURES}amd-2socket/sys` }))).toEqual({ celsius: 47.25, sensor: 'hwmon2/k10temp/temp1' });
-    expect(packageTemperature({ temperatures: [{ sensor: 'thermal_zone0/x86_pkg_temp', celsius: 44 }, { sensor: 'thermal_zone1/acpitz', celsius: 70 }] })).toEqual({ celsius: 44, sensor: 'thermal_zone0/x86_pkg_temp' });
-    expect(packageTemperature({ temperatures: [{ sensor: 'hwmon3/k10temp/Tctl', celsius: 60.5 }, { sensor: 'hwmon3/k10temp/Tccd1', celsius: 70 }] })).toEqual({ celsius: 60.5, sensor: 'hwmon3/k10temp/Tctl' });
-    expect(packageTemperature({ temperatures: [{ sensor: 'thermal_zone1/acpitz', celsius: 41 }] })).toMatchObject({ celsius: null, note: expect.stringMatching(/no package temperature sensor/) });
+    expect(packageTemperature(readPreflight({ sysfsRoot: `${FIXTURES}amd-2socket/sys` }))).toEqual({
+      celsius: 47.25,
+      sensor: 'hwmon2/k10temp/temp1',
+    });
+    expect(
+      packageTemperature({
+        temperatures: [
+          { sensor: 'thermal_zone0/x86_pkg_temp', celsius: 44 },
+          { sensor: 'thermal_zone1/acpitz', celsius: 70 },
+        ],
+      }),
+    ).toEqual({ celsius: 44, sensor: 'thermal_zone0/x86_pkg_temp' });
+    expect(
+      packageTemperature({
+        temperatures: [
+          { sensor: 'hwmon3/k10temp/Tctl', celsius: 60.5 },
+          { sensor: 'hwmon3/k10temp/Tccd1', celsius: 70 },
+        ],
+      }),
+    ).toEqual({ celsius: 60.5, sensor: 'hwmon3/k10temp/Tctl' });
+    expect(packageTemperature({ temperatures: [{ sensor: 'thermal_zone1/acpitz', celsius: 41 }] })).toMatchObject({
+      celsius: null,
+      note: expect.stringMatching(/no package temperature sensor/),
+    });
   });
 });
 
@@ -115,16 +170,32 @@ describe('explainNet', () => {
   const base = { grossJ: 40, idleW: 12, windowS: 4 };
   it('explains a net figure ≤ 0 with the numbers behind it', () => {
     const text = explainNet({ ...base, netJ: -8 }, null)!;
-    expect(text).toMatch(/^net energy -8\.00 J ≤ 0: the window drew 40\.00 J in 4\.00 s, no more than the idle baseline \(12\.00 W × 4\.00 s = 48\.00 J\)/);
+    expect(text).toMatch(
+      /^net energy -8\.00 J ≤ 0: the window drew 40\.00 J in 4\.00 s, no more than the idle baseline \(12\.00 W × 4\.00 s = 48\.00 J\)/,
+    );
     expect(text).toMatch(/never ranked/);
     expect(explainNet({ ...base, netJ: 0 }, null)).toMatch(/^net energy 0\.00 J ≤ 0/);
   });
   it('is null for a positive net figure, and names the refusals of a dirty baseline', () => {
     expect(explainNet({ ...base, netJ: 5 }, null)).toBeNull();
     const dirty = {
-      watts: 30, seconds: 1, loadCores: 1.1, maxLoadCores: 0.25, tempC: null, tempSensor: null, attempts: 3, maxAttempts: 3, clean: false,
-      startedAt: new Date().toISOString(), endedAt: new Date().toISOString(), reused: false, refusals: ['attempt 1: x', 'attempt 2: y', 'attempt 3: z'], notes: [],
+      watts: 30,
+      seconds: 1,
+      loadCores: 1.1,
+      maxLoadCores: 0.25,
+      tempC: null,
+      tempSensor: null,
+      attempts: 3,
+      maxAttempts: 3,
+      clean: false,
+      startedAt: new Date().toISOString(),
+      endedAt: new Date().toISOString(),
+      reused: false,
+      refusals: ['attempt 1: x', 'attempt 2: y', 'attempt 3: z'],
+      notes: [],
     };
-    expect(explainNet({ ...base, netJ: null }, dirty)).toBe('no net figure: the idle baseline was not clean in 3 attempt(s) of 1.0 s (attempt 1: x; attempt 2: y; attempt 3: z); flagged idle-baseline-dirty, gross figures only');
+    expect(explainNet({ ...base, netJ: null }, dirty)).toBe(
+      'no net figure: the idle baseline was not clean in 3 attempt(s) of 1.0 s (attempt 1: x; attempt 2: y; attempt 3: z); flagged idle-baseline-dirty, gross figures only',
+    );
   });
 });

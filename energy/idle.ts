@@ -38,7 +38,9 @@ const defaultSleep = (ms: number, signal?: AbortSignal) =>
  * measured and estimated zones are combined, else the measured source carrying the most
  * energy (RAPL + NVML are both measured; each zone keeps its own source).
  */
-export function combinedSource(zones: Array<{ source: EnergySource; role: ZoneRole; weight: number }>): EnergySource | 'mixed' {
+export function combinedSource(
+  zones: Array<{ source: EnergySource; role: ZoneRole; weight: number }>,
+): EnergySource | 'mixed' {
   const totals = zones.filter((z) => z.role === 'total');
   if (totals.length === 0) return 'estimate';
   const estimated = totals.some((z) => z.source === 'estimate');
@@ -51,7 +53,13 @@ export function combinedSource(zones: Array<{ source: EnergySource; role: ZoneRo
 /** Idle power per zone from one window (joules / seconds). */
 export function idleFromWindow(w: WindowEnergy): IdleBaseline {
   if (w.seconds <= 0) throw new Error('idle window has no duration');
-  const zones = w.zones.map((z) => ({ meter: z.meter, zone: z.zone, source: z.source, role: z.role, watts: z.joules / w.seconds }));
+  const zones = w.zones.map((z) => ({
+    meter: z.meter,
+    zone: z.zone,
+    source: z.source,
+    role: z.role,
+    watts: z.joules / w.seconds,
+  }));
   const totalW = zones.filter((z) => z.role === 'total').reduce((s, z) => s + z.watts, 0);
   return { seconds: w.seconds, zones, totalW, source: combinedSource(zones.map((z) => ({ ...z, weight: z.watts }))) };
 }
@@ -61,7 +69,11 @@ export function idleFromWindow(w: WindowEnergy): IdleBaseline {
  * again. The sampler's timer need not run (the marks read the counters); run it to also
  * see idle peaks elsewhere.
  */
-export async function measureIdle(sampler: Sampler, seconds: number, opts: MeasureIdleOptions = {}): Promise<IdleBaseline> {
+export async function measureIdle(
+  sampler: Sampler,
+  seconds: number,
+  opts: MeasureIdleOptions = {},
+): Promise<IdleBaseline> {
   checkSeconds(seconds);
   const a = sampler.mark();
   await (opts.sleep ? opts.sleep(seconds * 1000) : defaultSleep(seconds * 1000, opts.signal));
@@ -109,14 +121,21 @@ export interface MeasuredIdle {
  * no attempt is clean, the last one comes back with `clean: false`: its watts are for the
  * record only, never for a net figure.
  */
-export async function measureCleanIdle(sampler: Sampler, seconds: number, opts: CleanIdleOptions = {}): Promise<MeasuredIdle> {
+export async function measureCleanIdle(
+  sampler: Sampler,
+  seconds: number,
+  opts: CleanIdleOptions = {},
+): Promise<MeasuredIdle> {
   checkSeconds(seconds);
   const maxAttempts = opts.maxAttempts ?? DEFAULT_IDLE_ATTEMPTS;
   if (!Number.isInteger(maxAttempts) || maxAttempts < 1) {
-    throw new InputError(`idle baseline attempts must be a whole number ≥ 1, got ${maxAttempts}`, { field: 'idle baseline attempts' });
+    throw new InputError(`idle baseline attempts must be a whole number ≥ 1, got ${maxAttempts}`, {
+      field: 'idle baseline attempts',
+    });
   }
   const maxLoadCores = opts.maxLoadCores ?? NOISY_NEIGHBOUR_CORES;
-  const readTemp = opts.readPackageTemperature ?? (() => packageTemperature(readPreflight({ sysfsRoot: opts.sysfsRoot })));
+  const readTemp =
+    opts.readPackageTemperature ?? (() => packageTemperature(readPreflight({ sysfsRoot: opts.sysfsRoot })));
   const refusals: string[] = [];
   let last: MeasuredIdle | null = null;
   for (let attempt = 1; attempt <= maxAttempts; attempt++) {
@@ -133,9 +152,13 @@ export async function measureCleanIdle(sampler: Sampler, seconds: number, opts: 
     const baseline = idleFromWindow(w);
     const loadCores = own.usage().otherCpuSeconds / w.seconds;
     const problems: string[] = [];
-    if (loadCores > maxLoadCores) problems.push(`other processes kept ${loadCores.toFixed(2)} CPU cores busy (noisy-neighbour threshold ${maxLoadCores})`);
+    if (loadCores > maxLoadCores)
+      problems.push(
+        `other processes kept ${loadCores.toFixed(2)} CPU cores busy (noisy-neighbour threshold ${maxLoadCores})`,
+      );
     const missing = (w.missing ?? []).filter((m) => m.role === 'total');
-    if (missing.length > 0) problems.push(`zone missing: ${missing.map((m) => `${m.meter}/${m.zone} (${m.reason})`).join(', ')}`);
+    if (missing.length > 0)
+      problems.push(`zone missing: ${missing.map((m) => `${m.meter}/${m.zone} (${m.reason})`).join(', ')}`);
     const hasTotal = baseline.zones.some((z) => z.role === 'total');
     if (!hasTotal) problems.push('no total zone was read');
     const clean = problems.length === 0;
@@ -172,7 +195,10 @@ export async function measureCleanIdle(sampler: Sampler, seconds: number, opts: 
  * Why a run's net figure is unusable, in words for the record (`energy.netExplanation`), or
  * null when it is fine: a dirty baseline (no net figure at all), or a net figure ≤ 0.
  */
-export function explainNet(energy: Pick<RunEnergy, 'netJ' | 'grossJ' | 'idleW' | 'windowS'>, baseline: IdleBaselineInfo | null): string | null {
+export function explainNet(
+  energy: Pick<RunEnergy, 'netJ' | 'grossJ' | 'idleW' | 'windowS'>,
+  baseline: IdleBaselineInfo | null,
+): string | null {
   if (baseline && !baseline.clean) {
     return `no net figure: the idle baseline was not clean in ${baseline.attempts} attempt(s) of ${baseline.seconds.toFixed(1)} s (${baseline.refusals.join('; ')}); flagged idle-baseline-dirty, gross figures only`;
   }

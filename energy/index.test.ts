@@ -21,7 +21,11 @@ describe('openMeters', () => {
   });
 
   it('takes the sysfs root from FFWATT_SYSFS and can skip NVML', () => {
-    const { meters, refused } = energy.openMeters({ env: { FFWATT_SYSFS: empty }, nvmlLibrary: null, wattsPerLogicalCpu: 7 });
+    const { meters, refused } = energy.openMeters({
+      env: { FFWATT_SYSFS: empty },
+      nvmlLibrary: null,
+      wattsPerLogicalCpu: 7,
+    });
     expect(refused.map((r) => r.meter)).toEqual(['rapl']);
     expect(refused[0].reason).toContain(empty);
     expect((meters[0] as energy.EstimateMeter).wattsPerLogicalCpu).toBe(7);
@@ -77,7 +81,16 @@ describe('openMeters', () => {
   });
 
   it('exports the API other parts call', () => {
-    for (const name of ['openMeters', 'Sampler', 'measureIdle', 'computeRunEnergy', 'ProcTreeMonitor', 'EstimateMeter', 'wrapSafeDelta', 'joulesFromUj']) {
+    for (const name of [
+      'openMeters',
+      'Sampler',
+      'measureIdle',
+      'computeRunEnergy',
+      'ProcTreeMonitor',
+      'EstimateMeter',
+      'wrapSafeDelta',
+      'joulesFromUj',
+    ]) {
       expect(typeof (energy as Record<string, unknown>)[name]).toBe('function');
     }
   });

@@ -31,4 +31,11 @@ export interface Meter {
 /** Result of trying to open a meter: a meter, or a reason (and fix) why there is none. */
 export type MeterProbe =
   | { ok: true; meter: Meter }
-  | { ok: false; meter: string; source: EnergySource; reason: string; fix?: string; state: Exclude<MeterState, 'in-use'> };
+  | {
+      ok: false;
+      meter: string;
+      source: EnergySource;
+      reason: string;
+      fix?: string;
+      state: Exclude<MeterState, 'in-use'>;
+    };

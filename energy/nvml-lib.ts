@@ -20,7 +20,11 @@ const CLOCK_TYPE: Record<NvmlClock, number> = { graphics: 0, sm: 1, memory: 2, v
 
 /** A failed NVML call, with its return code and the library's own words for it. */
 export class NvmlError extends Error {
-  constructor(readonly fn: string, readonly code: number, text: string) {
+  constructor(
+    readonly fn: string,
+    readonly code: number,
+    text: string,
+  ) {
     super(`${fn}: ${text} (NVML error ${code})`);
     this.name = 'NvmlError';
   }
@@ -112,7 +116,11 @@ export function loadNvml(path: string): { ok: true; lib: NvmlLib } | { ok: false
     driver: optional('nvmlSystemGetDriverVersion', 'int', ['char *', 'uint32']),
   };
   if (!f.init || !f.count || !f.handle) {
-    return { ok: false, missing: false, reason: `${path} is not an NVML library (nvmlInit_v2, nvmlDeviceGetCount_v2 or nvmlDeviceGetHandleByIndex_v2 missing)` };
+    return {
+      ok: false,
+      missing: false,
+      reason: `${path} is not an NVML library (nvmlInit_v2, nvmlDeviceGetCount_v2 or nvmlDeviceGetHandleByIndex_v2 missing)`,
+    };
   }
   const text = (code: number) => {
     if (f.errorString) {
@@ -124,7 +132,8 @@ export function loadNvml(path: string): { ok: true; lib: NvmlLib } | { ok: false
     }
     return 'error';
   };
-  const notExported = (name: string) => new NvmlError(name, NVML_ERROR_FUNCTION_NOT_FOUND, 'function not exported by this driver');
+  const notExported = (name: string) =>
+    new NvmlError(name, NVML_ERROR_FUNCTION_NOT_FOUND, 'function not exported by this driver');
   const call = (name: string, fn: koffi.KoffiFunction | null, ...args: unknown[]) => {
     if (!fn) throw notExported(name);
     const rc = fn(...args) as number;
@@ -190,7 +199,9 @@ export function loadNvml(path: string): { ok: true; lib: NvmlLib } | { ok: false
       clockMhz: (d, clock) => u32('nvmlDeviceGetClockInfo', f.clock, d, CLOCK_TYPE[clock]),
       temperatureC: (d) => u32('nvmlDeviceGetTemperature', f.temp, d, 0),
       memoryTotalBytes: (d) => {
-        const out: Array<{ total: number | bigint; free: number | bigint; used: number | bigint }> = [{ total: 0, free: 0, used: 0 }];
+        const out: Array<{ total: number | bigint; free: number | bigint; used: number | bigint }> = [
+          { total: 0, free: 0, used: 0 },
+        ];
         call('nvmlDeviceGetMemoryInfo', f.memory, d, out);
         return BigInt(out[0].total);
       },

@@ -3,7 +3,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { fakeNvmlLibrary, fakeNvmlState, type FakeGpu } from '../test/fixtures/fake-nvml/fake-nvml.ts';
 import { openMeters } from './index.ts';
 import { computeRunEnergy } from './run-energy.ts';
-import { NvmlMeter, openNvmlMeter } from './nvml.ts';
+import { type NvmlMeter, openNvmlMeter } from './nvml.ts';
 import { Sampler } from './sampler.ts';
 
 const state = fakeNvmlState();
@@ -20,7 +20,18 @@ afterEach(() => {
 });
 afterAll(() => state.cleanup());
 
-const l4: FakeGpu = { name: 'NVIDIA L4', uuid: 'GPU-0f6e-fake', energyMj: 5_000_000n, powerMw: 72_000, gpuUtil: 40, memUtil: 12, encUtil: 65, decUtil: 5, smClockMhz: 2040, temperatureC: 58 };
+const l4: FakeGpu = {
+  name: 'NVIDIA L4',
+  uuid: 'GPU-0f6e-fake',
+  energyMj: 5_000_000n,
+  powerMw: 72_000,
+  gpuUtil: 40,
+  memUtil: 12,
+  encUtil: 65,
+  decUtil: 5,
+  smClockMhz: 2040,
+  temperatureC: 58,
+};
 
 function openOk(library: string, now?: () => bigint): NvmlMeter {
   const p = openNvmlMeter({ library, now });
@@ -40,8 +51,14 @@ describe('NVML meter (fake library, real koffi)', () => {
       { index: 0, zone: 'gpu0', name: 'NVIDIA L4', uuid: 'GPU-0f6e-fake', energyFrom: 'counter' },
       { index: 1, zone: 'gpu1', name: 'NVIDIA T4', uuid: 'GPU-2', energyFrom: 'counter' },
     ]);
-    expect(m.read()).toEqual([{ zone: 'gpu0', uj: 5_000_000_000n }, { zone: 'gpu1', uj: 123_000n }]);
-    state.set([{ ...l4, energyMj: 5_000_750n }, { ...l4, energyMj: 124n }]);
+    expect(m.read()).toEqual([
+      { zone: 'gpu0', uj: 5_000_000_000n },
+      { zone: 'gpu1', uj: 123_000n },
+    ]);
+    state.set([
+      { ...l4, energyMj: 5_000_750n },
+      { ...l4, energyMj: 124n },
+    ]);
     expect(m.read()[0].uj - 5_000_000_000n).toBe(750_000n);
     m.close();
     expect(state.log()).toMatch(/nvmlShutdown/);
@@ -111,8 +128,24 @@ describe('NVML meter (fake library, real koffi)', () => {
     state.set([l4, { name: 'Old GPU', uuid: 'GPU-old', energyMj: null, powerMw: 30_000 }]);
     const m = openOk(withEnergy);
     expect(m.readings()).toEqual([
-      { gpu: '0', zone: 'gpu0', name: 'NVIDIA L4', powerW: 72, utilization: { gpu: 0.4, memory: 0.12, encoder: 0.65, decoder: 0.05 }, smClockMhz: 2040, temperatureC: 58 },
-      { gpu: '1', zone: 'gpu1', name: 'Old GPU', powerW: 30, utilization: { gpu: null, memory: null, encoder: null, decoder: null }, smClockMhz: null, temperatureC: null },
+      {
+        gpu: '0',
+        zone: 'gpu0',
+        name: 'NVIDIA L4',
+        powerW: 72,
+        utilization: { gpu: 0.4, memory: 0.12, encoder: 0.65, decoder: 0.05 },
+        smClockMhz: 2040,
+        temperatureC: 58,
+      },
+      {
+        gpu: '1',
+        zone: 'gpu1',
+        name: 'Old GPU',
+        powerW: 30,
+        utilization: { gpu: null, memory: null, encoder: null, decoder: null },
+        smClockMhz: null,
+        temperatureC: null,
+      },
     ]);
     m.close();
   });
@@ -134,7 +167,11 @@ describe('NVML meter (fake library, real koffi)', () => {
       expect(p.state).toBe('absent'); // a host without the driver lacks the meter: nothing is wrong
     }
     const notNvml = openNvmlMeter({ library: 'libc.so.6' });
-    expect(notNvml).toMatchObject({ ok: false, state: 'unusable', reason: expect.stringMatching(/is not an NVML library/) });
+    expect(notNvml).toMatchObject({
+      ok: false,
+      state: 'unusable',
+      reason: expect.stringMatching(/is not an NVML library/),
+    });
   });
 
   it('a driver that does not start, and a host with no GPU, are refusals with their reasons', () => {

@@ -153,19 +153,35 @@ export class NvmlMeter implements Meter {
   }
 }
 
-const FIX_DRIVER = 'install the NVIDIA driver (it ships libnvidia-ml.so.1) on hosts with an NVIDIA GPU; elsewhere there is nothing to do';
+const FIX_DRIVER =
+  'install the NVIDIA driver (it ships libnvidia-ml.so.1) on hosts with an NVIDIA GPU; elsewhere there is nothing to do';
 
 /** Opens the NVML meter, or says why there is none (no library is a state, not an error). */
 export function openNvmlMeter(opts: NvmlOptions = {}): MeterProbe {
   const library = opts.library ?? DEFAULT_NVML_LIBRARY;
-  const refuse = (reason: string, fix = FIX_DRIVER, state: 'absent' | 'unusable' = 'unusable'): MeterProbe => ({ ok: false, meter: 'nvml', source: 'nvml', reason, fix, state });
+  const refuse = (reason: string, fix = FIX_DRIVER, state: 'absent' | 'unusable' = 'unusable'): MeterProbe => ({
+    ok: false,
+    meter: 'nvml',
+    source: 'nvml',
+    reason,
+    fix,
+    state,
+  });
   const loaded = loadNvml(library);
-  if (!loaded.ok) return refuse(`no NVIDIA driver library: ${library} could not be loaded (${loaded.reason})`, FIX_DRIVER, loaded.missing ? 'absent' : 'unusable');
+  if (!loaded.ok)
+    return refuse(
+      `no NVIDIA driver library: ${library} could not be loaded (${loaded.reason})`,
+      FIX_DRIVER,
+      loaded.missing ? 'absent' : 'unusable',
+    );
   const lib = loaded.lib;
   try {
     lib.init();
   } catch (err) {
-    return refuse(`NVML did not start: ${(err as Error).message}`, 'check that the NVIDIA kernel driver is loaded (nvidia-smi should list the GPUs)');
+    return refuse(
+      `NVML did not start: ${(err as Error).message}`,
+      'check that the NVIDIA kernel driver is loaded (nvidia-smi should list the GPUs)',
+    );
   }
   const gpus: GpuState[] = [];
   const skipped: string[] = [];
@@ -187,7 +203,20 @@ export function openNvmlMeter(opts: NvmlOptions = {}): MeterProbe {
         skipped.push(`GPU ${index} (${name}) reports neither energy nor power`);
         continue;
       }
-      gpus.push({ index, zone: `gpu${index}`, name, uuid, energyFrom, device, lastT: null, lastMw: null, integratedUj: 0n, lastRawUj: null, counterUj: 0n, restarts: 0 });
+      gpus.push({
+        index,
+        zone: `gpu${index}`,
+        name,
+        uuid,
+        energyFrom,
+        device,
+        lastT: null,
+        lastMw: null,
+        integratedUj: 0n,
+        lastRawUj: null,
+        counterUj: 0n,
+        restarts: 0,
+      });
     }
   } catch (err) {
     orNull(() => lib.shutdown());
@@ -196,7 +225,10 @@ export function openNvmlMeter(opts: NvmlOptions = {}): MeterProbe {
   if (gpus.length === 0) {
     orNull(() => lib.shutdown());
     return skipped.length
-      ? refuse(`no NVIDIA GPU with an energy or power reading: ${skipped.join('; ')}`, 'nothing ffwatt can measure on these GPUs')
+      ? refuse(
+          `no NVIDIA GPU with an energy or power reading: ${skipped.join('; ')}`,
+          'nothing ffwatt can measure on these GPUs',
+        )
       : refuse('NVML found no NVIDIA GPU', 'nothing to do on a host without an NVIDIA GPU', 'absent');
   }
   const meter = new NvmlMeter(lib, gpus, opts.now ?? (() => process.hrtime.bigint()), skipped);

@@ -37,7 +37,8 @@ export function openMeters(opts: OpenMetersOptions = {}): { meters: Meter[]; ref
   };
   const haveRapl = take(openRaplMeter({ sysfsRoot, reader: opts.sysfsReader }));
   if (opts.nvmlLibrary !== null) take(openNvmlMeter({ library: opts.nvmlLibrary ?? DEFAULT_NVML_LIBRARY }));
-  if (!haveRapl) take(openEstimateMeter({ procRoot: opts.procRoot, sysfsRoot, wattsPerLogicalCpu: opts.wattsPerLogicalCpu }));
+  if (!haveRapl)
+    take(openEstimateMeter({ procRoot: opts.procRoot, sysfsRoot, wattsPerLogicalCpu: opts.wattsPerLogicalCpu }));
   return { meters, refused };
 }
 

@@ -13,7 +13,14 @@ afterEach(() => {
 describe('readPreflight', () => {
   it('reads governor, turbo and temperatures from a laptop-like tree', () => {
     const p = readPreflight({ sysfsRoot: `${FIXTURES}intel-laptop/sys` });
-    expect(p).toMatchObject({ governor: 'powersave', governors: { powersave: 4 }, turbo: 'on', turboSource: 'intel_pstate/no_turbo', maxTemperatureC: 53, notes: [] });
+    expect(p).toMatchObject({
+      governor: 'powersave',
+      governors: { powersave: 4 },
+      turbo: 'on',
+      turboSource: 'intel_pstate/no_turbo',
+      maxTemperatureC: 53,
+      notes: [],
+    });
     expect(p.temperatures).toEqual([
       { sensor: 'thermal_zone0/x86_pkg_temp', celsius: 52 },
       { sensor: 'thermal_zone1/acpitz', celsius: 41 },
@@ -29,7 +36,12 @@ describe('readPreflight', () => {
 
   it('reports mixed governors and AMD boost, unlabelled hwmon sensors', () => {
     const p = readPreflight({ sysfsRoot: `${FIXTURES}amd-2socket/sys` });
-    expect(p).toMatchObject({ governor: 'mixed', governors: { performance: 1, schedutil: 1 }, turbo: 'on', turboSource: 'cpufreq/boost' });
+    expect(p).toMatchObject({
+      governor: 'mixed',
+      governors: { performance: 1, schedutil: 1 },
+      turbo: 'on',
+      turboSource: 'cpufreq/boost',
+    });
     expect(p.temperatures).toEqual([{ sensor: 'hwmon2/k10temp/temp1', celsius: 47.25 }]);
   });
 
@@ -43,33 +55,94 @@ describe('readPreflight', () => {
 });
 
 const usage = (cpu: number, machine: number): ProcTreeUsage => ({
-  samples: 10, alive: false, cpuSeconds: cpu, machineCpuSeconds: machine, otherCpuSeconds: Math.max(0, machine - cpu),
-  peakRssBytes: 0, readBytes: 0, writeBytes: 0, readChars: 0, writeChars: 0,
+  samples: 10,
+  alive: false,
+  cpuSeconds: cpu,
+  machineCpuSeconds: machine,
+  otherCpuSeconds: Math.max(0, machine - cpu),
+  peakRssBytes: 0,
+  readBytes: 0,
+  writeBytes: 0,
+  readChars: 0,
+  writeChars: 0,
 });
 
 describe('validityFlags', () => {
-  const good: Preflight = { governor: 'performance', governors: { performance: 8 }, turbo: 'off', turboSource: 'intel_pstate/no_turbo', temperatures: [{ sensor: 'x', celsius: 50 }], maxTemperatureC: 50, notes: [] };
+  const good: Preflight = {
+    governor: 'performance',
+    governors: { performance: 8 },
+    turbo: 'off',
+    turboSource: 'intel_pstate/no_turbo',
+    temperatures: [{ sensor: 'x', celsius: 50 }],
+    maxTemperatureC: 50,
+    notes: [],
+  };
 
   it('gives no flag to a clean measured run', () => {
-    expect(validityFlags({ before: good, after: { ...good, maxTemperatureC: 58 }, energy: { source: 'rapl', idleW: 20 }, usage: usage(20, 20.5), windowS: 10 })).toEqual([]);
+    expect(
+      validityFlags({
+        before: good,
+        after: { ...good, maxTemperatureC: 58 },
+        energy: { source: 'rapl', idleW: 20 },
+        usage: usage(20, 20.5),
+        windowS: 10,
+      }),
+    ).toEqual([]);
   });
 
   it('flags estimates, noisy neighbours, thermal drift, governor, turbo and a missing baseline', () => {
     const laptop: Preflight = { ...good, governor: 'powersave', turbo: 'on' };
     expect(
-      validityFlags({ before: laptop, after: { ...laptop, maxTemperatureC: 75 }, energy: { source: 'mixed', idleW: null }, usage: usage(10, 16), windowS: 10 }),
-    ).toEqual(['estimated', 'noisy_neighbour', 'thermal_drift', 'governor_not_performance', 'turbo_on', 'no_idle_baseline']);
-    expect(validityFlags({ before: { ...good, governor: null }, energy: { source: 'estimate', idleW: 1 } })).toEqual(['estimated', 'governor_unknown']);
+      validityFlags({
+        before: laptop,
+        after: { ...laptop, maxTemperatureC: 75 },
+        energy: { source: 'mixed', idleW: null },
+        usage: usage(10, 16),
+        windowS: 10,
+      }),
+    ).toEqual([
+      'estimated',
+      'noisy_neighbour',
+      'thermal_drift',
+      'governor_not_performance',
+      'turbo_on',
+      'no_idle_baseline',
+    ]);
+    expect(validityFlags({ before: { ...good, governor: null }, energy: { source: 'estimate', idleW: 1 } })).toEqual([
+      'estimated',
+      'governor_unknown',
+    ]);
   });
 
   it('flags a dirty idle baseline (not as a missing one) and a net figure ≤ 0', () => {
     const dirty = {
-      watts: 31, seconds: 5, loadCores: 1.02, maxLoadCores: 0.25, tempC: 48, tempSensor: 'hwmon1/coretemp/Package id 0', attempts: 3, maxAttempts: 3, clean: false,
-      startedAt: '2026-01-01T00:00:00.000Z', endedAt: '2026-01-01T00:00:05.000Z', reused: false, refusals: [], notes: [],
+      watts: 31,
+      seconds: 5,
+      loadCores: 1.02,
+      maxLoadCores: 0.25,
+      tempC: 48,
+      tempSensor: 'hwmon1/coretemp/Package id 0',
+      attempts: 3,
+      maxAttempts: 3,
+      clean: false,
+      startedAt: '2026-01-01T00:00:00.000Z',
+      endedAt: '2026-01-01T00:00:05.000Z',
+      reused: false,
+      refusals: [],
+      notes: [],
     };
-    expect(validityFlags({ before: good, energy: { source: 'rapl', idleW: null, netJ: null, baseline: dirty } })).toEqual(['idle-baseline-dirty']);
-    expect(validityFlags({ before: good, energy: { source: 'rapl', idleW: 20, netJ: -3.5, baseline: { ...dirty, clean: true } } })).toEqual(['net-energy-nonpositive']);
-    expect(validityFlags({ before: good, energy: { source: 'rapl', idleW: 20, netJ: 0 } })).toEqual(['net-energy-nonpositive']);
+    expect(
+      validityFlags({ before: good, energy: { source: 'rapl', idleW: null, netJ: null, baseline: dirty } }),
+    ).toEqual(['idle-baseline-dirty']);
+    expect(
+      validityFlags({
+        before: good,
+        energy: { source: 'rapl', idleW: 20, netJ: -3.5, baseline: { ...dirty, clean: true } },
+      }),
+    ).toEqual(['net-energy-nonpositive']);
+    expect(validityFlags({ before: good, energy: { source: 'rapl', idleW: 20, netJ: 0 } })).toEqual([
+      'net-energy-nonpositive',
+    ]);
     expect(validityFlags({ before: good, energy: { source: 'rapl', idleW: 20, netJ: 0.01 } })).toEqual([]);
   });
 

@@ -60,7 +60,8 @@ export function readPreflight(opts: PreflightOptions = {}): Preflight {
   }
   const names = Object.keys(governors);
   const governor = names.length === 0 ? null : names.length === 1 ? names[0] : 'mixed';
-  if (governor === null) notes.push(`CPU governor unknown: no readable ${cpuDir}/cpu*/cpufreq/scaling_governor (VMs often have no cpufreq)`);
+  if (governor === null)
+    notes.push(`CPU governor unknown: no readable ${cpuDir}/cpu*/cpufreq/scaling_governor (VMs often have no cpufreq)`);
 
   let turbo: Preflight['turbo'] = null;
   let turboSource: string | null = null;
@@ -72,14 +73,16 @@ export function readPreflight(opts: PreflightOptions = {}): Preflight {
   } else if (boost === '0' || boost === '1') {
     turbo = boost === '1' ? 'on' : 'off';
     turboSource = 'cpufreq/boost';
-  } else notes.push(`turbo state unknown: neither ${cpuDir}/intel_pstate/no_turbo nor ${cpuDir}/cpufreq/boost is readable`);
+  } else
+    notes.push(`turbo state unknown: neither ${cpuDir}/intel_pstate/no_turbo nor ${cpuDir}/cpufreq/boost is readable`);
 
   const temperatures: Preflight['temperatures'] = [];
   const milli = (v: string | null) => (v !== null && /^-?\d+$/.test(v) ? Number(v) / 1000 : null);
   const thermal = join(root, 'class/thermal');
   for (const z of tryList(reader, thermal).filter((n) => n.startsWith('thermal_zone'))) {
     const c = milli(tryRead(reader, join(thermal, z, 'temp')));
-    if (c !== null) temperatures.push({ sensor: `${z}/${tryRead(reader, join(thermal, z, 'type')) ?? 'unknown'}`, celsius: c });
+    if (c !== null)
+      temperatures.push({ sensor: `${z}/${tryRead(reader, join(thermal, z, 'type')) ?? 'unknown'}`, celsius: c });
   }
   const hwmon = join(root, 'class/hwmon');
   for (const h of tryList(reader, hwmon)) {
@@ -102,16 +105,24 @@ export function readPreflight(opts: PreflightOptions = {}): Preflight {
  * of type `x86_pkg_temp` (drivers/thermal/intel/x86_pkg_temp_thermal.c). The hottest package
  * when there are several; null (with the reason) when none is exposed, e.g. in VMs.
  */
-export function packageTemperature(p: Pick<Preflight, 'temperatures'>): { celsius: number; sensor: string } | { celsius: null; note: string } {
+export function packageTemperature(
+  p: Pick<Preflight, 'temperatures'>,
+): { celsius: number; sensor: string } | { celsius: null; note: string } {
   const isPackage = (sensor: string) => {
     const parts = sensor.split('/');
     if (parts.length === 2) return parts[1] === 'x86_pkg_temp';
     const [, name, label] = parts;
-    return (name === 'coretemp' && /^Package id \d+$/.test(label)) || (name === 'k10temp' && (label === 'temp1' || label === 'Tctl' || label === 'Tdie'));
+    return (
+      (name === 'coretemp' && /^Package id \d+$/.test(label)) ||
+      (name === 'k10temp' && (label === 'temp1' || label === 'Tctl' || label === 'Tdie'))
+    );
   };
   const pkgs = p.temperatures.filter((t) => isPackage(t.sensor));
   if (pkgs.length === 0) {
-    return { celsius: null, note: 'no package temperature sensor (hwmon coretemp "Package id N", k10temp Tctl/Tdie, thermal zone x86_pkg_temp) is readable here' };
+    return {
+      celsius: null,
+      note: 'no package temperature sensor (hwmon coretemp "Package id N", k10temp Tctl/Tdie, thermal zone x86_pkg_temp) is readable here',
+    };
   }
   const hottest = pkgs.reduce((a, b) => (b.celsius > a.celsius ? b : a));
   return { celsius: hottest.celsius, sensor: hottest.sensor };
@@ -155,8 +166,19 @@ export function validityFlags(input: ValidityInputs, thresholds: ValidityThresho
   const flags: ValidityFlag[] = [];
   const { before, after, energy, usage, windowS } = input;
   if (energy && (energy.source === 'estimate' || energy.source === 'mixed')) flags.push('estimated');
-  if (usage && windowS && windowS > 0 && usage.otherCpuSeconds / windowS > (thresholds.otherCores ?? NOISY_NEIGHBOUR_CORES)) flags.push('noisy_neighbour');
-  if (after && before.maxTemperatureC !== null && after.maxTemperatureC !== null && after.maxTemperatureC - before.maxTemperatureC > (thresholds.thermalDriftC ?? 10)) {
+  if (
+    usage &&
+    windowS &&
+    windowS > 0 &&
+    usage.otherCpuSeconds / windowS > (thresholds.otherCores ?? NOISY_NEIGHBOUR_CORES)
+  )
+    flags.push('noisy_neighbour');
+  if (
+    after &&
+    before.maxTemperatureC !== null &&
+    after.maxTemperatureC !== null &&
+    after.maxTemperatureC - before.maxTemperatureC > (thresholds.thermalDriftC ?? 10)
+  ) {
     flags.push('thermal_drift');
   }
   if (before.governor === null) flags.push('governor_unknown');

@@ -23,13 +23,20 @@ describe('ffwatt energy probe', () => {
     expect(code).toBe(0);
     expect(text).toMatch(/Zones, and a 2\.0-second reading:/);
     expect(text).toMatch(/CPU governor: /);
-    expect(text).toMatch(/NVML \(NVIDIA GPUs\): (IN USE|ABSENT \(this machine does not have it\)\. no NVIDIA driver library)/);
+    expect(text).toMatch(
+      /NVML \(NVIDIA GPUs\): (IN USE|ABSENT \(this machine does not have it\)\. no NVIDIA driver library)/,
+    );
     if (!existsSync('/sys/class/powercap')) {
       // the development box and CI containers: no powercap tree
-      expect(text).toMatch(/RAPL \(CPU energy counters\): ABSENT \(this machine does not have it\)\. no RAPL: \/sys\/class\/powercap does not exist/);
-      expect(text).toMatch(/Estimate \(CPU time model\): IN USE\. ESTIMATE, not a measurement: .* W per busy logical CPU \(default 10 W per busy core ÷ \d+ thread\(s\) per core/);
+      expect(text).toMatch(
+        /RAPL \(CPU energy counters\): ABSENT \(this machine does not have it\)\. no RAPL: \/sys\/class\/powercap does not exist/,
+      );
+      expect(text).toMatch(
+        /Estimate \(CPU time model\): IN USE\. ESTIMATE, not a measurement: .* W per busy logical CPU \(default 10 W per busy core ÷ \d+ thread\(s\) per core/,
+      );
       expect(text).toMatch(/estimate\/cpu: total, source estimate, does not wrap; \d+\.\d{3} J, \d+\.\d{2} W average/);
-      if (!text.includes('NVML (NVIDIA GPUs): IN USE')) expect(text).toMatch(/No hardware energy counter here: energy figures will be ESTIMATES/);
+      if (!text.includes('NVML (NVIDIA GPUs): IN USE'))
+        expect(text).toMatch(/No hardware energy counter here: energy figures will be ESTIMATES/);
     } else {
       // bare metal: RAPL in use, or refused with its reason (then the estimate stands in)
       expect(text).toMatch(/RAPL \(CPU energy counters\): (IN USE|ABSENT|UNUSABLE)/);
@@ -38,9 +45,17 @@ describe('ffwatt energy probe', () => {
 
   it('on a RAPL fixture whose counters move: zones, wrap ranges and the watts put in', async () => {
     const f = copyPowercapFixture('intel-2socket');
-    const timer = setInterval(() => f.run({ 'intel-rapl:0': 80, 'intel-rapl:1': 60, 'intel-rapl:0:0': 10, 'intel-rapl:1:0': 8 }, 0.05), 50);
+    const timer = setInterval(
+      () => f.run({ 'intel-rapl:0': 80, 'intel-rapl:1': 60, 'intel-rapl:0:0': 10, 'intel-rapl:1:0': 8 }, 0.05),
+      50,
+    );
     try {
-      const { code, text } = await probe({ sysfs: f.sysfs, json: true, nvmlLibrary: join(empty, 'none.so'), seconds: 1 });
+      const { code, text } = await probe({
+        sysfs: f.sysfs,
+        json: true,
+        nvmlLibrary: join(empty, 'none.so'),
+        seconds: 1,
+      });
       expect(code).toBe(0);
       const r = JSON.parse(text) as EnergyProbeReport;
       expect(r.sysfs).toBe(f.sysfs);
@@ -69,7 +84,12 @@ describe('ffwatt energy probe', () => {
     const { text } = await probe({ env: { FFWATT_SYSFS: empty }, nvmlLibrary: join(empty, 'none.so'), seconds: 0.2 });
     expect(text).toContain(`sysfs root ${empty}`);
     expect(text).toContain(`no RAPL: ${empty}/class/powercap does not exist`);
-    const { text: json } = await probe({ env: { FFWATT_SYSFS: empty }, nvmlLibrary: join(empty, 'none.so'), seconds: 0.2, json: true });
+    const { text: json } = await probe({
+      env: { FFWATT_SYSFS: empty },
+      nvmlLibrary: join(empty, 'none.so'),
+      seconds: 0.2,
+      json: true,
+    });
     expect((JSON.parse(json) as EnergyProbeReport).refused.map((x) => [x.meter, x.state])).toEqual([
       ['rapl', 'absent'],
       ['nvml', 'absent'],
@@ -83,9 +103,16 @@ describe('ffwatt energy probe', () => {
   });
 
   it('exits 1 when no meter at all can be used, and says so', async () => {
-    const { code, text } = await probe({ sysfs: empty, nvmlLibrary: join(empty, 'none.so'), procRoot: join(empty, 'proc'), seconds: 0.1 });
+    const { code, text } = await probe({
+      sysfs: empty,
+      nvmlLibrary: join(empty, 'none.so'),
+      procRoot: join(empty, 'proc'),
+      seconds: 0.1,
+    });
     expect(code).toBe(1);
-    expect(text).toMatch(/Estimate \(CPU time model\): UNUSABLE \(present, cannot be read\)\. cannot read .*proc\/stat/);
+    expect(text).toMatch(
+      /Estimate \(CPU time model\): UNUSABLE \(present, cannot be read\)\. cannot read .*proc\/stat/,
+    );
     expect(text).toMatch(/No meter can be used here/);
   });
 });
@@ -96,10 +123,26 @@ describe('ffwatt energy probe --sysfs DIR --json, on every layout (a real CLI pr
       const f = copyPowercapFixture(L.fixture);
       const writer = f.rateWriter(L.watts, { mirrors: L.mirrors });
       try {
-        const r = await execa('node', [...writer.nodeArgs, BIN, 'energy', 'probe', '--sysfs', f.sysfs, '--json', '--seconds', '4', '--nvml-library', join(empty, 'none.so')], {
-          reject: false,
-          env: writer.env,
-        });
+        const r = await execa(
+          'node',
+          [
+            ...writer.nodeArgs,
+            BIN,
+            'energy',
+            'probe',
+            '--sysfs',
+            f.sysfs,
+            '--json',
+            '--seconds',
+            '4',
+            '--nvml-library',
+            join(empty, 'none.so'),
+          ],
+          {
+            reject: false,
+            env: writer.env,
+          },
+        );
         expect(r.exitCode, r.stderr).toBe(0);
         const report = JSON.parse(r.stdout) as EnergyProbeReport;
         const rapl = report.meters.find((m) => m.meter === 'rapl')!;
@@ -111,11 +154,13 @@ describe('ffwatt energy probe --sysfs DIR --json, on every layout (a real CLI pr
         expect(report.reading.seconds).toBeGreaterThanOrEqual(4);
         expect(report.reading.totalW! / L.totalW).toBeGreaterThan(0.95);
         expect(report.reading.totalW! / L.totalW).toBeLessThan(1.05);
-        if (L.wrongW !== undefined) expect(Math.abs(report.reading.totalW! - L.wrongW) / L.totalW).toBeGreaterThan(0.08);
+        if (L.wrongW !== undefined)
+          expect(Math.abs(report.reading.totalW! - L.wrongW) / L.totalW).toBeGreaterThan(0.08);
         if (L.platformW === null) expect(report.reading.platformW).toBeNull();
         else expect(report.reading.platformW! / L.platformW).toBeCloseTo(1, 1);
         expect(report.reading.flags).toEqual([]);
-        if (L.mirrors && L.fixture.startsWith('amd')) expect(rapl.notes.join('\n')).toMatch(/read one counter .*counted once/);
+        if (L.mirrors && L.fixture.startsWith('amd'))
+          expect(rapl.notes.join('\n')).toMatch(/read one counter .*counted once/);
       } finally {
         f.cleanup();
       }

@@ -71,15 +71,27 @@ function describeMeter(m: Meter): { detail: string; notes: string[] } {
     };
   }
   if (m instanceof RaplMeter) {
-    const sockets = new Set(m.details().filter((z) => z.role === 'total' && z.parentId === null).map((z) => z.socket).filter((s) => s !== null));
+    const sockets = new Set(
+      m
+        .details()
+        .filter((z) => z.role === 'total' && z.parentId === null)
+        .map((z) => z.socket)
+        .filter((s) => s !== null),
+    );
     return {
       detail: `RAPL energy counters (powercap), ${sockets.size || 'no'} package socket(s); machine total = packages + their dram; core/uncore are components, never added; psys is reported apart.`,
       notes: m.topologyNotes,
     };
   }
   if (m instanceof NvmlMeter) {
-    const d = m.devices().map((g) => `${g.zone} ${g.name} (${g.energyFrom === 'counter' ? 'energy counter' : 'integrated power readings'})`);
-    const restarts = Object.entries(m.restarts()).filter(([, n]) => n > 0).map(([z, n]) => `${z}: energy counter restarted ${n}× (driver reload); the window was split there`);
+    const d = m
+      .devices()
+      .map(
+        (g) => `${g.zone} ${g.name} (${g.energyFrom === 'counter' ? 'energy counter' : 'integrated power readings'})`,
+      );
+    const restarts = Object.entries(m.restarts())
+      .filter(([, n]) => n > 0)
+      .map(([z, n]) => `${z}: energy counter restarted ${n}× (driver reload); the window was split there`);
     return { detail: `NVIDIA GPUs through NVML: ${d.join(', ')}`, notes: [...m.notes, ...restarts] };
   }
   return { detail: m.name, notes: [] };
@@ -88,7 +100,12 @@ function describeMeter(m: Meter): { detail: string; notes: string[] } {
 export async function buildEnergyProbeReport(opts: EnergyProbeOptions = {}): Promise<EnergyProbeReport> {
   const env = opts.env ?? process.env;
   const sysfs = opts.sysfs ?? (env.FFWATT_SYSFS || '/sys');
-  const { meters, refused } = openMeters({ sysfsRoot: sysfs, nvmlLibrary: opts.nvmlLibrary, procRoot: opts.procRoot, env });
+  const { meters, refused } = openMeters({
+    sysfsRoot: sysfs,
+    nvmlLibrary: opts.nvmlLibrary,
+    procRoot: opts.procRoot,
+    env,
+  });
   try {
     const seconds = opts.seconds ?? 2;
     const sampler = new Sampler(meters, { hz: 10 });
@@ -98,7 +115,9 @@ export async function buildEnergyProbeReport(opts: EnergyProbeOptions = {}): Pro
     const b = sampler.mark();
     sampler.stop();
     const w = sampler.window(a, b);
-    const ranges = new Map(meters.flatMap((m) => m.zones().map((z) => [`${z.meter}/${z.zone}`, z.maxRangeUj ?? null] as const)));
+    const ranges = new Map(
+      meters.flatMap((m) => m.zones().map((z) => [`${z.meter}/${z.zone}`, z.maxRangeUj ?? null] as const)),
+    );
     const report: EnergyProbeReport = {
       sysfs,
       meters: meters.map((m) => {
@@ -128,7 +147,9 @@ export async function buildEnergyProbeReport(opts: EnergyProbeOptions = {}): Pro
       reading: {
         seconds: w.seconds,
         totalW: sumW(w.zones.filter((z) => z.role === 'total')),
-        source: w.zones.some((z) => z.role === 'total') ? combinedSource(w.zones.map((z) => ({ source: z.source, role: z.role, weight: z.joules }))) : null,
+        source: w.zones.some((z) => z.role === 'total')
+          ? combinedSource(w.zones.map((z) => ({ source: z.source, role: z.role, weight: z.joules })))
+          : null,
         platformW: sumW(w.zones.filter((z) => z.role === 'platform')),
         raplTotalW: sumW(w.zones.filter((z) => z.role === 'total' && z.source === 'rapl')),
         flags: [],
@@ -138,7 +159,8 @@ export async function buildEnergyProbeReport(opts: EnergyProbeOptions = {}): Pro
       preflight: readPreflight({ sysfsRoot: sysfs }),
     };
     const { platformW, raplTotalW } = report.reading;
-    if (platformW !== null && raplTotalW !== null && raplTotalW > platformW * (1 + TOPOLOGY_SUSPECT_MARGIN)) report.reading.flags.push(TOPOLOGY_SUSPECT_FLAG);
+    if (platformW !== null && raplTotalW !== null && raplTotalW > platformW * (1 + TOPOLOGY_SUSPECT_MARGIN))
+      report.reading.flags.push(TOPOLOGY_SUSPECT_FLAG);
     return report;
   } finally {
     for (const m of meters) m.close();
@@ -147,7 +169,11 @@ export async function buildEnergyProbeReport(opts: EnergyProbeOptions = {}): Pro
 
 const sumW = (zones: Array<{ avgW: number }>) => (zones.length > 0 ? zones.reduce((s, z) => s + z.avgW, 0) : null);
 
-const KIND: Record<string, string> = { rapl: 'RAPL (CPU energy counters)', nvml: 'NVML (NVIDIA GPUs)', estimate: 'Estimate (CPU time model)' };
+const KIND: Record<string, string> = {
+  rapl: 'RAPL (CPU energy counters)',
+  nvml: 'NVML (NVIDIA GPUs)',
+  estimate: 'Estimate (CPU time model)',
+};
 const fmt = (n: number, digits = 2) => n.toFixed(digits);
 
 export function renderEnergyProbe(r: EnergyProbeReport): string {
@@ -157,14 +183,19 @@ export function renderEnergyProbe(r: EnergyProbeReport): string {
     for (const n of m.notes) lines.push(`    note: ${n}`);
   }
   for (const x of r.refused) {
-    lines.push(`  ${KIND[x.meter] ?? x.meter}: ${x.state === 'absent' ? 'ABSENT (this machine does not have it)' : 'UNUSABLE (present, cannot be read)'}. ${x.reason}.`);
+    lines.push(
+      `  ${KIND[x.meter] ?? x.meter}: ${x.state === 'absent' ? 'ABSENT (this machine does not have it)' : 'UNUSABLE (present, cannot be read)'}. ${x.reason}.`,
+    );
     if (x.fix) lines.push(`    fix: ${x.fix}`);
   }
   const measured = r.meters.filter((m) => m.source !== 'estimate');
   lines.push('');
-  if (r.meters.length === 0) lines.push('No meter can be used here: ffwatt cannot give energy figures on this machine.');
-  else if (measured.length === 0) lines.push('No hardware energy counter here: energy figures will be ESTIMATES (labelled estimate everywhere).');
-  else if (r.meters.some((m) => m.source === 'estimate')) lines.push('CPU energy is estimated, GPU energy is measured: totals are labelled mixed.');
+  if (r.meters.length === 0)
+    lines.push('No meter can be used here: ffwatt cannot give energy figures on this machine.');
+  else if (measured.length === 0)
+    lines.push('No hardware energy counter here: energy figures will be ESTIMATES (labelled estimate everywhere).');
+  else if (r.meters.some((m) => m.source === 'estimate'))
+    lines.push('CPU energy is estimated, GPU energy is measured: totals are labelled mixed.');
   else lines.push('Energy is measured by hardware counters.');
 
   if (r.meters.length > 0) {
@@ -177,7 +208,8 @@ export function renderEnergyProbe(r: EnergyProbeReport): string {
         if (z.note) lines.push(`    (${z.note})`);
       }
     }
-    if (r.reading.totalW !== null) lines.push(`  machine total (sum of total zones): ${fmt(r.reading.totalW)} W, source ${r.reading.source}`);
+    if (r.reading.totalW !== null)
+      lines.push(`  machine total (sum of total zones): ${fmt(r.reading.totalW)} W, source ${r.reading.source}`);
     if (r.reading.platformW !== null) {
       const vs =
         r.reading.raplTotalW === null || r.reading.platformW <= 0
@@ -186,7 +218,9 @@ export function renderEnergyProbe(r: EnergyProbeReport): string {
       lines.push(`  platform (psys): ${fmt(r.reading.platformW)} W${vs}`);
     }
     if (r.reading.flags.includes(TOPOLOGY_SUSPECT_FLAG)) {
-      lines.push(`  ${TOPOLOGY_SUSPECT_FLAG}: the RAPL total is more than ${TOPOLOGY_SUSPECT_MARGIN * 100} % above the platform zone, which covers it: zones are likely counted wrong here (runs get this flag)`);
+      lines.push(
+        `  ${TOPOLOGY_SUSPECT_FLAG}: the RAPL total is more than ${TOPOLOGY_SUSPECT_MARGIN * 100} % above the platform zone, which covers it: zones are likely counted wrong here (runs get this flag)`,
+      );
     }
     for (const e of r.reading.errors) lines.push(`  read error from ${e.meter}: ${e.last}`);
     lines.push(`  sampling: ${fmt(r.recommendedHz, 1)} Hz is enough for at least 4 reads per counter wrap`);
@@ -194,9 +228,21 @@ export function renderEnergyProbe(r: EnergyProbeReport): string {
 
   const p = r.preflight;
   lines.push('', 'Machine state (validity preflight):');
-  lines.push(`  CPU governor: ${p.governor === null ? 'unknown' : p.governor === 'mixed' ? `mixed (${Object.entries(p.governors).map(([g, n]) => `${n}× ${g}`).join(', ')})` : p.governor}`);
+  lines.push(
+    `  CPU governor: ${
+      p.governor === null
+        ? 'unknown'
+        : p.governor === 'mixed'
+          ? `mixed (${Object.entries(p.governors)
+              .map(([g, n]) => `${n}× ${g}`)
+              .join(', ')})`
+          : p.governor
+    }`,
+  );
   lines.push(`  turbo/boost: ${p.turbo ?? 'unknown'}${p.turboSource ? ` (${p.turboSource})` : ''}`);
-  lines.push(`  temperatures: ${p.temperatures.length ? p.temperatures.map((t) => `${t.sensor} ${fmt(t.celsius, 1)} °C`).join(', ') : 'none readable'}`);
+  lines.push(
+    `  temperatures: ${p.temperatures.length ? p.temperatures.map((t) => `${t.sensor} ${fmt(t.celsius, 1)} °C`).join(', ') : 'none readable'}`,
+  );
   for (const n of p.notes) lines.push(`  note: ${n}`);
   return lines.join('\n') + '\n';
 }

@@ -26,7 +26,8 @@ async function follow(mon: ProcTreeMonitor, seenPids: Set<number>, limitMs = 20_
 
 describe('parsePidStat', () => {
   it('reads fields after the last parenthesis, whatever the command name holds', () => {
-    const line = '4242 (evil) (name x) S 4000 4242 4000 0 -1 4194304 100 0 0 0 250 50 7 3 20 0 3 0 1000 12345 678 18446744073709551615';
+    const line =
+      '4242 (evil) (name x) S 4000 4242 4000 0 -1 4194304 100 0 0 0 250 50 7 3 20 0 3 0 1000 12345 678 18446744073709551615';
     expect(parsePidStat(line)).toEqual({ pid: 4242, ppid: 4000, ownTicks: 300n, childTicks: 10n, threads: 3 });
     expect(parsePidStat('garbage')).toBeNull();
   });

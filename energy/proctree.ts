@@ -29,7 +29,10 @@ export function parsePidStat(text: string): PidStat | null {
   const close = text.lastIndexOf(')');
   if (open < 0 || close < open) return null;
   const pid = Number(text.slice(0, open).trim());
-  const f = text.slice(close + 2).trim().split(/\s+/);
+  const f = text
+    .slice(close + 2)
+    .trim()
+    .split(/\s+/);
   // f[0] is field 3 (state): field N is f[N - 3].
   if (f.length < 15 || !Number.isInteger(pid)) return null;
   const num = (field: number) => BigInt(f[field - 3]);
@@ -121,7 +124,13 @@ export type TreeWalk = 'auto' | 'scan';
  * each member's stat and its threads' children files. A process that exits during the walk is left
  * out with its subtree (its children are being reparented outside the tree anyway).
  */
-function walkTree(rootPid: number, procRoot: string, walk: TreeWalk, reader: ProcReader, tids: TidCache | null = null): PidStat[] {
+function walkTree(
+  rootPid: number,
+  procRoot: string,
+  walk: TreeWalk,
+  reader: ProcReader,
+  tids: TidCache | null = null,
+): PidStat[] {
   if (walk === 'scan') return treeOf(rootPid, readAllPidStats(procRoot));
   const rootText = readText(reader, `${procRoot}/${rootPid}/stat`);
   const root = rootText === null ? null : parsePidStat(rootText);
@@ -202,7 +211,13 @@ export interface ProcTreeSample {
 }
 
 /** Reads the tree once; null when the root process is gone. */
-export function sampleProcessTree(rootPid: number, procRoot = '/proc', walk: TreeWalk = 'auto', reader: ProcReader = oneShotReader, tids: TidCache | null = null): ProcTreeSample | null {
+export function sampleProcessTree(
+  rootPid: number,
+  procRoot = '/proc',
+  walk: TreeWalk = 'auto',
+  reader: ProcReader = oneShotReader,
+  tids: TidCache | null = null,
+): ProcTreeSample | null {
   const members = walkTree(rootPid, procRoot, walk, reader, tids);
   if (members.length === 0) return null;
   let cpuTicks = 0n;
@@ -227,7 +242,13 @@ export function sampleProcessTree(rootPid: number, procRoot = '/proc', walk: Tre
     const rc = ioText === null ? null : ioField(ioText, 'rchar');
     const wc = ioText === null ? null : ioField(ioText, 'wchar');
     if (r === null || w === null || rc === null || wc === null) io = null;
-    else io = { readBytes: io.readBytes + r, writeBytes: io.writeBytes + w, readChars: io.readChars + rc, writeChars: io.writeChars + wc };
+    else
+      io = {
+        readBytes: io.readBytes + r,
+        writeBytes: io.writeBytes + w,
+        readChars: io.readChars + rc,
+        writeChars: io.writeChars + wc,
+      };
   }
   return { pids: members.map((s) => s.pid), cpuTicks, rssBytes, maxProcessHwmBytes: maxHwm, io };
 }
@@ -286,7 +307,10 @@ export class ProcTreeMonitor {
   /** Thread lists of multi-threaded members, kept between samples (walk: auto). */
   private readonly tids: TidCache = new Map();
 
-  constructor(readonly rootPid: number, opts: ProcTreeMonitorOptions = {}) {
+  constructor(
+    readonly rootPid: number,
+    opts: ProcTreeMonitorOptions = {},
+  ) {
     this.procRoot = opts.procRoot ?? '/proc';
     this.walk = opts.walk ?? 'auto';
     this.ticksPerS = opts.clockTicksPerS ?? DEFAULT_CLOCK_TICKS_PER_S;
@@ -358,7 +382,9 @@ export class ProcTreeMonitor {
         ? { ioNote: 'no sample taken while the process was alive' }
         : ioOk
           ? {}
-          : { ioNote: `/proc/<pid>/io of a process in the tree of ${this.rootPid} was unreadable (another user's process: run as that user or root)` }),
+          : {
+              ioNote: `/proc/<pid>/io of a process in the tree of ${this.rootPid} was unreadable (another user's process: run as that user or root)`,
+            }),
     };
   }
 }

@@ -6,7 +6,11 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { afterEach, describe, expect, it } from 'vitest';
-import { copyPowercapFixture, type PowercapFixture, type PowercapFixtureName } from '../test/fixtures/powercap/fixture.ts';
+import {
+  copyPowercapFixture,
+  type PowercapFixture,
+  type PowercapFixtureName,
+} from '../test/fixtures/powercap/fixture.ts';
 import { openRaplMeter, type RaplMeter } from './rapl.ts';
 import { joulesFromUj } from './units.ts';
 import { freeLoopbackPort } from '../core/net.ts';
@@ -30,7 +34,12 @@ async function startNodeExporter(sysfs: string): Promise<() => Promise<string>> 
   const port = await freePort();
   const child: ChildProcess = spawn(
     NODE_EXPORTER,
-    [`--path.sysfs=${sysfs}`, '--collector.disable-defaults', '--collector.rapl', `--web.listen-address=127.0.0.1:${port}`],
+    [
+      `--path.sysfs=${sysfs}`,
+      '--collector.disable-defaults',
+      '--collector.rapl',
+      `--web.listen-address=127.0.0.1:${port}`,
+    ],
     { stdio: ['ignore', 'ignore', 'pipe'] },
   );
   let stderr = '';
@@ -63,11 +72,27 @@ function raplByPath(text: string): Map<string, number> {
 function ours(m: RaplMeter): Map<string, { joules: number; rangeJ: number; wraps: number }> {
   const samples = new Map(m.read().map((s) => [s.zone, s.uj]));
   const wraps = m.wraps();
-  return new Map(m.details().map((z) => [z.path, { joules: joulesFromUj(samples.get(z.zone)!), rangeJ: joulesFromUj(z.maxRangeUj), wraps: wraps[z.zone] }]));
+  return new Map(
+    m
+      .details()
+      .map((z) => [
+        z.path,
+        { joules: joulesFromUj(samples.get(z.zone)!), rangeJ: joulesFromUj(z.maxRangeUj), wraps: wraps[z.zone] },
+      ]),
+  );
 }
 
 describe('RAPL cross-check with prometheus-node-exporter', () => {
-  for (const name of ['intel-laptop', 'intel-2socket', 'amd-2socket', 'xeon-2socket-psys', 'xeon-4socket', 'laptop-psys-mmio', 'amd-1socket-2die-mirror', 'psys1-only'] as const) {
+  for (const name of [
+    'intel-laptop',
+    'intel-2socket',
+    'amd-2socket',
+    'xeon-2socket-psys',
+    'xeon-4socket',
+    'laptop-psys-mmio',
+    'amd-1socket-2die-mirror',
+    'psys1-only',
+  ] as const) {
     it(`${name}: equal joules for every zone before a wrap, the documented difference after one`, async () => {
       const f = fixture(name);
       const p = openRaplMeter({ sysfsRoot: f.sysfs });

@@ -1,8 +1,19 @@
 import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
-import { copyPowercapFixture, type PowercapFixture, type PowercapFixtureName } from '../test/fixtures/powercap/fixture.ts';
+import {
+  copyPowercapFixture,
+  type PowercapFixture,
+  type PowercapFixtureName,
+} from '../test/fixtures/powercap/fixture.ts';
 import { LAYOUTS } from '../test/fixtures/powercap/layouts.ts';
-import { discoverRaplZones, nodeSysfsReader, openRaplMeter, RaplMeter, TOPOLOGY_SUSPECT_FLAG, type SysfsReader } from './rapl.ts';
+import {
+  discoverRaplZones,
+  nodeSysfsReader,
+  openRaplMeter,
+  type RaplMeter,
+  TOPOLOGY_SUSPECT_FLAG,
+  type SysfsReader,
+} from './rapl.ts';
 import { Sampler } from './sampler.ts';
 import { computeRunEnergy } from './run-energy.ts';
 
@@ -36,7 +47,13 @@ describe('RAPL zone discovery', () => {
       psys: 'platform',
     });
     const d = m.details().find((z) => z.id === 'intel-rapl:0:2')!;
-    expect(d).toMatchObject({ name: 'dram', parentId: 'intel-rapl:0', socket: 0, maxRangeUj: 65712999613n, iface: 'msr' });
+    expect(d).toMatchObject({
+      name: 'dram',
+      parentId: 'intel-rapl:0',
+      socket: 0,
+      maxRangeUj: 65712999613n,
+      iface: 'msr',
+    });
     // the counter is the hardware counter until it wraps
     expect(m.read().find((s) => s.zone === 'package-0')!.uj).toBe(73214556123n);
   });
@@ -44,14 +61,24 @@ describe('RAPL zone discovery', () => {
   it('handles two sockets in a flat tree, each package a total with its own dram, also a total', () => {
     const f = fixture('intel-2socket');
     const m = openOk(f.sysfs);
-    expect(roles(m)).toEqual({ 'package-0': 'total', 'package-0/dram': 'total', 'package-1': 'total', 'package-1/dram': 'total' });
+    expect(roles(m)).toEqual({
+      'package-0': 'total',
+      'package-0/dram': 'total',
+      'package-1': 'total',
+      'package-1/dram': 'total',
+    });
     expect(m.details().map((z) => z.socket)).toEqual([0, 0, 1, 1]);
   });
 
   it('reads AMD packages and cores through the same driver', () => {
     const f = fixture('amd-2socket');
     const m = openOk(f.sysfs);
-    expect(roles(m)).toEqual({ 'package-0': 'total', 'package-0/core': 'component', 'package-1': 'total', 'package-1/core': 'component' });
+    expect(roles(m)).toEqual({
+      'package-0': 'total',
+      'package-0/core': 'component',
+      'package-1': 'total',
+      'package-1/core': 'component',
+    });
     expect(m.zones()[0].maxRangeUj).toBe(65532610987n);
   });
 
@@ -76,7 +103,8 @@ describe('RAPL zone discovery', () => {
     const denying: SysfsReader = {
       ...nodeSysfsReader,
       readFile: (p) => {
-        if (p.endsWith('energy_uj')) throw Object.assign(new Error(`EACCES: permission denied, open '${p}'`), { code: 'EACCES' });
+        if (p.endsWith('energy_uj'))
+          throw Object.assign(new Error(`EACCES: permission denied, open '${p}'`), { code: 'EACCES' });
         return nodeSysfsReader.readFile(p);
       },
     };
@@ -159,12 +187,29 @@ describe('RAPL counters', () => {
     const a = s.mark();
     for (let i = 0; i < 10; i++) {
       t += 100_000_000n;
-      f.run({ 'intel-rapl:0': 40, 'intel-rapl:0:0': 5, 'intel-rapl:1': 90, 'intel-rapl:2': 30, 'intel-rapl:2:0': 4, 'intel-rapl:3': 20 }, 0.1);
+      f.run(
+        {
+          'intel-rapl:0': 40,
+          'intel-rapl:0:0': 5,
+          'intel-rapl:1': 90,
+          'intel-rapl:2': 30,
+          'intel-rapl:2:0': 4,
+          'intel-rapl:3': 20,
+        },
+        0.1,
+      );
       s.tick();
     }
     const w = s.window(a, s.mark());
     const j = Object.fromEntries(w.zones.map((z) => [z.zone, z.joules]));
-    expect(j).toEqual({ 'package-0': 40, 'package-0/dram': 5, psys: 90, 'package-1': 30, 'package-1/dram': 4, 'psys-1': 20 });
+    expect(j).toEqual({
+      'package-0': 40,
+      'package-0/dram': 5,
+      psys: 90,
+      'package-1': 30,
+      'package-1/dram': 4,
+      'psys-1': 20,
+    });
     const e = computeRunEnergy(w, null, { mediaSeconds: 60, frames: 1800, megapixels: 1800 * 0.0768 });
     expect(e.grossJ).toBe(79); // packages + their dram; not psys, psys-1
     expect(e.platformJ).toBe(110);
@@ -224,7 +269,10 @@ describe('RAPL topologies, by the kernel rules', () => {
   it('counts mirrored per-die package counters once, and names the dedup', () => {
     const f = fixture('amd-1socket-2die-mirror');
     const m = openOk(f.sysfs);
-    expect(m.details().find((z) => z.id === 'intel-rapl:1')).toMatchObject({ role: 'component', mirrorOf: 'intel-rapl:0' });
+    expect(m.details().find((z) => z.id === 'intel-rapl:1')).toMatchObject({
+      role: 'component',
+      mirrorOf: 'intel-rapl:0',
+    });
     expect(m.topologyNotes).toEqual([
       'package-0-die-0 (intel-rapl:0), package-0-die-1 (intel-rapl:1) read one counter (identical raw energy_uj in 5 reads): counted once, as package-0-die-0',
     ]);
@@ -287,7 +335,11 @@ describe('RAPL topologies, by the kernel rules', () => {
       readdir: (d) => nodeSysfsReader.readdir(d).map((x) => (x === 'intel-rapl:1:0' ? 'intel-rapl:7' : x)),
       readFile: (q) => nodeSysfsReader.readFile(q.replace('intel-rapl:7', 'intel-rapl:1:0')),
     });
-    expect(found.zones.find((z) => z.id === 'intel-rapl:7')).toMatchObject({ zone: 'dram', role: 'component', note: expect.stringMatching(/not one the kernel's RAPL driver registers/) });
+    expect(found.zones.find((z) => z.id === 'intel-rapl:7')).toMatchObject({
+      zone: 'dram',
+      role: 'component',
+      note: expect.stringMatching(/not one the kernel's RAPL driver registers/),
+    });
   });
 });
 
@@ -299,17 +351,32 @@ describe('RAPL permissions, for real', () => {
     const { tmpdir } = await import('node:os');
     const { join } = await import('node:path');
     const f = fixture('intel-2socket');
-    for (const id of ['intel-rapl:0', 'intel-rapl:0:0', 'intel-rapl:1', 'intel-rapl:1:0']) f.chmod(id, 'energy_uj', 0o400);
+    for (const id of ['intel-rapl:0', 'intel-rapl:0:0', 'intel-rapl:1', 'intel-rapl:1:0'])
+      f.chmod(id, 'energy_uj', 0o400);
     // the fixture copy and a bundled probe must be reachable by uid 65534 (nobody)
     const work = mkdtempSync(join(tmpdir(), 'ffwatt-perm-'));
     try {
       chmodSync(work, 0o755);
       for (let d = f.sysfs; d.length > tmpdir().length; d = join(d, '..')) chmodSync(d, 0o755);
       const entry = join(work, 'entry.ts');
-      writeFileSync(entry, `import { openRaplMeter } from ${JSON.stringify(join(process.cwd(), 'energy/rapl.ts'))};\nconsole.log(JSON.stringify(openRaplMeter({ sysfsRoot: process.argv[2] })));\n`);
-      buildSync({ entryPoints: [entry], bundle: true, platform: 'node', format: 'esm', outfile: join(work, 'probe.mjs'), logLevel: 'silent' });
+      writeFileSync(
+        entry,
+        `import { openRaplMeter } from ${JSON.stringify(join(process.cwd(), 'energy/rapl.ts'))};\nconsole.log(JSON.stringify(openRaplMeter({ sysfsRoot: process.argv[2] })));\n`,
+      );
+      buildSync({
+        entryPoints: [entry],
+        bundle: true,
+        platform: 'node',
+        format: 'esm',
+        outfile: join(work, 'probe.mjs'),
+        logLevel: 'silent',
+      });
       chmodSync(join(work, 'probe.mjs'), 0o644);
-      const out = execFileSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, join(work, 'probe.mjs'), f.sysfs], { encoding: 'utf8' });
+      const out = execFileSync(
+        'setpriv',
+        ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, join(work, 'probe.mjs'), f.sysfs],
+        { encoding: 'utf8' },
+      );
       const probe = JSON.parse(out);
       expect(probe.ok).toBe(false);
       expect(probe.reason).toMatch(/permission denied on 4 file\(s\), e\.g\. .*intel-rapl:0\/energy_uj/);

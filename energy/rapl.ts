@@ -57,14 +57,19 @@ export interface RaplOptions {
 /** Why the RAPL meter could not be used. */
 const RAPL_FIX_PERMISSION =
   'run the agent with the read access the worker role installs (its udev and tmpfiles rules make energy_uj readable to the ffwatt-rapl group, ffwatt_rapl_group; put the agent user in that group), or run it as root';
-const RAPL_FIX_MISSING = 'run on bare metal with the RAPL driver loaded (modprobe intel_rapl_msr; AMD Zen uses the same driver); VMs and most containers have no RAPL';
+const RAPL_FIX_MISSING =
+  'run on bare metal with the RAPL driver loaded (modprobe intel_rapl_msr; AMD Zen uses the same driver); VMs and most containers have no RAPL';
 
 const ID_RE = /^(intel-rapl(?:-mmio|-tpmi)?):(\d+)(?::(\d+))?$/;
 /** Package zone names the kernel writes: `package-%d`, or `package-%d-die-%d` on multi-die parts (rapl_add_package_cpuslocked). */
 const PACKAGE_RE = /^package-(\d+)(?:-die-(\d+))?$/;
 /** Platform zone names: `psys` on the first package, `psys-%d` (physical package id) on later ones (rapl_init_domains). */
 const PLATFORM_RE = /^psys(?:-(\d+))?$/;
-const IFACE: Record<string, RaplZoneInfo['iface']> = { 'intel-rapl': 'msr', 'intel-rapl-mmio': 'mmio', 'intel-rapl-tpmi': 'tpmi' };
+const IFACE: Record<string, RaplZoneInfo['iface']> = {
+  'intel-rapl': 'msr',
+  'intel-rapl-mmio': 'mmio',
+  'intel-rapl-tpmi': 'tpmi',
+};
 
 /** The flag a run gets when its measured total exceeds the platform zone by more than this fraction. */
 export { TOPOLOGY_SUSPECT_FLAG };
@@ -81,7 +86,15 @@ export interface RaplDiscovery {
   problems: Array<{ path: string; reason: string; permission: boolean }>;
 }
 
-type RawZone = { id: string; iface: RaplZoneInfo['iface']; top: number; sub: number | null; path: string; name: string; maxRangeUj: bigint };
+type RawZone = {
+  id: string;
+  iface: RaplZoneInfo['iface'];
+  top: number;
+  sub: number | null;
+  path: string;
+  name: string;
+  maxRangeUj: bigint;
+};
 
 /**
  * The role of one zone, from the kernel's rules (drivers/powercap/intel_rapl_common.c,
@@ -96,17 +109,25 @@ type RawZone = { id: string; iface: RaplZoneInfo['iface']; top: number; sub: num
  * - any other top-level name is not something the kernel registers: a component, named in the probe.
  */
 function roleOf(z: RawZone, parent: RawZone | undefined, msrSockets: Set<number>): { role: ZoneRole; note?: string } {
-  const topName = z.sub === null ? z.name : parent?.name ?? '';
+  const topName = z.sub === null ? z.name : (parent?.name ?? '');
   const socketOfTop = PACKAGE_RE.exec(topName);
   if (z.iface !== 'msr' && socketOfTop && msrSockets.has(Number(socketOfTop[1]))) {
-    return { role: 'component', note: `second view (${z.iface.toUpperCase()} interface) of the package counter read through intel-rapl: never added` };
+    return {
+      role: 'component',
+      note: `second view (${z.iface.toUpperCase()} interface) of the package counter read through intel-rapl: never added`,
+    };
   }
   if (z.sub === null) {
     if (PACKAGE_RE.test(z.name)) return { role: 'total' };
-    if (PLATFORM_RE.test(z.name)) return { role: 'platform', note: 'platform domain (psys): covers the packages and more; reported, never added' };
-    return { role: 'component', note: `top-level zone named "${z.name}" is not one the kernel's RAPL driver registers: not added` };
+    if (PLATFORM_RE.test(z.name))
+      return { role: 'platform', note: 'platform domain (psys): covers the packages and more; reported, never added' };
+    return {
+      role: 'component',
+      note: `top-level zone named "${z.name}" is not one the kernel's RAPL driver registers: not added`,
+    };
   }
-  if (z.name === 'dram') return { role: 'total', note: 'DRAM: a domain of its own, not inside the package counter; added' };
+  if (z.name === 'dram')
+    return { role: 'total', note: 'DRAM: a domain of its own, not inside the package counter; added' };
   return { role: 'component' };
 }
 
@@ -139,27 +160,41 @@ export function discoverRaplZones(sysfsRoot = '/sys', reader: SysfsReader = node
     const energy = read('energy_uj');
     if (name === null || range === null || energy === null) continue;
     if (!/^\d+$/.test(range) || BigInt(range) <= 0n) {
-      problems.push({ path: join(path, 'max_energy_range_uj'), permission: false, reason: `not a positive integer: "${range}"` });
+      problems.push({
+        path: join(path, 'max_energy_range_uj'),
+        permission: false,
+        reason: `not a positive integer: "${range}"`,
+      });
       continue;
     }
     if (!/^\d+$/.test(energy)) {
       problems.push({ path: join(path, 'energy_uj'), permission: false, reason: `not an integer: "${energy}"` });
       continue;
     }
-    raw.push({ id, iface: IFACE[m[1]], top: Number(m[2]), sub: m[3] === undefined ? null : Number(m[3]), path, name, maxRangeUj: BigInt(range) });
+    raw.push({
+      id,
+      iface: IFACE[m[1]],
+      top: Number(m[2]),
+      sub: m[3] === undefined ? null : Number(m[3]),
+      path,
+      name,
+      maxRangeUj: BigInt(range),
+    });
   }
 
   const byId = new Map(raw.map((z) => [z.id, z]));
   const parentOf = (z: RawZone) => (z.sub === null ? undefined : byId.get(z.id.slice(0, z.id.lastIndexOf(':'))));
   const msrSockets = new Set(
-    raw.filter((z) => z.iface === 'msr' && z.sub === null).flatMap((z) => {
-      const m = PACKAGE_RE.exec(z.name);
-      return m ? [Number(m[1])] : [];
-    }),
+    raw
+      .filter((z) => z.iface === 'msr' && z.sub === null)
+      .flatMap((z) => {
+        const m = PACKAGE_RE.exec(z.name);
+        return m ? [Number(m[1])] : [];
+      }),
   );
   const zones: RaplZoneInfo[] = raw.map((z) => {
     const parent = parentOf(z);
-    const topName = z.sub === null ? z.name : parent?.name ?? `${z.id.slice(0, z.id.lastIndexOf(':'))}`;
+    const topName = z.sub === null ? z.name : (parent?.name ?? `${z.id.slice(0, z.id.lastIndexOf(':'))}`);
     const base = z.sub === null ? z.name : `${topName}/${z.name}`;
     const pkg = PACKAGE_RE.exec(topName);
     const psys = PLATFORM_RE.exec(topName);
@@ -209,7 +244,11 @@ function byPowercapId(a: string, b: string): number {
  * skipped. Zones are mirrors when they read identical in every one of `passes` conclusive
  * passes (at most 10 × passes tries). Returns one line per merged group, for the probe.
  */
-export function markMirroredPackages(zones: RaplZoneInfo[], reader: SysfsReader = nodeSysfsReader, passes = 5): string[] {
+export function markMirroredPackages(
+  zones: RaplZoneInfo[],
+  reader: SysfsReader = nodeSysfsReader,
+  passes = 5,
+): string[] {
   const groups = new Map<string, RaplZoneInfo[]>();
   for (const z of zones) {
     if (z.role !== 'total' || z.parentId !== null || z.socket === null || !PACKAGE_RE.test(z.name)) continue;
@@ -226,7 +265,8 @@ export function markMirroredPackages(zones: RaplZoneInfo[], reader: SysfsReader 
       const values = group.map(readRaw);
       if (readRaw(group[0]) !== values[0]) continue; // the counter moved during the pass
       conclusive += 1;
-      for (let i = 0; i < group.length; i++) for (let j = i + 1; j < group.length; j++) if (values[i] !== values[j]) differ.add(`${i},${j}`);
+      for (let i = 0; i < group.length; i++)
+        for (let j = i + 1; j < group.length; j++) if (values[i] !== values[j]) differ.add(`${i},${j}`);
     }
     if (conclusive < passes) continue; // could not read a still pass: nothing is merged
     for (let j = 1; j < group.length; j++) {
@@ -234,14 +274,17 @@ export function markMirroredPackages(zones: RaplZoneInfo[], reader: SysfsReader 
         if (group[i].mirrorOf !== undefined || differ.has(`${i},${j}`)) continue;
         group[j].mirrorOf = group[i].id;
         group[j].role = 'component';
-        group[j].note = `mirror of ${group[i].zone} (${group[i].id}): identical raw energy_uj read after read, counted once`;
+        group[j].note =
+          `mirror of ${group[i].zone} (${group[i].id}): identical raw energy_uj read after read, counted once`;
         break;
       }
     }
     for (const head of group.filter((z) => z.mirrorOf === undefined)) {
       const copies = group.filter((z) => z.mirrorOf === head.id);
       if (copies.length) {
-        notes.push(`${[head, ...copies].map((z) => `${z.zone} (${z.id})`).join(', ')} read one counter (identical raw energy_uj in ${passes} reads): counted once, as ${head.zone}`);
+        notes.push(
+          `${[head, ...copies].map((z) => `${z.zone} (${z.id})`).join(', ')} read one counter (identical raw energy_uj in ${passes} reads): counted once, as ${head.zone}`,
+        );
       }
     }
   }
@@ -277,7 +320,14 @@ export class RaplMeter implements Meter {
   }
 
   zones(): ZoneInfo[] {
-    return this.info.map(({ meter, zone, source, role, maxRangeUj, note }) => ({ meter, zone, source, role, maxRangeUj, ...(note ? { note } : {}) }));
+    return this.info.map(({ meter, zone, source, role, maxRangeUj, note }) => ({
+      meter,
+      zone,
+      source,
+      role,
+      maxRangeUj,
+      ...(note ? { note } : {}),
+    }));
   }
 
   /** Zones with their powercap id, path, name, parent and socket. */
@@ -369,9 +419,20 @@ export function openRaplMeter(opts: RaplOptions = {}): MeterProbe {
   const reader = opts.reader ?? nodeSysfsReader;
   const sysfsRoot = opts.sysfsRoot ?? '/sys';
   const found = discoverRaplZones(sysfsRoot, reader);
-  const refuse = (reason: string, fix: string, state: 'absent' | 'unusable' = 'unusable'): MeterProbe => ({ ok: false, meter: 'rapl', source: 'rapl', reason, fix, state });
+  const refuse = (reason: string, fix: string, state: 'absent' | 'unusable' = 'unusable'): MeterProbe => ({
+    ok: false,
+    meter: 'rapl',
+    source: 'rapl',
+    reason,
+    fix,
+    state,
+  });
   if (!reader.exists(found.dir)) {
-    return refuse(`no RAPL: ${found.dir} does not exist (a VM, a container without /sys, or a CPU without RAPL)`, RAPL_FIX_MISSING, 'absent');
+    return refuse(
+      `no RAPL: ${found.dir} does not exist (a VM, a container without /sys, or a CPU without RAPL)`,
+      RAPL_FIX_MISSING,
+      'absent',
+    );
   }
   const denied = found.problems.filter((p) => p.permission);
   if (denied.length > 0) {
@@ -383,11 +444,17 @@ export function openRaplMeter(opts: RaplOptions = {}): MeterProbe {
   }
   if (found.problems.length > 0) {
     const list = found.problems.map((p) => `${p.path}: ${p.reason}`).join('; ');
-    return refuse(`RAPL tree incomplete, counters cannot be corrected for wraps: ${list}`, 'check the kernel powercap driver (intel_rapl_common) and the --sysfs root');
+    return refuse(
+      `RAPL tree incomplete, counters cannot be corrected for wraps: ${list}`,
+      'check the kernel powercap driver (intel_rapl_common) and the --sysfs root',
+    );
   }
   if (found.zones.length === 0) return refuse(`no RAPL zones in ${found.dir}`, RAPL_FIX_MISSING, 'absent');
   if (!found.zones.some((z) => z.role === 'total')) {
-    return refuse(`no package zone in ${found.dir} (only ${found.zones.map((z) => z.zone).join(', ')})`, RAPL_FIX_MISSING);
+    return refuse(
+      `no package zone in ${found.dir} (only ${found.zones.map((z) => z.zone).join(', ')})`,
+      RAPL_FIX_MISSING,
+    );
   }
   let notes: string[];
   try {

@@ -32,7 +32,12 @@ scenarios:
     duration_s: 6
 `;
 
-async function runOn(L: PowercapLayout, watts: Record<string, number>, tag: string, prepare?: (f: PowercapFixture) => void) {
+async function runOn(
+  L: PowercapLayout,
+  watts: Record<string, number>,
+  tag: string,
+  prepare?: (f: PowercapFixture) => void,
+) {
   const f = copyPowercapFixture(L.fixture);
   prepare?.(f);
   const writer = f.rateWriter(watts, { mirrors: L.mirrors });
@@ -41,10 +46,27 @@ async function runOn(L: PowercapLayout, watts: Record<string, number>, tag: stri
   writeFileSync(matrix, MATRIX);
   let log = '';
   try {
-    const r = await execa('node', [...writer.nodeArgs, BIN, 'run', matrix, '--out', out, '--sysfs', f.sysfs, '--json', '--no-report', '--seed', '1'], {
-      reject: false,
-      env: writer.env,
-    });
+    const r = await execa(
+      'node',
+      [
+        ...writer.nodeArgs,
+        BIN,
+        'run',
+        matrix,
+        '--out',
+        out,
+        '--sysfs',
+        f.sysfs,
+        '--json',
+        '--no-report',
+        '--seed',
+        '1',
+      ],
+      {
+        reject: false,
+        env: writer.env,
+      },
+    );
     expect(r.exitCode, `${r.stdout}\n${r.stderr}`).toBe(0);
     log = `${r.stdout}\n${r.stderr}`;
   } finally {
@@ -53,14 +75,22 @@ async function runOn(L: PowercapLayout, watts: Record<string, number>, tag: stri
   const db = new Database(join(out, 'ffwatt.sqlite'), { readonly: true });
 
   try {
-    const rows = db.prepare("SELECT energy, energy_source, flags, media_seconds FROM run WHERE status = 'succeeded'").all() as Array<{
+    const rows = db
+      .prepare("SELECT energy, energy_source, flags, media_seconds FROM run WHERE status = 'succeeded'")
+      .all() as Array<{
       energy: string;
       energy_source: string;
       flags: string;
       media_seconds: number;
     }>;
     expect(rows).toHaveLength(1);
-    return { energy: JSON.parse(rows[0].energy) as RunEnergy, source: rows[0].energy_source, flags: JSON.parse(rows[0].flags) as string[], mediaSeconds: rows[0].media_seconds, log };
+    return {
+      energy: JSON.parse(rows[0].energy) as RunEnergy,
+      source: rows[0].energy_source,
+      flags: JSON.parse(rows[0].flags) as string[],
+      mediaSeconds: rows[0].media_seconds,
+      log,
+    };
   } finally {
     db.close();
   }

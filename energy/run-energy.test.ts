@@ -6,8 +6,22 @@ import { idleFromWindow, measureIdle } from './idle.ts';
 import { computeRunEnergy } from './run-energy.ts';
 import { Sampler, type WindowEnergy } from './sampler.ts';
 
-const z = (meter: string, zone: string, source: 'rapl' | 'nvml' | 'estimate', role: 'total' | 'component' | 'platform', joules: number, seconds: number, peakW?: number) => ({
-  meter, zone, source, role, joules, avgW: joules / seconds, peakW: peakW ?? joules / seconds,
+const z = (
+  meter: string,
+  zone: string,
+  source: 'rapl' | 'nvml' | 'estimate',
+  role: 'total' | 'component' | 'platform',
+  joules: number,
+  seconds: number,
+  peakW?: number,
+) => ({
+  meter,
+  zone,
+  source,
+  role,
+  joules,
+  avgW: joules / seconds,
+  peakW: peakW ?? joules / seconds,
 });
 
 describe('computeRunEnergy', () => {
@@ -53,7 +67,15 @@ describe('computeRunEnergy', () => {
 
   it('leaves net figures null without a baseline and per-unit figures null without media', () => {
     const e = computeRunEnergy(window, null, { mediaSeconds: 0, frames: 0, megapixels: 0 });
-    expect(e).toMatchObject({ grossJ: 5400, idleW: null, netJ: null, jPerEncodedMinute: null, netJPerEncodedMinute: null, jPerFrame: null, jPerMegapixel: null });
+    expect(e).toMatchObject({
+      grossJ: 5400,
+      idleW: null,
+      netJ: null,
+      jPerEncodedMinute: null,
+      netJPerEncodedMinute: null,
+      jPerFrame: null,
+      jPerMegapixel: null,
+    });
     expect(e.zones.every((x) => x.netJ === null && x.idleW === null)).toBe(true);
   });
 
@@ -65,7 +87,10 @@ describe('computeRunEnergy', () => {
     expect(e.source).toBe('mixed');
     expect(e.grossJ).toBe(600);
     expect(e.peakW).toBeCloseTo(60); // no simultaneous peak known: sum of zone peaks (upper bound)
-    const measured: WindowEnergy = { seconds: 10, zones: [z('rapl', 'package-0', 'rapl', 'total', 100, 10), z('nvml', 'gpu0', 'nvml', 'total', 500, 10)] };
+    const measured: WindowEnergy = {
+      seconds: 10,
+      zones: [z('rapl', 'package-0', 'rapl', 'total', 100, 10), z('nvml', 'gpu0', 'nvml', 'total', 500, 10)],
+    };
     expect(computeRunEnergy(measured, null, { mediaSeconds: 10, frames: 1, megapixels: 1 }).source).toBe('nvml');
   });
 
@@ -75,7 +100,9 @@ describe('computeRunEnergy', () => {
     const missing: WindowEnergy = {
       seconds: 10,
       zones: [z('rapl', 'package-0', 'rapl', 'total', 100, 10)],
-      missing: [{ meter: 'nvml', zone: 'gpu0', role: 'total', reason: 'meter could not be read at the end of the window' }],
+      missing: [
+        { meter: 'nvml', zone: 'gpu0', role: 'total', reason: 'meter could not be read at the end of the window' },
+      ],
     };
     expect(() => computeRunEnergy(missing, null, { mediaSeconds: 10, frames: 1, megapixels: 1 })).toThrow(/nvml\/gpu0/);
   });
@@ -84,7 +111,10 @@ describe('computeRunEnergy', () => {
 /** Drives a FakeMeter at piecewise-constant power on a hand clock. */
 function rig() {
   let t = 0n;
-  const meter = new FakeMeter('rapl', 'rapl', [{ zone: 'package-0', role: 'total' }, { zone: 'package-0/dram', role: 'component' }]);
+  const meter = new FakeMeter('rapl', 'rapl', [
+    { zone: 'package-0', role: 'total' },
+    { zone: 'package-0/dram', role: 'component' },
+  ]);
   const sampler = new Sampler([meter], { now: () => t });
   const run = (ms: number, watts: number) => {
     t += BigInt(ms) * 1_000_000n;
@@ -98,7 +128,13 @@ describe('energy properties', () => {
   it('counters never decrease and back-to-back job windows sum to the whole window', () => {
     fc.assert(
       fc.property(
-        fc.array(fc.array(fc.tuple(fc.integer({ min: 1, max: 500 }), fc.double({ min: 0, max: 400, noNaN: true })), { minLength: 1, maxLength: 8 }), { minLength: 1, maxLength: 6 }),
+        fc.array(
+          fc.array(fc.tuple(fc.integer({ min: 1, max: 500 }), fc.double({ min: 0, max: 400, noNaN: true })), {
+            minLength: 1,
+            maxLength: 8,
+          }),
+          { minLength: 1, maxLength: 6 },
+        ),
         (jobs) => {
           const { sampler, run } = rig();
           const marks = [sampler.mark()];
@@ -137,7 +173,11 @@ describe('energy properties', () => {
         async (idleW, noise) => {
           const { sampler, run } = rig();
           // baseline: 30 s at idleW, in 1 s steps
-          const baseline = await measureIdle(sampler, 30, { sleep: async () => { for (let i = 0; i < 30; i++) run(1000, idleW); } });
+          const baseline = await measureIdle(sampler, 30, {
+            sleep: async () => {
+              for (let i = 0; i < 30; i++) run(1000, idleW);
+            },
+          });
           expect(baseline.totalW).toBeCloseTo(idleW, 6);
           expect(baseline.source).toBe('rapl');
           const a = sampler.mark();
@@ -145,7 +185,11 @@ describe('energy properties', () => {
             run(100, idleW * (1 + n));
             sampler.tick();
           }
-          const e = computeRunEnergy(sampler.window(a, sampler.mark()), baseline, { mediaSeconds: 1, frames: 1, megapixels: 1 });
+          const e = computeRunEnergy(sampler.window(a, sampler.mark()), baseline, {
+            mediaSeconds: 1,
+            frames: 1,
+            megapixels: 1,
+          });
           // |net| ≤ 1% of gross: the noise amplitude
           expect(Math.abs(e.netJ!)).toBeLessThanOrEqual(0.01 * e.grossJ + 1e-6);
         },

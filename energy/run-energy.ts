@@ -55,7 +55,8 @@ export function computeRunEnergy(window: WindowEnergy, idle: IdleBaseline | null
   const platformJ = platform.length > 0 ? platform.reduce((s, z) => s + z.grossJ, 0) : null;
   const raplTotalJ = totals.filter((z) => z.source === 'rapl').reduce((s, z) => s + z.grossJ, 0);
   // psys covers the packages and DRAM: a RAPL total clearly above it means zones were counted wrong.
-  const flags = platformJ !== null && raplTotalJ > platformJ * (1 + TOPOLOGY_SUSPECT_MARGIN) ? [TOPOLOGY_SUSPECT_FLAG] : [];
+  const flags =
+    platformJ !== null && raplTotalJ > platformJ * (1 + TOPOLOGY_SUSPECT_MARGIN) ? [TOPOLOGY_SUSPECT_FLAG] : [];
   const idleW = totals.every((z) => z.idleW !== null) ? totals.reduce((s, z) => s + (z.idleW as number), 0) : null;
   const netJ = idleW === null ? null : grossJ - idleW * seconds;
   return {

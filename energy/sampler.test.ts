@@ -86,7 +86,12 @@ describe('Sampler', () => {
     const w = s.window(a, b);
     expect(w.zones.map((z) => z.zone)).not.toContain('gpu0');
     expect(w.missing).toEqual([
-      { meter: 'nvml', zone: 'gpu0', role: 'total', reason: 'meter could not be read at the end of the window: GPU has fallen off the bus' },
+      {
+        meter: 'nvml',
+        zone: 'gpu0',
+        role: 'total',
+        reason: 'meter could not be read at the end of the window: GPU has fallen off the bus',
+      },
     ]);
     expect(w.totalPeakW).toBeUndefined();
     expect(s.errors()).toEqual([{ meter: 'nvml', count: 1, last: 'GPU has fallen off the bus' }]);
@@ -123,7 +128,9 @@ describe('Sampler', () => {
     expect(w.zones[0]).toMatchObject({ meter: 'estimate', zone: 'cpu', source: 'estimate', role: 'total' });
     // Busy CPU time × watts per logical CPU: more than nothing with a hog running, and never more
     // than every logical CPU of /proc/stat busy for the whole window (+ one USER_HZ tick each).
-    const logicalCpus = readFileSync('/proc/stat', 'utf8').split('\n').filter((l) => /^cpu\d/.test(l)).length;
+    const logicalCpus = readFileSync('/proc/stat', 'utf8')
+      .split('\n')
+      .filter((l) => /^cpu\d/.test(l)).length;
     expect(w.zones[0].joules).toBeGreaterThan(0);
     expect(w.zones[0].joules).toBeLessThanOrEqual(meter.wattsPerLogicalCpu * logicalCpus * (w.seconds + 0.01));
     expect(w.zones[0].peakW).toBeGreaterThanOrEqual(w.zones[0].avgW - 1e-9);

@@ -113,7 +113,10 @@ export class Sampler {
   constructor(meters: Meter[], opts: SamplerOptions = {}) {
     this.hz = opts.hz ?? 10;
     if (!Number.isFinite(this.hz) || this.hz <= 0 || this.hz > 1000) {
-      throw new InputError(`sampling rate must be between 0 and 1000 Hz, got ${opts.hz}`, { field: 'hz', fix: 'use e.g. 10' });
+      throw new InputError(`sampling rate must be between 0 and 1000 Hz, got ${opts.hz}`, {
+        field: 'hz',
+        fix: 'use e.g. 10',
+      });
     }
     this.now = opts.now ?? (() => process.hrtime.bigint());
     this.intervalNs = BigInt(Math.round(1e9 / this.hz));
@@ -125,7 +128,16 @@ export class Sampler {
       for (const info of m.zones()) {
         const key = keyOf(info.meter, info.zone);
         if (this.zones.has(key)) throw new Error(`Sampler: zone ${info.zone} of meter ${info.meter} is listed twice`);
-        const st: ZoneState = { key, info, isTotal: info.role === 'total', lastUj: null, lastT: null, lastW: null, peakW: -Infinity, readAt: -1 };
+        const st: ZoneState = {
+          key,
+          info,
+          isTotal: info.role === 'total',
+          lastUj: null,
+          lastT: null,
+          lastW: null,
+          peakW: -Infinity,
+          readAt: -1,
+        };
         this.zones.set(key, st);
         own.push(st);
       }
@@ -159,7 +171,8 @@ export class Sampler {
   tick(): { tNs: bigint; uj: Map<string, bigint> } {
     const tNs = this.read();
     const uj = new Map<string, bigint>();
-    for (const st of this.zones.values()) if (st.readAt === this.tickCount && st.lastUj !== null) uj.set(st.key, st.lastUj);
+    for (const st of this.zones.values())
+      if (st.readAt === this.tickCount && st.lastUj !== null) uj.set(st.key, st.lastUj);
     return { tNs, uj };
   }
 
@@ -240,7 +253,8 @@ export class Sampler {
 
   /** Energy of every zone between two marks of this sampler (a before b). */
   window(a: SamplerMark, b: SamplerMark): WindowEnergy {
-    if (!this.ownMarks.has(a) || !this.ownMarks.has(b)) throw new Error('Sampler.window: marks must come from this sampler');
+    if (!this.ownMarks.has(a) || !this.ownMarks.has(b))
+      throw new Error('Sampler.window: marks must come from this sampler');
     if (b.seq <= a.seq) throw new Error(`Sampler.window: mark ${b.seq} is not after mark ${a.seq}`);
     const ns = b.tNs - a.tNs;
     const seconds = secondsFromNs(ns);
@@ -256,7 +270,12 @@ export class Sampler {
       const ub = b.uj.get(st.key);
       if (ua === undefined || ub === undefined) {
         const err = this.readErrors.get(st.info.meter);
-        missing.push({ meter: st.info.meter, zone: st.info.zone, role: st.info.role, reason: `meter could not be read at ${ua === undefined ? 'the start' : 'the end'} of the window${err ? ': ' + err.last : ''}` });
+        missing.push({
+          meter: st.info.meter,
+          zone: st.info.zone,
+          role: st.info.role,
+          reason: `meter could not be read at ${ua === undefined ? 'the start' : 'the end'} of the window${err ? ': ' + err.last : ''}`,
+        });
         continue;
       }
       const duj = ub - ua;
@@ -292,7 +311,12 @@ export class Sampler {
     const tick = this.tickCount;
     const zones: LatestZone[] = [];
     for (const st of this.zones.values()) {
-      zones.push({ ...st.info, joules: st.lastUj === null ? null : joulesFromUj(st.lastUj), watts: st.lastW, fresh: tick > 0 && st.readAt === tick });
+      zones.push({
+        ...st.info,
+        joules: st.lastUj === null ? null : joulesFromUj(st.lastUj),
+        watts: st.lastW,
+        fresh: tick > 0 && st.readAt === tick,
+      });
     }
     const meters: MeterReadStatus[] = this.meters.map((m, i) => ({
       meter: m.name,

@@ -41,7 +41,9 @@ export function wrapSafeDelta(prev: bigint, cur: bigint, maxRangeUj: bigint): bi
   if (prev < 0n || cur < 0n) throw new RangeError(`wrapSafeDelta: negative counter reading (prev ${prev}, cur ${cur})`);
   if (cur >= prev) return cur - prev;
   if (maxRangeUj <= 0n) {
-    throw new RangeError(`wrapSafeDelta: counter went down from ${prev} to ${cur} and has no wrap range: a reset, not a wrap`);
+    throw new RangeError(
+      `wrapSafeDelta: counter went down from ${prev} to ${cur} and has no wrap range: a reset, not a wrap`,
+    );
   }
   if (prev > maxRangeUj) {
     throw new RangeError(`wrapSafeDelta: previous reading ${prev} exceeds the wrap range ${maxRangeUj}`);

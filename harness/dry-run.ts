@@ -42,7 +42,12 @@ function jobSeconds(plan: CampaignPlan, s: CampaignPlan['scenarios'][number]): n
 export function planCampaign(
   plan: CampaignPlan,
   matrix: string,
-  opts: { placement?: Placement; fleet: boolean; nodes: Array<Pick<NodeInfo, 'id' | 'hostname' | 'encoders' | 'state'> & { hardwareClass?: string }>; nodeConstraint?: string[] },
+  opts: {
+    placement?: Placement;
+    fleet: boolean;
+    nodes: Array<Pick<NodeInfo, 'id' | 'hostname' | 'encoders' | 'state'> & { hardwareClass?: string }>;
+    nodeConstraint?: string[];
+  },
 ): CampaignPlanView {
   const placementDefaulted = opts.placement === undefined && plan.placement === undefined;
   const placement = opts.placement ?? plan.placement ?? (opts.fleet ? 'each-class' : 'any');
@@ -50,7 +55,8 @@ export function planCampaign(
   if (placement === 'any') targets = [{ id: 'any', nodes: opts.nodes.filter((n) => n.state !== 'dead') }];
   const skipped: CampaignPlanView['skipped'] = [];
   const planned = targets.map((t) => {
-    const runnable = t.nodes.length === 0 ? plan.scenarios : plan.scenarios.filter((s) => t.nodes.some((n) => canRun(n, s)));
+    const runnable =
+      t.nodes.length === 0 ? plan.scenarios : plan.scenarios.filter((s) => t.nodes.some((n) => canRun(n, s)));
     for (const s of plan.scenarios) if (!runnable.includes(s)) skipped.push({ scenario: s.label, target: t.id });
     const seconds = runnable.reduce((sum, s) => sum + jobSeconds(plan, s), 0);
     const share = Math.max(1, t.nodes.length);
@@ -71,7 +77,9 @@ export function planCampaign(
     placement,
     placementDefaulted,
     repetitions: plan.repetitions,
-    cells: plan.scenarios.map((s) => ({ label: s.label, origin: s.origin, mode: s.mode, ...jobClass(s, plan, {}) })).map(({ queueClass, ...c }) => ({ ...c, queue: queueClass })),
+    cells: plan.scenarios
+      .map((s) => ({ label: s.label, origin: s.origin, mode: s.mode, ...jobClass(s, plan, {}) }))
+      .map(({ queueClass, ...c }) => ({ ...c, queue: queueClass })),
     targets: planned,
     skipped,
     estimate: {
@@ -96,14 +104,23 @@ export function renderPlan(v: CampaignPlanView): string {
     `placement: ${v.placement}${v.placementDefaulted ? ' (default)' : ''}; repetitions ${v.repetitions.min}–${v.repetitions.max} per cell${v.placement === 'any' ? '' : ' and target'} until the 95% CI half-width is under ${v.repetitions.ciHalfwidthPct}%`,
     '',
     'cells:',
-    ...v.cells.map((c, i) => `  ${String(i + 1).padStart(3)}. ${c.label}  [queue ${c.queue}${c.priority ? `, priority ${c.priority}` : ''}]${c.origin ? `  (${c.origin})` : ''}`),
+    ...v.cells.map(
+      (c, i) =>
+        `  ${String(i + 1).padStart(3)}. ${c.label}  [queue ${c.queue}${c.priority ? `, priority ${c.priority}` : ''}]${c.origin ? `  (${c.origin})` : ''}`,
+    ),
     '',
     'jobs per placement target:',
     ...v.targets.map(
       (t) =>
         `  ${t.target}: ${t.cells} cells, ${t.jobsMin}${t.jobsMax !== t.jobsMin ? `–${t.jobsMax}` : ''} jobs on ${t.nodes.length ? t.nodes.join(', ') : 'this machine'}, about ${formatDuration(t.secondsMin)}${t.secondsMax !== t.secondsMin ? ` – ${formatDuration(t.secondsMax)}` : ''}`,
     ),
-    ...(v.skipped.length ? ['', 'left out (no node of the target has the encoder):', ...v.skipped.map((s) => `  ${s.target}: ${s.scenario}`)] : []),
+    ...(v.skipped.length
+      ? [
+          '',
+          'left out (no node of the target has the encoder):',
+          ...v.skipped.map((s) => `  ${s.target}: ${s.scenario}`),
+        ]
+      : []),
     '',
     `estimated duration: ${formatDuration(v.estimate.secondsMin)}${v.estimate.secondsMax !== v.estimate.secondsMin ? ` – ${formatDuration(v.estimate.secondsMax)}` : ''} (${v.estimate.assumptions})`,
   ];

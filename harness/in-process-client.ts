@@ -1,4 +1,11 @@
-import type { ClaimedJob, IdleReport, MasterClient, NodeQueue, NodeRegistration, RunRecord } from '../core/contracts/index.ts';
+import type {
+  ClaimedJob,
+  IdleReport,
+  MasterClient,
+  NodeQueue,
+  NodeRegistration,
+  RunRecord,
+} from '../core/contracts/index.ts';
 import { LeaseBook } from '../agent/leases.ts';
 
 /** MasterClient over a job queue in this process (local mode passes master/queue.ts JobQueue). */

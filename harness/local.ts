@@ -54,7 +54,8 @@ export function localNodeId(hostname: string): string {
 export function checkPlanRunnable(plan: CampaignPlan, encoders: EncoderReport): void {
   const missing = new Set<string>();
   for (const s of plan.scenarios) {
-    if (s.encoder ? !encoders.usable.includes(s.encoder) : !encoders.codecMap[s.codec]) missing.add(s.encoder ?? s.codec);
+    if (s.encoder ? !encoders.usable.includes(s.encoder) : !encoders.codecMap[s.codec])
+      missing.add(s.encoder ?? s.codec);
   }
   if (missing.size > 0) {
     const refused = encoders.refused.map((r) => `${r.encoder} (${r.reason})`).join('; ');
@@ -84,7 +85,10 @@ export async function runLocalCampaign(o: LocalRunOptions): Promise<LocalRunResu
     wattsPerLogicalCpu: o.wattsPerLogicalCpu,
     samplerHz: o.samplerHz,
     onRefused: (r) => o.log.info(`meter ${r.meter}: not used — ${r.reason}${r.fix ? ` (fix: ${r.fix})` : ''}`),
-    onEstimateOnly: () => o.log.warn('no energy counters (RAPL/NVML) on this machine: every energy figure is an ESTIMATE from CPU time, labelled source=estimate'),
+    onEstimateOnly: () =>
+      o.log.warn(
+        'no energy counters (RAPL/NVML) on this machine: every energy figure is an ESTIMATE from CPU time, labelled source=estimate',
+      ),
     onSampling: (hz) => o.log.info(`energy sampling at ${hz} Hz`),
   });
   const { host } = node;
@@ -97,7 +101,14 @@ export async function runLocalCampaign(o: LocalRunOptions): Promise<LocalRunResu
   // One node here: placement any unless the matrix asks for more (each-class/each-node then mean this node).
   const { campaignId, jobs } = queue.createCampaign(o.plan, {
     nodeConstraint: [nodeId],
-    preflight: { ...host.preflight(), kernel: host.kernel, cpuModel: host.cpuModel, gpu: host.gpu, hardwareClass: host.hardwareClass, meters: host.meters },
+    preflight: {
+      ...host.preflight(),
+      kernel: host.kernel,
+      cpuModel: host.cpuModel,
+      gpu: host.gpu,
+      hardwareClass: host.hardwareClass,
+      meters: host.meters,
+    },
   });
 
   const exporters = o.metricsListen ? await startLocalExporters(o.metricsListen, store, nodeId, node.sampler) : null;
@@ -125,14 +136,19 @@ export async function runLocalCampaign(o: LocalRunOptions): Promise<LocalRunResu
     vmafModel: o.vmafModel,
   });
   try {
-    await worker.loop(() => queue.campaignProgress(campaignId)?.status !== 'running', { pollMs: 200, signal: o.signal });
+    await worker.loop(() => queue.campaignProgress(campaignId)?.status !== 'running', {
+      pollMs: 200,
+      signal: o.signal,
+    });
   } catch (err) {
     if (!o.signal?.aborted) throw new RunError(`campaign ${campaignId} stopped: ${(err as Error).message}`, err);
   } finally {
     display?.stop();
     if (exporters) {
       if (o.metricsLingerS && !o.signal?.aborted) {
-        o.log.info(`exporters stay up ${o.metricsLingerS} s for scrapers: agent http://${o.metricsListen!.agent}/metrics, master http://${o.metricsListen!.master}/metrics`);
+        o.log.info(
+          `exporters stay up ${o.metricsLingerS} s for scrapers: agent http://${o.metricsListen!.agent}/metrics, master http://${o.metricsListen!.master}/metrics`,
+        );
         await sleep(o.metricsLingerS * 1000, undefined, { signal: o.signal }).catch(() => {});
       }
       await exporters.close();
@@ -148,12 +164,27 @@ export async function runLocalCampaign(o: LocalRunOptions): Promise<LocalRunResu
   return { campaignId, dbPath, status: progress.status, counts: progress.counts };
 }
 
-async function startLocalExporters(listen: { agent: string; master: string }, store: Store, nodeId: string, sampler: Sampler) {
+async function startLocalExporters(
+  listen: { agent: string; master: string },
+  store: Store,
+  nodeId: string,
+  sampler: Sampler,
+) {
   const agent = createAgentMetrics({ sampler, nodeId });
   const master = masterMetricsFor(store);
   const servers = [
-    await serveMetrics(listen.agent, () => agent.metricsText(), agent.registry.contentType, '--metrics (agent exporter)'),
-    await serveMetrics(listen.master, () => master.metricsText(), master.registry.contentType, '--metrics (master exporter)'),
+    await serveMetrics(
+      listen.agent,
+      () => agent.metricsText(),
+      agent.registry.contentType,
+      '--metrics (agent exporter)',
+    ),
+    await serveMetrics(
+      listen.master,
+      () => master.metricsText(),
+      master.registry.contentType,
+      '--metrics (master exporter)',
+    ),
   ];
   return {
     agent,

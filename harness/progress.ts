@@ -63,13 +63,22 @@ export function createProgressDisplay(opts: { tty?: boolean; write?: (s: string)
       setTotal: (n) => (st.total = n),
       onEvent(ev) {
         st.apply(ev);
-        if (ev.kind === 'job' && ev.phase !== 'done') write(`[${st.done + 1}/${st.total}] ${ev.scenario.label} rep ${ev.repetition}: ${ev.phase}`);
-        else if (ev.kind === 'idle') write(`idle baseline: ${ev.phase === 'start' ? `measuring ${ev.seconds} s, keep the machine quiet` : `${ev.watts?.toFixed(2)} W (${ev.source})`}`);
+        if (ev.kind === 'job' && ev.phase !== 'done')
+          write(`[${st.done + 1}/${st.total}] ${ev.scenario.label} rep ${ev.repetition}: ${ev.phase}`);
+        else if (ev.kind === 'idle')
+          write(
+            `idle baseline: ${ev.phase === 'start' ? `measuring ${ev.seconds} s, keep the machine quiet` : `${ev.watts?.toFixed(2)} W (${ev.source})`}`,
+          );
         else if (ev.kind === 'result') {
           const r = ev.record;
           const e = r.energy;
-          const figure = e?.jPerEncodedMinute != null ? `${e.jPerEncodedMinute.toFixed(1)} J/encoded min (${e.source})` : 'no energy figure';
-          write(`[${st.done}/${st.total}] ${r.status}: ${figure}, ${r.fps?.toFixed(1) ?? '-'} fps, speed ${r.speed?.toFixed(2) ?? '-'}x${r.error ? ` — ${r.error}` : ''} | ETA ${fmtEta(st.eta())}`);
+          const figure =
+            e?.jPerEncodedMinute != null
+              ? `${e.jPerEncodedMinute.toFixed(1)} J/encoded min (${e.source})`
+              : 'no energy figure';
+          write(
+            `[${st.done}/${st.total}] ${r.status}: ${figure}, ${r.fps?.toFixed(1) ?? '-'} fps, speed ${r.speed?.toFixed(2) ?? '-'}x${r.error ? ` — ${r.error}` : ''} | ETA ${fmtEta(st.eta())}`,
+          );
         } else if (ev.kind === 'error') write(`error: ${ev.message}`);
       },
       stop() {},

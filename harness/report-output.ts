@@ -19,14 +19,25 @@ export async function reportAndPrint(
   extra: Record<string, unknown> = {},
 ): Promise<number> {
   const analyzers = o.report === false ? null : await import('../analyzers/report.ts');
-  const reports = analyzers ? await analyzers.writeReports({ db: run.dbPath, campaignId: run.campaignId, outDir: join(resolve(o.out), 'reports', run.campaignId) }) : null;
+  const reports = analyzers
+    ? await analyzers.writeReports({
+        db: run.dbPath,
+        campaignId: run.campaignId,
+        outDir: join(resolve(o.out), 'reports', run.campaignId),
+      })
+    : null;
   if (o.json) {
-    process.stdout.write(JSON.stringify({ ...run, ...extra, reports: reports?.files ?? null, summary: reports?.model ?? null }, null, 2) + '\n');
+    process.stdout.write(
+      JSON.stringify({ ...run, ...extra, reports: reports?.files ?? null, summary: reports?.model ?? null }, null, 2) +
+        '\n',
+    );
   } else {
     if (analyzers && reports) process.stdout.write('\n' + analyzers.renderSummaryMarkdown(reports.model) + '\n');
     const c = run.counts;
     process.stdout.write(`\nresults: ${run.dbPath} (campaign ${run.campaignId}, ${run.status})\n`);
-    process.stdout.write(`jobs:    ${c.succeeded ?? 0} succeeded, ${c.failed ?? 0} failed, ${c.canceled ?? 0} canceled\n`);
+    process.stdout.write(
+      `jobs:    ${c.succeeded ?? 0} succeeded, ${c.failed ?? 0} failed, ${c.canceled ?? 0} canceled\n`,
+    );
     if (reports) process.stdout.write(`report:  ${reports.files.html ?? Object.values(reports.files)[0]}\n`);
   }
   return (run.counts.failed ?? 0) > 0 || run.status !== 'done' ? EXIT_RUN_FAILED : EXIT_OK;

@@ -22,7 +22,8 @@ export const LOCAL_MASTER_METRICS = '127.0.0.1:9465';
 function positiveNumber(value: string | undefined, flag: string): number | undefined {
   if (value === undefined) return undefined;
   const n = Number(value);
-  if (!Number.isFinite(n) || n <= 0) throw new InputError(`${flag} must be a positive number, got "${value}"`, { field: flag });
+  if (!Number.isFinite(n) || n <= 0)
+    throw new InputError(`${flag} must be a positive number, got "${value}"`, { field: flag });
   return n;
 }
 
@@ -30,22 +31,31 @@ function positiveNumber(value: string | undefined, flag: string): number | undef
  * An executable given in a flag: a value with a '/' is a path, resolved against the current
  * directory; a bare name is looked up on PATH. Not found: exit 2 naming the flag.
  */
-export function executablePath(value: string | undefined, flag: string, env: NodeJS.ProcessEnv = process.env): string | undefined {
+export function executablePath(
+  value: string | undefined,
+  flag: string,
+  env: NodeJS.ProcessEnv = process.env,
+): string | undefined {
   if (value === undefined || value === '') return undefined;
   if (value.includes('/')) {
     const path = existingPath(value, flag)!;
-    if (!statSync(path).isFile()) throw new InputError(`${flag} ${value}: not a file (${path})`, { field: flag, file: path });
+    if (!statSync(path).isFile())
+      throw new InputError(`${flag} ${value}: not a file (${path})`, { field: flag, file: path });
     return path;
   }
   for (const dir of (env.PATH ?? '').split(delimiter).filter(Boolean)) {
     if (existsSync(join(dir, value))) return join(dir, value);
   }
-  throw new InputError(`${flag} ${value}: not found on PATH; give the path of the program (relative paths start at ${process.cwd()})`, { field: flag });
+  throw new InputError(
+    `${flag} ${value}: not found on PATH; give the path of the program (relative paths start at ${process.cwd()})`,
+    { field: flag },
+  );
 }
 
 export function placementFlag(value: string | undefined): Placement | undefined {
   if (value === undefined) return undefined;
-  if (!(PLACEMENTS as readonly string[]).includes(value)) throw new InputError(`--placement ${value}: use one of ${PLACEMENTS.join(', ')}`, { field: '--placement' });
+  if (!(PLACEMENTS as readonly string[]).includes(value))
+    throw new InputError(`--placement ${value}: use one of ${PLACEMENTS.join(', ')}`, { field: '--placement' });
   return value as Placement;
 }
 
@@ -54,8 +64,14 @@ export function resolvePathFlags(o: RunCommandOptions, env: NodeJS.ProcessEnv = 
   return {
     ...o,
     ffmpeg: executablePath(o.ffmpeg, '--ffmpeg', env),
-    qualityFfmpeg: o.qualityFfmpeg !== undefined ? executablePath(o.qualityFfmpeg, '--quality-ffmpeg', env) : executablePath(env.FFWATT_QUALITY_FFMPEG, 'FFWATT_QUALITY_FFMPEG', env),
-    vmafModel: o.vmafModel !== undefined ? existingPath(o.vmafModel, '--vmaf-model') : existingPath(env.FFWATT_VMAF_MODEL, 'FFWATT_VMAF_MODEL'),
+    qualityFfmpeg:
+      o.qualityFfmpeg !== undefined
+        ? executablePath(o.qualityFfmpeg, '--quality-ffmpeg', env)
+        : executablePath(env.FFWATT_QUALITY_FFMPEG, 'FFWATT_QUALITY_FFMPEG', env),
+    vmafModel:
+      o.vmafModel !== undefined
+        ? existingPath(o.vmafModel, '--vmaf-model')
+        : existingPath(env.FFWATT_VMAF_MODEL, 'FFWATT_VMAF_MODEL'),
     sysfs: existingPath(o.sysfs, '--sysfs'),
     nvmlLibrary: existingPath(o.nvmlLibrary, '--nvml-library'),
     tokenFile: existingPath(o.tokenFile, '--token-file'),
@@ -71,7 +87,10 @@ export async function runCommand(opts: RunCommandOptions, log: Logger, signal?: 
   rejectOldWattsFlag(o.wattsPerCore);
   const matrixPath = resolve(o.matrix ?? DEFAULT_MATRIX);
   // A fleet campaign is checked as the master checks it (inputs under the workers' --media-dir, allow-listed encoder options).
-  const loaded = await loadMatrix(matrixPath, { seed: o.seed === undefined ? undefined : Number(o.seed), fleet: Boolean(o.master || o.inventory) });
+  const loaded = await loadMatrix(matrixPath, {
+    seed: o.seed === undefined ? undefined : Number(o.seed),
+    fleet: Boolean(o.master || o.inventory),
+  });
   const plan = placement ? { ...loaded, placement } : loaded;
   if (o.master || o.inventory) {
     const { runFleetCommand } = await import('./fleet.ts');
@@ -84,7 +103,13 @@ export async function runCommand(opts: RunCommandOptions, log: Logger, signal?: 
     const { readMachineFacts } = await import('../agent/host-facts.ts');
     const { hardwareClassId } = await import('../core/hardware-class.ts');
     const hardwareClass = hardwareClassId(await readMachineFacts({ nvmlLibrary: o.nvmlLibrary }));
-    const node = { id: localNodeId(hostname()), hostname: hostname(), encoders: encoders.codecMap as Record<string, string>, state: 'alive' as const, hardwareClass };
+    const node = {
+      id: localNodeId(hostname()),
+      hostname: hostname(),
+      encoders: encoders.codecMap as Record<string, string>,
+      state: 'alive' as const,
+      hardwareClass,
+    };
     const view = planCampaign(plan, o.matrix ?? DEFAULT_MATRIX, { fleet: false, nodes: [node] });
     process.stdout.write(o.json ? JSON.stringify(view, null, 2) + '\n' : renderPlan(view));
     return 0;

@@ -50,7 +50,10 @@ export function authenticate(
   // One SHA-256 per request: the shared secrets' digests are computed once per secrets object.
   let d = secretDigests.get(secrets);
   if (!d) {
-    d = { admin: sha256(secrets.adminToken), registration: secrets.registrationToken ? sha256(secrets.registrationToken) : null };
+    d = {
+      admin: sha256(secrets.adminToken),
+      registration: secrets.registrationToken ? sha256(secrets.registrationToken) : null,
+    };
     secretDigests.set(secrets, d);
   }
   const h = sha256(token);
@@ -58,7 +61,8 @@ export function authenticate(
   if (d.registration && timingSafeEqual(h, d.registration)) return { kind: 'registration' };
   const hex = h.toString('hex');
   const n = nodeByTokenHash(hex);
-  if (n && n.tokenHash.length === hex.length && timingSafeEqual(Buffer.from(hex), Buffer.from(n.tokenHash))) return { kind: 'node', nodeId: n.nodeId };
+  if (n && n.tokenHash.length === hex.length && timingSafeEqual(Buffer.from(hex), Buffer.from(n.tokenHash)))
+    return { kind: 'node', nodeId: n.nodeId };
   return null;
 }
 

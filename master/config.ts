@@ -12,7 +12,10 @@ export const MasterConfigSchema = z
     data: z.string().min(1),
     tokenFile: z.string().min(1),
     registrationTokenFile: z.string().min(1).optional(),
-    metricsListen: z.string().regex(/^(\[[0-9a-fA-F:]+\]|[^:\s]+):\d{1,5}$/, 'HOST:PORT').optional(),
+    metricsListen: z
+      .string()
+      .regex(/^(\[[0-9a-fA-F:]+\]|[^:\s]+):\d{1,5}$/, 'HOST:PORT')
+      .optional(),
     metricsIntervalS: z.number().positive().max(3600).default(15),
     tlsCert: z.string().optional(),
     tlsKey: z.string().optional(),
@@ -24,7 +27,11 @@ export const MasterConfigSchema = z
     deadlineFactor: z.number().positive().max(1000).default(10),
     deadlineMarginS: z.number().nonnegative().max(86_400).default(600),
     maxLeaseAgeS: z.number().positive().default(86_400),
-    bodyLimitBytes: z.number().int().positive().default(4 * 1024 * 1024),
+    bodyLimitBytes: z
+      .number()
+      .int()
+      .positive()
+      .default(4 * 1024 * 1024),
     cost: CostSchema.default({}),
   })
   .strict();
@@ -54,16 +61,24 @@ export function loadMasterConfig(flags: Record<string, unknown>, configFile?: st
   if (!r.success) {
     const i = r.error.issues[0];
     const key = i.path.join('.');
-    throw new InputError(`master config${configFile ? ` ${configFile}` : ''}: ${key || '(root)'}: ${i.message} (flag --${key.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase())})`, {
-      file: configFile,
-      field: key,
-    });
+    throw new InputError(
+      `master config${configFile ? ` ${configFile}` : ''}: ${key || '(root)'}: ${i.message} (flag --${key.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase())})`,
+      {
+        file: configFile,
+        field: key,
+      },
+    );
   }
   const cfg = r.data;
-  if ((cfg.tlsCert == null) !== (cfg.tlsKey == null)) throw new InputError('give both --tls-cert and --tls-key (or neither)', { field: 'tlsCert' });
-  if (cfg.clientCa && !cfg.tlsCert) throw new InputError('--client-ca (mTLS) needs --tls-cert and --tls-key', { field: 'clientCa' });
+  if ((cfg.tlsCert == null) !== (cfg.tlsKey == null))
+    throw new InputError('give both --tls-cert and --tls-key (or neither)', { field: 'tlsCert' });
+  if (cfg.clientCa && !cfg.tlsCert)
+    throw new InputError('--client-ca (mTLS) needs --tls-cert and --tls-key', { field: 'clientCa' });
   if (cfg.registrationTokenFile && cfg.registrationTokenFile === cfg.tokenFile) {
-    throw new InputError('registration_token_file must not be the admin token_file: workers hold the registration token, and it may only register nodes', { field: 'registrationTokenFile' });
+    throw new InputError(
+      'registration_token_file must not be the admin token_file: workers hold the registration token, and it may only register nodes',
+      { field: 'registrationTokenFile' },
+    );
   }
   const host = listenHost(cfg.listen);
   if (!cfg.tlsCert && !isLoopback(host) && !cfg.allowInsecureHttp) {

@@ -35,10 +35,14 @@ describe('cached /metrics text', () => {
   it('a failed refresh keeps the last text and is retried after the interval', async () => {
     let now = 0;
     let fail = false;
-    const cache = new CachedMetricsText(async () => {
-      if (fail) throw new Error('database busy');
-      return 'ok';
-    }, 1000, () => now);
+    const cache = new CachedMetricsText(
+      async () => {
+        if (fail) throw new Error('database busy');
+        return 'ok';
+      },
+      1000,
+      () => now,
+    );
     expect(await cache.get()).toBe('ok');
     fail = true;
     now += 1000;
@@ -55,7 +59,11 @@ describe('cached /metrics text', () => {
     let now = 0;
     let builds = 0;
     const text = '# HELP ffwatt_jobs Jobs\n' + 'ffwatt_jobs{state="queued"} 1\n'.repeat(2000);
-    const cache = new CachedMetricsText(async () => (builds++, text), 15_000, () => now);
+    const cache = new CachedMetricsText(
+      async () => (builds++, text),
+      15_000,
+      () => now,
+    );
     const [a, b] = await Promise.all([cache.encoded(), cache.encoded()]);
     expect(a).toBe(b); // the same buffers for every scrape of one refresh
     expect(a.body.toString('utf8')).toBe(text);
@@ -67,4 +75,3 @@ describe('cached /metrics text', () => {
     expect(builds).toBe(2);
   });
 });
-

@@ -23,7 +23,8 @@ describe('recentRunsForMetrics (real SQLite)', () => {
     }
     // within one energy source, some configuration is the best one
     const bySource = new Map<string, number>();
-    for (const r of scored) bySource.set(r.source as string, Math.max(bySource.get(r.source as string) ?? 0, r.efficiency!));
+    for (const r of scored)
+      bySource.set(r.source as string, Math.max(bySource.get(r.source as string) ?? 0, r.efficiency!));
     expect([...bySource.values()].some((v) => Math.abs(v - 1) < 1e-9)).toBe(true);
     store.close();
     rmSync(dir, { recursive: true, force: true });
@@ -32,7 +33,18 @@ describe('recentRunsForMetrics (real SQLite)', () => {
   it('labels each run with its hardware class and scores efficiency within the class, never against another machine', () => {
     const dir = mkdtempSync(join(tmpdir(), 'ffwatt-msrc-'));
     const path = join(dir, 'r.sqlite');
-    const base = { codec: 'h264', encoder: 'libx264', preset: 'ultrafast', rate: { kind: 'crf', value: 23 }, vmaf: 88, psnr: 38, ssim: 0.96, bitrateBps: 1.5e6, idleW: 8, speed: 9 } as const;
+    const base = {
+      codec: 'h264',
+      encoder: 'libx264',
+      preset: 'ultrafast',
+      rate: { kind: 'crf', value: 23 },
+      vmaf: 88,
+      psnr: 38,
+      ssim: 0.96,
+      bitrateBps: 1.5e6,
+      idleW: 8,
+      speed: 9,
+    } as const;
     const cells: FixtureCell[] = [
       { ...base, runs: ['ok', 'ok'], hardwareClass: 'xeon-2s', jPerMin: 600 },
       { ...base, runs: ['ok', 'ok'], hardwareClass: 'epyc-1s', jPerMin: 200 },
@@ -51,7 +63,18 @@ describe('recentRunsForMetrics (real SQLite)', () => {
   it("carries each run's node labels and media seconds, so the exporter prices it at its node's figures per class", async () => {
     const dir = mkdtempSync(join(tmpdir(), 'ffwatt-msrc-'));
     const path = join(dir, 'r.sqlite');
-    const base = { codec: 'h264', encoder: 'libx264', preset: 'ultrafast', rate: { kind: 'crf', value: 23 }, vmaf: 88, psnr: 38, ssim: 0.96, bitrateBps: 1.5e6, idleW: 8, speed: 9 } as const;
+    const base = {
+      codec: 'h264',
+      encoder: 'libx264',
+      preset: 'ultrafast',
+      rate: { kind: 'crf', value: 23 },
+      vmaf: 88,
+      psnr: 38,
+      ssim: 0.96,
+      bitrateBps: 1.5e6,
+      idleW: 8,
+      speed: 9,
+    } as const;
     const cells: FixtureCell[] = [
       { ...base, runs: ['ok'], hardwareClass: 'xeon-2s', jPerMin: 600 },
       { ...base, runs: ['ok'], hardwareClass: 'epyc-1s', jPerMin: 200 },
@@ -59,14 +82,31 @@ describe('recentRunsForMetrics (real SQLite)', () => {
     writeFixture(path, { name: 'costs', campaignId: 'c-costs', cells, createdAt: Date.UTC(2026, 0, 20), seed: 2 });
     const store = Store.open(path);
     // runs of class xeon-2s come from node "node-xeon-2s" (analyzers/fixture-db.ts)
-    store.upsertNode({ id: 'node-xeon-2s', hostname: 'x', hardware: {}, encoders: {}, meters: [], labels: ['cost.price_per_kwh=0.5', 'cost.carbon_g_per_kwh=20'] }, 0, null);
+    store.upsertNode(
+      {
+        id: 'node-xeon-2s',
+        hostname: 'x',
+        hardware: {},
+        encoders: {},
+        meters: [],
+        labels: ['cost.price_per_kwh=0.5', 'cost.carbon_g_per_kwh=20'],
+      },
+      0,
+      null,
+    );
     const runs = recentRunsForMetrics(store, 1000);
     const xeon = runs.find((r) => r.hardwareClass === 'xeon-2s')!;
     expect(xeon.nodeLabels).toEqual(['cost.price_per_kwh=0.5', 'cost.carbon_g_per_kwh=20']);
     expect(xeon.mediaSeconds).toBeGreaterThan(0);
     expect(runs.find((r) => r.hardwareClass === 'epyc-1s')!.nodeLabels).toEqual([]);
     const text = await masterMetricsFor(store).metricsText();
-    const co2 = (cls: string) => Number(new RegExp(`^ffwatt_class_co2_grams_per_encoded_minute\\{[^}]*hardware_class="${cls}"[^}]*\\} (\\S+)$`, 'm').exec(text)![1]);
+    const co2 = (cls: string) =>
+      Number(
+        new RegExp(
+          `^ffwatt_class_co2_grams_per_encoded_minute\\{[^}]*hardware_class="${cls}"[^}]*\\} (\\S+)$`,
+          'm',
+        ).exec(text)![1],
+      );
     const jPerMin = (cls: string) => runs.find((r) => r.hardwareClass === cls)!.jPerEncodedMinute!;
     expect(co2('xeon-2s')).toBeCloseTo((jPerMin('xeon-2s') / 3.6e6) * 20, 9);
     expect(co2('epyc-1s')).toBeCloseTo((jPerMin('epyc-1s') / 3.6e6) * 300, 9); // the master's default

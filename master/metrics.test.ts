@@ -19,7 +19,8 @@ function value(text: string, series: string): number | undefined {
   return line === undefined ? undefined : Number(line.slice(series.length + 1));
 }
 
-const RUN1 = 'campaign="c-1",scenario="sc-4f2a",scenario_label="file h264/medium crf23 320x240p30 x2",codec="h264",encoder="libx264",preset="medium",node="worker-1",source="rapl",energy_kind="measured",hardware_class="unclassified"';
+const RUN1 =
+  'campaign="c-1",scenario="sc-4f2a",scenario_label="file h264/medium crf23 320x240p30 x2",codec="h264",encoder="libx264",preset="medium",node="worker-1",source="rapl",energy_kind="measured",hardware_class="unclassified"';
 
 describe('master metrics exporter', () => {
   it('produces an exposition that promtool accepts and that matches the golden file', async () => {
@@ -52,10 +53,16 @@ describe('master metrics exporter', () => {
     // estimate run: no net energy, no VMAF, no quality per joule: absent, not zero
     expect(text).not.toMatch(/scenario="sc-77b1".*basis="net"/);
     expect(text).not.toMatch(/^ffwatt_run_vmaf_score\{.*scenario="sc-77b1"/m);
-    expect(text).toMatch(/^ffwatt_run_psnr_db\{.*scenario="sc-77b1".*source="estimate",energy_kind="estimated",hardware_class="unclassified"\} 39.9$/m);
+    expect(text).toMatch(
+      /^ffwatt_run_psnr_db\{.*scenario="sc-77b1".*source="estimate",energy_kind="estimated",hardware_class="unclassified"\} 39.9$/m,
+    );
     // estimate and mixed (estimated CPU + measured GPU) runs are labelled estimated, never measured
-    expect(text).toMatch(/^ffwatt_run_joules_per_encoded_minute\{.*scenario="sc-77b1".*source="estimate",energy_kind="estimated",hardware_class="unclassified"\} 10800$/m);
-    expect(text).toMatch(/^ffwatt_run_joules_per_encoded_minute\{.*node="worker-2",source="mixed",energy_kind="estimated",hardware_class="unclassified"\} 1350$/m);
+    expect(text).toMatch(
+      /^ffwatt_run_joules_per_encoded_minute\{.*scenario="sc-77b1".*source="estimate",energy_kind="estimated",hardware_class="unclassified"\} 10800$/m,
+    );
+    expect(text).toMatch(
+      /^ffwatt_run_joules_per_encoded_minute\{.*node="worker-2",source="mixed",energy_kind="estimated",hardware_class="unclassified"\} 1350$/m,
+    );
     // no wall seconds: no instance cost for that run
     expect(text).not.toMatch(/^ffwatt_run_cost_currency\{.*node="worker-2".*kind="instance"/m);
   });
@@ -63,17 +70,46 @@ describe('master metrics exporter', () => {
   it('computes cost and CO2 from the configured prices', async () => {
     const text = await createMasterMetrics(fakeMasterSource(), cost, { processMetrics: false }).metricsText();
     // 180 J = 0.00005 kWh
-    expect(value(text, `ffwatt_run_cost_currency{${RUN1},kind="energy",currency="EUR"}`)).toBeCloseTo(0.00005 * 0.3, 12);
-    expect(value(text, `ffwatt_run_cost_currency{${RUN1},kind="instance",currency="EUR"}`)).toBeCloseTo((3 / 3600) * 0.12, 12);
+    expect(value(text, `ffwatt_run_cost_currency{${RUN1},kind="energy",currency="EUR"}`)).toBeCloseTo(
+      0.00005 * 0.3,
+      12,
+    );
+    expect(value(text, `ffwatt_run_cost_currency{${RUN1},kind="instance",currency="EUR"}`)).toBeCloseTo(
+      (3 / 3600) * 0.12,
+      12,
+    );
     expect(value(text, `ffwatt_run_co2_grams{${RUN1}}`)).toBeCloseTo(0.00005 * 400, 12);
     expect(value(text, 'ffwatt_config_price_per_kwh{currency="EUR"}')).toBe(0.3);
   });
 
   it("prices each run at its node's cost.* labels and exports cost and CO2 per class, never across classes", async () => {
-    const run = (nodeId: string, hardwareClass: string, jPerEncodedMinute: number, nodeLabels: string[]): RecentRun => ({
-      jobId: `j-${nodeId}`, campaignId: 'c-2', scenarioKey: 'sc-1', scenarioLabel: 'file h264/ultrafast crf28 320x240p30 x1', codec: 'h264', encoder: 'libx264', preset: 'ultrafast',
-      nodeId, source: 'rapl', grossJ: (jPerEncodedMinute * 2) / 60, netJ: null, jPerEncodedMinute, vmaf: null, psnr: null, ssim: null, qualityPerJoule: null,
-      wallS: 3, windowS: 2.5, mediaSeconds: 2, hardwareClass, nodeLabels,
+    const run = (
+      nodeId: string,
+      hardwareClass: string,
+      jPerEncodedMinute: number,
+      nodeLabels: string[],
+    ): RecentRun => ({
+      jobId: `j-${nodeId}`,
+      campaignId: 'c-2',
+      scenarioKey: 'sc-1',
+      scenarioLabel: 'file h264/ultrafast crf28 320x240p30 x1',
+      codec: 'h264',
+      encoder: 'libx264',
+      preset: 'ultrafast',
+      nodeId,
+      source: 'rapl',
+      grossJ: (jPerEncodedMinute * 2) / 60,
+      netJ: null,
+      jPerEncodedMinute,
+      vmaf: null,
+      psnr: null,
+      ssim: null,
+      qualityPerJoule: null,
+      wallS: 3,
+      windowS: 2.5,
+      mediaSeconds: 2,
+      hardwareClass,
+      nodeLabels,
     });
     const runs = [
       run('a1', 'epyc', 600, ['cost.price_per_kwh=0.5', 'cost.carbon_g_per_kwh=100', 'cost.instance_per_hour=2']),
@@ -81,16 +117,37 @@ describe('master metrics exporter', () => {
       run('b1', 'xeon-nvidia-a10', 1200, ['cost.carbon_g_per_kwh=20']),
       run('bad', 'arm', 300, ['cost.price_per_kwh=cheap']),
     ];
-    const text = await createMasterMetrics(fakeMasterSource({ recentRuns: () => runs }), cost, { processMetrics: false }).metricsText();
+    const text = await createMasterMetrics(fakeMasterSource({ recentRuns: () => runs }), cost, {
+      processMetrics: false,
+    }).metricsText();
     const kwh = (j: number) => (j * 60) / 3.6e6;
-    const cls = (c: string) => `scenario="sc-1",scenario_label="file h264/ultrafast crf28 320x240p30 x1",hardware_class="${c}",energy_kind="measured"`;
-    expect(value(text, `ffwatt_class_cost_per_encoded_hour{${cls('epyc')},kind="energy",currency="EUR"}`)).toBeCloseTo((kwh(600) * 0.5 + kwh(900) * 0.3) / 2, 12);
-    expect(value(text, `ffwatt_class_cost_per_encoded_hour{${cls('epyc')},kind="instance",currency="EUR"}`)).toBeCloseTo(((2.5 / 2) * 2 + (2.5 / 2) * 0.12) / 2, 12);
-    expect(value(text, `ffwatt_class_co2_grams_per_encoded_minute{${cls('epyc')}}`)).toBeCloseTo((kwh(600) * 100 + kwh(900) * 400) / 2 / 60, 12);
-    expect(value(text, `ffwatt_class_co2_grams_per_encoded_minute{${cls('xeon-nvidia-a10')}}`)).toBeCloseTo((kwh(1200) * 20) / 60, 12);
-    expect(value(text, `ffwatt_class_cost_per_encoded_hour{${cls('xeon-nvidia-a10')},kind="energy",currency="EUR"}`)).toBeCloseTo(kwh(1200) * 0.3, 12);
+    const cls = (c: string) =>
+      `scenario="sc-1",scenario_label="file h264/ultrafast crf28 320x240p30 x1",hardware_class="${c}",energy_kind="measured"`;
+    expect(value(text, `ffwatt_class_cost_per_encoded_hour{${cls('epyc')},kind="energy",currency="EUR"}`)).toBeCloseTo(
+      (kwh(600) * 0.5 + kwh(900) * 0.3) / 2,
+      12,
+    );
+    expect(
+      value(text, `ffwatt_class_cost_per_encoded_hour{${cls('epyc')},kind="instance",currency="EUR"}`),
+    ).toBeCloseTo(((2.5 / 2) * 2 + (2.5 / 2) * 0.12) / 2, 12);
+    expect(value(text, `ffwatt_class_co2_grams_per_encoded_minute{${cls('epyc')}}`)).toBeCloseTo(
+      (kwh(600) * 100 + kwh(900) * 400) / 2 / 60,
+      12,
+    );
+    expect(value(text, `ffwatt_class_co2_grams_per_encoded_minute{${cls('xeon-nvidia-a10')}}`)).toBeCloseTo(
+      (kwh(1200) * 20) / 60,
+      12,
+    );
+    expect(
+      value(text, `ffwatt_class_cost_per_encoded_hour{${cls('xeon-nvidia-a10')},kind="energy",currency="EUR"}`),
+    ).toBeCloseTo(kwh(1200) * 0.3, 12);
     // per run: the node's own price
-    expect(text).toMatch(new RegExp(`^ffwatt_run_cost_currency\\{.*node="a1".*kind="energy",currency="EUR"\\} ${String((1200 / 60 / 3.6e6) * 0.5).slice(0, 8)}`, 'm'));
+    expect(text).toMatch(
+      new RegExp(
+        `^ffwatt_run_cost_currency\\{.*node="a1".*kind="energy",currency="EUR"\\} ${String((1200 / 60 / 3.6e6) * 0.5).slice(0, 8)}`,
+        'm',
+      ),
+    );
     // a node whose cost label is unreadable gets no cost series (not the configured price in disguise)
     expect(text).not.toMatch(/^ffwatt_(run_cost_currency|run_co2_grams|class_\w+)\{.*hardware_class="arm"/m);
     expect(text).toMatch(/^ffwatt_run_joules_per_encoded_minute\{.*node="bad".*\} 300$/m);

@@ -58,7 +58,18 @@ export function latestRunPerScenarioNode(runs: RecentRun[]): RecentRun[] {
 }
 
 // energy_kind (measured | estimated | none) and hardware_class: series of different strata are never aggregated together (core/strata.ts).
-const RUN_LABELS = ['campaign', 'scenario', 'scenario_label', 'codec', 'encoder', 'preset', 'node', 'source', 'energy_kind', 'hardware_class'] as const;
+const RUN_LABELS = [
+  'campaign',
+  'scenario',
+  'scenario_label',
+  'codec',
+  'encoder',
+  'preset',
+  'node',
+  'source',
+  'energy_kind',
+  'hardware_class',
+] as const;
 
 function runLabels(r: RecentRun): Record<(typeof RUN_LABELS)[number], string> {
   return {
@@ -77,7 +88,11 @@ function runLabels(r: RecentRun): Record<(typeof RUN_LABELS)[number], string> {
 
 const finite = (v: number | null | undefined): v is number => typeof v === 'number' && Number.isFinite(v);
 
-export function createMasterMetrics(source: MasterMetricsSource, given: CostInput, opts: MasterMetricsOptions = {}): MasterMetrics {
+export function createMasterMetrics(
+  source: MasterMetricsSource,
+  given: CostInput,
+  opts: MasterMetricsOptions = {},
+): MasterMetrics {
   const cost = validateCostConfig(given);
   const runLimit = opts.runLimit ?? 500;
   const registry = new Registry();
@@ -101,7 +116,14 @@ export function createMasterMetrics(source: MasterMetricsSource, given: CostInpu
     }
   }
 
-  function countGauge<L extends string>(name: string, help: string, label: string, keys: readonly L[], read: () => Partial<Record<L, number>>, collector: string) {
+  function countGauge<L extends string>(
+    name: string,
+    help: string,
+    label: string,
+    keys: readonly L[],
+    read: () => Partial<Record<L, number>>,
+    collector: string,
+  ) {
     new Gauge({
       name,
       help,
@@ -116,9 +138,30 @@ export function createMasterMetrics(source: MasterMetricsSource, given: CostInpu
     });
   }
 
-  countGauge('ffwatt_jobs', 'Jobs in the store by state.', 'state', JOB_STATES, () => source.jobCountsByState(), 'jobs');
-  countGauge('ffwatt_queue_length', 'Jobs waiting to be claimed, by queue class (live > default > batch).', 'class', QUEUE_CLASSES, () => source.queueLengthByClass(), 'queue');
-  countGauge('ffwatt_nodes', 'Registered nodes by state (alive, suspect, dead).', 'state', NODE_STATES, () => source.nodeCountsByState(), 'nodes');
+  countGauge(
+    'ffwatt_jobs',
+    'Jobs in the store by state.',
+    'state',
+    JOB_STATES,
+    () => source.jobCountsByState(),
+    'jobs',
+  );
+  countGauge(
+    'ffwatt_queue_length',
+    'Jobs waiting to be claimed, by queue class (live > default > batch).',
+    'class',
+    QUEUE_CLASSES,
+    () => source.queueLengthByClass(),
+    'queue',
+  );
+  countGauge(
+    'ffwatt_nodes',
+    'Registered nodes by state (alive, suspect, dead).',
+    'state',
+    NODE_STATES,
+    () => source.nodeCountsByState(),
+    'nodes',
+  );
 
   // One read of recentRuns per scrape, shared by the per-run gauges.
   let runsThisTurn: RecentRun[] | null = null;
@@ -140,7 +183,12 @@ export function createMasterMetrics(source: MasterMetricsSource, given: CostInpu
     return runsThisTurn;
   }
 
-  function runGauge(name: string, help: string, extraLabels: string[], fill: (g: Gauge<string>, r: RecentRun, labels: Record<string, string>) => void) {
+  function runGauge(
+    name: string,
+    help: string,
+    extraLabels: string[],
+    fill: (g: Gauge<string>, r: RecentRun, labels: Record<string, string>) => void,
+  ) {
     new Gauge({
       name,
       help,
@@ -159,42 +207,81 @@ export function createMasterMetrics(source: MasterMetricsSource, given: CostInpu
       if (finite(v)) g.set(l, v);
     });
 
-  runGauge('ffwatt_run_energy_joules', 'Energy of the latest run of a scenario on a node, in joules; basis=gross (measured) or net (gross minus idle power x time).', ['basis'], (g, r, l) => {
-    if (finite(r.grossJ)) g.set({ ...l, basis: 'gross' }, r.grossJ);
-    if (finite(r.netJ)) g.set({ ...l, basis: 'net' }, r.netJ);
-  });
-  scalarRunGauge('ffwatt_run_joules_per_encoded_minute', 'Gross energy per minute of encoded media of the latest run of a scenario on a node, in joules.', (r) => r.jPerEncodedMinute);
-  scalarRunGauge('ffwatt_run_vmaf_score', 'VMAF (mean, 0..100) of the latest run of a scenario on a node.', (r) => r.vmaf);
+  runGauge(
+    'ffwatt_run_energy_joules',
+    'Energy of the latest run of a scenario on a node, in joules; basis=gross (measured) or net (gross minus idle power x time).',
+    ['basis'],
+    (g, r, l) => {
+      if (finite(r.grossJ)) g.set({ ...l, basis: 'gross' }, r.grossJ);
+      if (finite(r.netJ)) g.set({ ...l, basis: 'net' }, r.netJ);
+    },
+  );
+  scalarRunGauge(
+    'ffwatt_run_joules_per_encoded_minute',
+    'Gross energy per minute of encoded media of the latest run of a scenario on a node, in joules.',
+    (r) => r.jPerEncodedMinute,
+  );
+  scalarRunGauge(
+    'ffwatt_run_vmaf_score',
+    'VMAF (mean, 0..100) of the latest run of a scenario on a node.',
+    (r) => r.vmaf,
+  );
   scalarRunGauge('ffwatt_run_psnr_db', 'PSNR of the latest run of a scenario on a node, in decibels.', (r) => r.psnr);
   scalarRunGauge('ffwatt_run_ssim', 'SSIM (0..1) of the latest run of a scenario on a node.', (r) => r.ssim);
-  scalarRunGauge('ffwatt_run_quality_per_joule', 'Quality score per joule of the latest run of a scenario on a node (see docs/metrics.md).', (r) => r.qualityPerJoule);
-  scalarRunGauge('ffwatt_run_efficiency_ratio', 'Efficiency score of the latest run of a scenario on a node: quality per J/encoded minute relative to the best measured run of the same content, resolution and energy source (0..1].', (r) => r.efficiency ?? null);
+  scalarRunGauge(
+    'ffwatt_run_quality_per_joule',
+    'Quality score per joule of the latest run of a scenario on a node (see docs/metrics.md).',
+    (r) => r.qualityPerJoule,
+  );
+  scalarRunGauge(
+    'ffwatt_run_efficiency_ratio',
+    'Efficiency score of the latest run of a scenario on a node: quality per J/encoded minute relative to the best measured run of the same content, resolution and energy source (0..1].',
+    (r) => r.efficiency ?? null,
+  );
   /** The run's prices: its node's cost.* labels, else the configured figures; null when the node's labels are unreadable (no cost series then). */
   const pricesOf = (r: RecentRun): Prices | null => {
     try {
       const own = nodeCostFigures(r.nodeLabels ?? [], `node ${r.nodeId}`);
-      return { pricePerKwh: own.pricePerKwh ?? cost.pricePerKwh, carbonGramsPerKwh: own.carbonGramsPerKwh ?? cost.carbonGramsPerKwh, instanceCostPerHour: own.instanceCostPerHour ?? cost.instanceCostPerHour };
+      return {
+        pricePerKwh: own.pricePerKwh ?? cost.pricePerKwh,
+        carbonGramsPerKwh: own.carbonGramsPerKwh ?? cost.carbonGramsPerKwh,
+        instanceCostPerHour: own.instanceCostPerHour ?? cost.instanceCostPerHour,
+      };
     } catch {
       return null;
     }
   };
-  runGauge('ffwatt_run_cost_currency', "Cost of the latest run of a scenario on a node in the configured currency, at the node's own figures (cost.* labels) else the configured ones; kind=energy (gross kWh x price) or instance (wall hours x instance cost).", ['kind', 'currency'], (g, r, l) => {
-    const p = pricesOf(r);
-    if (!p) return;
-    if (finite(r.grossJ)) g.set({ ...l, kind: 'energy', currency: cost.currency }, energyCostOf(r.grossJ, p));
-    const instance = finite(r.wallS) ? instanceCostOf(r.wallS, p) : null;
-    if (instance != null) g.set({ ...l, kind: 'instance', currency: cost.currency }, instance);
-  });
-  scalarRunGauge("ffwatt_run_co2_grams", "CO2 of the latest run of a scenario on a node, in grams (gross kWh x the node's carbon intensity, else the configured one).", (r) => {
-    const p = pricesOf(r);
-    return p && finite(r.grossJ) ? co2GramsOf(r.grossJ, p) : null;
-  });
+  runGauge(
+    'ffwatt_run_cost_currency',
+    "Cost of the latest run of a scenario on a node in the configured currency, at the node's own figures (cost.* labels) else the configured ones; kind=energy (gross kWh x price) or instance (wall hours x instance cost).",
+    ['kind', 'currency'],
+    (g, r, l) => {
+      const p = pricesOf(r);
+      if (!p) return;
+      if (finite(r.grossJ)) g.set({ ...l, kind: 'energy', currency: cost.currency }, energyCostOf(r.grossJ, p));
+      const instance = finite(r.wallS) ? instanceCostOf(r.wallS, p) : null;
+      if (instance != null) g.set({ ...l, kind: 'instance', currency: cost.currency }, instance);
+    },
+  );
+  scalarRunGauge(
+    'ffwatt_run_co2_grams',
+    "CO2 of the latest run of a scenario on a node, in grams (gross kWh x the node's carbon intensity, else the configured one).",
+    (r) => {
+      const p = pricesOf(r);
+      return p && finite(r.grossJ) ? co2GramsOf(r.grossJ, p) : null;
+    },
+  );
 
   // Per class: the mean over the class's nodes of the latest run of each scenario, each run at
   // its own node's prices (analyzers/cost.ts encodedCost, as the reports). Never across classes
   // or energy kinds.
   const CLASS_LABELS = ['scenario', 'scenario_label', 'hardware_class', 'energy_kind'] as const;
-  function classGauge(name: string, help: string, extra: string[], fill: (g: Gauge<string>, labels: Record<string, string>, runs: Array<{ r: RecentRun; p: Prices }>) => void) {
+  function classGauge(
+    name: string,
+    help: string,
+    extra: string[],
+    fill: (g: Gauge<string>, labels: Record<string, string>, runs: Array<{ r: RecentRun; p: Prices }>) => void,
+  ) {
     new Gauge({
       name,
       help,
@@ -207,7 +294,12 @@ export function createMasterMetrics(source: MasterMetricsSource, given: CostInpu
           const p = pricesOf(r);
           if (!p) continue;
           const l = runLabels(r);
-          const labels = { scenario: l.scenario, scenario_label: l.scenario_label, hardware_class: l.hardware_class, energy_kind: l.energy_kind };
+          const labels = {
+            scenario: l.scenario,
+            scenario_label: l.scenario_label,
+            hardware_class: l.hardware_class,
+            energy_kind: l.energy_kind,
+          };
           const key = JSON.stringify(labels);
           (groups.get(key) ?? groups.set(key, { labels, runs: [] }).get(key)!).runs.push({ r, p });
         }
@@ -216,20 +308,46 @@ export function createMasterMetrics(source: MasterMetricsSource, given: CostInpu
     });
   }
   /** Mean of a cost figure over runs; absent unless every run has it. */
-  const meanOf = (runs: Array<{ r: RecentRun; p: Prices }>, pick: (c: ReturnType<typeof encodedCost>) => number | null): number | null => {
-    const values = runs.map(({ r, p }) => pick(encodedCost({ jPerEncodedMinute: r.jPerEncodedMinute, machineSeconds: r.windowS ?? r.wallS, mediaSeconds: r.mediaSeconds }, p)));
-    return values.length > 0 && values.every(finite) ? (values as number[]).reduce((a, b) => a + b, 0) / values.length : null;
+  const meanOf = (
+    runs: Array<{ r: RecentRun; p: Prices }>,
+    pick: (c: ReturnType<typeof encodedCost>) => number | null,
+  ): number | null => {
+    const values = runs.map(({ r, p }) =>
+      pick(
+        encodedCost(
+          {
+            jPerEncodedMinute: r.jPerEncodedMinute,
+            machineSeconds: r.windowS ?? r.wallS,
+            mediaSeconds: r.mediaSeconds,
+          },
+          p,
+        ),
+      ),
+    );
+    return values.length > 0 && values.every(finite)
+      ? (values as number[]).reduce((a, b) => a + b, 0) / values.length
+      : null;
   };
-  classGauge('ffwatt_class_cost_per_encoded_hour', "Cost per encoded hour of media of a scenario on a hardware class: mean over the class's nodes of their latest run, each at its node's prices; kind=energy (gross kWh x price) or instance (machine hours x instance cost).", ['kind', 'currency'], (g, labels, runs) => {
-    const energy = meanOf(runs, (c) => c.energyCostPerEncodedHour);
-    const instance = meanOf(runs, (c) => c.instanceCostPerEncodedHour);
-    if (energy != null) g.set({ ...labels, kind: 'energy', currency: cost.currency }, energy);
-    if (instance != null) g.set({ ...labels, kind: 'instance', currency: cost.currency }, instance);
-  });
-  classGauge('ffwatt_class_co2_grams_per_encoded_minute', "CO2 per encoded minute of media of a scenario on a hardware class, in grams: mean over the class's nodes of their latest run, each at its node's carbon intensity.", [], (g, labels, runs) => {
-    const v = meanOf(runs, (c) => c.co2GramsPerEncodedMinute);
-    if (v != null) g.set(labels, v);
-  });
+  classGauge(
+    'ffwatt_class_cost_per_encoded_hour',
+    "Cost per encoded hour of media of a scenario on a hardware class: mean over the class's nodes of their latest run, each at its node's prices; kind=energy (gross kWh x price) or instance (machine hours x instance cost).",
+    ['kind', 'currency'],
+    (g, labels, runs) => {
+      const energy = meanOf(runs, (c) => c.energyCostPerEncodedHour);
+      const instance = meanOf(runs, (c) => c.instanceCostPerEncodedHour);
+      if (energy != null) g.set({ ...labels, kind: 'energy', currency: cost.currency }, energy);
+      if (instance != null) g.set({ ...labels, kind: 'instance', currency: cost.currency }, instance);
+    },
+  );
+  classGauge(
+    'ffwatt_class_co2_grams_per_encoded_minute',
+    "CO2 per encoded minute of media of a scenario on a hardware class, in grams: mean over the class's nodes of their latest run, each at its node's carbon intensity.",
+    [],
+    (g, labels, runs) => {
+      const v = meanOf(runs, (c) => c.co2GramsPerEncodedMinute);
+      if (v != null) g.set(labels, v);
+    },
+  );
 
   new Gauge({
     name: 'ffwatt_config_price_per_kwh',

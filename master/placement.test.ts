@@ -27,13 +27,56 @@ const plan = (scenarios: Scenario[], extra: Partial<CampaignPlan> = {}): Campaig
 
 function record(jobId: string, attempt: number, nodeId: string, jPerMin: number): RunRecord {
   return {
-    jobId, attempt, nodeId, status: 'succeeded', exitCode: 0, signal: null, error: null, stderrTail: '',
-    startedAt: new Date(0).toISOString(), endedAt: new Date(1000).toISOString(), wallS: 1, mediaSeconds: 2, frames: 60,
-    outputBytes: 1000, bitrateBps: 4000, fps: 60, speed: 2, droppedFrames: 0, dupFrames: 0,
-    energy: { source: 'estimate', zones: [], grossJ: jPerMin / 30, idleW: null, netJ: null, avgW: 1, peakW: 1, windowS: 1, jPerEncodedMinute: jPerMin, netJPerEncodedMinute: null, jPerFrame: null, jPerMegapixel: null },
+    jobId,
+    attempt,
+    nodeId,
+    status: 'succeeded',
+    exitCode: 0,
+    signal: null,
+    error: null,
+    stderrTail: '',
+    startedAt: new Date(0).toISOString(),
+    endedAt: new Date(1000).toISOString(),
+    wallS: 1,
+    mediaSeconds: 2,
+    frames: 60,
+    outputBytes: 1000,
+    bitrateBps: 4000,
+    fps: 60,
+    speed: 2,
+    droppedFrames: 0,
+    dupFrames: 0,
+    energy: {
+      source: 'estimate',
+      zones: [],
+      grossJ: jPerMin / 30,
+      idleW: null,
+      netJ: null,
+      avgW: 1,
+      peakW: 1,
+      windowS: 1,
+      jPerEncodedMinute: jPerMin,
+      netJPerEncodedMinute: null,
+      jPerFrame: null,
+      jPerMegapixel: null,
+    },
     quality: null,
     flags: ['estimated'],
-    provenance: { ffmpegVersion: '5.1', ffmpegBuildconfHash: 'x', argv: [['ffmpeg']], inputDescription: 'lavfi', inputHash: null, kernel: 'k', cpuModel: 'c', cores: 2, gpu: null, governor: null, turbo: null, meters: [], encoder: 'libx264' },
+    provenance: {
+      ffmpegVersion: '5.1',
+      ffmpegBuildconfHash: 'x',
+      argv: [['ffmpeg']],
+      inputDescription: 'lavfi',
+      inputHash: null,
+      kernel: 'k',
+      cpuModel: 'c',
+      cores: 2,
+      gpu: null,
+      governor: null,
+      turbo: null,
+      meters: [],
+      encoder: 'libx264',
+    },
   };
 }
 
@@ -44,15 +87,20 @@ describe('placement (real SQLite)', () => {
   let dir: string;
   let store: Store;
   let queue: JobQueue;
-  const register = (id: string, hardwareClass: string, encoders: Record<string, string> = { h264: 'libx264', hevc: 'libx265' }) =>
-    queue.registerNode({ id, hostname: id, hardware: {}, encoders, meters: [], labels: [], hardwareClass });
+  const register = (
+    id: string,
+    hardwareClass: string,
+    encoders: Record<string, string> = { h264: 'libx264', hevc: 'libx265' },
+  ) => queue.registerNode({ id, hostname: id, hardware: {}, encoders, meters: [], labels: [], hardwareClass });
   /** Claims and finishes every job the node can get, with the given J/encoded min per result. */
   const drain = (nodeId: string, value: (i: number) => number) => {
     const ran: string[] = [];
     for (let i = 0; ; i++) {
       const job = queue.claim(nodeId);
       if (!job) return ran;
-      expect(queue.submitResult(record(job.id, job.attempts, nodeId, value(i)), null, job.leaseId!)).toEqual({ kind: 'stored' });
+      expect(queue.submitResult(record(job.id, job.attempts, nodeId, value(i)), null, job.leaseId!)).toEqual({
+        kind: 'stored',
+      });
       ran.push(job.placementTarget ?? 'any');
     }
   };
@@ -83,7 +131,9 @@ describe('placement (real SQLite)', () => {
     const epyc = [...drain('epyc-1', (i) => (i % 2 ? 50 : 400)), ...drain('epyc-2', (i) => (i % 2 ? 50 : 400))];
     expect(new Set(epyc)).toEqual(new Set([`class:${EPYC}`]));
     const perTarget = store.db
-      .prepare("SELECT placement_target t, scenario_id s, COUNT(*) n, COUNT(DISTINCT repetition) r FROM job WHERE campaign_id = ? GROUP BY t, s ORDER BY t, s")
+      .prepare(
+        'SELECT placement_target t, scenario_id s, COUNT(*) n, COUNT(DISTINCT repetition) r FROM job WHERE campaign_id = ? GROUP BY t, s ORDER BY t, s',
+      )
       .all(c.campaignId) as Array<{ t: string; n: number; r: number }>;
     expect(perTarget.map((r) => [r.t, r.n])).toEqual([
       [`class:${EPYC}`, 4],
@@ -98,7 +148,10 @@ describe('placement (real SQLite)', () => {
     register('n1', EPYC);
     register('n2', EPYC);
     register('n3', XEON);
-    const c = queue.createCampaign(plan([scenario('a')], { repetitions: { min: 1, max: 1, ciHalfwidthPct: 5 } }), { placement: 'each-node', nodeConstraint: ['n1', 'n2'] });
+    const c = queue.createCampaign(plan([scenario('a')], { repetitions: { min: 1, max: 1, ciHalfwidthPct: 5 } }), {
+      placement: 'each-node',
+      nodeConstraint: ['n1', 'n2'],
+    });
     expect(c.targets).toEqual(['node:n1', 'node:n2']);
     expect(queue.claim('n3')).toBeNull();
     expect(drain('n1', () => 1)).toEqual(['node:n1']);
@@ -116,7 +169,9 @@ describe('placement (real SQLite)', () => {
 
   it('refuses each-class without a live node, writing nothing', () => {
     expect(() => queue.createCampaign(plan([scenario('a')]), { placement: 'each-class' })).toThrow(InputError);
-    expect(() => queue.createCampaign(plan([scenario('a')]), { placement: 'each-class' })).toThrow(/start the agents first/);
+    expect(() => queue.createCampaign(plan([scenario('a')]), { placement: 'each-class' })).toThrow(
+      /start the agents first/,
+    );
     expect(store.listCampaigns()).toEqual([]);
   });
 
@@ -130,12 +185,19 @@ describe('placement (real SQLite)', () => {
   it('live cells go to the live class; the matrix queue and priority apply; submit options override them', () => {
     register('n1', EPYC);
     const cells = [scenario('f'), scenario('l', 'h264', 'live')];
-    const classes = (id: string) => store.listJobs({ campaignId: id }).map((j) => `${j.scenario.mode}:${j.queueClass}:${j.priority}`).sort();
+    const classes = (id: string) =>
+      store
+        .listJobs({ campaignId: id })
+        .map((j) => `${j.scenario.mode}:${j.queueClass}:${j.priority}`)
+        .sort();
     const a = queue.createCampaign(plan(cells));
     expect(new Set(classes(a.campaignId))).toEqual(new Set(['file:default:0', 'live:live:0']));
     const b = queue.createCampaign(plan(cells, { queueClass: 'batch', priority: 7 }));
     expect(new Set(classes(b.campaignId))).toEqual(new Set(['file:batch:7', 'live:batch:7']));
-    const d = queue.createCampaign(plan(cells, { queueClass: 'batch', priority: 7 }), { queueClass: 'default', priority: -1 });
+    const d = queue.createCampaign(plan(cells, { queueClass: 'batch', priority: 7 }), {
+      queueClass: 'default',
+      priority: -1,
+    });
     expect(new Set(classes(d.campaignId))).toEqual(new Set(['file:default:-1', 'live:default:-1']));
   });
 
@@ -150,14 +212,28 @@ describe('placement (real SQLite)', () => {
     expect(queue.nodeStopped('nope').known).toBe(false);
 
     const failing = queue.claim('n2')!;
-    queue.submitResult({ ...record(failing.id, failing.attempts, 'n2', 1), status: 'failed', error: 'boom' }, null, failing.leaseId!);
+    queue.submitResult(
+      { ...record(failing.id, failing.attempts, 'n2', 1), status: 'failed', error: 'boom' },
+      null,
+      failing.leaseId!,
+    );
     expect(queue.retryFailed(c.campaignId)).toEqual({ requeued: [failing.id] });
     // Attempts go on from where they were, with a fresh allowance (the queue's maxAttempts, 2 here).
-    expect(store.getJob(failing.id)).toMatchObject({ state: 'queued', attempts: failing.attempts, maxAttempts: failing.attempts + 2 });
+    expect(store.getJob(failing.id)).toMatchObject({
+      state: 'queued',
+      attempts: failing.attempts,
+      maxAttempts: failing.attempts + 2,
+    });
     // The retried attempt is stored beside the failed one (not refused as a duplicate).
     const again = queue.claim('n2')!;
     expect(again).toMatchObject({ id: failing.id, attempts: failing.attempts + 1 });
-    expect(queue.submitResult({ ...record(again.id, again.attempts, 'n2', 1), status: 'failed', error: 'boom again' }, null, again.leaseId!)).toEqual({ kind: 'stored' });
+    expect(
+      queue.submitResult(
+        { ...record(again.id, again.attempts, 'n2', 1), status: 'failed', error: 'boom again' },
+        null,
+        again.leaseId!,
+      ),
+    ).toEqual({ kind: 'stored' });
     expect(store.getJob(failing.id)!.state).toBe('failed');
     expect(queue.retryFailed(c.campaignId)).toEqual({ requeued: [failing.id] });
     expect(queue.cancelCampaign(c.campaignId)).toEqual({ canceled: 2, status: 'canceled', changed: true });

@@ -11,10 +11,26 @@ import { MIGRATIONS } from '../store/migrations.ts';
 const scenario = testScenario;
 
 function plan(scenarios: Scenario[], reps = { min: 2, max: 4, ciHalfwidthPct: 5 }): CampaignPlan {
-  return { name: 't', matrixText: 'x', matrixHash: 'h', matrixFormat: 'native', repetitions: reps, cooldownS: 0, idleBaselineS: 0, seed: 42, scenarios };
+  return {
+    name: 't',
+    matrixText: 'x',
+    matrixHash: 'h',
+    matrixFormat: 'native',
+    repetitions: reps,
+    cooldownS: 0,
+    idleBaselineS: 0,
+    seed: 42,
+    scenarios,
+  };
 }
 
-function record(jobId: string, attempt: number, nodeId: string, jPerMin: number, status: RunRecord['status'] = 'succeeded'): RunRecord {
+function record(
+  jobId: string,
+  attempt: number,
+  nodeId: string,
+  jPerMin: number,
+  status: RunRecord['status'] = 'succeeded',
+): RunRecord {
   return {
     jobId,
     attempt,
@@ -240,7 +256,15 @@ describe('store + queue (real SQLite)', () => {
   });
 
   it('refuses to extend a lease past its maximum age', () => {
-    const q = new JobQueue(store, { leaseMs: 1000, maxAttempts: 2, nodeTimeoutMs: 1e9, now: () => now, deadlineFactor: 1, deadlineMarginS: 0, maxLeaseAgeMs: 1e9 });
+    const q = new JobQueue(store, {
+      leaseMs: 1000,
+      maxAttempts: 2,
+      nodeTimeoutMs: 1e9,
+      now: () => now,
+      deadlineFactor: 1,
+      deadlineMarginS: 0,
+      maxLeaseAgeMs: 1e9,
+    });
     q.registerNode(node('n1'));
     q.createCampaign(plan([scenario('a')], { min: 1, max: 1, ciHalfwidthPct: 5 }));
     const j = q.claimWithCampaign('n1')!;

@@ -2,7 +2,15 @@ import { randomUUID } from 'node:crypto';
 import type { CampaignPlan, Job, NodeInfo, Placement, QueueClass, RunRecord, Scenario } from '../core/types.ts';
 import { InputError } from '../core/errors.ts';
 import type { CampaignRow, IdleBaselineRow, Store, StoredJob } from '../store/store.ts';
-import { isOpenJobState, type ClaimedJob, type IdleReport, type LeaseAnswer, type NodeQueue, type NodeRegistration, type ResultOutcome } from '../core/contracts/index.ts';
+import {
+  isOpenJobState,
+  type ClaimedJob,
+  type IdleReport,
+  type LeaseAnswer,
+  type NodeQueue,
+  type NodeRegistration,
+  type ResultOutcome,
+} from '../core/contracts/index.ts';
 import { ciHalfwidthPct } from '../core/repetition.ts';
 import { seededRandom } from '../core/random.ts';
 
@@ -71,7 +79,10 @@ export function canRun(node: Pick<NodeInfo, 'encoders'>, s: Pick<Scenario, 'enco
 }
 
 /** Whether a job placed on `target` may run on `node`. */
-export function targetMatches(target: string | null | undefined, node: Pick<NodeInfo, 'id' | 'hardwareClass'>): boolean {
+export function targetMatches(
+  target: string | null | undefined,
+  node: Pick<NodeInfo, 'id' | 'hardwareClass'>,
+): boolean {
   if (!target) return true;
   if (target.startsWith('node:')) return target.slice(5) === node.id;
   if (target.startsWith('class:')) return target.slice(6) === (node.hardwareClass ?? UNCLASSIFIED);
@@ -88,7 +99,11 @@ export function placementTargets(
   nodeConstraint: string[] = [],
 ): PlacementTarget[] {
   if (placement === 'any') return [];
-  const eligible = nodes.filter((n) => n.state !== 'dead' && (nodeConstraint.length === 0 || nodeConstraint.includes(n.id) || nodeConstraint.includes(n.hostname)));
+  const eligible = nodes.filter(
+    (n) =>
+      n.state !== 'dead' &&
+      (nodeConstraint.length === 0 || nodeConstraint.includes(n.id) || nodeConstraint.includes(n.hostname)),
+  );
   if (eligible.length === 0) {
     throw new InputError(
       `placement ${placement} needs registered nodes, and none is alive${nodeConstraint.length ? ` among ${nodeConstraint.join(', ')}` : ''}: start the agents first (ffwatt nodes lists them), or use placement: any`,
@@ -107,7 +122,11 @@ export function placementTargets(
 }
 
 /** Queue class and priority of a cell: the submit options, else the matrix keys, else live cells → live. */
-export function jobClass(s: Pick<Scenario, 'mode'>, plan: Pick<CampaignPlan, 'queueClass' | 'priority'>, opts: Pick<SubmitOptions, 'queueClass' | 'priority'>): { queueClass: QueueClass; priority: number } {
+export function jobClass(
+  s: Pick<Scenario, 'mode'>,
+  plan: Pick<CampaignPlan, 'queueClass' | 'priority'>,
+  opts: Pick<SubmitOptions, 'queueClass' | 'priority'>,
+): { queueClass: QueueClass; priority: number } {
   return {
     queueClass: opts.queueClass ?? plan.queueClass ?? (s.mode === 'live' ? 'live' : 'default'),
     priority: opts.priority ?? plan.priority ?? 0,
@@ -134,7 +153,10 @@ export class JobQueue implements NodeQueue {
   /** Name and settings of campaigns: fixed at creation, read on every claim, extension and result. */
   private readonly campaignSettings = new Map<string, Pick<CampaignRow, 'id' | 'name' | 'settings'>>();
 
-  constructor(readonly store: Store, opts: Partial<QueueOptions> = {}) {
+  constructor(
+    readonly store: Store,
+    opts: Partial<QueueOptions> = {},
+  ) {
     this.opts = { ...DEFAULT_QUEUE_OPTIONS, ...opts };
   }
 
@@ -175,7 +197,8 @@ export class JobQueue implements NodeQueue {
             skipped.push({ scenario: s.label, target: target.id });
             continue;
           }
-          for (let r = 1; r <= plan.repetitions.min; r++) pending.push({ scenarioId, repetition: ++repetition, target: target?.id ?? null, scenario: s });
+          for (let r = 1; r <= plan.repetitions.min; r++)
+            pending.push({ scenarioId, repetition: ++repetition, target: target?.id ?? null, scenario: s });
         }
       }
       let seq = this.store.maxSeq();
@@ -197,7 +220,10 @@ export class JobQueue implements NodeQueue {
         jobs++;
       }
       if (jobs === 0) {
-        throw new InputError(`no job to run: no selected node can encode any cell of ${plan.name} (${skipped.length} cell/target pairs left out)`, { field: 'placement' });
+        throw new InputError(
+          `no job to run: no selected node can encode any cell of ${plan.name} (${skipped.length} cell/target pairs left out)`,
+          { field: 'placement' },
+        );
       }
     });
     return { campaignId, jobs, placement, targets: targetIds, skipped };
@@ -291,14 +317,21 @@ export class JobQueue implements NodeQueue {
       const job = this.store.getJob(jobId);
       if (!job) return { ok: false, canceled: false, reason: 'unknown job' };
       const holds = job.leaseOwner === nodeId && job.attempts === attempt && job.leaseId === leaseId;
-      if (job.state === 'canceled') return holds ? { ok: false, canceled: true } : { ok: false, canceled: false, reason: 'lease not held by this node, attempt and lease id' };
+      if (job.state === 'canceled')
+        return holds
+          ? { ok: false, canceled: true }
+          : { ok: false, canceled: false, reason: 'lease not held by this node, attempt and lease id' };
       if (!holds || !(job.state === 'leased' || job.state === 'running')) {
         return { ok: false, canceled: false, reason: 'lease not held by this node, attempt and lease id' };
       }
       const limitMs = this.leaseAgeLimitMs(job);
       const age = this.opts.now() - (job.leaseStartedAt ?? this.opts.now());
       if (age > limitMs) {
-        return { ok: false, canceled: false, reason: `lease is ${Math.round(age / 1000)} s old, past the maximum lease age of ${Math.round(limitMs / 1000)} s for this job; it will expire` };
+        return {
+          ok: false,
+          canceled: false,
+          reason: `lease is ${Math.round(age / 1000)} s old, past the maximum lease age of ${Math.round(limitMs / 1000)} s for this job; it will expire`,
+        };
       }
       const leaseExpiresAt = this.opts.now() + this.opts.leaseMs;
       this.store.updateJob(jobId, { state: 'running', lease_expires_at: leaseExpiresAt });
@@ -316,17 +349,32 @@ export class JobQueue implements NodeQueue {
     return this.store.tx(() => {
       const job = this.store.getJob(record.jobId);
       if (!job) return { kind: 'unknown-job' } as const;
-      const holds = job.attempts === record.attempt && job.leaseOwner === record.nodeId && job.leaseId === leaseId && (job.state === 'leased' || job.state === 'running' || job.state === 'canceled');
+      const holds =
+        job.attempts === record.attempt &&
+        job.leaseOwner === record.nodeId &&
+        job.leaseId === leaseId &&
+        (job.state === 'leased' || job.state === 'running' || job.state === 'canceled');
       if (!holds) {
         const stored = this.store.runLease(record.jobId, record.attempt);
-        if (stored && stored.nodeId === record.nodeId && stored.leaseId === leaseId) return { kind: 'duplicate' } as const;
-        return { kind: 'stale', reason: `job ${job.id} is at attempt ${job.attempts} (${job.state}, owner ${job.leaseOwner ?? 'none'}); result for attempt ${record.attempt} from ${record.nodeId} under another lease refused` } as const;
+        if (stored && stored.nodeId === record.nodeId && stored.leaseId === leaseId)
+          return { kind: 'duplicate' } as const;
+        return {
+          kind: 'stale',
+          reason: `job ${job.id} is at attempt ${job.attempts} (${job.state}, owner ${job.leaseOwner ?? 'none'}); result for attempt ${record.attempt} from ${record.nodeId} under another lease refused`,
+        } as const;
       }
       const now = this.opts.now();
       this.store.insertRun(record, job, now, leaseId);
       if (idle) this.store.insertIdleBaseline({ ...idle, campaignId: job.campaignId });
       const state = job.state === 'canceled' ? 'canceled' : record.status === 'succeeded' ? 'succeeded' : record.status;
-      this.store.updateJob(job.id, { state, finished_at: now, lease_owner: null, lease_expires_at: null, lease_id: null, last_error: record.error });
+      this.store.updateJob(job.id, {
+        state,
+        finished_at: now,
+        lease_owner: null,
+        lease_expires_at: null,
+        lease_id: null,
+        last_error: record.error,
+      });
       if (state === 'succeeded') this.maybeAddRepetition(job);
       this.updateCampaignStatus(job.campaignId);
       return { kind: 'stored' } as const;
@@ -342,9 +390,13 @@ export class JobQueue implements NodeQueue {
     // Counted in SQL: loading every job of a large campaign here made each result O(campaign size).
     const counts = this.store.repetitionCounts(job.campaignId, job.scenarioId, target);
     if (counts.jobs >= policy.max || counts.open > 0) return;
-    const runs = this.store.runsOfScenario(job.campaignId, job.scenarioId, target).filter((r) => r.status === 'succeeded');
+    const runs = this.store
+      .runsOfScenario(job.campaignId, job.scenarioId, target)
+      .filter((r) => r.status === 'succeeded');
     if (runs.length < policy.min) return;
-    const values = runs.map((r) => r.energy?.netJPerEncodedMinute ?? r.energy?.jPerEncodedMinute).filter((v): v is number => v != null);
+    const values = runs
+      .map((r) => r.energy?.netJPerEncodedMinute ?? r.energy?.jPerEncodedMinute)
+      .filter((v): v is number => v != null);
     const half = ciHalfwidthPct(values);
     if (half != null && half <= policy.ciHalfwidthPct) return;
     this.store.insertJob({
@@ -433,7 +485,14 @@ export class JobQueue implements NodeQueue {
       if (!job) return null;
       if (job.state === 'failed' || job.state === 'canceled') {
         // Attempt numbers only grow: the retry runs as attempt attempts+1 with a fresh budget.
-        this.store.updateJob(jobId, { state: 'queued', lease_owner: null, lease_expires_at: null, lease_id: null, finished_at: null, max_attempts: job.attempts + this.opts.maxAttempts });
+        this.store.updateJob(jobId, {
+          state: 'queued',
+          lease_owner: null,
+          lease_expires_at: null,
+          lease_id: null,
+          finished_at: null,
+          max_attempts: job.attempts + this.opts.maxAttempts,
+        });
         const campaign = this.store.getCampaign(job.campaignId);
         if (campaign && campaign.status !== 'running') this.store.setCampaignStatus(job.campaignId, 'running');
       }
@@ -460,11 +519,24 @@ export class JobQueue implements NodeQueue {
 
   private releaseJob(job: StoredJob, why: string, out: { requeued: string[]; failed: string[] }): void {
     if (job.attempts >= job.maxAttempts) {
-      this.store.updateJob(job.id, { state: 'failed', lease_owner: null, lease_expires_at: null, lease_id: null, finished_at: this.opts.now(), last_error: `${why}; attempts exhausted (${job.attempts}/${job.maxAttempts})` });
+      this.store.updateJob(job.id, {
+        state: 'failed',
+        lease_owner: null,
+        lease_expires_at: null,
+        lease_id: null,
+        finished_at: this.opts.now(),
+        last_error: `${why}; attempts exhausted (${job.attempts}/${job.maxAttempts})`,
+      });
       out.failed.push(job.id);
       this.updateCampaignStatus(job.campaignId);
     } else {
-      this.store.updateJob(job.id, { state: 'queued', lease_owner: null, lease_expires_at: null, lease_id: null, last_error: why });
+      this.store.updateJob(job.id, {
+        state: 'queued',
+        lease_owner: null,
+        lease_expires_at: null,
+        lease_id: null,
+        last_error: why,
+      });
       out.requeued.push(job.id);
     }
   }

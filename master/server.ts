@@ -1,4 +1,11 @@
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifySchemaCompiler } from 'fastify';
+import Fastify, {
+  LogController,
+  type FastifyBaseLogger,
+  type FastifyInstance,
+  type FastifyReply,
+  type FastifyRequest,
+  type FastifySchemaCompiler,
+} from 'fastify';
 import { serializerCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { EncodedMetrics } from './metrics-cache.ts';
 import { readFileSync } from 'node:fs';
@@ -18,8 +25,8 @@ import {
   NodeRegistrationSchema,
   ResultSchema,
 } from '../core/contracts/index.ts';
-import { JobQueue } from './queue.ts';
-import { Store } from '../store/store.ts';
+import type { JobQueue } from './queue.ts';
+import type { Store } from '../store/store.ts';
 import { exportCampaign } from '../store/export.ts';
 import { GroupCommit } from '../store/group-commit.ts';
 import { ClaimWaiters, parseClaimWait } from './claim-waiters.ts';
@@ -58,7 +65,11 @@ const REPORT_FORMATS = Object.keys(REPORT_CONTENT_TYPES) as [ReportFormat, ...Re
 
 /** `?format=` of GET /campaigns/:id/report. */
 const ReportQuerySchema = z.object({
-  format: z.enum(REPORT_FORMATS, { errorMap: (_i, ctx) => ({ message: `must be one of ${REPORT_FORMATS.join(', ')} (got ${String(ctx.data)})` }) }).default('json'),
+  format: z
+    .enum(REPORT_FORMATS, {
+      errorMap: (_i, ctx) => ({ message: `must be one of ${REPORT_FORMATS.join(', ')} (got ${String(ctx.data)})` }),
+    })
+    .default('json'),
 });
 
 /** `?state=&campaign=&limit=` of GET /jobs. */
@@ -79,10 +90,13 @@ async function reportRenderer(format: Exclude<ReportFormat, 'json'>): Promise<(m
   return (await import('../analyzers/write-html.ts')).renderHtml;
 }
 
-
 class HttpError extends Error {
   issues?: Array<{ field: string; message: string }>;
-  constructor(readonly status: number, message: string, readonly field?: string) {
+  constructor(
+    readonly status: number,
+    message: string,
+    readonly field?: string,
+  ) {
     super(message);
   }
 }
@@ -91,14 +105,22 @@ class HttpError extends Error {
  * Route schemas are zod schemas (fastify-type-provider-zod's types); a request without a body is
  * checked as `{}`, as before the schemas moved onto the routes.
  */
-const zodValidator: FastifySchemaCompiler<z.ZodTypeAny> = ({ schema, httpPart }) => (data) => {
-  const r = schema.safeParse(httpPart === 'body' ? (data ?? {}) : data);
-  return r.success ? { value: r.data } : { error: r.error };
-};
+const zodValidator: FastifySchemaCompiler<z.ZodTypeAny> =
+  ({ schema, httpPart }) =>
+  (data) => {
+    const r = schema.safeParse(httpPart === 'body' ? (data ?? {}) : data);
+    return r.success ? { value: r.data } : { error: r.error };
+  };
 
 /** A zod failure on a route, as the 400 answer: the first field at fault names itself ("record.energy.grossJ"). */
-function validationAnswer(err: z.ZodError, part: string | undefined): { error: string; field: string; issues: Array<{ field: string; message: string }> } {
-  const issues = err.issues.map((i) => ({ field: i.path.join('.') || (part && part !== 'body' ? part : '(body)'), message: i.message }));
+function validationAnswer(
+  err: z.ZodError,
+  part: string | undefined,
+): { error: string; field: string; issues: Array<{ field: string; message: string }> } {
+  const issues = err.issues.map((i) => ({
+    field: i.path.join('.') || (part && part !== 'body' ? part : '(body)'),
+    message: i.message,
+  }));
   const first = issues[0];
   return { error: `invalid field ${first.field}: ${first.message}`, field: first.field, issues };
 }
@@ -141,7 +163,10 @@ export function buildMasterApp(o: MasterOptions): FastifyInstance {
     if (p.kind === 'node' && mtls) {
       const names = certificateNames(req.raw.socket);
       if (!names.includes(p.nodeId)) {
-        throw new HttpError(403, `the credential of node ${p.nodeId} is accepted only over a client certificate whose CN or subjectAltName is ${p.nodeId} (this one names ${names.join(', ') || 'nothing'})`);
+        throw new HttpError(
+          403,
+          `the credential of node ${p.nodeId} is accepted only over a client certificate whose CN or subjectAltName is ${p.nodeId} (this one names ${names.join(', ') || 'nothing'})`,
+        );
       }
     }
     principals.set(req, p);
@@ -159,16 +184,25 @@ export function buildMasterApp(o: MasterOptions): FastifyInstance {
   const requireAdmin = (req: FastifyRequest) => {
     const p = principal(req);
     if (p.kind !== 'admin') {
-      throw new HttpError(403, p.kind === 'registration'
-        ? 'the registration token may only call POST /api/v1/nodes/register'
-        : 'this endpoint needs the admin token; a node credential may only heartbeat, claim, extend leases and post results for its own node');
+      throw new HttpError(
+        403,
+        p.kind === 'registration'
+          ? 'the registration token may only call POST /api/v1/nodes/register'
+          : 'this endpoint needs the admin token; a node credential may only heartbeat, claim, extend leases and post results for its own node',
+      );
     }
   };
   /** Node endpoints take only that node's own credential: not the admin token, not the registration token. */
   const actsFor = (p: Principal, nodeId: string) => {
-    if (p.kind === 'registration') throw new HttpError(403, 'the registration token may only call POST /api/v1/nodes/register');
-    if (p.kind === 'admin') throw new HttpError(403, `the admin token cannot act as node ${nodeId} (claims, leases and results take the node's own credential)`);
-    if (p.nodeId !== nodeId) throw new HttpError(403, `the credential of node ${p.nodeId} cannot act for node ${nodeId}`);
+    if (p.kind === 'registration')
+      throw new HttpError(403, 'the registration token may only call POST /api/v1/nodes/register');
+    if (p.kind === 'admin')
+      throw new HttpError(
+        403,
+        `the admin token cannot act as node ${nodeId} (claims, leases and results take the node's own credential)`,
+      );
+    if (p.nodeId !== nodeId)
+      throw new HttpError(403, `the credential of node ${p.nodeId} cannot act for node ${nodeId}`);
   };
 
   /** Claims, leases and results: a node's own credential only, refused before the body is parsed. */
@@ -178,18 +212,44 @@ export function buildMasterApp(o: MasterOptions): FastifyInstance {
     return p;
   };
 
-  app.setErrorHandler((err: Error & { statusCode?: number; code?: string; issues?: unknown; field?: string; validation?: unknown; validationContext?: string }, req, reply) => {
-    if (err instanceof z.ZodError) return reply.status(400).send(validationAnswer(err, (err as { validationContext?: string }).validationContext));
-    if (err instanceof HttpError) {
-      return reply.status(err.status).send({ error: err.message, ...(err.field ? { field: err.field } : {}), ...(err.issues ? { issues: err.issues } : {}) });
-    }
-    if (err instanceof InputError) return reply.status(400).send({ error: err.message, ...(err.details.field ? { field: err.details.field } : {}), ...(err.details.line ? { line: err.details.line } : {}) });
-    if (err.code === 'FST_ERR_CTP_BODY_TOO_LARGE') return reply.status(413).send({ error: `request body larger than ${o.bodyLimit ?? 4 * 1024 * 1024} bytes` });
-    if (err.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') return reply.status(415).send({ error: 'send JSON (Content-Type: application/json)' });
-    if (err.statusCode && err.statusCode < 500) return reply.status(err.statusCode).send({ error: `malformed request: ${err.message}` });
-    log.error({ method: req.method, url: req.url, error: err.message }, 'request failed');
-    return reply.status(500).send({ error: 'internal error (see the master log)' });
-  });
+  app.setErrorHandler(
+    (
+      err: Error & {
+        statusCode?: number;
+        code?: string;
+        issues?: unknown;
+        field?: string;
+        validation?: unknown;
+        validationContext?: string;
+      },
+      req,
+      reply,
+    ) => {
+      if (err instanceof z.ZodError)
+        return reply.status(400).send(validationAnswer(err, (err as { validationContext?: string }).validationContext));
+      if (err instanceof HttpError) {
+        return reply.status(err.status).send({
+          error: err.message,
+          ...(err.field ? { field: err.field } : {}),
+          ...(err.issues ? { issues: err.issues } : {}),
+        });
+      }
+      if (err instanceof InputError)
+        return reply.status(400).send({
+          error: err.message,
+          ...(err.details.field ? { field: err.details.field } : {}),
+          ...(err.details.line ? { line: err.details.line } : {}),
+        });
+      if (err.code === 'FST_ERR_CTP_BODY_TOO_LARGE')
+        return reply.status(413).send({ error: `request body larger than ${o.bodyLimit ?? 4 * 1024 * 1024} bytes` });
+      if (err.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE')
+        return reply.status(415).send({ error: 'send JSON (Content-Type: application/json)' });
+      if (err.statusCode && err.statusCode < 500)
+        return reply.status(err.statusCode).send({ error: `malformed request: ${err.message}` });
+      log.error({ method: req.method, url: req.url, error: err.message }, 'request failed');
+      return reply.status(500).send({ error: 'internal error (see the master log)' });
+    },
+  );
   app.setNotFoundHandler((req, reply) => reply.status(404).send({ error: `no endpoint ${req.method} ${req.url}` }));
 
   const api = '/api/v1';
@@ -222,10 +282,16 @@ export function buildMasterApp(o: MasterOptions): FastifyInstance {
     const p = principal(req);
     const body = req.body;
     nodeCostFigures(body.labels, 'labels'); // a bad cost.* label would misprice every run of the node: 400
-    if (p.kind === 'node' && p.nodeId !== body.id) throw new HttpError(403, `the credential of node ${p.nodeId} cannot register node ${body.id}`);
+    if (p.kind === 'node' && p.nodeId !== body.id)
+      throw new HttpError(403, `the credential of node ${p.nodeId} cannot register node ${body.id}`);
     if (p.kind === 'registration' && mtls) {
       const names = certificateNames(req.raw.socket);
-      if (!names.includes(body.id)) throw new HttpError(403, `node ${body.id} must register over a client certificate whose CN or subjectAltName is ${body.id} (this one names ${names.join(', ') || 'nothing'})`, 'id');
+      if (!names.includes(body.id))
+        throw new HttpError(
+          403,
+          `node ${body.id} must register over a client certificate whose CN or subjectAltName is ${body.id} (this one names ${names.join(', ') || 'nothing'})`,
+          'id',
+        );
     }
     const token = newNodeToken();
     // An id that exists is taken over only by its own credential or the admin; the check and the
@@ -236,7 +302,12 @@ export function buildMasterApp(o: MasterOptions): FastifyInstance {
       queue.registerNode(body, hashToken(token));
       return false;
     });
-    if (taken) throw new HttpError(409, `node ${body.id} is already registered: re-registering it needs that node's own credential or the admin token (an operator can revoke it with DELETE /api/v1/nodes/${body.id})`, 'id');
+    if (taken)
+      throw new HttpError(
+        409,
+        `node ${body.id} is already registered: re-registering it needs that node's own credential or the admin token (an operator can revoke it with DELETE /api/v1/nodes/${body.id})`,
+        'id',
+      );
     log.info({ node: body.id, hostname: body.hostname, by: p.kind }, 'node registered');
     return reply.status(201).send({ nodeId: body.id, token });
   });
@@ -249,19 +320,28 @@ export function buildMasterApp(o: MasterOptions): FastifyInstance {
     return { nodeId: req.params.id, revoked: true, requeued: r.requeued, failed: r.failed };
   });
 
-  const actsForParam = { preValidation: async (req: FastifyRequest<{ Params: { id: string } }>) => actsFor(principal(req), req.params.id) };
-  routes.post(`${api}/nodes/:id/heartbeat`, { ...actsForParam, schema: { ...params, body: HeartbeatSchema } }, async (req) => {
-    const body = req.body;
-    // Not durable (no fsync of its own): a heartbeat lost in a crash is harmless, the master
-    // renews every live node's heartbeat when it starts (JobQueue.recoverAfterStart).
-    const known = await commits.run(() => {
-      if (!queue.heartbeat(req.params.id)) return false;
-      if (body.claimsPaused !== undefined) store.setNodeClaimsPaused(req.params.id, body.claimsPaused);
-      return true;
-    }, { durable: false });
-    if (!known) throw new HttpError(404, `unknown node ${req.params.id}: register first`);
-    return { ok: true };
-  });
+  const actsForParam = {
+    preValidation: async (req: FastifyRequest<{ Params: { id: string } }>) => actsFor(principal(req), req.params.id),
+  };
+  routes.post(
+    `${api}/nodes/:id/heartbeat`,
+    { ...actsForParam, schema: { ...params, body: HeartbeatSchema } },
+    async (req) => {
+      const body = req.body;
+      // Not durable (no fsync of its own): a heartbeat lost in a crash is harmless, the master
+      // renews every live node's heartbeat when it starts (JobQueue.recoverAfterStart).
+      const known = await commits.run(
+        () => {
+          if (!queue.heartbeat(req.params.id)) return false;
+          if (body.claimsPaused !== undefined) store.setNodeClaimsPaused(req.params.id, body.claimsPaused);
+          return true;
+        },
+        { durable: false },
+      );
+      if (!known) throw new HttpError(404, `unknown node ${req.params.id}: register first`);
+      return { ok: true };
+    },
+  );
 
   // A cleanly stopping agent says so: it leaves `alive` at once and its job is requeued.
   routes.post(`${api}/nodes/:id/stop`, { ...actsForParam, schema: params }, async (req) => {
@@ -281,8 +361,23 @@ export function buildMasterApp(o: MasterOptions): FastifyInstance {
     const plan = parseMatrix(body.matrix, body.fileName, { seed: body.seed, fleet: true });
     // Fleet mode places every cell on every hardware class unless the request or the matrix says otherwise.
     const placement = body.placement ?? plan.placement ?? 'each-class';
-    const created = queue.createCampaign(plan, { nodeConstraint: body.nodeConstraint, priority: body.priority, queueClass: body.queueClass, placement });
-    log.info({ campaign: created.campaignId, name: plan.name, jobs: created.jobs, placement, targets: created.targets, skipped: created.skipped.length }, 'campaign created');
+    const created = queue.createCampaign(plan, {
+      nodeConstraint: body.nodeConstraint,
+      priority: body.priority,
+      queueClass: body.queueClass,
+      placement,
+    });
+    log.info(
+      {
+        campaign: created.campaignId,
+        name: plan.name,
+        jobs: created.jobs,
+        placement,
+        targets: created.targets,
+        skipped: created.skipped.length,
+      },
+      'campaign created',
+    );
     return reply.status(201).send({
       campaignId: created.campaignId,
       name: plan.name,
@@ -326,7 +421,9 @@ export function buildMasterApp(o: MasterOptions): FastifyInstance {
       else if (r.status === 'canceled') n.canceled += 1;
       else n.failed += 1;
     }
-    for (const j of jobs) if (j.leaseOwner && (j.state === 'leased' || j.state === 'running')) entry(j.leaseOwner).running = j.scenario.label;
+    for (const j of jobs)
+      if (j.leaseOwner && (j.state === 'leased' || j.state === 'running'))
+        entry(j.leaseOwner).running = j.scenario.label;
     // Per placement target (class or node; "any" with placement any): done when each target is.
     const targets: Record<string, Record<JobState, number>> = {};
     for (const j of jobs) {
@@ -342,24 +439,41 @@ export function buildMasterApp(o: MasterOptions): FastifyInstance {
     return e;
   });
 
-  routes.get(`${api}/campaigns/:id/report`, { ...admin, schema: { ...params, querystring: ReportQuerySchema } }, async (req, reply) => {
-    if (!store.getCampaign(req.params.id)) throw new HttpError(404, `unknown campaign ${req.params.id}`);
-    const format = req.query.format;
-    const contentType = REPORT_CONTENT_TYPES[format];
-    // The analyzers are loaded on first use: the queue endpoints never pay for them.
-    const { summarize } = await import('../analyzers/summarize.ts');
-    const model = summarize({ db: store.db, campaignId: req.params.id });
-    if (format === 'json') return model;
-    const render = await reportRenderer(format);
-    return reply.header('content-type', contentType).send(render(model));
-  });
+  routes.get(
+    `${api}/campaigns/:id/report`,
+    { ...admin, schema: { ...params, querystring: ReportQuerySchema } },
+    async (req, reply) => {
+      if (!store.getCampaign(req.params.id)) throw new HttpError(404, `unknown campaign ${req.params.id}`);
+      const format = req.query.format;
+      const contentType = REPORT_CONTENT_TYPES[format];
+      // The analyzers are loaded on first use: the queue endpoints never pay for them.
+      const { summarize } = await import('../analyzers/summarize.ts');
+      const model = summarize({ db: store.db, campaignId: req.params.id });
+      if (format === 'json') return model;
+      const render = await reportRenderer(format);
+      return reply.header('content-type', contentType).send(render(model));
+    },
+  );
 
   routes.post(`${api}/jobs`, { ...admin, schema: { body: CampaignSubmitSchema } }, async (req, reply) => {
     const body = req.body;
     const plan = parseMatrix(body.matrix, body.fileName, { seed: body.seed, fleet: true });
-    if (plan.scenarios.length !== 1) throw new HttpError(400, `POST /jobs takes a matrix with exactly one cell (got ${plan.scenarios.length}); use POST /campaigns for more`, 'matrix');
-    const created = queue.createCampaign(plan, { nodeConstraint: body.nodeConstraint, priority: body.priority, queueClass: body.queueClass, placement: body.placement });
-    return reply.status(201).send({ campaignId: created.campaignId, jobs: store.listJobs({ campaignId: created.campaignId }).map((j) => j.id) });
+    if (plan.scenarios.length !== 1)
+      throw new HttpError(
+        400,
+        `POST /jobs takes a matrix with exactly one cell (got ${plan.scenarios.length}); use POST /campaigns for more`,
+        'matrix',
+      );
+    const created = queue.createCampaign(plan, {
+      nodeConstraint: body.nodeConstraint,
+      priority: body.priority,
+      queueClass: body.queueClass,
+      placement: body.placement,
+    });
+    return reply.status(201).send({
+      campaignId: created.campaignId,
+      jobs: store.listJobs({ campaignId: created.campaignId }).map((j) => j.id),
+    });
   });
 
   routes.get(`${api}/jobs`, { ...admin, schema: { querystring: JobsQuerySchema } }, async (req) => {
@@ -386,39 +500,54 @@ export function buildMasterApp(o: MasterOptions): FastifyInstance {
   routes.post(`${api}/jobs/:id/retry`, { ...admin, schema: params }, async (req) => {
     const before = store.getJob(req.params.id);
     if (!before) throw new HttpError(404, `unknown job ${req.params.id}`);
-    if (before.state !== 'failed' && before.state !== 'canceled') throw new HttpError(409, `job ${before.id} is ${before.state}; only failed or canceled jobs can be retried`);
+    if (before.state !== 'failed' && before.state !== 'canceled')
+      throw new HttpError(409, `job ${before.id} is ${before.state}; only failed or canceled jobs can be retried`);
     return queue.retryJob(req.params.id);
   });
 
-  routes.post(`${api}/jobs/claim`, { ...node, schema: { body: ClaimSchema, querystring: z.object({ wait_s: z.string().optional() }) } }, async (req, reply) => {
-    const waitS = parseClaimWait(req.query.wait_s, o.maxClaimWaitS);
-    if (typeof waitS === 'string') throw new HttpError(400, waitS, 'wait_s');
-    const body = req.body;
-    actsFor(principal(req), body.nodeId);
-    let versionAtClaim = 0;
-    let known = true;
-    let job = await commits.run(() => {
-      // The heartbeat doubles as the existence check: it changes no row of an unknown node.
-      if (!queue.heartbeat(body.nodeId)) return (known = false), null;
-      const claimed = queue.claimWithCampaign(body.nodeId);
-      versionAtClaim = store.queuedVersion;
-      return claimed;
-    });
-    if (!known) throw new HttpError(404, `unknown node ${body.nodeId}: register first`);
-    // Long poll: held until a job this node may run is queued, the wait ends or the master stops.
-    if (!job && waitS > 0) {
-      job = await waiters!.wait(body.nodeId, waitS * 1000, reply.raw, versionAtClaim);
-      // A held claim counts as contact when it ends (not durable, like a heartbeat).
-      if (!job) await commits.run(() => queue.heartbeat(body.nodeId), { durable: false }).catch(() => {});
-    }
-    // A claim released because the master stops also closes its connection: left open, the idle
-    // keep-alive connection would hold the server's close for Fastify's keep-alive timeout (72 s).
-    if (!job && waiters!.stopping) reply.header('connection', 'close');
-    if (!job) return reply.status(204).send();
-    log.info({ job: job.id, node: body.nodeId, campaign: job.campaignId, scenario: job.scenario.label, repetition: job.repetition, attempt: job.attempts }, 'job claimed');
-    // The lease length lets the agent check its extension interval (no clocks compared).
-    return { ...job, leaseMs: queue.opts.leaseMs };
-  });
+  routes.post(
+    `${api}/jobs/claim`,
+    { ...node, schema: { body: ClaimSchema, querystring: z.object({ wait_s: z.string().optional() }) } },
+    async (req, reply) => {
+      const waitS = parseClaimWait(req.query.wait_s, o.maxClaimWaitS);
+      if (typeof waitS === 'string') throw new HttpError(400, waitS, 'wait_s');
+      const body = req.body;
+      actsFor(principal(req), body.nodeId);
+      let versionAtClaim = 0;
+      let known = true;
+      let job = await commits.run(() => {
+        // The heartbeat doubles as the existence check: it changes no row of an unknown node.
+        if (!queue.heartbeat(body.nodeId)) return ((known = false), null);
+        const claimed = queue.claimWithCampaign(body.nodeId);
+        versionAtClaim = store.queuedVersion;
+        return claimed;
+      });
+      if (!known) throw new HttpError(404, `unknown node ${body.nodeId}: register first`);
+      // Long poll: held until a job this node may run is queued, the wait ends or the master stops.
+      if (!job && waitS > 0) {
+        job = await waiters!.wait(body.nodeId, waitS * 1000, reply.raw, versionAtClaim);
+        // A held claim counts as contact when it ends (not durable, like a heartbeat).
+        if (!job) await commits.run(() => queue.heartbeat(body.nodeId), { durable: false }).catch(() => {});
+      }
+      // A claim released because the master stops also closes its connection: left open, the idle
+      // keep-alive connection would hold the server's close for Fastify's keep-alive timeout (72 s).
+      if (!job && waiters!.stopping) reply.header('connection', 'close');
+      if (!job) return reply.status(204).send();
+      log.info(
+        {
+          job: job.id,
+          node: body.nodeId,
+          campaign: job.campaignId,
+          scenario: job.scenario.label,
+          repetition: job.repetition,
+          attempt: job.attempts,
+        },
+        'job claimed',
+      );
+      // The lease length lets the agent check its extension interval (no clocks compared).
+      return { ...job, leaseMs: queue.opts.leaseMs };
+    },
+  );
 
   routes.post(`${api}/jobs/:id/lease`, { ...node, schema: { ...params, body: LeaseSchema } }, async (req, reply) => {
     const body = req.body;
@@ -426,20 +555,39 @@ export function buildMasterApp(o: MasterOptions): FastifyInstance {
     if (!store.getJob(req.params.id)) throw new HttpError(404, `unknown job ${req.params.id}`);
     // Fenced inside its transaction like any write; not durable on its own: after a crash the
     // master renews every lease in flight on start, so a lost extension costs nothing.
-    const r = await commits.run(() => queue.extendLease(req.params.id, body.nodeId, body.attempt, body.leaseId), { durable: false });
-    if (!r.ok) return reply.status(409).send({ error: r.canceled ? 'job canceled' : (r.reason ?? 'lease not held'), ...r });
+    const r = await commits.run(() => queue.extendLease(req.params.id, body.nodeId, body.attempt, body.leaseId), {
+      durable: false,
+    });
+    if (!r.ok)
+      return reply.status(409).send({ error: r.canceled ? 'job canceled' : (r.reason ?? 'lease not held'), ...r });
     return r;
   });
 
   routes.post(`${api}/jobs/:id/result`, { ...node, schema: { ...params, body: ResultSchema } }, async (req, reply) => {
     const body = req.body;
     actsFor(principal(req), body.record.nodeId);
-    if (body.record.jobId !== req.params.id) throw new HttpError(400, `record.jobId ${body.record.jobId} does not match the URL's job ${req.params.id}`, 'record.jobId');
-    if (body.idle && body.idle.nodeId !== body.record.nodeId) throw new HttpError(400, 'idle.nodeId must equal record.nodeId', 'idle.nodeId');
+    if (body.record.jobId !== req.params.id)
+      throw new HttpError(
+        400,
+        `record.jobId ${body.record.jobId} does not match the URL's job ${req.params.id}`,
+        'record.jobId',
+      );
+    if (body.idle && body.idle.nodeId !== body.record.nodeId)
+      throw new HttpError(400, 'idle.nodeId must equal record.nodeId', 'idle.nodeId');
     // Answered only after the group's commit (synchronous=FULL): a 201 is on disk.
     const outcome = await commits.run(() => queue.submitResult(body.record, body.idle, body.leaseId));
     const r = body.record;
-    log.info({ job: r.jobId, node: r.nodeId, attempt: r.attempt, status: r.status, outcome: outcome.kind, ...(outcome.kind === 'stale' ? { reason: outcome.reason } : {}) }, 'job result');
+    log.info(
+      {
+        job: r.jobId,
+        node: r.nodeId,
+        attempt: r.attempt,
+        status: r.status,
+        outcome: outcome.kind,
+        ...(outcome.kind === 'stale' ? { reason: outcome.reason } : {}),
+      },
+      'job result',
+    );
     switch (outcome.kind) {
       case 'stored':
         return reply.status(201).send(outcome);
@@ -477,7 +625,11 @@ export function buildMasterApp(o: MasterOptions): FastifyInstance {
 export type { FastifyReply };
 
 /** Answers a scrape with the prebuilt bytes: gzip when the scraper accepts it (Prometheus and VictoriaMetrics do). */
-export function sendEncodedMetrics(acceptEncoding: string | string[] | undefined, m: EncodedMetrics, reply: FastifyReply): FastifyReply {
+export function sendEncodedMetrics(
+  acceptEncoding: string | string[] | undefined,
+  m: EncodedMetrics,
+  reply: FastifyReply,
+): FastifyReply {
   reply.header('vary', 'accept-encoding');
   if (/\bgzip\b/.test(String(acceptEncoding ?? ''))) return reply.header('content-encoding', 'gzip').send(m.gzip);
   return reply.send(m.body);

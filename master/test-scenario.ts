@@ -1,7 +1,12 @@
 import type { Scenario } from '../core/types.ts';
 
 /** A small valid cell (320x240 testsrc2, x264-style crf 23, 2 s) for the queue's tests. */
-export function testScenario(key: string, codec: Scenario['codec'] = 'h264', mode: Scenario['mode'] = 'file', warmupS = 0.5): Scenario {
+export function testScenario(
+  key: string,
+  codec: Scenario['codec'] = 'h264',
+  mode: Scenario['mode'] = 'file',
+  warmupS = 0.5,
+): Scenario {
   const res = { width: 320, height: 240 };
   return {
     key,

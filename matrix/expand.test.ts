@@ -21,18 +21,36 @@ describe('cross product', () => {
     );
     expect(p.scenarios).toHaveLength(2 * 3 * 2 * 2 * 2 * 2 + 2 * 2);
     expect(p.scenarios.filter((s) => s.origin === 'scenarios[0]')).toHaveLength(96);
-    expect(p.scenarios.every((s) => s.origin === 'scenarios[0]' ? s.outputs.length === 2 : s.outputs.length === 1)).toBe(true);
+    expect(
+      p.scenarios.every((s) => (s.origin === 'scenarios[0]' ? s.outputs.length === 2 : s.outputs.length === 1)),
+    ).toBe(true);
     // order: entry, then mode × codec × preset × rate × streams × warm-up × duration
-    expect(p.scenarios[0]).toMatchObject({ codec: 'h264', preset: 'ultrafast', rate: { kind: 'crf', value: 23 }, streams: 1, warmupS: 0, durationS: 2 });
+    expect(p.scenarios[0]).toMatchObject({
+      codec: 'h264',
+      preset: 'ultrafast',
+      rate: { kind: 'crf', value: 23 },
+      streams: 1,
+      warmupS: 0,
+      durationS: 2,
+    });
     expect(p.scenarios[1]).toMatchObject({ durationS: 3, warmupS: 0 });
-    expect(p.scenarios[95]).toMatchObject({ codec: 'hevc', preset: 'slow', rate: { kind: 'bitrate', value: 3e6 }, streams: 2, warmupS: 1, durationS: 3 });
+    expect(p.scenarios[95]).toMatchObject({
+      codec: 'hevc',
+      preset: 'slow',
+      rate: { kind: 'bitrate', value: 3e6 },
+      streams: 2,
+      warmupS: 1,
+      durationS: 3,
+    });
     const av1 = p.scenarios.slice(96);
     expect(av1.map((s) => `${s.mode}/${s.preset}`)).toEqual(['file/6', 'file/8', 'live/6', 'live/8']);
   });
 
   it('a scalar is a one-item list', () => {
     const a = plan('  - {codec: h264, preset: fast, rate: {crf: 23}, streams: 2, warmup_s: 1, duration_s: 2}\n');
-    const b = plan('  - {codec: [h264], preset: [fast], rate: [{crf: 23}], streams: [2], warmup_s: [1], duration_s: [2]}\n');
+    const b = plan(
+      '  - {codec: [h264], preset: [fast], rate: [{crf: 23}], streams: [2], warmup_s: [1], duration_s: [2]}\n',
+    );
     expect(a.scenarios).toEqual(b.scenarios);
   });
 
@@ -86,7 +104,9 @@ describe('cross product', () => {
 
   it('collects every problem of a file in one error', () => {
     try {
-      plan('  - {codec: h264, preset: warp, rate: {crf: 70}, duration_s: 2}\n  - {codec: vp9, preset: p1, rate: {crf: 64}, duration_s: 2}\n');
+      plan(
+        '  - {codec: h264, preset: warp, rate: {crf: 70}, duration_s: 2}\n  - {codec: vp9, preset: p1, rate: {crf: 64}, duration_s: 2}\n',
+      );
       expect.unreachable();
     } catch (e) {
       expect(e).toBeInstanceOf(InputError);
@@ -103,14 +123,16 @@ describe('cross product', () => {
 });
 
 describe('keys and labels', () => {
-  const text = '  - {codec: [h264, hevc], preset: [fast, slow], rate: [{crf: 23}, {bitrate: 800k}], streams: [1, 4], duration_s: 2}\n';
+  const text =
+    '  - {codec: [h264, hevc], preset: [fast, slow], rate: [{crf: 23}, {bitrate: 800k}], streams: [1, 4], duration_s: 2}\n';
 
   it('gives every cell a short unique key, stable across loads and key order', () => {
     const a = plan(text).scenarios;
     expect(a.every((s) => /^[0-9a-f]{12}$/.test(s.key))).toBe(true);
     expect(new Set(a.map((s) => s.key)).size).toBe(a.length);
     expect(plan(text).scenarios.map((s) => s.key)).toEqual(a.map((s) => s.key));
-    const reordered = '  - {duration_s: 2, streams: [1, 4], rate: [{crf: 23}, {bitrate: 800k}], preset: [fast, slow], codec: [h264, hevc]}\n';
+    const reordered =
+      '  - {duration_s: 2, streams: [1, 4], rate: [{crf: 23}, {bitrate: 800k}], preset: [fast, slow], codec: [h264, hevc]}\n';
     expect(new Set(plan(reordered).scenarios.map((s) => s.key))).toEqual(new Set(a.map((s) => s.key)));
     const other = plan(text.replace('duration_s: 2', 'duration_s: 3')).scenarios;
     expect(other.some((s) => a.some((t) => t.key === s.key))).toBe(false);
@@ -131,7 +153,14 @@ describe('keys and labels', () => {
   });
 
   it('formats bitrates compactly', () => {
-    expect([3e6, 2.5e6, 800e3, 4500e3, 1234, 999].map(formatBitrate)).toEqual(['3M', '2.5M', '800k', '4.5M', '1234', '999']);
+    expect([3e6, 2.5e6, 800e3, 4500e3, 1234, 999].map(formatBitrate)).toEqual([
+      '3M',
+      '2.5M',
+      '800k',
+      '4.5M',
+      '1234',
+      '999',
+    ]);
   });
 });
 
@@ -150,43 +179,79 @@ describe('bounds', () => {
     const list = (n: number, f: (i: number) => string) => `[${Array.from({ length: n }, (_, i) => f(i)).join(', ')}]`;
     const t0 = performance.now();
     const msg = refusal(() =>
-      plan(`  - {codec: h264, rate: ${list(51, (i) => `{crf: ${i}}`)}, streams: ${list(60, (i) => String(i + 1))}, warmup_s: ${list(60, (i) => String(i))}, duration_s: ${list(60, (i) => String(i + 1))}, preset: [ultrafast, medium]}\n`),
+      plan(
+        `  - {codec: h264, rate: ${list(51, (i) => `{crf: ${i}}`)}, streams: ${list(60, (i) => String(i + 1))}, warmup_s: ${list(60, (i) => String(i))}, duration_s: ${list(60, (i) => String(i + 1))}, preset: [ultrafast, medium]}\n`,
+      ),
     );
     expect(performance.now() - t0).toBeLessThan(1000);
     expect(msg).toContain(`the matrix expands to ${51 * 60 * 60 * 60 * 2} cells, more than the cap of ${MAX_CELLS}`);
   });
 
   it('refuses lists longer than 64 values, naming the key', () => {
-    const msg = refusal(() => plan(`  - {codec: h264, rate: {crf: 23}, duration_s: [${Array.from({ length: 150 }, (_, i) => i + 1).join(', ')}]}\n`));
+    const msg = refusal(() =>
+      plan(
+        `  - {codec: h264, rate: {crf: 23}, duration_s: [${Array.from({ length: 150 }, (_, i) => i + 1).join(', ')}]}\n`,
+      ),
+    );
     expect(msg).toMatch(/scenarios\[0\]\.duration_s: list longer than 64 values/);
   });
 
   it.each([
-    ['duration_s', '  - {codec: h264, rate: {crf: 23}, duration_s: 1e9}\n', /scenarios\[0\]\.duration_s: must be at most 3600/],
-    ['warmup_s', '  - {codec: h264, rate: {crf: 23}, duration_s: 2, warmup_s: 601}\n', /scenarios\[0\]\.warmup_s: must be at most 600/],
-    ['streams', '  - {codec: h264, rate: {crf: 23}, duration_s: 2, streams: 65}\n', /scenarios\[0\]\.streams: must be at most 64/],
+    [
+      'duration_s',
+      '  - {codec: h264, rate: {crf: 23}, duration_s: 1e9}\n',
+      /scenarios\[0\]\.duration_s: must be at most 3600/,
+    ],
+    [
+      'warmup_s',
+      '  - {codec: h264, rate: {crf: 23}, duration_s: 2, warmup_s: 601}\n',
+      /scenarios\[0\]\.warmup_s: must be at most 600/,
+    ],
+    [
+      'streams',
+      '  - {codec: h264, rate: {crf: 23}, duration_s: 2, streams: 65}\n',
+      /scenarios\[0\]\.streams: must be at most 64/,
+    ],
   ])('refuses %s past its maximum, naming field and maximum', (_key, text, expected) => {
     expect(refusal(() => plan(text))).toMatch(expected);
   });
 
   it('refuses cooldown_s and idle_baseline_s past 600 s', () => {
     const scen = '  - {codec: h264, rate: {crf: 23}, duration_s: 2}\n';
-    expect(refusal(() => parseMatrix(`cooldown_s: 1e9\n${HEAD}${scen}`, 't.yml'))).toMatch(/cooldown_s: must be at most 600/);
-    expect(refusal(() => parseMatrix(`idle_baseline_s: 601\n${HEAD}${scen}`, 't.yml'))).toMatch(/idle_baseline_s: must be at most 600/);
+    expect(refusal(() => parseMatrix(`cooldown_s: 1e9\n${HEAD}${scen}`, 't.yml'))).toMatch(
+      /cooldown_s: must be at most 600/,
+    );
+    expect(refusal(() => parseMatrix(`idle_baseline_s: 601\n${HEAD}${scen}`, 't.yml'))).toMatch(
+      /idle_baseline_s: must be at most 600/,
+    );
   });
 
   it('caps the jobs a campaign creates up front (cells × repetitions.min)', () => {
     const crfs = Array.from({ length: 51 }, (_, i) => `{crf: ${i}}`).join(', ');
     const text = `repetitions: {min: 1000, max: 1000, ci_halfwidth_pct: 5}\n${HEAD}  - {codec: h264, rate: [${crfs}], duration_s: 2}\n`;
-    expect(refusal(() => parseMatrix(text, 't.yml'))).toMatch(/repetitions\.min: 51 cells × 1000 repetitions make 51000 jobs, more than the cap of 50000/);
+    expect(refusal(() => parseMatrix(text, 't.yml'))).toMatch(
+      /repetitions\.min: 51 cells × 1000 repetitions make 51000 jobs, more than the cap of 50000/,
+    );
   });
 
   it('in fleet mode keeps inputs relative to the media folder and refuses paths outside it', () => {
-    const fleetPlan = (source: string, extra = '') => parseMatrix(`name: t\ninput: {source: ${source}, resolution: 320x240, fps: 30}\nscenarios:\n  - {codec: h264, rate: {crf: 23}, duration_s: 2${extra}}\n`, 't.yml', { fleet: true });
+    const fleetPlan = (source: string, extra = '') =>
+      parseMatrix(
+        `name: t\ninput: {source: ${source}, resolution: 320x240, fps: 30}\nscenarios:\n  - {codec: h264, rate: {crf: 23}, duration_s: 2${extra}}\n`,
+        't.yml',
+        { fleet: true },
+      );
     expect(fleetPlan('clips/a.mp4').scenarios[0].input).toMatchObject({ kind: 'file', path: 'clips/a.mp4' });
-    expect(refusal(() => fleetPlan('/etc/shadow'))).toMatch(/input\.source: '\/etc\/shadow' is outside the workers' media folder/);
+    expect(refusal(() => fleetPlan('/etc/shadow'))).toMatch(
+      /input\.source: '\/etc\/shadow' is outside the workers' media folder/,
+    );
     expect(refusal(() => fleetPlan('clips/../../etc/shadow'))).toMatch(/outside the workers' media folder/);
-    expect(fleetPlan('testsrc2', ', encoder_options: {tune: film, g: 60}').scenarios[0].encoderOptions).toEqual({ tune: 'film', g: '60' });
-    expect(refusal(() => fleetPlan('testsrc2', ', encoder_options: {x264-params: "stats=/etc/passwd"}'))).toMatch(/encoder_options\.x264-params: encoder option 'x264-params' is not on the fleet allow-list/);
+    expect(fleetPlan('testsrc2', ', encoder_options: {tune: film, g: 60}').scenarios[0].encoderOptions).toEqual({
+      tune: 'film',
+      g: '60',
+    });
+    expect(refusal(() => fleetPlan('testsrc2', ', encoder_options: {x264-params: "stats=/etc/passwd"}'))).toMatch(
+      /encoder_options\.x264-params: encoder option 'x264-params' is not on the fleet allow-list/,
+    );
   });
 });

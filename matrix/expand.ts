@@ -5,7 +5,14 @@ import { createHash } from 'node:crypto';
 import { existsSync, statSync } from 'node:fs';
 import { basename, isAbsolute, normalize, resolve } from 'node:path';
 import type { Codec, InputSpec, LadderRung, Mode, RateControl, Resolution, Scenario } from '../core/types.ts';
-import { ENCODER_PREFERENCE, codecOfEncoder, defaultEncoder, isValidPreset, knownEncoders, validPresets } from '../media/presets.ts';
+import {
+  ENCODER_PREFERENCE,
+  codecOfEncoder,
+  defaultEncoder,
+  isValidPreset,
+  knownEncoders,
+  validPresets,
+} from '../media/presets.ts';
 import { closest, type KeyPath, type Problem } from './problems.ts';
 import { REPETITION_DEFAULTS, SYNTHETIC_SOURCES, type NativeMatrix, type NativeScenario } from './schema.ts';
 
@@ -33,17 +40,64 @@ export const MAX_INITIAL_JOBS = 50_000;
  * the worker), and every muxer, filter or input option.
  */
 export const FLEET_ENCODER_OPTIONS: readonly string[] = [
-  'tune', 'profile', 'profile:v', 'level', 'tier', 'pix_fmt',
-  'g', 'keyint_min', 'bf', 'refs', 'sc_threshold', 'forced-idr', 'b_strategy', 'coder', 'subq', 'trellis', 'me_method',
-  'maxrate', 'bufsize', 'minrate', 'qmin', 'qmax', 'rc', 'cq', 'qp', 'multipass', 'aq-mode', 'aq-strength',
-  'rc-lookahead', 'spatial-aq', 'temporal-aq', 'b_ref_mode', 'zerolatency',
-  'threads', 'row-mt', 'tile-columns', 'tile-rows', 'cpu-used', 'deadline', 'lag-in-frames', 'lookahead', 'look_ahead',
-  'async_depth', 'low_power', 'quality',
+  'tune',
+  'profile',
+  'profile:v',
+  'level',
+  'tier',
+  'pix_fmt',
+  'g',
+  'keyint_min',
+  'bf',
+  'refs',
+  'sc_threshold',
+  'forced-idr',
+  'b_strategy',
+  'coder',
+  'subq',
+  'trellis',
+  'me_method',
+  'maxrate',
+  'bufsize',
+  'minrate',
+  'qmin',
+  'qmax',
+  'rc',
+  'cq',
+  'qp',
+  'multipass',
+  'aq-mode',
+  'aq-strength',
+  'rc-lookahead',
+  'spatial-aq',
+  'temporal-aq',
+  'b_ref_mode',
+  'zerolatency',
+  'threads',
+  'row-mt',
+  'tile-columns',
+  'tile-rows',
+  'cpu-used',
+  'deadline',
+  'lag-in-frames',
+  'lookahead',
+  'look_ahead',
+  'async_depth',
+  'low_power',
+  'quality',
 ];
 
 /** Cells an entry expands to: the product of its list lengths (computed without expanding). */
 function cellsOf(entry: NativeScenario): number {
-  return (entry.mode?.length ?? 1) * entry.codec.length * (entry.preset?.length ?? 1) * entry.rate.length * (entry.streams?.length ?? 1) * (entry.warmup_s?.length ?? 1) * entry.duration_s.length;
+  return (
+    (entry.mode?.length ?? 1) *
+    entry.codec.length *
+    (entry.preset?.length ?? 1) *
+    entry.rate.length *
+    (entry.streams?.length ?? 1) *
+    (entry.warmup_s?.length ?? 1) *
+    entry.duration_s.length
+  );
 }
 
 export const DEFAULTS = {
@@ -81,7 +135,11 @@ export function inputSpec(input: NativeMatrix['input'], ctx: ExpandContext, prob
     const hint = closest(input.source, SYNTHETIC_SOURCES);
     const fix = `${hint ? `did you mean '${hint}'? ` : ''}use a synthetic source (${SYNTHETIC_SOURCES.join(', ')}) or the path of an existing video file (relative paths start at ${ctx.baseDir})`;
     if (!existsSync(path)) {
-      problems.push({ path: ['input', 'source'], message: `'${input.source}' is neither a synthetic source nor an existing file (${path})`, fix });
+      problems.push({
+        path: ['input', 'source'],
+        message: `'${input.source}' is neither a synthetic source nor an existing file (${path})`,
+        fix,
+      });
     } else if (!statSync(path).isFile()) {
       problems.push({ path: ['input', 'source'], message: `'${input.source}' is not a regular file (${path})`, fix });
     }
@@ -132,8 +190,10 @@ function checkEntry(entry: NativeScenario, i: number, problems: Problem[], fleet
   }
   const presets = entry.preset ?? [DEFAULTS.preset];
   for (const codec of codecs) {
-    const encoder = entry.encoder !== undefined && codecOfEncoder(entry.encoder) === codec ? entry.encoder : defaultEncoder(codec);
-    const whose = entry.encoder !== undefined ? `encoder ${encoder}` : `${encoder} (the default encoder of codec ${codec})`;
+    const encoder =
+      entry.encoder !== undefined && codecOfEncoder(entry.encoder) === codec ? entry.encoder : defaultEncoder(codec);
+    const whose =
+      entry.encoder !== undefined ? `encoder ${encoder}` : `${encoder} (the default encoder of codec ${codec})`;
     presets.forEach((preset, j) => {
       if (!isValidPreset(encoder, preset)) {
         problems.push({
@@ -156,13 +216,34 @@ function checkEntry(entry: NativeScenario, i: number, problems: Problem[], fleet
   }
   for (const [key, value] of Object.entries(entry.encoder_options ?? {})) {
     if (key.startsWith('-')) {
-      problems.push({ path: at('encoder_options', key), message: `option '${key}' starts with '-'`, fix: `write it without the dash: ${key.replace(/^-+/, '')}: ${value}` });
+      problems.push({
+        path: at('encoder_options', key),
+        message: `option '${key}' starts with '-'`,
+        fix: `write it without the dash: ${key.replace(/^-+/, '')}: ${value}`,
+      });
     } else if (!/^[A-Za-z0-9_:-]+$/.test(key)) {
-      problems.push({ path: at('encoder_options', key), message: `option name '${key}' is not an ffmpeg option name`, fix: 'use letters, digits, _ - and : only, e.g. x264-params' });
+      problems.push({
+        path: at('encoder_options', key),
+        message: `option name '${key}' is not an ffmpeg option name`,
+        fix: 'use letters, digits, _ - and : only, e.g. x264-params',
+      });
     }
-    const owned: Record<string, string> = { preset: 'preset', crf: 'rate', 'b:v': 'rate', b: 'rate', 'c:v': 'codec/encoder', c: 'codec/encoder', s: 'outputs', r: 'outputs' };
+    const owned: Record<string, string> = {
+      preset: 'preset',
+      crf: 'rate',
+      'b:v': 'rate',
+      b: 'rate',
+      'c:v': 'codec/encoder',
+      c: 'codec/encoder',
+      s: 'outputs',
+      r: 'outputs',
+    };
     if (owned[key]) {
-      problems.push({ path: at('encoder_options', key), message: `'${key}' is set by the matrix itself`, fix: `set it through the scenario's ${owned[key]} key instead` });
+      problems.push({
+        path: at('encoder_options', key),
+        message: `'${key}' is set by the matrix itself`,
+        fix: `set it through the scenario's ${owned[key]} key instead`,
+      });
     } else if (fleet && !FLEET_ENCODER_OPTIONS.includes(key)) {
       problems.push({
         path: at('encoder_options', key),
@@ -211,7 +292,11 @@ function resolutionEq(a: Resolution, b: Resolution): boolean {
 }
 
 /** Give every scenario a key and a label that no other cell shares; duplicates are problems. */
-export function finishScenarios(cells: Array<Omit<Scenario, 'key' | 'label'>>, pathOf: (origin: string | undefined) => KeyPath, problems: Problem[]): Scenario[] {
+export function finishScenarios(
+  cells: Array<Omit<Scenario, 'key' | 'label'>>,
+  pathOf: (origin: string | undefined) => KeyPath,
+  problems: Problem[],
+): Scenario[] {
   const byKey = new Map<string, Scenario>();
   const reported = new Set<string | undefined>();
   const out: Scenario[] = [];
@@ -276,8 +361,17 @@ export function expandNative(m: NativeMatrix, ctx: ExpandContext, problems: Prob
       return rung;
     });
     outputs.forEach((r, j) => {
-      if (j > 0 && resolutionEq(r.resolution, outputs[0].resolution) && r.fps === outputs[0].fps && r.rate?.value === outputs[0].rate?.value) {
-        problems.push({ path: ['scenarios', i, 'outputs', j], message: 'this rung repeats the first rung', fix: 'remove it or change its resolution, fps or bitrate' });
+      if (
+        j > 0 &&
+        resolutionEq(r.resolution, outputs[0].resolution) &&
+        r.fps === outputs[0].fps &&
+        r.rate?.value === outputs[0].rate?.value
+      ) {
+        problems.push({
+          path: ['scenarios', i, 'outputs', j],
+          message: 'this rung repeats the first rung',
+          fix: 'remove it or change its resolution, fps or bitrate',
+        });
       }
     });
     const combos = crossProduct({
@@ -291,7 +385,8 @@ export function expandNative(m: NativeMatrix, ctx: ExpandContext, problems: Prob
     });
     for (const c of combos) {
       const codec = c.codec.value;
-      const encoder = entry.encoder !== undefined && codecOfEncoder(entry.encoder) === codec ? entry.encoder : undefined;
+      const encoder =
+        entry.encoder !== undefined && codecOfEncoder(entry.encoder) === codec ? entry.encoder : undefined;
       const cell: Omit<Scenario, 'key' | 'label'> = {
         mode: c.mode.value,
         input,
@@ -305,7 +400,8 @@ export function expandNative(m: NativeMatrix, ctx: ExpandContext, problems: Prob
         origin: `scenarios[${i}]`,
       };
       if (encoder) cell.encoder = encoder;
-      if (entry.encoder_options && Object.keys(entry.encoder_options).length > 0) cell.encoderOptions = { ...entry.encoder_options };
+      if (entry.encoder_options && Object.keys(entry.encoder_options).length > 0)
+        cell.encoderOptions = { ...entry.encoder_options };
       cells.push(cell);
     }
   });

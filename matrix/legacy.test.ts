@@ -30,18 +30,40 @@ describe('legacy batch-matrix conversion', () => {
     expect(plan.scenarios.map(({ key: _k, ...s }) => s)).toEqual([
       {
         label: 'one-stream: live h264/veryfast 800k 360p30 x1',
-        mode: 'live', input, codec: 'h264', preset: 'veryfast', rate: { kind: 'bitrate', value: 800_000 },
-        streams: 1, warmupS: 1, durationS: 4, outputs: [{ resolution: { width: 640, height: 360 }, fps: 30 }], origin: 'scenarios[1]',
+        mode: 'live',
+        input,
+        codec: 'h264',
+        preset: 'veryfast',
+        rate: { kind: 'bitrate', value: 800_000 },
+        streams: 1,
+        warmupS: 1,
+        durationS: 4,
+        outputs: [{ resolution: { width: 640, height: 360 }, fps: 30 }],
+        origin: 'scenarios[1]',
       },
       {
         label: 'two-streams: live h264/veryfast 800k 360p30 x2',
-        mode: 'live', input, codec: 'h264', preset: 'veryfast', rate: { kind: 'bitrate', value: 800_000 },
-        streams: 2, warmupS: 1, durationS: 4, outputs: [{ resolution: { width: 640, height: 360 }, fps: 30 }], origin: 'scenarios[2]',
+        mode: 'live',
+        input,
+        codec: 'h264',
+        preset: 'veryfast',
+        rate: { kind: 'bitrate', value: 800_000 },
+        streams: 2,
+        warmupS: 1,
+        durationS: 4,
+        outputs: [{ resolution: { width: 640, height: 360 }, fps: 30 }],
+        origin: 'scenarios[2]',
       },
       {
         label: 'ladder: live h264/veryfast 1M 360p30+270p30+180p15 x1',
-        mode: 'live', input, codec: 'h264', preset: 'veryfast', rate: { kind: 'bitrate', value: 1_000_000 },
-        streams: 1, warmupS: 1, durationS: 4,
+        mode: 'live',
+        input,
+        codec: 'h264',
+        preset: 'veryfast',
+        rate: { kind: 'bitrate', value: 1_000_000 },
+        streams: 1,
+        warmupS: 1,
+        durationS: 4,
         outputs: [
           { resolution: { width: 640, height: 360 }, fps: 30 },
           { resolution: { width: 480, height: 270 }, fps: 30 },
@@ -54,19 +76,43 @@ describe('legacy batch-matrix conversion', () => {
 
   it('takes an optional preset, the longest cooldown, rung fps from the entry; no baseline means no idle run', () => {
     const plan = legacy([
-      { type: 'multi', count: 3, bitrate: 2_000_000, resolution: '1280x720', fps: 25, duration: 10, cooldown: 2, preset: 'ultrafast' },
-      { type: 'single', bitrate: '3M', resolution: '1280x720', fps: 25, duration: 10, cooldown: 7, outputs: [{ resolution: '1280x720' }, { resolution: '640x360' }] },
+      {
+        type: 'multi',
+        count: 3,
+        bitrate: 2_000_000,
+        resolution: '1280x720',
+        fps: 25,
+        duration: 10,
+        cooldown: 2,
+        preset: 'ultrafast',
+      },
+      {
+        type: 'single',
+        bitrate: '3M',
+        resolution: '1280x720',
+        fps: 25,
+        duration: 10,
+        cooldown: 7,
+        outputs: [{ resolution: '1280x720' }, { resolution: '640x360' }],
+      },
     ]);
     expect(plan.idleBaselineS).toBe(0);
     expect(plan.cooldownS).toBe(7);
-    expect(plan.scenarios[0]).toMatchObject({ preset: 'ultrafast', streams: 3, warmupS: 0, rate: { kind: 'bitrate', value: 2e6 } });
+    expect(plan.scenarios[0]).toMatchObject({
+      preset: 'ultrafast',
+      streams: 3,
+      warmupS: 0,
+      rate: { kind: 'bitrate', value: 2e6 },
+    });
     expect(plan.scenarios[0].label).toBe('live h264/ultrafast 2M 720p25 x3');
     expect(plan.scenarios[1].outputs.map((o) => o.fps)).toEqual([25, 25]);
     expect(plan.name).toBe('seed-batch');
   });
 
   it('uses the native default cooldown when no entry has one', () => {
-    expect(legacy([{ type: 'multi', count: 1, bitrate: '1M', resolution: '640x360', fps: 30, duration: 3 }]).cooldownS).toBe(5);
+    expect(
+      legacy([{ type: 'multi', count: 1, bitrate: '1M', resolution: '640x360', fps: 30, duration: 3 }]).cooldownS,
+    ).toBe(5);
   });
 
   it('refuses a file with only a baseline', () => {
@@ -76,8 +122,8 @@ describe('legacy batch-matrix conversion', () => {
   });
 
   it('names the line of a malformed bitrate', () => {
-    expect(() => legacy([{ type: 'multi', count: 1, bitrate: '1X', resolution: '640x360', fps: 30, duration: 3 }])).toThrow(
-      "seed-batch.json:6: scenarios[0].bitrate: bitrate '1X' is malformed",
-    );
+    expect(() =>
+      legacy([{ type: 'multi', count: 1, bitrate: '1X', resolution: '640x360', fps: 30, duration: 3 }]),
+    ).toThrow("seed-batch.json:6: scenarios[0].bitrate: bitrate '1X' is malformed");
   });
 });

@@ -35,8 +35,32 @@ export interface LegacyCampaign {
 
 const ALLOWED_BY_TYPE: Record<LegacyEntry['type'], Array<keyof LegacyEntry>> = {
   baseline: ['type', 'name', 'duration', 'cooldown'],
-  multi: ['type', 'name', 'count', 'bitrate', 'resolution', 'fps', 'stabilization', 'duration', 'cooldown', 'preset', 'outputs'],
-  single: ['type', 'name', 'count', 'bitrate', 'resolution', 'fps', 'stabilization', 'duration', 'cooldown', 'preset', 'outputs'],
+  multi: [
+    'type',
+    'name',
+    'count',
+    'bitrate',
+    'resolution',
+    'fps',
+    'stabilization',
+    'duration',
+    'cooldown',
+    'preset',
+    'outputs',
+  ],
+  single: [
+    'type',
+    'name',
+    'count',
+    'bitrate',
+    'resolution',
+    'fps',
+    'stabilization',
+    'duration',
+    'cooldown',
+    'preset',
+    'outputs',
+  ],
 };
 const REQUIRED_BY_TYPE: Record<LegacyEntry['type'], Array<keyof LegacyEntry>> = {
   baseline: ['duration'],
@@ -63,7 +87,11 @@ function checkEntry(e: LegacyEntry, i: number, problems: Problem[]): void {
   }
   for (const key of REQUIRED_BY_TYPE[e.type]) {
     if (e[key] === undefined) {
-      problems.push({ path: ['scenarios', i, key], message: `missing required key for a ${e.type} entry`, fix: `add ${EXAMPLE[key] ?? key}` });
+      problems.push({
+        path: ['scenarios', i, key],
+        message: `missing required key for a ${e.type} entry`,
+        fix: `add ${EXAMPLE[key] ?? key}`,
+      });
     }
   }
   if (e.type === 'single' && e.count !== undefined && e.count !== 1) {
@@ -99,7 +127,10 @@ export function convertLegacy(entries: LegacyEntry[], fileName: string, problems
     if (e.type === 'baseline' || !e.resolution || !e.fps || !e.bitrate || !e.duration) return;
     const resolution = e.resolution;
     const fps = e.fps;
-    const outputs: LadderRung[] = (e.outputs ?? [{ resolution, fps }]).map((r) => ({ resolution: r.resolution, fps: r.fps ?? fps }));
+    const outputs: LadderRung[] = (e.outputs ?? [{ resolution, fps }]).map((r) => ({
+      resolution: r.resolution,
+      fps: r.fps ?? fps,
+    }));
     const origin = `scenarios[${i}]`;
     if (e.name) names.set(origin, e.name);
     cells.push({
@@ -116,7 +147,11 @@ export function convertLegacy(entries: LegacyEntry[], fileName: string, problems
     });
   });
   if (cells.length === 0 && problems.length === 0) {
-    problems.push({ path: ['scenarios'], message: 'no multi or single entry: nothing to run', fix: 'add a {"type": "multi", …} or {"type": "single", …} entry' });
+    problems.push({
+      path: ['scenarios'],
+      message: 'no multi or single entry: nothing to run',
+      fix: 'add a {"type": "multi", …} or {"type": "single", …} entry',
+    });
   }
   const scenarios = finishScenarios(cells, originPath, problems);
   for (const s of scenarios) {

@@ -29,17 +29,23 @@ const BAD: Record<string, { lines: string[]; line: number; field: string }> = {
   'unknown-key.yml': {
     line: 6,
     field: 'scenarios[0].presets',
-    lines: [`{F}:6: scenarios[0].presets: unknown key 'presets' — fix: did you mean 'preset'? remove it or use one of the allowed keys: ${OPTIONS}`],
+    lines: [
+      `{F}:6: scenarios[0].presets: unknown key 'presets' — fix: did you mean 'preset'? remove it or use one of the allowed keys: ${OPTIONS}`,
+    ],
   },
   'unknown-key.json': {
     line: 9,
     field: 'scenarios[0].durration_s',
-    lines: [`{F}:9: scenarios[0].durration_s: unknown key 'durration_s' — fix: did you mean 'duration_s'? remove it or use one of the allowed keys: ${OPTIONS}`],
+    lines: [
+      `{F}:9: scenarios[0].durration_s: unknown key 'durration_s' — fix: did you mean 'duration_s'? remove it or use one of the allowed keys: ${OPTIONS}`,
+    ],
   },
   'unknown-codec.yml': {
     line: 5,
     field: 'scenarios[0].codec[1]',
-    lines: ["{F}:5: scenarios[0].codec[1]: unknown codec 'h266' — fix: did you mean 'h264'? use one of: h264, hevc, av1, vp9"],
+    lines: [
+      "{F}:5: scenarios[0].codec[1]: unknown codec 'h266' — fix: did you mean 'h264'? use one of: h264, hevc, av1, vp9",
+    ],
   },
   'bad-preset.yml': {
     line: 6,
@@ -132,17 +138,23 @@ const BAD: Record<string, { lines: string[]; line: number; field: string }> = {
   'syntax.yml': {
     line: 3,
     field: '',
-    lines: ['{F}:3:1: YAML syntax error: Flow map in block collection must be sufficiently indented and end with a } — fix: correct the YAML syntax there (see docs/matrix.md for examples)'],
+    lines: [
+      '{F}:3:1: YAML syntax error: Flow map in block collection must be sufficiently indented and end with a } — fix: correct the YAML syntax there (see docs/matrix.md for examples)',
+    ],
   },
   'syntax.json': {
     line: 5,
     field: '',
-    lines: ['{F}:5:1: JSON syntax error: Expected double-quoted property name — fix: correct the JSON syntax there (see docs/matrix.md for examples)'],
+    lines: [
+      '{F}:5:1: JSON syntax error: Expected double-quoted property name — fix: correct the JSON syntax there (see docs/matrix.md for examples)',
+    ],
   },
   'not-a-mapping.yml': {
     line: 1,
     field: '(top level)',
-    lines: ['{F}:1: (top level): the matrix must be a mapping with name, input, scenarios, … — fix: start from matrices/quick.yml'],
+    lines: [
+      '{F}:1: (top level): the matrix must be a mapping with name, input, scenarios, … — fix: start from matrices/quick.yml',
+    ],
   },
   'legacy-bad.json': {
     line: 3,
@@ -183,7 +195,10 @@ describe('bad matrix files are refused with file, line, key and fix', () => {
       for (const expected of want.lines.map((l) => l.replaceAll('{F}', file))) {
         if (expected.endsWith('…')) {
           const prefix = expected.slice(0, -1);
-          expect(lines.some((l) => l.startsWith(prefix)), `${prefix}\n---not in---\n${err.message}`).toBe(true);
+          expect(
+            lines.some((l) => l.startsWith(prefix)),
+            `${prefix}\n---not in---\n${err.message}`,
+          ).toBe(true);
         } else {
           expect(lines, err.message).toContain(expected);
         }
@@ -212,7 +227,10 @@ describe('ready matrices load', () => {
     expect(plan.repetitions).toEqual({ min: 2, max: 3, ciHalfwidthPct: 10 });
     // worst case stays under the 3-minute budget: live cells run in real time, file cells
     // here encode at ≥ 1.5× real time (slowest: x265 veryfast at 360p on 2 cores)
-    const wall = plan.scenarios.reduce((t, s) => t + (plan.repetitions.max * (s.warmupS + s.durationS) * s.streams) / (s.mode === 'live' ? 1 : 1.5), 0);
+    const wall = plan.scenarios.reduce(
+      (t, s) => t + (plan.repetitions.max * (s.warmupS + s.durationS) * s.streams) / (s.mode === 'live' ? 1 : 1.5),
+      0,
+    );
     const cool = plan.scenarios.length * plan.repetitions.max * plan.cooldownS;
     expect(plan.idleBaselineS + wall + cool).toBeLessThan(120);
   });
@@ -245,7 +263,8 @@ describe('ready matrices load', () => {
 });
 
 describe('plan bookkeeping', () => {
-  const text = 'name: t\ninput: {source: testsrc2, resolution: 320x240, fps: 30}\nscenarios:\n  - {codec: h264, rate: {crf: 23}, duration_s: 2}\n';
+  const text =
+    'name: t\ninput: {source: testsrc2, resolution: 320x240, fps: 30}\nscenarios:\n  - {codec: h264, rate: {crf: 23}, duration_s: 2}\n';
 
   it('keeps the original text and its sha256', () => {
     const plan = parseMatrix(text, 't.yml');
@@ -271,11 +290,15 @@ describe('plan bookkeeping', () => {
   });
 
   it('the same matrix as JSON gives the same scenarios', () => {
-    const json = JSON.stringify({
-      name: 't',
-      input: { source: 'testsrc2', resolution: '320x240', fps: 30 },
-      scenarios: [{ codec: 'h264', rate: { crf: 23 }, duration_s: 2 }],
-    }, null, 2);
+    const json = JSON.stringify(
+      {
+        name: 't',
+        input: { source: 'testsrc2', resolution: '320x240', fps: 30 },
+        scenarios: [{ codec: 'h264', rate: { crf: 23 }, duration_s: 2 }],
+      },
+      null,
+      2,
+    );
     expect(parseMatrix(json, 't.json').scenarios).toEqual(parseMatrix(text, 't.yml').scenarios);
   });
 
@@ -292,21 +315,33 @@ describe('plan bookkeeping', () => {
   it('a live cell with an existing input file loads; checkInputFiles: false skips the check', () => {
     const dir = mkdtempSync(join(tmpdir(), 'ffwatt-matrix-'));
     writeFileSync(join(dir, 'clip.mp4'), 'not really a video, only needs to exist');
-    const live = 'name: l\ninput: {source: clip.mp4, resolution: 1280x720, fps: 25}\nscenarios:\n  - {mode: live, codec: h264, rate: {bitrate: 3M}, duration_s: 5}\n';
+    const live =
+      'name: l\ninput: {source: clip.mp4, resolution: 1280x720, fps: 25}\nscenarios:\n  - {mode: live, codec: h264, rate: {bitrate: 3M}, duration_s: 5}\n';
     const plan = parseMatrix(live, join(dir, 'l.yml'));
-    expect(plan.scenarios[0].input).toEqual({ kind: 'file', path: join(dir, 'clip.mp4'), resolution: { width: 1280, height: 720 }, fps: 25 });
+    expect(plan.scenarios[0].input).toEqual({
+      kind: 'file',
+      path: join(dir, 'clip.mp4'),
+      resolution: { width: 1280, height: 720 },
+      fps: 25,
+    });
     const elsewhere = live.replace('clip.mp4', '/srv/media/absent.mp4');
-    expect(() => parseMatrix(elsewhere, join(dir, 'l.yml'))).toThrow(/input.source: '\/srv\/media\/absent.mp4' is neither/);
+    expect(() => parseMatrix(elsewhere, join(dir, 'l.yml'))).toThrow(
+      /input.source: '\/srv\/media\/absent.mp4' is neither/,
+    );
     expect(parseMatrix(elsewhere, join(dir, 'l.yml'), { checkInputFiles: false }).scenarios).toHaveLength(1);
   });
 
   it('a misspelt synthetic source gets a hint', () => {
-    expect(() => parseMatrix(text.replace('testsrc2', 'testsrc'), 't.yml')).toThrow(/^t\.yml:2: input\.source: 'testsrc' is neither a synthetic source nor an existing file \(.*\) — fix: did you mean 'testsrc2'\?/);
+    expect(() => parseMatrix(text.replace('testsrc2', 'testsrc'), 't.yml')).toThrow(
+      /^t\.yml:2: input\.source: 'testsrc' is neither a synthetic source nor an existing file \(.*\) — fix: did you mean 'testsrc2'\?/,
+    );
   });
 
   it('a key of the batch format in a native file gets a hint', () => {
     const bad = text.replace('codec: h264', 'type: multi, codec: h264');
-    expect(() => parseMatrix(bad, 't.yml')).toThrow("t.yml:4: scenarios[0].type: unknown key 'type' — fix: 'type' belongs to the older batch-matrix JSON");
+    expect(() => parseMatrix(bad, 't.yml')).toThrow(
+      "t.yml:4: scenarios[0].type: unknown key 'type' — fix: 'type' belongs to the older batch-matrix JSON",
+    );
   });
 });
 
@@ -314,9 +349,19 @@ describe('keys with documented defaults are optional; placement, queue and prior
   const head = 'name: opt\ninput: {source: testsrc2, resolution: 320x240, fps: 30}\n';
   const cells = 'scenarios:\n  - {codec: h264, rate: {crf: 30}, duration_s: 1}\n';
   it('fills each left-out repetitions key with its default (ci_halfwidth_pct 5, min 3, max 10)', () => {
-    expect(parseMatrix(`${head}repetitions: {min: 2, max: 4}\n${cells}`, 'm.yml').repetitions).toEqual({ min: 2, max: 4, ciHalfwidthPct: 5 });
-    expect(parseMatrix(`${head}repetitions: {ci_halfwidth_pct: 2}\n${cells}`, 'm.yml').repetitions).toEqual({ min: 3, max: 10, ciHalfwidthPct: 2 });
-    expect(() => parseMatrix(`${head}repetitions: {min: 12}\n${cells}`, 'm.yml')).toThrow(/repetitions\.min: min \(12\) is more than the default max \(10\) — fix: add max: 12 or more, or lower min/);
+    expect(parseMatrix(`${head}repetitions: {min: 2, max: 4}\n${cells}`, 'm.yml').repetitions).toEqual({
+      min: 2,
+      max: 4,
+      ciHalfwidthPct: 5,
+    });
+    expect(parseMatrix(`${head}repetitions: {ci_halfwidth_pct: 2}\n${cells}`, 'm.yml').repetitions).toEqual({
+      min: 3,
+      max: 10,
+      ciHalfwidthPct: 2,
+    });
+    expect(() => parseMatrix(`${head}repetitions: {min: 12}\n${cells}`, 'm.yml')).toThrow(
+      /repetitions\.min: min \(12\) is more than the default max \(10\) — fix: add max: 12 or more, or lower min/,
+    );
   });
   it('reads placement, queue and priority; leaves them out when absent', () => {
     const plan = parseMatrix(`${head}placement: each-node\nqueue: batch\npriority: -5\n${cells}`, 'm.yml');
@@ -324,6 +369,8 @@ describe('keys with documented defaults are optional; placement, queue and prior
     const plain = parseMatrix(`${head}${cells}`, 'm.yml');
     expect(plain.placement).toBeUndefined();
     expect(plain.queueClass).toBeUndefined();
-    expect(() => parseMatrix(`${head}queue: urgent\n${cells}`, 'm.yml')).toThrow(/queue: unknown queue class 'urgent' — fix: use one of: live, default, batch/);
+    expect(() => parseMatrix(`${head}queue: urgent\n${cells}`, 'm.yml')).toThrow(
+      /queue: unknown queue class 'urgent' — fix: use one of: live, default, batch/,
+    );
   });
 });

@@ -44,7 +44,13 @@ function lineCol(text: string, offset: number): { line: number; col: number } {
   return { line, col: offset - before.lastIndexOf('\n') };
 }
 
-function syntaxError(fileName: string, kind: string, line: number | undefined, col: number | undefined, message: string): InputError {
+function syntaxError(
+  fileName: string,
+  kind: string,
+  line: number | undefined,
+  col: number | undefined,
+  message: string,
+): InputError {
   const where = line === undefined ? fileName : `${fileName}:${line}${col === undefined ? '' : `:${col}`}`;
   const fix = `correct the ${kind} syntax there (see docs/matrix.md for examples)`;
   return new InputError(`${where}: ${kind} syntax error: ${message} — fix: ${fix}`, { file: fileName, line, fix });
@@ -68,7 +74,13 @@ export function parseSource(text: string, fileName: string): ParsedSource {
   const err = doc.errors[0];
   if (err) {
     const pos = lineCounter.linePos(err.pos[0]);
-    throw syntaxError(fileName, syntax === 'json' ? 'JSON' : 'YAML', pos.line, pos.col, err.message.split('\n')[0].replace(/ at line \d+, column \d+:?$/, ''));
+    throw syntaxError(
+      fileName,
+      syntax === 'json' ? 'JSON' : 'YAML',
+      pos.line,
+      pos.col,
+      err.message.split('\n')[0].replace(/ at line \d+, column \d+:?$/, ''),
+    );
   }
   const value: unknown = doc.toJS({ maxAliasCount: 1000 });
   if (value === null || value === undefined) {
@@ -83,7 +95,10 @@ export function parseSource(text: string, fileName: string): ParsedSource {
 function seedOf(opts: MatrixOptions, fileSeed: number | undefined): number {
   if (opts.seed !== undefined) {
     if (!Number.isInteger(opts.seed) || opts.seed < 0 || opts.seed > 2 ** 32 - 1) {
-      throw new InputError(`seed ${opts.seed} is not a whole number from 0 to 4294967295`, { field: 'seed', fix: 'pass e.g. --seed 42' });
+      throw new InputError(`seed ${opts.seed} is not a whole number from 0 to 4294967295`, {
+        field: 'seed',
+        fix: 'pass e.g. --seed 42',
+      });
     }
     return opts.seed;
   }
@@ -116,7 +131,11 @@ export function parseMatrix(text: string, fileName: string, opts: MatrixOptions 
 
   if (!value || typeof value !== 'object' || Array.isArray(value)) {
     throwProblems(fileName, map, [
-      { path: [], message: 'the matrix must be a mapping with name, input, scenarios, …', fix: 'start from matrices/quick.yml' },
+      {
+        path: [],
+        message: 'the matrix must be a mapping with name, input, scenarios, …',
+        fix: 'start from matrices/quick.yml',
+      },
     ]);
   }
   const checked = nativeMatrixSchema.safeParse(value);
@@ -124,7 +143,11 @@ export function parseMatrix(text: string, fileName: string, opts: MatrixOptions 
   const m = checked.data;
   const scenarios = expandNative(
     m,
-    { baseDir: opts.baseDir ?? dirname(resolve(fileName)), checkInputFiles: opts.fleet ? false : (opts.checkInputFiles ?? true), fleet: opts.fleet },
+    {
+      baseDir: opts.baseDir ?? dirname(resolve(fileName)),
+      checkInputFiles: opts.fleet ? false : (opts.checkInputFiles ?? true),
+      fleet: opts.fleet,
+    },
     problems,
   );
   if (problems.length > 0) throwProblems(fileName, map, problems);
@@ -157,7 +180,10 @@ export async function loadMatrix(path: string, opts: MatrixOptions = {}): Promis
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     const fix = 'check the path; ready matrices: matrices/quick.yml, matrices/full.yml, matrices/legacy-example.json';
-    throw new InputError(`matrix file '${path}' cannot be read (${code ?? (e as Error).message}) — fix: ${fix}`, { file: path, fix });
+    throw new InputError(`matrix file '${path}' cannot be read (${code ?? (e as Error).message}) — fix: ${fix}`, {
+      file: path,
+      fix,
+    });
   }
   return parseMatrix(text, path, opts);
 }

@@ -92,7 +92,11 @@ function keyText(key: unknown): string | undefined {
   return undefined;
 }
 
-export function formatProblem(fileName: string, map: SourceMap, p: Problem): { text: string; line: number | null; field: string } {
+export function formatProblem(
+  fileName: string,
+  map: SourceMap,
+  p: Problem,
+): { text: string; line: number | null; field: string } {
   const { line, path } = map.locate(p.path);
   const field = formatKeyPath(path);
   const where = line === null ? fileName : `${fileName}:${line}`;

@@ -20,7 +20,9 @@ function strictObject<T extends z.ZodRawShape>(shape: T) {
       errorMap: (issue, ctx) => {
         if (issue.code === 'unrecognized_keys') return { message: ALLOWED_PREFIX + allowed };
         if (issue.code === 'invalid_type') {
-          return { message: withFix(`expected a mapping (key: value), got ${issue.received}`, `write the keys ${allowed}`) };
+          return {
+            message: withFix(`expected a mapping (key: value), got ${issue.received}`, `write the keys ${allowed}`),
+          };
         }
         return { message: ctx.defaultError };
       },
@@ -63,7 +65,8 @@ function oneOf<T extends readonly [string, ...string[]]>(values: T, what: string
         };
       }
       if (issue.code === 'invalid_type') {
-        if (issue.received === 'undefined') return { message: withFix('missing required key', `add it: one of ${values.join(', ')}`) };
+        if (issue.received === 'undefined')
+          return { message: withFix('missing required key', `add it: one of ${values.join(', ')}`) };
         return { message: withFix(`must be one of ${values.join(', ')}`, `write one of: ${values.join(', ')}`) };
       }
       return { message: ctx.defaultError };
@@ -99,7 +102,13 @@ function listOf<T extends z.ZodTypeAny>(item: T, example: string) {
     z
       .array(item, { required_error: withFix('missing required key', `add it, e.g. ${example}`) })
       .min(1, withFix('empty list', `give at least one value, e.g. ${example}`))
-      .max(BOUNDS.listLength, withFix(`list longer than ${BOUNDS.listLength} values`, `give at most ${BOUNDS.listLength} values, or split the matrix into several campaigns`)),
+      .max(
+        BOUNDS.listLength,
+        withFix(
+          `list longer than ${BOUNDS.listLength} values`,
+          `give at most ${BOUNDS.listLength} values, or split the matrix into several campaigns`,
+        ),
+      ),
   );
 }
 
@@ -121,7 +130,10 @@ export function parseResolution(value: unknown): Resolution | string {
   }
   if (width % 2 !== 0 || height % 2 !== 0) {
     const even = `${width + (width % 2)}x${height + (height % 2)}`;
-    return withFix(`resolution '${value}' has an odd side (4:2:0 video needs even sizes)`, `use even sizes, e.g. '${even}'`);
+    return withFix(
+      `resolution '${value}' has an odd side (4:2:0 video needs even sizes)`,
+      `use even sizes, e.g. '${even}'`,
+    );
   }
   return { width, height };
 }
@@ -180,11 +192,14 @@ const encoderOptionsSchema = z.record(
     if (typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean') return String(v);
     ctx.addIssue({
       code: 'custom',
-      message: withFix(`encoder option value must be a string or number, got ${JSON.stringify(v)}`, "write e.g. 'x264-params: keyint=60'"),
+      message: withFix(
+        `encoder option value must be a string or number, got ${JSON.stringify(v)}`,
+        "write e.g. 'x264-params: keyint=60'",
+      ),
     });
     return z.NEVER;
   }),
-  { invalid_type_error: withFix('encoder_options must be a mapping', "write e.g. {tune: film, g: 60}") },
+  { invalid_type_error: withFix('encoder_options must be a mapping', 'write e.g. {tune: film, g: 60}') },
 );
 
 // ---------- native format ----------
@@ -217,7 +232,10 @@ const rungSchema = strictObject({
 export const nativeScenarioSchema = strictObject({
   mode: listOf(oneOf([...MODES], 'mode'), 'file').optional(),
   codec: listOf(oneOf([...CODECS] as [string, ...string[]], 'codec'), '[h264, hevc]'),
-  encoder: z.string({ invalid_type_error: withFix('encoder must be a name', "write e.g. 'libx264', or leave it out") }).min(1).optional(),
+  encoder: z
+    .string({ invalid_type_error: withFix('encoder must be a name', "write e.g. 'libx264', or leave it out") })
+    .min(1)
+    .optional(),
   preset: listOf(presetSchema, '[veryfast, medium]').optional(),
   rate: listOf(rateSchema, '[{crf: 23}]'),
   streams: listOf(int('1', 1, BOUNDS.streams), '[1, 2]').optional(),
@@ -232,10 +250,12 @@ export const nativeScenarioSchema = strictObject({
 });
 
 export const nativeMatrixSchema = strictObject({
-  name: z.string({
-    required_error: withFix('missing required key', 'add a name, e.g. name: quick'),
-    invalid_type_error: withFix('name must be text', 'write e.g. name: quick'),
-  }).min(1, withFix('empty name', 'write e.g. name: quick')),
+  name: z
+    .string({
+      required_error: withFix('missing required key', 'add a name, e.g. name: quick'),
+      invalid_type_error: withFix('name must be text', 'write e.g. name: quick'),
+    })
+    .min(1, withFix('empty name', 'write e.g. name: quick')),
   input: strictObject({
     source: z
       .string({
@@ -276,7 +296,10 @@ export const nativeMatrixSchema = strictObject({
   scenarios: z
     .array(nativeScenarioSchema, { required_error: withFix('missing required key', 'add a list of scenarios') })
     .min(1, withFix('no scenarios', 'add at least one scenario'))
-    .max(BOUNDS.scenarios, withFix(`more than ${BOUNDS.scenarios} scenario entries`, 'split the matrix into several campaigns')),
+    .max(
+      BOUNDS.scenarios,
+      withFix(`more than ${BOUNDS.scenarios} scenario entries`, 'split the matrix into several campaigns'),
+    ),
 });
 
 export type NativeMatrix = z.infer<typeof nativeMatrixSchema>;
@@ -297,7 +320,10 @@ export const legacyEntrySchema = strictObject({
   duration: atMost(positive('30'), BOUNDS.durationS, '30').optional(),
   cooldown: atMost(nonNegative('5'), BOUNDS.cooldownS, '5').optional(),
   preset: presetSchema.optional(),
-  outputs: z.array(strictObject({ resolution: resolutionSchema, fps: fpsSchema.optional() })).min(1).optional(),
+  outputs: z
+    .array(strictObject({ resolution: resolutionSchema, fps: fpsSchema.optional() }))
+    .min(1)
+    .optional(),
 });
 
 export const legacyMatrixSchema = strictObject({
@@ -313,7 +339,7 @@ export type LegacyEntry = z.infer<typeof legacyEntrySchema>;
 
 /** Keys of the other format, named in the hint when they show up as unknown keys. */
 const OTHER_FORMAT_HINT: Record<string, string> = {
-  type: "'type' belongs to the older batch-matrix JSON (a file holding only {\"scenarios\": [...]}); see docs/matrix.md",
+  type: '\'type\' belongs to the older batch-matrix JSON (a file holding only {"scenarios": [...]}); see docs/matrix.md',
 };
 
 export function issuesToProblems(error: z.ZodError): Problem[] {

@@ -48,7 +48,10 @@ describe('runEncodeCell, file mode (real ffmpeg)', () => {
       streams: 2,
       warmupS: 1,
       durationS: 2,
-      rungs: [['320x240', 25], ['160x120', 25]],
+      rungs: [
+        ['320x240', 25],
+        ['160x120', 25],
+      ],
     });
     const r = await runEncodeCell(scenario, 'libx265', {
       workDir: dir,
@@ -102,16 +105,26 @@ describe('runEncodeCell, file mode (real ffmpeg)', () => {
   }
 
   it('sums media seconds per stream', async () => {
-    const r = await runEncodeCell(makeScenario({ streams: 2, durationS: 2 }), 'libx264', { workDir: workDir('cell-streams') });
+    const r = await runEncodeCell(makeScenario({ streams: 2, durationS: 2 }), 'libx264', {
+      workDir: workDir('cell-streams'),
+    });
     expect(r.ok).toBe(true);
     expect(r.framesInWindow).toBe(100);
     expect(r.mediaSecondsInWindow).toBeCloseTo(4, 9); // 2 streams × 50 frames × 1/25 s
   });
 
   it('flags a window that opened only when a stream had already ended', async () => {
-    const r = await runEncodeCell(makeScenario({ warmupS: 1, durationS: 0.2, input: { kind: 'synthetic', source: 'testsrc2', resolution: res('160x120'), fps: 25 } }), 'libx264', {
-      workDir: workDir('cell-short'),
-    });
+    const r = await runEncodeCell(
+      makeScenario({
+        warmupS: 1,
+        durationS: 0.2,
+        input: { kind: 'synthetic', source: 'testsrc2', resolution: res('160x120'), fps: 25 },
+      }),
+      'libx264',
+      {
+        workDir: workDir('cell-short'),
+      },
+    );
     expect(r.ok).toBe(true);
     expect(r.flags).toContain('window-opened-after-stream-end');
     expect(r.mediaSecondsInWindow).toBe(0);
@@ -135,7 +148,10 @@ describe('runEncodeCell, file mode (real ffmpeg)', () => {
   it('aborting stops every ffmpeg of the cell within seconds', async () => {
     const dir = workDir('cell-abort');
     const scenario = makeScenario({
-      codec: 'hevc', preset: 'slow', streams: 2, durationS: 120,
+      codec: 'hevc',
+      preset: 'slow',
+      streams: 2,
+      durationS: 120,
       input: { kind: 'synthetic', source: 'testsrc2', resolution: res('640x360'), fps: 25 },
     });
     const ac = new AbortController();

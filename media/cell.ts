@@ -168,7 +168,8 @@ export async function runEncodeCell(scenario: Scenario, encoder: string, opts: C
   let windowOpenAt: number | null = null;
   const maybeOpenWindow = () => {
     if (windowOpenAt !== null) return;
-    if (scenario.warmupS > 0 && !states.every((s) => s.latest !== null && s.latest.outTimeS >= scenario.warmupS)) return;
+    if (scenario.warmupS > 0 && !states.every((s) => s.latest !== null && s.latest.outTimeS >= scenario.warmupS))
+      return;
     windowOpenAt = performance.now();
     for (const s of states) s.atOpen = s.latest;
     opts.onWindowOpen?.();
@@ -231,7 +232,8 @@ export async function runEncodeCell(scenario: Scenario, encoder: string, opts: C
           try {
             await server.waitPublishing(streamName(s.index), opts.publishTimeoutMs ?? 15_000, stopAll.signal);
           } catch (err) {
-            if (!stopAll.signal.aborted) s.setupError = `stream ${s.index} never showed as publishing: ${(err as Error).message}`;
+            if (!stopAll.signal.aborted)
+              s.setupError = `stream ${s.index} never showed as publishing: ${(err as Error).message}`;
             stopAll.abort();
           }
         }),
@@ -247,7 +249,12 @@ export async function runEncodeCell(scenario: Scenario, encoder: string, opts: C
     if (windowOpenAt !== null) opts.onWindowClose?.();
     // The publishers sent a margin beyond what the pullers kept: stop them now.
     await Promise.all(states.map((s) => s.publisher?.stop()));
-    const result = summarize(scenario, states, windowOpenAt === null ? 0 : (closeAt - windowOpenAt) / 1000, opts.signal?.aborted ?? false);
+    const result = summarize(
+      scenario,
+      states,
+      windowOpenAt === null ? 0 : (closeAt - windowOpenAt) / 1000,
+      opts.signal?.aborted ?? false,
+    );
     if (live) result.liveSourcePath = liveSource;
     return result;
   } finally {
@@ -297,7 +304,12 @@ function summarize(scenario: Scenario, states: StreamState[], windowS: number, a
     };
     if (s.publisher) {
       const p = s.publisherResult;
-      out.publisher = { argv: s.publisher.argv, exitCode: p?.exitCode ?? null, signal: p?.signal ?? null, stderrTail: p?.stderrTail ?? '' };
+      out.publisher = {
+        argv: s.publisher.argv,
+        exitCode: p?.exitCode ?? null,
+        signal: p?.signal ?? null,
+        stderrTail: p?.stderrTail ?? '',
+      };
       out.sourceOffsetS = parseInputStartS(s.stderrHead);
     }
     return out;

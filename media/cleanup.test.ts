@@ -12,7 +12,9 @@ async function killMidCell(mode: 'file' | 'live', sig: 'SIGINT' | 'SIGTERM') {
   let out = '';
   let err = '';
   child.stderr.on('data', (c: Buffer) => (err += c.toString()));
-  const exited = new Promise<{ code: number | null; signal: string | null }>((res) => child.on('exit', (code, signal) => res({ code, signal })));
+  const exited = new Promise<{ code: number | null; signal: string | null }>((res) =>
+    child.on('exit', (code, signal) => res({ code, signal })),
+  );
   await new Promise<void>((res, rej) => {
     const t = setTimeout(() => rej(new Error(`cell never opened its window: ${err}`)), 30_000);
     child.stdout.on('data', (c: Buffer) => {

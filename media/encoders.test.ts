@@ -7,10 +7,14 @@ import { detectEncoders, parseEncoderList, parseFfmpegVersion, resolveEncoder } 
 describe('parsers', () => {
   it('reads video encoder names below the legend', () => {
     const text = [
-      'Encoders:', ' V..... = Video', ' A..... = Audio', ' ------',
+      'Encoders:',
+      ' V..... = Video',
+      ' A..... = Audio',
+      ' ------',
       ' V....D libx264              libx264 H.264 (codec h264)',
       ' A....D aac                  AAC (Advanced Audio Coding)',
-      ' V..... h264_nvenc           NVIDIA NVENC H.264 encoder (codec h264)', '',
+      ' V..... h264_nvenc           NVIDIA NVENC H.264 encoder (codec h264)',
+      '',
     ].join('\n');
     expect(parseEncoderList(text)).toEqual(['libx264', 'h264_nvenc']);
     expect(parseFfmpegVersion('ffmpeg version 5.1.9-0+deb12u1 Copyright (c) 2000-2026')).toBe('5.1.9-0+deb12u1');
@@ -37,7 +41,9 @@ describe('detectEncoders on this machine (real ffmpeg)', () => {
     const report = await detectEncoders();
     expect(resolveEncoder(report, 'h264')).toBe('libx264');
     expect(resolveEncoder(report, 'hevc', 'libx265')).toBe('libx265');
-    expect(() => resolveEncoder(report, 'h264', 'h264_nvenc')).toThrow(/h264_nvenc is not usable on this node: .*libcuda/i);
+    expect(() => resolveEncoder(report, 'h264', 'h264_nvenc')).toThrow(
+      /h264_nvenc is not usable on this node: .*libcuda/i,
+    );
   });
 
   it('names the fix when ffmpeg is missing', async () => {

@@ -49,19 +49,38 @@ export function parseFfmpegVersion(text: string): string {
 /** The argv (without binary) of a 1-frame probe encode to the null muxer. */
 export function probeArgs(encoder: string): string[] {
   return [
-    '-hide_banner', '-nostats', '-nostdin', '-loglevel', 'error',
+    '-hide_banner',
+    '-nostats',
+    '-nostdin',
+    '-loglevel',
+    'error',
     ...hwInitArgs(encoder),
-    '-f', 'lavfi', '-i', 'testsrc2=size=320x240:rate=25',
-    '-frames:v', '1', '-vf', pixelTail(encoder), '-c:v', encoder, '-f', 'null', '-',
+    '-f',
+    'lavfi',
+    '-i',
+    'testsrc2=size=320x240:rate=25',
+    '-frames:v',
+    '1',
+    '-vf',
+    pixelTail(encoder),
+    '-c:v',
+    encoder,
+    '-f',
+    'null',
+    '-',
   ];
 }
 
 function refusalReason(r: ProcessResult): string {
   if (r.spawnError) return r.spawnError;
   if (r.stopped) return 'probe encode timed out';
-  const lines = r.stderrTail.split('\n').map((l) => l.replace(/ @ 0x[0-9a-f]+\]/, ']').trim()).filter(Boolean);
+  const lines = r.stderrTail
+    .split('\n')
+    .map((l) => l.replace(/ @ 0x[0-9a-f]+\]/, ']').trim())
+    .filter(Boolean);
   // The first error lines say why (e.g. "Cannot load libcuda.so.1"); the last ones are generic.
-  const generic = /Error (initializing output stream|while opening encoder)|Conversion failed|Could not open encoder before EOF|Error sending frames|Terminating thread|Task finished with error|Nothing was written/;
+  const generic =
+    /Error (initializing output stream|while opening encoder)|Conversion failed|Could not open encoder before EOF|Error sending frames|Terminating thread|Task finished with error|Nothing was written/;
   const specific = lines.filter((l) => !generic.test(l));
   const pick = (specific.length ? specific : lines).slice(0, 2).join(' | ');
   return pick || `probe encode exited with code ${r.exitCode ?? r.signal}`;
@@ -81,7 +100,8 @@ async function mapLimit<T, R>(items: T[], limit: number, fn: (t: T) => Promise<R
 }
 
 async function detect(ffmpegPath: string): Promise<EncoderReport> {
-  const run = (args: string[]) => runProcess(ffmpegPath, args, { captureStdout: true, nothrow: true, signal: AbortSignal.timeout(30_000) });
+  const run = (args: string[]) =>
+    runProcess(ffmpegPath, args, { captureStdout: true, nothrow: true, signal: AbortSignal.timeout(30_000) });
   const versionRun = await run(['-hide_banner', '-version']);
   if (!versionRun.ok) {
     throw new RunError(
@@ -89,7 +109,10 @@ async function detect(ffmpegPath: string): Promise<EncoderReport> {
       versionRun,
     );
   }
-  const [buildconf, encoders] = await Promise.all([run(['-hide_banner', '-buildconf']), run(['-hide_banner', '-encoders'])]);
+  const [buildconf, encoders] = await Promise.all([
+    run(['-hide_banner', '-buildconf']),
+    run(['-hide_banner', '-encoders']),
+  ]);
   if (!encoders.ok) throw new RunError(`"${ffmpegPath} -encoders" failed: ${encoders.message}`, encoders);
 
   const listed = parseEncoderList(encoders.stdout);

@@ -8,7 +8,9 @@ import { makeScenario, probeVideo, res, workDir } from './test-helpers.ts';
 describe('buildEncodeArgs (snapshots)', () => {
   it('synthetic testsrc2, libx264 crf, one rung', () => {
     const s = makeScenario({ preset: 'medium' });
-    expect(buildEncodeArgs(s, 'libx264', { outputs: ['/w/o0.mp4'], totalMediaS: 7, streamIndex: 0 })).toMatchInlineSnapshot(`
+    expect(
+      buildEncodeArgs(s, 'libx264', { outputs: ['/w/o0.mp4'], totalMediaS: 7, streamIndex: 0 }),
+    ).toMatchInlineSnapshot(`
       [
         "-hide_banner",
         "-nostats",
@@ -45,10 +47,18 @@ describe('buildEncodeArgs (snapshots)', () => {
       preset: 'fast',
       input: { kind: 'synthetic', source: 'smptehdbars', resolution: res('1280x720'), fps: 30 },
       rate: { kind: 'bitrate', value: 3_000_000 },
-      rungs: [['1280x720', 30], ['854x480', 30, { kind: 'bitrate', value: 1_200_000 }], ['640x360', 15]],
+      rungs: [
+        ['1280x720', 30],
+        ['854x480', 30, { kind: 'bitrate', value: 1_200_000 }],
+        ['640x360', 15],
+      ],
     });
     expect(
-      buildEncodeArgs(s, 'libx265', { outputs: ['/w/r0.mp4', '/w/r1.mp4', '/w/r2.mp4'], totalMediaS: 12.5, streamIndex: 3 }),
+      buildEncodeArgs(s, 'libx265', {
+        outputs: ['/w/r0.mp4', '/w/r1.mp4', '/w/r2.mp4'],
+        totalMediaS: 12.5,
+        streamIndex: 3,
+      }),
     ).toMatchInlineSnapshot(`
       [
         "-hide_banner",
@@ -125,7 +135,9 @@ describe('buildEncodeArgs (snapshots)', () => {
       rungs: [['1280x720', 30]],
       encoderOptions: { 'svtav1-params': 'tune=0', '-g': '60' },
     });
-    expect(buildEncodeArgs(s, 'libsvtav1', { outputs: ['/w/o.mkv'], totalMediaS: 20, streamIndex: 1 })).toMatchInlineSnapshot(`
+    expect(
+      buildEncodeArgs(s, 'libsvtav1', { outputs: ['/w/o.mkv'], totalMediaS: 20, streamIndex: 1 }),
+    ).toMatchInlineSnapshot(`
       [
         "-hide_banner",
         "-nostats",
@@ -165,7 +177,12 @@ describe('buildEncodeArgs (snapshots)', () => {
   it('live puller: rtmp input override, libvpx-vp9 crf', () => {
     const s = makeScenario({ codec: 'vp9', mode: 'live', preset: 'veryfast', rate: { kind: 'crf', value: 31 } });
     expect(
-      buildEncodeArgs(s, 'libvpx-vp9', { outputs: ['/w/o.webm'], totalMediaS: 6, streamIndex: 0, input: 'rtmp://127.0.0.1:1935/live/s0' }),
+      buildEncodeArgs(s, 'libvpx-vp9', {
+        outputs: ['/w/o.webm'],
+        totalMediaS: 6,
+        streamIndex: 0,
+        input: 'rtmp://127.0.0.1:1935/live/s0',
+      }),
     ).toMatchInlineSnapshot(`
       [
         "-hide_banner",
@@ -272,7 +289,12 @@ describe('rateArgs per encoder family', () => {
 
 describe('buildEncodeArgs refuses bad input', () => {
   it('names the mismatch between ladder rungs and output paths', () => {
-    const s = makeScenario({ rungs: [['320x240', 25], ['160x120', 25]] });
+    const s = makeScenario({
+      rungs: [
+        ['320x240', 25],
+        ['160x120', 25],
+      ],
+    });
     expect(() => buildEncodeArgs(s, 'libx264', { outputs: ['/w/a.mp4'], totalMediaS: 1, streamIndex: 0 })).toThrow(
       /2 ladder rungs but 1 output paths/,
     );
@@ -280,14 +302,21 @@ describe('buildEncodeArgs refuses bad input', () => {
 
   it('refuses an encoder option name with spaces', () => {
     const s = makeScenario({ encoderOptions: { 'x264 params': '1' } });
-    expect(() => buildEncodeArgs(s, 'libx264', { outputs: ['/w/a.mp4'], totalMediaS: 1, streamIndex: 0 })).toThrow(InputError);
+    expect(() => buildEncodeArgs(s, 'libx264', { outputs: ['/w/a.mp4'], totalMediaS: 1, streamIndex: 0 })).toThrow(
+      InputError,
+    );
   });
 });
 
 describe('the built argv runs in real ffmpeg', () => {
   it('encodes a 2-rung ladder of the requested sizes, fps and duration', () => {
     const dir = workDir('args');
-    const s = makeScenario({ rungs: [['320x240', 25], ['160x120', 10]] });
+    const s = makeScenario({
+      rungs: [
+        ['320x240', 25],
+        ['160x120', 10],
+      ],
+    });
     const outputs = [join(dir, 'r0.mp4'), join(dir, 'r1.mp4')];
     const argv = buildEncodeArgs(s, 'libx264', { outputs, totalMediaS: 2, streamIndex: 0 });
     const stdout = execFileSync('ffmpeg', argv, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
@@ -301,10 +330,25 @@ describe('the built argv runs in real ffmpeg', () => {
   it('bounds a looped file input to totalMediaS', () => {
     const dir = workDir('args-file');
     const src = join(dir, 'src.mp4');
-    execFileSync('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-f', 'lavfi', '-i', 'testsrc2=size=160x120:rate=10:duration=1', '-c:v', 'libx264', '-preset', 'ultrafast', src]);
+    execFileSync('ffmpeg', [
+      '-hide_banner',
+      '-loglevel',
+      'error',
+      '-f',
+      'lavfi',
+      '-i',
+      'testsrc2=size=160x120:rate=10:duration=1',
+      '-c:v',
+      'libx264',
+      '-preset',
+      'ultrafast',
+      src,
+    ]);
     const s = makeScenario({ input: { kind: 'file', path: src, resolution: res('160x120'), fps: 10 } });
     const out = join(dir, 'o.mp4');
-    execFileSync('ffmpeg', buildEncodeArgs(s, 'libx264', { outputs: [out], totalMediaS: 2.5, streamIndex: 0 }), { stdio: 'ignore' });
+    execFileSync('ffmpeg', buildEncodeArgs(s, 'libx264', { outputs: [out], totalMediaS: 2.5, streamIndex: 0 }), {
+      stdio: 'ignore',
+    });
     const p = probeVideo(out);
     expect(p.frames).toBe(25);
   });

@@ -109,7 +109,10 @@ export function encoderOptionArgs(options: Record<string, string> | undefined): 
 }
 
 /** Input arguments: lavfi test source, looped file, or an override URL. */
-export function inputArgs(scenario: Scenario, opts: Pick<EncodeArgsOptions, 'input' | 'realtime' | 'totalMediaS'>): string[] {
+export function inputArgs(
+  scenario: Scenario,
+  opts: Pick<EncodeArgsOptions, 'input' | 'realtime' | 'totalMediaS'>,
+): string[] {
   const re = opts.realtime ? ['-re'] : [];
   if (opts.input !== undefined) {
     // Live: a stalled source must not hang the encode forever (µs), and probing must not
@@ -145,7 +148,10 @@ export const PROGRESS_PERIOD_S = 0.05;
 /** The full argv (without the ffmpeg binary) for one stream of a cell. */
 export function buildEncodeArgs(scenario: Scenario, encoder: string, opts: EncodeArgsOptions): string[] {
   if (scenario.outputs.length === 0) {
-    throw new InputError(`scenario "${scenario.label}" has no outputs`, { field: 'outputs', fix: 'give at least one ladder rung' });
+    throw new InputError(`scenario "${scenario.label}" has no outputs`, {
+      field: 'outputs',
+      fix: 'give at least one ladder rung',
+    });
   }
   if (opts.outputs.length !== scenario.outputs.length) {
     throw new InputError(
@@ -161,10 +167,29 @@ export function buildEncodeArgs(scenario: Scenario, encoder: string, opts: Encod
   const extra = encoderOptionArgs(scenario.encoderOptions);
   // -stats_period 0.05: progress every 50 ms, so the measured window opens within 50 ms of the
   // end of the warm-up even for encodes that run many times faster than real time.
-  const args = ['-hide_banner', '-nostats', '-stats_period', String(PROGRESS_PERIOD_S), '-y', '-progress', 'pipe:1', ...hwInitArgs(encoder), ...inputArgs(scenario, opts)];
+  const args = [
+    '-hide_banner',
+    '-nostats',
+    '-stats_period',
+    String(PROGRESS_PERIOD_S),
+    '-y',
+    '-progress',
+    'pipe:1',
+    ...hwInitArgs(encoder),
+    ...inputArgs(scenario, opts),
+  ];
   args.push('-filter_complex', ladderFilter(scenario, encoder));
   scenario.outputs.forEach((rung, i) => {
-    args.push('-map', `[o${i}]`, '-c:v', encoder, ...preset, ...rateArgs(encoder, rung.rate ?? scenario.rate), ...extra, '-an');
+    args.push(
+      '-map',
+      `[o${i}]`,
+      '-c:v',
+      encoder,
+      ...preset,
+      ...rateArgs(encoder, rung.rate ?? scenario.rate),
+      ...extra,
+      '-an',
+    );
     if (bounded) args.push('-t', fmtNum(opts.totalMediaS));
     args.push('-metadata', `comment=ffwatt stream ${opts.streamIndex} rung ${i}`, opts.outputs[i]);
   });

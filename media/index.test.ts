@@ -5,10 +5,26 @@ describe('media/index.ts', () => {
     const api = await import('./index.ts');
     expect(Object.keys(api)).toEqual(
       expect.arrayContaining([
-        'ProgressParser', 'parseProgressText', 'buildEncodeArgs', 'buildLiveSourceArgs', 'buildPublishArgs', 'rateArgs', 'parseInputStartS',
-        'detectEncoders', 'resolveEncoder', 'defaultFfmpegPath', 'runProcess', 'startProcess',
-        'stopAllProcesses', 'liveProcesses', 'ProcessResult', 'runEncodeCell', 'startRtmpServer',
-        'presetArgs', 'presetOrdinal', 'ENCODER_PREFERENCE',
+        'ProgressParser',
+        'parseProgressText',
+        'buildEncodeArgs',
+        'buildLiveSourceArgs',
+        'buildPublishArgs',
+        'rateArgs',
+        'parseInputStartS',
+        'detectEncoders',
+        'resolveEncoder',
+        'defaultFfmpegPath',
+        'runProcess',
+        'startProcess',
+        'stopAllProcesses',
+        'liveProcesses',
+        'ProcessResult',
+        'runEncodeCell',
+        'startRtmpServer',
+        'presetArgs',
+        'presetOrdinal',
+        'ENCODER_PREFERENCE',
       ]),
     );
   });

@@ -2,7 +2,13 @@
 // process handling (re-exported from runner/), encode cells (file and live) and the private nginx-rtmp.
 // Quality scoring is its own part beside media: quality/index.ts.
 export { ProgressParser, parseProgressText, type ProgressSample } from './progress.ts';
-export { buildEncodeArgs, buildLiveSourceArgs, buildPublishArgs, rateArgs, type EncodeArgsOptions } from './ffmpeg-args.ts';
+export {
+  buildEncodeArgs,
+  buildLiveSourceArgs,
+  buildPublishArgs,
+  rateArgs,
+  type EncodeArgsOptions,
+} from './ffmpeg-args.ts';
 export { parseInputStartS } from './input-start.ts';
 export { detectEncoders, resolveEncoder, defaultFfmpegPath, type EncoderReport } from './encoders.ts';
 export {

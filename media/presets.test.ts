@@ -78,7 +78,9 @@ describe('presetArgs', () => {
       "preset 'p4' is not valid for encoder libx264; valid presets for libx264: " + X264_PRESETS.join(', '),
     );
     expect((err as InputError).details.field).toBe('preset');
-    expect(() => presetArgs('libsvtav1', 'warp')).toThrow(/valid presets for libsvtav1: ultrafast, .*placebo, 13, 12, 11/);
+    expect(() => presetArgs('libsvtav1', 'warp')).toThrow(
+      /valid presets for libsvtav1: ultrafast, .*placebo, 13, 12, 11/,
+    );
     expect(() => presetArgs('x999', 'medium')).toThrow(/unknown encoder 'x999'; use one of: libx264/);
   });
 
@@ -117,8 +119,21 @@ describe('real ffmpeg accepts the arguments of the software encoders', () => {
     it(`${enc}: fastest and medium presets encode 2 frames`, () => {
       for (const preset of ['ultrafast', 'medium']) {
         const argv = [
-          '-hide_banner', '-loglevel', 'error', '-f', 'lavfi', '-i', 'testsrc2=size=320x240:rate=30',
-          '-frames:v', '2', '-c:v', enc, ...presetArgs(enc, preset), '-f', 'null', '-',
+          '-hide_banner',
+          '-loglevel',
+          'error',
+          '-f',
+          'lavfi',
+          '-i',
+          'testsrc2=size=320x240:rate=30',
+          '-frames:v',
+          '2',
+          '-c:v',
+          enc,
+          ...presetArgs(enc, preset),
+          '-f',
+          'null',
+          '-',
         ];
         // Throws (failing the test) on a non-zero exit, with ffmpeg's stderr in the message.
         execFileSync('ffmpeg', argv, { stdio: ['ignore', 'ignore', 'pipe'], timeout: 60_000 });

@@ -26,7 +26,16 @@ import { CODECS } from '../core/types.ts';
 import { InputError } from '../core/errors.ts';
 
 export const X264_PRESETS = [
-  'ultrafast', 'superfast', 'veryfast', 'faster', 'fast', 'medium', 'slow', 'slower', 'veryslow', 'placebo',
+  'ultrafast',
+  'superfast',
+  'veryfast',
+  'faster',
+  'fast',
+  'medium',
+  'slow',
+  'slower',
+  'veryslow',
+  'placebo',
 ] as const;
 export type X264Preset = (typeof X264_PRESETS)[number];
 
@@ -71,8 +80,16 @@ const AOM: PresetFamily = {
 };
 
 const VPX_LEVELS: Array<[string, string]> = [
-  ['realtime', '8'], ['realtime', '7'], ['realtime', '6'], ['realtime', '5'],
-  ['good', '5'], ['good', '4'], ['good', '3'], ['good', '2'], ['good', '1'], ['good', '0'],
+  ['realtime', '8'],
+  ['realtime', '7'],
+  ['realtime', '6'],
+  ['realtime', '5'],
+  ['good', '5'],
+  ['good', '4'],
+  ['good', '3'],
+  ['good', '2'],
+  ['good', '1'],
+  ['good', '0'],
   ['best', '0'],
 ];
 const VPX: PresetFamily = {
@@ -80,7 +97,18 @@ const VPX: PresetFamily = {
     native: `${deadline}-${cpu}`,
     args: ['-deadline', deadline, '-cpu-used', cpu],
   })),
-  aliases: x264Names(['realtime-8', 'realtime-7', 'realtime-6', 'good-5', 'good-4', 'good-2', 'good-1', 'good-0', 'best-0', 'best-0']),
+  aliases: x264Names([
+    'realtime-8',
+    'realtime-7',
+    'realtime-6',
+    'good-5',
+    'good-4',
+    'good-2',
+    'good-1',
+    'good-0',
+    'best-0',
+    'best-0',
+  ]),
 };
 
 const NVENC: PresetFamily = {
@@ -91,7 +119,18 @@ const NVENC: PresetFamily = {
 const QSV_NATIVE = ['veryfast', 'faster', 'fast', 'medium', 'slow', 'slower', 'veryslow'];
 const QSV: PresetFamily = {
   levels: QSV_NATIVE.map((p) => ({ native: p, args: ['-preset', p] })),
-  aliases: x264Names(['veryfast', 'veryfast', 'veryfast', 'faster', 'fast', 'medium', 'slow', 'slower', 'veryslow', 'veryslow']),
+  aliases: x264Names([
+    'veryfast',
+    'veryfast',
+    'veryfast',
+    'faster',
+    'fast',
+    'medium',
+    'slow',
+    'slower',
+    'veryslow',
+    'veryslow',
+  ]),
 };
 
 // VAAPI quality level: 1 = best quality (slowest); the upper end is driver-dependent, 7 is common.

@@ -13,12 +13,26 @@ describe('parseProgressText on recorded ffmpeg output', () => {
     const samples = parseProgressText(fixture('progress-libx264-320x240-2s.txt'));
     expect(samples).toHaveLength(2);
     expect(samples[0]).toEqual({
-      frame: 1, fps: 0, bitrateBps: null, totalSizeBytes: 48, outTimeS: 0,
-      dupFrames: 0, dropFrames: 0, speed: null, end: false,
+      frame: 1,
+      fps: 0,
+      bitrateBps: null,
+      totalSizeBytes: 48,
+      outTimeS: 0,
+      dupFrames: 0,
+      dropFrames: 0,
+      speed: null,
+      end: false,
     });
     expect(samples[1]).toEqual({
-      frame: 50, fps: 0, bitrateBps: 715_900, totalSizeBytes: 175_408, outTimeS: 1.960078,
-      dupFrames: 0, dropFrames: 0, speed: 49.6, end: true,
+      frame: 50,
+      fps: 0,
+      bitrateBps: 715_900,
+      totalSizeBytes: 175_408,
+      outTimeS: 1.960078,
+      dupFrames: 0,
+      dropFrames: 0,
+      speed: 49.6,
+      end: true,
     });
   });
 
@@ -32,7 +46,13 @@ describe('parseProgressText on recorded ffmpeg output', () => {
       expect(samples[i].frame).toBeGreaterThanOrEqual(samples[i - 1].frame);
     }
     expect(samples[1].speed).toBe(0); // "speed=   0x"
-    expect(samples.at(-1)).toMatchObject({ frame: 75, fps: 24.76, outTimeS: 2.880078, speed: 0.951, bitrateBps: 444_600 });
+    expect(samples.at(-1)).toMatchObject({
+      frame: 75,
+      fps: 24.76,
+      outTimeS: 2.880078,
+      speed: 0.951,
+      bitrateBps: 444_600,
+    });
   });
 
   it('reads duplicated frames', () => {
@@ -75,7 +95,9 @@ describe('progress value parsers', () => {
     expect(parseProgressText('out_time=00:00:02.000000\nprogress=continue\n')[0].outTimeS).toBe(2);
     expect(parseProgressText('out_time_ms=1500000\nprogress=continue\n')[0].outTimeS).toBe(1.5);
     // N/A everywhere keeps the previous time; negative start-up times clamp to 0
-    const s = parseProgressText('out_time_us=1000000\nprogress=continue\nout_time_us=N/A\nout_time=N/A\nprogress=continue\nout_time_us=-40000\nprogress=end');
+    const s = parseProgressText(
+      'out_time_us=1000000\nprogress=continue\nout_time_us=N/A\nout_time=N/A\nprogress=continue\nout_time_us=-40000\nprogress=end',
+    );
     expect(s.map((x) => x.outTimeS)).toEqual([1, 1, 0]);
     expect(s[2].end).toBe(true);
   });

@@ -16,7 +16,22 @@ describe('startRtmpServer (real nginx-rtmp)', () => {
       expect(conf).toContain('idle_streams off;');
       expect(pidsMatching(dir).length).toBeGreaterThanOrEqual(1);
       expect(isPublishing(await server.stat(), 'cam')).toBe(false);
-      const pub = startProcess('ffmpeg', ['-hide_banner', '-nostats', '-re', '-f', 'lavfi', '-i', 'testsrc2=size=160x120:rate=10:duration=20', '-c:v', 'libx264', '-preset', 'ultrafast', '-f', 'flv', server.url('cam')]);
+      const pub = startProcess('ffmpeg', [
+        '-hide_banner',
+        '-nostats',
+        '-re',
+        '-f',
+        'lavfi',
+        '-i',
+        'testsrc2=size=160x120:rate=10:duration=20',
+        '-c:v',
+        'libx264',
+        '-preset',
+        'ultrafast',
+        '-f',
+        'flv',
+        server.url('cam'),
+      ]);
       await server.waitPublishing('cam', 10_000);
       expect(isPublishing(await server.stat(), 'cam')).toBe(true);
       await pub.stop();
@@ -39,7 +54,16 @@ describe('runEncodeCell, live mode (real nginx-rtmp + ffmpeg)', () => {
   it('pulls and encodes the requested duration (within 10%) and leaves no process behind', async () => {
     const dir = workDir('live');
     let opened = 0;
-    const scenario = makeScenario({ mode: 'live', streams: 2, warmupS: 1, durationS: 4, rungs: [['320x240', 25], ['160x120', 25]] });
+    const scenario = makeScenario({
+      mode: 'live',
+      streams: 2,
+      warmupS: 1,
+      durationS: 4,
+      rungs: [
+        ['320x240', 25],
+        ['160x120', 25],
+      ],
+    });
     const r = await runEncodeCell(scenario, 'libx264', { workDir: dir, onWindowOpen: () => opened++ });
     expect(r.error).toBeNull();
     expect(r.ok).toBe(true);
@@ -66,7 +90,8 @@ describe('runEncodeCell, live mode (real nginx-rtmp + ffmpeg)', () => {
     const scenario = makeScenario({ mode: 'live', streams: 1, durationS: 20 });
     const running = runEncodeCell(scenario, 'libx264', { workDir: dir, signal: ac.signal });
     const t0 = Date.now();
-    while (pidsMatching(join(dir, 's0-r0')).length === 0 && Date.now() - t0 < 15_000) await new Promise((r) => setTimeout(r, 100));
+    while (pidsMatching(join(dir, 's0-r0')).length === 0 && Date.now() - t0 < 15_000)
+      await new Promise((r) => setTimeout(r, 100));
     expect(pidsMatching(dir).length).toBe(3); // nginx master (its prefix), publisher (source file), puller (outputs)
     expect(liveProcesses().length).toBe(3);
     ac.abort();

@@ -125,7 +125,11 @@ export async function startRtmpServer(opts: RtmpServerOptions): Promise<RtmpServ
       const r = await proc.done;
       let log = '';
       try {
-        log = readFileSync(join(prefix, 'logs', 'error.log'), 'utf8').trim().split('\n').slice(-5).join(' | ');
+        log = readFileSync(join(prefix, 'logs', 'error.log'), 'utf8')
+          .trim()
+          .split('\n')
+          .slice(-5)
+          .join(' | ');
       } catch {
         /* no log */
       }
@@ -163,7 +167,9 @@ export async function startRtmpServer(opts: RtmpServerOptions): Promise<RtmpServ
         }
         await sleep(150);
       }
-      throw new RunError(`stream "${name}" not publishing on ${statUrl} after ${timeoutMs} ms${lastErr ? ` (${lastErr})` : ''}`);
+      throw new RunError(
+        `stream "${name}" not publishing on ${statUrl} after ${timeoutMs} ms${lastErr ? ` (${lastErr})` : ''}`,
+      );
     },
     async stop() {
       await proc.stop();

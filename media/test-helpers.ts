@@ -9,7 +9,9 @@ export function res(s: string) {
   return { width, height };
 }
 
-export function makeScenario(over: Partial<Scenario> & { rungs?: Array<[string, number, RateControl?]> } = {}): Scenario {
+export function makeScenario(
+  over: Partial<Scenario> & { rungs?: Array<[string, number, RateControl?]> } = {},
+): Scenario {
   const { rungs, ...rest } = over;
   const input = rest.input ?? { kind: 'synthetic', source: 'testsrc2', resolution: res('320x240'), fps: 25 };
   const outputs: LadderRung[] = rungs
@@ -48,11 +50,22 @@ export interface ProbedStream {
 
 /** ffprobe the first video stream of a file (counts frames by decoding). */
 export function probeVideo(path: string): ProbedStream {
-  const out = execFileSync('ffprobe', [
-    '-v', 'error', '-count_frames', '-select_streams', 'v:0',
-    '-show_entries', 'stream=width,height,codec_name,nb_read_frames:format=duration',
-    '-of', 'json', path,
-  ], { encoding: 'utf8' });
+  const out = execFileSync(
+    'ffprobe',
+    [
+      '-v',
+      'error',
+      '-count_frames',
+      '-select_streams',
+      'v:0',
+      '-show_entries',
+      'stream=width,height,codec_name,nb_read_frames:format=duration',
+      '-of',
+      'json',
+      path,
+    ],
+    { encoding: 'utf8' },
+  );
   const j = JSON.parse(out) as { streams: Array<Record<string, string | number>>; format: { duration: string } };
   const s = j.streams[0];
   return {

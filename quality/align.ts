@@ -51,7 +51,12 @@ export interface AlignOptions {
 }
 
 /** Raw grey thumbnails from one FFmpeg run (through the process registry: Ctrl-C stops it). */
-async function decodeGrey(ffmpeg: string, args: string[], timeoutMs: number, signal: AbortSignal | undefined): Promise<Buffer> {
+async function decodeGrey(
+  ffmpeg: string,
+  args: string[],
+  timeoutMs: number,
+  signal: AbortSignal | undefined,
+): Promise<Buffer> {
   try {
     return await runQualityProcessBinary(ffmpeg, args, { timeoutMs, signal, role: 'encoding' });
   } catch (err) {
@@ -91,8 +96,21 @@ export async function alignToReference(opts: AlignOptions): Promise<OffsetAlignm
   const outFps = opts.outputFps ?? fps;
   const out = await decodeGrey(
     opts.ffmpegPath,
-    ['-hide_banner', '-nostdin', '-loglevel', 'error', '-i', opts.output, '-vf', `settb=AVTB,setpts=PTS-STARTPTS,${thumbnails(formatRate(outFps))}`,
-      '-frames:v', String(MATCH_FRAMES), '-f', 'rawvideo', '-'],
+    [
+      '-hide_banner',
+      '-nostdin',
+      '-loglevel',
+      'error',
+      '-i',
+      opts.output,
+      '-vf',
+      `settb=AVTB,setpts=PTS-STARTPTS,${thumbnails(formatRate(outFps))}`,
+      '-frames:v',
+      String(MATCH_FRAMES),
+      '-f',
+      'rawvideo',
+      '-',
+    ],
     timeoutMs,
     opts.signal,
   );
@@ -102,7 +120,9 @@ export async function alignToReference(opts: AlignOptions): Promise<OffsetAlignm
   const span = steps[outFrames - 1] + 1;
 
   if (opts.givenS !== null && !(opts.givenS >= 0)) {
-    throw new InputError(`reference offset must be a non-negative number of seconds, got ${opts.givenS}`, { field: 'referenceOffsetS' });
+    throw new InputError(`reference offset must be a non-negative number of seconds, got ${opts.givenS}`, {
+      field: 'referenceOffsetS',
+    });
   }
   const given = opts.givenS === null ? null : Math.round(opts.givenS * fps);
   const window = Math.round(VERIFY_WINDOW_S * fps);
@@ -113,7 +133,9 @@ export async function alignToReference(opts: AlignOptions): Promise<OffsetAlignm
   if (src.kind === 'synthetic') {
     const total = count === null ? opts.referenceDurationS : (first + count) / fps;
     if (total === undefined) {
-      throw new InputError('frame matching over a synthetic reference needs its duration', { field: 'referenceDurationS' });
+      throw new InputError('frame matching over a synthetic reference needs its duration', {
+        field: 'referenceDurationS',
+      });
     }
     src.durationS = Number(total.toFixed(6));
     count ??= Math.round(total * fps);
@@ -121,15 +143,27 @@ export async function alignToReference(opts: AlignOptions): Promise<OffsetAlignm
   const trim = `trim=start_frame=${first}${count === null ? '' : `:end_frame=${first + count}`}`;
   const ref = await decodeGrey(
     opts.ffmpegPath,
-    ['-hide_banner', '-nostdin', '-loglevel', 'error', ...referenceInputArgs(src),
-      '-vf', `settb=AVTB,setpts=PTS-STARTPTS,fps=fps=${rate},${trim},${thumbnails(rate)}`, '-f', 'rawvideo', '-'],
+    [
+      '-hide_banner',
+      '-nostdin',
+      '-loglevel',
+      'error',
+      ...referenceInputArgs(src),
+      '-vf',
+      `settb=AVTB,setpts=PTS-STARTPTS,fps=fps=${rate},${trim},${thumbnails(rate)}`,
+      '-f',
+      'rawvideo',
+      '-',
+    ],
     timeoutMs,
     opts.signal,
   );
   const refFrames = Math.floor(ref.length / px);
   const candidates = refFrames - span + 1;
   if (candidates < 1) {
-    throw new RunError(`frame matching: the reference has ${refFrames} frames from ${first / fps} s, fewer than the ${span} that ${outFrames} output frames span`);
+    throw new RunError(
+      `frame matching: the reference has ${refFrames} frames from ${first / fps} s, fewer than the ${span} that ${outFrames} output frames span`,
+    );
   }
 
   const scores = new Float64Array(candidates);

@@ -42,19 +42,41 @@ beforeAll(async () => {
   await access(PKL);
   dir = workDir('quality-cleanup');
   distorted = path.join(dir, 'encode.mkv');
-  await runProcess('ffmpeg', ['-hide_banner', '-nostdin', '-loglevel', 'error', '-y', '-f', 'lavfi', '-i', `testsrc2=size=640x360:rate=30:duration=${SECONDS}`,
-    '-c:v', 'libx264', '-preset', 'ultrafast', '-b:v', '1M', distorted]);
+  await runProcess('ffmpeg', [
+    '-hide_banner',
+    '-nostdin',
+    '-loglevel',
+    'error',
+    '-y',
+    '-f',
+    'lavfi',
+    '-i',
+    `testsrc2=size=640x360:rate=30:duration=${SECONDS}`,
+    '-c:v',
+    'libx264',
+    '-preset',
+    'ultrafast',
+    '-b:v',
+    '1M',
+    distorted,
+  ]);
 }, 60_000);
 
 describe('Ctrl-C during VMAF scoring', () => {
   it('stops the scoring and the reference-rendering FFmpeg, and the program dies by SIGINT', async () => {
-    const child = spawn(process.execPath, ['--import', 'tsx', script, path.join(dir, 'work'), distorted, String(SECONDS), VMAF_FFMPEG, PKL], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const child = spawn(
+      process.execPath,
+      ['--import', 'tsx', script, path.join(dir, 'work'), distorted, String(SECONDS), VMAF_FFMPEG, PKL],
+      {
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
     let out = '';
     child.stdout.on('data', (c: Buffer) => (out += c.toString()));
     child.stderr.on('data', (c: Buffer) => (out += c.toString()));
-    const exited = new Promise<{ code: number | null; signal: string | null }>((res) => child.on('exit', (code, signal) => res({ code, signal })));
+    const exited = new Promise<{ code: number | null; signal: string | null }>((res) =>
+      child.on('exit', (code, signal) => res({ code, signal })),
+    );
 
     // Wait until both halves of the comparison run: the libvmaf scorer and the encoding FFmpeg piping it frames.
     const deadline = Date.now() + 30_000;

@@ -68,18 +68,32 @@ function failure(r: ChildResult, opts: QualityProcessOptions, timedOut: boolean)
  * Runs one quality FFmpeg to the end through the runner's process registry (runner/) (Ctrl-C and
  * exit stop it with the rest). Fails with InputError for a missing binary, RunError otherwise.
  */
-export async function runQualityProcess(file: string, args: string[], opts: QualityProcessOptions = {}): Promise<QualityProcessOutput> {
+export async function runQualityProcess(
+  file: string,
+  args: string[],
+  opts: QualityProcessOptions = {},
+): Promise<QualityProcessOutput> {
   const stop = stopSignal(opts);
-  const r = await startProcess(file, args, { cwd: opts.cwd, signal: stop.signal, captureStdout: true, tailBytes: 8192 }).done;
+  const r = await startProcess(file, args, { cwd: opts.cwd, signal: stop.signal, captureStdout: true, tailBytes: 8192 })
+    .done;
   if (!r.ok) throw failure(r, opts, stop.timedOut());
   return { stdout: r.stdout, stderr: r.stderrTail };
 }
 
 /** Runs one FFmpeg and keeps its binary stdout (e.g. raw thumbnails), through the process registry. */
-export async function runQualityProcessBinary(file: string, args: string[], opts: QualityProcessOptions = {}): Promise<Buffer> {
+export async function runQualityProcessBinary(
+  file: string,
+  args: string[],
+  opts: QualityProcessOptions = {},
+): Promise<Buffer> {
   const stop = stopSignal(opts);
   const chunks: Buffer[] = [];
-  const r = await startProcess(file, args, { cwd: opts.cwd, signal: stop.signal, onStdout: (c) => chunks.push(c), tailBytes: 8192 }).done;
+  const r = await startProcess(file, args, {
+    cwd: opts.cwd,
+    signal: stop.signal,
+    onStdout: (c) => chunks.push(c),
+    tailBytes: 8192,
+  }).done;
   if (!r.ok) throw failure(r, opts, stop.timedOut());
   return Buffer.concat(chunks);
 }
@@ -100,12 +114,24 @@ export async function runQualityPipeline(
   opts: Omit<QualityProcessOptions, 'role'> = {},
 ): Promise<QualityProcessOutput> {
   const stop = stopSignal(opts);
-  const first = startProcess(producer.file, producer.args, { cwd: opts.cwd, signal: stop.signal, pipeStdout: true, stdin: 'ignore', tailBytes: 8192 });
+  const first = startProcess(producer.file, producer.args, {
+    cwd: opts.cwd,
+    signal: stop.signal,
+    pipeStdout: true,
+    stdin: 'ignore',
+    tailBytes: 8192,
+  });
   if (!first.stdout) {
     const r = await first.done;
     throw failure(r, { ...opts, role: producer.role }, stop.timedOut());
   }
-  const second = startProcess(consumer.file, consumer.args, { cwd: opts.cwd, signal: stop.signal, stdin: first.stdout, captureStdout: true, tailBytes: 8192 });
+  const second = startProcess(consumer.file, consumer.args, {
+    cwd: opts.cwd,
+    signal: stop.signal,
+    stdin: first.stdout,
+    captureStdout: true,
+    tailBytes: 8192,
+  });
   // The consumer holds its own copy of the pipe; ours must close, or a producer whose reader is
   // gone would block on a full pipe instead of seeing the broken pipe.
   first.stdout.destroy();
@@ -114,11 +140,13 @@ export async function runQualityPipeline(
     first.stop().catch(() => {});
     const produced = await first.done;
     // An empty or broken reference stream fails the consumer: the producer's own error explains it.
-    if (!produced.ok && !produced.stopped && !stoppingAllProcesses() && !endedByReader(produced)) throw failure(produced, { ...opts, role: producer.role }, stop.timedOut());
+    if (!produced.ok && !produced.stopped && !stoppingAllProcesses() && !endedByReader(produced))
+      throw failure(produced, { ...opts, role: producer.role }, stop.timedOut());
     throw failure(consumed, { ...opts, role: consumer.role }, stop.timedOut());
   }
   const produced = await first.done;
-  if (!produced.ok && !endedByReader(produced)) throw failure(produced, { ...opts, role: producer.role }, stop.timedOut());
+  if (!produced.ok && !endedByReader(produced))
+    throw failure(produced, { ...opts, role: producer.role }, stop.timedOut());
   return { stdout: consumed.stdout, stderr: consumed.stderrTail };
 }
 
@@ -142,7 +170,9 @@ export function versionFromBanner(versionOutput: string): string {
 const probes = new Map<string, Promise<ScoringFfmpeg>>();
 
 async function probe(path: string): Promise<ScoringFfmpeg> {
-  const version = versionFromBanner((await runQualityProcess(path, ['-hide_banner', '-version'], { timeoutMs: 30_000 })).stdout);
+  const version = versionFromBanner(
+    (await runQualityProcess(path, ['-hide_banner', '-version'], { timeoutMs: 30_000 })).stdout,
+  );
   const filters = await runQualityProcess(path, ['-hide_banner', '-filters'], { timeoutMs: 30_000 });
   const hasLibvmaf = listsLibvmaf(filters.stdout);
   let libvmafGeneration: 1 | 2 | null = null;

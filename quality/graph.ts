@@ -22,7 +22,9 @@ export type ReferenceSource = (
 export function referenceStartFrame(ref: Pick<ReferenceSource, 'fps' | 'startS'>): number {
   const startS = ref.startS ?? 0;
   if (!(startS >= 0) || !Number.isFinite(startS)) {
-    throw new InputError(`reference start must be a non-negative number of seconds, got ${startS}`, { field: 'referenceOffsetS' });
+    throw new InputError(`reference start must be a non-negative number of seconds, got ${startS}`, {
+      field: 'referenceOffsetS',
+    });
   }
   return Math.round(startS * ref.fps);
 }
@@ -54,7 +56,8 @@ export interface ComparisonCommand {
 
 /** Frame rate as FFmpeg reads it: integers as-is, NTSC rates as exact rationals. */
 export function formatRate(fps: number): string {
-  if (!(fps > 0) || !Number.isFinite(fps)) throw new InputError(`frame rate must be a positive number, got ${fps}`, { field: 'fps' });
+  if (!(fps > 0) || !Number.isFinite(fps))
+    throw new InputError(`frame rate must be a positive number, got ${fps}`, { field: 'fps' });
   if (Number.isInteger(fps)) return String(fps);
   for (const base of [24, 30, 48, 60, 120]) {
     if (Math.abs(fps - (base * 1000) / 1001) < 0.005) return `${base * 1000}/1001`;
@@ -95,10 +98,13 @@ function vmafFilter(vmaf: VmafSetup, logName: string): string {
   // libvmaf 2.x parses `model` itself as `key=value` pairs joined by `:` and models joined by `|`;
   // a third escaping level is not worth it for paths: such characters are refused up front.
   if (/[\\':|]/.test(vmaf.modelPath)) {
-    throw new InputError(`VMAF model path ${vmaf.modelPath} contains one of \\ ' : | which libvmaf 2.x cannot take in model=path=`, {
-      field: 'vmafModel',
-      fix: 'move or link the model to a path without these characters',
-    });
+    throw new InputError(
+      `VMAF model path ${vmaf.modelPath} contains one of \\ ' : | which libvmaf 2.x cannot take in model=path=`,
+      {
+        field: 'vmafModel',
+        fix: 'move or link the model to a path without these characters',
+      },
+    );
   }
   return `libvmaf=model=path=${escapeGraphLevel(vmaf.modelPath)}:log_fmt=json:log_path=${filterValue(logName)}`;
 }
@@ -113,9 +119,21 @@ export const REFERENCE_PIPE_FORMAT = 'nut';
  */
 export function buildReferenceRender(ref: ReferenceSource, pixFmt: string): string[] {
   return [
-    '-hide_banner', '-nostdin', '-nostats', '-loglevel', 'error',
+    '-hide_banner',
+    '-nostdin',
+    '-nostats',
+    '-loglevel',
+    'error',
     ...referenceInputArgs(ref),
-    '-map', '0:v:0', '-pix_fmt', pixFmt, '-c:v', 'rawvideo', '-f', REFERENCE_PIPE_FORMAT, 'pipe:1',
+    '-map',
+    '0:v:0',
+    '-pix_fmt',
+    pixFmt,
+    '-c:v',
+    'rawvideo',
+    '-f',
+    REFERENCE_PIPE_FORMAT,
+    'pipe:1',
   ];
 }
 
@@ -143,11 +161,19 @@ export function buildComparison(spec: ComparisonSpec): ComparisonCommand {
   const filterGraph = chains.join(';');
   const referenceArgs = spec.referenceOnStdin ? ['-f', REFERENCE_PIPE_FORMAT, '-i', 'pipe:0'] : referenceInputArgs(ref);
   const args = [
-    '-hide_banner', '-nostdin', '-nostats', '-loglevel', 'error',
-    '-i', dist.path,
+    '-hide_banner',
+    '-nostdin',
+    '-nostats',
+    '-loglevel',
+    'error',
+    '-i',
+    dist.path,
     ...referenceArgs,
-    '-filter_complex', filterGraph,
-    '-f', 'null', '-',
+    '-filter_complex',
+    filterGraph,
+    '-f',
+    'null',
+    '-',
   ];
   return { args, filterGraph, referenceArgs };
 }

@@ -2,7 +2,15 @@
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildEncodeArgs, buildLiveSourceArgs, buildPublishArgs, parseInputStartS, runEncodeCell, startRtmpServer, type RtmpServer } from '../media/index.ts';
+import {
+  buildEncodeArgs,
+  buildLiveSourceArgs,
+  buildPublishArgs,
+  parseInputStartS,
+  runEncodeCell,
+  startRtmpServer,
+  type RtmpServer,
+} from '../media/index.ts';
 import { runProcess, startProcess } from '../runner/index.ts';
 import { alignToReference } from './align.ts';
 import { buildComparison } from './graph.ts';
@@ -47,8 +55,26 @@ describe('frame matching on static content', () => {
   it('keeps the given offset when every offset matches alike', async () => {
     const dir = workDir('align-static');
     const output = path.join(dir, 'bars.mkv');
-    await runProcess('ffmpeg', ['-hide_banner', '-nostdin', '-loglevel', 'error', '-y', '-f', 'lavfi', '-i', 'smptehdbars=size=320x240:rate=25:duration=2',
-      '-c:v', 'libx264', '-preset', 'ultrafast', '-b:v', '300k', '-pix_fmt', 'yuv420p', output]);
+    await runProcess('ffmpeg', [
+      '-hide_banner',
+      '-nostdin',
+      '-loglevel',
+      'error',
+      '-y',
+      '-f',
+      'lavfi',
+      '-i',
+      'smptehdbars=size=320x240:rate=25:duration=2',
+      '-c:v',
+      'libx264',
+      '-preset',
+      'ultrafast',
+      '-b:v',
+      '300k',
+      '-pix_fmt',
+      'yuv420p',
+      output,
+    ]);
     const reference = { kind: 'synthetic' as const, source: 'smptehdbars' as const, resolution: qvga, fps: 25 };
     const a = await alignToReference({ ffmpegPath: 'ffmpeg', reference, output, givenS: 1.2 });
     expect(a).toMatchObject({ method: 'given', offsetS: 1.2, searchedS: [0, 3.2] });
@@ -73,10 +99,14 @@ describe('a puller that joins late (real nginx-rtmp)', () => {
     const publisher = startProcess('ffmpeg', buildPublishArgs(source(), url), { stopWith: 'q', graceMs: 1500 });
     await rtmp.waitPublishing('late', 15_000);
     await sleep(2300); // well past the first keyframes
-    const puller = await runProcess('ffmpeg', buildEncodeArgs(scenario, 'libx264', { outputs: [output()], totalMediaS: 2, streamIndex: 0, input: url }), {
-      nothrow: true,
-      tailBytes: 64 * 1024,
-    });
+    const puller = await runProcess(
+      'ffmpeg',
+      buildEncodeArgs(scenario, 'libx264', { outputs: [output()], totalMediaS: 2, streamIndex: 0, input: url }),
+      {
+        nothrow: true,
+        tailBytes: 64 * 1024,
+      },
+    );
     await publisher.stop();
     expect(puller.ok).toBe(true);
     startS = parseInputStartS(puller.stderrTail);
@@ -87,13 +117,28 @@ describe('a puller that joins late (real nginx-rtmp)', () => {
     expect(startS).not.toBeNull();
     expect(startS!).toBeGreaterThanOrEqual(2);
     expect(startS!).toBeLessThan(6);
-    const checked = await alignToReference({ ffmpegPath: 'ffmpeg', reference: reference(), output: output(), givenS: startS });
+    const checked = await alignToReference({
+      ffmpegPath: 'ffmpeg',
+      reference: reference(),
+      output: output(),
+      givenS: startS,
+    });
     expect(checked).toMatchObject({ method: 'given', offsetS: startS });
     expect(checked.matchPsnrDb).toBeGreaterThan(35);
     expect(checked.runnerUpPsnrDb!).toBeLessThan(checked.matchPsnrDb - 10);
-    const searched = await alignToReference({ ffmpegPath: 'ffmpeg', reference: reference(), output: output(), givenS: null });
+    const searched = await alignToReference({
+      ffmpegPath: 'ffmpeg',
+      reference: reference(),
+      output: output(),
+      givenS: null,
+    });
     expect(searched).toMatchObject({ method: 'frame-match', offsetS: startS });
-    const wrongHint = await alignToReference({ ffmpegPath: 'ffmpeg', reference: reference(), output: output(), givenS: startS! - 0.6 });
+    const wrongHint = await alignToReference({
+      ffmpegPath: 'ffmpeg',
+      reference: reference(),
+      output: output(),
+      givenS: startS! - 0.6,
+    });
     expect(wrongHint).toMatchObject({ method: 'frame-match', offsetS: startS });
   }, 60_000);
 
@@ -101,7 +146,15 @@ describe('a puller that joins late (real nginx-rtmp)', () => {
     const q = await scoreOutputs({
       reference: reference(),
       outputs: [
-        { rung: 0, path: output(), fps: 25, resolution: qvga, referenceOffsetS: startS, referenceOffsetOrigin: 'rtmp stream timestamps', verifyReferenceOffset: true },
+        {
+          rung: 0,
+          path: output(),
+          fps: 25,
+          resolution: qvga,
+          referenceOffsetS: startS,
+          referenceOffsetOrigin: 'rtmp stream timestamps',
+          verifyReferenceOffset: true,
+        },
         { rung: 1, path: output(), fps: 25, resolution: qvga },
       ],
       ffmpegPath: 'ffmpeg',
@@ -119,7 +172,10 @@ describe('a puller that joins late (real nginx-rtmp)', () => {
     expect(naive.ssim!).toBeLessThan(0.9);
     expect(naive.psnrY!).toBeLessThan(aligned.psnrY! - 10);
     const recipe = q.recipe as { comparisons: Array<Record<string, unknown>>; alignment?: string };
-    expect(recipe.comparisons[0]).toMatchObject({ referenceOffsetS: startS, referenceOffsetOrigin: 'rtmp stream timestamps' });
+    expect(recipe.comparisons[0]).toMatchObject({
+      referenceOffsetS: startS,
+      referenceOffsetOrigin: 'rtmp stream timestamps',
+    });
     expect(recipe.alignment).toMatch(/frame/);
   }, 60_000);
 });
@@ -141,7 +197,13 @@ describe('a live cell scores like a file cell of the same settings', () => {
     expect(offset!).toBeGreaterThanOrEqual(0);
     expect(offset!).toBeLessThan(total);
 
-    const out = (dir: string, st: (typeof live.streams)[0], extra = {}) => ({ rung: 0, path: st.outputs[0].path, fps: 25, resolution: qvga, ...extra });
+    const out = (dir: string, st: (typeof live.streams)[0], extra = {}) => ({
+      rung: 0,
+      path: st.outputs[0].path,
+      fps: 25,
+      resolution: qvga,
+      ...extra,
+    });
     const [lq, fq] = await Promise.all([
       scoreOutputs({
         reference: { kind: 'file', path: live.liveSourcePath!, fps: 25, resolution: qvga },

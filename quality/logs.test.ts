@@ -49,7 +49,9 @@ describe('per-frame log parsing (recorded FFmpeg logs)', () => {
   });
 
   it('names the file and line of a malformed log', () => {
-    expect(() => parsePsnrLog('n:1 mse_avg:0.1 psnr_avg:30\n', 'x.log')).toThrow(/x\.log line 1: field "psnr_y" missing/);
+    expect(() => parsePsnrLog('n:1 mse_avg:0.1 psnr_avg:30\n', 'x.log')).toThrow(
+      /x\.log line 1: field "psnr_y" missing/,
+    );
     expect(() => parseSsimLog('n:1 Y:abc All:0.9\n', 's.log')).toThrow(/s\.log line 1: field "Y" is not a number/);
     expect(() => parseVmafJson('{"frames":[{"metrics":{}}]}', 'v.json')).toThrow(/v\.json: frames\[0\]\.metrics\.vmaf/);
     expect(() => parseVmafJson('not json', 'v.json')).toThrow(/v\.json: not valid JSON/);

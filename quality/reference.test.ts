@@ -52,10 +52,37 @@ beforeAll(async () => {
   await access(VMAF_FFMPEG, fsConstants.X_OK);
   await access(PKL);
   dir = await mkdtemp(path.join(os.tmpdir(), 'ffwatt-qref-'));
-  await Promise.all(rungs.map((r) => ffmpeg(ENCODER, ['-loglevel', 'error', '-y', '-f', 'lavfi', '-i', SOURCE, ...r.args, '-pix_fmt', 'yuv420p', file(r.name)])));
-  const common = { reference: { kind: 'synthetic' as const, source: 'testsrc2' as const, resolution: nhd, fps: 30 }, referenceDurationS: 2, outputs: outputs(), ffmpegPath: ENCODER, notices: new Set<string>() };
+  await Promise.all(
+    rungs.map((r) =>
+      ffmpeg(ENCODER, [
+        '-loglevel',
+        'error',
+        '-y',
+        '-f',
+        'lavfi',
+        '-i',
+        SOURCE,
+        ...r.args,
+        '-pix_fmt',
+        'yuv420p',
+        file(r.name),
+      ]),
+    ),
+  );
+  const common = {
+    reference: { kind: 'synthetic' as const, source: 'testsrc2' as const, resolution: nhd, fps: 30 },
+    referenceDurationS: 2,
+    outputs: outputs(),
+    ffmpegPath: ENCODER,
+    notices: new Set<string>(),
+  };
   byEncoder = await scoreOutputs({ ...common, vmafModel: null, workDir: file('by-encoder') });
-  byVmafBuild = await scoreOutputs({ ...common, qualityFfmpegPath: VMAF_FFMPEG, vmafModel: PKL, workDir: file('by-vmaf-build') });
+  byVmafBuild = await scoreOutputs({
+    ...common,
+    qualityFfmpegPath: VMAF_FFMPEG,
+    vmafModel: PKL,
+    workDir: file('by-vmaf-build'),
+  });
 }, 120_000);
 
 afterAll(async () => {
@@ -65,7 +92,9 @@ afterAll(async () => {
 describe('the same encodes scored by two FFmpeg builds', () => {
   it('give the same PSNR within 0.05 dB and the same SSIM within 0.0005', () => {
     expect(byVmafBuild.recipe.scoringFfmpeg).toMatchObject({ path: VMAF_FFMPEG, libvmaf: '1.x' });
-    expect(byVmafBuild.recipe.reference).toMatch(/^lavfi testsrc2 640x360@30, rendered for 2 s by the encoding ffmpeg \(ffmpeg, version 5\./);
+    expect(byVmafBuild.recipe.reference).toMatch(
+      /^lavfi testsrc2 640x360@30, rendered for 2 s by the encoding ffmpeg \(ffmpeg, version 5\./,
+    );
     for (let rung = 0; rung < rungs.length; rung++) {
       const a = byEncoder.outputs[rung];
       const b = byVmafBuild.outputs[rung];
@@ -88,7 +117,21 @@ describe('the same encodes scored by two FFmpeg builds', () => {
   it('match the encoding FFmpeg scoring on its own source, where the libvmaf build regenerating testsrc2 is dB off', async () => {
     const graph = (stats: string) =>
       `[0:v]settb=AVTB,setpts=PTS-STARTPTS,fps=fps=30,format=yuv420p[d];[1:v]settb=AVTB,setpts=PTS-STARTPTS,fps=fps=30,format=yuv420p[r];[d][r]psnr=stats_file=${stats}:shortest=1`;
-    const input = (stats: string) => ['-loglevel', 'error', '-i', file('hi.mkv'), '-f', 'lavfi', '-i', SOURCE, '-filter_complex', graph(stats), '-f', 'null', '-'];
+    const input = (stats: string) => [
+      '-loglevel',
+      'error',
+      '-i',
+      file('hi.mkv'),
+      '-f',
+      'lavfi',
+      '-i',
+      SOURCE,
+      '-filter_complex',
+      graph(stats),
+      '-f',
+      'null',
+      '-',
+    ];
     await ffmpeg(ENCODER, input(file('truth-psnr.log')));
     await ffmpeg(VMAF_FFMPEG, input(file('regenerated-psnr.log')));
     const truth = await meanPsnrY(file('truth-psnr.log'));
@@ -102,11 +145,32 @@ describe('the same encodes scored by two FFmpeg builds', () => {
     // Truth (one libvmaf build exists here, so this checks the frames VMAF sees, not libvmaf itself):
     // the encoding FFmpeg renders the reference and decodes the encode to raw y4m files, and the
     // libvmaf build only reads raw frames: no decoder and no source generator of its own in the loop.
-    await ffmpeg(ENCODER, ['-loglevel', 'error', '-y', '-f', 'lavfi', '-i', SOURCE, '-pix_fmt', 'yuv420p', file('ref.y4m')]);
+    await ffmpeg(ENCODER, [
+      '-loglevel',
+      'error',
+      '-y',
+      '-f',
+      'lavfi',
+      '-i',
+      SOURCE,
+      '-pix_fmt',
+      'yuv420p',
+      file('ref.y4m'),
+    ]);
     for (const rung of [0, 1]) {
       const dist = file(`dist-${rung}.y4m`);
       await ffmpeg(ENCODER, ['-loglevel', 'error', '-y', '-i', file(rungs[rung].name), '-pix_fmt', 'yuv420p', dist]);
-      const scored = await ffmpeg(VMAF_FFMPEG, ['-i', dist, '-i', file('ref.y4m'), '-lavfi', `[0:v][1:v]libvmaf=model_path=${PKL}`, '-f', 'null', '-']);
+      const scored = await ffmpeg(VMAF_FFMPEG, [
+        '-i',
+        dist,
+        '-i',
+        file('ref.y4m'),
+        '-lavfi',
+        `[0:v][1:v]libvmaf=model_path=${PKL}`,
+        '-f',
+        'null',
+        '-',
+      ]);
       const truth = summaryVmaf(scored.stderrTail);
       expect(truth).toBeGreaterThan(80);
       expect(Math.abs(byVmafBuild.outputs[rung].vmaf!.mean - truth)).toBeLessThanOrEqual(0.2);

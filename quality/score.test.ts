@@ -11,16 +11,29 @@ import { runProcess } from '../runner/index.ts';
 import { scoreOutputs, type ScoredQuality } from './score.ts';
 
 const FFMPEG = 'ffmpeg';
-const reference: InputSpec = { kind: 'synthetic', source: 'testsrc2', resolution: { width: 320, height: 240 }, fps: 30 };
+const reference: InputSpec = {
+  kind: 'synthetic',
+  source: 'testsrc2',
+  resolution: { width: 320, height: 240 },
+  fps: 30,
+};
 const qvga = { width: 320, height: 240 };
 let dir: string;
 const file = (name: string) => path.join(dir, name);
 
 async function encode(name: string, outArgs: string[]): Promise<void> {
   await runProcess(FFMPEG, [
-    '-hide_banner', '-nostdin', '-loglevel', 'error', '-y',
-    '-f', 'lavfi', '-i', 'testsrc2=size=320x240:rate=30:duration=2',
-    ...outArgs, file(name),
+    '-hide_banner',
+    '-nostdin',
+    '-loglevel',
+    'error',
+    '-y',
+    '-f',
+    'lavfi',
+    '-i',
+    'testsrc2=size=320x240:rate=30:duration=2',
+    ...outArgs,
+    file(name),
   ]);
 }
 
@@ -126,22 +139,45 @@ describe('scoreOutputs with real ffmpeg', () => {
     );
     const [first] = main.recipe.comparisons as Array<{ argv: string[]; referenceArgv: string[] }>;
     expect(first.referenceArgv).toEqual([
-      'ffmpeg', '-hide_banner', '-nostdin', '-nostats', '-loglevel', 'error',
-      '-f', 'lavfi', '-i', 'testsrc2=size=320x240:rate=30:duration=2',
-      '-map', '0:v:0', '-pix_fmt', 'yuv420p', '-c:v', 'rawvideo', '-f', 'nut', 'pipe:1',
+      'ffmpeg',
+      '-hide_banner',
+      '-nostdin',
+      '-nostats',
+      '-loglevel',
+      'error',
+      '-f',
+      'lavfi',
+      '-i',
+      'testsrc2=size=320x240:rate=30:duration=2',
+      '-map',
+      '0:v:0',
+      '-pix_fmt',
+      'yuv420p',
+      '-c:v',
+      'rawvideo',
+      '-f',
+      'nut',
+      'pipe:1',
     ]);
     expect(first.argv.join(' ')).toContain(' -f nut -i pipe:0 ');
     expect(main.recipe.vmaf).toBeNull();
   });
 
   it('says once, plainly, that this ffmpeg has no libvmaf', async () => {
-    expect(main.vmafSkippedReason).toMatch(/^VMAF skipped: this ffmpeg \(ffmpeg, version \S+\) has no libvmaf; set --quality-ffmpeg or FFWATT_QUALITY_FFMPEG to a VMAF-capable ffmpeg$/);
+    expect(main.vmafSkippedReason).toMatch(
+      /^VMAF skipped: this ffmpeg \(ffmpeg, version \S+\) has no libvmaf; set --quality-ffmpeg or FFWATT_QUALITY_FFMPEG to a VMAF-capable ffmpeg$/,
+    );
     const { lines, log } = capture();
     const notices = new Set<string>();
     const opts = {
-      reference, referenceDurationS: 1,
+      reference,
+      referenceDurationS: 1,
       outputs: [{ rung: 0, path: file('hi.mp4'), fps: 30, resolution: qvga }],
-      ffmpegPath: FFMPEG, vmafModel: '/nonexistent/but/irrelevant.pkl', log, notices, workDir: path.join(dir, 'once'),
+      ffmpegPath: FFMPEG,
+      vmafModel: '/nonexistent/but/irrelevant.pkl',
+      log,
+      notices,
+      workDir: path.join(dir, 'once'),
     };
     const first = await scoreOutputs(opts);
     await scoreOutputs(opts);
@@ -155,25 +191,43 @@ describe('scoreOutputs with real ffmpeg', () => {
     const q = await scoreOutputs({
       reference: { kind: 'file', path: file('lossless.mkv'), fps: 30, resolution: qvga },
       outputs: [{ rung: 0, path: file('hi.mp4'), fps: 30, resolution: qvga }],
-      ffmpegPath: FFMPEG, vmafModel: null, workDir: path.join(dir, 'fileref'), notices: new Set(),
+      ffmpegPath: FFMPEG,
+      vmafModel: null,
+      workDir: path.join(dir, 'fileref'),
+      notices: new Set(),
     });
     expect(q.outputs[0].psnrY).toBeCloseTo(main.outputs[1].psnrY!, 6);
     expect(q.outputs[0].ssim).toBeCloseTo(main.outputs[1].ssim!, 6);
   });
 
   it('fails clearly on a missing output, a missing binary and a bad scaler', async () => {
-    const base = { reference, outputs: [{ rung: 0, path: file('nope.mp4'), fps: 30, resolution: qvga }], vmafModel: null, workDir: path.join(dir, 'bad'), notices: new Set<string>() };
+    const base = {
+      reference,
+      outputs: [{ rung: 0, path: file('nope.mp4'), fps: 30, resolution: qvga }],
+      vmafModel: null,
+      workDir: path.join(dir, 'bad'),
+      notices: new Set<string>(),
+    };
     await expect(scoreOutputs({ ...base, ffmpegPath: FFMPEG })).rejects.toThrow(RunError);
     await expect(scoreOutputs({ ...base, ffmpegPath: FFMPEG })).rejects.toThrow(/rung 0 not found at .*nope\.mp4/);
     await expect(scoreOutputs({ ...base, qualityFfmpegPath: '/nonexistent/ffmpeg' })).rejects.toThrow(InputError);
-    await expect(scoreOutputs({ ...base, ffmpegPath: FFMPEG, scale: 'nearest' as never })).rejects.toThrow(/unknown scaler "nearest"/);
+    await expect(scoreOutputs({ ...base, ffmpegPath: FFMPEG, scale: 'nearest' as never })).rejects.toThrow(
+      /unknown scaler "nearest"/,
+    );
   });
 
   it('turns an ffmpeg failure into a RunError with its stderr', async () => {
     const bogus = file('not-a-video.mp4');
     await runProcess('sh', ['-c', `echo garbage > ${bogus}`]);
     await expect(
-      scoreOutputs({ reference, outputs: [{ rung: 0, path: bogus, fps: 30, resolution: qvga }], ffmpegPath: FFMPEG, vmafModel: null, workDir: path.join(dir, 'garbage'), notices: new Set() }),
+      scoreOutputs({
+        reference,
+        outputs: [{ rung: 0, path: bogus, fps: 30, resolution: qvga }],
+        ffmpegPath: FFMPEG,
+        vmafModel: null,
+        workDir: path.join(dir, 'garbage'),
+        notices: new Set(),
+      }),
     ).rejects.toThrow(/ffmpeg exited with 1: .*not-a-video\.mp4/s);
   });
 });

@@ -8,12 +8,27 @@ import path from 'node:path';
 import type { FrameScoreSummary, InputSpec, QualityResult, Resolution } from '../core/types.ts';
 import { InputError, RunError } from '../core/errors.ts';
 import { silentLogger, type Logger } from '../core/log.ts';
-import { buildComparison, buildReferenceRender, formatRate, SCALERS, type ReferenceSource, type Scaler, type VmafSetup } from './graph.ts';
+import {
+  buildComparison,
+  buildReferenceRender,
+  formatRate,
+  SCALERS,
+  type ReferenceSource,
+  type Scaler,
+  type VmafSetup,
+} from './graph.ts';
 import { probeScoringFfmpeg, runQualityPipeline, type ScoringFfmpeg } from './ffmpeg.ts';
 import { defaultFfmpegPath } from '../media/index.ts';
 import { parsePsnrLog, parseSsimLog, parseVmafJson } from './logs.ts';
 import { summarizeFrames } from './summary.ts';
-import { alignToReference, MATCH_FRAMES, MATCH_SIZE, REPLACE_MARGIN_DB, VERIFY_WINDOW_S, type OffsetAlignment } from './align.ts';
+import {
+  alignToReference,
+  MATCH_FRAMES,
+  MATCH_SIZE,
+  REPLACE_MARGIN_DB,
+  VERIFY_WINDOW_S,
+  type OffsetAlignment,
+} from './align.ts';
 
 /**
  * Identical frames give PSNR = inf. Like x264's PSNR we cap at 100 dB (libvmaf's own psnr feature caps
@@ -115,7 +130,8 @@ function toReferenceSource(opts: ScoreOutputsOptions, startS = 0): ReferenceSour
   const start = startS > 0 ? { startS } : {};
   if (ref.kind === 'synthetic') {
     // A late start needs that much more of the source generated.
-    const durationS = opts.referenceDurationS === undefined ? undefined : Number((opts.referenceDurationS + startS).toFixed(6));
+    const durationS =
+      opts.referenceDurationS === undefined ? undefined : Number((opts.referenceDurationS + startS).toFixed(6));
     return { kind: 'synthetic', source: ref.source, resolution: ref.resolution, fps: ref.fps, durationS, ...start };
   }
   return { kind: 'file', path: path.resolve(ref.path), resolution: ref.resolution, fps: ref.fps, ...start };
@@ -130,9 +146,12 @@ async function resolveOffset(
 ): Promise<{ offsetS: number; alignment: OffsetAlignment | null }> {
   const given = output.referenceOffsetS === undefined ? 0 : output.referenceOffsetS;
   if (given !== null && !(given >= 0 && Number.isFinite(given))) {
-    throw new InputError(`reference offset of rung ${output.rung} must be a non-negative number of seconds, got ${given}`, {
-      field: 'referenceOffsetS',
-    });
+    throw new InputError(
+      `reference offset of rung ${output.rung} must be a non-negative number of seconds, got ${given}`,
+      {
+        field: 'referenceOffsetS',
+      },
+    );
   }
   if (given !== null && !output.verifyReferenceOffset) return { offsetS: given, alignment: null };
   try {
@@ -151,16 +170,19 @@ async function resolveOffset(
   } catch (err) {
     if (given === null || err instanceof InputError) throw err;
     // The check failed (e.g. too few frames to match): the given offset is still the best we know.
-    log.warn(`quality: could not check the reference offset of rung ${output.rung} by frame matching; using the given ${given} s: ${(err as Error).message}`);
+    log.warn(
+      `quality: could not check the reference offset of rung ${output.rung} by frame matching; using the given ${given} s: ${(err as Error).message}`,
+    );
     return { offsetS: given, alignment: null };
   }
 }
 
 function describeReference(ref: ReferenceSource, renderer: ScoringFfmpeg, pixFmt: string): string {
   const shape = `${ref.resolution.width}x${ref.resolution.height}@${formatRate(ref.fps)}`;
-  const what = ref.kind === 'file'
-    ? `file ${ref.path} ${shape}, decoded`
-    : `lavfi ${ref.source} ${shape}, rendered${ref.durationS !== undefined ? ` for ${ref.durationS} s` : ''}`;
+  const what =
+    ref.kind === 'file'
+      ? `file ${ref.path} ${shape}, decoded`
+      : `lavfi ${ref.source} ${shape}, rendered${ref.durationS !== undefined ? ` for ${ref.durationS} s` : ''}`;
   return `${what} by the encoding ffmpeg (${renderer.path}, version ${renderer.version}) and piped to the scoring ffmpeg as raw ${pixFmt} frames (NUT)`;
 }
 
@@ -174,7 +196,9 @@ export async function planVmaf(ffmpeg: ScoringFfmpeg, model: string | null, log:
     };
   }
   if (ffmpeg.libvmafGeneration === null) {
-    return { skipped: `VMAF skipped: cannot tell the libvmaf version of ${ffmpeg.path} (its libvmaf filter has neither a model nor a model_path option)` };
+    return {
+      skipped: `VMAF skipped: cannot tell the libvmaf version of ${ffmpeg.path} (its libvmaf filter has neither a model nor a model_path option)`,
+    };
   }
   if (!model) return { skipped: `VMAF skipped: no VMAF model configured: pass --vmaf-model or ${VMAF_MODEL_ENV}` };
 
@@ -196,7 +220,9 @@ export async function planVmaf(ffmpeg: ScoringFfmpeg, model: string | null, log:
         { field: 'vmafModel', fix: `pass the .${wanted} version of the model` },
       );
     }
-    log.info(`VMAF model: using ${sibling} (the .${wanted} twin of ${modelPath}) for libvmaf ${ffmpeg.libvmafGeneration}.x`);
+    log.info(
+      `VMAF model: using ${sibling} (the .${wanted} twin of ${modelPath}) for libvmaf ${ffmpeg.libvmafGeneration}.x`,
+    );
     chosen = sibling;
   }
   if (wanted === 'pkl' && !(await exists(chosen + '.model'))) {
@@ -266,16 +292,20 @@ export async function scoreOutputs(opts: ScoreOutputsOptions): Promise<ScoredQua
 
   for (const output of opts.outputs) {
     const distortedPath = path.resolve(output.path);
-    if (!(await exists(distortedPath))) throw new RunError(`quality: output of rung ${output.rung} not found at ${distortedPath}`);
+    if (!(await exists(distortedPath)))
+      throw new RunError(`quality: output of rung ${output.rung} not found at ${distortedPath}`);
     const dir = path.join(path.resolve(opts.workDir), `rung-${output.rung}`);
     await mkdir(dir, { recursive: true });
     const logs = { psnr: 'psnr.log', ssim: 'ssim.log', vmaf: 'vmaf.json' };
     const { offsetS, alignment } = await resolveOffset(opts, output, renderer.path, log);
     if (alignment?.method === 'frame-match' && alignment.givenS !== null) {
-      log.warn(`quality: rung ${output.rung} matched the reference at ${alignment.offsetS} s, not at the given ${alignment.givenS} s`, {
-        matchPsnrDb: alignment.matchPsnrDb,
-        givenPsnrDb: alignment.givenPsnrDb,
-      });
+      log.warn(
+        `quality: rung ${output.rung} matched the reference at ${alignment.offsetS} s, not at the given ${alignment.givenS} s`,
+        {
+          matchPsnrDb: alignment.matchPsnrDb,
+          givenPsnrDb: alignment.givenPsnrDb,
+        },
+      );
     }
     const comparedReference = toReferenceSource(opts, offsetS);
     const render = buildReferenceRender(comparedReference, pixFmt);
@@ -307,7 +337,10 @@ export async function scoreOutputs(opts: ScoreOutputsOptions): Promise<ScoredQua
 
     const psnr = parsePsnrLog(await readFile(path.join(dir, logs.psnr), 'utf8'), path.join(dir, logs.psnr));
     const ssim = parseSsimLog(await readFile(path.join(dir, logs.ssim), 'utf8'), path.join(dir, logs.ssim));
-    if (psnr.length === 0) throw new RunError(`quality: no frames compared for rung ${output.rung} (${distortedPath}); is the output empty?`);
+    if (psnr.length === 0)
+      throw new RunError(
+        `quality: no frames compared for rung ${output.rung} (${distortedPath}); is the output empty?`,
+      );
     const y = psnr.map((f) => cappedPsnr(f.psnrY));
     const avg = psnr.map((f) => cappedPsnr(f.psnrAvg));
     const yValues = y.map((c) => c.value);
@@ -319,11 +352,19 @@ export async function scoreOutputs(opts: ScoreOutputsOptions): Promise<ScoredQua
       // libvmaf pools its harmonic mean as n / Σ 1/(x+1) − 1.
       vmafSummary = summarizeFrames(parsed.frames, { harmonicShift: 1 });
       if (parsed.frames.length !== psnr.length) {
-        log.warn('quality: VMAF and PSNR compared different frame counts', { rung: output.rung, vmaf: parsed.frames.length, psnr: psnr.length });
+        log.warn('quality: VMAF and PSNR compared different frame counts', {
+          rung: output.rung,
+          vmaf: parsed.frames.length,
+          psnr: psnr.length,
+        });
       }
     }
     if (ssim.length !== psnr.length) {
-      log.warn('quality: SSIM and PSNR compared different frame counts', { rung: output.rung, ssim: ssim.length, psnr: psnr.length });
+      log.warn('quality: SSIM and PSNR compared different frame counts', {
+        rung: output.rung,
+        ssim: ssim.length,
+        psnr: psnr.length,
+      });
     }
     scored.push({
       rung: output.rung,
@@ -344,7 +385,11 @@ export async function scoreOutputs(opts: ScoreOutputsOptions): Promise<ScoredQua
   const result: ScoredQuality = {
     outputs: scored,
     recipe: {
-      scoringFfmpeg: { path: ffmpeg.path, version: ffmpeg.version, libvmaf: ffmpeg.hasLibvmaf ? `${ffmpeg.libvmafGeneration}.x` : null },
+      scoringFfmpeg: {
+        path: ffmpeg.path,
+        version: ffmpeg.version,
+        libvmaf: ffmpeg.hasLibvmaf ? `${ffmpeg.libvmafGeneration}.x` : null,
+      },
       reference: describeReference(reference, renderer, pixFmt),
       frameRate: formatRate(reference.fps),
       scaler,
@@ -352,8 +397,17 @@ export async function scoreOutputs(opts: ScoreOutputsOptions): Promise<ScoredQua
       psnrCapDb: PSNR_CAP_DB,
       psnr: 'mean over frames of per-frame PSNR (Y, and the weighted average of Y/U/V), each capped at psnrCapDb',
       ssim: 'mean over frames of per-frame SSIM (All planes; ssimY: luma)',
-      pooling: 'per-frame summaries: mean, harmonic mean (VMAF: n/Σ1/(x+1)−1 as libvmaf), 1st percentile (linear interpolation), min',
-      vmaf: vmaf && 'format' in vmafPlan ? { modelPath: vmaf.modelPath, modelFormat: vmafPlan.format, libvmafGeneration: vmaf.generation, libvmafVersion } : null,
+      pooling:
+        'per-frame summaries: mean, harmonic mean (VMAF: n/Σ1/(x+1)−1 as libvmaf), 1st percentile (linear interpolation), min',
+      vmaf:
+        vmaf && 'format' in vmafPlan
+          ? {
+              modelPath: vmaf.modelPath,
+              modelFormat: vmafPlan.format,
+              libvmafGeneration: vmaf.generation,
+              libvmafVersion,
+            }
+          : null,
       comparisons,
       ...(comparisons.some((c) => c.referenceOffsetS !== undefined)
         ? {

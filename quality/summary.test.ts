@@ -30,14 +30,17 @@ describe('frame score pooling', () => {
 
   it('orders min <= p1 <= mean and harmonic mean <= mean for positive scores', () => {
     fc.assert(
-      fc.property(fc.array(fc.double({ min: 0.001, max: 100, noNaN: true }), { minLength: 1, maxLength: 300 }), (values) => {
-        const s = summarizeFrames(values);
-        const eps = 1e-9 * Math.max(1, s.mean);
-        expect(s.min).toBeLessThanOrEqual(s.p1 + eps);
-        expect(s.p1).toBeLessThanOrEqual(s.mean + eps);
-        expect(s.harmonicMean).toBeLessThanOrEqual(s.mean + eps);
-        expect(s.harmonicMean).toBeGreaterThanOrEqual(s.min - eps);
-      }),
+      fc.property(
+        fc.array(fc.double({ min: 0.001, max: 100, noNaN: true }), { minLength: 1, maxLength: 300 }),
+        (values) => {
+          const s = summarizeFrames(values);
+          const eps = 1e-9 * Math.max(1, s.mean);
+          expect(s.min).toBeLessThanOrEqual(s.p1 + eps);
+          expect(s.p1).toBeLessThanOrEqual(s.mean + eps);
+          expect(s.harmonicMean).toBeLessThanOrEqual(s.mean + eps);
+          expect(s.harmonicMean).toBeGreaterThanOrEqual(s.min - eps);
+        },
+      ),
     );
   });
 });

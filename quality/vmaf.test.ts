@@ -24,9 +24,24 @@ const file = (name: string) => path.join(dir, name);
 
 async function encode(name: string, bitrate: string): Promise<void> {
   await runProcess(ENCODER, [
-    '-hide_banner', '-nostdin', '-loglevel', 'error', '-y',
-    '-f', 'lavfi', '-i', 'testsrc2=size=640x360:rate=30:duration=2',
-    '-c:v', 'libx264', '-preset', 'ultrafast', '-b:v', bitrate, '-pix_fmt', 'yuv420p', file(name),
+    '-hide_banner',
+    '-nostdin',
+    '-loglevel',
+    'error',
+    '-y',
+    '-f',
+    'lavfi',
+    '-i',
+    'testsrc2=size=640x360:rate=30:duration=2',
+    '-c:v',
+    'libx264',
+    '-preset',
+    'ultrafast',
+    '-b:v',
+    bitrate,
+    '-pix_fmt',
+    'yuv420p',
+    file(name),
   ]);
 }
 
@@ -62,9 +77,14 @@ describe('VMAF with libvmaf 1.x (static ffmpeg 4.1)', () => {
 
   it('scores a high-bitrate encode above 90 and a starved one strictly lower', async () => {
     const q = await scoreOutputs({
-      reference, referenceDurationS: 2, outputs: outputs(),
-      ffmpegPath: ENCODER, qualityFfmpegPath: VMAF_FFMPEG, vmafModel: PKL,
-      workDir: path.join(dir, 'scores'), notices: new Set(),
+      reference,
+      referenceDurationS: 2,
+      outputs: outputs(),
+      ffmpegPath: ENCODER,
+      qualityFfmpegPath: VMAF_FFMPEG,
+      vmafModel: PKL,
+      workDir: path.join(dir, 'scores'),
+      notices: new Set(),
     });
     const [good, starved] = q.outputs;
     expect(q.vmafSkippedReason).toBeUndefined();
@@ -78,34 +98,54 @@ describe('VMAF with libvmaf 1.x (static ffmpeg 4.1)', () => {
       expect(o.vmaf!.min).toBeLessThanOrEqual(o.vmaf!.p1);
       expect(o.vmaf!.harmonicMean).toBeLessThanOrEqual(o.vmaf!.mean);
     }
-    expect(q.recipe.vmaf).toEqual({ modelPath: PKL, modelFormat: 'pkl', libvmafGeneration: 1, libvmafVersion: '1.3.7' });
+    expect(q.recipe.vmaf).toEqual({
+      modelPath: PKL,
+      modelFormat: 'pkl',
+      libvmafGeneration: 1,
+      libvmafVersion: '1.3.7',
+    });
     expect((q.recipe.scoringFfmpeg as { path: string; libvmaf: string }).libvmaf).toBe('1.x');
     const comparisons = q.recipe.comparisons as Array<{ filterGraph: string }>;
-    expect(comparisons[0].filterGraph).toContain(`libvmaf=model_path=${PKL}:log_fmt=json:log_path=vmaf.json:shortest=1:repeatlast=0`);
+    expect(comparisons[0].filterGraph).toContain(
+      `libvmaf=model_path=${PKL}:log_fmt=json:log_path=vmaf.json:shortest=1:repeatlast=0`,
+    );
   });
 
   it('takes the model from FFWATT_VMAF_MODEL, uses the .pkl twin of a .json model, and escapes odd paths', async () => {
-    const odd = path.join(dir, "models:a,b[1]");
+    const odd = path.join(dir, 'models:a,b[1]');
     await mkdir(path.dirname(odd), { recursive: true });
     await symlink(MODELS, odd);
     const { lines, log } = capture();
     const q = await scoreOutputs({
-      reference, referenceDurationS: 1, outputs: outputs().slice(0, 1),
-      qualityFfmpegPath: VMAF_FFMPEG, log, env: { FFWATT_VMAF_MODEL: path.join(odd, 'vmaf_v0.6.1.json') },
-      workDir: path.join(dir, 'twin'), notices: new Set(),
+      reference,
+      referenceDurationS: 1,
+      outputs: outputs().slice(0, 1),
+      qualityFfmpegPath: VMAF_FFMPEG,
+      log,
+      env: { FFWATT_VMAF_MODEL: path.join(odd, 'vmaf_v0.6.1.json') },
+      workDir: path.join(dir, 'twin'),
+      notices: new Set(),
     });
     expect(q.outputs[0].frames).toBe(30);
     expect(q.outputs[0].vmaf!.mean).toBeGreaterThan(90);
     expect((q.recipe.vmaf as { modelPath: string }).modelPath).toBe(path.join(odd, 'vmaf_v0.6.1.pkl'));
-    expect(lines.some((l) => l.includes('using') && l.includes('vmaf_v0.6.1.pkl') && l.includes('libvmaf 1.x'))).toBe(true);
+    expect(lines.some((l) => l.includes('using') && l.includes('vmaf_v0.6.1.pkl') && l.includes('libvmaf 1.x'))).toBe(
+      true,
+    );
   });
 
   it('takes a relative --quality-ffmpeg path from where the program runs, not from the rung folder', async () => {
     const relative = path.relative(process.cwd(), VMAF_FFMPEG);
     expect(relative).toMatch(/^[^/]/);
     const q = await scoreOutputs({
-      reference, referenceDurationS: 1, outputs: outputs().slice(0, 1),
-      ffmpegPath: ENCODER, qualityFfmpegPath: relative, vmafModel: PKL, workDir: path.join(dir, 'relative'), notices: new Set(),
+      reference,
+      referenceDurationS: 1,
+      outputs: outputs().slice(0, 1),
+      ffmpegPath: ENCODER,
+      qualityFfmpegPath: relative,
+      vmafModel: PKL,
+      workDir: path.join(dir, 'relative'),
+      notices: new Set(),
     });
     expect((q.recipe.scoringFfmpeg as { path: string }).path).toBe(VMAF_FFMPEG);
     expect(q.outputs[0].vmaf!.mean).toBeGreaterThan(90);
@@ -115,12 +155,20 @@ describe('VMAF with libvmaf 1.x (static ffmpeg 4.1)', () => {
     const { lines, log } = capture();
     const notices = new Set<string>();
     const opts = {
-      reference, referenceDurationS: 1, outputs: outputs().slice(1),
-      qualityFfmpegPath: VMAF_FFMPEG, log, env: {}, workDir: path.join(dir, 'nomodel'), notices,
+      reference,
+      referenceDurationS: 1,
+      outputs: outputs().slice(1),
+      qualityFfmpegPath: VMAF_FFMPEG,
+      log,
+      env: {},
+      workDir: path.join(dir, 'nomodel'),
+      notices,
     };
     const first = await scoreOutputs(opts);
     await scoreOutputs({ ...opts, vmafModel: null });
-    expect(first.vmafSkippedReason).toBe('VMAF skipped: no VMAF model configured: pass --vmaf-model or FFWATT_VMAF_MODEL');
+    expect(first.vmafSkippedReason).toBe(
+      'VMAF skipped: no VMAF model configured: pass --vmaf-model or FFWATT_VMAF_MODEL',
+    );
     expect(first.outputs[0].vmaf).toBeNull();
     expect(first.outputs[0].psnrY).not.toBeNull();
     expect(lines).toEqual([`warn: ${first.vmafSkippedReason}`]);
@@ -129,18 +177,31 @@ describe('VMAF with libvmaf 1.x (static ffmpeg 4.1)', () => {
   it('says that Debian ffmpeg has no libvmaf even with a model given', async () => {
     const { lines, log } = capture();
     const q = await scoreOutputs({
-      reference, referenceDurationS: 1, outputs: outputs().slice(1),
-      ffmpegPath: ENCODER, vmafModel: PKL, log, env: {}, workDir: path.join(dir, 'debian'), notices: new Set(),
+      reference,
+      referenceDurationS: 1,
+      outputs: outputs().slice(1),
+      ffmpegPath: ENCODER,
+      vmafModel: PKL,
+      log,
+      env: {},
+      workDir: path.join(dir, 'debian'),
+      notices: new Set(),
     });
-    expect(q.vmafSkippedReason).toMatch(/^VMAF skipped: this ffmpeg \(ffmpeg, version .+\) has no libvmaf; set --quality-ffmpeg or FFWATT_QUALITY_FFMPEG to a VMAF-capable ffmpeg$/);
+    expect(q.vmafSkippedReason).toMatch(
+      /^VMAF skipped: this ffmpeg \(ffmpeg, version .+\) has no libvmaf; set --quality-ffmpeg or FFWATT_QUALITY_FFMPEG to a VMAF-capable ffmpeg$/,
+    );
     expect(lines).toEqual([`warn: ${q.vmafSkippedReason}`]);
   });
 
   it('refuses a configured model that does not exist', async () => {
     await expect(
       scoreOutputs({
-        reference, outputs: outputs().slice(1), qualityFfmpegPath: VMAF_FFMPEG, vmafModel: path.join(dir, 'missing.pkl'),
-        workDir: path.join(dir, 'missing'), notices: new Set(),
+        reference,
+        outputs: outputs().slice(1),
+        qualityFfmpegPath: VMAF_FFMPEG,
+        vmafModel: path.join(dir, 'missing.pkl'),
+        workDir: path.join(dir, 'missing'),
+        notices: new Set(),
       }),
     ).rejects.toThrow(InputError);
   });

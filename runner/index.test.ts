@@ -4,7 +4,15 @@ describe('runner/index.ts', () => {
   it('exports exactly the API other parts call', async () => {
     const api = await import('./index.ts');
     expect(Object.keys(api).sort()).toEqual(
-      ['ProcessResult', 'StderrTail', 'liveProcesses', 'runProcess', 'startProcess', 'stopAllProcesses', 'stoppingAllProcesses'].sort(),
+      [
+        'ProcessResult',
+        'StderrTail',
+        'liveProcesses',
+        'runProcess',
+        'startProcess',
+        'stopAllProcesses',
+        'stoppingAllProcesses',
+      ].sort(),
     );
   });
 });

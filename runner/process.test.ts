@@ -23,7 +23,22 @@ async function pidsMatching(marker: string): Promise<number[]> {
 
 /** Frames of the first video stream, counted by decoding (ffprobe). */
 async function countFrames(path: string): Promise<number> {
-  const { stdout } = await runProcess('ffprobe', ['-v', 'error', '-count_frames', '-select_streams', 'v:0', '-show_entries', 'stream=nb_read_frames', '-of', 'csv=p=0', path], { captureStdout: true });
+  const { stdout } = await runProcess(
+    'ffprobe',
+    [
+      '-v',
+      'error',
+      '-count_frames',
+      '-select_streams',
+      'v:0',
+      '-show_entries',
+      'stream=nb_read_frames',
+      '-of',
+      'csv=p=0',
+      path,
+    ],
+    { captureStdout: true },
+  );
   return Number(stdout.trim());
 }
 
@@ -56,7 +71,24 @@ describe('runProcess', () => {
   });
 
   it('keeps real ffmpeg stderr errors in the tail', async () => {
-    const r = await runProcess('ffmpeg', ['-hide_banner', '-f', 'lavfi', '-i', 'testsrc2=duration=1', '-c:v', 'libx264', '-nosuchoption', '1', '-f', 'null', '-'], { nothrow: true });
+    const r = await runProcess(
+      'ffmpeg',
+      [
+        '-hide_banner',
+        '-f',
+        'lavfi',
+        '-i',
+        'testsrc2=duration=1',
+        '-c:v',
+        'libx264',
+        '-nosuchoption',
+        '1',
+        '-f',
+        'null',
+        '-',
+      ],
+      { nothrow: true },
+    );
     expect(r.exitCode).not.toBe(0);
     expect(r.stderrTail).toMatch(/nosuchoption/);
   });
@@ -76,10 +108,28 @@ describe('stopping', () => {
   it('aborting a realtime ffmpeg encode stops it within seconds with a playable output', async () => {
     const out = join(workDir('proc'), 'o.mp4');
     const ac = new AbortController();
-    const p = startProcess('ffmpeg', ['-hide_banner', '-nostats', '-re', '-f', 'lavfi', '-i', 'testsrc2=size=160x120:rate=10:duration=60', '-c:v', 'libx264', '-preset', 'ultrafast', '-y', out], {
-      signal: ac.signal,
-      stopWith: 'q',
-    });
+    const p = startProcess(
+      'ffmpeg',
+      [
+        '-hide_banner',
+        '-nostats',
+        '-re',
+        '-f',
+        'lavfi',
+        '-i',
+        'testsrc2=size=160x120:rate=10:duration=60',
+        '-c:v',
+        'libx264',
+        '-preset',
+        'ultrafast',
+        '-y',
+        out,
+      ],
+      {
+        signal: ac.signal,
+        stopWith: 'q',
+      },
+    );
     await new Promise((r) => setTimeout(r, 1500));
     const t = Date.now();
     ac.abort();

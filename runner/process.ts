@@ -63,7 +63,17 @@ export function startProcess(command: string, args: string[], opts: ProcessOptio
   let stopped = false;
 
   if (opts.signal?.aborted) {
-    const r = new ProcessResult({ argv, exitCode: null, signal: null, durationS: 0, stderrTail: '', pid: null, stdout: '', stopped: true, spawnError: 'aborted before start' });
+    const r = new ProcessResult({
+      argv,
+      exitCode: null,
+      signal: null,
+      durationS: 0,
+      stderrTail: '',
+      pid: null,
+      stdout: '',
+      stopped: true,
+      spawnError: 'aborted before start',
+    });
     return { pid: null, argv, done: Promise.resolve(r), stop: async () => r, write: () => {}, stdout: null };
   }
 
@@ -99,14 +109,29 @@ export function startProcess(command: string, args: string[], opts: ProcessOptio
 
   const done = new Promise<ProcessResult>((resolve) => {
     let settled = false;
-    const finish = (f: { exitCode: number | null; signal: string | null; spawnError: string | null; durationS?: number }) => {
+    const finish = (f: {
+      exitCode: number | null;
+      signal: string | null;
+      spawnError: string | null;
+      durationS?: number;
+    }) => {
       if (settled) return;
       settled = true;
       if (pid !== null) unregister(pid);
       clearTimers();
       opts.signal?.removeEventListener('abort', onAbort);
       const durationS = f.durationS ?? (performance.now() - t0) / 1000;
-      resolve(new ProcessResult({ argv, ...f, durationS, stderrTail: tail.text(), pid, stdout: stdoutParts.join(''), stopped }));
+      resolve(
+        new ProcessResult({
+          argv,
+          ...f,
+          durationS,
+          stderrTail: tail.text(),
+          pid,
+          stdout: stdoutParts.join(''),
+          stopped,
+        }),
+      );
     };
     child.on('exit', (code, sig) => {
       if (pid !== null) unregister(pid);
@@ -120,7 +145,11 @@ export function startProcess(command: string, args: string[], opts: ProcessOptio
     void child.then((r) => {
       // execa's result: an exit (code or signal), or a failure to start (then no pid, code ENOENT…).
       const started = pid !== null;
-      const spawnError = started ? null : (r.cause instanceof Error ? r.cause.message : (r.shortMessage ?? 'could not be started'));
+      const spawnError = started
+        ? null
+        : r.cause instanceof Error
+          ? r.cause.message
+          : (r.shortMessage ?? 'could not be started');
       finish({ exitCode: r.exitCode ?? null, signal: r.signal ?? null, spawnError, durationS: r.durationMs / 1000 });
     });
   });

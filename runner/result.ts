@@ -50,7 +50,8 @@ export class ProcessResult extends Error implements ProcessResultFields {
 function describe({ argv, exitCode, signal, stderrTail, spawnError }: ProcessResultFields): string {
   const cmd = argv[0] ?? '?';
   if (spawnError) return `${cmd} could not be started: ${spawnError}`;
-  const how = exitCode === 0 ? 'exited with code 0' : signal ? `was killed by ${signal}` : `exited with code ${exitCode}`;
+  const how =
+    exitCode === 0 ? 'exited with code 0' : signal ? `was killed by ${signal}` : `exited with code ${exitCode}`;
   const last = stderrTail.trim().split('\n').filter(Boolean).slice(-3).join(' | ');
   return `${cmd} ${how}${exitCode === 0 || !last ? '' : `: ${last}`}`;
 }

@@ -1,5 +1,9 @@
 /** Lines that say nothing once a run is over: FFmpeg's stats and progress lines. */
-const NOISE = [/^\s*frame=\s*\d+/, /^\s*size=\s*\S+\s+time=/, /^(fps|bitrate|total_size|out_time\w*|dup_frames|drop_frames|speed|progress|stream_\d+_\d+_q)=/];
+const NOISE = [
+  /^\s*frame=\s*\d+/,
+  /^\s*size=\s*\S+\s+time=/,
+  /^(fps|bitrate|total_size|out_time\w*|dup_frames|drop_frames|speed|progress|stream_\d+_\d+_q)=/,
+];
 
 /** The last `limit` bytes of stderr, without progress noise, kept line by line. */
 export class StderrTail {

@@ -8,7 +8,21 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 
-const PARTS = ['bin', 'cli', 'core', 'runner', 'energy', 'media', 'quality', 'matrix', 'analyzers', 'advisor', 'master', 'agent', 'harness'];
+const PARTS = [
+  'bin',
+  'cli',
+  'core',
+  'runner',
+  'energy',
+  'media',
+  'quality',
+  'matrix',
+  'analyzers',
+  'advisor',
+  'master',
+  'agent',
+  'harness',
+];
 const EXEMPT = /(\.test\.ts$|(^|\/)(test|fixture)-[^/]*\.ts$)/;
 const CODE = /\.(ts|mts|mjs|cjs|js)$/;
 // A statement handed to SQLite: db.prepare('…'), db.exec(`…`), db.pragma('…'), or the call
@@ -18,7 +32,8 @@ const CALL = /\.(prepare|exec|pragma)\(\s*([`'"]|$)/;
 const STATEMENT_START =
   /[`'"]\s*(SELECT\s|WITH\s+\w+\s+AS\s*\(|INSERT\s+(OR\s+\w+\s+)?INTO\s|UPDATE\s+\w+\s+SET\s|DELETE\s+FROM\s|(CREATE|DROP)\s+(TEMP\s+|TEMPORARY\s+|UNIQUE\s+)?(TABLE|INDEX|VIEW|TRIGGER)\s|ALTER\s+TABLE\s|PRAGMA\s)/;
 // SQL further inside a string literal.
-const STATEMENT = /[`'"][^`'"]*\b(SELECT\s.+\sFROM\s|INSERT\s+(OR\s+\w+\s+)?INTO\s|UPDATE\s+\w+\s+SET\s|DELETE\s+FROM\s)/;
+const STATEMENT =
+  /[`'"][^`'"]*\b(SELECT\s.+\sFROM\s|INSERT\s+(OR\s+\w+\s+)?INTO\s|UPDATE\s+\w+\s+SET\s|DELETE\s+FROM\s)/;
 
 function* files(dir) {
   let entries;
@@ -45,7 +60,10 @@ export function findSqlOutsideStore(root) {
         .split('\n')
         .forEach((line, i) => {
           if (/^\s*(\/\/|\*)/.test(line)) return; // comments may name a statement
-          if (CALL.test(line) || STATEMENT_START.test(line) || STATEMENT.test(line)) found.push(`${rel}:${i + 1}: sql-only-in-store: SQL outside store/ (add a store function): ${line.trim().slice(0, 120)}`);
+          if (CALL.test(line) || STATEMENT_START.test(line) || STATEMENT.test(line))
+            found.push(
+              `${rel}:${i + 1}: sql-only-in-store: SQL outside store/ (add a store function): ${line.trim().slice(0, 120)}`,
+            );
         });
     }
   }

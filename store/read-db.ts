@@ -49,7 +49,8 @@ export interface CellAggregate {
   excluded: { runs: number; reasons: Record<string, number> };
 }
 
-export const cellKey = (scenarioId: number, hardwareClass: string, kind: EnergyKind) => `${scenarioId}\u0000${hardwareClass}\u0000${kind}`;
+export const cellKey = (scenarioId: number, hardwareClass: string, kind: EnergyKind) =>
+  `${scenarioId}\u0000${hardwareClass}\u0000${kind}`;
 
 export function emptyCell(scenarioId: number, hardwareClass: string, energyKind: EnergyKind): CellAggregate {
   return {
@@ -71,8 +72,14 @@ export function resolveCampaign(db: DB, dbPath: string, campaignId?: string): Ca
       : db.prepare('SELECT * FROM campaign ORDER BY created_at DESC, rowid DESC LIMIT 1').get()
   ) as Record<string, unknown> | undefined;
   if (!row) {
-    if (!campaignId) throw new InputError(`${dbPath} holds no campaign yet`, { file: dbPath, fix: 'run a matrix first (ffwatt run) or point --db at another results database' });
-    const known = (db.prepare('SELECT id FROM campaign ORDER BY created_at DESC LIMIT 10').all() as Array<{ id: string }>).map((r) => r.id);
+    if (!campaignId)
+      throw new InputError(`${dbPath} holds no campaign yet`, {
+        file: dbPath,
+        fix: 'run a matrix first (ffwatt run) or point --db at another results database',
+      });
+    const known = (
+      db.prepare('SELECT id FROM campaign ORDER BY created_at DESC LIMIT 10').all() as Array<{ id: string }>
+    ).map((r) => r.id);
     throw new InputError(`campaign "${campaignId}" is not in ${dbPath}`, {
       file: dbPath,
       field: 'campaign',
@@ -83,7 +90,10 @@ export function resolveCampaign(db: DB, dbPath: string, campaignId?: string): Ca
   try {
     settings = JSON.parse(row.settings as string);
   } catch {
-    throw new InputError(`campaign ${row.id as string}: settings column is not JSON`, { file: dbPath, field: 'campaign.settings' });
+    throw new InputError(`campaign ${row.id as string}: settings column is not JSON`, {
+      file: dbPath,
+      field: 'campaign.settings',
+    });
   }
   const rep = settings.repetitions ?? {};
   return {
@@ -97,7 +107,9 @@ export function resolveCampaign(db: DB, dbPath: string, campaignId?: string): Ca
 }
 
 export function readScenarios(db: DB, campaignId: string): ScenarioRow[] {
-  const rows = db.prepare('SELECT * FROM scenario WHERE campaign_id = ? ORDER BY id').all(campaignId) as Array<Record<string, unknown>>;
+  const rows = db.prepare('SELECT * FROM scenario WHERE campaign_id = ? ORDER BY id').all(campaignId) as Array<
+    Record<string, unknown>
+  >;
   return rows.map((r) => ({
     id: r.id as number,
     key: r.key as string,
@@ -210,10 +222,13 @@ export function readCampaignRuns(db: DB, campaignId: string, includeFlagged = fa
   const succeeded = new Map<CellAggregate, GroupRow>();
   for (const g of groups) {
     if (g.cls == null || g.kind == null) {
-      throw new InputError(`campaign ${campaignId}: runs of scenario ${g.s} have no hardware_class/energy_kind column values`, {
-        field: 'run.hardware_class',
-        fix: 'store runs through the master store (master/store.ts insertRun), which fills the strata columns',
-      });
+      throw new InputError(
+        `campaign ${campaignId}: runs of scenario ${g.s} have no hardware_class/energy_kind column values`,
+        {
+          field: 'run.hardware_class',
+          fix: 'store runs through the master store (master/store.ts insertRun), which fills the strata columns',
+        },
+      );
     }
     if (g.status !== 'succeeded') {
       unplaced.push({ s: g.s, cls: g.cls, status: g.status, n: g.n });
@@ -234,7 +249,9 @@ export function readCampaignRuns(db: DB, campaignId: string, includeFlagged = fa
   const leftOut = new Map<CellAggregate, number[]>();
   const excludingFlags: readonly string[] = includeFlagged ? [NET_NONPOSITIVE] : [NET_NONPOSITIVE, ...EXCLUDING_FLAGS];
   for (const r of db
-    .prepare(`SELECT id, scenario_id s, hardware_class cls, energy_kind kind, flags, net_j netJ FROM run WHERE campaign_id = @c AND status = 'succeeded' AND (flags <> '[]' OR net_j <= 0) ORDER BY id`)
+    .prepare(
+      `SELECT id, scenario_id s, hardware_class cls, energy_kind kind, flags, net_j netJ FROM run WHERE campaign_id = @c AND status = 'succeeded' AND (flags <> '[]' OR net_j <= 0) ORDER BY id`,
+    )
     .iterate({ c: campaignId }) as IterableIterator<AttentionRow>) {
     const a = get(r.s, r.cls, r.kind);
     const flags = JSON.parse(r.flags) as unknown[];
@@ -245,13 +262,18 @@ export function readCampaignRuns(db: DB, campaignId: string, includeFlagged = fa
     }
     a.excluded.runs++;
     (leftOut.get(a) ?? leftOut.set(a, []).get(a)!).push(r.id);
-    for (const f of flags) if (excludingFlags.includes(f as string)) a.excluded.reasons[f as string] = (a.excluded.reasons[f as string] ?? 0) + 1;
-    if (netNonPositive && !flags.includes(NET_NONPOSITIVE)) a.excluded.reasons[NET_NONPOSITIVE] = (a.excluded.reasons[NET_NONPOSITIVE] ?? 0) + 1;
+    for (const f of flags)
+      if (excludingFlags.includes(f as string))
+        a.excluded.reasons[f as string] = (a.excluded.reasons[f as string] ?? 0) + 1;
+    if (netNonPositive && !flags.includes(NET_NONPOSITIVE))
+      a.excluded.reasons[NET_NONPOSITIVE] = (a.excluded.reasons[NET_NONPOSITIVE] ?? 0) + 1;
   }
 
   // Means and sources of the runs that count: the main pass' figures, or the cell again without its left-out runs.
   const counted = db.prepare(`SELECT ${GROUP_FIGURES} FROM run WHERE ${CELL} ${NOT_LEFT_OUT}`);
-  const bySource = db.prepare(`SELECT COALESCE(energy_source, 'none') src, COUNT(*) n FROM run WHERE ${CELL} ${NOT_LEFT_OUT} GROUP BY src ORDER BY src`);
+  const bySource = db.prepare(
+    `SELECT COALESCE(energy_source, 'none') src, COUNT(*) n FROM run WHERE ${CELL} ${NOT_LEFT_OUT} GROUP BY src ORDER BY src`,
+  );
   const deviations = [false, true].map((some) =>
     db.prepare(
       `SELECT ${METRIC_COLUMNS.map((c, i) => `COUNT(${c}) n${i}, SUM((${c} - @m${i}) * (${c} - @m${i})) ss${i}`).join(', ')} FROM run WHERE ${CELL} ${some ? NOT_LEFT_OUT : ''}`,
@@ -265,10 +287,14 @@ export function readCampaignRuns(db: DB, campaignId: string, includeFlagged = fa
     if (f.n === 0) continue;
     const known = f.srcNone + KNOWN_SOURCES.reduce((n, _, i) => n + (f[`src${i}`] as number), 0);
     if (known === f.n) {
-      const counts: Array<[string, number]> = [['none', f.srcNone], ...KNOWN_SOURCES.map((src, i): [string, number] => [src, f[`src${i}`] as number])];
+      const counts: Array<[string, number]> = [
+        ['none', f.srcNone],
+        ...KNOWN_SOURCES.map((src, i): [string, number] => [src, f[`src${i}`] as number]),
+      ];
       for (const [src, n] of counts.sort((x, y) => (x[0] < y[0] ? -1 : 1))) if (n > 0) a.energySources[src] = n;
     } else {
-      for (const r of bySource.all({ ...cell, ...skip }) as Array<{ src: string; n: number }>) a.energySources[r.src] = r.n;
+      for (const r of bySource.all({ ...cell, ...skip }) as Array<{ src: string; n: number }>)
+        a.energySources[r.src] = r.n;
     }
     const means = Object.fromEntries(METRIC_COLUMNS.map((_, i) => [`m${i}`, f[`m${i}`]]));
     const d = deviations[ids ? 1 : 0].get({ ...cell, ...(ids ? skip : {}), ...means }) as Record<string, number | null>;
@@ -276,7 +302,10 @@ export function readCampaignRuns(db: DB, campaignId: string, includeFlagged = fa
       const n = d[`n${i}`] ?? 0;
       const m = f[`m${i}`] as number | null;
       const ss = d[`ss${i}`];
-      a.metrics[k] = n > 0 && m != null ? summaryFromMoments(n, m, n > 1 && ss != null ? Math.sqrt(Math.max(0, ss) / (n - 1)) : null) : null;
+      a.metrics[k] =
+        n > 0 && m != null
+          ? summaryFromMoments(n, m, n > 1 && ss != null ? Math.sqrt(Math.max(0, ss) / (n - 1)) : null)
+          : null;
     });
   }
   for (const a of out.values()) {
@@ -304,7 +333,9 @@ function tally(map: Map<string, number>, key: string, n: number): void {
 }
 
 function sorted(map: Map<string, number>): Counted[] {
-  return [...map].map(([value, runs]) => ({ value, runs })).sort((a, b) => b.runs - a.runs || (a.value < b.value ? -1 : a.value > b.value ? 1 : 0));
+  return [...map]
+    .map(([value, runs]) => ({ value, runs }))
+    .sort((a, b) => b.runs - a.runs || (a.value < b.value ? -1 : a.value > b.value ? 1 : 0));
 }
 
 /** Software, hardware and meters the succeeded runs recorded (see readCampaignRuns). */
@@ -325,10 +356,22 @@ function provenanceOf(db: DB, campaignId: string, succeeded: Map<CellAggregate, 
   const classes = new Map<string, number>();
   const meterCounts = new Map<string, number>();
   const setups = new Map<number, unknown[]>();
-  for (const r of db.prepare('SELECT id, key FROM run_setup').iterate() as IterableIterator<{ id: number; key: string }>) setups.set(r.id, JSON.parse(r.key) as unknown[]);
-  const bySetup = db.prepare(`SELECT setup_id setupId, node_id nodeId, COUNT(*) n FROM run WHERE ${CELL} GROUP BY setup_id, node_id`);
+  for (const r of db.prepare('SELECT id, key FROM run_setup').iterate() as IterableIterator<{
+    id: number;
+    key: string;
+  }>)
+    setups.set(r.id, JSON.parse(r.key) as unknown[]);
+  const bySetup = db.prepare(
+    `SELECT setup_id setupId, node_id nodeId, COUNT(*) n FROM run WHERE ${CELL} GROUP BY setup_id, node_id`,
+  );
   const add = (setupId: number | null, nodeId: string, cls: string, n: number) => {
-    const [v, c, k, g, meters] = (setupId != null ? (setups.get(setupId) ?? []) : []) as [unknown, unknown, unknown, unknown, unknown];
+    const [v, c, k, g, meters] = (setupId != null ? (setups.get(setupId) ?? []) : []) as [
+      unknown,
+      unknown,
+      unknown,
+      unknown,
+      unknown,
+    ];
     const text = (x: unknown, absent: string) => (x == null ? absent : String(x));
     tally(ffmpeg, text(v, '(not recorded)'), n);
     tally(cpu, text(c, '(not recorded)'), n);
@@ -336,9 +379,16 @@ function provenanceOf(db: DB, campaignId: string, succeeded: Map<CellAggregate, 
     tally(gpu, text(g, '(no GPU)'), n);
     tally(nodes, nodeId, n);
     tally(classes, cls, n);
-    for (const m of Array.isArray(meters) ? (meters as Array<{ meter?: unknown; source?: unknown; valid?: unknown; state?: unknown }>) : []) {
+    for (const m of Array.isArray(meters)
+      ? (meters as Array<{ meter?: unknown; source?: unknown; valid?: unknown; state?: unknown }>)
+      : []) {
       // A meter the machine does not have is `absent`, not invalid; records from before meter states say only valid or not.
-      const state: MeterState = m.state === 'absent' || m.state === 'unusable' || m.state === 'in-use' ? m.state : m.valid === true ? 'in-use' : 'unusable';
+      const state: MeterState =
+        m.state === 'absent' || m.state === 'unusable' || m.state === 'in-use'
+          ? m.state
+          : m.valid === true
+            ? 'in-use'
+            : 'unusable';
       tally(meterCounts, JSON.stringify([String(m.meter), String(m.source), m.valid === true, state]), n);
     }
   };
@@ -347,7 +397,11 @@ function provenanceOf(db: DB, campaignId: string, succeeded: Map<CellAggregate, 
       add(g.setupLo, g.nodeLo, a.hardwareClass, g.n);
       continue;
     }
-    for (const r of bySetup.all({ c: campaignId, s: a.scenarioId, cls: a.hardwareClass, kind: a.energyKind }) as Array<{ setupId: number | null; nodeId: string; n: number }>) {
+    for (const r of bySetup.all({ c: campaignId, s: a.scenarioId, cls: a.hardwareClass, kind: a.energyKind }) as Array<{
+      setupId: number | null;
+      nodeId: string;
+      n: number;
+    }>) {
       add(r.setupId, r.nodeId, a.hardwareClass, r.n);
     }
   }
@@ -356,17 +410,41 @@ function provenanceOf(db: DB, campaignId: string, succeeded: Map<CellAggregate, 
       const [meter, source, valid, state] = JSON.parse(key) as [string, string, boolean, MeterState];
       return { meter, source, valid, state, runs };
     })
-    .sort((a, b) => (a.meter < b.meter ? -1 : a.meter > b.meter ? 1 : 0) || (a.source < b.source ? -1 : a.source > b.source ? 1 : 0) || Number(b.valid) - Number(a.valid));
+    .sort(
+      (a, b) =>
+        (a.meter < b.meter ? -1 : a.meter > b.meter ? 1 : 0) ||
+        (a.source < b.source ? -1 : a.source > b.source ? 1 : 0) ||
+        Number(b.valid) - Number(a.valid),
+    );
   const idleBaselines = (
-    db.prepare('SELECT node_id, measured_at, seconds, total_w, source FROM idle_baseline WHERE campaign_id = ? ORDER BY measured_at, id').all(campaignId) as Array<{
+    db
+      .prepare(
+        'SELECT node_id, measured_at, seconds, total_w, source FROM idle_baseline WHERE campaign_id = ? ORDER BY measured_at, id',
+      )
+      .all(campaignId) as Array<{
       node_id: string;
       measured_at: number;
       seconds: number;
       total_w: number;
       source: string;
     }>
-  ).map((r) => ({ nodeId: r.node_id, measuredAt: new Date(r.measured_at).toISOString(), seconds: r.seconds, totalW: r.total_w, source: r.source }));
-  return { ffmpegVersions: sorted(ffmpeg), cpuModels: sorted(cpu), kernels: sorted(kernel), gpus: sorted(gpu), nodes: sorted(nodes), hardwareClasses: sorted(classes), meters, idleBaselines };
+  ).map((r) => ({
+    nodeId: r.node_id,
+    measuredAt: new Date(r.measured_at).toISOString(),
+    seconds: r.seconds,
+    totalW: r.total_w,
+    source: r.source,
+  }));
+  return {
+    ffmpegVersions: sorted(ffmpeg),
+    cpuModels: sorted(cpu),
+    kernels: sorted(kernel),
+    gpus: sorted(gpu),
+    nodes: sorted(nodes),
+    hardwareClasses: sorted(classes),
+    meters,
+    idleBaselines,
+  };
 }
 
 /** The counted runs of one cell on one node: the node's cost figures and the means the cost formulas need. */
@@ -386,13 +464,20 @@ export interface NodeRuns {
  */
 export function readNodeRuns(db: DB, campaignId: string, includeFlagged = false): Map<string, NodeRuns[]> {
   const labels = new Map<string, string[]>();
-  for (const r of db.prepare('SELECT id, labels FROM node').all() as Array<{ id: string; labels: string }>) labels.set(r.id, JSON.parse(r.labels) as string[]);
+  for (const r of db.prepare('SELECT id, labels FROM node').all() as Array<{ id: string; labels: string }>)
+    labels.set(r.id, JSON.parse(r.labels) as string[]);
   // The runs left out of the statistics, by strata.ts' own rule (as readCampaignRuns decides them).
   const leftOut: number[] = [];
   for (const r of db
-    .prepare(`SELECT id, flags, net_j netJ FROM run WHERE campaign_id = @c AND status = 'succeeded' AND (flags <> '[]' OR net_j <= 0)`)
+    .prepare(
+      `SELECT id, flags, net_j netJ FROM run WHERE campaign_id = @c AND status = 'succeeded' AND (flags <> '[]' OR net_j <= 0)`,
+    )
     .iterate({ c: campaignId }) as IterableIterator<{ id: number; flags: string; netJ: number | null }>) {
-    if (exclusionReasons({ flags: (JSON.parse(r.flags) as unknown[]).map(String), netJ: r.netJ }, includeFlagged).length > 0) leftOut.push(r.id);
+    if (
+      exclusionReasons({ flags: (JSON.parse(r.flags) as unknown[]).map(String), netJ: r.netJ }, includeFlagged).length >
+      0
+    )
+      leftOut.push(r.id);
   }
   const out = new Map<string, NodeRuns[]>();
   const rows = db
@@ -401,7 +486,16 @@ export function readNodeRuns(db: DB, campaignId: string, includeFlagged = false)
          FROM run WHERE campaign_id = @c AND status = 'succeeded' ${NOT_LEFT_OUT}
         GROUP BY scenario_id, hardware_class, energy_kind, node_id ORDER BY scenario_id, hardware_class, energy_kind, node_id`,
     )
-    .all({ c: campaignId, out: JSON.stringify(leftOut) }) as Array<{ s: number; cls: string; kind: EnergyKind; node_id: string; n: number; j: number | null; machine: number | null; media: number | null }>;
+    .all({ c: campaignId, out: JSON.stringify(leftOut) }) as Array<{
+    s: number;
+    cls: string;
+    kind: EnergyKind;
+    node_id: string;
+    n: number;
+    j: number | null;
+    machine: number | null;
+    media: number | null;
+  }>;
   for (const r of rows) {
     const key = cellKey(r.s, r.cls, r.kind);
     const list = out.get(key) ?? out.set(key, []).get(key)!;
@@ -418,12 +512,22 @@ export function readNodeRuns(db: DB, campaignId: string, includeFlagged = false)
 }
 
 /** A campaign's succeeded runs grouped by the values at the given provenance JSON paths, their meters, hardware class and node. */
-export function provenanceGroups(db: DB, campaignId: string, paths: readonly string[]): Array<{ values: unknown[]; meters: unknown; cls: string; nodeId: string; n: number }> {
+export function provenanceGroups(
+  db: DB,
+  campaignId: string,
+  paths: readonly string[],
+): Array<{ values: unknown[]; meters: unknown; cls: string; nodeId: string; n: number }> {
   const rows = db
     .prepare(
       `SELECT ${paths.map((p, i) => `json_extract(provenance, '${p}') v${i}`).join(', ')}, json_extract(provenance, '$.meters') meters, hardware_class cls, node_id, COUNT(*) n
        FROM run WHERE campaign_id = ? AND status = 'succeeded' GROUP BY ${paths.map((_, i) => `v${i}`).join(', ')}, meters, cls, node_id`,
     )
     .all(campaignId) as Array<Record<string, unknown>>;
-  return rows.map((r) => ({ values: paths.map((_, i) => r[`v${i}`]), meters: r.meters, cls: String(r.cls), nodeId: String(r.node_id), n: r.n as number }));
+  return rows.map((r) => ({
+    values: paths.map((_, i) => r[`v${i}`]),
+    meters: r.meters,
+    cls: String(r.cls),
+    nodeId: String(r.node_id),
+    n: r.n as number,
+  }));
 }

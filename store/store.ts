@@ -16,7 +16,14 @@ import type {
   Scenario,
 } from '../core/types.ts';
 import { qualityPerJoule } from '../core/quality-per-joule.ts';
-import { JOB_STATES, NODE_STATES, OPEN_JOB_STATES, QUEUE_CLASSES, zeroCounts, type IdleBaselineRow } from '../core/contracts/index.ts';
+import {
+  JOB_STATES,
+  NODE_STATES,
+  OPEN_JOB_STATES,
+  QUEUE_CLASSES,
+  zeroCounts,
+  type IdleBaselineRow,
+} from '../core/contracts/index.ts';
 
 const OPEN_STATES_SQL = OPEN_JOB_STATES.map((s) => `'${s}'`).join(',');
 
@@ -52,7 +59,9 @@ export function openDatabase(path: string): DB {
 }
 
 export function migrate(db: DB): number {
-  db.exec('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)');
+  db.exec(
+    'CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)',
+  );
   const applied = new Set(
     (db.prepare('SELECT version FROM schema_migrations').all() as Array<{ version: number }>).map((r) => r.version),
   );
@@ -65,7 +74,11 @@ export function migrate(db: DB): number {
     if (applied.has(m.version)) continue;
     db.transaction(() => {
       db.exec(m.sql);
-      db.prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)').run(m.version, m.name, Date.now());
+      db.prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)').run(
+        m.version,
+        m.name,
+        Date.now(),
+      );
     })();
   }
   return latest;
@@ -77,8 +90,16 @@ const json = (v: unknown) => JSON.stringify(v ?? null);
  * The provenance fields a report tallies, as one JSON array: the key of the run's run_setup row
  * (migration 6 builds the same text with json_extract over those paths).
  */
-export function setupKey(p: Partial<Pick<Provenance, 'ffmpegVersion' | 'cpuModel' | 'kernel' | 'gpu' | 'meters'>> | null | undefined): string {
-  return JSON.stringify([p?.ffmpegVersion ?? null, p?.cpuModel ?? null, p?.kernel ?? null, p?.gpu ?? null, p?.meters ?? null]);
+export function setupKey(
+  p: Partial<Pick<Provenance, 'ffmpegVersion' | 'cpuModel' | 'kernel' | 'gpu' | 'meters'>> | null | undefined,
+): string {
+  return JSON.stringify([
+    p?.ffmpegVersion ?? null,
+    p?.cpuModel ?? null,
+    p?.kernel ?? null,
+    p?.gpu ?? null,
+    p?.meters ?? null,
+  ]);
 }
 const parse = <T>(s: string | null): T => (s == null ? (null as T) : (JSON.parse(s) as T));
 
@@ -193,49 +214,56 @@ export class Store {
   }
 
   // campaigns
-  insertCampaign(id: string, plan: CampaignPlan, createdAt: number, preflight: unknown = null, placement: Placement = 'any'): void {
-    this
-      .statement(
-        `INSERT INTO campaign (id, name, matrix_text, matrix_hash, matrix_format, settings, preflight, created_at, status, placement)
+  insertCampaign(
+    id: string,
+    plan: CampaignPlan,
+    createdAt: number,
+    preflight: unknown = null,
+    placement: Placement = 'any',
+  ): void {
+    this.statement(
+      `INSERT INTO campaign (id, name, matrix_text, matrix_hash, matrix_format, settings, preflight, created_at, status, placement)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'running', ?)`,
-      )
-      .run(
-        id,
-        plan.name,
-        plan.matrixText,
-        plan.matrixHash,
-        plan.matrixFormat,
-        json({ repetitions: plan.repetitions, cooldownS: plan.cooldownS, idleBaselineS: plan.idleBaselineS, seed: plan.seed }),
-        json(preflight),
-        createdAt,
-        placement,
-      );
+    ).run(
+      id,
+      plan.name,
+      plan.matrixText,
+      plan.matrixHash,
+      plan.matrixFormat,
+      json({
+        repetitions: plan.repetitions,
+        cooldownS: plan.cooldownS,
+        idleBaselineS: plan.idleBaselineS,
+        seed: plan.seed,
+      }),
+      json(preflight),
+      createdAt,
+      placement,
+    );
   }
 
   insertScenario(campaignId: string, s: Scenario): number {
-    const info = this
-      .statement(
-        `INSERT INTO scenario (campaign_id, key, label, mode, codec, encoder, preset, rate_kind, rate_value, width, height, fps, streams, warmup_s, duration_s, spec)
+    const info = this.statement(
+      `INSERT INTO scenario (campaign_id, key, label, mode, codec, encoder, preset, rate_kind, rate_value, width, height, fps, streams, warmup_s, duration_s, spec)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-      )
-      .run(
-        campaignId,
-        s.key,
-        s.label,
-        s.mode,
-        s.codec,
-        s.encoder ?? null,
-        s.preset,
-        s.rate.kind,
-        s.rate.value,
-        s.outputs[0]?.resolution.width ?? s.input.resolution.width,
-        s.outputs[0]?.resolution.height ?? s.input.resolution.height,
-        s.outputs[0]?.fps ?? s.input.fps,
-        s.streams,
-        s.warmupS,
-        s.durationS,
-        json(s),
-      );
+    ).run(
+      campaignId,
+      s.key,
+      s.label,
+      s.mode,
+      s.codec,
+      s.encoder ?? null,
+      s.preset,
+      s.rate.kind,
+      s.rate.value,
+      s.outputs[0]?.resolution.width ?? s.input.resolution.width,
+      s.outputs[0]?.resolution.height ?? s.input.resolution.height,
+      s.outputs[0]?.fps ?? s.input.fps,
+      s.streams,
+      s.warmupS,
+      s.durationS,
+      json(s),
+    );
     return Number(info.lastInsertRowid);
   }
 
@@ -257,7 +285,11 @@ export class Store {
 
   /** Campaigns, newest first. */
   listCampaigns(limit = 1000): CampaignRow[] {
-    return (this.statement('SELECT id FROM campaign ORDER BY created_at DESC, rowid DESC LIMIT ?').all(limit) as Array<{ id: string }>).map((r) => this.getCampaign(r.id)!);
+    return (
+      this.statement('SELECT id FROM campaign ORDER BY created_at DESC, rowid DESC LIMIT ?').all(limit) as Array<{
+        id: string;
+      }>
+    ).map((r) => this.getCampaign(r.id)!);
   }
 
   setCampaignStatus(id: string, status: CampaignRow['status']): void {
@@ -265,19 +297,45 @@ export class Store {
   }
 
   scenarios(campaignId: string): Array<Scenario & { id: number }> {
-    return (this.statement('SELECT id, spec FROM scenario WHERE campaign_id = ? ORDER BY id').all(campaignId) as Array<{ id: number; spec: string }>).map(
-      (r) => ({ ...(JSON.parse(r.spec) as Scenario), id: r.id }),
-    );
+    return (
+      this.statement('SELECT id, spec FROM scenario WHERE campaign_id = ? ORDER BY id').all(campaignId) as Array<{
+        id: number;
+        spec: string;
+      }>
+    ).map((r) => ({ ...(JSON.parse(r.spec) as Scenario), id: r.id }));
   }
 
   // jobs
-  insertJob(j: Omit<Job, 'scenario' | 'state' | 'attempts' | 'leaseOwner' | 'leaseExpiresAt' | 'startedAt' | 'finishedAt' | 'placementTarget'> & { seq: number; placementTarget?: string | null }): void {
-    this
-      .statement(
-        `INSERT INTO job (id, campaign_id, scenario_id, repetition, state, priority, queue_class, seq, attempts, max_attempts, node_constraint, cooldown_s, created_at, placement_target)
+  insertJob(
+    j: Omit<
+      Job,
+      | 'scenario'
+      | 'state'
+      | 'attempts'
+      | 'leaseOwner'
+      | 'leaseExpiresAt'
+      | 'startedAt'
+      | 'finishedAt'
+      | 'placementTarget'
+    > & { seq: number; placementTarget?: string | null },
+  ): void {
+    this.statement(
+      `INSERT INTO job (id, campaign_id, scenario_id, repetition, state, priority, queue_class, seq, attempts, max_attempts, node_constraint, cooldown_s, created_at, placement_target)
          VALUES (?, ?, ?, ?, 'queued', ?, ?, ?, 0, ?, ?, ?, ?, ?)`,
-      )
-      .run(j.id, j.campaignId, j.scenarioId, j.repetition, j.priority, j.queueClass, j.seq, j.maxAttempts, json(j.nodeConstraint), j.cooldownS, j.createdAt, j.placementTarget ?? null);
+    ).run(
+      j.id,
+      j.campaignId,
+      j.scenarioId,
+      j.repetition,
+      j.priority,
+      j.queueClass,
+      j.seq,
+      j.maxAttempts,
+      json(j.nodeConstraint),
+      j.cooldownS,
+      j.createdAt,
+      j.placementTarget ?? null,
+    );
     this.queuedVersion++;
   }
 
@@ -289,8 +347,8 @@ export class Store {
   listJobs(filter: { campaignId?: string; state?: JobState; limit?: number } = {}): StoredJob[] {
     const where: string[] = [];
     const args: unknown[] = [];
-    if (filter.campaignId) (where.push('job.campaign_id = ?'), args.push(filter.campaignId));
-    if (filter.state) (where.push('job.state = ?'), args.push(filter.state));
+    if (filter.campaignId) where.push('job.campaign_id = ?'), args.push(filter.campaignId);
+    if (filter.state) where.push('job.state = ?'), args.push(filter.state);
     const sql = `${JOB_SELECT} ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY job.seq LIMIT ?`;
     return (this.statement(sql).all(...args, filter.limit ?? 100000) as JobRow[]).map(toJob);
   }
@@ -298,13 +356,11 @@ export class Store {
   /** Queued jobs in claim order: live > default > batch, then priority (high first), then FIFO. */
   claimCandidates(limit = 200): StoredJob[] {
     return (
-      this
-        .statement(
-          `${JOB_SELECT} WHERE job.state = 'queued'
+      this.statement(
+        `${JOB_SELECT} WHERE job.state = 'queued'
            ORDER BY CASE job.queue_class WHEN 'live' THEN 0 WHEN 'default' THEN 1 ELSE 2 END, job.priority DESC, job.seq
            LIMIT ?`,
-        )
-        .all(limit) as JobRow[]
+      ).all(limit) as JobRow[]
     ).map(toJob);
   }
 
@@ -323,24 +379,54 @@ export class Store {
   }
 
   /** What a claim needs of a node: no hardware or meter JSON parsed. */
-  nodeForClaim(id: string): { id: string; hostname: string; encoders: Record<string, string>; hardwareClass?: string } | null {
-    const r = this.statement('SELECT id, hostname, encoders, hardware_class hardwareClass FROM node WHERE id = ?').get(id) as { id: string; hostname: string; encoders: string; hardwareClass: string | null } | undefined;
+  nodeForClaim(
+    id: string,
+  ): { id: string; hostname: string; encoders: Record<string, string>; hardwareClass?: string } | null {
+    const r = this.statement('SELECT id, hostname, encoders, hardware_class hardwareClass FROM node WHERE id = ?').get(
+      id,
+    ) as { id: string; hostname: string; encoders: string; hardwareClass: string | null } | undefined;
     if (!r) return null;
-    return { id: r.id, hostname: r.hostname, encoders: JSON.parse(r.encoders) as Record<string, string>, ...(r.hardwareClass ? { hardwareClass: r.hardwareClass } : {}) };
+    return {
+      id: r.id,
+      hostname: r.hostname,
+      encoders: JSON.parse(r.encoders) as Record<string, string>,
+      ...(r.hardwareClass ? { hardwareClass: r.hardwareClass } : {}),
+    };
   }
 
   activeJobOf(nodeId: string): StoredJob | null {
-    const r = this.statement(`${JOB_SELECT} WHERE job.lease_owner = ? AND job.state IN ('leased','running') LIMIT 1`).get(nodeId) as JobRow | undefined;
+    const r = this.statement(
+      `${JOB_SELECT} WHERE job.lease_owner = ? AND job.state IN ('leased','running') LIMIT 1`,
+    ).get(nodeId) as JobRow | undefined;
     return r ? toJob(r) : null;
   }
 
   expiredLeases(now: number): StoredJob[] {
-    return (this.statement(`${JOB_SELECT} WHERE job.state IN ('leased','running') AND job.lease_expires_at < ?`).all(now) as JobRow[]).map(toJob);
+    return (
+      this.statement(`${JOB_SELECT} WHERE job.state IN ('leased','running') AND job.lease_expires_at < ?`).all(
+        now,
+      ) as JobRow[]
+    ).map(toJob);
   }
 
   updateJob(
     id: string,
-    fields: Partial<Record<'state' | 'attempts' | 'max_attempts' | 'lease_owner' | 'lease_expires_at' | 'lease_id' | 'lease_started_at' | 'started_at' | 'finished_at' | 'last_error' | 'priority', unknown>>,
+    fields: Partial<
+      Record<
+        | 'state'
+        | 'attempts'
+        | 'max_attempts'
+        | 'lease_owner'
+        | 'lease_expires_at'
+        | 'lease_id'
+        | 'lease_started_at'
+        | 'started_at'
+        | 'finished_at'
+        | 'last_error'
+        | 'priority',
+        unknown
+      >
+    >,
   ): void {
     const keys = Object.keys(fields);
     if (keys.length === 0) return;
@@ -367,24 +453,36 @@ export class Store {
 
   /** Whether the campaign still has a queued, leased or running job (an index probe, not a count). */
   hasOpenJobs(campaignId: string): boolean {
-    return this.statement("SELECT 1 FROM job WHERE campaign_id = ? AND state IN ('queued','leased','running') LIMIT 1").get(campaignId) !== undefined;
+    return (
+      this.statement("SELECT 1 FROM job WHERE campaign_id = ? AND state IN ('queued','leased','running') LIMIT 1").get(
+        campaignId,
+      ) !== undefined
+    );
   }
 
   queueLengthByClass(): Record<QueueClass, number> {
     const out = zeroCounts(QUEUE_CLASSES);
-    for (const r of this.statement("SELECT queue_class c, COUNT(*) n FROM job WHERE state = 'queued' GROUP BY queue_class").all() as Array<{ c: QueueClass; n: number }>) {
+    for (const r of this.statement(
+      "SELECT queue_class c, COUNT(*) n FROM job WHERE state = 'queued' GROUP BY queue_class",
+    ).all() as Array<{ c: QueueClass; n: number }>) {
       out[r.c] = r.n;
     }
     return out;
   }
 
   maxRepetition(campaignId: string, scenarioId: number): number {
-    const r = this.statement('SELECT MAX(repetition) m, MAX(seq) s FROM job WHERE campaign_id = ? AND scenario_id = ?').get(campaignId, scenarioId) as { m: number | null };
+    const r = this.statement(
+      'SELECT MAX(repetition) m, MAX(seq) s FROM job WHERE campaign_id = ? AND scenario_id = ?',
+    ).get(campaignId, scenarioId) as { m: number | null };
     return r.m ?? 0;
   }
 
   /** Jobs of one cell and placement target, and how many of them are still open (queued, leased, running). */
-  repetitionCounts(campaignId: string, scenarioId: number, placementTarget: string | null): { jobs: number; open: number } {
+  repetitionCounts(
+    campaignId: string,
+    scenarioId: number,
+    placementTarget: string | null,
+  ): { jobs: number; open: number } {
     const r = this.statement(
       `SELECT COUNT(*) n, SUM(state IN (${OPEN_STATES_SQL})) open FROM job
        WHERE campaign_id = ? AND scenario_id = ? AND placement_target IS ?`,
@@ -394,7 +492,8 @@ export class Store {
 
   /** Leases in flight (leased, running) now expire at `expiresAt`; returns how many. */
   extendLeasesInFlight(expiresAt: number): number {
-    return this.statement("UPDATE job SET lease_expires_at = ? WHERE state IN ('leased','running')").run(expiresAt).changes;
+    return this.statement("UPDATE job SET lease_expires_at = ? WHERE state IN ('leased','running')").run(expiresAt)
+      .changes;
   }
 
   maxSeq(): number {
@@ -403,13 +502,20 @@ export class Store {
 
   // runs
   getRun(jobId: string, attempt: number): RunRecord | null {
-    const r = this.statement('SELECT * FROM run WHERE job_id = ? AND attempt = ?').get(jobId, attempt) as Record<string, unknown> | undefined;
+    const r = this.statement('SELECT * FROM run WHERE job_id = ? AND attempt = ?').get(jobId, attempt) as
+      | Record<string, unknown>
+      | undefined;
     return r ? rowToRun(r) : null;
   }
 
   /** The lease a stored run was accepted under (null: stored before fencing, or no such run). */
   runLease(jobId: string, attempt: number): { nodeId: string; leaseId: string | null } | null {
-    return (this.statement('SELECT node_id nodeId, lease_id leaseId FROM run WHERE job_id = ? AND attempt = ?').get(jobId, attempt) as { nodeId: string; leaseId: string | null } | undefined) ?? null;
+    return (
+      (this.statement('SELECT node_id nodeId, lease_id leaseId FROM run WHERE job_id = ? AND attempt = ?').get(
+        jobId,
+        attempt,
+      ) as { nodeId: string; leaseId: string | null } | undefined) ?? null
+    );
   }
 
   /** Id of the run_setup row of these provenance fields, added when new. */
@@ -421,12 +527,18 @@ export class Store {
 
   /** The node of the job's latest run (null: no run yet). */
   lastRunNode(jobId: string): string | null {
-    return (this.statement('SELECT node_id FROM run WHERE job_id = ? ORDER BY attempt DESC LIMIT 1').pluck().get(jobId) as string | undefined) ?? null;
+    return (
+      (this.statement('SELECT node_id FROM run WHERE job_id = ? ORDER BY attempt DESC LIMIT 1').pluck().get(jobId) as
+        | string
+        | undefined) ?? null
+    );
   }
 
   /** The attempts of one job, oldest first. */
   runAttempts(jobId: string): Array<{ attempt: number; status: string; nodeId: string; error: string | null }> {
-    return this.statement('SELECT attempt, status, node_id nodeId, error FROM run WHERE job_id = ? ORDER BY attempt').all(jobId) as Array<{
+    return this.statement(
+      'SELECT attempt, status, node_id nodeId, error FROM run WHERE job_id = ? ORDER BY attempt',
+    ).all(jobId) as Array<{
       attempt: number;
       status: string;
       nodeId: string;
@@ -434,80 +546,90 @@ export class Store {
     }>;
   }
 
-  insertRun(record: RunRecord, job: Pick<Job, 'campaignId' | 'scenarioId'>, receivedAt: number, leaseId: string | null = null): void {
+  insertRun(
+    record: RunRecord,
+    job: Pick<Job, 'campaignId' | 'scenarioId'>,
+    receivedAt: number,
+    leaseId: string | null = null,
+  ): void {
     const e = record.energy;
     const firstQ = record.quality?.outputs[0];
     const setupId = this.setupId(record.provenance);
-    this
-      .statement(
-        `INSERT INTO run (job_id, attempt, campaign_id, scenario_id, node_id, status, exit_code, signal, error, stderr_tail,
+    this.statement(
+      `INSERT INTO run (job_id, attempt, campaign_id, scenario_id, node_id, status, exit_code, signal, error, stderr_tail,
            started_at, ended_at, wall_s, media_seconds, frames, output_bytes, bitrate_bps, fps, speed, dropped_frames, dup_frames,
            energy_source, gross_j, idle_w, net_j, avg_w, peak_w, window_s, j_per_encoded_minute, net_j_per_encoded_minute, j_per_frame, j_per_megapixel,
            psnr, ssim, vmaf, quality_per_joule, energy, quality, flags, provenance, received_at, lease_id, hardware_class, energy_kind, setup_id)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-      )
-      .run(
-        record.jobId,
-        record.attempt,
-        job.campaignId,
-        job.scenarioId,
-        record.nodeId,
-        record.status,
-        record.exitCode,
-        record.signal,
-        record.error,
-        record.stderrTail,
-        record.startedAt,
-        record.endedAt,
-        record.wallS,
-        record.mediaSeconds,
-        record.frames,
-        record.outputBytes,
-        record.bitrateBps,
-        record.fps,
-        record.speed,
-        record.droppedFrames,
-        record.dupFrames,
-        e?.source ?? null,
-        e?.grossJ ?? null,
-        e?.idleW ?? null,
-        e?.netJ ?? null,
-        e?.avgW ?? null,
-        e?.peakW ?? null,
-        e?.windowS ?? null,
-        e?.jPerEncodedMinute ?? null,
-        e?.netJPerEncodedMinute ?? null,
-        e?.jPerFrame ?? null,
-        e?.jPerMegapixel ?? null,
-        firstQ?.psnrAvg ?? null,
-        firstQ?.ssim ?? null,
-        firstQ?.vmaf?.mean ?? null,
-        qualityPerJoule(record),
-        e ? json(e) : null,
-        record.quality ? json(record.quality) : null,
-        json(record.flags),
-        json(record.provenance),
-        receivedAt,
-        leaseId,
-        hardwareClassOf(record.provenance),
-        energyKindOf(e?.source ?? null),
-        setupId,
-      );
+    ).run(
+      record.jobId,
+      record.attempt,
+      job.campaignId,
+      job.scenarioId,
+      record.nodeId,
+      record.status,
+      record.exitCode,
+      record.signal,
+      record.error,
+      record.stderrTail,
+      record.startedAt,
+      record.endedAt,
+      record.wallS,
+      record.mediaSeconds,
+      record.frames,
+      record.outputBytes,
+      record.bitrateBps,
+      record.fps,
+      record.speed,
+      record.droppedFrames,
+      record.dupFrames,
+      e?.source ?? null,
+      e?.grossJ ?? null,
+      e?.idleW ?? null,
+      e?.netJ ?? null,
+      e?.avgW ?? null,
+      e?.peakW ?? null,
+      e?.windowS ?? null,
+      e?.jPerEncodedMinute ?? null,
+      e?.netJPerEncodedMinute ?? null,
+      e?.jPerFrame ?? null,
+      e?.jPerMegapixel ?? null,
+      firstQ?.psnrAvg ?? null,
+      firstQ?.ssim ?? null,
+      firstQ?.vmaf?.mean ?? null,
+      qualityPerJoule(record),
+      e ? json(e) : null,
+      record.quality ? json(record.quality) : null,
+      json(record.flags),
+      json(record.provenance),
+      receivedAt,
+      leaseId,
+      hardwareClassOf(record.provenance),
+      energyKindOf(e?.source ?? null),
+      setupId,
+    );
   }
 
   /** Runs of a cell; with a placement target (undefined: all targets), only the runs of that target's jobs (null: placement any). */
   runsOfScenario(campaignId: string, scenarioId: number, placementTarget?: string | null): RunRecord[] {
     const rows =
       placementTarget === undefined
-        ? this.statement('SELECT * FROM run WHERE campaign_id = ? AND scenario_id = ? ORDER BY id').all(campaignId, scenarioId)
-        : this
-            .statement('SELECT run.* FROM run JOIN job ON job.id = run.job_id WHERE run.campaign_id = ? AND run.scenario_id = ? AND job.placement_target IS ? ORDER BY run.id')
-            .all(campaignId, scenarioId, placementTarget);
+        ? this.statement('SELECT * FROM run WHERE campaign_id = ? AND scenario_id = ? ORDER BY id').all(
+            campaignId,
+            scenarioId,
+          )
+        : this.statement(
+            'SELECT run.* FROM run JOIN job ON job.id = run.job_id WHERE run.campaign_id = ? AND run.scenario_id = ? AND job.placement_target IS ? ORDER BY run.id',
+          ).all(campaignId, scenarioId, placementTarget);
     return (rows as Array<Record<string, unknown>>).map(rowToRun);
   }
 
   runsOfCampaign(campaignId: string): Array<RunRecord & { scenarioId: number }> {
-    return (this.statement('SELECT * FROM run WHERE campaign_id = ? ORDER BY id').all(campaignId) as Array<Record<string, unknown>>).map((r) => ({
+    return (
+      this.statement('SELECT * FROM run WHERE campaign_id = ? ORDER BY id').all(campaignId) as Array<
+        Record<string, unknown>
+      >
+    ).map((r) => ({
       ...rowToRun(r),
       scenarioId: r.scenario_id as number,
     }));
@@ -515,13 +637,17 @@ export class Store {
 
   // idle baselines
   insertIdleBaseline(b: IdleBaselineRow): void {
-    this
-      .statement('INSERT INTO idle_baseline (campaign_id, node_id, measured_at, seconds, total_w, source, zones) VALUES (?, ?, ?, ?, ?, ?, ?)')
-      .run(b.campaignId, b.nodeId, b.measuredAt, b.seconds, b.totalW, b.source, json(b.zones));
+    this.statement(
+      'INSERT INTO idle_baseline (campaign_id, node_id, measured_at, seconds, total_w, source, zones) VALUES (?, ?, ?, ?, ?, ?, ?)',
+    ).run(b.campaignId, b.nodeId, b.measuredAt, b.seconds, b.totalW, b.source, json(b.zones));
   }
 
   idleBaselines(campaignId: string): IdleBaselineRow[] {
-    return (this.statement('SELECT * FROM idle_baseline WHERE campaign_id = ? ORDER BY measured_at').all(campaignId) as Array<Record<string, unknown>>).map((r) => ({
+    return (
+      this.statement('SELECT * FROM idle_baseline WHERE campaign_id = ? ORDER BY measured_at').all(campaignId) as Array<
+        Record<string, unknown>
+      >
+    ).map((r) => ({
       campaignId: r.campaign_id as string,
       nodeId: r.node_id as string,
       measuredAt: r.measured_at as number,
@@ -534,15 +660,24 @@ export class Store {
 
   // nodes
   upsertNode(n: Omit<NodeInfo, 'lastHeartbeat' | 'state'>, now: number, tokenHash: string | null): void {
-    this
-      .statement(
-        `INSERT INTO node (id, hostname, hardware, encoders, meters, labels, token_hash, registered_at, last_heartbeat, state, hardware_class)
+    this.statement(
+      `INSERT INTO node (id, hostname, hardware, encoders, meters, labels, token_hash, registered_at, last_heartbeat, state, hardware_class)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'alive', ?)
          ON CONFLICT(id) DO UPDATE SET hostname = excluded.hostname, hardware = excluded.hardware, encoders = excluded.encoders,
            meters = excluded.meters, labels = excluded.labels, token_hash = COALESCE(excluded.token_hash, node.token_hash),
            last_heartbeat = excluded.last_heartbeat, state = 'alive', hardware_class = excluded.hardware_class`,
-      )
-      .run(n.id, n.hostname, json(n.hardware), json(n.encoders), json(n.meters), json(n.labels), tokenHash, now, now, n.hardwareClass ?? null);
+    ).run(
+      n.id,
+      n.hostname,
+      json(n.hardware),
+      json(n.encoders),
+      json(n.meters),
+      json(n.labels),
+      tokenHash,
+      now,
+      now,
+      n.hardwareClass ?? null,
+    );
   }
 
   getNode(id: string): (NodeInfo & { tokenHash: string | null; claimsPaused: string | null }) | null {
@@ -556,12 +691,20 @@ export class Store {
 
   /** The node holding this credential hash (null: none). */
   nodeByTokenHash(tokenHash: string): { nodeId: string; tokenHash: string } | null {
-    return (this.statement('SELECT id nodeId, token_hash tokenHash FROM node WHERE token_hash = ?').get(tokenHash) as { nodeId: string; tokenHash: string } | undefined) ?? null;
+    return (
+      (this.statement('SELECT id nodeId, token_hash tokenHash FROM node WHERE token_hash = ?').get(tokenHash) as
+        | { nodeId: string; tokenHash: string }
+        | undefined) ?? null
+    );
   }
 
   /** Nodes not dead whose last heartbeat is older than `heardBefore`. */
   overdueNodes(heardBefore: number): string[] {
-    return this.statement("SELECT id FROM node WHERE state != 'dead' AND last_heartbeat IS NOT NULL AND last_heartbeat < ?").pluck().all(heardBefore) as string[];
+    return this.statement(
+      "SELECT id FROM node WHERE state != 'dead' AND last_heartbeat IS NOT NULL AND last_heartbeat < ?",
+    )
+      .pluck()
+      .all(heardBefore) as string[];
   }
 
   /** Every node not dead is heard `now` (after a master start); returns how many. */
@@ -589,7 +732,11 @@ export class Store {
 
   nodeCountsByState(): Record<NodeState, number> {
     const out = zeroCounts(NODE_STATES);
-    for (const r of this.statement('SELECT state, COUNT(*) n FROM node GROUP BY state').all() as Array<{ state: NodeState; n: number }>) out[r.state] = r.n;
+    for (const r of this.statement('SELECT state, COUNT(*) n FROM node GROUP BY state').all() as Array<{
+      state: NodeState;
+      n: number;
+    }>)
+      out[r.state] = r.n;
     return out;
   }
 }

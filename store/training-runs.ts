@@ -61,7 +61,10 @@ export function loadRuns(db: DB, campaignIds: string[] = []): DbRun[] {
     netJ: r.net_j as number | null,
     netJPerEncodedMinute: r.net_j_per_encoded_minute as number | null,
     jPerEncodedMinute: r.j_per_encoded_minute as number | null,
-    jobJPerEncodedMinute: r.energy_source === 'estimate' ? jobJPerEncodedMinute(r.energy as string | null, r.media_seconds as number) : null,
+    jobJPerEncodedMinute:
+      r.energy_source === 'estimate'
+        ? jobJPerEncodedMinute(r.energy as string | null, r.media_seconds as number)
+        : null,
     vmaf: r.vmaf as number | null,
     psnr: r.psnr as number | null,
     speed: r.speed as number | null,
@@ -70,19 +73,33 @@ export function loadRuns(db: DB, campaignIds: string[] = []): DbRun[] {
 }
 
 /** Name, status and creation time of each campaign id (null for an id the database lacks). */
-export function campaignNames(db: DB, ids: string[]): Array<{ id: string; name: string; status: string; createdAt: number } | null> {
+export function campaignNames(
+  db: DB,
+  ids: string[],
+): Array<{ id: string; name: string; status: string; createdAt: number } | null> {
   const q = db.prepare('SELECT id, name, status, created_at createdAt FROM campaign WHERE id = ?');
-  return ids.map((id) => (q.get(id) as { id: string; name: string; status: string; createdAt: number } | undefined) ?? null);
+  return ids.map(
+    (id) => (q.get(id) as { id: string; name: string; status: string; createdAt: number } | undefined) ?? null,
+  );
 }
 
 /** Each node of a results database with its hardware class (null: registered before classes). */
 export function nodeClasses(db: DB): Array<{ id: string; hostname: string; hardwareClass: string | null }> {
-  return db.prepare('SELECT id, hostname, hardware_class AS hardwareClass FROM node ORDER BY id').all() as Array<{ id: string; hostname: string; hardwareClass: string | null }>;
+  return db.prepare('SELECT id, hostname, hardware_class AS hardwareClass FROM node ORDER BY id').all() as Array<{
+    id: string;
+    hostname: string;
+    hardwareClass: string | null;
+  }>;
 }
 
 /** The id of the latest finished campaign of this name (null: none). */
 export function latestDoneCampaignNamed(db: DB, name: string): string | null {
-  return (db.prepare("SELECT id FROM campaign WHERE name = ? AND status = 'done' ORDER BY created_at DESC LIMIT 1").pluck().get(name) as string | undefined) ?? null;
+  return (
+    (db
+      .prepare("SELECT id FROM campaign WHERE name = ? AND status = 'done' ORDER BY created_at DESC LIMIT 1")
+      .pluck()
+      .get(name) as string | undefined) ?? null
+  );
 }
 
 /** Every campaign name in the database, sorted. */

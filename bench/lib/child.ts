@@ -57,11 +57,15 @@ export function runTs(
 ): Promise<ChildRun> {
   return new Promise((resolvePromise, reject) => {
     const t0 = performance.now();
-    const child = spawn(process.execPath, [...(opts.nodeArgs ?? []), '--import', 'tsx', resolve(REPO_ROOT, script), ...args], {
-      cwd: REPO_ROOT,
-      env: { ...process.env, ...opts.env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const child = spawn(
+      process.execPath,
+      [...(opts.nodeArgs ?? []), '--import', 'tsx', resolve(REPO_ROOT, script), ...args],
+      {
+        cwd: REPO_ROOT,
+        env: { ...process.env, ...opts.env },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d) => (stdout += d));

@@ -27,9 +27,23 @@ export async function measure(
   } catch (err) {
     const msg = err instanceof Error ? err.message : String(err);
     opts.log(`${name}: failed: ${msg}`);
-    b = { title, method: '', rows: [missingRow(primary?.label ?? title, primary?.unit ?? '', `benchmark failed: ${msg}`, primary?.target)], details: { stack: (err as Error)?.stack }, notes: [], error: msg };
+    b = {
+      title,
+      method: '',
+      rows: [missingRow(primary?.label ?? title, primary?.unit ?? '', `benchmark failed: ${msg}`, primary?.target)],
+      details: { stack: (err as Error)?.stack },
+      notes: [],
+      error: msg,
+    };
   }
-  return { name, quick: opts.quick, startedAt, seconds: (performance.now() - t0) / 1000, load: { before, after: load1() }, ...b };
+  return {
+    name,
+    quick: opts.quick,
+    startedAt,
+    seconds: (performance.now() - t0) / 1000,
+    load: { before, after: load1() },
+    ...b,
+  };
 }
 
 export function parseFlags(argv: string[]): { quick: boolean; result: string | null } {

@@ -19,7 +19,11 @@ export interface MachineInfo {
 
 function firstLine(cmd: string, args: string[]): string | null {
   try {
-    return execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 10_000 }).split('\n')[0].trim() || null;
+    return (
+      execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 10_000 })
+        .split('\n')[0]
+        .trim() || null
+    );
   } catch (err) {
     const e = err as { stderr?: string };
     return e.stderr?.split('\n')[0]?.trim() || null;

@@ -47,7 +47,11 @@ export function makeRaplTree(packages: number): { sysfs: string; zones: number; 
     zone(`intel-rapl:${p}:1`, 'uncore', 5_000_000_000 + p * 111_111, 262_143_328_850);
     zone(`intel-rapl:${p}:2`, 'dram', 30_000_000_000 + p * 222_222, 65_712_999_613);
   }
-  return { sysfs: join(root, 'sys'), zones: packages * 4, cleanup: () => rmSync(root, { recursive: true, force: true }) };
+  return {
+    sysfs: join(root, 'sys'),
+    zones: packages * 4,
+    cleanup: () => rmSync(root, { recursive: true, force: true }),
+  };
 }
 
 /** Opens the fake NVML library with `gpus` scripted GPUs (energy counter variant, at most 8). */

@@ -72,10 +72,20 @@ export function row(
 ): BenchRow {
   const t = opts.target;
   let met: boolean | null = null;
-  if (t && value !== null && Number.isFinite(value)) met = t.op === '<=' ? value <= t.value : t.op === '>=' ? value >= t.value : value < t.value;
+  if (t && value !== null && Number.isFinite(value))
+    met = t.op === '<=' ? value <= t.value : t.op === '>=' ? value >= t.value : value < t.value;
   const ci = opts.ci != null && Number.isFinite(opts.ci) ? ` ± ${fmt(opts.ci, 2)}` : '';
   const display = opts.display ?? (value === null ? 'missing' : `${fmt(value)}${ci} ${unit}`.trim());
-  return { label, value, unit, display, ...(t ? { target: t } : {}), met, ...(opts.note ? { note: opts.note } : {}), ...(opts.key ? { key: opts.key } : {}) };
+  return {
+    label,
+    value,
+    unit,
+    display,
+    ...(t ? { target: t } : {}),
+    met,
+    ...(opts.note ? { note: opts.note } : {}),
+    ...(opts.key ? { key: opts.key } : {}),
+  };
 }
 
 export function missingRow(label: string, unit: string, reason: string, t?: Target): BenchRow {

@@ -49,5 +49,16 @@ if (emptyTimer) clearInterval(emptyTimer);
 const zones = meters.reduce((n, m) => n + m.zones().length, 0);
 cleanup();
 process.stdout.write(
-  JSON.stringify({ hz, timerOnly, wallS, cpuS: (cpu.user + cpu.system) / 1e6, mainThreadCpuS: main0 === null || main1 === null ? null : main1 - main0, userS: cpu.user / 1e6, systemS: cpu.system / 1e6, ticks, zones, meters: meters.map((m) => m.name) }) + '\n',
+  JSON.stringify({
+    hz,
+    timerOnly,
+    wallS,
+    cpuS: (cpu.user + cpu.system) / 1e6,
+    mainThreadCpuS: main0 === null || main1 === null ? null : main1 - main0,
+    userS: cpu.user / 1e6,
+    systemS: cpu.system / 1e6,
+    ticks,
+    zones,
+    meters: meters.map((m) => m.name),
+  }) + '\n',
 );

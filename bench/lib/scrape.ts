@@ -43,10 +43,14 @@ async function waitUp(url: string, child: ChildProcess, stderr: () => string): P
 /** ffwatt's agent exporter (bench/lib/exporter-child.ts) in its own process. */
 export function startFfwattExporter(args: string[]): Promise<Exporter & { zones: number }> {
   return new Promise((ok, fail) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', resolve(REPO_ROOT, 'bench/lib/exporter-child.ts'), ...args], {
-      cwd: REPO_ROOT,
-      stdio: ['pipe', 'pipe', 'pipe'],
-    });
+    const child = spawn(
+      process.execPath,
+      ['--import', 'tsx', resolve(REPO_ROOT, 'bench/lib/exporter-child.ts'), ...args],
+      {
+        cwd: REPO_ROOT,
+        stdio: ['pipe', 'pipe', 'pipe'],
+      },
+    );
     let out = '';
     let err = '';
     const timer = setTimeout(() => {
@@ -80,9 +84,18 @@ export function startFfwattExporter(args: string[]): Promise<Exporter & { zones:
 /** Prometheus node_exporter with only its rapl collector, on a sysfs root. */
 export async function startNodeExporter(sysfs: string): Promise<Exporter> {
   const port = await freePort();
-  const child = spawn(NODE_EXPORTER, [`--path.sysfs=${sysfs}`, '--collector.disable-defaults', '--collector.rapl', `--web.listen-address=127.0.0.1:${port}`], {
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
+  const child = spawn(
+    NODE_EXPORTER,
+    [
+      `--path.sysfs=${sysfs}`,
+      '--collector.disable-defaults',
+      '--collector.rapl',
+      `--web.listen-address=127.0.0.1:${port}`,
+    ],
+    {
+      stdio: ['ignore', 'ignore', 'pipe'],
+    },
+  );
   let err = '';
   child.stderr!.on('data', (d) => (err += d));
   const url = `http://127.0.0.1:${port}/metrics`;
@@ -119,7 +132,11 @@ export const seriesCount = (body: string) => body.split('\n').filter((l) => l &&
  * Scrapes several exporters in turn (one scrape each per round, so load changes hit them
  * alike), after `warmup` untimed rounds. CPU per scrape comes from each exporter's /proc stat.
  */
-export async function scrapeInterleaved(exporters: Exporter[], rounds: number, warmup = 20): Promise<Map<string, ScrapeStats>> {
+export async function scrapeInterleaved(
+  exporters: Exporter[],
+  rounds: number,
+  warmup = 20,
+): Promise<Map<string, ScrapeStats>> {
   for (let i = 0; i < warmup; i++) for (const e of exporters) await scrapeOnce(e.url);
   const cpu0 = new Map(exporters.map((e) => [e.name, procCpu(e.pid).self]));
   const lat = new Map<string, number[]>(exporters.map((e) => [e.name, []]));

@@ -11,14 +11,7 @@ import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { jsonDoc, runTs } from './child.ts';
 import { measure, parseFlags } from './harness.ts';
-import {
-  row,
-  target,
-  type BenchBody,
-  type BenchOptions,
-  type BenchResult,
-  type BenchRow,
-} from './result.ts';
+import { row, target, type BenchBody, type BenchOptions, type BenchResult, type BenchRow } from './result.ts';
 import { renderTable } from './table.ts';
 
 interface Standalone {

@@ -16,7 +16,11 @@ const HEAD = ['benchmark', 'figure', 'measured', 'target', 'met?'];
 export function renderTable(results: BenchResult[]): string {
   const body = lines(results);
   const widths = HEAD.map((h, i) => Math.max(h.length, ...body.map((l) => l[i].length)));
-  const fmtLine = (l: string[]) => l.map((c, i) => c.padEnd(widths[i])).join('  ').trimEnd();
+  const fmtLine = (l: string[]) =>
+    l
+      .map((c, i) => c.padEnd(widths[i]))
+      .join('  ')
+      .trimEnd();
   return [fmtLine(HEAD), widths.map((w) => '-'.repeat(w)).join('  '), ...body.map(fmtLine)].join('\n');
 }
 
@@ -24,5 +28,9 @@ const md = (s: string) => s.replace(/\|/g, '\\|');
 
 export function renderMarkdownTable(results: BenchResult[]): string {
   const body = lines(results);
-  return [`| ${HEAD.join(' | ')} |`, `| ${HEAD.map(() => '---').join(' | ')} |`, ...body.map((l) => `| ${l.map(md).join(' | ')} |`)].join('\n');
+  return [
+    `| ${HEAD.join(' | ')} |`,
+    `| ${HEAD.map(() => '---').join(' | ')} |`,
+    ...body.map((l) => `| ${l.map(md).join(' | ')} |`),
+  ].join('\n');
 }

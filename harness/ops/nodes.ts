@@ -14,11 +14,21 @@ export async function nodesCommand(o: MasterFlags & { json?: boolean }): Promise
       process.stdout.write(`no node has registered with ${m.url} yet (start agents: docs/fleet.md)\n`);
       return 0;
     }
-    const hw = (n: NodeInfo, k: string) => (n.hardware as Record<string, unknown>)[k] as string | number | null | undefined;
+    const hw = (n: NodeInfo, k: string) =>
+      (n.hardware as Record<string, unknown>)[k] as string | number | null | undefined;
     process.stdout.write(
       renderTable(
         ['node', 'hostname', 'state', 'hardware class', 'cpu', 'gpu', 'encoders', 'last heartbeat'],
-        nodes.map((n) => [n.id, n.hostname, n.state, n.hardwareClass, hw(n, 'cpuModel'), hw(n, 'gpu'), Object.values(n.encoders).join(','), ago(n.lastHeartbeat)]),
+        nodes.map((n) => [
+          n.id,
+          n.hostname,
+          n.state,
+          n.hardwareClass,
+          hw(n, 'cpuModel'),
+          hw(n, 'gpu'),
+          Object.values(n.encoders).join(','),
+          ago(n.lastHeartbeat),
+        ]),
       ),
     );
     return 0;

@@ -1,6 +1,9 @@
 /** Plain text columns, padded to the widest cell; the header is upper case. */
 export function renderTable(header: string[], rows: Array<Array<string | number | null | undefined>>): string {
-  const cells = [header.map((h) => h.toUpperCase()), ...rows.map((r) => r.map((c) => (c == null || c === '' ? '-' : String(c))))];
+  const cells = [
+    header.map((h) => h.toUpperCase()),
+    ...rows.map((r) => r.map((c) => (c == null || c === '' ? '-' : String(c)))),
+  ];
   const widths = header.map((_, i) => Math.max(...cells.map((r) => r[i]?.length ?? 0)));
   return cells.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]))).join('  ')).join('\n') + '\n';
 }

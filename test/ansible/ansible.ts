@@ -27,7 +27,11 @@ export interface Run {
 }
 
 /** Runs a command from the repository root; never throws on a non-zero exit. */
-export function run(cmd: string, args: string[], opts: { env?: NodeJS.ProcessEnv; timeoutMs?: number; input?: string } = {}): Promise<Run> {
+export function run(
+  cmd: string,
+  args: string[],
+  opts: { env?: NodeJS.ProcessEnv; timeoutMs?: number; input?: string } = {},
+): Promise<Run> {
   return new Promise((res, rej) => {
     const child = spawn(cmd, args, {
       cwd: REPO,
@@ -99,12 +103,18 @@ export function ssh(addr: string, command: string, timeoutMs = 60_000): Promise<
   return run(
     'ssh',
     [
-      '-o', 'BatchMode=yes',
-      '-o', 'ConnectTimeout=5',
-      '-o', 'IdentitiesOnly=yes',
-      '-o', 'StrictHostKeyChecking=yes',
-      '-o', `UserKnownHostsFile=${join(HOSTS_WORK, 'known_hosts')}`,
-      '-i', join(HOSTS_WORK, 'id_ed25519'),
+      '-o',
+      'BatchMode=yes',
+      '-o',
+      'ConnectTimeout=5',
+      '-o',
+      'IdentitiesOnly=yes',
+      '-o',
+      'StrictHostKeyChecking=yes',
+      '-o',
+      `UserKnownHostsFile=${join(HOSTS_WORK, 'known_hosts')}`,
+      '-i',
+      join(HOSTS_WORK, 'id_ed25519'),
       `root@${addr}`,
       command,
     ],
@@ -114,7 +124,10 @@ export function ssh(addr: string, command: string, timeoutMs = 60_000): Promise<
 
 /** Keys of a role's defaults/main.yml. */
 export function defaultsOf(role: string): Record<string, unknown> {
-  return (parseYaml(readFileSync(join(REPO, 'roles', role, 'defaults/main.yml'), 'utf8')) ?? {}) as Record<string, unknown>;
+  return (parseYaml(readFileSync(join(REPO, 'roles', role, 'defaults/main.yml'), 'utf8')) ?? {}) as Record<
+    string,
+    unknown
+  >;
 }
 
 export interface SpecOption {
@@ -132,7 +145,12 @@ export function specOf(role: string): Record<string, SpecOption> {
   return doc.argument_specs.main.options;
 }
 
-export async function waitFor<T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs: number, everyMs = 1000): Promise<T> {
+export async function waitFor<T>(
+  what: string,
+  fn: () => Promise<T | undefined | false>,
+  timeoutMs: number,
+  everyMs = 1000,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let last: unknown;
   for (;;) {
@@ -142,7 +160,8 @@ export async function waitFor<T>(what: string, fn: () => Promise<T | undefined |
     } catch (err) {
       last = err;
     }
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${String(last)}` : ''}`);
+    if (Date.now() > deadline)
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${String(last)}` : ''}`);
     await new Promise((r) => setTimeout(r, everyMs));
   }
 }

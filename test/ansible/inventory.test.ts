@@ -13,7 +13,8 @@ import { REPO, run } from './ansible.ts';
 const TMP = mkdtempSync(join(tmpdir(), 'ffwatt-inventory-'));
 afterAll(() => rmSync(TMP, { recursive: true, force: true }));
 
-const LOGIN_VARS = /^(ansible_(user|become\w*|port|host|connection|ssh_\w+|password|private_key_file|python_interpreter))$/;
+const LOGIN_VARS =
+  /^(ansible_(user|become\w*|port|host|connection|ssh_\w+|password|private_key_file|python_interpreter))$/;
 
 function yamlFiles(dir: string): string[] {
   return readdirSync(dir, { recursive: true, withFileTypes: true })
@@ -21,7 +22,11 @@ function yamlFiles(dir: string): string[] {
     .map((e) => join(e.parentPath, e.name));
 }
 
-async function hostVars(inventory: string, host: string, env: NodeJS.ProcessEnv = {}): Promise<Record<string, unknown>> {
+async function hostVars(
+  inventory: string,
+  host: string,
+  env: NodeJS.ProcessEnv = {},
+): Promise<Record<string, unknown>> {
   const r = await run('ansible-inventory', ['-i', inventory, '--host', host], { env });
   expect(r.code, r.output).toBe(0);
   return JSON.parse(r.stdout) as Record<string, unknown>;
@@ -32,15 +37,21 @@ describe('example inventories', () => {
     for (const inv of ['inventory/prod', 'inventory/local']) {
       for (const f of yamlFiles(join(REPO, inv, 'group_vars'))) {
         const keys = Object.keys((parseYaml(readFileSync(f, 'utf8')) ?? {}) as object);
-        expect(keys.filter((k) => LOGIN_VARS.test(k)), f).toEqual([]);
+        expect(
+          keys.filter((k) => LOGIN_VARS.test(k)),
+          f,
+        ).toEqual([]);
       }
     }
   });
 
-  it("a login setting changed in hosts.yml is what the hosts get", async () => {
+  it('a login setting changed in hosts.yml is what the hosts get', async () => {
     const copy = join(TMP, 'login');
     cpSync(join(REPO, 'inventory/prod'), copy, { recursive: true });
-    const hosts = readFileSync(join(copy, 'hosts.yml'), 'utf8').replace('ansible_user: deploy', 'ansible_user: operator7');
+    const hosts = readFileSync(join(copy, 'hosts.yml'), 'utf8').replace(
+      'ansible_user: deploy',
+      'ansible_user: operator7',
+    );
     writeFileSync(join(copy, 'hosts.yml'), hosts);
     for (const host of ['ffwatt-master.example.net', 'ffwatt-w1.example.net']) {
       expect((await hostVars(copy, host)).ansible_user, host).toBe('operator7');
@@ -74,13 +85,19 @@ describe('ffwatt run --inventory on a vaulted inventory', () => {
     expect(enc.code, enc.output).toBe(0);
     expect(readFileSync(vault, 'utf8')).toMatch(/^\$ANSIBLE_VAULT;/);
     delete process.env.ANSIBLE_VAULT_PASSWORD_FILE;
-    const err = await readInventory(inv).then(() => null, (e: Error) => e);
+    const err = await readInventory(inv).then(
+      () => null,
+      (e: Error) => e,
+    );
     expect(err?.message).toMatch(/ansible-vault encrypted variables and no vault password was given/);
     expect(err?.message).toContain('ANSIBLE_VAULT_PASSWORD_FILE');
   });
 
   it('reads it with ANSIBLE_VAULT_PASSWORD_FILE, and takes the CA from the inventory (relative to it)', async () => {
-    writeFileSync(join(inv, 'group_vars/master.yml'), readFileSync(join(inv, 'group_vars/master.yml'), 'utf8') + '\nffwatt_operator_ca_cert: ca.crt\n');
+    writeFileSync(
+      join(inv, 'group_vars/master.yml'),
+      readFileSync(join(inv, 'group_vars/master.yml'), 'utf8') + '\nffwatt_operator_ca_cert: ca.crt\n',
+    );
     process.env.ANSIBLE_VAULT_PASSWORD_FILE = passFile;
     try {
       const t = targetFromInventory(await readInventory(inv), undefined, inv);
@@ -96,7 +113,10 @@ describe('ffwatt run --inventory on a vaulted inventory', () => {
     writeFileSync(wrong, 'not it\n', { mode: 0o600 });
     process.env.ANSIBLE_VAULT_PASSWORD_FILE = wrong;
     try {
-      const err = await readInventory(inv).then(() => null, (e: Error) => e);
+      const err = await readInventory(inv).then(
+        () => null,
+        (e: Error) => e,
+      );
       expect(err?.message).toMatch(/the vault password does not open it/);
     } finally {
       delete process.env.ANSIBLE_VAULT_PASSWORD_FILE;

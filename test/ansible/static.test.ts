@@ -14,7 +14,8 @@ describe('roles: meta/argument_specs.yml documents defaults/main.yml exactly', (
       const required = Object.keys(spec).filter((k) => spec[k].required);
       const optional = Object.keys(spec).filter((k) => !spec[k].required);
       expect(optional.sort()).toEqual(Object.keys(defaults).sort());
-      for (const k of required) expect(Object.keys(defaults), `${k} is required: it must not have a default`).not.toContain(k);
+      for (const k of required)
+        expect(Object.keys(defaults), `${k} is required: it must not have a default`).not.toContain(k);
     });
 
     it(`${role}: every option has a type, a description and the default of defaults/main.yml`, () => {
@@ -30,7 +31,8 @@ describe('roles: meta/argument_specs.yml documents defaults/main.yml exactly', (
       for (const k of Object.keys(specOf(role))) expect(k).toMatch(/^ffwatt_[a-z0-9_]+$/);
       const varsFile = join(REPO, 'roles', role, 'vars/main.yml');
       expect(existsSync(varsFile)).toBe(true);
-      for (const k of Object.keys(parseYaml(readFileSync(varsFile, 'utf8')) ?? {})) expect(k).toMatch(/^_ffwatt_[a-z0-9_]+$/);
+      for (const k of Object.keys(parseYaml(readFileSync(varsFile, 'utf8')) ?? {}))
+        expect(k).toMatch(/^_ffwatt_[a-z0-9_]+$/);
     });
   }
 });
@@ -47,9 +49,24 @@ describe('playbooks', () => {
   });
 
   it('ansible-lint passes with the production profile', async () => {
-    const r = await run('ansible-lint', ['--profile', 'production', '--offline', '--nocolor', '-p', 'site.yml', 'playbooks', 'roles', 'inventory', 'ansible.cfg'], {
-      timeoutMs: 10 * 60_000,
-    });
+    const r = await run(
+      'ansible-lint',
+      [
+        '--profile',
+        'production',
+        '--offline',
+        '--nocolor',
+        '-p',
+        'site.yml',
+        'playbooks',
+        'roles',
+        'inventory',
+        'ansible.cfg',
+      ],
+      {
+        timeoutMs: 10 * 60_000,
+      },
+    );
     expect(r.code, r.output).toBe(0);
   }, 600_000);
 
@@ -65,7 +82,9 @@ describe('playbooks', () => {
       const vars = JSON.parse(h.stdout) as Record<string, unknown>;
       // group_vars/all/main.yml is loaded, and the tokens are references to the vault, never values
       expect(vars.ffwatt_registration_token, host).toBe('{{ vault_ffwatt_registration_token }}');
-      expect(vars.ffwatt_api_token, host).toBe(inv.master.hosts!.includes(host) ? '{{ vault_ffwatt_api_token }}' : undefined);
+      expect(vars.ffwatt_api_token, host).toBe(
+        inv.master.hosts!.includes(host) ? '{{ vault_ffwatt_api_token }}' : undefined,
+      );
       expect(vars.ffwatt_user, host).toBe('ffwatt');
     }
   });
@@ -77,19 +96,34 @@ describe('alert rules templated from the master role', () => {
   async function render(extra: Record<string, unknown>): Promise<Record<string, string>> {
     rmSync(rendered, { recursive: true, force: true });
     mkdirSync(join(rendered, 'tests'), { recursive: true });
-    const r = await run('ansible-playbook', ['-i', 'localhost,', '-c', 'local', 'test/ansible/render-rules.yml', '-e', JSON.stringify({ out: rendered, ...extra })]);
+    const r = await run('ansible-playbook', [
+      '-i',
+      'localhost,',
+      '-c',
+      'local',
+      'test/ansible/render-rules.yml',
+      '-e',
+      JSON.stringify({ out: rendered, ...extra }),
+    ]);
     expect(r.code, r.output).toBe(0);
-    for (const t of readdirSync(join(REPO, 'monitoring/vmalert/tests'))) cpSync(join(REPO, 'monitoring/vmalert/tests', t), join(rendered, 'tests', t));
-    return Object.fromEntries(readdirSync(rendered).filter((f) => f.endsWith('.yml')).map((f) => [f, readFileSync(join(rendered, f), 'utf8')]));
+    for (const t of readdirSync(join(REPO, 'monitoring/vmalert/tests')))
+      cpSync(join(REPO, 'monitoring/vmalert/tests', t), join(rendered, 'tests', t));
+    return Object.fromEntries(
+      readdirSync(rendered)
+        .filter((f) => f.endsWith('.yml'))
+        .map((f) => [f, readFileSync(join(rendered, f), 'utf8')]),
+    );
   }
 
   function thresholds(records: string): Record<string, string> {
-    const doc = parseYaml(records) as { groups: Array<{ name: string; rules: Array<{ record?: string; expr: string }> }> };
+    const doc = parseYaml(records) as {
+      groups: Array<{ name: string; rules: Array<{ record?: string; expr: string }> }>;
+    };
     const g = doc.groups.find((x) => x.name === 'ffwatt-thresholds')!;
     return Object.fromEntries(g.rules.map((r) => [r.record!, r.expr]));
   }
 
-  it('with the defaults, the rendered rules are the repository\'s: promtool test rules passes on them', async () => {
+  it("with the defaults, the rendered rules are the repository's: promtool test rules passes on them", async () => {
     const files = await render({});
     expect(Object.keys(files).sort()).toEqual(['alerts.yml', 'records.yml']);
     expect(thresholds(files['records.yml'])).toEqual({
@@ -100,12 +134,21 @@ describe('alert rules templated from the master role', () => {
     });
     // annotations keep their {{ $labels }} templates untouched
     expect(files['alerts.yml']).toContain('{{ $labels.node }}');
-    const r = await run('promtool', ['test', 'rules', ...readdirSync(join(rendered, 'tests')).map((t) => join(rendered, 'tests', t))]);
+    const r = await run('promtool', [
+      'test',
+      'rules',
+      ...readdirSync(join(rendered, 'tests')).map((t) => join(rendered, 'tests', t)),
+    ]);
     expect(r.code, r.output).toBe(0);
   }, 120_000);
 
   it('role variables change the thresholds, and the rules still check', async () => {
-    const files = await render({ ffwatt_alert_package_power_watts: 95, ffwatt_alert_gpu_power_watts: 300, ffwatt_alert_queue_backlog_jobs: 500, ffwatt_alert_disk_free_ratio: 0.2 });
+    const files = await render({
+      ffwatt_alert_package_power_watts: 95,
+      ffwatt_alert_gpu_power_watts: 300,
+      ffwatt_alert_queue_backlog_jobs: 500,
+      ffwatt_alert_disk_free_ratio: 0.2,
+    });
     expect(thresholds(files['records.yml'])).toEqual({
       'ffwatt:package_power_threshold_watts': 'vector(95)',
       'ffwatt:gpu_power_threshold_watts': 'vector(300)',

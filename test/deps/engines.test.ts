@@ -11,10 +11,18 @@ const root = join(import.meta.dirname, '..', '..');
 const supported = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')).engines.node as string;
 const oldestSupported = semver.minVersion(supported)!.version;
 
-interface LsNode { version?: string; path?: string; dependencies?: Record<string, LsNode> }
+interface LsNode {
+  version?: string;
+  path?: string;
+  dependencies?: Record<string, LsNode>;
+}
 
 function runtimePackages(): Map<string, string> {
-  const out = execFileSync('npm', ['ls', '--omit=dev', '--all', '--json', '--long'], { cwd: root, encoding: 'utf8', maxBuffer: 64 << 20 });
+  const out = execFileSync('npm', ['ls', '--omit=dev', '--all', '--json', '--long'], {
+    cwd: root,
+    encoding: 'utf8',
+    maxBuffer: 64 << 20,
+  });
   const found = new Map<string, string>();
   const walk = (deps: Record<string, LsNode> | undefined) => {
     for (const [name, node] of Object.entries(deps ?? {})) {

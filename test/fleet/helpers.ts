@@ -11,16 +11,54 @@ export const FFWATT = join(REPO, 'bin/ffwatt.mjs');
 export const freePort = freeLoopbackPort;
 
 /** A CA, a server certificate for 127.0.0.1/localhost and two client certificates (one from another CA). */
-export function makePki(dir: string): { ca: string; cert: string; key: string; clientCert: string; clientKey: string; rogueCert: string; rogueKey: string } {
+export function makePki(dir: string): {
+  ca: string;
+  cert: string;
+  key: string;
+  clientCert: string;
+  clientKey: string;
+  rogueCert: string;
+  rogueKey: string;
+} {
   mkdirSync(dir, { recursive: true });
   const o = (...args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: 'pipe' });
   const ca = (name: string) => {
-    o('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '2', '-subj', `/CN=${name}`, '-keyout', `${name}.key`, '-out', `${name}.crt`);
+    o(
+      'req',
+      '-x509',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-days',
+      '2',
+      '-subj',
+      `/CN=${name}`,
+      '-keyout',
+      `${name}.key`,
+      '-out',
+      `${name}.crt`,
+    );
   };
   const leaf = (name: string, caName: string, ext: string) => {
     o('req', '-newkey', 'rsa:2048', '-nodes', '-subj', `/CN=${name}`, '-keyout', `${name}.key`, '-out', `${name}.csr`);
     writeFileSync(join(dir, `${name}.ext`), ext);
-    o('x509', '-req', '-in', `${name}.csr`, '-CA', `${caName}.crt`, '-CAkey', `${caName}.key`, '-CAcreateserial', '-days', '2', '-extfile', `${name}.ext`, '-out', `${name}.crt`);
+    o(
+      'x509',
+      '-req',
+      '-in',
+      `${name}.csr`,
+      '-CA',
+      `${caName}.crt`,
+      '-CAkey',
+      `${caName}.key`,
+      '-CAcreateserial',
+      '-days',
+      '2',
+      '-extfile',
+      `${name}.ext`,
+      '-out',
+      `${name}.crt`,
+    );
   };
   ca('ca');
   ca('rogue-ca');
@@ -28,7 +66,15 @@ export function makePki(dir: string): { ca: string; cert: string; key: string; c
   leaf('client', 'ca', 'extendedKeyUsage=clientAuth\n');
   leaf('rogue', 'rogue-ca', 'extendedKeyUsage=clientAuth\n');
   const p = (f: string) => join(dir, f);
-  return { ca: p('ca.crt'), cert: p('server.crt'), key: p('server.key'), clientCert: p('client.crt'), clientKey: p('client.key'), rogueCert: p('rogue.crt'), rogueKey: p('rogue.key') };
+  return {
+    ca: p('ca.crt'),
+    cert: p('server.crt'),
+    key: p('server.key'),
+    clientCert: p('client.crt'),
+    clientKey: p('client.key'),
+    rogueCert: p('rogue.crt'),
+    rogueKey: p('rogue.key'),
+  };
 }
 
 export interface Proc {
@@ -38,7 +84,11 @@ export interface Proc {
 }
 
 export function startFfwatt(args: string[], env: NodeJS.ProcessEnv = {}): Proc {
-  const child = spawn(process.execPath, [FFWATT, ...args], { cwd: REPO, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [FFWATT, ...args], {
+    cwd: REPO,
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let out = '';
   child.stdout!.on('data', (d) => (out += d));
   child.stderr!.on('data', (d) => (out += d));
@@ -80,7 +130,12 @@ export async function api<T = unknown>(
   return { status: res.statusCode, body: body as T };
 }
 
-export async function waitFor<T>(what: string, fn: () => Promise<T | null | undefined | false>, timeoutMs = 60_000, everyMs = 250): Promise<T> {
+export async function waitFor<T>(
+  what: string,
+  fn: () => Promise<T | null | undefined | false>,
+  timeoutMs = 60_000,
+  everyMs = 250,
+): Promise<T> {
   const end = Date.now() + timeoutMs;
   let lastErr: unknown;
   while (Date.now() < end) {
@@ -117,19 +172,48 @@ export function nodeCert(pkiDir: string, nodeId: string): { cert: string; key: s
   const name = `node-${nodeId}`;
   o('req', '-newkey', 'rsa:2048', '-nodes', '-subj', `/CN=${nodeId}`, '-keyout', `${name}.key`, '-out', `${name}.csr`);
   writeFileSync(join(pkiDir, `${name}.ext`), `subjectAltName=DNS:${nodeId}\nextendedKeyUsage=clientAuth\n`);
-  o('x509', '-req', '-in', `${name}.csr`, '-CA', 'ca.crt', '-CAkey', 'ca.key', '-CAcreateserial', '-days', '2', '-extfile', `${name}.ext`, '-out', `${name}.crt`);
+  o(
+    'x509',
+    '-req',
+    '-in',
+    `${name}.csr`,
+    '-CA',
+    'ca.crt',
+    '-CAkey',
+    'ca.key',
+    '-CAcreateserial',
+    '-days',
+    '2',
+    '-extfile',
+    `${name}.ext`,
+    '-out',
+    `${name}.crt`,
+  );
   return { cert: join(pkiDir, `${name}.crt`), key: join(pkiDir, `${name}.key`) };
 }
 
 /** A TLS dispatcher presenting that client certificate. */
 export function tlsAgent(ca: string, client?: { cert: string; key: string }): Agent {
-  return new Agent({ connect: { ca: readFileSync(ca), ...(client ? { cert: readFileSync(client.cert), key: readFileSync(client.key) } : {}) } });
+  return new Agent({
+    connect: {
+      ca: readFileSync(ca),
+      ...(client ? { cert: readFileSync(client.cert), key: readFileSync(client.key) } : {}),
+    },
+  });
 }
 
 /** Runs `ffwatt ARGS` to the end (killed after timeoutMs); stdout and stderr apart. */
-export function runFfwatt(args: string[], env: NodeJS.ProcessEnv = {}, timeoutMs = 120_000): Promise<{ code: number | null; stdout: string; stderr: string }> {
+export function runFfwatt(
+  args: string[],
+  env: NodeJS.ProcessEnv = {},
+  timeoutMs = 120_000,
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [FFWATT, ...args], { cwd: REPO, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [FFWATT, ...args], {
+      cwd: REPO,
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d) => (stdout += d));

@@ -42,17 +42,28 @@ function startAgent(id: string): Proc {
   const dir = join(TMP, id);
   return startFfwatt([
     'agent',
-    '--master', base,
-    '--registration-token-file', REG_TOKEN_FILE,
-    '--state-dir', join(dir, 'state'),
-    '--node-id', id,
-    '--spool', join(dir, 'spool'),
-    '--work', join(dir, 'work'),
-    '--metrics-listen', `127.0.0.1:0`,
-    '--heartbeat-s', '1',
-    '--lease-extend-s', '1',
-    '--poll-s', '0.3',
-    '--host-lock', LOCK,
+    '--master',
+    base,
+    '--registration-token-file',
+    REG_TOKEN_FILE,
+    '--state-dir',
+    join(dir, 'state'),
+    '--node-id',
+    id,
+    '--spool',
+    join(dir, 'spool'),
+    '--work',
+    join(dir, 'work'),
+    '--metrics-listen',
+    `127.0.0.1:0`,
+    '--heartbeat-s',
+    '1',
+    '--lease-extend-s',
+    '1',
+    '--poll-s',
+    '0.3',
+    '--host-lock',
+    LOCK,
   ]);
 }
 
@@ -69,11 +80,21 @@ interface Span {
 function spansOf(dbPath: string, who: (nodeId: string) => string): Span[] {
   const db = new Database(dbPath, { readonly: true, fileMustExist: true });
   try {
-    const rows = db.prepare('SELECT job_id, node_id, status, started_at, ended_at, energy, flags, net_j FROM run ORDER BY id').all() as Array<Record<string, any>>;
+    const rows = db
+      .prepare('SELECT job_id, node_id, status, started_at, ended_at, energy, flags, net_j FROM run ORDER BY id')
+      .all() as Array<Record<string, any>>;
     return rows.map((r) => {
       expect(r.status, `run of ${r.job_id}`).toBe('succeeded');
       const energy = JSON.parse(r.energy);
-      return { who: who(r.node_id), jobId: r.job_id, start: Date.parse(r.started_at), end: Date.parse(r.ended_at), baseline: energy.baseline, flags: JSON.parse(r.flags), netJ: r.net_j };
+      return {
+        who: who(r.node_id),
+        jobId: r.job_id,
+        start: Date.parse(r.started_at),
+        end: Date.parse(r.ended_at),
+        baseline: energy.baseline,
+        flags: JSON.parse(r.flags),
+        netJ: r.net_j,
+      };
     });
   } finally {
     db.close();
@@ -85,17 +106,35 @@ beforeAll(async () => {
   writeFileSync(REG_TOKEN_FILE, randomBytes(24).toString('hex') + '\n', { mode: 0o600 });
   const port = await freePort();
   base = `http://127.0.0.1:${port}`;
-  master = startFfwatt(['master', '--listen', `127.0.0.1:${port}`, '--data', DATA, '--token-file', TOKEN_FILE, '--registration-token-file', REG_TOKEN_FILE]);
-  await waitFor('master /readyz', async () => {
-    if (master.child.exitCode !== null) throw new Error(`master exited ${master.child.exitCode}: ${master.output()}`);
-    const r = await fetch(`${base}/readyz`);
-    return r.status === 200;
-  }, 30_000);
+  master = startFfwatt([
+    'master',
+    '--listen',
+    `127.0.0.1:${port}`,
+    '--data',
+    DATA,
+    '--token-file',
+    TOKEN_FILE,
+    '--registration-token-file',
+    REG_TOKEN_FILE,
+  ]);
+  await waitFor(
+    'master /readyz',
+    async () => {
+      if (master.child.exitCode !== null) throw new Error(`master exited ${master.child.exitCode}: ${master.output()}`);
+      const r = await fetch(`${base}/readyz`);
+      return r.status === 200;
+    },
+    30_000,
+  );
   for (const id of NODES) agents.set(id, startAgent(id));
-  await waitFor('two agents registered', async () => {
-    const r = await api<{ nodes: Array<{ id: string; state: string }> }>(base, 'GET', '/nodes', { token: TOKEN });
-    return NODES.every((id) => r.body.nodes.some((n) => n.id === id && n.state === 'alive'));
-  }, 60_000);
+  await waitFor(
+    'two agents registered',
+    async () => {
+      const r = await api<{ nodes: Array<{ id: string; state: string }> }>(base, 'GET', '/nodes', { token: TOKEN });
+      return NODES.every((id) => r.body.nodes.some((n) => n.id === id && n.state === 'alive'));
+    },
+    60_000,
+  );
 });
 
 afterAll(async () => {
@@ -106,7 +145,10 @@ afterAll(async () => {
 
 describe('host lock: two agents and a local run on one machine', () => {
   it('never measure at the same time; the one waiting says who holds the machine', async () => {
-    const r = await api<{ campaignId: string; jobs: number }>(base, 'POST', '/campaigns', { token: TOKEN, body: { matrix: MATRIX('hostlock', 6), fileName: 'hl.yml' } });
+    const r = await api<{ campaignId: string; jobs: number }>(base, 'POST', '/campaigns', {
+      token: TOKEN,
+      body: { matrix: MATRIX('hostlock', 6), fileName: 'hl.yml' },
+    });
     expect(r.status, JSON.stringify(r.body)).toBe(201);
     const { campaignId } = r.body;
 
@@ -126,10 +168,15 @@ describe('host lock: two agents and a local run on one machine', () => {
     });
     expect(local.code, local.stderr).toBe(0);
 
-    await waitFor('campaign finished', async () => {
-      const c = await api<{ status: string }>(base, 'GET', `/campaigns/${campaignId}`, { token: TOKEN });
-      return c.body.status === 'done';
-    }, 240_000, 500);
+    await waitFor(
+      'campaign finished',
+      async () => {
+        const c = await api<{ status: string }>(base, 'GET', `/campaigns/${campaignId}`, { token: TOKEN });
+        return c.body.status === 'done';
+      },
+      240_000,
+      500,
+    );
 
     const spans = [
       ...spansOf(join(DATA, 'ffwatt.sqlite'), (n) => n),
@@ -141,7 +188,10 @@ describe('host lock: two agents and a local run on one machine', () => {
     expect(new Set(spans.map((s) => s.who))).toEqual(new Set([...NODES, 'local']));
     // ...and never two at once: each span (claim → cooldown → baseline → encode → quality) ends before the next begins.
     for (let i = 1; i < spans.length; i++) {
-      expect(spans[i].start, `${spans[i].who} ${spans[i].jobId} started before ${spans[i - 1].who} ${spans[i - 1].jobId} ended`).toBeGreaterThanOrEqual(spans[i - 1].end);
+      expect(
+        spans[i].start,
+        `${spans[i].who} ${spans[i].jobId} started before ${spans[i - 1].who} ${spans[i - 1].jobId} ended`,
+      ).toBeGreaterThanOrEqual(spans[i - 1].end);
     }
     // Every baseline measured for a run lies inside that run's own span (after its cooldown).
     for (const s of spans) {
@@ -181,16 +231,25 @@ describe('host lock: two agents and a local run on one machine', () => {
     // Another measurer holding the machine: util-linux flock(1) takes the same kernel lock.
     const holder = spawn('flock', ['-x', lock, 'sleep', '120'], { stdio: 'ignore' });
     try {
-      await waitFor('flock(1) holding the lock', async () => (await import('node:fs')).readFileSync('/proc/locks', 'utf8').includes(` ${holder.pid} `), 10_000, 50);
+      await waitFor(
+        'flock(1) holding the lock',
+        async () => (await import('node:fs')).readFileSync('/proc/locks', 'utf8').includes(` ${holder.pid} `),
+        10_000,
+        50,
+      );
       const matrixFile = join(TMP, 'refused.yml');
       writeFileSync(matrixFile, MATRIX('hostlock-refused', 1));
       const started = Date.now();
       const run = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
-        const child = spawn(process.execPath, [FFWATT, 'run', matrixFile, '--out', join(TMP, 'refused'), '--json', '--no-report'], {
-          cwd: REPO,
-          env: { ...process.env, FFWATT_HOST_LOCK: lock, FFWATT_HOST_LOCK_WAIT_S: '2' },
-          stdio: ['ignore', 'ignore', 'pipe'],
-        });
+        const child = spawn(
+          process.execPath,
+          [FFWATT, 'run', matrixFile, '--out', join(TMP, 'refused'), '--json', '--no-report'],
+          {
+            cwd: REPO,
+            env: { ...process.env, FFWATT_HOST_LOCK: lock, FFWATT_HOST_LOCK_WAIT_S: '2' },
+            stdio: ['ignore', 'ignore', 'pipe'],
+          },
+        );
         let stderr = '';
         child.stderr.on('data', (d) => (stderr += d));
         child.on('exit', (code) => resolve({ code, stderr }));

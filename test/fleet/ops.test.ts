@@ -21,7 +21,8 @@ let agent: Proc;
 let agentMetrics = 0;
 
 // The operator's environment must not leak in: each test names its master and token itself.
-const ffwatt = (args: string[], env: NodeJS.ProcessEnv = {}, timeoutMs?: number) => runFfwatt(args, { FFWATT_MASTER: '', FFWATT_TOKEN_FILE: '', ...env }, timeoutMs);
+const ffwatt = (args: string[], env: NodeJS.ProcessEnv = {}, timeoutMs?: number) =>
+  runFfwatt(args, { FFWATT_MASTER: '', FFWATT_TOKEN_FILE: '', ...env }, timeoutMs);
 const creds = () => ['--master', base, '--token-file', TOKEN_FILE];
 const json = async <T = any>(args: string[]): Promise<T> => {
   const r = await ffwatt([...args, ...creds(), '--json']);
@@ -31,19 +32,42 @@ const json = async <T = any>(args: string[]): Promise<T> => {
 
 function matrixFile(name: string, body: string): string {
   const file = join(TMP, `${name}.yml`);
-  writeFileSync(file, `name: ${name}\ninput: {source: testsrc2, resolution: 320x240, fps: 30}\nrepetitions: {min: 1, max: 1}\ncooldown_s: 0\nidle_baseline_s: 0\nscenarios:\n${body}`);
+  writeFileSync(
+    file,
+    `name: ${name}\ninput: {source: testsrc2, resolution: 320x240, fps: 30}\nrepetitions: {min: 1, max: 1}\ncooldown_s: 0\nidle_baseline_s: 0\nscenarios:\n${body}`,
+  );
   return file;
 }
 const TINY = '  - {mode: file, codec: h264, preset: ultrafast, rate: {crf: 30}, duration_s: 1}\n';
 const LONG = '  - {mode: file, codec: h264, preset: ultrafast, rate: {crf: 30}, duration_s: 600}\n';
-const FAILING = '  - {mode: file, codec: h264, preset: ultrafast, rate: {crf: 30}, duration_s: 1, encoder_options: {"profile:v": nosuch}}\n';
+const FAILING =
+  '  - {mode: file, codec: h264, preset: ultrafast, rate: {crf: 30}, duration_s: 1, encoder_options: {"profile:v": nosuch}}\n';
 
 function startAgent(id: string, metricsPort: number): Proc {
   return startFfwatt([
-    'agent', '--master', base, '--registration-token-file', REG_TOKEN_FILE, '--node-id', id,
-    '--state-dir', join(TMP, id, 'state'), '--spool', join(TMP, id, 'spool'), '--work', join(TMP, id, 'work'),
-    '--host-lock', join(TMP, id, 'measure.lock'),
-    '--metrics-listen', `127.0.0.1:${metricsPort}`, '--heartbeat-s', '1', '--lease-extend-s', '1', '--poll-s', '0.3',
+    'agent',
+    '--master',
+    base,
+    '--registration-token-file',
+    REG_TOKEN_FILE,
+    '--node-id',
+    id,
+    '--state-dir',
+    join(TMP, id, 'state'),
+    '--spool',
+    join(TMP, id, 'spool'),
+    '--work',
+    join(TMP, id, 'work'),
+    '--host-lock',
+    join(TMP, id, 'measure.lock'),
+    '--metrics-listen',
+    `127.0.0.1:${metricsPort}`,
+    '--heartbeat-s',
+    '1',
+    '--lease-extend-s',
+    '1',
+    '--poll-s',
+    '0.3',
   ]);
 }
 
@@ -51,12 +75,17 @@ function startAgent(id: string, metricsPort: number): Proc {
 async function waitForCampaign(id: string, status: string): Promise<any> {
   let last = '';
   try {
-    return await waitFor(`campaign ${id} ${status}`, async () => {
-      const r = await ffwatt(['campaign', 'show', id, ...creds(), '--json']);
-      const c = r.code === 0 ? JSON.parse(r.stdout) : null;
-      last = c ? `${c.status} ${JSON.stringify(c.counts)}` : r.stderr;
-      return c?.status === status ? c : null;
-    }, 180_000, 500);
+    return await waitFor(
+      `campaign ${id} ${status}`,
+      async () => {
+        const r = await ffwatt(['campaign', 'show', id, ...creds(), '--json']);
+        const c = r.code === 0 ? JSON.parse(r.stdout) : null;
+        last = c ? `${c.status} ${JSON.stringify(c.counts)}` : r.stderr;
+        return c?.status === status ? c : null;
+      },
+      180_000,
+      500,
+    );
   } catch (err) {
     throw new Error(`${(err as Error).message}; last seen: ${last}; agent log tail: ${agent.output().slice(-1500)}`);
   }
@@ -68,13 +97,27 @@ beforeAll(async () => {
   writeFileSync(REG_TOKEN_FILE, randomBytes(24).toString('hex'));
   const port = await freePort();
   base = `http://127.0.0.1:${port}`;
-  master = startFfwatt(['master', '--listen', `127.0.0.1:${port}`, '--data', join(TMP, 'data'), '--token-file', TOKEN_FILE, '--registration-token-file', REG_TOKEN_FILE]);
-  await waitFor('master /readyz', async () => {
-    if (master.child.exitCode !== null) throw new Error(master.output());
-    const r = await request(`${base}/readyz`);
-    await r.body.text();
-    return r.statusCode === 200;
-  }, 30_000);
+  master = startFfwatt([
+    'master',
+    '--listen',
+    `127.0.0.1:${port}`,
+    '--data',
+    join(TMP, 'data'),
+    '--token-file',
+    TOKEN_FILE,
+    '--registration-token-file',
+    REG_TOKEN_FILE,
+  ]);
+  await waitFor(
+    'master /readyz',
+    async () => {
+      if (master.child.exitCode !== null) throw new Error(master.output());
+      const r = await request(`${base}/readyz`);
+      await r.body.text();
+      return r.statusCode === 200;
+    },
+    30_000,
+  );
   agentMetrics = await freePort();
   agent = startAgent('ops-a1', agentMetrics);
   await waitFor('agent registered', async () => /"registered"/.test(agent.output()), 60_000);
@@ -101,7 +144,9 @@ describe('fleet operations from the CLI (real master and agent)', () => {
     const closed = await freePort();
     const refused = await ffwatt(['nodes', '--master', `http://127.0.0.1:${closed}`, '--token-file', TOKEN_FILE]);
     expect(refused.code).toBe(2);
-    expect(refused.stderr).toMatch(new RegExp(`nothing listens at --master http://127.0.0.1:${closed} \\(connection refused`));
+    expect(refused.stderr).toMatch(
+      new RegExp(`nothing listens at --master http://127.0.0.1:${closed} \\(connection refused`),
+    );
     const tlsToPlain = await ffwatt(['nodes', '--master', base.replace('http:', 'https:'), '--token-file', TOKEN_FILE]);
     expect(tlsToPlain.code).toBe(2);
     expect(tlsToPlain.stderr).toMatch(/speaks plain HTTP, not TLS: write http:\/\//);
@@ -119,11 +164,17 @@ describe('fleet operations from the CLI (real master and agent)', () => {
   it('a second agent on the same metrics address stops with exit 2 naming --metrics-listen', async () => {
     const second = startAgent('ops-a2', agentMetrics);
     expect(await second.exited).toBe(2);
-    expect(second.output()).toMatch(new RegExp(`--metrics-listen 127.0.0.1:${agentMetrics}: the address is in use .* give this one its own, e.g. --metrics-listen 127.0.0.1:${agentMetrics + 2}`));
+    expect(second.output()).toMatch(
+      new RegExp(
+        `--metrics-listen 127.0.0.1:${agentMetrics}: the address is in use .* give this one its own, e.g. --metrics-listen 127.0.0.1:${agentMetrics + 2}`,
+      ),
+    );
   }, 60_000);
 
   it('lists nodes with their hardware class; dry-run plans per class; run --detach prints the id; jobs and fetch work', async () => {
-    const { nodes } = await json<{ nodes: Array<{ id: string; state: string; hardwareClass: string; hardware: Record<string, unknown> }> }>(['nodes']);
+    const { nodes } = await json<{
+      nodes: Array<{ id: string; state: string; hardwareClass: string; hardware: Record<string, unknown> }>;
+    }>(['nodes']);
     const node = nodes.find((n) => n.id === 'ops-a1')!;
     expect(node.state).toBe('alive');
     expect(node.hardwareClass).toMatch(/^[a-z0-9-]+-[0-9a-f]{8}$/);
@@ -146,12 +197,29 @@ describe('fleet operations from the CLI (real master and agent)', () => {
     const done = await waitForCampaign(id, 'done');
     expect(done.placement).toBe('each-class');
     expect(done.counts).toMatchObject({ succeeded: 1, failed: 0, canceled: 0 });
-    expect(done.targets).toEqual({ [`class:${node.hardwareClass}`]: { queued: 0, leased: 0, running: 0, succeeded: 1, failed: 0, canceled: 0 } });
+    expect(done.targets).toEqual({
+      [`class:${node.hardwareClass}`]: { queued: 0, leased: 0, running: 0, succeeded: 1, failed: 0, canceled: 0 },
+    });
     const shown = await ffwatt(['campaign', 'show', id, ...creds()]);
-    expect(shown.stdout).toMatch(new RegExp(`TARGET\\s+STATE\\s+SUCCEEDED\\s+FAILED\\s+CANCELED\\s+OPEN\\nclass:${node.hardwareClass}\\s+done\\s+1\\s+0\\s+0\\s+0`));
+    expect(shown.stdout).toMatch(
+      new RegExp(
+        `TARGET\\s+STATE\\s+SUCCEEDED\\s+FAILED\\s+CANCELED\\s+OPEN\\nclass:${node.hardwareClass}\\s+done\\s+1\\s+0\\s+0\\s+0`,
+      ),
+    );
 
-    const { jobs } = await json<{ jobs: Array<{ campaignId: string; placementTarget: string; state: string }> }>(['jobs', '--campaign', id]);
-    expect(jobs).toEqual([expect.objectContaining({ campaignId: id, placementTarget: `class:${node.hardwareClass}`, state: 'succeeded', lastNode: 'ops-a1' })]);
+    const { jobs } = await json<{ jobs: Array<{ campaignId: string; placementTarget: string; state: string }> }>([
+      'jobs',
+      '--campaign',
+      id,
+    ]);
+    expect(jobs).toEqual([
+      expect.objectContaining({
+        campaignId: id,
+        placementTarget: `class:${node.hardwareClass}`,
+        state: 'succeeded',
+        lastNode: 'ops-a1',
+      }),
+    ]);
     const listed = await json<{ campaigns: Array<{ id: string }> }>(['campaign', 'list']);
     expect(listed.campaigns.map((c) => c.id)).toContain(id);
 
@@ -160,25 +228,46 @@ describe('fleet operations from the CLI (real master and agent)', () => {
     expect(fetched.code, fetched.stderr).toBe(0);
     expect(fetched.stdout).toContain(`report it offline: ffwatt report ${join(out, 'ffwatt.sqlite')} --campaign ${id}`);
     const db = new Database(join(out, 'ffwatt.sqlite'), { readonly: true });
-    const run = db.prepare('SELECT node_id, provenance FROM run WHERE campaign_id = ?').get(id) as { node_id: string; provenance: string };
-    const stored = db.prepare('SELECT hardware_class FROM node WHERE id = ?').get('ops-a1') as { hardware_class: string };
+    const run = db.prepare('SELECT node_id, provenance FROM run WHERE campaign_id = ?').get(id) as {
+      node_id: string;
+      provenance: string;
+    };
+    const stored = db.prepare('SELECT hardware_class FROM node WHERE id = ?').get('ops-a1') as {
+      hardware_class: string;
+    };
     db.close();
     expect(run.node_id).toBe('ops-a1');
     expect(JSON.parse(run.provenance).hardwareClass).toBe(node.hardwareClass);
     expect(stored.hardware_class).toBe(node.hardwareClass);
-    const report = await ffwatt(['report', join(out, 'ffwatt.sqlite'), '--campaign', id, '--format', 'md', '--out', join(TMP, 'report')]);
+    const report = await ffwatt([
+      'report',
+      join(out, 'ffwatt.sqlite'),
+      '--campaign',
+      id,
+      '--format',
+      'md',
+      '--out',
+      join(TMP, 'report'),
+    ]);
     expect(report.code, report.stderr).toBe(0);
   }, 240_000);
 
   it('names unknown campaign ids and bad states with exit 2', async () => {
-    for (const args of [['campaign', 'show', 'no-such-campaign'], ['campaign', 'cancel', 'no-such-campaign'], ['campaign', 'fetch', 'no-such-campaign'], ['jobs', '--campaign', 'no-such-campaign']]) {
+    for (const args of [
+      ['campaign', 'show', 'no-such-campaign'],
+      ['campaign', 'cancel', 'no-such-campaign'],
+      ['campaign', 'fetch', 'no-such-campaign'],
+      ['jobs', '--campaign', 'no-such-campaign'],
+    ]) {
       const r = await ffwatt([...args, ...creds()]);
       expect(r.code, args.join(' ')).toBe(2);
       expect(r.stderr).toMatch(/unknown campaign no-such-campaign/);
     }
     const badState = await ffwatt(['jobs', '--state', 'done', ...creds()]);
     expect(badState.code).toBe(2);
-    expect(badState.stderr).toMatch(/--state done: not a job state; use one of queued, leased, running, succeeded, failed, canceled/);
+    expect(badState.stderr).toMatch(
+      /--state done: not a job state; use one of queued, leased, running, succeeded, failed, canceled/,
+    );
     const noId = await ffwatt(['campaign', 'show', ...creds()]);
     expect(noId.code).toBe(2);
     expect(noId.stderr).toMatch(/needs a campaign id/);
@@ -194,14 +283,28 @@ describe('fleet operations from the CLI (real master and agent)', () => {
     expect(again.counts).toMatchObject({ failed: 1, succeeded: 0 });
 
     const long = (await ffwatt(['run', matrixFile('ops-long', LONG), ...creds(), '--detach'])).stdout.trim();
-    await waitFor('long job running', async () => (await json<{ jobs: Array<{ state: string }> }>(['jobs', '--campaign', long])).jobs[0]?.state === 'running', 60_000, 500);
+    await waitFor(
+      'long job running',
+      async () =>
+        (await json<{ jobs: Array<{ state: string }> }>(['jobs', '--campaign', long])).jobs[0]?.state === 'running',
+      60_000,
+      500,
+    );
     const canceled = await ffwatt(['campaign', 'cancel', long, ...creds()]);
     expect(canceled.code, canceled.stderr).toBe(0);
     expect(canceled.stdout).toBe(`campaign ${long} canceled: 1 queued or running jobs canceled\n`);
-    await waitFor('canceled run reported', async () => {
-      const c = await json<{ counts: Record<string, number>; nodes: Record<string, { failed: number; canceled: number }> }>(['campaign', 'show', long]);
-      return c.nodes['ops-a1']?.canceled === 1 ? c : null;
-    }, 60_000, 500).then((c) => {
+    await waitFor(
+      'canceled run reported',
+      async () => {
+        const c = await json<{
+          counts: Record<string, number>;
+          nodes: Record<string, { failed: number; canceled: number }>;
+        }>(['campaign', 'show', long]);
+        return c.nodes['ops-a1']?.canceled === 1 ? c : null;
+      },
+      60_000,
+      500,
+    ).then((c) => {
       expect(c.counts).toMatchObject({ canceled: 1, failed: 0 });
       expect(c.nodes['ops-a1'].failed).toBe(0);
     });
@@ -221,10 +324,14 @@ describe('fleet operations from the CLI (real master and agent)', () => {
     expect(nodes.find((n) => n.id === 'ops-a1')!.state).toBe('dead'); // the master's node timeout is 90 s: this is the stop notice
     // /metrics is a cached text refreshed every metrics_interval_s (15 s by default): the node leaves it at the next refresh.
     let metricsAfter = '';
-    await waitFor('the stopped node to leave /metrics', async () => {
-      metricsAfter = await (await request(`${base}/metrics`)).body.text();
-      return !/node="ops-a1"/.test(metricsAfter);
-    }, 25_000);
+    await waitFor(
+      'the stopped node to leave /metrics',
+      async () => {
+        metricsAfter = await (await request(`${base}/metrics`)).body.text();
+        return !/node="ops-a1"/.test(metricsAfter);
+      },
+      25_000,
+    );
     expect(metricsAfter).toMatch(/ffwatt_nodes\{state="dead"\} 1/);
   }, 60_000);
 });

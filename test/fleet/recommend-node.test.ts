@@ -22,26 +22,69 @@ let model = '';
 
 const ffwatt = (args: string[]) => runFfwatt(args, { FFWATT_MASTER: '', FFWATT_TOKEN_FILE: '' });
 const ask = (node: string, extra: string[] = ['--token-file', TOKEN_FILE]) =>
-  ffwatt(['recommend', '--min-vmaf', '90', '--resolution', '640x360', '--fps', '30', '--node', node, '--master', base, ...extra, '--model', model, '--limit', '2']);
+  ffwatt([
+    'recommend',
+    '--min-vmaf',
+    '90',
+    '--resolution',
+    '640x360',
+    '--fps',
+    '30',
+    '--node',
+    node,
+    '--master',
+    base,
+    ...extra,
+    '--model',
+    model,
+    '--limit',
+    '2',
+  ]);
 
 beforeAll(async () => {
   writeFileSync(TOKEN_FILE, randomBytes(24).toString('hex'));
   writeFileSync(join(TMP, 'registration.token'), REG_TOKEN);
   const rows = syntheticRows({ repetitions: 2 }).map((r) => ({ ...r, hardwareClass: CLASS }));
-  model = writeModelFiles(trainAdvisor(rows, { seed: 2, gbrt: { nTrees: 40 }, tune: false }), rows, join(TMP, 'models', CLASS)).onnx;
+  model = writeModelFiles(
+    trainAdvisor(rows, { seed: 2, gbrt: { nTrees: 40 }, tune: false }),
+    rows,
+    join(TMP, 'models', CLASS),
+  ).onnx;
   const port = await freePort();
   base = `http://127.0.0.1:${port}`;
-  master = startFfwatt(['master', '--listen', `127.0.0.1:${port}`, '--data', join(TMP, 'data'), '--token-file', TOKEN_FILE, '--registration-token-file', join(TMP, 'registration.token')]);
-  await waitFor('master /readyz', async () => {
-    if (master.child.exitCode !== null) throw new Error(master.output());
-    const r = await request(`${base}/readyz`);
-    await r.body.text();
-    return r.statusCode === 200;
-  }, 30_000);
+  master = startFfwatt([
+    'master',
+    '--listen',
+    `127.0.0.1:${port}`,
+    '--data',
+    join(TMP, 'data'),
+    '--token-file',
+    TOKEN_FILE,
+    '--registration-token-file',
+    join(TMP, 'registration.token'),
+  ]);
+  await waitFor(
+    'master /readyz',
+    async () => {
+      if (master.child.exitCode !== null) throw new Error(master.output());
+      const r = await request(`${base}/readyz`);
+      await r.body.text();
+      return r.statusCode === 200;
+    },
+    30_000,
+  );
   // what an agent sends when it registers (docs/api.md)
   const reg = await api(base, 'POST', '/nodes/register', {
     token: REG_TOKEN,
-    body: { id: 'worker-1', hostname: 'enc-box-1', hardwareClass: CLASS, hardware: { cpuModel: 'Intel(R) Xeon(R) Platinum 8375C CPU @ 2.90GHz', cores: 2, kernel: '6.1.0' }, encoders: { h264: 'libx264' }, meters: [], labels: [] },
+    body: {
+      id: 'worker-1',
+      hostname: 'enc-box-1',
+      hardwareClass: CLASS,
+      hardware: { cpuModel: 'Intel(R) Xeon(R) Platinum 8375C CPU @ 2.90GHz', cores: 2, kernel: '6.1.0' },
+      encoders: { h264: 'libx264' },
+      meters: [],
+      labels: [],
+    },
   });
   expect(reg.status).toBe(201);
 }, 120_000);

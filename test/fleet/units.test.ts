@@ -34,12 +34,18 @@ describe('master config', () => {
     expect(loadMasterConfig({ ...base, listen: '0.0.0.0:8443', allowInsecureHttp: true }).listen).toBe('0.0.0.0:8443');
     expect(loadMasterConfig({ ...base, listen: '127.0.0.1:8443' }).leaseS).toBe(60);
     expect(loadMasterConfig({ ...base, listen: '[::1]:8443' }).listen).toBe('[::1]:8443');
-    expect(loadMasterConfig({ ...base, listen: '10.0.0.5:8443', tlsCert: 'c.pem', tlsKey: 'k.pem' }).tlsCert).toBe('c.pem');
+    expect(loadMasterConfig({ ...base, listen: '10.0.0.5:8443', tlsCert: 'c.pem', tlsKey: 'k.pem' }).tlsCert).toBe(
+      'c.pem',
+    );
   });
 
   it('wants cert and key together, and TLS under mTLS', () => {
-    expect(refusal(() => loadMasterConfig({ ...base, listen: '127.0.0.1:1', tlsCert: 'c.pem' })).message).toMatch(/both --tls-cert and --tls-key/);
-    expect(refusal(() => loadMasterConfig({ ...base, listen: '127.0.0.1:1', clientCa: 'ca.pem' })).message).toMatch(/--client-ca .* needs --tls-cert/);
+    expect(refusal(() => loadMasterConfig({ ...base, listen: '127.0.0.1:1', tlsCert: 'c.pem' })).message).toMatch(
+      /both --tls-cert and --tls-key/,
+    );
+    expect(refusal(() => loadMasterConfig({ ...base, listen: '127.0.0.1:1', clientCa: 'ca.pem' })).message).toMatch(
+      /--client-ca .* needs --tls-cert/,
+    );
   });
 
   it('reads snake_case keys from the file, lets flags override them and names unknown or bad keys', () => {
@@ -98,7 +104,9 @@ describe('tokens', () => {
 });
 
 describe('inventory targeting (ansible-inventory --list)', () => {
-  const inv = JSON.parse(execFileSync('ansible-inventory', ['-i', join(REPO, 'inventory/prod'), '--list'], { encoding: 'utf8' }));
+  const inv = JSON.parse(
+    execFileSync('ansible-inventory', ['-i', join(REPO, 'inventory/prod'), '--list'], { encoding: 'utf8' }),
+  );
 
   it('finds the master URL and the workers of the example fleet', () => {
     const t = targetFromInventory(inv);
@@ -113,6 +121,8 @@ describe('inventory targeting (ansible-inventory --list)', () => {
   });
 
   it('refuses an inventory without a master', () => {
-    expect(refusal(() => targetFromInventory({ all: { children: ['workers'] }, workers: { hosts: ['w'] } })).message).toMatch(/no host in group "master"/);
+    expect(
+      refusal(() => targetFromInventory({ all: { children: ['workers'] }, workers: { hosts: ['w'] } })).message,
+    ).toMatch(/no host in group "master"/);
   });
 });

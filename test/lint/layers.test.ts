@@ -11,7 +11,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 const root = join(import.meta.dirname, '..', '..');
 const depcruiseBin = join(root, 'node_modules', 'dependency-cruiser', 'bin', 'dependency-cruise.mjs');
-const LINT_DIRS = /^LINT_DIRS := (.+)$/m.exec(readFileSync(join(root, 'Makefile'), 'utf8'))![1].trim().split(/\s+/);
+const LINT_DIRS = /^LINT_DIRS := (.+)$/m
+  .exec(readFileSync(join(root, 'Makefile'), 'utf8'))![1]
+  .trim()
+  .split(/\s+/);
 
 const tmp: string[] = [];
 afterAll(() => tmp.forEach((d) => rmSync(d, { recursive: true, force: true })));
@@ -27,7 +30,13 @@ const CLEAN: Record<string, string> = {
 };
 
 /** One breach each, with the rule `make lint` must name. */
-const PLANTS: Array<{ what: string; files: Record<string, string>; rule: string; file: string; tool: 'depcruise' | 'check-sql' }> = [
+const PLANTS: Array<{
+  what: string;
+  files: Record<string, string>;
+  rule: string;
+  file: string;
+  tool: 'depcruise' | 'check-sql';
+}> = [
   {
     what: 'a cycle between two parts',
     files: {
@@ -47,7 +56,9 @@ const PLANTS: Array<{ what: string; files: Record<string, string>; rule: string;
   },
   {
     what: 'better-sqlite3 opened outside store/',
-    files: { 'analyzers/raw.ts': `import Database from 'better-sqlite3';\nexport const raw = (p: string) => new Database(p);\n` },
+    files: {
+      'analyzers/raw.ts': `import Database from 'better-sqlite3';\nexport const raw = (p: string) => new Database(p);\n`,
+    },
     rule: 'sql-only-in-store',
     file: 'analyzers/raw.ts',
     tool: 'depcruise',
@@ -63,7 +74,9 @@ const PLANTS: Array<{ what: string; files: Record<string, string>; rule: string;
   },
   {
     what: 'child_process outside runner/',
-    files: { 'media/spawn.ts': `import { execFileSync } from 'node:child_process';\nexport const probe = () => execFileSync('ffprobe');\n` },
+    files: {
+      'media/spawn.ts': `import { execFileSync } from 'node:child_process';\nexport const probe = () => execFileSync('ffprobe');\n`,
+    },
     rule: 'processes-only-in-runner',
     file: 'media/spawn.ts',
     tool: 'depcruise',
@@ -91,7 +104,11 @@ function tree(files: Record<string, string>): string {
 
 function depcruise(cwd: string, dirs: string[]): { code: number | null; out: string } {
   const present = dirs.filter((d) => spawnSync('test', ['-d', join(cwd, d)]).status === 0);
-  const r = spawnSync(process.execPath, [depcruiseBin, '--config', join(root, '.dependency-cruiser.cjs'), '--output-type', 'err', ...present], { cwd, encoding: 'utf8' });
+  const r = spawnSync(
+    process.execPath,
+    [depcruiseBin, '--config', join(root, '.dependency-cruiser.cjs'), '--output-type', 'err', ...present],
+    { cwd, encoding: 'utf8' },
+  );
   return { code: r.status, out: r.stdout + r.stderr };
 }
 

@@ -53,15 +53,19 @@ scenarios:
     const code = await p.exited;
     expect(code, p.output()).toBe(1); // a failed cell makes the run exit 1, after the campaign completed
     const db = join(out, 'ffwatt.sqlite');
-    const runs = rows<{ status: string; error: string | null; stderr_tail: string; exit_code: number | null; energy_source: string | null; provenance: string }>(
-      db,
-      'SELECT status, error, stderr_tail, exit_code, energy_source, provenance FROM run ORDER BY status',
-    );
+    const runs = rows<{
+      status: string;
+      error: string | null;
+      stderr_tail: string;
+      exit_code: number | null;
+      energy_source: string | null;
+      provenance: string;
+    }>(db, 'SELECT status, error, stderr_tail, exit_code, energy_source, provenance FROM run ORDER BY status');
     expect(runs.map((r) => r.status)).toEqual(['failed', 'succeeded']);
     const failed = runs[0];
     expect(failed.exit_code).not.toBe(0);
     expect(failed.stderr_tail).toMatch(/nosuch|Error/i);
-    expect(JSON.parse(failed.provenance).argv[0].join(' ')).toContain("-profile:v nosuch");
+    expect(JSON.parse(failed.provenance).argv[0].join(' ')).toContain('-profile:v nosuch');
     expect(runs[1].energy_source).toBe('estimate');
     expect(rows<{ status: string }>(db, 'SELECT status FROM campaign')[0].status).toBe('done');
     expect(p.output()).toMatch(/J\/encoded min|J per encoded minute/);
@@ -73,8 +77,28 @@ scenarios:
       JSON.stringify({
         scenarios: [
           { type: 'baseline', name: 'idle', duration: 1 },
-          { type: 'multi', name: 'one', count: 1, bitrate: '600k', resolution: '320x240', fps: 30, stabilization: 0.5, duration: 2, cooldown: 0 },
-          { type: 'multi', name: 'two', count: 2, bitrate: '600k', resolution: '320x240', fps: 30, stabilization: 0.5, duration: 2, cooldown: 0 },
+          {
+            type: 'multi',
+            name: 'one',
+            count: 1,
+            bitrate: '600k',
+            resolution: '320x240',
+            fps: 30,
+            stabilization: 0.5,
+            duration: 2,
+            cooldown: 0,
+          },
+          {
+            type: 'multi',
+            name: 'two',
+            count: 2,
+            bitrate: '600k',
+            resolution: '320x240',
+            fps: 30,
+            stabilization: 0.5,
+            duration: 2,
+            cooldown: 0,
+          },
           {
             type: 'single',
             name: 'ladder',
@@ -101,7 +125,18 @@ scenarios:
     const c = rows<{ matrix_format: string; settings: string }>(db, 'SELECT matrix_format, settings FROM campaign')[0];
     expect(c.matrix_format).toBe('legacy-batch');
     expect(JSON.parse(c.settings).idleBaselineS).toBe(1);
-    const runs = rows<{ streams: number; mode: string; status: string; idle_w: number | null; net_j: number | null; gross_j: number; window_s: number; quality: string; energy: string; flags: string }>(
+    const runs = rows<{
+      streams: number;
+      mode: string;
+      status: string;
+      idle_w: number | null;
+      net_j: number | null;
+      gross_j: number;
+      window_s: number;
+      quality: string;
+      energy: string;
+      flags: string;
+    }>(
       db,
       'SELECT s.streams, s.mode, r.status, r.idle_w, r.net_j, r.gross_j, r.window_s, r.quality, r.energy, r.flags FROM run r JOIN scenario s ON s.id = r.scenario_id',
     );
@@ -157,7 +192,10 @@ scenarios:
     const jobs = rows<{ state: string }>(db, 'SELECT state FROM job');
     expect(jobs.every((j) => j.state === 'canceled' || j.state === 'succeeded')).toBe(true);
     // a run row exists only as a complete record (written in one transaction), here the canceled one
-    for (const r of rows<{ status: string; provenance: string; ended_at: string }>(db, 'SELECT status, provenance, ended_at FROM run')) {
+    for (const r of rows<{ status: string; provenance: string; ended_at: string }>(
+      db,
+      'SELECT status, provenance, ended_at FROM run',
+    )) {
       expect(['canceled', 'succeeded']).toContain(r.status);
       expect(JSON.parse(r.provenance).ffmpegVersion).toBeTruthy();
     }

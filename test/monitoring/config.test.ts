@@ -22,7 +22,9 @@ interface AlertTest {
 }
 
 function alertNames(): string[] {
-  const doc = YAML.parse(readFileSync(join(VMALERT, 'alerts.yml'), 'utf8')) as { groups: Array<{ rules: Array<{ alert?: string }> }> };
+  const doc = YAML.parse(readFileSync(join(VMALERT, 'alerts.yml'), 'utf8')) as {
+    groups: Array<{ rules: Array<{ alert?: string }> }>;
+  };
   return doc.groups.flatMap((g) => g.rules.map((r) => r.alert).filter((a): a is string => !!a));
 }
 
@@ -40,7 +42,10 @@ describe('vmalert rules', () => {
   it('fail vmalert -dryRun when an expression is broken (the check is real)', async () => {
     const dir = workDir('vmalert-bad');
     const bad = join(dir, 'bad.yml');
-    writeFileSync(bad, 'groups:\n  - name: bad\n    rules:\n      - alert: Broken\n        expr: sum(rate(ffwatt_energy_joules_total[1m]\n');
+    writeFileSync(
+      bad,
+      'groups:\n  - name: bad\n    rules:\n      - alert: Broken\n        expr: sum(rate(ffwatt_energy_joules_total[1m]\n',
+    );
     const r = await run('vmalert', ['-dryRun', `-rule=${bad}`]);
     expect(r.exitCode).not.toBe(0);
   });
@@ -66,10 +71,19 @@ describe('vmalert rules', () => {
   });
 
   it('label every alert with a severity that Alertmanager routes', async () => {
-    const doc = YAML.parse(readFileSync(join(VMALERT, 'alerts.yml'), 'utf8')) as { groups: Array<{ rules: Array<{ alert?: string; labels?: Record<string, string> }> }> };
+    const doc = YAML.parse(readFileSync(join(VMALERT, 'alerts.yml'), 'utf8')) as {
+      groups: Array<{ rules: Array<{ alert?: string; labels?: Record<string, string> }> }>;
+    };
     for (const rule of doc.groups.flatMap((g) => g.rules)) {
       expect(['critical', 'warning', 'info'], rule.alert).toContain(rule.labels?.severity);
-      const r = await run('amtool', ['config', 'routes', 'test', `--config.file=${AM_CONFIG}`, `severity=${rule.labels?.severity}`, `alertname=${rule.alert}`]);
+      const r = await run('amtool', [
+        'config',
+        'routes',
+        'test',
+        `--config.file=${AM_CONFIG}`,
+        `severity=${rule.labels?.severity}`,
+        `alertname=${rule.alert}`,
+      ]);
       expect(r.stdout.trim()).toBe(`ffwatt-${rule.labels?.severity}`);
     }
   });
@@ -82,11 +96,13 @@ describe('Alertmanager config', () => {
   });
 
   it('inhibits only alerts that exist', () => {
-    const am = YAML.parse(readFileSync(AM_CONFIG, 'utf8')) as { inhibit_rules: Array<{ source_matchers: string[]; target_matchers: string[] }> };
+    const am = YAML.parse(readFileSync(AM_CONFIG, 'utf8')) as {
+      inhibit_rules: Array<{ source_matchers: string[]; target_matchers: string[] }>;
+    };
     const alerts = new Set(alertNames());
     const named = am.inhibit_rules
       .flatMap((r) => [...r.source_matchers, ...r.target_matchers])
-      .flatMap((m) => (/^alertname=~?"(.*)"$/.exec(m)?.[1].split('|') ?? []));
+      .flatMap((m) => /^alertname=~?"(.*)"$/.exec(m)?.[1].split('|') ?? []);
     expect(named.length).toBeGreaterThan(5);
     expect(named.filter((n) => !alerts.has(n))).toEqual([]);
   });
@@ -101,23 +117,36 @@ describe('VictoriaMetrics scrape config', () => {
   it('fails -dryRun on an unknown field (strict parsing is on)', async () => {
     const dir = workDir('vm-bad');
     cpSync(SCRAPE, join(dir, 'scrape.yml'));
-    writeFileSync(join(dir, 'scrape.yml'), readFileSync(SCRAPE, 'utf8').replace('scrape_interval: 15s', 'scrape_intervall: 15s'));
-    const r = await run('victoria-metrics', [`-promscrape.config=${join(dir, 'scrape.yml')}`, '-dryRun', '-loggerLevel=ERROR']);
+    writeFileSync(
+      join(dir, 'scrape.yml'),
+      readFileSync(SCRAPE, 'utf8').replace('scrape_interval: 15s', 'scrape_intervall: 15s'),
+    );
+    const r = await run('victoria-metrics', [
+      `-promscrape.config=${join(dir, 'scrape.yml')}`,
+      '-dryRun',
+      '-loggerLevel=ERROR',
+    ]);
     expect(r.exitCode).not.toBe(0);
     expect(r.all).toMatch(/scrape_intervall/);
   });
 
   it('ships file_sd target files for every job, with the labels the rules match on', () => {
-    const cfg = YAML.parse(readFileSync(SCRAPE, 'utf8')) as { scrape_configs: Array<{ job_name: string; file_sd_configs: Array<{ files: string[] }> }> };
+    const cfg = YAML.parse(readFileSync(SCRAPE, 'utf8')) as {
+      scrape_configs: Array<{ job_name: string; file_sd_configs: Array<{ files: string[] }> }>;
+    };
     const jobs = Object.fromEntries(cfg.scrape_configs.map((s) => [s.job_name, s.file_sd_configs[0].files[0]]));
     expect(Object.keys(jobs).sort()).toEqual(['ffwatt-agent', 'ffwatt-master', 'monitoring', 'node']);
     for (const [job, file] of Object.entries(jobs)) {
-      const groups = JSON.parse(readFileSync(join(MONITORING, 'victoria-metrics', file), 'utf8')) as Array<{ targets: string[]; labels: Record<string, string> }>;
+      const groups = JSON.parse(readFileSync(join(MONITORING, 'victoria-metrics', file), 'utf8')) as Array<{
+        targets: string[];
+        labels: Record<string, string>;
+      }>;
       expect(groups.length, file).toBeGreaterThan(0);
       for (const g of groups) {
         for (const t of g.targets) expect(t, file).toMatch(/^[\w.-]+:\d+$/);
         if (job === 'ffwatt-agent' || job === 'node') expect(g.labels.node, file).toBeTruthy();
-        if (job === 'ffwatt-master') expect(g.labels.node, `${file}: the master's run series carry their own node label`).toBeUndefined();
+        if (job === 'ffwatt-master')
+          expect(g.labels.node, `${file}: the master's run series carry their own node label`).toBeUndefined();
         if (job !== 'monitoring') expect(['master', 'worker', 'hybrid']).toContain(g.labels.group);
         expect(g.labels.role, `${file}: role would clash with the energy series' role label`).toBeUndefined();
       }

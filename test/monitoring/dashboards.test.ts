@@ -9,11 +9,20 @@ import { knownMetricNames } from './known-metrics.ts';
 describe('Grafana dashboards', () => {
   it('ship the six dashboards with unique uids', () => {
     const uids = dashboardFiles().map((f) => loadDashboard(f).uid);
-    expect(uids.sort()).toEqual(['ffwatt-campaign', 'ffwatt-cost', 'ffwatt-efficiency', 'ffwatt-fleet', 'ffwatt-history', 'ffwatt-power']);
+    expect(uids.sort()).toEqual([
+      'ffwatt-campaign',
+      'ffwatt-cost',
+      'ffwatt-efficiency',
+      'ffwatt-fleet',
+      'ffwatt-history',
+      'ffwatt-power',
+    ]);
   });
 
   it('extract metric names from PromQL the way the check below relies on', () => {
-    expect(metricNames('sum by (node, source) (rate(ffwatt_energy_joules_total{role="total",zone=~"a|b"}[1m]))')).toEqual(['ffwatt_energy_joules_total']);
+    expect(
+      metricNames('sum by (node, source) (rate(ffwatt_energy_joules_total{role="total",zone=~"a|b"}[1m]))'),
+    ).toEqual(['ffwatt_energy_joules_total']);
     expect(metricNames('a_total / 3.6e6 * on () group_left (currency) b:rec > bool 1')).toEqual(['a_total', 'b:rec']);
     expect(metricNames('label_values(ffwatt_run_energy_joules, campaign)')).toEqual(['ffwatt_run_energy_joules']);
   });
@@ -22,7 +31,11 @@ describe('Grafana dashboards', () => {
     const known = await knownMetricNames();
     const queries = allQueries();
     expect(queries.length).toBeGreaterThan(40);
-    const unknown = queries.flatMap((q) => metricNames(q.expr).filter((n) => !known.has(n)).map((n) => `${q.dashboard} / ${q.panel}: ${n} in ${q.expr}`));
+    const unknown = queries.flatMap((q) =>
+      metricNames(q.expr)
+        .filter((n) => !known.has(n))
+        .map((n) => `${q.dashboard} / ${q.panel}: ${n} in ${q.expr}`),
+    );
     expect(unknown).toEqual([]);
     for (const q of queries) expect(metricNames(q.expr).length, `${q.dashboard} / ${q.panel}`).toBeGreaterThan(0);
   });
@@ -36,7 +49,11 @@ describe('Grafana dashboards', () => {
       'Runs reported per hardware class and energy kind',
     ]);
     for (const q of panels) {
-      const by = /\bby \(([^)]*)\)/.exec(q.expr)?.[1].split(',').map((s) => s.trim()) ?? [];
+      const by =
+        /\bby \(([^)]*)\)/
+          .exec(q.expr)?.[1]
+          .split(',')
+          .map((s) => s.trim()) ?? [];
       expect(by, q.panel).toEqual(expect.arrayContaining(['hardware_class', 'energy_kind']));
       expect(q.expr, q.panel).toContain('ffwatt_run_joules_per_encoded_minute{');
     }

@@ -18,7 +18,9 @@ interface Panel {
 }
 
 export function dashboardFiles(): string[] {
-  return readdirSync(DASHBOARD_DIR).filter((f) => f.endsWith('.json')).sort();
+  return readdirSync(DASHBOARD_DIR)
+    .filter((f) => f.endsWith('.json'))
+    .sort();
 }
 
 export function loadDashboard(file: string): {
@@ -59,7 +61,21 @@ export function resolveVariables(expr: string): string {
     .replace(/\$(\w+)/g, '.*');
 }
 
-const KEYWORDS = new Set(['by', 'without', 'on', 'ignoring', 'group_left', 'group_right', 'bool', 'and', 'or', 'unless', 'offset', 'inf', 'nan']);
+const KEYWORDS = new Set([
+  'by',
+  'without',
+  'on',
+  'ignoring',
+  'group_left',
+  'group_right',
+  'bool',
+  'and',
+  'or',
+  'unless',
+  'offset',
+  'inf',
+  'nan',
+]);
 
 /**
  * Metric names a PromQL/MetricsQL expression selects: identifiers outside strings, label

@@ -17,7 +17,9 @@ describe('docs/metrics.md', () => {
 
   it('lists every recording rule and every alert', () => {
     expect(recordingRuleNames().filter((n) => !doc.includes(`\`${n}`))).toEqual([]);
-    const alerts = YAML.parse(readFileSync(join(MONITORING, 'vmalert/alerts.yml'), 'utf8')) as { groups: Array<{ rules: Array<{ alert: string }> }> };
+    const alerts = YAML.parse(readFileSync(join(MONITORING, 'vmalert/alerts.yml'), 'utf8')) as {
+      groups: Array<{ rules: Array<{ alert: string }> }>;
+    };
     const names = alerts.groups.flatMap((g) => g.rules.map((r) => r.alert));
     expect(names.filter((n) => !doc.includes(`| ${n} |`))).toEqual([]);
   });

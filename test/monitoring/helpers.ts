@@ -49,7 +49,12 @@ export function startDaemon(name: string, cmd: string, args: string[]): Daemon {
 }
 
 /** Polls until check returns a value (not undefined) or the deadline passes. */
-export async function waitFor<T>(what: string, check: () => Promise<T | undefined>, timeoutMs: number, daemons: Daemon[] = []): Promise<T> {
+export async function waitFor<T>(
+  what: string,
+  check: () => Promise<T | undefined>,
+  timeoutMs: number,
+  daemons: Daemon[] = [],
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let lastErr: unknown;
   while (Date.now() < deadline) {
@@ -60,12 +65,15 @@ export async function waitFor<T>(what: string, check: () => Promise<T | undefine
       lastErr = err;
     }
     for (const d of daemons) {
-      if (d.proc.exitCode !== null) throw new Error(`${d.name} exited (${d.proc.exitCode}) while waiting for ${what}:\n${d.output()}`);
+      if (d.proc.exitCode !== null)
+        throw new Error(`${d.name} exited (${d.proc.exitCode}) while waiting for ${what}:\n${d.output()}`);
     }
     await new Promise((r) => setTimeout(r, 500));
   }
   const logs = daemons.map((d) => `--- ${d.name} ---\n${d.output().slice(-3000)}`).join('\n');
-  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${lastErr ? ` (last error: ${String(lastErr)})` : ''}\n${logs}`);
+  throw new Error(
+    `timed out after ${timeoutMs} ms waiting for ${what}${lastErr ? ` (last error: ${String(lastErr)})` : ''}\n${logs}`,
+  );
 }
 
 export async function getJson(url: string): Promise<unknown> {

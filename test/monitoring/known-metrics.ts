@@ -11,14 +11,20 @@ import { cost, fakeMasterSource, runningJobEvents } from './fixtures/fake-source
 import { MONITORING } from './helpers.ts';
 
 export function recordingRuleNames(): string[] {
-  const doc = YAML.parse(readFileSync(join(MONITORING, 'vmalert/records.yml'), 'utf8')) as { groups: Array<{ rules: Array<{ record?: string }> }> };
+  const doc = YAML.parse(readFileSync(join(MONITORING, 'vmalert/records.yml'), 'utf8')) as {
+    groups: Array<{ rules: Array<{ record?: string }> }>;
+  };
   return doc.groups.flatMap((g) => g.rules.map((r) => r.record).filter((r): r is string => !!r));
 }
 
 export async function exporterMetricNames(): Promise<{ agent: string[]; master: string[] }> {
   const clock = manualClock();
   const m = fleetMeters(clock.now);
-  const agent = createAgentMetrics({ sampler: manualSampler([m.rapl, m.nvml, m.estimate], clock.now), nodeId: 'n', gpuStats: () => [] });
+  const agent = createAgentMetrics({
+    sampler: manualSampler([m.rapl, m.nvml, m.estimate], clock.now),
+    nodeId: 'n',
+    gpuStats: () => [],
+  });
   const master = createMasterMetrics(fakeMasterSource(), cost);
   const names = async (reg: typeof agent.registry) =>
     (await reg.getMetricsAsJSON()).flatMap((metric) => {
@@ -39,11 +45,19 @@ export async function knownMetricNames(): Promise<Set<string>> {
 export async function exporterLabelNames(): Promise<{ agent: Set<string>; master: Set<string> }> {
   const clock = manualClock();
   const m = fleetMeters(clock.now);
-  const agent = createAgentMetrics({ sampler: manualSampler([m.rapl, m.nvml, m.estimate], clock.now), nodeId: 'n', gpuStats: () => [{ gpu: 'g', engine: 'sm', ratio: 1 }] });
+  const agent = createAgentMetrics({
+    sampler: manualSampler([m.rapl, m.nvml, m.estimate], clock.now),
+    nodeId: 'n',
+    gpuStats: () => [{ gpu: 'g', engine: 'sm', ratio: 1 }],
+  });
   clock.advance(2);
   for (const ev of runningJobEvents('j')) agent.onEvent(ev);
   const master = createMasterMetrics(fakeMasterSource(), cost);
   const labels = async (reg: typeof agent.registry) =>
-    new Set((await reg.getMetricsAsJSON()).filter((metric) => metric.name.startsWith('ffwatt_')).flatMap((metric) => metric.values.flatMap((v) => Object.keys(v.labels))));
+    new Set(
+      (await reg.getMetricsAsJSON())
+        .filter((metric) => metric.name.startsWith('ffwatt_'))
+        .flatMap((metric) => metric.values.flatMap((v) => Object.keys(v.labels))),
+    );
   return { agent: await labels(agent.registry), master: await labels(master.registry) };
 }

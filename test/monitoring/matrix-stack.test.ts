@@ -76,11 +76,21 @@ afterAll(async () => {
  * Last value of each series over the run window, polled until `enough` holds: a new series
  * on a fresh VictoriaMetrics can take ~10 s to become queryable (docs: tool-notes).
  */
-async function lastValues(expr: string, enough: (n: number) => boolean = (n) => n > 0): Promise<Array<{ metric: Record<string, string>; value: number }>> {
-  return waitFor(`series of ${expr}`, async () => {
-    const r = await stack.queryRange(expr, startS, Math.ceil(Date.now() / 1000));
-    return enough(r.length) ? r.map((s) => ({ metric: s.metric, value: Number(s.values[s.values.length - 1][1]) })) : undefined;
-  }, 40_000, stack.daemons);
+async function lastValues(
+  expr: string,
+  enough: (n: number) => boolean = (n) => n > 0,
+): Promise<Array<{ metric: Record<string, string>; value: number }>> {
+  return waitFor(
+    `series of ${expr}`,
+    async () => {
+      const r = await stack.queryRange(expr, startS, Math.ceil(Date.now() / 1000));
+      return enough(r.length)
+        ? r.map((s) => ({ metric: s.metric, value: Number(s.values[s.values.length - 1][1]) }))
+        : undefined;
+    },
+    40_000,
+    stack.daemons,
+  );
 }
 
 describe('a real local campaign seen through VictoriaMetrics', () => {
@@ -103,8 +113,13 @@ describe('a real local campaign seen through VictoriaMetrics', () => {
     expect(up.length).toBeGreaterThan(0);
     expect(up.every((s) => s.value === 1)).toBe(true);
     await lastValues(`ffwatt_energy_joules_total{node="${node}",role="total"}`);
-    const energy = await stack.queryRange(`ffwatt_energy_joules_total{node="${node}",role="total"}`, startS, Math.ceil(Date.now() / 1000));
-    for (const s of energy) expect(Number(s.values[s.values.length - 1][1])).toBeGreaterThanOrEqual(Number(s.values[0][1]));
+    const energy = await stack.queryRange(
+      `ffwatt_energy_joules_total{node="${node}",role="total"}`,
+      startS,
+      Math.ceil(Date.now() / 1000),
+    );
+    for (const s of energy)
+      expect(Number(s.values[s.values.length - 1][1])).toBeGreaterThanOrEqual(Number(s.values[0][1]));
   });
 
   it('exports each run with the energy per encoded minute the run recorded', async () => {
@@ -140,16 +155,21 @@ describe('a real local campaign seen through VictoriaMetrics', () => {
       // default (core/cost.ts), so that series is absent, never 0. stack.test.ts feeds it.
     ];
     let missing: string[] = [];
-    await waitFor('core panels with data', async () => {
-      const withData = new Set<string>();
-      for (const q of allQueries()) {
-        if (q.expr.startsWith('label_values(')) continue;
-        const r = await stack.queryRange(q.expr, startS, Math.ceil(Date.now() / 1000)); // throws on a query error
-        if (r.length) withData.add(`${q.dashboard} / ${q.panel}`);
-      }
-      missing = core.filter((c) => !withData.has(c));
-      return missing.length === 0 ? true : undefined;
-    }, 40_000, stack.daemons).catch((err) => {
+    await waitFor(
+      'core panels with data',
+      async () => {
+        const withData = new Set<string>();
+        for (const q of allQueries()) {
+          if (q.expr.startsWith('label_values(')) continue;
+          const r = await stack.queryRange(q.expr, startS, Math.ceil(Date.now() / 1000)); // throws on a query error
+          if (r.length) withData.add(`${q.dashboard} / ${q.panel}`);
+        }
+        missing = core.filter((c) => !withData.has(c));
+        return missing.length === 0 ? true : undefined;
+      },
+      40_000,
+      stack.daemons,
+    ).catch((err) => {
       throw new Error(`core panels without data: ${missing.join(', ')}\n${String(err).slice(0, 1500)}`);
     });
   });
@@ -170,9 +190,23 @@ describe('exporters over real components pass promtool check metrics', () => {
 
   it('the agent exporter over the real RAPL meter (sysfs fixture) and NVML (fake library)', async () => {
     const nvml = fakeNvmlState();
-    nvml.set([{ name: 'NVIDIA L4', uuid: 'GPU-fake-0', energyMj: 5_000_000n, powerMw: 72_000, gpuUtil: 40, memUtil: 12, encUtil: 65, decUtil: 5 }]);
+    nvml.set([
+      {
+        name: 'NVIDIA L4',
+        uuid: 'GPU-fake-0',
+        energyMj: 5_000_000n,
+        powerMw: 72_000,
+        gpuUtil: 40,
+        memUtil: 12,
+        encUtil: 65,
+        decUtil: 5,
+      },
+    ]);
     Object.assign(process.env, nvml.env); // the fake library reads its state file from the environment
-    const { meters, refused } = openMeters({ sysfsRoot: join(ROOT, 'test/fixtures/powercap/intel-2socket/sys'), nvmlLibrary: fakeNvmlLibrary('with-energy') });
+    const { meters, refused } = openMeters({
+      sysfsRoot: join(ROOT, 'test/fixtures/powercap/intel-2socket/sys'),
+      nvmlLibrary: fakeNvmlLibrary('with-energy'),
+    });
     try {
       expect(meters.map((m) => m.source).sort(), JSON.stringify(refused)).toEqual(['nvml', 'rapl']);
       const agent = createAgentMetrics({ sampler: new Sampler(meters), nodeId: 'promtool' }); // timer off: the scrape reads once through it

@@ -18,7 +18,14 @@ const monitor = (cmd: string, extra: Record<string, string> = {}) =>
 
 beforeAll(async () => {
   dir = workDir('monitor-sh');
-  const ports = [await freePort(), await freePort(), await freePort(), await freePort(), await freePort(), await freePort()];
+  const ports = [
+    await freePort(),
+    await freePort(),
+    await freePort(),
+    await freePort(),
+    await freePort(),
+    await freePort(),
+  ];
   const m = fleetMeters(() => performance.now() / 1000);
   const agent = createAgentMetrics({ sampler: startedSampler([m.rapl]), nodeId: 'local' });
   server = createServer((_req, res) => {
@@ -58,18 +65,35 @@ describe('scripts/monitor.sh', () => {
     expect(status.stdout).toMatch(/victoria-metrics: running/);
 
     const vm = `http://${env.FFWATT_VM_ADDR}`;
-    await waitFor('agent energy in VictoriaMetrics', async () => {
-      const r = (await getJson(`${vm}/api/v1/query?query=${encodeURIComponent('ffwatt_energy_joules_total{job="ffwatt-agent",zone="package-0"}')}`)) as { data: { result: unknown[] } };
-      return r.data.result.length ? true : undefined;
-    }, 30_000);
-    const rules = (await getJson(`http://${env.FFWATT_VMALERT_ADDR}/api/v1/rules`)) as { data: { groups: Array<{ name: string }> } };
-    expect(rules.data.groups.map((g) => g.name).sort()).toEqual(['ffwatt-availability', 'ffwatt-energy', 'ffwatt-host', 'ffwatt-queue', 'ffwatt-records', 'ffwatt-thresholds']);
+    await waitFor(
+      'agent energy in VictoriaMetrics',
+      async () => {
+        const r = (await getJson(
+          `${vm}/api/v1/query?query=${encodeURIComponent('ffwatt_energy_joules_total{job="ffwatt-agent",zone="package-0"}')}`,
+        )) as { data: { result: unknown[] } };
+        return r.data.result.length ? true : undefined;
+      },
+      30_000,
+    );
+    const rules = (await getJson(`http://${env.FFWATT_VMALERT_ADDR}/api/v1/rules`)) as {
+      data: { groups: Array<{ name: string }> };
+    };
+    expect(rules.data.groups.map((g) => g.name).sort()).toEqual([
+      'ffwatt-availability',
+      'ffwatt-energy',
+      'ffwatt-host',
+      'ffwatt-queue',
+      'ffwatt-records',
+      'ffwatt-thresholds',
+    ]);
 
     const again = await monitor('start');
     expect(again.exitCode).toBe(0);
     expect(again.stdout).toMatch(/already running/);
 
-    const pids = ['victoria-metrics', 'vmalert', 'alertmanager', 'node-exporter'].map((n) => Number(readFileSync(join(dir, 'run', `${n}.pid`), 'utf8')));
+    const pids = ['victoria-metrics', 'vmalert', 'alertmanager', 'node-exporter'].map((n) =>
+      Number(readFileSync(join(dir, 'run', `${n}.pid`), 'utf8')),
+    );
     const stop = await monitor('stop');
     expect(stop.exitCode, stop.all).toBe(0);
     for (const pid of pids) expect(() => process.kill(pid, 0)).toThrow();

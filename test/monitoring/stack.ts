@@ -18,12 +18,24 @@ export interface Stack {
   vmalertUrl: string;
   daemons: Daemon[];
   query(expr: string): Promise<Array<{ metric: Record<string, string>; value: [number, string] }>>;
-  queryRange(expr: string, startS: number, endS: number): Promise<Array<{ metric: Record<string, string>; values: Array<[number, string]> }>>;
+  queryRange(
+    expr: string,
+    startS: number,
+    endS: number,
+  ): Promise<Array<{ metric: Record<string, string>; values: Array<[number, string]> }>>;
   stop(): Promise<void>;
 }
 
-export async function startStack(dir: string, o: { agents: TargetGroup[]; master: TargetGroup[]; nodeLabel: string; extraRules?: unknown }): Promise<Stack> {
-  const [vmPort, vmalertPort, amPort, nodePort] = [await freePort(), await freePort(), await freePort(), await freePort()];
+export async function startStack(
+  dir: string,
+  o: { agents: TargetGroup[]; master: TargetGroup[]; nodeLabel: string; extraRules?: unknown },
+): Promise<Stack> {
+  const [vmPort, vmalertPort, amPort, nodePort] = [
+    await freePort(),
+    await freePort(),
+    await freePort(),
+    await freePort(),
+  ];
   const vmUrl = `http://127.0.0.1:${vmPort}`;
   const amUrl = `http://127.0.0.1:${amPort}`;
   const vmalertUrl = `http://127.0.0.1:${vmalertPort}`;
@@ -78,8 +90,18 @@ export async function startStack(dir: string, o: { agents: TargetGroup[]; master
         '--log.level=warn',
       ]),
     );
-    await waitFor('VictoriaMetrics /health', async () => ((await fetch(`${vmUrl}/health`)).ok ? true : undefined), 30_000, daemons);
-    await waitFor('Alertmanager ready', async () => ((await fetch(`${amUrl}/-/ready`)).ok ? true : undefined), 30_000, daemons);
+    await waitFor(
+      'VictoriaMetrics /health',
+      async () => ((await fetch(`${vmUrl}/health`)).ok ? true : undefined),
+      30_000,
+      daemons,
+    );
+    await waitFor(
+      'Alertmanager ready',
+      async () => ((await fetch(`${amUrl}/-/ready`)).ok ? true : undefined),
+      30_000,
+      daemons,
+    );
     daemons.push(
       startDaemon('vmalert', 'vmalert', [
         ...ruleArgs,
@@ -93,7 +115,12 @@ export async function startStack(dir: string, o: { agents: TargetGroup[]; master
         '-loggerLevel=INFO',
       ]),
     );
-    await waitFor('vmalert ready', async () => ((await fetch(`${vmalertUrl}/health`)).ok ? true : undefined), 30_000, daemons);
+    await waitFor(
+      'vmalert ready',
+      async () => ((await fetch(`${vmalertUrl}/health`)).ok ? true : undefined),
+      30_000,
+      daemons,
+    );
   } catch (err) {
     await stop();
     throw err;
@@ -106,7 +133,10 @@ export async function startStack(dir: string, o: { agents: TargetGroup[]; master
     daemons,
     stop,
     async query(expr) {
-      const r = (await getJson(`${vmUrl}/api/v1/query?query=${encodeURIComponent(resolveVariables(expr))}`)) as { status: string; data: { result: never[] } };
+      const r = (await getJson(`${vmUrl}/api/v1/query?query=${encodeURIComponent(resolveVariables(expr))}`)) as {
+        status: string;
+        data: { result: never[] };
+      };
       if (r.status !== 'success') throw new Error(`query ${expr}: ${JSON.stringify(r)}`);
       return r.data.result;
     },
