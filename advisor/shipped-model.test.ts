@@ -52,17 +52,15 @@ describe('shipped advisor model (models/)', () => {
     expect(new Set(rows.map((r) => r.features.encoder))).toEqual(new Set(['libx264', 'libx265', 'libsvtav1']));
   });
 
-  it('on held-out configurations the boosted model predicts energy better than the linear baseline (re-trained here)', () => {
-    const { gbrt, ridge } = retrained.scores;
-    expect(gbrt.energy.mape).toBeLessThan(ridge.energy.mape);
-  });
-
-  it('the grouped 5-fold cross-validation of the card is re-computed here', () => {
+  it('over the grouped 5-fold cross-validation of the card (re-computed here) the boosted model predicts energy better than the linear baseline', () => {
+    // Every configuration is held out once: 48 configurations, where the single split holds out
+    // 12 and its ranking of the two models swings with which ones (docs/advisor.md).
     const cv = crossValidate(rows, recipe);
     for (const t of ['energy', 'quality', 'speed'] as const) {
       expect(cv.gbrt[t].mae).toBeCloseTo(card.crossValidated!.gbrt[t].mae, 9);
       expect(cv.ridge[t].mae).toBeCloseTo(card.crossValidated!.ridge[t].mae, 9);
     }
+    expect(cv.gbrt.energy.mape).toBeLessThan(cv.ridge.energy.mape);
   });
 
   it('the model card is reproducible from the shipped rows', () => {
