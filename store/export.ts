@@ -1,3 +1,4 @@
+import type { Provenance } from '../core/types.ts';
 import type { Store } from './store.ts';
 
 /** Raw rows of one campaign: what the harness copies from a master into its local results database. */
@@ -82,7 +83,9 @@ export function importCampaign(store: Store, e: CampaignExport): void {
     for (const j of e.jobs) insertRow(store, 'job', { ...j, scenario_id: scenarioIds.get(j.scenario_id as number) });
     for (const r of e.runs) {
       const { id: _id, ...rest } = r;
-      insertRow(store, 'run', { ...rest, scenario_id: scenarioIds.get(r.scenario_id as number) });
+      // setup_id points into the exporting database's run_setup: found or added here instead.
+      const setup_id = store.setupId(JSON.parse(String(r.provenance ?? 'null')) as Provenance);
+      insertRow(store, 'run', { ...rest, scenario_id: scenarioIds.get(r.scenario_id as number), setup_id });
     }
     for (const i of e.idle) {
       const { id: _id, ...rest } = i;

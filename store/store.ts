@@ -519,7 +519,7 @@ export class Store {
   }
 
   /** Id of the run_setup row of these provenance fields, added when new. */
-  private setupId(provenance: Provenance): number {
+  setupId(provenance: Provenance): number {
     const key = setupKey(provenance);
     const found = this.statement('SELECT id FROM run_setup WHERE key = ?').get(key) as { id: number } | undefined;
     return found ? found.id : Number(this.statement('INSERT INTO run_setup (key) VALUES (?)').run(key).lastInsertRowid);
