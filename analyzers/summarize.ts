@@ -170,14 +170,8 @@ export function buildModel(db: DB, dbPath: string, opts: Omit<SummarizeOptions, 
   const campaign = resolveCampaign(db, dbPath, opts.campaignId);
   const rows = readScenarios(db, campaign.id);
   const includeFlagged = opts.includeFlagged ?? false;
-  return modelOf(
-    campaign,
-    rows,
-    includeFlagged,
-    readCampaignRuns(db, campaign.id, includeFlagged),
-    readNodeRuns(db, campaign.id, includeFlagged),
-    opts,
-  );
+  const runs = readCampaignRuns(db, campaign.id, includeFlagged);
+  return modelOf(campaign, rows, includeFlagged, runs, readNodeRuns(db, campaign.id, runs.leftOutIds), opts);
 }
 
 function modelOf(

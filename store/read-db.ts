@@ -190,6 +190,8 @@ interface AttentionRow {
 export interface CampaignRuns {
   cells: Map<string, CellAggregate>;
   provenance: Provenance;
+  /** Ids of the succeeded runs left out of the statistics (the same runs readNodeRuns leaves out). */
+  leftOutIds: number[];
 }
 
 /**
@@ -312,7 +314,7 @@ export function readCampaignRuns(db: DB, campaignId: string, includeFlagged = fa
     a.flags = sortedKeys(a.flags);
     a.excluded.reasons = sortedKeys(a.excluded.reasons);
   }
-  return { cells: out, provenance: provenanceOf(db, campaignId, succeeded) };
+  return { cells: out, provenance: provenanceOf(db, campaignId, succeeded), leftOutIds: [...leftOut.values()].flat() };
 }
 
 /** The same counts with their keys in SQLite's (binary) text order, as the writers list them. */
@@ -462,23 +464,10 @@ export interface NodeRuns {
  * figures (its cost.* labels) and the means the cost formulas need: each run is priced with its
  * own node's figures (analyzers/cost.ts rowCost). A node missing from the node table has none.
  */
-export function readNodeRuns(db: DB, campaignId: string, includeFlagged = false): Map<string, NodeRuns[]> {
+export function readNodeRuns(db: DB, campaignId: string, leftOutIds: readonly number[]): Map<string, NodeRuns[]> {
   const labels = new Map<string, string[]>();
   for (const r of db.prepare('SELECT id, labels FROM node').all() as Array<{ id: string; labels: string }>)
     labels.set(r.id, JSON.parse(r.labels) as string[]);
-  // The runs left out of the statistics, by strata.ts' own rule (as readCampaignRuns decides them).
-  const leftOut: number[] = [];
-  for (const r of db
-    .prepare(
-      `SELECT id, flags, net_j netJ FROM run WHERE campaign_id = @c AND status = 'succeeded' AND (flags <> '[]' OR net_j <= 0)`,
-    )
-    .iterate({ c: campaignId }) as IterableIterator<{ id: number; flags: string; netJ: number | null }>) {
-    if (
-      exclusionReasons({ flags: (JSON.parse(r.flags) as unknown[]).map(String), netJ: r.netJ }, includeFlagged).length >
-      0
-    )
-      leftOut.push(r.id);
-  }
   const out = new Map<string, NodeRuns[]>();
   const rows = db
     .prepare(
@@ -486,7 +475,7 @@ export function readNodeRuns(db: DB, campaignId: string, includeFlagged = false)
          FROM run WHERE campaign_id = @c AND status = 'succeeded' ${NOT_LEFT_OUT}
         GROUP BY scenario_id, hardware_class, energy_kind, node_id ORDER BY scenario_id, hardware_class, energy_kind, node_id`,
     )
-    .all({ c: campaignId, out: JSON.stringify(leftOut) }) as Array<{
+    .all({ c: campaignId, out: JSON.stringify(leftOutIds) }) as Array<{
     s: number;
     cls: string;
     kind: EnergyKind;
