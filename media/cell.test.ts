@@ -36,6 +36,9 @@ describe('runEncodeCell, file mode (real ffmpeg)', () => {
     expect(r.fps).toBeGreaterThan(0);
     expect(r).toMatchObject({ exitCode: 0, signal: null, flags: [] });
     expect(r.argv).toEqual([r.streams[0].argv]);
+    // No block marks an edge here, so progress comes at FFmpeg's default period (media/ffmpeg-args.ts).
+    const argv = r.streams[0].argv;
+    expect(argv[argv.indexOf('-stats_period') + 1]).toBe('0.5');
   });
 
   it('two concurrent streams with warm-up and a 2-rung ladder: window opens once all are past warm-up', async () => {
@@ -72,6 +75,9 @@ describe('runEncodeCell, file mode (real ffmpeg)', () => {
     expect(r.mediaSecondsInWindow).toBeCloseTo(framesInWindow / 25, 9);
     expect(r.mediaSecondsInWindow).toBeLessThanOrEqual(4.01);
     expect(r.windowS).toBeGreaterThan(0);
+    // The window opens on a progress block: they come every 50 ms while it waits.
+    const argv = r.streams[0].argv;
+    expect(argv[argv.indexOf('-stats_period') + 1]).toBe('0.05');
   });
 
   // Media time is frames × frame duration of the main rung, not FFmpeg's out_time (the last frame's

@@ -2,7 +2,15 @@ import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { InputError } from '../core/errors.ts';
-import { buildEncodeArgs, buildLiveSourceArgs, buildPublishArgs, rateArgs } from './ffmpeg-args.ts';
+import {
+  buildEncodeArgs,
+  buildLiveSourceArgs,
+  buildPublishArgs,
+  DISPLAY_PROGRESS_PERIOD_S,
+  progressPeriodS,
+  rateArgs,
+  WARMUP_PROGRESS_PERIOD_S,
+} from './ffmpeg-args.ts';
 import { makeScenario, probeVideo, res, workDir } from './test-helpers.ts';
 
 describe('buildEncodeArgs (snapshots)', () => {
@@ -15,7 +23,7 @@ describe('buildEncodeArgs (snapshots)', () => {
         "-hide_banner",
         "-nostats",
         "-stats_period",
-        "0.05",
+        "0.5",
         "-y",
         "-progress",
         "pipe:1",
@@ -64,7 +72,7 @@ describe('buildEncodeArgs (snapshots)', () => {
         "-hide_banner",
         "-nostats",
         "-stats_period",
-        "0.05",
+        "0.5",
         "-y",
         "-progress",
         "pipe:1",
@@ -142,7 +150,7 @@ describe('buildEncodeArgs (snapshots)', () => {
         "-hide_banner",
         "-nostats",
         "-stats_period",
-        "0.05",
+        "0.5",
         "-y",
         "-progress",
         "pipe:1",
@@ -188,7 +196,7 @@ describe('buildEncodeArgs (snapshots)', () => {
         "-hide_banner",
         "-nostats",
         "-stats_period",
-        "0.05",
+        "0.5",
         "-y",
         "-progress",
         "pipe:1",
@@ -284,6 +292,27 @@ describe('rateArgs per encoder family', () => {
     expect(rateArgs('h264_nvenc', crf)).toEqual(['-rc', 'vbr', '-cq', '28', '-b:v', '0']);
     expect(rateArgs('hevc_qsv', crf)).toEqual(['-global_quality', '28']);
     expect(rateArgs('h264_vaapi', crf)).toEqual(['-rc_mode', 'CQP', '-qp', '28']);
+  });
+});
+
+describe('progress period (-stats_period)', () => {
+  const periodOf = (warmupS: number) => {
+    const argv = buildEncodeArgs(makeScenario({ warmupS }), 'libx264', {
+      outputs: ['/w/a.mkv'],
+      totalMediaS: warmupS + 1,
+      streamIndex: 0,
+    });
+    return argv[argv.indexOf('-stats_period') + 1];
+  };
+
+  it('is 50 ms with a warm-up, where a progress block opens the measured window', () => {
+    expect(periodOf(1)).toBe('0.05');
+    expect(periodOf(0.2)).toBe(String(WARMUP_PROGRESS_PERIOD_S));
+  });
+
+  it("is FFmpeg's default 0.5 s without one: the window opens at spawn, blocks only feed the display", () => {
+    expect(periodOf(0)).toBe('0.5');
+    expect(progressPeriodS({ warmupS: 0 })).toBe(DISPLAY_PROGRESS_PERIOD_S);
   });
 });
 

@@ -142,8 +142,22 @@ export function ladderFilter(scenario: Scenario, encoder: string): string {
   return [`[0:v]split=${n}${labels}`, ...chains].join(';');
 }
 
-/** Seconds between FFmpeg progress blocks (the resolution of the measured window's edges). */
-export const PROGRESS_PERIOD_S = 0.05;
+/**
+ * Seconds between FFmpeg progress blocks while the measured window waits for the end of the
+ * warm-up: the window opens on the first block past it, so this is the resolution of its opening.
+ */
+export const WARMUP_PROGRESS_PERIOD_S = 0.05;
+/**
+ * Seconds between progress blocks of a scenario without warm-up (FFmpeg's own default): its window
+ * opens when the encoders start and closes when they exit, so no block marks an edge; blocks only
+ * feed the progress display and metrics, and each one wakes the measuring process (bench/overhead.ts).
+ */
+export const DISPLAY_PROGRESS_PERIOD_S = 0.5;
+
+/** The `-stats_period` of a scenario's encoders (see the two periods above). */
+export function progressPeriodS(scenario: Pick<Scenario, 'warmupS'>): number {
+  return scenario.warmupS > 0 ? WARMUP_PROGRESS_PERIOD_S : DISPLAY_PROGRESS_PERIOD_S;
+}
 
 /** The full argv (without the ffmpeg binary) for one stream of a cell. */
 export function buildEncodeArgs(scenario: Scenario, encoder: string, opts: EncodeArgsOptions): string[] {
@@ -165,13 +179,13 @@ export function buildEncodeArgs(scenario: Scenario, encoder: string, opts: Encod
   const bounded = opts.input !== undefined || scenario.input.kind === 'file';
   const preset = presetArgs(encoder, scenario.preset);
   const extra = encoderOptionArgs(scenario.encoderOptions);
-  // -stats_period 0.05: progress every 50 ms, so the measured window opens within 50 ms of the
-  // end of the warm-up even for encodes that run many times faster than real time.
+  // -stats_period 0.05 with a warm-up: progress every 50 ms, so the measured window opens within
+  // 50 ms of its end even for encodes that run many times faster than real time.
   const args = [
     '-hide_banner',
     '-nostats',
     '-stats_period',
-    String(PROGRESS_PERIOD_S),
+    String(progressPeriodS(scenario)),
     '-y',
     '-progress',
     'pipe:1',
