@@ -38,9 +38,15 @@ function tryRead(reader: SysfsReader, path: string): string | null {
   }
 }
 
+/**
+ * cpu2 before cpu10. One collator for every sort: `localeCompare` with a locale or options builds
+ * a new one per comparison (~160 µs per sort of /sys/devices/system/cpu, three preflights a run).
+ */
+const byNumericName = new Intl.Collator('en', { numeric: true }).compare;
+
 function tryList(reader: SysfsReader, path: string): string[] {
   try {
-    return reader.exists(path) ? reader.readdir(path).sort((a, b) => a.localeCompare(b, 'en', { numeric: true })) : [];
+    return reader.exists(path) ? reader.readdir(path).sort(byNumericName) : [];
   } catch {
     return [];
   }
