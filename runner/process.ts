@@ -135,12 +135,16 @@ export function startProcess(command: string, args: string[], opts: ProcessOptio
     };
     child.on('exit', (code, sig) => {
       if (pid !== null) unregister(pid);
+      if (settled) return;
       // Normally execa settles once the pipes drain; a grandchild holding them open must not hang us.
-      setTimeout(() => {
+      // Cleared when it does (finish), so a normal exit costs no later wake-up.
+      const drain = setTimeout(() => {
         finish({ exitCode: code, signal: sig, spawnError: null });
         child.stdout?.destroy();
         child.stderr?.destroy();
-      }, DRAIN_AFTER_EXIT_MS).unref();
+      }, DRAIN_AFTER_EXIT_MS);
+      drain.unref();
+      timers.push(drain);
     });
     void child.then((r) => {
       // execa's result: an exit (code or signal), or a failure to start (then no pid, code ENOENT…).
