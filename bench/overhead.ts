@@ -15,13 +15,15 @@ import { buildEncodeArgs, defaultFfmpegPath, detectEncoders } from '../media/ind
 import { runJob, TREE_SAMPLE_MS, type JobContext } from '../agent/run-job.ts';
 import type { ClaimedJob } from '../agent/client.ts';
 import { hostFacts } from '../agent/host-facts.ts';
-import { procCpu, selfCpuSeconds } from './lib/cpu.ts';
+import { procCpu, selfCpuSeconds, threadCpuSeconds } from './lib/cpu.ts';
 import { measure, runIfMain } from './lib/harness.ts';
 import { openAllMeters } from './lib/meters.ts';
 import { meanCi } from './lib/stats.ts';
 import { fmt, row, target, type BenchOptions, type BenchResult } from './lib/result.ts';
 
 const TARGET = target('<=', 1, '%');
+/** Issue 17's target for the direct figure (the harness process' own CPU / encode CPU). */
+const DIRECT_TARGET = target('<=', 0.5, '%');
 const SAMPLER_HZ = 10;
 
 interface Trial {
@@ -31,6 +33,11 @@ interface Trial {
   childCpuS: number;
   /** This process' own CPU seconds during the trial (sampler, progress parsing, bookkeeping). */
   selfCpuS: number;
+  /** Of selfCpuS, from /proc/self/task (10 ms ticks): the main thread, and every other thread. */
+  mainThreadS: number;
+  otherThreadsS: number;
+  /** FFmpeg progress blocks the harness received (harness runs only). */
+  progressBlocks?: number;
   cpuS: number;
 }
 
@@ -80,13 +87,23 @@ function claimedJob(scenario: Scenario, n: number): ClaimedJob {
 
 async function timed(kind: Trial['kind'], body: () => Promise<void>): Promise<Trial> {
   const c0 = procCpu('self').children;
+  const th0 = threadCpuSeconds();
   const s0 = selfCpuSeconds();
   const t0 = performance.now();
   await body();
   const wallS = (performance.now() - t0) / 1000;
   const selfCpuS = selfCpuSeconds() - s0;
+  const th = threadCpuSeconds();
   const childCpuS = procCpu('self').children - c0;
-  return { kind, wallS, childCpuS, selfCpuS, cpuS: childCpuS + selfCpuS };
+  return {
+    kind,
+    wallS,
+    childCpuS,
+    selfCpuS,
+    mainThreadS: th.main - th0.main,
+    otherThreadsS: th.others - th0.others,
+    cpuS: childCpuS + selfCpuS,
+  };
 }
 
 /** CPU µs of the harness' periodic work, mean over many calls: one Sampler tick, one process-tree sample. */
@@ -149,7 +166,12 @@ export function run(opts: BenchOptions): Promise<BenchResult> {
         skipQuality: true,
         keepOutputs: false,
         log: silentLogger,
+        // As an agent has one (metrics, display): every progress block reaches it.
+        onEvent: (ev) => {
+          if (ev.kind === 'progress') progressBlocks++;
+        },
       };
+      let progressBlocks = 0;
       const bareOut = join(work, 'bare.mkv');
       const bareArgs = buildEncodeArgs(scenario, 'libx264', {
         outputs: [bareOut],
@@ -158,8 +180,9 @@ export function run(opts: BenchOptions): Promise<BenchResult> {
       });
       let jobN = 0;
       const bare = () => timed('bare', () => runBare(ffmpeg, bareArgs));
-      const harness = () =>
-        timed('harness', async () => {
+      const harness = async () => {
+        progressBlocks = 0;
+        const t = await timed('harness', async () => {
           sampler.start();
           try {
             const rec = await runJob(claimedJob(scenario, ++jobN), ctx);
@@ -169,6 +192,8 @@ export function run(opts: BenchOptions): Promise<BenchResult> {
             sampler.stop();
           }
         });
+        return { ...t, progressBlocks };
+      };
       const pairsOut: Array<{ bare: Trial; harness: Trial; order: string }> = [];
       let breakdown = { tickUs: NaN, treeSampleUs: NaN, processes: 0 };
       try {
@@ -202,6 +227,11 @@ export function run(opts: BenchOptions): Promise<BenchResult> {
       const bareCpu = meanCi(pairsOut.map((p) => p.bare.cpuS));
       const bareWall = meanCi(pairsOut.map((p) => p.bare.wallS));
       const harnessSelfPerS = meanCi(pairsOut.map((p) => (1000 * p.harness.selfCpuS) / p.harness.wallS));
+      const harnessSelfMs = meanCi(pairsOut.map((p) => 1000 * p.harness.selfCpuS));
+      const harnessMainMs = meanCi(pairsOut.map((p) => 1000 * p.harness.mainThreadS));
+      const harnessOthersMs = meanCi(pairsOut.map((p) => 1000 * p.harness.otherThreadsS));
+      const bareSelfMs = meanCi(pairsOut.map((p) => 1000 * p.bare.selfCpuS));
+      const blocks = meanCi(pairsOut.map((p) => p.harness.progressBlocks ?? 0));
       const periodicMsPerS = (SAMPLER_HZ * breakdown.tickUs + (1000 / TREE_SAMPLE_MS) * breakdown.treeSampleUs) / 1000;
       const rows = [
         row('extra CPU time, harness vs bare (mean of pair ratios, 95 % CI)', cpu.mean, '%', {
@@ -210,14 +240,26 @@ export function run(opts: BenchOptions): Promise<BenchResult> {
         }),
         row('extra wall time, harness vs bare (95 % CI)', wall.mean, '%', { target: TARGET, ci: wall.halfWidth }),
         row("harness process' own CPU / encode CPU (direct)", direct.mean, '%', {
-          target: TARGET,
+          target: DIRECT_TARGET,
           ci: direct.halfWidth,
+          key: 'harness-own-cpu',
         }),
         row('bare encode CPU time (mean)', bareCpu.mean, 's', { ci: bareCpu.halfWidth }),
         row('bare encode wall time (mean)', bareWall.mean, 's', { ci: bareWall.halfWidth }),
         row("harness process' own CPU per wall second of a run", harnessSelfPerS.mean, 'ms/s', {
           ci: harnessSelfPerS.halfWidth,
         }),
+        row("harness process' own CPU per run", harnessSelfMs.mean, 'ms', { ci: harnessSelfMs.halfWidth }),
+        row('… of it on the main thread (/proc/self/task, 10 ms ticks)', harnessMainMs.mean, 'ms', {
+          ci: harnessMainMs.halfWidth,
+        }),
+        row('… on the other threads (GC, compiler, libuv pool)', harnessOthersMs.mean, 'ms', {
+          ci: harnessOthersMs.halfWidth,
+        }),
+        row("this process' own CPU per bare run (spawning and reaping FFmpeg)", bareSelfMs.mean, 'ms', {
+          ci: bareSelfMs.halfWidth,
+        }),
+        row('FFmpeg progress blocks per harness run', blocks.mean, '', { ci: blocks.halfWidth }),
         row(`one Sampler tick (${SAMPLER_HZ}/s), CPU`, breakdown.tickUs, 'µs'),
         row(
           `one process-tree sample (every ${TREE_SAMPLE_MS / 1000} s, ${breakdown.processes} processes on the box), CPU`,
@@ -237,7 +279,7 @@ export function run(opts: BenchOptions): Promise<BenchResult> {
         }
         if (m.mean > TARGET.value) notes.push(`Mean extra ${what} time ${fmt(m.mean)} % is above the 1 % target.`);
       }
-      if (direct.mean > TARGET.value) {
+      if (direct.mean > DIRECT_TARGET.value) {
         notes.push(
           `The harness process itself used ${fmt(direct.mean)} % of the encode's CPU time, ${fmt(harnessSelfPerS.mean)} ms per wall second of a run. ` +
             `Its periodic work alone costs about ${fmt(periodicMsPerS)} ms of CPU per second: ${SAMPLER_HZ} Sampler ticks of ${fmt(breakdown.tickUs)} µs and 2 process-tree samples of ${fmt(breakdown.treeSampleUs)} µs (runJob's ProcTreeMonitor walks the harness' own descendants through /proc/<pid>/task/<tid>/children and reads stat, status and io of each, on descriptors kept open; bench/proctree-sample.ts compares it with a scan of all ${breakdown.processes} processes). ` +
@@ -250,7 +292,7 @@ export function run(opts: BenchOptions): Promise<BenchResult> {
           `x264 medium CRF 23 of ${seconds} s of testsrc2 at ${w}x${h}@30 into Matroska, ${pairs} interleaved pairs (order alternating, one warm-up pair not counted): ` +
           `bare = the same argv (media/ffmpeg-args buildEncodeArgs) spawned with child_process and nothing else; harness = agent/run-job runJob with the Sampler at ${SAMPLER_HZ} Hz over RAPL (fixture, 4 zones) + NVML (fake, 2 GPUs) + estimate, quality scoring skipped. ` +
           'CPU = this process (process.cpuUsage) + its reaped children (/proc/self/stat cutime+cstime). Each pair gives a ratio harness/bare; the table shows the mean ratio − 1 with its Student-t 95 % CI. ' +
-          "The direct figure is the harness process' own CPU during a harness run divided by ffmpeg's CPU in that run.",
+          "The direct figure is the harness process' own CPU during a harness run divided by ffmpeg's CPU in that run (issue 17's target: ≤ 0.5 %); it is split between the main thread and the others from /proc/self/task/*/stat, and the bare run's own CPU (spawning and reaping FFmpeg, which the harness pays too) is shown beside it.",
         rows,
         details: {
           scenario: scenario.label,

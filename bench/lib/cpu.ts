@@ -1,5 +1,5 @@
 /** CPU time and memory of processes from /proc (this one, its reaped children, or any pid). */
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 
 /** USER_HZ of /proc/<pid>/stat on Linux (x86_64 and arm64 kernels use 100). */
@@ -40,4 +40,27 @@ export function peakRssBytes(pid: number | 'self' = 'self'): number | null {
 
 export function load1(): number {
   return Number(loadavg()[0].toFixed(2));
+}
+
+/**
+ * CPU seconds of this process' threads from /proc/self/task/<tid>/stat (USER_HZ ticks): the main
+ * thread (tid = pid: JavaScript, the event loop, synchronous fs) apart from all the others (V8's
+ * GC and compiler threads, libuv's thread pool, loader threads). Threads that exited are not counted.
+ */
+export function threadCpuSeconds(): { main: number; others: number } {
+  let main = 0;
+  let others = 0;
+  for (const tid of readdirSync('/proc/self/task')) {
+    let text: string;
+    try {
+      text = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
+    } catch {
+      continue; // exited between the listing and the read
+    }
+    const f = text.slice(text.lastIndexOf(')') + 2).split(' ');
+    const s = (Number(f[11]) + Number(f[12])) / TICKS_PER_S; // utime 14, stime 15
+    if (Number(tid) === process.pid) main += s;
+    else others += s;
+  }
+  return { main, others };
 }
