@@ -158,6 +158,11 @@ export class JobQueue implements NodeQueue {
 
   /** Heartbeats received and not written yet: node → time heard, and claimsPaused when it was sent. */
   private readonly unwrittenHeartbeats = new Map<string, { at: number; claimsPaused?: string | null }>();
+  /** Lease extensions granted and not written yet (extendLeaseLater): job → the lease and its new expiry. */
+  private readonly unwrittenLeases = new Map<
+    string,
+    { nodeId: string; attempt: number; leaseId: string; leaseExpiresAt: number }
+  >();
 
   constructor(
     readonly store: Store,
@@ -246,7 +251,7 @@ export class JobQueue implements NodeQueue {
   /**
    * A heartbeat request (POST /nodes/:id/heartbeat, the end of a held claim): kept in memory with
    * the time it came and written by the next `reap` (every claim, and the master's reaper every
-   * second) or `writeHeartbeats`. A commit per heartbeat was most of the master's work at 2,000
+   * second) or `writePending`. A commit per heartbeat was most of the master's work at 2,000
    * agents; liveness is judged only by the reaper, which writes them first, so no node is ever
    * declared dead over a heartbeat still in memory. Losing them in a crash is harmless: on start
    * every live node gets a fresh heartbeat (recoverAfterStart).
@@ -259,17 +264,20 @@ export class JobQueue implements NodeQueue {
     });
   }
 
-  /** Writes the heartbeats kept by heartbeatLater; returns how many. */
-  writeHeartbeats(): number {
-    const n = this.unwrittenHeartbeats.size;
+  /** Writes the heartbeats and lease extensions kept in memory (heartbeatLater, extendLeaseLater); returns how many. */
+  writePending(): number {
+    const n = this.unwrittenHeartbeats.size + this.unwrittenLeases.size;
     if (n === 0) return 0;
     this.store.tx(() => {
       for (const [nodeId, h] of this.unwrittenHeartbeats) {
         this.store.setNodeHeartbeat(nodeId, h.at);
         if (h.claimsPaused !== undefined) this.store.setNodeClaimsPaused(nodeId, h.claimsPaused);
       }
+      for (const [jobId, l] of this.unwrittenLeases)
+        this.store.extendLeaseIfHeld(jobId, l.nodeId, l.attempt, l.leaseId, l.leaseExpiresAt);
     });
     this.unwrittenHeartbeats.clear();
+    this.unwrittenLeases.clear();
     return n;
   }
 
@@ -353,29 +361,52 @@ export class JobQueue implements NodeQueue {
   extendLease(jobId: string, nodeId: string, attempt: number, leaseId: string): LeaseAnswer {
     return this.store.tx(() => {
       const job = this.store.getJob(jobId);
-      if (!job) return { ok: false, canceled: false, reason: UNKNOWN_JOB };
-      const holds = job.leaseOwner === nodeId && job.attempts === attempt && job.leaseId === leaseId;
-      if (job.state === 'canceled')
-        return holds
-          ? { ok: false, canceled: true }
-          : { ok: false, canceled: false, reason: 'lease not held by this node, attempt and lease id' };
-      if (!holds || !(job.state === 'leased' || job.state === 'running')) {
-        return { ok: false, canceled: false, reason: 'lease not held by this node, attempt and lease id' };
-      }
-      const limitMs = this.leaseAgeLimitMs(job);
-      const age = this.opts.now() - (job.leaseStartedAt ?? this.opts.now());
-      if (age > limitMs) {
-        return {
-          ok: false,
-          canceled: false,
-          reason: `lease is ${Math.round(age / 1000)} s old, past the maximum lease age of ${Math.round(limitMs / 1000)} s for this job; it will expire`,
-        };
-      }
+      const refused = this.leaseRefusal(job, nodeId, attempt, leaseId);
+      if (refused) return refused;
       const leaseExpiresAt = this.opts.now() + this.opts.leaseMs;
       this.store.updateJob(jobId, { state: 'running', lease_expires_at: leaseExpiresAt });
       this.store.setNodeHeartbeat(nodeId, this.opts.now());
       return { ok: true, canceled: false, leaseExpiresAt };
     });
+  }
+
+  /**
+   * extendLease as the HTTP route answers it: the same checks on the job's current row, answered
+   * at once; the new expiry, the `running` state and the node's heartbeat are kept in memory and
+   * written with the heartbeats (writePending, run first by every reap), fenced again there: an
+   * extension whose lease was ended, requeued or canceled in between writes nothing. A lease is
+   * judged expired only by the reaper, after that write, so a granted extension always counts.
+   */
+  extendLeaseLater(jobId: string, nodeId: string, attempt: number, leaseId: string): LeaseAnswer {
+    const refused = this.leaseRefusal(this.store.getJob(jobId), nodeId, attempt, leaseId);
+    if (refused) return refused;
+    const leaseExpiresAt = this.opts.now() + this.opts.leaseMs;
+    this.unwrittenLeases.set(jobId, { nodeId, attempt, leaseId, leaseExpiresAt });
+    this.heartbeatLater(nodeId);
+    return { ok: true, canceled: false, leaseExpiresAt };
+  }
+
+  /** Why an extension of this lease is refused; null when it may be extended. */
+  private leaseRefusal(job: StoredJob | null, nodeId: string, attempt: number, leaseId: string): LeaseAnswer | null {
+    if (!job) return { ok: false, canceled: false, reason: UNKNOWN_JOB };
+    const holds = job.leaseOwner === nodeId && job.attempts === attempt && job.leaseId === leaseId;
+    if (job.state === 'canceled')
+      return holds
+        ? { ok: false, canceled: true }
+        : { ok: false, canceled: false, reason: 'lease not held by this node, attempt and lease id' };
+    if (!holds || !(job.state === 'leased' || job.state === 'running')) {
+      return { ok: false, canceled: false, reason: 'lease not held by this node, attempt and lease id' };
+    }
+    const limitMs = this.leaseAgeLimitMs(job);
+    const age = this.opts.now() - (job.leaseStartedAt ?? this.opts.now());
+    if (age > limitMs) {
+      return {
+        ok: false,
+        canceled: false,
+        reason: `lease is ${Math.round(age / 1000)} s old, past the maximum lease age of ${Math.round(limitMs / 1000)} s for this job; it will expire`,
+      };
+    }
+    return null;
   }
 
   /**
@@ -545,7 +576,7 @@ export class JobQueue implements NodeQueue {
     const now = this.opts.now();
     const out = { requeued: [] as string[], failed: [] as string[], deadNodes: [] as string[] };
     this.store.tx(() => {
-      this.writeHeartbeats();
+      this.writePending();
       // Only overdue nodes are loaded: reap runs on every claim, and a fleet has thousands of nodes.
       for (const nodeId of this.store.overdueNodes(now - this.opts.nodeTimeoutMs)) {
         this.store.setNodeState(nodeId, 'dead');

@@ -273,7 +273,13 @@ export function buildMasterApp(o: MasterOptions): FastifyInstance {
       }
       done();
     };
-  const admin = { preValidation: check(requireAdmin) };
+  // An operator reads what the nodes said: heartbeats and lease extensions kept in memory are written first.
+  const admin = {
+    preValidation: check((req) => {
+      requireAdmin(req);
+      queue.writePending();
+    }),
+  };
   const node = { preValidation: check(nodePrincipal) };
   const params = { params: IdParamsSchema };
   const routes = app.withTypeProvider<ZodTypeProvider>();
@@ -361,7 +367,6 @@ export function buildMasterApp(o: MasterOptions): FastifyInstance {
   });
 
   routes.get(`${api}/nodes`, admin, async () => {
-    queue.writeHeartbeats();
     return { nodes: store.listNodes().map(({ tokenHash: _t, ...n }) => n) };
   });
 
@@ -561,11 +566,9 @@ export function buildMasterApp(o: MasterOptions): FastifyInstance {
   routes.post(`${api}/jobs/:id/lease`, { ...node, schema: { ...params, body: LeaseSchema } }, async (req, reply) => {
     const body = req.body;
     actsFor(principal(req), body.nodeId);
-    // Fenced inside its transaction like any write; not durable on its own: after a crash the
-    // master renews every lease in flight on start, so a lost extension costs nothing.
-    const r = await commits.run(() => queue.extendLease(req.params.id, body.nodeId, body.attempt, body.leaseId), {
-      durable: false,
-    });
+    // Checked on the job's current row and answered at once; written with the next reap, fenced
+    // again there (JobQueue.extendLeaseLater). After a crash the master renews every lease in flight.
+    const r = queue.extendLeaseLater(req.params.id, body.nodeId, body.attempt, body.leaseId);
     if (!r.ok && r.reason === UNKNOWN_JOB) throw new HttpError(404, `unknown job ${req.params.id}`);
     if (!r.ok)
       return reply.status(409).send({ error: r.canceled ? 'job canceled' : (r.reason ?? 'lease not held'), ...r });
@@ -629,7 +632,7 @@ export function buildMasterApp(o: MasterOptions): FastifyInstance {
   app.addHook('onClose', async () => {
     clearInterval(reaper);
     commits.flush();
-    queue.writeHeartbeats();
+    queue.writePending();
     log.info({ ...commits.stats }, 'group commit');
   });
   return app;

@@ -449,6 +449,16 @@ export class Store {
     if (fields.state === 'queued') this.queuedVersion++;
   }
 
+  /** A lease extension written later (JobQueue.writePending): only while that same lease is held. */
+  extendLeaseIfHeld(jobId: string, nodeId: string, attempt: number, leaseId: string, expiresAt: number): boolean {
+    return (
+      this.statement(
+        `UPDATE job SET state = 'running', lease_expires_at = ?
+         WHERE id = ? AND lease_owner = ? AND attempts = ? AND lease_id = ? AND state IN ('leased','running')`,
+      ).run(expiresAt, jobId, nodeId, attempt, leaseId).changes > 0
+    );
+  }
+
   jobCountsByState(campaignId?: string): Record<JobState, number> {
     const counts = zeroCounts(JOB_STATES);
     const rows = (
