@@ -168,6 +168,40 @@ export function unseenCategories(
   }));
 }
 
+/**
+ * unseenCategories over a batch, as `field=value` strings in first-seen order (inputs in order, fields
+ * in CATEGORICAL_FIELDS order), each distinct value looked up once.
+ */
+export function unseenInBatch(spec: FeatureSpec, inputs: FeatureInput[]): string[] {
+  const knownByField = CATEGORICAL_FIELDS.map(() => new Map<string, boolean>());
+  const classOf = new Map<string, string>();
+  const out = new Set<string>();
+  const check = (j: number, value: string) => {
+    const byValue = knownByField[j];
+    let known = byValue.get(value);
+    if (known === undefined) {
+      known = spec.categories[CATEGORICAL_FIELDS[j]].includes(value);
+      byValue.set(value, known);
+    }
+    if (!known) out.add(`${CATEGORICAL_FIELDS[j]}=${value}`);
+  };
+  for (const input of inputs) {
+    let cls = classOf.get(input.cpuModel);
+    if (cls === undefined) {
+      cls = memo(cpuClassMemo, input.cpuModel, () => cpuClass(input.cpuModel));
+      classOf.set(input.cpuModel, cls);
+    }
+    // In CATEGORICAL_FIELDS order.
+    check(0, input.codec);
+    check(1, input.encoder);
+    check(2, input.rate.kind);
+    check(3, input.mode);
+    check(4, cls);
+    check(5, input.meterSource);
+  }
+  return [...out];
+}
+
 /** Encodes one input into `out` (length spec.columns.length) starting at `offset`. */
 export function encodeInto(spec: FeatureSpec, input: FeatureInput, out: Float32Array, offset = 0): void {
   out.fill(0, offset, offset + spec.columns.length);
@@ -203,12 +237,93 @@ export function encodeOne(spec: FeatureSpec, input: FeatureInput): Float32Array 
   return out;
 }
 
-/** Encodes a batch row-major: [n × columns] float32, the ONNX input layout. */
+/**
+ * Encodes a batch row-major: [n × columns] float32, the ONNX input layout. Category positions are
+ * resolved once per batch (a Map per field, the CPU class and preset ordinal per distinct value) and
+ * each row writes its set one-hot columns and numbers straight into the one zeroed array: no per-row
+ * objects. A row with a value encodeInto would refuse goes through encodeInto, so the error is its own.
+ */
 export function encodeBatch(spec: FeatureSpec, inputs: FeatureInput[]): Float32Array {
   const width = spec.columns.length;
   const out = new Float32Array(inputs.length * width);
-  for (let i = 0; i < inputs.length; i++) encodeIntoZeroed(spec, inputs[i], out, i * width);
+  const at = categoryPositions(spec);
+  const [codecAt, encoderAt, rateKindAt, modeAt, cpuClassAt, meterAt] = at.positions;
+  const [codecUnknown, encoderUnknown, rateKindUnknown, modeUnknown, cpuClassUnknown, meterUnknown] = at.unknown;
+  const num = at.numericStart;
+  const cpuColumn = new Map<string, number>();
+  const presetOf = new Map<string, Map<string, number>>();
+  for (let i = 0; i < inputs.length; i++) {
+    const input = inputs[i];
+    const o = i * width;
+    let byPreset = presetOf.get(input.encoder);
+    if (byPreset === undefined) presetOf.set(input.encoder, (byPreset = new Map()));
+    let preset = byPreset.get(input.preset);
+    if (preset === undefined) {
+      preset = presetPosition(input.encoder, input.preset); // throws InputError naming the valid presets
+      byPreset.set(input.preset, preset);
+    }
+    const rate = input.rate;
+    const crf = rate.kind === 'crf' ? rate.value : 0;
+    const log10Bitrate = rate.kind === 'bitrate' ? Math.log10(rate.value) : 0;
+    const log2Pixels = Math.log2(input.width * input.height);
+    if (
+      !Number.isFinite(crf) ||
+      !Number.isFinite(log10Bitrate) ||
+      !Number.isFinite(log2Pixels) ||
+      !Number.isFinite(input.fps) ||
+      !Number.isFinite(input.streams) ||
+      !Number.isFinite(input.si) ||
+      !Number.isFinite(input.ti) ||
+      !Number.isFinite(input.cores)
+    ) {
+      encodeInto(spec, input, out, o); // throws, naming the field
+    }
+    let cpu = cpuColumn.get(input.cpuModel);
+    if (cpu === undefined) {
+      cpu = cpuClassAt.get(memo(cpuClassMemo, input.cpuModel, () => cpuClass(input.cpuModel))) ?? cpuClassUnknown;
+      cpuColumn.set(input.cpuModel, cpu);
+    }
+    out[o + (codecAt.get(input.codec) ?? codecUnknown)] = 1;
+    out[o + (encoderAt.get(input.encoder) ?? encoderUnknown)] = 1;
+    out[o + (rateKindAt.get(rate.kind) ?? rateKindUnknown)] = 1;
+    out[o + (modeAt.get(input.mode) ?? modeUnknown)] = 1;
+    out[o + cpu] = 1;
+    out[o + (meterAt.get(input.meterSource) ?? meterUnknown)] = 1;
+    const n = o + num; // NUMERIC_FIELDS order
+    out[n] = preset;
+    out[n + 1] = crf;
+    out[n + 2] = log10Bitrate;
+    out[n + 3] = log2Pixels;
+    out[n + 4] = input.fps;
+    out[n + 5] = input.streams;
+    out[n + 6] = input.si;
+    out[n + 7] = input.ti;
+    out[n + 8] = input.cores;
+    out[n + 9] = input.gpu ? 1 : 0;
+  }
   return out;
+}
+
+/** Column of each known category (first occurrence, as indexOf finds it) and of each field's unknown bucket. */
+function categoryPositions(spec: FeatureSpec): {
+  positions: Array<Map<string, number>>;
+  unknown: number[];
+  numericStart: number;
+} {
+  const positions: Array<Map<string, number>> = [];
+  const unknown: number[] = [];
+  let k = 0;
+  for (const f of CATEGORICAL_FIELDS) {
+    const known = spec.categories[f];
+    const m = new Map<string, number>();
+    known.forEach((c, j) => {
+      if (!m.has(c)) m.set(c, k + j);
+    });
+    positions.push(m);
+    unknown.push(k + known.length);
+    k += known.length + 1;
+  }
+  return { positions, unknown, numericStart: k };
 }
 
 /** Checks that a JSON value read from disk is a usable spec. */

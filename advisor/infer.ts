@@ -77,12 +77,41 @@ export class OnnxAdvisor {
     return out[ONNX_OUTPUT].data as Float32Array;
   }
 
-  async predict(inputs: FeatureInput[]): Promise<Prediction[]> {
+  /** Predictions of a batch, kept as the raw outputs: values in units are decoded only where read. */
+  async predictBatch(inputs: FeatureInput[]): Promise<PredictionBatch> {
     const raw = await this.runEncoded(encodeBatch(this.meta.features, inputs), inputs.length);
-    const k = this.meta.targets.length;
-    const { residuals } = this.meta.uncertainty;
-    // Per target once, not per row: VMAF (v0.6.1) lives on 0–100, so predictions and bands past it are clipped.
-    const decoders = this.meta.targets.map((t) => {
+    return new PredictionBatch(this.meta, raw, inputs.length);
+  }
+
+  /** One object per input (values and intervals in units). */
+  async predict(inputs: FeatureInput[]): Promise<Prediction[]> {
+    const batch = await this.predictBatch(inputs);
+    const out = new Array<Prediction>(batch.n);
+    for (let i = 0; i < batch.n; i++) out[i] = batch.at(i);
+    return out;
+  }
+
+  async close(): Promise<void> {
+    await this.session.release();
+  }
+}
+
+/**
+ * Model-space outputs of a batch ([n × targets], row-major) with the per-target conversion to units:
+ * a ranking reads one target's column for every row and builds whole predictions only for the rows
+ * it returns.
+ */
+export class PredictionBatch {
+  private readonly decoders: Array<{ name: TargetName; unit: (v: number) => number; lo: number; hi: number }>;
+
+  constructor(
+    meta: AdvisorMeta,
+    private readonly raw: Float32Array,
+    readonly n: number,
+  ) {
+    const { residuals } = meta.uncertainty;
+    // VMAF (v0.6.1) lives on 0–100, so predictions and bands past it are clipped.
+    this.decoders = meta.targets.map((t) => {
       const cap = t.metric === 'vmaf' ? (q: number) => Math.min(100, Math.max(0, q)) : (q: number) => q;
       return {
         name: t.name,
@@ -91,22 +120,30 @@ export class OnnxAdvisor {
         hi: residuals[t.name].max,
       };
     });
-    const out = new Array<Prediction>(inputs.length);
-    for (let i = 0; i < inputs.length; i++) {
-      const values = {} as Prediction['values'];
-      const intervals = {} as Prediction['intervals'];
-      for (let j = 0; j < k; j++) {
-        const d = decoders[j];
-        const v = raw[i * k + j];
-        values[d.name] = d.unit(v);
-        intervals[d.name] = { lo: d.unit(v + d.lo), hi: d.unit(v + d.hi) };
-      }
-      out[i] = { values, intervals };
-    }
+  }
+
+  /** One target's predicted value in units for every row (as `at(i).values[target]`). */
+  values(target: TargetName): Float64Array {
+    const j = this.decoders.findIndex((d) => d.name === target);
+    if (j < 0) throw new Error(`PredictionBatch: the model has no target '${target}'`);
+    const { unit } = this.decoders[j];
+    const k = this.decoders.length;
+    const out = new Float64Array(this.n);
+    for (let i = 0; i < this.n; i++) out[i] = unit(this.raw[i * k + j]);
     return out;
   }
 
-  async close(): Promise<void> {
-    await this.session.release();
+  /** Row i's prediction: values and 10–90 % intervals in units. */
+  at(i: number): Prediction {
+    const k = this.decoders.length;
+    const values = {} as Prediction['values'];
+    const intervals = {} as Prediction['intervals'];
+    for (let j = 0; j < k; j++) {
+      const d = this.decoders[j];
+      const v = this.raw[i * k + j];
+      values[d.name] = d.unit(v);
+      intervals[d.name] = { lo: d.unit(v + d.lo), hi: d.unit(v + d.hi) };
+    }
+    return { values, intervals };
   }
 }

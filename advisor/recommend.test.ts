@@ -7,7 +7,7 @@ import { trainAdvisor } from './train.ts';
 import { syntheticRows } from './test-helpers.ts';
 import { writeModelFiles } from './model-files.ts';
 import { OnnxAdvisor } from './infer.ts';
-import { recommend, type RecommendQuery } from './recommend.ts';
+import { rankCandidates, recommend, type RecommendQuery } from './recommend.ts';
 import { modelForClass, recommendCommand } from './cli.ts';
 import { Store } from '../store/store.ts';
 import { detectEncoders } from '../media/encoders.ts';
@@ -120,6 +120,26 @@ describe('recommend', () => {
     expect(r.candidates.every((c) => !c.measured)).toBe(true);
     expect(r.notes.join('\n')).toMatch(/amd-epyc-64c-rapl is not in the training data/);
     expect(r.notes.join('\n')).toMatch(/unknown bucket\): cpuClass=amd-epyc/);
+  });
+});
+
+describe('rankCandidates', () => {
+  it('returns what a stable sort of every prediction by energy returns, ties in input order', async () => {
+    const grid = rows.map((r) => r.features);
+    // Each configuration three times: equal predictions, so the order among ties is checked too.
+    const inputs = [...grid, ...grid.map((f) => ({ ...f })), ...grid.map((f) => ({ ...f, rate: { ...f.rate } }))];
+    const all = await advisor.predict(inputs);
+    const passing = all.map((p, i) => ({ p, i })).filter(({ p }) => !(p.values.quality < 90));
+    passing.sort((a, b) => a.p.values.energy - b.p.values.energy);
+    for (const limit of [1, 7, 300, inputs.length]) {
+      const r = await rankCandidates(advisor, trained.meta, inputs, { minQuality: 90, limit, isMeasured: () => false });
+      expect(r.evaluated).toBe(inputs.length);
+      expect(r.belowTarget).toBe(inputs.length - passing.length);
+      const want = passing.slice(0, limit);
+      expect(r.candidates.map((c) => c.rate)).toEqual(want.map(({ i }) => inputs[i].rate));
+      expect(r.candidates.map((c) => [c.predicted, c.intervals])).toEqual(want.map(({ p }) => [p.values, p.intervals]));
+      for (let k = 0; k < want.length; k++) expect(r.candidates[k].rate).toBe(inputs[want[k].i].rate);
+    }
   });
 });
 
