@@ -168,40 +168,6 @@ export function unseenCategories(
   }));
 }
 
-/**
- * unseenCategories over a batch, as `field=value` strings in first-seen order (inputs in order, fields
- * in CATEGORICAL_FIELDS order), each distinct value looked up once.
- */
-export function unseenInBatch(spec: FeatureSpec, inputs: FeatureInput[]): string[] {
-  const knownByField = CATEGORICAL_FIELDS.map(() => new Map<string, boolean>());
-  const classOf = new Map<string, string>();
-  const out = new Set<string>();
-  const check = (j: number, value: string) => {
-    const byValue = knownByField[j];
-    let known = byValue.get(value);
-    if (known === undefined) {
-      known = spec.categories[CATEGORICAL_FIELDS[j]].includes(value);
-      byValue.set(value, known);
-    }
-    if (!known) out.add(`${CATEGORICAL_FIELDS[j]}=${value}`);
-  };
-  for (const input of inputs) {
-    let cls = classOf.get(input.cpuModel);
-    if (cls === undefined) {
-      cls = memo(cpuClassMemo, input.cpuModel, () => cpuClass(input.cpuModel));
-      classOf.set(input.cpuModel, cls);
-    }
-    // In CATEGORICAL_FIELDS order.
-    check(0, input.codec);
-    check(1, input.encoder);
-    check(2, input.rate.kind);
-    check(3, input.mode);
-    check(4, cls);
-    check(5, input.meterSource);
-  }
-  return [...out];
-}
-
 /** Encodes one input into `out` (length spec.columns.length) starting at `offset`. */
 export function encodeInto(spec: FeatureSpec, input: FeatureInput, out: Float32Array, offset = 0): void {
   out.fill(0, offset, offset + spec.columns.length);
@@ -242,15 +208,26 @@ export function encodeOne(spec: FeatureSpec, input: FeatureInput): Float32Array 
  * resolved once per batch (a Map per field, the CPU class and preset ordinal per distinct value) and
  * each row writes its set one-hot columns and numbers straight into the one zeroed array: no per-row
  * objects. A row with a value encodeInto would refuse goes through encodeInto, so the error is its own.
+ * `unseen`, when given, collects what unseenCategories would list for the batch: `field=value`,
+ * first seen first (rows in order, fields in CATEGORICAL_FIELDS order).
  */
-export function encodeBatch(spec: FeatureSpec, inputs: FeatureInput[]): Float32Array {
+export function encodeBatch(spec: FeatureSpec, inputs: FeatureInput[], unseen?: Set<string>): Float32Array {
   const width = spec.columns.length;
   const out = new Float32Array(inputs.length * width);
   const at = categoryPositions(spec);
   const [codecAt, encoderAt, rateKindAt, modeAt, cpuClassAt, meterAt] = at.positions;
   const [codecUnknown, encoderUnknown, rateKindUnknown, modeUnknown, cpuClassUnknown, meterUnknown] = at.unknown;
   const num = at.numericStart;
-  const cpuColumn = new Map<string, number>();
+  const cpuColumn = new Map<string, { column: number; cls: string }>();
+  // The column of a value, its field's unknown bucket when training never saw it: noted in `unseen`
+  // once, then mapped to that bucket (the maps are this batch's own).
+  const column = (known: Map<string, number>, value: string, unknown: number, field: CategoricalField) => {
+    const c = known.get(value);
+    if (c !== undefined) return c;
+    unseen?.add(`${field}=${value}`);
+    known.set(value, unknown);
+    return unknown;
+  };
   const presetOf = new Map<string, Map<string, number>>();
   for (let i = 0; i < inputs.length; i++) {
     const input = inputs[i];
@@ -280,15 +257,17 @@ export function encodeBatch(spec: FeatureSpec, inputs: FeatureInput[]): Float32A
     }
     let cpu = cpuColumn.get(input.cpuModel);
     if (cpu === undefined) {
-      cpu = cpuClassAt.get(memo(cpuClassMemo, input.cpuModel, () => cpuClass(input.cpuModel))) ?? cpuClassUnknown;
+      const cls = memo(cpuClassMemo, input.cpuModel, () => cpuClass(input.cpuModel));
+      cpu = { column: cpuClassAt.get(cls) ?? cpuClassUnknown, cls };
       cpuColumn.set(input.cpuModel, cpu);
     }
-    out[o + (codecAt.get(input.codec) ?? codecUnknown)] = 1;
-    out[o + (encoderAt.get(input.encoder) ?? encoderUnknown)] = 1;
-    out[o + (rateKindAt.get(rate.kind) ?? rateKindUnknown)] = 1;
-    out[o + (modeAt.get(input.mode) ?? modeUnknown)] = 1;
-    out[o + cpu] = 1;
-    out[o + (meterAt.get(input.meterSource) ?? meterUnknown)] = 1;
+    // In CATEGORICAL_FIELDS order, so `unseen` lists values as unseenCategories does.
+    out[o + column(codecAt, input.codec, codecUnknown, 'codec')] = 1;
+    out[o + column(encoderAt, input.encoder, encoderUnknown, 'encoder')] = 1;
+    out[o + column(rateKindAt, rate.kind, rateKindUnknown, 'rateKind')] = 1;
+    out[o + column(modeAt, input.mode, modeUnknown, 'mode')] = 1;
+    out[o + column(cpuClassAt, cpu.cls, cpuClassUnknown, 'cpuClass')] = 1;
+    out[o + column(meterAt, input.meterSource, meterUnknown, 'meterSource')] = 1;
     const n = o + num; // NUMERIC_FIELDS order
     out[n] = preset;
     out[n + 1] = crf;

@@ -79,8 +79,9 @@ export class OnnxAdvisor {
 
   /** Predictions of a batch, kept as the raw outputs: values in units are decoded only where read. */
   async predictBatch(inputs: FeatureInput[]): Promise<PredictionBatch> {
-    const raw = await this.runEncoded(encodeBatch(this.meta.features, inputs), inputs.length);
-    return new PredictionBatch(this.meta, raw, inputs.length);
+    const unseen = new Set<string>();
+    const raw = await this.runEncoded(encodeBatch(this.meta.features, inputs, unseen), inputs.length);
+    return new PredictionBatch(this.meta, raw, inputs.length, [...unseen]);
   }
 
   /** One object per input (values and intervals in units). */
@@ -108,6 +109,8 @@ export class PredictionBatch {
     meta: AdvisorMeta,
     private readonly raw: Float32Array,
     readonly n: number,
+    /** `field=value` of the categorical values the model never saw (features.ts unseenCategories), first seen first. */
+    readonly unseen: string[],
   ) {
     const { residuals } = meta.uncertainty;
     // VMAF (v0.6.1) lives on 0–100, so predictions and bands past it are clipped.

@@ -16,7 +16,6 @@
 
 import { InputError } from '../core/errors.ts';
 import type { FeatureInput } from './features.ts';
-import { unseenInBatch } from './features.ts';
 import { configKey } from './dataset.ts';
 import type { Prediction, PredictionBatch } from './infer.ts';
 import type { AdvisorMeta, HardwareEntry, Range } from './train.ts';
@@ -316,7 +315,6 @@ export async function rankCandidates(
   inputs: FeatureInput[],
   opts: RankOptions,
 ): Promise<Ranked> {
-  const unseen = unseenInBatch(meta.features, inputs);
   const batch = await predictor.predictBatch(inputs);
   const quality = batch.values('quality');
   const energy = batch.values('energy');
@@ -338,7 +336,7 @@ export async function rankCandidates(
       measured: opts.isMeasured(input),
     };
   });
-  return { candidates, evaluated: inputs.length, belowTarget: inputs.length - m, unseen };
+  return { candidates, evaluated: inputs.length, belowTarget: inputs.length - m, unseen: batch.unseen };
 }
 
 /** How many items `slice(0, limit)` keeps of `length` (a negative limit counts from the end). */
