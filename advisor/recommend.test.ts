@@ -132,7 +132,7 @@ describe('rankCandidates', () => {
     const passing = all.map((p, i) => ({ p, i })).filter(({ p }) => !(p.values.quality < 90));
     passing.sort((a, b) => a.p.values.energy - b.p.values.energy);
     for (const limit of [1, 7, 300, inputs.length]) {
-      const r = await rankCandidates(advisor, trained.meta, inputs, { minQuality: 90, limit, isMeasured: () => false });
+      const r = await rankCandidates(advisor, inputs, { minQuality: 90, limit, isMeasured: () => false });
       expect(r.evaluated).toBe(inputs.length);
       expect(r.belowTarget).toBe(inputs.length - passing.length);
       const want = passing.slice(0, limit);

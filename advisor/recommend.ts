@@ -254,7 +254,7 @@ export async function recommend(predictor: Predictor, meta: AdvisorMeta, q: Reco
     }
   }
   const measured = new Set(meta.measured);
-  const ranked = await rankCandidates(predictor, meta, inputs, {
+  const ranked = await rankCandidates(predictor, inputs, {
     minQuality: q.minQuality.value,
     limit: q.limit ?? 10,
     isMeasured: (input) => !content.userGiven && measured.has(`${q.hardware.name}|${configKey(input, content.label)}`),
@@ -309,12 +309,7 @@ export interface Ranked {
  * `limit` cheapest by predicted energy. The filter and the ranking read typed columns of the
  * batch; prediction objects are built only for the candidates returned.
  */
-export async function rankCandidates(
-  predictor: Predictor,
-  meta: AdvisorMeta,
-  inputs: FeatureInput[],
-  opts: RankOptions,
-): Promise<Ranked> {
+export async function rankCandidates(predictor: Predictor, inputs: FeatureInput[], opts: RankOptions): Promise<Ranked> {
   const batch = await predictor.predictBatch(inputs);
   const quality = batch.values('quality');
   const energy = batch.values('energy');

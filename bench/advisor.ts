@@ -209,7 +209,7 @@ export function run(opts: BenchOptions): Promise<BenchResult> {
         const hwName = meta.hardware[0]?.name ?? '';
         const content = meta.contents[0]?.content ?? '';
         const rank = () =>
-          rankCandidates(advisor, meta, inputs, {
+          rankCandidates(advisor, inputs, {
             minQuality,
             limit: TOP,
             isMeasured: (input) => measured.has(`${hwName}|${configKey(input, content)}`),
