@@ -19,7 +19,7 @@ import type { FeatureInput } from './features.ts';
 import { configKey } from './dataset.ts';
 import type { Prediction, PredictionBatch } from './infer.ts';
 import type { AdvisorMeta, HardwareEntry, Range } from './train.ts';
-import type { EnergyBasis } from './targets.ts';
+import type { EnergyBasis, TargetName } from './targets.ts';
 
 export interface HardwareProfile {
   name: string;
@@ -86,7 +86,7 @@ export interface Recommendation {
 }
 
 export interface Predictor {
-  predictBatch(inputs: FeatureInput[]): Promise<PredictionBatch>;
+  predictBatch(inputs: FeatureInput[], read?: TargetName[]): Promise<PredictionBatch>;
 }
 
 const fmt = (v: number) => (Number.isInteger(v) ? String(v) : v.toPrecision(4));
@@ -310,13 +310,14 @@ export interface Ranked {
  * batch; prediction objects are built only for the candidates returned.
  */
 export async function rankCandidates(predictor: Predictor, inputs: FeatureInput[], opts: RankOptions): Promise<Ranked> {
-  const batch = await predictor.predictBatch(inputs);
+  const batch = await predictor.predictBatch(inputs, ['quality', 'energy']);
   const quality = batch.values('quality');
   const energy = batch.values('energy');
   const kept = new Uint32Array(inputs.length);
   let m = 0;
   for (let i = 0; i < inputs.length; i++) if (!(quality[i] < opts.minQuality)) kept[m++] = i;
   const order = cheapestFirst(kept.subarray(0, m), energy, sliceEnd(opts.limit, m));
+  await batch.complete(order);
   const candidates = order.map((i) => {
     const input = inputs[i];
     const p = batch.at(i);
