@@ -188,6 +188,36 @@ describe('store + queue (real SQLite)', () => {
     expect(store.getJob(j.id)!.state).toBe('queued');
   });
 
+  it('writes heartbeats kept in memory before judging liveness, never backwards, and never revives a stopped node', () => {
+    queue.registerNode(node('n1'));
+    queue.registerNode(node('n2'));
+    queue.createCampaign(plan([scenario('a')], { min: 1, max: 1, ciHalfwidthPct: 5 }));
+    queue.claim('n1'); // a claim is a heartbeat, written at once
+    now += 4000;
+    queue.heartbeatLater('n1', 'disk nearly full');
+    const heardAt = now;
+    expect(store.getNode('n1')!.lastHeartbeat).toBe(heardAt - 4000); // not written yet
+    now += 4000; // 8 s after the claim, 4 s after the kept heartbeat: alive only if it is written first
+    const r = queue.reap();
+    expect(r.deadNodes).toEqual(['n2']);
+    expect(store.getNode('n1')).toMatchObject({
+      state: 'alive',
+      lastHeartbeat: heardAt,
+      claimsPaused: 'disk nearly full',
+    });
+    // A later claim writes its own heartbeat at once; an older one kept in memory does not move it back.
+    queue.heartbeatLater('n1');
+    now += 100;
+    queue.heartbeat('n1');
+    queue.writeHeartbeats();
+    expect(store.getNode('n1')!.lastHeartbeat).toBe(now);
+    expect(store.getNode('n1')!.claimsPaused).toBe('disk nearly full'); // a heartbeat without the field keeps it
+    // A node that stops cleanly stays stopped, whatever heartbeat was still in memory.
+    queue.heartbeatLater('n1');
+    queue.nodeStopped('n1');
+    queue.writeHeartbeats();
+    expect(store.getNode('n1')!.state).toBe('dead');
+  });
   it('adds repetitions until the CI half-width target is met, up to the cap', () => {
     queue.registerNode(node('n1'));
     const { campaignId } = queue.createCampaign(plan([scenario('a')], { min: 2, max: 4, ciHalfwidthPct: 5 }));
