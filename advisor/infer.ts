@@ -154,7 +154,12 @@ export class OnnxAdvisor {
 
   async close(): Promise<void> {
     await this.session.release();
-    for (const s of this.subsets.values()) await (await s).session.release();
+    // A subset that failed to build has nothing to release.
+    for (const s of this.subsets.values())
+      await s.then(
+        (x) => x.session.release(),
+        () => undefined,
+      );
   }
 }
 
