@@ -30,6 +30,11 @@ export interface QueueOptions {
   deadlineMarginS: number;
   /** No lease is extended past this age, whatever the job (see leaseAgeLimitMs). */
   maxLeaseAgeMs: number;
+  /**
+   * A claim reaps first when the last reap is at least this old (server clock). The master's
+   * reaper also runs every second; reaping on every claim was most of a claim's statements.
+   */
+  claimReapMs: number;
 }
 
 export const DEFAULT_QUEUE_OPTIONS: QueueOptions = {
@@ -40,6 +45,7 @@ export const DEFAULT_QUEUE_OPTIONS: QueueOptions = {
   deadlineFactor: 10,
   deadlineMarginS: 600,
   maxLeaseAgeMs: 24 * 3600_000,
+  claimReapMs: 1000,
 };
 
 export interface SubmitOptions {
@@ -156,6 +162,11 @@ export class JobQueue implements NodeQueue {
   /** Name and settings of campaigns: fixed at creation, read on every claim, extension and result. */
   private readonly campaignSettings = new Map<string, Pick<CampaignRow, 'id' | 'name' | 'settings'>>();
 
+  /** Server-clock time of the last reap (claim skips its own reap within claimReapMs of it). */
+  private lastReapAt: number | null = null;
+  /** What a claim needs of each node (hostname, encoders, class), read once: only registration changes it. */
+  private readonly claimNodes = new Map<string, ReturnType<Store['nodeForClaim']>>();
+
   /** Heartbeats received and not written yet: node → time heard, and claimsPaused when it was sent. */
   private readonly unwrittenHeartbeats = new Map<string, { at: number; claimsPaused?: string | null }>();
   /** Lease extensions granted and not written yet (extendLeaseLater): job → the lease and its new expiry. */
@@ -241,7 +252,17 @@ export class JobQueue implements NodeQueue {
   }
 
   registerNode(node: NodeRegistration, tokenHash: string | null = null): void {
+    this.claimNodes.delete(node.id);
     this.store.upsertNode(node, this.opts.now(), tokenHash);
+  }
+
+  private nodeForClaim(nodeId: string): ReturnType<Store['nodeForClaim']> {
+    let n = this.claimNodes.get(nodeId);
+    if (!n) {
+      n = this.store.nodeForClaim(nodeId);
+      if (n) this.claimNodes.set(nodeId, n);
+    }
+    return n;
   }
 
   heartbeat(nodeId: string): boolean {
@@ -286,9 +307,9 @@ export class JobQueue implements NodeQueue {
    * A node holds at most one measured job at a time: while it has one, it gets that one back.
    */
   claim(nodeId: string): StoredJob | null {
-    this.reap();
+    if (this.lastReapAt === null || this.opts.now() - this.lastReapAt >= this.opts.claimReapMs) this.reap();
     return this.store.tx(() => {
-      const node = this.store.nodeForClaim(nodeId);
+      const node = this.nodeForClaim(nodeId);
       if (!node) throw new Error(`unknown node ${nodeId}: register first`);
       const active = this.store.activeJobOf(nodeId);
       if (active) return active;
@@ -574,6 +595,7 @@ export class JobQueue implements NodeQueue {
   /** Requeues jobs whose lease expired and jobs of nodes silent past the timeout. */
   reap(): { requeued: string[]; failed: string[]; deadNodes: string[] } {
     const now = this.opts.now();
+    this.lastReapAt = now;
     const out = { requeued: [] as string[], failed: [] as string[], deadNodes: [] as string[] };
     this.store.tx(() => {
       this.writePending();
@@ -630,6 +652,7 @@ export class JobQueue implements NodeQueue {
   revokeNode(nodeId: string): { revoked: boolean; requeued: string[]; failed: string[] } {
     const out = { revoked: false, requeued: [] as string[], failed: [] as string[] };
     this.unwrittenHeartbeats.delete(nodeId);
+    this.claimNodes.delete(nodeId);
     this.store.tx(() => {
       if (!this.store.getNode(nodeId)) return;
       this.store.setNodeTokenHash(nodeId, null);
