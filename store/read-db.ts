@@ -203,6 +203,9 @@ const READS = {
        FROM run WHERE campaign_id = @c AND scenario_id >= @lo AND scenario_id < @hi AND status = 'succeeded' ${NOT_LEFT_OUT}
        GROUP BY scenario_id, hardware_class, energy_kind, node_id ORDER BY scenario_id, hardware_class, energy_kind, node_id`,
   bySetup: `SELECT setup_id setupId, node_id nodeId, COUNT(*) n FROM run WHERE ${CELL} GROUP BY setup_id, node_id`,
+  attention: `SELECT scenario_id s, hardware_class cls, energy_kind kind, flags, MAX(net_j) netJ, COUNT(*) n, json_group_array(id) ids
+       FROM run WHERE campaign_id = @c AND status = 'succeeded' AND (flags <> '[]' OR net_j <= 0)
+       GROUP BY scenario_id, hardware_class, energy_kind, flags, net_j <= 0`,
 } as const;
 type ReadName = keyof typeof READS;
 const READ_NAMES = Object.keys(READS) as ReadName[];
@@ -227,14 +230,20 @@ interface NodeRow {
   media: number | null;
 }
 
-/** A succeeded run that may be left out of the statistics: flagged, or with a non-positive net figure. */
-interface AttentionRow {
-  id: number;
+/**
+ * Succeeded runs of one cell that may be left out of the statistics (flagged, or with a
+ * non-positive net figure) and carry the same flags on the same side of zero: the rule's
+ * verdict on one of them (netJ is one of theirs) is its verdict on each.
+ */
+interface AttentionGroup {
   s: number;
   cls: string;
   kind: EnergyKind;
   flags: string;
   netJ: number | null;
+  n: number;
+  /** JSON array of the runs' ids. */
+  ids: string;
 }
 
 export interface CampaignRuns {
@@ -311,7 +320,12 @@ function readWith(pool: ReadPool, db: DB, campaignId: string, options: ReadCampa
     if (!a) out.set(key, (a = emptyCell(s, cl, k)));
     return a;
   };
-  const groups = (pool.run(ranges.map((r) => task('groups', r, true))) as GroupRow[][]).flat();
+  // The grouped pass, and beside it the runs that may be left out.
+  const [attention, ...ranged] = pool.run([
+    task('attention', { c }, true),
+    ...ranges.map((r) => task('groups', r, true)),
+  ]) as [AttentionGroup[], ...GroupRow[][]];
+  const groups = ranged.flat();
   const unplaced: Array<{ s: number; cls: string; status: 'failed' | 'canceled'; n: number }> = [];
   const succeeded = new Map<CellAggregate, GroupRow>();
   for (const g of groups) {
@@ -339,28 +353,25 @@ function readWith(pool: ReadPool, db: DB, campaignId: string, options: ReadCampa
     (home ?? get(u.s, u.cls, 'none')).runs[u.status] += u.n;
   }
 
-  // The runs that may be left out: the rule is strata.ts' own, applied to these rows only.
+  // The runs that may be left out: the rule is strata.ts' own, applied to these runs only.
   const leftOut = new Map<CellAggregate, number[]>();
   const excludingFlags: readonly string[] = includeFlagged ? [NET_NONPOSITIVE] : [NET_NONPOSITIVE, ...EXCLUDING_FLAGS];
-  for (const r of db
-    .prepare(
-      `SELECT id, scenario_id s, hardware_class cls, energy_kind kind, flags, net_j netJ FROM run WHERE campaign_id = @c AND status = 'succeeded' AND (flags <> '[]' OR net_j <= 0) ORDER BY id`,
-    )
-    .iterate({ c }) as IterableIterator<AttentionRow>) {
+  for (const r of attention) {
     const a = get(r.s, r.cls, r.kind);
     const flags = JSON.parse(r.flags) as unknown[];
     const netNonPositive = r.netJ != null && r.netJ <= 0;
     if (exclusionReasons({ flags: flags.map(String), netJ: r.netJ }, includeFlagged).length === 0) {
-      for (const f of flags) a.flags[String(f)] = (a.flags[String(f)] ?? 0) + 1;
+      for (const f of flags) a.flags[String(f)] = (a.flags[String(f)] ?? 0) + r.n;
       continue;
     }
-    a.excluded.runs++;
-    (leftOut.get(a) ?? leftOut.set(a, []).get(a)!).push(r.id);
+    a.excluded.runs += r.n;
+    const ids = leftOut.get(a) ?? leftOut.set(a, []).get(a)!;
+    for (const id of JSON.parse(r.ids) as number[]) ids.push(id);
     for (const f of flags)
       if (excludingFlags.includes(f as string))
-        a.excluded.reasons[f as string] = (a.excluded.reasons[f as string] ?? 0) + 1;
+        a.excluded.reasons[f as string] = (a.excluded.reasons[f as string] ?? 0) + r.n;
     if (netNonPositive && !flags.includes(NET_NONPOSITIVE))
-      a.excluded.reasons[NET_NONPOSITIVE] = (a.excluded.reasons[NET_NONPOSITIVE] ?? 0) + 1;
+      a.excluded.reasons[NET_NONPOSITIVE] = (a.excluded.reasons[NET_NONPOSITIVE] ?? 0) + r.n;
   }
 
   // Per cell: the figures of the runs that count (the grouped pass' own, or the cell again

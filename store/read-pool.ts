@@ -50,6 +50,8 @@ export class ReadPool {
     const worker = new Worker(new URL('./read-thread.mjs', import.meta.url), {
       workerData: { path, sql: this.sql, shared: this.slots.buffer, port: port2 },
       transferList: [port2],
+      // Plain JavaScript: not the caller's loader flags (tsx's --import would cost the thread ~0.1 s).
+      execArgv: [],
     });
     // A thread that fails to start never takes a statement: the caller does them all.
     worker.on('error', () => {});
