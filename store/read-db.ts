@@ -420,7 +420,10 @@ function readWith(pool: ReadPool, db: DB, campaignId: string, options: ReadCampa
   };
   const first: Job[] = [];
   for (const cell of cells) {
-    if (cell.counted) first.push([task('counted', cell.params), (r) => (cell.f = r as Figures)]);
+    // A cell whose every run is left out has no figures: nothing to read.
+    if (cell.counted && cell.a.excluded.runs === cell.a.runs.succeeded)
+      cell.f = { n: 0, srcN: 0, srcLo: null, srcHi: null, machine: null };
+    else if (cell.counted) first.push([task('counted', cell.params), (r) => (cell.f = r as Figures)]);
     else first.push(...figureJobs(cell));
     if (cell.g.setupLo !== cell.g.setupHi || cell.g.nodeLo !== cell.g.nodeHi) {
       const { out: _, ...whole } = cell.params;
