@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import {
   buildFeatureSpec,
   cpuClass,
+  encodeBatch,
   encodeOne,
   parseFeatureSpec,
   unseenCategories,
@@ -86,6 +87,45 @@ describe('feature encoding', () => {
     expect(unseenCategories(spec, vp9).map((u) => u.field)).toEqual(['codec', 'encoder', 'cpuClass']);
     const odd = encodeOne(spec, { ...base, encoder: 'my_encoder', preset: 'x' });
     expect(col('presetOrdinal', odd)).toBe(0.5);
+  });
+
+  it('encodes a batch exactly as row by row, and lists its unseen values in first-seen order', () => {
+    const inputs: FeatureInput[] = [
+      base,
+      other,
+      { ...base, codec: 'vp9', encoder: 'libvpx-vp9', preset: 'good-2', cpuModel: 'AMD EPYC 7B13' },
+      { ...other, rate: { kind: 'bitrate', value: 2.5e6 }, width: 1920, height: 1080, gpu: true, cores: 64 },
+      { ...base, mode: 'stream', meterSource: 'nvml', preset: 'veryslow', rate: { kind: 'crf', value: 31 } },
+      { ...base, encoder: 'my_encoder', preset: 'x', cpuModel: 'QEMU Virtual CPU version 2.5+' },
+      base,
+    ];
+    const unseen = new Set<string>();
+    const batch = encodeBatch(spec, inputs, unseen);
+    const width = spec.columns.length;
+    inputs.forEach((input, i) => expect(batch.subarray(i * width, (i + 1) * width)).toEqual(encodeOne(spec, input)));
+    expect([...unseen]).toEqual([
+      ...new Set(inputs.flatMap((i) => unseenCategories(spec, i)).map((u) => `${u.field}=${u.value}`)),
+    ]);
+    expect([...unseen]).toEqual([
+      'codec=vp9',
+      'encoder=libvpx-vp9',
+      'cpuClass=amd-epyc',
+      'mode=stream',
+      'meterSource=nvml',
+      'encoder=my_encoder',
+      'cpuClass=virtual',
+    ]);
+  });
+
+  it('refuses a bad row of a batch with the error of that row alone', () => {
+    const bad = { ...base, fps: Number.NaN };
+    expect(() => encodeBatch(spec, [base, bad])).toThrow(/feature 'fps' is not a finite number \(NaN\)/);
+    expect(() => encodeBatch(spec, [base, { ...other, rate: { kind: 'bitrate', value: 0 } }])).toThrow(
+      /feature 'log10Bitrate' is not a finite number \(-Infinity\)/,
+    );
+    expect(() => encodeBatch(spec, [base, { ...base, preset: 'turbo' }])).toThrow(
+      /preset 'turbo' is not valid for encoder libx264; valid presets/,
+    );
   });
 
   it('rejects a preset the encoder does not have, naming the valid ones', () => {

@@ -203,12 +203,106 @@ export function encodeOne(spec: FeatureSpec, input: FeatureInput): Float32Array 
   return out;
 }
 
-/** Encodes a batch row-major: [n × columns] float32, the ONNX input layout. */
-export function encodeBatch(spec: FeatureSpec, inputs: FeatureInput[]): Float32Array {
+/**
+ * Encodes a batch row-major: [n × columns] float32, the ONNX input layout. Category positions are
+ * resolved once per batch (a Map per field, the CPU class and preset ordinal per distinct value) and
+ * each row writes its set one-hot columns and numbers straight into the one zeroed array: no per-row
+ * objects. A row with a value encodeInto would refuse goes through encodeInto, so the error is its own.
+ * `unseen`, when given, collects what unseenCategories would list for the batch: `field=value`,
+ * first seen first (rows in order, fields in CATEGORICAL_FIELDS order).
+ */
+export function encodeBatch(spec: FeatureSpec, inputs: FeatureInput[], unseen?: Set<string>): Float32Array {
   const width = spec.columns.length;
   const out = new Float32Array(inputs.length * width);
-  for (let i = 0; i < inputs.length; i++) encodeIntoZeroed(spec, inputs[i], out, i * width);
+  const at = categoryPositions(spec);
+  const [codecAt, encoderAt, rateKindAt, modeAt, cpuClassAt, meterAt] = at.positions;
+  const [codecUnknown, encoderUnknown, rateKindUnknown, modeUnknown, cpuClassUnknown, meterUnknown] = at.unknown;
+  const num = at.numericStart;
+  const cpuColumn = new Map<string, { column: number; cls: string }>();
+  // The column of a value, its field's unknown bucket when training never saw it: noted in `unseen`
+  // once, then mapped to that bucket (the maps are this batch's own).
+  const column = (known: Map<string, number>, value: string, unknown: number, field: CategoricalField) => {
+    const c = known.get(value);
+    if (c !== undefined) return c;
+    unseen?.add(`${field}=${value}`);
+    known.set(value, unknown);
+    return unknown;
+  };
+  const presetOf = new Map<string, Map<string, number>>();
+  for (let i = 0; i < inputs.length; i++) {
+    const input = inputs[i];
+    const o = i * width;
+    let byPreset = presetOf.get(input.encoder);
+    if (byPreset === undefined) presetOf.set(input.encoder, (byPreset = new Map()));
+    let preset = byPreset.get(input.preset);
+    if (preset === undefined) {
+      preset = presetPosition(input.encoder, input.preset); // throws InputError naming the valid presets
+      byPreset.set(input.preset, preset);
+    }
+    const rate = input.rate;
+    const crf = rate.kind === 'crf' ? rate.value : 0;
+    const log10Bitrate = rate.kind === 'bitrate' ? Math.log10(rate.value) : 0;
+    const log2Pixels = Math.log2(input.width * input.height);
+    if (
+      !Number.isFinite(crf) ||
+      !Number.isFinite(log10Bitrate) ||
+      !Number.isFinite(log2Pixels) ||
+      !Number.isFinite(input.fps) ||
+      !Number.isFinite(input.streams) ||
+      !Number.isFinite(input.si) ||
+      !Number.isFinite(input.ti) ||
+      !Number.isFinite(input.cores)
+    ) {
+      encodeInto(spec, input, out, o); // throws, naming the field
+    }
+    let cpu = cpuColumn.get(input.cpuModel);
+    if (cpu === undefined) {
+      const cls = memo(cpuClassMemo, input.cpuModel, () => cpuClass(input.cpuModel));
+      cpu = { column: cpuClassAt.get(cls) ?? cpuClassUnknown, cls };
+      cpuColumn.set(input.cpuModel, cpu);
+    }
+    // In CATEGORICAL_FIELDS order, so `unseen` lists values as unseenCategories does.
+    out[o + column(codecAt, input.codec, codecUnknown, 'codec')] = 1;
+    out[o + column(encoderAt, input.encoder, encoderUnknown, 'encoder')] = 1;
+    out[o + column(rateKindAt, rate.kind, rateKindUnknown, 'rateKind')] = 1;
+    out[o + column(modeAt, input.mode, modeUnknown, 'mode')] = 1;
+    out[o + column(cpuClassAt, cpu.cls, cpuClassUnknown, 'cpuClass')] = 1;
+    out[o + column(meterAt, input.meterSource, meterUnknown, 'meterSource')] = 1;
+    const n = o + num; // NUMERIC_FIELDS order
+    out[n] = preset;
+    out[n + 1] = crf;
+    out[n + 2] = log10Bitrate;
+    out[n + 3] = log2Pixels;
+    out[n + 4] = input.fps;
+    out[n + 5] = input.streams;
+    out[n + 6] = input.si;
+    out[n + 7] = input.ti;
+    out[n + 8] = input.cores;
+    out[n + 9] = input.gpu ? 1 : 0;
+  }
   return out;
+}
+
+/** Column of each known category (first occurrence, as indexOf finds it) and of each field's unknown bucket. */
+function categoryPositions(spec: FeatureSpec): {
+  positions: Array<Map<string, number>>;
+  unknown: number[];
+  numericStart: number;
+} {
+  const positions: Array<Map<string, number>> = [];
+  const unknown: number[] = [];
+  let k = 0;
+  for (const f of CATEGORICAL_FIELDS) {
+    const known = spec.categories[f];
+    const m = new Map<string, number>();
+    known.forEach((c, j) => {
+      if (!m.has(c)) m.set(c, k + j);
+    });
+    positions.push(m);
+    unknown.push(k + known.length);
+    k += known.length + 1;
+  }
+  return { positions, unknown, numericStart: k };
 }
 
 /** Checks that a JSON value read from disk is a usable spec. */

@@ -6,8 +6,8 @@ import { spawnSync } from 'node:child_process';
 import { trainAdvisor } from './train.ts';
 import { syntheticRows } from './test-helpers.ts';
 import { writeModelFiles } from './model-files.ts';
-import { OnnxAdvisor } from './infer.ts';
-import { recommend, type RecommendQuery } from './recommend.ts';
+import { OnnxAdvisor, SUBSET_FROM_ROWS } from './infer.ts';
+import { rankCandidates, recommend, type RecommendQuery } from './recommend.ts';
 import { modelForClass, recommendCommand } from './cli.ts';
 import { Store } from '../store/store.ts';
 import { detectEncoders } from '../media/encoders.ts';
@@ -121,6 +121,60 @@ describe('recommend', () => {
     expect(r.notes.join('\n')).toMatch(/amd-epyc-64c-rapl is not in the training data/);
     expect(r.notes.join('\n')).toMatch(/unknown bucket\): cpuClass=amd-epyc/);
   });
+});
+
+describe('rankCandidates', () => {
+  const treesOnly = trainAdvisor(rows, { seed: 2, gbrt: { nTrees: 40 }, linearStart: false, tune: false });
+  const treesOnlyPaths = writeModelFiles(treesOnly, rows, join(dir, 'trees-only'));
+  const grid = rows.map((r) => r.features);
+  // Copies of every configuration: equal predictions, so the order among ties is checked too. The
+  // large batch runs without the speed trees (SUBSET_FROM_ROWS) and completes speed for the rows returned.
+  const copies = (n: number) =>
+    Array.from({ length: n }, () => grid.map((f) => ({ ...f, rate: { ...f.rate } }))).flat();
+  const small = copies(3);
+  const large = copies(Math.ceil(SUBSET_FROM_ROWS / grid.length) + 1);
+
+  it.each([
+    ['small batch, linear start', () => advisor, small],
+    ['large batch, linear start', () => advisor, large],
+  ])(
+    '%s: returns what a stable sort of every prediction by energy returns, ties in input order',
+    async (_, model, inputs) => {
+      await checkRanking(model(), inputs);
+    },
+  );
+
+  it('large batch, trees only: the same', async () => {
+    const a = await OnnxAdvisor.load(treesOnlyPaths.onnx);
+    try {
+      await checkRanking(a, large);
+    } finally {
+      await a.close();
+    }
+  });
+
+  it('a batch read for some targets refuses the others until its rows are completed', async () => {
+    const batch = await advisor.predictBatch(large, ['quality', 'energy']);
+    expect(() => batch.values('speed')).toThrow(/'speed' was left out of this batch's run/);
+    expect(() => batch.at(5)).toThrow(/row 5 has targets left out of the run/);
+    await batch.complete([5]);
+    expect(batch.at(5)).toEqual((await advisor.predict(large))[5]);
+  });
+
+  async function checkRanking(a: OnnxAdvisor, inputs: typeof grid) {
+    const all = await a.predict(inputs);
+    const passing = all.map((p, i) => ({ p, i })).filter(({ p }) => !(p.values.quality < 90));
+    passing.sort((x, y) => x.p.values.energy - y.p.values.energy);
+    expect(passing.length).toBeGreaterThan(10);
+    for (const limit of [1, 7, 300, inputs.length]) {
+      const r = await rankCandidates(a, inputs, { minQuality: 90, limit, isMeasured: () => false });
+      expect(r.evaluated).toBe(inputs.length);
+      expect(r.belowTarget).toBe(inputs.length - passing.length);
+      const want = passing.slice(0, limit);
+      expect(r.candidates.map((c) => [c.predicted, c.intervals])).toEqual(want.map(({ p }) => [p.values, p.intervals]));
+      for (let k = 0; k < want.length; k++) expect(r.candidates[k].rate).toBe(inputs[want[k].i].rate);
+    }
+  }
 });
 
 describe('recommend command', () => {

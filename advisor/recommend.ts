@@ -16,11 +16,10 @@
 
 import { InputError } from '../core/errors.ts';
 import type { FeatureInput } from './features.ts';
-import { unseenCategories } from './features.ts';
 import { configKey } from './dataset.ts';
-import type { Prediction } from './infer.ts';
+import type { Prediction, PredictionBatch } from './infer.ts';
 import type { AdvisorMeta, HardwareEntry, Range } from './train.ts';
-import type { EnergyBasis } from './targets.ts';
+import type { EnergyBasis, TargetName } from './targets.ts';
 
 export interface HardwareProfile {
   name: string;
@@ -87,7 +86,7 @@ export interface Recommendation {
 }
 
 export interface Predictor {
-  predict(inputs: FeatureInput[]): Promise<Prediction[]>;
+  predictBatch(inputs: FeatureInput[], read?: TargetName[]): Promise<PredictionBatch>;
 }
 
 const fmt = (v: number) => (Number.isInteger(v) ? String(v) : v.toPrecision(4));
@@ -254,31 +253,13 @@ export async function recommend(predictor: Predictor, meta: AdvisorMeta, q: Reco
       }
     }
   }
-  const unseen = new Set(inputs.flatMap((i) => unseenCategories(meta.features, i)).map((u) => `${u.field}=${u.value}`));
-  if (unseen.size) notes.push(`not seen in training (unknown bucket): ${[...unseen].join(', ')}`);
-
-  const predictions = await predictor.predict(inputs);
   const measured = new Set(meta.measured);
-  const candidates: Candidate[] = [];
-  let belowTarget = 0;
-  inputs.forEach((input, i) => {
-    const p = predictions[i];
-    if (p.values.quality < q.minQuality.value) {
-      belowTarget++;
-      return;
-    }
-    candidates.push({
-      codec: input.codec,
-      encoder: input.encoder,
-      preset: input.preset,
-      rate: input.rate,
-      predicted: p.values,
-      intervals: p.intervals,
-      qualityMarginOk: p.intervals.quality.lo >= q.minQuality.value,
-      measured: !content.userGiven && measured.has(`${q.hardware.name}|${configKey(input, content.label)}`),
-    });
+  const ranked = await rankCandidates(predictor, inputs, {
+    minQuality: q.minQuality.value,
+    limit: q.limit ?? 10,
+    isMeasured: (input) => !content.userGiven && measured.has(`${q.hardware.name}|${configKey(input, content.label)}`),
   });
-  candidates.sort((a, b) => a.predicted.energy - b.predicted.energy);
+  if (ranked.unseen.length) notes.push(`not seen in training (unknown bucket): ${ranked.unseen.join(', ')}`);
   const quality = meta.targets.find((t) => t.name === 'quality')!;
   const energy = meta.targets.find((t) => t.name === 'energy')!;
   return {
@@ -297,10 +278,95 @@ export async function recommend(predictor: Predictor, meta: AdvisorMeta, q: Reco
       hardwareClass: q.hardware.hardwareClass ?? null,
       content,
     },
-    candidates: candidates.slice(0, q.limit ?? 10),
-    evaluated: inputs.length,
-    belowTarget,
+    candidates: ranked.candidates,
+    evaluated: ranked.evaluated,
+    belowTarget: ranked.belowTarget,
     skippedEncoders,
     notes,
   };
+}
+
+export interface RankOptions {
+  /** Quality target: a candidate is kept when its predicted quality is not below it. */
+  minQuality: number;
+  /** How many to return, as `Array.prototype.slice(0, limit)` of the full ranking would. */
+  limit: number;
+  /** Whether a run with exactly this configuration is in the training data (for the rows returned). */
+  isMeasured: (input: FeatureInput) => boolean;
+}
+
+export interface Ranked {
+  /** The cheapest candidates by predicted energy (ties in input order), at most `limit`. */
+  candidates: Candidate[];
+  evaluated: number;
+  belowTarget: number;
+  /** `field=value` of the categorical values the model never saw, first seen first. */
+  unseen: string[];
+}
+
+/**
+ * Predicts every input, keeps those whose predicted quality meets the target and returns the
+ * `limit` cheapest by predicted energy. The filter and the ranking read typed columns of the
+ * batch; prediction objects are built only for the candidates returned.
+ */
+export async function rankCandidates(predictor: Predictor, inputs: FeatureInput[], opts: RankOptions): Promise<Ranked> {
+  const batch = await predictor.predictBatch(inputs, ['quality', 'energy']);
+  const quality = batch.values('quality');
+  const energy = batch.values('energy');
+  const kept = new Uint32Array(inputs.length);
+  let m = 0;
+  for (let i = 0; i < inputs.length; i++) if (!(quality[i] < opts.minQuality)) kept[m++] = i;
+  const order = cheapestFirst(kept.subarray(0, m), energy, sliceEnd(opts.limit, m));
+  await batch.complete(order);
+  const candidates = order.map((i) => {
+    const input = inputs[i];
+    const p = batch.at(i);
+    return {
+      codec: input.codec,
+      encoder: input.encoder,
+      preset: input.preset,
+      rate: input.rate,
+      predicted: p.values,
+      intervals: p.intervals,
+      qualityMarginOk: p.intervals.quality.lo >= opts.minQuality,
+      measured: opts.isMeasured(input),
+    };
+  });
+  return { candidates, evaluated: inputs.length, belowTarget: inputs.length - m, unseen: batch.unseen };
+}
+
+/** How many items `slice(0, limit)` keeps of `length` (a negative limit counts from the end). */
+function sliceEnd(limit: number, length: number): number {
+  const end = Number.isNaN(limit) ? 0 : Math.trunc(limit);
+  return end < 0 ? Math.max(length + end, 0) : Math.min(end, length);
+}
+
+/**
+ * The first `k` of `rows` ordered by `key` ascending, ties in row order (what a stable sort of the
+ * rows by key gives). A short list is kept by insertion while scanning, a long one sorted whole.
+ */
+function cheapestFirst(rows: Uint32Array, key: Float64Array, k: number): number[] {
+  if (k === 0) return [];
+  if (k > 256) {
+    const all = Array.from(rows);
+    all.sort((a, b) => key[a] - key[b] || a - b);
+    return all.slice(0, k);
+  }
+  const top: number[] = [];
+  for (let r = 0; r < rows.length; r++) {
+    const i = rows[r];
+    const v = key[i];
+    if (top.length === k && !(v < key[top[k - 1]])) continue;
+    // After every kept row with a key <= v: rows come in ascending order, so a tie stays behind.
+    let lo = 0;
+    let hi = top.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (key[top[mid]] <= v) lo = mid + 1;
+      else hi = mid;
+    }
+    top.splice(lo, 0, i);
+    if (top.length > k) top.pop();
+  }
+  return top;
 }

@@ -16,7 +16,7 @@
 import Database from 'better-sqlite3';
 import { execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -48,6 +48,7 @@ const { values: args } = parseArgs({
     'master-cpu': { type: 'string', default: '0' },
     'generator-cpu': { type: 'string', default: '1' },
     pin: { type: 'string', default: 'auto' },
+    server: { type: 'string', default: 'master' },
   },
   strict: true,
 });
@@ -58,6 +59,12 @@ if (MODE !== 'throughput' && MODE !== 'realistic') {
   process.exit(2);
 }
 const REALISTIC = MODE === 'realistic';
+// floor: the same agents against bench/lib/floor-server.ts (Fastify with fixed answers), the HTTP floor.
+if (args.server !== 'master' && args.server !== 'floor') {
+  process.stderr.write(`--server must be master or floor (got ${args.server})\n`);
+  process.exit(2);
+}
+const FLOOR = args.server === 'floor';
 const CLAIM_WAIT_S = bounded('claim-wait-s', args['claim-wait-s'] ?? (REALISTIC ? '20' : '0'), 0, 60);
 const JOB_S = bounded('job-s', args['job-s']!, 0, 3600);
 const JOB_JITTER_S = bounded('job-jitter-s', args['job-jitter-s']!, 0, 3600);
@@ -275,14 +282,9 @@ async function main(): Promise<void> {
   const nodeArgs = (process.env.FFWATT_BENCH_MASTER_NODE_ARGS ?? '').split(' ').filter(Boolean); // e.g. --cpu-prof
   const loadBefore = loadavg();
   if (PIN) pinAll(process.pid, GENERATOR_CPU);
-  const masterArgv = [
-    process.execPath,
-    ...nodeArgs,
-    join(REPO, 'bin/ffwatt.mjs'),
-    'master',
-    '--config',
-    join(tmp, 'master.yml'),
-  ];
+  const masterArgv = FLOOR
+    ? [process.execPath, ...nodeArgs, '--import', 'tsx', join(REPO, 'bench/lib/floor-server.ts'), String(port)]
+    : [process.execPath, ...nodeArgs, join(REPO, 'bin/ffwatt.mjs'), 'master', '--config', join(tmp, 'master.yml')];
   const master = PIN
     ? spawn('taskset', ['-c', String(MASTER_CPU), ...masterArgv], { cwd: REPO, stdio: ['ignore', 'ignore', 'pipe'] })
     : spawn(masterArgv[0], masterArgv.slice(1), { cwd: REPO, stdio: ['ignore', 'ignore', 'pipe'] });
@@ -514,20 +516,23 @@ async function main(): Promise<void> {
         }
       : null;
     // The physical cost of one durable commit on this disk, measured now (same run, same disk).
+    mkdirSync(join(tmp, 'data'), { recursive: true });
     const commitCost = measureCommitCost(join(tmp, 'data'));
     const loadAfter = loadavg();
 
-    const db = new Database(join(tmp, 'data', 'ffwatt.sqlite'), { readonly: true });
-    const runs = db.prepare('SELECT COUNT(*) n, COUNT(DISTINCT job_id) jobs FROM run').get() as {
-      n: number;
-      jobs: number;
-    };
-    const jobStates = Object.fromEntries(
-      (db.prepare('SELECT state, COUNT(*) n FROM job GROUP BY state').all() as Array<{ state: string; n: number }>).map(
-        (r) => [r.state, r.n],
-      ),
-    );
-    db.close();
+    // The floor server stores nothing: its integrity figures are the generator's own counts.
+    let runs = { n: counts.stored, jobs: counts.stored };
+    let jobStates: Record<string, number> = {};
+    if (!FLOOR) {
+      const db = new Database(join(tmp, 'data', 'ffwatt.sqlite'), { readonly: true });
+      runs = db.prepare('SELECT COUNT(*) n, COUNT(DISTINCT job_id) jobs FROM run').get() as typeof runs;
+      jobStates = Object.fromEntries(
+        (
+          db.prepare('SELECT state, COUNT(*) n FROM job GROUP BY state').all() as Array<{ state: string; n: number }>
+        ).map((r) => [r.state, r.n]),
+      );
+      db.close();
+    }
 
     const out = {
       bench: 'master-load',
@@ -541,6 +546,7 @@ async function main(): Promise<void> {
           : 'load generator and master share the CPUs (not pinned)',
       },
       settings: {
+        server: FLOOR ? 'floor' : 'master',
         mode: MODE,
         agents: AGENTS,
         seconds: SECONDS,

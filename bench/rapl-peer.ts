@@ -15,7 +15,7 @@ import {
   type Exporter,
 } from './lib/scrape.ts';
 import { median, percentile } from './lib/stats.ts';
-import { fmt, row, type BenchOptions, type BenchResult, type BenchRow } from './lib/result.ts';
+import { fmt, row, target, type BenchOptions, type BenchResult, type BenchRow } from './lib/result.ts';
 
 /** Median µs of RaplMeter.read() on a tree, in this process. */
 function readMicros(sysfs: string, reads: number): number {
@@ -40,8 +40,8 @@ export function run(opts: BenchOptions): Promise<BenchResult> {
     const rounds = opts.quick ? 100 : 200;
     const big = makeRaplTree(16);
     const trees = [
-      { name: '2-socket fixture', sysfs: RAPL_2SOCKET_SYSFS },
-      { name: '64-zone tree', sysfs: big.sysfs },
+      { name: '2-socket fixture', sysfs: RAPL_2SOCKET_SYSFS, ratioKey: 'peer-cpu-ratio-4' },
+      { name: '64-zone tree', sysfs: big.sysfs, ratioKey: 'peer-cpu-ratio-64' },
     ];
     const rows: BenchRow[] = [];
     const details: Record<string, unknown> = { rounds };
@@ -66,6 +66,10 @@ export function run(opts: BenchOptions): Promise<BenchResult> {
             }),
             row(`${tree.name}: CPU per scrape, ffwatt / node_exporter`, f.cpuMsPerScrape, 'ms', {
               display: `${fmt(f.cpuMsPerScrape)} / ${fmt(n.cpuMsPerScrape)} ms`,
+            }),
+            row(`${tree.name}: CPU per scrape, ffwatt ÷ node_exporter`, f.cpuMsPerScrape / n.cpuMsPerScrape, '×', {
+              key: tree.ratioKey,
+              target: target('<=', 1, '×'),
             }),
             row(`${tree.name}: body, ffwatt / node_exporter`, f.bytes, 'bytes', {
               display: `${fmt(f.bytes / 1024)} / ${fmt(n.bytes / 1024)} KiB (${f.series} / ${n.series} series)`,

@@ -188,6 +188,59 @@ describe('store + queue (real SQLite)', () => {
     expect(store.getJob(j.id)!.state).toBe('queued');
   });
 
+  it('writes heartbeats kept in memory before judging liveness, never backwards, and never revives a stopped node', () => {
+    queue.registerNode(node('n1'));
+    queue.registerNode(node('n2'));
+    queue.createCampaign(plan([scenario('a')], { min: 1, max: 1, ciHalfwidthPct: 5 }));
+    queue.claim('n1'); // a claim is a heartbeat, written at once
+    now += 4000;
+    queue.heartbeatLater('n1', 'disk nearly full');
+    const heardAt = now;
+    expect(store.getNode('n1')!.lastHeartbeat).toBe(heardAt - 4000); // not written yet
+    now += 4000; // 8 s after the claim, 4 s after the kept heartbeat: alive only if it is written first
+    const r = queue.reap();
+    expect(r.deadNodes).toEqual(['n2']);
+    expect(store.getNode('n1')).toMatchObject({
+      state: 'alive',
+      lastHeartbeat: heardAt,
+      claimsPaused: 'disk nearly full',
+    });
+    // A later claim writes its own heartbeat at once; an older one kept in memory does not move it back.
+    queue.heartbeatLater('n1');
+    now += 100;
+    queue.heartbeat('n1');
+    queue.writePending();
+    expect(store.getNode('n1')!.lastHeartbeat).toBe(now);
+    expect(store.getNode('n1')!.claimsPaused).toBe('disk nearly full'); // a heartbeat without the field keeps it
+    // A node that stops cleanly stays stopped, whatever heartbeat was still in memory.
+    queue.heartbeatLater('n1');
+    queue.nodeStopped('n1');
+    queue.writePending();
+    expect(store.getNode('n1')!.state).toBe('dead');
+  });
+  it('extends a lease in memory with the same checks, counts it before judging expiry, and fences its write', () => {
+    queue.registerNode(node('n1'));
+    queue.createCampaign(plan([scenario('a'), scenario('b')], { min: 1, max: 1, ciHalfwidthPct: 5 }));
+    const j = queue.claim('n1')!;
+    expect(queue.extendLeaseLater(j.id, 'n1', 1, 'another-lease')).toMatchObject({ ok: false, canceled: false });
+    expect(queue.extendLeaseLater('no-such-job', 'n1', 1, j.leaseId!)).toMatchObject({
+      ok: false,
+      reason: 'unknown job',
+    });
+    now += 800;
+    const granted = queue.extendLeaseLater(j.id, 'n1', 1, j.leaseId!);
+    expect(granted).toEqual({ ok: true, canceled: false, leaseExpiresAt: now + 1000 });
+    expect(store.getJob(j.id)).toMatchObject({ state: 'leased', leaseExpiresAt: now - 800 + 1000 }); // not written yet
+    now += 500; // past the claim's lease, inside the extension
+    expect(queue.reap().requeued).toEqual([]);
+    expect(store.getJob(j.id)).toMatchObject({ state: 'running', leaseExpiresAt: granted.leaseExpiresAt });
+    // An extension granted just before the result is never written over the finished job.
+    expect(queue.extendLeaseLater(j.id, 'n1', 1, j.leaseId!).ok).toBe(true);
+    expect(queue.submitResult(record(j.id, 1, 'n1', 100), null, j.leaseId!).kind).toBe('stored');
+    queue.writePending();
+    expect(store.getJob(j.id)).toMatchObject({ state: 'succeeded', leaseExpiresAt: null, leaseOwner: null });
+  });
+
   it('adds repetitions until the CI half-width target is met, up to the cap', () => {
     queue.registerNode(node('n1'));
     const { campaignId } = queue.createCampaign(plan([scenario('a')], { min: 2, max: 4, ciHalfwidthPct: 5 }));

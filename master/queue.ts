@@ -73,6 +73,9 @@ export interface CreatedCampaign {
 /** Class of unclassified nodes (agents older than hardware classes). */
 export const UNCLASSIFIED = 'unclassified';
 
+/** extendLease's refusal for a job id the master does not know (the route answers 404). */
+export const UNKNOWN_JOB = 'unknown job';
+
 /** Whether a node can encode a scenario (its explicit encoder, else any encoder of its codec). */
 export function canRun(node: Pick<NodeInfo, 'encoders'>, s: Pick<Scenario, 'encoder' | 'codec'>): boolean {
   return s.encoder ? Object.values(node.encoders).includes(s.encoder) : Boolean(node.encoders[s.codec]);
@@ -152,6 +155,14 @@ export class JobQueue implements NodeQueue {
 
   /** Name and settings of campaigns: fixed at creation, read on every claim, extension and result. */
   private readonly campaignSettings = new Map<string, Pick<CampaignRow, 'id' | 'name' | 'settings'>>();
+
+  /** Heartbeats received and not written yet: node → time heard, and claimsPaused when it was sent. */
+  private readonly unwrittenHeartbeats = new Map<string, { at: number; claimsPaused?: string | null }>();
+  /** Lease extensions granted and not written yet (extendLeaseLater): job → the lease and its new expiry. */
+  private readonly unwrittenLeases = new Map<
+    string,
+    { nodeId: string; attempt: number; leaseId: string; leaseExpiresAt: number }
+  >();
 
   constructor(
     readonly store: Store,
@@ -238,6 +249,39 @@ export class JobQueue implements NodeQueue {
   }
 
   /**
+   * A heartbeat request (POST /nodes/:id/heartbeat, the end of a held claim): kept in memory with
+   * the time it came and written by the next `reap` (every claim, and the master's reaper every
+   * second) or `writePending`. A commit per heartbeat was most of the master's work at 2,000
+   * agents; liveness is judged only by the reaper, which writes them first, so no node is ever
+   * declared dead over a heartbeat still in memory. Losing them in a crash is harmless: on start
+   * every live node gets a fresh heartbeat (recoverAfterStart).
+   */
+  heartbeatLater(nodeId: string, claimsPaused?: string | null): void {
+    const earlier = this.unwrittenHeartbeats.get(nodeId);
+    this.unwrittenHeartbeats.set(nodeId, {
+      at: this.opts.now(),
+      claimsPaused: claimsPaused !== undefined ? claimsPaused : earlier?.claimsPaused,
+    });
+  }
+
+  /** Writes the heartbeats and lease extensions kept in memory (heartbeatLater, extendLeaseLater); returns how many. */
+  writePending(): number {
+    const n = this.unwrittenHeartbeats.size + this.unwrittenLeases.size;
+    if (n === 0) return 0;
+    this.store.tx(() => {
+      for (const [nodeId, h] of this.unwrittenHeartbeats) {
+        this.store.setNodeHeartbeat(nodeId, h.at);
+        if (h.claimsPaused !== undefined) this.store.setNodeClaimsPaused(nodeId, h.claimsPaused);
+      }
+      for (const [jobId, l] of this.unwrittenLeases)
+        this.store.extendLeaseIfHeld(jobId, l.nodeId, l.attempt, l.leaseId, l.leaseExpiresAt);
+    });
+    this.unwrittenHeartbeats.clear();
+    this.unwrittenLeases.clear();
+    return n;
+  }
+
+  /**
    * Gives the node the first queued job it may run (class, priority, FIFO), with a lease.
    * A node holds at most one measured job at a time: while it has one, it gets that one back.
    */
@@ -248,10 +292,12 @@ export class JobQueue implements NodeQueue {
       if (!node) throw new Error(`unknown node ${nodeId}: register first`);
       const active = this.store.activeJobOf(nodeId);
       if (active) return active;
-      // Candidates are read light (ids and what eligibility needs), a page at a time: most nodes
-      // can run the first queued job, and only the chosen one is loaded whole.
-      for (let offset = 0, page = 8; offset < 200; offset += page, page = 200 - 8) {
-        const candidates = this.store.claimCandidateKeys(page, offset);
+      // Candidates are read light (ids and what eligibility needs), a page at a time, only those
+      // placed on this node or its class: a node can nearly always run the first one, and only
+      // the chosen one is loaded whole.
+      const targets = { node: `node:${node.id}`, class: `class:${node.hardwareClass ?? UNCLASSIFIED}` };
+      for (let offset = 0, page = 2; offset < 200; offset += page, page = 200 - 2) {
+        const candidates = this.store.claimCandidateKeys(targets, page, offset);
         for (const c of candidates) {
           if (c.nodeConstraint !== '[]') {
             const constraint = JSON.parse(c.nodeConstraint) as string[];
@@ -315,29 +361,52 @@ export class JobQueue implements NodeQueue {
   extendLease(jobId: string, nodeId: string, attempt: number, leaseId: string): LeaseAnswer {
     return this.store.tx(() => {
       const job = this.store.getJob(jobId);
-      if (!job) return { ok: false, canceled: false, reason: 'unknown job' };
-      const holds = job.leaseOwner === nodeId && job.attempts === attempt && job.leaseId === leaseId;
-      if (job.state === 'canceled')
-        return holds
-          ? { ok: false, canceled: true }
-          : { ok: false, canceled: false, reason: 'lease not held by this node, attempt and lease id' };
-      if (!holds || !(job.state === 'leased' || job.state === 'running')) {
-        return { ok: false, canceled: false, reason: 'lease not held by this node, attempt and lease id' };
-      }
-      const limitMs = this.leaseAgeLimitMs(job);
-      const age = this.opts.now() - (job.leaseStartedAt ?? this.opts.now());
-      if (age > limitMs) {
-        return {
-          ok: false,
-          canceled: false,
-          reason: `lease is ${Math.round(age / 1000)} s old, past the maximum lease age of ${Math.round(limitMs / 1000)} s for this job; it will expire`,
-        };
-      }
+      const refused = this.leaseRefusal(job, nodeId, attempt, leaseId);
+      if (refused) return refused;
       const leaseExpiresAt = this.opts.now() + this.opts.leaseMs;
       this.store.updateJob(jobId, { state: 'running', lease_expires_at: leaseExpiresAt });
       this.store.setNodeHeartbeat(nodeId, this.opts.now());
       return { ok: true, canceled: false, leaseExpiresAt };
     });
+  }
+
+  /**
+   * extendLease as the HTTP route answers it: the same checks on the job's current row, answered
+   * at once; the new expiry, the `running` state and the node's heartbeat are kept in memory and
+   * written with the heartbeats (writePending, run first by every reap), fenced again there: an
+   * extension whose lease was ended, requeued or canceled in between writes nothing. A lease is
+   * judged expired only by the reaper, after that write, so a granted extension always counts.
+   */
+  extendLeaseLater(jobId: string, nodeId: string, attempt: number, leaseId: string): LeaseAnswer {
+    const refused = this.leaseRefusal(this.store.getJob(jobId), nodeId, attempt, leaseId);
+    if (refused) return refused;
+    const leaseExpiresAt = this.opts.now() + this.opts.leaseMs;
+    this.unwrittenLeases.set(jobId, { nodeId, attempt, leaseId, leaseExpiresAt });
+    this.heartbeatLater(nodeId);
+    return { ok: true, canceled: false, leaseExpiresAt };
+  }
+
+  /** Why an extension of this lease is refused; null when it may be extended. */
+  private leaseRefusal(job: StoredJob | null, nodeId: string, attempt: number, leaseId: string): LeaseAnswer | null {
+    if (!job) return { ok: false, canceled: false, reason: UNKNOWN_JOB };
+    const holds = job.leaseOwner === nodeId && job.attempts === attempt && job.leaseId === leaseId;
+    if (job.state === 'canceled')
+      return holds
+        ? { ok: false, canceled: true }
+        : { ok: false, canceled: false, reason: 'lease not held by this node, attempt and lease id' };
+    if (!holds || !(job.state === 'leased' || job.state === 'running')) {
+      return { ok: false, canceled: false, reason: 'lease not held by this node, attempt and lease id' };
+    }
+    const limitMs = this.leaseAgeLimitMs(job);
+    const age = this.opts.now() - (job.leaseStartedAt ?? this.opts.now());
+    if (age > limitMs) {
+      return {
+        ok: false,
+        canceled: false,
+        reason: `lease is ${Math.round(age / 1000)} s old, past the maximum lease age of ${Math.round(limitMs / 1000)} s for this job; it will expire`,
+      };
+    }
+    return null;
   }
 
   /**
@@ -427,6 +496,8 @@ export class JobQueue implements NodeQueue {
    */
   nodeStopped(nodeId: string): { known: boolean; requeued: string[]; failed: string[] } {
     const out = { requeued: [] as string[], failed: [] as string[] };
+    // A heartbeat still in memory must not make the stopped node alive again when it is written.
+    this.unwrittenHeartbeats.delete(nodeId);
     const known = this.store.tx(() => {
       if (!this.store.getNode(nodeId)) return false;
       this.store.setNodeState(nodeId, 'dead');
@@ -505,6 +576,7 @@ export class JobQueue implements NodeQueue {
     const now = this.opts.now();
     const out = { requeued: [] as string[], failed: [] as string[], deadNodes: [] as string[] };
     this.store.tx(() => {
+      this.writePending();
       // Only overdue nodes are loaded: reap runs on every claim, and a fleet has thousands of nodes.
       for (const nodeId of this.store.overdueNodes(now - this.opts.nodeTimeoutMs)) {
         this.store.setNodeState(nodeId, 'dead');
@@ -557,6 +629,7 @@ export class JobQueue implements NodeQueue {
   /** Revokes a node: its credential stops working and its job goes back to the queue. */
   revokeNode(nodeId: string): { revoked: boolean; requeued: string[]; failed: string[] } {
     const out = { revoked: false, requeued: [] as string[], failed: [] as string[] };
+    this.unwrittenHeartbeats.delete(nodeId);
     this.store.tx(() => {
       if (!this.store.getNode(nodeId)) return;
       this.store.setNodeTokenHash(nodeId, null);

@@ -25,7 +25,7 @@ import {
   NodeRegistrationSchema,
   ResultSchema,
 } from '../core/contracts/index.ts';
-import type { JobQueue } from './queue.ts';
+import { UNKNOWN_JOB, type JobQueue } from './queue.ts';
 import type { Store } from '../store/store.ts';
 import { exportCampaign } from '../store/export.ts';
 import { GroupCommit } from '../store/group-commit.ts';
@@ -176,10 +176,17 @@ export function buildMasterApp(o: MasterOptions): FastifyInstance {
   // decides which route a request is (it decodes %61 and friends): matching raw URLs here let
   // `POST /%61pi/v1/campaigns` through unauthenticated. Unknown routes need a credential too.
   const PUBLIC_ROUTES = new Set(['/healthz', '/readyz', '/metrics']);
-  app.addHook('onRequest', async (req) => {
+  // Hooks and role checks take Fastify's callback form: an async function costs a promise and a
+  // microtask turn per request on every route.
+  app.addHook('onRequest', (req, _reply, done) => {
     const route = req.routeOptions.url;
-    if (route !== undefined && PUBLIC_ROUTES.has(route)) return;
-    principal(req);
+    if (route !== undefined && PUBLIC_ROUTES.has(route)) return done();
+    try {
+      principal(req);
+    } catch (err) {
+      return done(err as Error);
+    }
+    done();
   });
   const requireAdmin = (req: FastifyRequest) => {
     const p = principal(req);
@@ -256,8 +263,24 @@ export function buildMasterApp(o: MasterOptions): FastifyInstance {
   // Role checks run before the body is validated: a caller without the right credential learns
   // nothing about the body it sent. Checks that need a body field (the node a claim is for) run in
   // the handler, on the validated body.
-  const admin = { preValidation: async (req: FastifyRequest) => requireAdmin(req) };
-  const node = { preValidation: async (req: FastifyRequest) => void nodePrincipal(req) };
+  const check =
+    (fn: (req: FastifyRequest) => unknown) =>
+    (req: FastifyRequest, _reply: FastifyReply, done: (err?: Error) => void) => {
+      try {
+        fn(req);
+      } catch (err) {
+        return done(err as Error);
+      }
+      done();
+    };
+  // An operator reads what the nodes said: heartbeats and lease extensions kept in memory are written first.
+  const admin = {
+    preValidation: check((req) => {
+      requireAdmin(req);
+      queue.writePending();
+    }),
+  };
+  const node = { preValidation: check(nodePrincipal) };
   const params = { params: IdParamsSchema };
   const routes = app.withTypeProvider<ZodTypeProvider>();
 
@@ -321,25 +344,16 @@ export function buildMasterApp(o: MasterOptions): FastifyInstance {
   });
 
   const actsForParam = {
-    preValidation: async (req: FastifyRequest<{ Params: { id: string } }>) => actsFor(principal(req), req.params.id),
+    preValidation: check((req) => actsFor(principal(req), (req.params as { id: string }).id)),
   };
   routes.post(
     `${api}/nodes/:id/heartbeat`,
     { ...actsForParam, schema: { ...params, body: HeartbeatSchema } },
-    async (req) => {
-      const body = req.body;
-      // Not durable (no fsync of its own): a heartbeat lost in a crash is harmless, the master
-      // renews every live node's heartbeat when it starts (JobQueue.recoverAfterStart).
-      const known = await commits.run(
-        () => {
-          if (!queue.heartbeat(req.params.id)) return false;
-          if (body.claimsPaused !== undefined) store.setNodeClaimsPaused(req.params.id, body.claimsPaused);
-          return true;
-        },
-        { durable: false },
-      );
-      if (!known) throw new HttpError(404, `unknown node ${req.params.id}: register first`);
-      return { ok: true };
+    (req, reply) => {
+      // The credential is this node's own (actsFor), so the node exists. Written with the next
+      // reap, at most a second later (JobQueue.heartbeatLater): no commit per heartbeat.
+      queue.heartbeatLater(req.params.id, req.body.claimsPaused);
+      return reply.send({ ok: true });
     },
   );
 
@@ -527,7 +541,7 @@ export function buildMasterApp(o: MasterOptions): FastifyInstance {
       if (!job && waitS > 0) {
         job = await waiters!.wait(body.nodeId, waitS * 1000, reply.raw, versionAtClaim);
         // A held claim counts as contact when it ends (not durable, like a heartbeat).
-        if (!job) await commits.run(() => queue.heartbeat(body.nodeId), { durable: false }).catch(() => {});
+        if (!job) queue.heartbeatLater(body.nodeId);
       }
       // A claim released because the master stops also closes its connection: left open, the idle
       // keep-alive connection would hold the server's close for Fastify's keep-alive timeout (72 s).
@@ -552,12 +566,10 @@ export function buildMasterApp(o: MasterOptions): FastifyInstance {
   routes.post(`${api}/jobs/:id/lease`, { ...node, schema: { ...params, body: LeaseSchema } }, async (req, reply) => {
     const body = req.body;
     actsFor(principal(req), body.nodeId);
-    if (!store.getJob(req.params.id)) throw new HttpError(404, `unknown job ${req.params.id}`);
-    // Fenced inside its transaction like any write; not durable on its own: after a crash the
-    // master renews every lease in flight on start, so a lost extension costs nothing.
-    const r = await commits.run(() => queue.extendLease(req.params.id, body.nodeId, body.attempt, body.leaseId), {
-      durable: false,
-    });
+    // Checked on the job's current row and answered at once; written with the next reap, fenced
+    // again there (JobQueue.extendLeaseLater). After a crash the master renews every lease in flight.
+    const r = queue.extendLeaseLater(req.params.id, body.nodeId, body.attempt, body.leaseId);
+    if (!r.ok && r.reason === UNKNOWN_JOB) throw new HttpError(404, `unknown job ${req.params.id}`);
     if (!r.ok)
       return reply.status(409).send({ error: r.canceled ? 'job canceled' : (r.reason ?? 'lease not held'), ...r });
     return r;
@@ -611,12 +623,16 @@ export function buildMasterApp(o: MasterOptions): FastifyInstance {
   }, o.reapIntervalMs ?? 1000);
   reaper.unref();
   // Admin writes (new campaigns, retries) run outside the group commit: wake after each answer.
-  app.addHook('onResponse', async () => waiters!.wake());
+  app.addHook('onResponse', (_req, _reply, done) => {
+    waiters!.wake();
+    done();
+  });
   // Held claims are answered 204 before the server waits for requests in flight.
   app.addHook('preClose', async () => waiters!.close());
   app.addHook('onClose', async () => {
     clearInterval(reaper);
     commits.flush();
+    queue.writePending();
     log.info({ ...commits.stats }, 'group commit');
   });
   return app;

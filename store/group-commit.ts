@@ -26,12 +26,23 @@ export class GroupCommit {
   private scheduled = false;
   /** Batches committed and writes in them, for the benchmarks. */
   readonly stats = { batches: 0, writes: 0, durableBatches: 0 };
+  /** Statements and the savepoint wrapper made once: building them per batch cost more than the writes. */
+  private readonly sql: Record<'begin' | 'commit' | 'rollback', { run(): unknown }>;
+  private readonly inSavepoint: (fn: () => unknown) => unknown;
 
   constructor(
     private readonly db: DB,
     /** Called after every batch (committed or not), e.g. to wake long-poll claims. */
     private readonly afterBatch: () => void = () => {},
-  ) {}
+  ) {
+    this.sql = {
+      begin: db.prepare('BEGIN IMMEDIATE'),
+      commit: db.prepare('COMMIT'),
+      rollback: db.prepare('ROLLBACK'),
+    };
+    // Called inside the open transaction, better-sqlite3 runs each write as a savepoint.
+    this.inSavepoint = db.transaction((fn: () => unknown) => fn());
+  }
 
   /** Runs `fn` in the next batch; resolves with its value once the batch is committed. */
   run<T>(fn: () => T, opts: { durable?: boolean } = {}): Promise<T> {
@@ -55,24 +66,24 @@ export class GroupCommit {
     try {
       // A non-durable batch lowers synchronous for its own commit only: every other transaction
       // on this connection (admin writes, the reaper) keeps FULL.
-      if (!durable) this.db.pragma('synchronous = NORMAL');
+      // (SQLite applies this pragma when it compiles it, so it cannot be a prepared statement.)
+      if (!durable) this.db.exec('PRAGMA synchronous = NORMAL');
       try {
-        this.db.exec('BEGIN IMMEDIATE');
+        this.sql.begin.run();
         for (const b of batch) {
           try {
-            // Nested in the open transaction, better-sqlite3 runs it as a savepoint.
-            outcomes.push({ ok: true, value: this.db.transaction(b.fn)() });
+            outcomes.push({ ok: true, value: this.inSavepoint(b.fn) });
           } catch (error) {
             outcomes.push({ ok: false, error });
           }
         }
-        this.db.exec('COMMIT');
+        this.sql.commit.run();
       } catch (error) {
-        if (this.db.inTransaction) this.db.exec('ROLLBACK');
+        if (this.db.inTransaction) this.sql.rollback.run();
         for (const b of batch) b.reject(error);
         return;
       } finally {
-        if (!durable) this.db.pragma('synchronous = FULL');
+        if (!durable) this.db.exec('PRAGMA synchronous = FULL');
       }
       this.stats.batches++;
       this.stats.writes += batch.length;

@@ -181,7 +181,15 @@ export class Store {
    */
   queuedVersion = 0;
 
-  constructor(readonly db: DB) {}
+  /**
+   * One transaction function for every `tx` (better-sqlite3 builds four wrappers per
+   * `db.transaction()` call): BEGIN IMMEDIATE at the top level, a savepoint when nested.
+   */
+  private readonly runImmediate: (fn: () => unknown) => unknown;
+
+  constructor(readonly db: DB) {
+    this.runImmediate = db.transaction((fn: () => unknown) => fn()).immediate;
+  }
 
   static open(path: string): Store {
     return new Store(openDatabase(path));
@@ -210,7 +218,7 @@ export class Store {
   }
 
   tx<T>(fn: () => T): T {
-    return this.db.transaction(fn).immediate();
+    return this.runImmediate(fn) as T;
   }
 
   // campaigns
@@ -366,16 +374,18 @@ export class Store {
 
   /**
    * The queued jobs a claim looks at, in claim order, with only what eligibility needs (no job
-   * row or scenario JSON is loaded until one is chosen). `after` continues past an earlier page.
+   * row or scenario JSON is loaded until one is chosen): those placed on no target or on one of
+   * the node's (`node:<id>`, `class:<class>`). `offset` continues past an earlier page.
    */
-  claimCandidateKeys(limit: number, offset = 0): ClaimCandidate[] {
+  claimCandidateKeys(targets: { node: string; class: string }, limit: number, offset = 0): ClaimCandidate[] {
     return this.statement(
       `SELECT job.id, job.attempts, job.started_at startedAt, job.node_constraint nodeConstraint, job.placement_target placementTarget,
               scenario.codec, scenario.encoder
-       FROM job JOIN scenario ON scenario.id = job.scenario_id WHERE job.state = 'queued'
+       FROM job JOIN scenario ON scenario.id = job.scenario_id
+       WHERE job.state = 'queued' AND (job.placement_target IS NULL OR job.placement_target IN (?, ?))
        ORDER BY CASE job.queue_class WHEN 'live' THEN 0 WHEN 'default' THEN 1 ELSE 2 END, job.priority DESC, job.seq
        LIMIT ? OFFSET ?`,
-    ).all(limit, offset) as ClaimCandidate[];
+    ).all(targets.node, targets.class, limit, offset) as ClaimCandidate[];
   }
 
   /** What a claim needs of a node: no hardware or meter JSON parsed. */
@@ -403,10 +413,14 @@ export class Store {
 
   expiredLeases(now: number): StoredJob[] {
     return (
-      this.statement(`${JOB_SELECT} WHERE job.state IN ('leased','running') AND job.lease_expires_at < ?`).all(
-        now,
-      ) as JobRow[]
-    ).map(toJob);
+      // INDEXED BY: without statistics the planner walks every leased job by state instead.
+      (
+        this.statement(
+          `SELECT job.*, scenario.spec FROM job INDEXED BY job_lease_expiry JOIN scenario ON scenario.id = job.scenario_id
+         WHERE job.state IN ('leased','running') AND job.lease_expires_at < ?`,
+        ).all(now) as JobRow[]
+      ).map(toJob)
+    );
   }
 
   updateJob(
@@ -433,6 +447,16 @@ export class Store {
     const sql = `UPDATE job SET ${keys.map((k) => `${k} = ?`).join(', ')} WHERE id = ?`;
     this.statement(sql).run(...keys.map((k) => (fields as Record<string, unknown>)[k]), id);
     if (fields.state === 'queued') this.queuedVersion++;
+  }
+
+  /** A lease extension written later (JobQueue.writePending): only while that same lease is held. */
+  extendLeaseIfHeld(jobId: string, nodeId: string, attempt: number, leaseId: string, expiresAt: number): boolean {
+    return (
+      this.statement(
+        `UPDATE job SET state = 'running', lease_expires_at = ?
+         WHERE id = ? AND lease_owner = ? AND attempts = ? AND lease_id = ? AND state IN ('leased','running')`,
+      ).run(expiresAt, jobId, nodeId, attempt, leaseId).changes > 0
+    );
   }
 
   jobCountsByState(campaignId?: string): Record<JobState, number> {
@@ -713,7 +737,12 @@ export class Store {
   }
 
   setNodeHeartbeat(id: string, now: number): boolean {
-    return this.statement("UPDATE node SET last_heartbeat = ?, state = 'alive' WHERE id = ?").run(now, id).changes > 0;
+    // Never backwards: a heartbeat kept in memory may be written after a later one (JobQueue.heartbeatLater).
+    return (
+      this.statement(
+        "UPDATE node SET last_heartbeat = MAX(COALESCE(last_heartbeat, 0), ?), state = 'alive' WHERE id = ?",
+      ).run(now, id).changes > 0
+    );
   }
 
   /** Why the node's agent claims nothing now (null: it claims). */

@@ -153,7 +153,7 @@ export const ISSUE_17: IssueLine[] = [
         name: '4-zone',
         find: [
           { bench: 'peer', key: 'peer-cpu-ratio-4' },
-          { bench: 'peer', label: /(2-socket|4-zone).*CPU per scrape/i },
+          { bench: 'peer', label: /^(2-socket|4-zone).*CPU per scrape, ffwatt ÷/i },
         ],
         target: t('<=', 1, '×'),
       },
@@ -161,7 +161,7 @@ export const ISSUE_17: IssueLine[] = [
         name: '64-zone',
         find: [
           { bench: 'peer', key: 'peer-cpu-ratio-64' },
-          { bench: 'peer', label: /64-zone.*CPU per scrape/i },
+          { bench: 'peer', label: /^64-zone.*CPU per scrape, ffwatt ÷/i },
         ],
         target: t('<=', 1, '×'),
       },
