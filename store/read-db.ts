@@ -188,6 +188,11 @@ const FIGURES = [
   'AVG(COALESCE(window_s, wall_s)) machine',
 ].join(', ');
 
+/** Per figure: how many runs have it, and the sum of their squared deviations from its mean (bound as @m<i>): the exact two-pass variance. */
+const SQUARES = METRIC_COLUMNS.map((c, i) => `COUNT(${c}) n${i}, SUM((${c} - @m${i}) * (${c} - @m${i})) ss${i}`).join(
+  ', ',
+);
+
 /**
  * The report's statements, by name; the read pool prepares them on both of its connections.
  * `groups` and `byNode` read a range of scenarios, the others one cell, through the run_stratum index.
@@ -197,8 +202,8 @@ const READS = {
        FROM run WHERE campaign_id = @c AND scenario_id >= @lo AND scenario_id < @hi GROUP BY scenario_id, hardware_class, energy_kind, status`,
   counted: `SELECT ${FIGURES} FROM run WHERE ${CELL} ${NOT_LEFT_OUT}`,
   bySource: `SELECT COALESCE(energy_source, 'none') src, COUNT(*) n FROM run WHERE ${CELL} ${NOT_LEFT_OUT} GROUP BY src ORDER BY src`,
-  deviations: `SELECT ${METRIC_COLUMNS.map((c, i) => `COUNT(${c}) n${i}, SUM((${c} - @m${i}) * (${c} - @m${i})) ss${i}`).join(', ')} FROM run WHERE ${CELL}`,
-  deviationsCounted: `SELECT ${METRIC_COLUMNS.map((c, i) => `COUNT(${c}) n${i}, SUM((${c} - @m${i}) * (${c} - @m${i})) ss${i}`).join(', ')} FROM run WHERE ${CELL} ${NOT_LEFT_OUT}`,
+  deviations: `SELECT ${SQUARES} FROM run WHERE ${CELL}`,
+  deviationsCounted: `SELECT ${SQUARES} FROM run WHERE ${CELL} ${NOT_LEFT_OUT}`,
   byNode: `SELECT scenario_id s, hardware_class cls, energy_kind kind, node_id, COUNT(*) n, AVG(${COLUMN.jPerMin}) j, AVG(COALESCE(window_s, wall_s)) machine, AVG(media_seconds) media
        FROM run WHERE campaign_id = @c AND scenario_id >= @lo AND scenario_id < @hi AND status = 'succeeded' ${NOT_LEFT_OUT}
        GROUP BY scenario_id, hardware_class, energy_kind, node_id ORDER BY scenario_id, hardware_class, energy_kind, node_id`,
