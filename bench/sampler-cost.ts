@@ -3,13 +3,17 @@
  * every meter kind (RAPL 2-socket fixture tree, fake NVML with 2 GPUs, the estimate), each in
  * a child process that does nothing else; plus the cost of one read of each meter.
  */
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { runTsJson } from './lib/child.ts';
+import { REPO_ROOT, runTsJson } from './lib/child.ts';
 import { measure, runIfMain } from './lib/harness.ts';
 import { Sampler } from '../energy/index.ts';
 import { openAllMeters } from './lib/meters.ts';
 import { median } from './lib/stats.ts';
-import { row, target, type BenchOptions, type BenchResult, type BenchRow } from './lib/result.ts';
+import { missingRow, row, target, type BenchOptions, type BenchResult, type BenchRow } from './lib/result.ts';
 
 interface ChildOut {
   hz: number;
@@ -62,6 +66,33 @@ function readCostPerMeter(reads: number): Record<string, number> {
     return out;
   } finally {
     cleanup();
+  }
+}
+
+/**
+ * µs of on-CPU time per wake-up of a C process sleeping in nanosleep() at `hz` (bench/lib/wake-floor.c,
+ * built here with cc): the cheapest wake-up this machine offers. A string says why it was not measured.
+ */
+function cWakeFloor(hz: number, seconds: number): number | string {
+  const dir = mkdtempSync(join(tmpdir(), 'ffwatt-wake-floor-'));
+  try {
+    const bin = join(dir, 'wake-floor');
+    try {
+      execFileSync('cc', ['-O2', '-o', bin, join(REPO_ROOT, 'bench/lib/wake-floor.c')], { stdio: 'pipe' });
+    } catch (err) {
+      return `not measured: cc could not build bench/lib/wake-floor.c (${(err as Error).message.split('\n')[0]})`;
+    }
+    try {
+      const out = execFileSync(bin, [String(hz), String(seconds)], {
+        encoding: 'utf8',
+        timeout: (seconds + 10) * 1000,
+      });
+      return (JSON.parse(out) as { usPerWake: number }).usPerWake;
+    } catch (err) {
+      return `not measured: wake-floor failed (${(err as Error).message.split('\n')[0]})`;
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
   }
 }
 
@@ -143,6 +174,19 @@ export function run(opts: BenchOptions): Promise<BenchResult> {
           },
         ),
       );
+      opts.log(`sampler: a C process waking at 10 Hz for ${seconds} s (bench/lib/wake-floor.c)`);
+      const cWake = cWakeFloor(10, seconds);
+      rows.push(
+        typeof cWake === 'number'
+          ? row('a C process sleeping in nanosleep() at 10 Hz, on-CPU time per wake-up (the floor)', cWake, 'µs', {
+              key: 'wake-floor-c',
+            })
+          : missingRow(
+              'a C process sleeping in nanosleep() at 10 Hz, on-CPU time per wake-up (the floor)',
+              'µs',
+              cWake,
+            ),
+      );
       rows.push(
         row(
           "the sampler's own work per tick at 10 Hz (the tick above less the empty timer's wake-up)",
@@ -163,6 +207,9 @@ export function run(opts: BenchOptions): Promise<BenchResult> {
         notes.push(
           `At 10 Hz the sampler costs ${judged.toFixed(2)} % of one core (${haveMain ? 'main thread' : 'whole process'}, net of the idle child), about ${tickUs.toFixed(0)} µs of CPU per tick, against ≤ ${TARGET_TICK.value} µs. ` +
             `An empty setInterval at the same rate, in a child of its own, costs ${wakeUs.toFixed(0)} µs per wake-up on this machine (the timer, the event loop and the thread being scheduled back in): ${wakeUs >= TARGET_TICK.value ? 'more than the whole target on its own, so no sampler on a Node timer can meet it here' : `${((100 * wakeUs) / tickUs).toFixed(0)} % of the tick`}. ` +
+            (typeof cWake === 'number'
+              ? `Even a C process that does nothing but sleep in nanosleep() at 10 Hz spends ${cWake.toFixed(0)} µs on the CPU per wake-up here (/proc/thread-self/schedstat, same run): the kernel scheduling a thread out and back in on this VM. `
+              : '') +
             `The sampler's own work is the rest, ${(tickUs - wakeUs).toFixed(0)} µs; back to back with warm caches one tick costs ${warmUs.toFixed(0)} µs, and the reads of the meters alone ${readsUs.toFixed(0)} µs (${Object.entries(
               perRead,
             )
