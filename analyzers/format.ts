@@ -46,6 +46,8 @@ export function flagList(flags: Record<string, number> | string[]): string {
 /** Rounds to `sig` significant digits for machine outputs (JSON/CSV) so goldens do not hang on the last ulp. */
 export function round(x: number, sig = 10): number {
   if (!Number.isFinite(x) || x === 0) return x;
+  // An integer of at most `sig` digits is its own rounding: half the numbers of a report (counts), without the string round trip.
+  if (Number.isInteger(x) && Math.abs(x) < 10 ** sig) return x;
   return Number(x.toPrecision(sig));
 }
 

@@ -7,13 +7,11 @@ import {
   cellKey,
   emptyCell,
   readCampaignRuns,
-  readNodeRuns,
   readScenarios,
   resolveCampaign,
   type CampaignInfo,
   type CampaignRuns,
   type CellAggregate,
-  type NodeRuns,
   type ScenarioRow,
 } from '../store/read-db.ts';
 import {
@@ -170,8 +168,8 @@ export function buildModel(db: DB, dbPath: string, opts: Omit<SummarizeOptions, 
   const campaign = resolveCampaign(db, dbPath, opts.campaignId);
   const rows = readScenarios(db, campaign.id);
   const includeFlagged = opts.includeFlagged ?? false;
-  const runs = readCampaignRuns(db, campaign.id, includeFlagged);
-  return modelOf(campaign, rows, includeFlagged, runs, readNodeRuns(db, campaign.id, runs.leftOutIds), opts);
+  const runs = readCampaignRuns(db, campaign.id, { includeFlagged });
+  return modelOf(campaign, rows, includeFlagged, runs, opts);
 }
 
 function modelOf(
@@ -179,7 +177,6 @@ function modelOf(
   rows: ScenarioRow[],
   includeFlagged: boolean,
   runs: CampaignRuns,
-  nodeRuns: Map<string, NodeRuns[]>,
   opts: Omit<SummarizeOptions, 'db'>,
 ): ReportModel {
   const aggs = [...runs.cells.values()];
@@ -217,7 +214,7 @@ function modelOf(
       ...s,
       energy,
       efficiency: null,
-      cost: rowCost(nodeRuns.get(cellKey(s.scenarioId, s.hardwareClass, s.energyKind)) ?? [], cost),
+      cost: rowCost(runs.nodeRuns.get(cellKey(s.scenarioId, s.hardwareClass, s.energyKind)) ?? [], cost),
     };
   });
   const scores = new Map(efficiencyScores({ scenarios, qualityMetric }).map((e) => [e.rowId, e.score]));

@@ -1,9 +1,11 @@
 // Benchmark (not a test): generates SYNTHETIC results databases of 10k / 100k / 1M runs and
 // times report generation (all four formats) in a fresh child process per size, printing
 // one JSON document with wall time and peak RSS.
-//   npx tsx bench/analyzer-scale.ts [--sizes 10000,100000,1000000] [--dir bench/out/analyzer]
+//   npx tsx bench/analyzer-scale.ts [--sizes 10000,100000,1000000] [--dir bench/out/analyzer] [--keep] [--reuse]
+// --keep leaves each database in --dir; --reuse times the report on a database kept there by an
+// earlier --keep run (same size), skipping its generation (minutes at 1M runs), and keeps it.
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Store, setupKey } from '../store/store.ts';
@@ -129,6 +131,17 @@ export function generate(path: string, runs: number): { scenarios: number; runs:
   return { scenarios: cells.length, runs: count, generateMs: Math.round(performance.now() - t0) };
 }
 
+/** A database kept by an earlier --keep run: its counts as generate() reports them, generation not repeated. */
+function reused(path: string): { scenarios: number; runs: number; generateMs: number } {
+  const store = Store.open(path);
+  try {
+    const n = (sql: string) => (store.db.prepare(sql).get() as { n: number }).n;
+    return { scenarios: n('SELECT COUNT(*) n FROM scenario'), runs: n('SELECT COUNT(*) n FROM run'), generateMs: 0 };
+  } finally {
+    store.close();
+  }
+}
+
 async function child(db: string, out: string): Promise<void> {
   const t0 = performance.now();
   const cpu0 = process.cpuUsage();
@@ -154,6 +167,7 @@ async function main(argv: string[]): Promise<void> {
     sizes: { type: 'string', default: '10000,100000,1000000' },
     dir: { type: 'string', default: join('bench', 'out', 'analyzer') },
     keep: { type: 'boolean', default: false },
+    reuse: { type: 'boolean', default: false },
   });
   if (o.child) return child(positionals[0], positionals[1]);
   const sizes = o.sizes.split(',').map((s) => bounded('sizes', s, 1, 10_000_000));
@@ -163,7 +177,7 @@ async function main(argv: string[]): Promise<void> {
   const results = [];
   for (const size of sizes) {
     const db = join(dir, `runs-${size}.sqlite`);
-    const gen = generate(db, size);
+    const gen = o.reuse && existsSync(db) ? reused(db) : generate(db, size);
     const r = spawnSync(process.execPath, ['--import', 'tsx', self, '--child', db, join(dir, `report-${size}`)], {
       encoding: 'utf8',
       maxBuffer: 1 << 26,
@@ -175,7 +189,7 @@ async function main(argv: string[]): Promise<void> {
       dbMiB: Math.round(statSync(db).size / 2 ** 20),
       ...JSON.parse(r.stdout),
     });
-    if (!o.keep) rmSync(db, { force: true });
+    if (!o.keep && !o.reuse) rmSync(db, { force: true });
   }
   process.stdout.write(
     JSON.stringify(

@@ -8,6 +8,7 @@ import type { MeterState, Scenario } from '../core/types.ts';
 import { summaryFromMoments } from '../core/stats.ts';
 import { METRIC_KEYS, type Counted, type MetricKey, type Provenance, type Stat } from '../core/report-model.ts';
 import { EXCLUDING_FLAGS, KIND_ORDER, NET_NONPOSITIVE, exclusionReasons, type EnergyKind } from '../core/strata.ts';
+import { ReadPool, type ReadTask } from './read-pool.ts';
 
 export interface CampaignInfo {
   id: string;
@@ -149,77 +150,187 @@ const COLUMN: Record<MetricKey, string> = {
 };
 
 const METRIC_COLUMNS = METRIC_KEYS.map((k) => COLUMN[k]);
-/** Energy sources counted per cell in the main pass; a cell with any other value is counted again by source. */
-const KNOWN_SOURCES = ['estimate', 'mixed', 'nvml', 'rapl'] as const;
+const JPERMIN = `m${METRIC_KEYS.indexOf('jPerMin')}` as const;
+const MEDIA = `m${METRIC_KEYS.indexOf('mediaSeconds')}` as const;
+/** Energy sources a cell of one source may hold without being counted again by source. */
+const KNOWN_SOURCES: readonly string[] = ['estimate', 'mixed', 'nvml', 'rapl'];
 /** A cell's succeeded runs, in stored order through the run_stratum index (migration 6). */
 const CELL = `campaign_id = @c AND scenario_id = @s AND hardware_class = @cls AND energy_kind = @kind AND status = 'succeeded'`;
 const NOT_LEFT_OUT = `AND run.id NOT IN (SELECT value FROM json_each(@out))`;
 
-interface GroupRow {
+/** Counts, sources, the means of the figures and the machine time a cost needs, of a set of runs (one row per group). */
+interface Figures {
+  n: number;
+  /** Runs with an energy source, and the lowest and highest one: a cell of one source needs no count by source. */
+  srcN: number;
+  srcLo: string | null;
+  srcHi: string | null;
+  /** Mean of COALESCE(window_s, wall_s): the machine time analyzers/cost.ts prices. */
+  machine: number | null;
+  [mean: `m${number}`]: number | null;
+}
+
+interface GroupRow extends Figures {
   s: number;
   cls: string | null;
   kind: EnergyKind;
   status: 'succeeded' | 'failed' | 'canceled';
-  n: number;
-  srcNone: number;
   setupLo: number | null;
   setupHi: number | null;
   nodeLo: string;
   nodeHi: string;
-  [k: string]: number | string | null;
 }
 
-/** Counts, source counts and means of a set of runs (one row per group). */
-const GROUP_FIGURES = [
+const FIGURES = [
   'COUNT(*) n',
-  'SUM(energy_source IS NULL) srcNone',
-  ...KNOWN_SOURCES.map((src, i) => `SUM(energy_source IS '${src}') src${i}`),
+  'COUNT(energy_source) srcN, MIN(energy_source) srcLo, MAX(energy_source) srcHi',
   ...METRIC_COLUMNS.map((c, i) => `AVG(${c}) m${i}`),
+  'AVG(COALESCE(window_s, wall_s)) machine',
 ].join(', ');
 
-/** A succeeded run that may be left out of the statistics: flagged, or with a non-positive net figure. */
-interface AttentionRow {
-  id: number;
+/** Per figure: how many runs have it, and the sum of their squared deviations from its mean (bound as @m<i>): the exact two-pass variance. */
+const SQUARES = METRIC_COLUMNS.map((c, i) => `COUNT(${c}) n${i}, SUM((${c} - @m${i}) * (${c} - @m${i})) ss${i}`).join(
+  ', ',
+);
+
+/**
+ * The report's statements, by name; the read pool prepares them on both of its connections.
+ * `groups` and `byNode` read a range of scenarios, the others one cell, through the run_stratum index.
+ */
+const READS = {
+  groups: `SELECT scenario_id s, hardware_class cls, energy_kind kind, status, MIN(setup_id) setupLo, MAX(setup_id) setupHi, MIN(node_id) nodeLo, MAX(node_id) nodeHi, ${FIGURES}
+       FROM run WHERE campaign_id = @c AND scenario_id >= @lo AND scenario_id < @hi GROUP BY scenario_id, hardware_class, energy_kind, status`,
+  counted: `SELECT ${FIGURES} FROM run WHERE ${CELL} ${NOT_LEFT_OUT}`,
+  bySource: `SELECT COALESCE(energy_source, 'none') src, COUNT(*) n FROM run WHERE ${CELL} ${NOT_LEFT_OUT} GROUP BY src ORDER BY src`,
+  deviations: `SELECT ${SQUARES} FROM run WHERE ${CELL}`,
+  deviationsCounted: `SELECT ${SQUARES} FROM run WHERE ${CELL} ${NOT_LEFT_OUT}`,
+  byNode: `SELECT scenario_id s, hardware_class cls, energy_kind kind, node_id, COUNT(*) n, AVG(${COLUMN.jPerMin}) j, AVG(COALESCE(window_s, wall_s)) machine, AVG(media_seconds) media
+       FROM run WHERE campaign_id = @c AND scenario_id >= @lo AND scenario_id < @hi AND status = 'succeeded' ${NOT_LEFT_OUT}
+       GROUP BY scenario_id, hardware_class, energy_kind, node_id ORDER BY scenario_id, hardware_class, energy_kind, node_id`,
+  bySetup: `SELECT setup_id setupId, node_id nodeId, COUNT(*) n FROM run WHERE ${CELL} GROUP BY setup_id, node_id`,
+  attention: `SELECT scenario_id s, hardware_class cls, energy_kind kind, flags, MAX(net_j) netJ, COUNT(*) n, json_group_array(id) ids
+       FROM run WHERE campaign_id = @c AND status = 'succeeded' AND (flags <> '[]' OR net_j <= 0)
+       GROUP BY scenario_id, hardware_class, energy_kind, flags, net_j <= 0`,
+} as const;
+type ReadName = keyof typeof READS;
+const READ_NAMES = Object.keys(READS) as ReadName[];
+const READ_SQL = READ_NAMES.map((k) => READS[k]);
+const task = (name: ReadName, params: Record<string, unknown>, all = false): ReadTask => ({
+  statement: READ_NAMES.indexOf(name),
+  params,
+  all,
+});
+
+/** Scenario ranges the grouped pass is cut into, so both readers share it. */
+const GROUP_RANGES = 32;
+/** From about this many runs in the campaign the report reads with a second thread (its start costs ~0.1 s of CPU). */
+export const THREAD_FROM_RUNS = 50_000;
+
+/** The counted runs of one cell on one node. */
+interface NodeRow {
+  node_id: string;
+  n: number;
+  j: number | null;
+  machine: number | null;
+  media: number | null;
+}
+
+/**
+ * Succeeded runs of one cell that may be left out of the statistics (flagged, or with a
+ * non-positive net figure) and carry the same flags on the same side of zero: the rule's
+ * verdict on one of them (netJ is one of theirs) is its verdict on each.
+ */
+interface AttentionGroup {
   s: number;
   cls: string;
   kind: EnergyKind;
   flags: string;
   netJ: number | null;
+  n: number;
+  /** JSON array of the runs' ids. */
+  ids: string;
 }
 
 export interface CampaignRuns {
   cells: Map<string, CellAggregate>;
   provenance: Provenance;
-  /** Ids of the succeeded runs left out of the statistics (the same runs readNodeRuns leaves out). */
-  leftOutIds: number[];
+  /** Per cell (cellKey): its counted runs grouped by node, for the cost per row. */
+  nodeRuns: Map<string, NodeRuns[]>;
+}
+
+/** The counted runs of one cell on one node: the node's cost figures and the means the cost formulas need. */
+export interface NodeRuns {
+  nodeId: string;
+  runs: number;
+  figures: NodeCostFigures;
+  jPerEncodedMinute: number | null;
+  machineSeconds: number | null;
+  mediaSeconds: number | null;
+}
+
+export interface ReadCampaignOptions {
+  /** Count flagged runs in the statistics (a non-positive net figure stays out regardless). */
+  includeFlagged?: boolean;
+  /** Read with a second thread from this many runs on (estimated from the first scenarios); default THREAD_FROM_RUNS. */
+  threadFromRuns?: number;
+  /** Wait up to this many ms for that thread to be ready before the first pass (tests: so it surely takes part); default 0. */
+  awaitThreadMs?: number;
 }
 
 /**
  * Per (scenario, hardware class, energy kind): counts, moments of every figure over the
  * succeeded runs that count (flagged and non-positive-net runs left out unless
  * includeFlagged; a non-positive net figure always), energy sources, flags and the reasons
- * runs were left out; and the provenance tallies of the succeeded runs. Everything is
- * aggregated inside SQLite over the run's stratum columns (migration 6), so memory follows
- * cells, not runs, and no run's JSON is parsed except the few flagged or non-positive ones:
- * one grouped pass in run_stratum order gives counts and means, then one pass per cell the
- * squared deviations from its mean (so the variance is exact). Failed and canceled attempts
- * carry no energy source: they are counted on the cell of their scenario and class with the
- * most succeeded runs (measured first).
+ * runs were left out; the counted runs per node with the means their cost needs; and the
+ * provenance tallies of the succeeded runs. Everything is aggregated inside SQLite over the
+ * run's stratum columns (migration 6), so memory follows cells, not runs, and no run's JSON
+ * is parsed except the few flagged or non-positive ones: one grouped pass in run_stratum order
+ * gives counts and means, then one pass per cell the squared deviations from its mean (so the
+ * variance is exact). On a large campaign a worker thread with its own connection takes part
+ * of these passes (store/read-pool.ts); each figure is computed by the same statement over the
+ * same runs in the same order either way. Failed and canceled attempts carry no energy source:
+ * they are counted on the cell of their scenario and class with the most succeeded runs
+ * (measured first).
  */
-export function readCampaignRuns(db: DB, campaignId: string, includeFlagged = false): CampaignRuns {
+export function readCampaignRuns(db: DB, campaignId: string, options: ReadCampaignOptions = {}): CampaignRuns {
+  const pool = new ReadPool(db, READ_SQL);
+  try {
+    return readWith(pool, db, campaignId, options);
+  } finally {
+    pool.close();
+  }
+}
+
+function readWith(pool: ReadPool, db: DB, campaignId: string, options: ReadCampaignOptions): CampaignRuns {
+  const includeFlagged = options.includeFlagged ?? false;
+  const c = campaignId;
+  const ids = (
+    db.prepare('SELECT id FROM scenario WHERE campaign_id = ? ORDER BY id').all(c) as Array<{ id: number }>
+  ).map((r) => r.id);
+  const per = Math.max(1, Math.ceil(ids.length / GROUP_RANGES));
+  const bounds = [Number.MIN_SAFE_INTEGER];
+  for (let i = per; i < ids.length; i += per) bounds.push(ids[i]);
+  bounds.push(Number.MAX_SAFE_INTEGER);
+  const ranges = bounds.slice(1).map((hi, i) => ({ c, lo: bounds[i], hi }));
+  const firstRange = db
+    .prepare('SELECT COUNT(*) n FROM run WHERE campaign_id = @c AND scenario_id >= @lo AND scenario_id < @hi')
+    .get(ranges[0]) as { n: number };
+  if (firstRange.n * ranges.length >= (options.threadFromRuns ?? THREAD_FROM_RUNS) && pool.startThread())
+    pool.waitForThread(options.awaitThreadMs ?? 0);
+
   const out = new Map<string, CellAggregate>();
-  const get = (s: number, c: string, k: EnergyKind): CellAggregate => {
-    const key = cellKey(s, c, k);
+  const get = (s: number, cl: string, k: EnergyKind): CellAggregate => {
+    const key = cellKey(s, cl, k);
     let a = out.get(key);
-    if (!a) out.set(key, (a = emptyCell(s, c, k)));
+    if (!a) out.set(key, (a = emptyCell(s, cl, k)));
     return a;
   };
-  const groups = db
-    .prepare(
-      `SELECT scenario_id s, hardware_class cls, energy_kind kind, status, MIN(setup_id) setupLo, MAX(setup_id) setupHi, MIN(node_id) nodeLo, MAX(node_id) nodeHi, ${GROUP_FIGURES}
-       FROM run WHERE campaign_id = @c GROUP BY scenario_id, hardware_class, energy_kind, status`,
-    )
-    .all({ c: campaignId }) as GroupRow[];
+  // The grouped pass, and beside it the runs that may be left out.
+  const [attention, ...ranged] = pool.run([
+    task('attention', { c }, true),
+    ...ranges.map((r) => task('groups', r, true)),
+  ]) as [AttentionGroup[], ...GroupRow[][]];
+  const groups = ranged.flat();
   const unplaced: Array<{ s: number; cls: string; status: 'failed' | 'canceled'; n: number }> = [];
   const succeeded = new Map<CellAggregate, GroupRow>();
   for (const g of groups) {
@@ -247,74 +358,149 @@ export function readCampaignRuns(db: DB, campaignId: string, includeFlagged = fa
     (home ?? get(u.s, u.cls, 'none')).runs[u.status] += u.n;
   }
 
-  // The runs that may be left out: the rule is strata.ts' own, applied to these rows only.
+  // The runs that may be left out: the rule is strata.ts' own, applied to these runs only.
   const leftOut = new Map<CellAggregate, number[]>();
   const excludingFlags: readonly string[] = includeFlagged ? [NET_NONPOSITIVE] : [NET_NONPOSITIVE, ...EXCLUDING_FLAGS];
-  for (const r of db
-    .prepare(
-      `SELECT id, scenario_id s, hardware_class cls, energy_kind kind, flags, net_j netJ FROM run WHERE campaign_id = @c AND status = 'succeeded' AND (flags <> '[]' OR net_j <= 0) ORDER BY id`,
-    )
-    .iterate({ c: campaignId }) as IterableIterator<AttentionRow>) {
+  for (const r of attention) {
     const a = get(r.s, r.cls, r.kind);
     const flags = JSON.parse(r.flags) as unknown[];
     const netNonPositive = r.netJ != null && r.netJ <= 0;
     if (exclusionReasons({ flags: flags.map(String), netJ: r.netJ }, includeFlagged).length === 0) {
-      for (const f of flags) a.flags[String(f)] = (a.flags[String(f)] ?? 0) + 1;
+      for (const f of flags) a.flags[String(f)] = (a.flags[String(f)] ?? 0) + r.n;
       continue;
     }
-    a.excluded.runs++;
-    (leftOut.get(a) ?? leftOut.set(a, []).get(a)!).push(r.id);
+    a.excluded.runs += r.n;
+    const ids = leftOut.get(a) ?? leftOut.set(a, []).get(a)!;
+    for (const id of JSON.parse(r.ids) as number[]) ids.push(id);
     for (const f of flags)
       if (excludingFlags.includes(f as string))
-        a.excluded.reasons[f as string] = (a.excluded.reasons[f as string] ?? 0) + 1;
+        a.excluded.reasons[f as string] = (a.excluded.reasons[f as string] ?? 0) + r.n;
     if (netNonPositive && !flags.includes(NET_NONPOSITIVE))
-      a.excluded.reasons[NET_NONPOSITIVE] = (a.excluded.reasons[NET_NONPOSITIVE] ?? 0) + 1;
+      a.excluded.reasons[NET_NONPOSITIVE] = (a.excluded.reasons[NET_NONPOSITIVE] ?? 0) + r.n;
   }
 
-  // Means and sources of the runs that count: the main pass' figures, or the cell again without its left-out runs.
-  const counted = db.prepare(`SELECT ${GROUP_FIGURES} FROM run WHERE ${CELL} ${NOT_LEFT_OUT}`);
-  const bySource = db.prepare(
-    `SELECT COALESCE(energy_source, 'none') src, COUNT(*) n FROM run WHERE ${CELL} ${NOT_LEFT_OUT} GROUP BY src ORDER BY src`,
+  // Per cell: the figures of the runs that count (the grouped pass' own, or the cell again
+  // without its left-out runs), then their squared deviations, sources, nodes and setups.
+  interface Cell {
+    a: CellAggregate;
+    g: GroupRow;
+    params: Record<string, unknown>;
+    counted: boolean;
+    f?: Figures;
+    deviations?: Record<string, number | null>;
+    sources?: Array<{ src: string; n: number }>;
+    nodes?: NodeRow[];
+    setups?: Array<{ setupId: number | null; nodeId: string; n: number }>;
+  }
+  const cells: Cell[] = [...succeeded].map(([a, g]) => {
+    const skip = leftOut.get(a);
+    const params = {
+      c,
+      s: a.scenarioId,
+      cls: a.hardwareClass,
+      kind: a.energyKind,
+      out: skip ? JSON.stringify(skip) : '[]',
+    };
+    return { a, g, params, counted: skip != null, f: skip ? undefined : g };
+  });
+  /** A statement and what to do with its answer: a batch of them runs on both readers. */
+  type Job = [ReadTask, (result: unknown) => void];
+  const runJobs = (jobs: Job[]) => pool.run(jobs.map((j) => j[0])).forEach((r, i) => jobs[i][1](r));
+  const figureJobs = (cell: Cell): Job[] => {
+    const f = cell.f!;
+    if (f.n === 0) return [];
+    const means = Object.fromEntries(METRIC_COLUMNS.map((_, i) => [`m${i}`, f[`m${i}`]]));
+    const { out: _, ...whole } = cell.params;
+    const jobs: Job[] = [
+      [
+        cell.counted
+          ? task('deviationsCounted', { ...cell.params, ...means })
+          : task('deviations', { ...whole, ...means }),
+        (r) => (cell.deviations = r as Cell['deviations']),
+      ],
+    ];
+    if (!(f.srcN === 0 || (f.srcLo === f.srcHi && KNOWN_SOURCES.includes(f.srcLo!))))
+      jobs.push([task('bySource', cell.params, true), (r) => (cell.sources = r as Cell['sources'])]);
+    return jobs;
+  };
+  const first: Job[] = [];
+  for (const cell of cells) {
+    // A cell whose every run is left out has no figures: nothing to read.
+    if (cell.counted && cell.a.excluded.runs === cell.a.runs.succeeded)
+      cell.f = { n: 0, srcN: 0, srcLo: null, srcHi: null, machine: null };
+    else if (cell.counted) first.push([task('counted', cell.params), (r) => (cell.f = r as Figures)]);
+    else first.push(...figureJobs(cell));
+    if (cell.g.setupLo !== cell.g.setupHi || cell.g.nodeLo !== cell.g.nodeHi) {
+      const { out: _, ...whole } = cell.params;
+      first.push([task('bySetup', whole, true), (r) => (cell.setups = r as Cell['setups'])]);
+    }
+  }
+  // The counted runs per node of the cells that ran on several nodes: one grouped pass per range of scenarios holding any.
+  const byCell = new Map(
+    cells.map((cell) => [cellKey(cell.a.scenarioId, cell.a.hardwareClass, cell.a.energyKind), cell]),
   );
-  const deviations = [false, true].map((some) =>
-    db.prepare(
-      `SELECT ${METRIC_COLUMNS.map((c, i) => `COUNT(${c}) n${i}, SUM((${c} - @m${i}) * (${c} - @m${i})) ss${i}`).join(', ')} FROM run WHERE ${CELL} ${some ? NOT_LEFT_OUT : ''}`,
-    ),
-  );
-  for (const [a, g] of succeeded) {
-    const ids = leftOut.get(a);
-    const cell = { c: campaignId, s: a.scenarioId, cls: a.hardwareClass, kind: a.energyKind };
-    const skip = { out: ids ? JSON.stringify(ids) : '[]' };
-    const f = ids ? (counted.get({ ...cell, ...skip }) as GroupRow) : g;
-    if (f.n === 0) continue;
-    const known = f.srcNone + KNOWN_SOURCES.reduce((n, _, i) => n + (f[`src${i}`] as number), 0);
-    if (known === f.n) {
+  for (const r of ranges) {
+    const inRange = cells.filter((x) => x.a.scenarioId >= r.lo && x.a.scenarioId < r.hi);
+    if (!inRange.some((x) => x.g.nodeLo !== x.g.nodeHi)) continue;
+    const skip = JSON.stringify(inRange.flatMap((x) => leftOut.get(x.a) ?? []));
+    first.push([
+      task('byNode', { ...r, out: skip }, true),
+      (rows) => {
+        for (const row of rows as Array<NodeRow & { s: number; cls: string; kind: EnergyKind }>) {
+          const cell = byCell.get(cellKey(row.s, row.cls, row.kind))!;
+          (cell.nodes ??= []).push(row);
+        }
+      },
+    ]);
+  }
+  runJobs(first);
+  runJobs(cells.flatMap((cell) => (cell.counted ? figureJobs(cell) : [])));
+
+  const labels = new Map<string, string[]>();
+  for (const r of db.prepare('SELECT id, labels FROM node').all() as Array<{ id: string; labels: string }>)
+    labels.set(r.id, JSON.parse(r.labels) as string[]);
+  const nodeRuns = new Map<string, NodeRuns[]>();
+  for (const { a, g, f, deviations: d, sources, nodes } of cells) {
+    if (f!.n === 0) continue;
+    const known = f!;
+    if (sources) for (const r of sources) a.energySources[r.src] = r.n;
+    else if (known.srcN === 0) a.energySources.none = known.n;
+    else {
       const counts: Array<[string, number]> = [
-        ['none', f.srcNone],
-        ...KNOWN_SOURCES.map((src, i): [string, number] => [src, f[`src${i}`] as number]),
+        ['none', known.n - known.srcN],
+        [known.srcLo!, known.srcN],
       ];
       for (const [src, n] of counts.sort((x, y) => (x[0] < y[0] ? -1 : 1))) if (n > 0) a.energySources[src] = n;
-    } else {
-      for (const r of bySource.all({ ...cell, ...skip }) as Array<{ src: string; n: number }>)
-        a.energySources[r.src] = r.n;
     }
-    const means = Object.fromEntries(METRIC_COLUMNS.map((_, i) => [`m${i}`, f[`m${i}`]]));
-    const d = deviations[ids ? 1 : 0].get({ ...cell, ...(ids ? skip : {}), ...means }) as Record<string, number | null>;
     METRIC_KEYS.forEach((k, i) => {
-      const n = d[`n${i}`] ?? 0;
-      const m = f[`m${i}`] as number | null;
-      const ss = d[`ss${i}`];
+      const n = d![`n${i}`] ?? 0;
+      const m = known[`m${i}`];
+      const ss = d![`ss${i}`];
       a.metrics[k] =
         n > 0 && m != null
           ? summaryFromMoments(n, m, n > 1 && ss != null ? Math.sqrt(Math.max(0, ss) / (n - 1)) : null)
           : null;
     });
+    const byNode = nodes ?? [
+      { node_id: g.nodeLo, n: known.n, j: known[JPERMIN], machine: known.machine, media: known[MEDIA] },
+    ];
+    nodeRuns.set(
+      cellKey(a.scenarioId, a.hardwareClass, a.energyKind),
+      byNode.map((r) => ({
+        nodeId: r.node_id,
+        runs: r.n,
+        figures: nodeCostFigures(labels.get(r.node_id) ?? [], `node ${r.node_id} (labels in the results database)`),
+        jPerEncodedMinute: r.j,
+        machineSeconds: r.machine,
+        mediaSeconds: r.media,
+      })),
+    );
   }
   for (const a of out.values()) {
     a.flags = sortedKeys(a.flags);
     a.excluded.reasons = sortedKeys(a.excluded.reasons);
   }
-  return { cells: out, provenance: provenanceOf(db, campaignId, succeeded), leftOutIds: [...leftOut.values()].flat() };
+  return { cells: out, provenance: provenanceOf(db, campaignId, cells), nodeRuns };
 }
 
 /** The same counts with their keys in SQLite's (binary) text order, as the writers list them. */
@@ -327,7 +513,7 @@ function sortedKeys(o: Record<string, number>): Record<string, number> {
 
 /** Per-cell aggregates only (see readCampaignRuns). */
 export function aggregateRuns(db: DB, campaignId: string, includeFlagged = false): Map<string, CellAggregate> {
-  return readCampaignRuns(db, campaignId, includeFlagged).cells;
+  return readCampaignRuns(db, campaignId, { includeFlagged }).cells;
 }
 
 function tally(map: Map<string, number>, key: string, n: number): void {
@@ -347,9 +533,17 @@ export function readProvenance(db: DB, campaignId: string): Provenance {
 
 /**
  * Tallies of the succeeded runs' provenance from the main pass' groups: a cell whose runs share
- * one node and one run_setup is tallied whole; any other cell is counted again by node and setup.
+ * one node and one run_setup is tallied whole; any other cell was counted again by node and setup.
  */
-function provenanceOf(db: DB, campaignId: string, succeeded: Map<CellAggregate, GroupRow>): Provenance {
+function provenanceOf(
+  db: DB,
+  campaignId: string,
+  succeeded: Array<{
+    a: CellAggregate;
+    g: GroupRow;
+    setups?: Array<{ setupId: number | null; nodeId: string; n: number }>;
+  }>,
+): Provenance {
   const ffmpeg = new Map<string, number>();
   const cpu = new Map<string, number>();
   const kernel = new Map<string, number>();
@@ -363,9 +557,6 @@ function provenanceOf(db: DB, campaignId: string, succeeded: Map<CellAggregate, 
     key: string;
   }>)
     setups.set(r.id, JSON.parse(r.key) as unknown[]);
-  const bySetup = db.prepare(
-    `SELECT setup_id setupId, node_id nodeId, COUNT(*) n FROM run WHERE ${CELL} GROUP BY setup_id, node_id`,
-  );
   const add = (setupId: number | null, nodeId: string, cls: string, n: number) => {
     const [v, c, k, g, meters] = (setupId != null ? (setups.get(setupId) ?? []) : []) as [
       unknown,
@@ -394,18 +585,9 @@ function provenanceOf(db: DB, campaignId: string, succeeded: Map<CellAggregate, 
       tally(meterCounts, JSON.stringify([String(m.meter), String(m.source), m.valid === true, state]), n);
     }
   };
-  for (const [a, g] of succeeded) {
-    if (g.setupLo === g.setupHi && g.nodeLo === g.nodeHi) {
-      add(g.setupLo, g.nodeLo, a.hardwareClass, g.n);
-      continue;
-    }
-    for (const r of bySetup.all({ c: campaignId, s: a.scenarioId, cls: a.hardwareClass, kind: a.energyKind }) as Array<{
-      setupId: number | null;
-      nodeId: string;
-      n: number;
-    }>) {
-      add(r.setupId, r.nodeId, a.hardwareClass, r.n);
-    }
+  for (const { a, g, setups: bySetup } of succeeded) {
+    if (!bySetup) add(g.setupLo, g.nodeLo, a.hardwareClass, g.n);
+    else for (const r of bySetup) add(r.setupId, r.nodeId, a.hardwareClass, r.n);
   }
   const meters = [...meterCounts]
     .map(([key, runs]) => {
@@ -447,57 +629,6 @@ function provenanceOf(db: DB, campaignId: string, succeeded: Map<CellAggregate, 
     meters,
     idleBaselines,
   };
-}
-
-/** The counted runs of one cell on one node: the node's cost figures and the means the cost formulas need. */
-export interface NodeRuns {
-  nodeId: string;
-  runs: number;
-  figures: NodeCostFigures;
-  jPerEncodedMinute: number | null;
-  machineSeconds: number | null;
-  mediaSeconds: number | null;
-}
-
-/**
- * The counted runs of each cell (scenario, class, kind) grouped by node, with the node's cost
- * figures (its cost.* labels) and the means the cost formulas need: each run is priced with its
- * own node's figures (analyzers/cost.ts rowCost). A node missing from the node table has none.
- */
-export function readNodeRuns(db: DB, campaignId: string, leftOutIds: readonly number[]): Map<string, NodeRuns[]> {
-  const labels = new Map<string, string[]>();
-  for (const r of db.prepare('SELECT id, labels FROM node').all() as Array<{ id: string; labels: string }>)
-    labels.set(r.id, JSON.parse(r.labels) as string[]);
-  const out = new Map<string, NodeRuns[]>();
-  const rows = db
-    .prepare(
-      `SELECT scenario_id s, hardware_class cls, energy_kind kind, node_id, COUNT(*) n, AVG(${COLUMN.jPerMin}) j, AVG(COALESCE(window_s, wall_s)) machine, AVG(media_seconds) media
-         FROM run WHERE campaign_id = @c AND status = 'succeeded' ${NOT_LEFT_OUT}
-        GROUP BY scenario_id, hardware_class, energy_kind, node_id ORDER BY scenario_id, hardware_class, energy_kind, node_id`,
-    )
-    .all({ c: campaignId, out: JSON.stringify(leftOutIds) }) as Array<{
-    s: number;
-    cls: string;
-    kind: EnergyKind;
-    node_id: string;
-    n: number;
-    j: number | null;
-    machine: number | null;
-    media: number | null;
-  }>;
-  for (const r of rows) {
-    const key = cellKey(r.s, r.cls, r.kind);
-    const list = out.get(key) ?? out.set(key, []).get(key)!;
-    list.push({
-      nodeId: r.node_id,
-      runs: r.n,
-      figures: nodeCostFigures(labels.get(r.node_id) ?? [], `node ${r.node_id} (labels in the results database)`),
-      jPerEncodedMinute: r.j,
-      machineSeconds: r.machine,
-      mediaSeconds: r.media,
-    });
-  }
-  return out;
 }
 
 /** A campaign's succeeded runs grouped by the values at the given provenance JSON paths, their meters, hardware class and node. */
