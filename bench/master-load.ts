@@ -611,7 +611,9 @@ async function main(): Promise<void> {
     };
     // The master logs its group-commit counts when it stops (master/server.ts).
     master.kill('SIGTERM');
-    await new Promise((r) => (master.exitCode !== null ? r(null) : master.once('exit', r)));
+    await new Promise((r) =>
+      master.exitCode !== null || master.signalCode !== null ? r(null) : master.once('exit', r),
+    );
     out.groupCommit = groupCommitStats(masterErr);
     process.stdout.write(JSON.stringify(out, null, 2) + '\n');
     // Nothing twice (one run per job) and nothing lost (every 201 is in the database; a result whose
@@ -619,7 +621,9 @@ async function main(): Promise<void> {
     if (runs.n !== runs.jobs || runs.n < counts.stored) process.exitCode = 1;
   } finally {
     master.kill('SIGTERM');
-    await new Promise((r) => (master.exitCode !== null ? r(null) : master.once('exit', r)));
+    await new Promise((r) =>
+      master.exitCode !== null || master.signalCode !== null ? r(null) : master.once('exit', r),
+    );
     await pool.close();
     rmSync(tmp, { recursive: true, force: true });
     clearTimeout(hardStop);

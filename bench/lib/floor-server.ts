@@ -35,3 +35,5 @@ app.post(`${api}/jobs/claim`, async (req) => {
 app.post(`${api}/jobs/:id/lease`, async () => ({ ok: true }));
 app.post(`${api}/jobs/:id/result`, async (_req, reply) => reply.status(201).send({ kind: 'stored' }));
 await app.listen({ port, host: '127.0.0.1' });
+// Stops as the master does on SIGTERM (closed, exit code 0), so the bench sees it exit.
+process.once('SIGTERM', () => void app.close().then(() => process.exit(0)));
