@@ -22,30 +22,63 @@ export interface TargetSubset {
   linear: boolean;
 }
 
-export function targetSubset(model: Uint8Array, keepTargets: number[]): TargetSubset {
-  const m = onnx.ModelProto.decode(model);
-  const nodes = m.graph?.node ?? [];
-  const ensemble = nodes.find((n) => n.opType === 'TreeEnsembleRegressor');
+type Model = InstanceType<typeof onnx.ModelProto>;
+
+function ensembleOf(m: Model) {
+  const ensemble = (m.graph?.node ?? []).find((n) => n.opType === 'TreeEnsembleRegressor');
   if (!ensemble?.attribute) throw new Error('targetSubset: the model has no TreeEnsembleRegressor');
-  const attr = (name: string) => {
-    const a = ensemble.attribute!.find((x) => x.name === name);
+  const attribute = ensemble.attribute;
+  const ints = (name: string) => {
+    const a = attribute.find((x) => x.name === name);
     if (!a?.ints) throw new Error(`targetSubset: TreeEnsembleRegressor has no ${name}`);
     return a.ints.map((v) => Number(String(v)));
   };
-  const leafTrees = attr('target_treeids');
-  const leafTargets = attr('target_ids');
-  const keep = new Set(keepTargets);
-  const trees = new Set(leafTrees.filter((_, i) => keep.has(leafTargets[i])));
-  const keepNode = attr('nodes_treeids').map((t) => trees.has(t));
-  const keepLeaf = leafTrees.map((t) => trees.has(t));
-  for (const a of ensemble.attribute) {
+  return { attribute, ints };
+}
+
+/** The tree ids of each target (target id → its trees, in the ensemble's order), read from the leaves. */
+function treesOf(ints: (name: string) => number[]): Map<number, number[]> {
+  const leafTargets = ints('target_ids');
+  const out = new Map<number, number[]>();
+  ints('target_treeids').forEach((t, i) => {
+    const list = out.get(leafTargets[i]) ?? [];
+    if (!list.includes(t)) list.push(t);
+    out.set(leafTargets[i], list);
+  });
+  return out;
+}
+
+/** Drops every node and leaf of the trees not in `trees` from the ensemble (in place). */
+function keepOnly(m: Model, trees: ReadonlySet<number>): void {
+  const { attribute, ints } = ensembleOf(m);
+  const keepNode = ints('nodes_treeids').map((t) => trees.has(t));
+  const keepLeaf = ints('target_treeids').map((t) => trees.has(t));
+  for (const a of attribute) {
     const mask = a.name?.startsWith('nodes_') ? keepNode : a.name?.startsWith('target_') ? keepLeaf : null;
     if (!mask) continue;
     if (a.ints?.length === mask.length) a.ints = a.ints.filter((_, i) => mask[i]);
     if (a.floats?.length === mask.length) a.floats = a.floats.filter((_, i) => mask[i]);
     if (a.strings?.length === mask.length) a.strings = a.strings.filter((_, i) => mask[i]);
   }
-  const linear = nodes.some((n) => n.opType === 'LinearRegressor' && n.output?.[0] === LINEAR_OUTPUT);
+}
+
+/** The tree ids of each target of a model (target id → its trees, in order). */
+export function treesByTarget(model: Uint8Array): Map<number, number[]> {
+  return treesOf(ensembleOf(onnx.ModelProto.decode(model)).ints);
+}
+
+/** A copy of the model whose ensemble keeps only the given trees (bench/advisor-trees.ts times such cuts). */
+export function keepTrees(model: Uint8Array, trees: ReadonlySet<number>): Uint8Array {
+  const m = onnx.ModelProto.decode(model);
+  keepOnly(m, trees);
+  return onnx.ModelProto.encode(m).finish();
+}
+
+export function targetSubset(model: Uint8Array, keepTargets: number[]): TargetSubset {
+  const m = onnx.ModelProto.decode(model);
+  const byTarget = treesOf(ensembleOf(m).ints);
+  keepOnly(m, new Set(keepTargets.flatMap((t) => byTarget.get(t) ?? [])));
+  const linear = (m.graph?.node ?? []).some((n) => n.opType === 'LinearRegressor' && n.output?.[0] === LINEAR_OUTPUT);
   if (linear)
     m.graph!.output!.push(
       onnx.ValueInfoProto.create({ name: TREES_OUTPUT }),

@@ -8,56 +8,21 @@
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import onnxProto from 'onnx-proto';
 import ort from 'onnxruntime-node';
 import { candidates } from './advisor.ts';
 import { OnnxAdvisor, loadMeta } from '../advisor/infer.ts';
 import { encodeBatch } from '../advisor/features.ts';
+import { keepTrees, treesByTarget } from '../advisor/target-subset.ts';
 const meta = loadMeta('models/advisor.features.json');
 const inputs = candidates(meta, 100_000);
 const x = encodeBatch(meta.features, inputs);
 const cols = meta.features.columns.length;
-/** Trees of each target in the shipped model (target id → its tree ids in order), read from the graph. */
-function treesPerTarget(): Map<number, number[]> {
-  const m = onnxProto.onnx.ModelProto.decode(readFileSync('models/advisor.onnx'));
-  const node = m.graph!.node!.find((n) => n.opType === 'TreeEnsembleRegressor')!;
-  const ints = (name: string) => node.attribute!.find((a) => a.name === name)!.ints!.map((v) => Number(String(v)));
-  const trees = ints('target_treeids');
-  const targets = ints('target_ids');
-  const out = new Map<number, number[]>();
-  trees.forEach((t, i) => {
-    const list = out.get(targets[i]) ?? [];
-    if (!list.includes(t)) list.push(t);
-    out.set(targets[i], list);
-  });
-  return out;
-}
-const perTarget = treesPerTarget();
+const shipped = readFileSync('models/advisor.onnx');
+const perTarget = treesByTarget(shipped);
+/** A copy of the shipped model cut to the first k trees of each target (timing only: not a valid model). */
 function truncated(k: number): string {
-  const m = onnxProto.onnx.ModelProto.decode(readFileSync('models/advisor.onnx'));
-  const node = m.graph!.node!.find((n) => n.opType === 'TreeEnsembleRegressor')!;
-  const at = (name: string) => node.attribute!.find((a) => a.name === name)!;
-  const num = (v: unknown) => Number(String(v));
-  const kept = new Set([...perTarget.values()].flatMap((ids) => ids.slice(0, k)));
-  const keepTree = (t: number) => kept.has(t);
-  const nt = at('nodes_treeids').ints!.map(num);
-  const keepN = nt.map(keepTree);
-  for (const a of node.attribute!) {
-    if (a.name!.startsWith('nodes_')) {
-      if (a.ints && a.ints.length === nt.length) a.ints = a.ints.filter((_, i) => keepN[i]);
-      if (a.floats && a.floats.length === nt.length) a.floats = a.floats.filter((_, i) => keepN[i]);
-      if (a.strings && a.strings.length === nt.length) a.strings = a.strings.filter((_, i) => keepN[i]);
-    }
-  }
-  const tt = at('target_treeids').ints!.map(num);
-  const keepT = tt.map(keepTree);
-  for (const a of node.attribute!)
-    if (a.name!.startsWith('target_') && a.name !== 'n_targets') {
-      if (a.ints && a.ints.length === tt.length) a.ints = a.ints.filter((_, i) => keepT[i]);
-      if (a.floats && a.floats.length === tt.length) a.floats = a.floats.filter((_, i) => keepT[i]);
-    }
   const p = join(tmpdir(), `ffwatt-advisor-first-${k}-trees.onnx`);
-  writeFileSync(p, onnxProto.onnx.ModelProto.encode(m).finish());
+  writeFileSync(p, keepTrees(shipped, new Set([...perTarget.values()].flatMap((ids) => ids.slice(0, k)))));
   return p;
 }
 async function time(label: string, path: string, opts: ort.InferenceSession.SessionOptions = {}) {

@@ -16,10 +16,10 @@ interface Pending {
  * leaves only after its own write is on disk.
  *
  * Each write runs in its own savepoint, so one that throws is rolled back alone and its caller
- * gets the error; the others commit. A batch whose writes are all `durable: false` (heartbeats)
- * commits with synchronous=NORMAL: no fsync; its frames reach the disk with the next durable
- * commit or checkpoint. Losing them in a crash is harmless (the master renews every live
- * node's heartbeat when it starts, see JobQueue.recoverAfterStart).
+ * gets the error; the others commit. A batch whose writes are all `durable: false` commits with
+ * synchronous=NORMAL: no fsync; its frames reach the disk with the next durable commit or
+ * checkpoint. (The master no longer sends any: heartbeats and lease extensions are kept in
+ * memory and written by the reaper, JobQueue.writePending.)
  */
 export class GroupCommit {
   private pending: Pending[] = [];

@@ -6,6 +6,7 @@
  * arriving on a cold core (caches and TLB hold other work), whatever its own code does.
  */
 import Database from 'better-sqlite3';
+import { median } from './stats.ts';
 
 export interface ColdCost {
   /** Median µs of the read, back to back. */
@@ -14,11 +15,6 @@ export interface ColdCost {
   afterSleepUs: number;
   reads: number;
 }
-
-const median = (xs: number[]) => {
-  const s = xs.slice().sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)];
-};
 
 export function measureColdCost(reads = 300): ColdCost {
   const db = new Database(':memory:');
