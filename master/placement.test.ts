@@ -4,81 +4,16 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { CampaignPlan, RunRecord, Scenario } from '../core/types.ts';
+import type { Scenario } from '../core/types.ts';
 import { InputError } from '../core/errors.ts';
 import { JobQueue } from './queue.ts';
-import { testScenario } from './test-scenario.ts';
+import { testPlan, testRecord, testScenario } from './test-scenario.ts';
 import { Store } from '../store/store.ts';
 
 const scenario = (key: string, codec?: Scenario['codec'], mode?: Scenario['mode']) => testScenario(key, codec, mode, 0);
 
-const plan = (scenarios: Scenario[], extra: Partial<CampaignPlan> = {}): CampaignPlan => ({
-  name: 't',
-  matrixText: 'x',
-  matrixHash: 'h',
-  matrixFormat: 'native',
-  repetitions: { min: 2, max: 4, ciHalfwidthPct: 5 },
-  cooldownS: 0,
-  idleBaselineS: 0,
-  seed: 42,
-  scenarios,
-  ...extra,
-});
-
-function record(jobId: string, attempt: number, nodeId: string, jPerMin: number): RunRecord {
-  return {
-    jobId,
-    attempt,
-    nodeId,
-    status: 'succeeded',
-    exitCode: 0,
-    signal: null,
-    error: null,
-    stderrTail: '',
-    startedAt: new Date(0).toISOString(),
-    endedAt: new Date(1000).toISOString(),
-    wallS: 1,
-    mediaSeconds: 2,
-    frames: 60,
-    outputBytes: 1000,
-    bitrateBps: 4000,
-    fps: 60,
-    speed: 2,
-    droppedFrames: 0,
-    dupFrames: 0,
-    energy: {
-      source: 'estimate',
-      zones: [],
-      grossJ: jPerMin / 30,
-      idleW: null,
-      netJ: null,
-      avgW: 1,
-      peakW: 1,
-      windowS: 1,
-      jPerEncodedMinute: jPerMin,
-      netJPerEncodedMinute: null,
-      jPerFrame: null,
-      jPerMegapixel: null,
-    },
-    quality: null,
-    flags: ['estimated'],
-    provenance: {
-      ffmpegVersion: '5.1',
-      ffmpegBuildconfHash: 'x',
-      argv: [['ffmpeg']],
-      inputDescription: 'lavfi',
-      inputHash: null,
-      kernel: 'k',
-      cpuModel: 'c',
-      cores: 2,
-      gpu: null,
-      governor: null,
-      turbo: null,
-      meters: [],
-      encoder: 'libx264',
-    },
-  };
-}
+const plan = testPlan;
+const record = testRecord;
 
 const EPYC = 'amd-epyc-7r13-1s2c-24g-3b0c6f1e';
 const XEON = 'intel-xeon-gold-6338-2s64c-252g-nvidia-a10x2-9f2e11aa';

@@ -2,88 +2,17 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { CampaignPlan, RunRecord, Scenario } from '../core/types.ts';
+import type { CampaignPlan, Scenario } from '../core/types.ts';
 import { JobQueue } from './queue.ts';
-import { testScenario } from './test-scenario.ts';
+import { testPlan, testRecord, testScenario } from './test-scenario.ts';
 import { Store, openDatabase } from '../store/store.ts';
 import { MIGRATIONS } from '../store/migrations.ts';
 
 const scenario = testScenario;
 
-function plan(scenarios: Scenario[], reps = { min: 2, max: 4, ciHalfwidthPct: 5 }): CampaignPlan {
-  return {
-    name: 't',
-    matrixText: 'x',
-    matrixHash: 'h',
-    matrixFormat: 'native',
-    repetitions: reps,
-    cooldownS: 0,
-    idleBaselineS: 0,
-    seed: 42,
-    scenarios,
-  };
-}
-
-function record(
-  jobId: string,
-  attempt: number,
-  nodeId: string,
-  jPerMin: number,
-  status: RunRecord['status'] = 'succeeded',
-): RunRecord {
-  return {
-    jobId,
-    attempt,
-    nodeId,
-    status,
-    exitCode: 0,
-    signal: null,
-    error: null,
-    stderrTail: '',
-    startedAt: new Date(0).toISOString(),
-    endedAt: new Date(1000).toISOString(),
-    wallS: 1,
-    mediaSeconds: 2,
-    frames: 60,
-    outputBytes: 1000,
-    bitrateBps: 4000,
-    fps: 60,
-    speed: 2,
-    droppedFrames: 0,
-    dupFrames: 0,
-    energy: {
-      source: 'estimate',
-      zones: [],
-      grossJ: jPerMin / 30,
-      idleW: null,
-      netJ: null,
-      avgW: 1,
-      peakW: 1,
-      windowS: 1,
-      jPerEncodedMinute: jPerMin,
-      netJPerEncodedMinute: null,
-      jPerFrame: null,
-      jPerMegapixel: null,
-    },
-    quality: null,
-    flags: ['estimated'],
-    provenance: {
-      ffmpegVersion: '5.1',
-      ffmpegBuildconfHash: 'x',
-      argv: [['ffmpeg']],
-      inputDescription: 'lavfi',
-      inputHash: null,
-      kernel: 'k',
-      cpuModel: 'c',
-      cores: 2,
-      gpu: null,
-      governor: null,
-      turbo: null,
-      meters: [],
-      encoder: 'libx264',
-    },
-  };
-}
+const plan = (scenarios: Scenario[], reps?: CampaignPlan['repetitions']) =>
+  testPlan(scenarios, reps ? { repetitions: reps } : {});
+const record = testRecord;
 
 describe('store + queue (real SQLite)', () => {
   let dir: string;

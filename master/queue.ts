@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { CampaignPlan, Job, NodeInfo, Placement, QueueClass, RunRecord, Scenario } from '../core/types.ts';
 import { InputError } from '../core/errors.ts';
-import type { CampaignRow, IdleBaselineRow, Store, StoredJob } from '../store/store.ts';
+import type { CampaignRow, Store, StoredJob } from '../store/store.ts';
 import {
   isOpenJobState,
   type ClaimedJob,
