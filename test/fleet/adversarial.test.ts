@@ -19,6 +19,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { request, type Agent } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
+  handRecord,
   api,
   freePort,
   makePki,
@@ -73,36 +74,6 @@ idle_baseline_s: 0
 scenarios:
   - {codec: ${o.codec ?? 'h264'}, preset: ultrafast, rate: {crf: 30}, warmup_s: ${o.warmupS ?? 0}, duration_s: ${o.durationS}${o.extra ?? ''}}
 `;
-
-/** A minimal valid record for a hand-driven node. */
-function handRecord(jobId: string, attempt: number, nodeId: string, status = 'succeeded') {
-  const t = new Date();
-  return {
-    jobId,
-    attempt,
-    nodeId,
-    status,
-    exitCode: status === 'succeeded' ? 0 : 1,
-    signal: null,
-    error: status === 'succeeded' ? null : 'hand-made failure',
-    stderrTail: '',
-    startedAt: t.toISOString(),
-    endedAt: new Date(t.getTime() + 1000).toISOString(),
-    wallS: 1,
-    mediaSeconds: 1,
-    frames: 30,
-    outputBytes: 1000,
-    bitrateBps: 8000,
-    fps: 30,
-    speed: 1,
-    droppedFrames: 0,
-    dupFrames: 0,
-    energy: null,
-    quality: null,
-    flags: [],
-    provenance: { ffmpegVersion: 'hand', encoder: 'libx264', argv: [] },
-  };
-}
 
 const ENCODERS = { h264: 'libx264', hevc: 'libx265' };
 

@@ -225,3 +225,33 @@ export function runFfwatt(
     });
   });
 }
+
+/** A minimal valid record for a hand-driven node. */
+export function handRecord(jobId: string, attempt: number, nodeId: string, status = 'succeeded') {
+  const t = new Date();
+  return {
+    jobId,
+    attempt,
+    nodeId,
+    status,
+    exitCode: status === 'succeeded' ? 0 : 1,
+    signal: null,
+    error: status === 'succeeded' ? null : 'hand-made failure',
+    stderrTail: '',
+    startedAt: t.toISOString(),
+    endedAt: new Date(t.getTime() + 1000).toISOString(),
+    wallS: 1,
+    mediaSeconds: 1,
+    frames: 30,
+    outputBytes: 1000,
+    bitrateBps: 8000,
+    fps: 30,
+    speed: 1,
+    droppedFrames: 0,
+    dupFrames: 0,
+    energy: null,
+    quality: null,
+    flags: [],
+    provenance: { ffmpegVersion: 'hand', encoder: 'libx264', argv: [] },
+  };
+}

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { api, freePort, startFfwatt, stop, waitFor, type Proc } from './helpers.ts';
+import { api, freePort, handRecord, startFfwatt, stop, waitFor, type Proc } from './helpers.ts';
 
 const TMP = mkdtempSync(join(tmpdir(), 'ffwatt-longpoll-'));
 const ADMIN = randomBytes(24).toString('hex');
@@ -230,32 +230,3 @@ describe('a stopping master', () => {
     expect(await master.exited).toBe(0);
   });
 });
-
-function handRecord(jobId: string, attempt: number, nodeId: string) {
-  const t = new Date();
-  return {
-    jobId,
-    attempt,
-    nodeId,
-    status: 'succeeded',
-    exitCode: 0,
-    signal: null,
-    error: null,
-    stderrTail: '',
-    startedAt: t.toISOString(),
-    endedAt: new Date(t.getTime() + 1000).toISOString(),
-    wallS: 1,
-    mediaSeconds: 1,
-    frames: 30,
-    outputBytes: 1000,
-    bitrateBps: 8000,
-    fps: 30,
-    speed: 1,
-    droppedFrames: 0,
-    dupFrames: 0,
-    energy: null,
-    quality: null,
-    flags: [],
-    provenance: { ffmpegVersion: 'hand', encoder: 'libx264', argv: [] },
-  };
-}
