@@ -6,7 +6,7 @@ NPM_STAMP := node_modules/.ffwatt-npm-ci
 .PHONY: demo test deps node-check system-deps npm-deps test-setup monitor monitor-stop bench train train-data bundle lint typecheck clean hw-check
 
 demo: node-check deps
-	node bin/ffwatt.mjs run matrices/quick.yml --out results
+	node --no-memory-reducer bin/ffwatt.mjs run matrices/quick.yml --out results
 
 test: deps test-setup
 	npx vitest run
@@ -54,7 +54,7 @@ ADVISOR_CAMPAIGNS := advisor-train-360p advisor-train-720p advisor-train-1080p
 
 train-data: deps
 	@test -n "$(VMAF_MODEL)" || { echo "make train-data: set VMAF_MODEL=/path/to/vmaf_v0.6.1.pkl (or FFWATT_VMAF_MODEL)"; exit 2; }
-	for c in $(ADVISOR_CAMPAIGNS); do node bin/ffwatt.mjs run matrices/$$c.yml --out results --sampler-hz 50 \
+	for c in $(ADVISOR_CAMPAIGNS); do node --no-memory-reducer bin/ffwatt.mjs run matrices/$$c.yml --out results --sampler-hz 50 \
 	  --quality-ffmpeg $(QUALITY_FFMPEG) --vmaf-model $(VMAF_MODEL) || exit 1; done
 
 # One model per hardware class: with runs of several classes, CLASS=ID picks one (OUT=models/ID keeps it beside the others).

@@ -3,9 +3,11 @@
  * child_process) and under the harness (agent/run-job runJob, Sampler at 10 Hz over every
  * meter kind, quality scoring skipped), interleaved in pairs. CPU time is this process' own
  * (process.cpuUsage) plus its reaped children's (/proc/self/stat cutime + cstime).
+ * The harness is measured as deployed: this process runs with the node flags of a measuring
+ * process (agent/node-flags.ts); started without them, it runs itself again in a child that has them.
  */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Scenario } from '../core/types.ts';
@@ -15,6 +17,8 @@ import { buildEncodeArgs, defaultFfmpegPath, detectEncoders } from '../media/ind
 import { runJob, TREE_SAMPLE_MS, type JobContext } from '../agent/run-job.ts';
 import type { ClaimedJob } from '../agent/client.ts';
 import { hostFacts } from '../agent/host-facts.ts';
+import { MEASURING_NODE_FLAGS } from '../agent/node-flags.ts';
+import { runTs } from './lib/child.ts';
 import { procCpu, selfCpuSeconds, threadCpuSeconds } from './lib/cpu.ts';
 import { measure, runIfMain } from './lib/harness.ts';
 import { openAllMeters } from './lib/meters.ts';
@@ -138,7 +142,37 @@ function runBare(ffmpeg: string, args: string[]): Promise<void> {
   });
 }
 
+/** The node flags a measuring process needs that this one was started without. */
+function missingNodeFlags(): string[] {
+  return MEASURING_NODE_FLAGS.filter((f) => !process.execArgv.includes(f));
+}
+
+/** This benchmark in a child node started with the measuring flags; its result is this one's. */
+async function runWithMeasuringFlags(opts: BenchOptions, missing: string[]): Promise<BenchResult> {
+  opts.log(`overhead: running in a child with ${missing.join(' ')} (the agent's node flags, agent/node-flags.ts)`);
+  const dir = mkdtempSync(join(tmpdir(), 'ffwatt-bench-overhead-result-'));
+  const file = join(dir, 'overhead.json');
+  try {
+    const r = await runTs('bench/overhead.ts', [...(opts.quick ? ['--quick'] : []), '--result', file], {
+      timeoutMs: 600_000,
+      nodeArgs: [...MEASURING_NODE_FLAGS],
+      onStderr: (s) => process.stderr.write(s),
+    });
+    try {
+      return JSON.parse(readFileSync(file, 'utf8')) as BenchResult;
+    } catch {
+      throw new Error(
+        `bench/overhead.ts with ${missing.join(' ')} exited ${r.code ?? r.signal} without a result: ${r.stderr.trim().split('\n').slice(-3).join(' | ')}`,
+      );
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 export function run(opts: BenchOptions): Promise<BenchResult> {
+  const missing = missingNodeFlags();
+  if (missing.length > 0) return runWithMeasuringFlags(opts, missing);
   return measure(
     'overhead',
     'Measurement overhead',
@@ -291,6 +325,7 @@ export function run(opts: BenchOptions): Promise<BenchResult> {
         method:
           `x264 medium CRF 23 of ${seconds} s of testsrc2 at ${w}x${h}@30 into Matroska, ${pairs} interleaved pairs (order alternating, one warm-up pair not counted): ` +
           `bare = the same argv (media/ffmpeg-args buildEncodeArgs) spawned with child_process and nothing else; harness = agent/run-job runJob with the Sampler at ${SAMPLER_HZ} Hz over RAPL (fixture, 4 zones) + NVML (fake, 2 GPUs) + estimate, quality scoring skipped. ` +
+          `Both run in one node process started as the agent is (node ${MEASURING_NODE_FLAGS.join(' ')}, agent/node-flags.ts). ` +
           'CPU = this process (process.cpuUsage) + its reaped children (/proc/self/stat cutime+cstime). Each pair gives a ratio harness/bare; the table shows the mean ratio − 1 with its Student-t 95 % CI. ' +
           "The direct figure is the harness process' own CPU during a harness run divided by ffmpeg's CPU in that run (issue 17's target: ≤ 0.5 %); it is split between the main thread and the others from /proc/self/task/*/stat, and the bare run's own CPU (spawning and reaping FFmpeg, which the harness pays too) is shown beside it.",
         rows,
@@ -302,6 +337,7 @@ export function run(opts: BenchOptions): Promise<BenchResult> {
           pairs: pairsOut,
           samplerHz: SAMPLER_HZ,
           breakdown,
+          nodeFlags: process.execArgv.filter((a) => MEASURING_NODE_FLAGS.includes(a)),
         },
         notes,
       };

@@ -7,7 +7,8 @@
 # HW_CHECK_RES (default 1280x720), FFWATT_SYSFS (sysfs root, default /sys).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-FFWATT="node bin/ffwatt.mjs"
+# the node flags of a measuring process (agent/node-flags.ts)
+FFWATT="node --no-memory-reducer bin/ffwatt.mjs"
 OUT="${HW_CHECK_OUT:-results/hw-check-$(date -u +%Y%m%dT%H%M%SZ)}"
 RES="${HW_CHECK_RES:-1280x720}"
 mkdir -p "$OUT"
