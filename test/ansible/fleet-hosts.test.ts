@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
+import { MEASURING_NODE_FLAGS } from '../../agent/node-flags.ts';
 import type { ReportModel } from '../../core/report-model.ts';
 import { fakeNvmlLibrary } from '../fixtures/fake-nvml/fake-nvml.ts';
 import {
@@ -299,6 +300,34 @@ describe('site.yml on systemd test hosts (1 master, 2 workers)', () => {
         expect(files.length, `${unit}: ${r.stdout}`).toBeGreaterThan(0);
         for (const f of files)
           expect((await ssh(host.addr, `test -f ${f}`)).code, `${unit}: ${f} missing on ${host.name}`).toBe(0);
+      }
+    },
+    2 * MIN,
+  );
+
+  it(
+    'the deployed agent runs as node with the measuring flags of agent/node-flags.ts',
+    async () => {
+      for (const w of WORKERS) {
+        // the running process (between restarts MainPID is 0)
+        const r = await waitFor(
+          `${w.name}: ffwatt-agent running`,
+          async () => {
+            const c = await ssh(
+              w.addr,
+              "pid=$(systemctl show -p MainPID --value ffwatt-agent) && test \"$pid\" -gt 0 && tr '\\0' ' ' < /proc/$pid/cmdline",
+            );
+            return c.code === 0 && c;
+          },
+          60_000,
+        );
+        const argv = r.stdout.trim().split(' ');
+        expect(argv[0], `${w.name}: ${r.stdout}`).toBe('/opt/ffwatt/current/node');
+        expect(argv.slice(1, 1 + MEASURING_NODE_FLAGS.length), `${w.name}: ${r.stdout}`).toEqual(MEASURING_NODE_FLAGS);
+        expect(argv.slice(1 + MEASURING_NODE_FLAGS.length, 3 + MEASURING_NODE_FLAGS.length)).toEqual([
+          '/opt/ffwatt/current/bin/ffwatt.mjs',
+          'agent',
+        ]);
       }
     },
     2 * MIN,

@@ -4,6 +4,7 @@ import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
+import { MEASURING_NODE_FLAGS } from '../../agent/node-flags.ts';
 import { REPO, ROLES, defaultsOf, run, specOf } from './ansible.ts';
 
 describe('roles: meta/argument_specs.yml documents defaults/main.yml exactly', () => {
@@ -163,4 +164,63 @@ describe('alert rules templated from the master role', () => {
     const t = await run('promtool', ['test', 'rules', join(rendered, 'tests/alerts.test.yml')]);
     expect(t.code).not.toBe(0);
   }, 120_000);
+});
+
+describe('every measuring process is started with the node flags of agent/node-flags.ts', () => {
+  /** The node flags of a command line: the words between `node` (or a path ending in /node) and the script. */
+  function nodeFlagsOf(commandLine: string, script: string): string[] {
+    const words = commandLine.trim().split(/\s+/);
+    const node = words.findIndex((w) => w === 'node' || w.endsWith('/node'));
+    const file = words.findIndex((w) => w === script || w.endsWith(`/${script}`));
+    expect(node, `no node in: ${commandLine}`).toBeGreaterThanOrEqual(0);
+    expect(file, `no ${script} after node in: ${commandLine}`).toBeGreaterThan(node);
+    return words.slice(node + 1, file);
+  }
+
+  it("the worker role's agent unit, rendered with the role's defaults, runs node with them", async () => {
+    const out = join(REPO, 'test/.work/agent-unit-render');
+    rmSync(out, { recursive: true, force: true });
+    mkdirSync(out, { recursive: true });
+    const r = await run('ansible-playbook', [
+      '-i',
+      'localhost,',
+      '-c',
+      'local',
+      'test/ansible/render-agent-unit.yml',
+      '-e',
+      JSON.stringify({ out }),
+    ]);
+    expect(r.code, r.output).toBe(0);
+    const unit = readFileSync(join(out, 'ffwatt-agent.service'), 'utf8').replace(/\\\n/g, ' ');
+    const execStart = unit.split('\n').find((l) => l.startsWith('ExecStart='));
+    expect(execStart, unit).toBeDefined();
+    const line = execStart!.slice('ExecStart='.length);
+    expect(line.split(/\s+/)[0]).toBe('/opt/ffwatt/current/node');
+    expect(nodeFlagsOf(line, 'bin/ffwatt.mjs')).toEqual(MEASURING_NODE_FLAGS);
+    expect(line).toMatch(/\/opt\/ffwatt\/current\/bin\/ffwatt\.mjs agent /);
+    // and this node takes them (a flag V8 does not know stops node with "bad option", exit 9)
+    const started = await run(process.execPath, [...MEASURING_NODE_FLAGS, 'bin/ffwatt.mjs', '--help']);
+    expect(started.code, started.output).toBe(0);
+  }, 120_000);
+
+  it("bin/ffwatt.mjs's shebang carries them, and the file starts through it", async () => {
+    const first = readFileSync(join(REPO, 'bin/ffwatt.mjs'), 'utf8').split('\n')[0];
+    expect(first).toBe(`#!/usr/bin/env -S node ${MEASURING_NODE_FLAGS.join(' ')}`);
+    const r = await run(join(REPO, 'bin/ffwatt.mjs'), ['--help']);
+    expect(r.code, r.output).toBe(0);
+    expect(r.stdout).toContain('Usage: ffwatt');
+  }, 60_000);
+
+  it('the Makefile and scripts/hw-check.sh run the measuring commands with them', () => {
+    const make = readFileSync(join(REPO, 'Makefile'), 'utf8')
+      .split('\n')
+      .filter((l) => /ffwatt\.mjs run /.test(l));
+    expect(make.length).toBeGreaterThan(0);
+    for (const l of make) expect(nodeFlagsOf(l, 'bin/ffwatt.mjs'), l).toEqual(MEASURING_NODE_FLAGS);
+    const hw = readFileSync(join(REPO, 'scripts/hw-check.sh'), 'utf8')
+      .split('\n')
+      .find((l) => l.startsWith('FFWATT='));
+    expect(hw).toBeDefined();
+    expect(nodeFlagsOf(hw!.replace(/^FFWATT="|"$/g, ''), 'bin/ffwatt.mjs')).toEqual(MEASURING_NODE_FLAGS);
+  });
 });
