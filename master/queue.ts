@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import type { CampaignPlan, Job, NodeInfo, Placement, QueueClass, RunRecord, Scenario } from '../core/types.ts';
+import type { CampaignPlan, NodeInfo, Placement, QueueClass, RunRecord, Scenario } from '../core/types.ts';
 import { InputError } from '../core/errors.ts';
-import type { CampaignRow, Store, StoredJob } from '../store/store.ts';
+import type { CampaignRow, JobLease, Store, StoredJob } from '../store/store.ts';
 import {
   isOpenJobState,
   type ClaimedJob,
@@ -270,6 +270,16 @@ export class JobQueue implements NodeQueue {
   }
 
   /**
+   * A claim's contact: false for a node never registered; otherwise a heartbeat kept in memory
+   * (heartbeatLater), so a claim that gets no job writes nothing.
+   */
+  claimContact(nodeId: string): boolean {
+    if (!this.nodeForClaim(nodeId)) return false;
+    this.heartbeatLater(nodeId);
+    return true;
+  }
+
+  /**
    * A heartbeat request (POST /nodes/:id/heartbeat, the end of a held claim): kept in memory with
    * the time it came and written by the next `reap` (every claim, and the master's reaper every
    * second) or `writePending`. A commit per heartbeat was most of the master's work at 2,000
@@ -369,7 +379,7 @@ export class JobQueue implements NodeQueue {
    * How long a lease may be extended: the encode deadline twice (the second covers quality scoring
    * after the encode) plus the idle baseline and cooldown before it, never past maxLeaseAgeMs.
    */
-  leaseAgeLimitMs(job: StoredJob): number {
+  leaseAgeLimitMs(job: Pick<JobLease, 'campaignId' | 'cooldownS' | 'scenario'>): number {
     const c = this.campaignOf(job.campaignId);
     const before = (c?.settings.idleBaselineS ?? 0) + job.cooldownS;
     return Math.min(this.opts.maxLeaseAgeMs, (2 * this.jobDeadlineS(job.scenario) + before) * 1000);
@@ -381,8 +391,7 @@ export class JobQueue implements NodeQueue {
    */
   extendLease(jobId: string, nodeId: string, attempt: number, leaseId: string): LeaseAnswer {
     return this.store.tx(() => {
-      const job = this.store.getJob(jobId);
-      const refused = this.leaseRefusal(job, nodeId, attempt, leaseId);
+      const refused = this.leaseRefusal(this.store.jobLease(jobId), nodeId, attempt, leaseId);
       if (refused) return refused;
       const leaseExpiresAt = this.opts.now() + this.opts.leaseMs;
       this.store.updateJob(jobId, { state: 'running', lease_expires_at: leaseExpiresAt });
@@ -399,7 +408,7 @@ export class JobQueue implements NodeQueue {
    * judged expired only by the reaper, after that write, so a granted extension always counts.
    */
   extendLeaseLater(jobId: string, nodeId: string, attempt: number, leaseId: string): LeaseAnswer {
-    const refused = this.leaseRefusal(this.store.getJob(jobId), nodeId, attempt, leaseId);
+    const refused = this.leaseRefusal(this.store.jobLease(jobId), nodeId, attempt, leaseId);
     if (refused) return refused;
     const leaseExpiresAt = this.opts.now() + this.opts.leaseMs;
     this.unwrittenLeases.set(jobId, { nodeId, attempt, leaseId, leaseExpiresAt });
@@ -408,7 +417,7 @@ export class JobQueue implements NodeQueue {
   }
 
   /** Why an extension of this lease is refused; null when it may be extended. */
-  private leaseRefusal(job: StoredJob | null, nodeId: string, attempt: number, leaseId: string): LeaseAnswer | null {
+  private leaseRefusal(job: JobLease | null, nodeId: string, attempt: number, leaseId: string): LeaseAnswer | null {
     if (!job) return { ok: false, canceled: false, reason: UNKNOWN_JOB };
     const holds = job.leaseOwner === nodeId && job.attempts === attempt && job.leaseId === leaseId;
     if (job.state === 'canceled')
@@ -437,7 +446,7 @@ export class JobQueue implements NodeQueue {
    */
   submitResult(record: RunRecord, idle: IdleReport | null | undefined, leaseId: string): ResultOutcome {
     return this.store.tx(() => {
-      const job = this.store.getJob(record.jobId);
+      const job = this.store.jobLease(record.jobId);
       if (!job) return { kind: 'unknown-job' } as const;
       const holds =
         job.attempts === record.attempt &&
@@ -472,10 +481,12 @@ export class JobQueue implements NodeQueue {
   }
 
   /** Adds one more repetition of the job's (cell, placement target) while its CI half-width target is missed and the cap allows. */
-  private maybeAddRepetition(job: Job): void {
+  private maybeAddRepetition(job: JobLease): void {
     const campaign = this.campaignOf(job.campaignId);
     if (!campaign) return;
     const policy = campaign.settings.repetitions;
+    // Every cell got `min` jobs at submission: with max <= min none is ever added, nothing to count.
+    if (policy.max <= policy.min) return;
     const target = job.placementTarget ?? null;
     // Counted in SQL: loading every job of a large campaign here made each result O(campaign size).
     const counts = this.store.repetitionCounts(job.campaignId, job.scenarioId, target);

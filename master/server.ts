@@ -530,8 +530,8 @@ export function buildMasterApp(o: MasterOptions): FastifyInstance {
       let versionAtClaim = 0;
       let known = true;
       let job = await commits.run(() => {
-        // The heartbeat doubles as the existence check: it changes no row of an unknown node.
-        if (!queue.heartbeat(body.nodeId)) return ((known = false), null);
+        // The claim counts as contact (written with the heartbeats, within a second).
+        if (!queue.claimContact(body.nodeId)) return ((known = false), null);
         const claimed = queue.claimWithCampaign(body.nodeId);
         versionAtClaim = store.queuedVersion;
         return claimed;
