@@ -147,6 +147,17 @@ describe('store + queue (real SQLite)', () => {
     queue.writePending();
     expect(store.getNode('n1')!.state).toBe('dead');
   });
+  it('keeps a node credential once found, and drops it when the node is revoked or registered again', () => {
+    queue.registerNode(node('n1'), 'hash-1');
+    expect(queue.nodeByTokenHash('hash-1')).toEqual({ nodeId: 'n1', tokenHash: 'hash-1' });
+    expect(queue.nodeByTokenHash('hash-x')).toBeNull();
+    // Registering again with a new credential: the old one stops working at once.
+    queue.registerNode(node('n1'), 'hash-2');
+    expect(queue.nodeByTokenHash('hash-1')).toBeNull();
+    expect(queue.nodeByTokenHash('hash-2')).toEqual({ nodeId: 'n1', tokenHash: 'hash-2' });
+    queue.revokeNode('n1');
+    expect(queue.nodeByTokenHash('hash-2')).toBeNull();
+  });
   it("keeps a claim's contact in memory like a heartbeat, and refuses it for a node never registered", () => {
     queue.registerNode(node('n1'));
     const registeredAt = now;

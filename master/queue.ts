@@ -166,6 +166,7 @@ export class JobQueue implements NodeQueue {
   private lastReapAt: number | null = null;
   /** What a claim needs of each node (hostname, encoders, class), read once: only registration changes it. */
   private readonly claimNodes = new Map<string, ReturnType<Store['nodeForClaim']>>();
+  private readonly credentials = new Map<string, { nodeId: string; tokenHash: string }>();
 
   /** Heartbeats received and not written yet: node → time heard, and claimsPaused when it was sent. */
   private readonly unwrittenHeartbeats = new Map<string, { at: number; claimsPaused?: string | null }>();
@@ -253,7 +254,21 @@ export class JobQueue implements NodeQueue {
 
   registerNode(node: NodeRegistration, tokenHash: string | null = null): void {
     this.claimNodes.delete(node.id);
+    this.credentials.clear();
     this.store.upsertNode(node, this.opts.now(), tokenHash);
+  }
+
+  /**
+   * The node whose credential has this SHA-256 (master/auth.ts), read once and then kept: only
+   * registerNode and revokeNode change a node's credential, and both drop every kept one. A hash
+   * that matches no node is not kept, so unknown tokens cannot grow this map.
+   */
+  nodeByTokenHash(tokenHash: string): { nodeId: string; tokenHash: string } | null {
+    const kept = this.credentials.get(tokenHash);
+    if (kept) return kept;
+    const found = this.store.nodeByTokenHash(tokenHash);
+    if (found) this.credentials.set(tokenHash, found);
+    return found;
   }
 
   private nodeForClaim(nodeId: string): ReturnType<Store['nodeForClaim']> {
@@ -337,17 +352,15 @@ export class JobQueue implements NodeQueue {
           if (!targetMatches(c.placementTarget, node)) continue;
           if (!canRun(node, { codec: c.codec as Scenario['codec'], encoder: c.encoder ?? undefined })) continue;
           const now = this.opts.now();
-          this.store.updateJob(c.id, {
-            state: 'leased',
+          return this.store.leaseJob(c.id, {
             attempts: c.attempts + 1,
-            lease_owner: nodeId,
-            lease_expires_at: now + this.opts.leaseMs,
+            owner: nodeId,
+            expiresAt: now + this.opts.leaseMs,
             // The fencing token: extensions and the result must name it; a later claim gets a new one.
-            lease_id: randomUUID(),
-            lease_started_at: now,
-            started_at: c.startedAt ?? now,
+            leaseId: randomUUID(),
+            startedAt: now,
+            firstStartedAt: c.startedAt ?? now,
           });
-          return this.store.getJob(c.id);
         }
         if (candidates.length < page) return null;
       }
@@ -664,6 +677,7 @@ export class JobQueue implements NodeQueue {
     const out = { revoked: false, requeued: [] as string[], failed: [] as string[] };
     this.unwrittenHeartbeats.delete(nodeId);
     this.claimNodes.delete(nodeId);
+    this.credentials.clear();
     this.store.tx(() => {
       if (!this.store.getNode(nodeId)) return;
       this.store.setNodeTokenHash(nodeId, null);

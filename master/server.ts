@@ -157,7 +157,7 @@ export function buildMasterApp(o: MasterOptions): FastifyInstance {
   const principal = (req: FastifyRequest): Principal => {
     const known = principals.get(req);
     if (known) return known;
-    const p = authenticate(bearer(req.headers.authorization), secrets, (h) => store.nodeByTokenHash(h));
+    const p = authenticate(bearer(req.headers.authorization), secrets, (h) => queue.nodeByTokenHash(h));
     if (!p) throw new HttpError(401, 'missing or invalid bearer token (send Authorization: Bearer <token>)');
     // With mTLS a node credential counts only over that node's own client certificate.
     if (p.kind === 'node' && mtls) {

@@ -132,11 +132,15 @@ interface JobRow {
 export type StoredJob = Job & { lastError: string | null; leaseId: string | null; leaseStartedAt: number | null };
 
 function toJob(r: JobRow): StoredJob {
+  return jobOfRow(r, JSON.parse(r.spec) as Scenario);
+}
+
+function jobOfRow(r: Omit<JobRow, 'spec'>, scenario: Scenario): StoredJob {
   return {
     id: r.id,
     campaignId: r.campaign_id,
     scenarioId: r.scenario_id,
-    scenario: JSON.parse(r.spec) as Scenario,
+    scenario,
     repetition: r.repetition,
     state: r.state,
     priority: r.priority,
@@ -180,6 +184,14 @@ export type JobLease = Pick<
   | 'placementTarget'
 > & { scenario: Pick<Scenario, 'warmupS' | 'durationS'> };
 
+function deepFreeze<T>(value: T): T {
+  if (value && typeof value === 'object' && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const v of Object.values(value)) deepFreeze(v);
+  }
+  return value;
+}
+
 /** A queued job as a claim first sees it (store.claimCandidateKeys). */
 export interface ClaimCandidate {
   id: string;
@@ -198,6 +210,7 @@ const JOB_SELECT = 'SELECT job.*, scenario.spec FROM job JOIN scenario ON scenar
 export class Store {
   /** Statements prepared once, for the calls made per request or per row. */
   private readonly statements = new Map<string, Database.Statement>();
+  private readonly scenarioSpecs = new Map<number, Scenario>();
   /**
    * Bumped whenever a job becomes queued (inserted, requeued, retried): the master wakes its
    * long-poll claims when it moves. A rolled-back change bumps it too; a spurious wake is harmless.
@@ -373,6 +386,44 @@ export class Store {
   getJob(id: string): StoredJob | null {
     const r = this.statement(`${JOB_SELECT} WHERE job.id = ?`).get(id) as JobRow | undefined;
     return r ? toJob(r) : null;
+  }
+
+  /**
+   * Leases a queued job (a claim): the lease fields written and the job returned by the same
+   * statement. The cell comes from the parsed cells kept per scenario id (a cell never changes).
+   */
+  leaseJob(
+    id: string,
+    lease: {
+      attempts: number;
+      owner: string;
+      expiresAt: number;
+      leaseId: string;
+      startedAt: number;
+      firstStartedAt: number;
+    },
+  ): StoredJob | null {
+    const r = this.statement(
+      `UPDATE job SET state = 'leased', attempts = ?, lease_owner = ?, lease_expires_at = ?, lease_id = ?,
+              lease_started_at = ?, started_at = ?
+       WHERE id = ? RETURNING *`,
+    ).get(lease.attempts, lease.owner, lease.expiresAt, lease.leaseId, lease.startedAt, lease.firstStartedAt, id) as
+      | Omit<JobRow, 'spec'>
+      | undefined;
+    return r ? jobOfRow(r, this.scenarioSpec(r.scenario_id)) : null;
+  }
+
+  /** A cell as stored, parsed once and frozen (cells are written once, with their campaign). */
+  private scenarioSpec(scenarioId: number): Scenario {
+    let spec = this.scenarioSpecs.get(scenarioId);
+    if (!spec) {
+      const row = this.statement('SELECT spec FROM scenario WHERE id = ?').get(scenarioId) as { spec: string };
+      spec = deepFreeze(JSON.parse(row.spec) as Scenario);
+      // Bounded: a master running for months forgets old campaigns' cells.
+      if (this.scenarioSpecs.size >= 10_000) this.scenarioSpecs.clear();
+      this.scenarioSpecs.set(scenarioId, spec);
+    }
+    return spec;
   }
 
   jobLease(id: string): JobLease | null {
