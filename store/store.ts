@@ -892,10 +892,6 @@ export class Store {
     return (paused ? revived.run(now, claimsPaused, id) : revived.run(now, id)).changes > 0;
   }
 
-  /** Why the node's agent claims nothing now (null: it claims). */
-  setNodeClaimsPaused(id: string, reason: string | null): void {
-    this.statement('UPDATE node SET claims_paused = ? WHERE id = ?').run(reason, id);
-  }
 
   /** A new per-node credential (its SHA-256) for an existing node; the old one stops working. */
   setNodeTokenHash(id: string, tokenHash: string | null): void {
