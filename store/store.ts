@@ -892,7 +892,6 @@ export class Store {
     return (paused ? revived.run(now, claimsPaused, id) : revived.run(now, id)).changes > 0;
   }
 
-
   /** A new per-node credential (its SHA-256) for an existing node; the old one stops working. */
   setNodeTokenHash(id: string, tokenHash: string | null): void {
     this.statement('UPDATE node SET token_hash = ? WHERE id = ?').run(tokenHash, id);
