@@ -190,10 +190,12 @@ const FIGURES = [
   'AVG(COALESCE(window_s, wall_s)) machine',
 ].join(', ');
 
+/** Figures every run has (NOT NULL in the run table since migration 1): their count is the runs', not counted again. */
+const NOT_NULL: ReadonlySet<string> = new Set(['wall_s', 'media_seconds', 'output_bytes']);
 /** Per figure: how many runs have it, and the sum of their squared deviations from its mean (bound as @m<i>): the exact two-pass variance. */
-const SQUARES = METRIC_COLUMNS.map((c, i) => `COUNT(${c}) n${i}, SUM((${c} - @m${i}) * (${c} - @m${i})) ss${i}`).join(
-  ', ',
-);
+const SQUARES = METRIC_COLUMNS.map(
+  (c, i) => `${NOT_NULL.has(c) ? '' : `COUNT(${c}) n${i}, `}SUM((${c} - @m${i}) * (${c} - @m${i})) ss${i}`,
+).join(', ');
 
 /**
  * The report's statements, by name; the read pool prepares them on both of its connections.
@@ -482,7 +484,7 @@ function readWith(pool: ReadPool, db: DB, campaignId: string, options: ReadCampa
       for (const [src, n] of counts.sort((x, y) => (x[0] < y[0] ? -1 : 1))) if (n > 0) a.energySources[src] = n;
     }
     METRIC_KEYS.forEach((k, i) => {
-      const n = d![`n${i}`] ?? 0;
+      const n = NOT_NULL.has(METRIC_COLUMNS[i]) ? known.n : (d![`n${i}`] ?? 0);
       const m = known[`m${i}`];
       const ss = d![`ss${i}`];
       a.metrics[k] =
