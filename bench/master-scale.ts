@@ -107,6 +107,22 @@ export function run(opts: BenchOptions): Promise<BenchResult> {
               key: 'realistic',
               args: ['--mode', 'realistic', '--agents', '2000', '--seconds', '45', '--warmup-s', '15'],
             },
+            // The HTTP floor at the agents' protocol: every request wakes the server on its own.
+            {
+              key: 'floor-realistic',
+              args: [
+                '--server',
+                'floor',
+                '--mode',
+                'realistic',
+                '--agents',
+                '2000',
+                '--seconds',
+                '45',
+                '--warmup-s',
+                '15',
+              ],
+            },
           ];
       for (const p of plan) {
         opts.log(`master: ${p.args.join(' ')} (bench/master-load.ts)`);
@@ -127,6 +143,21 @@ export function run(opts: BenchOptions): Promise<BenchResult> {
         const n = out.settings.agents;
         const gc = out.groupCommit ? `, ${fmt(out.groupCommit.writesPerBatch)} writes per commit` : '';
         const cc = out.commitCost;
+        if (p.key === 'floor-realistic') {
+          const util = 100 * out.masterCpu.utilization;
+          const master = runs.realistic as LoadOut | undefined;
+          rows.push(
+            row(`${n} agents, long poll, against the HTTP floor: server CPU`, util, '% of one core', {
+              key: 'master-2000-http-floor',
+              display: `${fmt(util)} % of one core (${fmt(out.masterCpu.msPerRequest)} ms per request, ${fmt(out.throughput.requestsPerS)} req/s)`,
+            }),
+          );
+          if (master)
+            notes.push(
+              `HTTP floor at the agents' protocol, same run: the same ${n} agents against Fastify answering fixed JSON (bench/lib/floor-server.ts; claims answered at once, so it serves more claims than the master does) kept it busy ${fmt(util)} % of its core at ${fmt(out.masterCpu.msPerRequest)} ms per request; the master spent ${fmt(master.masterCpu.msPerRequest)} ms per request (${fmt(100 * master.masterCpu.utilization)} %). Here each request wakes the server on its own, so the per-request cost of HTTP is ${fmt(out.masterCpu.msPerRequest / Math.max(1e-9, (runs.floor as LoadOut | undefined)?.masterCpu.msPerRequest ?? NaN))}× the closed loop's.`,
+            );
+          continue;
+        }
         if (p.key === 'floor') {
           const master = runs.throughput as LoadOut | undefined;
           rows.push(
@@ -139,6 +170,45 @@ export function run(opts: BenchOptions): Promise<BenchResult> {
               },
             ),
           );
+          // The queue floor: the same claims and results straight into the master's queue and
+          // group commit, no HTTP (bench/lib/queue-floor.ts), pinned like the master.
+          const qArgs = opts.quick ? ['--pairs', '640', '--jobs', '5000'] : ['--pairs', '6000', '--jobs', '50000'];
+          opts.log(`master: bench/lib/queue-floor.ts ${qArgs.join(' ')}`);
+          const q = await runTs('bench/lib/queue-floor.ts', qArgs, { timeoutMs: 300_000 });
+          const queueFloor = jsonDoc<{ cpuMsPerRequest: number; commits: number; requests: number }>(q.stdout);
+          if (!queueFloor) {
+            rows.push(
+              missingRow(
+                'queue floor: master-load',
+                'ms',
+                `queue-floor exited ${q.code ?? q.signal}: ${q.stderr.trim().split('\n').slice(-3).join(' | ')}`,
+              ),
+            );
+          } else {
+            runs.queueFloor = queueFloor;
+            const httpMs = out.masterCpu.msPerRequest;
+            const queueMs = queueFloor.cpuMsPerRequest;
+            rows.push(
+              row(
+                'queue floor: the same claims and results straight into the queue, no HTTP, CPU per request',
+                queueMs,
+                'ms',
+                {
+                  key: 'master-queue-floor',
+                  display: `${fmt(queueMs)} ms (${queueFloor.requests} requests, ${fmt(queueFloor.requests / Math.max(1, queueFloor.commits))} writes per fsync'd commit)`,
+                },
+              ),
+              row('HTTP floor + queue floor, CPU per request', httpMs + queueMs, 'ms', {
+                key: 'master-floor-sum',
+                display: `${fmt(httpMs + queueMs)} ms (HTTP ${fmt(httpMs)} + queue ${fmt(queueMs)})${master ? `; the master spent ${fmt(master.masterCpu.msPerRequest)} ms, ${fmt(master.masterCpu.msPerRequest - httpMs - queueMs)} ms above both` : ''}`,
+              }),
+            );
+            if (master && !(master.masterCpu.msPerRequest <= CPU_TARGET.value))
+              notes.push(
+                `Queue floor, same run: the closed loop's claims and results run straight into the master's JobQueue and group commit (64 per commit, WAL, synchronous=FULL; bench/lib/queue-floor.ts) cost ${fmt(queueMs)} ms of CPU per request: the SQLite statements of a claim (candidates, the node's active job, the lease update) and of a result (lease row, run insert with its report indexes, job update, campaign probe) and the fsync'd commits. ` +
+                  `With the HTTP floor that is ${fmt(httpMs + queueMs)} ms per request before the master adds anything of its own, against the target of ${fmt(CPU_TARGET.value)} ms: the target is below what the HTTP exchange and the durable SQLite writes cost on this core.`,
+              );
+          }
           if (master && !(master.masterCpu.msPerRequest <= CPU_TARGET.value)) {
             notes.push(
               `HTTP floor, same run: the same 200 agents against Fastify answering fixed JSON (no authentication, validation, SQL or commit; bench/lib/floor-server.ts) cost ${fmt(out.masterCpu.msPerRequest)} ms of CPU per request and were served at ${fmt(out.throughput.requestsPerS)} req/s, so the load generator can offer that rate. ` +
@@ -218,6 +288,7 @@ export function run(opts: BenchOptions): Promise<BenchResult> {
       const cold = measureColdCost();
       rows.push(
         row("one indexed SQLite read (a claim's candidates), warm / right after a 1 ms sleep", cold.warmUs, 'µs', {
+          key: 'sqlite-cold-read',
           display: `${fmt(cold.warmUs)} / ${fmt(cold.afterSleepUs)} µs`,
         }),
       );

@@ -170,6 +170,7 @@ export function run(opts: BenchOptions): Promise<BenchResult> {
           wakeUs,
           'µs',
           {
+            key: 'node-timer-wake',
             note: `${timer.ticks} wake-ups in ${timer.wallS.toFixed(1)} s; ${timerNet.toFixed(3)} % of one core`,
           },
         ),
@@ -195,7 +196,9 @@ export function run(opts: BenchOptions): Promise<BenchResult> {
         ),
       );
       const warmUs = warmTickCost(opts.quick ? 2000 : 10000);
-      rows.push(row('one Sampler.tick() back to back (warm caches, no timer), CPU', warmUs, 'µs'));
+      rows.push(
+        row('one Sampler.tick() back to back (warm caches, no timer), CPU', warmUs, 'µs', { key: 'sampler-warm-tick' }),
+      );
       rows.push(row('CPU of the idle child, whole process (subtracted above)', pct(idle), '% of one core'));
       if (haveMain)
         rows.push(row('CPU of the idle child, main thread (subtracted above)', mainPct(idle), '% of one core'));

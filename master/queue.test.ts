@@ -147,6 +147,29 @@ describe('store + queue (real SQLite)', () => {
     queue.writePending();
     expect(store.getNode('n1')!.state).toBe('dead');
   });
+  it('keeps a node credential once found, and drops it when the node is revoked or registered again', () => {
+    queue.registerNode(node('n1'), 'hash-1');
+    expect(queue.nodeByTokenHash('hash-1')).toEqual({ nodeId: 'n1', tokenHash: 'hash-1' });
+    expect(queue.nodeByTokenHash('hash-x')).toBeNull();
+    // Registering again with a new credential: the old one stops working at once.
+    queue.registerNode(node('n1'), 'hash-2');
+    expect(queue.nodeByTokenHash('hash-1')).toBeNull();
+    expect(queue.nodeByTokenHash('hash-2')).toEqual({ nodeId: 'n1', tokenHash: 'hash-2' });
+    queue.revokeNode('n1');
+    expect(queue.nodeByTokenHash('hash-2')).toBeNull();
+  });
+  it("keeps a claim's contact in memory like a heartbeat, and refuses it for a node never registered", () => {
+    queue.registerNode(node('n1'));
+    const registeredAt = now;
+    expect(queue.claimContact('ghost')).toBe(false);
+    now += 4000;
+    expect(queue.claimContact('n1')).toBe(true);
+    expect(store.getNode('n1')!.lastHeartbeat).toBe(registeredAt); // not written yet
+    now += 4000; // 8 s after registration: alive only because the claim's contact is written first
+    expect(queue.reap().deadNodes).toEqual([]);
+    expect(store.getNode('n1')).toMatchObject({ state: 'alive', lastHeartbeat: now - 4000 });
+    expect(store.getNode('ghost')).toBeNull();
+  });
   it('extends a lease in memory with the same checks, counts it before judging expiry, and fences its write', () => {
     queue.registerNode(node('n1'));
     queue.createCampaign(plan([scenario('a'), scenario('b')], { min: 1, max: 1, ciHalfwidthPct: 5 }));

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import type { CampaignPlan, Job, NodeInfo, Placement, QueueClass, RunRecord, Scenario } from '../core/types.ts';
+import type { CampaignPlan, NodeInfo, Placement, QueueClass, RunRecord, Scenario } from '../core/types.ts';
 import { InputError } from '../core/errors.ts';
-import type { CampaignRow, Store, StoredJob } from '../store/store.ts';
+import type { CampaignRow, JobLease, Store, StoredJob } from '../store/store.ts';
 import {
   isOpenJobState,
   type ClaimedJob,
@@ -166,6 +166,7 @@ export class JobQueue implements NodeQueue {
   private lastReapAt: number | null = null;
   /** What a claim needs of each node (hostname, encoders, class), read once: only registration changes it. */
   private readonly claimNodes = new Map<string, ReturnType<Store['nodeForClaim']>>();
+  private readonly credentials = new Map<string, { nodeId: string; tokenHash: string }>();
 
   /** Heartbeats received and not written yet: node → time heard, and claimsPaused when it was sent. */
   private readonly unwrittenHeartbeats = new Map<string, { at: number; claimsPaused?: string | null }>();
@@ -253,7 +254,21 @@ export class JobQueue implements NodeQueue {
 
   registerNode(node: NodeRegistration, tokenHash: string | null = null): void {
     this.claimNodes.delete(node.id);
+    this.credentials.clear();
     this.store.upsertNode(node, this.opts.now(), tokenHash);
+  }
+
+  /**
+   * The node whose credential has this SHA-256 (master/auth.ts), read once and then kept: only
+   * registerNode and revokeNode change a node's credential, and both drop every kept one. A hash
+   * that matches no node is not kept, so unknown tokens cannot grow this map.
+   */
+  nodeByTokenHash(tokenHash: string): { nodeId: string; tokenHash: string } | null {
+    const kept = this.credentials.get(tokenHash);
+    if (kept) return kept;
+    const found = this.store.nodeByTokenHash(tokenHash);
+    if (found) this.credentials.set(tokenHash, found);
+    return found;
   }
 
   private nodeForClaim(nodeId: string): ReturnType<Store['nodeForClaim']> {
@@ -267,6 +282,16 @@ export class JobQueue implements NodeQueue {
 
   heartbeat(nodeId: string): boolean {
     return this.store.setNodeHeartbeat(nodeId, this.opts.now());
+  }
+
+  /**
+   * A claim's contact: false for a node never registered; otherwise a heartbeat kept in memory
+   * (heartbeatLater), so a claim that gets no job writes nothing.
+   */
+  claimContact(nodeId: string): boolean {
+    if (!this.nodeForClaim(nodeId)) return false;
+    this.heartbeatLater(nodeId);
+    return true;
   }
 
   /**
@@ -327,17 +352,15 @@ export class JobQueue implements NodeQueue {
           if (!targetMatches(c.placementTarget, node)) continue;
           if (!canRun(node, { codec: c.codec as Scenario['codec'], encoder: c.encoder ?? undefined })) continue;
           const now = this.opts.now();
-          this.store.updateJob(c.id, {
-            state: 'leased',
+          return this.store.leaseJob(c.id, {
             attempts: c.attempts + 1,
-            lease_owner: nodeId,
-            lease_expires_at: now + this.opts.leaseMs,
+            owner: nodeId,
+            expiresAt: now + this.opts.leaseMs,
             // The fencing token: extensions and the result must name it; a later claim gets a new one.
-            lease_id: randomUUID(),
-            lease_started_at: now,
-            started_at: c.startedAt ?? now,
+            leaseId: randomUUID(),
+            startedAt: now,
+            firstStartedAt: c.startedAt ?? now,
           });
-          return this.store.getJob(c.id);
         }
         if (candidates.length < page) return null;
       }
@@ -369,7 +392,7 @@ export class JobQueue implements NodeQueue {
    * How long a lease may be extended: the encode deadline twice (the second covers quality scoring
    * after the encode) plus the idle baseline and cooldown before it, never past maxLeaseAgeMs.
    */
-  leaseAgeLimitMs(job: StoredJob): number {
+  leaseAgeLimitMs(job: Pick<JobLease, 'campaignId' | 'cooldownS' | 'scenario'>): number {
     const c = this.campaignOf(job.campaignId);
     const before = (c?.settings.idleBaselineS ?? 0) + job.cooldownS;
     return Math.min(this.opts.maxLeaseAgeMs, (2 * this.jobDeadlineS(job.scenario) + before) * 1000);
@@ -381,8 +404,7 @@ export class JobQueue implements NodeQueue {
    */
   extendLease(jobId: string, nodeId: string, attempt: number, leaseId: string): LeaseAnswer {
     return this.store.tx(() => {
-      const job = this.store.getJob(jobId);
-      const refused = this.leaseRefusal(job, nodeId, attempt, leaseId);
+      const refused = this.leaseRefusal(this.store.jobLease(jobId), nodeId, attempt, leaseId);
       if (refused) return refused;
       const leaseExpiresAt = this.opts.now() + this.opts.leaseMs;
       this.store.updateJob(jobId, { state: 'running', lease_expires_at: leaseExpiresAt });
@@ -399,7 +421,7 @@ export class JobQueue implements NodeQueue {
    * judged expired only by the reaper, after that write, so a granted extension always counts.
    */
   extendLeaseLater(jobId: string, nodeId: string, attempt: number, leaseId: string): LeaseAnswer {
-    const refused = this.leaseRefusal(this.store.getJob(jobId), nodeId, attempt, leaseId);
+    const refused = this.leaseRefusal(this.store.jobLease(jobId), nodeId, attempt, leaseId);
     if (refused) return refused;
     const leaseExpiresAt = this.opts.now() + this.opts.leaseMs;
     this.unwrittenLeases.set(jobId, { nodeId, attempt, leaseId, leaseExpiresAt });
@@ -408,7 +430,7 @@ export class JobQueue implements NodeQueue {
   }
 
   /** Why an extension of this lease is refused; null when it may be extended. */
-  private leaseRefusal(job: StoredJob | null, nodeId: string, attempt: number, leaseId: string): LeaseAnswer | null {
+  private leaseRefusal(job: JobLease | null, nodeId: string, attempt: number, leaseId: string): LeaseAnswer | null {
     if (!job) return { ok: false, canceled: false, reason: UNKNOWN_JOB };
     const holds = job.leaseOwner === nodeId && job.attempts === attempt && job.leaseId === leaseId;
     if (job.state === 'canceled')
@@ -437,7 +459,7 @@ export class JobQueue implements NodeQueue {
    */
   submitResult(record: RunRecord, idle: IdleReport | null | undefined, leaseId: string): ResultOutcome {
     return this.store.tx(() => {
-      const job = this.store.getJob(record.jobId);
+      const job = this.store.jobLease(record.jobId);
       if (!job) return { kind: 'unknown-job' } as const;
       const holds =
         job.attempts === record.attempt &&
@@ -472,10 +494,12 @@ export class JobQueue implements NodeQueue {
   }
 
   /** Adds one more repetition of the job's (cell, placement target) while its CI half-width target is missed and the cap allows. */
-  private maybeAddRepetition(job: Job): void {
+  private maybeAddRepetition(job: JobLease): void {
     const campaign = this.campaignOf(job.campaignId);
     if (!campaign) return;
     const policy = campaign.settings.repetitions;
+    // Every cell got `min` jobs at submission: with max <= min none is ever added, nothing to count.
+    if (policy.max <= policy.min) return;
     const target = job.placementTarget ?? null;
     // Counted in SQL: loading every job of a large campaign here made each result O(campaign size).
     const counts = this.store.repetitionCounts(job.campaignId, job.scenarioId, target);
@@ -653,6 +677,7 @@ export class JobQueue implements NodeQueue {
     const out = { revoked: false, requeued: [] as string[], failed: [] as string[] };
     this.unwrittenHeartbeats.delete(nodeId);
     this.claimNodes.delete(nodeId);
+    this.credentials.clear();
     this.store.tx(() => {
       if (!this.store.getNode(nodeId)) return;
       this.store.setNodeTokenHash(nodeId, null);

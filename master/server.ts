@@ -157,7 +157,7 @@ export function buildMasterApp(o: MasterOptions): FastifyInstance {
   const principal = (req: FastifyRequest): Principal => {
     const known = principals.get(req);
     if (known) return known;
-    const p = authenticate(bearer(req.headers.authorization), secrets, (h) => store.nodeByTokenHash(h));
+    const p = authenticate(bearer(req.headers.authorization), secrets, (h) => queue.nodeByTokenHash(h));
     if (!p) throw new HttpError(401, 'missing or invalid bearer token (send Authorization: Bearer <token>)');
     // With mTLS a node credential counts only over that node's own client certificate.
     if (p.kind === 'node' && mtls) {
@@ -530,8 +530,8 @@ export function buildMasterApp(o: MasterOptions): FastifyInstance {
       let versionAtClaim = 0;
       let known = true;
       let job = await commits.run(() => {
-        // The heartbeat doubles as the existence check: it changes no row of an unknown node.
-        if (!queue.heartbeat(body.nodeId)) return ((known = false), null);
+        // The claim counts as contact (written with the heartbeats, within a second).
+        if (!queue.claimContact(body.nodeId)) return ((known = false), null);
         const claimed = queue.claimWithCampaign(body.nodeId);
         versionAtClaim = store.queuedVersion;
         return claimed;

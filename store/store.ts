@@ -132,11 +132,15 @@ interface JobRow {
 export type StoredJob = Job & { lastError: string | null; leaseId: string | null; leaseStartedAt: number | null };
 
 function toJob(r: JobRow): StoredJob {
+  return jobOfRow(r, JSON.parse(r.spec) as Scenario);
+}
+
+function jobOfRow(r: Omit<JobRow, 'spec'>, scenario: Scenario): StoredJob {
   return {
     id: r.id,
     campaignId: r.campaign_id,
     scenarioId: r.scenario_id,
-    scenario: JSON.parse(r.spec) as Scenario,
+    scenario,
     repetition: r.repetition,
     state: r.state,
     priority: r.priority,
@@ -157,6 +161,37 @@ function toJob(r: JobRow): StoredJob {
   };
 }
 
+/**
+ * What checking and ending a lease needs of a job (store.jobLease): lease fields, what a further
+ * repetition copies, and the cell's warm-up and duration (the lease age limit); the cell's JSON
+ * is not read.
+ */
+export type JobLease = Pick<
+  StoredJob,
+  | 'id'
+  | 'campaignId'
+  | 'scenarioId'
+  | 'state'
+  | 'priority'
+  | 'queueClass'
+  | 'attempts'
+  | 'maxAttempts'
+  | 'leaseOwner'
+  | 'leaseId'
+  | 'leaseStartedAt'
+  | 'nodeConstraint'
+  | 'cooldownS'
+  | 'placementTarget'
+> & { scenario: Pick<Scenario, 'warmupS' | 'durationS'> };
+
+function deepFreeze<T>(value: T): T {
+  if (value && typeof value === 'object' && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const v of Object.values(value)) deepFreeze(v);
+  }
+  return value;
+}
+
 /** A queued job as a claim first sees it (store.claimCandidateKeys). */
 export interface ClaimCandidate {
   id: string;
@@ -175,6 +210,7 @@ const JOB_SELECT = 'SELECT job.*, scenario.spec FROM job JOIN scenario ON scenar
 export class Store {
   /** Statements prepared once, for the calls made per request or per row. */
   private readonly statements = new Map<string, Database.Statement>();
+  private readonly scenarioSpecs = new Map<number, Scenario>();
   /**
    * Bumped whenever a job becomes queued (inserted, requeued, retried): the master wakes its
    * long-poll claims when it moves. A rolled-back change bumps it too; a spurious wake is harmless.
@@ -352,6 +388,86 @@ export class Store {
     return r ? toJob(r) : null;
   }
 
+  /**
+   * Leases a queued job (a claim): the lease fields written and the job returned by the same
+   * statement. The cell comes from the parsed cells kept per scenario id (a cell never changes).
+   */
+  leaseJob(
+    id: string,
+    lease: {
+      attempts: number;
+      owner: string;
+      expiresAt: number;
+      leaseId: string;
+      startedAt: number;
+      firstStartedAt: number;
+    },
+  ): StoredJob | null {
+    const r = this.statement(
+      `UPDATE job SET state = 'leased', attempts = ?, lease_owner = ?, lease_expires_at = ?, lease_id = ?,
+              lease_started_at = ?, started_at = ?
+       WHERE id = ? RETURNING *`,
+    ).get(lease.attempts, lease.owner, lease.expiresAt, lease.leaseId, lease.startedAt, lease.firstStartedAt, id) as
+      | Omit<JobRow, 'spec'>
+      | undefined;
+    return r ? jobOfRow(r, this.scenarioSpec(r.scenario_id)) : null;
+  }
+
+  /** A cell as stored, parsed once and frozen (cells are written once, with their campaign). */
+  private scenarioSpec(scenarioId: number): Scenario {
+    let spec = this.scenarioSpecs.get(scenarioId);
+    if (!spec) {
+      const row = this.statement('SELECT spec FROM scenario WHERE id = ?').get(scenarioId) as { spec: string };
+      spec = deepFreeze(JSON.parse(row.spec) as Scenario);
+      // Bounded: a master running for months forgets old campaigns' cells.
+      if (this.scenarioSpecs.size >= 10_000) this.scenarioSpecs.clear();
+      this.scenarioSpecs.set(scenarioId, spec);
+    }
+    return spec;
+  }
+
+  jobLease(id: string): JobLease | null {
+    const r = this.statement(
+      `SELECT job.id, job.campaign_id, job.scenario_id, job.state, job.priority, job.queue_class, job.attempts,
+              job.max_attempts, job.lease_owner, job.lease_id, job.lease_started_at, job.node_constraint,
+              job.cooldown_s, job.placement_target, scenario.warmup_s, scenario.duration_s
+       FROM job JOIN scenario ON scenario.id = job.scenario_id WHERE job.id = ?`,
+    ).get(id) as
+      | (Omit<
+          JobRow,
+          | 'spec'
+          | 'repetition'
+          | 'seq'
+          | 'lease_expires_at'
+          | 'created_at'
+          | 'started_at'
+          | 'finished_at'
+          | 'last_error'
+        > & {
+          warmup_s: number;
+          duration_s: number;
+        })
+      | undefined;
+    if (!r) return null;
+    return {
+      id: r.id,
+      campaignId: r.campaign_id,
+      scenarioId: r.scenario_id,
+      state: r.state,
+      priority: r.priority,
+      queueClass: r.queue_class,
+      attempts: r.attempts,
+      maxAttempts: r.max_attempts,
+      leaseOwner: r.lease_owner,
+      leaseId: r.lease_id,
+      leaseStartedAt: r.lease_started_at,
+      nodeConstraint: r.node_constraint === '[]' ? [] : (JSON.parse(r.node_constraint) as string[]),
+      cooldownS: r.cooldown_s,
+      placementTarget: r.placement_target ?? null,
+      scenario: { warmupS: r.warmup_s, durationS: r.duration_s },
+    };
+  }
+
   listJobs(filter: { campaignId?: string; state?: JobState; limit?: number } = {}): StoredJob[] {
     const where: string[] = [];
     const args: unknown[] = [];
@@ -378,14 +494,18 @@ export class Store {
    * the node's (`node:<id>`, `class:<class>`). `offset` continues past an earlier page.
    */
   claimCandidateKeys(targets: { node: string; class: string }, limit: number, offset = 0): ClaimCandidate[] {
+    // LIMIT and OFFSET are written into the SQL: bound as parameters they made this read three
+    // times slower (the planner then cannot see the small limit). Callers pass a few fixed pages.
+    if (!Number.isSafeInteger(limit) || !Number.isSafeInteger(offset) || limit < 0 || offset < 0)
+      throw new Error(`claimCandidateKeys: limit and offset must be whole numbers (got ${limit}, ${offset})`);
     return this.statement(
       `SELECT job.id, job.attempts, job.started_at startedAt, job.node_constraint nodeConstraint, job.placement_target placementTarget,
               scenario.codec, scenario.encoder
        FROM job JOIN scenario ON scenario.id = job.scenario_id
        WHERE job.state = 'queued' AND (job.placement_target IS NULL OR job.placement_target IN (?, ?))
        ORDER BY CASE job.queue_class WHEN 'live' THEN 0 WHEN 'default' THEN 1 ELSE 2 END, job.priority DESC, job.seq
-       LIMIT ? OFFSET ?`,
-    ).all(targets.node, targets.class, limit, offset) as ClaimCandidate[];
+       LIMIT ${limit} OFFSET ${offset}`,
+    ).all(targets.node, targets.class) as ClaimCandidate[];
   }
 
   /** What a claim needs of a node: no hardware or meter JSON parsed. */

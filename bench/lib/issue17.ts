@@ -30,7 +30,18 @@ export interface IssueLine {
   today: string;
   target: string;
   figures: Figure[];
+  /** Rows of the same run that measure the physical cost standing in the way, shown when the target is missed. */
+  inTheWay?: Array<{ name: string; find: Find[] }>;
 }
+
+const SAMPLER_FLOORS = [
+  { name: 'a C process waking at 10 Hz', find: [{ bench: 'sampler', key: 'wake-floor-c' }] },
+  { name: "Node's empty 10 Hz timer", find: [{ bench: 'sampler', key: 'node-timer-wake' }] },
+  { name: 'the tick itself, warm', find: [{ bench: 'sampler', key: 'sampler-warm-tick' }] },
+];
+const MASTER_FLOORS = [
+  { name: 'same requests, no master logic', find: [{ bench: 'master', key: 'master-floor-sum' }] },
+];
 
 const t = (op: IssueTarget['op'], value: number, unit: string): IssueTarget => ({ op, value, unit });
 
@@ -39,6 +50,7 @@ export const ISSUE_17: IssueLine[] = [
     what: 'sampler tick, 7 zones (RAPL fixture + fake NVML + estimate), CPU per tick',
     today: '765 µs',
     target: '≤ 100 µs',
+    inTheWay: SAMPLER_FLOORS,
     figures: [
       {
         find: [
@@ -54,6 +66,7 @@ export const ISSUE_17: IssueLine[] = [
     what: 'sampler at 10 Hz, main thread, net of an idle child',
     today: '0.77 % of a core',
     target: '≤ 0.1 %',
+    inTheWay: SAMPLER_FLOORS,
     figures: [
       {
         find: [
@@ -97,6 +110,7 @@ export const ISSUE_17: IssueLine[] = [
     what: 'master CPU per request, claim + result + heartbeat mix',
     today: '1.8 ms',
     target: '≤ 0.2 ms',
+    inTheWay: MASTER_FLOORS,
     figures: [
       {
         find: [
@@ -111,6 +125,7 @@ export const ISSUE_17: IssueLine[] = [
     what: 'master throughput, master pinned to one core, load generator on the other',
     today: '~550 req/s',
     target: '≥ 4,000 req/s',
+    inTheWay: MASTER_FLOORS,
     figures: [
       {
         find: [
@@ -125,6 +140,10 @@ export const ISSUE_17: IssueLine[] = [
     what: '2,000 agents, realistic protocol: claim p99, and master CPU',
     today: '20 s',
     target: '< 20 ms, < 15 % of a core',
+    inTheWay: [
+      { name: 'HTTP alone at this protocol', find: [{ bench: 'master', key: 'master-2000-http-floor' }] },
+      { name: 'an indexed read, warm / after a 1 ms sleep', find: [{ bench: 'master', key: 'sqlite-cold-read' }] },
+    ],
     figures: [
       {
         name: 'claim p99',
@@ -230,6 +249,8 @@ export interface IssueCell {
   now: string;
   target: string;
   met: string;
+  /** The same run's measurements of what stands in the way of a missed target. */
+  way: string;
 }
 
 /** One line per issue row: today's figure, this run's (with the benchmark it came from), and whether the issue's target is met. */
@@ -256,12 +277,21 @@ export function issueLines(results: BenchResult[], lines: IssueLine[] = ISSUE_17
         : mets.some((m) => m === true)
           ? 'partly'
           : '—';
-    return { what: l.what, today: l.today, now: nows.join('; '), target: l.target, met };
+    const way =
+      met === 'yes'
+        ? ''
+        : (l.inTheWay ?? [])
+            .map((w) => {
+              const hit = findRow(results, w.find);
+              return `${w.name}: ${hit ? hit.row.display : 'not measured in this run'}`;
+            })
+            .join('; ');
+    return { what: l.what, today: l.today, now: nows.join('; '), target: l.target, met, way };
   });
 }
 
-const HEAD = ['issue 17 benchmark', 'today (issue 17)', 'this run', 'target', 'met?'];
-const cells = (c: IssueCell) => [c.what, c.today, c.now, c.target, c.met];
+const HEAD = ['issue 17 benchmark', 'today (issue 17)', 'this run', 'target', 'met?', 'in the way, same run'];
+const cells = (c: IssueCell) => [c.what, c.today, c.now, c.target, c.met, c.way];
 
 export function renderIssueTable(results: BenchResult[]): string {
   const body = issueLines(results).map(cells);
@@ -284,4 +314,4 @@ export function renderIssueMarkdown(results: BenchResult[]): string {
 }
 
 export const ISSUE_NOTE =
-  '"today" is issue 17\'s baseline as the issue states it; "this run" is read from the result rows of this run (benchmark in brackets). "met?" judges the issue\'s target where the row\'s unit is the target\'s, "—" where the row gives no comparable figure (a ratio printed as two figures, a different unit), "partly" where some figures of the line meet it and the others cannot be judged.';
+  '"today" is issue 17\'s baseline as the issue states it; "this run" is read from the result rows of this run (benchmark in brackets). "met?" judges the issue\'s target where the row\'s unit is the target\'s, "—" where the row gives no comparable figure (a ratio printed as two figures, a different unit), "partly" where some figures of the line meet it and the others cannot be judged. "in the way, same run" gives, for a missed target, the rows of this run that measure the physical cost below it (a bare wake-up, HTTP without the master\'s logic, the queue\'s SQLite work without HTTP, an indexed read after a sleep).';
