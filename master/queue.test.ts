@@ -169,6 +169,12 @@ describe('store + queue (real SQLite)', () => {
     expect(queue.reap().deadNodes).toEqual([]);
     expect(store.getNode('n1')).toMatchObject({ state: 'alive', lastHeartbeat: now - 4000 });
     expect(store.getNode('ghost')).toBeNull();
+    // Silent past the timeout: dead; its next contact makes it alive again, with its pause reason.
+    now += 6000;
+    expect(queue.reap().deadNodes).toEqual(['n1']);
+    queue.heartbeatLater('n1', 'disk nearly full');
+    queue.writePending();
+    expect(store.getNode('n1')).toMatchObject({ state: 'alive', lastHeartbeat: now, claimsPaused: 'disk nearly full' });
   });
   it('extends a lease in memory with the same checks, counts it before judging expiry, and fences its write', () => {
     queue.registerNode(node('n1'));

@@ -316,8 +316,7 @@ export class JobQueue implements NodeQueue {
     if (n === 0) return 0;
     this.store.tx(() => {
       for (const [nodeId, h] of this.unwrittenHeartbeats) {
-        this.store.setNodeHeartbeat(nodeId, h.at);
-        if (h.claimsPaused !== undefined) this.store.setNodeClaimsPaused(nodeId, h.claimsPaused);
+        this.store.setNodeHeartbeat(nodeId, h.at, h.claimsPaused);
       }
       for (const [jobId, l] of this.unwrittenLeases)
         this.store.extendLeaseIfHeld(jobId, l.nodeId, l.attempt, l.leaseId, l.leaseExpiresAt);

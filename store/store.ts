@@ -571,11 +571,24 @@ export class Store {
 
   /** A lease extension written later (JobQueue.writePending): only while that same lease is held. */
   extendLeaseIfHeld(jobId: string, nodeId: string, attempt: number, leaseId: string, expiresAt: number): boolean {
+    // A running job's extension leaves `state` unassigned (assigning it rewrites the row's state
+    // index entries even to the same value); only the first extension moves leased → running.
+    const held = 'WHERE id = ? AND lease_owner = ? AND attempts = ? AND lease_id = ?';
     return (
-      this.statement(
-        `UPDATE job SET state = 'running', lease_expires_at = ?
-         WHERE id = ? AND lease_owner = ? AND attempts = ? AND lease_id = ? AND state IN ('leased','running')`,
-      ).run(expiresAt, jobId, nodeId, attempt, leaseId).changes > 0
+      this.statement(`UPDATE job SET lease_expires_at = ? ${held} AND state = 'running'`).run(
+        expiresAt,
+        jobId,
+        nodeId,
+        attempt,
+        leaseId,
+      ).changes > 0 ||
+      this.statement(`UPDATE job SET state = 'running', lease_expires_at = ? ${held} AND state = 'leased'`).run(
+        expiresAt,
+        jobId,
+        nodeId,
+        attempt,
+        leaseId,
+      ).changes > 0
     );
   }
 
@@ -856,18 +869,27 @@ export class Store {
     return this.statement("UPDATE node SET last_heartbeat = ? WHERE state != 'dead'").run(now).changes;
   }
 
-  setNodeHeartbeat(id: string, now: number): boolean {
-    // Never backwards: a heartbeat kept in memory may be written after a later one (JobQueue.heartbeatLater).
-    return (
-      this.statement(
-        "UPDATE node SET last_heartbeat = MAX(COALESCE(last_heartbeat, 0), ?), state = 'alive' WHERE id = ?",
-      ).run(now, id).changes > 0
+  /**
+   * A heartbeat: never backwards (one kept in memory may be written after a later one,
+   * JobQueue.heartbeatLater), and a dead node is alive again. `claimsPaused` undefined keeps the
+   * node's reason as it is. False for an unknown node.
+   */
+  setNodeHeartbeat(id: string, now: number, claimsPaused?: string | null): boolean {
+    // An alive node is updated without assigning `state`: assigning it, even to its own value,
+    // rewrites every index entry of the row that holds state (three times the cost).
+    const paused = claimsPaused !== undefined;
+    const alive = this.statement(
+      paused
+        ? "UPDATE node SET last_heartbeat = MAX(COALESCE(last_heartbeat, 0), ?), claims_paused = ? WHERE id = ? AND state = 'alive'"
+        : "UPDATE node SET last_heartbeat = MAX(COALESCE(last_heartbeat, 0), ?) WHERE id = ? AND state = 'alive'",
     );
-  }
-
-  /** Why the node's agent claims nothing now (null: it claims). */
-  setNodeClaimsPaused(id: string, reason: string | null): void {
-    this.statement('UPDATE node SET claims_paused = ? WHERE id = ?').run(reason, id);
+    if ((paused ? alive.run(now, claimsPaused, id) : alive.run(now, id)).changes > 0) return true;
+    const revived = this.statement(
+      paused
+        ? "UPDATE node SET last_heartbeat = MAX(COALESCE(last_heartbeat, 0), ?), claims_paused = ?, state = 'alive' WHERE id = ?"
+        : "UPDATE node SET last_heartbeat = MAX(COALESCE(last_heartbeat, 0), ?), state = 'alive' WHERE id = ?",
+    );
+    return (paused ? revived.run(now, claimsPaused, id) : revived.run(now, id)).changes > 0;
   }
 
   /** A new per-node credential (its SHA-256) for an existing node; the old one stops working. */
