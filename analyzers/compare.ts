@@ -120,12 +120,13 @@ export function pairwise(scenarios: ScenarioReport[], basisLabel: string): Repor
     const k = `${sameWorkKey(s)}|${stratumKey(s)}`;
     (groups.get(k) ?? groups.set(k, []).get(k)!).push(s);
   }
-  const raw: Array<Omit<PairwiseTest, 'pHolm' | 'significant' | 'verdict'>> = [];
+  // Each test is built whole (Holm's figures filled in below, in their place in the key order): no second copy of 8k objects.
+  const tests: PairwiseTest[] = [];
   let cut = false;
   for (const members of groups.values()) {
     for (let i = 0; i < members.length; i++) {
       for (let j = i + 1; j < members.length; j++) {
-        if (raw.length >= MAX_PAIRS) {
+        if (tests.length >= MAX_PAIRS) {
           cut = true;
           break;
         }
@@ -135,7 +136,7 @@ export function pairwise(scenarios: ScenarioReport[], basisLabel: string): Repor
         const eb = { n: b.energy!.n, mean: b.energy!.mean, sd: b.energy!.sd! };
         const w = welchFromMoments(ea, eb);
         if (!w) continue;
-        raw.push({
+        tests.push({
           a: a.id,
           b: b.id,
           labelA: a.label,
@@ -150,19 +151,22 @@ export function pairwise(scenarios: ScenarioReport[], basisLabel: string): Repor
           estimate: a.estimate,
           hardwareClass: a.hardwareClass,
           energyKind: a.energyKind,
+          pHolm: 0,
+          significant: false,
+          verdict: '',
         });
       }
     }
   }
-  const adjusted = holm(raw.map((r) => r.p));
-  const tests = raw.map((r, i): PairwiseTest => {
+  const adjusted = holm(tests.map((r) => r.p));
+  tests.forEach((r, i) => {
     const pHolm = adjusted[i];
-    const significant = pHolm <= ALPHA;
     const est = r.estimate ? ' (ESTIMATE energy)' : '';
-    const verdict = significant
+    r.pHolm = pHolm;
+    r.significant = pHolm <= ALPHA;
+    r.verdict = r.significant
       ? `${r.labelA} uses ${num(Math.abs(r.diffPct), 3)}% ${r.diffPct < 0 ? 'less' : 'more'} energy than ${r.labelB} (Holm p=${num(pHolm, 2)})${est}`
       : `no significant difference between ${r.labelA} and ${r.labelB} (Holm p=${num(pHolm, 2)})${est}`;
-    return { ...r, pHolm, significant, verdict };
   });
   return {
     metric: basisLabel,

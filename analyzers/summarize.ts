@@ -179,16 +179,16 @@ function modelOf(
   runs: CampaignRuns,
   opts: Omit<SummarizeOptions, 'db'>,
 ): ReportModel {
-  const aggs = [...runs.cells.values()];
+  const byScenario = new Map<number, CellAggregate[]>();
+  for (const a of runs.cells.values())
+    (byScenario.get(a.scenarioId) ?? byScenario.set(a.scenarioId, []).get(a.scenarioId)!).push(a);
   const partial: Array<Omit<ScenarioReport, 'energy' | 'efficiency' | 'cost'>> = [];
   for (const r of rows) {
-    const cells = aggs
-      .filter((a) => a.scenarioId === r.id)
-      .sort(
-        (a, b) =>
-          (a.hardwareClass < b.hardwareClass ? -1 : a.hardwareClass > b.hardwareClass ? 1 : 0) ||
-          KIND_ORDER[a.energyKind] - KIND_ORDER[b.energyKind],
-      );
+    const cells = (byScenario.get(r.id) ?? []).sort(
+      (a, b) =>
+        (a.hardwareClass < b.hardwareClass ? -1 : a.hardwareClass > b.hardwareClass ? 1 : 0) ||
+        KIND_ORDER[a.energyKind] - KIND_ORDER[b.energyKind],
+    );
     for (const c of cells.length ? cells : [emptyCell(r.id, UNCLASSIFIED, 'none')])
       partial.push(scenarioReport(partial.length + 1, r, c, campaign));
   }

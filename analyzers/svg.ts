@@ -1,8 +1,12 @@
 // Inline SVG charts for the HTML report (no scripts, no external resources).
 // Every plotted datum is an element with a `data-point` attribute, so tests can count them.
 
+// Most texts hold nothing to escape: one scan instead of four replaces (a tenth of the HTML writer).
+const HTML_SPECIAL = /[&<>"]/;
 export const esc = (s: string) =>
-  s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
+  HTML_SPECIAL.test(s)
+    ? s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;')
+    : s;
 const PALETTE = ['#1f77b4', '#d62728', '#2ca02c', '#9467bd', '#ff7f0e', '#17becf', '#8c564b', '#e377c2'];
 export const color = (i: number) => PALETTE[i % PALETTE.length];
 

@@ -7,7 +7,8 @@ import { stratumLabel } from '../core/strata.ts';
 /** Most pairwise tests listed in Markdown/HTML; the JSON report keeps them all. */
 export const MAX_TEST_ROWS = 500;
 
-const esc = (s: string) => s.replace(/\|/g, '\\|').replace(/\r?\n/g, ' ');
+const MD_SPECIAL = /[|\n]/;
+const esc = (s: string) => (MD_SPECIAL.test(s) ? s.replace(/\|/g, '\\|').replace(/\r?\n/g, ' ') : s);
 
 export function table(head: string[], rows: string[][]): string {
   const line = (cells: string[]) => `| ${cells.map(esc).join(' | ')} |`;

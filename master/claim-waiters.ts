@@ -105,7 +105,7 @@ export class ClaimWaiters {
         for (const w of order) {
           if (!this.waiters.has(w)) continue;
           if (!this.store.hasQueuedJobs()) break;
-          this.queue.heartbeat(w.nodeId);
+          this.queue.heartbeatLater(w.nodeId);
           const job = this.queue.claimWithCampaign(w.nodeId);
           if (job) leased.push([w, job]);
         }

@@ -150,6 +150,8 @@ const COLUMN: Record<MetricKey, string> = {
 };
 
 const METRIC_COLUMNS = METRIC_KEYS.map((k) => COLUMN[k]);
+/** Names of the means in a row of FIGURES, the same as the parameters SQUARES binds them to. */
+const MEANS = METRIC_COLUMNS.map((_, i) => `m${i}` as const);
 const JPERMIN = `m${METRIC_KEYS.indexOf('jPerMin')}` as const;
 const MEDIA = `m${METRIC_KEYS.indexOf('mediaSeconds')}` as const;
 /** Energy sources a cell of one source may hold without being counted again by source. */
@@ -188,10 +190,12 @@ const FIGURES = [
   'AVG(COALESCE(window_s, wall_s)) machine',
 ].join(', ');
 
+/** Figures every run has (NOT NULL in the run table since migration 1): their count is the runs', not counted again. */
+const NOT_NULL: ReadonlySet<string> = new Set(['wall_s', 'media_seconds', 'output_bytes']);
 /** Per figure: how many runs have it, and the sum of their squared deviations from its mean (bound as @m<i>): the exact two-pass variance. */
-const SQUARES = METRIC_COLUMNS.map((c, i) => `COUNT(${c}) n${i}, SUM((${c} - @m${i}) * (${c} - @m${i})) ss${i}`).join(
-  ', ',
-);
+const SQUARES = METRIC_COLUMNS.map(
+  (c, i) => `${NOT_NULL.has(c) ? '' : `COUNT(${c}) n${i}, `}SUM((${c} - @m${i}) * (${c} - @m${i})) ss${i}`,
+).join(', ');
 
 /**
  * The report's statements, by name; the read pool prepares them on both of its connections.
@@ -351,15 +355,25 @@ function readWith(pool: ReadPool, db: DB, campaignId: string, options: ReadCampa
     a.runs.succeeded += g.n;
     succeeded.set(a, g);
   }
+  const homes = new Map<string, CellAggregate[]>();
+  for (const a of out.values()) {
+    const k = `${a.scenarioId}\u0000${a.hardwareClass}`;
+    (homes.get(k) ?? homes.set(k, []).get(k)!).push(a);
+  }
   for (const u of unplaced) {
-    const home = [...out.values()]
-      .filter((a) => a.scenarioId === u.s && a.hardwareClass === u.cls)
+    const home = (homes.get(`${u.s}\u0000${u.cls}`) ?? [])
+      .slice()
       .sort((a, b) => b.runs.succeeded - a.runs.succeeded || KIND_ORDER[a.energyKind] - KIND_ORDER[b.energyKind])[0];
     (home ?? get(u.s, u.cls, 'none')).runs[u.status] += u.n;
   }
 
   // The runs that may be left out: the rule is strata.ts' own, applied to these runs only.
-  const leftOut = new Map<CellAggregate, number[]>();
+  // Their ids stay the JSON arrays SQLite wrote until a statement needs them: at 1M runs most
+  // belong to cells left out whole, which are never read again (parsing all took 30–80 ms while
+  // the second reader waited).
+  const leftOut = new Map<CellAggregate, string[]>();
+  const leftOutIds = (a: CellAggregate): number[] =>
+    (leftOut.get(a) ?? []).flatMap((ids) => JSON.parse(ids) as number[]);
   const excludingFlags: readonly string[] = includeFlagged ? [NET_NONPOSITIVE] : [NET_NONPOSITIVE, ...EXCLUDING_FLAGS];
   for (const r of attention) {
     const a = get(r.s, r.cls, r.kind);
@@ -370,8 +384,7 @@ function readWith(pool: ReadPool, db: DB, campaignId: string, options: ReadCampa
       continue;
     }
     a.excluded.runs += r.n;
-    const ids = leftOut.get(a) ?? leftOut.set(a, []).get(a)!;
-    for (const id of JSON.parse(r.ids) as number[]) ids.push(id);
+    (leftOut.get(a) ?? leftOut.set(a, []).get(a)!).push(r.ids);
     for (const f of flags)
       if (excludingFlags.includes(f as string))
         a.excluded.reasons[f as string] = (a.excluded.reasons[f as string] ?? 0) + r.n;
@@ -393,15 +406,12 @@ function readWith(pool: ReadPool, db: DB, campaignId: string, options: ReadCampa
     setups?: Array<{ setupId: number | null; nodeId: string; n: number }>;
   }
   const cells: Cell[] = [...succeeded].map(([a, g]) => {
-    const skip = leftOut.get(a);
-    const params = {
-      c,
-      s: a.scenarioId,
-      cls: a.hardwareClass,
-      kind: a.energyKind,
-      out: skip ? JSON.stringify(skip) : '[]',
-    };
-    return { a, g, params, counted: skip != null, f: skip ? undefined : g };
+    const counted = leftOut.has(a);
+    const params: Record<string, unknown> = { c, s: a.scenarioId, cls: a.hardwareClass, kind: a.energyKind };
+    // A cell left out whole is not read again, so it gets no @out: a statement that needed one would fail loudly.
+    if (!counted) params.out = '[]';
+    else if (a.excluded.runs < a.runs.succeeded) params.out = JSON.stringify(leftOutIds(a));
+    return { a, g, params, counted, f: counted ? undefined : g };
   });
   /** A statement and what to do with its answer: a batch of them runs on both readers. */
   type Job = [ReadTask, (result: unknown) => void];
@@ -409,13 +419,15 @@ function readWith(pool: ReadPool, db: DB, campaignId: string, options: ReadCampa
   const figureJobs = (cell: Cell): Job[] => {
     const f = cell.f!;
     if (f.n === 0) return [];
-    const means = Object.fromEntries(METRIC_COLUMNS.map((_, i) => [`m${i}`, f[`m${i}`]]));
-    const { out: _, ...whole } = cell.params;
+    // Built key by key from fixed names: spreading and Object.fromEntries cost ~50 µs a cell on this cold path.
+    const { c: campaign, s, cls, kind, out } = cell.params;
+    const params: Record<string, unknown> = cell.counted
+      ? { c: campaign, s, cls, kind, out }
+      : { c: campaign, s, cls, kind };
+    for (const m of MEANS) params[m] = f[m];
     const jobs: Job[] = [
       [
-        cell.counted
-          ? task('deviationsCounted', { ...cell.params, ...means })
-          : task('deviations', { ...whole, ...means }),
+        task(cell.counted ? 'deviationsCounted' : 'deviations', params),
         (r) => (cell.deviations = r as Cell['deviations']),
       ],
     ];
@@ -442,7 +454,7 @@ function readWith(pool: ReadPool, db: DB, campaignId: string, options: ReadCampa
   for (const r of ranges) {
     const inRange = cells.filter((x) => x.a.scenarioId >= r.lo && x.a.scenarioId < r.hi);
     if (!inRange.some((x) => x.g.nodeLo !== x.g.nodeHi)) continue;
-    const skip = JSON.stringify(inRange.flatMap((x) => leftOut.get(x.a) ?? []));
+    const skip = JSON.stringify(inRange.flatMap((x) => leftOutIds(x.a)));
     first.push([
       task('byNode', { ...r, out: skip }, true),
       (rows) => {
@@ -473,7 +485,7 @@ function readWith(pool: ReadPool, db: DB, campaignId: string, options: ReadCampa
       for (const [src, n] of counts.sort((x, y) => (x[0] < y[0] ? -1 : 1))) if (n > 0) a.energySources[src] = n;
     }
     METRIC_KEYS.forEach((k, i) => {
-      const n = d![`n${i}`] ?? 0;
+      const n = NOT_NULL.has(METRIC_COLUMNS[i]) ? known.n : (d![`n${i}`] ?? 0);
       const m = known[`m${i}`];
       const ss = d![`ss${i}`];
       a.metrics[k] =
