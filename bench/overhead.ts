@@ -279,7 +279,7 @@ export function run(opts: BenchOptions): Promise<BenchResult> {
           key: 'harness-own-cpu',
         }),
         row('bare encode CPU time (mean)', bareCpu.mean, 's', { ci: bareCpu.halfWidth }),
-        row('bare encode wall time (mean)', bareWall.mean, 's', { ci: bareWall.halfWidth }),
+        row('bare encode wall time (mean)', bareWall.mean, 's', { ci: bareWall.halfWidth, key: 'bare-wall' }),
         row("harness process' own CPU per wall second of a run", harnessSelfPerS.mean, 'ms/s', {
           ci: harnessSelfPerS.halfWidth,
         }),
@@ -292,7 +292,15 @@ export function run(opts: BenchOptions): Promise<BenchResult> {
         }),
         row("this process' own CPU per bare run (spawning and reaping FFmpeg)", bareSelfMs.mean, 'ms', {
           ci: bareSelfMs.halfWidth,
+          key: 'bare-spawn-cpu',
         }),
+        row(
+          `${fmt(DIRECT_TARGET.value)} % of the bare encode's CPU: what the harness may spend per run`,
+          (DIRECT_TARGET.value / 100) * bareCpu.mean * 1000,
+          'ms',
+          { key: 'harness-budget' },
+        ),
+
         row('FFmpeg progress blocks per harness run', blocks.mean, '', { ci: blocks.halfWidth }),
         row(`one Sampler tick (${SAMPLER_HZ}/s), CPU`, breakdown.tickUs, 'µs'),
         row(

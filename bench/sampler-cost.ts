@@ -161,7 +161,7 @@ export function run(opts: BenchOptions): Promise<BenchResult> {
           `CPU per tick at 10 Hz (${ten.zones} zones), ${haveMain ? 'main thread' : 'whole process'}, net of the idle child`,
           tickUs,
           'µs',
-          { target: TARGET_TICK },
+          { target: TARGET_TICK, key: 'sampler-tick' },
         ),
       );
       rows.push(

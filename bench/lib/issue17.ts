@@ -96,6 +96,12 @@ export const ISSUE_17: IssueLine[] = [
     what: "harness process' own CPU / encode CPU, 10 s 360p x264 medium (direct figure)",
     today: '1.78 %',
     target: '≤ 0.5 %',
+    inTheWay: [
+      { name: 'the budget, 0.5 % of this encode', find: [{ bench: 'overhead', key: 'harness-budget' }] },
+      { name: 'spawning and reaping FFmpeg alone', find: [{ bench: 'overhead', key: 'bare-spawn-cpu' }] },
+      { name: 'a sampler tick in its 10 Hz timer', find: [{ bench: 'sampler', key: 'sampler-tick' }] },
+      { name: 'ticks: 10 per second of the encode', find: [{ bench: 'overhead', key: 'bare-wall' }] },
+    ],
     figures: [
       {
         find: [
