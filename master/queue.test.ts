@@ -121,7 +121,7 @@ describe('store + queue (real SQLite)', () => {
     queue.registerNode(node('n1'));
     queue.registerNode(node('n2'));
     queue.createCampaign(plan([scenario('a')], { min: 1, max: 1, ciHalfwidthPct: 5 }));
-    queue.claim('n1'); // a claim is a heartbeat, written at once
+    queue.claim('n1'); // n1's last written heartbeat is its registration's
     now += 4000;
     queue.heartbeatLater('n1', 'disk nearly full');
     const heardAt = now;
@@ -134,7 +134,7 @@ describe('store + queue (real SQLite)', () => {
       lastHeartbeat: heardAt,
       claimsPaused: 'disk nearly full',
     });
-    // A later claim writes its own heartbeat at once; an older one kept in memory does not move it back.
+    // A later heartbeat written at once (local mode's in-process client); an older one kept in memory does not move it back.
     queue.heartbeatLater('n1');
     now += 100;
     queue.heartbeat('n1');

@@ -280,6 +280,7 @@ export class JobQueue implements NodeQueue {
     return n;
   }
 
+  /** A heartbeat written at once (local mode's in-process client); the HTTP routes keep theirs in memory (heartbeatLater). */
   heartbeat(nodeId: string): boolean {
     return this.store.setNodeHeartbeat(nodeId, this.opts.now());
   }
