@@ -3,37 +3,26 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { writeFixture, type FixtureCell } from '../analyzers/fixture-db.ts';
+import { okRuns, X264_CELL, writeFixture, type FixtureCell } from '../analyzers/fixture-db.ts';
 import { loadRuns, toTrainingRows } from './dataset.ts';
 import { chooseTargets } from './targets.ts';
 import { measureContent } from './content.ts';
 
 // Training rows from a real results database (written through the store) with measured,
 // estimated and mixed runs, flagged runs and a negative net figure.
-const ok = (n: number): Array<'ok'> => Array.from({ length: n }, () => 'ok' as const);
-const base = {
-  codec: 'h264',
-  encoder: 'libx264',
-  rate: { kind: 'crf', value: 23 },
-  vmaf: 88,
-  psnr: 38,
-  ssim: 0.96,
-  speed: 5,
-  bitrateBps: 1.5e6,
-  idleW: 8,
-} as const;
+const base = { ...X264_CELL, speed: 5 } as const;
 const CELLS: FixtureCell[] = [
   {
     ...base,
     preset: 'ultrafast',
     hardwareClass: 'xeon-2s',
-    runs: ok(3),
+    runs: okRuns(3),
     jPerMin: 400,
     flags: [['noisy_neighbour'], [], ['idle-baseline-dirty']],
   },
-  { ...base, preset: 'medium', hardwareClass: 'epyc-1s', runs: ok(3), jPerMin: 600, idleWPerRun: [8, 1e6, 8] },
-  { ...base, preset: 'fast', runs: ok(2), jPerMin: 300, source: 'estimate' },
-  { ...base, preset: 'slow', runs: ok(2), jPerMin: 300, source: 'mixed' },
+  { ...base, preset: 'medium', hardwareClass: 'epyc-1s', runs: okRuns(3), jPerMin: 600, idleWPerRun: [8, 1e6, 8] },
+  { ...base, preset: 'fast', runs: okRuns(2), jPerMin: 300, source: 'estimate' },
+  { ...base, preset: 'slow', runs: okRuns(2), jPerMin: 300, source: 'mixed' },
 ];
 // A loaded estimate-metered machine: the machine-wide estimate is ~6× the encode's own share
 // (the median measured in the shipped advisor campaign, models/MODEL_CARD.md), every run noisy.
@@ -41,7 +30,7 @@ const LOADED: FixtureCell[] = [
   {
     ...base,
     preset: 'veryfast',
-    runs: ok(3),
+    runs: okRuns(3),
     jPerMin: 600,
     source: 'estimate',
     idleW: null,

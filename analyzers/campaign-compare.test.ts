@@ -3,12 +3,11 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { writeFixture, type FixtureCell } from './fixture-db.ts';
+import { okRuns, writeFixture, type FixtureCell } from './fixture-db.ts';
 import { compareCampaigns } from './campaign-compare.ts';
 import { reportCommand } from './cli.ts';
 import { FFWATT } from '../test/fleet/helpers.ts';
 
-const ok = (n: number): Array<'ok'> => Array.from({ length: n }, () => 'ok' as const);
 const cell = (
   preset: string,
   hardwareClass: string,
@@ -19,7 +18,7 @@ const cell = (
   encoder: 'libx264',
   preset,
   rate: { kind: 'crf', value: 23 },
-  runs: ok(4),
+  runs: okRuns(4),
   jPerMin,
   vmaf: 88,
   psnr: 38,

@@ -298,7 +298,19 @@ export function writeFixture(
   }
 }
 
-const ok = (n: number): Array<'ok'> => Array.from({ length: n }, () => 'ok' as const);
+/** `n` successful attempts, for FixtureCell.runs. */
+export const okRuns = (n: number): Array<'ok'> => Array.from({ length: n }, () => 'ok' as const);
+/** The x264 crf-23 figures most fixture tests share; each cell adds its preset, class, runs and energy. */
+export const X264_CELL = {
+  codec: 'h264',
+  encoder: 'libx264',
+  rate: { kind: 'crf', value: 23 },
+  vmaf: 88,
+  psnr: 38,
+  ssim: 0.96,
+  bitrateBps: 1.5e6,
+  idleW: 8,
+} as const;
 const ladder = [250e3, 500e3, 1000e3, 2000e3];
 
 /**
@@ -312,7 +324,7 @@ export const STANDARD_CELLS: FixtureCell[] = [
     encoder: 'libx264',
     preset: 'ultrafast',
     rate: { kind: 'crf', value: 23 },
-    runs: ok(4),
+    runs: okRuns(4),
     jPerMin: 420,
     vmaf: 88.2,
     psnr: 38.1,
@@ -327,7 +339,7 @@ export const STANDARD_CELLS: FixtureCell[] = [
     encoder: 'libx264',
     preset: 'medium',
     rate: { kind: 'crf', value: 23 },
-    runs: ok(4),
+    runs: okRuns(4),
     jPerMin: 600,
     vmaf: 90.1,
     psnr: 39.0,
@@ -341,7 +353,7 @@ export const STANDARD_CELLS: FixtureCell[] = [
     encoder: 'libx264',
     preset: 'fast',
     rate: { kind: 'crf', value: 23 },
-    runs: ok(3),
+    runs: okRuns(3),
     jPerMin: 605,
     vmaf: 90.4,
     psnr: 39.1,
@@ -370,7 +382,7 @@ export const STANDARD_CELLS: FixtureCell[] = [
       encoder: 'libx264',
       preset: 'medium',
       rate: { kind: 'bitrate', value: b },
-      runs: ok(3),
+      runs: okRuns(3),
       jPerMin: 520 + 40 * i,
       vmaf: [72.4, 81.9, 89.3, 94.1][i],
       psnr: [33.2, 35.8, 38.3, 40.6][i],
@@ -386,7 +398,7 @@ export const STANDARD_CELLS: FixtureCell[] = [
       encoder: 'libx265',
       preset: 'medium',
       rate: { kind: 'bitrate', value: b },
-      runs: ok(3),
+      runs: okRuns(3),
       jPerMin: 1150 + 90 * i,
       vmaf: [76.8, 85.2, 91.4, 95.0][i],
       psnr: [34.3, 36.9, 39.2, 41.2][i],
@@ -401,7 +413,7 @@ export const STANDARD_CELLS: FixtureCell[] = [
     encoder: 'libsvtav1',
     preset: '8',
     rate: { kind: 'crf', value: 35 },
-    runs: ok(3),
+    runs: okRuns(3),
     source: 'estimate',
     jPerMin: 700,
     vmaf: 90.6,

@@ -6,26 +6,16 @@ import { join } from 'node:path';
 import { openDatabase } from '../store/store.ts';
 import { InputError } from '../core/errors.ts';
 import { nodeCostFigures } from '../core/node-cost.ts';
-import { writeFixture, type FixtureCell } from './fixture-db.ts';
+import { okRuns, X264_CELL, writeFixture, type FixtureCell } from './fixture-db.ts';
 import { summarize } from './summarize.ts';
 import { writeModelFiles } from './report.ts';
 import type { ReportModel } from '../core/report-model.ts';
 
-const ok = (n: number): Array<'ok'> => Array.from({ length: n }, () => 'ok' as const);
-const base = {
-  codec: 'h264',
-  encoder: 'libx264',
-  rate: { kind: 'crf', value: 23 },
-  vmaf: 88,
-  psnr: 38,
-  ssim: 0.96,
-  bitrateBps: 1.5e6,
-  idleW: 8,
-} as const;
+const base = X264_CELL;
 // runs of class xeon-2s come from node "node-xeon-2s", of epyc-1s from "node-epyc-1s" (fixture-db.ts)
 const CELLS: FixtureCell[] = [
-  { ...base, preset: 'ultrafast', hardwareClass: 'xeon-2s', runs: ok(3), jPerMin: 420, speed: 9 },
-  { ...base, preset: 'ultrafast', hardwareClass: 'epyc-1s', runs: ok(3), jPerMin: 300, speed: 12 },
+  { ...base, preset: 'ultrafast', hardwareClass: 'xeon-2s', runs: okRuns(3), jPerMin: 420, speed: 9 },
+  { ...base, preset: 'ultrafast', hardwareClass: 'epyc-1s', runs: okRuns(3), jPerMin: 300, speed: 12 },
 ];
 
 let dir: string;

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { writeFixture, type FixtureCell } from './fixture-db.ts';
+import { okRuns, X264_CELL, writeFixture, type FixtureCell } from './fixture-db.ts';
 import { summarize } from './summarize.ts';
 import { renderSummaryMarkdown, writeModelFiles } from './report.ts';
 import { energyKindOf, exclusionReasons, hardwareClassOf } from '../core/strata.ts';
@@ -10,34 +10,24 @@ import type { ReportModel } from '../core/report-model.ts';
 
 // A campaign run on two hardware classes, with measured, estimated and mixed (estimated CPU +
 // measured GPU) energy, flagged runs and one run whose net energy came out negative.
-const ok = (n: number): Array<'ok'> => Array.from({ length: n }, () => 'ok' as const);
-const base = {
-  codec: 'h264',
-  encoder: 'libx264',
-  rate: { kind: 'crf', value: 23 },
-  vmaf: 88,
-  psnr: 38,
-  ssim: 0.96,
-  bitrateBps: 1.5e6,
-  idleW: 8,
-} as const;
+const base = X264_CELL;
 const CELLS: FixtureCell[] = [
   {
     ...base,
     preset: 'ultrafast',
     hardwareClass: 'xeon-2s',
-    runs: ok(4),
+    runs: okRuns(4),
     jPerMin: 420,
     speed: 9,
     flags: [[], ['noisy_neighbour'], [], []],
   },
-  { ...base, preset: 'ultrafast', hardwareClass: 'epyc-1s', runs: ok(3), jPerMin: 300, speed: 12 },
-  { ...base, preset: 'ultrafast', hardwareClass: 'epyc-1s', source: 'mixed', runs: ok(3), jPerMin: 150, speed: 12 },
+  { ...base, preset: 'ultrafast', hardwareClass: 'epyc-1s', runs: okRuns(3), jPerMin: 300, speed: 12 },
+  { ...base, preset: 'ultrafast', hardwareClass: 'epyc-1s', source: 'mixed', runs: okRuns(3), jPerMin: 150, speed: 12 },
   {
     ...base,
     preset: 'medium',
     hardwareClass: 'xeon-2s',
-    runs: ok(4),
+    runs: okRuns(4),
     jPerMin: 600,
     speed: 4,
     idleWPerRun: [8, 1e6, 8, 8],
@@ -47,12 +37,12 @@ const CELLS: FixtureCell[] = [
     preset: 'medium',
     hardwareClass: 'xeon-2s',
     source: 'estimate',
-    runs: ok(3),
+    runs: okRuns(3),
     jPerMin: 200,
     speed: 4,
     flags: [['thermal_drift'], [], []],
   },
-  { ...base, preset: 'medium', hardwareClass: 'epyc-1s', runs: ok(3), jPerMin: 450, speed: 5 },
+  { ...base, preset: 'medium', hardwareClass: 'epyc-1s', runs: okRuns(3), jPerMin: 450, speed: 5 },
 ];
 
 let dir: string;

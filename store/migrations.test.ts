@@ -5,24 +5,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MIGRATIONS } from './migrations.ts';
 import { openDatabase, setupKey } from './store.ts';
-import { writeFixture, type FixtureCell } from '../analyzers/fixture-db.ts';
+import { okRuns, X264_CELL, writeFixture, type FixtureCell } from '../analyzers/fixture-db.ts';
 import { summarize } from '../analyzers/summarize.ts';
 import { renderJson } from '../analyzers/write-json.ts';
 import { renderMarkdown } from '../analyzers/write-md.ts';
 
 // Migration 6 (run strata columns): a database written before it gets the columns back-filled
 // from the provenance and energy source, and reports on it exactly as on one written after it.
-const ok = (n: number): Array<'ok'> => Array.from({ length: n }, () => 'ok' as const);
-const base = {
-  codec: 'h264',
-  encoder: 'libx264',
-  rate: { kind: 'crf', value: 23 },
-  vmaf: 88,
-  psnr: 38,
-  ssim: 0.96,
-  bitrateBps: 1.5e6,
-  idleW: 8,
-} as const;
+const base = X264_CELL;
 const CELLS: FixtureCell[] = [
   {
     ...base,
@@ -33,13 +23,13 @@ const CELLS: FixtureCell[] = [
     speed: 9,
     flags: [[], [], ['noisy_neighbour'], [], ['thermal-throttle']],
   },
-  { ...base, preset: 'ultrafast', hardwareClass: 'epyc-1s', runs: ok(3), jPerMin: 300, speed: 12 },
-  { ...base, preset: 'ultrafast', hardwareClass: 'epyc-1s', source: 'mixed', runs: ok(3), jPerMin: 150, speed: 12 },
+  { ...base, preset: 'ultrafast', hardwareClass: 'epyc-1s', runs: okRuns(3), jPerMin: 300, speed: 12 },
+  { ...base, preset: 'ultrafast', hardwareClass: 'epyc-1s', source: 'mixed', runs: okRuns(3), jPerMin: 150, speed: 12 },
   {
     ...base,
     preset: 'medium',
     hardwareClass: 'xeon-2s',
-    runs: ok(4),
+    runs: okRuns(4),
     jPerMin: 600,
     speed: 4,
     idleWPerRun: [8, 1e6, 8, 8],
@@ -49,7 +39,7 @@ const CELLS: FixtureCell[] = [
     preset: 'medium',
     hardwareClass: 'xeon-2s',
     source: 'estimate',
-    runs: ok(3),
+    runs: okRuns(3),
     jPerMin: 200,
     speed: 4,
     flags: [['thermal_drift'], [], []],

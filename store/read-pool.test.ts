@@ -7,18 +7,9 @@ import { join } from 'node:path';
 import { openDatabase, type DB } from './store.ts';
 import { ReadPool } from './read-pool.ts';
 import { readCampaignRuns } from './read-db.ts';
-import { writeFixture, type FixtureCell } from '../analyzers/fixture-db.ts';
+import { okRuns, X264_CELL, writeFixture, type FixtureCell } from '../analyzers/fixture-db.ts';
 
-const ok = (n: number): Array<'ok'> => Array.from({ length: n }, () => 'ok' as const);
-const base = {
-  codec: 'h264',
-  encoder: 'libx264',
-  vmaf: 88,
-  psnr: 38,
-  ssim: 0.96,
-  bitrateBps: 1.5e6,
-  idleW: 8,
-} as const;
+const base = X264_CELL;
 // Two classes on one scenario, an estimated cell and a mixed one, excluding flags, a non-positive
 // net figure, failed attempts: every path of the per-cell reads.
 const CELLS: FixtureCell[] = [
@@ -28,7 +19,7 @@ const CELLS: FixtureCell[] = [
       preset,
       rate: { kind: 'crf', value: 23 },
       hardwareClass: 'xeon-2s',
-      runs: [...ok(6), 'fail', ...ok(5)],
+      runs: [...okRuns(6), 'fail', ...okRuns(5)],
       jPerMin: 400 + 60 * p,
       speed: 9 - p,
       flags: [[], ['noisy_neighbour'], [], ['thermal-throttle'], [], [], [], ['thermal_drift', 'x'], [], [], [], []],
@@ -38,7 +29,7 @@ const CELLS: FixtureCell[] = [
       preset,
       rate: { kind: 'crf', value: 23 },
       hardwareClass: 'epyc-1s',
-      runs: ok(8),
+      runs: okRuns(8),
       jPerMin: 300 + 50 * p,
       speed: 12 - p,
     },
@@ -50,7 +41,7 @@ const CELLS: FixtureCell[] = [
     preset: '8',
     rate: { kind: 'crf', value: 30 },
     source: 'estimate',
-    runs: ok(5),
+    runs: okRuns(5),
     jPerMin: 900,
     speed: 2,
   },
@@ -61,7 +52,7 @@ const CELLS: FixtureCell[] = [
     preset: 'medium',
     rate: { kind: 'crf', value: 28 },
     source: 'mixed',
-    runs: ok(5),
+    runs: okRuns(5),
     jPerMin: 700,
     speed: 3,
     idleWPerRun: [null, 1e6, null, null, null],
