@@ -15,10 +15,11 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import { Agent, request } from 'undici';
 import { freeLoopbackPort } from '../core/net.ts';
-import type { CampaignPlan, RunRecord, Scenario } from '../core/types.ts';
+import type { CampaignPlan, Scenario } from '../core/types.ts';
 import { JobQueue } from '../master/queue.ts';
 import { Store } from '../store/store.ts';
 import { bounded } from './lib/args.ts';
+import { simulatedRecord } from './lib/master-shapes.ts';
 
 const REPO = resolve(import.meta.dirname, '..');
 const { values: args } = parseArgs({
@@ -66,59 +67,6 @@ function scenario(i: number): Scenario {
   };
 }
 
-function record(jobId: string, attempt: number, nodeId: string, j: number): RunRecord {
-  const zone = {
-    meter: 'estimate',
-    zone: 'cpu',
-    source: 'estimate' as const,
-    role: 'total' as const,
-    grossJ: j,
-    idleW: null,
-    netJ: null,
-    avgW: j,
-    peakW: j * 1.2,
-  };
-  const t = new Date();
-  return {
-    jobId,
-    attempt,
-    nodeId,
-    status: 'succeeded',
-    exitCode: 0,
-    signal: null,
-    error: null,
-    stderrTail: '',
-    startedAt: t.toISOString(),
-    endedAt: new Date(t.getTime() + 1000).toISOString(),
-    wallS: 1,
-    mediaSeconds: 1,
-    frames: 30,
-    outputBytes: 10_000,
-    bitrateBps: 80_000,
-    fps: 30,
-    speed: 1,
-    droppedFrames: 0,
-    dupFrames: 0,
-    energy: {
-      source: 'estimate',
-      zones: [zone],
-      grossJ: j,
-      idleW: null,
-      netJ: null,
-      avgW: j,
-      peakW: j * 1.2,
-      windowS: 1,
-      jPerEncodedMinute: j * 60,
-      netJPerEncodedMinute: null,
-      jPerFrame: j / 30,
-      jPerMegapixel: null,
-    },
-    quality: null,
-    flags: ['estimated'],
-    provenance: { ffmpegVersion: 'bench', encoder: 'libx264', argv: [] },
-  };
-}
-
 /** A database with RUNS stored runs (1000 scenarios × RUNS/1000 repetitions) and a queue to claim from. */
 function populate(path: string): void {
   const store = Store.open(path);
@@ -149,7 +97,7 @@ function populate(path: string): void {
       .prepare('SELECT job.id, job.campaign_id campaignId, job.scenario_id scenarioId FROM job WHERE campaign_id = ?')
       .all(campaignId) as Array<{ id: string; campaignId: string; scenarioId: number }>;
     let i = 0;
-    for (const j of jobs) store.insertRun(record(j.id, 1, 'history', 5 + (i++ % 20)), j, now, randomUUID());
+    for (const j of jobs) store.insertRun(simulatedRecord(j.id, 1, 'history', 5 + (i++ % 20)), j, now, randomUUID());
     store.db
       .prepare("UPDATE job SET state = 'succeeded', attempts = 1, finished_at = ? WHERE campaign_id = ?")
       .run(now, campaignId);
@@ -238,7 +186,7 @@ async function main(): Promise<void> {
           claimMs.push(performance.now() - t);
           if (c.status !== 200) throw new Error(`claim: HTTP ${c.status}`);
           const r = await call('POST', `/api/v1/jobs/${c.body.id}/result`, tok, {
-            record: record(c.body.id, c.body.attempts, id, 7),
+            record: simulatedRecord(c.body.id, c.body.attempts, id, 7),
             idle: null,
             leaseId: c.body.leaseId,
           });

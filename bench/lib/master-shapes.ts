@@ -1,5 +1,7 @@
 // What the master benchmarks submit and post: the campaign matrix and the run record of a simulated
-// encode (bench/master-load.ts over HTTP, bench/lib/queue-floor.ts straight into the queue).
+// encode (bench/master-load.ts over HTTP, bench/lib/queue-floor.ts straight into the queue,
+// bench/metrics-vs-claims.ts into its history).
+import type { RunRecord } from '../../core/types.ts';
 
 /** A matrix of 100 cells (2 presets × 50 CRFs) with enough repetitions for the wanted number of jobs. */
 export function loadMatrix(jobs: number): string {
@@ -20,18 +22,22 @@ scenarios:
 `;
 }
 
-export function simulatedRecord(jobId: string, attempt: number, nodeId: string) {
-  const now = new Date();
+/**
+ * The run record of a simulated 1 s encode of 30 frames at 320x240 that used `joules` (estimated,
+ * flagged `simulated`): what the simulated agents post and what the metrics benchmark stores.
+ */
+export function simulatedRecord(jobId: string, attempt: number, nodeId: string, joules = 12): RunRecord {
+  const started = new Date();
   const zone = {
     meter: 'estimate',
     zone: 'cpu',
-    source: 'estimate',
-    role: 'total',
-    grossJ: 12,
+    source: 'estimate' as const,
+    role: 'total' as const,
+    grossJ: joules,
     idleW: null,
     netJ: null,
-    avgW: 12,
-    peakW: 14,
+    avgW: joules,
+    peakW: joules * 1.2,
   };
   return {
     jobId,
@@ -42,8 +48,8 @@ export function simulatedRecord(jobId: string, attempt: number, nodeId: string) 
     signal: null,
     error: null,
     stderrTail: '',
-    startedAt: now.toISOString(),
-    endedAt: now.toISOString(),
+    startedAt: started.toISOString(),
+    endedAt: new Date(started.getTime() + 1000).toISOString(),
     wallS: 1,
     mediaSeconds: 1,
     frames: 30,
@@ -56,16 +62,16 @@ export function simulatedRecord(jobId: string, attempt: number, nodeId: string) 
     energy: {
       source: 'estimate',
       zones: [zone],
-      grossJ: 12,
+      grossJ: joules,
       idleW: null,
       netJ: null,
-      avgW: 12,
-      peakW: 14,
+      avgW: joules,
+      peakW: joules * 1.2,
       windowS: 1,
-      jPerEncodedMinute: 720,
+      jPerEncodedMinute: joules * 60,
       netJPerEncodedMinute: null,
-      jPerFrame: 0.4,
-      jPerMegapixel: 5.2,
+      jPerFrame: joules / 30,
+      jPerMegapixel: joules / ((30 * 320 * 240) / 1e6),
     },
     quality: null,
     flags: ['estimated', 'simulated'],
