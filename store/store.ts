@@ -135,7 +135,8 @@ function toJob(r: JobRow): StoredJob {
   return jobOfRow(r, JSON.parse(r.spec) as Scenario);
 }
 
-function jobOfRow(r: Omit<JobRow, 'spec'>, scenario: Scenario): StoredJob {
+/** A job row as a job, with the cell it is given (parsed whole, kept, or only what a caller reads). */
+function jobOfRow<S>(r: Omit<JobRow, 'spec'>, scenario: S): Omit<StoredJob, 'scenario'> & { scenario: S } {
   return {
     id: r.id,
     campaignId: r.campaign_id,
@@ -149,7 +150,7 @@ function jobOfRow(r: Omit<JobRow, 'spec'>, scenario: Scenario): StoredJob {
     maxAttempts: r.max_attempts,
     leaseOwner: r.lease_owner,
     leaseExpiresAt: r.lease_expires_at,
-    nodeConstraint: JSON.parse(r.node_constraint) as string[],
+    nodeConstraint: r.node_constraint === '[]' ? [] : (JSON.parse(r.node_constraint) as string[]),
     cooldownS: r.cooldown_s,
     createdAt: r.created_at,
     startedAt: r.started_at,
@@ -162,27 +163,10 @@ function jobOfRow(r: Omit<JobRow, 'spec'>, scenario: Scenario): StoredJob {
 }
 
 /**
- * What checking and ending a lease needs of a job (store.jobLease): lease fields, what a further
- * repetition copies, and the cell's warm-up and duration (the lease age limit); the cell's JSON
- * is not read.
+ * A job as checking and ending a lease reads it (store.jobLease): every job field, and of the cell
+ * only its warm-up and duration (the lease age limit), so the cell's JSON is not read.
  */
-export type JobLease = Pick<
-  StoredJob,
-  | 'id'
-  | 'campaignId'
-  | 'scenarioId'
-  | 'state'
-  | 'priority'
-  | 'queueClass'
-  | 'attempts'
-  | 'maxAttempts'
-  | 'leaseOwner'
-  | 'leaseId'
-  | 'leaseStartedAt'
-  | 'nodeConstraint'
-  | 'cooldownS'
-  | 'placementTarget'
-> & { scenario: Pick<Scenario, 'warmupS' | 'durationS'> };
+export type JobLease = Omit<StoredJob, 'scenario'> & { scenario: Pick<Scenario, 'warmupS' | 'durationS'> };
 
 function deepFreeze<T>(value: T): T {
   if (value && typeof value === 'object' && !Object.isFrozen(value)) {
@@ -428,44 +412,10 @@ export class Store {
 
   jobLease(id: string): JobLease | null {
     const r = this.statement(
-      `SELECT job.id, job.campaign_id, job.scenario_id, job.state, job.priority, job.queue_class, job.attempts,
-              job.max_attempts, job.lease_owner, job.lease_id, job.lease_started_at, job.node_constraint,
-              job.cooldown_s, job.placement_target, scenario.warmup_s, scenario.duration_s
+      `SELECT job.*, scenario.warmup_s, scenario.duration_s
        FROM job JOIN scenario ON scenario.id = job.scenario_id WHERE job.id = ?`,
-    ).get(id) as
-      | (Omit<
-          JobRow,
-          | 'spec'
-          | 'repetition'
-          | 'seq'
-          | 'lease_expires_at'
-          | 'created_at'
-          | 'started_at'
-          | 'finished_at'
-          | 'last_error'
-        > & {
-          warmup_s: number;
-          duration_s: number;
-        })
-      | undefined;
-    if (!r) return null;
-    return {
-      id: r.id,
-      campaignId: r.campaign_id,
-      scenarioId: r.scenario_id,
-      state: r.state,
-      priority: r.priority,
-      queueClass: r.queue_class,
-      attempts: r.attempts,
-      maxAttempts: r.max_attempts,
-      leaseOwner: r.lease_owner,
-      leaseId: r.lease_id,
-      leaseStartedAt: r.lease_started_at,
-      nodeConstraint: r.node_constraint === '[]' ? [] : (JSON.parse(r.node_constraint) as string[]),
-      cooldownS: r.cooldown_s,
-      placementTarget: r.placement_target ?? null,
-      scenario: { warmupS: r.warmup_s, durationS: r.duration_s },
-    };
+    ).get(id) as (Omit<JobRow, 'spec'> & { warmup_s: number; duration_s: number }) | undefined;
+    return r ? jobOfRow(r, { warmupS: r.warmup_s, durationS: r.duration_s }) : null;
   }
 
   listJobs(filter: { campaignId?: string; state?: JobState; limit?: number } = {}): StoredJob[] {
@@ -876,20 +826,14 @@ export class Store {
    */
   setNodeHeartbeat(id: string, now: number, claimsPaused?: string | null): boolean {
     // An alive node is updated without assigning `state`: assigning it, even to its own value,
-    // rewrites every index entry of the row that holds state (three times the cost).
-    const paused = claimsPaused !== undefined;
-    const alive = this.statement(
-      paused
-        ? "UPDATE node SET last_heartbeat = MAX(COALESCE(last_heartbeat, 0), ?), claims_paused = ? WHERE id = ? AND state = 'alive'"
-        : "UPDATE node SET last_heartbeat = MAX(COALESCE(last_heartbeat, 0), ?) WHERE id = ? AND state = 'alive'",
+    // rewrites every index entry of the row that holds state (three times the cost). The pause
+    // reason is in no index; it is assigned its own value when the heartbeat carries none.
+    const set = 'last_heartbeat = MAX(COALESCE(last_heartbeat, 0), ?), claims_paused = IIF(?, ?, claims_paused)';
+    const args = [now, claimsPaused !== undefined ? 1 : 0, claimsPaused ?? null, id];
+    return (
+      this.statement(`UPDATE node SET ${set} WHERE id = ? AND state = 'alive'`).run(...args).changes > 0 ||
+      this.statement(`UPDATE node SET ${set}, state = 'alive' WHERE id = ?`).run(...args).changes > 0
     );
-    if ((paused ? alive.run(now, claimsPaused, id) : alive.run(now, id)).changes > 0) return true;
-    const revived = this.statement(
-      paused
-        ? "UPDATE node SET last_heartbeat = MAX(COALESCE(last_heartbeat, 0), ?), claims_paused = ?, state = 'alive' WHERE id = ?"
-        : "UPDATE node SET last_heartbeat = MAX(COALESCE(last_heartbeat, 0), ?), state = 'alive' WHERE id = ?",
-    );
-    return (paused ? revived.run(now, claimsPaused, id) : revived.run(now, id)).changes > 0;
   }
 
   /** A new per-node credential (its SHA-256) for an existing node; the old one stops working. */
