@@ -9,7 +9,6 @@
  */
 import { mkdirSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { MEASURING_NODE_FLAGS } from '../agent/node-flags.ts';
 import { REPO_ROOT, runTs } from './lib/child.ts';
 import { writeDoc, type RunFile } from './lib/doc.ts';
 import { load1 } from './lib/cpu.ts';
@@ -57,9 +56,6 @@ const BENCHES: Array<{ name: string; file: string; args?: string[]; module?: str
     },
     { name: 'peer', file: 'bench/rapl-peer.ts', title: 'RAPL path vs node_exporter', limitS: 120 },
   ];
-
-/** Node flags of a benchmark's process: the overhead benchmark runs the harness as the agent runs (agent/node-flags.ts). */
-const NODE_ARGS: Record<string, readonly string[]> = { overhead: MEASURING_NODE_FLAGS };
 
 function parse(argv: string[]) {
   let values;
@@ -131,7 +127,6 @@ async function main(): Promise<number> {
     const r = await runTs(b.file, [...(b.args ?? []), ...(o.quick ? ['--quick'] : []), '--result', file], {
       timeoutMs: limitS * 1000,
       onStderr: (s) => process.stderr.write(s),
-      nodeArgs: [...(NODE_ARGS[b.name] ?? [])],
     });
     if (existsSync(file)) {
       results.push(JSON.parse(readFileSync(file, 'utf8')) as BenchResult);
