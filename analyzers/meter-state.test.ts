@@ -5,21 +5,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { writeFixture, type FixtureCell } from './fixture-db.ts';
+import { X264_CELL, writeFixture, type FixtureCell } from './fixture-db.ts';
 import { summarize } from './summarize.ts';
 import { writeModelFiles } from './report.ts';
 import type { ReportModel } from '../core/report-model.ts';
 
 const CELL: FixtureCell = {
-  codec: 'h264',
-  encoder: 'libx264',
+  ...X264_CELL,
   preset: 'ultrafast',
-  rate: { kind: 'crf', value: 23 },
-  vmaf: 88,
-  psnr: 38,
-  ssim: 0.96,
-  bitrateBps: 1.5e6,
-  idleW: 8,
   source: 'estimate',
   runs: ['ok', 'ok', 'ok'],
   jPerMin: 300,

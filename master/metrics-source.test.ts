@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { writeFixture, writeStandardFixture, type FixtureCell } from '../analyzers/fixture-db.ts';
+import { X264_CELL, writeFixture, writeStandardFixture, type FixtureCell } from '../analyzers/fixture-db.ts';
 import { recentRunsForMetrics } from '../store/metrics-source.ts';
 import { Store } from '../store/store.ts';
 import { masterMetricsFor } from './metrics-wiring.ts';
@@ -33,18 +33,7 @@ describe('recentRunsForMetrics (real SQLite)', () => {
   it('labels each run with its hardware class and scores efficiency within the class, never against another machine', () => {
     const dir = mkdtempSync(join(tmpdir(), 'ffwatt-msrc-'));
     const path = join(dir, 'r.sqlite');
-    const base = {
-      codec: 'h264',
-      encoder: 'libx264',
-      preset: 'ultrafast',
-      rate: { kind: 'crf', value: 23 },
-      vmaf: 88,
-      psnr: 38,
-      ssim: 0.96,
-      bitrateBps: 1.5e6,
-      idleW: 8,
-      speed: 9,
-    } as const;
+    const base = { ...X264_CELL, preset: 'ultrafast', speed: 9 } as const;
     const cells: FixtureCell[] = [
       { ...base, runs: ['ok', 'ok'], hardwareClass: 'xeon-2s', jPerMin: 600 },
       { ...base, runs: ['ok', 'ok'], hardwareClass: 'epyc-1s', jPerMin: 200 },
@@ -63,18 +52,7 @@ describe('recentRunsForMetrics (real SQLite)', () => {
   it("carries each run's node labels and media seconds, so the exporter prices it at its node's figures per class", async () => {
     const dir = mkdtempSync(join(tmpdir(), 'ffwatt-msrc-'));
     const path = join(dir, 'r.sqlite');
-    const base = {
-      codec: 'h264',
-      encoder: 'libx264',
-      preset: 'ultrafast',
-      rate: { kind: 'crf', value: 23 },
-      vmaf: 88,
-      psnr: 38,
-      ssim: 0.96,
-      bitrateBps: 1.5e6,
-      idleW: 8,
-      speed: 9,
-    } as const;
+    const base = { ...X264_CELL, preset: 'ultrafast', speed: 9 } as const;
     const cells: FixtureCell[] = [
       { ...base, runs: ['ok'], hardwareClass: 'xeon-2s', jPerMin: 600 },
       { ...base, runs: ['ok'], hardwareClass: 'epyc-1s', jPerMin: 200 },
