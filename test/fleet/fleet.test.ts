@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   api,
   freePort,
+  handRecord,
   makePki,
   nodeCert,
   pidsMatching,
@@ -232,35 +233,6 @@ function recordFromRow(r: Record<string, any>) {
     quality: JSON.parse(r.quality ?? 'null'),
     flags: JSON.parse(r.flags),
     provenance: JSON.parse(r.provenance),
-  };
-}
-
-/** A minimal valid record for a job claimed by a hand-driven node. */
-function handRecord(jobId: string, attempt: number, nodeId: string, startedAt: Date) {
-  return {
-    jobId,
-    attempt,
-    nodeId,
-    status: 'succeeded',
-    exitCode: 0,
-    signal: null,
-    error: null,
-    stderrTail: '',
-    startedAt: startedAt.toISOString(),
-    endedAt: new Date(startedAt.getTime() + 2000).toISOString(),
-    wallS: 2,
-    mediaSeconds: 1,
-    frames: 30,
-    outputBytes: 1000,
-    bitrateBps: 8000,
-    fps: 15,
-    speed: 0.5,
-    droppedFrames: 0,
-    dupFrames: 0,
-    energy: null,
-    quality: null,
-    flags: [],
-    provenance: { ffmpegVersion: 'hand', encoder: 'libx264', argv: [] },
   };
 }
 
@@ -513,7 +485,7 @@ describe('fleet: master + 3 agents over TLS', () => {
     const posted = await api<{ kind: string }>(base, 'POST', `/jobs/${claim.body.id}/result`, {
       token: node,
       body: {
-        record: handRecord(claim.body.id, claim.body.attempts, 'skewed', dayAgo),
+        record: handRecord(claim.body.id, claim.body.attempts, 'skewed', 'succeeded', dayAgo),
         idle: null,
         leaseId: claim.body.leaseId,
       },
@@ -615,7 +587,7 @@ describe('fleet: master + 3 agents over TLS', () => {
       expect((await admin('GET', '/jobs/no-such-job')).status).toBe(404);
       expect((await admin('POST', '/jobs/no-such-job/cancel')).status).toBe(404);
       expect((await admin('POST', '/jobs/no-such-job/retry')).status).toBe(404);
-      const rec = handRecord('no-such-job', 1, 'intruder', new Date());
+      const rec = handRecord('no-such-job', 1, 'intruder');
       const r = await api<{ error: string }>(base, 'POST', '/jobs/no-such-job/result', {
         token: intruderToken,
         body: { record: rec, idle: null, leaseId: 'x' },

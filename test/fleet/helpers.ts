@@ -226,9 +226,15 @@ export function runFfwatt(
   });
 }
 
-/** A minimal valid record for a hand-driven node. */
-export function handRecord(jobId: string, attempt: number, nodeId: string, status = 'succeeded') {
-  const t = new Date();
+/** A minimal valid record for a hand-driven node, started at `startedAt` by its own clock. */
+export function handRecord(
+  jobId: string,
+  attempt: number,
+  nodeId: string,
+  status = 'succeeded',
+  startedAt = new Date(),
+) {
+  const t = startedAt;
   return {
     jobId,
     attempt,
