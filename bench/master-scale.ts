@@ -41,6 +41,16 @@ interface LoadOut {
   errors: Record<string, number>;
 }
 
+interface QueuePaceOut {
+  requests: number;
+  wallS: number;
+  commits: number;
+  utilization: number;
+  cpuMsPerRequest: number;
+  sqliteUtilization: number;
+  statements: number;
+}
+
 const lat = (l: Latency) => `${fmt(l.p50Ms ?? NaN)} / ${fmt(l.p99Ms ?? NaN)} ms`;
 const pinText = (o: LoadOut) =>
   o.pinning
@@ -152,6 +162,21 @@ export function run(opts: BenchOptions): Promise<BenchResult> {
               display: `${fmt(util)} % of one core (${fmt(out.masterCpu.msPerRequest)} ms per request, ${fmt(out.throughput.requestsPerS)} req/s)`,
             }),
           );
+          const pace = runs.queuePace as QueuePaceOut | undefined;
+          if (pace) {
+            const sum = util + 100 * pace.sqliteUtilization;
+            rows.push(
+              row(`${n} agents: HTTP alone at this protocol + SQLite's statements at this pace`, sum, '% of one core', {
+                key: 'master-2000-floor-sum',
+                display: `${fmt(sum)} % of one core (HTTP ${fmt(util)} + SQLite ${fmt(100 * pace.sqliteUtilization)})${master ? `; the master used ${fmt(100 * master.masterCpu.utilization)} %` : ''}`,
+              }),
+            );
+            if (master && !(100 * master.masterCpu.utilization < UTIL_TARGET.value))
+              notes.push(
+                `Floors at the agents' protocol, same run: HTTP alone (Fastify answering fixed JSON) kept the server ${fmt(util)} % busy, and the same claims, results, lease extensions and heartbeats at the rates the master served, run straight into the master's JobQueue and group commit with its reaper (bench/lib/queue-pace.ts, each request in a timer of its own so the core is cold, as at the master), spent ${fmt(100 * pace.sqliteUtilization)} % of a core inside SQLite's statements alone (${fmt(pace.statements / Math.max(1e-9, pace.wallS))} statements and ${fmt(pace.commits / Math.max(1e-9, pace.wallS))} fsync'd commits per second; ${fmt(100 * pace.utilization)} % with the queue's own code). ` +
+                  `HTTP and SQLite alone come to ${fmt(sum)} % of a core, ${sum >= UTIL_TARGET.value ? 'at or above' : 'below'} the target of ${fmt(UTIL_TARGET.value)} %; the master used ${fmt(100 * master.masterCpu.utilization)} %.`,
+              );
+          }
           if (master)
             notes.push(
               `HTTP floor at the agents' protocol, same run: the same ${n} agents against Fastify answering fixed JSON (bench/lib/floor-server.ts; claims answered at once, so it serves more claims than the master does) kept it busy ${fmt(util)} % of its core at ${fmt(out.masterCpu.msPerRequest)} ms per request; the master spent ${fmt(master.masterCpu.msPerRequest)} ms per request (${fmt(100 * master.masterCpu.utilization)} %). Here each request wakes the server on its own, so the per-request cost of HTTP is ${fmt(out.masterCpu.msPerRequest / Math.max(1e-9, (runs.floor as LoadOut | undefined)?.masterCpu.msPerRequest ?? NaN))}× the closed loop's.`,
@@ -175,7 +200,13 @@ export function run(opts: BenchOptions): Promise<BenchResult> {
           const qArgs = opts.quick ? ['--pairs', '640', '--jobs', '5000'] : ['--pairs', '6000', '--jobs', '50000'];
           opts.log(`master: bench/lib/queue-floor.ts ${qArgs.join(' ')}`);
           const q = await runTs('bench/lib/queue-floor.ts', qArgs, { timeoutMs: 300_000 });
-          const queueFloor = jsonDoc<{ cpuMsPerRequest: number; commits: number; requests: number }>(q.stdout);
+          const queueFloor = jsonDoc<{
+            cpuMsPerRequest: number;
+            sqliteMsPerRequest: number;
+            statementsPerRequest: number;
+            commits: number;
+            requests: number;
+          }>(q.stdout);
           if (!queueFloor) {
             rows.push(
               missingRow(
@@ -198,6 +229,15 @@ export function run(opts: BenchOptions): Promise<BenchResult> {
                   display: `${fmt(queueMs)} ms (${queueFloor.requests} requests, ${fmt(queueFloor.requests / Math.max(1, queueFloor.commits))} writes per fsync'd commit)`,
                 },
               ),
+              row(
+                "… of it inside SQLite's statements (commits included), CPU per request",
+                queueFloor.sqliteMsPerRequest,
+                'ms',
+                {
+                  key: 'master-sqlite-floor',
+                  display: `${fmt(queueFloor.sqliteMsPerRequest)} ms (${fmt(queueFloor.statementsPerRequest)} statements per request; HTTP floor + SQLite: ${fmt(httpMs + queueFloor.sqliteMsPerRequest)} ms)`,
+                },
+              ),
               row('HTTP floor + queue floor, CPU per request', httpMs + queueMs, 'ms', {
                 key: 'master-floor-sum',
                 display: `${fmt(httpMs + queueMs)} ms (HTTP ${fmt(httpMs)} + queue ${fmt(queueMs)})${master ? `; the master spent ${fmt(master.masterCpu.msPerRequest)} ms, ${fmt(master.masterCpu.msPerRequest - httpMs - queueMs)} ms above both` : ''}`,
@@ -205,8 +245,8 @@ export function run(opts: BenchOptions): Promise<BenchResult> {
             );
             if (master && !(master.masterCpu.msPerRequest <= CPU_TARGET.value))
               notes.push(
-                `Queue floor, same run: the closed loop's claims and results run straight into the master's JobQueue and group commit (64 per commit, WAL, synchronous=FULL; bench/lib/queue-floor.ts) cost ${fmt(queueMs)} ms of CPU per request: the SQLite statements of a claim (candidates, the node's active job, the lease update) and of a result (lease row, run insert with its report indexes, job update, campaign probe) and the fsync'd commits. ` +
-                  `With the HTTP floor that is ${fmt(httpMs + queueMs)} ms per request before the master adds anything of its own, against the target of ${fmt(CPU_TARGET.value)} ms: the target is below what the HTTP exchange and the durable SQLite writes cost on this core.`,
+                `Queue floor, same run: the closed loop's claims and results run straight into the master's JobQueue and group commit (64 per commit, WAL, synchronous=FULL; bench/lib/queue-floor.ts) cost ${fmt(queueMs)} ms of CPU per request, of which ${fmt(queueFloor.sqliteMsPerRequest)} ms inside SQLite's statements (${fmt(queueFloor.statementsPerRequest)} per request: a claim's candidates, the node's active job and the lease update, a result's lease row, run insert with its report indexes, job update and campaign probe, and the fsync'd commits) and the rest in the queue's own code. ` +
+                  `HTTP and SQLite alone come to ${fmt(httpMs + queueFloor.sqliteMsPerRequest)} ms per request, ${httpMs + queueFloor.sqliteMsPerRequest >= CPU_TARGET.value ? 'at or above' : 'below'} the target of ${fmt(CPU_TARGET.value)} ms; with the queue's own code ${fmt(httpMs + queueMs)} ms, before the server adds authentication, validation and replies.`,
               );
           }
           if (master && !(master.masterCpu.msPerRequest <= CPU_TARGET.value)) {
@@ -232,6 +272,7 @@ export function run(opts: BenchOptions): Promise<BenchResult> {
               display: `${lat(out.latency.claim)} / ${lat(out.latency.result)}`,
             }),
             row('one durable commit on this disk (synchronous=FULL), wall / CPU', cc.fullWallMs, 'ms', {
+              key: 'durable-commit',
               display: `${fmt(cc.fullWallMs)} / ${fmt(cc.fullCpuMs)} ms (NORMAL: ${fmt(cc.normalWallMs)} / ${fmt(cc.normalCpuMs)} ms)`,
             }),
           );
@@ -271,6 +312,48 @@ export function run(opts: BenchOptions): Promise<BenchResult> {
             }),
             row(`${n} agents: master memory (peak RSS)`, out.masterRss.highWaterMiB, 'MiB'),
           );
+          // The same requests at the same rates straight into the queue, no HTTP (bench/lib/queue-pace.ts).
+          const per = (k: string) =>
+            String(Math.round(((out.counts[k] ?? 0) / Math.max(1e-9, out.elapsedS)) * 10) / 10);
+          const pArgs = [
+            ...['--claims-per-s', per('claims'), '--results-per-s', per('stored')],
+            ...['--leases-per-s', per('leaseExtensions'), '--heartbeats-per-s', per('heartbeats')],
+            ...['--agents', String(n), '--seconds', opts.quick ? '8' : '40'],
+          ];
+          opts.log(`master: bench/lib/queue-pace.ts ${pArgs.join(' ')}`);
+          const qp = await runTs('bench/lib/queue-pace.ts', pArgs, { timeoutMs: 300_000 });
+          const pace = jsonDoc<QueuePaceOut>(qp.stdout);
+          if (!pace)
+            rows.push(
+              missingRow(
+                `${n} agents' requests straight into the queue`,
+                '% of one core',
+                `queue-pace exited ${qp.code ?? qp.signal}: ${qp.stderr.trim().split('\n').slice(-3).join(' | ')}`,
+              ),
+            );
+          else {
+            runs.queuePace = pace;
+            rows.push(
+              row(
+                `${n} agents' requests at their rates straight into the queue, no HTTP: CPU`,
+                100 * pace.utilization,
+                '% of one core',
+                {
+                  key: 'master-2000-queue-pace',
+                  display: `${fmt(100 * pace.utilization)} % of one core (${fmt(pace.cpuMsPerRequest)} ms per request, ${pace.commits} fsync'd commits in ${fmt(pace.wallS)} s)`,
+                },
+              ),
+              row(
+                `… of it inside SQLite's statements (commits included)`,
+                100 * pace.sqliteUtilization,
+                '% of one core',
+                {
+                  key: 'master-2000-sqlite',
+                  display: `${fmt(100 * pace.sqliteUtilization)} % of one core (${fmt(pace.statements / Math.max(1e-9, pace.wallS))} statements per second)`,
+                },
+              ),
+            );
+          }
           const p99 = out.latency.claimWithJob.p99Ms;
           if (!(p99 !== null && p99 < P99_TARGET.value) || !(util < UTIL_TARGET.value)) {
             notes.push(

@@ -40,7 +40,8 @@ const SAMPLER_FLOORS = [
   { name: 'the tick itself, warm', find: [{ bench: 'sampler', key: 'sampler-warm-tick' }] },
 ];
 const MASTER_FLOORS = [
-  { name: 'same requests, no master logic', find: [{ bench: 'master', key: 'master-floor-sum' }] },
+  { name: 'HTTP alone + SQLite alone, same requests', find: [{ bench: 'master', key: 'master-sqlite-floor' }] },
+  { name: "HTTP alone + the queue's whole work, no server", find: [{ bench: 'master', key: 'master-floor-sum' }] },
 ];
 
 const t = (op: IssueTarget['op'], value: number, unit: string): IssueTarget => ({ op, value, unit });
@@ -148,6 +149,11 @@ export const ISSUE_17: IssueLine[] = [
     target: '< 20 ms, < 15 % of a core',
     inTheWay: [
       { name: 'HTTP alone at this protocol', find: [{ bench: 'master', key: 'master-2000-http-floor' }] },
+      {
+        name: "with SQLite's statements for the same requests at the same rates",
+        find: [{ bench: 'master', key: 'master-2000-floor-sum' }],
+      },
+      { name: 'a durable commit, wall / CPU', find: [{ bench: 'master', key: 'durable-commit' }] },
       { name: 'an indexed read, warm / after a 1 ms sleep', find: [{ bench: 'master', key: 'sqlite-cold-read' }] },
     ],
     figures: [

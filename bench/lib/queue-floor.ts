@@ -2,8 +2,9 @@
  * The master's own work without HTTP: the closed loop's claims and results run straight into the
  * master's JobQueue and GroupCommit on a fresh results database (WAL, synchronous=FULL), with the
  * campaign and run records bench/master-load.ts sends. Its CPU per request is what the queue's
- * SQLite statements and fsync'd group commits cost on this core; the master's CPU per request
- * minus this and the HTTP floor (bench/lib/floor-server.ts) is what the server adds between them.
+ * SQLite statements and fsync'd group commits cost on this core, and of it the part inside SQLite's
+ * prepared statements (bench/lib/statement-time.ts); the master's CPU per request minus this and
+ * the HTTP floor (bench/lib/floor-server.ts) is what the server adds between them.
  * Prints one JSON document. Usage:
  *   node --import tsx bench/lib/queue-floor.ts [--jobs 50000] [--agents 200] [--batch 64] [--pairs 6000]
  */
@@ -18,6 +19,7 @@ import { GroupCommit } from '../../store/group-commit.ts';
 import { Store } from '../../store/store.ts';
 import { bounded } from './args.ts';
 import { loadMatrix, simulatedRecord } from './master-shapes.ts';
+import { timeStatements } from './statement-time.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -74,11 +76,13 @@ async function main(): Promise<void> {
     };
     const rounds = Math.ceil(PAIRS / BATCH);
     for (let r = 0; r < Math.ceil(rounds / 5); r++) await round(r * BATCH); // warm-up
+    const sql = timeStatements(store.db);
     const batches0 = commits.stats.batches;
     const c0 = cpuMs();
     const t0 = performance.now();
     for (let r = 0; r < rounds; r++) await round(r * BATCH);
-    const cpu = cpuMs() - c0;
+    const cpu = cpuMs() - c0 - sql.overheadUs() / 1000;
+    const sqlMs = sql.us() / 1000;
     const wall = performance.now() - t0;
     const requests = 2 * rounds * BATCH;
     process.stdout.write(
@@ -88,6 +92,8 @@ async function main(): Promise<void> {
           requests,
           commits: commits.stats.batches - batches0,
           cpuMsPerRequest: Math.round((cpu / requests) * 1000) / 1000,
+          sqliteMsPerRequest: Math.round((sqlMs / requests) * 1000) / 1000,
+          statementsPerRequest: Math.round((sql.calls() / requests) * 100) / 100,
           wallMsPerRequest: Math.round((wall / requests) * 1000) / 1000,
         },
         null,
