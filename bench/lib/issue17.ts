@@ -41,7 +41,10 @@ const SAMPLER_FLOORS = [
 ];
 const MASTER_FLOORS = [
   { name: 'HTTP alone + SQLite alone, same requests', find: [{ bench: 'master', key: 'master-sqlite-floor' }] },
-  { name: "HTTP alone + the queue's whole work, no server", find: [{ bench: 'master', key: 'master-floor-sum' }] },
+  {
+    name: "HTTP alone + the queue's whole work (SQLite and its own code), no server",
+    find: [{ bench: 'master', key: 'master-floor-sum' }],
+  },
 ];
 
 const t = (op: IssueTarget['op'], value: number, unit: string): IssueTarget => ({ op, value, unit });
@@ -100,6 +103,10 @@ export const ISSUE_17: IssueLine[] = [
     inTheWay: [
       { name: 'the budget, 0.5 % of this encode', find: [{ bench: 'overhead', key: 'harness-budget' }] },
       { name: 'spawning and reaping FFmpeg alone', find: [{ bench: 'overhead', key: 'bare-spawn-cpu' }] },
+      {
+        name: "the same run without the sampler's 10 Hz timer",
+        find: [{ bench: 'overhead', key: 'harness-no-timer' }],
+      },
       { name: 'a sampler tick in its 10 Hz timer', find: [{ bench: 'sampler', key: 'sampler-tick' }] },
       { name: 'ticks: 10 per second of the encode', find: [{ bench: 'overhead', key: 'bare-wall' }] },
     ],
