@@ -8,17 +8,9 @@
  * Prints one JSON document. Usage:
  *   node --import tsx bench/lib/queue-floor.ts [--jobs 50000] [--agents 200] [--batch 64] [--pairs 6000]
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { RunRecordSchema } from '../../core/contracts/run-record.ts';
-import { JobQueue } from '../../master/queue.ts';
-import { parseMatrix } from '../../matrix/index.ts';
-import { GroupCommit } from '../../store/group-commit.ts';
-import { Store } from '../../store/store.ts';
 import { bounded } from './args.ts';
-import { loadMatrix, simulatedRecord } from './master-shapes.ts';
+import { withBenchQueue } from './bench-queue.ts';
 import { timeStatements } from './statement-time.ts';
 
 const { values: args } = parseArgs({
@@ -41,34 +33,14 @@ const cpuMs = () => {
 };
 
 async function main(): Promise<void> {
-  const dir = mkdtempSync(join(tmpdir(), 'ffwatt-queue-floor-'));
-  const store = Store.open(join(dir, 'results.sqlite'));
-  try {
-    const queue = new JobQueue(store, {});
-    const commits = new GroupCommit(store.db);
-    const plan = parseMatrix(loadMatrix(JOBS), 'master-load.yml', { seed: 1, fleet: true });
-    queue.createCampaign(plan, { placement: 'any' });
-    const nodes = Array.from({ length: AGENTS }, (_, i) => `agent-${i}`);
-    for (const id of nodes)
-      queue.registerNode({ id, hostname: id, hardware: {}, encoders: { h264: 'libx264' }, meters: [], labels: [] });
-    // The record as the master's route hands it over: validated once here, outside the timing.
-    const template = RunRecordSchema.parse(simulatedRecord('job', 1, 'node'));
-
+  await withBenchQueue({ jobs: JOBS, agents: AGENTS }, async ({ store, queue, commits, nodes, template, claim }) => {
     // One round: BATCH agents claim in one group commit, then post their results in the next,
     // as the closed loop's group commits carry about as many writes each.
     const round = async (offset: number) => {
       const ids = Array.from({ length: BATCH }, (_, i) => nodes[(offset + i) % nodes.length]);
-      const jobs = await Promise.all(
-        ids.map((id) =>
-          commits.run(() => {
-            if (!queue.claimContact(id)) throw new Error(`unknown node ${id}`);
-            return queue.claimWithCampaign(id);
-          }),
-        ),
-      );
+      const jobs = await Promise.all(ids.map(claim));
       await Promise.all(
         jobs.map((job, i) => {
-          if (!job) throw new Error('the campaign ran out of queued jobs: raise --jobs');
           const record = { ...template, jobId: job.id, attempt: job.attempts, nodeId: ids[i] };
           return commits.run(() => queue.submitResult(record, null, job.leaseId));
         }),
@@ -100,10 +72,7 @@ async function main(): Promise<void> {
         2,
       )}\n`,
     );
-  } finally {
-    store.close();
-    rmSync(dir, { recursive: true, force: true });
-  }
+  });
 }
 
 await main();

@@ -11,17 +11,10 @@
  *     --leases-per-s 150 --heartbeats-per-s 170 [--agents 2000] [--seconds 45] [--cpu 0]
  */
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { RunRecordSchema } from '../../core/contracts/run-record.ts';
-import { JobQueue } from '../../master/queue.ts';
-import { parseMatrix } from '../../matrix/index.ts';
-import { GroupCommit } from '../../store/group-commit.ts';
-import { Store } from '../../store/store.ts';
+import type { JobQueue } from '../../master/queue.ts';
 import { bounded } from './args.ts';
-import { loadMatrix, simulatedRecord } from './master-shapes.ts';
+import { withBenchQueue } from './bench-queue.ts';
 import { timeStatements } from './statement-time.ts';
 
 const { values: args } = parseArgs({
@@ -65,124 +58,107 @@ async function main(): Promise<void> {
     } catch {
       // one CPU, or no taskset: unpinned, said in the output
     }
-  const dir = mkdtempSync(join(tmpdir(), 'ffwatt-queue-pace-'));
-  const store = Store.open(join(dir, 'results.sqlite'));
-  try {
-    const queue = new JobQueue(store, {});
-    const commits = new GroupCommit(store.db);
-    const jobs = Math.ceil(AGENTS + (RATES.claim + 1) * (SECONDS + 10));
-    queue.createCampaign(parseMatrix(loadMatrix(jobs), 'master-load.yml', { seed: 1, fleet: true }), {
-      placement: 'any',
-    });
-    const nodes = Array.from({ length: AGENTS }, (_, i) => `agent-${i}`);
-    for (const id of nodes)
-      queue.registerNode({ id, hostname: id, hardware: {}, encoders: { h264: 'libx264' }, meters: [], labels: [] });
-    const template = RunRecordSchema.parse(simulatedRecord('job', 1, 'node'));
+  const jobs = Math.ceil(AGENTS + (RATES.claim + 1) * (SECONDS + 10));
+  await withBenchQueue(
+    { jobs, agents: AGENTS },
+    async ({ store, queue, commits, nodes, template, claim: claimFor }) => {
+      // Half the fleet runs a job when timing starts (claimed here, untimed), the other half is idle.
+      const idle: string[] = [...nodes];
+      const running: Array<{ node: string; job: NonNullable<ReturnType<JobQueue['claimWithCampaign']>> }> = [];
+      const claim = async () => {
+        const node = idle.shift();
+        if (node === undefined) return false;
+        running.push({ node, job: await claimFor(node) });
+        return true;
+      };
+      const result = async () => {
+        const r = running.shift();
+        if (!r) return false;
+        const record = { ...template, jobId: r.job.id, attempt: r.job.attempts, nodeId: r.node };
+        const out = await commits.run(() => queue.submitResult(record, null, r.job.leaseId));
+        if (out.kind !== 'stored') throw new Error(`result of ${r.job.id} was ${out.kind}`);
+        idle.push(r.node);
+        return true;
+      };
+      const lease = () => {
+        if (running.length === 0) return false;
+        const { node, job } = running[Math.floor(Math.random() * running.length)];
+        const r = queue.extendLeaseLater(job.id, node, job.attempts, job.leaseId);
+        if (!r.ok) throw new Error(`lease of ${job.id} refused: ${r.reason}`);
+        return true;
+      };
+      const heartbeat = () => {
+        queue.heartbeatLater(nodes[Math.floor(Math.random() * nodes.length)]);
+        return true;
+      };
+      for (let i = 0; i < AGENTS / 2; i += 64) await Promise.all(Array.from({ length: 64 }, () => claim()));
 
-    // Half the fleet runs a job when timing starts (claimed here, untimed), the other half is idle.
-    const idle: string[] = [...nodes];
-    const running: Array<{ node: string; job: NonNullable<ReturnType<JobQueue['claimWithCampaign']>> }> = [];
-    const claim = async () => {
-      const node = idle.shift();
-      if (node === undefined) return false;
-      const job = await commits.run(() => {
-        if (!queue.claimContact(node)) throw new Error(`unknown node ${node}`);
-        return queue.claimWithCampaign(node);
-      });
-      if (!job) throw new Error('the campaign ran out of queued jobs');
-      running.push({ node, job });
-      return true;
-    };
-    const result = async () => {
-      const r = running.shift();
-      if (!r) return false;
-      const record = { ...template, jobId: r.job.id, attempt: r.job.attempts, nodeId: r.node };
-      const out = await commits.run(() => queue.submitResult(record, null, r.job.leaseId));
-      if (out.kind !== 'stored') throw new Error(`result of ${r.job.id} was ${out.kind}`);
-      idle.push(r.node);
-      return true;
-    };
-    const lease = () => {
-      if (running.length === 0) return false;
-      const { node, job } = running[Math.floor(Math.random() * running.length)];
-      const r = queue.extendLeaseLater(job.id, node, job.attempts, job.leaseId);
-      if (!r.ok) throw new Error(`lease of ${job.id} refused: ${r.reason}`);
-      return true;
-    };
-    const heartbeat = () => {
-      queue.heartbeatLater(nodes[Math.floor(Math.random() * nodes.length)]);
-      return true;
-    };
-    for (let i = 0; i < AGENTS / 2; i += 64) await Promise.all(Array.from({ length: 64 }, () => claim()));
-
-    const done = { claim: 0, result: 0, lease: 0, heartbeat: 0 };
-    const skipped = { claim: 0, result: 0, lease: 0, heartbeat: 0 };
-    const ops: Record<keyof typeof RATES, () => boolean | Promise<boolean>> = { claim, result, lease, heartbeat };
-    let failure: unknown = null;
-    const sql = timeStatements(store.db);
-    const t0 = performance.now();
-    const end = t0 + SECONDS * 1000;
-    const c0 = cpuUs();
-    const batches0 = commits.stats.batches;
-    const writes0 = commits.stats.writes;
-    const reaper = setInterval(() => queue.reap(), 1000);
-    // Each kind arrives as a Poisson stream at its measured rate, one timer per request.
-    const stream = (kind: keyof typeof RATES) =>
-      new Promise<void>((resolve) => {
-        const rate = RATES[kind];
-        if (rate <= 0) return resolve();
-        let at = t0;
-        const next = () => {
-          // Arrival times are drawn ahead, so a slow request does not lower the rate.
-          at += (-Math.log(1 - Math.random()) / rate) * 1000;
-          if (at >= end || failure) return resolve();
-          setTimeout(
-            async () => {
-              try {
-                if (await ops[kind]()) done[kind]++;
-                else skipped[kind]++;
-              } catch (err) {
-                failure = err;
-              }
-              next();
-            },
-            Math.max(0, at - performance.now()),
-          );
-        };
-        next();
-      });
-    await Promise.all((Object.keys(RATES) as Array<keyof typeof RATES>).map(stream));
-    clearInterval(reaper);
-    const cpuMs = (cpuUs() - c0 - sql.overheadUs()) / 1000;
-    const sqlMs = sql.us() / 1000;
-    const wallS = (performance.now() - t0) / 1000;
-    if (failure) throw failure;
-    const requests = done.claim + done.result + done.lease + done.heartbeat;
-    const r3 = (x: number) => Math.round(x * 1000) / 1000;
-    process.stdout.write(
-      `${JSON.stringify(
-        {
-          settings: { agents: AGENTS, seconds: SECONDS, rates: RATES, cpu: CPU },
-          done,
-          skipped,
-          requests,
-          wallS: r3(wallS),
-          commits: commits.stats.batches - batches0,
-          writesPerCommit: r3((commits.stats.writes - writes0) / Math.max(1, commits.stats.batches - batches0)),
-          utilization: r3(cpuMs / 1000 / wallS),
-          cpuMsPerRequest: r3(cpuMs / Math.max(1, requests)),
-          sqliteUtilization: r3(sqlMs / 1000 / wallS),
-          sqliteMsPerRequest: r3(sqlMs / Math.max(1, requests)),
-          statements: sql.calls(),
-        },
-        null,
-        2,
-      )}\n`,
-    );
-  } finally {
-    store.close();
-    rmSync(dir, { recursive: true, force: true });
-  }
+      const done = { claim: 0, result: 0, lease: 0, heartbeat: 0 };
+      const skipped = { claim: 0, result: 0, lease: 0, heartbeat: 0 };
+      const ops: Record<keyof typeof RATES, () => boolean | Promise<boolean>> = { claim, result, lease, heartbeat };
+      let failure: unknown = null;
+      const sql = timeStatements(store.db);
+      const t0 = performance.now();
+      const end = t0 + SECONDS * 1000;
+      const c0 = cpuUs();
+      const batches0 = commits.stats.batches;
+      const writes0 = commits.stats.writes;
+      const reaper = setInterval(() => queue.reap(), 1000);
+      // Each kind arrives as a Poisson stream at its measured rate, one timer per request.
+      const stream = (kind: keyof typeof RATES) =>
+        new Promise<void>((resolve) => {
+          const rate = RATES[kind];
+          if (rate <= 0) return resolve();
+          let at = t0;
+          const next = () => {
+            // Arrival times are drawn ahead, so a slow request does not lower the rate.
+            at += (-Math.log(1 - Math.random()) / rate) * 1000;
+            if (at >= end || failure) return resolve();
+            setTimeout(
+              async () => {
+                try {
+                  if (await ops[kind]()) done[kind]++;
+                  else skipped[kind]++;
+                } catch (err) {
+                  failure = err;
+                }
+                next();
+              },
+              Math.max(0, at - performance.now()),
+            );
+          };
+          next();
+        });
+      await Promise.all((Object.keys(RATES) as Array<keyof typeof RATES>).map(stream));
+      clearInterval(reaper);
+      const cpuMs = (cpuUs() - c0 - sql.overheadUs()) / 1000;
+      const sqlMs = sql.us() / 1000;
+      const wallS = (performance.now() - t0) / 1000;
+      if (failure) throw failure;
+      const requests = done.claim + done.result + done.lease + done.heartbeat;
+      const r3 = (x: number) => Math.round(x * 1000) / 1000;
+      process.stdout.write(
+        `${JSON.stringify(
+          {
+            settings: { agents: AGENTS, seconds: SECONDS, rates: RATES, cpu: CPU },
+            done,
+            skipped,
+            requests,
+            wallS: r3(wallS),
+            commits: commits.stats.batches - batches0,
+            writesPerCommit: r3((commits.stats.writes - writes0) / Math.max(1, commits.stats.batches - batches0)),
+            utilization: r3(cpuMs / 1000 / wallS),
+            cpuMsPerRequest: r3(cpuMs / Math.max(1, requests)),
+            sqliteUtilization: r3(sqlMs / 1000 / wallS),
+            sqliteMsPerRequest: r3(sqlMs / Math.max(1, requests)),
+            statements: sql.calls(),
+          },
+          null,
+          2,
+        )}\n`,
+      );
+    },
+  );
 }
 
 await main();
