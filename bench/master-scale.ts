@@ -388,7 +388,7 @@ export function run(opts: BenchOptions): Promise<BenchResult> {
           '(1) throughput: 200 agents in a closed loop of short claims and immediate results, heartbeat every 10 s; (2) realistic: 2,000 agents with long-poll claims (wait 20 s), heartbeat every 10 s, lease extension every 10 s while a job runs, jobs of 30 s ± 10 s. ' +
           "CPU per request is the master's /proc/<pid>/stat user+system time over the steady window divided by the requests answered in it; latency is per request, client side (the generator is one Node process with one undici pool). " +
           "The cost of one fsync'd commit on the same disk is measured in the same run (bench/lib/commit-cost.ts). " +
-          "Floors, same run: the same agents against Fastify answering fixed JSON (bench/lib/floor-server.ts); the closed loop's claims and results straight into the master's queue (bench/lib/queue-floor.ts, one process, not pinned) and the 2,000 agents' requests at the rates the master served, each in a timer of its own, pinned to the master's CPU (bench/lib/queue-pace.ts); both report the CPU spent inside SQLite's prepared statements (bench/lib/statement-time.ts, a lower bound).",
+          "Floors, same run: the same agents against Fastify answering fixed JSON (bench/lib/floor-server.ts); the closed loop's claims and results straight into the master's queue (bench/lib/queue-floor.ts, one process, not pinned) and the 2,000 agents' requests at the rates the master served, each in a timer of its own, pinned to the master's CPU (bench/lib/queue-pace.ts); both report the CPU spent inside SQLite's statements, transactions and fsync'd commits included (bench/lib/statement-time.ts).",
         rows,
         details: { runs },
         notes,

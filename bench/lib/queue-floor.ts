@@ -11,6 +11,7 @@
 import { parseArgs } from 'node:util';
 import { bounded } from './args.ts';
 import { withBenchQueue } from './bench-queue.ts';
+import { selfCpuSeconds } from './cpu.ts';
 import { timeStatements } from './statement-time.ts';
 
 const { values: args } = parseArgs({
@@ -27,10 +28,7 @@ const AGENTS = bounded('agents', args.agents!, 1, 10_000);
 const BATCH = bounded('batch', args.batch!, 1, 1000);
 const PAIRS = bounded('pairs', args.pairs!, 100, 100_000);
 
-const cpuMs = () => {
-  const u = process.cpuUsage();
-  return (u.user + u.system) / 1000;
-};
+const cpuMs = () => selfCpuSeconds() * 1000;
 
 async function main(): Promise<void> {
   await withBenchQueue({ jobs: JOBS, agents: AGENTS }, async ({ store, queue, commits, nodes, template, claim }) => {

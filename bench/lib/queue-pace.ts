@@ -4,9 +4,9 @@
  * measured, go straight into the master's JobQueue and GroupCommit (WAL, synchronous=FULL), each
  * in a timer of its own, with the master's reaper every second. Between them the event loop sleeps,
  * as the master's does, so every request meets a cold core. Reports the CPU this process used
- * (pinned to the master's CPU) and, of it, the part spent inside SQLite's prepared statements
- * (the group commit's BEGIN and fsync'd COMMIT included; savepoints and the reaper's transaction
- * are not timed, so this part is a lower bound). Prints one JSON document. Usage:
+ * (pinned to the master's CPU) and, of it, the part spent inside SQLite's statements
+ * (bench/lib/statement-time.ts: transactions, savepoints and fsync'd commits included). Prints one
+ * JSON document. Usage:
  *   node --import tsx bench/lib/queue-pace.ts --claims-per-s 55 --results-per-s 37 \
  *     --leases-per-s 150 --heartbeats-per-s 170 [--agents 2000] [--seconds 45] [--cpu 0]
  */
@@ -15,6 +15,7 @@ import { parseArgs } from 'node:util';
 import type { JobQueue } from '../../master/queue.ts';
 import { bounded } from './args.ts';
 import { withBenchQueue } from './bench-queue.ts';
+import { selfCpuSeconds } from './cpu.ts';
 import { timeStatements } from './statement-time.ts';
 
 const { values: args } = parseArgs({
@@ -46,10 +47,7 @@ const AGENTS = bounded('agents', args.agents!, 10, 10_000);
 const SECONDS = bounded('seconds', args.seconds!, 1, 600);
 const CPU = bounded('cpu', args.cpu!, 0, 1023);
 
-const cpuUs = () => {
-  const u = process.cpuUsage();
-  return u.user + u.system;
-};
+const cpuUs = () => selfCpuSeconds() * 1e6;
 
 async function main(): Promise<void> {
   if (process.platform === 'linux')

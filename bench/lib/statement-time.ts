@@ -2,15 +2,14 @@
  * CPU time spent inside SQLite's prepared statements (run, get, all on better-sqlite3's shared
  * Statement prototype), measured with this process' CPU clock around every call, less the cost of
  * reading that clock twice (measured on a cold core, as the calls meet it). The benches use it to
- * split the queue's work into SQLite's part and the rest. Savepoints and `db.transaction()`'s own
- * BEGIN/COMMIT do not go through prepared statements and are not counted: a lower bound.
+ * split the queue's work into SQLite's part and the rest. `db.transaction()` runs its BEGIN,
+ * SAVEPOINT, RELEASE and COMMIT as prepared statements too, so they count; only `db.exec` and
+ * `db.pragma` calls would not, and the queue's paths make none.
  */
 import type { Store } from '../../store/store.ts';
+import { selfCpuSeconds } from './cpu.ts';
 
-const cpuUs = () => {
-  const u = process.cpuUsage();
-  return u.user + u.system;
-};
+const cpuUs = () => selfCpuSeconds() * 1e6;
 
 /** Mean µs of two back-to-back reads of the CPU clock right after a 1 ms sleep. */
 function clockPairUs(samples = 200): number {
