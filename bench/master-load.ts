@@ -21,9 +21,8 @@ import { createServer } from 'node:net';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { parseArgs } from 'node:util';
 import { Agent, request } from 'undici';
-import { bounded } from './lib/args.ts';
+import { bounded, parseArgsOrExit } from './lib/args.ts';
 import { measureCommitCost } from './lib/commit-cost.ts';
 import { loadMatrix, simulatedRecord } from './lib/master-shapes.ts';
 
@@ -31,8 +30,9 @@ import { loadMatrix, simulatedRecord } from './lib/master-shapes.ts';
 // for before/after figures side by side.
 const REPO = resolve(process.env.FFWATT_BENCH_MASTER_REPO ?? resolve(import.meta.dirname, '..'));
 
-const { values: args } = parseArgs({
-  options: {
+const { values: args } = parseArgsOrExit(
+  process.argv.slice(2),
+  {
     agents: { type: 'string', default: '200' },
     seconds: { type: 'string', default: '20' },
     jobs: { type: 'string', default: '5000' },
@@ -51,8 +51,8 @@ const { values: args } = parseArgs({
     pin: { type: 'string', default: 'auto' },
     server: { type: 'string', default: 'master' },
   },
-  strict: true,
-});
+  false,
+);
 
 const MODE = args.mode!;
 if (MODE !== 'throughput' && MODE !== 'realistic') {

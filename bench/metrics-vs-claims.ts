@@ -12,18 +12,18 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { parseArgs } from 'node:util';
 import { Agent, request } from 'undici';
 import { freeLoopbackPort } from '../core/net.ts';
 import type { CampaignPlan, Scenario } from '../core/types.ts';
 import { JobQueue } from '../master/queue.ts';
 import { Store } from '../store/store.ts';
-import { bounded } from './lib/args.ts';
+import { bounded, parseArgsOrExit } from './lib/args.ts';
 import { simulatedRecord } from './lib/master-shapes.ts';
 
 const REPO = resolve(import.meta.dirname, '..');
-const { values: args } = parseArgs({
-  options: {
+const { values: args } = parseArgsOrExit(
+  process.argv.slice(2),
+  {
     runs: { type: 'string', default: '100000' },
     scrapers: { type: 'string', default: '64' },
     agents: { type: 'string', default: '16' },
@@ -32,7 +32,8 @@ const { values: args } = parseArgs({
     /** Keep (or reuse) the populated database here: populating 100k runs takes minutes on a small box. */
     data: { type: 'string' },
   },
-});
+  false,
+);
 const RUNS = bounded('runs', args.runs!, 1000, 1_000_000);
 const SCRAPERS = bounded('scrapers', args.scrapers!, 0, 1024);
 const AGENTS = bounded('agents', args.agents!, 1, 1000);

@@ -1,9 +1,16 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 
-/** node:util parseArgs (strict: an unknown flag or a missing value exits 2 naming it). */
-export function parseArgsOrExit<O extends NonNullable<ParseArgsConfig['options']>>(args: string[], options: O) {
+/**
+ * node:util parseArgs (strict: an unknown flag, a missing value or, with `allowPositionals` false,
+ * a stray argument exits 2 naming it).
+ */
+export function parseArgsOrExit<O extends NonNullable<ParseArgsConfig['options']>>(
+  args: string[],
+  options: O,
+  allowPositionals = true,
+) {
   try {
-    return parseArgs({ args, options, strict: true, allowPositionals: true });
+    return parseArgs({ args, options, strict: true, allowPositionals });
   } catch (err) {
     process.stderr.write(`${(err as Error).message}\n`);
     process.exit(2);

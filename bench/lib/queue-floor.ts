@@ -8,21 +8,21 @@
  * Prints one JSON document. Usage:
  *   node --import tsx bench/lib/queue-floor.ts [--jobs 50000] [--agents 200] [--batch 64] [--pairs 6000]
  */
-import { parseArgs } from 'node:util';
-import { bounded } from './args.ts';
+import { bounded, parseArgsOrExit } from './args.ts';
 import { withBenchQueue } from './bench-queue.ts';
 import { selfCpuSeconds } from './cpu.ts';
 import { timeStatements } from './statement-time.ts';
 
-const { values: args } = parseArgs({
-  options: {
+const { values: args } = parseArgsOrExit(
+  process.argv.slice(2),
+  {
     jobs: { type: 'string', default: '50000' },
     agents: { type: 'string', default: '200' },
     batch: { type: 'string', default: '64' },
     pairs: { type: 'string', default: '6000' },
   },
-  strict: true,
-});
+  false,
+);
 const JOBS = bounded('jobs', args.jobs!, 100, 200_000);
 const AGENTS = bounded('agents', args.agents!, 1, 10_000);
 const BATCH = bounded('batch', args.batch!, 1, 1000);

@@ -11,15 +11,15 @@
  *     --leases-per-s 150 --heartbeats-per-s 170 [--agents 2000] [--seconds 45] [--cpu 0]
  */
 import { execFileSync } from 'node:child_process';
-import { parseArgs } from 'node:util';
 import type { JobQueue } from '../../master/queue.ts';
-import { bounded } from './args.ts';
+import { bounded, parseArgsOrExit } from './args.ts';
 import { withBenchQueue } from './bench-queue.ts';
 import { selfCpuSeconds } from './cpu.ts';
 import { timeStatements } from './statement-time.ts';
 
-const { values: args } = parseArgs({
-  options: {
+const { values: args } = parseArgsOrExit(
+  process.argv.slice(2),
+  {
     'claims-per-s': { type: 'string' },
     'results-per-s': { type: 'string' },
     'leases-per-s': { type: 'string' },
@@ -28,8 +28,8 @@ const { values: args } = parseArgs({
     seconds: { type: 'string', default: '45' },
     cpu: { type: 'string', default: '0' },
   },
-  strict: true,
-});
+  false,
+);
 const need = (k: keyof typeof args) => {
   if (args[k] === undefined) {
     process.stderr.write(`--${k} is required (the rate bench/master-load.ts measured)\n`);
