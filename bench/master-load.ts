@@ -14,7 +14,7 @@
 // With 2 or more CPUs the master is pinned to one (--master-cpu, via taskset) and the load
 // generator to another (--generator-cpu), so they never share a core; the pinning is recorded.
 import Database from 'better-sqlite3';
-import { execFileSync, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -25,6 +25,7 @@ import { Agent, request } from 'undici';
 import { bounded, parseArgsOrExit } from './lib/args.ts';
 import { measureCommitCost } from './lib/commit-cost.ts';
 import { loadMatrix, simulatedRecord } from './lib/master-shapes.ts';
+import { onMasterCpu, PIN_FLAGS, pinAll, pinningFrom, pinningRecord } from './lib/pin.ts';
 
 // FFWATT_BENCH_MASTER_REPO: run the master of another checkout (e.g. main) under the same load,
 // for before/after figures side by side.
@@ -46,9 +47,7 @@ const { values: args } = parseArgsOrExit(
     'job-jitter-s': { type: 'string', default: '10' },
     'lease-extend-s': { type: 'string', default: '10' },
     'warmup-s': { type: 'string' },
-    'master-cpu': { type: 'string', default: '0' },
-    'generator-cpu': { type: 'string', default: '1' },
-    pin: { type: 'string', default: 'auto' },
+    ...PIN_FLAGS,
     server: { type: 'string', default: 'master' },
   },
   false,
@@ -71,38 +70,8 @@ const JOB_S = bounded('job-s', args['job-s']!, 0, 3600);
 const JOB_JITTER_S = bounded('job-jitter-s', args['job-jitter-s']!, 0, 3600);
 const LEASE_EXTEND_MS = bounded('lease-extend-s', args['lease-extend-s']!, 1, 600) * 1000;
 const WARMUP_S = bounded('warmup-s', args['warmup-s'] ?? (REALISTIC ? '10' : '3'), 0, 600);
-const MASTER_CPU = bounded('master-cpu', args['master-cpu']!, 0, 1023);
-const GENERATOR_CPU = bounded('generator-cpu', args['generator-cpu']!, 0, 1023);
-if (!['auto', 'yes', 'no'].includes(args.pin!)) {
-  process.stderr.write(`--pin must be auto, yes or no (got ${args.pin})\n`);
-  process.exit(2);
-}
-const PIN = args.pin === 'yes' || (args.pin === 'auto' && cpus().length >= 2);
-if (PIN && MASTER_CPU === GENERATOR_CPU) {
-  process.stderr.write(
-    '--master-cpu and --generator-cpu must differ: the load generator must never share a core with the master\n',
-  );
-  process.exit(2);
-}
-
-/** The CPU list a process (every thread) may run on, as taskset reads it back. */
-function affinity(pid: number): string | null {
-  try {
-    return (
-      execFileSync('taskset', ['-pc', String(pid)], { encoding: 'utf8' })
-        .trim()
-        .split(': ')
-        .at(-1) ?? null
-    );
-  } catch {
-    return null;
-  }
-}
-
-/** Pins every thread of a process to one CPU. */
-function pinAll(pid: number, cpu: number): void {
-  execFileSync('taskset', ['-a', '-pc', String(cpu), String(pid)], { stdio: 'ignore' });
-}
+const PINNING = pinningFrom(args);
+const PIN = PINNING.on;
 
 const AGENTS = bounded('agents', args.agents!, 1, 10_000);
 const SECONDS = bounded('seconds', args.seconds!, 1, 600);
@@ -210,13 +179,12 @@ async function main(): Promise<void> {
   );
   const nodeArgs = (process.env.FFWATT_BENCH_MASTER_NODE_ARGS ?? '').split(' ').filter(Boolean); // e.g. --cpu-prof
   const loadBefore = loadavg();
-  if (PIN) pinAll(process.pid, GENERATOR_CPU);
+  if (PIN) pinAll(process.pid, PINNING.generatorCpu);
   const masterArgv = FLOOR
     ? [process.execPath, ...nodeArgs, '--import', 'tsx', join(REPO, 'bench/lib/floor-server.ts'), String(port)]
     : [process.execPath, ...nodeArgs, join(REPO, 'bin/ffwatt.mjs'), 'master', '--config', join(tmp, 'master.yml')];
-  const master = PIN
-    ? spawn('taskset', ['-c', String(MASTER_CPU), ...masterArgv], { cwd: REPO, stdio: ['ignore', 'ignore', 'pipe'] })
-    : spawn(masterArgv[0], masterArgv.slice(1), { cwd: REPO, stdio: ['ignore', 'ignore', 'pipe'] });
+  const [masterCmd, ...masterCmdArgs] = onMasterCpu(PINNING, masterArgv);
+  const master = spawn(masterCmd, masterCmdArgs, { cwd: REPO, stdio: ['ignore', 'ignore', 'pipe'] });
   let masterErr = '';
   master.stderr.on('data', (d) => (masterErr = (masterErr + d).slice(-4000)));
   const pool = new Agent({ connections: CONNECTIONS, pipelining: 1, headersTimeout: 60_000, bodyTimeout: 60_000 });
@@ -438,12 +406,7 @@ async function main(): Promise<void> {
     clearInterval(rssTimer);
     const rssNowKb = rssKb(master.pid!, 'VmRSS');
     const rssHwmKb = rssKb(master.pid!, 'VmHWM');
-    const pinning = PIN
-      ? {
-          master: { cpu: MASTER_CPU, affinity: affinity(master.pid!) },
-          generator: { cpu: GENERATOR_CPU, affinity: affinity(process.pid) },
-        }
-      : null;
+    const pinning = pinningRecord(PINNING, master.pid!);
     // The physical cost of one durable commit on this disk, measured now (same run, same disk).
     mkdirSync(join(tmp, 'data'), { recursive: true });
     const commitCost = measureCommitCost(join(tmp, 'data'));

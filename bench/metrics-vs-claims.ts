@@ -1,16 +1,23 @@
 // Benchmark (not a test): does /metrics stall the queue? One `ffwatt master` process on loopback
 // over a database holding --runs stored runs; simulated agents claim and post results in a loop,
 // first alone, then while --scrapers concurrent clients scrape /metrics back to back.
-// Prints one JSON document: claim latency p50/p99 in both phases, scrapes served, master CPU.
+// Prints one JSON document: claim latency p50/p99 in both phases, scrapes served, master CPU and
+// the load generator's own CPU.
 //
 //   npx tsx bench/metrics-vs-claims.ts --runs 100000 --scrapers 64 --seconds 20
 //
-// The load generator shares the machine with the master: on a small box the figures are a floor.
+// With 2 or more CPUs the master runs on one (--master-cpu) and the load generator, agents and
+// scrapers alike, on another (--generator-cpu), as bench/master-load.ts does. Scrapers ask for
+// gzip as Prometheus does (`Accept-Encoding: gzip`) and count the bytes without inflating them:
+// Prometheus inflates on its own machine, and one generator core inflating 64 back-to-back
+// scrapes would measure the generator, not the master. A generator busy ≥ 90 % of its core in a
+// phase is reported (generatorSaturated): its latencies then bound the generator too.
 import { spawn } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { gunzipSync } from 'node:zlib';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Agent, request } from 'undici';
 import { freeLoopbackPort } from '../core/net.ts';
@@ -19,6 +26,7 @@ import { JobQueue } from '../master/queue.ts';
 import { Store } from '../store/store.ts';
 import { bounded, parseArgsOrExit } from './lib/args.ts';
 import { simulatedRecord } from './lib/master-shapes.ts';
+import { onMasterCpu, PIN_FLAGS, pinAll, pinningFrom, pinningRecord } from './lib/pin.ts';
 
 const REPO = resolve(import.meta.dirname, '..');
 const { values: args } = parseArgsOrExit(
@@ -31,9 +39,11 @@ const { values: args } = parseArgsOrExit(
     'metrics-interval-s': { type: 'string', default: '15' },
     /** Keep (or reuse) the populated database here: populating 100k runs takes minutes on a small box. */
     data: { type: 'string' },
+    ...PIN_FLAGS,
   },
   false,
 );
+const PINNING = pinningFrom(args);
 const RUNS = bounded('runs', args.runs!, 1000, 1_000_000);
 const SCRAPERS = bounded('scrapers', args.scrapers!, 0, 1024);
 const AGENTS = bounded('agents', args.agents!, 1, 1000);
@@ -123,11 +133,15 @@ async function main(): Promise<void> {
     join(tmp, 'master.yml'),
     `listen: 127.0.0.1:${port}\ndata: ${dataDir}\ntoken_file: ${join(tmp, 'admin')}\nlease_s: 300\nnode_timeout_s: 600\nmetrics_interval_s: ${INTERVAL_S}\n`,
   );
-  const master = spawn(
+  if (PINNING.on) pinAll(process.pid, PINNING.generatorCpu);
+  const [masterCmd, ...masterArgs] = onMasterCpu(PINNING, [
     process.execPath,
-    [join(REPO, 'bin/ffwatt.mjs'), 'master', '--config', join(tmp, 'master.yml')],
-    { cwd: REPO, stdio: ['ignore', 'ignore', 'pipe'] },
-  );
+    join(REPO, 'bin/ffwatt.mjs'),
+    'master',
+    '--config',
+    join(tmp, 'master.yml'),
+  ]);
+  const master = spawn(masterCmd, masterArgs, { cwd: REPO, stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   master.stderr!.on('data', (d) => (stderr += d));
   const base = `http://127.0.0.1:${port}`;
@@ -148,7 +162,21 @@ async function main(): Promise<void> {
       body: text && r.headers['content-type']?.toString().includes('json') ? JSON.parse(text) : text,
     };
   };
+  /** One scrape as Prometheus sends it (gzip accepted): its gzip bytes, counted and not inflated. */
+  const scrape = async (): Promise<Buffer> => {
+    const r = await request(`${base}/metrics`, {
+      method: 'GET',
+      dispatcher: pool,
+      headers: { 'accept-encoding': 'gzip' },
+    });
+    const bytes = Buffer.from(await r.body.arrayBuffer());
+    if (r.statusCode !== 200) throw new Error(`scrape: HTTP ${r.statusCode}`);
+    if (r.headers['content-encoding'] !== 'gzip')
+      throw new Error(`scrape: asked for gzip, got content-encoding ${r.headers['content-encoding'] ?? 'none'}`);
+    return bytes;
+  };
   try {
+    // Ready within 60 s (the master opens the filled database and starts its metrics thread).
     for (let i = 0; ; i++) {
       if (master.exitCode !== null) throw new Error(`master exited: ${stderr}`);
       try {
@@ -156,6 +184,7 @@ async function main(): Promise<void> {
       } catch {
         /* not yet */
       }
+      if (i >= 300) throw new Error(`the master did not answer /readyz within 60 s: ${stderr.slice(-2000)}`);
       await sleep(200);
     }
     const tokens: string[] = [];
@@ -170,15 +199,26 @@ async function main(): Promise<void> {
     }
     // The first scrape builds the text (the only one that waits for the aggregate).
     const firstScrapeT = performance.now();
-    await call('GET', '/metrics');
+    const firstGzip = await scrape();
     const firstScrapeMs = performance.now() - firstScrapeT;
+    // The scrapers count gzip bytes without inflating them: check once that they are the whole text.
+    const plain = String((await call('GET', '/metrics')).body);
+    const inflated = gunzipSync(firstGzip).toString('utf8');
+    if (inflated !== plain)
+      throw new Error(
+        `the gzip /metrics (${inflated.length} characters inflated) is not the plain one (${plain.length} characters)`,
+      );
+    if (!plain.includes('ffwatt_')) throw new Error(`/metrics holds no ffwatt series: ${plain.slice(0, 200)}`);
 
     async function phase(scrapers: number, seconds: number) {
       const end = performance.now() + seconds * 1000;
       const claimMs: number[] = [];
       const scrapeMs: number[] = [];
       let stored = 0;
+      let scrapeBytes = 0;
       const cpu0 = cpuSeconds(master.pid!);
+      const gen0 = cpuSeconds(process.pid);
+      const t0 = performance.now();
       const agents = tokens.map(async (tok, i) => {
         const id = `sim-${i}`;
         while (performance.now() < end) {
@@ -198,18 +238,24 @@ async function main(): Promise<void> {
       const scrapes = Array.from({ length: scrapers }, async () => {
         while (performance.now() < end) {
           const t = performance.now();
-          const r = await call('GET', '/metrics');
-          if (r.status !== 200) throw new Error(`scrape: HTTP ${r.status}`);
+          const bytes = (await scrape()).length; // not `+= await`: that reads the sum before waiting
+          scrapeBytes += bytes;
           scrapeMs.push(performance.now() - t);
         }
       });
       await Promise.all([...agents, ...scrapes]);
+      const wallS = (performance.now() - t0) / 1000;
+      const generatorCpuS = cpuSeconds(process.pid) - gen0;
       return {
         scrapers,
         claim: latency(claimMs),
         scrape: latency(scrapeMs),
+        scrapeKiB: scrapeMs.length ? round(scrapeBytes / scrapeMs.length / 1024, 1) : null,
         resultsStored: stored,
+        wallS: round(wallS),
         masterCpuS: round(cpuSeconds(master.pid!) - cpu0),
+        generatorCpuS: round(generatorCpuS),
+        generatorSaturated: generatorCpuS / wallS >= 0.9,
       };
     }
     const alone = await phase(0, SECONDS);
@@ -226,6 +272,8 @@ async function main(): Promise<void> {
           agents: AGENTS,
           seconds: SECONDS,
           firstScrapeMs: round(firstScrapeMs),
+          metricsKiB: { plain: round(plain.length / 1024, 1), gzip: round(firstGzip.length / 1024, 1) },
+          pinning: pinningRecord(PINNING, master.pid!),
           alone,
           withScrapers: scraped,
           claimP99Below50Ms: (scraped.claim.p99Ms ?? Infinity) < 50,

@@ -10,11 +10,11 @@
  *   node --import tsx bench/lib/queue-pace.ts --claims-per-s 55 --results-per-s 37 \
  *     --leases-per-s 150 --heartbeats-per-s 170 [--agents 2000] [--seconds 45] [--cpu 0]
  */
-import { execFileSync } from 'node:child_process';
 import type { JobQueue } from '../../master/queue.ts';
 import { bounded, parseArgsOrExit } from './args.ts';
 import { withBenchQueue } from './bench-queue.ts';
 import { selfCpuSeconds } from './cpu.ts';
+import { pinAll } from './pin.ts';
 import { timeStatements } from './statement-time.ts';
 
 const { values: args } = parseArgsOrExit(
@@ -52,7 +52,7 @@ const cpuUs = () => selfCpuSeconds() * 1e6;
 async function main(): Promise<void> {
   if (process.platform === 'linux')
     try {
-      execFileSync('taskset', ['-a', '-pc', String(CPU), String(process.pid)], { stdio: 'ignore' });
+      pinAll(process.pid, CPU);
     } catch {
       // one CPU, or no taskset: unpinned, said in the output
     }

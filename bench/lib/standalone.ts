@@ -141,18 +141,32 @@ export const STANDALONE: Record<string, Standalone> = {
         row('master CPU, alone / with scrapers', need(d, 'withScrapers.masterCpuS', s), 's', {
           display: `${need(d, 'alone.masterCpuS', s)} / ${need(d, 'withScrapers.masterCpuS', s)} s in ${seconds} s each`,
         }),
+        row('load generator CPU, alone / with scrapers', need(d, 'withScrapers.generatorCpuS', s), 's', {
+          display: `${need(d, 'alone.generatorCpuS', s)} / ${need(d, 'withScrapers.generatorCpuS', s)} s in ${seconds} s each`,
+        }),
+        row('/metrics body, gzip (as scraped) / plain', need(d, 'metricsKiB.gzip', s), 'KiB', {
+          display: `${need(d, 'metricsKiB.gzip', s)} / ${need(d, 'metricsKiB.plain', s)} KiB`,
+        }),
         row('first scrape (builds the cached text)', need(d, 'firstScrapeMs', s), 'ms'),
       ];
+      const pinned = at(d, 'pinning') !== null && at(d, 'pinning') !== undefined;
+      const wallS = need(d, 'withScrapers.wallS', s);
+      const masterBusyPct = (100 * need(d, 'withScrapers.masterCpuS', s)) / wallS;
+      const scrapesPerS = (num(at(d, 'withScrapers.scrape.count')) ?? 0) / wallS;
+      const notes: string[] = [];
+      if (at(d, 'alone.generatorSaturated') === true || at(d, 'withScrapers.generatorSaturated') === true)
+        notes.push(
+          `The load generator was busy 90 % of its core or more in a phase (${need(d, 'alone.generatorCpuS', s)} / ${need(d, 'withScrapers.generatorCpuS', s)} s of CPU in ${seconds} s): its latencies bound the generator as much as the master.`,
+        );
+      if (scraped >= CLAIMS_TARGET.value)
+        notes.push(
+          `With ${scrapers} scrapers the claim p99 was ${scraped} ms (${alone} ms without them). The master was busy ${masterBusyPct.toFixed(0)} % of its core${pinned ? ' (pinned)' : ''}, answering ${scrapesPerS.toFixed(0)} scrapes a second back to back (${need(d, 'metricsKiB.gzip', s)} KiB of prebuilt gzip each) beside the claims and results: claims wait behind scrapes on the one event loop. A Prometheus server scrapes once per interval (15 s by default), so 64 of them send about 4 scrapes a second.`,
+        );
       return {
-        method: `bench/metrics-vs-claims.ts${quick ? ' (--quick sizes)' : ''}: \`ffwatt master\` on 127.0.0.1 over a database filled with ${at(d, 'storedRuns')} stored runs (1,000 scenarios) and 100,000 queued jobs; ${agents} simulated agents claim and post a result in a loop for ${seconds} s, first alone, then while ${scrapers} clients scrape /metrics back to back. Latency per request, client side; the load generator shares the machine.`,
+        method: `bench/metrics-vs-claims.ts${quick ? ' (--quick sizes)' : ''}: \`ffwatt master\` on 127.0.0.1 over a database filled with ${at(d, 'storedRuns')} stored runs (1,000 scenarios) and 100,000 queued jobs; ${agents} simulated agents claim and post a result in a loop for ${seconds} s, first alone, then while ${scrapers} clients scrape /metrics back to back. ${pinned ? 'The master runs on one CPU and the load generator (agents and scrapers) on another (taskset). ' : 'The master and the load generator share the CPUs (not pinned). '}Scrapers ask for gzip as Prometheus does and count the bytes without inflating them (the first scrape is inflated once and checked against the plain text). Latency per request, client side; the load generator's own CPU is reported beside the master's.`,
         rows,
         details: d ?? {},
-        notes:
-          scraped < CLAIMS_TARGET.value
-            ? []
-            : [
-                `With ${scrapers} scrapers the claim p99 was ${scraped} ms (${alone} ms without them): the master's CPU per claim + result cycle, not /metrics, bounds it (see the master rows).`,
-              ],
+        notes,
       };
     },
   },
