@@ -48,6 +48,8 @@ interface QueuePaceOut {
   utilization: number;
   cpuMsPerRequest: number;
   sqliteUtilization: number;
+  /** SQLite's share with the clock's cost taken at its dearest: a lower bound (bench/lib/statement-time.ts). */
+  sqliteLowerUtilization: number;
   statements: number;
 }
 
@@ -164,17 +166,19 @@ export function run(opts: BenchOptions): Promise<BenchResult> {
           );
           const pace = runs.queuePace as QueuePaceOut | undefined;
           if (pace) {
-            const sum = util + 100 * pace.sqliteUtilization;
+            // Judged on SQLite's lower bound, so the floor holds; the upper figure is shown beside it.
+            const sum = util + 100 * pace.sqliteLowerUtilization;
+            const sqlRange = `${fmt(100 * pace.sqliteLowerUtilization)}–${fmt(100 * pace.sqliteUtilization)}`;
             rows.push(
               row(`${n} agents: HTTP alone at this protocol + SQLite's statements at this pace`, sum, '% of one core', {
                 key: 'master-2000-floor-sum',
-                display: `${fmt(sum)} % of one core (HTTP ${fmt(util)} + SQLite ${fmt(100 * pace.sqliteUtilization)})${master ? `; the master used ${fmt(100 * master.masterCpu.utilization)} %` : ''}`,
+                display: `at least ${fmt(sum)} % of one core (HTTP ${fmt(util)} + SQLite ${sqlRange})${master ? `; the master used ${fmt(100 * master.masterCpu.utilization)} %` : ''}`,
               }),
             );
             if (master && !(100 * master.masterCpu.utilization < UTIL_TARGET.value))
               notes.push(
-                `Floors at the agents' protocol, same run: HTTP alone (Fastify answering fixed JSON) kept the server ${fmt(util)} % busy, and the same claims, results, lease extensions and heartbeats at the rates the master served, run straight into the master's JobQueue and group commit with its reaper (bench/lib/queue-pace.ts, each request in a timer of its own so the core is cold, as at the master), spent ${fmt(100 * pace.sqliteUtilization)} % of a core inside SQLite's statements alone (${fmt(pace.statements / Math.max(1e-9, pace.wallS))} statements and ${fmt(pace.commits / Math.max(1e-9, pace.wallS))} fsync'd commits per second; ${fmt(100 * pace.utilization)} % with the queue's own code). ` +
-                  `HTTP and SQLite alone come to ${fmt(sum)} % of a core, ${sum >= UTIL_TARGET.value ? 'at or above' : 'below'} the target of ${fmt(UTIL_TARGET.value)} %; the master used ${fmt(100 * master.masterCpu.utilization)} %.`,
+                `Floors at the agents' protocol, same run: HTTP alone (Fastify answering fixed JSON) kept the server ${fmt(util)} % busy, and the same claims, results, lease extensions and heartbeats at the rates the master served, run straight into the master's JobQueue and group commit with its reaper (bench/lib/queue-pace.ts, each request in a timer of its own so the core is cold, as at the master), spent ${sqlRange} % of a core inside SQLite's statements alone (the statement clock's lower bound–estimate, bench/lib/statement-time.ts; ${fmt(pace.statements / Math.max(1e-9, pace.wallS))} statements and ${fmt(pace.commits / Math.max(1e-9, pace.wallS))} fsync'd commits per second; ${fmt(100 * pace.utilization)} % with the queue's own code). ` +
+                  `HTTP and SQLite alone come to at least ${fmt(sum)} % of a core, ${sum >= UTIL_TARGET.value ? 'at or above' : 'below'} the target of ${fmt(UTIL_TARGET.value)} %; the master used ${fmt(100 * master.masterCpu.utilization)} %.`,
               );
           }
           if (master)
@@ -203,6 +207,8 @@ export function run(opts: BenchOptions): Promise<BenchResult> {
           const queueFloor = jsonDoc<{
             cpuMsPerRequest: number;
             sqliteMsPerRequest: number;
+            sqliteLowerMsPerRequest: number;
+            clockCheckUs?: { unclockedUs: number; estimateUs: number; lowerUs: number };
             statementsPerRequest: number;
             commits: number;
             requests: number;
@@ -231,15 +237,27 @@ export function run(opts: BenchOptions): Promise<BenchResult> {
               ),
               row(
                 "… of it inside SQLite's statements (commits included), CPU per request",
-                queueFloor.sqliteMsPerRequest,
+                queueFloor.sqliteLowerMsPerRequest,
                 'ms',
                 {
-                  display: `${fmt(queueFloor.sqliteMsPerRequest)} ms (${fmt(queueFloor.statementsPerRequest)} statements per request)`,
+                  display: `${fmt(queueFloor.sqliteLowerMsPerRequest)}–${fmt(queueFloor.sqliteMsPerRequest)} ms (${fmt(queueFloor.statementsPerRequest)} statements per request; the statement clock's lower bound–estimate)`,
                 },
               ),
-              row('HTTP floor + SQLite alone, CPU per request', httpMs + queueFloor.sqliteMsPerRequest, 'ms', {
+              ...(queueFloor.clockCheckUs
+                ? [
+                    row(
+                      'the statement clock checked on an indexed SELECT: CPU per loop iteration unclocked / its estimate / its lower bound',
+                      queueFloor.clockCheckUs.unclockedUs,
+                      'µs',
+                      {
+                        display: `${fmt(queueFloor.clockCheckUs.unclockedUs)} / ${fmt(queueFloor.clockCheckUs.estimateUs)} / ${fmt(queueFloor.clockCheckUs.lowerUs)} µs`,
+                      },
+                    ),
+                  ]
+                : []),
+              row('HTTP floor + SQLite alone, CPU per request', httpMs + queueFloor.sqliteLowerMsPerRequest, 'ms', {
                 key: 'master-sqlite-floor',
-                display: `${fmt(httpMs + queueFloor.sqliteMsPerRequest)} ms (HTTP ${fmt(httpMs)} + SQLite ${fmt(queueFloor.sqliteMsPerRequest)})`,
+                display: `${fmt(httpMs + queueFloor.sqliteLowerMsPerRequest)}–${fmt(httpMs + queueFloor.sqliteMsPerRequest)} ms (HTTP ${fmt(httpMs)} + SQLite ${fmt(queueFloor.sqliteLowerMsPerRequest)}–${fmt(queueFloor.sqliteMsPerRequest)})`,
               }),
               row('HTTP floor + queue floor, CPU per request', httpMs + queueMs, 'ms', {
                 key: 'master-floor-sum',
@@ -248,8 +266,8 @@ export function run(opts: BenchOptions): Promise<BenchResult> {
             );
             if (master && !(master.masterCpu.msPerRequest <= CPU_TARGET.value))
               notes.push(
-                `Queue floor, same run: the closed loop's claims and results run straight into the master's JobQueue and group commit (64 per commit, WAL, synchronous=FULL; bench/lib/queue-floor.ts) cost ${fmt(queueMs)} ms of CPU per request, of which ${fmt(queueFloor.sqliteMsPerRequest)} ms inside SQLite's statements (${fmt(queueFloor.statementsPerRequest)} per request: a claim's candidates, the node's active job and the lease update, a result's lease row, run insert with its report indexes, job update and campaign probe, and the fsync'd commits) and the rest in the queue's own code. ` +
-                  `HTTP and SQLite alone come to ${fmt(httpMs + queueFloor.sqliteMsPerRequest)} ms per request, ${httpMs + queueFloor.sqliteMsPerRequest >= CPU_TARGET.value ? 'at or above' : 'below'} the target of ${fmt(CPU_TARGET.value)} ms; with the queue's own code ${fmt(httpMs + queueMs)} ms, before the server adds authentication, validation and replies.`,
+                `Queue floor, same run: the closed loop's claims and results run straight into the master's JobQueue and group commit (64 per commit, WAL, synchronous=FULL; bench/lib/queue-floor.ts) cost ${fmt(queueMs)} ms of CPU per request, of which ${fmt(queueFloor.sqliteLowerMsPerRequest)}–${fmt(queueFloor.sqliteMsPerRequest)} ms inside SQLite's statements (the statement clock's lower bound–estimate, bench/lib/statement-time.ts; ${fmt(queueFloor.statementsPerRequest)} per request: a claim's candidates, the node's active job and the lease update, a result's lease row, run insert with its report indexes, job update and campaign probe, and the fsync'd commits) and the rest in the queue's own code. ` +
+                  `HTTP and SQLite alone come to ${fmt(httpMs + queueFloor.sqliteLowerMsPerRequest)}–${fmt(httpMs + queueFloor.sqliteMsPerRequest)} ms per request, ${httpMs + queueFloor.sqliteLowerMsPerRequest >= CPU_TARGET.value ? 'at or above' : httpMs + queueFloor.sqliteMsPerRequest >= CPU_TARGET.value ? 'around' : 'below'} the target of ${fmt(CPU_TARGET.value)} ms; with the queue's own code ${fmt(httpMs + queueMs)} ms, before the server adds authentication, validation and replies.`,
               );
           }
           if (master && !(master.masterCpu.msPerRequest <= CPU_TARGET.value)) {
@@ -348,11 +366,11 @@ export function run(opts: BenchOptions): Promise<BenchResult> {
               ),
               row(
                 `… of it inside SQLite's statements (commits included)`,
-                100 * pace.sqliteUtilization,
+                100 * pace.sqliteLowerUtilization,
                 '% of one core',
                 {
                   key: 'master-2000-sqlite',
-                  display: `${fmt(100 * pace.sqliteUtilization)} % of one core (${fmt(pace.statements / Math.max(1e-9, pace.wallS))} statements per second)`,
+                  display: `${fmt(100 * pace.sqliteLowerUtilization)}–${fmt(100 * pace.sqliteUtilization)} % of one core (${fmt(pace.statements / Math.max(1e-9, pace.wallS))} statements per second; the statement clock's lower bound–estimate)`,
                 },
               ),
             );
@@ -388,7 +406,7 @@ export function run(opts: BenchOptions): Promise<BenchResult> {
           '(1) throughput: 200 agents in a closed loop of short claims and immediate results, heartbeat every 10 s; (2) realistic: 2,000 agents with long-poll claims (wait 20 s), heartbeat every 10 s, lease extension every 10 s while a job runs, jobs of 30 s ± 10 s. ' +
           "CPU per request is the master's /proc/<pid>/stat user+system time over the steady window divided by the requests answered in it; latency is per request, client side (the generator is one Node process with one undici pool). " +
           "The cost of one fsync'd commit on the same disk is measured in the same run (bench/lib/commit-cost.ts). " +
-          "Floors, same run: the same agents against Fastify answering fixed JSON (bench/lib/floor-server.ts); the closed loop's claims and results straight into the master's queue (bench/lib/queue-floor.ts, one process, not pinned) and the 2,000 agents' requests at the rates the master served, each in a timer of its own, pinned to the master's CPU (bench/lib/queue-pace.ts); both report the CPU spent inside SQLite's statements, transactions and fsync'd commits included (bench/lib/statement-time.ts).",
+          "Floors, same run: the same agents against Fastify answering fixed JSON (bench/lib/floor-server.ts); the closed loop's claims and results straight into the master's queue (bench/lib/queue-floor.ts, one process, not pinned) and the 2,000 agents' requests at the rates the master served, each in a timer of its own, pinned to the master's CPU (bench/lib/queue-pace.ts); both report the CPU spent inside SQLite's statements, transactions and fsync'd commits included, as the statement clock's lower bound and its estimate (bench/lib/statement-time.ts, checked on an indexed SELECT in the same run); the queue floor's own CPU comes from a pass without the clock.",
         rows,
         details: { runs },
         notes,

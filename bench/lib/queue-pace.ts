@@ -131,6 +131,7 @@ async function main(): Promise<void> {
       clearInterval(reaper);
       const cpuMs = (cpuUs() - c0 - sql.overheadUs()) / 1000;
       const sqlMs = sql.us() / 1000;
+      const sqlLowerMs = sql.lowerUs() / 1000;
       const wallS = (performance.now() - t0) / 1000;
       if (failure) throw failure;
       const requests = done.claim + done.result + done.lease + done.heartbeat;
@@ -149,6 +150,8 @@ async function main(): Promise<void> {
             cpuMsPerRequest: r3(cpuMs / Math.max(1, requests)),
             sqliteUtilization: r3(sqlMs / 1000 / wallS),
             sqliteMsPerRequest: r3(sqlMs / Math.max(1, requests)),
+            sqliteLowerUtilization: r3(sqlLowerMs / 1000 / wallS),
+            sqliteLowerMsPerRequest: r3(sqlLowerMs / Math.max(1, requests)),
             statements: sql.calls(),
           },
           null,
