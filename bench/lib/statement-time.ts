@@ -83,9 +83,10 @@ export function timeStatements(db: Store['db']): StatementClock {
 }
 
 /**
- * The clock's range checked on a statement of known cost, in this process: an indexed SELECT on
- * an in-memory table, N times without a clock (CPU per loop iteration, the loop included) and N
- * times under the clock (its upper and lower figure). Before timeStatements: it uses the prototype.
+ * The clock checked on a statement of known cost, in this process: an indexed SELECT on a
+ * temporary table of 50,000 rows, N times without a clock (CPU per loop iteration, the loop
+ * included) and N times under the clock (its estimate and its lower bound). Call it before
+ * timeStatements, which wraps the statements this check runs unclocked.
  */
 export function checkClock(db: Store['db'], n = 20_000): { unclockedUs: number; estimateUs: number; lowerUs: number } {
   db.exec(
