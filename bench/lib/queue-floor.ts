@@ -6,12 +6,16 @@
  * prepared statements (bench/lib/statement-time.ts); the master's CPU per request minus this and
  * the HTTP floor (bench/lib/floor-server.ts) is what the server adds between them.
  * The rounds run twice: once as they are (the CPU per request), once with the statements timed.
+ * The process runs pinned to one CPU (--cpu, the master's), as the master does: the statement clock
+ * is the process' (getrusage), and unpinned, V8's other threads working on the other core while a
+ * statement ran would count in it.
  * Prints one JSON document. Usage:
- *   node --import tsx bench/lib/queue-floor.ts [--jobs 50000] [--agents 200] [--batch 64] [--pairs 6000]
+ *   node --import tsx bench/lib/queue-floor.ts [--jobs 50000] [--agents 200] [--batch 64] [--pairs 6000] [--cpu 0]
  */
 import { bounded, parseArgsOrExit } from './args.ts';
 import { withBenchQueue } from './bench-queue.ts';
 import { selfCpuSeconds } from './cpu.ts';
+import { pinAll } from './pin.ts';
 import { checkClock, timeStatements } from './statement-time.ts';
 
 const { values: args } = parseArgsOrExit(
@@ -21,6 +25,7 @@ const { values: args } = parseArgsOrExit(
     agents: { type: 'string', default: '200' },
     batch: { type: 'string', default: '64' },
     pairs: { type: 'string', default: '6000' },
+    cpu: { type: 'string', default: '0' },
   },
   false,
 );
@@ -28,10 +33,19 @@ const JOBS = bounded('jobs', args.jobs!, 100, 200_000);
 const AGENTS = bounded('agents', args.agents!, 1, 10_000);
 const BATCH = bounded('batch', args.batch!, 1, 1000);
 const PAIRS = bounded('pairs', args.pairs!, 100, 100_000);
+const CPU = bounded('cpu', args.cpu!, 0, 1023);
 
 const cpuMs = () => selfCpuSeconds() * 1000;
 
 async function main(): Promise<void> {
+  let pinnedTo: number | null = null;
+  if (process.platform === 'linux')
+    try {
+      pinAll(process.pid, CPU);
+      pinnedTo = CPU;
+    } catch {
+      // no taskset: unpinned, said in the output
+    }
   await withBenchQueue({ jobs: JOBS, agents: AGENTS }, async ({ store, queue, commits, nodes, template, claim }) => {
     // One round: BATCH agents claim in one group commit, then post their results in the next,
     // as the closed loop's group commits carry about as many writes each.
@@ -65,7 +79,7 @@ async function main(): Promise<void> {
     process.stdout.write(
       `${JSON.stringify(
         {
-          settings: { jobs: JOBS, agents: AGENTS, batch: BATCH, pairs: rounds * BATCH },
+          settings: { jobs: JOBS, agents: AGENTS, batch: BATCH, pairs: rounds * BATCH, pinnedTo },
           requests,
           commits: batches1 - batches0,
           cpuMsPerRequest: Math.round((cpu / requests) * 1000) / 1000,
