@@ -14,7 +14,7 @@
 // phase is reported (generatorSaturated): its latencies then bound the generator too.
 import { spawn } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { gunzipSync } from 'node:zlib';
@@ -25,6 +25,7 @@ import type { CampaignPlan, Scenario } from '../core/types.ts';
 import { JobQueue } from '../master/queue.ts';
 import { Store } from '../store/store.ts';
 import { bounded, parseArgsOrExit } from './lib/args.ts';
+import { procCpu } from './lib/cpu.ts';
 import { simulatedRecord } from './lib/master-shapes.ts';
 import { onMasterCpu, PIN_FLAGS, pinAll, pinningFrom, pinningRecord } from './lib/pin.ts';
 
@@ -55,10 +56,6 @@ function latency(ms: number[]) {
   const s = ms.slice().sort((a, b) => a - b);
   const at = (p: number) => (s.length ? s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] : null);
   return { count: s.length, p50Ms: round(at(50)), p99Ms: round(at(99)), maxMs: round(s.at(-1) ?? null) };
-}
-function cpuSeconds(pid: number): number {
-  const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-  return (Number(f[11]) + Number(f[12])) / 100;
 }
 
 function scenario(i: number): Scenario {
@@ -216,8 +213,8 @@ async function main(): Promise<void> {
       const scrapeMs: number[] = [];
       let stored = 0;
       let scrapeBytes = 0;
-      const cpu0 = cpuSeconds(master.pid!);
-      const gen0 = cpuSeconds(process.pid);
+      const cpu0 = procCpu(master.pid!).self;
+      const gen0 = procCpu('self').self;
       const t0 = performance.now();
       const agents = tokens.map(async (tok, i) => {
         const id = `sim-${i}`;
@@ -245,7 +242,7 @@ async function main(): Promise<void> {
       });
       await Promise.all([...agents, ...scrapes]);
       const wallS = (performance.now() - t0) / 1000;
-      const generatorCpuS = cpuSeconds(process.pid) - gen0;
+      const generatorCpuS = procCpu('self').self - gen0;
       return {
         scrapers,
         claim: latency(claimMs),
@@ -253,7 +250,7 @@ async function main(): Promise<void> {
         scrapeKiB: scrapeMs.length ? round(scrapeBytes / scrapeMs.length / 1024, 1) : null,
         resultsStored: stored,
         wallS: round(wallS),
-        masterCpuS: round(cpuSeconds(master.pid!) - cpu0),
+        masterCpuS: round(procCpu(master.pid!).self - cpu0),
         generatorCpuS: round(generatorCpuS),
         generatorSaturated: generatorCpuS / wallS >= 0.9,
       };

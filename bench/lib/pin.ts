@@ -58,6 +58,20 @@ export function pinAll(pid: number, cpu: number): void {
   execFileSync('taskset', ['-a', '-pc', String(cpu), String(pid)], { stdio: 'ignore' });
 }
 
+/**
+ * Pins this process (every thread) to one CPU on Linux: the CPU, or null where it could not be
+ * pinned (no taskset, or no such CPU), which the caller records in its output.
+ */
+export function pinSelf(cpu: number): number | null {
+  if (process.platform !== 'linux') return null;
+  try {
+    pinAll(process.pid, cpu);
+    return cpu;
+  } catch {
+    return null;
+  }
+}
+
 /** The command line that starts argv on the master's CPU when pinned (taskset -c), else argv itself. */
 export function onMasterCpu(p: Pinning, argv: string[]): string[] {
   return p.on ? ['taskset', '-c', String(p.masterCpu), ...argv] : argv;

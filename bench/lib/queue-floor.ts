@@ -15,7 +15,7 @@
 import { bounded, parseArgsOrExit } from './args.ts';
 import { withBenchQueue } from './bench-queue.ts';
 import { selfCpuSeconds } from './cpu.ts';
-import { pinAll } from './pin.ts';
+import { pinSelf } from './pin.ts';
 import { checkClock, timeStatements } from './statement-time.ts';
 
 const { values: args } = parseArgsOrExit(
@@ -38,14 +38,7 @@ const CPU = bounded('cpu', args.cpu!, 0, 1023);
 const cpuMs = () => selfCpuSeconds() * 1000;
 
 async function main(): Promise<void> {
-  let pinnedTo: number | null = null;
-  if (process.platform === 'linux')
-    try {
-      pinAll(process.pid, CPU);
-      pinnedTo = CPU;
-    } catch {
-      // no taskset: unpinned, said in the output
-    }
+  const pinnedTo = pinSelf(CPU);
   await withBenchQueue({ jobs: JOBS, agents: AGENTS }, async ({ store, queue, commits, nodes, template, claim }) => {
     // One round: BATCH agents claim in one group commit, then post their results in the next,
     // as the closed loop's group commits carry about as many writes each.

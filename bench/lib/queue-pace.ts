@@ -14,7 +14,7 @@ import type { JobQueue } from '../../master/queue.ts';
 import { bounded, parseArgsOrExit } from './args.ts';
 import { withBenchQueue } from './bench-queue.ts';
 import { selfCpuSeconds } from './cpu.ts';
-import { pinAll } from './pin.ts';
+import { pinSelf } from './pin.ts';
 import { timeStatements } from './statement-time.ts';
 
 const { values: args } = parseArgsOrExit(
@@ -50,12 +50,7 @@ const CPU = bounded('cpu', args.cpu!, 0, 1023);
 const cpuUs = () => selfCpuSeconds() * 1e6;
 
 async function main(): Promise<void> {
-  if (process.platform === 'linux')
-    try {
-      pinAll(process.pid, CPU);
-    } catch {
-      // one CPU, or no taskset: unpinned, said in the output
-    }
+  const pinnedTo = pinSelf(CPU);
   const jobs = Math.ceil(AGENTS + (RATES.claim + 1) * (SECONDS + 10));
   await withBenchQueue(
     { jobs, agents: AGENTS },
@@ -139,7 +134,7 @@ async function main(): Promise<void> {
       process.stdout.write(
         `${JSON.stringify(
           {
-            settings: { agents: AGENTS, seconds: SECONDS, rates: RATES, cpu: CPU },
+            settings: { agents: AGENTS, seconds: SECONDS, rates: RATES, cpu: CPU, pinnedTo },
             done,
             skipped,
             requests,
