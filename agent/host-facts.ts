@@ -9,7 +9,7 @@ import { loadNvml } from '../energy/nvml-lib.ts';
 import type { Meter, MeterRefusal } from '../energy/index.ts';
 import type { EncoderReport } from '../media/encoders.ts';
 import type { NodeRegistration } from './client.ts';
-import { readPreflight, type Preflight } from '../energy/preflight.ts';
+import { PreflightReader, type Preflight } from '../energy/preflight.ts';
 
 /** Facts about this machine that go into every run's provenance. */
 export interface HostFacts {
@@ -30,6 +30,18 @@ export interface HostFacts {
 }
 
 const fileHashes = new Map<string, string>();
+
+/** One preflight reader per sysfs root for the process: its descriptors stay open between runs. */
+const preflightReaders = new Map<string, PreflightReader>();
+
+function preflightReaderFor(sysfsRoot: string): PreflightReader {
+  let reader = preflightReaders.get(sysfsRoot);
+  if (reader === undefined) {
+    reader = new PreflightReader({ sysfsRoot });
+    preflightReaders.set(sysfsRoot, reader);
+  }
+  return reader;
+}
 
 /** SHA-256 of an input: of the file's bytes (once per path+size+mtime), or of a synthetic source's description. */
 export async function inputHash(input: InputSpec): Promise<string> {
@@ -164,7 +176,7 @@ export function hostFacts(opts: {
     hardwareClass: hardwareClassId(machine),
     meters: opts.meters,
     hybridMaster: opts.hybridMaster ?? false,
-    preflight: () => readPreflight({ sysfsRoot: sys }),
+    preflight: () => preflightReaderFor(sys).read(),
   };
 }
 

@@ -42,6 +42,8 @@ interface Trial {
   otherThreadsS: number;
   /** FFmpeg progress blocks the harness received (harness runs only). */
   progressBlocks?: number;
+  /** Sampler readings in the run (timer ticks and marks), or wake-ups of the empty timer. */
+  wakes?: number;
   cpuS: number;
 }
 
@@ -214,24 +216,32 @@ export function run(opts: BenchOptions): Promise<BenchResult> {
       });
       let jobN = 0;
       const bare = () => timed('bare', () => runBare(ffmpeg, bareArgs));
-      // timer: false runs the same job with the sampler's marks only (no 10 Hz timer), to split
-      // the harness' own CPU into the sampler's ticks and everything else, in the same process.
-      const harness = async (timer = true) => {
+      // Besides the harness as deployed ('sampler'), the same job runs with the sampler's marks only
+      // ('marks': no 10 Hz timer) and with an empty 10 Hz timer in place of the sampler's ('empty'),
+      // to split the harness' own CPU into Node's timer waking it, the sampler's work at each tick,
+      // and everything else, in the same process and under the same encode load.
+      const harness = async (mode: 'sampler' | 'marks' | 'empty' = 'sampler') => {
         progressBlocks = 0;
+        let wakes = 0;
+        let empty: NodeJS.Timeout | undefined;
+        const ticks0 = sampler.ticks;
         const t = await timed('harness', async () => {
-          if (timer) sampler.start();
+          if (mode === 'sampler') sampler.start();
+          if (mode === 'empty') empty = setInterval(() => wakes++, 1000 / SAMPLER_HZ);
           try {
             const rec = await runJob(claimedJob(scenario, ++jobN), ctx);
             if (rec.status !== 'succeeded')
               throw new Error(`harness run ${rec.status}: ${rec.error ?? rec.stderrTail}`);
           } finally {
             sampler.stop();
+            clearInterval(empty);
           }
         });
-        return { ...t, progressBlocks };
+        return { ...t, progressBlocks, wakes: mode === 'empty' ? wakes : sampler.ticks - ticks0 };
       };
       const pairsOut: Array<{ bare: Trial; harness: Trial; order: string }> = [];
       const untimed: Trial[] = [];
+      const emptyTimed: Trial[] = [];
       let breakdown = { tickUs: NaN, treeSampleUs: NaN, processes: 0 };
       try {
         opts.log(`overhead: warm-up pair (${w}x${h}, ${seconds} s, x264 medium)`);
@@ -247,7 +257,14 @@ export function run(opts: BenchOptions): Promise<BenchResult> {
             harness: harnessFirst ? a : b,
             order: harnessFirst ? 'harness,bare' : 'bare,harness',
           });
-          untimed.push(await harness(false));
+          // After each pair, the marks-only and the empty-timer runs, in alternating order.
+          if (harnessFirst) {
+            untimed.push(await harness('marks'));
+            emptyTimed.push(await harness('empty'));
+          } else {
+            emptyTimed.push(await harness('empty'));
+            untimed.push(await harness('marks'));
+          }
         }
         breakdown = partCosts(sampler);
       } finally {
@@ -270,6 +287,18 @@ export function run(opts: BenchOptions): Promise<BenchResult> {
       const harnessOthersMs = meanCi(pairsOut.map((p) => 1000 * p.harness.otherThreadsS));
       const bareSelfMs = meanCi(pairsOut.map((p) => 1000 * p.bare.selfCpuS));
       const noTimerMs = meanCi(untimed.map((t) => 1000 * t.selfCpuS));
+      const emptyTimerMs = meanCi(emptyTimed.map((t) => 1000 * t.selfCpuS));
+      // Per pair: (empty timer run − marks-only run) per wake-up of the empty timer, and
+      // (harness run − empty timer run) per timer tick of the sampler (its readings less the two marks).
+      const timerWakeUs = meanCi(
+        emptyTimed.map((e, i) => (1e6 * (e.selfCpuS - untimed[i].selfCpuS)) / Math.max(1, e.wakes ?? 0)),
+      );
+      const tickWorkUs = meanCi(
+        pairsOut.map(
+          (p, i) => (1e6 * (p.harness.selfCpuS - emptyTimed[i].selfCpuS)) / Math.max(1, (p.harness.wakes ?? 2) - 2),
+        ),
+      );
+      const ticksPerRun = meanCi(pairsOut.map((p) => (p.harness.wakes ?? 2) - 2));
       const budgetMs = (DIRECT_TARGET.value / 100) * bareCpu.mean * 1000;
       const blocks = meanCi(pairsOut.map((p) => p.harness.progressBlocks ?? 0));
       const periodicMsPerS = (SAMPLER_HZ * breakdown.tickUs + (1000 / TREE_SAMPLE_MS) * breakdown.treeSampleUs) / 1000;
@@ -316,7 +345,26 @@ export function run(opts: BenchOptions): Promise<BenchResult> {
             display: `${fmt(noTimerMs.mean)} ± ${fmt(noTimerMs.halfWidth ?? NaN, 2)} ms (${noTimerMs.mean <= budgetMs ? 'within' : 'above'} the ${fmt(budgetMs)} ms budget; with the timer ${fmt(harnessSelfMs.mean)} ms)`,
           },
         ),
-
+        row(
+          "harness process' own CPU per run with an empty 10 Hz timer in place of the sampler's",
+          emptyTimerMs.mean,
+          'ms',
+          { ci: emptyTimerMs.halfWidth, key: 'harness-empty-timer' },
+        ),
+        row(
+          "Node's 10 Hz timer waking the harness during the encode, per wake-up (empty-timer run less marks-only run)",
+          timerWakeUs.mean,
+          'µs',
+          { ci: timerWakeUs.halfWidth, key: 'harness-timer-wake' },
+        ),
+        row("the sampler's work per tick during the encode (harness run less empty-timer run)", tickWorkUs.mean, 'µs', {
+          ci: tickWorkUs.halfWidth,
+          key: 'harness-tick-work',
+        }),
+        row("the sampler's timer ticks per harness run", ticksPerRun.mean, '', {
+          ci: ticksPerRun.halfWidth,
+          key: 'harness-ticks',
+        }),
         row('FFmpeg progress blocks per harness run', blocks.mean, '', { ci: blocks.halfWidth }),
         row(`one Sampler tick (${SAMPLER_HZ}/s), CPU`, breakdown.tickUs, 'µs'),
         row(
@@ -342,7 +390,8 @@ export function run(opts: BenchOptions): Promise<BenchResult> {
           `The harness process itself used ${fmt(direct.mean)} % of the encode's CPU time, ${fmt(harnessSelfPerS.mean)} ms per wall second of a run. ` +
             `Its periodic work alone costs about ${fmt(periodicMsPerS)} ms of CPU per second: ${SAMPLER_HZ} Sampler ticks of ${fmt(breakdown.tickUs)} µs and 2 process-tree samples of ${fmt(breakdown.treeSampleUs)} µs (runJob's ProcTreeMonitor walks the harness' own descendants through /proc/<pid>/task/<tid>/children and reads stat, status and io of each, on descriptors kept open; bench/proctree-sample.ts compares it with a scan of all ${breakdown.processes} processes). ` +
             "The rest is per-run work (starting the encode, parsing FFmpeg's progress, energy and record bookkeeping) and the event loop waking on the encode's output; it weighs more the shorter the encode. " +
-            `The same job run with the sampler's marks only, no 10 Hz timer (one after each pair, same process), cost ${fmt(noTimerMs.mean)} ms of this process' CPU per run against the budget of ${fmt(budgetMs)} ms: the timer's ticks account for ${fmt(harnessSelfMs.mean - noTimerMs.mean)} ms per run (bench/sampler-cost.ts measures a tick in its timer, an empty Node timer and a C process waking at the same rate).`,
+            `The same job run with the sampler's marks only, no 10 Hz timer (after each pair, same process), cost ${fmt(noTimerMs.mean)} ms of this process' CPU per run against the budget of ${fmt(budgetMs)} ms: the timer's ticks account for ${fmt(harnessSelfMs.mean - noTimerMs.mean)} ms per run (bench/sampler-cost.ts measures a tick in its timer, an empty Node timer and a C process waking at the same rate). ` +
+            `Of a tick during the encode, Node's timer waking this process costs ${fmt(timerWakeUs.mean)} µs (the same job with an empty 10 Hz timer instead, ${fmt(emptyTimerMs.mean)} ms per run) and the sampler's reads and bookkeeping ${fmt(tickWorkUs.mean)} µs, over ${fmt(ticksPerRun.mean)} ticks a run.`,
         );
       }
       return {
@@ -352,7 +401,7 @@ export function run(opts: BenchOptions): Promise<BenchResult> {
           `bare = the same argv (media/ffmpeg-args buildEncodeArgs) spawned with child_process and nothing else; harness = agent/run-job runJob with the Sampler at ${SAMPLER_HZ} Hz over RAPL (fixture, 4 zones) + NVML (fake, 2 GPUs) + estimate, quality scoring skipped. ` +
           `Both run in one node process started as the agent is (node ${MEASURING_NODE_FLAGS.join(' ')}, agent/node-flags.ts). ` +
           'CPU = this process (process.cpuUsage) + its reaped children (/proc/self/stat cutime+cstime). Each pair gives a ratio harness/bare; the table shows the mean ratio − 1 with its Student-t 95 % CI. ' +
-          "The direct figure is the harness process' own CPU during a harness run divided by ffmpeg's CPU in that run (issue 17's target: ≤ 0.5 %); it is split between the main thread and the others from /proc/self/task/*/stat, and the bare run's own CPU (spawning and reaping FFmpeg, which the harness pays too) is shown beside it. After each pair the same job runs once more with the sampler's marks only (no 10 Hz timer), not counted in the pairs.",
+          "The direct figure is the harness process' own CPU during a harness run divided by ffmpeg's CPU in that run (issue 17's target: ≤ 0.5 %); it is split between the main thread and the others from /proc/self/task/*/stat, and the bare run's own CPU (spawning and reaping FFmpeg, which the harness pays too) is shown beside it. After each pair the same job runs twice more, not counted in the pairs and in alternating order: with the sampler's marks only (no 10 Hz timer), and with an empty 10 Hz setInterval in place of the sampler's timer; their differences split a tick during the encode into Node's timer waking the process and the sampler's own work.",
         rows,
         details: {
           scenario: scenario.label,
@@ -361,6 +410,7 @@ export function run(opts: BenchOptions): Promise<BenchResult> {
           seconds,
           pairs: pairsOut,
           withoutTimer: untimed,
+          withEmptyTimer: emptyTimed,
           samplerHz: SAMPLER_HZ,
           breakdown,
           nodeFlags: process.execArgv.filter((a) => MEASURING_NODE_FLAGS.includes(a)),

@@ -55,6 +55,8 @@ export {
 } from './nvml.ts';
 export {
   readPreflight,
+  PreflightReader,
+  type PreflightReaderOptions,
   validityFlags,
   VALIDITY_FLAGS,
   type Preflight,

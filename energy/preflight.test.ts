@@ -1,7 +1,7 @@
-import { writeFileSync } from 'node:fs';
+import { rmSync, writeFileSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { copyPowercapFixture, type PowercapFixture } from '../test/fixtures/powercap/fixture.ts';
-import { readPreflight, validityFlags, type Preflight } from './preflight.ts';
+import { PreflightReader, readPreflight, validityFlags, type Preflight } from './preflight.ts';
 import type { ProcTreeUsage } from './proctree.ts';
 
 const FIXTURES = new URL('../test/fixtures/powercap/', import.meta.url).pathname;
@@ -51,6 +51,52 @@ describe('readPreflight', () => {
     expect(p.notes.join('\n')).toMatch(/governor unknown[\s\S]*turbo state unknown[\s\S]*no readable temperature/);
     const here = readPreflight();
     expect(Array.isArray(here.notes)).toBe(true);
+  });
+});
+
+describe('PreflightReader', () => {
+  it('reads what a fresh preflight reads, on every fixture, again and again', () => {
+    for (const name of ['intel-laptop', 'intel-2socket', 'amd-2socket', 'missing-range', 'xeon-4socket'] as const) {
+      const sysfsRoot = `${FIXTURES}${name}/sys`;
+      const reader = new PreflightReader({ sysfsRoot });
+      try {
+        const fresh = readPreflight({ sysfsRoot });
+        expect(reader.read(), name).toEqual(fresh);
+        expect(reader.read(), name).toEqual(fresh);
+      } finally {
+        reader.close();
+      }
+    }
+  });
+
+  it('sees values of now through its kept descriptors, and new or removed sensors from the next listing', () => {
+    const f = copyPowercapFixture('intel-laptop');
+    open.push(f);
+    let now = 0;
+    const reader = new PreflightReader({ sysfsRoot: f.sysfs, nowMs: () => now });
+    try {
+      expect(reader.read()).toMatchObject({ governor: 'powersave', maxTemperatureC: 53 });
+      // sysfs rewrites an attribute in place: the kept descriptor reads the new value.
+      writeFileSync(`${f.sysfs}/class/hwmon/hwmon0/temp1_input`, '71000\n');
+      writeFileSync(`${f.sysfs}/devices/system/cpu/cpu0/cpufreq/scaling_governor`, 'performance\n');
+      expect(reader.read()).toMatchObject({
+        governor: 'mixed',
+        governors: { powersave: 3, performance: 1 },
+        maxTemperatureC: 71,
+      });
+      // A sensor that appears is read once sysfs is listed again (at most a minute later).
+      writeFileSync(`${f.sysfs}/class/hwmon/hwmon0/temp3_input`, '48000\n');
+      writeFileSync(`${f.sysfs}/class/hwmon/hwmon0/temp3_label`, 'Core 1\n');
+      expect(reader.read().temperatures.map((t) => t.sensor)).not.toContain('hwmon0/coretemp/Core 1');
+      now += 60_000;
+      expect(reader.read().temperatures).toContainEqual({ sensor: 'hwmon0/coretemp/Core 1', celsius: 48 });
+      // One that goes away is dropped at the next listing.
+      rmSync(`${f.sysfs}/class/hwmon/hwmon0/temp3_input`);
+      now += 60_000;
+      expect(reader.read().temperatures.map((t) => t.sensor)).not.toContain('hwmon0/coretemp/Core 1');
+    } finally {
+      reader.close();
+    }
   });
 });
 

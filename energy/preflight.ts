@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import type { RunEnergy } from '../core/types.ts';
 import type { ProcTreeUsage } from './proctree.ts';
+import { KeptOpenReader } from './proc-files.ts';
 import { nodeSysfsReader, type SysfsReader } from './rapl.ts';
 import { VALIDITY_FLAGS, type ValidityFlag } from '../core/contracts/flags.ts';
 
@@ -52,56 +53,156 @@ function tryList(reader: SysfsReader, path: string): string[] {
   }
 }
 
-/** Reads governor, turbo and temperatures under `<sysfsRoot>`. */
-export function readPreflight(opts: PreflightOptions = {}): Preflight {
-  const root = opts.sysfsRoot ?? '/sys';
-  const reader = opts.reader ?? nodeSysfsReader;
-  const notes: string[] = [];
+/** The files a preflight reads, found by listing sysfs once; sensor names are read then too. */
+interface PreflightPlan {
+  cpuDir: string;
+  thermal: string;
+  hwmon: string;
+  /** `cpuN/cpufreq/scaling_governor` of every CPU that had one when listed. */
+  governorFiles: string[];
+  /** The turbo switches, null where the file was not there when listed. */
+  noTurbo: string | null;
+  boost: string | null;
+  temperatures: Array<{ file: string; sensor: string }>;
+}
+
+function planPreflight(root: string, reader: SysfsReader): PreflightPlan {
+  const present = (file: string) => (reader.exists(file) ? file : null);
   const cpuDir = join(root, 'devices/system/cpu');
-
-  const governors: Record<string, number> = {};
-  for (const cpu of tryList(reader, cpuDir).filter((n) => /^cpu\d+$/.test(n))) {
-    const g = tryRead(reader, join(cpuDir, cpu, 'cpufreq/scaling_governor'));
-    if (g) governors[g] = (governors[g] ?? 0) + 1;
+  const governorFiles: string[] = [];
+  for (const cpu of tryList(reader, cpuDir)) {
+    if (!/^cpu\d+$/.test(cpu)) continue;
+    const file = join(cpuDir, cpu, 'cpufreq/scaling_governor');
+    if (reader.exists(file)) governorFiles.push(file);
   }
-  const names = Object.keys(governors);
-  const governor = names.length === 0 ? null : names.length === 1 ? names[0] : 'mixed';
-  if (governor === null)
-    notes.push(`CPU governor unknown: no readable ${cpuDir}/cpu*/cpufreq/scaling_governor (VMs often have no cpufreq)`);
-
-  let turbo: Preflight['turbo'] = null;
-  let turboSource: string | null = null;
-  const noTurbo = tryRead(reader, join(cpuDir, 'intel_pstate/no_turbo'));
-  const boost = tryRead(reader, join(cpuDir, 'cpufreq/boost'));
-  if (noTurbo === '0' || noTurbo === '1') {
-    turbo = noTurbo === '1' ? 'off' : 'on';
-    turboSource = 'intel_pstate/no_turbo';
-  } else if (boost === '0' || boost === '1') {
-    turbo = boost === '1' ? 'on' : 'off';
-    turboSource = 'cpufreq/boost';
-  } else
-    notes.push(`turbo state unknown: neither ${cpuDir}/intel_pstate/no_turbo nor ${cpuDir}/cpufreq/boost is readable`);
-
-  const temperatures: Preflight['temperatures'] = [];
-  const milli = (v: string | null) => (v !== null && /^-?\d+$/.test(v) ? Number(v) / 1000 : null);
+  const temperatures: PreflightPlan['temperatures'] = [];
   const thermal = join(root, 'class/thermal');
-  for (const z of tryList(reader, thermal).filter((n) => n.startsWith('thermal_zone'))) {
-    const c = milli(tryRead(reader, join(thermal, z, 'temp')));
-    if (c !== null)
-      temperatures.push({ sensor: `${z}/${tryRead(reader, join(thermal, z, 'type')) ?? 'unknown'}`, celsius: c });
-  }
+  for (const z of tryList(reader, thermal).filter((n) => n.startsWith('thermal_zone')))
+    temperatures.push({
+      file: join(thermal, z, 'temp'),
+      sensor: `${z}/${tryRead(reader, join(thermal, z, 'type')) ?? 'unknown'}`,
+    });
   const hwmon = join(root, 'class/hwmon');
   for (const h of tryList(reader, hwmon)) {
     const name = tryRead(reader, join(hwmon, h, 'name')) ?? h;
     for (const f of tryList(reader, join(hwmon, h)).filter((n) => /^temp\d+_input$/.test(n))) {
-      const c = milli(tryRead(reader, join(hwmon, h, f)));
       const label = tryRead(reader, join(hwmon, h, f.replace('_input', '_label'))) ?? f.replace('_input', '');
-      if (c !== null) temperatures.push({ sensor: `${h}/${name}/${label}`, celsius: c });
+      temperatures.push({ file: join(hwmon, h, f), sensor: `${h}/${name}/${label}` });
     }
   }
-  if (temperatures.length === 0) notes.push(`no readable temperature in ${thermal} or ${hwmon}`);
-  const maxTemperatureC = temperatures.length ? Math.max(...temperatures.map((t) => t.celsius)) : null;
-  return { governor, governors, turbo, turboSource, temperatures, maxTemperatureC, notes };
+  return {
+    cpuDir,
+    thermal,
+    hwmon,
+    governorFiles,
+    noTurbo: present(join(cpuDir, 'intel_pstate/no_turbo')),
+    boost: present(join(cpuDir, 'cpufreq/boost')),
+    temperatures,
+  };
+}
+
+export interface PreflightReaderOptions extends PreflightOptions {
+  /** How old the list of files may get before sysfs is listed again (default 60 s). */
+  replanMs?: number;
+  /** Monotonic clock, ms (default performance.now). */
+  nowMs?: () => number;
+}
+
+/**
+ * Reads the preflight again and again on one machine, as an agent does three times a run. sysfs
+ * is listed, and sensor names read, at most once a minute (a CPU, cpufreq driver or sensor that
+ * appears later is seen from the next listing); each read is then one pread per governor, turbo
+ * switch and temperature on descriptors kept open (a sysfs attribute regenerates on a read from
+ * offset 0). On a 2-socket, 224-thread tree a fresh preflight costs about 8 ms of CPU, three a run
+ * (docs/PERFORMANCE.md, harness overhead). With a custom `reader` (tests), files are read through it.
+ */
+export class PreflightReader {
+  private readonly root: string;
+  private readonly reader: SysfsReader;
+  private readonly kept: KeptOpenReader | null;
+  private readonly replanMs: number;
+  private readonly nowMs: () => number;
+  private plan: PreflightPlan | null = null;
+  private plannedAt = 0;
+
+  constructor(opts: PreflightReaderOptions = {}) {
+    this.root = opts.sysfsRoot ?? '/sys';
+    this.reader = opts.reader ?? nodeSysfsReader;
+    this.kept = opts.reader === undefined ? new KeptOpenReader() : null;
+    this.replanMs = opts.replanMs ?? 60_000;
+    this.nowMs = opts.nowMs ?? (() => performance.now());
+  }
+
+  private text(file: string): string | null {
+    if (this.kept === null) return tryRead(this.reader, file);
+    const r = this.kept.read(file);
+    return typeof r === 'string' ? r.trim() : null;
+  }
+
+  read(): Preflight {
+    const now = this.nowMs();
+    if (this.plan === null || now - this.plannedAt >= this.replanMs) {
+      this.plan = planPreflight(this.root, this.reader);
+      this.plannedAt = now;
+    }
+    const plan = this.plan;
+    const notes: string[] = [];
+
+    const governors: Record<string, number> = {};
+    for (const file of plan.governorFiles) {
+      const g = this.text(file);
+      if (g) governors[g] = (governors[g] ?? 0) + 1;
+    }
+    const names = Object.keys(governors);
+    const governor = names.length === 0 ? null : names.length === 1 ? names[0] : 'mixed';
+    if (governor === null)
+      notes.push(
+        `CPU governor unknown: no readable ${plan.cpuDir}/cpu*/cpufreq/scaling_governor (VMs often have no cpufreq)`,
+      );
+
+    let turbo: Preflight['turbo'] = null;
+    let turboSource: string | null = null;
+    const noTurbo = plan.noTurbo === null ? null : this.text(plan.noTurbo);
+    const boost = noTurbo === '0' || noTurbo === '1' || plan.boost === null ? null : this.text(plan.boost);
+    if (noTurbo === '0' || noTurbo === '1') {
+      turbo = noTurbo === '1' ? 'off' : 'on';
+      turboSource = 'intel_pstate/no_turbo';
+    } else if (boost === '0' || boost === '1') {
+      turbo = boost === '1' ? 'on' : 'off';
+      turboSource = 'cpufreq/boost';
+    } else
+      notes.push(
+        `turbo state unknown: neither ${plan.cpuDir}/intel_pstate/no_turbo nor ${plan.cpuDir}/cpufreq/boost is readable`,
+      );
+
+    const temperatures: Preflight['temperatures'] = [];
+    for (const t of plan.temperatures) {
+      const v = this.text(t.file);
+      if (v !== null && /^-?\d+$/.test(v)) temperatures.push({ sensor: t.sensor, celsius: Number(v) / 1000 });
+    }
+    if (temperatures.length === 0) notes.push(`no readable temperature in ${plan.thermal} or ${plan.hwmon}`);
+    // Descriptors of files that left the plan (a sensor gone at the last listing) are closed.
+    this.kept?.sweep();
+    let maxTemperatureC: number | null = null;
+    for (const t of temperatures)
+      if (maxTemperatureC === null || t.celsius > maxTemperatureC) maxTemperatureC = t.celsius;
+    return { governor, governors, turbo, turboSource, temperatures, maxTemperatureC, notes };
+  }
+
+  /** Closes the kept descriptors; a later read() opens them again. */
+  close(): void {
+    this.kept?.close();
+  }
+}
+
+/** Reads governor, turbo and temperatures under `<sysfsRoot>` once (PreflightReader for repeated reads). */
+export function readPreflight(opts: PreflightOptions = {}): Preflight {
+  const reader = new PreflightReader(opts);
+  try {
+    return reader.read();
+  } finally {
+    reader.close();
+  }
 }
 
 /**

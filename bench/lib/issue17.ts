@@ -109,6 +109,12 @@ export const ISSUE_17: IssueLine[] = [
       },
       { name: 'a sampler tick in its 10 Hz timer', find: [{ bench: 'sampler', key: 'sampler-tick' }] },
       { name: 'ticks: 10 per second of the encode', find: [{ bench: 'overhead', key: 'bare-wall' }] },
+      {
+        name: "during the encode, per tick: Node's timer waking the harness",
+        find: [{ bench: 'overhead', key: 'harness-timer-wake' }],
+      },
+      { name: "and the sampler's reads and bookkeeping", find: [{ bench: 'overhead', key: 'harness-tick-work' }] },
+      { name: 'a C process waking at 10 Hz (idle box)', find: [{ bench: 'sampler', key: 'wake-floor-c' }] },
     ],
     figures: [
       {
