@@ -291,9 +291,11 @@ async function main(): Promise<void> {
     const tSteady = tStart + WARMUP_S * 1000;
     const deadline = tSteady + SECONDS * 1000;
     let cpu0: number | null = null;
+    let generatorCpu0: number | null = null;
     let threads0: Record<string, number> = {};
     const steadyTimer = setTimeout(() => {
       cpu0 = cpuSeconds(master.pid!);
+      generatorCpu0 = cpuSeconds(process.pid);
       threads0 = threadCpu(master.pid!);
     }, WARMUP_S * 1000);
     const steady = () => performance.now() >= tSteady;
@@ -393,8 +395,12 @@ async function main(): Promise<void> {
     clearTimeout(steadyTimer);
     const elapsedS = (performance.now() - tSteady) / 1000;
     const cpu1 = cpuSeconds(master.pid!);
+    const generatorCpu1 = cpuSeconds(process.pid);
     const threads1 = threadCpu(master.pid!);
     const masterCpuS = cpu0 != null && cpu1 != null ? cpu1 - cpu0 : null;
+    // The load generator's own CPU over the same window: near a whole core, it bounds the
+    // throughput and the latencies as much as the master does.
+    const generatorCpuS = generatorCpu0 != null && generatorCpu1 != null ? generatorCpu1 - generatorCpu0 : null;
     // Where the master's CPU went by thread (main: the event loop; the rest: V8 and libuv helpers).
     const byThread = Object.fromEntries(
       Object.entries(threads1)
@@ -476,6 +482,10 @@ async function main(): Promise<void> {
         msPerRequest: round(masterCpuS != null && requests ? (masterCpuS * 1000) / requests : null, 3),
         msPerStoredResult: round(masterCpuS != null && counts.stored ? (masterCpuS * 1000) / counts.stored : null),
         secondsByThread: byThread,
+      },
+      generatorCpu: {
+        seconds: round(generatorCpuS),
+        utilization: round(generatorCpuS != null ? generatorCpuS / elapsedS : null, 4),
       },
       // claim: every claim (a long poll that found nothing counts its whole wait); claimWithJob: claims answered with a job.
       latency: {

@@ -38,6 +38,8 @@ interface LoadOut {
   integrity: { runsStored: number; distinctJobsWithRuns: number; storedAnswers: number };
   masterRss: { peakSampledMiB: number; endMiB: number; highWaterMiB: number };
   masterCpu: { seconds: number; utilization: number; msPerRequest: number; msPerStoredResult: number };
+  /** The load generator's CPU over the same window (absent from results of older runs). */
+  generatorCpu?: { seconds: number | null; utilization: number | null };
   errors: Record<string, number>;
 }
 
@@ -289,6 +291,15 @@ export function run(opts: BenchOptions): Promise<BenchResult> {
               target: THROUGHPUT_TARGET,
               display: `${fmt(out.throughput.requestsPerS)} req/s (master busy ${fmt(100 * out.masterCpu.utilization)} % of its core; its core alone would serve ~${fmt(1000 / perReq)} req/s at this CPU per request)`,
             }),
+            ...(out.generatorCpu?.utilization != null
+              ? [
+                  row(
+                    'throughput run: load generator busy (its own core)',
+                    100 * out.generatorCpu.utilization,
+                    '% of one core',
+                  ),
+                ]
+              : []),
             row('throughput run: claim / result latency p50 / p99', out.latency.claim.p50Ms, 'ms', {
               display: `${lat(out.latency.claim)} / ${lat(out.latency.result)}`,
             }),
