@@ -42,7 +42,7 @@ interface Trial {
   otherThreadsS: number;
   /** FFmpeg progress blocks the harness received (harness runs only). */
   progressBlocks?: number;
-  /** Sampler readings in the run (timer ticks and marks), or wake-ups of the empty timer. */
+  /** Sampler readings in the run (start()'s first reading, the timer's ticks, the two marks), or wake-ups of the empty timer. */
   wakes?: number;
   cpuS: number;
 }
@@ -289,7 +289,8 @@ export function run(opts: BenchOptions): Promise<BenchResult> {
       const noTimerMs = meanCi(untimed.map((t) => 1000 * t.selfCpuS));
       const emptyTimerMs = meanCi(emptyTimed.map((t) => 1000 * t.selfCpuS));
       // Per pair: (empty timer run − marks-only run) per wake-up of the empty timer, and
-      // (harness run − empty timer run) per timer tick of the sampler (its readings less the two marks).
+      // (harness run − empty timer run) per reading of the sampler besides the two marks (its timer's
+      // ticks and the first reading start() takes).
       const timerWakeUs = meanCi(
         emptyTimed.map((e, i) => (1e6 * (e.selfCpuS - untimed[i].selfCpuS)) / Math.max(1, e.wakes ?? 0)),
       );
@@ -361,10 +362,15 @@ export function run(opts: BenchOptions): Promise<BenchResult> {
           ci: tickWorkUs.halfWidth,
           key: 'harness-tick-work',
         }),
-        row("the sampler's timer ticks per harness run", ticksPerRun.mean, '', {
-          ci: ticksPerRun.halfWidth,
-          key: 'harness-ticks',
-        }),
+        row(
+          "the sampler's readings per harness run besides its two marks (its timer's ticks and start()'s)",
+          ticksPerRun.mean,
+          '',
+          {
+            ci: ticksPerRun.halfWidth,
+            key: 'harness-ticks',
+          },
+        ),
         row('FFmpeg progress blocks per harness run', blocks.mean, '', { ci: blocks.halfWidth }),
         row(`one Sampler tick (${SAMPLER_HZ}/s), CPU`, breakdown.tickUs, 'µs'),
         row(
@@ -391,7 +397,7 @@ export function run(opts: BenchOptions): Promise<BenchResult> {
             `Its periodic work alone costs about ${fmt(periodicMsPerS)} ms of CPU per second: ${SAMPLER_HZ} Sampler ticks of ${fmt(breakdown.tickUs)} µs and 2 process-tree samples of ${fmt(breakdown.treeSampleUs)} µs (runJob's ProcTreeMonitor walks the harness' own descendants through /proc/<pid>/task/<tid>/children and reads stat, status and io of each, on descriptors kept open; bench/proctree-sample.ts compares it with a scan of all ${breakdown.processes} processes). ` +
             "The rest is per-run work (starting the encode, parsing FFmpeg's progress, energy and record bookkeeping) and the event loop waking on the encode's output; it weighs more the shorter the encode. " +
             `The same job run with the sampler's marks only, no 10 Hz timer (after each pair, same process), cost ${fmt(noTimerMs.mean)} ms of this process' CPU per run against the budget of ${fmt(budgetMs)} ms: the timer's ticks account for ${fmt(harnessSelfMs.mean - noTimerMs.mean)} ms per run (bench/sampler-cost.ts measures a tick in its timer, an empty Node timer and a C process waking at the same rate). ` +
-            `Of a tick during the encode, Node's timer waking this process costs ${fmt(timerWakeUs.mean)} µs (the same job with an empty 10 Hz timer instead, ${fmt(emptyTimerMs.mean)} ms per run) and the sampler's reads and bookkeeping ${fmt(tickWorkUs.mean)} µs, over ${fmt(ticksPerRun.mean)} ticks a run.`,
+            `Of a tick during the encode, Node's timer waking this process costs ${fmt(timerWakeUs.mean)} µs (the same job with an empty 10 Hz timer instead, ${fmt(emptyTimerMs.mean)} ms per run) and the sampler's reads and bookkeeping ${fmt(tickWorkUs.mean)} µs, over ${fmt(ticksPerRun.mean)} readings a run (the timer's ticks and start()'s first).`,
         );
       }
       return {

@@ -72,8 +72,8 @@ function planPreflight(root: string, reader: SysfsReader): PreflightPlan {
   const governorFiles: string[] = [];
   for (const cpu of tryList(reader, cpuDir)) {
     if (!/^cpu\d+$/.test(cpu)) continue;
-    const file = join(cpuDir, cpu, 'cpufreq/scaling_governor');
-    if (reader.exists(file)) governorFiles.push(file);
+    const file = present(join(cpuDir, cpu, 'cpufreq/scaling_governor'));
+    if (file !== null) governorFiles.push(file);
   }
   const temperatures: PreflightPlan['temperatures'] = [];
   const thermal = join(root, 'class/thermal');
